@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+
+/// @title ParticipantRegistry
+/// @notice Who may act on the network, in which role, until when.
+contract ParticipantRegistry is IParticipantRegistry, AccessControl {
+    /// @notice Admits, updates and suspends participants.
+    bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+
+    uint8 public constant SUPPLIER = 1;
+    uint8 public constant BUYER = 2;
+    uint8 public constant FINANCIER = 4;
+    uint8 public constant AUDITOR = 8;
+    uint8 private constant ALL_ROLES = SUPPLIER | BUYER | FINANCIER | AUDITOR;
+
+    struct Participant {
+        string name;
+        uint8 roles;
+        uint64 kycExpiry;
+        bool admitted;
+        bool suspended;
+    }
+
+    mapping(address account => Participant) private _participants;
+
+    constructor(address operator) {
+        _grantRole(DEFAULT_ADMIN_ROLE, operator);
+        _grantRole(OPERATOR_ROLE, operator);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function admit(address account, string calldata name, uint8 roles, uint64 kycExpiry)
+        external
+        onlyRole(OPERATOR_ROLE)
+    {
+        if (account == address(0)) revert InvalidParticipant(account);
+        if (_participants[account].admitted) revert ParticipantAlreadyAdmitted(account);
+        _checkTerms(roles, kycExpiry);
+        _participants[account] = Participant(name, roles, kycExpiry, true, false);
+        emit ParticipantAdmitted(account, name, roles, kycExpiry);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function updateParticipant(address account, uint8 roles, uint64 kycExpiry) external onlyRole(OPERATOR_ROLE) {
+        Participant storage p = _admitted(account);
+        _checkTerms(roles, kycExpiry);
+        p.roles = roles;
+        p.kycExpiry = kycExpiry;
+        emit ParticipantUpdated(account, roles, kycExpiry);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function suspend(address account) external onlyRole(OPERATOR_ROLE) {
+        _admitted(account).suspended = true;
+        emit ParticipantSuspended(account);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function reinstate(address account) external onlyRole(OPERATOR_ROLE) {
+        _admitted(account).suspended = false;
+        emit ParticipantReinstated(account);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function isActive(address account, uint8 role) external view returns (bool) {
+        Participant storage p = _participants[account];
+        return p.admitted && !p.suspended && block.timestamp < p.kycExpiry && (p.roles & role) == role;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function requireActive(address account, uint8 role) external view {
+        Participant storage p = _participants[account];
+        if (!p.admitted) revert ParticipantNotAdmitted(account);
+        if (p.suspended) revert ParticipantIsSuspended(account);
+        // KYC is valid strictly before its expiry second.
+        if (block.timestamp >= p.kycExpiry) revert ParticipantKycExpired(account, p.kycExpiry, block.timestamp);
+        if ((p.roles & role) != role) revert ParticipantLacksRole(account, role, p.roles);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function participant(address account)
+        external
+        view
+        returns (string memory name, uint8 roles, uint64 kycExpiry, bool admitted, bool suspended)
+    {
+        Participant storage p = _participants[account];
+        return (p.name, p.roles, p.kycExpiry, p.admitted, p.suspended);
+    }
+
+    function _admitted(address account) private view returns (Participant storage p) {
+        p = _participants[account];
+        if (!p.admitted) revert ParticipantNotAdmitted(account);
+    }
+
+    function _checkTerms(uint8 roles, uint64 kycExpiry) private view {
+        if (roles == 0 || (roles & ~ALL_ROLES) != 0) revert InvalidRoles(roles);
+        if (kycExpiry <= block.timestamp) revert InvalidKycExpiry(kycExpiry);
+    }
+}

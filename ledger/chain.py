@@ -1,0 +1,260 @@
+"""Connection to an EVM JSON-RPC endpoint, transaction sending with local
+signing, and decoding of reverts into one-line rules.
+
+Every transaction is simulated (gas estimation) before it is signed, so a
+transaction the contracts would refuse is never sent: the chain stays as it
+was and the user sees the decoded rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TimeExhausted,
+    Web3RPCError,
+)
+from web3.types import TxReceipt
+
+from ledger.exceptions import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+
+#: Status enum of IInvoiceToken, by value.
+STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
+ROLE_BITS = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
+
+#: One line per custom error: the rule that failed, in plain words.
+RULES: dict[str, str] = {
+    "InvoiceNotFound": "invoice {invoiceId} does not exist",
+    "DuplicateInvoice": "duplicate invoice: the same invoice was already issued as invoice {existingInvoiceId}",
+    "InvalidFingerprint": "the invoice fingerprint is empty",
+    "InvalidAmount": "invalid amount {amount}: must be positive and below 2^128 minor units",
+    "InvalidDueDate": "due date {dueDate} is not in the future (chain time {nowTimestamp})",
+    "InvalidBuyer": "the buyer {buyer} cannot be the supplier itself",
+    "CurrencyNotAccepted": "currency {currency} is not accepted for invoices",
+    "InvoiceNotIssued": "invoice {invoiceId} is {status}, not Issued",
+    "InvoiceNotConfirmed": "invoice {invoiceId} is not confirmed by its buyer (status {status})",
+    "InvoiceAlreadyFinanced": "invoice {invoiceId} is already financed (by {financier})",
+    "InvoiceNotPayable": "invoice {invoiceId} cannot be repaid in status {status}",
+    "InvoiceNotTransferable": "invoice {invoiceId} cannot change hands in status {status}",
+    "NotInvoiceBuyer": "{account} is not the buyer of invoice {invoiceId} (the buyer is {buyer})",
+    "NotInvoiceSupplier": "{account} is not the supplier of invoice {invoiceId} (the supplier is {supplier})",
+    "NotInvoiceHolder": "{account} does not hold invoice {invoiceId} (the holder is {holder})",
+    "FinancingTermsChanged": (
+        "invoice {invoiceId} changed since it was priced: amount {amount} (expected {expectedAmount}), "
+        "due {dueDate} (expected {expectedDueDate})"
+    ),
+    "FinancingDeadlinePassed": "the financing terms for invoice {invoiceId} expired at {deadline}",
+    "InvoiceMatured": "invoice {invoiceId} matured on {dueDate} and can no longer be financed",
+    "InvalidAdvance": "advance {advance} for invoice {invoiceId} must be positive and at most {outstanding}",
+    "AdvanceBelowAsk": "advance {advance} for invoice {invoiceId} is below the holder's ask of {minAdvance}",
+    "FinancingNotAuthorized": (
+        "the holder {holder} of invoice {invoiceId} has not approved or listed it for financier {financier}"
+    ),
+    "InvalidOfferExpiry": "listing expiry {expiry} for invoice {invoiceId} is not in the future",
+    "InvalidRepayment": "repayment {amount} for invoice {invoiceId} must be positive and at most {outstanding}",
+    "ParticipantAlreadyAdmitted": "{account} is already a participant",
+    "ParticipantNotAdmitted": "{account} is not an admitted participant",
+    "ParticipantIsSuspended": "participant {account} is suspended",
+    "ParticipantKycExpired": "the KYC of participant {account} expired at {kycExpiry}",
+    "ParticipantLacksRole": "participant {account} lacks the {role} role (has {roles})",
+    "InvalidRoles": "invalid roles {roles}",
+    "InvalidKycExpiry": "KYC expiry {kycExpiry} is not in the future",
+    "InvalidParticipant": "{account} cannot be a participant",
+    "EnforcedPause": "the network is paused by the operator",
+    "ExpectedPause": "the network is not paused",
+    "AccessControlUnauthorizedAccount": "{account} lacks the required operator permission",
+    "ERC20InsufficientBalance": "{sender} has {balance} but needs {needed} of the settlement currency",
+    "ERC20InsufficientAllowance": (
+        "{spender} may spend only {allowance} of the settlement currency but needs {needed}"
+    ),
+    "ERC721NonexistentToken": "invoice {tokenId} has no current holder",
+    "ERC721InsufficientApproval": "{operator} is not approved for invoice {tokenId}",
+    "ERC721IncorrectOwner": "{sender} does not hold invoice {tokenId}",
+    "ERC721InvalidReceiver": "{receiver} cannot receive invoices",
+    "ReentrancyGuardReentrantCall": "re-entrant call refused",
+}
+
+_TIME_FIELDS = {"dueDate", "expectedDueDate", "kycExpiry", "nowTimestamp", "deadline", "expiry"}
+_MONEY_FIELDS = {
+    "amount", "expectedAmount", "advance", "outstanding", "minAdvance", "balance", "needed", "allowance",
+}
+
+
+def _role_names(bits: int) -> str:
+    names = [name for name, bit in ROLE_BITS.items() if bits & bit]
+    return "+".join(names) or "none"
+
+
+class ErrorDecoder:
+    """Decodes revert data against every custom error of the given ABIs."""
+
+    def __init__(
+        self,
+        abis: Iterable[list[dict[str, Any]]],
+        money: Callable[[int], str] | None = None,
+        names: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.money = money
+        self.names = names
+        self.errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_abi_type(i) for i in item["inputs"]]
+                signature = f"{item['name']}({','.join(types)})"
+                names = [i["name"] for i in item["inputs"]]
+                self.errors[keccak(text=signature)[:4]] = (item["name"], names, types)
+
+    def _format_value(self, name: str, type_: str, value: Any) -> str:
+        if name == "status" and isinstance(value, int):
+            return STATUS_NAMES[value] if value < len(STATUS_NAMES) else str(value)
+        if name in ("role", "roles") and isinstance(value, int):
+            return _role_names(value)
+        if name in _TIME_FIELDS and isinstance(value, int):
+            if value > 10**11:
+                return str(value)
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        if name in _MONEY_FIELDS and isinstance(value, int) and self.money is not None:
+            return self.money(value)
+        if type_ == "address":
+            address = to_checksum_address(value)
+            name = self.names(address) if self.names is not None else None
+            return f"{name} ({address})" if name else address
+        if isinstance(value, bytes):
+            return "0x" + value.hex()
+        return str(value)
+
+    def decode(self, data: str | bytes | None) -> TransactionReverted:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data or b""
+        if len(raw) < 4:
+            return TransactionReverted("the contract refused the transaction without a reason")
+        selector, body = raw[:4], raw[4:]
+        if selector == keccak(text="Error(string)")[:4]:
+            (message,) = abi_decode(["string"], body)
+            return TransactionReverted(f"the contract refused the transaction: {message}", "Error")
+        if selector == keccak(text="Panic(uint256)")[:4]:
+            (code,) = abi_decode(["uint256"], body)
+            return TransactionReverted(f"the contract panicked (code {code:#x})", "Panic")
+        if selector not in self.errors:
+            return TransactionReverted(f"the contract refused the transaction (unknown error 0x{raw.hex()[:8]})")
+        name, names, types = self.errors[selector]
+        values = abi_decode(types, body)
+        args = dict(zip(names, values, strict=True))
+        shown = {n: self._format_value(n, t, v) for n, t, v in zip(names, types, values, strict=True)}
+        template = RULES.get(name)
+        if template is None:
+            text = f"{name}({', '.join(f'{k}={v}' for k, v in shown.items())})"
+        else:
+            text = template.format(**shown)
+        return TransactionReverted(text, name, args)
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return str(item["type"])
+
+
+def _revert_data(exc: Exception) -> str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    if isinstance(data, dict):
+        inner = data.get("data")
+        if isinstance(inner, str):
+            return inner
+    return None
+
+
+def connect(url: str, timeout: float = 10.0) -> Web3:
+    """A Web3 on `url`, checked to answer; RpcUnreachable otherwise."""
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id
+    except (requests.exceptions.RequestException, OSError) as exc:
+        reason = type(exc).__name__
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            reason = "connection refused"
+        raise RpcUnreachable(url, reason) from None
+    except (Web3RPCError, ValueError) as exc:
+        raise RpcUnreachable(url, f"not a JSON-RPC endpoint: {exc}") from None
+    return w3
+
+
+class Sender:
+    """Signs and sends contract calls, waiting for the receipt."""
+
+    def __init__(self, w3: Web3, decoder: ErrorDecoder, timeout: float = 30.0) -> None:
+        self.w3 = w3
+        self.decoder = decoder
+        self.timeout = timeout
+        self.chain_id = int(w3.eth.chain_id)
+
+    def _fees(self) -> dict[str, int]:
+        block = self.w3.eth.get_block("latest")
+        base = block.get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": int(self.w3.eth.gas_price)}
+        # Zero-fee private chains: pay nothing, so fresh accounts can transact.
+        priority = 0 if base == 0 else int(self.w3.eth.max_priority_fee)
+        return {"maxFeePerGas": 2 * int(base) + priority, "maxPriorityFeePerGas": priority}
+
+    def _raise_reverted(self, exc: Exception) -> None:
+        data = _revert_data(exc)
+        if data is not None:
+            raise self.decoder.decode(data) from None
+        if isinstance(exc, ContractPanicError):
+            raise TransactionReverted(f"the contract panicked: {exc}") from None
+        message = str(getattr(exc, "message", None) or exc)
+        raise TransactionReverted(f"the contract refused the transaction: {message}") from None
+
+    def call(self, fn: Any, sender: str | None = None, block: Any = "latest") -> Any:
+        """A read-only call with reverts decoded."""
+        try:
+            return fn.call({"from": sender} if sender else {}, block_identifier=block)
+        except (ContractCustomError, ContractLogicError) as exc:
+            self._raise_reverted(exc)
+
+    def transact(self, fn: Any, signer: LocalAccount) -> TxReceipt:
+        """Simulate, sign, send and wait; raises TransactionReverted with the rule."""
+        params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id, **self._fees()}
+        try:
+            gas = int(fn.estimate_gas(params))
+        except (ContractCustomError, ContractLogicError) as exc:
+            self._raise_reverted(exc)
+        except Web3RPCError as exc:
+            raise ChainError(f"the node refused to estimate the transaction: {exc.message or exc}") from None
+        params["gas"] = gas + gas // 5 + 10_000
+        params["nonce"] = self.w3.eth.get_transaction_count(signer.address, "pending")
+        tx = fn.build_transaction(params)
+        signed = signer.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Web3RPCError as exc:
+            raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
+        return self.wait(tx_hash, fn, signer.address)
+
+    def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
+        except TimeExhausted:
+            raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+        if receipt["status"] != 1:
+            # Mined but reverted (state changed between simulation and mining):
+            # replay it at its block to name the rule.
+            if fn is not None:
+                self.call(fn, sender, receipt["blockNumber"] - 1)
+            raise TransactionReverted(f"transaction {Web3.to_hex(tx_hash)} reverted")
+        return receipt

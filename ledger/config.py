@@ -1,0 +1,127 @@
+"""One typed settings object, resolved from (highest first) command-line
+flags, ``SCF_*`` environment variables, ``<home>/config.toml`` and defaults.
+
+Everything scf-ledger keeps lives under one data directory (``--home`` /
+``SCF_HOME``, default ``.scf`` in the working directory)::
+
+    config.toml          optional settings (same keys as below)
+    artifacts/           compiled contracts, keyed by content hash
+    deployments/         one JSON record per chain id
+    keystore/            encrypted account keystores
+    node/                the local Anvil: pid, port, log, persisted state
+    ledger.db            the indexed ledger (SQLite default)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ledger.exceptions import ConfigError
+
+#: Where the project's npm packages live (solc-js, Anvil, OpenZeppelin).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_CHAIN_ID = 31337
+DEFAULT_PORT = 8545
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".scf")
+    rpc_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    #: EVM version the contracts are compiled for. London runs on the older
+    #: private networks (Besu/Quorum/Clique) as well as on Anvil.
+    evm_version: str = "london"
+    optimizer_runs: int = 200
+    #: Seconds to wait for a transaction to be mined.
+    tx_timeout: float = 30.0
+    #: Port of the local Anvil started by `scf node start`.
+    node_port: int = DEFAULT_PORT
+    #: Database URL for the indexed ledger; default SQLite under home.
+    db_url: str | None = None
+    node_modules: Path = field(default_factory=lambda: REPO_ROOT / "node_modules")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.home / "deployments"
+
+    @property
+    def keystore_dir(self) -> Path:
+        return self.home / "keystore"
+
+    @property
+    def node_dir(self) -> Path:
+        return self.home / "node"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+
+
+_ENV = {
+    "home": "SCF_HOME",
+    "rpc_url": "SCF_RPC_URL",
+    "evm_version": "SCF_EVM_VERSION",
+    "optimizer_runs": "SCF_OPTIMIZER_RUNS",
+    "tx_timeout": "SCF_TX_TIMEOUT",
+    "node_port": "SCF_NODE_PORT",
+    "db_url": "SCF_DB_URL",
+    "node_modules": "SCF_NODE_MODULES",
+}
+
+_EVM_VERSIONS = {"london", "paris", "shanghai", "cancun", "prague"}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind in ("Path",):
+            return Path(str(value)).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return None if value in (None, "") else str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {kind}") from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Resolve settings; ``overrides`` are command-line values (None = unset)."""
+    values: dict[str, Any] = {}
+    home_raw = overrides.get("home") or os.environ.get("SCF_HOME") or ".scf"
+    home = Path(home_raw).expanduser()
+    config_file = home / "config.toml"
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"cannot parse {config_file}: {exc}; fix or remove the file") from exc
+        known = {f.name for f in fields(Settings)} - {"home"}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"unknown key {key!r} in {config_file}; known keys: {', '.join(sorted(known))}")
+            values[key] = _coerce(key, value, str(config_file))
+    for name, env in _ENV.items():
+        if name != "home" and os.environ.get(env):
+            values[name] = _coerce(name, os.environ[env], f"${env}")
+    for name, value in overrides.items():
+        if value is not None and name != "home":
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    if "rpc_url" not in values:
+        # The default endpoint is the local node, wherever it listens.
+        values["rpc_url"] = f"http://127.0.0.1:{values.get('node_port', DEFAULT_PORT)}"
+    settings = replace(Settings(), home=home, **values)
+    if settings.evm_version not in _EVM_VERSIONS:
+        raise ConfigError(
+            f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
+        )
+    return settings

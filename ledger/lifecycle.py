@@ -1,0 +1,453 @@
+"""The invoice lifecycle on chain: participants, issue, confirm, cancel,
+list for financing, finance, repay, and reading an invoice's state.
+
+Each state-changing method simulates before it sends (see `chain.Sender`), so a
+refused operation changes nothing, and returns a plain dict that the CLI prints
+as text or JSON (amounts as exact decimal strings, never floats)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, keccak, to_checksum_address
+from web3 import Web3
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from ledger.accounts import account_address
+from ledger.chain import ROLE_BITS, STATUS_NAMES, ErrorDecoder, Sender
+from ledger.config import Settings
+from ledger.contracts import Currency, Deployment
+from ledger.exceptions import InputError, TransactionReverted
+from ledger.money import (
+    date_to_timestamp,
+    format_money,
+    from_minor_units,
+    kyc_expiry_timestamp,
+    timestamp_to_date,
+    to_minor_units,
+)
+
+FINGERPRINT_DOMAIN = "scf-ledger/invoice/v1"
+#: How long a financier's terms stay valid after it sends them.
+TERMS_VALIDITY = dt.timedelta(minutes=15)
+#: Days per year of the quick discount on `finance --discount-rate`.
+DISCOUNT_DAY_BASE = 365
+
+
+def normalise_invoice_number(number: str) -> str:
+    """Case, width and separators do not make a different invoice:
+    "inv-2026/001", "INV 2026 001" and "ＩＮＶ2026001" are the same."""
+    folded = unicodedata.normalize("NFKC", number).upper()
+    normalised = re.sub(r"[^0-9A-Z]", "", folded)
+    if not normalised:
+        raise InputError(f"invalid invoice number {number!r}: it needs letters or digits")
+    return normalised
+
+
+def invoice_fingerprint(
+    number: str, supplier: str, buyer: str, amount: int, currency: str, due_date: int
+) -> bytes:
+    """The global identity of an invoice, registered on chain forever."""
+    return keccak(
+        abi_encode(
+            ["string", "string", "address", "address", "uint256", "address", "uint64"],
+            [FINGERPRINT_DOMAIN, normalise_invoice_number(number), supplier, buyer, amount, currency, due_date],
+        )
+    )
+
+
+def document_hash(path: Path | None) -> bytes:
+    """SHA-256 of the invoice document (which itself stays off chain)."""
+    if path is None:
+        return b"\0" * 32
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError as exc:
+        raise InputError(f"cannot read document {path}: {exc.strerror}") from None
+
+
+def parse_roles(text: str) -> int:
+    bits = 0
+    for part in re.split(r"[,+ ]+", text.strip().lower()):
+        if not part:
+            continue
+        if part not in ROLE_BITS:
+            raise InputError(f"unknown role {part!r}; use supplier, buyer, financier or auditor (comma-separated)")
+        bits |= ROLE_BITS[part]
+    if not bits:
+        raise InputError("no role given; use supplier, buyer, financier or auditor")
+    return bits
+
+
+def role_names(bits: int) -> list[str]:
+    return [name for name, bit in ROLE_BITS.items() if bits & bit]
+
+
+def parse_rate(text: str, what: str) -> Decimal:
+    """A rate as a fraction ("0.9") or a percentage ("90%")."""
+    raw = text.strip()
+    try:
+        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
+    except ArithmeticError:
+        raise InputError(f"invalid {what} {text!r}: use a fraction such as 0.9 or a percentage such as 90%") from None
+    if not value.is_finite() or value <= 0 or value > 1:
+        raise InputError(f"invalid {what} {text!r}: must be above 0 and at most 1 (100%)")
+    return value
+
+
+@dataclass(frozen=True)
+class Party:
+    address: str
+    name: str | None
+
+
+class Ledger:
+    """Bindings to one deployment, with the operations of the lifecycle."""
+
+    def __init__(self, settings: Settings, w3: Web3, deployment: Deployment) -> None:
+        self.settings = settings
+        self.w3 = w3
+        self.deployment = deployment
+        c = deployment.contracts
+        self.registry = w3.eth.contract(
+            address=to_checksum_address(c["ParticipantRegistry"].address), abi=c["ParticipantRegistry"].abi
+        )
+        self.invoices = w3.eth.contract(
+            address=to_checksum_address(c["InvoiceToken"].address), abi=c["InvoiceToken"].abi
+        )
+        self.sender = Sender(
+            w3, ErrorDecoder(deployment.abis(), self._money_hint, self.name_of), settings.tx_timeout
+        )
+        self._participant_names: dict[str, str] | None = None
+
+    # -- helpers -----------------------------------------------------------
+    def _money_hint(self, units: int) -> str:
+        # Revert messages carry bare minor units; all deployments so far settle in one currency.
+        if len(self.deployment.currencies) == 1:
+            cur = next(iter(self.deployment.currencies.values()))
+            return format_money(units, cur.decimals, cur.symbol)
+        return f"{units} minor units"
+
+    def token(self, currency: Currency) -> Any:
+        abi = self.deployment.contracts[f"SettlementToken:{currency.symbol}"].abi
+        return self.w3.eth.contract(address=to_checksum_address(currency.address), abi=abi)
+
+    def chain_time(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def _tx(self, receipt: TxReceipt) -> dict[str, Any]:
+        return {
+            "tx_hash": Web3.to_hex(receipt["transactionHash"]),
+            "block": int(receipt["blockNumber"]),
+            "gas_used": int(receipt["gasUsed"]),
+        }
+
+    # -- names -------------------------------------------------------------
+    def participant_names(self, refresh: bool = False) -> dict[str, str]:
+        """Address -> registered name, from the registry's admission events."""
+        if self._participant_names is None or refresh:
+            logs = self.registry.events.ParticipantAdmitted.get_logs(
+                from_block=self.deployment.contracts["ParticipantRegistry"].block
+            )
+            self._participant_names = {str(log["args"]["account"]): str(log["args"]["name"]) for log in logs}
+        return self._participant_names
+
+    def name_of(self, address: str | None) -> str | None:
+        if not address or int(address, 16) == 0:
+            return None
+        return self.participant_names().get(to_checksum_address(address))
+
+    def resolve(self, text: str, what: str = "participant") -> Party:
+        """An address, a local account name, or a registered participant name."""
+        raw = text.strip()
+        if raw.startswith("0x"):
+            if not is_address(raw):
+                raise InputError(f"invalid address {text!r}: expected 0x and 40 hex digits")
+            address = to_checksum_address(raw)
+            return Party(address, self.name_of(address))
+        local = account_address(self.settings, raw)
+        if local is not None:
+            return Party(local, self.name_of(local))
+        matches = [a for a, n in self.participant_names().items() if n.casefold() == raw.casefold()]
+        if len(matches) == 1:
+            return Party(matches[0], self.participant_names()[matches[0]])
+        if len(matches) > 1:
+            raise InputError(f"{what} name {text!r} is ambiguous; use the address")
+        raise InputError(f"unknown {what} {text!r}; give an address, an account name or a registered participant name")
+
+    # -- participants --------------------------------------------------------
+    def add_participant(
+        self, operator: LocalAccount, name: str, address: str, roles: int, kyc_until: dt.date
+    ) -> dict[str, Any]:
+        if not name.strip():
+            raise InputError("a participant needs a non-empty name")
+        if name.strip().casefold() in {n.casefold() for n in self.participant_names().values()}:
+            raise InputError(f"participant name {name!r} is taken; choose a distinct name")
+        expiry = kyc_expiry_timestamp(kyc_until)
+        receipt = self.sender.transact(
+            self.registry.functions.admit(address, name.strip(), roles, expiry), operator
+        )
+        self._participant_names = None
+        return {"name": name.strip(), "address": address, "roles": role_names(roles),
+                "kyc_until": kyc_until.isoformat(), **self._tx(receipt)}
+
+    def set_suspended(self, operator: LocalAccount, address: str, suspended: bool) -> dict[str, Any]:
+        fn = self.registry.functions.suspend if suspended else self.registry.functions.reinstate
+        receipt = self.sender.transact(fn(address), operator)
+        return {"address": address, "name": self.name_of(address), "suspended": suspended, **self._tx(receipt)}
+
+    def participants(self) -> list[dict[str, Any]]:
+        now = self.chain_time()
+        rows = []
+        for address, _ in self.participant_names(refresh=True).items():
+            name, roles, kyc, admitted, suspended = self.registry.functions.participant(address).call()
+            rows.append({
+                "name": name,
+                "address": address,
+                "roles": role_names(roles),
+                "kyc_until": (timestamp_to_date(kyc) - dt.timedelta(days=1)).isoformat(),
+                "suspended": bool(suspended),
+                "active": bool(admitted and not suspended and now < kyc),
+            })
+        return rows
+
+    # -- money -------------------------------------------------------------
+    def mint(self, operator: LocalAccount, to: str, amount: str, symbol: str) -> dict[str, Any]:
+        currency = self.deployment.currency(symbol)
+        units = to_minor_units(amount, currency.decimals)
+        receipt = self.sender.transact(self.token(currency).functions.mint(to, units), operator)
+        return {"to": to, "name": self.name_of(to), "amount": str(from_minor_units(units, currency.decimals)),
+                "currency": currency.symbol, **self._tx(receipt)}
+
+    def balance(self, address: str, symbol: str) -> Decimal:
+        currency = self.deployment.currency(symbol)
+        return from_minor_units(int(self.token(currency).functions.balanceOf(address).call()), currency.decimals)
+
+    def _ensure_allowance(self, owner: LocalAccount, currency: Currency, units: int, fn: Any) -> None:
+        """Approve the invoice contract to move exactly what `fn` needs, but
+        only after simulating `fn` showed that the allowance is all it lacks."""
+        try:
+            self.sender.call(fn, owner.address)
+            return
+        except TransactionReverted as exc:
+            if exc.error_name not in ("ERC20InsufficientAllowance", "ERC20InsufficientBalance"):
+                raise
+        token = self.token(currency)
+        balance = int(token.functions.balanceOf(owner.address).call())
+        if balance < units:
+            raise TransactionReverted(
+                f"{owner.address} has {format_money(balance, currency.decimals, currency.symbol)} "
+                f"but needs {format_money(units, currency.decimals, currency.symbol)}"
+            )
+        self.sender.transact(token.functions.approve(self.invoices.address, units), owner)
+
+    # -- invoices ------------------------------------------------------------
+    def issue(
+        self,
+        supplier: LocalAccount,
+        buyer: str,
+        number: str,
+        amount: str,
+        symbol: str,
+        due: dt.date,
+        document: Path | None = None,
+    ) -> dict[str, Any]:
+        currency = self.deployment.currency(symbol)
+        units = to_minor_units(amount, currency.decimals)
+        buyer_party = self.resolve(buyer, "buyer")
+        due_ts = date_to_timestamp(due)
+        fingerprint = invoice_fingerprint(
+            number, supplier.address, buyer_party.address, units, currency.address, due_ts
+        )
+        doc = document_hash(document)
+        receipt = self.sender.transact(
+            self.invoices.functions.issue(buyer_party.address, units, currency.address, due_ts, fingerprint, doc),
+            supplier,
+        )
+        events = self.invoices.events.InvoiceIssued().process_receipt(receipt, errors=DISCARD)
+        invoice_id = int(events[0]["args"]["invoiceId"])
+        return {
+            "invoice_id": invoice_id,
+            "number": number,
+            "buyer": buyer_party.name or buyer_party.address,
+            "amount": str(from_minor_units(units, currency.decimals)),
+            "currency": currency.symbol,
+            "due": due.isoformat(),
+            "fingerprint": "0x" + fingerprint.hex(),
+            "document_hash": "0x" + doc.hex(),
+            **self._tx(receipt),
+        }
+
+    def _invoice_state(self, invoice_id: int) -> dict[str, Any]:
+        inv = self.sender.call(self.invoices.functions.getInvoice(invoice_id))
+        (supplier, due, status, buyer, issued_at, currency, financier, amount, paid, advance, fp, doc) = inv
+        return {
+            "supplier": supplier, "due_ts": int(due), "status": int(status), "buyer": buyer,
+            "issued_at": int(issued_at), "currency": currency, "financier": financier,
+            "amount": int(amount), "paid": int(paid), "advance": int(advance),
+            "fingerprint": bytes(fp), "document_hash": bytes(doc),
+        }
+
+    def confirm(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        receipt = self.sender.transact(self.invoices.functions.confirm(invoice_id), buyer)
+        return {"invoice_id": invoice_id, "status": "Confirmed", **self._tx(receipt)}
+
+    def cancel(self, supplier: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        receipt = self.sender.transact(self.invoices.functions.cancel(invoice_id), supplier)
+        return {"invoice_id": invoice_id, "status": "Cancelled", **self._tx(receipt)}
+
+    def offer(
+        self, holder: LocalAccount, invoice_id: int, financier: str | None, min_advance: str | None, days: int
+    ) -> dict[str, Any]:
+        state = self._invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        min_units = to_minor_units(min_advance, currency.decimals, "minimum advance") if min_advance else 0
+        to = self.resolve(financier, "financier").address if financier else "0x" + "00" * 20
+        if days <= 0:
+            raise InputError(f"invalid listing period {days} days: must be at least 1")
+        expiry = self.chain_time() + days * 86400
+        receipt = self.sender.transact(
+            self.invoices.functions.offerForFinancing(invoice_id, to, min_units, expiry), holder
+        )
+        return {
+            "invoice_id": invoice_id,
+            "financier": self.name_of(to) or (to if int(to, 16) else "any"),
+            "min_advance": str(from_minor_units(min_units, currency.decimals)),
+            "expires": dt.datetime.fromtimestamp(expiry, dt.timezone.utc).isoformat(),
+            **self._tx(receipt),
+        }
+
+    def _currency_of(self, state: dict[str, Any]) -> Currency:
+        currency = self.deployment.currency_by_address(state["currency"])
+        if currency is None:  # pragma: no cover - only accepted currencies can be issued
+            raise InputError(f"invoice currency {state['currency']} is not in the deployment record")
+        return currency
+
+    def quick_terms(
+        self, state: dict[str, Any], advance: str | None, advance_rate: str | None, discount_rate: str | None
+    ) -> int:
+        """The advance in minor units from exactly one of the three ways to
+        state it. Rates round against the financier's cash out: down."""
+        given = [x for x in (advance, advance_rate, discount_rate) if x is not None]
+        if len(given) != 1:
+            raise InputError("state the advance in exactly one way: --advance, --advance-rate or --discount-rate")
+        currency = self._currency_of(state)
+        outstanding = state["amount"] - state["paid"]
+        if advance is not None:
+            return to_minor_units(advance, currency.decimals, "advance")
+        if advance_rate is not None:
+            rate = parse_rate(advance_rate, "advance rate")
+            return int((Decimal(outstanding) * rate).to_integral_value(ROUND_FLOOR))
+        rate = parse_rate(str(discount_rate), "discount rate")
+        days = max(0, (state["due_ts"] - self.chain_time() + 86399) // 86400)
+        discount = (Decimal(outstanding) * rate * days / DISCOUNT_DAY_BASE).to_integral_value(ROUND_CEILING)
+        return int(outstanding - discount)
+
+    def finance(
+        self,
+        financier: LocalAccount,
+        invoice_id: int,
+        advance: str | None = None,
+        advance_rate: str | None = None,
+        discount_rate: str | None = None,
+        advance_units: int | None = None,
+        expected_amount: int | None = None,
+        expected_due: int | None = None,
+    ) -> dict[str, Any]:
+        """Fund an invoice on the terms the financier sees now (or was given):
+        a changed invoice reverts instead of being financed on stale terms."""
+        state = self._invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        units = advance_units if advance_units is not None else self.quick_terms(
+            state, advance, advance_rate, discount_rate
+        )
+        deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
+        fn = self.invoices.functions.finance(
+            invoice_id,
+            units,
+            state["amount"] if expected_amount is None else expected_amount,
+            state["due_ts"] if expected_due is None else expected_due,
+            deadline,
+        )
+        self._ensure_allowance(financier, currency, units, fn)
+        receipt = self.sender.transact(fn, financier)
+        seller = self.invoices.events.InvoiceFinanced().process_receipt(receipt, errors=DISCARD)[0]["args"]["seller"]
+        return {
+            "invoice_id": invoice_id,
+            "advance": str(from_minor_units(units, currency.decimals)),
+            "currency": currency.symbol,
+            "seller": self.name_of(seller) or seller,
+            "status": "Financed",
+            **self._tx(receipt),
+        }
+
+    def repay(self, buyer: LocalAccount, invoice_id: int, amount: str) -> dict[str, Any]:
+        state = self._invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        units = to_minor_units(amount, currency.decimals)
+        fn = self.invoices.functions.repay(invoice_id, units)
+        self._ensure_allowance(buyer, currency, units, fn)
+        receipt = self.sender.transact(fn, buyer)
+        args = self.invoices.events.InvoiceRepaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        total = int(args["totalPaid"])
+        return {
+            "invoice_id": invoice_id,
+            "amount": str(from_minor_units(units, currency.decimals)),
+            "currency": currency.symbol,
+            "payee": self.name_of(args["payee"]) or args["payee"],
+            "total_paid": str(from_minor_units(total, currency.decimals)),
+            "outstanding": str(from_minor_units(state["amount"] - total, currency.decimals)),
+            "status": "Paid" if total == state["amount"] else "PartiallyPaid",
+            **self._tx(receipt),
+        }
+
+    def show(self, invoice_id: int) -> dict[str, Any]:
+        state = self._invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        try:
+            holder = self.invoices.functions.ownerOf(invoice_id).call()
+        except Exception:  # noqa: BLE001 - burnt (cancelled) invoices have no holder
+            holder = None
+        d = currency.decimals
+
+        def money(units: int) -> str:
+            return str(from_minor_units(units, d))
+
+        def party(address: str | None) -> dict[str, str | None] | None:
+            if not address or int(address, 16) == 0:
+                return None
+            return {"address": address, "name": self.name_of(address)}
+
+        return {
+            "invoice_id": invoice_id,
+            "status": STATUS_NAMES[state["status"]],
+            "supplier": party(state["supplier"]),
+            "buyer": party(state["buyer"]),
+            "holder": party(holder),
+            "financier": party(state["financier"]),
+            "currency": currency.symbol,
+            "amount": money(state["amount"]),
+            "paid": money(state["paid"]),
+            "outstanding": money(state["amount"] - state["paid"]),
+            "advance": money(state["advance"]),
+            "due": timestamp_to_date(state["due_ts"]).isoformat(),
+            "issued_at": dt.datetime.fromtimestamp(state["issued_at"], dt.timezone.utc).isoformat(),
+            "fingerprint": "0x" + state["fingerprint"].hex(),
+            "document_hash": "0x" + state["document_hash"].hex(),
+        }
+
+    # -- operator ------------------------------------------------------------
+    def set_paused(self, operator: LocalAccount, paused: bool) -> dict[str, Any]:
+        fn = self.invoices.functions.pause if paused else self.invoices.functions.unpause
+        receipt = self.sender.transact(fn(), operator)
+        return {"paused": paused, **self._tx(receipt)}

@@ -1,0 +1,68 @@
+"""Exact money and dates: parse user input into integer minor units and
+timestamps, and format them back. Never floats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from ledger.exceptions import InputError
+
+_AMOUNT_RE = re.compile(r"^\d{1,36}(\.\d+)?$")
+
+
+def to_minor_units(text: str | Decimal, decimals: int, what: str = "amount") -> int:
+    """Parse a decimal amount ("125000.00", "1,250.5") into minor units.
+
+    Refuses negatives, zero-free garbage, exponents and more fractional digits
+    than the currency has: rounding money silently is never right.
+    """
+    raw = str(text).strip().replace(",", "").replace("_", "")
+    if not _AMOUNT_RE.match(raw):
+        raise InputError(f"invalid {what} {str(text)!r}: use a positive decimal number such as 125000.00")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:  # pragma: no cover - the regex guards this
+        raise InputError(f"invalid {what} {text!r}") from exc
+    scaled = value.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise InputError(f"invalid {what} {text!r}: at most {decimals} decimal places for this currency")
+    return int(scaled)
+
+
+def from_minor_units(units: int, decimals: int) -> Decimal:
+    """Minor units as an exact Decimal with the currency's number of places."""
+    return Decimal(units).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals))
+
+
+def format_money(units: int, decimals: int, currency: str = "") -> str:
+    """``12500000, 2, "HKD"`` -> ``"HKD 125,000.00"``."""
+    text = f"{from_minor_units(units, decimals):,.{decimals}f}"
+    return f"{currency} {text}".strip()
+
+
+def parse_date(text: str, what: str = "date") -> dt.date:
+    """An ISO date (YYYY-MM-DD)."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(f"invalid {what} {text!r}: use YYYY-MM-DD, for example 2027-01-31") from exc
+
+
+def date_to_timestamp(day: dt.date) -> int:
+    """Dates are stored on chain as 00:00:00 UTC of that day, in unix seconds."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+
+
+def timestamp_to_date(ts: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).date()
+
+
+def timestamp_to_datetime(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+
+
+def kyc_expiry_timestamp(until: dt.date) -> int:
+    """KYC valid *through* `until`: it expires at the start of the next day (UTC)."""
+    return date_to_timestamp(until + dt.timedelta(days=1))
