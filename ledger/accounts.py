@@ -14,6 +14,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 from ledger.config import DEV_CHAIN_ID, Settings
 from ledger.exceptions import AccountError
@@ -73,7 +74,7 @@ class Keystore:
 
     def address(self, name: str) -> str:
         data = json.loads(self.path(name).read_text())
-        return str(Account.to_checksum_address("0x" + data["address"]))
+        return str(to_checksum_address("0x" + data["address"]))
 
     def create(self, name: str, password: str, private_key: str | None = None) -> str:
         _check_name(name)

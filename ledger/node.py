@@ -98,6 +98,7 @@ def spawn_anvil(
     extra_args: list[str] | None = None,
     detach: bool = False,
     wait: float = 20.0,
+    chain_id: int = DEV_CHAIN_ID,
 ) -> AnvilProcess:
     """Start Anvil on 127.0.0.1 and wait until it answers JSON-RPC.
 
@@ -109,7 +110,7 @@ def spawn_anvil(
         str(anvil_binary(node_modules)),
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--chain-id", str(DEV_CHAIN_ID),
+        "--chain-id", str(chain_id),
         "--base-fee", "0",
         "--gas-price", "0",
         "--silent",

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The whole lifecycle on a fresh local chain: set up what is missing, start
+# Anvil, deploy, admit three Hong Kong companies, issue, confirm, finance and
+# repay invoices, show the rules that refuse double financing and duplicate
+# invoices, index the chain, and print the ledger.
+# Data goes to .scf-demo/ (wiped at the start); the chain is stopped at the end
+# with its state saved: `SCF_HOME=.scf-demo scf node start` brings it back.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+./scripts/setup.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+export SCF_HOME="$ROOT/.scf-demo"
+unset SCF_RPC_URL SCF_DB_URL
+
+# A previous demo's chain is stopped by its recorded PID before the wipe.
+if [[ -d "$SCF_HOME" ]]; then scf node stop >/dev/null || true; rm -rf "$SCF_HOME"; fi
+SCF_NODE_PORT="${SCF_NODE_PORT:-$(python -c 'from ledger.node import free_port; print(free_port())')}"
+export SCF_NODE_PORT
+trap 'scf node stop >/dev/null 2>&1 || true' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ scf %s\n' "$*"; scf "$@"; }
+refused() {
+    # A command that must be refused: show its one-line error, fail if it passed.
+    printf '$ scf %s   # must be refused\n' "$*"
+    if out="$(scf "$@" 2>&1)"; then echo "demo: expected a refusal but the command succeeded" >&2; exit 1; fi
+    printf '   refused: %s\n' "${out#Error: }"
+}
+id_of() { python -c 'import json,sys; print(json.load(sys.stdin)["invoice_id"])'; }
+
+DUE1="$(date -u -d '+60 days' +%F)"; DUE2="$(date -u -d '+90 days' +%F)"; DUE3="$(date -u -d '+45 days' +%F)"
+
+step "Local chain and contracts"
+run node start
+run deploy
+
+step "Participants (the operator admits them, with KYC expiry)"
+run participant add "Kowloon Precision Parts Ltd" --address supplier --role supplier
+run participant add "Tsuen Wan Electronics Ltd" --address buyer --role buyer
+run participant add "Harbour Trade Finance Ltd" --address financier --role financier
+run participant add "Sham Shui Po Textiles Ltd" --address supplier2 --role supplier
+
+step "Settlement money (test HKD)"
+run token mint --to "Harbour Trade Finance Ltd" --amount 2000000.00
+run token mint --to "Tsuen Wan Electronics Ltd" --amount 1000000.00
+
+step "Invoices: issue (supplier) and confirm (buyer)"
+printf 'Purchase order 4471: 5,000 precision bearings\n' > "$SCF_HOME/INV-2026-0417.txt"
+echo "$ scf invoice issue --buyer 'Tsuen Wan Electronics Ltd' --number INV-2026-0417 --amount 125000.00 --due $DUE1 --doc INV-2026-0417.txt"
+INV1="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
+        --amount 125000.00 --due "$DUE1" --doc "$SCF_HOME/INV-2026-0417.txt" --json | id_of)"
+echo "issued invoice $INV1"
+INV2="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0418 \
+        --amount 48250.50 --due "$DUE2" --json | id_of)"
+echo "issued invoice $INV2 (INV-2026-0418, HKD 48,250.50)"
+INV3="$(scf invoice issue --as supplier2 --buyer "Tsuen Wan Electronics Ltd" --number SSP-88012 \
+        --amount 76000.00 --due "$DUE3" --json | id_of)"
+echo "issued invoice $INV3 (SSP-88012 by Sham Shui Po Textiles, HKD 76,000.00)"
+INV4="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
+        --amount 9900.00 --due "$DUE3" --json | id_of)"
+echo "issued invoice $INV4 (INV-2026-0419, HKD 9,900.00)"
+run invoice confirm "$INV1" --as buyer
+run invoice confirm "$INV2" --as buyer
+run invoice confirm "$INV3" --as buyer
+run invoice cancel "$INV4" --as supplier
+
+step "Financing: the supplier lists, the financier funds (delivery versus payment)"
+run invoice offer "$INV1" --as supplier --to "Harbour Trade Finance Ltd" --min-advance 110000.00
+run invoice finance "$INV1" --as financier --advance-rate 90%
+run invoice offer "$INV3" --as supplier2
+run invoice finance "$INV3" --as financier --discount-rate 6.5%
+
+step "Rules that protect the financier"
+refused invoice finance "$INV1" --as financier --advance 100000.00
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number "inv 2026/0417" \
+        --amount 125000.00 --due "$DUE1"
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
+        --amount 9900.00 --due "$DUE3"
+refused invoice finance "$INV2" --as financier --advance 40000.00
+refused invoice repay "$INV1" --as supplier --amount 100.00
+
+step "Repayment: the buyer pays whoever holds the receivable"
+run invoice repay "$INV1" --as buyer --amount 125000.00
+run invoice repay "$INV3" --as buyer --amount 30000.00
+
+step "The ledger on chain"
+for id in "$INV1" "$INV2" "$INV3" "$INV4"; do echo; run invoice show "$id"; done
+echo
+run token balance "Kowloon Precision Parts Ltd"
+run token balance "Harbour Trade Finance Ltd"
+run token balance "Tsuen Wan Electronics Ltd"
+
+if scf index --help >/dev/null 2>&1; then
+    step "The indexed ledger (database)"
+    run index sync
+    run invoice list
+    run verify
+fi
+
+step "Done"
+echo "The chain is stopped with its state saved; bring it back with: SCF_HOME=$SCF_HOME scf node start"

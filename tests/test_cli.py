@@ -1,0 +1,281 @@
+"""The `scf` command line: the lifecycle through click's runner, and the error
+paths through the real `scf` entry point (exit code, one line, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.cli import main
+from ledger.config import REPO_ROOT
+
+SCF = str(Path(sys.executable).parent / "scf")
+FINANCIER = "Harbour Trade Finance Ltd (0x90F79bf6EB2c4f870365E785982E1f101E93b906)"
+
+
+@pytest.fixture()
+def cli(home_copy):
+    """Run `scf --home <copy> --rpc-url <test chain> ...` in-process."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str] | None = None):
+        return runner.invoke(
+            main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url, *args], env=env or {}
+        )
+
+    return run
+
+
+@pytest.fixture()
+def scf(home_copy):
+    """Run the real `scf` entry point in a subprocess."""
+
+    def run(*args: str, env: dict[str, str] | None = None, rpc: str | None = None):
+        full_env = {**os.environ, "SCF_HOME": str(home_copy.home), "SCF_RPC_URL": rpc or home_copy.rpc_url,
+                    **(env or {})}
+        return subprocess.run([SCF, *args], capture_output=True, text=True, env=full_env, timeout=120)
+
+    return run
+
+
+def _issue(cli, number="INV-CLI-1", amount="125000.00", as_="supplier"):
+    result = cli("invoice", "issue", "--as", as_, "--buyer", "Tsuen Wan Electronics Ltd", "--number", number,
+                 "--amount", amount, "--due", "2099-01-31", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["invoice_id"]
+
+
+def test_cli_lifecycle_issue_confirm_finance_repay(cli):
+    result = cli("invoice", "issue", "--buyer", "Tsuen Wan Electronics Ltd", "--number", "INV-CLI-1",
+                 "--amount", "125000.00", "--due", "2099-01-31")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("issued invoice 1: INV-CLI-1 to Tsuen Wan Electronics Ltd, HKD 125000.00")
+    assert cli("invoice", "confirm", "1").exit_code == 0
+    offer = cli("invoice", "offer", "1", "--to", "Harbour Trade Finance Ltd", "--min-advance", "100000")
+    assert offer.exit_code == 0, offer.output
+    financed = cli("invoice", "finance", "1", "--advance", "112500.00", "--json")
+    assert financed.exit_code == 0, financed.output
+    data = json.loads(financed.output)
+    assert data["advance"] == "112500.00" and data["seller"] == "Kowloon Precision Parts Ltd"
+    repaid = cli("invoice", "repay", "1", "--amount", "25000.10")
+    assert repaid.exit_code == 0, repaid.output
+    assert "outstanding 99999.90 (PartiallyPaid)" in repaid.output
+    shown = json.loads(cli("invoice", "show", "1", "--json").output)
+    assert shown["status"] == "PartiallyPaid"
+    assert shown["paid"] == "25000.10" and shown["outstanding"] == "99999.90"
+    assert shown["holder"]["name"] == "Harbour Trade Finance Ltd"
+
+
+def test_cli_finance_twice_is_refused_with_the_rule(cli):
+    invoice_id = _issue(cli)
+    assert cli("invoice", "confirm", str(invoice_id)).exit_code == 0
+    assert cli("invoice", "offer", str(invoice_id)).exit_code == 0
+    assert cli("invoice", "finance", str(invoice_id), "--advance-rate", "90%").exit_code == 0
+    again = cli("invoice", "finance", str(invoice_id), "--advance", "1.00", "--as", "financier2")
+    assert again.exit_code == 1, again.output
+    assert again.output == f"Error: invoice {invoice_id} is already financed (by {FINANCIER})\n"
+
+
+def test_cli_duplicate_invoice_by_other_spelling_is_refused(cli):
+    _issue(cli, number="INV-2026/777")
+    again = cli("invoice", "issue", "--buyer", "buyer", "--number", "inv 2026 777", "--amount", "125000",
+                "--due", "2099-01-31")
+    assert again.exit_code == 1, again.output
+    assert again.output == "Error: duplicate invoice: the same invoice was already issued as invoice 1\n"
+
+
+def test_cli_wrong_role_is_refused(cli):
+    result = cli("invoice", "issue", "--as", "buyer", "--buyer", "buyer2", "--number", "X-1", "--amount", "1",
+                 "--due", "2099-01-31")
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        "Error: participant Tsuen Wan Electronics Ltd (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC) "
+        "lacks the supplier role (has buyer)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["invoice", "show", "99"], "Error: invoice 99 does not exist\n", 1),
+        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "12.345", "--due", "2099-01-01"],
+         "Error: invalid amount '12.345': at most 2 decimal places for this currency\n", 2),
+        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "-5", "--due", "2099-01-01"],
+         "Error: invalid amount '-5': use a positive decimal number such as 125000.00\n", 2),
+        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "31/01/2099"],
+         "Error: invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31\n", 2),
+        (["invoice", "issue", "--buyer", "0x1234", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
+         "Error: invalid address '0x1234': expected 0x and 40 hex digits\n", 2),
+        (["invoice", "issue", "--buyer", "Nobody Ltd", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
+         "Error: unknown buyer 'Nobody Ltd'; give an address, an account name or a registered participant name\n",
+         2),
+        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "2099-01-01",
+          "--currency", "USD"], "Error: unknown currency 'USD'; this deployment settles in: HKD\n", 2),
+        (["invoice", "confirm", "1", "--as", "mallory"], "Error: unknown account 'mallory'; see `scf account list`\n",
+         1),
+        (["invoice", "finance", "1", "--advance", "1", "--advance-rate", "0.9"],
+         "Error: state the advance in exactly one way: --advance, --advance-rate or --discount-rate\n", 2),
+        (["participant", "add", "X Ltd", "--address", "dev9", "--role", "banker"],
+         "Error: unknown role 'banker'; use supplier, buyer, financier or auditor (comma-separated)\n", 2),
+    ],
+)
+def test_cli_bad_input_is_one_line(cli, args, message, code):
+    if args[:2] == ["invoice", "finance"]:
+        _issue(cli)
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    assert result.output == message
+
+
+def test_cli_failed_command_leaves_chain_unchanged(cli, home_copy):
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    invoice_id = _issue(cli)
+    block = w3.eth.block_number
+    result = cli("invoice", "repay", str(invoice_id), "--amount", "10")  # not confirmed yet
+    assert result.exit_code == 1
+    assert result.output == f"Error: invoice {invoice_id} cannot be repaid in status Issued\n"
+    assert w3.eth.block_number == block
+
+
+def test_cli_entry_point_error_is_one_line_without_traceback(scf):
+    result = scf("invoice", "show", "12345")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "Error: invoice 12345 does not exist\n"
+    assert result.stdout == ""
+
+
+def test_cli_entry_point_unreachable_rpc(scf):
+    from ledger.node import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = scf("invoice", "show", "1", rpc=url)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
+        "start the local chain with `scf node start` or pass --rpc-url\n"
+    )
+
+
+def test_cli_entry_point_no_deployment(scf, tmp_path):
+    result = scf("invoice", "show", "1", env={"SCF_HOME": str(tmp_path / "empty")})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"Error: no contracts deployed on chain 31337 from {tmp_path / 'empty'}; run `scf deploy`\n"
+
+
+def test_cli_entry_point_bad_option_value(scf):
+    result = scf("invoice", "confirm", "zero")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "Error: Invalid value for 'ID': 'zero' is not a valid integer range."
+
+
+def test_cli_deploy_twice_refuses_without_force(scf):
+    result = scf("deploy")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: contracts are already deployed on chain 31337")
+    assert result.stderr.endswith("use --force to deploy a new set\n")
+
+
+@pytest.fixture()
+def other_chain(tmp_path):
+    """An Anvil that is not the dev chain (chain id 1337)."""
+    from ledger.node import spawn_anvil
+
+    proc = spawn_anvil(REPO_ROOT / "node_modules", chain_id=1337)
+    yield proc
+    proc.stop()
+
+
+def test_cli_dev_keys_refused_off_the_dev_chain(scf, other_chain):
+    result = scf("deploy", rpc=other_chain.url)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        "Error: 'operator' is a public dev key and is refused on chain 1337; "
+        "create a real account with `scf account new`\n"
+    )
+
+
+def test_cli_transaction_not_mined_in_time(scf, tmp_path):
+    from ledger.node import spawn_anvil
+
+    proc = spawn_anvil(REPO_ROOT / "node_modules", extra_args=["--no-mining"])
+    try:
+        result = scf("deploy", rpc=proc.url, env={"SCF_HOME": str(tmp_path / "h"), "SCF_TX_TIMEOUT": "1"})
+    finally:
+        proc.stop()
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: transaction 0x")
+    assert result.stderr.endswith(
+        " was not mined within 1s; check the node is mining, then look the transaction up before sending it again\n"
+    )
+
+
+def test_cli_account_keystore_is_encrypted_and_key_never_printed(cli, home_copy):
+    key = "0x" + "5a" * 32
+    created = cli("account", "import", "treasury", env={"SCF_PASSWORD": "s3cret", "SCF_PRIVATE_KEY": key})
+    assert created.exit_code == 0, created.output
+    assert "5a5a5a" not in created.output
+    path = home_copy.home / "keystore" / "treasury.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "5a5a5a" not in path.read_text()
+    listed = cli("account", "list", "--json")
+    names = {a["name"]: a for a in json.loads(listed.output)}
+    assert names["treasury"]["kind"] == "keystore"
+    assert names["operator"]["kind"] == "dev"
+    again = cli("account", "new", "treasury", env={"SCF_PASSWORD": "x"})
+    assert again.exit_code == 1 and again.output == "Error: account 'treasury' already exists; choose another name\n"
+
+
+def test_cli_keystore_account_signs_with_password(cli, home_copy):
+    created = cli("account", "new", "ops2", "--json", env={"SCF_PASSWORD": "pw"})
+    address = json.loads(created.output)["address"]
+    added = cli("participant", "add", "Lantau Supplies Ltd", "--address", address, "--role", "supplier,buyer")
+    assert added.exit_code == 0, added.output
+    wrong = cli("invoice", "issue", "--as", "ops2", "--buyer", "buyer", "--number", "L-1", "--amount", "10",
+                "--due", "2099-01-01", env={"SCF_PASSWORD": "nope"})
+    assert wrong.exit_code == 1 and wrong.output == "Error: wrong password for account 'ops2'\n"
+    ok = cli("invoice", "issue", "--as", "ops2", "--buyer", "buyer", "--number", "L-1", "--amount", "10",
+             "--due", "2099-01-01", env={"SCF_PASSWORD": "pw"})
+    assert ok.exit_code == 0, ok.output
+
+
+def test_cli_node_start_stop_keeps_state(tmp_path):
+    from ledger.node import free_port, pid_alive
+
+    home = tmp_path / "home"
+    env = {**os.environ, "SCF_HOME": str(home), "SCF_NODE_PORT": str(free_port())}
+    env.pop("SCF_RPC_URL", None)
+
+    def scf(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([SCF, *args, "--json"], capture_output=True, text=True, env=env, timeout=120)
+
+    started = scf("node", "start")
+    assert started.returncode == 0, started.stderr
+    pid = json.loads(started.stdout)["pid"]
+    try:
+        assert json.loads(scf("node", "start").stdout)["started"] is False
+        assert scf("deploy").returncode == 0
+        added = subprocess.run([SCF, "participant", "add", "Tai Po Foods Ltd", "--address", "supplier", "--role",
+                                "supplier"], capture_output=True, text=True, env=env, timeout=60)
+        assert added.returncode == 0, added.stderr
+        stopped = json.loads(scf("node", "stop").stdout)["stopped"]
+        assert stopped["pid"] == pid and not pid_alive(pid)
+        assert json.loads(scf("node", "status").stdout) == {"running": False}
+        restarted = scf("node", "start")
+        assert restarted.returncode == 0, restarted.stderr
+        pid = json.loads(restarted.stdout)["pid"]
+        listed = subprocess.run([SCF, "participant", "list", "--json"], capture_output=True, text=True, env=env,
+                                timeout=60)
+        assert [p["name"] for p in json.loads(listed.stdout)] == ["Tai Po Foods Ltd"]
+    finally:
+        subprocess.run([SCF, "node", "stop"], env=env, timeout=60)
+    assert not pid_alive(pid)
