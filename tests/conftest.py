@@ -125,3 +125,102 @@ def home_copy(chain: Env, tmp_path: Path) -> Env:
     home = tmp_path / "home"
     shutil.copytree(chain.home, home, ignore=shutil.ignore_patterns("ledger.db*"))
     return replace(chain, home=home, settings=replace(chain.settings, home=home))
+
+
+# -- databases: SQLite and a real PostgreSQL ----------------------------------------------
+# The PostgreSQL server is SCF_TEST_PG_URL when set (scripts/test.sh starts one
+# throw-away server for the whole run and stops it by PID), else a throw-away
+# server started by this session (per xdist worker) through scripts/pgtmp.py.
+# Each test gets its own database (CREATE DATABASE ... TEMPLATE template0).
+# Under CI=true a server that cannot be started fails the run; elsewhere the
+# postgres tests are skipped with the reason.
+
+#: Per backend: tests that ran on it; and why PostgreSQL was skipped, if it was.
+_BACKENDS: dict[str, int] = {}
+_PG_SKIPPED: list[str] = []
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _pgtmp() -> object:
+    import sys
+
+    scripts = str(REPO_ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    import pgtmp
+
+    return pgtmp
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """SQLAlchemy URL of an existing database on a real PostgreSQL server
+    (use it to CREATE DATABASE; tests get their own through `db_url`)."""
+    pgtmp = _pgtmp()
+    unavailable = os.environ.get("SCF_TEST_PG_UNAVAILABLE")
+    url = os.environ.get("SCF_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    server = None
+    if not unavailable:
+        try:
+            server = pgtmp.start_server()  # type: ignore[attr-defined]
+        except pgtmp.PostgresUnavailable as exc:  # type: ignore[attr-defined]
+            unavailable = str(exc)
+    if server is None:
+        if _in_ci():
+            pytest.fail(f"CI=true and no PostgreSQL server could be started: {unavailable}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server ({unavailable}); ./scripts/test.sh installs and starts one")
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test, once per backend: a SQLite file in
+    tmp_path, or a new PostgreSQL database dropped afterwards."""
+    backend = request.param
+    request.node.user_properties.append(("db_backend", backend))
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin_url")
+    pgtmp = _pgtmp()
+    name = f"scf_t{os.getpid()}_{os.urandom(6).hex()}"
+    url = pgtmp.create_database(admin, name, template="template0")  # type: ignore[attr-defined]
+    try:
+        yield url
+    finally:
+        from sqlalchemy.engine import make_url
+
+        pgtmp.drop_database(admin, make_url(url).database or name)  # type: ignore[attr-defined]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Runs in the controller for reports from xdist workers too.
+    backend = dict(report.user_properties).get("db_backend")
+    if backend is None:
+        return
+    if report.when == "call" and report.outcome != "skipped":
+        _BACKENDS[backend] = _BACKENDS.get(backend, 0) + 1
+    elif report.skipped and backend == "postgresql" and not _PG_SKIPPED:
+        longrepr = report.longrepr
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        _PG_SKIPPED.append(reason.removeprefix("Skipped: "))
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    if not _BACKENDS and not _PG_SKIPPED:
+        return
+    ordered = sorted(_BACKENDS.items(), key=lambda kv: kv[0] != "sqlite")
+    tested = ", ".join(f"{b} ({n} test{'s' if n != 1 else ''})" for b, n in ordered)
+    line = f"database backends tested: {tested or 'none'}"
+    if "postgresql" not in _BACKENDS and _PG_SKIPPED:
+        line += f"; postgresql SKIPPED: {_PG_SKIPPED[0]}"
+    terminalreporter.write_line(line)  # type: ignore[attr-defined]
