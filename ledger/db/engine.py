@@ -1,0 +1,169 @@
+"""Engines for the indexed ledger, and its schema migrations.
+
+SQLite (the default, ``<home>/ledger.db``) runs in WAL mode so readers never
+block the indexer; writer engines take the write lock when a transaction
+begins (``BEGIN IMMEDIATE``) so two writers queue instead of failing half-way,
+and use ``synchronous=NORMAL`` (in WAL mode a killed process loses nothing
+committed; only a power cut can lose the last commits, never consistency).
+PostgreSQL is used through psycopg 3 (``postgresql+psycopg://``).
+
+Migrations are Alembic scripts shipped in ``ledger/db/migrations`` and run
+programmatically: no ``alembic.ini`` is needed. :func:`open_engine` applies
+them on first use; when the database is already at :data:`SCHEMA_REVISION`
+it costs one query and does not import Alembic.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from ledger.exceptions import DatabaseError
+
+#: The newest migration; :func:`upgrade` is skipped when the database has it.
+#: A test checks this equals the head of ``ledger/db/migrations/versions``.
+SCHEMA_REVISION = "0001"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock key that serialises concurrent migrations.
+MIGRATION_LOCK_KEY = 0x5CF1ED6E
+
+_upgraded: set[str] = set()
+_upgrade_lock = threading.Lock()
+
+
+def _describe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def _normalise(url: str) -> str:
+    # psycopg 3 is the PostgreSQL driver we ship; plain postgresql:// would
+    # ask SQLAlchemy for psycopg2.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
+    """An engine for ``url``. ``write`` engines take SQLite's write lock at
+    BEGIN; read-only users pass ``write=False`` so they never wait for it."""
+    url = _normalise(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"invalid database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            parent = Path(database).expanduser().resolve().parent
+            if not parent.is_dir():
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseError(
+                        f"cannot create the directory {parent} for the SQLite database: {exc.strerror}; "
+                        "check --home or --db-url"
+                    ) from None
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 60)
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseError(f"cannot use database URL {_describe(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine, write)
+    return engine
+
+
+def _sqlite_setup(engine: Engine, write: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event (below) issue BEGIN, not pysqlite.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA temp_store=MEMORY")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database, or None if it has none."""
+    try:
+        with engine.connect() as conn:
+            if not engine.dialect.has_table(conn, "alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            return None if row is None else str(row[0])
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the database {_describe(str(engine.url))}: {_reason(exc)}") from None
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig or exc).split())[:300]
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision`` (in one transaction)."""
+    from alembic import command
+
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            command.upgrade(_alembic_config(conn), revision)
+    except DBAPIError as exc:
+        raise DatabaseError(
+            f"cannot migrate the database {_describe(str(engine.url))}: {_reason(exc)}; "
+            "check the URL and that the server accepts connections"
+        ) from None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade unless this process already checked the database is current."""
+    key = str(engine.url)
+    if key in _upgraded:
+        return
+    with _upgrade_lock:
+        if key in _upgraded:
+            return
+        revision = current_revision(engine)
+        if revision != SCHEMA_REVISION:
+            upgrade(engine)
+        _upgraded.add(key)
+
+
+def open_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
+    """An engine on an up-to-date schema: what every command that needs the
+    database calls."""
+    engine = create_db_engine(url, write=write, **kwargs)
+    ensure_schema(engine)
+    return engine

@@ -1,0 +1,357 @@
+"""The indexed ledger's tables, as SQLAlchemy 2 typed models.
+
+Two kinds of tables:
+
+* chain facts, written by the indexer only: ``events`` (append-only, one row
+  per contract log, decoded), ``blocks`` (hashes of the recent, not yet final
+  blocks, for reorg detection) and ``cursors`` (how far each deployment's
+  contracts are indexed);
+* projections, derived from ``events`` alone and rebuilt from it at will:
+  ``participants``, ``invoices`` (current state), ``financings`` and
+  ``repayments``.
+
+Conventions: addresses are EIP-55 checksummed strings, hashes ``0x`` + 64 hex
+digits, amounts integer minor units in :class:`Uint256` columns (exact, never
+floats), times timezone-aware UTC (:class:`UTCDateTime`). Constraint names come
+from the naming convention so migrations stay stable across databases (the
+pattern of pypi/warehouse ``warehouse/db.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# -- column types ------------------------------------------------------------------
+
+#: Largest integer SQLite stores exactly as an INTEGER.
+_SQLITE_MAX = 2**63 - 1
+#: Width of the zero-padded text form of larger values on SQLite.
+_UINT256_DIGITS = 78
+
+
+class Uint256(TypeDecorator[int]):
+    """An EVM ``uint256`` (amounts in minor units, token ids) as a Python int.
+
+    PostgreSQL: ``numeric(78, 0)``, exact for every value. SQLite: values that
+    fit 64 bits are plain INTEGERs (numeric comparison, SUM and ORDER BY work);
+    larger ones are stored as ``'x'`` + 78 zero-padded digits, which SQLite
+    keeps as TEXT instead of rounding to a float: still exact and still
+    ordered correctly (TEXT sorts after every INTEGER), but SQL arithmetic on
+    them is wrong, so aggregate such amounts in Python or use PostgreSQL.
+    """
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        number = int(value)
+        if number < 0:
+            raise ValueError(f"Uint256 cannot hold negative value {number}")
+        if dialect.name == "sqlite" and number > _SQLITE_MAX:
+            return "x" + str(number).zfill(_UINT256_DIGITS)
+        return number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return int(value[1:] if value.startswith("x") else value)
+        return int(value)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime; naive values are refused on the way in.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text and the
+    zone is put back on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+#: JSON everywhere, JSONB on PostgreSQL (indexable, compact).
+JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: A 64-bit surrogate key that is still SQLite's rowid alias (autoincrement).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ChainId = Annotated[int, mapped_column(BigInteger)]
+BlockNumber = Annotated[int, mapped_column(BigInteger)]
+Address = Annotated[str, mapped_column(String(42))]
+Hash32 = Annotated[str, mapped_column(String(66))]
+Amount = Annotated[int, mapped_column(Uint256)]
+UtcTime = Annotated[dt.datetime, mapped_column(UTCDateTime)]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# -- chain facts ------------------------------------------------------------------------
+
+
+class Event(Base):
+    """One decoded contract log. Append-only: rows are only ever inserted,
+    and deleted when a reorg removes their block.
+
+    ``args`` holds every decoded argument by its ABI name: integers as decimal
+    strings (JSON numbers lose precision above 2^53), addresses checksummed,
+    bytes as ``0x`` hex, bools as bools. The typed columns repeat what the
+    queries filter on:
+
+    * ``invoice_id``: the invoice (token id) of InvoiceToken events;
+    * ``account``: the participant of ParticipantRegistry events;
+    * ``amount``: the money of the event (InvoiceIssued.amount,
+      InvoiceFinanced.advance, InvoiceRepaid.amount, FinancingOffered.minAdvance,
+      ERC-20 Transfer/Approval value), in minor units.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "block_hash", "log_index"),
+        Index("ix_events_chain_block", "chain_id", "block_number", "log_index"),
+        Index("ix_events_invoice", "chain_id", "contract", "invoice_id"),
+        Index("ix_events_account", "chain_id", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain_id: Mapped[ChainId]
+    contract: Mapped[Address]
+    block_number: Mapped[BlockNumber]
+    block_hash: Mapped[Hash32]
+    block_time: Mapped[UtcTime]
+    tx_hash: Mapped[Hash32]
+    tx_index: Mapped[int] = mapped_column(Integer)
+    log_index: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(64))
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    account: Mapped[Address | None]
+    amount: Mapped[Amount | None]
+    args: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class Block(Base):
+    """A block the indexer has seen and that may still be reorganised away
+    (plus the cursor blocks): the hashes reorg detection compares against."""
+
+    __tablename__ = "blocks"
+
+    chain_id: Mapped[ChainId] = mapped_column(primary_key=True)
+    number: Mapped[BlockNumber] = mapped_column(primary_key=True)
+    hash: Mapped[Hash32]
+    parent_hash: Mapped[Hash32]
+    timestamp: Mapped[UtcTime]
+
+
+class Cursor(Base):
+    """How far the contracts of one deployment are indexed on one chain.
+
+    ``key`` identifies the contract set (a hash of its sorted addresses), so a
+    redeployment gets its own cursor; ``contracts`` maps contract names of the
+    deployment record to addresses. ``block_number``/``block_hash`` are the
+    last block fully indexed (None before the first batch); they advance in
+    the same transaction as the rows of that block range.
+    """
+
+    __tablename__ = "cursors"
+    __table_args__ = (UniqueConstraint("chain_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[ChainId]
+    key: Mapped[str] = mapped_column(String(64))
+    contracts: Mapped[dict[str, str]] = mapped_column(JSONDocument)
+    invoice_contract: Mapped[Address]
+    registry_contract: Mapped[Address]
+    start_block: Mapped[BlockNumber]
+    block_number: Mapped[BlockNumber | None]
+    block_hash: Mapped[Hash32 | None]
+    head_number: Mapped[BlockNumber | None]
+    updated_at: Mapped[UtcTime | None]
+
+
+# -- projections ------------------------------------------------------------------------
+
+
+class Participant(Base):
+    """A participant as the registry holds it now (from its events)."""
+
+    __tablename__ = "participants"
+    __table_args__ = (Index("ix_participants_name", "chain_id", "name"),)
+
+    chain_id: Mapped[ChainId] = mapped_column(primary_key=True)
+    #: The ParticipantRegistry contract.
+    contract: Mapped[Address] = mapped_column(primary_key=True)
+    address: Mapped[Address] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[int] = mapped_column(SmallInteger)
+    kyc_expiry: Mapped[UtcTime]
+    suspended: Mapped[bool] = mapped_column(Boolean)
+    admitted_block: Mapped[BlockNumber]
+    admitted_at: Mapped[UtcTime]
+    updated_block: Mapped[BlockNumber]
+    updated_at: Mapped[UtcTime]
+
+
+class Invoice(Base):
+    """An invoice's current state, folded from its events.
+
+    ``status`` is the contract's Status name (Issued, Confirmed, Financed,
+    PartiallyPaid, Paid, Cancelled). ``holder`` is None once burnt
+    (cancelled). ``outstanding`` = ``amount`` - ``paid``. ``due_at`` is the
+    on-chain due timestamp (00:00 UTC of ``due_date`` for invoices issued by
+    scf). The ``offer_*`` columns describe an open financing listing
+    (``offer_expires_at`` None: none; ``offer_financier`` None: any financier).
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        Index("ix_invoices_status", "chain_id", "contract", "status"),
+        Index("ix_invoices_supplier", "chain_id", "supplier"),
+        Index("ix_invoices_buyer", "chain_id", "buyer"),
+        Index("ix_invoices_holder", "chain_id", "holder"),
+        Index("ix_invoices_due_date", "chain_id", "due_date"),
+    )
+
+    chain_id: Mapped[ChainId] = mapped_column(primary_key=True)
+    contract: Mapped[Address] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    supplier: Mapped[Address]
+    buyer: Mapped[Address]
+    holder: Mapped[Address | None]
+    currency: Mapped[Address]
+    amount: Mapped[Amount]
+    paid: Mapped[Amount]
+    outstanding: Mapped[Amount]
+    advance: Mapped[Amount]
+    financier: Mapped[Address | None]
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[UtcTime]
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    fingerprint: Mapped[Hash32]
+    doc_hash: Mapped[Hash32]
+    issued_block: Mapped[BlockNumber]
+    issued_at: Mapped[UtcTime]
+    confirmed_block: Mapped[BlockNumber | None]
+    confirmed_at: Mapped[UtcTime | None]
+    financed_block: Mapped[BlockNumber | None]
+    financed_at: Mapped[UtcTime | None]
+    paid_block: Mapped[BlockNumber | None]
+    paid_at: Mapped[UtcTime | None]
+    cancelled_block: Mapped[BlockNumber | None]
+    cancelled_at: Mapped[UtcTime | None]
+    last_repaid_at: Mapped[UtcTime | None]
+    offer_financier: Mapped[Address | None]
+    offer_min_advance: Mapped[Amount | None]
+    offer_expires_at: Mapped[UtcTime | None]
+    updated_block: Mapped[BlockNumber]
+    updated_at: Mapped[UtcTime]
+
+
+class Financing(Base):
+    """One InvoiceFinanced event: the advance paid by ``financier`` to ``seller``."""
+
+    __tablename__ = "financings"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "block_hash", "log_index"),
+        Index("ix_financings_invoice", "chain_id", "contract", "invoice_id"),
+        Index("ix_financings_financier", "chain_id", "financier"),
+        ForeignKeyConstraint(
+            ["chain_id", "contract", "invoice_id"],
+            ["invoices.chain_id", "invoices.contract", "invoices.invoice_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain_id: Mapped[ChainId]
+    contract: Mapped[Address]
+    invoice_id: Mapped[int] = mapped_column(BigInteger)
+    financier: Mapped[Address]
+    seller: Mapped[Address]
+    advance: Mapped[Amount]
+    currency: Mapped[Address]
+    block_number: Mapped[BlockNumber]
+    block_hash: Mapped[Hash32]
+    block_time: Mapped[UtcTime]
+    tx_hash: Mapped[Hash32]
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+class Repayment(Base):
+    """One InvoiceRepaid event: ``payer`` (the buyer) paid ``amount`` to the holder ``payee``."""
+
+    __tablename__ = "repayments"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "block_hash", "log_index"),
+        Index("ix_repayments_invoice", "chain_id", "contract", "invoice_id"),
+        Index("ix_repayments_payer", "chain_id", "payer"),
+        ForeignKeyConstraint(
+            ["chain_id", "contract", "invoice_id"],
+            ["invoices.chain_id", "invoices.contract", "invoices.invoice_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain_id: Mapped[ChainId]
+    contract: Mapped[Address]
+    invoice_id: Mapped[int] = mapped_column(BigInteger)
+    payer: Mapped[Address]
+    payee: Mapped[Address]
+    amount: Mapped[Amount]
+    total_paid: Mapped[Amount]
+    currency: Mapped[Address]
+    block_number: Mapped[BlockNumber]
+    block_hash: Mapped[Hash32]
+    block_time: Mapped[UtcTime]
+    tx_hash: Mapped[Hash32]
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+PROJECTION_TABLES = (Repayment.__table__, Financing.__table__, Invoice.__table__, Participant.__table__)
