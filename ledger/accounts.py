@@ -9,7 +9,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from eth_account import Account
@@ -44,13 +44,13 @@ class AccountInfo:
     kind: str  # "dev" or "keystore"
 
 
-@lru_cache(maxsize=None)
+@cache
 def dev_account(index: int) -> LocalAccount:
     Account.enable_unaudited_hdwallet_features()
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def dev_address(name: str) -> str:
     return str(dev_account(DEV_NAMES.index(name)).address)
 
@@ -86,7 +86,7 @@ class Keystore:
             raise AccountError("an empty password is not allowed; set SCF_PASSWORD or answer the prompt")
         try:
             account = Account.from_key(private_key) if private_key else Account.create()
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError):
             raise AccountError("invalid private key: expected 32 bytes as 64 hex digits") from None
         keystore = Account.encrypt(account.key, password)
         self.dir.mkdir(parents=True, exist_ok=True)

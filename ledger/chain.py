@@ -113,8 +113,8 @@ class ErrorDecoder:
                     continue
                 types = [_abi_type(i) for i in item["inputs"]]
                 signature = f"{item['name']}({','.join(types)})"
-                names = [i["name"] for i in item["inputs"]]
-                self.errors[keccak(text=signature)[:4]] = (item["name"], names, types)
+                arg_names = [i["name"] for i in item["inputs"]]
+                self.errors[keccak(text=signature)[:4]] = (item["name"], arg_names, types)
 
     def _format_value(self, name: str, type_: str, value: Any) -> str:
         if name == "status" and isinstance(value, int):
@@ -124,13 +124,13 @@ class ErrorDecoder:
         if name in _TIME_FIELDS and isinstance(value, int):
             if value > 10**11:
                 return str(value)
-            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         if name in _MONEY_FIELDS and isinstance(value, int) and self.money is not None:
             return self.money(value)
         if type_ == "address":
             address = to_checksum_address(value)
-            name = self.names(address) if self.names is not None else None
-            return f"{name} ({address})" if name else address
+            known = self.names(address) if self.names is not None else None
+            return f"{known} ({address})" if known else address
         if isinstance(value, bytes):
             return "0x" + value.hex()
         return str(value)
@@ -149,7 +149,10 @@ class ErrorDecoder:
         if selector not in self.errors:
             return TransactionReverted(f"the contract refused the transaction (unknown error 0x{raw.hex()[:8]})")
         name, names, types = self.errors[selector]
-        values = abi_decode(types, body)
+        # eth-abi 6 decodes addresses in lower case; callers compare with checksummed ones.
+        values = tuple(
+            to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, body), strict=True)
+        )
         args = dict(zip(names, values, strict=True))
         shown = {n: self._format_value(n, t, v) for n, t, v in zip(names, types, values, strict=True)}
         template = RULES.get(name)
@@ -182,7 +185,7 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     """A Web3 on `url`, checked to answer; RpcUnreachable otherwise."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id
     except (requests.exceptions.RequestException, OSError) as exc:
         reason = type(exc).__name__
         if isinstance(exc, requests.exceptions.ConnectionError):

@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _LedgerClickError(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]
+
+
 class LedgerGroup(click.Group):
     """Turns ledger errors (and anything unexpected) into one-line errors."""
 
@@ -40,9 +46,7 @@ class LedgerGroup(click.Group):
             message = str(exc)
             if "\n" in message and exc.__class__.__name__ != "CompileError":
                 message = " ".join(message.split())
-            error = click.ClickException(message)
-            error.exit_code = exc.exit_code
-            raise error from None
+            raise _LedgerClickError(message, exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -50,12 +54,11 @@ class LedgerGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - no tracebacks for users
             if os.environ.get("SCF_DEBUG"):
                 traceback.print_exc()
-            error = click.ClickException(
+            raise _LedgerClickError(
                 f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
-                "(rerun with SCF_DEBUG=1 for details and report it)"
-            )
-            error.exit_code = 70
-            raise error from None
+                "(rerun with SCF_DEBUG=1 for details and report it)",
+                70,
+            ) from None
 
 
 def settings_of(ctx: click.Context) -> Settings:

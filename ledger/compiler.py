@@ -67,7 +67,7 @@ def solc_binary(settings: Settings) -> Path:
 
         installed = solcx.get_installed_solc_versions()
         if installed:
-            return Path(solcx.get_executable(max(installed)))
+            return Path(solcx.get_executable(max(installed)))  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - no usable py-solc-x install; fall back to solc-js
         pass
     if not (settings.node_modules / "solc").is_dir():

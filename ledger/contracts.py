@@ -96,9 +96,13 @@ def load_deployment(settings: Settings, chain_id: int) -> Deployment:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise DeploymentError(f"no contracts deployed on chain {chain_id} from {settings.home}; run `scf deploy`") from None
+        raise DeploymentError(
+            f"no contracts deployed on chain {chain_id} from {settings.home}; run `scf deploy`"
+        ) from None
     except (OSError, ValueError) as exc:
-        raise DeploymentError(f"unreadable deployment record {path}: {exc}; redeploy with `scf deploy --force`") from None
+        raise DeploymentError(
+            f"unreadable deployment record {path}: {exc}; redeploy with `scf deploy --force`"
+        ) from None
     return Deployment.from_dict(data)
 
 
@@ -112,4 +116,4 @@ def save_deployment(settings: Settings, deployment: Deployment) -> Path:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -24,7 +24,9 @@ from ledger.contracts import (
 from ledger.exceptions import ChainError, DeploymentError
 
 #: The local stand-in for money: a 2-decimal HKD stablecoin.
-SETTLEMENT_TOKENS = ({"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},)
+SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = (
+    {"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},
+)
 
 
 def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *args: Any) -> DeployedContract:

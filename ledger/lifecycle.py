@@ -323,7 +323,7 @@ class Ledger:
             "invoice_id": invoice_id,
             "financier": self.name_of(to) or (to if int(to, 16) else "any"),
             "min_advance": str(from_minor_units(min_units, currency.decimals)),
-            "expires": dt.datetime.fromtimestamp(expiry, dt.timezone.utc).isoformat(),
+            "expires": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),
             **self._tx(receipt),
         }
 
@@ -441,7 +441,7 @@ class Ledger:
             "outstanding": money(state["amount"] - state["paid"]),
             "advance": money(state["advance"]),
             "due": timestamp_to_date(state["due_ts"]).isoformat(),
-            "issued_at": dt.datetime.fromtimestamp(state["issued_at"], dt.timezone.utc).isoformat(),
+            "issued_at": dt.datetime.fromtimestamp(state["issued_at"], dt.UTC).isoformat(),
             "fingerprint": "0x" + state["fingerprint"].hex(),
             "document_hash": "0x" + state["document_hash"].hex(),
         }

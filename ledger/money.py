@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from ledger.exceptions import InputError
 
@@ -25,7 +25,8 @@ def to_minor_units(text: str | Decimal, decimals: int, what: str = "amount") -> 
         value = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the regex guards this
         raise InputError(f"invalid {what} {text!r}") from exc
-    scaled = value.scaleb(decimals)
+    # The default context keeps 28 digits and would round larger amounts silently.
+    scaled = value.scaleb(decimals, _exact(len(raw)))
     if scaled != scaled.to_integral_value():
         raise InputError(f"invalid {what} {text!r}: at most {decimals} decimal places for this currency")
     return int(scaled)
@@ -33,7 +34,14 @@ def to_minor_units(text: str | Decimal, decimals: int, what: str = "amount") -> 
 
 def from_minor_units(units: int, decimals: int) -> Decimal:
     """Minor units as an exact Decimal with the currency's number of places."""
-    return Decimal(units).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals))
+    exact = _exact(len(str(abs(units))) + decimals)
+    return Decimal(units).scaleb(-decimals, exact).quantize(Decimal(1).scaleb(-decimals), context=exact)
+
+
+def _exact(digits: int) -> Context:
+    """A context wide enough for `digits` digits: uint256 amounts (78 digits)
+    exceed the default precision of 28, which would round them."""
+    return Context(prec=digits + 2)
 
 
 def format_money(units: int, decimals: int, currency: str = "") -> str:
@@ -52,15 +60,15 @@ def parse_date(text: str, what: str = "date") -> dt.date:
 
 def date_to_timestamp(day: dt.date) -> int:
     """Dates are stored on chain as 00:00:00 UTC of that day, in unix seconds."""
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 def timestamp_to_date(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
 
 
 def timestamp_to_datetime(ts: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
 
 
 def kyc_expiry_timestamp(until: dt.date) -> int:

@@ -175,7 +175,8 @@ def test_cli_entry_point_bad_option_value(scf):
     result = scf("invoice", "confirm", "zero")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "Error: Invalid value for 'ID': 'zero' is not a valid integer range."
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "Error: Invalid value for 'ID': 'zero' is not a valid integer range."
 
 
 def test_cli_deploy_twice_refuses_without_force(scf):
