@@ -1,0 +1,206 @@
+"""A buyer's grade, from its payment history.
+
+Two steps, kept apart so the first can be tested on hand-made histories:
+
+* :func:`payment_stats` folds a buyer's invoices (pure: no database) into
+  :class:`PaymentStats`: how many invoices are in its history, how many were
+  paid on time, the average and worst days past due, defaults, and what is
+  overdue now;
+* :func:`grade_buyer` applies the policy's grades (best first) to the stats.
+
+:func:`buyer_history` reads the records from the indexed ledger (the
+``invoices`` and ``repayments`` tables).
+
+Definitions (``as_of`` is the decision date, UTC):
+
+* an invoice is *in the history* once it is settled (fully paid) or due and
+  not cancelled; invoices neither due nor settled say nothing yet;
+* days past due: of a settled invoice, from the due date to the day of its
+  final payment; of an open one, from the due date to ``as_of``; never below 0;
+* on time: settled within ``grace_days`` of the due date;
+* a default: more than ``default_after_days`` past due (settled late or still open);
+* overdue now: open (something outstanding) and past its due date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ledger.finance.policy import Grade, Policy
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    """What grading needs to know about one of the buyer's invoices."""
+
+    invoice_id: int
+    amount: int
+    outstanding: int
+    due_date: dt.date
+    #: Date of the payment that settled it in full; None while something is outstanding.
+    settled_on: dt.date | None
+    status: str
+
+
+@dataclass(frozen=True)
+class PaymentStats:
+    invoices: int
+    settled: int
+    on_time: int
+    total_days_past_due: int
+    worst_days_past_due: int
+    defaults: int
+    overdue_invoices: int
+    overdue_amount: int
+
+    @property
+    def has_history(self) -> bool:
+        return self.invoices > 0
+
+    @property
+    def on_time_ratio(self) -> Fraction | None:
+        return Fraction(self.on_time, self.invoices) if self.invoices else None
+
+    @property
+    def avg_days_past_due(self) -> Fraction:
+        return Fraction(self.total_days_past_due, self.invoices) if self.invoices else Fraction(0)
+
+    def as_dict(self) -> dict[str, Any]:
+        ratio = self.on_time_ratio
+        return {
+            "invoices": self.invoices,
+            "settled": self.settled,
+            "on_time": self.on_time,
+            "on_time_ratio": None if ratio is None else _dec(ratio, 4),
+            "avg_days_past_due": _dec(self.avg_days_past_due, 2),
+            "worst_days_past_due": self.worst_days_past_due,
+            "defaults": self.defaults,
+            "overdue_invoices": self.overdue_invoices,
+            "overdue_amount": self.overdue_amount,
+        }
+
+
+def _dec(value: Fraction, places: int) -> str:
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places)))
+
+
+def _pct(value: Fraction | Decimal) -> str:
+    return f"{_dec(Fraction(value) * 100, 2)}%"
+
+
+def days_past_due(record: InvoiceRecord, as_of: dt.date) -> int | None:
+    """Days past due counted in the history, or None if not in the history."""
+    if record.status in ("Cancelled", "Issued"):
+        return None
+    if record.settled_on is not None and record.outstanding == 0:
+        return max(0, (record.settled_on - record.due_date).days)
+    if record.due_date < as_of:
+        return (as_of - record.due_date).days
+    return None
+
+
+def payment_stats(
+    records: Iterable[InvoiceRecord], as_of: dt.date, *, grace_days: int = 0, default_after_days: int = 90
+) -> PaymentStats:
+    invoices = settled = on_time = total = worst = defaults = overdue = overdue_amount = 0
+    for record in records:
+        dpd = days_past_due(record, as_of)
+        if dpd is None:
+            continue
+        invoices += 1
+        total += dpd
+        worst = max(worst, dpd)
+        if dpd > default_after_days:
+            defaults += 1
+        if record.outstanding == 0:
+            settled += 1
+            if dpd <= grace_days:
+                on_time += 1
+        else:
+            overdue += 1
+            overdue_amount += record.outstanding
+    return PaymentStats(invoices, settled, on_time, total, worst, defaults, overdue, overdue_amount)
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    grade: Grade | None
+    #: Plain-words reason: which grade and why not the better ones.
+    reason: str
+    stats: PaymentStats
+
+
+def grade_failures(grade: Grade, stats: PaymentStats) -> list[str]:
+    """Why ``stats`` miss ``grade`` (empty: they meet it)."""
+    out: list[str] = []
+    ratio = stats.on_time_ratio
+    if grade.min_on_time_ratio is not None and ratio is not None and ratio < Fraction(grade.min_on_time_ratio):
+        out.append(f"on-time ratio {_pct(ratio)} is below {_pct(grade.min_on_time_ratio)}")
+    if grade.max_avg_days_past_due is not None and stats.avg_days_past_due > Fraction(grade.max_avg_days_past_due):
+        out.append(f"average {_dec(stats.avg_days_past_due, 2)} days past due is above {grade.max_avg_days_past_due}")
+    if grade.max_worst_days_past_due is not None and stats.worst_days_past_due > grade.max_worst_days_past_due:
+        out.append(f"worst {stats.worst_days_past_due} days past due is above {grade.max_worst_days_past_due}")
+    if grade.max_defaults is not None and stats.defaults > grade.max_defaults:
+        out.append(f"{stats.defaults} default(s) is above {grade.max_defaults}")
+    if grade.max_overdue_invoices is not None and stats.overdue_invoices > grade.max_overdue_invoices:
+        out.append(f"{stats.overdue_invoices} invoice(s) overdue now is above {grade.max_overdue_invoices}")
+    return out
+
+
+def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
+    """The first grade (best first) whose thresholds the stats meet."""
+    if not stats.has_history:
+        if policy.grading.no_history is None:
+            return GradeResult(None, "the buyer has no payment history and the policy grades no such buyer", stats)
+        grade = policy.grade(policy.grading.no_history)
+        return GradeResult(grade, f"grade {grade.name}: the buyer has no payment history yet", stats)
+    missed: list[str] = []
+    for grade in policy.grades:
+        failures = grade_failures(grade, stats)
+        if not failures:
+            summary = (f"{stats.on_time} of {stats.invoices} invoice(s) paid on time, worst "
+                       f"{stats.worst_days_past_due} days past due, {stats.defaults} default(s), "
+                       f"{stats.overdue_invoices} overdue now")
+            why = f"; not {'; not '.join(missed)}" if missed else ""
+            return GradeResult(grade, f"grade {grade.name} ({summary}){why}", stats)
+        missed.append(f"{grade.name}: {', '.join(failures)}")
+    return GradeResult(None, f"the buyer's payment history meets no grade ({'; '.join(missed)})", stats)
+
+
+# -- from the indexed ledger -----------------------------------------------------------------
+
+
+def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[InvoiceRecord]:
+    """The buyer's invoices from the database, with the date each was settled
+    (the block date of the repayment that brought the total to the amount)."""
+    from sqlalchemy import select
+
+    from ledger.db.models import Invoice, Repayment
+
+    invoices = conn.execute(
+        select(Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status)
+        .where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
+    ).all()
+    settled: dict[int, dt.date] = {}
+    rows = conn.execute(
+        select(Repayment.invoice_id, Repayment.block_time, Repayment.total_paid, Invoice.amount)
+        .join(Invoice, (Invoice.chain_id == Repayment.chain_id) & (Invoice.contract == Repayment.contract)
+              & (Invoice.invoice_id == Repayment.invoice_id))
+        .where(Repayment.chain_id == chain_id, Repayment.contract == contract, Invoice.buyer == buyer)
+    ).all()
+    for invoice_id, block_time, total_paid, amount in rows:
+        if int(total_paid) >= int(amount):
+            settled[int(invoice_id)] = block_time.astimezone(dt.UTC).date()
+    return [
+        InvoiceRecord(
+            invoice_id=int(r.invoice_id), amount=int(r.amount), outstanding=int(r.outstanding),
+            due_date=r.due_date, settled_on=settled.get(int(r.invoice_id)), status=str(r.status),
+        )
+        for r in invoices
+    ]
+

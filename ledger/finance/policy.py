@@ -1,0 +1,523 @@
+"""A financier's financing policy: one TOML file, loaded into typed frozen
+dataclasses and validated on load.
+
+Every problem is a one-line :class:`PolicyError` that names the file, the key
+and what is expected, e.g.::
+
+    policy.toml: pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"
+
+Unknown keys are errors too (a misspelt limit must not be silently ignored).
+Numbers may be written as TOML numbers or as strings; TOML floats are read as
+``Decimal`` (never binary floats), rates also as percentages (``"4.5%"``).
+
+Amounts are in major units of the invoice's currency (``"5000000.00"`` is
+HKD 5,000,000.00 for an HKD invoice); limits apply per currency. The policy's
+:attr:`Policy.hash` is the SHA-256 of its canonical content (the validated
+values as sorted JSON), so comments, layout and ``"0.9"`` versus ``0.90``
+do not change it, while any change of meaning does. See
+``examples/policy.toml`` for a complete file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ledger.exceptions import ConfigError
+
+#: Day-count conventions: days in a year of interest.
+DAY_COUNTS: dict[str, int] = {"ACT/360": 360, "ACT/365": 365}
+
+_GRADE_NAME = re.compile(r"^[A-Za-z0-9+\-]{1,8}$")
+
+
+class PolicyError(ConfigError):
+    """A policy file cannot be read, parsed or validated."""
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        self.detail = message
+        super().__init__(f"{source}: {message}")
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Which invoices may be financed at all."""
+
+    #: Settlement currencies (symbols) the financier accepts.
+    currencies: tuple[str, ...]
+    #: Days from the decision date to the due date: inclusive window.
+    min_tenor_days: int
+    max_tenor_days: int
+    #: Open amount bounds in major units (inclusive); no upper bound when None.
+    min_amount: Decimal
+    max_amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Exposure limits, in major units per currency. Exposure is the open
+    face amount of the receivables the financier holds, plus those of its
+    approved, unexpired decisions not yet seen financed."""
+
+    #: Total book size.
+    book: Decimal
+    #: Credit line per buyer when the buyer has no line of its own; None: such buyers get no credit.
+    buyer_default: Decimal | None
+    #: Limit per supplier when it has none of its own; None: such suppliers are not financed.
+    supplier_default: Decimal | None
+    #: Per-buyer credit lines: (participant name or address, amount), in file order.
+    buyers: tuple[tuple[str, Decimal], ...] = ()
+    #: Per-supplier limits.
+    suppliers: tuple[tuple[str, Decimal], ...] = ()
+    #: Largest share of the book on one buyer (0 < x <= 1); None: no concentration limit.
+    concentration: Decimal | None = None
+    #: Concentration is checked only once the book (after the financing) is above this amount.
+    concentration_above: Decimal = Decimal(0)
+
+    def buyer_line(self, address: str, name: str | None) -> Decimal | None:
+        return _line_for(self.buyers, address, name, self.buyer_default)
+
+    def supplier_line(self, address: str, name: str | None) -> Decimal | None:
+        return _line_for(self.suppliers, address, name, self.supplier_default)
+
+
+def _line_for(
+    lines: tuple[tuple[str, Decimal], ...], address: str, name: str | None, default: Decimal | None
+) -> Decimal | None:
+    for key, amount in lines:
+        if key.lower() == address.lower() or (name is not None and key.casefold() == name.casefold()):
+            return amount
+    return default
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """How an approved invoice is priced (see ledger.finance.pricing)."""
+
+    day_count: str
+    #: Annual base rate (e.g. HIBOR plus the financier's funding margin).
+    base_rate: Decimal
+    #: Flat fee per financing, in major units.
+    fee_fixed: Decimal = Decimal(0)
+    #: Fee as a share of the advance.
+    fee_rate: Decimal = Decimal(0)
+
+    @property
+    def day_base(self) -> int:
+        return DAY_COUNTS[self.day_count]
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One buyer grade: the payment history it needs and its pricing.
+    A threshold left out (None) does not constrain the grade."""
+
+    name: str
+    advance_rate: Decimal
+    spread: Decimal
+    min_on_time_ratio: Decimal | None = None
+    max_avg_days_past_due: Decimal | None = None
+    max_worst_days_past_due: int | None = None
+    max_defaults: int | None = None
+    max_overdue_invoices: int | None = None
+
+
+@dataclass(frozen=True)
+class Grading:
+    """How payment history is read."""
+
+    #: Days after the due date a payment still counts as on time.
+    grace_days: int = 0
+    #: Days past due after which an invoice counts as a default.
+    default_after_days: int = 90
+    #: Grade of a buyer without payment history; None: such buyers are declined.
+    no_history: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    eligibility: Eligibility
+    limits: Limits
+    pricing: Pricing
+    grading: Grading
+    #: Best first: a buyer gets the first grade whose thresholds it meets.
+    grades: tuple[Grade, ...]
+    #: Minutes an approved decision stays executable.
+    valid_minutes: int = 15
+    hash: str = field(default="", compare=False)
+
+    def grade(self, name: str) -> Grade:
+        for grade in self.grades:
+            if grade.name == name:
+                return grade
+        raise KeyError(name)
+
+    def canonical(self) -> dict[str, Any]:
+        """The policy's meaning as plain JSON-able data (what is hashed)."""
+
+        def num(value: Decimal | int | None) -> str | None:
+            if value is None:
+                return None
+            if isinstance(value, int):
+                return str(value)
+            return _canonical_decimal(value)
+
+        e, lim, p, g = self.eligibility, self.limits, self.pricing, self.grading
+        return {
+            "decision": {"valid_minutes": self.valid_minutes},
+            "eligibility": {
+                "currencies": sorted(e.currencies),
+                "min_tenor_days": e.min_tenor_days,
+                "max_tenor_days": e.max_tenor_days,
+                "min_amount": num(e.min_amount),
+                "max_amount": num(e.max_amount),
+            },
+            "limits": {
+                "book": num(lim.book),
+                "buyer_default": num(lim.buyer_default),
+                "supplier_default": num(lim.supplier_default),
+                "buyers": {k: num(v) for k, v in lim.buyers},
+                "suppliers": {k: num(v) for k, v in lim.suppliers},
+                "concentration": num(lim.concentration),
+                "concentration_above": num(lim.concentration_above),
+            },
+            "pricing": {
+                "day_count": p.day_count,
+                "base_rate": num(p.base_rate),
+                "fee_fixed": num(p.fee_fixed),
+                "fee_rate": num(p.fee_rate),
+            },
+            "grading": {
+                "grace_days": g.grace_days,
+                "default_after_days": g.default_after_days,
+                "no_history": g.no_history,
+            },
+            "grades": [
+                {
+                    "name": gr.name,
+                    "advance_rate": num(gr.advance_rate),
+                    "spread": num(gr.spread),
+                    "min_on_time_ratio": num(gr.min_on_time_ratio),
+                    "max_avg_days_past_due": num(gr.max_avg_days_past_due),
+                    "max_worst_days_past_due": num(gr.max_worst_days_past_due),
+                    "max_defaults": num(gr.max_defaults),
+                    "max_overdue_invoices": num(gr.max_overdue_invoices),
+                }
+                for gr in self.grades
+            ],
+        }
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    """``Decimal("0.90")`` and ``Decimal("0.9")`` mean the same: one text for both."""
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def policy_hash(policy: Policy) -> str:
+    text = json.dumps(policy.canonical(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+class _Table:
+    """Reads one TOML table, remembering which keys were used so unknown ones
+    can be reported."""
+
+    def __init__(self, source: str, prefix: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+        self.source = source
+        self.prefix = prefix
+        self.data = data
+        self.known = known
+        for key in data:
+            if key not in known:
+                raise self.error(
+                    f"unknown key {self.key(key)}; expected one of {', '.join(known)}"
+                )
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, message: str) -> PolicyError:
+        return PolicyError(self.source, message)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def table(self, name: str, known: tuple[str, ...], required: bool = True) -> _Table:
+        if name not in self.data:
+            if required:
+                raise self.error(f"[{self.key(name)}] is missing; expected a table with {', '.join(known)}")
+            return _Table(self.source, self.key(name), {}, known)
+        value = self.data[name]
+        if not isinstance(value, dict):
+            raise self.error(f"{self.key(name)} must be a table ([{self.key(name)}]), got {_show(value)}")
+        return _Table(self.source, self.key(name), value, known)
+
+    def _get(self, name: str, required: bool, expected: str) -> Any:
+        if name not in self.data:
+            if required:
+                raise self.error(f"{self.key(name)} is missing; expected {expected}")
+            return None
+        return self.data[name]
+
+    def rate(self, name: str, *, required: bool = True, default: Decimal | None = None,
+             low: Decimal = Decimal(0), high: Decimal = Decimal(1), low_open: bool = False) -> Decimal | None:
+        expected = 'a rate such as "0.045" or "4.5%"'
+        raw = self._get(name, required, expected)
+        if raw is None:
+            return default
+        value = _decimal(raw, allow_percent=True)
+        bound = f"above {low}" if low_open else f"at least {low}"
+        if value is None:
+            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
+        if value < low or (low_open and value == low) or value > high:
+            raise self.error(f"{self.key(name)} must be {bound} and at most {high}, got {_show(raw)}")
+        return value
+
+    def amount(self, name: str, *, required: bool = True, default: Decimal | None = None) -> Decimal | None:
+        expected = 'an amount in major units such as "5000000.00"'
+        raw = self._get(name, required, expected)
+        if raw is None:
+            return default
+        value = _decimal(raw, allow_percent=False)
+        if value is None or value < 0:
+            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
+        return value
+
+    def days(self, name: str, *, required: bool = True, default: int | None = None, low: int = 0) -> int | None:
+        raw = self._get(name, required, "a whole number of days")
+        if raw is None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
+            raise self.error(f"{self.key(name)} must be a whole number of days, at least {low}, got {_show(raw)}")
+        return raw
+
+    def count(self, name: str) -> int | None:
+        raw = self._get(name, False, "")
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+            raise self.error(f"{self.key(name)} must be a whole number, at least 0, got {_show(raw)}")
+        return raw
+
+    def number(self, name: str) -> Decimal | None:
+        raw = self._get(name, False, "")
+        if raw is None:
+            return None
+        value = _decimal(raw, allow_percent=False)
+        if value is None or value < 0:
+            raise self.error(f"{self.key(name)} must be a number of days such as 5 or \"2.5\", got {_show(raw)}")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str:
+        expected = " or ".join(f'"{c}"' for c in choices)
+        raw = self._get(name, default is None, expected)
+        if raw is None:
+            assert default is not None
+            return default
+        if not isinstance(raw, str) or raw.strip().upper() not in choices:
+            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
+        return raw.strip().upper()
+
+    def names(self, name: str) -> tuple[str, ...]:
+        expected = 'a list of currency symbols such as ["HKD"]'
+        raw = self._get(name, True, expected)
+        if (not isinstance(raw, list) or not raw
+                or not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9]{1,12}", x) for x in raw)):
+            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
+        return tuple(x.upper() for x in raw)
+
+    def lines(self, name: str) -> tuple[tuple[str, Decimal], ...]:
+        if name not in self.data:
+            return ()
+        raw = self.data[name]
+        if not isinstance(raw, dict):
+            raise self.error(
+                f"{self.key(name)} must be a table of participant name or address = amount, got {_show(raw)}"
+            )
+        out: list[tuple[str, Decimal]] = []
+        for who, value in raw.items():
+            amount = _decimal(value, allow_percent=False)
+            if amount is None or amount < 0 or not who.strip():
+                raise self.error(
+                    f'{self.key(name)}."{who}" must be an amount in major units such as "5000000.00", '
+                    f"got {_show(value)}"
+                )
+            out.append((who.strip(), amount))
+        return tuple(out)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return json.dumps([str(v) if isinstance(v, Decimal) else v for v in value], default=str)
+    return str(value)
+
+
+def _decimal(raw: Any, *, allow_percent: bool) -> Decimal | None:
+    """A TOML number or a decimal string as an exact Decimal; None if it is neither."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, str):
+        text = raw.strip().replace("_", "").replace(",", "")
+        percent = allow_percent and text.endswith("%")
+        if percent:
+            text = text[:-1].strip()
+        if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the regex guards this
+            return None
+        if percent:
+            value = value / 100
+    else:
+        return None
+    if not value.is_finite():
+        return None
+    return value
+
+
+_TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
+_ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount")
+_LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration",
+           "concentration_above")
+_PRICING = ("day_count", "base_rate", "fee_fixed", "fee_rate")
+_GRADING = ("grace_days", "default_after_days", "no_history")
+_GRADE = ("advance_rate", "spread", "min_on_time_ratio", "max_avg_days_past_due", "max_worst_days_past_due",
+          "max_defaults", "max_overdue_invoices")
+
+
+def parse_policy(text: str, source: str = "policy.toml") -> Policy:
+    """Parse and validate the text of a policy file."""
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(source, f"not valid TOML: {exc}") from None
+    top = _Table(source, "", data, _TOP)
+
+    decision = top.table("decision", ("valid_minutes",), required=False)
+    raw_minutes = decision._get("valid_minutes", False, "")
+    if raw_minutes is None:
+        valid_minutes = 15
+    elif isinstance(raw_minutes, bool) or not isinstance(raw_minutes, int) or not 1 <= raw_minutes <= 10080:
+        raise top.error(f"decision.valid_minutes must be a whole number of minutes from 1 to 10080, "
+                        f"got {_show(raw_minutes)}")
+    else:
+        valid_minutes = raw_minutes
+
+    el = top.table("eligibility", _ELIGIBILITY)
+    min_tenor = el.days("min_tenor_days", required=False, default=1, low=1)
+    max_tenor = el.days("max_tenor_days", low=1)
+    assert min_tenor is not None and max_tenor is not None
+    if max_tenor < min_tenor:
+        raise top.error(f"eligibility.max_tenor_days must be at least min_tenor_days ({min_tenor}), got {max_tenor}")
+    min_amount = el.amount("min_amount", required=False, default=Decimal(0))
+    max_amount = el.amount("max_amount", required=False)
+    assert min_amount is not None
+    if max_amount is not None and max_amount < min_amount:
+        raise top.error(
+            f"eligibility.max_amount must be at least min_amount ({min_amount}), got {_show(el.data['max_amount'])}"
+        )
+    eligibility = Eligibility(el.names("currencies"), min_tenor, max_tenor, min_amount, max_amount)
+
+    li = top.table("limits", _LIMITS)
+    book = li.amount("book")
+    assert book is not None
+    limits = Limits(
+        book=book,
+        buyer_default=li.amount("buyer_default", required=False),
+        supplier_default=li.amount("supplier_default", required=False),
+        buyers=li.lines("buyers"),
+        suppliers=li.lines("suppliers"),
+        concentration=li.rate("concentration", required=False, low_open=True),
+        concentration_above=li.amount("concentration_above", required=False, default=Decimal(0)) or Decimal(0),
+    )
+
+    pr = top.table("pricing", _PRICING)
+    pricing = Pricing(
+        day_count=pr.choice("day_count", tuple(DAY_COUNTS)),
+        base_rate=pr.rate("base_rate") or Decimal(0),
+        fee_fixed=pr.amount("fee_fixed", required=False, default=Decimal(0)) or Decimal(0),
+        fee_rate=pr.rate("fee_rate", required=False, default=Decimal(0)) or Decimal(0),
+    )
+
+    gr = top.table("grading", _GRADING, required=False)
+    no_history = gr._get("no_history", False, "")
+    if no_history is not None and not isinstance(no_history, str):
+        raise top.error(f"grading.no_history must be the name of a grade, got {_show(no_history)}")
+    grading = Grading(
+        grace_days=gr.days("grace_days", required=False, default=0) or 0,
+        default_after_days=gr.days("default_after_days", required=False, default=90, low=1) or 90,
+        no_history=no_history,
+    )
+
+    if "grades" not in data:
+        raise top.error('[grades.NAME] is missing; expected at least one grade, e.g. [grades.A] with advance_rate '
+                        'and spread')
+    raw_grades = data["grades"]
+    if not isinstance(raw_grades, dict) or not raw_grades:
+        raise top.error(f"grades must hold at least one table [grades.NAME], got {_show(raw_grades)}")
+    grades: list[Grade] = []
+    for name, raw in raw_grades.items():
+        if not _GRADE_NAME.match(name):
+            raise top.error(f"grades.{name} is not a valid grade name; use 1 to 8 letters, digits, + or -")
+        if not isinstance(raw, dict):
+            raise top.error(f"grades.{name} must be a table ([grades.{name}]), got {_show(raw)}")
+        g = _Table(source, f"grades.{name}", raw, _GRADE)
+        advance_rate = g.rate("advance_rate", low_open=True)
+        spread = g.rate("spread")
+        assert advance_rate is not None and spread is not None
+        grades.append(Grade(
+            name=name,
+            advance_rate=advance_rate,
+            spread=spread,
+            min_on_time_ratio=g.rate("min_on_time_ratio", required=False),
+            max_avg_days_past_due=g.number("max_avg_days_past_due"),
+            max_worst_days_past_due=g.count("max_worst_days_past_due"),
+            max_defaults=g.count("max_defaults"),
+            max_overdue_invoices=g.count("max_overdue_invoices"),
+        ))
+    if grading.no_history is not None and grading.no_history not in {x.name for x in grades}:
+        raise top.error(
+            f"grading.no_history must name one of the grades ({', '.join(x.name for x in grades)}), "
+            f"got {_show(grading.no_history)}"
+        )
+
+    policy = Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes)
+    return Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes, policy_hash(policy))
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(source, "no such policy file; pass --policy FILE (see examples/policy.toml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PolicyError(source, f"cannot read the policy file: {reason}") from None
+    return parse_policy(text, source)

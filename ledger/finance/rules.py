@@ -1,0 +1,411 @@
+"""The rules of a financing decision, each a pure function of facts.
+
+Every rule returns a :class:`RuleResult`: its name, the inputs it looked at
+(as strings, so a stored decision can be read back exactly), ``"pass"`` or
+``"fail"``, and the reason in plain words. :func:`evaluate` runs them all
+(eligibility, buyer grade, pricing, consent, limits) and approves only when
+every rule passes; a declined decision lists every failing rule, not just the
+first.
+
+Amounts are integer minor units of the invoice's currency; policy amounts
+(major units) are converted with the currency's decimals, limits rounded
+down (never more room than the policy gives).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
+from ledger.finance.policy import Policy
+from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
+from ledger.money import format_money
+
+PASS = "pass"
+FAIL = "fail"
+
+#: Statuses in which the buyer has confirmed the invoice.
+CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed"})
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    name: str
+    inputs: dict[str, Any]
+    outcome: str
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "inputs": self.inputs, "outcome": self.outcome, "reason": self.reason}
+
+
+def _result(name: str, ok: bool, inputs: dict[str, Any], yes: str, no: str) -> RuleResult:
+    return RuleResult(name, inputs, PASS if ok else FAIL, yes if ok else no)
+
+
+@dataclass(frozen=True)
+class PartyFacts:
+    """A participant as the indexed registry holds it (None fields: unknown)."""
+
+    address: str
+    name: str | None
+    admitted: bool
+    suspended: bool
+    kyc_expiry: dt.datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    invoice_id: int
+    status: str
+    supplier: str
+    buyer: str
+    holder: str | None
+    financier: str | None
+    currency: str
+    decimals: int
+    amount: int
+    outstanding: int
+    due_date: dt.date
+    #: Open listing for financing (offer_expires None: no listing; offer_financier None: any financier).
+    offer_financier: str | None = None
+    offer_min_advance: int | None = None
+    offer_expires: dt.datetime | None = None
+    #: Standing ERC-721 approvals of the holder: financier addresses allowed to take the token.
+    approved: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The financier's current exposure in the invoice's currency (open face
+    amounts, minor units), pending decisions included, this invoice excluded."""
+
+    book: int
+    buyer: int
+    supplier: int
+
+
+class Money:
+    def __init__(self, currency: str, decimals: int) -> None:
+        self.currency = currency
+        self.decimals = decimals
+
+    def __call__(self, units: int) -> str:
+        return format_money(units, self.decimals, self.currency)
+
+    def raw(self, units: int) -> str:
+        """Exact major units as a string, for the stored inputs."""
+        return str(Decimal(units).scaleb(-self.decimals).quantize(Decimal(1).scaleb(-self.decimals)))
+
+
+def _pct(value: Fraction | Decimal) -> str:
+    f = Fraction(value) * 100
+    return f"{(Decimal(f.numerator) / Decimal(f.denominator)).quantize(Decimal('0.01'))}%"
+
+
+# -- eligibility -------------------------------------------------------------------------------
+
+
+def rule_confirmed(inv: InvoiceFacts) -> RuleResult:
+    ok = inv.status in CONFIRMED_STATUSES
+    why = "it was cancelled" if inv.status == "Cancelled" else f"it is {inv.status}, not yet confirmed"
+    return _result("confirmed_by_buyer", ok, {"status": inv.status},
+                   "the buyer has confirmed the invoice", f"the buyer has not confirmed the invoice: {why}")
+
+
+def rule_not_disputed_or_cancelled(inv: InvoiceFacts) -> RuleResult:
+    ok = inv.status not in ("Disputed", "Cancelled")
+    return _result("not_disputed_or_cancelled", ok, {"status": inv.status},
+                   "the invoice is neither disputed nor cancelled", f"the invoice is {inv.status.lower()}")
+
+
+def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
+    ok = inv.financier is None and inv.status == "Confirmed"
+    if inv.financier is not None:
+        no = f"the invoice was already financed (by {inv.financier}): one financing per invoice, ever"
+    elif inv.status in ("PartiallyPaid", "Paid"):
+        no = f"the invoice is {'partly paid' if inv.status == 'PartiallyPaid' else 'paid'}: only unpaid invoices " \
+             "are financed"
+    else:
+        no = f"the invoice is {inv.status}, not open for financing"
+    return _result("not_financed", ok, {"status": inv.status, "financier": inv.financier},
+                   "the invoice has not been financed or paid", no)
+
+
+def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
+    inputs = {
+        "address": party.address, "name": party.name, "admitted": party.admitted, "suspended": party.suspended,
+        "kyc_expiry": None if party.kyc_expiry is None else party.kyc_expiry.isoformat(),
+        "as_of": as_of.isoformat(),
+    }
+    name = f"{role}_kyc"
+    if not party.admitted or party.kyc_expiry is None:
+        return RuleResult(name, inputs, FAIL, f"the {role} {party.label} is not an admitted participant")
+    if party.suspended:
+        return RuleResult(name, inputs, FAIL, f"the {role} {party.label} is suspended")
+    last = (party.kyc_expiry - dt.timedelta(days=1)).date().isoformat()
+    if as_of >= party.kyc_expiry:
+        return RuleResult(name, inputs, FAIL, f"the {role} {party.label}'s KYC expired (valid until {last})")
+    return RuleResult(name, inputs, PASS, f"the {role} {party.label}'s KYC is valid until {last}")
+
+
+def tenor_days(inv: InvoiceFacts, as_of: dt.datetime) -> int:
+    """Actual days from the decision date (UTC) to the due date."""
+    return (inv.due_date - as_of.astimezone(dt.UTC).date()).days
+
+
+def rule_tenor(inv: InvoiceFacts, policy: Policy, as_of: dt.datetime) -> RuleResult:
+    days = tenor_days(inv, as_of)
+    e = policy.eligibility
+    inputs = {"days": days, "due_date": inv.due_date.isoformat(), "as_of": as_of.date().isoformat(),
+              "min_tenor_days": e.min_tenor_days, "max_tenor_days": e.max_tenor_days}
+    if days < e.min_tenor_days:
+        no = (f"due in {days} day(s), sooner than the {e.min_tenor_days} day(s) the policy needs" if days >= 0
+              else f"it fell due {-days} day(s) ago")
+        return RuleResult("tenor", inputs, FAIL, no)
+    if days > e.max_tenor_days:
+        return RuleResult("tenor", inputs, FAIL, f"due in {days} days, later than the {e.max_tenor_days} days the "
+                                                 "policy allows")
+    return RuleResult("tenor", inputs, PASS, f"due in {days} days, inside {e.min_tenor_days} to "
+                                             f"{e.max_tenor_days} days")
+
+
+def rule_amount(inv: InvoiceFacts, policy: Policy) -> RuleResult:
+    m = Money(inv.currency, inv.decimals)
+    e = policy.eligibility
+    low = major_to_minor_ceil(e.min_amount, inv.decimals)
+    high = None if e.max_amount is None else major_to_minor_floor(e.max_amount, inv.decimals)
+    inputs = {"open_amount": m.raw(inv.outstanding), "min_amount": m.raw(low),
+              "max_amount": None if high is None else m.raw(high)}
+    if inv.outstanding < low:
+        return RuleResult("amount", inputs, FAIL, f"open amount {m(inv.outstanding)} is below the minimum {m(low)}")
+    if high is not None and inv.outstanding > high:
+        return RuleResult("amount", inputs, FAIL, f"open amount {m(inv.outstanding)} is above the maximum {m(high)}")
+    bound = f"between {m(low)} and {m(high)}" if high is not None else f"at least {m(low)}"
+    return RuleResult("amount", inputs, PASS, f"open amount {m(inv.outstanding)} is {bound}")
+
+
+def rule_currency(inv: InvoiceFacts, policy: Policy) -> RuleResult:
+    accepted = policy.eligibility.currencies
+    return _result("currency", inv.currency.upper() in accepted,
+                   {"currency": inv.currency, "accepted": list(accepted)},
+                   f"{inv.currency} is an accepted currency",
+                   f"{inv.currency} is not a currency the policy accepts ({', '.join(accepted)})")
+
+
+def eligibility_rules(
+    inv: InvoiceFacts, supplier: PartyFacts, buyer: PartyFacts, policy: Policy, as_of: dt.datetime
+) -> list[RuleResult]:
+    return [
+        rule_confirmed(inv),
+        rule_not_disputed_or_cancelled(inv),
+        rule_not_financed(inv),
+        rule_kyc("supplier", supplier, as_of),
+        rule_kyc("buyer", buyer, as_of),
+        rule_tenor(inv, policy, as_of),
+        rule_amount(inv, policy),
+        rule_currency(inv, policy),
+    ]
+
+
+# -- grade, price, consent ---------------------------------------------------------------------------
+
+
+def rule_grade(result: GradeResult) -> RuleResult:
+    inputs = {**result.stats.as_dict(), "grade": None if result.grade is None else result.grade.name}
+    return RuleResult("buyer_grade", inputs, PASS if result.grade is not None else FAIL, result.reason)
+
+
+def rule_price(p: Price, m: Money, consent_min: int | None = None) -> RuleResult:
+    inputs = {k: (m.raw(v) if k in ("open_amount", "advance", "discount", "fees", "net_advance", "reserve")
+                  and isinstance(v, int) else v) for k, v in p.as_dict().items()}
+    if p.net_advance <= 0:
+        return RuleResult("price", inputs, FAIL, f"discount {m(p.discount)} and fees {m(p.fees)} leave nothing of "
+                                                 f"the advance {m(p.advance)}")
+    return RuleResult(
+        "price", inputs, PASS,
+        f"advance {m(p.advance)} ({_pct(p.advance_rate)} of {m(p.open_amount)}), discount {m(p.discount)} at "
+        f"{_pct(p.annual_rate)} for {p.days} days {p.day_count}, fees {m(p.fees)}: pays {m(p.net_advance)}",
+    )
+
+
+def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_of: dt.datetime) -> RuleResult:
+    """The holder must have listed the invoice for this financier (or any), with
+    an asking advance the price meets, or approved the financier on the token."""
+    m = Money(inv.currency, inv.decimals)
+    holder = inv.holder or "nobody"
+    inputs: dict[str, Any] = {
+        "holder": inv.holder, "financier": financier,
+        "offer_financier": inv.offer_financier, "offer_min_advance": None if inv.offer_min_advance is None
+        else m.raw(inv.offer_min_advance),
+        "offer_expires": None if inv.offer_expires is None else inv.offer_expires.isoformat(),
+        "approved": sorted(inv.approved), "net_advance": None if net_advance is None else m.raw(net_advance),
+    }
+    if financier.lower() in {a.lower() for a in inv.approved}:
+        return RuleResult("holder_consent", inputs, PASS, f"the holder {holder} approved this financier on the token")
+    if inv.offer_expires is None:
+        return RuleResult("holder_consent", inputs, FAIL,
+                          f"the holder {holder} has not offered it to this financier "
+                          "(it needs `scf invoice offer` first)")
+    if inv.offer_expires < as_of:
+        return RuleResult("holder_consent", inputs, FAIL,
+                          f"the holder's listing lapsed on {inv.offer_expires.isoformat()}")
+    if inv.offer_financier is not None and inv.offer_financier.lower() != financier.lower():
+        return RuleResult("holder_consent", inputs, FAIL,
+                          f"the holder {holder} has not offered it to this financier (listed only for "
+                          f"{inv.offer_financier})")
+    ask = inv.offer_min_advance or 0
+    if net_advance is not None and net_advance < ask:
+        return RuleResult("holder_consent", inputs, FAIL,
+                          f"the holder asks at least {m(ask)} but the price pays {m(net_advance)}")
+    to = "any financier" if inv.offer_financier is None else "this financier"
+    return RuleResult("holder_consent", inputs, PASS,
+                      f"the holder listed it for {to} until {inv.offer_expires.isoformat()}"
+                      + (f", asking at least {m(ask)}" if ask else ""))
+
+
+# -- limits -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The limits that apply to one invoice, in minor units (None: no line)."""
+
+    book: int
+    buyer: int | None
+    supplier: int | None
+    concentration: Decimal | None
+    concentration_above: int
+
+
+def lines_for(policy: Policy, inv: InvoiceFacts, supplier: PartyFacts, buyer: PartyFacts) -> Lines:
+    lim = policy.limits
+    d = inv.decimals
+
+    def units(x: Decimal | None) -> int | None:
+        return None if x is None else major_to_minor_floor(x, d)
+
+    return Lines(
+        book=major_to_minor_floor(lim.book, d),
+        buyer=units(lim.buyer_line(buyer.address, buyer.name)),
+        supplier=units(lim.supplier_line(supplier.address, supplier.name)),
+        concentration=lim.concentration,
+        concentration_above=major_to_minor_floor(lim.concentration_above, d),
+    )
+
+
+def _limit(name: str, what: str, used: int, amount: int, line: int | None, m: Money, missing: str = "") -> RuleResult:
+    after = used + amount
+    inputs = {"used": m.raw(used), "this_invoice": m.raw(amount), "after": m.raw(after),
+              "limit": None if line is None else m.raw(line)}
+    if line is None:
+        return RuleResult(name, inputs, FAIL, missing)
+    if after > line:
+        return RuleResult(name, inputs, FAIL, f"{what} {m(line)} would be exceeded: {m(used)} used + {m(amount)} = "
+                                              f"{m(after)}")
+    return RuleResult(name, inputs, PASS, f"{what} {m(line)}: {m(after)} used after this, {m(line - after)} left")
+
+
+def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines) -> list[RuleResult]:
+    m = Money(inv.currency, inv.decimals)
+    amount = inv.outstanding
+    out = [
+        _limit("book_limit", "the book limit", exposure.book, amount, lines.book, m),
+        _limit("buyer_limit", "the buyer's credit line", exposure.buyer, amount, lines.buyer, m,
+               "the policy gives this buyer no credit line (add it under [limits.buyers] or set "
+               "limits.buyer_default)"),
+        _limit("supplier_limit", "the supplier's limit", exposure.supplier, amount, lines.supplier, m,
+               "the policy gives this supplier no limit (add it under [limits.suppliers] or set "
+               "limits.supplier_default)"),
+    ]
+    book_after = exposure.book + amount
+    buyer_after = exposure.buyer + amount
+    inputs = {"buyer_after": m.raw(buyer_after), "book_after": m.raw(book_after),
+              "max_share": None if lines.concentration is None else str(lines.concentration),
+              "applies_above": m.raw(lines.concentration_above)}
+    if lines.concentration is None:
+        out.append(RuleResult("concentration", inputs, PASS, "the policy sets no concentration limit"))
+    elif book_after <= lines.concentration_above:
+        out.append(RuleResult("concentration", inputs, PASS,
+                              f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
+                              "where concentration starts to count"))
+    else:
+        share = Fraction(buyer_after, book_after)
+        ok = share <= Fraction(lines.concentration)
+        out.append(_result(
+            "concentration", ok, {**inputs, "share": _pct(share)},
+            f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
+            f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
+            f"{_pct(lines.concentration)}",
+        ))
+    return out
+
+
+# -- the whole decision ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    approved: bool
+    rules: tuple[RuleResult, ...]
+    price: Price | None
+    grade: str | None
+    stats: PaymentStats
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.rules if not r.passed]
+
+    def summary(self) -> str:
+        if self.approved:
+            return "approved: every rule passed"
+        return "declined: " + "; ".join(r.reason for r in self.failures)
+
+
+def evaluate(
+    *,
+    policy: Policy,
+    invoice: InvoiceFacts,
+    supplier: PartyFacts,
+    buyer: PartyFacts,
+    financier: str,
+    stats: PaymentStats,
+    exposure: Exposure,
+    as_of: dt.datetime,
+) -> Evaluation:
+    """Apply every rule of ``policy`` to one invoice for ``financier``."""
+    rules = eligibility_rules(invoice, supplier, buyer, policy, as_of)
+    graded = grade_buyer(stats, policy)
+    rules.append(rule_grade(graded))
+    m = Money(invoice.currency, invoice.decimals)
+    quoted: Price | None = None
+    if graded.grade is not None:
+        days = max(0, tenor_days(invoice, as_of))
+        quoted = price(
+            invoice.outstanding, days,
+            advance_rate=graded.grade.advance_rate, base_rate=policy.pricing.base_rate,
+            spread=graded.grade.spread, day_count=policy.pricing.day_count,
+            fee_fixed_units=major_to_minor_ceil(policy.pricing.fee_fixed, invoice.decimals),
+            fee_rate=policy.pricing.fee_rate,
+        )
+        rules.append(rule_price(quoted, m))
+        # A price that pays nothing fails on its own; the consent rule then only checks the listing.
+        rules.append(rule_consent(invoice, financier, quoted.net_advance if quoted.net_advance > 0 else None, as_of))
+    else:
+        rules.append(RuleResult("price", {}, FAIL, "no price without a buyer grade"))
+        rules.append(rule_consent(invoice, financier, None, as_of))
+    rules.extend(limit_rules(invoice, exposure, lines_for(policy, invoice, supplier, buyer)))
+    approved = all(r.passed for r in rules)
+    return Evaluation(approved, tuple(rules), quoted, None if graded.grade is None else graded.grade.name, stats)
