@@ -36,7 +36,8 @@ _upgraded: set[str] = set()
 _upgrade_lock = threading.Lock()
 
 
-def _describe(url: str) -> str:
+def describe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -78,7 +79,7 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise DatabaseError(f"cannot use database URL {_describe(url)}: {exc}") from None
+        raise DatabaseError(f"cannot use database URL {describe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         _sqlite_setup(engine, write)
     return engine
@@ -114,7 +115,7 @@ def current_revision(engine: Engine) -> str | None:
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
             return None if row is None else str(row[0])
     except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database {_describe(str(engine.url))}: {_reason(exc)}") from None
+        raise DatabaseError(f"cannot open the database {describe_url(str(engine.url))}: {_reason(exc)}") from None
 
 
 def _reason(exc: SQLAlchemyError) -> str:
@@ -142,7 +143,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(_alembic_config(conn), revision)
     except DBAPIError as exc:
         raise DatabaseError(
-            f"cannot migrate the database {_describe(str(engine.url))}: {_reason(exc)}; "
+            f"cannot migrate the database {describe_url(str(engine.url))}: {_reason(exc)}; "
             "check the URL and that the server accepts connections"
         ) from None
 

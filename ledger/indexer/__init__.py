@@ -1,0 +1,170 @@
+"""The off-chain indexer: every log of the deployed contracts, decoded, in the
+database, exactly once; plus the projections the queries read.
+
+The functions here are the Python API (the CLI's `scf index ...` and the
+lifecycle commands' ``--sync`` call them). Submodules are imported lazily so
+that ``ledger.indexer.projections`` can be used by read-only commands without
+importing the fetching machinery.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ledger.config import Settings
+    from ledger.contracts import Deployment
+    from ledger.indexer.sync import Indexer, SyncStats
+
+__all__ = ["SyncStats", "follow", "get_engine", "indexer_for", "rebuild", "status", "sync"]
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """A writer engine on an up-to-date schema, shared within the process."""
+    from ledger.db import open_engine
+
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = open_engine(url)
+        return engine
+
+
+def indexer_for(
+    settings: Settings,
+    deployment: Deployment | None = None,
+    confirmations: int | None = None,
+    **options: Any,
+) -> Indexer:
+    """An Indexer on ``settings`` (the deployment record of the connected chain by default)."""
+    from ledger.contracts import load_deployment
+    from ledger.indexer.rpc import RpcClient
+    from ledger.indexer.sync import Indexer
+
+    if deployment is None:
+        rpc = RpcClient(settings.rpc_url, timeout=10.0)
+        try:
+            chain_id = rpc.chain_id()
+        finally:
+            rpc.close()
+        deployment = load_deployment(settings, chain_id)
+    return Indexer(get_engine(settings.database_url), settings.rpc_url, deployment, confirmations, **options)
+
+
+def sync(
+    settings: Settings,
+    deployment: Deployment | None = None,
+    confirmations: int | None = None,
+    to_block: int | None = None,
+    **options: Any,
+) -> SyncStats:
+    """Index the deployment's contracts up to the head (less ``confirmations``)
+    or ``to_block``, and return what was done. Cheap when there is little to do:
+    a few JSON-RPC calls and one transaction per range."""
+    from ledger.indexer.sync import database_errors
+
+    with database_errors(settings.database_url):
+        indexer = indexer_for(settings, deployment, confirmations, **options)
+        try:
+            return indexer.sync(to_block)
+        finally:
+            indexer.close()
+
+
+def follow(
+    settings: Settings,
+    poll_interval: float = 1.0,
+    confirmations: int | None = None,
+    deployment: Deployment | None = None,
+    stop: threading.Event | None = None,
+    on_sync: Callable[[SyncStats], None] | None = None,
+    **options: Any,
+) -> None:
+    """Keep the database following the head until ``stop`` is set (or Ctrl-C).
+    The backfill and the following are the same cursor-driven loop, so the
+    hand-off between them can neither repeat nor skip a block."""
+    from ledger.indexer.sync import database_errors
+
+    stop = stop or threading.Event()
+    with database_errors(settings.database_url):
+        indexer = indexer_for(settings, deployment, confirmations, **options)
+        try:
+            while not stop.is_set():
+                stats = indexer.sync(stop=stop)
+                if on_sync is not None:
+                    on_sync(stats)
+                if stop.wait(poll_interval if stats.events == 0 or stats.lagging else 0):
+                    break
+        finally:
+            indexer.close()
+
+
+def rebuild(settings: Settings, chain_id: int | None = None) -> int:
+    """Drop the projections and replay them from the stored events (every
+    indexed deployment, or those of ``chain_id``). No chain access. Returns the
+    number of events replayed."""
+    from sqlalchemy import select
+
+    from ledger.db.models import Cursor
+    from ledger.indexer import projections
+    from ledger.indexer.sync import database_errors
+
+    with database_errors(settings.database_url):
+        engine = get_engine(settings.database_url)
+        replayed = 0
+        with engine.begin() as conn:
+            stmt = select(Cursor.__table__)
+            if chain_id is not None:
+                stmt = stmt.where(Cursor.__table__.c.chain_id == chain_id)
+            for cursor in [dict(r) for r in conn.execute(stmt).mappings()]:
+                replayed += projections.rebuild_projections(conn, projections.Scope.of_cursor(cursor))
+        return replayed
+
+
+def status(settings: Settings) -> list[dict[str, Any]]:
+    """Every cursor with its event count (database only, no chain access)."""
+    from sqlalchemy import func, select
+
+    from ledger.db.models import Cursor, Event
+    from ledger.indexer.sync import database_errors
+
+    with database_errors(settings.database_url):
+        engine = get_engine(settings.database_url)
+        with engine.connect() as conn:
+            e = Event.__table__
+            rows = []
+            for cursor in [dict(r) for r in conn.execute(select(Cursor.__table__).order_by("id")).mappings()]:
+                count = conn.execute(
+                    select(func.count()).select_from(e).where(
+                        e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))
+                    )
+                ).scalar_one()
+                rows.append({
+                    "chain_id": cursor["chain_id"],
+                    "contracts": cursor["contracts"],
+                    "start_block": cursor["start_block"],
+                    "block": cursor["block_number"],
+                    "block_hash": cursor["block_hash"],
+                    "head": cursor["head_number"],
+                    "behind": None if cursor["head_number"] is None
+                    else max(0, cursor["head_number"] - cursor["block_number"]),
+                    "events": int(count),
+                    "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
+                })
+            return rows
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SyncStats":
+        from ledger.indexer.sync import SyncStats
+
+        return SyncStats
+    raise AttributeError(name)
+

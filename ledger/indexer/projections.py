@@ -1,0 +1,430 @@
+"""Projections: the current state of participants and invoices, and the
+financing and repayment records, folded from ``events`` rows.
+
+The fold functions are pure (state, event row) -> state, and are the only
+definition of what an event means for the ledger. The indexer applies them
+per batch (one SELECT of the touched rows, one bulk INSERT and one bulk
+UPDATE per table), a rebuild replays them over the stored events, and
+:func:`replay_invoices` / :func:`replay_participants` run them in memory up
+to any block for ``--as-of-block`` queries.
+
+Event rows are dicts with the ``events`` columns (``args`` decoded from
+JSON: integers as decimal strings), whether they come from the indexer or
+from the database. Importing this module does not import web3 or eth_abi.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+
+from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from ledger.indexer.mappers import utc_from_timestamp
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: Status names, as the contract's Status enum (ledger.chain.STATUS_NAMES).
+ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = (
+    "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled",
+)
+INVOICE_EVENTS = frozenset({
+    "Transfer", "InvoiceIssued", "InvoiceConfirmed", "InvoiceCancelled", "FinancingOffered",
+    "FinancingOfferWithdrawn", "InvoiceFinanced", "InvoiceRepaid",
+})
+PARTICIPANT_EVENTS = frozenset({
+    "ParticipantAdmitted", "ParticipantUpdated", "ParticipantSuspended", "ParticipantReinstated",
+})
+_CHUNK = 500
+_INVOICE_COLUMNS = tuple(c.name for c in Invoice.__table__.columns)
+_PARTICIPANT_COLUMNS = tuple(c.name for c in Participant.__table__.columns)
+_INVOICE_KEY = ("chain_id", "contract", "invoice_id")
+_PARTICIPANT_KEY = ("chain_id", "contract", "address")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The contracts whose events feed the projections, on one chain."""
+
+    chain_id: int
+    invoice_contract: str
+    registry_contract: str
+
+    @classmethod
+    def of_cursor(cls, cursor: Mapping[str, Any]) -> Scope:
+        return cls(int(cursor["chain_id"]), str(cursor["invoice_contract"]), str(cursor["registry_contract"]))
+
+
+def _address(value: str) -> str | None:
+    return None if value == ZERO_ADDRESS else value
+
+
+def _touch(state: dict[str, Any], ev: Mapping[str, Any]) -> None:
+    state["updated_block"] = ev["block_number"]
+    state["updated_at"] = ev["block_time"]
+
+
+def _clear_offer(state: dict[str, Any]) -> None:
+    state["offer_financier"] = None
+    state["offer_min_advance"] = None
+    state["offer_expires_at"] = None
+
+
+def new_invoice_state(chain_id: int, contract: str, invoice_id: int) -> dict[str, Any]:
+    state: dict[str, Any] = dict.fromkeys(_INVOICE_COLUMNS)
+    state.update(chain_id=chain_id, contract=contract, invoice_id=invoice_id)
+    return state
+
+
+def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Apply one InvoiceToken event to an invoice's state (None: not seen yet).
+    Returns the new state; events that do not change an invoice return it as is."""
+    name = ev["event"]
+    if name not in INVOICE_EVENTS:
+        return state
+    args = ev["args"]
+    if state is None:
+        state = new_invoice_state(ev["chain_id"], ev["contract"], ev["invoice_id"])
+    if name == "Transfer":
+        # Mint (before InvoiceIssued, same transaction), sale to a financier, burn on cancel.
+        state["holder"] = _address(args["to"])
+    elif name == "InvoiceIssued":
+        amount = int(args["amount"])
+        due_at = utc_from_timestamp(int(args["dueDate"]))
+        state.update(
+            supplier=args["supplier"], buyer=args["buyer"], currency=args["currency"],
+            amount=amount, paid=0, outstanding=amount, advance=0, financier=None, status=ISSUED,
+            due_at=due_at, due_date=due_at.date(), fingerprint=args["fingerprint"], doc_hash=args["docHash"],
+            issued_block=ev["block_number"], issued_at=ev["block_time"],
+        )
+    elif name == "InvoiceConfirmed":
+        state.update(status=CONFIRMED, confirmed_block=ev["block_number"], confirmed_at=ev["block_time"])
+    elif name == "InvoiceCancelled":
+        state.update(status=CANCELLED, cancelled_block=ev["block_number"], cancelled_at=ev["block_time"])
+        _clear_offer(state)
+    elif name == "FinancingOffered":
+        state.update(
+            offer_financier=_address(args["financier"]),
+            offer_min_advance=int(args["minAdvance"]),
+            offer_expires_at=utc_from_timestamp(int(args["expiry"])),
+        )
+    elif name == "FinancingOfferWithdrawn":
+        _clear_offer(state)
+    elif name == "InvoiceFinanced":
+        state.update(
+            status=FINANCED, financier=args["financier"], advance=int(args["advance"]),
+            financed_block=ev["block_number"], financed_at=ev["block_time"],
+        )
+        _clear_offer(state)
+    elif name == "InvoiceRepaid":
+        paid = int(args["totalPaid"])
+        state.update(paid=paid, last_repaid_at=ev["block_time"])
+        if state["amount"] is not None:
+            state["outstanding"] = state["amount"] - paid
+            if paid >= state["amount"]:
+                state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
+            else:
+                state["status"] = PARTIALLY_PAID
+        _clear_offer(state)
+    _touch(state, ev)
+    return state
+
+
+def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Apply one ParticipantRegistry event to a participant's state."""
+    name = ev["event"]
+    if name not in PARTICIPANT_EVENTS:
+        return state
+    args = ev["args"]
+    if name == "ParticipantAdmitted":
+        state = dict.fromkeys(_PARTICIPANT_COLUMNS)
+        state.update(
+            chain_id=ev["chain_id"], contract=ev["contract"], address=args["account"], name=args["name"],
+            roles=int(args["roles"]), kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])), suspended=False,
+            admitted_block=ev["block_number"], admitted_at=ev["block_time"],
+        )
+    elif state is None:
+        return None  # the registry refuses these for accounts never admitted
+    elif name == "ParticipantUpdated":
+        state.update(roles=int(args["roles"]), kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])))
+    elif name == "ParticipantSuspended":
+        state["suspended"] = True
+    elif name == "ParticipantReinstated":
+        state["suspended"] = False
+    _touch(state, ev)
+    return state
+
+
+def _record(ev: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "chain_id": ev["chain_id"], "contract": ev["contract"], "invoice_id": ev["invoice_id"],
+        "block_number": ev["block_number"], "block_hash": ev["block_hash"], "block_time": ev["block_time"],
+        "tx_hash": ev["tx_hash"], "log_index": ev["log_index"],
+    }
+
+
+def financing_row(ev: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    args = ev["args"]
+    return {**_record(ev), "financier": args["financier"], "seller": args["seller"],
+            "advance": int(args["advance"]), "currency": currency}
+
+
+def repayment_row(ev: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    args = ev["args"]
+    return {**_record(ev), "payer": args["payer"], "payee": args["payee"], "amount": int(args["amount"]),
+            "total_paid": int(args["totalPaid"]), "currency": currency}
+
+
+# -- applying a batch of events to the database ----------------------------------------------
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _load(conn: Connection, table: Any, scope_cols: dict[str, Any], key: str, ids: Sequence[Any]) -> dict[Any, dict]:
+    found: dict[Any, dict[str, Any]] = {}
+    conditions = [table.c[name] == value for name, value in scope_cols.items()]
+    for part in _chunks(sorted(ids)):
+        for row in conn.execute(select(table).where(*conditions, table.c[key].in_(part))).mappings():
+            found[row[key]] = dict(row)
+    return found
+
+
+def _bulk_update(conn: Connection, table: Any, key_cols: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    values = {c.name: bindparam(c.name) for c in table.columns if c.name not in key_cols}
+    stmt = (
+        update(table)
+        .where(*[table.c[k] == bindparam(f"k_{k}") for k in key_cols])
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    conn.execute(stmt, [{**row, **{f"k_{k}": row[k] for k in key_cols}} for row in rows])
+
+
+def apply_events(conn: Connection, scope: Scope, events: Iterable[Mapping[str, Any]]) -> None:
+    """Fold a batch of events (in chain order) into the projection tables.
+
+    Touched rows are read once, folded in memory, and written back with one
+    bulk INSERT (new rows) and one bulk UPDATE (existing rows) per table; an
+    invoice whose first event in the batch is its mint is new, so a backfill
+    reads nothing back."""
+    invoice_events: list[Mapping[str, Any]] = []
+    participant_events: list[Mapping[str, Any]] = []
+    for ev in events:
+        if ev["chain_id"] != scope.chain_id:
+            continue
+        if ev["contract"] == scope.invoice_contract and ev["invoice_id"] is not None:
+            if ev["event"] in INVOICE_EVENTS:
+                invoice_events.append(ev)
+        elif ev["contract"] == scope.registry_contract and ev["event"] in PARTICIPANT_EVENTS:
+            participant_events.append(ev)
+    if invoice_events:
+        _apply_invoices(conn, scope, invoice_events)
+    if participant_events:
+        _apply_participants(conn, scope, participant_events)
+
+
+def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
+    table = Invoice.__table__
+    first: dict[int, Mapping[str, Any]] = {}
+    for ev in events:
+        first.setdefault(ev["invoice_id"], ev)
+    minted = {
+        i for i, ev in first.items()
+        if ev["event"] == "Transfer" and ev["args"].get("from") == ZERO_ADDRESS
+    }
+    existing = _load(
+        conn, table, {"chain_id": scope.chain_id, "contract": scope.invoice_contract}, "invoice_id",
+        [i for i in first if i not in minted],
+    )
+    states: dict[int, dict[str, Any]] = {i: dict(row) for i, row in existing.items()}
+    financings: list[dict[str, Any]] = []
+    repayments: list[dict[str, Any]] = []
+    for ev in events:
+        invoice_id = ev["invoice_id"]
+        state = fold_invoice(states.get(invoice_id), ev)
+        if state is None:
+            continue
+        states[invoice_id] = state
+        if ev["event"] == "InvoiceFinanced":
+            financings.append(financing_row(ev, state["currency"]))
+        elif ev["event"] == "InvoiceRepaid":
+            repayments.append(repayment_row(ev, state["currency"]))
+    # Only complete invoices are stored (a mint without InvoiceIssued cannot
+    # come from this contract).
+    inserts = [s for i, s in states.items() if i not in existing and s["supplier"] is not None]
+    updates = [s for i, s in states.items() if i in existing]
+    if inserts:
+        conn.execute(insert(table), inserts)
+    _bulk_update(conn, table, _INVOICE_KEY, updates)
+    stored = {s["invoice_id"] for s in inserts} | set(existing)
+    financings = [r for r in financings if r["invoice_id"] in stored]
+    repayments = [r for r in repayments if r["invoice_id"] in stored]
+    if financings:
+        conn.execute(insert(Financing.__table__), financings)
+    if repayments:
+        conn.execute(insert(Repayment.__table__), repayments)
+
+
+def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
+    table = Participant.__table__
+    accounts = {ev["args"]["account"] for ev in events}
+    existing = _load(
+        conn, table, {"chain_id": scope.chain_id, "contract": scope.registry_contract}, "address", list(accounts)
+    )
+    states: dict[str, dict[str, Any] | None] = {a: dict(row) for a, row in existing.items()}
+    for ev in events:
+        account = ev["args"]["account"]
+        states[account] = fold_participant(states.get(account), ev)
+    inserts = [s for a, s in states.items() if s is not None and a not in existing]
+    updates = [s for a, s in states.items() if s is not None and a in existing]
+    if inserts:
+        conn.execute(insert(table), inserts)
+    _bulk_update(conn, table, _PARTICIPANT_KEY, updates)
+
+
+# -- reading events back ------------------------------------------------------------------------
+
+
+def iter_events(
+    conn: Connection,
+    chain_id: int,
+    contracts: Sequence[str],
+    *,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    invoice_ids: Sequence[int] | None = None,
+    accounts: Sequence[str] | None = None,
+    page: int = 5000,
+) -> Iterator[list[dict[str, Any]]]:
+    """Stored events of ``contracts`` in chain order, in pages (keyset
+    pagination on (block_number, log_index), so memory stays bounded)."""
+    t = Event.__table__
+    conditions = [t.c.chain_id == chain_id, t.c.contract.in_(list(contracts))]
+    if from_block is not None:
+        conditions.append(t.c.block_number >= from_block)
+    if to_block is not None:
+        conditions.append(t.c.block_number <= to_block)
+    if invoice_ids is not None or accounts is not None:
+        either = []
+        if invoice_ids:
+            either.append(t.c.invoice_id.in_(list(invoice_ids)))
+        if accounts:
+            either.append(t.c.account.in_(list(accounts)))
+        if not either:
+            return
+        conditions.append(or_(*either))
+    last: tuple[int, int] | None = None
+    while True:
+        stmt = select(t).where(*conditions)
+        if last is not None:
+            stmt = stmt.where(
+                or_(t.c.block_number > last[0], and_(t.c.block_number == last[0], t.c.log_index > last[1]))
+            )
+        rows = [dict(r) for r in conn.execute(stmt.order_by(t.c.block_number, t.c.log_index).limit(page)).mappings()]
+        if not rows:
+            return
+        yield rows
+        last = (rows[-1]["block_number"], rows[-1]["log_index"])
+        if len(rows) < page:
+            return
+
+
+def delete_projections(
+    conn: Connection, scope: Scope, invoice_ids: Sequence[int] | None = None, accounts: Sequence[str] | None = None
+) -> None:
+    """Delete the projection rows of ``scope`` (all of them when no ids/accounts are given)."""
+    everything = invoice_ids is None and accounts is None
+    if everything or invoice_ids:
+        for model in (Financing, Repayment, Invoice):
+            t = model.__table__
+            cond = [t.c.chain_id == scope.chain_id, t.c.contract == scope.invoice_contract]
+            if everything:
+                conn.execute(delete(t).where(*cond))
+            else:
+                for part in _chunks(sorted(invoice_ids or [])):
+                    conn.execute(delete(t).where(*cond, t.c.invoice_id.in_(part)))
+    if everything or accounts:
+        t = Participant.__table__
+        cond = [t.c.chain_id == scope.chain_id, t.c.contract == scope.registry_contract]
+        if everything:
+            conn.execute(delete(t).where(*cond))
+        else:
+            for part in _chunks(sorted(accounts or [])):
+                conn.execute(delete(t).where(*cond, t.c.address.in_(part)))
+
+
+def rebuild_projections(
+    conn: Connection, scope: Scope, invoice_ids: Sequence[int] | None = None, accounts: Sequence[str] | None = None
+) -> int:
+    """Drop and replay the projections of ``scope`` from the stored events
+    (only the given invoices / participants when any are given). Returns the
+    number of events replayed."""
+    if invoice_ids is not None and accounts is not None and not invoice_ids and not accounts:
+        return 0
+    delete_projections(conn, scope, invoice_ids, accounts)
+    replayed = 0
+    for page in iter_events(
+        conn, scope.chain_id, [scope.invoice_contract, scope.registry_contract],
+        invoice_ids=invoice_ids, accounts=accounts,
+    ):
+        apply_events(conn, scope, page)
+        replayed += len(page)
+    return replayed
+
+
+# -- as of a block, in memory -------------------------------------------------------------------
+
+
+def replay_invoices(
+    conn: Connection,
+    chain_id: int,
+    contract: str,
+    to_block: int | None = None,
+    invoice_ids: Sequence[int] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """Invoice states as of the end of ``to_block`` (None: the latest indexed),
+    folded in memory from the stored events: dicts shaped like ``invoices``
+    rows. Invoices not issued by then are absent."""
+    states: dict[int, dict[str, Any]] = {}
+    for page in iter_events(conn, chain_id, [contract], to_block=to_block, invoice_ids=invoice_ids):
+        for ev in page:
+            if ev["invoice_id"] is None:
+                continue
+            state = fold_invoice(states.get(ev["invoice_id"]), ev)
+            if state is not None:
+                states[ev["invoice_id"]] = state
+    return {i: s for i, s in sorted(states.items()) if s["supplier"] is not None}
+
+
+def replay_participants(
+    conn: Connection, chain_id: int, contract: str, to_block: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Participant states as of the end of ``to_block``, shaped like ``participants`` rows."""
+    states: dict[str, dict[str, Any] | None] = {}
+    for page in iter_events(conn, chain_id, [contract], to_block=to_block):
+        for ev in page:
+            account = ev["args"].get("account")
+            if isinstance(account, str):
+                states[account] = fold_participant(states.get(account), ev)
+    return {a: s for a, s in states.items() if s is not None}
+
+
+def latest_cursor(conn: Connection, chain_id: int | None = None) -> dict[str, Any] | None:
+    """The cursor synced most recently (on ``chain_id`` when given): it names
+    the deployment whose ledger the queries should show."""
+    t = Cursor.__table__
+    stmt = select(t)
+    if chain_id is not None:
+        stmt = stmt.where(t.c.chain_id == chain_id)
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    if not rows:
+        return None
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return max(rows, key=lambda r: (r["updated_at"] or epoch, r["id"]))

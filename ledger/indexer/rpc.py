@@ -1,0 +1,186 @@
+"""A raw JSON-RPC client for the indexer: plain HTTP POSTs of JSON (and
+JSON-RPC batches), parsed with the standard ``json`` module. No web3: its
+per-log formatting costs more than the whole rest of the indexer.
+
+Providers refuse large ``eth_getLogs`` queries in many ways; :func:`is_range_refusal`
+recognises the common ones (Geth, Besu, Erigon, Alchemy, Infura, QuickNode
+and friends) so the caller can shrink the block range instead of failing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ledger.exceptions import ChainError, RpcUnreachable
+
+#: Messages of providers refusing an eth_getLogs query as too big, too wide or too slow.
+_RANGE_REFUSALS = re.compile(
+    r"more than \d[\d,]* results"  # Infura, Alchemy, QuickNode: "query returned more than 10000 results"
+    r"|response size (?:exceeded|should not)"  # Alchemy: "Log response size exceeded"
+    r"|block range"  # "block range is too wide", "exceed maximum block range", "block range too large"
+    r"|range (?:is )?too (?:large|wide|big)"
+    r"|exceeds? (?:the )?max(?:imum)? (?:block )?range"  # Besu: "Requested range exceeds maximum range limit"
+    r"|range limit"
+    r"|too many (?:results|logs|blocks)"
+    r"|limit(?:ed)? (?:exceeded|to a)"  # "logs limit exceeded", "eth_getLogs is limited to a 10,000 range"
+    r"|query timeout"  # Geth: "query timeout exceeded"
+    r"|timed? ?out"
+    r"|result set too large",
+    re.IGNORECASE,
+)
+#: Alchemy suggests a range that works: "... this block range should work: [0x1, 0x2]".
+_SUGGESTED_RANGE = re.compile(r"\[(0x[0-9a-fA-F]+),\s*(0x[0-9a-fA-F]+)\]")
+
+
+class RpcError(ChainError):
+    """The node answered a JSON-RPC call with an error."""
+
+    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
+        self.method = method
+        self.code = code
+        self.rpc_message = message
+        self.data = data
+        super().__init__(f"the node refused {method}: {message} (code {code})")
+
+
+class RpcTimeout(ChainError):
+    """The node did not answer within the timeout."""
+
+    def __init__(self, method: str, url: str, seconds: float) -> None:
+        self.method = method
+        super().__init__(f"{method} on {url} did not answer within {seconds:g}s")
+
+
+def is_range_refusal(exc: Exception) -> bool:
+    """Whether ``exc`` means "ask for fewer blocks" rather than a real failure."""
+    if isinstance(exc, RpcTimeout):
+        return True
+    if isinstance(exc, RpcError):
+        return bool(_RANGE_REFUSALS.search(exc.rpc_message)) or exc.code in (-32005,)
+    return False
+
+
+def suggested_range(exc: Exception) -> tuple[int, int] | None:
+    """The block range a refusal suggests instead, if it names one."""
+    if isinstance(exc, RpcError):
+        match = _SUGGESTED_RANGE.search(exc.rpc_message)
+        if match:
+            return int(match.group(1), 16), int(match.group(2), 16)
+    return None
+
+
+@dataclass(frozen=True)
+class Header:
+    """The parts of a block header the indexer keeps."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+    @classmethod
+    def from_json(cls, block: dict[str, Any]) -> Header:
+        return cls(int(block["number"], 16), block["hash"], block["parentHash"], int(block["timestamp"], 16))
+
+
+class RpcClient:
+    """JSON-RPC over HTTP with one keep-alive session (not thread-safe: use
+    one client per thread)."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _post(self, payload: Any, method: str) -> Any:
+        body = json.dumps(payload, separators=(",", ":"))
+        try:
+            response = self.session.post(self.url, data=body, timeout=self.timeout)
+        except requests.exceptions.Timeout:
+            raise RpcTimeout(method, self.url, self.timeout) from None
+        except requests.exceptions.ConnectionError:
+            raise RpcUnreachable(self.url, "connection refused") from None
+        except requests.exceptions.RequestException as exc:
+            raise RpcUnreachable(self.url, type(exc).__name__) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            # Some providers answer an oversized query with a bare HTTP error.
+            raise RpcError(method, response.status_code, f"HTTP {response.status_code} {response.reason}")
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise RpcError(method, response.status_code, "the answer is not JSON") from None
+
+    def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+        reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, method)
+        if not isinstance(reply, dict):
+            raise RpcError(method, None, "unexpected answer")
+        if "error" in reply:
+            err = reply["error"] or {}
+            raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
+        return reply.get("result")
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several calls in one JSON-RPC batch; results in order. The first
+        failed element raises its RpcError."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        ids = range(first, first + len(calls))
+        self._ids = itertools.count(first + len(calls))
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        reply = self._post(payload, calls[0][0])
+        if isinstance(reply, dict):  # a node refusing the whole batch answers one error
+            err = reply.get("error") or {}
+            raise RpcError(calls[0][0], err.get("code"), str(err.get("message", reply)), err.get("data"))
+        by_id = {item.get("id"): item for item in reply}
+        results = []
+        for i, (method, _) in zip(ids, calls, strict=True):
+            item = by_id.get(i)
+            if item is None:
+                raise RpcError(method, None, "missing from the batch answer")
+            if "error" in item:
+                err = item["error"] or {}
+                raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
+            results.append(item.get("result"))
+        return results
+
+    # -- typed helpers -----------------------------------------------------------------
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId"), 16)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def get_logs(self, addresses: Sequence[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
+        logs = self.call(
+            "eth_getLogs", [{"address": list(addresses), "fromBlock": hex(from_block), "toBlock": hex(to_block)}]
+        )
+        if not isinstance(logs, list):
+            raise RpcError("eth_getLogs", None, f"unexpected answer {str(logs)[:100]}")
+        return logs
+
+    def headers(self, numbers: Sequence[int], chunk: int = 500) -> dict[int, Header | None]:
+        """Block headers by number (None for blocks the node does not have),
+        fetched in JSON-RPC batches."""
+        found: dict[int, Header | None] = {}
+        wanted = list(dict.fromkeys(numbers))
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            blocks = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            for n, block in zip(part, blocks, strict=True):
+                found[n] = Header.from_json(block) if block else None
+        return found

@@ -1,0 +1,567 @@
+"""The indexer: mirror every log of a deployment's contracts into the
+database, exactly once, through crashes and reorgs.
+
+One sync run, for the contracts of one deployment record:
+
+1. Check the chain still has the block the cursor points at (its hash). If
+   not, walk back over the stored hashes (recent blocks, event blocks) to
+   the newest block the chain still has, delete everything above it,
+   replay the projections it touched, and continue from there. A node whose
+   head is merely lower, with the hashes it has still matching, is lagging,
+   not reorganised: wait for it.
+2. Backfill in block ranges: a fetch thread asks ``eth_getLogs`` for the
+   next range while the main thread writes the previous one. Ranges halve
+   when the node refuses (too many results, range too wide, timeouts) and
+   double after small answers. Each range is checked to be one chain: the
+   range's last block has the same hash before and after its logs were
+   fetched, and the previous range's last block is unchanged.
+3. Each range is written in ONE transaction: its events (bulk Core INSERT,
+   idempotent on (chain_id, block_hash, log_index)), the headers of blocks
+   still within the reorg window, the projections, and the cursor. A crash
+   at any moment leaves the database as of the end of some range.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from ledger.config import DEV_CHAIN_ID
+from ledger.contracts import Deployment
+from ledger.db.models import Block, Cursor, Event
+from ledger.exceptions import ChainError, DatabaseError
+from ledger.indexer import projections
+from ledger.indexer.decode import LogDecoder, checksum
+from ledger.indexer.mappers import INVOICES, REGISTRY, TOKEN, decode_log, log_timestamp, log_to_row, utc_from_timestamp
+from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, suggested_range
+
+#: Blocks below the head whose hashes are kept for reorg detection.
+REORG_WINDOW = 128
+#: Confirmations waited for on chains other than the local dev chain.
+DEFAULT_CONFIRMATIONS = 6
+#: Logs one eth_getLogs answer should carry; ranges adapt towards it.
+TARGET_LOGS = 10_000
+INITIAL_SPAN = 2_000
+MAX_SPAN = 1_000_000
+
+ProgressCallback = Callable[["SyncStats"], None]
+
+
+@contextlib.contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Database failures as one-line DatabaseErrors that say what to check."""
+    from ledger.db.engine import describe_url
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated or "connect" in reason.lower():
+            hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
+        else:
+            hint = "run `scf index rebuild` if the projections are damaged, or report it"
+        raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None
+
+
+def default_confirmations(chain_id: int) -> int:
+    """0 on the local dev chain (instant, reorgs only on purpose), else a few blocks."""
+    return 0 if chain_id == DEV_CHAIN_ID else DEFAULT_CONFIRMATIONS
+
+
+def contract_kind(name: str) -> str | None:
+    if name == "InvoiceToken":
+        return INVOICES
+    if name == "ParticipantRegistry":
+        return REGISTRY
+    if name.startswith("SettlementToken"):
+        return TOKEN
+    return None
+
+
+def contract_set_key(addresses: Sequence[str]) -> str:
+    joined = ",".join(sorted(a.lower() for a in addresses))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+@dataclass
+class SyncStats:
+    """What one sync run did."""
+
+    chain_id: int
+    start_block: int | None = None  # first block this run indexed
+    block: int | None = None  # the cursor at the end: last block indexed
+    target: int | None = None  # the block this run aimed for
+    head: int | None = None  # the chain head seen
+    events: int = 0
+    blocks: int = 0
+    batches: int = 0
+    reorgs: int = 0
+    reorged_blocks: int = 0
+    lagging: bool = False  # the node's head is below the cursor (not a reorg)
+    seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id, "from_block": self.start_block, "to_block": self.block,
+            "target": self.target, "head": self.head, "events": self.events, "blocks": self.blocks,
+            "batches": self.batches, "reorgs": self.reorgs, "reorged_blocks": self.reorged_blocks,
+            "lagging": self.lagging, "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+        }
+
+
+@dataclass
+class _Batch:
+    from_block: int
+    to_block: int
+    end: Header
+    rows: list[dict[str, Any]]
+    headers: list[Header] = field(default_factory=list)
+
+
+class _Restart(Exception):
+    """The chain changed under a fetch: check for a reorg and start again."""
+
+
+_DONE = object()
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    return insert(table)
+
+
+class Indexer:
+    """Indexes the contracts of ``deployment`` into ``engine`` from ``rpc_url``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rpc_url: str,
+        deployment: Deployment,
+        confirmations: int | None = None,
+        *,
+        reorg_window: int = REORG_WINDOW,
+        target_logs: int = TARGET_LOGS,
+        initial_span: int = INITIAL_SPAN,
+        max_span: int = MAX_SPAN,
+        rpc_timeout: float = 60.0,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if confirmations is not None and confirmations < 0:
+            raise ChainError(f"invalid confirmations {confirmations}: must be 0 or more")
+        self.engine = engine
+        self.rpc_url = rpc_url
+        self.rpc_timeout = rpc_timeout
+        self.rpc = RpcClient(rpc_url, rpc_timeout)
+        self.deployment = deployment
+        self.chain_id = deployment.chain_id
+        self.confirmations = default_confirmations(self.chain_id) if confirmations is None else confirmations
+        self.reorg_window = reorg_window
+        self.target_logs = target_logs
+        self.span = initial_span
+        self.max_span = max_span
+        self.progress = progress
+        self.contracts = {name: checksum(c.address) for name, c in deployment.contracts.items()}
+        self.addresses = sorted(self.contracts.values())
+        self.kinds = {address.lower(): contract_kind(name) for name, address in self.contracts.items()}
+        self.decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
+        self.key = contract_set_key(self.addresses)
+        try:
+            invoice = self.contracts["InvoiceToken"]
+            registry = self.contracts["ParticipantRegistry"]
+        except KeyError as exc:
+            raise DatabaseError(
+                f"the deployment record lacks {exc.args[0]}; redeploy with `scf deploy --force`"
+            ) from None
+        self.scope = projections.Scope(self.chain_id, invoice, registry)
+        self.start_block = deployment.start_block
+
+    # -- cursor ----------------------------------------------------------------------------
+    def _load_cursor(self, conn: Connection) -> dict[str, Any] | None:
+        t = Cursor.__table__
+        row = conn.execute(select(t).where(t.c.chain_id == self.chain_id, t.c.key == self.key)).mappings().first()
+        return None if row is None else dict(row)
+
+    def cursor(self) -> dict[str, Any]:
+        """This deployment's cursor, created at the block before the deployment."""
+        with self.engine.connect() as conn:
+            row = self._load_cursor(conn)
+        if row is not None:
+            return row
+        origin = max(self.start_block - 1, 0)
+        header = self.rpc.headers([origin])[origin]
+        if header is None:
+            raise ChainError(
+                f"the node has no block {origin} (the deployment record says the contracts were deployed at "
+                f"block {self.start_block}); check --rpc-url points at the chain of the deployment"
+            )
+        with self.engine.begin() as conn:
+            stmt = _dialect_insert(conn, Cursor.__table__)
+            values = {
+                "chain_id": self.chain_id, "key": self.key, "contracts": self.contracts,
+                "invoice_contract": self.scope.invoice_contract, "registry_contract": self.scope.registry_contract,
+                "start_block": self.start_block, "block_number": origin, "block_hash": header.hash,
+                "head_number": None, "updated_at": None,
+            }
+            if hasattr(stmt, "on_conflict_do_nothing"):
+                stmt = stmt.on_conflict_do_nothing(index_elements=["chain_id", "key"])
+            conn.execute(stmt, values)
+            row = self._load_cursor(conn)
+        assert row is not None
+        return row
+
+    # -- reorgs ----------------------------------------------------------------------------
+    def _stored_at_or_below(self, conn: Connection, number: int) -> tuple[int, str] | None:
+        b, e = Block.__table__, Event.__table__
+        found: list[tuple[int, str]] = []
+        row = conn.execute(
+            select(b.c.number, b.c.hash).where(b.c.chain_id == self.chain_id, b.c.number <= number)
+            .order_by(b.c.number.desc()).limit(1)
+        ).first()
+        if row is not None:
+            found.append((int(row[0]), str(row[1])))
+        row = conn.execute(
+            select(e.c.block_number, e.c.block_hash).where(e.c.chain_id == self.chain_id, e.c.block_number <= number)
+            .order_by(e.c.block_number.desc()).limit(1)
+        ).first()
+        if row is not None:
+            found.append((int(row[0]), str(row[1])))
+        return max(found) if found else None
+
+    def _stored_below(self, conn: Connection, number: int, limit: int | None) -> list[tuple[int, str]]:
+        """Stored (number, hash) pairs below ``number``, newest first."""
+        b, e = Block.__table__, Event.__table__
+        q1 = select(b.c.number, b.c.hash).where(b.c.chain_id == self.chain_id, b.c.number < number)
+        q2 = (
+            select(e.c.block_number, e.c.block_hash)
+            .where(e.c.chain_id == self.chain_id, e.c.block_number < number)
+            .group_by(e.c.block_number, e.c.block_hash)
+        )
+        if limit is not None:
+            q1 = q1.order_by(b.c.number.desc()).limit(limit)
+            q2 = q2.order_by(e.c.block_number.desc()).limit(limit)
+        pairs = {(int(n), str(h)) for n, h in conn.execute(q1)} | {(int(n), str(h)) for n, h in conn.execute(q2)}
+        ordered = sorted(pairs, reverse=True)
+        return ordered[:limit] if limit is not None else ordered
+
+    def _matches(self, pairs: Sequence[tuple[int, str]]) -> list[bool]:
+        headers = self.rpc.headers([n for n, _ in pairs])
+        return [headers.get(n) is not None and headers[n].hash == h for n, h in pairs]  # type: ignore[union-attr]
+
+    def _fork_base(self, below: int) -> tuple[int, str] | None:
+        """The newest stored block below ``below`` that the chain still has."""
+        with self.engine.connect() as conn:
+            recent = self._stored_below(conn, below, 32)
+        if not recent:
+            return None
+        flags = self._matches(recent)
+        if any(flags):
+            return recent[flags.index(True)]
+        with self.engine.connect() as conn:
+            pairs = self._stored_below(conn, recent[-1][0], None)
+        # Matching is monotone along one chain (a block that matches has
+        # matching ancestors): binary search for the newest match.
+        lo, hi, best = 0, len(pairs) - 1, None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            if self._matches([pairs[mid]])[0]:
+                best, hi = pairs[mid], mid - 1
+            else:
+                lo = mid + 1
+        return best
+
+    def check_chain(self, cursor: dict[str, Any], head: int) -> str:
+        """"ok", "lagging" (head below the cursor, hashes match) or "reorg"
+        (rolled back to the fork point; reload the cursor)."""
+        number = int(cursor["block_number"])
+        probe = min(head, number)
+        with self.engine.connect() as conn:
+            stored = (number, str(cursor["block_hash"])) if probe == number else self._stored_at_or_below(conn, probe)
+        if stored is None:
+            return "lagging" if head < number else "ok"
+        header = self.rpc.headers([stored[0]])[stored[0]]
+        if header is None:
+            return "lagging"  # the node went lower still; look again later
+        if header.hash == stored[1]:
+            return "lagging" if head < number else "ok"
+        base = self._fork_base(stored[0])
+        if base is None:
+            origin = max(self.start_block - 1, 0)
+            origin_header = self.rpc.headers([origin])[origin]
+            if origin_header is None:
+                return "lagging"
+            base = (origin, origin_header.hash)
+        self.rollback(base[0], base[1])
+        return "reorg"
+
+    def rollback(self, number: int, block_hash: str) -> int:
+        """Forget everything above block ``number`` on this chain (its hash on
+        the chain now is ``block_hash``) and replay the projections it touched.
+        Returns how many events were deleted."""
+        e = Event.__table__
+        with self.engine.begin() as conn:
+            cursors = [dict(r) for r in conn.execute(
+                select(Cursor.__table__).where(Cursor.__table__.c.chain_id == self.chain_id)
+            ).mappings()]
+            touched: list[tuple[projections.Scope, list[int], list[str]]] = []
+            for cur in cursors:
+                scope = projections.Scope.of_cursor(cur)
+                ids = [int(r[0]) for r in conn.execute(
+                    select(e.c.invoice_id).distinct().where(
+                        e.c.chain_id == self.chain_id, e.c.contract == scope.invoice_contract,
+                        e.c.block_number > number, e.c.invoice_id.is_not(None),
+                    )
+                )]
+                accounts = [str(r[0]) for r in conn.execute(
+                    select(e.c.account).distinct().where(
+                        e.c.chain_id == self.chain_id, e.c.contract == scope.registry_contract,
+                        e.c.block_number > number, e.c.account.is_not(None),
+                    )
+                )]
+                touched.append((scope, ids, accounts))
+            deleted = conn.execute(
+                delete(e).where(e.c.chain_id == self.chain_id, e.c.block_number > number)
+            ).rowcount or 0
+            b = Block.__table__
+            conn.execute(delete(b).where(b.c.chain_id == self.chain_id, b.c.number > number))
+            c = Cursor.__table__
+            conn.execute(
+                update(c).where(c.c.chain_id == self.chain_id, c.c.block_number > number)
+                .values(block_number=number, block_hash=block_hash)
+            )
+            for scope, ids, accounts in touched:
+                if len(ids) + len(accounts) > 5000:
+                    projections.rebuild_projections(conn, scope)
+                elif ids or accounts:
+                    projections.rebuild_projections(conn, scope, ids, accounts)
+        return int(deleted)
+
+    # -- fetching ----------------------------------------------------------------------------
+    def _fetch(
+        self, rpc: RpcClient, prev: tuple[int, str], target: int, head: int, stop: threading.Event
+    ) -> Iterator[_Batch]:
+        """Ranges from ``prev`` up to ``target``, each checked to be one chain."""
+        prev_number, prev_hash = prev
+        span = self.span
+        window_floor = head - self.reorg_window
+        while prev_number < target and not stop.is_set():
+            start = prev_number + 1
+            end = min(target, prev_number + span)
+            end_before = rpc.headers([end])[end]
+            if end_before is None:
+                raise _Restart()
+            try:
+                logs = rpc.get_logs(self.addresses, start, end)
+            except (RpcError, ChainError) as exc:
+                if not is_range_refusal(exc):
+                    raise
+                if end == start:
+                    raise ChainError(
+                        f"the node refuses eth_getLogs even for the single block {start}: {exc}"
+                    ) from None
+                hint = suggested_range(exc)
+                if hint is not None and hint[0] == start and start <= hint[1] < end:
+                    span = hint[1] - start + 1
+                else:
+                    span = max(1, (end - start + 1) // 2)
+                self.span = span
+                continue
+            missing = {int(log["blockNumber"], 16) for log in logs if log_timestamp(log) is None}
+            window = range(max(start, window_floor + 1), end + 1)
+            wanted = [prev_number, end, *window, *sorted(missing)]
+            headers = rpc.headers(wanted)
+            before = headers.get(prev_number)
+            after = headers.get(end)
+            if before is None or before.hash != prev_hash or after is None or after.hash != end_before.hash:
+                raise _Restart()
+            rows = []
+            for log in logs:
+                if log.get("removed"):
+                    continue
+                number = int(log["blockNumber"], 16)
+                known = headers.get(number)
+                if known is not None and known.hash != log["blockHash"].lower():
+                    raise _Restart()
+                ts = log_timestamp(log)
+                if ts is None:
+                    ts = known.timestamp if known is not None else 0
+                event, args = decode_log(self.decoder, log)
+                rows.append(log_to_row(log, event, args, self.chain_id, self.kinds.get(log["address"].lower()),
+                                       utc_from_timestamp(ts)))
+            kept = [headers[n] for n in window if headers.get(n) is not None]
+            if not kept or kept[-1].number != end:
+                kept.append(after)
+            yield _Batch(start, end, after, rows, kept)  # type: ignore[arg-type]
+            if len(logs) * 2 < self.target_logs:
+                span = min(span * 2, self.max_span)
+            elif len(logs) > self.target_logs * 2:
+                span = max(1, span // 2)
+            self.span = span
+            prev_number, prev_hash = end, after.hash
+
+    def _producer(
+        self, prev: tuple[int, str], target: int, head: int, out: queue.Queue[Any], stop: threading.Event
+    ) -> None:
+        rpc = RpcClient(self.rpc_url, self.rpc_timeout)
+        try:
+            for batch in self._fetch(rpc, prev, target, head, stop):
+                while not stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+            item: Any = _DONE
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread
+            item = exc
+        finally:
+            rpc.close()
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> None:
+        c = Cursor.__table__
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(c.c.block_number, c.c.block_hash)
+                .where(c.c.chain_id == self.chain_id, c.c.key == self.key)
+                .with_for_update()
+            ).first()
+            if current is None or (int(current[0]), str(current[1])) != expect:
+                raise _Restart()  # another indexer moved the cursor, or a rollback did
+            if batch.rows:
+                stmt = _dialect_insert(conn, Event.__table__)
+                if hasattr(stmt, "on_conflict_do_nothing"):
+                    stmt = stmt.on_conflict_do_nothing(index_elements=["chain_id", "block_hash", "log_index"])
+                conn.execute(stmt, batch.rows)
+            if batch.headers:
+                stmt = _dialect_insert(conn, Block.__table__)
+                rows = [
+                    {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
+                     "timestamp": utc_from_timestamp(h.timestamp)}
+                    for h in batch.headers
+                ]
+                if hasattr(stmt, "on_conflict_do_update"):
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=["chain_id", "number"],
+                        set_={"hash": stmt.excluded.hash, "parent_hash": stmt.excluded.parent_hash,
+                              "timestamp": stmt.excluded.timestamp},
+                    )
+                conn.execute(stmt, rows)
+            projections.apply_events(conn, self.scope, batch.rows)
+            conn.execute(
+                update(c).where(c.c.chain_id == self.chain_id, c.c.key == self.key).values(
+                    block_number=batch.to_block, block_hash=batch.end.hash, head_number=head,
+                    updated_at=_utcnow(),
+                )
+            )
+            b = Block.__table__
+            conn.execute(delete(b).where(
+                b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
+            ))
+
+    # -- the run -------------------------------------------------------------------------------
+    def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> SyncStats:
+        """Catch up to the head (less the confirmations), or ``to_block``, and return."""
+        began = time.perf_counter()
+        stats = SyncStats(self.chain_id)
+        cursor = self.cursor()
+        stop = stop or threading.Event()
+        restarts = 0
+        while not stop.is_set():
+            head = self.rpc.block_number()
+            stats.head = head
+            target = head - self.confirmations if to_block is None else min(to_block, head - self.confirmations)
+            stats.target = target
+            state = self.check_chain(cursor, head)
+            if state == "reorg":
+                before = int(cursor["block_number"])
+                cursor = self.cursor()
+                stats.reorgs += 1
+                stats.reorged_blocks += max(0, before - int(cursor["block_number"]))
+                continue
+            if state == "lagging":
+                stats.lagging = True
+                break
+            if int(cursor["block_number"]) >= target:
+                break
+            try:
+                self._run(cursor, target, head, stats, stop)
+            except _Restart:
+                restarts += 1
+                if restarts > 100:
+                    raise ChainError("the chain keeps changing under the indexer; try again later") from None
+            cursor = self.cursor()
+            if int(cursor["block_number"]) >= target:
+                break
+        stats.block = int(cursor["block_number"])
+        stats.seconds = time.perf_counter() - began
+        return stats
+
+    def _run(self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event) -> None:
+        prev = (int(cursor["block_number"]), str(cursor["block_hash"]))
+        out: queue.Queue[Any] = queue.Queue(maxsize=2)
+        halt = threading.Event()
+        thread = threading.Thread(
+            target=self._producer, args=(prev, target, head, out, halt), name="scf-index-fetch", daemon=True
+        )
+        thread.start()
+        try:
+            while True:
+                item = out.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                self._write(item, prev, head)
+                prev = (item.to_block, item.end.hash)
+                if stats.start_block is None:
+                    stats.start_block = item.from_block
+                stats.events += len(item.rows)
+                stats.blocks += item.to_block - item.from_block + 1
+                stats.batches += 1
+                stats.block = item.to_block
+                if self.progress is not None:
+                    self.progress(stats)
+                if stop.is_set():
+                    return
+        finally:
+            halt.set()
+            while thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    out.get(timeout=0.05)
+                thread.join(0.05)
+
+    def close(self) -> None:
+        self.rpc.close()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
