@@ -65,7 +65,9 @@ def settings_of(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     if "settings" not in root.meta:
         params = root.params
-        root.meta["settings"] = load_settings(home=params.get("home"), rpc_url=params.get("rpc_url"))
+        root.meta["settings"] = load_settings(
+            home=params.get("home"), rpc_url=params.get("rpc_url"), db_url=params.get("db_url")
+        )
     settings: Settings = root.meta["settings"]
     return settings
 
@@ -138,8 +140,10 @@ def parse_date(text: str, what: str) -> dt.date:
 @click.option("--home", type=click.Path(file_okay=False), envvar="SCF_HOME",
               help="Data directory (default .scf; env SCF_HOME).")
 @click.option("--rpc-url", envvar="SCF_RPC_URL", help="JSON-RPC endpoint (default the local node; env SCF_RPC_URL).")
+@click.option("--db-url", envvar="SCF_DB_URL",
+              help="Ledger database URL (default SQLite <home>/ledger.db; env SCF_DB_URL).")
 @click.version_option(__version__, prog_name="scf")
-def main(home: str | None, rpc_url: str | None) -> None:
+def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
     """scf-ledger: supply-chain financing on a private EVM chain.
 
     Suppliers issue invoices, buyers confirm them, financiers fund them and
@@ -577,6 +581,11 @@ def invoice_show(ctx: click.Context, invoice_id: int) -> None:
 
     emit(ctx, result, text)
 
+
+from ledger.cli_index import db, index  # noqa: E402 - registered after `main` exists
+
+main.add_command(index)
+main.add_command(db)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

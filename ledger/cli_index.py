@@ -1,0 +1,177 @@
+"""`scf index ...` and `scf db ...`: the indexer and the database schema.
+
+Registered on the root group at the bottom of ``ledger/cli.py``. Nothing here
+imports web3: the indexer talks raw JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger.cli import LedgerGroup, emit, json_option, settings_of
+
+if TYPE_CHECKING:
+    from ledger.indexer.sync import SyncStats
+
+
+@contextmanager
+def _progress(ctx: click.Context) -> Iterator[Any]:
+    """A rich progress bar on an interactive terminal; None otherwise (quiet)."""
+    if ctx.find_root().meta.get("json") or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[bold]indexing[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(stats: SyncStats) -> None:
+            first = stats.start_block or 0
+            total = (stats.target or 0) - first + 1
+            done = (stats.block or first - 1) - first + 1
+            bar.update(task, total=max(total, done, 1), completed=max(done, 0),
+                       description=f"{stats.events:,} events")
+
+        yield update
+
+
+def _summary(stats: dict[str, Any]) -> str:
+    if stats["lagging"]:
+        return (f"the node's head {stats['head']} is below the indexed block {stats['to_block']} "
+                "(node lagging, not a reorg); nothing to do until it catches up")
+    parts = [f"indexed {stats['events']:,} events in blocks {stats['from_block']}..{stats['to_block']}"
+             if stats["events"] or stats["blocks"] else f"up to date at block {stats['to_block']}"]
+    if stats["reorgs"]:
+        parts.append(f"{stats['reorgs']} reorg(s) rolled back ({stats['reorged_blocks']} blocks)")
+    if stats["blocks"]:
+        parts.append(f"{stats['seconds']:.2f}s, {stats['events_per_second']:,.0f} events/s")
+    return "; ".join(parts)
+
+
+@click.group("index", cls=LedgerGroup)
+def index() -> None:
+    """Mirror every contract event into the database (default SQLite in the
+    data directory; --db-url / SCF_DB_URL for another, e.g. PostgreSQL)."""
+
+
+@index.command("sync")
+@click.option("--confirmations", type=click.IntRange(min=0),
+              help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).")
+@click.option("--to-block", type=click.IntRange(min=0), help="Stop at this block instead of the head.")
+@json_option
+@click.pass_context
+def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None) -> None:
+    """Catch up with the chain and exit: fetch, decode and store every event
+    of the deployed contracts, exactly once, rolling back reorgs."""
+    from ledger.indexer import sync
+
+    settings = settings_of(ctx)
+    with _progress(ctx) as progress:
+        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress)
+    data = stats.as_dict()
+    emit(ctx, data, _summary(data))
+
+
+@index.command("follow")
+@click.option("--confirmations", type=click.IntRange(min=0),
+              help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between looks at the head once caught up.")
+@click.pass_context
+def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float) -> None:
+    """Catch up, then keep following the head until Ctrl-C (or SIGTERM).
+    Prints a line whenever new events or a reorg were indexed."""
+    from ledger.indexer import follow
+
+    settings = settings_of(ctx)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(stats: SyncStats) -> None:
+        if stats.events or stats.reorgs:
+            click.echo(_summary(stats.as_dict()))
+
+    try:
+        follow(settings, poll_interval=poll_interval, confirmations=confirmations, stop=stop, on_sync=report)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped following")
+
+
+@index.command("status")
+@json_option
+@click.pass_context
+def index_status(ctx: click.Context) -> None:
+    """How far each indexed deployment is (database only; no chain access)."""
+    from ledger.indexer import status
+
+    rows = status(settings_of(ctx))
+
+    def text(data: list[dict[str, Any]]) -> None:
+        if not data:
+            click.echo("nothing indexed yet; run `scf index sync`")
+            return
+        for row in data:
+            invoice = row["contracts"].get("InvoiceToken", "?")
+            behind = "" if row["behind"] is None else f", {row['behind']} behind the head seen ({row['head']})"
+            click.echo(f"chain {row['chain_id']} InvoiceToken {invoice}: block {row['block']}{behind}, "
+                       f"{row['events']:,} events, updated {row['updated_at'] or 'never'}")
+
+    emit(ctx, rows, text)
+
+
+@index.command("rebuild")
+@json_option
+@click.pass_context
+def index_rebuild(ctx: click.Context) -> None:
+    """Drop the projections (participants, invoices, financings, repayments)
+    and replay them from the stored events. No chain access."""
+    from ledger.indexer import rebuild
+
+    replayed = rebuild(settings_of(ctx))
+    emit(ctx, {"replayed": replayed}, f"projections rebuilt from {replayed:,} events")
+
+
+@click.group("db", cls=LedgerGroup)
+def db() -> None:
+    """The ledger database's schema."""
+
+
+@db.command("upgrade")
+@json_option
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the schema migrations (every command that needs the database
+    also does this on first use)."""
+    from ledger.db import create_db_engine, current_revision, upgrade
+    from ledger.db.engine import describe_url
+
+    settings = settings_of(ctx)
+    engine = create_db_engine(settings.database_url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    data = {"database": describe_url(settings.database_url), "from": before, "to": after}
+    emit(ctx, data, f"database {data['database']} at schema {after}" + ("" if before == after
+                                                                       else f" (was {before or 'empty'})"))
