@@ -93,7 +93,7 @@ def _ensure_adapter_env(settings: Settings) -> None:
     os.environ.setdefault("SCF_NODE_MODULES", str(settings.node_modules))
 
 
-def _resolve_import(name: str, importer: str, settings: Settings) -> tuple[str, Path]:
+def _resolve_import(name: str, importer: str, settings: Settings, root: Path = REPO_ROOT) -> tuple[str, Path]:
     if name.startswith("."):
         unit = os.path.normpath(os.path.join(os.path.dirname(importer), name))
     else:
@@ -101,7 +101,7 @@ def _resolve_import(name: str, importer: str, settings: Settings) -> tuple[str, 
     if unit.startswith("@"):
         path = settings.node_modules / unit
     else:
-        path = REPO_ROOT / unit
+        path = root / unit
     if not path.exists():
         raise CompileError(f"{importer}: import {name!r} not found at {path}; run `npm ci` or fix the import")
     return unit, path
@@ -110,9 +110,9 @@ def _resolve_import(name: str, importer: str, settings: Settings) -> tuple[str, 
 def collect_sources(settings: Settings, contracts_dir: Path = CONTRACTS_DIR) -> dict[str, str]:
     """Our sources plus every file they import, by source unit name."""
     sources: dict[str, str] = {}
-    pending = [
-        (str(p.relative_to(contracts_dir.parent)), p) for p in sorted(contracts_dir.rglob("*.sol"))
-    ]
+    # Source unit names are relative to the directory that holds contracts/.
+    root = contracts_dir.parent
+    pending = [(str(p.relative_to(root)), p) for p in sorted(contracts_dir.rglob("*.sol"))]
     if not pending:
         raise CompileError(f"no Solidity sources in {contracts_dir}")
     while pending:
@@ -122,7 +122,7 @@ def collect_sources(settings: Settings, contracts_dir: Path = CONTRACTS_DIR) -> 
         text = path.read_text()
         sources[unit] = text
         for imported in _IMPORT_RE.findall(text):
-            pending.append(_resolve_import(imported, unit, settings))
+            pending.append(_resolve_import(imported, unit, settings, root))
     return dict(sorted(sources.items()))
 
 
@@ -152,11 +152,13 @@ def _load_cached(path: Path) -> Build | None:
         return None
 
 
-def compile_contracts(settings: Settings, force: bool = False) -> tuple[Build, bool]:
+def compile_contracts(
+    settings: Settings, force: bool = False, contracts_dir: Path = CONTRACTS_DIR
+) -> tuple[Build, bool]:
     """Compile (or load from cache). Returns the build and whether solc ran."""
     binary = solc_binary(settings)
     version = compiler_version(binary, settings)
-    sources = collect_sources(settings)
+    sources = collect_sources(settings, contracts_dir)
     solc_settings = compile_settings(settings)
     key = build_key(sources, version, solc_settings)
     cache = settings.artifacts_dir / f"{key}.json"
