@@ -363,15 +363,18 @@ class Ledger:
         advance_units: int | None = None,
         expected_amount: int | None = None,
         expected_due: int | None = None,
+        deadline: int | None = None,
     ) -> dict[str, Any]:
         """Fund an invoice on the terms the financier sees now (or was given):
-        a changed invoice reverts instead of being financed on stale terms."""
+        a changed invoice reverts instead of being financed on stale terms.
+        ``deadline`` (unix seconds, default now + TERMS_VALIDITY) voids the terms on chain after it."""
         state = self._invoice_state(invoice_id)
         currency = self._currency_of(state)
         units = advance_units if advance_units is not None else self.quick_terms(
             state, advance, advance_rate, discount_rate
         )
-        deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
+        if deadline is None:
+            deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
         fn = self.invoices.functions.finance(
             invoice_id,
             units,
