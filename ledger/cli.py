@@ -349,23 +349,6 @@ def participant_add(
                       f"KYC until {result['kyc_until']}")
 
 
-@participant.command("list")
-@json_option
-@click.pass_context
-def participant_list(ctx: click.Context) -> None:
-    """Participants as the registry holds them now."""
-    rows = open_ledger(ctx).participants()
-
-    def text(data: list[dict[str, Any]]) -> None:
-        from ledger.render import table
-
-        table(["name", "address", "roles", "KYC until", "status"],
-              [[r["name"], r["address"], ",".join(r["roles"]), r["kyc_until"],
-                "suspended" if r["suspended"] else ("active" if r["active"] else "KYC expired")] for r in data])
-
-    emit(ctx, rows, text)
-
-
 def _suspension(ctx: click.Context, who: str, as_name: str, suspended: bool) -> None:
     ledger = open_ledger(ctx)
     party = ledger.resolve(who)
@@ -560,10 +543,17 @@ def invoice_repay(ctx: click.Context, invoice_id: int, amount: str, as_name: str
 
 @invoice.command("show")
 @click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
+@click.option("--as-of-block", type=click.IntRange(min=0), metavar="N",
+              help="Show it as the indexed ledger had it at block N (from the database, not the chain).")
 @json_option
 @click.pass_context
-def invoice_show(ctx: click.Context, invoice_id: int) -> None:
-    """The on-chain state of invoice ID."""
+def invoice_show(ctx: click.Context, invoice_id: int, as_of_block: int | None) -> None:
+    """The on-chain state of invoice ID (or, with --as-of-block, its indexed state at a past block)."""
+    if as_of_block is not None:
+        from ledger.cli_query import show_as_of
+
+        show_as_of(ctx, invoice_id, as_of_block)
+        return
     result = open_ledger(ctx).show(invoice_id)
 
     def text(d: dict[str, Any]) -> None:
@@ -586,6 +576,11 @@ from ledger.cli_index import db, index  # noqa: E402 - registered after `main` e
 
 main.add_command(index)
 main.add_command(db)
+
+# Queries on the indexed ledger (database only) and `scf verify`; `participant list` reads the database.
+from ledger.cli_query import register as _register_queries  # noqa: E402
+
+_register_queries(main, invoice, participant)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

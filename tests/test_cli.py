@@ -274,6 +274,8 @@ def test_cli_node_start_stop_keeps_state(tmp_path):
         restarted = scf("node", "start")
         assert restarted.returncode == 0, restarted.stderr
         pid = json.loads(restarted.stdout)["pid"]
+        # `participant list` reads the indexed ledger: index the restarted chain first.
+        assert scf("index", "sync").returncode == 0
         listed = subprocess.run([SCF, "participant", "list", "--json"], capture_output=True, text=True, env=env,
                                 timeout=60)
         assert [p["name"] for p in json.loads(listed.stdout)] == ["Tai Po Foods Ltd"]

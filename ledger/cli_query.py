@@ -1,0 +1,244 @@
+"""Commands that read the indexed ledger: `scf invoice list`, `scf invoice
+history`, `scf participant list`, `scf invoice show --as-of-block`, and
+`scf verify` (which compares the database with the contracts).
+
+All but `verify` read the database only and never import web3. Each prints a
+table, JSON (`--json`) or CSV (`--csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger.cli import emit, json_option, parse_date, settings_of
+from ledger.exceptions import InputError
+
+if TYPE_CHECKING:  # imported lazily: every `scf` start loads this module
+    from sqlalchemy import Connection
+
+    from ledger.queries import Scope
+
+AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
+
+
+@contextmanager
+def ledger_db(ctx: click.Context) -> Iterator[tuple[Connection, Scope]]:
+    """A consistent read of the ledger database (migrated on first use), and
+    the deployment it shows."""
+    from ledger.queries import find_scope, open_read_engine
+
+    settings = settings_of(ctx)
+    engine = open_read_engine(settings)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several statements, one snapshot.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn, find_scope(conn, settings)
+    finally:
+        engine.dispose()
+
+
+def csv_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (a header row, then one row per item).")(f)
+
+
+def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as-of-block", type=click.IntRange(min=0), metavar="N", help=AS_OF_HELP)(f)
+
+
+def output(ctx: click.Context, rows: list[dict[str, Any]], as_csv: bool, columns: Sequence[str],
+           text: Callable[[list[dict[str, Any]]], None], csv_row: Callable[[dict[str, Any]], list[Any]] | None = None
+           ) -> None:
+    if as_csv:
+        if ctx.find_root().meta.get("json"):
+            raise InputError("--json and --csv cannot be combined; choose one")
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(csv_row(row) if csv_row else ["" if row[c] is None else row[c] for c in columns])
+        sys.stdout.flush()
+        return
+    emit(ctx, rows, text)
+
+
+def _as_of_note(block: int | None) -> str:
+    return f" as of block {block}" if block is not None else ""
+
+
+# -- invoice list ----------------------------------------------------------------------------
+INVOICE_COLUMNS = (
+    "invoice_id", "status", "supplier", "supplier_name", "buyer", "buyer_name", "holder", "holder_name",
+    "financier", "financier_name", "currency", "amount", "paid", "outstanding", "advance", "due", "issued_at",
+    "issued_block", "updated_block", "fingerprint", "document_hash",
+)
+
+
+@click.command("list")
+@click.option("--status", help="Only these statuses (comma-separated): Issued, Confirmed, Financed, "
+                               "PartiallyPaid, Paid, Cancelled.")
+@click.option("--supplier", metavar="N", help="Only this supplier (participant name or address).")
+@click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
+@click.option("--holder", metavar="N", help="Only receivables held by N (participant name or address).")
+@click.option("--due-before", metavar="DATE", help="Only invoices due before DATE (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="K", help="At most K invoices.")
+@as_of_option
+@csv_option
+@json_option
+@click.pass_context
+def invoice_list(
+    ctx: click.Context, status: str | None, supplier: str | None, buyer: str | None, holder: str | None,
+    due_before: str | None, limit: int | None, as_of_block: int | None, as_csv: bool,
+) -> None:
+    """Invoices in the indexed ledger, by id (run `scf index sync` to catch up)."""
+    from ledger.queries import list_invoices, resolve_filter
+
+    due = parse_date(due_before, "due date") if due_before is not None else None
+    with ledger_db(ctx) as (conn, scope):
+        flt = resolve_filter(conn, scope, status, supplier, buyer, holder, due, limit)
+        rows = list_invoices(conn, scope, flt, as_of_block)
+
+    def text(data: list[dict[str, Any]]) -> None:
+        from ledger.render import table
+
+        if not data:
+            click.echo(f"no invoices match{_as_of_note(as_of_block)}")
+            return
+        table(["id", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
+              [[r["invoice_id"], r["status"], r["supplier_name"] or r["supplier"], r["buyer_name"] or r["buyer"],
+                r["holder_name"] or r["holder"] or "-", f"{r['currency']} {r['amount']}", r["outstanding"],
+                r["due"]] for r in data],
+              title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}")
+
+    output(ctx, rows, as_csv, INVOICE_COLUMNS, text)
+
+
+# -- invoice history ---------------------------------------------------------------------------
+HISTORY_COLUMNS = ("block", "time", "tx_hash", "log_index", "event", "amount", "details")
+
+
+@click.command("history")
+@click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
+@as_of_option
+@csv_option
+@json_option
+@click.pass_context
+def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None, as_csv: bool) -> None:
+    """Every event of invoice ID, oldest first, with its block and time."""
+    from ledger.queries import invoice_history as history
+
+    with ledger_db(ctx) as (conn, scope):
+        rows = history(conn, scope, invoice_id, as_of_block)
+
+    def text(data: list[dict[str, Any]]) -> None:
+        from ledger.render import table
+
+        table(["block", "time (UTC)", "event", "details"],
+              [[r["block"], r["time"].replace("+00:00", "").replace("T", " "), r["event"], r["details"]]
+               for r in data],
+              title=f"invoice {invoice_id}: {len(data)} event{'s' if len(data) != 1 else ''}"
+                    f"{_as_of_note(as_of_block)}")
+
+    output(ctx, rows, as_csv, HISTORY_COLUMNS, text)
+
+
+# -- invoice show --as-of-block ------------------------------------------------------------------
+def show_as_of(ctx: click.Context, invoice_id: int, as_of_block: int) -> None:
+    """`scf invoice show ID --as-of-block N`: the invoice as the indexed ledger had it at block N."""
+    from ledger.queries import show_invoice
+
+    with ledger_db(ctx) as (conn, scope):
+        result = show_invoice(conn, scope, invoice_id, as_of_block)
+
+    def text(d: dict[str, Any]) -> None:
+        def who(p: dict[str, str] | None) -> str:
+            return "-" if p is None else (f"{p['name']} ({p['address']})" if p["name"] else p["address"])
+
+        for label, value in [
+            ("invoice", d["invoice_id"]), ("as of block", d["as_of_block"]), ("status", d["status"]),
+            ("supplier", who(d["supplier"])), ("buyer", who(d["buyer"])), ("holder", who(d["holder"])),
+            ("financier", who(d["financier"])), ("amount", f"{d['currency']} {d['amount']}"), ("paid", d["paid"]),
+            ("outstanding", d["outstanding"]), ("advance", d["advance"]), ("due", d["due"]),
+            ("issued", d["issued_at"]), ("fingerprint", d["fingerprint"]), ("document", d["document_hash"]),
+        ]:
+            click.echo(f"{label:<12} {value}")
+
+    emit(ctx, result, text)
+
+
+# -- participant list ----------------------------------------------------------------------------
+PARTICIPANT_COLUMNS = ("name", "address", "roles", "kyc_until", "suspended", "active", "admitted_block")
+
+
+def _participant_status(r: dict[str, Any]) -> str:
+    return "suspended" if r["suspended"] else ("active" if r["active"] else "KYC expired")
+
+
+@click.command("list")
+@as_of_option
+@csv_option
+@json_option
+@click.pass_context
+def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) -> None:
+    """Participants as the indexed registry holds them (run `scf index sync` to catch up)."""
+    from ledger.queries import participants
+
+    with ledger_db(ctx) as (conn, scope):
+        rows = participants(conn, scope, as_of_block)
+
+    def text(data: list[dict[str, Any]]) -> None:
+        from ledger.render import table
+
+        if not data:
+            click.echo(f"no participants{_as_of_note(as_of_block)}")
+            return
+        table(["name", "address", "roles", "KYC until", "status"],
+              [[r["name"], r["address"], ",".join(r["roles"]), r["kyc_until"], _participant_status(r)]
+               for r in data])
+
+    def csv_row(r: dict[str, Any]) -> list[Any]:
+        return [r["name"], r["address"], "+".join(r["roles"]), r["kyc_until"], r["suspended"], r["active"],
+                r["admitted_block"]]
+
+    output(ctx, rows, as_csv, PARTICIPANT_COLUMNS, text, csv_row)
+
+
+# -- verify --------------------------------------------------------------------------------------
+@click.command("verify")
+@click.option("--batch-size", type=click.IntRange(min=1, max=5000), default=500, show_default=True,
+              help="Contract calls per JSON-RPC batch request.")
+@json_option
+@click.pass_context
+def verify_cmd(ctx: click.Context, batch_size: int) -> None:
+    """Compare every indexed invoice and participant with the contracts, at
+    the last indexed block. Prints the mismatches; exits 1 if there are any."""
+    from ledger.verify import verify
+
+    settings = settings_of(ctx)
+    report = verify(settings, batch_size=batch_size)
+    data = report.to_dict()
+
+    def text(d: dict[str, Any]) -> None:
+        click.echo(report.summary())
+        for m in report.mismatches:
+            click.echo(f"  {m.line()}")
+
+    emit(ctx, data, text)
+    if report.mismatches:
+        ctx.exit(1)
+
+
+def register(main: click.Group, invoice: click.Group, participant: click.Group) -> None:
+    """Add the query commands to the CLI's groups (participant list replaces
+    the chain-reading one)."""
+    invoice.add_command(invoice_list)
+    invoice.add_command(invoice_history)
+    participant.add_command(participant_list)
+    main.add_command(verify_cmd)

@@ -1,0 +1,443 @@
+"""Queries on the indexed ledger: invoices, one invoice's history, and
+participants, now or as they were at a past block.
+
+Reads the database only. This module and what it imports never import web3,
+so `scf invoice list` and friends start fast; a test enforces it. Amounts come
+out as exact decimal strings with the currency's number of places (from the
+deployment record), never floats.
+
+"As of block N" replays the stored events up to N through the indexer's own
+projection code (``ledger.indexer.projections``), so a past view and the live
+projections cannot disagree about what an event means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from ledger.config import Settings
+from ledger.contracts import Currency, Deployment
+from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.exceptions import DatabaseError, DeploymentError, InputError
+from ledger.money import from_minor_units
+
+#: IInvoiceToken.Status names by value (mirrors ledger.chain.STATUS_NAMES, which imports web3).
+STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
+#: ParticipantRegistry role bits (mirrors ledger.chain.ROLE_BITS).
+ROLE_BITS = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
+ZERO_ADDRESS = "0x" + "00" * 20
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def role_names(bits: int) -> list[str]:
+    return [name for name, bit in ROLE_BITS.items() if bits & bit]
+
+
+def parse_statuses(text: str) -> list[str]:
+    """"financed,partiallypaid" -> ["Financed", "PartiallyPaid"] (case-insensitive)."""
+    known = {name.casefold(): name for name in STATUS_NAMES[1:]}
+    out: list[str] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        name = known.get(part.casefold())
+        if name is None:
+            raise InputError(f"unknown status {part!r}; use one of {', '.join(STATUS_NAMES[1:])} (comma-separated)")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise InputError(f"no status given; use one of {', '.join(STATUS_NAMES[1:])}")
+    return out
+
+
+def checksum(address: str) -> str:
+    from eth_utils import to_checksum_address  # eth_utils does not import web3
+
+    return str(to_checksum_address(address))
+
+
+# -- scope: which deployment on which chain ------------------------------------------------
+@dataclass
+class Scope:
+    """The deployment whose ledger is shown: one indexed cursor, plus the
+    currencies (symbol, decimals) from its deployment record."""
+
+    chain_id: int
+    invoice_contract: str
+    registry_contract: str
+    indexed_block: int | None
+    currencies: dict[str, Currency] = field(default_factory=dict)
+
+    def currency(self, address: str) -> Currency:
+        found = self.currencies.get(address.lower())
+        if found is None:
+            raise DeploymentError(
+                f"currency {address} of chain {self.chain_id} is not in the deployment record, so its decimals "
+                "are unknown; use the data directory (--home) the contracts were deployed from"
+            )
+        return found
+
+    def money(self, units: int | None, currency: str) -> str | None:
+        return None if units is None else str(from_minor_units(int(units), self.currency(currency).decimals))
+
+
+def _deployment_record(settings: Settings, chain_id: int) -> Deployment | None:
+    path = settings.deployments_dir / f"{chain_id}.json"
+    try:
+        return Deployment.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DeploymentError(f"unreadable deployment record {path}: {exc}") from None
+
+
+def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None) -> Scope:
+    """The indexed deployment to query: the one whose InvoiceToken matches a
+    deployment record of this data directory (most recently synced first),
+    else the most recently synced cursor in the database."""
+    query = sa.select(Cursor)
+    if chain_id is not None:
+        query = query.where(Cursor.chain_id == chain_id)
+    cursors = list(conn.execute(query).all())
+    if not cursors:
+        where = f" for chain {chain_id}" if chain_id is not None else ""
+        raise DatabaseError(f"nothing is indexed{where} in the ledger database yet; run `scf index sync`")
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    cursors.sort(key=lambda c: (c.updated_at or epoch, c.id), reverse=True)
+    records = {c.chain_id: _deployment_record(settings, c.chain_id) for c in cursors}
+    matching = [
+        c for c in cursors
+        if (d := records[c.chain_id]) is not None and "InvoiceToken" in d.contracts
+        and d.contracts["InvoiceToken"].address.lower() == c.invoice_contract.lower()
+    ]
+    cursor = (matching or cursors)[0]
+    record = records[cursor.chain_id]
+    currencies = {c.address.lower(): c for c in record.currencies.values()} if record else {}
+    return Scope(cursor.chain_id, cursor.invoice_contract, cursor.registry_contract, cursor.block_number, currencies)
+
+
+def check_block(scope: Scope, block: int | None) -> None:
+    if block is None:
+        return
+    if scope.indexed_block is None or block > scope.indexed_block:
+        upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
+        raise InputError(f"block {block} is not indexed yet (indexed {upto}); run `scf index sync` or pick a "
+                         "lower block")
+
+
+# -- participants --------------------------------------------------------------------------
+def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -> list[dict[str, Any]]:
+    if as_of_block is None:
+        rows = conn.execute(
+            sa.select(Participant)
+            .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract)
+        ).mappings().all()
+        return [dict(r) for r in rows]
+    from ledger.indexer.projections import replay_participants
+
+    replayed = replay_participants(conn, scope.chain_id, scope.registry_contract, to_block=as_of_block)
+    return [dict(r) for r in replayed.values()]
+
+
+def _block_time(conn: Connection, scope: Scope, block: int) -> dt.datetime | None:
+    """Time of `block` from the stored events or block hashes (None if neither has it)."""
+    from ledger.db.models import Block
+
+    found = conn.execute(
+        sa.select(Block.timestamp).where(Block.chain_id == scope.chain_id, Block.number == block)
+    ).scalar()
+    if found is None:
+        found = conn.execute(
+            sa.select(Event.block_time).where(Event.chain_id == scope.chain_id, Event.block_number <= block)
+            .order_by(Event.block_number.desc()).limit(1)
+        ).scalar()
+    return found
+
+
+class Directory:
+    """Participant names by address, and resolution of user input (a
+    registered name, case-insensitive, or an address) to an address."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.names: dict[str, str] = {str(r["address"]): str(r["name"]) for r in rows}
+
+    def name(self, address: str | None) -> str | None:
+        return None if address is None else self.names.get(address)
+
+    def label(self, address: str | None) -> str:
+        if address is None:
+            return "-"
+        return self.names.get(address) or address
+
+    def party(self, address: str | None) -> dict[str, str | None] | None:
+        return None if address is None else {"address": address, "name": self.name(address)}
+
+    def resolve(self, text: str, what: str) -> str:
+        raw = text.strip()
+        if raw.lower().startswith("0x"):
+            if not _ADDRESS_RE.match(raw):
+                raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")
+            return checksum(raw)
+        matches = [a for a, n in self.names.items() if n.casefold() == raw.casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InputError(f"{what} name {text!r} is ambiguous; use the address")
+        raise InputError(
+            f"unknown {what} {text!r}: no participant has that name; give a registered name or an address "
+            "(see `scf participant list`)"
+        )
+
+
+def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
+                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Participants as the registry held them (now, or at `as_of_block`), by name."""
+    check_block(scope, as_of_block)
+    if as_of_block is not None:
+        now = _block_time(conn, scope, as_of_block) or now
+    now = now or dt.datetime.now(dt.UTC)
+    out = []
+    for r in sorted(_participant_rows(conn, scope, as_of_block), key=lambda r: (r["name"].casefold(), r["address"])):
+        kyc_expiry: dt.datetime = r["kyc_expiry"]
+        out.append({
+            "name": r["name"],
+            "address": r["address"],
+            "roles": role_names(int(r["roles"])),
+            "kyc_until": (kyc_expiry.date() - dt.timedelta(days=1)).isoformat(),
+            "suspended": bool(r["suspended"]),
+            "active": bool(not r["suspended"] and now < kyc_expiry),
+            "admitted_block": int(r["admitted_block"]),
+        })
+    return out
+
+
+def directory(conn: Connection, scope: Scope) -> Directory:
+    # Names never change on chain, so today's directory names past states too.
+    return Directory(_participant_rows(conn, scope, None))
+
+
+# -- invoices ------------------------------------------------------------------------------
+@dataclass
+class InvoiceFilter:
+    statuses: Sequence[str] = ()
+    supplier: str | None = None
+    buyer: str | None = None
+    holder: str | None = None
+    due_before: dt.date | None = None
+    limit: int | None = None
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        return (
+            (not self.statuses or row["status"] in self.statuses)
+            and (self.supplier is None or row["supplier"] == self.supplier)
+            and (self.buyer is None or row["buyer"] == self.buyer)
+            and (self.holder is None or row["holder"] == self.holder)
+            and (self.due_before is None or row["due_date"] < self.due_before)
+        )
+
+
+def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None,
+                  invoice_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    if as_of_block is not None:
+        from ledger.indexer.projections import replay_invoices
+
+        replayed = replay_invoices(conn, scope.chain_id, scope.invoice_contract, to_block=as_of_block,
+                                   invoice_ids=list(invoice_ids) if invoice_ids is not None else None)
+        rows = sorted((dict(r) for r in replayed.values() if flt.matches(r)), key=lambda r: int(r["invoice_id"]))
+        return rows[: flt.limit] if flt.limit is not None else rows
+    query = sa.select(Invoice).where(Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract)
+    if invoice_ids is not None:
+        query = query.where(Invoice.invoice_id.in_(list(invoice_ids)))
+    if flt.statuses:
+        query = query.where(Invoice.status.in_(list(flt.statuses)))
+    for column, value in ((Invoice.supplier, flt.supplier), (Invoice.buyer, flt.buyer),
+                          (Invoice.holder, flt.holder)):
+        if value is not None:
+            query = query.where(column == value)
+    if flt.due_before is not None:
+        query = query.where(Invoice.due_date < flt.due_before)
+    query = query.order_by(Invoice.invoice_id)
+    if flt.limit is not None:
+        query = query.limit(flt.limit)
+    return [dict(r) for r in conn.execute(query).mappings().all()]
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> dict[str, Any]:
+    """One invoice for printing: flat, amounts as exact decimal strings."""
+    cur = row["currency"]
+    money = scope.money
+    return {
+        "invoice_id": int(row["invoice_id"]),
+        "status": row["status"],
+        "supplier": row["supplier"],
+        "supplier_name": names.name(row["supplier"]),
+        "buyer": row["buyer"],
+        "buyer_name": names.name(row["buyer"]),
+        "holder": row["holder"],
+        "holder_name": names.name(row["holder"]),
+        "financier": row["financier"],
+        "financier_name": names.name(row["financier"]),
+        "currency": scope.currency(cur).symbol,
+        "amount": money(row["amount"], cur),
+        "paid": money(row["paid"], cur),
+        "outstanding": money(row["outstanding"], cur),
+        "advance": money(row["advance"], cur),
+        "due": row["due_date"].isoformat(),
+        "issued_at": _iso(row["issued_at"]),
+        "issued_block": int(row["issued_block"]),
+        "updated_block": int(row["updated_block"]),
+        "fingerprint": row["fingerprint"],
+        "document_hash": row["doc_hash"],
+    }
+
+
+def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None
+                  ) -> list[dict[str, Any]]:
+    check_block(scope, as_of_block)
+    names = directory(conn, scope)
+    return [invoice_record(r, scope, names) for r in _invoice_rows(conn, scope, flt, as_of_block)]
+
+
+def resolve_filter(conn: Connection, scope: Scope, statuses: str | None, supplier: str | None, buyer: str | None,
+                   holder: str | None, due_before: dt.date | None, limit: int | None) -> InvoiceFilter:
+    names = directory(conn, scope)
+    return InvoiceFilter(
+        statuses=parse_statuses(statuses) if statuses is not None else (),
+        supplier=names.resolve(supplier, "supplier") if supplier is not None else None,
+        buyer=names.resolve(buyer, "buyer") if buyer is not None else None,
+        holder=names.resolve(holder, "holder") if holder is not None else None,
+        due_before=due_before,
+        limit=limit,
+    )
+
+
+def _missing(invoice_id: int, scope: Scope, as_of_block: int | None) -> InputError:
+    if as_of_block is not None:
+        return InputError(f"invoice {invoice_id} did not exist at block {as_of_block}")
+    upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
+    return InputError(f"invoice {invoice_id} is not in the indexed ledger (indexed {upto}); "
+                      "run `scf index sync` if it is new")
+
+
+def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None) -> dict[str, Any]:
+    """One invoice, shaped like `scf invoice show` (parties as {address, name})."""
+    check_block(scope, as_of_block)
+    rows = _invoice_rows(conn, scope, InvoiceFilter(), as_of_block, invoice_ids=[invoice_id])
+    if not rows:
+        raise _missing(invoice_id, scope, as_of_block)
+    row, names = rows[0], directory(conn, scope)
+    record = invoice_record(row, scope, names)
+    return {
+        "invoice_id": record["invoice_id"],
+        "status": record["status"],
+        "supplier": names.party(row["supplier"]),
+        "buyer": names.party(row["buyer"]),
+        "holder": names.party(row["holder"]),
+        "financier": names.party(row["financier"]),
+        "currency": record["currency"],
+        "amount": record["amount"],
+        "paid": record["paid"],
+        "outstanding": record["outstanding"],
+        "advance": record["advance"],
+        "due": record["due"],
+        "issued_at": record["issued_at"],
+        "fingerprint": record["fingerprint"],
+        "document_hash": record["document_hash"],
+        "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
+    }
+
+
+# -- history -------------------------------------------------------------------------------
+def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> str:
+    def money(key: str) -> str:
+        units = int(args[key])
+        if currency is None:
+            return f"{units} minor units"
+        cur = scope.currency(currency)
+        return f"{cur.symbol} {from_minor_units(units, cur.decimals)}"
+
+    def who(key: str) -> str:
+        address = args.get(key)
+        return names.label(None if address in (None, ZERO_ADDRESS) else str(address))
+
+    if event == "InvoiceIssued":
+        due = dt.datetime.fromtimestamp(int(args["dueDate"]), dt.UTC).date().isoformat()
+        return f"issued by {who('supplier')} to {who('buyer')}: {money('amount')} due {due}"
+    if event == "InvoiceConfirmed":
+        return f"confirmed by the buyer {who('buyer')}"
+    if event == "InvoiceCancelled":
+        return f"cancelled by the supplier {who('supplier')}"
+    if event == "FinancingOffered":
+        to = "any financier" if args.get("financier") in (None, ZERO_ADDRESS) else who("financier")
+        until = dt.datetime.fromtimestamp(int(args["expiry"]), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"listed for financing by {who('holder')} to {to}, min advance {money('minAdvance')}, until {until}"
+    if event == "FinancingOfferWithdrawn":
+        return f"listing withdrawn by {who('holder')}"
+    if event == "InvoiceFinanced":
+        return f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}"
+    if event == "InvoiceRepaid":
+        return (f"repaid {money('amount')} by {who('payer')} to {who('payee')} "
+                f"(total paid {money('totalPaid')})")
+    if event == "Transfer":
+        if args.get("from") in (None, ZERO_ADDRESS):
+            return f"receivable minted to {who('to')}"
+        if args.get("to") in (None, ZERO_ADDRESS):
+            return f"receivable burnt (held by {who('from')})"
+        return f"receivable transferred from {who('from')} to {who('to')}"
+    shown = ", ".join(f"{k}={v}" for k, v in args.items())
+    return f"{event}({shown})"
+
+
+def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None
+                    ) -> list[dict[str, Any]]:
+    """Every event of one invoice (its ERC-721 transfers included), oldest first."""
+    check_block(scope, as_of_block)
+    query = (
+        sa.select(Event.block_number, Event.block_time, Event.tx_hash, Event.log_index, Event.event, Event.amount,
+                  Event.args)
+        .where(Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract,
+               Event.invoice_id == invoice_id)
+        .order_by(Event.block_number, Event.log_index)
+    )
+    if as_of_block is not None:
+        query = query.where(Event.block_number <= as_of_block)
+    events = conn.execute(query).all()
+    if not any(e.event == "InvoiceIssued" for e in events):
+        raise _missing(invoice_id, scope, as_of_block)
+    issued = next(e for e in events if e.event == "InvoiceIssued")
+    currency = str(issued.args["currency"])
+    names = directory(conn, scope)
+    out = []
+    for e in events:
+        args = dict(e.args)
+        out.append({
+            "block": int(e.block_number),
+            "time": _iso(e.block_time),
+            "tx_hash": e.tx_hash,
+            "log_index": int(e.log_index),
+            "event": e.event,
+            "amount": scope.money(e.amount, currency) if e.event != "Transfer" else None,
+            "details": _describe(e.event, args, currency, scope, names),
+            "args": args,
+        })
+    return out
+
+
+# -- opening -------------------------------------------------------------------------------
+def open_read_engine(settings: Settings) -> Engine:
+    """The ledger database, migrated on first use, opened for reading."""
+    from ledger.db import open_engine
+
+    return open_engine(settings.database_url, write=False)

@@ -1,0 +1,297 @@
+"""Queries on the indexed ledger (`scf invoice list/history/show --as-of-block`,
+`scf participant list`), on SQLite and PostgreSQL, against a real chain
+indexed by the real indexer. The queries read the database only."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.cli import main
+
+SCF = str(Path(sys.executable).parent / "scf")
+SUPPLIER = "Kowloon Precision Parts Ltd"
+SUPPLIER2 = "Sham Shui Po Textiles Ltd"
+BUYER = "Tsuen Wan Electronics Ltd"
+BUYER2 = "Kwai Chung Logistics Ltd"
+FINANCIER = "Harbour Trade Finance Ltd"
+
+
+@dataclass
+class Scenario:
+    """Four invoices in four states; blocks at which invoice 1 changed."""
+
+    issued: int
+    confirmed: int
+    financed: int
+    repaid: int
+    end: int
+
+
+@pytest.fixture(scope="module")
+def scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]:
+    """Built once per module on the session chain, reverted when the module ends:
+    1 financed and partly repaid, 2 confirmed, 3 cancelled, 4 paid in full."""
+    from ledger.accounts import DEV_NAMES, dev_account
+    from ledger.chain import connect
+    from ledger.lifecycle import Ledger
+
+    w3 = connect(session_env.rpc_url)
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    lg = Ledger(session_env.settings, w3, base_deployment)
+
+    def acct(name: str) -> Any:
+        return dev_account(DEV_NAMES.index(name))
+
+    try:
+        issued = lg.issue(acct("supplier"), BUYER, "INV-Q-1", "125000.00", "HKD", dt.date(2099, 1, 31))["block"]
+        confirmed = lg.confirm(acct("buyer"), 1)["block"]
+        lg.issue(acct("supplier"), BUYER2, "INV-Q-2", "80000.00", "HKD", dt.date(2098, 6, 30))
+        lg.confirm(acct("buyer2"), 2)
+        lg.issue(acct("supplier2"), BUYER, "INV-Q-3", "5000.00", "HKD", dt.date(2099, 3, 1))
+        lg.cancel(acct("supplier2"), 3)
+        lg.offer(acct("supplier"), 1, FINANCIER, "100000", 7)
+        financed = lg.finance(acct("financier"), 1, advance="112500.00")["block"]
+        lg.issue(acct("supplier"), BUYER, "INV-Q-4", "1000.00", "HKD", dt.date(2097, 12, 31))
+        lg.confirm(acct("buyer"), 4)
+        lg.repay(acct("buyer"), 4, "1000.00")
+        repaid = lg.repay(acct("buyer"), 1, "25000.10")["block"]
+        yield Scenario(issued, confirmed, financed, repaid, int(w3.eth.block_number))
+    finally:
+        w3.provider.make_request("evm_revert", [snapshot])
+
+
+def index(settings: Any) -> Any:
+    """Run the indexer once (``ledger.indexer.sync``'s work, through its Indexer)."""
+    from ledger.indexer import indexer_for
+
+    indexer = indexer_for(settings)
+    try:
+        return indexer.sync()
+    finally:
+        indexer.close()
+
+
+@pytest.fixture()
+def indexed(scenario: Scenario, chain: Any, home_copy: Any, db_url: str) -> Any:
+    """The scenario indexed into a fresh database of each backend; returns
+    settings on it (a private copy of the data directory)."""
+    settings = replace(home_copy.settings, db_url=db_url)
+    stats = index(settings)
+    assert stats.block == scenario.end
+    return replace(home_copy, settings=settings)
+
+
+@pytest.fixture()
+def cli(indexed: Any) -> Any:
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(main, ["--home", str(indexed.home), "--rpc-url", indexed.rpc_url,
+                                    "--db-url", str(indexed.settings.db_url), *args])
+
+    return run
+
+
+def _json(cli: Any, *args: str) -> Any:
+    result = cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _ids(cli: Any, *args: str) -> list[int]:
+    return [r["invoice_id"] for r in _json(cli, "invoice", "list", *args)]
+
+
+def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
+    rows = {r["invoice_id"]: r for r in _json(cli, "invoice", "list")}
+    assert sorted(rows) == [1, 2, 3, 4]
+    assert {i: r["status"] for i, r in rows.items()} == {
+        1: "PartiallyPaid", 2: "Confirmed", 3: "Cancelled", 4: "Paid"}
+    one = rows[1]
+    assert (one["currency"], one["amount"], one["paid"], one["outstanding"], one["advance"]) == (
+        "HKD", "125000.00", "25000.10", "99999.90", "112500.00")
+    assert (one["supplier_name"], one["buyer_name"], one["holder_name"], one["financier_name"]) == (
+        SUPPLIER, BUYER, FINANCIER, FINANCIER)
+    assert one["due"] == "2099-01-31"
+    assert rows[3]["holder"] is None and rows[3]["outstanding"] == "5000.00"
+    assert rows[4]["holder_name"] == SUPPLIER and rows[4]["outstanding"] == "0.00"
+
+
+def test_queries_list_filters(cli: Any) -> None:
+    assert _ids(cli, "--status", "financed,partiallypaid") == [1]
+    assert _ids(cli, "--status", "Paid") == [4]
+    assert _ids(cli, "--status", "Issued") == []
+    assert _ids(cli, "--supplier", SUPPLIER) == [1, 2, 4]
+    supplier_address = _json(cli, "invoice", "list")[0]["supplier"]
+    assert _ids(cli, "--supplier", supplier_address.lower()) == [1, 2, 4]
+    assert _ids(cli, "--buyer", BUYER.upper()) == [1, 3, 4]
+    assert _ids(cli, "--holder", FINANCIER) == [1]
+    assert _ids(cli, "--due-before", "2098-12-31") == [2, 4]
+    assert _ids(cli, "--due-before", "2097-12-31") == [], "due-before is strict"
+    assert _ids(cli, "--limit", "2") == [1, 2]
+    assert _ids(cli, "--buyer", BUYER, "--status", "Paid,Cancelled", "--limit", "1") == [3]
+
+
+def test_queries_list_table_and_csv(cli: Any) -> None:
+    table = cli("invoice", "list", "--status", "PartiallyPaid")
+    assert table.exit_code == 0, table.output
+    assert "1 invoice" in table.output
+    assert FINANCIER in table.output and "HKD 125000.00" in table.output and "99999.90" in table.output
+    empty = cli("invoice", "list", "--status", "Issued")
+    assert (empty.exit_code, empty.output) == (0, "no invoices match\n")
+
+    result = cli("invoice", "list", "--csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [r["invoice_id"] for r in rows] == ["1", "2", "3", "4"]
+    assert (rows[0]["amount"], rows[0]["paid"], rows[0]["holder_name"]) == ("125000.00", "25000.10", FINANCIER)
+    assert rows[2]["holder"] == "", "no holder (burnt) is an empty CSV field"
+    header = cli("invoice", "list", "--csv", "--status", "Issued")
+    assert header.output.startswith("invoice_id,status,supplier,") and header.output.count("\n") == 1
+
+
+def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenario: Scenario) -> None:
+    events = _json(cli, "invoice", "history", "1")
+    assert [e["event"] for e in events] == [
+        "Transfer", "InvoiceIssued", "InvoiceConfirmed", "FinancingOffered", "Transfer", "InvoiceFinanced",
+        "InvoiceRepaid"]
+    blocks = [e["block"] for e in events]
+    assert blocks == sorted(blocks)
+    assert blocks[1] == scenario.issued and blocks[2] == scenario.confirmed
+    assert blocks[5] == scenario.financed and blocks[6] == scenario.repaid
+    for e in events:
+        assert dt.datetime.fromisoformat(e["time"]).tzinfo is not None
+        assert e["tx_hash"].startswith("0x") and len(e["tx_hash"]) == 66
+    assert events[1]["details"] == f"issued by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"
+    assert events[4]["details"] == f"receivable transferred from {SUPPLIER} to {FINANCIER}"
+    assert events[5]["details"] == f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}"
+    assert events[6]["amount"] == "25000.10"
+    assert events[6]["details"] == f"repaid HKD 25000.10 by {BUYER} to {FINANCIER} (total paid HKD 25000.10)"
+
+    cancelled = _json(cli, "invoice", "history", "3")
+    assert [e["event"] for e in cancelled] == ["Transfer", "InvoiceIssued", "Transfer", "InvoiceCancelled"]
+    assert cancelled[2]["details"] == f"receivable burnt (held by {SUPPLIER2})"
+
+    text = cli("invoice", "history", "1")
+    assert text.exit_code == 0, text.output
+    assert "invoice 1: 7 events" in text.output and "InvoiceRepaid" in text.output
+    rows = list(csv.DictReader(io.StringIO(cli("invoice", "history", "1", "--csv").output)))
+    assert [int(r["block"]) for r in rows] == blocks and rows[6]["amount"] == "25000.10"
+
+
+def test_queries_as_of_block_replays_the_past(cli: Any, scenario: Scenario) -> None:
+    at_confirm = {r["invoice_id"]: r for r in _json(cli, "invoice", "list", "--as-of-block", str(scenario.confirmed))}
+    assert list(at_confirm) == [1], "invoices issued later did not exist yet"
+    assert (at_confirm[1]["status"], at_confirm[1]["holder_name"], at_confirm[1]["outstanding"]) == (
+        "Confirmed", SUPPLIER, "125000.00")
+    assert _ids(cli, "--as-of-block", str(scenario.issued - 1)) == []
+    assert _ids(cli, "--as-of-block", str(scenario.issued), "--status", "Issued") == [1]
+
+    shown = _json(cli, "invoice", "show", "1", "--as-of-block", str(scenario.financed))
+    assert (shown["status"], shown["holder"]["name"], shown["financier"]["name"], shown["advance"],
+            shown["paid"], shown["as_of_block"]) == ("Financed", FINANCIER, FINANCIER, "112500.00", "0.00",
+                                                     scenario.financed)
+    before = _json(cli, "invoice", "show", "1", "--as-of-block", str(scenario.financed - 1))
+    assert before["status"] == "Confirmed" and before["financier"] is None
+
+    history = _json(cli, "invoice", "history", "1", "--as-of-block", str(scenario.confirmed))
+    assert [e["event"] for e in history] == ["Transfer", "InvoiceIssued", "InvoiceConfirmed"]
+
+    # The past replayed up to the last indexed block is the present projection.
+    assert _json(cli, "invoice", "list", "--as-of-block", str(scenario.end)) == _json(cli, "invoice", "list")
+    assert _ids(cli, "--as-of-block", str(scenario.end), "--holder", FINANCIER, "--due-before", "2099-02-01") == [1]
+
+
+def test_queries_participants_from_the_database(cli: Any, indexed: Any, ledger: Any, acct: Any) -> None:
+    rows = {r["name"]: r for r in _json(cli, "participant", "list")}
+    assert len(rows) == 7
+    assert rows[FINANCIER]["roles"] == ["financier"] and rows[FINANCIER]["active"] is True
+    kyc = dt.date.today() + dt.timedelta(days=3 * 365)
+    assert rows[BUYER]["kyc_until"] == kyc.isoformat()
+
+    block = int(ledger.w3.eth.block_number)
+    ledger.set_suspended(acct("operator"), rows[BUYER2]["address"], True)
+    index(indexed.settings)
+    now = {r["name"]: r for r in _json(cli, "participant", "list")}
+    assert (now[BUYER2]["suspended"], now[BUYER2]["active"]) == (True, False)
+    then = {r["name"]: r for r in _json(cli, "participant", "list", "--as-of-block", str(block))}
+    assert (then[BUYER2]["suspended"], then[BUYER2]["active"]) == (False, True)
+
+    table = cli("participant", "list")
+    assert table.exit_code == 0, table.output
+    assert "suspended" in table.output and FINANCIER in table.output
+    parsed = list(csv.DictReader(io.StringIO(cli("participant", "list", "--csv").output)))
+    assert {r["name"]: r["roles"] for r in parsed}[FINANCIER] == "financier"
+    assert {r["name"]: r["suspended"] for r in parsed}[BUYER2] == "True"
+
+
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (["invoice", "list", "--status", "Bogus"],
+     "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled "
+     "(comma-separated)", 2),
+    (["invoice", "list", "--due-before", "31/01/2099"],
+     "invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31", 2),
+    (["invoice", "list", "--supplier", "Nobody Ltd"],
+     "unknown supplier 'Nobody Ltd': no participant has that name; give a registered name or an address "
+     "(see `scf participant list`)", 2),
+    (["invoice", "list", "--holder", "0x1234"], "invalid holder address '0x1234': expected 0x and 40 hex digits", 2),
+    (["invoice", "list", "--as-of-block", "999999"],
+     "block 999999 is not indexed yet (indexed up to block {end}); run `scf index sync` or pick a lower block", 2),
+    (["invoice", "history", "99"],
+     "invoice 99 is not in the indexed ledger (indexed up to block {end}); run `scf index sync` if it is new", 2),
+    (["invoice", "show", "2", "--as-of-block", "1"], "invoice 2 did not exist at block 1", 2),
+    (["invoice", "list", "--csv", "--json"], "--json and --csv cannot be combined; choose one", 2),
+])
+def test_queries_bad_input_is_one_line_with_what_to_do(cli: Any, scenario: Scenario, args: list[str], message: str,
+                                                       code: int) -> None:
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    assert result.output == f"Error: {message.format(end=scenario.end)}\n"
+
+
+def test_queries_empty_database_says_to_sync(home_copy: Any, db_url: str) -> None:
+    result = CliRunner().invoke(main, ["--home", str(home_copy.home), "--db-url", db_url, "invoice", "list"])
+    assert result.exit_code == 1, result.output
+    assert result.output == "Error: nothing is indexed in the ledger database yet; run `scf index sync`\n"
+
+
+def test_queries_do_not_import_web3(indexed: Any, scenario: Scenario) -> None:
+    """The read-only commands never import web3 (it costs ~0.7 s a start)."""
+    probe = (
+        "import sys\n"
+        "from ledger.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], prog_name='scf')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('WEB3', 'web3' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SCF_HOME": str(indexed.home), "SCF_DB_URL": str(indexed.settings.db_url),
+           "SCF_RPC_URL": "http://127.0.0.1:9"}
+    for args in (["invoice", "list", "--json"], ["invoice", "history", "1", "--csv"],
+                 ["invoice", "show", "1", "--as-of-block", str(scenario.confirmed), "--json"],
+                 ["participant", "list"], ["invoice", "list", "--as-of-block", str(scenario.confirmed)]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "WEB3 False" in done.stderr, (args, done.stderr)
+
+
+def test_queries_status_and_role_constants_mirror_the_chain_module() -> None:
+    from ledger import chain, queries
+
+    assert queries.STATUS_NAMES == chain.STATUS_NAMES
+    assert queries.ROLE_BITS == chain.ROLE_BITS
