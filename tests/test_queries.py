@@ -12,76 +12,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from ledger_scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, built_scenario, index
 
 from ledger.cli import main
-
-SCF = str(Path(sys.executable).parent / "scf")
-SUPPLIER = "Kowloon Precision Parts Ltd"
-SUPPLIER2 = "Sham Shui Po Textiles Ltd"
-BUYER = "Tsuen Wan Electronics Ltd"
-BUYER2 = "Kwai Chung Logistics Ltd"
-FINANCIER = "Harbour Trade Finance Ltd"
-
-
-@dataclass
-class Scenario:
-    """Four invoices in four states; blocks at which invoice 1 changed."""
-
-    issued: int
-    confirmed: int
-    financed: int
-    repaid: int
-    end: int
 
 
 @pytest.fixture(scope="module")
 def scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]:
-    """Built once per module on the session chain, reverted when the module ends:
-    1 financed and partly repaid, 2 confirmed, 3 cancelled, 4 paid in full."""
-    from ledger.accounts import DEV_NAMES, dev_account
-    from ledger.chain import connect
-    from ledger.lifecycle import Ledger
-
-    w3 = connect(session_env.rpc_url)
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    lg = Ledger(session_env.settings, w3, base_deployment)
-
-    def acct(name: str) -> Any:
-        return dev_account(DEV_NAMES.index(name))
-
-    try:
-        issued = lg.issue(acct("supplier"), BUYER, "INV-Q-1", "125000.00", "HKD", dt.date(2099, 1, 31))["block"]
-        confirmed = lg.confirm(acct("buyer"), 1)["block"]
-        lg.issue(acct("supplier"), BUYER2, "INV-Q-2", "80000.00", "HKD", dt.date(2098, 6, 30))
-        lg.confirm(acct("buyer2"), 2)
-        lg.issue(acct("supplier2"), BUYER, "INV-Q-3", "5000.00", "HKD", dt.date(2099, 3, 1))
-        lg.cancel(acct("supplier2"), 3)
-        lg.offer(acct("supplier"), 1, FINANCIER, "100000", 7)
-        financed = lg.finance(acct("financier"), 1, advance="112500.00")["block"]
-        lg.issue(acct("supplier"), BUYER, "INV-Q-4", "1000.00", "HKD", dt.date(2097, 12, 31))
-        lg.confirm(acct("buyer"), 4)
-        lg.repay(acct("buyer"), 4, "1000.00")
-        repaid = lg.repay(acct("buyer"), 1, "25000.10")["block"]
-        yield Scenario(issued, confirmed, financed, repaid, int(w3.eth.block_number))
-    finally:
-        w3.provider.make_request("evm_revert", [snapshot])
-
-
-def index(settings: Any) -> Any:
-    """Run the indexer once (``ledger.indexer.sync``'s work, through its Indexer)."""
-    from ledger.indexer import indexer_for
-
-    indexer = indexer_for(settings)
-    try:
-        return indexer.sync()
-    finally:
-        indexer.close()
+    """Built once per module on the session chain, reverted when the module ends."""
+    with built_scenario(session_env, base_deployment) as built:
+        yield built
 
 
 @pytest.fixture()
