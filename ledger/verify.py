@@ -62,8 +62,12 @@ class VerifyReport:
         if not self.mismatches:
             return f"verified: the database matches the contracts ({checked})"
         n = len(self.mismatches)
+        if any(m.kind == "block" for m in self.mismatches):
+            advice = "the chain reorganised since the last sync; run `scf index sync`, then verify again"
+        else:
+            advice = "run `scf index rebuild` (replays the stored events), then verify again"
         return (f"MISMATCH: {n} difference{'s' if n != 1 else ''} between the database and the contracts "
-                f"({checked}); run `scf index rebuild`, then verify again")
+                f"({checked}); {advice}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": not self.mismatches, "chain_id": self.chain_id, "block": self.block,

@@ -66,7 +66,7 @@ def test_verify_reports_a_tampered_invoice_and_exits_non_zero(verify: Any, index
     assert result.exit_code == 1, result.output
     assert result.output.splitlines() == [
         f"MISMATCH: 3 differences between the database and the contracts (4 invoices and 7 participants at block "
-        f"{scenario.end} of chain 31337); run `scf index rebuild`, then verify again",
+        f"{scenario.end} of chain 31337); run `scf index rebuild` (replays the stored events), then verify again",
         "  invoice 1 status: database Paid, chain PartiallyPaid",
         "  invoice 1 paid: database HKD 125000.00, chain HKD 25000.10",
         "  invoice 1 outstanding: database HKD 0.00, chain HKD 99999.90",
@@ -107,6 +107,24 @@ def test_verify_checks_at_the_indexed_block_not_the_head(verify: Any, scenario: 
     result = verify()
     assert result.exit_code == 0, result.output
     assert f"4 invoices and 7 participants at block {scenario.end} " in result.output
+
+
+def test_verify_reports_an_indexed_block_the_chain_no_longer_has(verify: Any, indexed: Any,
+                                                                   scenario: Scenario) -> None:
+    """A cursor whose block hash is not the chain's (a reorg since the last sync)
+    is reported with the advice to sync. (A real anvil_reorg would invalidate
+    the EVM snapshots the shared test chain is reverted with.)"""
+    stale = "0x" + "ab" * 32
+    _tamper(indexed.settings, "UPDATE cursors SET block_hash = :stale", stale=stale)
+    result = verify()
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        f"MISMATCH: 1 difference between the database and the contracts (4 invoices and 7 participants at block "
+        f"{scenario.end} of chain 31337); the chain reorganised since the last sync; run `scf index sync`, then "
+        "verify again"
+    )
+    assert lines[1].startswith(f"  block {scenario.end} hash: database {stale}, chain 0x") and len(lines) == 2
 
 
 def test_verify_unindexed_database_says_to_sync(home_copy: Any, db_url: str, chain: Any) -> None:
