@@ -582,5 +582,10 @@ from ledger.cli_query import register as _register_queries  # noqa: E402
 
 _register_queries(main, invoice, participant)
 
+# Financing decisions (`scf finance ...`) and portfolio reports (`scf report ...`, database only).
+from ledger.cli_finance import register as _register_finance  # noqa: E402
+
+_register_finance(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

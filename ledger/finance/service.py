@@ -1,0 +1,338 @@
+"""Quote, execute and auto-finance: the financing desk, between the chain
+(through :class:`ledger.lifecycle.Ledger`), the indexer and the decisions.
+
+* :func:`quote` syncs the indexer, evaluates the policy from the database and
+  stores the decision (:func:`ledger.finance.store.quote_in_db`).
+* :func:`execute` refuses declined, executed and expired decisions; checks on
+  chain that the invoice is still what the decision saw and, from the freshly
+  synced database, that the limits still hold; then sends the financing with
+  the decided terms (advance, expected amount and due date, the decision's
+  expiry as the on-chain deadline), so an invoice that changed in between
+  reverts instead of being financed; and links the decision to the
+  transaction and its InvoiceFinanced event.
+* :func:`auto` quotes every open invoice the holder offered to the financier,
+  soonest due first, and executes the approved ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+
+from ledger.exceptions import DatabaseError, InputError, LedgerError, TransactionReverted
+from ledger.finance import store
+from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED
+from ledger.finance.policy import Policy
+from ledger.finance.rules import Exposure, Lines, limit_rules
+from ledger.money import format_money, to_minor_units
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.config import Settings
+    from ledger.lifecycle import Ledger
+
+
+class DecisionRefused(InputError):
+    """A decision cannot be executed (declined, executed, expired, stale)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Desk:
+    """A financing desk on one deployment: the chain, the settings and the database."""
+
+    settings: Settings
+    ledger: Ledger
+    #: Index the chain into the database (default: ledger.indexer.sync); tests may wrap it.
+    syncer: Callable[[], Any] | None = None
+
+    @property
+    def scope(self) -> store.LedgerScope:
+        return store.LedgerScope.of(self.ledger.deployment)
+
+    @property
+    def engine(self) -> Engine:
+        from ledger.indexer import get_engine
+
+        return get_engine(self.settings.database_url)
+
+    def sync(self) -> None:
+        if self.syncer is not None:
+            self.syncer()
+            return
+        # What ledger.indexer.sync() does; called through its parts because importing the submodule
+        # ledger.indexer.sync replaces that function's name in the package with the module.
+        from ledger.indexer import indexer_for
+        from ledger.indexer.sync import database_errors
+
+        with database_errors(self.settings.database_url):
+            indexer = indexer_for(self.settings, self.ledger.deployment)
+            try:
+                indexer.sync()
+            finally:
+                indexer.close()
+
+    def names(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return store.participant_names(conn, self.scope)
+
+    # -- quote ---------------------------------------------------------------------------------
+    def quote(self, invoice_id: int, financier: str, policy: Policy, *, sync: bool = True) -> dict[str, Any]:
+        if sync:
+            self.sync()
+        with self.engine.begin() as conn:
+            decision_id = store.quote_in_db(conn, self.scope, invoice_id, financier, policy)
+            row = store.get_decision(conn, decision_id)
+            names = store.participant_names(conn, self.scope)
+        return store.decision_record(row, names)
+
+    # -- execute -------------------------------------------------------------------------------
+    def _refuse_unless_executable(self, row: Mapping[str, Any], signer_address: str | None) -> None:
+        decision_id = int(row["id"])
+        scope = self.scope
+        if int(row["chain_id"]) != scope.chain_id or str(row["contract"]) != scope.invoice_contract:
+            raise DecisionRefused(
+                f"decision {decision_id} was taken on chain {row['chain_id']} for contract {row['contract']}, not on "
+                "the connected deployment; use the --rpc-url and --home it was taken with"
+            )
+        if row["status"] == DECLINED:
+            raise DecisionRefused(f"decision {decision_id} was declined, so it cannot be executed "
+                                  f"({str(row['reason']).removeprefix('declined: ')})")
+        if row["status"] == EXECUTED:
+            raise DecisionRefused(f"decision {decision_id} was already executed in transaction {row['tx_hash']}")
+        invoice_id = int(row["invoice_id"])
+        if row["status"] == EXPIRED:
+            raise self._expired(row)
+        if signer_address is not None and signer_address != row["financier"]:
+            raise DecisionRefused(
+                f"decision {decision_id} is for financier {row['financier']}, not {signer_address}; sign with "
+                "--as the financier's account"
+            )
+        assert row["status"] == APPROVED, f"unknown decision status {row['status']} for invoice {invoice_id}"
+
+    def _expired(self, row: Mapping[str, Any]) -> DecisionRefused:
+        return DecisionRefused(
+            f"decision {row['id']} expired at {row['expires_at'].astimezone(dt.UTC).isoformat()} (chain time); "
+            f"quote invoice {row['invoice_id']} again with `scf finance quote {row['invoice_id']}`"
+        )
+
+    def recheck_on_chain(self, row: Mapping[str, Any]) -> None:
+        """Refuse unless the invoice on chain is what the decision saw."""
+        from ledger.chain import STATUS_NAMES
+
+        invoice_id = int(row["invoice_id"])
+        inv = self.ledger.sender.call(self.ledger.invoices.functions.getInvoice(invoice_id))
+        supplier, due, status, buyer, _issued, currency, financier, amount, paid, _adv, _fp, _doc = inv
+        holder = self.ledger.sender.call(self.ledger.invoices.functions.ownerOf(invoice_id)) \
+            if int(status) != 6 else None
+        seen_paid = int(row["amount"]) - int(row["open_amount"])
+        changes: list[str] = []
+        if STATUS_NAMES[int(status)] != row["invoice_status"]:
+            changes.append(f"status {row['invoice_status']} -> {STATUS_NAMES[int(status)]}")
+        if int(financier, 16) != 0:
+            changes.append(f"financed by {self.ledger.name_of(financier) or financier}")
+        if int(paid) != seen_paid:
+            changes.append(f"paid {self._money(row, seen_paid)} -> {self._money(row, int(paid))}")
+        if int(amount) != int(row["amount"]):
+            changes.append(f"amount {self._money(row, int(row['amount']))} -> {self._money(row, int(amount))}")
+        if int(due) != int(row["due_at"].timestamp()):
+            changes.append("due date changed")
+        if holder != row["holder"]:
+            changes.append(f"holder {row['holder']} -> {holder}")
+        if (supplier, buyer, currency) != (row["supplier"], row["buyer"], row["currency"]):
+            changes.append("parties or currency changed")
+        if changes:
+            raise DecisionRefused(
+                f"invoice {invoice_id} changed since decision {row['id']} was taken ({'; '.join(changes)}); "
+                f"quote it again with `scf finance quote {invoice_id}`"
+            )
+
+    @staticmethod
+    def _money(row: Mapping[str, Any], units: int) -> str:
+        return format_money(units, int(row["decimals"]), str(row["currency_symbol"]))
+
+    def recheck_limits(self, conn: Any, row: Mapping[str, Any]) -> None:
+        """Refuse if the limits the decision was approved under no longer hold
+        with today's exposure (this decision's invoice excluded)."""
+        point = store.indexed_point(conn, self.scope)
+        positions = store.positions(conn, self.scope, str(row["financier"]), point.time)
+        exposure = store.exposure_of(positions, str(row["currency"]), str(row["buyer"]), str(row["supplier"]),
+                                     exclude_invoice=int(row["invoice_id"]))
+        lines = lines_of_decision(row)
+        from ledger.finance.rules import InvoiceFacts
+
+        facts = InvoiceFacts(
+            invoice_id=int(row["invoice_id"]), status=str(row["invoice_status"]), supplier=str(row["supplier"]),
+            buyer=str(row["buyer"]), holder=row["holder"], financier=None, currency=str(row["currency_symbol"]),
+            decimals=int(row["decimals"]), amount=int(row["amount"]), outstanding=int(row["open_amount"]),
+            due_date=row["due_at"].date(),
+        )
+        failing = [r for r in limit_rules(facts, exposure, lines) if not r.passed]
+        if failing:
+            raise DecisionRefused(
+                f"decision {row['id']} no longer fits the limits ({'; '.join(r.reason for r in failing)}); "
+                f"quote invoice {row['invoice_id']} again"
+            )
+
+    def execute(self, decision_id: int, signer: LocalAccount, *, recheck: bool = True) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = store.get_decision(conn, decision_id)
+        self._refuse_unless_executable(row, signer.address)
+        expires = int(row["expires_at"].timestamp())
+        if self.ledger.chain_time() >= expires:
+            with self.engine.begin() as conn:
+                store.mark(conn, decision_id, status=EXPIRED)
+            raise self._expired(row)
+        if recheck:
+            self.recheck_on_chain(row)
+            self.sync()
+            with self.engine.begin() as conn:
+                store.lock_financier(conn, str(row["financier"]))
+                row = store.get_decision(conn, decision_id)
+                self._refuse_unless_executable(row, signer.address)
+                self.recheck_limits(conn, row)
+        invoice_id = int(row["invoice_id"])
+        try:
+            result = self.ledger.finance(
+                signer, invoice_id, advance_units=int(row["net_advance"]), expected_amount=int(row["amount"]),
+                expected_due=int(row["due_at"].timestamp()), deadline=expires,
+            )
+        except TransactionReverted as exc:
+            raise TransactionReverted(
+                f"decision {decision_id} was not executed: {exc.rule}", exc.error_name, exc.error_args
+            ) from None
+        block_time = dt.datetime.fromtimestamp(
+            int(self.ledger.w3.eth.get_block(result["block"])["timestamp"]), dt.UTC
+        )
+        with self.engine.begin() as conn:
+            store.mark(conn, decision_id, status=EXECUTED, tx_hash=result["tx_hash"],
+                       executed_block=result["block"], executed_at=block_time)
+        self.link_event(decision_id)
+        with self.engine.connect() as conn:
+            record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn,
+                                                                                                         self.scope))
+        record["transaction"] = result
+        return record
+
+    def link_event(self, decision_id: int) -> None:
+        """Sync, then point the decision at the InvoiceFinanced event of its transaction."""
+        from ledger.db.models import Event
+
+        self.sync()
+        with self.engine.begin() as conn:
+            row = store.get_decision(conn, decision_id)
+            ev = conn.execute(
+                select(Event.id, Event.block_hash, Event.log_index).where(
+                    Event.chain_id == row["chain_id"], Event.contract == row["contract"],
+                    Event.tx_hash == row["tx_hash"], Event.event == "InvoiceFinanced",
+                )
+            ).first()
+            if ev is not None:
+                store.mark(conn, decision_id, event_id=int(ev.id), event_block_hash=str(ev.block_hash),
+                           event_log_index=int(ev.log_index))
+
+    # -- auto ----------------------------------------------------------------------------------
+    def candidates(self, financier: str) -> tuple[list[int], int]:
+        """Open invoices (confirmed, unfinanced, not yet due) the holder offered
+        to ``financier`` or approved it on, soonest due first; and how many
+        open invoices were left out for lack of consent."""
+        from ledger.db.models import Invoice
+
+        scope = self.scope
+        with self.engine.connect() as conn:
+            point = store.indexed_point(conn, scope)
+            rows = conn.execute(
+                select(Invoice.__table__).where(
+                    Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
+                    Invoice.status == "Confirmed", Invoice.financier.is_(None),
+                    Invoice.due_at > point.time,
+                ).order_by(Invoice.due_date, Invoice.invoice_id)
+            ).mappings().all()
+            chosen: list[int] = []
+            for row in rows:
+                listed = row["offer_expires_at"] is not None and row["offer_expires_at"] >= point.time and (
+                    row["offer_financier"] is None or row["offer_financier"] == financier)
+                if listed or financier in store.approvals(conn, scope, int(row["invoice_id"]), row["holder"]):
+                    chosen.append(int(row["invoice_id"]))
+        return chosen, len(rows) - len(chosen)
+
+    def auto(self, financier: str, signer: LocalAccount | None, policy: Policy, *, max_count: int | None = None,
+             dry_run: bool = False) -> dict[str, Any]:
+        self.sync()
+        ids, skipped = self.candidates(financier)
+        results: list[dict[str, Any]] = []
+        financed = 0
+        extra: list[store.Position] = []
+        for invoice_id in ids:
+            if max_count is not None and financed >= max_count:
+                break
+            if dry_run:
+                with self.engine.connect() as conn:
+                    a = store.assess(conn, self.scope, invoice_id, financier, policy, extra=extra)
+                ev = a.evaluation
+                if ev.approved:
+                    extra.append(a.position())
+                    financed += 1
+                results.append({
+                    "invoice_id": invoice_id, "decision_id": None,
+                    "status": "would approve" if ev.approved else "would decline",
+                    "net_advance": None if ev.price is None else str(_major(ev.price.net_advance, a.invoice.decimals)),
+                    "currency": a.invoice.currency, "reason": ev.summary(),
+                })
+                continue
+            decision = self.quote(invoice_id, financier, policy, sync=False)
+            entry: dict[str, Any] = {
+                "invoice_id": invoice_id, "decision_id": decision["decision_id"], "status": decision["status"],
+                "net_advance": None if decision["price"] is None else decision["price"]["net_advance"],
+                "currency": decision["currency"], "reason": decision["reason"],
+            }
+            if decision["status"] == APPROVED:
+                assert signer is not None
+                try:
+                    executed = self.execute(decision["decision_id"], signer)
+                    entry.update(status=EXECUTED, tx_hash=executed["tx_hash"])
+                    financed += 1
+                except LedgerError as exc:
+                    entry.update(status="failed", reason=str(exc))
+            results.append(entry)
+        return {"financier": financier, "dry_run": dry_run, "candidates": len(ids), "not_offered": skipped,
+                "financed": financed, "results": results}
+
+
+def _major(units: int, decimals: int) -> Any:
+    from ledger.money import from_minor_units
+
+    return from_minor_units(units, decimals)
+
+
+def lines_of_decision(row: Mapping[str, Any]) -> Lines:
+    """The limits a decision was approved under, from its stored rules."""
+    from decimal import Decimal
+
+    rules = {r["name"]: r for r in row["rules"]}
+    d = int(row["decimals"])
+
+    def units(value: str | None) -> int | None:
+        return None if value is None else to_minor_units(value, d, "stored limit")
+
+    try:
+        book = units(rules["book_limit"]["inputs"]["limit"])
+        conc = rules["concentration"]["inputs"]
+        return Lines(
+            book=book if book is not None else 0,
+            buyer=units(rules["buyer_limit"]["inputs"]["limit"]),
+            supplier=units(rules["supplier_limit"]["inputs"]["limit"]),
+            concentration=None if conc.get("max_share") is None else Decimal(conc["max_share"]),
+            concentration_above=units(conc["applies_above"]) or 0,
+        )
+    except (KeyError, TypeError) as exc:
+        raise DatabaseError(f"decision {row['id']} has no stored limits ({exc}); quote the invoice again") from None
+
+
+__all__ = ["DecisionRefused", "Desk", "Exposure", "lines_of_decision"]

@@ -1,0 +1,457 @@
+"""Decisions against the indexed ledger: the facts a decision needs, read
+from the database, and the ``decisions`` rows it writes. No web3 here.
+
+Exposure (what the limits count) of a financier in one currency is
+
+* its book: the open amount of every financed receivable it holds
+  (status Financed or PartiallyPaid, holder = the financier), plus
+* its pending decisions: the open amount of invoices it has an approved,
+  unexpired decision on, or an executed decision the indexer has not yet seen
+  financed, while the invoice is still Confirmed and unfinanced in the
+  database. Each invoice counts once.
+
+So a quote sees every earlier approval that may still be executed, whatever
+the order in which they are executed. A quote evaluates and stores its
+decision in one transaction holding the financier's lock (SQLite: the
+database write lock, PostgreSQL: an advisory lock), so two quotes cannot both
+use the same headroom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, or_, select, text, update
+
+from ledger.contracts import Currency, Deployment
+from ledger.db.models import Block, Cursor, Event, Invoice, Participant
+from ledger.exceptions import DatabaseError, DeploymentError, InputError
+from ledger.finance.grading import buyer_history, payment_stats
+from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, Decision
+from ledger.finance.policy import Policy
+from ledger.finance.rules import Evaluation, Exposure, InvoiceFacts, PartyFacts, evaluate
+
+FINANCED_STATUSES = ("Financed", "PartiallyPaid")
+#: The decisions table, typed for Core statements.
+DECISIONS = cast(Table, Decision.__table__)
+
+
+@dataclass(frozen=True)
+class LedgerScope:
+    """One deployment on one chain: where decisions are taken."""
+
+    chain_id: int
+    invoice_contract: str
+    registry_contract: str
+    #: lower-case address -> currency of the deployment record.
+    currencies: Mapping[str, Currency] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> LedgerScope:
+        c = deployment.contracts
+        return cls(
+            deployment.chain_id, _checksum(c["InvoiceToken"].address), _checksum(c["ParticipantRegistry"].address),
+            {cur.address.lower(): cur for cur in deployment.currencies.values()},
+        )
+
+    def currency(self, address: str) -> Currency:
+        found = self.currencies.get(address.lower())
+        if found is None:
+            raise DeploymentError(
+                f"currency {address} is not in the deployment record of chain {self.chain_id}, so its decimals are "
+                "unknown; use the data directory (--home) the contracts were deployed from"
+            )
+        return found
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address  # eth_utils does not import web3
+
+    return str(to_checksum_address(address))
+
+
+@dataclass(frozen=True)
+class IndexedPoint:
+    """The last indexed block: a decision's "now"."""
+
+    block_number: int
+    block_hash: str
+    time: dt.datetime
+
+
+def indexed_point(conn: Connection, scope: LedgerScope) -> IndexedPoint:
+    cursors = conn.execute(
+        select(Cursor.block_number, Cursor.block_hash, Cursor.updated_at)
+        .where(Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract)
+    ).all()
+    cursors = [c for c in cursors if c.block_number is not None]
+    if not cursors:
+        raise DatabaseError(
+            f"the invoices of {scope.invoice_contract} on chain {scope.chain_id} are not indexed yet; "
+            "run `scf index sync`"
+        )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    best = max(cursors, key=lambda c: (c.block_number, c.updated_at or epoch))
+    when = conn.execute(
+        select(Block.timestamp).where(Block.chain_id == scope.chain_id, Block.number == best.block_number)
+    ).scalar()
+    if when is None:
+        when = conn.execute(
+            select(Event.block_time).where(Event.chain_id == scope.chain_id, Event.block_number <= best.block_number)
+            .order_by(Event.block_number.desc()).limit(1)
+        ).scalar()
+    if when is None:
+        raise DatabaseError(f"no time known for indexed block {best.block_number}; run `scf index sync`")
+    return IndexedPoint(int(best.block_number), str(best.block_hash), when)
+
+
+def lock_financier(conn: Connection, financier: str) -> None:
+    """Serialise decisions of one financier (PostgreSQL; SQLite writers already
+    hold the database's write lock from BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"scf-finance:{financier.lower()}".encode()).digest()[:8], "big") >> 1
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+# -- facts -------------------------------------------------------------------------------------------
+
+
+def party_facts(conn: Connection, scope: LedgerScope, address: str) -> PartyFacts:
+    row = conn.execute(
+        select(Participant.name, Participant.suspended, Participant.kyc_expiry)
+        .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract,
+               Participant.address == address)
+    ).first()
+    if row is None:
+        return PartyFacts(address, None, False, False, None)
+    return PartyFacts(address, str(row.name), True, bool(row.suspended), row.kyc_expiry)
+
+
+def participant_names(conn: Connection, scope: LedgerScope) -> dict[str, str]:
+    rows = conn.execute(
+        select(Participant.address, Participant.name)
+        .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract)
+    ).all()
+    return {str(r.address): str(r.name) for r in rows}
+
+
+def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: str) -> str:
+    """A registered participant name (case-insensitive) or an address."""
+    raw = text_.strip()
+    if raw.lower().startswith("0x"):
+        if len(raw) != 42:
+            raise InputError(f"invalid {what} address {text_!r}: expected 0x and 40 hex digits")
+        try:
+            return _checksum(raw)
+        except ValueError:
+            raise InputError(f"invalid {what} address {text_!r}: expected 0x and 40 hex digits") from None
+    names = participant_names(conn, scope)
+    matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise InputError(f"{what} name {text_!r} is ambiguous; use the address")
+    raise InputError(f"unknown {what} {text_!r}: no participant has that name; give a registered name or an address")
+
+
+def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        select(Invoice.__table__).where(
+            Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
+            Invoice.invoice_id == invoice_id,
+        )
+    ).mappings().first()
+    if row is None:
+        raise InputError(f"invoice {invoice_id} is not in the indexed ledger; check the id with `scf invoice list`")
+    return {str(k): v for k, v in row.items()}
+
+
+def approvals(conn: Connection, scope: LedgerScope, invoice_id: int, holder: str | None) -> frozenset[str]:
+    """Financiers the holder approved on the token (ERC-721 Approval since the
+    token last moved, or ApprovalForAll still in force), from the events."""
+    if holder is None:
+        return frozenset()
+    e = Event.__table__
+    where = [e.c.chain_id == scope.chain_id, e.c.contract == scope.invoice_contract]
+    token_events = conn.execute(
+        select(e.c.event, e.c.args, e.c.block_number, e.c.log_index)
+        .where(*where, e.c.invoice_id == invoice_id, e.c.event.in_(("Transfer", "Approval")))
+        .order_by(e.c.block_number, e.c.log_index)
+    ).all()
+    approved: set[str] = set()
+    for ev in token_events:
+        if ev.event == "Transfer":
+            approved.clear()  # a transfer clears the token's approval
+        elif ev.args.get("owner") == holder and int(str(ev.args.get("approved", "0x0")), 16) != 0:
+            approved = {str(ev.args["approved"])}
+        else:
+            approved.clear()
+    operators: dict[str, bool] = {}
+    for ev in conn.execute(
+        select(e.c.args).where(*where, e.c.event == "ApprovalForAll").order_by(e.c.block_number, e.c.log_index)
+    ).all():
+        if ev.args.get("owner") == holder:
+            operators[str(ev.args.get("operator"))] = bool(ev.args.get("approved"))
+    return frozenset(approved | {op for op, on in operators.items() if on})
+
+
+def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) -> InvoiceFacts:
+    currency = scope.currency(str(row["currency"]))
+    return InvoiceFacts(
+        invoice_id=int(row["invoice_id"]), status=str(row["status"]), supplier=str(row["supplier"]),
+        buyer=str(row["buyer"]), holder=row["holder"], financier=row["financier"], currency=currency.symbol,
+        decimals=currency.decimals, amount=int(row["amount"]), outstanding=int(row["outstanding"]),
+        due_date=row["due_date"], offer_financier=row["offer_financier"],
+        offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
+        offer_expires=row["offer_expires_at"],
+        approved=approvals(conn, scope, int(row["invoice_id"]), row["holder"]),
+    )
+
+
+# -- exposure ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """One invoice in a financier's exposure."""
+
+    invoice_id: int
+    buyer: str
+    supplier: str
+    currency: str
+    amount: int
+    #: "book" (financed, held) or "pending" (a decision not yet seen financed).
+    kind: str
+
+
+def book_positions(conn: Connection, scope: LedgerScope, financier: str | None = None) -> list[Position]:
+    """Financed receivables still open, held by ``financier`` (or by anyone)."""
+    where = [Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
+             Invoice.status.in_(FINANCED_STATUSES)]
+    if financier is not None:
+        where.append(Invoice.holder == financier)
+    rows = conn.execute(
+        select(Invoice.invoice_id, Invoice.buyer, Invoice.supplier, Invoice.currency, Invoice.outstanding)
+        .where(*where)
+    ).all()
+    return [Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), int(r.outstanding), "book")
+            for r in rows if int(r.outstanding) > 0]
+
+
+def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime) -> list[Position]:
+    """Invoices with an approved, unexpired (or executed, not yet indexed)
+    decision of ``financier`` that the database still shows unfinanced."""
+    d = DECISIONS
+    rows = conn.execute(
+        select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.currency, d.c.open_amount)
+        .join(Invoice.__table__, and_(Invoice.chain_id == d.c.chain_id, Invoice.contract == d.c.contract,
+                                      Invoice.invoice_id == d.c.invoice_id))
+        .where(
+            d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract, d.c.financier == financier,
+            or_(and_(d.c.status == APPROVED, d.c.expires_at >= as_of), d.c.status == EXECUTED),
+            Invoice.status == "Confirmed", Invoice.financier.is_(None),
+        )
+    ).all()
+    seen: dict[int, Position] = {}
+    for r in rows:
+        amount = int(r.open_amount)
+        if int(r.invoice_id) not in seen or seen[int(r.invoice_id)].amount < amount:
+            seen[int(r.invoice_id)] = Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency),
+                                               amount, "pending")
+    return list(seen.values())
+
+
+def exposure_of(
+    positions: Iterable[Position], currency: str, buyer: str, supplier: str, exclude_invoice: int | None = None
+) -> Exposure:
+    book = by_buyer = by_supplier = 0
+    for p in positions:
+        if p.invoice_id == exclude_invoice or p.currency.lower() != currency.lower():
+            continue
+        book += p.amount
+        if p.buyer == buyer:
+            by_buyer += p.amount
+        if p.supplier == supplier:
+            by_supplier += p.amount
+    return Exposure(book, by_buyer, by_supplier)
+
+
+def positions(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime,
+              extra: Sequence[Position] = ()) -> list[Position]:
+    book = book_positions(conn, scope, financier)
+    held = {p.invoice_id for p in book}
+    pending = [p for p in pending_positions(conn, scope, financier, as_of) if p.invoice_id not in held]
+    ids = held | {p.invoice_id for p in pending}
+    return book + pending + [p for p in extra if p.invoice_id not in ids]
+
+
+# -- evaluating and storing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One evaluated invoice: what was seen and what the policy said."""
+
+    point: IndexedPoint
+    invoice: InvoiceFacts
+    row: Mapping[str, Any]
+    financier: str
+    exposure: Exposure
+    evaluation: Evaluation
+
+    def position(self) -> Position:
+        return Position(self.invoice.invoice_id, self.invoice.buyer, self.invoice.supplier, str(self.row["currency"]),
+                        self.invoice.outstanding, "pending")
+
+
+def assess(
+    conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy,
+    extra: Sequence[Position] = (), point: IndexedPoint | None = None,
+) -> Assessment:
+    """Evaluate ``policy`` for one invoice from the database (nothing written)."""
+    point = point or indexed_point(conn, scope)
+    row = invoice_row(conn, scope, invoice_id)
+    facts = invoice_facts(conn, scope, row)
+    supplier = party_facts(conn, scope, facts.supplier)
+    buyer = party_facts(conn, scope, facts.buyer)
+    as_of_date = point.time.astimezone(dt.UTC).date()
+    history = [r for r in buyer_history(conn, scope.chain_id, scope.invoice_contract, facts.buyer)
+               if r.invoice_id != invoice_id]
+    stats = payment_stats(history, as_of_date, grace_days=policy.grading.grace_days,
+                          default_after_days=policy.grading.default_after_days)
+    exposure = exposure_of(positions(conn, scope, financier, point.time, extra), str(row["currency"]), facts.buyer,
+                           facts.supplier, exclude_invoice=invoice_id)
+    evaluation = evaluate(policy=policy, invoice=facts, supplier=supplier, buyer=buyer, financier=financier,
+                          stats=stats, exposure=exposure, as_of=point.time)
+    return Assessment(point, facts, row, financier, exposure, evaluation)
+
+
+def expire_decisions(conn: Connection, scope: LedgerScope, now: dt.datetime, financier: str | None = None) -> int:
+    """Mark approved decisions whose expiry has passed (chain time) as expired."""
+    d = DECISIONS
+    where = [d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract, d.c.status == APPROVED,
+             d.c.expires_at < now]
+    if financier is not None:
+        where.append(d.c.financier == financier)
+    return int(conn.execute(update(d).where(*where).values(status=EXPIRED)).rowcount or 0)
+
+
+def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, now: dt.datetime | None = None) -> int:
+    """Write the decision of an assessment; returns its id."""
+    ev, p = a.evaluation, a.evaluation.price
+    currency = scope.currency(str(a.row["currency"]))
+    values: dict[str, Any] = {
+        "chain_id": scope.chain_id, "contract": scope.invoice_contract, "invoice_id": a.invoice.invoice_id,
+        "financier": a.financier, "status": APPROVED if ev.approved else DECLINED,
+        "created_at": now or dt.datetime.now(dt.UTC),
+        "block_number": a.point.block_number, "block_hash": a.point.block_hash, "as_of": a.point.time,
+        "expires_at": a.point.time + dt.timedelta(minutes=policy.valid_minutes),
+        "policy_hash": policy.hash, "policy_source": policy.source, "policy": policy.canonical(),
+        "grade": ev.grade, "currency": str(a.row["currency"]), "currency_symbol": currency.symbol,
+        "decimals": currency.decimals, "supplier": a.invoice.supplier, "buyer": a.invoice.buyer,
+        "holder": a.invoice.holder, "amount": a.invoice.amount, "open_amount": a.invoice.outstanding,
+        "due_at": a.row["due_at"], "invoice_status": a.invoice.status,
+        "advance": None if p is None else p.advance, "discount": None if p is None else p.discount,
+        "fees": None if p is None else p.fees, "net_advance": None if p is None else p.net_advance,
+        "reserve": None if p is None else p.reserve, "days": None if p is None else p.days,
+        "day_count": None if p is None else p.day_count, "advance_rate": None if p is None else p.advance_rate,
+        "annual_rate": None if p is None else p.annual_rate,
+        "exposure_book": a.exposure.book, "exposure_buyer": a.exposure.buyer,
+        "exposure_supplier": a.exposure.supplier,
+        "rules": [r.as_dict() for r in ev.rules], "reason": ev.summary(),
+    }
+    result = conn.execute(DECISIONS.insert().returning(DECISIONS.c.id), values)
+    return int(result.scalar_one())
+
+
+def quote_in_db(conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy) -> int:
+    """Evaluate and store one decision in the caller's transaction, under the
+    financier's lock. Returns the decision id."""
+    lock_financier(conn, financier)
+    point = indexed_point(conn, scope)
+    expire_decisions(conn, scope, point.time, financier)
+    assessment = assess(conn, scope, invoice_id, financier, policy, point=point)
+    return store(conn, scope, assessment, policy)
+
+
+# -- reading decisions ----------------------------------------------------------------------------------
+
+
+def get_decision(conn: Connection, decision_id: int) -> dict[str, Any]:
+    row = conn.execute(select(DECISIONS).where(DECISIONS.c.id == decision_id)).mappings().first()
+    if row is None:
+        raise InputError(f"no decision {decision_id}; list them with `scf finance list`")
+    return {str(k): v for k, v in row.items()}
+
+
+def list_decisions(conn: Connection, scope: LedgerScope, financier: str | None = None,
+                   statuses: Sequence[str] = (), invoice_id: int | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    d = DECISIONS
+    stmt = select(d).where(d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract)
+    if financier is not None:
+        stmt = stmt.where(d.c.financier == financier)
+    if statuses:
+        stmt = stmt.where(d.c.status.in_(list(statuses)))
+    if invoice_id is not None:
+        stmt = stmt.where(d.c.invoice_id == invoice_id)
+    stmt = stmt.order_by(d.c.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [{str(k): v for k, v in r.items()} for r in conn.execute(stmt).mappings().all()]
+
+
+def mark(conn: Connection, decision_id: int, **values: Any) -> None:
+    conn.execute(update(DECISIONS).where(DECISIONS.c.id == decision_id).values(**values))
+
+
+def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A decision as plain JSON-able data (amounts as exact major-unit strings)."""
+    from ledger.money import from_minor_units
+
+    names = names or {}
+    d = int(row["decimals"])
+
+    def money(units: int | None) -> str | None:
+        return None if units is None else str(from_minor_units(int(units), d))
+
+    def party(address: str | None) -> dict[str, str | None] | None:
+        return None if address is None else {"address": address, "name": names.get(address)}
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+    return {
+        "decision_id": int(row["id"]), "invoice_id": int(row["invoice_id"]), "status": row["status"],
+        "financier": party(row["financier"]), "supplier": party(row["supplier"]), "buyer": party(row["buyer"]),
+        "holder": party(row["holder"]), "currency": row["currency_symbol"],
+        "amount": money(row["amount"]), "open_amount": money(row["open_amount"]),
+        "due": row["due_at"].astimezone(dt.UTC).date().isoformat(), "grade": row["grade"],
+        "price": None if row["advance"] is None else {
+            "advance": money(row["advance"]), "discount": money(row["discount"]), "fees": money(row["fees"]),
+            "net_advance": money(row["net_advance"]), "reserve": money(row["reserve"]), "days": row["days"],
+            "day_count": row["day_count"], "advance_rate": str(row["advance_rate"]),
+            "annual_rate": str(row["annual_rate"]),
+        },
+        "exposure": {"book": money(row["exposure_book"]), "buyer": money(row["exposure_buyer"]),
+                     "supplier": money(row["exposure_supplier"])},
+        "block": int(row["block_number"]), "block_hash": row["block_hash"], "as_of": iso(row["as_of"]),
+        "expires_at": iso(row["expires_at"]), "created_at": iso(row["created_at"]),
+        "policy_hash": row["policy_hash"], "policy_source": row["policy_source"],
+        "reason": row["reason"], "rules": row["rules"],
+        "tx_hash": row["tx_hash"], "executed_block": row["executed_block"], "executed_at": iso(row["executed_at"]),
+        "event_id": row["event_id"], "event_block_hash": row["event_block_hash"],
+        "event_log_index": row["event_log_index"],
+    }
+
+
+__all__ = [
+    "APPROVED", "DECLINED", "EXECUTED", "EXPIRED", "Assessment", "IndexedPoint", "LedgerScope", "Position",
+    "assess", "book_positions", "decision_record", "expire_decisions", "exposure_of", "get_decision",
+    "indexed_point", "list_decisions", "lock_financier", "mark", "pending_positions", "positions", "quote_in_db",
+    "store",
+]

@@ -1,0 +1,468 @@
+"""Financing decisions end to end on the real chain, the real indexer and
+both databases: quote -> execute -> index -> report with the figures checked
+against the chain; every refusal of execute; limits that hold whatever the
+order of quotes and executions; auto-financing; and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from ledger.cli import main
+from ledger.config import REPO_ROOT
+from ledger.finance.policy import Policy, load_policy, parse_policy
+from ledger.finance.pricing import price
+from ledger.money import from_minor_units, timestamp_to_date
+
+EXAMPLE = REPO_ROOT / "examples" / "policy.toml"
+POLICY = load_policy(EXAMPLE)
+BUYER_NAME = "Tsuen Wan Electronics Ltd"
+SUPPLIER_NAME = "Kowloon Precision Parts Ltd"
+
+
+def tight_policy(buyer_line: str = "150000.00") -> Policy:
+    """The example policy with a small credit line for the test buyer."""
+    text = EXAMPLE.read_text().replace('"Tsuen Wan Electronics Ltd" = "8000000.00"',
+                                       f'"Tsuen Wan Electronics Ltd" = "{buyer_line}"')
+    return parse_policy(text, "tight.toml")
+
+
+@pytest.fixture()
+def desk(chain: Any, ledger: Any, db_url: str) -> Any:
+    from ledger.finance.service import Desk
+
+    return Desk(replace(chain.settings, db_url=db_url), ledger)
+
+
+class Book:
+    """Drives the lifecycle on chain for a test."""
+
+    def __init__(self, ledger: Any, acct: Any) -> None:
+        self.ledger = ledger
+        self.acct = acct
+
+    def today(self) -> dt.date:
+        return timestamp_to_date(self.ledger.chain_time())
+
+    def issue(self, amount: str = "100000.00", days: int = 60, supplier: str = "supplier", buyer: str = "buyer",
+              confirm: bool = True, offer: bool = True, to: str | None = None) -> int:
+        due = self.today() + dt.timedelta(days=days)
+        r = self.ledger.issue(self.acct(supplier), buyer, f"INV-{uuid.uuid4().hex[:10]}", amount, "HKD", due)
+        invoice_id = int(r["invoice_id"])
+        if confirm:
+            self.ledger.confirm(self.acct(buyer), invoice_id)
+        if offer:
+            self.ledger.offer(self.acct(supplier), invoice_id, to, None, 7)
+        return invoice_id
+
+    def onchain(self, invoice_id: int) -> dict[str, Any]:
+        return dict(self.ledger._invoice_state(invoice_id))
+
+    def units(self, who: str) -> int:
+        cur = self.ledger.deployment.currency("HKD")
+        return int(self.ledger.token(cur).functions.balanceOf(self.acct(who).address).call())
+
+    def travel(self, seconds: int) -> None:
+        w3 = self.ledger.w3
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
+
+@pytest.fixture()
+def book(ledger: Any, acct: Any) -> Book:
+    return Book(ledger, acct)
+
+
+def hkd(units: int) -> str:
+    return str(from_minor_units(units, 2))
+
+
+def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.db.models import Event
+    from ledger.reports import aging_report, exposure_report, portfolio_report
+
+    financier = acct("financier").address
+    invoice_id = book.issue("100000.00", days=60)
+    decision = desk.quote(invoice_id, financier, POLICY)
+    assert decision["status"] == "approved", decision["reason"]
+    assert decision["grade"] == "B" and decision["reason"] == "approved: every rule passed"
+    p = decision["price"]
+    days = p["days"]
+    as_of = dt.date.fromisoformat(decision["as_of"][:10])
+    assert days == (dt.date.fromisoformat(decision["due"]) - as_of).days == 60
+    # Grade B: 90% advance; 4.50% + 2.50% on ACT/365; fees 250.00 + 0.10% of the advance.
+    # 9,000,000 x 0.07 x 60 / 365 = 103,561.64 -> 103,562; fees 25,000 + 9,000.
+    assert (p["advance"], p["discount"], p["fees"], p["net_advance"], p["reserve"]) == (
+        "90000.00", "1035.62", "340.00", "88624.38", "10000.00")
+    assert decision["policy_hash"] == POLICY.hash
+    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 15
+
+    supplier_before, financier_before = book.units("supplier"), book.units("financier")
+    done = desk.execute(decision["decision_id"], acct("financier"))
+    assert done["status"] == "executed" and done["tx_hash"].startswith("0x")
+    # The chain has exactly the decided terms.
+    state = book.onchain(invoice_id)
+    assert state["advance"] == 8_862_438 and state["financier"] == financier and state["status"] == 3
+    assert book.ledger.invoices.functions.ownerOf(invoice_id).call() == financier
+    assert book.units("supplier") - supplier_before == 8_862_438
+    assert financier_before - book.units("financier") == 8_862_438
+    # The decision links to the indexed InvoiceFinanced event of its transaction.
+    with desk.engine.connect() as conn:
+        ev = conn.execute(select(Event.__table__).where(Event.id == done["event_id"])).first()
+    assert ev is not None and ev.event == "InvoiceFinanced" and ev.tx_hash == done["tx_hash"]
+    assert int(ev.args["advance"]) == 8_862_438 and ev.block_number == done["executed_block"]
+    assert (done["event_block_hash"], done["event_log_index"]) == (ev.block_hash, ev.log_index)
+
+    # Reports from the database, checked against the chain.
+    book.ledger.repay(acct("buyer"), invoice_id, "40000.00")
+    desk.sync()
+    with desk.engine.connect() as conn:
+        exp = exposure_report(conn, desk.scope, "buyer", POLICY)
+        mine = portfolio_report(conn, desk.scope, financier)
+        aging = aging_report(conn, desk.scope)
+    onchain_open = book.onchain(invoice_id)["amount"] - book.onchain(invoice_id)["paid"]
+    assert onchain_open == 6_000_000
+    [row] = exp["rows"]
+    assert (row["buyer"], row["name"], row["outstanding"], row["advanced"]) == (
+        acct("buyer").address, BUYER_NAME, hkd(onchain_open), "88624.38")
+    assert (row["limit"], row["used"], row["used_pct"], row["headroom"]) == (
+        "8000000.00", "60000.00", "0.75", "7940000.00")
+    [pf] = mine["rows"]
+    assert (pf["advanced"], pf["outstanding"], pf["collected"], pf["open"], pf["closed"]) == (
+        "88624.38", "60000.00", "40000.00", 1, 0)
+    # Expected income = gross advance - cash = discount + fees = 1,375.62 over 60 days on 88,624.38:
+    # 137,562 x 365 / (8,862,438 x 60) = 9.4424...%
+    assert pf["expected_income"] == "1375.62" and pf["expected_yield_pct"] == "9.44"
+    assert aging["rows"][0]["not_due"] == "60000.00" and aging["totals"][0]["total"] == "60000.00"
+
+    book.ledger.repay(acct("buyer"), invoice_id, "60000.00")
+    desk.sync()
+    with desk.engine.connect() as conn:
+        [pf] = portfolio_report(conn, desk.scope, financier)["rows"]
+        assert exposure_report(conn, desk.scope, "buyer")["rows"] == []
+    # Paid in full: the financier keeps the gross advance (90,000.00) of the 100,000.00 collected;
+    # the 10,000.00 reserve goes back to the seller; income 90,000.00 - 88,624.38 = 1,375.62.
+    assert (pf["collected"], pf["outstanding"], pf["closed"], pf["realised_income"], pf["reserve_released"]) == (
+        "100000.00", "0.00", 1, "1375.62", "10000.00")
+    assert pf["realised_yield_pct"] is not None
+
+
+def test_finance_decisions_declined_without_consent_and_refused(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.finance.service import DecisionRefused
+
+    invoice_id = book.issue(offer=False)
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    assert d["status"] == "declined"
+    failing = [r for r in d["rules"] if r["outcome"] == "fail"]
+    assert [r["name"] for r in failing] == ["holder_consent"]
+    assert failing[0]["reason"] == (f"the holder {acct('supplier').address} has not offered it to this financier "
+                                    "(it needs `scf invoice offer` first)")
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d["decision_id"], acct("financier"))
+    assert str(info.value) == (f"decision {d['decision_id']} was declined, so it cannot be executed (the holder "
+                               f"{acct('supplier').address} has not offered it to this financier (it needs "
+                               "`scf invoice offer` first))")
+    # Listed only for another financier: still no consent for this one.
+    other = book.issue(offer=True, to="financier2")
+    d2 = desk.quote(other, acct("financier").address, POLICY)
+    assert d2["status"] == "declined"
+    assert "listed only for" in next(r for r in d2["rules"] if r["name"] == "holder_consent")["reason"]
+    assert book.onchain(invoice_id)["status"] == 2 and book.onchain(other)["status"] == 2
+
+
+def test_finance_decisions_expired_by_time_travel(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.finance.service import DecisionRefused
+
+    invoice_id = book.issue()
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    assert d["status"] == "approved"
+    book.travel(15 * 60 + 1)
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d["decision_id"], acct("financier"))
+    assert str(info.value) == (f"decision {d['decision_id']} expired at {d['expires_at']} (chain time); quote invoice "
+                               f"{invoice_id} again with `scf finance quote {invoice_id}`")
+    with desk.engine.connect() as conn:
+        from ledger.finance.store import get_decision
+
+        assert get_decision(conn, d["decision_id"])["status"] == "expired"
+    assert book.onchain(invoice_id)["status"] == 2  # nothing financed
+
+
+def test_finance_decisions_changed_invoice_is_refused_or_reverts(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.exceptions import TransactionReverted
+    from ledger.finance.service import DecisionRefused
+    from ledger.finance.store import get_decision
+
+    financier = acct("financier").address
+    # Partly repaid between quote and execute.
+    repaid = book.issue()
+    d = desk.quote(repaid, financier, POLICY)
+    assert d["status"] == "approved"
+    book.ledger.repay(acct("buyer"), repaid, "1000.00")
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d["decision_id"], acct("financier"))
+    assert str(info.value) == (f"invoice {repaid} changed since decision {d['decision_id']} was taken (status "
+                               "Confirmed -> PartiallyPaid; paid HKD 0.00 -> HKD 1,000.00); quote it again with "
+                               f"`scf finance quote {repaid}`")
+    # Without the off-chain re-check, the chain itself refuses the stale terms.
+    with pytest.raises(TransactionReverted) as reverted:
+        desk.execute(d["decision_id"], acct("financier"), recheck=False)
+    assert str(reverted.value).startswith(f"decision {d['decision_id']} was not executed: ")
+    assert reverted.value.error_name == "InvoiceNotConfirmed"
+    assert book.onchain(repaid)["financier"] == "0x" + "00" * 20
+
+    # Financed by someone else between quote and execute.
+    taken = book.issue()
+    d2 = desk.quote(taken, financier, POLICY)
+    book.ledger.finance(acct("financier2"), taken, advance_rate="0.5")
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d2["decision_id"], acct("financier"))
+    assert "financed by Victoria Peak Capital Ltd" in str(info.value)
+    with pytest.raises(TransactionReverted) as reverted:
+        desk.execute(d2["decision_id"], acct("financier"), recheck=False)
+    assert reverted.value.error_name == "InvoiceAlreadyFinanced"
+    assert book.onchain(taken)["financier"] == acct("financier2").address
+    with desk.engine.connect() as conn:
+        assert get_decision(conn, d["decision_id"])["status"] == "approved"
+        assert get_decision(conn, d2["decision_id"])["status"] == "approved"
+
+
+def test_finance_decisions_refuses_executed_and_wrong_signer(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.finance.service import DecisionRefused
+
+    invoice_id = book.issue()
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d["decision_id"], acct("financier2"))
+    assert str(info.value) == (f"decision {d['decision_id']} is for financier {acct('financier').address}, not "
+                               f"{acct('financier2').address}; sign with --as the financier's account")
+    done = desk.execute(d["decision_id"], acct("financier"))
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(d["decision_id"], acct("financier"))
+    assert str(info.value) == f"decision {d['decision_id']} was already executed in transaction {done['tx_hash']}"
+
+
+def test_finance_decisions_pending_approvals_use_the_limits(desk: Any, book: Book, acct: Any) -> None:
+    """Buyer line 150,000.00: after one approved 100,000.00 decision, a second
+    is declined, in whatever order they are executed; an expired approval no
+    longer counts, and an executed one counts through the book."""
+    from ledger.finance.service import DecisionRefused
+
+    policy = tight_policy("150000.00")
+    financier = acct("financier").address
+    first, second = book.issue(), book.issue()
+    a = desk.quote(first, financier, policy)
+    assert a["status"] == "approved" and a["exposure"]["buyer"] == "0.00"
+    b = desk.quote(second, financier, policy)
+    assert b["status"] == "declined"
+    assert b["exposure"]["buyer"] == "100000.00"
+    assert [r["reason"] for r in b["rules"] if r["outcome"] == "fail"] == [
+        "the buyer's credit line HKD 150,000.00 would be exceeded: HKD 100,000.00 used + HKD 100,000.00 = "
+        "HKD 200,000.00"]
+    # Re-quoting the same invoice does not count its own pending approval.
+    a2 = desk.quote(first, financier, policy)
+    assert a2["status"] == "approved" and a2["exposure"]["buyer"] == "0.00"
+    # The first approvals expire; now the second invoice fits.
+    book.travel(15 * 60 + 1)
+    b2 = desk.quote(second, financier, policy)
+    assert b2["status"] == "approved", b2["reason"]
+    # Executing it puts it in the book: the first one no longer fits, whether quoted or executed.
+    desk.execute(b2["decision_id"], acct("financier"))
+    a3 = desk.quote(first, financier, policy)
+    assert a3["status"] == "declined" and a3["exposure"]["buyer"] == "100000.00"
+    with pytest.raises(DecisionRefused):
+        desk.execute(a2["decision_id"], acct("financier"))
+    assert book.onchain(first)["financier"] == "0x" + "00" * 20
+
+
+def test_finance_decisions_execute_rechecks_limits(desk: Any, book: Book, acct: Any) -> None:
+    """An approval made under the limits is refused at execution if the book
+    grew meanwhile outside the decisions (a manual financing)."""
+    from ledger.finance.service import DecisionRefused
+
+    policy = tight_policy("150000.00")
+    first, second = book.issue(), book.issue()
+    a = desk.quote(first, acct("financier").address, policy)
+    assert a["status"] == "approved"
+    book.ledger.finance(acct("financier"), second, advance_rate="0.9")  # not through a decision
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(a["decision_id"], acct("financier"))
+    assert str(info.value) == (
+        f"decision {a['decision_id']} no longer fits the limits (the buyer's credit line HKD 150,000.00 would be "
+        f"exceeded: HKD 100,000.00 used + HKD 100,000.00 = HKD 200,000.00); quote invoice {first} again")
+
+
+def test_finance_decisions_grade_from_indexed_payment_history(desk: Any, book: Book, acct: Any) -> None:
+    """A buyer that paid an invoice 10 days late (past the 3 grace days) has
+    1 of 1 on time = 0%: it meets no grade of the example policy."""
+    late = book.issue(days=8, offer=False)
+    book.travel(18 * 86400)
+    book.ledger.repay(acct("buyer"), late, "100000.00")
+    invoice_id = book.issue()
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    grade = next(r for r in d["rules"] if r["name"] == "buyer_grade")
+    assert grade["inputs"]["invoices"] == 1 and grade["inputs"]["worst_days_past_due"] == 10
+    assert grade["inputs"]["on_time"] == 0 and grade["outcome"] == "fail"
+    assert grade["reason"].startswith("the buyer's payment history meets no grade (A: on-time ratio 0.00% is "
+                                      "below 95.00%")
+    # An on-time payer (paid before the due date) gets A.
+    early = book.issue(buyer="buyer2", days=30, offer=False)
+    book.ledger.repay(acct("buyer2"), early, "100000.00")
+    other = book.issue(buyer="buyer2")
+    d2 = desk.quote(other, acct("financier").address, POLICY)
+    assert d2["grade"] == "A" and d2["price"]["advance"] == "95000.00"
+
+
+def test_finance_decisions_auto_finances_soonest_due_within_limits(desk: Any, book: Book, acct: Any) -> None:
+    policy = tight_policy("250000.00")
+    financier = acct("financier").address
+    late = book.issue(days=90)
+    soon = book.issue(days=30)
+    mid = book.issue(days=60)
+    unoffered = book.issue(days=20, offer=False)
+    dry = desk.auto(financier, None, policy, dry_run=True)
+    assert [(r["invoice_id"], r["status"]) for r in dry["results"]] == [
+        (soon, "would approve"), (mid, "would approve"), (late, "would decline")]
+    assert dry["not_offered"] == 1 and dry["financed"] == 2
+    with desk.engine.connect() as conn:
+        from ledger.finance.store import list_decisions
+
+        assert list_decisions(conn, desk.scope) == []  # a dry run stores nothing
+    assert book.onchain(soon)["status"] == 2
+
+    one = desk.auto(financier, acct("financier"), policy, max_count=1)
+    assert [(r["invoice_id"], r["status"]) for r in one["results"]] == [(soon, "executed")]
+    rest = desk.auto(financier, acct("financier"), policy)
+    assert [(r["invoice_id"], r["status"]) for r in rest["results"]] == [(mid, "executed"), (late, "declined")]
+    assert "the buyer's credit line HKD 250,000.00 would be exceeded" in rest["results"][1]["reason"]
+    assert [book.onchain(i)["status"] for i in (soon, mid, late, unoffered)] == [3, 3, 2, 2]
+
+
+# -- the CLI ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def cli(home_copy: Any, db_url: str) -> Any:
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url,
+                                    "--db-url", db_url, *args])
+
+    return run
+
+
+def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, acct: Any) -> None:
+    invoice_id = book.issue()
+    result = cli("finance", "quote", str(invoice_id), "--as", "financier", "--policy", str(EXAMPLE))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"decision 1: APPROVED invoice {invoice_id} for Harbour Trade Finance Ltd (grade B")
+    assert "  ok   holder_consent: the holder listed it for any financier until " in result.output
+    assert "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 0.07), fees 340.00, pays HKD " \
+           "88624.38" in result.output
+    shown = cli("finance", "show", "1", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["price"]["net_advance"] == "88624.38"
+    done = cli("finance", "execute", "1")
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"decision 1 executed: invoice {invoice_id} financed, HKD 88624.38 paid to "
+                                  f"{SUPPLIER_NAME} in 0x")
+    listed = cli("finance", "list", "--csv")
+    assert listed.exit_code == 0, listed.output
+    header, row = listed.output.splitlines()[:2]
+    assert header.startswith("decision_id,invoice_id,status,financier,financier_name,grade,currency")
+    assert row.startswith(f"1,{invoice_id},executed,{acct('financier').address},Harbour Trade Finance Ltd,B,HKD")
+    exposure = cli("report", "exposure", "--by", "financier", "--json", "--policy", str(EXAMPLE))
+    assert exposure.exit_code == 0, exposure.output
+    [erow] = json.loads(exposure.output)["rows"]
+    assert (erow["name"], erow["outstanding"], erow["limit"], erow["headroom"]) == (
+        "Harbour Trade Finance Ltd", "100000.00", "20000000.00", "19900000.00")
+    aging = cli("report", "aging", "--csv")
+    assert aging.exit_code == 0, aging.output
+    assert aging.output.splitlines()[0] == "buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total"
+    portfolio = cli("report", "portfolio", "--as", "Harbour Trade Finance Ltd")
+    assert portfolio.exit_code == 0, portfolio.output
+    assert "  advanced     HKD 88624.38 against HKD 100000.00 face" in portfolio.output
+    assert "  expected     HKD 1375.62 income, " in portfolio.output
+
+
+def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_path: Path) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text(EXAMPLE.read_text().replace('day_count = "ACT/365"', 'day_count = "30/360"'))
+    invoice_id = book.issue(offer=False)
+    cases: list[tuple[list[str], int, str]] = [
+        (["finance", "quote", str(invoice_id), "--policy", str(bad)], 1,
+         f'Error: {bad}: pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"'),
+        (["finance", "quote", str(invoice_id)], 2,
+         "Error: no policy for financier 'financier': pass --policy FILE or put one at "),
+        (["finance", "quote", "999", "--policy", str(EXAMPLE)], 2,
+         "Error: invoice 999 is not in the indexed ledger; check the id with `scf invoice list`"),
+        (["finance", "execute", "42"], 2, "Error: no decision 42; list them with `scf finance list`"),
+        (["finance", "list", "--status", "won"], 2,
+         "Error: unknown decision status 'won'; use approved, declined, executed, expired"),
+        (["report", "aging", "--as-of", "31/12/2026"], 2,
+         "Error: invalid --as-of date '31/12/2026': use YYYY-MM-DD, for example 2027-01-31"),
+        (["report", "portfolio", "--as", "Nobody Ltd"], 2,
+         "Error: unknown financier 'Nobody Ltd': no participant has that name; give a registered name or an "
+         "address"),
+        (["report", "exposure", "--csv", "--json"], 2, "Error: --json and --csv cannot be combined; choose one"),
+    ]
+    for args, code, message in cases:
+        result = cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert result.output.startswith(message), (args, result.output)
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    declined = cli("finance", "quote", str(invoice_id), "--policy", str(EXAMPLE))
+    assert declined.exit_code == 0 and "DECLINED" in declined.output
+    refused = cli("finance", "execute", "1")
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: decision 1 was declined, so it cannot be executed (the holder ")
+    assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_finance_decisions_reports_do_not_import_web3(cli: Any, book: Book, home_copy: Any, db_url: str) -> None:
+    invoice_id = book.issue()
+    assert cli("finance", "quote", str(invoice_id), "--policy", str(EXAMPLE)).exit_code == 0
+    assert cli("finance", "execute", "1").exit_code == 0
+    code = (
+        "import sys\n"
+        "from ledger.cli import main\n"
+        "for args in (['report', 'exposure', '--json'], ['report', 'aging', '--json'],\n"
+        "             ['report', 'portfolio', '--as', 'Harbour Trade Finance Ltd', '--json'],\n"
+        "             ['finance', 'list', '--json'], ['finance', 'show', '1', '--json']):\n"
+        "    try:\n"
+        f"        main(['--home', {str(home_copy.home)!r}, '--db-url', {db_url!r}, *args])\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, (args, exc.code)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('web3', 'eth_account', 'eth_abi'))\n"
+        "print('IMPORTED', bad)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "IMPORTED []"
+    assert '"outstanding": "100000.00"' in proc.stdout
+
+
+def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, acct: Any) -> None:
+    """ACT/360 policy: the stored price equals the pure pricing function's."""
+    policy = parse_policy(EXAMPLE.read_text().replace('day_count = "ACT/365"', 'day_count = "ACT/360"'), "p.toml")
+    invoice_id = book.issue("123456.78", days=45)
+    d = desk.quote(invoice_id, acct("financier").address, policy)
+    expected = price(12_345_678, 45, advance_rate=Decimal("0.90"), base_rate=Decimal("0.045"),
+                     spread=Decimal("0.025"), day_count="ACT/360", fee_fixed_units=25_000, fee_rate=Decimal("0.001"))
+    # advance floor(11,111,110.2) = 11,111,110; discount ceil(11,111,110 x 0.07 x 45 / 360) = ceil(97,222.2125)
+    assert (expected.advance, expected.discount, expected.fees) == (11_111_110, 97_223, 25_000 + 11_112)
+    assert d["price"]["net_advance"] == hkd(expected.net_advance) == "109777.75"
+    assert d["price"]["day_count"] == "ACT/360"
