@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any
 
 from sqlalchemy import (
@@ -41,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 # -- column types ------------------------------------------------------------------
 
@@ -49,6 +50,19 @@ from sqlalchemy.types import TypeDecorator
 _SQLITE_MAX = 2**63 - 1
 #: Width of the zero-padded text form of larger values on SQLite.
 _UINT256_DIGITS = 78
+
+
+class _SQLiteNative(UserDefinedType[Any]):
+    """A column type SQLAlchemy passes to sqlite3 untouched (no bind or result
+    processors): the TypeDecorators below do the one conversion needed."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return self.spec
 
 
 class Uint256(TypeDecorator[int]):
@@ -60,18 +74,26 @@ class Uint256(TypeDecorator[int]):
     keeps as TEXT instead of rounding to a float: still exact and still
     ordered correctly (TEXT sorts after every INTEGER), but SQL arithmetic on
     them is wrong, so aggregate such amounts in Python or use PostgreSQL.
+    (SQLAlchemy's own Numeric would pass every value through float on SQLite.)
     """
 
     impl = Numeric(78, 0)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _SQLiteNative("NUMERIC(78, 0)")
+        return dialect.type_descriptor(Numeric(78, 0))
+
     def process_bind_param(self, value: int | Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         number = int(value)
+        if number != value:
+            raise ValueError(f"Uint256 cannot hold the fraction {value}")
         if number < 0:
             raise ValueError(f"Uint256 cannot hold negative value {number}")
-        if dialect.name == "sqlite" and number > _SQLITE_MAX:
+        if number > _SQLITE_MAX and dialect.name == "sqlite":
             return "x" + str(number).zfill(_UINT256_DIGITS)
         return number
 
@@ -83,26 +105,43 @@ class Uint256(TypeDecorator[int]):
         return int(value)
 
 
+@lru_cache(maxsize=16384)
+def _sqlite_datetime_text(value: dt.datetime) -> str:
+    # The layout SQLAlchemy's own SQLite DATETIME uses, so SQL date functions
+    # and text comparisons keep working.
+    utc = value.astimezone(dt.UTC)
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
+            f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}")
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC datetime; naive values are refused on the way in.
 
-    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text and the
-    zone is put back on the way out."""
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``) and the zone is put back on the way out."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _SQLiteNative("DATETIME")
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC datetime")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if dialect.name == "sqlite":
+            return _sqlite_datetime_text(value)
+        return value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
