@@ -180,6 +180,8 @@ class PgServer:
     pid: int
     host: str = "127.0.0.1"
     user: str = SUPERUSER
+    #: The watchdog process that stops the server if its owner dies first.
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def datadir(self) -> Path:
@@ -205,6 +207,13 @@ class PgServer:
     def stop(self, remove: bool = True) -> None:
         """Stop by PID and (by default) delete the cluster's directory."""
         stop_server(self.pid, self.datadir)
+        if self.watchdog is not None:
+            # It exits by itself once the server is gone; reap it.
+            try:
+                self.watchdog.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.watchdog.terminate()
+                self.watchdog.wait()
         if remove:
             shutil.rmtree(self.base, ignore_errors=True)
 
@@ -220,10 +229,13 @@ def _run_as(user: str | None) -> dict[str, object]:
             "env": {**os.environ, "HOME": entry.pw_dir, "USER": user, "LOGNAME": user}}
 
 
-def start_server(base: Path | None = None, install: bool = False, attempts: int = 3) -> PgServer:
+def start_server(base: Path | None = None, install: bool = False, attempts: int = 3,
+                 watch_pid: int | None = None) -> PgServer:
     """initdb a new cluster under `base` (default: a new temporary directory)
     and start it with pg_ctl on a free 127.0.0.1 port. The caller stops it
-    (`PgServer.stop`, or `stop_server(pid)`)."""
+    (`PgServer.stop`, or `stop_server(pid)`). With `watch_pid`, a watchdog
+    process stops the server by PID and removes its directory if that process
+    dies first (a test run killed by a timeout or SIGKILL leaves nothing)."""
     bindir = find_bindir()
     if bindir is None:
         if not install:
@@ -274,7 +286,10 @@ def start_server(base: Path | None = None, install: bool = False, attempts: int 
             )
             pid = _postmaster_pid(datadir)
             if started.returncode == 0 and pid is not None:
-                return PgServer(base=base, port=port, pid=pid)
+                server = PgServer(base=base, port=port, pid=pid)
+                if watch_pid is not None:
+                    server.watchdog = start_watchdog(watch_pid, server)
+                return server
             if pid is not None:  # half-started: stop what we started before retrying
                 stop_server(pid, datadir)
             try:
@@ -292,11 +307,32 @@ def start_server(base: Path | None = None, install: bool = False, attempts: int 
 def temporary_postgres(install: bool = False) -> Iterator[PgServer]:
     """A running throw-away server for the duration of the block; stopped by
     PID and its directory removed afterwards, even on errors."""
-    server = start_server(install=install)
+    server = start_server(install=install, watch_pid=os.getpid())
     try:
         yield server
     finally:
         server.stop()
+
+
+def start_watchdog(owner_pid: int, server: PgServer) -> subprocess.Popen[bytes]:
+    """A detached process that stops `server` (by PID) when `owner_pid` exits
+    without having stopped it, and exits as soon as the server is gone."""
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "watch", "--owner", str(owner_pid), "--pid", str(server.pid),
+         "--dir", str(server.base)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def watch(owner_pid: int, pid: int, base: Path, interval: float = 0.5) -> None:
+    datadir = base / "data"
+    while pid_alive(pid) and _postmaster_pid(datadir) == pid:
+        if not pid_alive(owner_pid):
+            stop_server(pid, datadir)
+            if base.name.startswith("scf-pg-"):
+                shutil.rmtree(base, ignore_errors=True)
+            return
+        time.sleep(interval)
 
 
 # -- databases -----------------------------------------------------------------------------
@@ -338,13 +374,22 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start a server; print shell `export` lines (SCF_TEST_PG_URL/PID/DIR)")
     start.add_argument("--install", action="store_true", help="apt-get install postgresql when it is missing")
     start.add_argument("--database", default="scf_test", help="database to create (default scf_test)")
+    start.add_argument("--watch-pid", type=int,
+                       help="stop the server (by PID) if this process exits without stopping it")
     stop = sub.add_parser("stop", help="stop a server by its PID and remove its directory")
     stop.add_argument("--pid", type=int, required=True)
     stop.add_argument("--dir", type=Path, required=True)
+    watchdog = sub.add_parser("watch", help="(internal) stop the server when --owner exits")
+    watchdog.add_argument("--owner", type=int, required=True)
+    watchdog.add_argument("--pid", type=int, required=True)
+    watchdog.add_argument("--dir", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.command == "watch":
+        watch(args.owner, args.pid, args.dir)
+        return 0
     if args.command == "start":
         try:
-            server = start_server(install=args.install)
+            server = start_server(install=args.install, watch_pid=args.watch_pid)
         except PostgresUnavailable as exc:
             print(f"pgtmp: {exc}", file=sys.stderr)
             return 3

@@ -12,7 +12,8 @@ export PATH="$ROOT/.venv/bin:$PATH"
 # its own database), and stopped by its PID when this script exits.
 if [[ -z "${SCF_TEST_PG_URL:-}" ]]; then
     pg_err="$(mktemp)"
-    if pg_env="$(python scripts/pgtmp.py start --install 2>"$pg_err")"; then
+    # --watch-pid: should this script be killed before its trap runs, the server still stops.
+    if pg_env="$(python scripts/pgtmp.py start --install --watch-pid $$ 2>"$pg_err")"; then
         rm -f "$pg_err"
         eval "$pg_env"
         trap 'python scripts/pgtmp.py stop --pid "$SCF_TEST_PG_PID" --dir "$SCF_TEST_PG_DIR"' EXIT

@@ -168,7 +168,8 @@ def pg_admin_url() -> Iterator[str]:
     server = None
     if not unavailable:
         try:
-            server = pgtmp.start_server()  # type: ignore[attr-defined]
+            # The watchdog stops it if this run is killed before the teardown.
+            server = pgtmp.start_server(watch_pid=os.getpid())  # type: ignore[attr-defined]
         except pgtmp.PostgresUnavailable as exc:  # type: ignore[attr-defined]
             unavailable = str(exc)
     if server is None:

@@ -99,3 +99,29 @@ def test_postgres_harness_command_line_exports_url_and_stops(tmp_path: Path) -> 
     assert stopped.returncode == 0, stopped.stderr
     assert not pgtmp.pid_alive(pid)
     assert not base.exists()
+
+
+@pytest.mark.postgres
+def test_postgres_harness_watchdog_stops_the_server_when_its_owner_dies() -> None:
+    """A run killed before its teardown (timeout, SIGKILL) leaves no server behind."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    server = None
+    try:
+        try:
+            server = pgtmp.start_server(watch_pid=owner.pid)
+        except pgtmp.PostgresUnavailable as exc:
+            if os.environ.get("CI", "").lower() == "true":
+                raise
+            pytest.skip(f"no PostgreSQL server: {exc}")
+        assert pgtmp.pid_alive(server.pid) and server.watchdog is not None
+        owner.kill()
+        owner.wait()
+        server.watchdog.wait(timeout=60)  # it exits once it has stopped the server
+        assert not pgtmp.pid_alive(server.pid)
+        assert not server.base.exists()
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        if server is not None and pgtmp.pid_alive(server.pid):
+            server.stop()
