@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 #: Superuser of the throw-away cluster (trust authentication on 127.0.0.1).
 SUPERUSER = "postgres"
@@ -63,10 +64,10 @@ class PostgresUnavailable(RuntimeError):
 
 
 # -- binaries ------------------------------------------------------------------------------
-def find_bindir() -> Path | None:
+def find_bindir(use_env: bool = True) -> Path | None:
     """Directory holding initdb, pg_ctl and postgres: $PG_BINDIR, the newest
     Debian version under /usr/lib/postgresql, or wherever `initdb` is on PATH."""
-    env = os.environ.get("PG_BINDIR")
+    env = os.environ.get("PG_BINDIR") if use_env else None
     if env:
         return Path(env) if (Path(env) / "initdb").exists() else None
     if DEBIAN_LIB.is_dir():
@@ -91,7 +92,7 @@ def can_install() -> tuple[bool, list[str]]:
     return False, []
 
 
-def install_postgres(log: object = sys.stderr) -> Path:
+def install_postgres(log: TextIO = sys.stderr) -> Path:
     """Install Debian's `postgresql` package (apt-get update + install) and
     return its binary directory."""
     allowed, prefix = can_install()
@@ -101,14 +102,14 @@ def install_postgres(log: object = sys.stderr) -> Path:
             "and apt-get); install the Debian package `postgresql` as root, or set PG_BINDIR to a directory "
             "holding initdb and pg_ctl"
         )
-    print("pgtmp: installing PostgreSQL (apt-get install postgresql)", file=log)  # type: ignore[arg-type]
+    print("pgtmp: installing PostgreSQL (apt-get install postgresql)", file=log)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
         done = subprocess.run(prefix + cmd, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             tail = " ".join((done.stderr or done.stdout).split())[-400:]
             raise PostgresUnavailable(f"`{' '.join(cmd)}` failed (exit {done.returncode}): {tail}")
-    bindir = find_bindir()
+    bindir = find_bindir(use_env=False)
     if bindir is None:
         raise PostgresUnavailable("apt-get installed postgresql but no initdb was found under /usr/lib/postgresql")
     return bindir
