@@ -8,6 +8,7 @@ need them, so commands that only read local state start fast. Every
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -102,6 +103,42 @@ def as_option(default: str) -> Callable[[F], F]:
         "--as", "as_name", default=default, show_default=True, metavar="NAME",
         help="Account that signs (see `scf account list`).",
     )
+
+
+def sync_option(f: F) -> F:
+    """`--sync/--no-sync` on a command that changes the chain: afterwards, index
+    the change into the database so queries see it at once. Default: on for
+    the local dev chain (31337), off elsewhere (run `scf index follow` there)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, sync_after: bool | None = None, **kwargs: Any) -> Any:
+        result = f(*args, **kwargs)
+        after_change(click.get_current_context(), sync_after)
+        return result
+
+    return click.option(
+        "--sync/--no-sync", "sync_after", default=None,
+        help="Index the change into the database afterwards (default: on for the local dev chain).",
+    )(wrapper)  # type: ignore[return-value]
+
+
+def after_change(ctx: click.Context, sync_after: bool | None) -> None:
+    ledger = open_ledger(ctx)
+    if sync_after is None:
+        sync_after = ledger.sender.chain_id == DEV_CHAIN_ID
+    if not sync_after:
+        return
+    from ledger.indexer import sync
+
+    try:
+        sync(settings_of(ctx), ledger.deployment)
+    except LedgerError as exc:
+        # The transaction stands; only the mirror lags. Say so, and how to catch up.
+        click.echo(
+            f"warning: done on chain, but the database was not updated ({' '.join(str(exc).split())}); "
+            "run `scf index sync`",
+            err=True,
+        )
 
 
 def open_ledger(ctx: click.Context) -> Ledger:
@@ -332,6 +369,7 @@ def participant() -> None:
               help="supplier, buyer, financier, auditor; several comma-separated.")
 @click.option("--kyc-until", help="Last day the KYC is valid (YYYY-MM-DD; default one year from today).")
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def participant_add(
@@ -360,6 +398,7 @@ def _suspension(ctx: click.Context, who: str, as_name: str, suspended: bool) -> 
 @participant.command("suspend")
 @click.argument("who")
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def participant_suspend(ctx: click.Context, who: str, as_name: str) -> None:
@@ -370,6 +409,7 @@ def participant_suspend(ctx: click.Context, who: str, as_name: str) -> None:
 @participant.command("reinstate")
 @click.argument("who")
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def participant_reinstate(ctx: click.Context, who: str, as_name: str) -> None:
@@ -388,6 +428,7 @@ def token() -> None:
 @click.option("--amount", required=True, help="Amount in major units, e.g. 1000000.00.")
 @click.option("--currency", default="HKD", show_default=True)
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def token_mint(ctx: click.Context, to_text: str, amount: str, currency: str, as_name: str) -> None:
@@ -415,6 +456,7 @@ def token_balance(ctx: click.Context, who: str, currency: str) -> None:
 # -- network ----------------------------------------------------------------------------
 @main.command("pause")
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def pause_cmd(ctx: click.Context, as_name: str) -> None:
@@ -425,6 +467,7 @@ def pause_cmd(ctx: click.Context, as_name: str) -> None:
 
 @main.command("unpause")
 @as_option("operator")
+@sync_option
 @json_option
 @click.pass_context
 def unpause_cmd(ctx: click.Context, as_name: str) -> None:
@@ -448,6 +491,7 @@ def invoice() -> None:
 @click.option("--doc", type=click.Path(dir_okay=False, path_type=Path),
               help="The invoice document; only its SHA-256 goes on chain.")
 @as_option("supplier")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_issue(
@@ -473,6 +517,7 @@ def _invoice_tx(ctx: click.Context, as_name: str, action: Callable[[Ledger, Loca
 @invoice.command("confirm")
 @click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
 @as_option("buyer")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_confirm(ctx: click.Context, invoice_id: int, as_name: str) -> None:
@@ -484,6 +529,7 @@ def invoice_confirm(ctx: click.Context, invoice_id: int, as_name: str) -> None:
 @invoice.command("cancel")
 @click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
 @as_option("supplier")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_cancel(ctx: click.Context, invoice_id: int, as_name: str) -> None:
@@ -498,6 +544,7 @@ def invoice_cancel(ctx: click.Context, invoice_id: int, as_name: str) -> None:
 @click.option("--min-advance", help="Least advance accepted, in major units (default: none).")
 @click.option("--days", type=int, default=7, show_default=True, help="How long the listing stays open.")
 @as_option("supplier")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_offer(
@@ -515,6 +562,7 @@ def invoice_offer(
 @click.option("--advance-rate", help="Advance as a share of the open amount: 0.9 or 90%.")
 @click.option("--discount-rate", help="Annual discount rate (ACT/365 to the due date): 0.06 or 6%.")
 @as_option("financier")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_finance(
@@ -532,6 +580,7 @@ def invoice_finance(
 @click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
 @click.option("--amount", required=True, help="Amount to pay, in major units (partial payments allowed).")
 @as_option("buyer")
+@sync_option
 @json_option
 @click.pass_context
 def invoice_repay(ctx: click.Context, invoice_id: int, amount: str, as_name: str) -> None:

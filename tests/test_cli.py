@@ -282,3 +282,23 @@ def test_cli_node_start_stop_keeps_state(tmp_path):
     finally:
         subprocess.run([SCF, "node", "stop"], env=env, timeout=60)
     assert not pid_alive(pid)
+
+
+def test_cli_sync_makes_a_new_invoice_visible_to_queries(cli):
+    invoice_id = _issue(cli, number="INV-SYNC-1")
+    listed = cli("invoice", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
+    unsynced = cli("invoice", "issue", "--buyer", "buyer", "--number", "INV-SYNC-2", "--amount", "5",
+                   "--due", "2099-01-31", "--no-sync", "--json")
+    assert unsynced.exit_code == 0, unsynced.output
+    listed = cli("invoice", "list", "--json")
+    assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
+
+
+def test_cli_sync_failure_warns_but_keeps_the_transaction(cli, home_copy):
+    result = cli("invoice", "issue", "--buyer", "buyer", "--number", "INV-SYNC-3", "--amount", "5",
+                 "--due", "2099-01-31", "--json", env={"SCF_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
+    assert result.exit_code == 0, result.output
+    assert "warning: done on chain, but the database was not updated" in result.output
+    assert result.output.rstrip().endswith("run `scf index sync`")
