@@ -182,6 +182,19 @@ def test_finance_rules_limits_with_hand_computed_headroom() -> None:
     assert conc.passed and conc.reason == "the buyer would be 38.57% of the book, within 40.00%"
 
 
+def test_finance_rules_concentration_counts_only_the_held_book_as_the_whole() -> None:
+    lines = lines_for(POLICY, INVOICE, SUPPLIER, BUYER)
+    # Book 6,900,000.00 of which 1,000,000.00 are other buyers' pending approvals (they may expire);
+    # this buyer 2,600,000.00. Counted with the pending: 2.7M / 7.0M = 38.57%; held only: 2.7M / 6.0M = 45%.
+    exposure = Exposure(690_000_000, 260_000_000, 0, held_book=590_000_000)
+    conc = {r.name: r for r in limit_rules(INVOICE, exposure, lines)}["concentration"]
+    assert conc.reason == ("the buyer would be 45.00% of the book (HKD 2,700,000.00 of HKD 6,000,000.00), above "
+                           "40.00%")
+    # The threshold is on the held book too: 4,900,000.00 held + 100,000.00 is not above 5,000,000.00.
+    small = Exposure(690_000_000, 260_000_000, 0, held_book=490_000_000)
+    assert {r.name: r for r in limit_rules(INVOICE, small, lines)}["concentration"].passed
+
+
 def test_finance_rules_no_line_for_unlisted_party_without_default() -> None:
     policy = dataclasses.replace(POLICY, limits=dataclasses.replace(POLICY.limits, supplier_default=None))
     lines = lines_for(policy, INVOICE, SUPPLIER2, BUYER)

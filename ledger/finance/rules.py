@@ -90,11 +90,18 @@ class InvoiceFacts:
 @dataclass(frozen=True)
 class Exposure:
     """The financier's current exposure in the invoice's currency (open face
-    amounts, minor units), pending decisions included, this invoice excluded."""
+    amounts, minor units), this invoice excluded. ``book``, ``buyer`` and
+    ``supplier`` include its pending decisions (approved, not yet seen
+    financed); ``held_book`` is the financed book alone (None: same as book)."""
 
     book: int
     buyer: int
     supplier: int
+    held_book: int | None = None
+
+    @property
+    def held(self) -> int:
+        return self.book if self.held_book is None else self.held_book
 
 
 class Money:
@@ -330,7 +337,10 @@ def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines) -> list[Rul
                "the policy gives this supplier no limit (add it under [limits.suppliers] or set "
                "limits.supplier_default)"),
     ]
-    book_after = exposure.book + amount
+    # Concentration is counted conservatively: this buyer's pending approvals count in its share, but
+    # nobody else's pending approvals count in the book (they may expire), so the share of the book the
+    # financier actually holds after any execution is never above the share checked here.
+    book_after = exposure.held + amount
     buyer_after = exposure.buyer + amount
     inputs = {"buyer_after": m.raw(buyer_after), "book_after": m.raw(book_after),
               "max_share": None if lines.concentration is None else str(lines.concentration),

@@ -11,7 +11,10 @@ Exposure (what the limits count) of a financier in one currency is
   database. Each invoice counts once.
 
 So a quote sees every earlier approval that may still be executed, whatever
-the order in which they are executed. A quote evaluates and stores its
+the order in which they are executed. (Concentration counts the buyer's own
+pending approvals but only the held book as the whole: see
+:func:`ledger.finance.rules.limit_rules`.) Execution re-checks the limits
+against the exposure of that moment. A quote evaluates and stores its
 decision in one transaction holding the financier's lock (SQLite: the
 database write lock, PostgreSQL: an advisory lock), so two quotes cannot both
 use the same headroom.
@@ -268,16 +271,18 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
 def exposure_of(
     positions: Iterable[Position], currency: str, buyer: str, supplier: str, exclude_invoice: int | None = None
 ) -> Exposure:
-    book = by_buyer = by_supplier = 0
+    book = held = by_buyer = by_supplier = 0
     for p in positions:
         if p.invoice_id == exclude_invoice or p.currency.lower() != currency.lower():
             continue
         book += p.amount
+        if p.kind == "book":
+            held += p.amount
         if p.buyer == buyer:
             by_buyer += p.amount
         if p.supplier == supplier:
             by_supplier += p.amount
-    return Exposure(book, by_buyer, by_supplier)
+    return Exposure(book, by_buyer, by_supplier, held)
 
 
 def positions(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime,
@@ -356,7 +361,9 @@ def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, n
         "holder": a.invoice.holder, "amount": a.invoice.amount, "open_amount": a.invoice.outstanding,
         "due_at": a.row["due_at"], "invoice_status": a.invoice.status,
         "advance": None if p is None else p.advance, "discount": None if p is None else p.discount,
-        "fees": None if p is None else p.fees, "net_advance": None if p is None else p.net_advance,
+        "fees": None if p is None else p.fees,
+        # A price that pays nothing is declined; its (negative) net is kept in the price rule's inputs.
+        "net_advance": None if p is None else max(0, p.net_advance),
         "reserve": None if p is None else p.reserve, "days": None if p is None else p.days,
         "day_count": None if p is None else p.day_count, "advance_rate": None if p is None else p.advance_rate,
         "annual_rate": None if p is None else p.annual_rate,
