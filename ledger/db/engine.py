@@ -15,6 +15,7 @@ it costs one query and does not import Alembic.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ def _normalise(url: str) -> str:
     return url
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``. ``write`` engines take SQLite's write lock at
     BEGIN; read-only users pass ``write=False`` so they never wait for it."""
@@ -76,6 +81,8 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
                         "check --home or --db-url"
                     ) from None
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 60)
+    # Compact JSON, the same text the indexer's decoders produce.
+    kwargs.setdefault("json_serializer", _compact_json)
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
@@ -98,6 +105,10 @@ def _sqlite_setup(engine: Engine, write: bool) -> None:
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA temp_store=MEMORY")
+            if write:
+                # Checkpoint the WAL every ~40 MB rather than every ~4 MB: bulk
+                # indexing commits big transactions.
+                cursor.execute("PRAGMA wal_autocheckpoint=10000")
         finally:
             cursor.close()
 

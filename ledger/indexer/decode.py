@@ -15,6 +15,7 @@ are indexed, which is why decoders are keyed by the emitting contract too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,95 +69,105 @@ def _value_converter(item: dict[str, Any]) -> Converter:
     return lambda value: value  # bool, string
 
 
-def _word_converter(item: dict[str, Any]) -> Converter | None:
-    """64 hex digits (one ABI word, no ``0x``) -> JSON-ready value, for the
-    static types that fill exactly one word; None for any other type."""
-    type_ = item["type"]
+def _signed(value: int) -> int:
+    return value - (1 << 256) if value >> 255 else value
+
+
+def _word_expr(type_: str, word: str, start: str) -> str | None:
+    """Python source turning one 64-hex-digit ABI word into its JSON-ready
+    value: ``word`` is an expression for the hex string, ``start`` the index
+    where the word's digits begin in it. None for types that are not one
+    static word."""
     if type_.endswith("]") or type_.startswith("tuple") or type_ in ("string", "bytes"):
         return None
+    end = f"{start} + 64"
     if type_ == "address":
-        return lambda word: checksum("0x" + word[24:])
+        return f'cs("0x" + {word}[{start} + 24:{end}])'
     if type_.startswith("uint"):
-        return lambda word: str(int(word, 16))
+        return f"str(int({word}[{start}:{end}], 16))"
     if type_.startswith("int"):
-
-        def signed(word: str) -> str:
-            value = int(word, 16)
-            return str(value - (1 << 256) if value >> 255 else value)
-
-        return signed
+        return f"str(signed(int({word}[{start}:{end}], 16)))"
     if type_ == "bool":
-        return lambda word: int(word, 16) != 0
+        return f"int({word}[{start}:{end}], 16) != 0"
     if type_.startswith("bytes"):
-        width = int(type_[5:])
-        return lambda word: "0x" + word[: 2 * width].lower()
+        return f'"0x" + {word}[{start}:{start} + {2 * int(type_[5:])}].lower()'
     return None
-
-
-def _topic_converter(item: dict[str, Any]) -> Converter:
-    """Topic hex string -> JSON-ready value, for one indexed ABI input.
-    Indexed dynamic values (strings, bytes, arrays, tuples) are only a hash on
-    chain, so the hash is what is kept."""
-    word = _word_converter(item)
-    if word is None:
-        return lambda topic: topic.lower()
-    return lambda topic: word(topic[2:])
 
 
 @dataclass(frozen=True)
 class EventDecoder:
-    name: str
-    topic_args: tuple[tuple[str, Converter], ...]
-    data_names: tuple[str, ...]
-    data_converters: tuple[Converter, ...]
-    #: eth_abi TupleDecoder for data with dynamic types; None when every
-    #: data argument is one static word (sliced straight from the hex) or
-    #: there is no data.
-    data_decoder: Any
-    #: Word converters when the data is all static words.
-    word_converters: tuple[tuple[str, Converter], ...] | None
-    arity: int
+    """The decoder of one event of one ABI: ``decode(topics, data)`` returns
+    the JSON-ready arguments by name and the same as JSON text (ready for the
+    ``events.args`` column). Raises ValueError on a log that does not fit."""
 
-    def decode(self, topics: list[str], data: str) -> dict[str, Any]:
-        if len(topics) - 1 != len(self.topic_args):
-            raise ValueError(f"{self.name}: {len(topics) - 1} topics, expected {len(self.topic_args)}")
-        args = {name: conv(topic) for (name, conv), topic in zip(self.topic_args, topics[1:], strict=True)}
-        words = self.word_converters
-        if words is not None:
-            if len(data) != 2 + 64 * len(words):
-                raise ValueError(f"{self.name}: {len(data) - 2} hex digits of data, expected {64 * len(words)}")
-            for i, (name, conv) in enumerate(words):
-                args[name] = conv(data[2 + 64 * i: 66 + 64 * i])
-        elif self.data_decoder is not None:
-            values = self.data_decoder(ContextFramesBytesIO(bytes.fromhex(data[2:])))
-            for name, conv, value in zip(self.data_names, self.data_converters, values, strict=True):
-                args[name] = conv(value)
-        return args
+    name: str
+    signature: str
+    arg_names: tuple[str, ...]
+    decode: Callable[[list[str], str], tuple[dict[str, Any], str]]
+    #: The generated source of ``decode`` (for reading and debugging).
+    source: str
 
 
 def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
+    """Generate and compile the decoder of one event ABI item.
+
+    Static one-word arguments are sliced from the hex text (topics and data)
+    and converted in straight-line code, with no per-argument function
+    calls; events with dynamic data (strings, arrays) decode the data with a
+    precomputed eth_abi tuple decoder."""
     inputs = item["inputs"]
-    indexed = [i for i in inputs if i.get("indexed")]
-    data = [i for i in inputs if not i.get("indexed")]
     names = [i["name"] or f"arg{n}" for n, i in enumerate(inputs)]
-    name_of = {id(i): n for i, n in zip(inputs, names, strict=True)}
-    words = [_word_converter(i) for i in data]
-    static = all(w is not None for w in words)
-    decoder = default_codec._registry.get_tuple_decoder(*[_abi_type(i) for i in data]) if data and not static else None
-    return EventDecoder(
-        name=item["name"],
-        topic_args=tuple((name_of[id(i)], _topic_converter(i)) for i in indexed),
-        data_names=tuple(name_of[id(i)] for i in data),
-        data_converters=tuple(_value_converter(i) for i in data),
-        data_decoder=decoder,
-        word_converters=tuple((name_of[id(i)], w) for i, w in zip(data, words, strict=True) if w is not None)
-        if static and data else None,
-        arity=len(inputs),
-    )
+    indexed = [n for n, i in enumerate(inputs) if i.get("indexed")]
+    data = [n for n, i in enumerate(inputs) if not i.get("indexed")]
+    static = all(_word_expr(inputs[n]["type"], "d", "0") is not None for n in data)
+    lines = ["def decode(topics, data):"]
+    want_data = f"2 + 64 * {len(data)}" if static else None
+    check = f"len(topics) != {len(indexed) + 1}"
+    if want_data is not None:
+        check += f" or len(data) != {want_data}"
+    lines.append(f"    if {check}:")
+    lines.append(f"        raise ValueError(f'{item['name']}: {{len(topics) - 1}} topics and {{len(data) - 2}} hex "
+                 f"digits of data do not fit the ABI')")
+    for position, n in enumerate(indexed, start=1):
+        type_ = inputs[n]["type"]
+        expr = _word_expr(type_, f"topics[{position}]", "2")
+        # Indexed dynamic values are only a hash on chain: keep the hash.
+        lines.append(f"    v{n} = {expr or f'topics[{position}].lower()'}")
+    if static:
+        for slot, n in enumerate(data):
+            lines.append(f"    v{n} = {_word_expr(inputs[n]['type'], 'data', str(2 + 64 * slot))}")
+    elif data:
+        lines.append("    values = tuple_decoder(stream(bytes.fromhex(data[2:])))")
+        for slot, n in enumerate(data):
+            lines.append(f"    v{n} = convert[{slot}](values[{slot}])")
+    pairs = ", ".join(f"{json.dumps(names[n])}: v{n}" for n in range(len(inputs)))
+    lines.append(f"    args = {{{pairs}}}")
+    if static or not data:
+        # Every value is digits, hex or a bool: the JSON text is a template.
+        pieces = []
+        for n in range(len(inputs)):
+            key = json.dumps(names[n])
+            if inputs[n]["type"] == "bool":
+                lines.append(f'    j{n} = "true" if v{n} else "false"')
+                pieces.append(f"{key}:{{j{n}}}")
+            else:
+                pieces.append(f'{key}:"{{v{n}}}"')
+        lines.append(f"    return args, f'{{{{{','.join(pieces)}}}}}'")
+    else:
+        lines.append("    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)")
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {
+        "cs": checksum, "signed": _signed, "dumps": json.dumps, "stream": ContextFramesBytesIO,
+        "tuple_decoder": None if static or not data
+        else default_codec._registry.get_tuple_decoder(*[_abi_type(inputs[n]) for n in data]),
+        "convert": [_value_converter(inputs[n]) for n in data],
+    }
+    exec(compile(source, f"<decoder {event_signature(item)}>", "exec"), namespace)  # noqa: S102 - our own template
+    return EventDecoder(item["name"], event_signature(item), tuple(names), namespace["decode"], source)
 
 
 class LogDecoder:
-    """Decoders for the events of a set of contracts: ``{address: abi}``."""
+    """Decoders for the events of a set of contracts, keyed by (address, topic0)."""
 
     def __init__(self, contracts: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
         self.decoders: dict[tuple[str, str], EventDecoder] = {}

@@ -1,14 +1,21 @@
 """Raw log -> ``events`` row, in small pure functions (the shape of
-ethereum-etl's ``mappers/``): no I/O, no database, easy to test alone."""
+ethereum-etl's ``mappers/``): no I/O, no database, easy to test alone.
+
+Everything that depends only on the emitting contract and the event (its
+decoder, which arguments fill the typed columns) is resolved once per
+(contract, topic0) into a :class:`LogTarget`; mapping a log is then one
+dictionary lookup and straight-line code.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ledger.indexer.decode import LogDecoder, checksum
+from ledger.indexer.decode import EventDecoder, LogDecoder, checksum
 
 #: Contract kinds of a deployment, by the role their events play.
 INVOICES = "invoices"
@@ -38,56 +45,90 @@ def utc_from_timestamp(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(min(max(timestamp, 0), _MAX_TIMESTAMP), tz=dt.UTC)
 
 
-def _small_int(value: Any) -> int | None:
+@dataclass(frozen=True)
+class TypedSpec:
+    """The arguments that fill the typed columns of an event's rows."""
+
+    invoice_arg: str | None = None
+    account_arg: str | None = None
+    amount_arg: str | None = None
+
+
+def typed_spec(kind: str | None, event: str, arg_names: Iterable[str]) -> TypedSpec:
+    """Which arguments give ``invoice_id``, ``account`` and ``amount``, by the
+    kind of the emitting contract (see the ``events`` model)."""
+    names = set(arg_names)
+    if kind == INVOICES:
+        invoice = "invoiceId" if "invoiceId" in names else "tokenId" if "tokenId" in names else None
+        amount = INVOICE_AMOUNT_ARG.get(event)
+        return TypedSpec(invoice, None, amount if amount in names else None)
+    if kind == REGISTRY:
+        return TypedSpec(None, "account" if "account" in names else None, None)
+    if kind == TOKEN:
+        amount = TOKEN_AMOUNT_ARG.get(event)
+        return TypedSpec(None, None, amount if amount in names else None)
+    return TypedSpec()
+
+
+def _small_int(value: str) -> int | None:
     number = int(value)
     return number if number <= _BIGINT_MAX else None
 
 
-def typed_columns(kind: str | None, event: str, args: Mapping[str, Any]) -> tuple[int | None, str | None, int | None]:
-    """(invoice_id, account, amount) of an event, by the kind of its contract."""
-    if kind == INVOICES:
-        raw_id = args.get("invoiceId", args.get("tokenId"))
-        arg = INVOICE_AMOUNT_ARG.get(event)
-        return (
-            None if raw_id is None else _small_int(raw_id),
-            None,
-            None if arg is None else int(args[arg]),
-        )
-    if kind == REGISTRY:
-        account = args.get("account")
-        return None, account if isinstance(account, str) else None, None
-    if kind == TOKEN:
-        arg = TOKEN_AMOUNT_ARG.get(event)
-        return None, None, None if arg is None or arg not in args else int(args[arg])
-    return None, None, None
+@dataclass(frozen=True)
+class LogTarget:
+    """What a log of one event of one contract becomes."""
+
+    contract: str  # checksummed
+    decoder: EventDecoder
+    spec: TypedSpec
 
 
-def decode_log(decoder: LogDecoder, log: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(event name, JSON-ready args). Logs the ABIs do not describe, or that
-    do not decode, keep their raw topics and data."""
-    topics = log["topics"]
-    event_decoder = decoder.lookup(log["address"], topics[0]) if topics else None
-    if event_decoder is not None:
+def build_targets(decoder: LogDecoder, kinds: Mapping[str, str | None]) -> dict[tuple[str, str], LogTarget]:
+    """(lower-case address, topic0) -> LogTarget for every decodable event;
+    ``kinds`` maps lower-case addresses to contract kinds."""
+    targets = {}
+    for (address, topic0), event_decoder in decoder.decoders.items():
+        spec = typed_spec(kinds.get(address), event_decoder.name, event_decoder.arg_names)
+        targets[(address, topic0)] = LogTarget(checksum(address), event_decoder, spec)
+    return targets
+
+
+def decode_log(target: LogTarget | None, log: Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+    """(event name, JSON-ready args, args as JSON text or None). Logs the ABIs
+    do not describe, or that do not decode, keep their raw topics and data."""
+    if target is not None:
         try:
-            return event_decoder.name, event_decoder.decode(topics, log["data"])
+            args, text = target.decoder.decode(log["topics"], log["data"])
+            return target.decoder.name, args, text
         except Exception as exc:  # noqa: BLE001 - a malformed log is kept raw, not fatal
-            return UNKNOWN_EVENT, {"topics": topics, "data": log["data"], "error": f"{type(exc).__name__}: {exc}"}
-    return UNKNOWN_EVENT, {"topics": topics, "data": log["data"]}
+            return UNKNOWN_EVENT, {"topics": log["topics"], "data": log["data"],
+                                   "error": f"{type(exc).__name__}: {exc}"}, None
+    return UNKNOWN_EVENT, {"topics": log["topics"], "data": log["data"]}, None
 
 
 def log_to_row(
     log: Mapping[str, Any],
-    event: str,
-    args: dict[str, Any],
+    target: LogTarget | None,
     chain_id: int,
-    kind: str | None,
     block_time: dt.datetime,
 ) -> dict[str, Any]:
-    """One ``events`` row (column -> value) for a raw eth_getLogs entry."""
-    invoice_id, account, amount = typed_columns(kind, event, args)
+    """One ``events`` row (column -> value) for a raw eth_getLogs entry.
+    ``args_json`` carries the args already as JSON text when the decoder made
+    it (the bulk insert stores it as is)."""
+    event, args, text = decode_log(target, log)
+    invoice_id = account = amount = None
+    if target is not None and event != UNKNOWN_EVENT:
+        spec = target.spec
+        if spec.invoice_arg is not None:
+            invoice_id = _small_int(args[spec.invoice_arg])
+        if spec.account_arg is not None:
+            account = args[spec.account_arg]
+        if spec.amount_arg is not None:
+            amount = int(args[spec.amount_arg])
     return {
         "chain_id": chain_id,
-        "contract": checksum(log["address"]),
+        "contract": target.contract if target is not None else checksum(log["address"]),
         "block_number": int(log["blockNumber"], 16),
         "block_hash": log["blockHash"].lower(),
         "block_time": block_time,
@@ -99,6 +140,7 @@ def log_to_row(
         "account": account,
         "amount": amount,
         "args": args,
+        "args_json": text,
     }
 
 

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 
 from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from ledger.indexer.bulk import BulkInsert
 from ledger.indexer.mappers import utc_from_timestamp
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -41,6 +42,10 @@ _CHUNK = 500
 _INVOICE_COLUMNS = tuple(c.name for c in Invoice.__table__.columns)
 _PARTICIPANT_COLUMNS = tuple(c.name for c in Participant.__table__.columns)
 _INVOICE_KEY = ("chain_id", "contract", "invoice_id")
+_INVOICES_INSERT = BulkInsert(Invoice.__table__, _INVOICE_COLUMNS)
+_PARTICIPANTS_INSERT = BulkInsert(Participant.__table__, _PARTICIPANT_COLUMNS)
+_FINANCINGS_INSERT = BulkInsert(Financing.__table__, [c.name for c in Financing.__table__.columns if c.name != "id"])
+_REPAYMENTS_INSERT = BulkInsert(Repayment.__table__, [c.name for c in Repayment.__table__.columns if c.name != "id"])
 _PARTICIPANT_KEY = ("chain_id", "contract", "address")
 
 
@@ -260,16 +265,11 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     # come from this contract).
     inserts = [s for i, s in states.items() if i not in existing and s["supplier"] is not None]
     updates = [s for i, s in states.items() if i in existing]
-    if inserts:
-        conn.execute(insert(table), inserts)
+    _INVOICES_INSERT.execute(conn, inserts)
     _bulk_update(conn, table, _INVOICE_KEY, updates)
     stored = {s["invoice_id"] for s in inserts} | set(existing)
-    financings = [r for r in financings if r["invoice_id"] in stored]
-    repayments = [r for r in repayments if r["invoice_id"] in stored]
-    if financings:
-        conn.execute(insert(Financing.__table__), financings)
-    if repayments:
-        conn.execute(insert(Repayment.__table__), repayments)
+    _FINANCINGS_INSERT.execute(conn, [r for r in financings if r["invoice_id"] in stored])
+    _REPAYMENTS_INSERT.execute(conn, [r for r in repayments if r["invoice_id"] in stored])
 
 
 def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
@@ -284,8 +284,7 @@ def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str
         states[account] = fold_participant(states.get(account), ev)
     inserts = [s for a, s in states.items() if s is not None and a not in existing]
     updates = [s for a, s in states.items() if s is not None and a in existing]
-    if inserts:
-        conn.execute(insert(table), inserts)
+    _PARTICIPANTS_INSERT.execute(conn, inserts)
     _bulk_update(conn, table, _PARTICIPANT_KEY, updates)
 
 

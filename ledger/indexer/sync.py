@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -33,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger.config import DEV_CHAIN_ID
@@ -41,8 +43,17 @@ from ledger.contracts import Deployment
 from ledger.db.models import Block, Cursor, Event
 from ledger.exceptions import ChainError, DatabaseError
 from ledger.indexer import projections
+from ledger.indexer.bulk import BulkInsert, dialect_insert
 from ledger.indexer.decode import LogDecoder, checksum
-from ledger.indexer.mappers import INVOICES, REGISTRY, TOKEN, decode_log, log_timestamp, log_to_row, utc_from_timestamp
+from ledger.indexer.mappers import (
+    INVOICES,
+    REGISTRY,
+    TOKEN,
+    build_targets,
+    log_timestamp,
+    log_to_row,
+    utc_from_timestamp,
+)
 from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, suggested_range
 
 #: Blocks below the head whose hashes are kept for reorg detection.
@@ -51,7 +62,7 @@ REORG_WINDOW = 128
 DEFAULT_CONFIRMATIONS = 6
 #: Logs one eth_getLogs answer should carry; ranges adapt towards it.
 TARGET_LOGS = 10_000
-INITIAL_SPAN = 2_000
+INITIAL_SPAN = 100
 MAX_SPAN = 1_000_000
 
 ProgressCallback = Callable[["SyncStats"], None]
@@ -138,18 +149,13 @@ class _Restart(Exception):
 
 
 _DONE = object()
-
-
-def _dialect_insert(conn: Connection, table: Any) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table)
-    return insert(table)
+_EVENT_COLUMNS = tuple(c.name for c in Event.__table__.columns if c.name != "id")
+_EVENTS_INSERT = BulkInsert(
+    Event.__table__, _EVENT_COLUMNS, "ignore", ("chain_id", "block_hash", "log_index"), {"args": "args_json"}
+)
+_BLOCKS_UPSERT = BulkInsert(
+    Block.__table__, tuple(c.name for c in Block.__table__.columns), "update", ("chain_id", "number")
+)
 
 
 class Indexer:
@@ -168,6 +174,7 @@ class Indexer:
         max_span: int = MAX_SPAN,
         rpc_timeout: float = 60.0,
         progress: ProgressCallback | None = None,
+        workers: str = "auto",
     ) -> None:
         if confirmations is not None and confirmations < 0:
             raise ChainError(f"invalid confirmations {confirmations}: must be 0 or more")
@@ -183,10 +190,17 @@ class Indexer:
         self.span = initial_span
         self.max_span = max_span
         self.progress = progress
+        if workers not in ("auto", "thread", "process"):
+            raise ValueError(f"workers must be auto, thread or process, not {workers!r}")
+        #: Where ranges are fetched and decoded while batches are written:
+        #: a thread, a forked child process (two cores for big backfills), or
+        #: "auto" (a thread, switching to a process once the backlog is big).
+        self.workers = workers if hasattr(os, "fork") else "thread"
         self.contracts = {name: checksum(c.address) for name, c in deployment.contracts.items()}
         self.addresses = sorted(self.contracts.values())
         self.kinds = {address.lower(): contract_kind(name) for name, address in self.contracts.items()}
         self.decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
+        self.targets = build_targets(self.decoder, self.kinds)
         self.key = contract_set_key(self.addresses)
         try:
             invoice = self.contracts["InvoiceToken"]
@@ -218,7 +232,7 @@ class Indexer:
                 f"block {self.start_block}); check --rpc-url points at the chain of the deployment"
             )
         with self.engine.begin() as conn:
-            stmt = _dialect_insert(conn, Cursor.__table__)
+            stmt = dialect_insert(conn.dialect.name, Cursor.__table__)
             values = {
                 "chain_id": self.chain_id, "key": self.key, "contracts": self.contracts,
                 "invoice_contract": self.scope.invoice_contract, "registry_contract": self.scope.registry_contract,
@@ -397,6 +411,7 @@ class Indexer:
             if before is None or before.hash != prev_hash or after is None or after.hash != end_before.hash:
                 raise _Restart()
             rows = []
+            targets, chain_id = self.targets, self.chain_id
             for log in logs:
                 if log.get("removed"):
                     continue
@@ -407,43 +422,21 @@ class Indexer:
                 ts = log_timestamp(log)
                 if ts is None:
                     ts = known.timestamp if known is not None else 0
-                event, args = decode_log(self.decoder, log)
-                rows.append(log_to_row(log, event, args, self.chain_id, self.kinds.get(log["address"].lower()),
-                                       utc_from_timestamp(ts)))
+                topics = log["topics"]
+                log_target = targets.get((log["address"].lower(), topics[0].lower() if topics else ""))
+                rows.append(log_to_row(log, log_target, chain_id, utc_from_timestamp(ts)))
             kept = [headers[n] for n in window if headers.get(n) is not None]
             if not kept or kept[-1].number != end:
                 kept.append(after)
             yield _Batch(start, end, after, rows, kept)  # type: ignore[arg-type]
-            if len(logs) * 2 < self.target_logs:
-                span = min(span * 2, self.max_span)
-            elif len(logs) > self.target_logs * 2:
-                span = max(1, span // 2)
+            span = self._next_span(span, end - start + 1, len(logs))
             self.span = span
             prev_number, prev_hash = end, after.hash
 
-    def _producer(
-        self, prev: tuple[int, str], target: int, head: int, out: queue.Queue[Any], stop: threading.Event
-    ) -> None:
-        rpc = RpcClient(self.rpc_url, self.rpc_timeout)
-        try:
-            for batch in self._fetch(rpc, prev, target, head, stop):
-                while not stop.is_set():
-                    try:
-                        out.put(batch, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-            item: Any = _DONE
-        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread
-            item = exc
-        finally:
-            rpc.close()
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+    def _next_span(self, span: int, blocks: int, logs: int) -> int:
+        """Aim the next range at ``target_logs`` logs, moving at most 4x either way."""
+        ideal = span * 4 if logs == 0 else blocks * self.target_logs // logs
+        return max(1, span // 4, min(ideal, span * 4, self.max_span))
 
     # -- writing -----------------------------------------------------------------------------
     def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> None:
@@ -456,26 +449,26 @@ class Indexer:
             ).first()
             if current is None or (int(current[0]), str(current[1])) != expect:
                 raise _Restart()  # another indexer moved the cursor, or a rollback did
-            if batch.rows:
-                stmt = _dialect_insert(conn, Event.__table__)
-                if hasattr(stmt, "on_conflict_do_nothing"):
-                    stmt = stmt.on_conflict_do_nothing(index_elements=["chain_id", "block_hash", "log_index"])
-                conn.execute(stmt, batch.rows)
+            rows = batch.rows
+            if rows:
+                e = Event.__table__
+                # Idempotent: rows already stored (same block hash and log
+                # index) are neither inserted again nor folded twice.
+                present = set(conn.execute(
+                    select(e.c.block_hash, e.c.log_index).where(
+                        e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
+                    )
+                ).tuples())
+                if present:
+                    rows = [r for r in rows if (r["block_hash"], r["log_index"]) not in present]
+                _EVENTS_INSERT.execute(conn, rows)
             if batch.headers:
-                stmt = _dialect_insert(conn, Block.__table__)
-                rows = [
+                _BLOCKS_UPSERT.execute(conn, [
                     {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
                      "timestamp": utc_from_timestamp(h.timestamp)}
                     for h in batch.headers
-                ]
-                if hasattr(stmt, "on_conflict_do_update"):
-                    stmt = stmt.on_conflict_do_update(
-                        index_elements=["chain_id", "number"],
-                        set_={"hash": stmt.excluded.hash, "parent_hash": stmt.excluded.parent_hash,
-                              "timestamp": stmt.excluded.timestamp},
-                    )
-                conn.execute(stmt, rows)
-            projections.apply_events(conn, self.scope, batch.rows)
+                ])
+            projections.apply_events(conn, self.scope, rows)
             conn.execute(
                 update(c).where(c.c.chain_id == self.chain_id, c.c.key == self.key).values(
                     block_number=batch.to_block, block_hash=batch.end.hash, head_number=head,
@@ -495,6 +488,7 @@ class Indexer:
         cursor = self.cursor()
         stop = stop or threading.Event()
         restarts = 0
+        use_process = self.workers == "process"
         while not stop.is_set():
             head = self.rpc.block_number()
             stats.head = head
@@ -513,7 +507,8 @@ class Indexer:
             if int(cursor["block_number"]) >= target:
                 break
             try:
-                self._run(cursor, target, head, stats, stop)
+                if self._run(cursor, target, head, stats, stop, use_process):
+                    use_process = True
             except _Restart:
                 restarts += 1
                 if restarts > 100:
@@ -525,42 +520,182 @@ class Indexer:
         stats.seconds = time.perf_counter() - began
         return stats
 
-    def _run(self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event) -> None:
+    def _run(
+        self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event,
+        use_process: bool,
+    ) -> bool:
+        """Index from the cursor to ``target``. Returns True when the backlog
+        proved big enough that the caller should continue with the fetching
+        in a child process (mode "auto" starts every run in a thread)."""
         prev = (int(cursor["block_number"]), str(cursor["block_hash"]))
-        out: queue.Queue[Any] = queue.Queue(maxsize=2)
-        halt = threading.Event()
-        thread = threading.Thread(
-            target=self._producer, args=(prev, target, head, out, halt), name="scf-index-fetch", daemon=True
+        fetcher: _Fetcher = (
+            _ProcessFetcher(self, prev, target, head) if use_process else _ThreadFetcher(self, prev, target, head)
         )
-        thread.start()
         try:
             while True:
-                item = out.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                self._write(item, prev, head)
-                prev = (item.to_block, item.end.hash)
+                batch = fetcher.get()
+                if batch is None:
+                    return False
+                self._write(batch, prev, head)
+                prev = (batch.to_block, batch.end.hash)
                 if stats.start_block is None:
-                    stats.start_block = item.from_block
-                stats.events += len(item.rows)
-                stats.blocks += item.to_block - item.from_block + 1
+                    stats.start_block = batch.from_block
+                stats.events += len(batch.rows)
+                stats.blocks += batch.to_block - batch.from_block + 1
                 stats.batches += 1
-                stats.block = item.to_block
+                stats.block = batch.to_block
                 if self.progress is not None:
                     self.progress(stats)
                 if stop.is_set():
-                    return
+                    return False
+                if not use_process and self.workers == "auto" and self._big_backlog(batch, target):
+                    return True
         finally:
-            halt.set()
-            while thread.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    out.get(timeout=0.05)
-                thread.join(0.05)
+            fetcher.close()
+
+    def _big_backlog(self, batch: _Batch, target: int) -> bool:
+        """Whether the rest looks like a backfill worth a fetch process: full
+        ranges, and several more of them to go."""
+        return len(batch.rows) >= self.target_logs // 2 and target - batch.to_block > 2 * self.span
 
     def close(self) -> None:
         self.rpc.close()
+
+
+class _Fetcher:
+    """Fetches and decodes ranges ahead of the writer."""
+
+    def get(self) -> _Batch | None:
+        """The next range (None when done); raises what the fetching raised."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _ThreadFetcher(_Fetcher):
+    def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+        self.out: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self.halt = threading.Event()
+        self.thread = threading.Thread(
+            target=self._main, args=(indexer, prev, target, head), name="scf-index-fetch", daemon=True
+        )
+        self.thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self.halt.is_set():
+            try:
+                self.out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _main(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+        rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
+        try:
+            for batch in indexer._fetch(rpc, prev, target, head, self.halt):
+                if not self._put(batch):
+                    return
+            self._put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer
+            self._put(exc)
+        finally:
+            rpc.close()
+
+    def get(self) -> _Batch | None:
+        item = self.out.get()
+        if item is _DONE:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.halt.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.out.get(timeout=0.05)
+            self.thread.join(0.05)
+
+
+class _ProcessFetcher(_Fetcher):
+    """The fetch loop in a forked child, so fetching, JSON parsing and
+    decoding use another core than the writer. The child inherits the
+    prepared decoders, opens its own HTTP session, never touches the
+    database, and exits if the parent goes away."""
+
+    def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.out: Any = context.Queue(maxsize=2)
+        self.halt: Any = context.Event()
+        self.process = context.Process(
+            target=_fetch_in_child, args=(indexer, prev, target, head, self.out, self.halt, os.getpid()),
+            name="scf-index-fetch", daemon=True,
+        )
+        self.process.start()
+
+    def get(self) -> _Batch | None:
+        while True:
+            try:
+                kind, payload = self.out.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise ChainError(
+                        f"the indexer's fetch process exited unexpectedly (code {self.process.exitcode}); "
+                        "run the sync again"
+                    ) from None
+        if kind == "batch":
+            return payload  # type: ignore[no-any-return]
+        if kind == "done":
+            return None
+        if kind == "restart":
+            raise _Restart()
+        raise ChainError(payload) if kind == "chain" else RuntimeError(payload)
+
+    def close(self) -> None:
+        self.halt.set()
+        deadline = time.monotonic() + 10
+        while self.process.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                self.out.get(timeout=0.05)
+            self.process.join(0.05)
+        if self.process.is_alive():
+            self.process.terminate()  # our own child, by its PID
+            self.process.join(5)
+        self.out.close()
+        self.out.join_thread()
+
+
+def _fetch_in_child(
+    indexer: Indexer, prev: tuple[int, str], target: int, head: int, out: Any, halt: Any, parent: int
+) -> None:
+    def put(item: tuple[str, Any]) -> bool:
+        while not halt.is_set():
+            if os.getppid() != parent:
+                os._exit(0)  # the writer is gone (killed): nothing to fetch for
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
+    try:
+        for batch in indexer._fetch(rpc, prev, target, head, halt):
+            if not put(("batch", batch)):
+                return
+        put(("done", None))
+    except _Restart:
+        put(("restart", None))
+    except ChainError as exc:
+        put(("chain", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the writer
+        put(("internal", f"{type(exc).__name__}: {exc}"))
+    finally:
+        rpc.close()
 
 
 def _utcnow() -> dt.datetime:

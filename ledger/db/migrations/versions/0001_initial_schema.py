@@ -69,9 +69,15 @@ def upgrade() -> None:
             "chain_id", "block_hash", "log_index", name=op.f("uq_events_chain_id_block_hash_log_index")
         ),
     )
-    op.create_index("ix_events_account", "events", ["chain_id", "account"])
+    op.create_index(
+        "ix_events_account", "events", ["chain_id", "account"],
+        sqlite_where=sa.text("account IS NOT NULL"), postgresql_where=sa.text("account IS NOT NULL"),
+    )
     op.create_index("ix_events_chain_block", "events", ["chain_id", "block_number", "log_index"])
-    op.create_index("ix_events_invoice", "events", ["chain_id", "contract", "invoice_id"])
+    op.create_index(
+        "ix_events_invoice", "events", ["chain_id", "contract", "invoice_id"],
+        sqlite_where=sa.text("invoice_id IS NOT NULL"), postgresql_where=sa.text("invoice_id IS NOT NULL"),
+    )
 
     op.create_table(
         "invoices",

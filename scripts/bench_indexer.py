@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Indexer benchmark: how close does `scf index sync` get to the raw speed of
+reading logs over JSON-RPC?
+
+On a fresh Anvil it deploys the contracts, admits a supplier and a buyer, and
+issues invoices with pre-signed transactions sent in JSON-RPC batches (each
+issue emits ERC-721 Transfer + InvoiceIssued) until at least --events events
+exist. Then, in one run, it measures:
+
+  (a) raw eth_getLogs over HTTP + JSON parsing (the ceiling; best of two runs,
+      one before and one after the others, so a noisy machine flatters no ratio);
+  (b) end-to-end `scf index sync` into a fresh SQLite database;
+  (c) the same into a fresh PostgreSQL database: --postgres-url or
+      SCF_BENCH_PG_URL, else a throw-away server from scripts/pgtmp.py;
+      skipped when none can be started (under CI=true that is a failure).
+
+The sync rate is the command's own (timed from opening the database to the
+last commit, so interpreter start-up is excluded); the process wall time is
+printed too. Peak RSS of each sync process comes from wait4(), and a sync of
+the first tenth of the blocks shows it does not grow with the event count.
+The run ends with `sqlite_ratio=<b/a>` and `postgres_ratio=<c/a>`.
+
+    .venv/bin/python scripts/bench_indexer.py                  # 100,000 events
+    .venv/bin/python scripts/bench_indexer.py --events 5000    # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+#: Transactions per mined block (issue costs ~250k gas: blocks stay under the
+#: EIP-1559 target, so the base fee stays at zero).
+TXS_PER_BLOCK = 100
+TARGET_LOGS_PER_REQUEST = 10_000
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class Rpc:
+    def __init__(self, url: str) -> None:
+        import requests
+
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        reply = self.session.post(self.url, data=json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}), timeout=300).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        reply = self.session.post(self.url, data=json.dumps(body), timeout=300).json()
+        errors = [r["error"] for r in reply if "error" in r]
+        if errors:
+            raise RuntimeError(f"{len(errors)} errors in batch, first: {errors[0]}")
+        return [r["result"] for r in sorted(reply, key=lambda r: r["id"])]
+
+
+def generate(home: Path, url: str, events: int) -> dict[str, Any]:
+    """Deploy, admit, then issue invoices until `events` events exist."""
+    from eth_abi import encode
+    from eth_account import Account
+    from eth_utils import keccak
+
+    from ledger.accounts import DEV_NAMES, dev_account
+    from ledger.chain import connect
+    from ledger.compiler import compile_contracts
+    from ledger.config import load_settings
+    from ledger.deploy import deploy
+    from ledger.lifecycle import Ledger, parse_roles
+
+    settings = load_settings(home=str(home), rpc_url=url)
+    build, _ = compile_contracts(settings)
+    w3 = connect(url)
+    operator = dev_account(DEV_NAMES.index("operator"))
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    buyer = dev_account(DEV_NAMES.index("buyer"))
+    deployment = deploy(settings, w3, build, operator)
+    ledger = Ledger(settings, w3, deployment)
+    until = dt.date.today() + dt.timedelta(days=3 * 365)
+    ledger.add_participant(operator, "Bench Supplier", supplier.address, parse_roles("supplier"), until)
+    ledger.add_participant(operator, "Bench Buyer", buyer.address, parse_roles("buyer"), until)
+
+    invoices = deployment.contracts["InvoiceToken"].address
+    currency = deployment.currencies["HKD"].address
+    selector = keccak(text="issue(address,uint256,address,uint64,bytes32,bytes32)")[:4]
+    due = int(dt.datetime.combine(dt.date.today() + dt.timedelta(days=365), dt.time(),
+                                  tzinfo=dt.UTC).timestamp())
+    rpc = Rpc(url)
+    nonce = int(rpc.call("eth_getTransactionCount", [supplier.address, "pending"]), 16)
+    before = _count_logs(rpc, deployment)
+    needed = max(0, (events - before + 1) // 2)
+    log(f"generating {needed:,} issue transactions ({2 * needed:,} events; {before} events exist)")
+
+    began = time.perf_counter()
+    raw: list[str] = []
+    key = supplier.key
+    for i in range(needed):
+        data = selector + encode(
+            ["address", "uint256", "address", "uint64", "bytes32", "bytes32"],
+            [buyer.address, 1_000 + i, currency, due, keccak(text=f"bench-invoice-{i}"), b"\0" * 32],
+        )
+        tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": invoices, "value": 0, "data": data,
+              "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
+        raw.append("0x" + Account.sign_transaction(tx, key).raw_transaction.hex())
+    signed_at = time.perf_counter()
+
+    rpc.call("evm_setAutomine", [False])
+    for start in range(0, len(raw), TXS_PER_BLOCK):
+        rpc.batch([("eth_sendRawTransaction", [r]) for r in raw[start:start + TXS_PER_BLOCK]])
+        rpc.call("evm_mine")
+    while int(rpc.call("txpool_status")["pending"], 16):
+        rpc.call("evm_mine")
+    rpc.call("evm_setAutomine", [True])
+    sent_at = time.perf_counter()
+    total = _count_logs(rpc, deployment)
+    if total < events:
+        raise SystemExit(f"only {total} events were produced (some transactions failed?)")
+    head = int(rpc.call("eth_blockNumber"), 16)
+    return {
+        "events": total, "head": head, "start_block": deployment.start_block,
+        "addresses": [c.address for c in deployment.contracts.values()],
+        "sign_s": signed_at - began, "send_s": sent_at - signed_at,
+    }
+
+
+def _count_logs(rpc: Rpc, deployment: Any) -> int:
+    logs = rpc.call("eth_getLogs", [{"address": [c.address for c in deployment.contracts.values()],
+                                     "fromBlock": hex(deployment.start_block), "toBlock": "latest"}])
+    return len(logs)
+
+
+def raw_rate(url: str, info: dict[str, Any]) -> tuple[float, int]:
+    """(a): eth_getLogs over HTTP in ranges of ~10,000 logs, parsed with json."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Content-Type"] = "application/json"
+    blocks = info["head"] - info["start_block"] + 1
+    span = max(1, blocks * TARGET_LOGS_PER_REQUEST // max(info["events"], 1))
+    count = 0
+    began = time.perf_counter()
+    for start in range(info["start_block"], info["head"] + 1, span):
+        end = min(start + span - 1, info["head"])
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
+            {"address": info["addresses"], "fromBlock": hex(start), "toBlock": hex(end)}]})
+        reply = json.loads(session.post(url, data=body, timeout=300).content)
+        count += len(reply["result"])
+    elapsed = time.perf_counter() - began
+    return count / elapsed, count
+
+
+def run_sync(home: Path, url: str, db_url: str, to_block: int | None = None) -> dict[str, Any]:
+    """`scf index sync --json` in a child process; its stats plus wall time and peak RSS."""
+    cmd = [sys.executable, "-c", "from ledger.cli import main; main()", "--home", str(home), "--rpc-url", url,
+           "--db-url", db_url, "index", "sync", "--json"]
+    if to_block is not None:
+        cmd += ["--to-block", str(to_block)]
+    out = tempfile.TemporaryFile()
+    began = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - began
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    out.seek(0)
+    text = out.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"scf index sync failed ({proc.returncode}): {err.strip() or text.strip()}")
+    stats = json.loads(text)
+    stats["wall_s"] = wall
+    stats["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return stats
+
+
+def postgres_url(args: argparse.Namespace, cleanup: list[Any]) -> tuple[str | None, str]:
+    url = args.postgres_url or os.environ.get("SCF_BENCH_PG_URL")
+    if url:
+        return url, "given"
+    try:
+        import pgtmp
+    except ImportError:
+        return None, "scripts/pgtmp.py is missing"
+    try:
+        server = pgtmp.start_server(install=args.install_postgres)
+    except pgtmp.PostgresUnavailable as exc:
+        return None, str(exc)
+    cleanup.append(server.stop)
+    return server.create_database("scf_bench"), f"throw-away server pid {server.pid}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events to generate (default 100000)")
+    parser.add_argument("--postgres-url", help="SQLAlchemy URL of an empty PostgreSQL database (env SCF_BENCH_PG_URL)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
+    parser.add_argument("--install-postgres", action="store_true", help="let pgtmp apt-get install PostgreSQL")
+    args = parser.parse_args()
+
+    from ledger.node import spawn_anvil
+
+    work = Path(tempfile.mkdtemp(prefix="scf-bench-"))
+    home = work / "home"
+    cache = ROOT / ".pytest_cache" / "scf-artifacts"
+    if cache.is_dir():
+        shutil.copytree(cache, home / "artifacts")
+    cleanup: list[Any] = []
+    anvil = spawn_anvil(ROOT / "node_modules", extra_args=["--gas-limit", "100000000"], log_file=work / "anvil.log")
+    try:
+        info = generate(home, anvil.url, args.events)
+        blocks = info["head"] - info["start_block"] + 1
+        log(f"events: {info['events']:,} in {blocks:,} blocks "
+            f"(signed in {info['sign_s']:.1f}s, sent and mined in {info['send_s']:.1f}s)")
+
+        rate_a1, count = raw_rate(anvil.url, info)
+        log(f"(a) raw eth_getLogs + JSON parse, run 1: {rate_a1:,.0f} events/s ({count:,} logs)")
+
+        small = run_sync(home, anvil.url, f"sqlite:///{work / 'tenth.db'}",
+                         to_block=info["start_block"] + blocks // 10)
+        sqlite = run_sync(home, anvil.url, f"sqlite:///{work / 'ledger.db'}")
+        log(f"(b) scf index sync -> SQLite: {sqlite['events_per_second']:,.0f} events/s "
+            f"({sqlite['events']:,} events, {sqlite['batches']} batches, sync {sqlite['seconds']:.2f}s, "
+            f"process wall {sqlite['wall_s']:.2f}s), peak RSS {sqlite['peak_rss_mib']:.0f} MiB")
+        log(f"    peak RSS syncing the first tenth ({small['events']:,} events): {small['peak_rss_mib']:.0f} MiB")
+
+        pg: dict[str, Any] | None = None
+        if args.no_postgres:
+            why = "--no-postgres"
+            url = None
+        else:
+            url, why = postgres_url(args, cleanup)
+        if url is not None:
+            pg = run_sync(home, anvil.url, url)
+            log(f"(c) scf index sync -> PostgreSQL ({why}): {pg['events_per_second']:,.0f} events/s "
+                f"({pg['events']:,} events, sync {pg['seconds']:.2f}s, process wall {pg['wall_s']:.2f}s), "
+                f"peak RSS {pg['peak_rss_mib']:.0f} MiB")
+        else:
+            log(f"(c) PostgreSQL skipped: {why}")
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not args.no_postgres:
+                raise SystemExit("CI=true and no PostgreSQL server could be started")
+
+        rate_a2, _ = raw_rate(anvil.url, info)
+        rate_a = max(rate_a1, rate_a2)
+        log(f"(a) raw eth_getLogs + JSON parse, run 2: {rate_a2:,.0f} events/s; best {rate_a:,.0f}")
+        log(f"sqlite_ratio={sqlite['events_per_second'] / rate_a:.2f}")
+        log(f"postgres_ratio={pg['events_per_second'] / rate_a:.2f}" if pg else "postgres_ratio=skipped")
+        return 0
+    finally:
+        anvil.stop()
+        for stop in reversed(cleanup):
+            stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
