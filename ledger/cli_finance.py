@@ -12,6 +12,7 @@ import csv
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,8 +113,9 @@ def _print_decision(d: dict[str, Any]) -> None:
                f"supplier {_who(d['supplier'])}, buyer {_who(d['buyer'])}")
     p = d["price"]
     if p is not None:
+        rate = (Decimal(p["annual_rate"]) * 100).quantize(Decimal("0.01"))
         click.echo(f"  price: advance {cur} {p['advance']}, discount {p['discount']} ({p['days']} days "
-                   f"{p['day_count']} at {p['annual_rate']}), fees {p['fees']}, pays {cur} {p['net_advance']}")
+                   f"{p['day_count']} at {rate}%), fees {p['fees']}, pays {cur} {p['net_advance']}")
     for rule in d["rules"]:
         mark = "ok  " if rule["outcome"] == "pass" else "FAIL"
         click.echo(f"  {mark} {rule['name']}: {rule['reason']}")

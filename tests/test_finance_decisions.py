@@ -166,12 +166,12 @@ def test_finance_decisions_declined_without_consent_and_refused(desk: Any, book:
     assert d["status"] == "declined"
     failing = [r for r in d["rules"] if r["outcome"] == "fail"]
     assert [r["name"] for r in failing] == ["holder_consent"]
-    assert failing[0]["reason"] == (f"the holder {acct('supplier').address} has not offered it to this financier "
+    assert failing[0]["reason"] == (f"the holder {SUPPLIER_NAME} has not offered it to this financier "
                                     "(it needs `scf invoice offer` first)")
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier"))
     assert str(info.value) == (f"decision {d['decision_id']} was declined, so it cannot be executed (the holder "
-                               f"{acct('supplier').address} has not offered it to this financier (it needs "
+                               f"{SUPPLIER_NAME} has not offered it to this financier (it needs "
                                "`scf invoice offer` first))")
     # Listed only for another financier: still no consent for this one.
     other = book.issue(offer=True, to="financier2")
@@ -370,7 +370,7 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     lines = result.output.splitlines()
     assert lines[0].startswith(f"decision 1: APPROVED invoice {invoice_id} for Harbour Trade Finance Ltd (grade B")
     assert "  ok   holder_consent: the holder listed it for any financier until " in result.output
-    assert "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 0.07), fees 340.00, pays HKD " \
+    assert "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 7.00%), fees 340.00, pays HKD " \
            "88624.38" in result.output
     shown = cli("finance", "show", "1", "--json")
     assert shown.exit_code == 0, shown.output
@@ -428,7 +428,9 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
     assert declined.exit_code == 0 and "DECLINED" in declined.output
     refused = cli("finance", "execute", "1")
     assert refused.exit_code == 1
-    assert refused.output.startswith("Error: decision 1 was declined, so it cannot be executed (the holder ")
+    assert refused.output == ("Error: decision 1 was declined, so it cannot be executed (the holder "
+                              f"{SUPPLIER_NAME} has not offered it to this financier (it needs `scf invoice offer` "
+                              "first))\n")
     assert len(refused.output.strip().splitlines()) == 1
 
 
@@ -466,3 +468,27 @@ def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, a
     assert (expected.advance, expected.discount, expected.fees) == (11_111_110, 97_223, 25_000 + 11_112)
     assert d["price"]["net_advance"] == hkd(expected.net_advance) == "109777.75"
     assert d["price"]["day_count"] == "ACT/360"
+
+
+def test_finance_decisions_consent_by_token_approval(desk: Any, book: Book, acct: Any) -> None:
+    """An ERC-721 approval of the financier is consent too (no listing needed);
+    it lapses when the token moves."""
+    ledger = book.ledger
+    invoice_id = book.issue(offer=False)
+    ledger.sender.transact(ledger.invoices.functions.approve(acct("financier").address, invoice_id), acct("supplier"))
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    consent = next(r for r in d["rules"] if r["name"] == "holder_consent")
+    assert consent["reason"] == f"the holder {SUPPLIER_NAME} approved this financier on the token"
+    assert d["status"] == "approved"
+    other = desk.quote(invoice_id, acct("financier2").address, POLICY)
+    assert other["status"] == "declined"
+    desk.execute(d["decision_id"], acct("financier"))
+    assert book.onchain(invoice_id)["financier"] == acct("financier").address
+    # An operator approval (setApprovalForAll) covers every invoice of the holder.
+    second = book.issue(offer=False)
+    ledger.sender.transact(ledger.invoices.functions.setApprovalForAll(acct("financier2").address, True),
+                           acct("supplier"))
+    assert desk.quote(second, acct("financier2").address, POLICY)["status"] == "approved"
+    ledger.sender.transact(ledger.invoices.functions.setApprovalForAll(acct("financier2").address, False),
+                           acct("supplier"))
+    assert desk.quote(second, acct("financier2").address, POLICY)["status"] == "declined"

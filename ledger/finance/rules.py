@@ -85,6 +85,7 @@ class InvoiceFacts:
     offer_expires: dt.datetime | None = None
     #: Standing ERC-721 approvals of the holder: financier addresses allowed to take the token.
     approved: frozenset[str] = field(default_factory=frozenset)
+    holder_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
     """The holder must have listed the invoice for this financier (or any), with
     an asking advance the price meets, or approved the financier on the token."""
     m = Money(inv.currency, inv.decimals)
-    holder = inv.holder or "nobody"
+    holder = inv.holder_name or inv.holder or "nobody"
     inputs: dict[str, Any] = {
         "holder": inv.holder, "financier": financier,
         "offer_financier": inv.offer_financier, "offer_min_advance": None if inv.offer_min_advance is None

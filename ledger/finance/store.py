@@ -212,6 +212,7 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
         offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
         offer_expires=row["offer_expires_at"],
         approved=approvals(conn, scope, int(row["invoice_id"]), row["holder"]),
+        holder_name=None if row["holder"] is None else party_facts(conn, scope, str(row["holder"])).name,
     )
 
 
