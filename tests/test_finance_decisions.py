@@ -492,3 +492,34 @@ def test_finance_decisions_consent_by_token_approval(desk: Any, book: Book, acct
     ledger.sender.transact(ledger.invoices.functions.setApprovalForAll(acct("financier2").address, False),
                            acct("supplier"))
     assert desk.quote(second, acct("financier2").address, POLICY)["status"] == "declined"
+
+
+def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book, acct: Any) -> None:
+    from ledger.reports import aging_report, portfolio_report
+
+    financier = acct("financier").address
+    a = book.issue("100000.00", days=30)
+    b = book.issue("50000.00", days=60, buyer="buyer2")
+    c = book.issue("20000.00", days=90, offer=False)
+    book.ledger.repay(acct("buyer"), c, "5000.00")  # partly paid, still open
+    for invoice_id in (a, b):
+        d = desk.quote(invoice_id, financier, POLICY)
+        desk.execute(d["decision_id"], acct("financier"))
+    due_a = book.today() + dt.timedelta(days=30)
+    with desk.engine.connect() as conn:
+        # 45 days after A's due date: A is 31-60 past due, B 15 days past due, C not due.
+        aging = aging_report(conn, desk.scope, due_a + dt.timedelta(days=45))
+        late = portfolio_report(conn, desk.scope, financier, due_a + dt.timedelta(days=91))
+        held_only = aging_report(conn, desk.scope, due_a, holder=financier)
+    rows = {r["name"]: r for r in aging["rows"]}
+    assert (rows[BUYER_NAME]["31-60"], rows[BUYER_NAME]["not_due"], rows[BUYER_NAME]["invoices"]) == (
+        "100000.00", "15000.00", 2)
+    assert rows["Kwai Chung Logistics Ltd"]["1-30"] == "50000.00"
+    [total] = aging["totals"]
+    assert (total["not_due"], total["1-30"], total["31-60"], total["90+"], total["total"]) == (
+        "15000.00", "50000.00", "100000.00", "0.00", "165000.00")
+    assert held_only["totals"][0]["total"] == "150000.00"  # C is the supplier's, not the financier's
+    [pf] = late["rows"]
+    # 91 days after A's due date: A is a default (> 90 days past due), B is 61 days overdue.
+    assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "150000.00", 1,
+                                                                                         "100000.00")
