@@ -396,6 +396,18 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     assert portfolio.exit_code == 0, portfolio.output
     assert "  advanced     HKD 88624.38 against HKD 100000.00 face" in portfolio.output
     assert "  expected     HKD 1375.62 income, " in portfolio.output
+    second = book.issue("50000.00", days=30)
+    dry = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    # 45,000.00 advance; discount 4,500,000 x 7% x 30 / 365 = 25,890.41 -> 25,891; fees 250.00 + 45.00.
+    assert dry.output.splitlines() == [
+        f"invoice {second}: would approve (not stored), pays HKD 44446.09: approved: every rule passed",
+        "would finance 1 of 1 invoice(s) offered to you",
+    ]
+    auto = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--max", "1", "--json")
+    assert auto.exit_code == 0, auto.output
+    assert [(r["invoice_id"], r["status"], r["decision_id"]) for r in json.loads(auto.output)["results"]] == [
+        (second, "executed", 2)]
 
 
 def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_path: Path) -> None:
