@@ -226,9 +226,14 @@ def finance_list(ctx: click.Context, as_name: str | None, status: str | None, in
             raise InputError(f"unknown decision status {s!r}; use {', '.join(STATUSES)}")
     with _read_db(ctx) as (conn, scope):
         financier = None if as_name is None else _resolve(conn, scope, ctx, as_name, "financier")
-        rows = store.list_decisions(conn, scope, financier, statuses, invoice_id, limit)
+        now = store.indexed_point(conn, scope).time
+        # Approvals past their expiry are expired, whether or not a later command has marked them yet.
+        wanted = set(statuses)
+        rows = store.list_decisions(conn, scope, financier, [*statuses, "approved"] if "expired" in wanted
+                                    else statuses, invoice_id)
         names = store.participant_names(conn, scope)
-        records = [store.decision_record(r, names) for r in rows]
+        records = [r for r in (store.decision_record(row, names, now) for row in rows)
+                   if not wanted or r["status"] in wanted][:limit]
     flat = [{"decision_id": r["decision_id"], "invoice_id": r["invoice_id"], "status": r["status"],
              "financier": r["financier"]["address"], "financier_name": r["financier"]["name"], "grade": r["grade"],
              "currency": r["currency"], "open_amount": r["open_amount"],
@@ -259,7 +264,8 @@ def finance_show(ctx: click.Context, decision_id: int) -> None:
     from ledger.finance import store
 
     with _read_db(ctx) as (conn, scope):
-        record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn, scope))
+        record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn, scope),
+                                       store.indexed_point(conn, scope).time)
     emit(ctx, record, _print_decision)
 
 

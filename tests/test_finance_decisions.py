@@ -106,7 +106,8 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
     assert (p["advance"], p["discount"], p["fees"], p["net_advance"], p["reserve"]) == (
         "90000.00", "1035.62", "340.00", "88624.38", "10000.00")
     assert decision["policy_hash"] == POLICY.hash
-    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 15
+    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 16
+    assert decision["rules"][5]["reason"].startswith("the financier Harbour Trade Finance Ltd's KYC is valid until ")
 
     supplier_before, financier_before = book.units("supplier"), book.units("financier")
     done = desk.execute(decision["decision_id"], acct("financier"))
@@ -535,3 +536,16 @@ def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book
     # 91 days after A's due date: A is a default (> 90 days past due), B is 61 days overdue.
     assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "150000.00", 1,
                                                                                          "100000.00")
+
+
+def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book: Book) -> None:
+    invoice_id = book.issue()
+    assert cli("finance", "quote", str(invoice_id), "--policy", str(EXAMPLE)).exit_code == 0
+    approved = cli("finance", "list", "--status", "approved", "--json")
+    assert [d["status"] for d in json.loads(approved.output)] == ["approved"]
+    book.travel(15 * 60 + 1)
+    assert cli("index", "sync").exit_code == 0
+    assert json.loads(cli("finance", "list", "--status", "approved", "--json").output) == []
+    assert [d["status"] for d in json.loads(cli("finance", "list", "--status", "expired", "--json").output)] == [
+        "expired"]
+    assert json.loads(cli("finance", "show", "1", "--json").output)["status"] == "expired"

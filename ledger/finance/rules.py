@@ -395,9 +395,13 @@ def evaluate(
     stats: PaymentStats,
     exposure: Exposure,
     as_of: dt.datetime,
+    financier_party: PartyFacts | None = None,
 ) -> Evaluation:
-    """Apply every rule of ``policy`` to one invoice for ``financier``."""
+    """Apply every rule of ``policy`` to one invoice for ``financier`` (whose
+    own registration is checked too when ``financier_party`` is given)."""
     rules = eligibility_rules(invoice, supplier, buyer, policy, as_of)
+    if financier_party is not None:
+        rules.insert(5, rule_kyc("financier", financier_party, as_of))
     graded = grade_buyer(stats, policy)
     rules.append(rule_grade(graded))
     m = Money(invoice.currency, invoice.decimals)

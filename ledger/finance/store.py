@@ -332,7 +332,8 @@ def assess(
     exposure = exposure_of(positions(conn, scope, financier, point.time, extra), str(row["currency"]), facts.buyer,
                            facts.supplier, exclude_invoice=invoice_id)
     evaluation = evaluate(policy=policy, invoice=facts, supplier=supplier, buyer=buyer, financier=financier,
-                          stats=stats, exposure=exposure, as_of=point.time)
+                          stats=stats, exposure=exposure, as_of=point.time,
+                          financier_party=party_facts(conn, scope, financier))
     return Assessment(point, facts, row, financier, exposure, evaluation)
 
 
@@ -417,8 +418,11 @@ def mark(conn: Connection, decision_id: int, **values: Any) -> None:
     conn.execute(update(DECISIONS).where(DECISIONS.c.id == decision_id).values(**values))
 
 
-def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A decision as plain JSON-able data (amounts as exact major-unit strings)."""
+def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = None,
+                    now: dt.datetime | None = None) -> dict[str, Any]:
+    """A decision as plain JSON-able data (amounts as exact major-unit strings).
+    Given ``now`` (chain time), an approval past its expiry shows as expired
+    even before a quote or execute has marked it so."""
     from ledger.money import from_minor_units
 
     names = names or {}
@@ -434,7 +438,9 @@ def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = No
         return None if value is None else value.astimezone(dt.UTC).isoformat()
 
     return {
-        "decision_id": int(row["id"]), "invoice_id": int(row["invoice_id"]), "status": row["status"],
+        "decision_id": int(row["id"]), "invoice_id": int(row["invoice_id"]),
+        "status": EXPIRED if now is not None and row["status"] == APPROVED and row["expires_at"] < now
+        else row["status"],
         "financier": party(row["financier"]), "supplier": party(row["supplier"]), "buyer": party(row["buyer"]),
         "holder": party(row["holder"]), "currency": row["currency_symbol"],
         "amount": money(row["amount"]), "open_amount": money(row["open_amount"]),
