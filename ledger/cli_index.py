@@ -18,7 +18,7 @@ import click
 from ledger.cli import LedgerGroup, emit, json_option, settings_of
 
 if TYPE_CHECKING:
-    from ledger.indexer.sync import SyncStats
+    from ledger.indexer.core import SyncStats
 
 
 @contextmanager

@@ -69,7 +69,7 @@ class Desk:
         # What ledger.indexer.sync() does; called through its parts because importing the submodule
         # ledger.indexer.sync replaces that function's name in the package with the module.
         from ledger.indexer import indexer_for
-        from ledger.indexer.sync import database_errors
+        from ledger.indexer.core import database_errors
 
         with database_errors(self.settings.database_url):
             indexer = indexer_for(self.settings, self.ledger.deployment)

@@ -1,4 +1,4 @@
-"""The off-chain indexer: every log of the deployed contracts, decoded, in the
+"""The off-chain indexer (``ledger.indexer.core``): every log of the deployed contracts, decoded, in the
 database, exactly once; plus the projections the queries read.
 
 The functions here are the Python API (the CLI's `scf index ...` and the
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
     from ledger.config import Settings
     from ledger.contracts import Deployment
-    from ledger.indexer.sync import Indexer, SyncStats
+    from ledger.indexer.core import Indexer, SyncStats
 
-__all__ = ["SyncStats", "follow", "get_engine", "indexer_for", "rebuild", "status", "sync"]
+__all__ = ["SyncStats", "dispose_engines", "follow", "get_engine", "indexer_for", "rebuild", "status", "sync"]
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -37,6 +37,15 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine :func:`get_engine` made
+    (tests with one database each call this; long-running processes need not)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
 def indexer_for(
     settings: Settings,
     deployment: Deployment | None = None,
@@ -45,8 +54,8 @@ def indexer_for(
 ) -> Indexer:
     """An Indexer on ``settings`` (the deployment record of the connected chain by default)."""
     from ledger.contracts import load_deployment
+    from ledger.indexer.core import Indexer
     from ledger.indexer.rpc import RpcClient
-    from ledger.indexer.sync import Indexer
 
     if deployment is None:
         rpc = RpcClient(settings.rpc_url, timeout=10.0)
@@ -68,7 +77,7 @@ def sync(
     """Index the deployment's contracts up to the head (less ``confirmations``)
     or ``to_block``, and return what was done. Cheap when there is little to do:
     a few JSON-RPC calls and one transaction per range."""
-    from ledger.indexer.sync import database_errors
+    from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
@@ -90,7 +99,7 @@ def follow(
     """Keep the database following the head until ``stop`` is set (or Ctrl-C).
     The backfill and the following are the same cursor-driven loop, so the
     hand-off between them can neither repeat nor skip a block."""
-    from ledger.indexer.sync import database_errors
+    from ledger.indexer.core import database_errors
 
     stop = stop or threading.Event()
     with database_errors(settings.database_url):
@@ -114,7 +123,7 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
 
     from ledger.db.models import Cursor
     from ledger.indexer import projections
-    from ledger.indexer.sync import database_errors
+    from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         engine = get_engine(settings.database_url)
@@ -133,7 +142,7 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     from sqlalchemy import func, select
 
     from ledger.db.models import Cursor, Event
-    from ledger.indexer.sync import database_errors
+    from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         engine = get_engine(settings.database_url)
@@ -163,7 +172,7 @@ def status(settings: Settings) -> list[dict[str, Any]]:
 
 def __getattr__(name: str) -> Any:
     if name == "SyncStats":
-        from ledger.indexer.sync import SyncStats
+        from ledger.indexer.core import SyncStats
 
         return SyncStats
     raise AttributeError(name)

@@ -439,7 +439,8 @@ class Indexer:
         return max(1, span // 4, min(ideal, span * 4, self.max_span))
 
     # -- writing -----------------------------------------------------------------------------
-    def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> None:
+    def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> int:
+        """Store one range in one transaction; returns the events newly stored."""
         c = Cursor.__table__
         with self.engine.begin() as conn:
             current = conn.execute(
@@ -458,7 +459,7 @@ class Indexer:
                     select(e.c.block_hash, e.c.log_index).where(
                         e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
                     )
-                ).tuples())
+                ))
                 if present:
                     rows = [r for r in rows if (r["block_hash"], r["log_index"]) not in present]
                 _EVENTS_INSERT.execute(conn, rows)
@@ -479,6 +480,7 @@ class Indexer:
             conn.execute(delete(b).where(
                 b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
             ))
+        return len(rows)
 
     # -- the run -------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> SyncStats:
@@ -536,11 +538,11 @@ class Indexer:
                 batch = fetcher.get()
                 if batch is None:
                     return False
-                self._write(batch, prev, head)
+                stored = self._write(batch, prev, head)
                 prev = (batch.to_block, batch.end.hash)
                 if stats.start_block is None:
                     stats.start_block = batch.from_block
-                stats.events += len(batch.rows)
+                stats.events += stored
                 stats.blocks += batch.to_block - batch.from_block + 1
                 stats.batches += 1
                 stats.block = batch.to_block

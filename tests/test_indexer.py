@@ -1,0 +1,703 @@
+"""The indexer against a real Anvil and real databases (SQLite, and
+PostgreSQL through the `db_url` fixture): it must equal the chain, exactly
+once, through re-runs, reorgs, crashes, refusing nodes and the hand-off from
+backfill to following.
+
+The yardstick is always a fresh index of the same chain into a new SQLite
+database, and the chain itself (`Ledger.show` for every invoice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
+
+from ledger.config import REPO_ROOT, Settings
+from ledger.db.models import Block, Cursor, Event, Financing, Invoice, Participant, Repayment
+
+#: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
+LONG = os.environ.get("SCF_INDEXER_LONG", "") not in ("", "0")
+
+DUE = dt.date.today() + dt.timedelta(days=90)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def head(url: str) -> int:
+    return int(rpc(url, "eth_blockNumber"), 16)
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Everything the indexer owns, in a comparable form (surrogate ids and
+    bookkeeping times left out)."""
+    from ledger.db import create_db_engine
+
+    engine = create_db_engine(url, write=False)
+    try:
+        with engine.connect() as conn:
+            def rows(model: Any, order: list[str], skip: tuple[str, ...] = ("id",)) -> list[tuple[Any, ...]]:
+                t = model.__table__
+                cols = [c for c in t.columns if c.name not in skip]
+                result = conn.execute(select(*cols).order_by(*[t.c[o] for o in order]))
+                return [tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in r) for r in result]
+
+            return {
+                "events": rows(Event, ["chain_id", "block_number", "log_index"]),
+                "invoices": rows(Invoice, ["chain_id", "contract", "invoice_id"]),
+                "participants": rows(Participant, ["chain_id", "contract", "address"]),
+                "financings": rows(Financing, ["chain_id", "block_number", "log_index"]),
+                "repayments": rows(Repayment, ["chain_id", "block_number", "log_index"]),
+                "cursors": [tuple(r) for r in conn.execute(
+                    select(Cursor.chain_id, Cursor.key, Cursor.block_number, Cursor.block_hash).order_by(Cursor.id)
+                )],
+            }
+    finally:
+        engine.dispose()
+
+
+def fresh_snapshot(settings: Settings, tmp_path: Path, name: str = "fresh") -> dict[str, Any]:
+    """Index the chain from scratch into a new SQLite file and snapshot it."""
+    from ledger.indexer import sync
+
+    url = f"sqlite:///{tmp_path / f'{name}-{time.monotonic_ns()}.db'}"
+    sync(replace(settings, db_url=url))
+    return snapshot(url)
+
+
+def assert_matches_chain(db_url: str, ledger: Any) -> int:
+    """Every invoice on chain equals its projection row; returns how many."""
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            rows = {r.invoice_id: r for r in conn.execute(select(Invoice.__table__).where(
+                Invoice.contract == ledger.invoices.address))}
+    finally:
+        engine.dispose()
+    count = ledger.invoices.functions.nextInvoiceId().call() - 1
+    assert sorted(rows) == list(range(1, count + 1))
+    for invoice_id in range(1, count + 1):
+        chain, row = ledger.show(invoice_id), rows[invoice_id]
+        decimals = ledger.deployment.currency(chain["currency"]).decimals
+
+        def money(value: str, decimals: int = decimals) -> int:
+            return int(Decimal(value).scaleb(decimals))
+
+        assert (row.status, row.supplier, row.buyer) == (
+            chain["status"], chain["supplier"]["address"], chain["buyer"]["address"]), invoice_id
+        assert row.holder == (chain["holder"] or {}).get("address"), invoice_id
+        assert row.financier == (chain["financier"] or {}).get("address"), invoice_id
+        assert (row.amount, row.paid, row.outstanding, row.advance) == (
+            money(chain["amount"]), money(chain["paid"]), money(chain["outstanding"]), money(chain["advance"]))
+        assert row.due_date.isoformat() == chain["due"]
+        assert row.issued_at.isoformat() == chain["issued_at"]
+        assert (row.fingerprint, row.doc_hash) == (chain["fingerprint"], chain["document_hash"])
+    return count
+
+
+class Actions:
+    """Lifecycle steps on the chain, each returning the blocks it mined."""
+
+    def __init__(self, ledger: Any, acct: Callable[[str], Any], url: str) -> None:
+        self.ledger, self.acct, self.url = ledger, acct, url
+        self.n = 0
+
+    def _mined(self, step: Callable[[], Any]) -> int:
+        before = head(self.url)
+        step()
+        return head(self.url) - before
+
+    def issue(self, amount: str = "1000.00") -> int:
+        self.n += 1
+        number = f"INV-{os.getpid()}-{time.monotonic_ns()}-{self.n}"
+        before = self.ledger.invoices.functions.nextInvoiceId().call()
+        self.ledger.issue(self.acct("supplier"), "buyer", number, amount, "HKD", DUE)
+        return int(before)
+
+    def lifecycle(self, invoice_id: int, stop_after: str = "paid") -> None:
+        """confirm -> offer -> finance -> repay part -> repay rest (stopping early if asked)."""
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("confirmed", lambda: self.ledger.confirm(self.acct("buyer"), invoice_id)),
+            ("offered", lambda: self.ledger.offer(self.acct("supplier"), invoice_id, "financier", None, 7)),
+            ("financed", lambda: self.ledger.finance(self.acct("financier"), invoice_id, advance="900")),
+            ("part-paid", lambda: self.ledger.repay(self.acct("buyer"), invoice_id, "400")),
+            ("paid", lambda: self.ledger.repay(self.acct("buyer"), invoice_id, "600")),
+        ]
+        for name, step in steps:
+            step()
+            if name == stop_after:
+                return
+
+    def blocks_of_activity(self, count: int) -> None:
+        """At least `count` blocks of mixed lifecycle events."""
+        start = head(self.url)
+        stops = ["paid", "financed", "confirmed", "part-paid", "offered"]
+        while head(self.url) - start < count:
+            invoice_id = self.issue()
+            self.lifecycle(invoice_id, stops[invoice_id % len(stops)])
+
+
+def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, per_block: int = 50) -> None:
+    """`count` invoices from pre-signed transactions sent in JSON-RPC batches
+    (2 events each), `per_block` per mined block."""
+    from eth_account import Account
+    from eth_utils import keccak
+
+    supplier = acct("supplier")
+    buyer = acct("buyer").address
+    currency = ledger.deployment.currency("HKD").address
+    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    nonce = int(rpc(url, "eth_getTransactionCount", [supplier.address, "pending"]), 16)
+    salt = f"{os.getpid()}-{time.monotonic_ns()}"
+    raw = []
+    for i in range(count):
+        data = ledger.invoices.encode_abi(
+            "issue", args=[buyer, 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}"), b"\0" * 32])
+        tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": ledger.invoices.address, "value": 0,
+              "data": data, "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
+        raw.append("0x" + Account.sign_transaction(tx, supplier.key).raw_transaction.hex())
+    rpc(url, "evm_setAutomine", [False])
+    try:
+        for start in range(0, count, per_block):
+            body = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [r]}
+                    for i, r in enumerate(raw[start:start + per_block])]
+            request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                replies = json.loads(response.read())
+            assert not [r for r in replies if "error" in r], replies[:2]
+            rpc(url, "evm_mine")
+    finally:
+        rpc(url, "evm_setAutomine", [True])
+
+
+class RpcProxy:
+    """A JSON-RPC proxy in front of Anvil (a thread of this process, on
+    loopback) that can refuse big eth_getLogs answers like hosted providers
+    do, and play a lagging node. Records the block spans it was asked for."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.max_logs: int | None = None
+        self.refusal = "query returned more than {n} results"
+        self.lag = 0
+        self.spans: list[tuple[int, bool]] = []  # (blocks asked, refused)
+        self.served_max = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                reply = [proxy.handle(b) for b in body] if isinstance(body, list) else proxy.handle(body)
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def handle(self, call: dict[str, Any]) -> dict[str, Any]:
+        method, params = call["method"], call.get("params", [])
+        answer = {"jsonrpc": "2.0", "id": call.get("id")}
+        real_head = head(self.upstream)
+        if self.lag and method == "eth_blockNumber":
+            return {**answer, "result": hex(real_head - self.lag)}
+        if (self.lag and method == "eth_getBlockByNumber" and params[0] not in ("latest", "pending")
+                and int(params[0], 16) > real_head - self.lag):
+            return {**answer, "result": None}
+        try:
+            result = rpc(self.upstream, method, params)
+        except RuntimeError as exc:
+            return {**answer, "error": {"code": -32000, "message": str(exc)}}
+        if method == "eth_getLogs":
+            span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
+            if self.max_logs is not None and len(result) > self.max_logs:
+                self.spans.append((span, True))
+                return {**answer, "error": {"code": -32005, "message": self.refusal.format(n=self.max_logs)}}
+            self.spans.append((span, False))
+            self.served_max = max(self.served_max, len(result))
+        return {**answer, "result": result}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def proxy(chain: Any) -> Iterator[RpcProxy]:
+    p = RpcProxy(chain.rpc_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture()
+def settings(chain: Any, db_url: str) -> Iterator[Settings]:
+    """The session chain's settings, indexing into this test's database."""
+    from ledger.indexer import dispose_engines
+
+    yield replace(chain.settings, db_url=db_url)
+    dispose_engines()
+
+
+@pytest.fixture()
+def actions(ledger: Any, acct: Any, chain: Any) -> Actions:
+    return Actions(ledger, acct, chain.rpc_url)
+
+
+def scf(*args: str, settings: Settings, rpc_url: str | None = None) -> list[str]:
+    return [sys.executable, "-c", "from ledger.cli import main; main()", "--home", str(settings.home),
+            "--rpc-url", rpc_url or settings.rpc_url, "--db-url", settings.database_url, *args]
+
+
+# -- sync reproduces the ledger --------------------------------------------------------------------
+
+
+def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Actions, ledger: Any,
+                                               acct: Any) -> None:
+    from ledger.indexer import sync
+
+    for stop in ("paid", "part-paid", "financed", "offered", "confirmed"):
+        actions.lifecycle(actions.issue(), stop)
+    actions.issue()
+    cancelled = actions.issue()
+    ledger.cancel(acct("supplier"), cancelled)
+    ledger.set_suspended(acct("operator"), acct("auditor").address, True)
+
+    stats = sync(settings)
+
+    assert stats.events > 0 and stats.block == head(settings.rpc_url), stats
+    assert assert_matches_chain(settings.database_url, ledger) == 7
+    engine = create_engine(settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        people = {r.address: r for r in conn.execute(select(Participant.__table__))}
+        fin = conn.execute(select(Financing.__table__)).all()
+        rep = conn.execute(select(Repayment.__table__)).all()
+        paid = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == 1)).one()
+    engine.dispose()
+    on_chain = {p["address"]: p for p in ledger.participants()}
+    assert set(people) == set(on_chain)
+    for address, person in on_chain.items():
+        assert (people[address].name, people[address].suspended) == (person["name"], person["suspended"])
+    assert people[acct("auditor").address].suspended is True
+    assert len(fin) == 3 and {r.invoice_id for r in fin} == {1, 2, 3}
+    assert sorted((r.invoice_id, r.amount) for r in rep) == [(1, 40000), (1, 60000), (2, 40000)]
+    assert paid.status == "Paid" and paid.paid_at is not None and paid.financed_block < paid.paid_block
+
+
+def test_indexer_sync_twice_changes_nothing(settings: Settings, actions: Actions) -> None:
+    from ledger.indexer import sync
+
+    actions.lifecycle(actions.issue(), "part-paid")
+    first = sync(settings)
+    before = snapshot(settings.database_url)
+    second = sync(settings)
+
+    assert first.events > 0
+    assert (second.events, second.batches) == (0, 0)
+    assert snapshot(settings.database_url) == before
+
+
+def test_indexer_replaying_stored_blocks_is_idempotent(settings: Settings, actions: Actions) -> None:
+    """Rows already stored are neither inserted nor folded again, even when the
+    cursor is moved back over them."""
+    from ledger.indexer import get_engine, sync
+
+    actions.lifecycle(actions.issue(), "paid")
+    sync(settings)
+    before = snapshot(settings.database_url)
+    engine = get_engine(settings.database_url)
+    with engine.begin() as conn:
+        cursor = conn.execute(select(Cursor.__table__)).one()
+        origin = cursor.start_block - 1
+        origin_hash = rpc(settings.rpc_url, "eth_getBlockByNumber", [hex(origin), False])["hash"]
+        conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
+
+    again = sync(settings)
+
+    assert again.events == 0 and again.blocks > 0
+    assert snapshot(settings.database_url) == before
+
+
+def test_indexer_rebuild_replays_the_same_projections(settings: Settings, actions: Actions) -> None:
+    from ledger.indexer import rebuild, sync
+
+    for stop in ("paid", "financed", "confirmed"):
+        actions.lifecycle(actions.issue(), stop)
+    sync(settings)
+    before = snapshot(settings.database_url)
+
+    replayed = rebuild(settings)
+
+    assert replayed > 0
+    assert snapshot(settings.database_url) == before
+
+
+# -- reorgs ---------------------------------------------------------------------------------------
+
+
+def _reorg_txs(ledger: Any, acct: Any, salt: str) -> list[list[Any]]:
+    """Replacement transactions: a different invoice (it takes over the id of
+    the first invoice the reorg removed) and a settlement-token mint."""
+    from eth_utils import keccak
+
+    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    currency = ledger.deployment.currency("HKD")
+    issue = ledger.invoices.encode_abi("issue", args=[
+        acct("buyer2").address, 777_00, currency.address, due, keccak(text=f"reorg-{salt}"), b"\1" * 32])
+    token = ledger.token(currency)
+    mint = token.encode_abi("mint", args=[acct("supplier2").address, 5_00])
+    return [
+        [{"from": acct("supplier").address, "to": ledger.invoices.address, "data": issue, "gas": hex(600_000)}, 0],
+        [{"from": acct("operator").address, "to": token.address, "data": mint, "gas": hex(200_000)}, 0],
+    ]
+
+
+def test_indexer_reorgs_of_depth_1_to_10_equal_a_fresh_index(
+    settings: Settings, actions: Actions, ledger: Any, acct: Any, tmp_path: Path
+) -> None:
+    """Invoices issued, financed and repaid inside the reorganised blocks;
+    after each reorg the database equals a fresh index of the chain."""
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    sync(settings)
+    for depth in range(1, 11):
+        actions.blocks_of_activity(depth + 1)
+        sync(settings)
+        rpc(url, "anvil_reorg", [depth, _reorg_txs(ledger, acct, f"{depth}-{time.monotonic_ns()}")])
+
+        stats = sync(settings)
+
+        assert stats.reorgs == 1 and stats.reorged_blocks >= depth, (depth, stats)
+        assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path), depth
+        assert_matches_chain(settings.database_url, ledger)
+
+
+@pytest.mark.parametrize("depth", [1, 4, 10])
+def test_indexer_rollback_waits_then_follows_the_new_blocks(
+    settings: Settings, actions: Actions, ledger: Any, acct: Any, tmp_path: Path, depth: int
+) -> None:
+    """anvil_rollback lowers the head with the remaining hashes unchanged: a
+    lagging node, nothing is deleted. Once different blocks are mined over
+    the same heights, that is a reorg and it is rolled back."""
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    actions.blocks_of_activity(depth + 2)
+    sync(settings)
+    before = snapshot(settings.database_url)
+    rpc(url, "anvil_rollback", [depth])
+
+    lagging = sync(settings)
+
+    assert lagging.lagging and (lagging.events, lagging.reorgs) == (0, 0)
+    assert snapshot(settings.database_url) == before
+
+    actions.blocks_of_activity(depth + 1)
+    after = sync(settings)
+
+    assert after.reorgs == 1, after
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+    assert_matches_chain(settings.database_url, ledger)
+
+
+def test_indexer_lagging_node_is_not_a_reorg(settings: Settings, actions: Actions, proxy: RpcProxy) -> None:
+    from ledger.indexer import sync
+
+    actions.blocks_of_activity(6)
+    sync(settings)
+    before = snapshot(settings.database_url)
+    proxy.lag = 4
+
+    stats = sync(replace(settings, rpc_url=proxy.url))
+
+    assert stats.lagging and stats.reorgs == 0 and stats.events == 0
+    assert stats.head == head(settings.rpc_url) - 4
+    assert snapshot(settings.database_url) == before
+
+    proxy.lag = 0
+    actions.blocks_of_activity(2)
+    caught_up = sync(replace(settings, rpc_url=proxy.url))
+    assert not caught_up.lagging and caught_up.events > 0 and caught_up.reorgs == 0
+
+
+# -- refusing nodes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("refusal", [
+    "query returned more than {n} results",
+    "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+    "block range is too wide",
+    "exceed maximum block range: {n}",
+])
+def test_indexer_shrinks_refused_ranges_and_grows_them_again(
+    settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str
+) -> None:
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 120, per_block=2)  # dense: 4 events per block
+    rpc(url, "anvil_mine", [hex(400)])  # then a long quiet stretch
+    issue_many(ledger, acct, url, 10, per_block=2)
+    proxy.max_logs, proxy.refusal = 24, refusal
+
+    stats = sync(replace(settings, rpc_url=proxy.url))
+
+    refused = [span for span, no in proxy.spans if no]
+    served = [span for span, no in proxy.spans if not no]
+    assert refused, "the proxy never refused: the test proves nothing"
+    assert proxy.served_max <= 24
+    assert max(served) >= 4 * min(served), "the range never grew back after the refusals"
+    assert stats.block == head(url)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+def test_indexer_range_refusal_messages_are_recognised() -> None:
+    from ledger.indexer.rpc import RpcError, RpcTimeout, is_range_refusal, suggested_range
+
+    refusals = [
+        "query returned more than 10000 results",
+        "Log response size exceeded. this block range should work: [0x10, 0x1f]",
+        "block range is too wide",
+        "exceed maximum block range: 50000",
+        "Requested range exceeds maximum range limit",
+        "eth_getLogs is limited to a 10,000 range",
+        "query timeout exceeded",
+        "too many blocks requested",
+    ]
+    for message in refusals:
+        assert is_range_refusal(RpcError("eth_getLogs", -32000, message)), message
+    assert is_range_refusal(RpcTimeout("eth_getLogs", "http://x", 5))
+    assert not is_range_refusal(RpcError("eth_getLogs", -32602, "invalid argument 0: hex string without 0x prefix"))
+    assert suggested_range(RpcError("eth_getLogs", -32000, refusals[1])) == (16, 31)
+
+
+# -- crashes ------------------------------------------------------------------------------------------
+
+
+def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, proxy: RpcProxy, tmp_path: Path
+) -> None:
+    """SIGKILL `scf index sync` again and again during a backfill (small
+    ranges, forced by a refusing node, so kills land between and inside
+    transactions); the final database equals one clean run."""
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 3000 if LONG else 1200, per_block=20)
+    for stop in ("paid", "financed"):
+        actions.lifecycle(actions.issue(), stop)
+    proxy.max_logs = 200 if LONG else 60
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(12 if LONG else 5):
+        proc = subprocess.Popen(scf("index", "sync", settings=settings, rpc_url=proxy.url),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+        time.sleep(rng.uniform(0.8, 2.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(30)
+    finish = subprocess.run(scf("index", "sync", "--json", settings=settings, rpc_url=proxy.url),
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+
+    assert finish.returncode == 0, finish.stderr
+    assert kills >= 2, "no kill landed during the backfill: the test proves nothing"
+    assert json.loads(finish.stdout)["to_block"] == head(url)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+# -- following the head ------------------------------------------------------------------------------
+
+
+def test_indexer_follow_hands_off_from_backfill_without_duplicates_or_gaps(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, proxy: RpcProxy, tmp_path: Path
+) -> None:
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 600, per_block=10)
+    proxy.max_logs = 80  # a backfill of many ranges, so new blocks arrive during it
+    follower = subprocess.Popen(scf("index", "follow", "--poll-interval", "0.1", settings=settings,
+                                    rpc_url=proxy.url),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        for i in range(8):  # events while it backfills, at the hand-off, and while it follows
+            invoice_id = actions.issue()
+            if i % 2:
+                actions.lifecycle(invoice_id, "financed")
+            time.sleep(0.2)
+        target = head(url)
+        engine = create_engine(settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
+        deadline = time.monotonic() + 120
+        indexed = -1
+        while time.monotonic() < deadline and indexed < target:
+            with engine.connect() as conn:
+                indexed = conn.execute(select(Cursor.block_number)).scalar() or -1
+            time.sleep(0.1)
+        engine.dispose()
+        assert indexed == target, "the follower did not reach the head"
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    assert out.strip().endswith("stopped following"), out
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+    assert_matches_chain(settings.database_url, ledger)
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def test_indexer_cli_sync_status_rebuild(settings: Settings, actions: Actions) -> None:
+    from click.testing import CliRunner
+
+    from ledger.cli import main
+
+    actions.lifecycle(actions.issue(), "financed")
+    base = ["--home", str(settings.home), "--rpc-url", settings.rpc_url, "--db-url", settings.database_url]
+    runner = CliRunner()
+
+    synced = runner.invoke(main, [*base, "index", "sync", "--json"])
+    status = runner.invoke(main, [*base, "index", "status", "--json"])
+    rebuilt = runner.invoke(main, [*base, "index", "rebuild"])
+    upgraded = runner.invoke(main, [*base, "db", "upgrade"])
+
+    assert synced.exit_code == 0, synced.output
+    stats = json.loads(synced.output)
+    assert stats["to_block"] == head(settings.rpc_url) and stats["events"] > 0
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)[0]["events"] == stats["events"]
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.output.startswith("projections rebuilt from ")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert " at schema " in upgraded.output
+
+
+def test_indexer_cli_unreachable_node_is_one_line(settings: Settings) -> None:
+    from click.testing import CliRunner
+
+    from ledger.cli import main
+    from ledger.node import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(main, ["--home", str(settings.home), "--rpc-url", url,
+                                       "--db-url", settings.database_url, "index", "sync"])
+
+    assert result.exit_code == 1, result.output
+    assert result.output == (f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
+                             "start the local chain with `scf node start` or pass --rpc-url\n")
+
+
+def test_indexer_cli_bad_database_url_is_one_line(chain: Any) -> None:
+    from click.testing import CliRunner
+
+    from ledger.cli import main
+
+    result = CliRunner().invoke(main, ["--home", str(chain.home), "--rpc-url", chain.rpc_url,
+                                       "--db-url", "nosuchdb://x", "index", "status"])
+
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: cannot use database URL nosuchdb://x: ")
+    assert result.output.count("\n") == 1
+
+
+def test_indexer_schema_revision_is_the_migrations_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from ledger.db.engine import MIGRATIONS_DIR, SCHEMA_REVISION, _alembic_config
+
+    assert ScriptDirectory.from_config(_alembic_config(None)).get_current_head() == SCHEMA_REVISION
+    assert MIGRATIONS_DIR.is_dir()
+
+
+def test_indexer_schema_matches_the_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ledger.db import open_engine
+    from ledger.db.models import Base
+
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    ours = {t.name for t in Base.metadata.sorted_tables}
+    relevant = [d for d in diff if getattr(d[1], "name", None) in ours or getattr(getattr(d[1], "table", None),
+                                                                                 "name", None) in ours]
+    assert relevant == []
+
+
+def test_indexer_uint256_is_exact_on_every_backend(db_url: str) -> None:
+    from ledger.db import open_engine
+
+    engine = open_engine(db_url)
+    values = [0, 1, 2**53 + 1, 2**63 - 1, 2**63, 2**128 - 1, 2**256 - 1]
+    try:
+        with engine.begin() as conn:
+            conn.execute(Event.__table__.insert(), [
+                {"chain_id": 1, "contract": "0x" + "00" * 20, "block_number": 1, "block_hash": f"0x{i:064x}",
+                 "block_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "tx_hash": "0x" + "00" * 32,
+                 "tx_index": 0, "log_index": 0, "event": "T", "invoice_id": None, "account": None,
+                 "amount": v, "args": {}}
+                for i, v in enumerate(values)
+            ])
+            got = [r[0] for r in conn.execute(select(Event.amount).order_by(Event.amount))]
+            above = [r[0] for r in conn.execute(select(Event.amount).where(Event.amount > 2**63 - 1))]
+            times = {r[0] for r in conn.execute(select(Event.block_time))}
+    finally:
+        engine.dispose()
+    assert got == values
+    assert sorted(above) == [2**63, 2**128 - 1, 2**256 - 1]
+    assert times == {dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+
+
+def test_indexer_blocks_table_keeps_only_the_recent_window(settings: Settings, chain: Any) -> None:
+    from ledger.indexer import get_engine, sync
+    from ledger.indexer.core import REORG_WINDOW
+
+    rpc(settings.rpc_url, "anvil_mine", [hex(REORG_WINDOW + 50)])
+    sync(settings)
+
+    with get_engine(settings.database_url).connect() as conn:
+        numbers = [r[0] for r in conn.execute(select(Block.number).order_by(Block.number))]
+        tables = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='table'" if settings.database_url.startswith("sqlite")
+            else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}
+    top = head(settings.rpc_url)
+    assert numbers == list(range(top - REORG_WINDOW + 1, top + 1))
+    assert {"events", "blocks", "cursors", "invoices", "participants", "financings", "repayments"} <= tables
