@@ -549,3 +549,40 @@ def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book
     assert [d["status"] for d in json.loads(cli("finance", "list", "--status", "expired", "--json").output)] == [
         "expired"]
     assert json.loads(cli("finance", "show", "1", "--json").output)["status"] == "expired"
+
+
+def test_finance_decisions_migration_is_the_schema_head(db_url: str) -> None:
+    """The decisions migration sits on the indexer's head, is the newest revision,
+    and stores rates and amounts exactly on both backends."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from ledger.db import SCHEMA_REVISION, current_revision, open_engine
+    from ledger.db.engine import _alembic_config
+    from ledger.finance.models import Decision
+
+    engine = open_engine(db_url)
+    try:
+        assert current_revision(engine) == SCHEMA_REVISION
+        with engine.connect() as conn:
+            assert ScriptDirectory.from_config(_alembic_config(conn)).get_heads() == [SCHEMA_REVISION]
+            columns = {c["name"] for c in inspect(conn).get_columns("decisions")}
+        assert {"rules", "policy_hash", "net_advance", "annual_rate", "tx_hash", "event_id", "expires_at"} <= columns
+        now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+        values = {c.name: None for c in Decision.__table__.columns if c.name != "id"}
+        values.update(
+            chain_id=1, contract="0x" + "11" * 20, invoice_id=1, financier="0x" + "22" * 20, status="approved",
+            created_at=now, block_number=1, block_hash="0x" + "ab" * 32, as_of=now, expires_at=now,
+            policy_hash="0" * 64, policy_source="p.toml", policy={"k": "v"}, currency="0x" + "33" * 20,
+            currency_symbol="HKD", decimals=2, supplier="0x" + "44" * 20, buyer="0x" + "55" * 20,
+            amount=2**62 + 1, open_amount=2**62 + 1, due_at=now, invoice_status="Confirmed",
+            advance_rate=Decimal("0.9"), annual_rate=Decimal("0.057500000001"), exposure_book=0, exposure_buyer=0,
+            exposure_supplier=0, rules=[{"name": "x"}], reason="r",
+        )
+        with engine.begin() as conn:
+            conn.execute(Decision.__table__.insert(), values)
+            row = conn.execute(select(Decision.__table__)).mappings().one()
+        assert (row["amount"], row["annual_rate"], row["advance_rate"], row["expires_at"]) == (
+            2**62 + 1, Decimal("0.057500000001"), Decimal("0.9"), now)
+    finally:
+        engine.dispose()
