@@ -63,10 +63,6 @@ def built_scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]
 
 def index(settings: Any) -> Any:
     """Run the indexer once, as `scf index sync` does."""
-    from ledger.indexer import indexer_for
+    from ledger.indexer import sync
 
-    indexer = indexer_for(settings)
-    try:
-        return indexer.sync()
-    finally:
-        indexer.close()
+    return sync(settings)
