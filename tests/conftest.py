@@ -99,7 +99,12 @@ def chain(session_env: Env, base_deployment: object) -> Iterator[Env]:
     try:
         yield session_env
     finally:
-        w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        reverted = w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        # anvil_reorg invalidates snapshots; a silent failure here would leak
+        # this test's chain state into every later test of the worker.
+        assert reverted.get("result") is True, (
+            f"evm_revert failed ({reverted}); tests that reorg must use their own Anvil"
+        )
 
 
 @pytest.fixture()
