@@ -66,17 +66,9 @@ class Desk:
         if self.syncer is not None:
             self.syncer()
             return
-        # What ledger.indexer.sync() does; called through its parts because importing the submodule
-        # ledger.indexer.sync replaces that function's name in the package with the module.
-        from ledger.indexer import indexer_for
-        from ledger.indexer.core import database_errors
+        from ledger.indexer import sync
 
-        with database_errors(self.settings.database_url):
-            indexer = indexer_for(self.settings, self.ledger.deployment)
-            try:
-                indexer.sync()
-            finally:
-                indexer.close()
+        sync(self.settings, self.ledger.deployment)
 
     def names(self) -> dict[str, str]:
         with self.engine.connect() as conn:
