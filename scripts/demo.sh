@@ -91,12 +91,25 @@ run token balance "Kowloon Precision Parts Ltd"
 run token balance "Harbour Trade Finance Ltd"
 run token balance "Tsuen Wan Electronics Ltd"
 
-if scf index --help >/dev/null 2>&1; then
-    step "The indexed ledger (database)"
-    run index sync
-    run invoice list
-    run verify
-fi
+step "The indexed ledger (database; every command above synced it)"
+run index status
+run invoice list
+run invoice history "$INV1"
+run verify
+
+step "Financing decisions from the indexed ledger (policy: examples/policy.toml)"
+run invoice offer "$INV2" --as supplier --to "Harbour Trade Finance Ltd"
+run finance quote "$INV2" --as financier --policy examples/policy.toml
+run finance execute 1 --as financier
+run finance quote "$INV1" --as financier --policy examples/policy.toml
+refused finance execute 2 --as financier
+run finance auto --as financier --policy examples/policy.toml --dry-run
+
+step "Reports"
+run report exposure --by buyer --policy examples/policy.toml
+run report aging
+run report aging --as-of "$(date -u -d '+100 days' +%F)"
+run report portfolio --as "Harbour Trade Finance Ltd"
 
 step "Done"
 echo "The chain is stopped with its state saved; bring it back with: SCF_HOME=$SCF_HOME scf node start"
