@@ -74,16 +74,19 @@ def index() -> None:
 @click.option("--confirmations", type=click.IntRange(min=0),
               help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).")
 @click.option("--to-block", type=click.IntRange(min=0), help="Stop at this block instead of the head.")
+@click.option("--workers", type=click.Choice(["auto", "thread", "process"]), default="auto", show_default=True,
+              help="Fetch and decode in a thread, or in a second process (two cores); auto picks a "
+                   "process for big backfills when a core is idle.")
 @json_option
 @click.pass_context
-def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None) -> None:
+def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None, workers: str) -> None:
     """Catch up with the chain and exit: fetch, decode and store every event
     of the deployed contracts, exactly once, rolling back reorgs."""
     from ledger.indexer import sync
 
     settings = settings_of(ctx)
     with _progress(ctx) as progress:
-        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress)
+        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress, workers=workers)
     data = stats.as_dict()
     emit(ctx, data, _summary(data))
 

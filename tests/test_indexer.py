@@ -524,8 +524,10 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
     proxy.max_logs = 200 if LONG else 60
     rng = random.Random(1234)
     kills = 0
-    for _ in range(12 if LONG else 5):
-        proc = subprocess.Popen(scf("index", "sync", settings=settings, rpc_url=proxy.url),
+    for round_ in range(12 if LONG else 6):
+        # Alternate the fetching between a thread and a forked child process.
+        workers = "process" if round_ % 2 else "thread"
+        proc = subprocess.Popen(scf("index", "sync", "--workers", workers, settings=settings, rpc_url=proxy.url),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO_ROOT)
         time.sleep(rng.uniform(0.8, 2.5))
         if proc.poll() is None:
@@ -537,7 +539,42 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
 
     assert finish.returncode == 0, finish.stderr
     assert kills >= 2, "no kill landed during the backfill: the test proves nothing"
+    assert _leftover_processes(settings.database_url) == [], "a fetch process outlived its killed parent"
     assert json.loads(finish.stdout)["to_block"] == head(url)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+def _leftover_processes(marker: str, grace: float = 10.0) -> list[int]:
+    """PIDs of processes whose command line contains `marker` (our test's
+    database URL), once a grace period for them to notice has passed."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    state = (entry / "stat").read_text().split(") ", 1)[1][0]
+                except OSError:
+                    continue
+                if marker in cmdline and state != "Z":
+                    found.append(int(entry.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_indexer_fetch_process_gives_the_same_database(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path
+) -> None:
+    from ledger.indexer import sync
+
+    issue_many(ledger, acct, settings.rpc_url, 300, per_block=3)
+    actions.lifecycle(actions.issue(), "paid")
+
+    stats = sync(settings, workers="process", target_logs=40, initial_span=3)
+
+    assert stats.batches > 3, stats
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 

@@ -51,7 +51,7 @@ from ledger.indexer.mappers import (
     TOKEN,
     build_targets,
     log_timestamp,
-    log_to_row,
+    logs_to_rows,
     utc_from_timestamp,
 )
 from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, suggested_range
@@ -137,11 +137,15 @@ class SyncStats:
 
 @dataclass
 class _Batch:
+    """One checked block range: its raw logs until mapped, then its rows."""
+
     from_block: int
     to_block: int
     end: Header
-    rows: list[dict[str, Any]]
     headers: list[Header] = field(default_factory=list)
+    logs: list[dict[str, Any]] | None = None
+    timestamps: dict[int, int] = field(default_factory=dict)
+    rows: list[dict[str, Any]] | None = None
 
 
 class _Restart(Exception):
@@ -374,9 +378,11 @@ class Indexer:
 
     # -- fetching ----------------------------------------------------------------------------
     def _fetch(
-        self, rpc: RpcClient, prev: tuple[int, str], target: int, head: int, stop: threading.Event
+        self, rpc: RpcClient, prev: tuple[int, str], target: int, head: int, stop: threading.Event,
+        map_rows: bool = False,
     ) -> Iterator[_Batch]:
-        """Ranges from ``prev`` up to ``target``, each checked to be one chain."""
+        """Ranges from ``prev`` up to ``target``, each checked to be one chain;
+        with ``map_rows`` their logs already turned into rows (see :meth:`rows_of`)."""
         prev_number, prev_hash = prev
         span = self.span
         window_floor = head - self.reorg_window
@@ -410,28 +416,27 @@ class Indexer:
             after = headers.get(end)
             if before is None or before.hash != prev_hash or after is None or after.hash != end_before.hash:
                 raise _Restart()
-            rows = []
-            targets, chain_id = self.targets, self.chain_id
-            for log in logs:
-                if log.get("removed"):
-                    continue
-                number = int(log["blockNumber"], 16)
-                known = headers.get(number)
-                if known is not None and known.hash != log["blockHash"].lower():
+            # Every log must come from the chain the headers were read from.
+            for number_hex, block_hash in {(log["blockNumber"], log["blockHash"]) for log in logs}:
+                known = headers.get(int(number_hex, 16))
+                if known is not None and known.hash != block_hash.lower():
                     raise _Restart()
-                ts = log_timestamp(log)
-                if ts is None:
-                    ts = known.timestamp if known is not None else 0
-                topics = log["topics"]
-                log_target = targets.get((log["address"].lower(), topics[0].lower() if topics else ""))
-                rows.append(log_to_row(log, log_target, chain_id, utc_from_timestamp(ts)))
+            timestamps = {n: h.timestamp for n, h in headers.items() if h is not None}
             kept = [headers[n] for n in window if headers.get(n) is not None]
             if not kept or kept[-1].number != end:
                 kept.append(after)
-            yield _Batch(start, end, after, rows, kept)  # type: ignore[arg-type]
+            batch = _Batch(start, end, after, kept, logs, timestamps)  # type: ignore[arg-type]
+            yield self.rows_of(batch) if map_rows else batch
             span = self._next_span(span, end - start + 1, len(logs))
             self.span = span
             prev_number, prev_hash = end, after.hash
+
+    def rows_of(self, batch: _Batch) -> _Batch:
+        """Decode and map the batch's logs into ``events`` rows (once)."""
+        if batch.rows is None:
+            batch.rows = logs_to_rows(batch.logs or [], self.targets, self.chain_id, batch.timestamps)
+            batch.logs = None
+        return batch
 
     def _next_span(self, span: int, blocks: int, logs: int) -> int:
         """Aim the next range at ``target_logs`` logs, moving at most 4x either way."""
@@ -450,7 +455,7 @@ class Indexer:
             ).first()
             if current is None or (int(current[0]), str(current[1])) != expect:
                 raise _Restart()  # another indexer moved the cursor, or a rollback did
-            rows = batch.rows
+            rows = batch.rows or []
             if rows:
                 e = Event.__table__
                 # Idempotent: rows already stored (same block hash and log
@@ -462,7 +467,7 @@ class Indexer:
                 ))
                 if present:
                     rows = [r for r in rows if (r["block_hash"], r["log_index"]) not in present]
-                _EVENTS_INSERT.execute(conn, rows)
+                _EVENTS_INSERT.execute(conn, rows, known_new=True)
             if batch.headers:
                 _BLOCKS_UPSERT.execute(conn, [
                     {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
@@ -538,7 +543,10 @@ class Indexer:
                 batch = fetcher.get()
                 if batch is None:
                     return False
-                stored = self._write(batch, prev, head)
+                # In the thread mode the fetch thread only waits on the node and
+                # parses JSON (C code); decoding here keeps the two threads from
+                # fighting over the GIL on every row SQLite writes.
+                stored = self._write(self.rows_of(batch), prev, head)
                 prev = (batch.to_block, batch.end.hash)
                 if stats.start_block is None:
                     stats.start_block = batch.from_block
@@ -557,8 +565,12 @@ class Indexer:
 
     def _big_backlog(self, batch: _Batch, target: int) -> bool:
         """Whether the rest looks like a backfill worth a fetch process: full
-        ranges, and several more of them to go."""
-        return len(batch.rows) >= self.target_logs // 2 and target - batch.to_block > 2 * self.span
+        ranges, several more of them to go, and a core with nothing to do
+        (on a busy machine the pickling costs more than the second core gives)."""
+        if len(batch.rows or []) < self.target_logs // 2 or target - batch.to_block <= 2 * self.span:
+            return False
+        cores = os.cpu_count() or 1
+        return cores > 1 and os.getloadavg()[0] < cores - 1
 
     def close(self) -> None:
         self.rpc.close()
@@ -686,7 +698,8 @@ def _fetch_in_child(
 
     rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
     try:
-        for batch in indexer._fetch(rpc, prev, target, head, halt):
+        # Decoding here, in the child, is the point of the child.
+        for batch in indexer._fetch(rpc, prev, target, head, halt, map_rows=True):
             if not put(("batch", batch)):
                 return
         put(("done", None))

@@ -111,14 +111,16 @@ def log_to_row(
     log: Mapping[str, Any],
     target: LogTarget | None,
     chain_id: int,
+    block_number: int,
+    block_hash: str,
     block_time: dt.datetime,
 ) -> dict[str, Any]:
-    """One ``events`` row (column -> value) for a raw eth_getLogs entry.
-    ``args_json`` carries the args already as JSON text when the decoder made
-    it (the bulk insert stores it as is)."""
+    """One ``events`` row (column -> value) for a raw eth_getLogs entry of
+    the given block. ``args_json`` carries the args already as JSON text when
+    the decoder made it (the bulk insert stores it as is)."""
     event, args, text = decode_log(target, log)
     invoice_id = account = amount = None
-    if target is not None and event != UNKNOWN_EVENT:
+    if target is not None and text is not None:
         spec = target.spec
         if spec.invoice_arg is not None:
             invoice_id = _small_int(args[spec.invoice_arg])
@@ -129,8 +131,8 @@ def log_to_row(
     return {
         "chain_id": chain_id,
         "contract": target.contract if target is not None else checksum(log["address"]),
-        "block_number": int(log["blockNumber"], 16),
-        "block_hash": log["blockHash"].lower(),
+        "block_number": block_number,
+        "block_hash": block_hash,
         "block_time": block_time,
         "tx_hash": log["transactionHash"].lower(),
         "tx_index": int(log["transactionIndex"], 16),
@@ -142,6 +144,36 @@ def log_to_row(
         "args": args,
         "args_json": text,
     }
+
+
+def logs_to_rows(
+    logs: Iterable[Mapping[str, Any]],
+    targets: Mapping[tuple[str, str], LogTarget],
+    chain_id: int,
+    timestamps: Mapping[int, int],
+) -> list[dict[str, Any]]:
+    """``events`` rows for an eth_getLogs answer (in its order). Block times
+    come from the logs' ``blockTimestamp`` or else from ``timestamps`` (by
+    block number); the per-block fields are worked out once per block."""
+    rows = []
+    current = None
+    number, block_hash, block_time = 0, "", utc_from_timestamp(0)
+    for log in logs:
+        if log.get("removed"):
+            continue
+        if log["blockHash"] != current:
+            current = log["blockHash"]
+            number = int(log["blockNumber"], 16)
+            block_hash = current.lower()
+            stamp = log_timestamp(log)
+            block_time = utc_from_timestamp(stamp if stamp is not None else timestamps.get(number, 0))
+        topics = log["topics"]
+        address = log["address"]
+        target = targets.get((address, topics[0])) if topics else None
+        if target is None and topics:
+            target = targets.get((address.lower(), topics[0].lower()))
+        rows.append(log_to_row(log, target, chain_id, number, block_hash, block_time))
+    return rows
 
 
 def log_timestamp(log: Mapping[str, Any]) -> int | None:
