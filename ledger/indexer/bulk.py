@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
 #: From this many rows on, PostgreSQL gets COPY instead of executemany.
@@ -60,8 +61,7 @@ class BulkInsert:
         self.json_text = dict(json_text or {})
         self._plans: dict[str, _Plan] = {}
 
-    def _plan(self, conn: Connection) -> _Plan:
-        dialect = conn.dialect
+    def _plan(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is not None:
             return plan
@@ -88,38 +88,52 @@ class BulkInsert:
         self._plans[dialect.name] = plan
         return plan
 
+    def params(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """The rows as DBAPI parameter tuples for ``dialect`` (in the order of
+        the compiled statement), bind conversions applied."""
+        plan = self._plan(dialect)
+        get = plan.getter
+        if not plan.processors:
+            return [get(row) for row in rows]
+        params = []
+        for row in rows:
+            values = list(get(row))
+            for index, proc, text_key in plan.processors:
+                if text_key is not None:
+                    text = row.get(text_key)
+                    if text is not None:
+                        values[index] = text
+                        continue
+                value = values[index]
+                if value is not None and proc is not None:
+                    values[index] = proc(value)
+            params.append(tuple(values))
+        return params
+
+    def position(self, dialect: Dialect, column: str) -> int:
+        """Where ``column`` is in the parameter tuples for ``dialect``."""
+        return self._plan(dialect).order.index(column)
+
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], known_new: bool = False) -> None:
         """Insert ``rows``. ``known_new``: the caller checked, under its write
         lock, that none of them is stored yet, so PostgreSQL can COPY straight
         into the table instead of merging through a staging table."""
-        if not rows:
+        if rows:
+            self.execute_params(conn, self.params(conn.dialect, rows), known_new)
+
+    def execute_params(self, conn: Connection, params: list[tuple[Any, ...]], known_new: bool = False) -> None:
+        """Insert rows already turned into parameter tuples by :meth:`params`."""
+        if not params:
             return
-        plan = self._plan(conn)
-        get = plan.getter
-        params: list[Any]
-        if not plan.processors:
-            params = [get(row) for row in rows]
-        else:
-            params = []
-            for row in rows:
-                values = list(get(row))
-                for index, proc, text_key in plan.processors:
-                    if text_key is not None:
-                        text = row.get(text_key)
-                        if text is not None:
-                            values[index] = text
-                            continue
-                    value = values[index]
-                    if value is not None and proc is not None:
-                        values[index] = proc(value)
-                params.append(tuple(values))
+        plan = self._plan(conn.dialect)
         if conn.dialect.name == "postgresql" and len(params) >= COPY_MIN_ROWS:
             self._copy(conn, plan.order, params, known_new)
             return
         if not plan.positional:
             order = plan.order
-            params = [dict(zip(order, values, strict=True)) for values in params]
-        conn.exec_driver_sql(plan.sql, params)
+            conn.exec_driver_sql(plan.sql, [dict(zip(order, values, strict=True)) for values in params])
+        else:
+            conn.exec_driver_sql(plan.sql, params)
 
     def _copy(self, conn: Connection, order: Sequence[str], params: list[Any], known_new: bool) -> None:
         """PostgreSQL: COPY the rows (psycopg streams them in C), through a

@@ -146,6 +146,8 @@ class _Batch:
     logs: list[dict[str, Any]] | None = None
     timestamps: dict[int, int] = field(default_factory=dict)
     rows: list[dict[str, Any]] | None = None
+    #: The rows as ``events`` INSERT parameters, when the fetch process made them.
+    params: list[tuple[Any, ...]] | None = None
 
 
 class _Restart(Exception):
@@ -465,9 +467,16 @@ class Indexer:
                         e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
                     )
                 ))
+                params = batch.params
                 if present:
-                    rows = [r for r in rows if (r["block_hash"], r["log_index"]) not in present]
-                _EVENTS_INSERT.execute(conn, rows, known_new=True)
+                    new = [(r["block_hash"], r["log_index"]) not in present for r in rows]
+                    rows = [r for r, keep in zip(rows, new, strict=True) if keep]
+                    if params is not None:
+                        params = [p for p, keep in zip(params, new, strict=True) if keep]
+                if params is None:
+                    _EVENTS_INSERT.execute(conn, rows, known_new=True)
+                else:
+                    _EVENTS_INSERT.execute_params(conn, params, known_new=True)
             if batch.headers:
                 _BLOCKS_UPSERT.execute(conn, [
                     {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
@@ -608,7 +617,12 @@ class _ThreadFetcher(_Fetcher):
     def _main(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
         rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
         try:
-            for batch in indexer._fetch(rpc, prev, target, head, self.halt):
+            # Where rows are decoded: SQLite does its work in this process,
+            # releasing the GIL on every row, so decoding here would make the
+            # threads convoy; the writer decodes instead. A server database
+            # leaves the writer waiting on a socket, so decoding here overlaps.
+            map_rows = indexer.engine.dialect.name != "sqlite"
+            for batch in indexer._fetch(rpc, prev, target, head, self.halt, map_rows=map_rows):
                 if not self._put(batch):
                     return
             self._put(_DONE)
@@ -640,6 +654,7 @@ class _ProcessFetcher(_Fetcher):
     database, and exits if the parent goes away."""
 
     def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+        _EVENTS_INSERT.params(indexer.engine.dialect, [])  # compile the plan once, before forking
         context = multiprocessing.get_context("fork")
         self.out: Any = context.Queue(maxsize=2)
         self.halt: Any = context.Event()
@@ -698,8 +713,17 @@ def _fetch_in_child(
 
     rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
     try:
-        # Decoding here, in the child, is the point of the child.
+        # Decoding here, in the child, is the point of the child; so is
+        # turning rows into INSERT parameters. Decoded args travel as their
+        # JSON text (shared with the parameters): unpickling thousands of
+        # small dicts would cost the writer more than parsing the few it folds.
+        dialect = indexer.engine.dialect
         for batch in indexer._fetch(rpc, prev, target, head, halt, map_rows=True):
+            rows = batch.rows or []
+            batch.params = _EVENTS_INSERT.params(dialect, rows)
+            for row in rows:
+                if row["args_json"] is not None:
+                    del row["args"]
             if not put(("batch", batch)):
                 return
         put(("done", None))

@@ -16,6 +16,7 @@ from the database. Importing this module does not import web3 or eth_abi.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,22 @@ class Scope:
         return cls(int(cursor["chain_id"]), str(cursor["invoice_contract"]), str(cursor["registry_contract"]))
 
 
+#: The json module's C scanner, without json.loads' Python wrapper around it
+#: (our own decoders wrote the text: one object, no surrounding space).
+_scan_json = json.JSONDecoder().scan_once
+
+
+def event_args(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """The decoded args of an event row (parsed from ``args_json`` when the
+    row travelled without its dict, and kept on the row)."""
+    args = ev.get("args")
+    if args is None:
+        args = _scan_json(ev["args_json"], 0)[0]
+        if isinstance(ev, dict):
+            ev["args"] = args
+    return args  # type: ignore[no-any-return]
+
+
 def _address(value: str) -> str | None:
     return None if value == ZERO_ADDRESS else value
 
@@ -89,7 +106,7 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
     name = ev["event"]
     if name not in INVOICE_EVENTS:
         return state
-    args = ev["args"]
+    args = event_args(ev)
     if state is None:
         state = new_invoice_state(ev["chain_id"], ev["contract"], ev["invoice_id"])
     if name == "Transfer":
@@ -142,7 +159,7 @@ def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dic
     name = ev["event"]
     if name not in PARTICIPANT_EVENTS:
         return state
-    args = ev["args"]
+    args = event_args(ev)
     if name == "ParticipantAdmitted":
         state = dict.fromkeys(_PARTICIPANT_COLUMNS)
         state.update(
@@ -171,13 +188,13 @@ def _record(ev: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def financing_row(ev: Mapping[str, Any], currency: str) -> dict[str, Any]:
-    args = ev["args"]
+    args = event_args(ev)
     return {**_record(ev), "financier": args["financier"], "seller": args["seller"],
             "advance": int(args["advance"]), "currency": currency}
 
 
 def repayment_row(ev: Mapping[str, Any], currency: str) -> dict[str, Any]:
-    args = ev["args"]
+    args = event_args(ev)
     return {**_record(ev), "payer": args["payer"], "payee": args["payee"], "amount": int(args["amount"]),
             "total_paid": int(args["totalPaid"]), "currency": currency}
 
@@ -242,7 +259,7 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
         first.setdefault(ev["invoice_id"], ev)
     minted = {
         i for i, ev in first.items()
-        if ev["event"] == "Transfer" and ev["args"].get("from") == ZERO_ADDRESS
+        if ev["event"] == "Transfer" and event_args(ev).get("from") == ZERO_ADDRESS
     }
     existing = _load(
         conn, table, {"chain_id": scope.chain_id, "contract": scope.invoice_contract}, "invoice_id",
@@ -274,13 +291,13 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
 
 def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
     table = Participant.__table__
-    accounts = {ev["args"]["account"] for ev in events}
+    accounts = {event_args(ev)["account"] for ev in events}
     existing = _load(
         conn, table, {"chain_id": scope.chain_id, "contract": scope.registry_contract}, "address", list(accounts)
     )
     states: dict[str, dict[str, Any] | None] = {a: dict(row) for a, row in existing.items()}
     for ev in events:
-        account = ev["args"]["account"]
+        account = event_args(ev)["account"]
         states[account] = fold_participant(states.get(account), ev)
     inserts = [s for a, s in states.items() if s is not None and a not in existing]
     updates = [s for a, s in states.items() if s is not None and a in existing]
