@@ -21,18 +21,43 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from eth_abi.abi import default_codec
-from eth_abi.decoding import ContextFramesBytesIO
-from eth_utils import keccak
-from eth_utils import to_checksum_address as _to_checksum
+from eth_hash.auto import keccak as _keccak
 
 Converter = Callable[[Any], Any]
 
 
+def keccak_hex(text: str) -> str:
+    return str(_keccak(text.encode()).hex())
+
+
 @lru_cache(maxsize=65536)
 def checksum(address: str) -> str:
-    """EIP-55 form of a hex address (cached: a ledger has few parties)."""
-    return str(_to_checksum(address))
+    """EIP-55 form of a hex address (cached: a ledger has few parties).
+    Done here rather than with eth_utils, whose import (pydantic) costs more
+    than a small sync does."""
+    digits = address[2:].lower() if address[:2] in ("0x", "0X") else address.lower()
+    if len(digits) != 40 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"not a hex address: {address!r}")
+    hashed = _keccak(digits.encode()).hex()
+    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(digits, hashed[:40], strict=True))
+
+
+class _LazyTupleDecoder:
+    """eth_abi's tuple decoder for the dynamic-data events, built on first
+    use: importing eth_abi costs more than most syncs need."""
+
+    def __init__(self, types: list[str]) -> None:
+        self.types = types
+        self.decoder: Any = None
+
+    def __call__(self, data: bytes) -> Any:
+        if self.decoder is None:
+            from eth_abi.abi import default_codec
+
+            self.decoder = default_codec._registry.get_tuple_decoder(*self.types)
+        from eth_abi.decoding import ContextFramesBytesIO
+
+        return self.decoder(ContextFramesBytesIO(data))
 
 
 def _abi_type(item: dict[str, Any]) -> str:
@@ -47,7 +72,7 @@ def event_signature(item: dict[str, Any]) -> str:
 
 
 def event_topic(item: dict[str, Any]) -> str:
-    return "0x" + keccak(text=event_signature(item)).hex()
+    return "0x" + keccak_hex(event_signature(item))
 
 
 def _value_converter(item: dict[str, Any]) -> Converter:
@@ -137,7 +162,7 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         for slot, n in enumerate(data):
             lines.append(f"    v{n} = {_word_expr(inputs[n]['type'], 'data', str(2 + 64 * slot))}")
     elif data:
-        lines.append("    values = tuple_decoder(stream(bytes.fromhex(data[2:])))")
+        lines.append("    values = tuple_decoder(bytes.fromhex(data[2:]))")
         for slot, n in enumerate(data):
             lines.append(f"    v{n} = convert[{slot}](values[{slot}])")
     pairs = ", ".join(f"{json.dumps(names[n])}: v{n}" for n in range(len(inputs)))
@@ -157,9 +182,8 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         lines.append("    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
-        "cs": checksum, "signed": _signed, "dumps": json.dumps, "stream": ContextFramesBytesIO,
-        "tuple_decoder": None if static or not data
-        else default_codec._registry.get_tuple_decoder(*[_abi_type(inputs[n]) for n in data]),
+        "cs": checksum, "signed": _signed, "dumps": json.dumps,
+        "tuple_decoder": None if static or not data else _LazyTupleDecoder([_abi_type(inputs[n]) for n in data]),
         "convert": [_value_converter(inputs[n]) for n in data],
     }
     exec(compile(source, f"<decoder {event_signature(item)}>", "exec"), namespace)  # noqa: S102 - our own template
