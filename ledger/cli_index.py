@@ -110,8 +110,12 @@ def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: f
         if stats.events or stats.reorgs:
             click.echo(_summary(stats.as_dict()))
 
+    def retrying(exc: Exception, seconds: float) -> None:
+        click.echo(f"{exc}; retrying in {seconds:g}s", err=True)
+
     try:
-        follow(settings, poll_interval=poll_interval, confirmations=confirmations, stop=stop, on_sync=report)
+        follow(settings, poll_interval=poll_interval, confirmations=confirmations, stop=stop, on_sync=report,
+               on_error=retrying)
     except KeyboardInterrupt:
         pass
     finally:

@@ -368,6 +368,19 @@ def test_indexer_rebuild_replays_the_same_projections(settings: Settings, action
     assert snapshot(settings.database_url) == before
 
 
+def test_indexer_confirmations_keep_it_behind_the_head(settings: Settings, actions: Actions) -> None:
+    from ledger.indexer import sync
+
+    actions.blocks_of_activity(5)
+    top = head(settings.rpc_url)
+
+    behind = sync(settings, confirmations=3)
+    caught_up = sync(settings, confirmations=0)
+
+    assert (behind.block, behind.target, behind.head) == (top - 3, top - 3, top)
+    assert caught_up.block == top and caught_up.events > 0
+
+
 # -- reorgs ---------------------------------------------------------------------------------------
 
 

@@ -94,19 +94,34 @@ def follow(
     deployment: Deployment | None = None,
     stop: threading.Event | None = None,
     on_sync: Callable[[SyncStats], None] | None = None,
+    on_error: Callable[[Exception, float], None] | None = None,
     **options: Any,
 ) -> None:
     """Keep the database following the head until ``stop`` is set (or Ctrl-C).
     The backfill and the following are the same cursor-driven loop, so the
-    hand-off between them can neither repeat nor skip a block."""
+    hand-off between them can neither repeat nor skip a block. A node that
+    stops answering is retried (``on_error(exc, seconds)`` is told), with
+    the wait doubling up to 30 s."""
+    from ledger.exceptions import RpcUnreachable
     from ledger.indexer.core import database_errors
+    from ledger.indexer.rpc import RpcTimeout
 
     stop = stop or threading.Event()
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
         try:
+            backoff = poll_interval
             while not stop.is_set():
-                stats = indexer.sync(stop=stop)
+                try:
+                    stats = indexer.sync(stop=stop)
+                except (RpcUnreachable, RpcTimeout) as exc:
+                    backoff = min(max(backoff * 2, 1.0), 30.0)
+                    if on_error is not None:
+                        on_error(exc, backoff)
+                    if stop.wait(backoff):
+                        break
+                    continue
+                backoff = poll_interval
                 if on_sync is not None:
                     on_sync(stats)
                 if stop.wait(poll_interval if stats.events == 0 or stats.lagging else 0):

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select
 
 from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
 from ledger.indexer.bulk import BulkInsert
@@ -43,11 +43,15 @@ _CHUNK = 500
 _INVOICE_COLUMNS = tuple(c.name for c in Invoice.__table__.columns)
 _PARTICIPANT_COLUMNS = tuple(c.name for c in Participant.__table__.columns)
 _INVOICE_KEY = ("chain_id", "contract", "invoice_id")
+_PARTICIPANT_KEY = ("chain_id", "contract", "address")
 _INVOICES_INSERT = BulkInsert(Invoice.__table__, _INVOICE_COLUMNS)
 _PARTICIPANTS_INSERT = BulkInsert(Participant.__table__, _PARTICIPANT_COLUMNS)
+# Changed rows are written back as upserts on the primary key: one bulk
+# statement (COPY + merge on PostgreSQL) instead of an UPDATE per row.
+_INVOICES_UPSERT = BulkInsert(Invoice.__table__, _INVOICE_COLUMNS, "update", _INVOICE_KEY)
+_PARTICIPANTS_UPSERT = BulkInsert(Participant.__table__, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
 _FINANCINGS_INSERT = BulkInsert(Financing.__table__, [c.name for c in Financing.__table__.columns if c.name != "id"])
 _REPAYMENTS_INSERT = BulkInsert(Repayment.__table__, [c.name for c in Repayment.__table__.columns if c.name != "id"])
-_PARTICIPANT_KEY = ("chain_id", "contract", "address")
 
 
 @dataclass(frozen=True)
@@ -216,24 +220,11 @@ def _load(conn: Connection, table: Any, scope_cols: dict[str, Any], key: str, id
     return found
 
 
-def _bulk_update(conn: Connection, table: Any, key_cols: Sequence[str], rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    values = {c.name: bindparam(c.name) for c in table.columns if c.name not in key_cols}
-    stmt = (
-        update(table)
-        .where(*[table.c[k] == bindparam(f"k_{k}") for k in key_cols])
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    conn.execute(stmt, [{**row, **{f"k_{k}": row[k] for k in key_cols}} for row in rows])
-
-
 def apply_events(conn: Connection, scope: Scope, events: Iterable[Mapping[str, Any]]) -> None:
     """Fold a batch of events (in chain order) into the projection tables.
 
     Touched rows are read once, folded in memory, and written back with one
-    bulk INSERT (new rows) and one bulk UPDATE (existing rows) per table; an
+    bulk INSERT (new rows) and one bulk upsert (changed rows) per table; an
     invoice whose first event in the batch is its mint is new, so a backfill
     reads nothing back."""
     invoice_events: list[Mapping[str, Any]] = []
@@ -283,7 +274,7 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     inserts = [s for i, s in states.items() if i not in existing and s["supplier"] is not None]
     updates = [s for i, s in states.items() if i in existing]
     _INVOICES_INSERT.execute(conn, inserts)
-    _bulk_update(conn, table, _INVOICE_KEY, updates)
+    _INVOICES_UPSERT.execute(conn, updates)
     stored = {s["invoice_id"] for s in inserts} | set(existing)
     _FINANCINGS_INSERT.execute(conn, [r for r in financings if r["invoice_id"] in stored])
     _REPAYMENTS_INSERT.execute(conn, [r for r in repayments if r["invoice_id"] in stored])
@@ -302,7 +293,7 @@ def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str
     inserts = [s for a, s in states.items() if s is not None and a not in existing]
     updates = [s for a, s in states.items() if s is not None and a in existing]
     _PARTICIPANTS_INSERT.execute(conn, inserts)
-    _bulk_update(conn, table, _PARTICIPANT_KEY, updates)
+    _PARTICIPANTS_UPSERT.execute(conn, updates)
 
 
 # -- reading events back ------------------------------------------------------------------------
