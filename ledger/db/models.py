@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -38,6 +38,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     UniqueConstraint,
     text,
 )
@@ -418,4 +419,13 @@ class Repayment(Base):
     log_index: Mapped[int] = mapped_column(Integer)
 
 
-PROJECTION_TABLES = (Repayment.__table__, Financing.__table__, Invoice.__table__, Participant.__table__)
+# The tables as Core ``Table`` objects (``Model.__table__`` is typed as a
+# plain FromClause), for bulk statements.
+EVENTS = cast(Table, Event.__table__)
+BLOCKS = cast(Table, Block.__table__)
+CURSORS = cast(Table, Cursor.__table__)
+PARTICIPANTS = cast(Table, Participant.__table__)
+INVOICES = cast(Table, Invoice.__table__)
+FINANCINGS = cast(Table, Financing.__table__)
+REPAYMENTS = cast(Table, Repayment.__table__)
+PROJECTION_TABLES = (REPAYMENTS, FINANCINGS, INVOICES, PARTICIPANTS)

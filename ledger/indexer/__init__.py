@@ -136,7 +136,7 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
     number of events replayed."""
     from sqlalchemy import select
 
-    from ledger.db.models import Cursor
+    from ledger.db.models import CURSORS
     from ledger.indexer import projections
     from ledger.indexer.core import database_errors
 
@@ -144,9 +144,9 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
         engine = get_engine(settings.database_url)
         replayed = 0
         with engine.begin() as conn:
-            stmt = select(Cursor.__table__)
+            stmt = select(CURSORS)
             if chain_id is not None:
-                stmt = stmt.where(Cursor.__table__.c.chain_id == chain_id)
+                stmt = stmt.where(CURSORS.c.chain_id == chain_id)
             for cursor in [dict(r) for r in conn.execute(stmt).mappings()]:
                 replayed += projections.rebuild_projections(conn, projections.Scope.of_cursor(cursor))
         return replayed
@@ -156,15 +156,15 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     """Every cursor with its event count (database only, no chain access)."""
     from sqlalchemy import func, select
 
-    from ledger.db.models import Cursor, Event
+    from ledger.db.models import CURSORS, EVENTS
     from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         engine = get_engine(settings.database_url)
         with engine.connect() as conn:
-            e = Event.__table__
+            e = EVENTS
             rows = []
-            for cursor in [dict(r) for r in conn.execute(select(Cursor.__table__).order_by("id")).mappings()]:
+            for cursor in [dict(r) for r in conn.execute(select(CURSORS).order_by("id")).mappings()]:
                 count = conn.execute(
                     select(func.count()).select_from(e).where(
                         e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))

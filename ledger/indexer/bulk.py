@@ -141,8 +141,7 @@ class BulkInsert:
         quote = conn.dialect.identifier_preparer.quote
         table = quote(self.table.name)
         columns = ", ".join(quote(name) for name in order)
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
+        dbapi: Any = conn.connection.dbapi_connection  # psycopg's own connection: COPY is its API
         with dbapi.cursor() as cursor:
             if self.conflict is None or known_new:
                 with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:

@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger.config import DEV_CHAIN_ID
 from ledger.contracts import Deployment
-from ledger.db.models import Block, Cursor, Event
+from ledger.db.models import BLOCKS, CURSORS, EVENTS
 from ledger.exceptions import ChainError, DatabaseError
 from ledger.indexer import projections
 from ledger.indexer.bulk import BulkInsert, dialect_insert
@@ -155,12 +155,12 @@ class _Restart(Exception):
 
 
 _DONE = object()
-_EVENT_COLUMNS = tuple(c.name for c in Event.__table__.columns if c.name != "id")
+_EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
 _EVENTS_INSERT = BulkInsert(
-    Event.__table__, _EVENT_COLUMNS, "ignore", ("chain_id", "block_hash", "log_index"), {"args": "args_json"}
+    EVENTS, _EVENT_COLUMNS, "ignore", ("chain_id", "block_hash", "log_index"), {"args": "args_json"}
 )
 _BLOCKS_UPSERT = BulkInsert(
-    Block.__table__, tuple(c.name for c in Block.__table__.columns), "update", ("chain_id", "number")
+    BLOCKS, tuple(c.name for c in BLOCKS.columns), "update", ("chain_id", "number")
 )
 
 
@@ -220,7 +220,7 @@ class Indexer:
 
     # -- cursor ----------------------------------------------------------------------------
     def _load_cursor(self, conn: Connection) -> dict[str, Any] | None:
-        t = Cursor.__table__
+        t = CURSORS
         row = conn.execute(select(t).where(t.c.chain_id == self.chain_id, t.c.key == self.key)).mappings().first()
         return None if row is None else dict(row)
 
@@ -238,7 +238,7 @@ class Indexer:
                 f"block {self.start_block}); check --rpc-url points at the chain of the deployment"
             )
         with self.engine.begin() as conn:
-            stmt = dialect_insert(conn.dialect.name, Cursor.__table__)
+            stmt = dialect_insert(conn.dialect.name, CURSORS)
             values = {
                 "chain_id": self.chain_id, "key": self.key, "contracts": self.contracts,
                 "invoice_contract": self.scope.invoice_contract, "registry_contract": self.scope.registry_contract,
@@ -254,7 +254,7 @@ class Indexer:
 
     # -- reorgs ----------------------------------------------------------------------------
     def _stored_at_or_below(self, conn: Connection, number: int) -> tuple[int, str] | None:
-        b, e = Block.__table__, Event.__table__
+        b, e = BLOCKS, EVENTS
         found: list[tuple[int, str]] = []
         row = conn.execute(
             select(b.c.number, b.c.hash).where(b.c.chain_id == self.chain_id, b.c.number <= number)
@@ -272,7 +272,7 @@ class Indexer:
 
     def _stored_below(self, conn: Connection, number: int, limit: int | None) -> list[tuple[int, str]]:
         """Stored (number, hash) pairs below ``number``, newest first."""
-        b, e = Block.__table__, Event.__table__
+        b, e = BLOCKS, EVENTS
         q1 = select(b.c.number, b.c.hash).where(b.c.chain_id == self.chain_id, b.c.number < number)
         q2 = (
             select(e.c.block_number, e.c.block_hash)
@@ -340,10 +340,10 @@ class Indexer:
         """Forget everything above block ``number`` on this chain (its hash on
         the chain now is ``block_hash``) and replay the projections it touched.
         Returns how many events were deleted."""
-        e = Event.__table__
+        e = EVENTS
         with self.engine.begin() as conn:
             cursors = [dict(r) for r in conn.execute(
-                select(Cursor.__table__).where(Cursor.__table__.c.chain_id == self.chain_id)
+                select(CURSORS).where(CURSORS.c.chain_id == self.chain_id)
             ).mappings()]
             touched: list[tuple[projections.Scope, list[int], list[str]]] = []
             for cur in cursors:
@@ -364,9 +364,9 @@ class Indexer:
             deleted = conn.execute(
                 delete(e).where(e.c.chain_id == self.chain_id, e.c.block_number > number)
             ).rowcount or 0
-            b = Block.__table__
+            b = BLOCKS
             conn.execute(delete(b).where(b.c.chain_id == self.chain_id, b.c.number > number))
-            c = Cursor.__table__
+            c = CURSORS
             conn.execute(
                 update(c).where(c.c.chain_id == self.chain_id, c.c.block_number > number)
                 .values(block_number=number, block_hash=block_hash)
@@ -424,10 +424,10 @@ class Indexer:
                 if known is not None and known.hash != block_hash.lower():
                     raise _Restart()
             timestamps = {n: h.timestamp for n, h in headers.items() if h is not None}
-            kept = [headers[n] for n in window if headers.get(n) is not None]
+            kept = [h for h in (headers.get(n) for n in window) if h is not None]
             if not kept or kept[-1].number != end:
                 kept.append(after)
-            batch = _Batch(start, end, after, kept, logs, timestamps)  # type: ignore[arg-type]
+            batch = _Batch(start, end, after, kept, logs, timestamps)
             yield self.rows_of(batch) if map_rows else batch
             span = self._next_span(span, end - start + 1, len(logs))
             self.span = span
@@ -448,7 +448,7 @@ class Indexer:
     # -- writing -----------------------------------------------------------------------------
     def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> int:
         """Store one range in one transaction; returns the events newly stored."""
-        c = Cursor.__table__
+        c = CURSORS
         with self.engine.begin() as conn:
             current = conn.execute(
                 select(c.c.block_number, c.c.block_hash)
@@ -459,7 +459,7 @@ class Indexer:
                 raise _Restart()  # another indexer moved the cursor, or a rollback did
             rows = batch.rows or []
             if rows:
-                e = Event.__table__
+                e = EVENTS
                 # Idempotent: rows already stored (same block hash and log
                 # index) are neither inserted again nor folded twice.
                 present = set(conn.execute(
@@ -490,7 +490,7 @@ class Indexer:
                     updated_at=_utcnow(),
                 )
             )
-            b = Block.__table__
+            b = BLOCKS
             conn.execute(delete(b).where(
                 b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
             ))

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
-from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from ledger.db.models import CURSORS, EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
 from ledger.indexer.bulk import BulkInsert
 from ledger.indexer.mappers import utc_from_timestamp
 
@@ -40,18 +40,18 @@ PARTICIPANT_EVENTS = frozenset({
     "ParticipantAdmitted", "ParticipantUpdated", "ParticipantSuspended", "ParticipantReinstated",
 })
 _CHUNK = 500
-_INVOICE_COLUMNS = tuple(c.name for c in Invoice.__table__.columns)
-_PARTICIPANT_COLUMNS = tuple(c.name for c in Participant.__table__.columns)
+_INVOICE_COLUMNS = tuple(c.name for c in INVOICES.columns)
+_PARTICIPANT_COLUMNS = tuple(c.name for c in PARTICIPANTS.columns)
 _INVOICE_KEY = ("chain_id", "contract", "invoice_id")
 _PARTICIPANT_KEY = ("chain_id", "contract", "address")
-_INVOICES_INSERT = BulkInsert(Invoice.__table__, _INVOICE_COLUMNS)
-_PARTICIPANTS_INSERT = BulkInsert(Participant.__table__, _PARTICIPANT_COLUMNS)
+_INVOICES_INSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS)
+_PARTICIPANTS_INSERT = BulkInsert(PARTICIPANTS, _PARTICIPANT_COLUMNS)
 # Changed rows are written back as upserts on the primary key: one bulk
 # statement (COPY + merge on PostgreSQL) instead of an UPDATE per row.
-_INVOICES_UPSERT = BulkInsert(Invoice.__table__, _INVOICE_COLUMNS, "update", _INVOICE_KEY)
-_PARTICIPANTS_UPSERT = BulkInsert(Participant.__table__, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
-_FINANCINGS_INSERT = BulkInsert(Financing.__table__, [c.name for c in Financing.__table__.columns if c.name != "id"])
-_REPAYMENTS_INSERT = BulkInsert(Repayment.__table__, [c.name for c in Repayment.__table__.columns if c.name != "id"])
+_INVOICES_UPSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS, "update", _INVOICE_KEY)
+_PARTICIPANTS_UPSERT = BulkInsert(PARTICIPANTS, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
+_FINANCINGS_INSERT = BulkInsert(FINANCINGS, [c.name for c in FINANCINGS.columns if c.name != "id"])
+_REPAYMENTS_INSERT = BulkInsert(REPAYMENTS, [c.name for c in REPAYMENTS.columns if c.name != "id"])
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Scope:
 
 #: The json module's C scanner, without json.loads' Python wrapper around it
 #: (our own decoders wrote the text: one object, no surrounding space).
-_scan_json = json.JSONDecoder().scan_once
+_scan_json: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
 
 
 def event_args(ev: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,7 +244,7 @@ def apply_events(conn: Connection, scope: Scope, events: Iterable[Mapping[str, A
 
 
 def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
-    table = Invoice.__table__
+    table = INVOICES
     first: dict[int, Mapping[str, Any]] = {}
     for ev in events:
         first.setdefault(ev["invoice_id"], ev)
@@ -281,7 +281,7 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
 
 
 def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
-    table = Participant.__table__
+    table = PARTICIPANTS
     accounts = {event_args(ev)["account"] for ev in events}
     existing = _load(
         conn, table, {"chain_id": scope.chain_id, "contract": scope.registry_contract}, "address", list(accounts)
@@ -312,7 +312,7 @@ def iter_events(
 ) -> Iterator[list[dict[str, Any]]]:
     """Stored events of ``contracts`` in chain order, in pages (keyset
     pagination on (block_number, log_index), so memory stays bounded)."""
-    t = Event.__table__
+    t = EVENTS
     conditions = [t.c.chain_id == chain_id, t.c.contract.in_(list(contracts))]
     if from_block is not None:
         conditions.append(t.c.block_number >= from_block)
@@ -349,8 +349,7 @@ def delete_projections(
     """Delete the projection rows of ``scope`` (all of them when no ids/accounts are given)."""
     everything = invoice_ids is None and accounts is None
     if everything or invoice_ids:
-        for model in (Financing, Repayment, Invoice):
-            t = model.__table__
+        for t in (FINANCINGS, REPAYMENTS, INVOICES):
             cond = [t.c.chain_id == scope.chain_id, t.c.contract == scope.invoice_contract]
             if everything:
                 conn.execute(delete(t).where(*cond))
@@ -358,7 +357,7 @@ def delete_projections(
                 for part in _chunks(sorted(invoice_ids or [])):
                     conn.execute(delete(t).where(*cond, t.c.invoice_id.in_(part)))
     if everything or accounts:
-        t = Participant.__table__
+        t = PARTICIPANTS
         cond = [t.c.chain_id == scope.chain_id, t.c.contract == scope.registry_contract]
         if everything:
             conn.execute(delete(t).where(*cond))
@@ -426,7 +425,7 @@ def replay_participants(
 def latest_cursor(conn: Connection, chain_id: int | None = None) -> dict[str, Any] | None:
     """The cursor synced most recently (on ``chain_id`` when given): it names
     the deployment whose ledger the queries should show."""
-    t = Cursor.__table__
+    t = CURSORS
     stmt = select(t)
     if chain_id is not None:
         stmt = stmt.where(t.c.chain_id == chain_id)
