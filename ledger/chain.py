@@ -255,9 +255,10 @@ class Sender:
         except TimeExhausted:
             raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
         if receipt["status"] != 1:
-            # Mined but reverted (state changed between simulation and mining):
-            # replay it at its block to name the rule.
+            # Mined but reverted (state or time changed between simulation and
+            # mining): replay it on its own block, whose time and state made it
+            # fail (a reverted transaction changes nothing), to name the rule.
             if fn is not None:
-                self.call(fn, sender, receipt["blockNumber"] - 1)
+                self.call(fn, sender, receipt["blockNumber"])
             raise TransactionReverted(f"transaction {Web3.to_hex(tx_hash)} reverted")
         return receipt

@@ -37,8 +37,23 @@ class _LedgerClickError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]
 
 
+def _one_line_usage(exc: click.UsageError) -> _LedgerClickError:
+    """click's usage errors print Usage/Try/Error on four lines; we print one."""
+    path = exc.ctx.command_path if exc.ctx is not None else "scf"
+    return _LedgerClickError(f"{exc.format_message()} (see `{path} --help`)", 2)
+
+
 class LedgerGroup(click.Group):
     """Turns ledger errors (and anything unexpected) into one-line errors."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # Errors in the root options (e.g. --home) are raised here, before invoke().
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,6 +63,10 @@ class LedgerGroup(click.Group):
             if "\n" in message and exc.__class__.__name__ != "CompileError":
                 message = " ".join(message.split())
             raise _LedgerClickError(message, exc.exit_code) from None
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -132,7 +151,7 @@ def after_change(ctx: click.Context, sync_after: bool | None) -> None:
 
     try:
         sync(settings_of(ctx), ledger.deployment)
-    except LedgerError as exc:
+    except Exception as exc:  # noqa: BLE001 - never report a mined transaction as failed
         # The transaction stands; only the mirror lags. Say so, and how to catch up.
         click.echo(
             f"warning: done on chain, but the database was not updated ({' '.join(str(exc).split())}); "
@@ -379,7 +398,10 @@ def participant_add(
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text)
-    until = parse_date(kyc_until, "KYC date") if kyc_until else dt.date.today() + dt.timedelta(days=365)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    until = parse_date(kyc_until, "KYC date") if kyc_until else today + dt.timedelta(days=365)
+    if until < today:
+        raise InputError(f"KYC date {until} is in the past; give the last day the KYC is valid (today or later)")
     ledger = open_ledger(ctx)
     address = ledger.resolve(address_text, "address").address
     result = ledger.add_participant(signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until)

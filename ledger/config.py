@@ -14,6 +14,7 @@ Everything scf-ledger keeps lives under one data directory (``--home`` /
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -94,6 +95,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {kind}") from exc
 
 
+def _recorded_node_port(home: Path) -> int | None:
+    try:
+        return int(json.loads((home / "node" / "anvil.json").read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Resolve settings; ``overrides`` are command-line values (None = unset)."""
     values: dict[str, Any] = {}
@@ -117,8 +125,10 @@ def load_settings(**overrides: Any) -> Settings:
         if value is not None and name != "home":
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
     if "rpc_url" not in values:
-        # The default endpoint is the local node, wherever it listens.
-        values["rpc_url"] = f"http://127.0.0.1:{values.get('node_port', DEFAULT_PORT)}"
+        # The default endpoint is the local node, wherever it listens: the
+        # port given, else the port the running node recorded, else 8545.
+        port = values.get("node_port") or _recorded_node_port(home) or DEFAULT_PORT
+        values["rpc_url"] = f"http://127.0.0.1:{port}"
     settings = replace(Settings(), home=home, **values)
     if settings.evm_version not in _EVM_VERSIONS:
         raise ConfigError(

@@ -143,7 +143,10 @@ class Ledger:
         return self.w3.eth.contract(address=to_checksum_address(currency.address), abi=abi)
 
     def chain_time(self) -> int:
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        """Now, as the next block will see it: an idle chain's last block can
+        be hours old, so never earlier than the wall clock (UTC)."""
+        latest = int(self.w3.eth.get_block("latest")["timestamp"])
+        return max(latest, int(dt.datetime.now(dt.timezone.utc).timestamp()))
 
     def _tx(self, receipt: TxReceipt) -> dict[str, Any]:
         return {

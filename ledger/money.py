@@ -9,7 +9,9 @@ from decimal import Context, Decimal, InvalidOperation
 
 from ledger.exceptions import InputError
 
-_AMOUNT_RE = re.compile(r"^\d{1,36}(\.\d+)?$")
+# Plain digits, or thousands groups with commas ("1,250,000.50"); a comma
+# anywhere else (a decimal comma such as "12,34") is refused, never dropped.
+_AMOUNT_RE = re.compile(r"^(\d{1,36}|\d{1,3}(,\d{3}){1,11})(\.\d+)?$")
 
 
 def to_minor_units(text: str | Decimal, decimals: int, what: str = "amount") -> int:
@@ -18,9 +20,10 @@ def to_minor_units(text: str | Decimal, decimals: int, what: str = "amount") -> 
     Refuses negatives, zero-free garbage, exponents and more fractional digits
     than the currency has: rounding money silently is never right.
     """
-    raw = str(text).strip().replace(",", "").replace("_", "")
+    raw = str(text).strip()
     if not _AMOUNT_RE.match(raw):
         raise InputError(f"invalid {what} {str(text)!r}: use a positive decimal number such as 125000.00")
+    raw = raw.replace(",", "")
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the regex guards this

@@ -61,6 +61,18 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def process_start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` (clock ticks since boot), or None.
+
+    Recorded with the PID so a PID reused by another process after a crash or
+    reboot is never mistaken for our node, and never signalled."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @dataclass
 class AnvilProcess:
     """A running Anvil we started; stop it with :meth:`stop`."""
@@ -156,10 +168,13 @@ class LocalNode:
             data = json.loads(self.info_file.read_text())
         except (OSError, ValueError):
             return None
-        if not pid_alive(int(data["pid"])):
+        pid = int(data["pid"])
+        recorded = data.get("start_time")
+        if not pid_alive(pid) or (recorded is not None and process_start_time(pid) != recorded):
+            # Gone, or the PID now belongs to some other process: a stale record.
             self.info_file.unlink(missing_ok=True)
             return None
-        return {"pid": int(data["pid"]), "port": int(data["port"])}
+        return {"pid": pid, "port": int(data["port"])}
 
     def start(self) -> tuple[dict[str, int], bool]:
         """Start unless running. Returns (info, started_now)."""
@@ -181,7 +196,7 @@ class LocalNode:
             detach=True,
         )
         info = {"pid": proc.pid, "port": proc.port}
-        self.info_file.write_text(json.dumps(info))
+        self.info_file.write_text(json.dumps({**info, "start_time": process_start_time(proc.pid)}))
         return info, True
 
     def stop(self) -> dict[str, int] | None:

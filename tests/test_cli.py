@@ -122,12 +122,16 @@ def test_cli_wrong_role_is_refused(cli):
          1),
         (["invoice", "finance", "1", "--advance", "1", "--advance-rate", "0.9"],
          "Error: state the advance in exactly one way: --advance, --advance-rate or --discount-rate\n", 2),
+        (["participant", "add", "X Ltd", "--address", "dev9", "--role", "buyer", "--kyc-until", "2020-01-01"],
+         "Error: KYC date 2020-01-01 is in the past; give the last day the KYC is valid (today or later)\n", 2),
+        (["invoice", "repay", "1", "--amount", "12,34"],
+         "Error: invalid amount '12,34': use a positive decimal number such as 125000.00\n", 2),
         (["participant", "add", "X Ltd", "--address", "dev9", "--role", "banker"],
          "Error: unknown role 'banker'; use supplier, buyer, financier or auditor (comma-separated)\n", 2),
     ],
 )
 def test_cli_bad_input_is_one_line(cli, args, message, code):
-    if args[:2] == ["invoice", "finance"]:
+    if args[:2] in (["invoice", "finance"], ["invoice", "repay"]):
         _issue(cli)
     result = cli(*args)
     assert result.exit_code == code, result.output
@@ -174,9 +178,24 @@ def test_cli_entry_point_no_deployment(scf, tmp_path):
 def test_cli_entry_point_bad_option_value(scf):
     result = scf("invoice", "confirm", "zero")
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last == "Error: Invalid value for 'ID': 'zero' is not a valid integer range."
+    assert result.stderr == (
+        "Error: Invalid value for 'ID': 'zero' is not a valid integer range. (see `scf invoice confirm --help`)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invoice", "issue", "--buyer", "buyer"], "Missing option '--number'. (see `scf invoice issue --help`)"),
+        (["invoice", "frobnicate"], "No such command 'frobnicate'. (see `scf invoice --help`)"),
+        (["--home", "/etc/passwd", "node", "status"],
+         "Invalid value for '--home': Directory '/etc/passwd' is a file. (see `scf --help`)"),
+    ],
+)
+def test_cli_usage_errors_are_one_line(scf, args, message):
+    result = scf(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"Error: {message}\n"
 
 
 def test_cli_deploy_twice_refuses_without_force(scf):
@@ -302,3 +321,19 @@ def test_cli_sync_failure_warns_but_keeps_the_transaction(cli, home_copy):
     assert result.exit_code == 0, result.output
     assert "warning: done on chain, but the database was not updated" in result.output
     assert result.output.rstrip().endswith("run `scf index sync`")
+
+
+def test_cli_node_ignores_a_recorded_pid_that_is_not_our_node(tmp_path):
+    """A PID reused by another process (here: this test process) is never signalled."""
+    from ledger.node import pid_alive
+
+    node_dir = tmp_path / "home" / "node"
+    node_dir.mkdir(parents=True)
+    (node_dir / "anvil.json").write_text(json.dumps({"pid": os.getpid(), "port": 1, "start_time": 1}))
+    env = {**os.environ, "SCF_HOME": str(tmp_path / "home")}
+    status = subprocess.run([SCF, "node", "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert status.stdout == "local chain is not running; start it with `scf node start`\n"
+    stopped = subprocess.run([SCF, "node", "stop"], capture_output=True, text=True, env=env, timeout=60)
+    assert stopped.returncode == 0 and stopped.stdout == "local chain is not running\n"
+    assert pid_alive(os.getpid())
+    assert not (node_dir / "anvil.json").exists()
