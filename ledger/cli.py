@@ -398,7 +398,7 @@ def participant_add(
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text)
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     until = parse_date(kyc_until, "KYC date") if kyc_until else today + dt.timedelta(days=365)
     if until < today:
         raise InputError(f"KYC date {until} is in the past; give the last day the KYC is valid (today or later)")

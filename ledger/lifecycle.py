@@ -146,7 +146,7 @@ class Ledger:
         """Now, as the next block will see it: an idle chain's last block can
         be hours old, so never earlier than the wall clock (UTC)."""
         latest = int(self.w3.eth.get_block("latest")["timestamp"])
-        return max(latest, int(dt.datetime.now(dt.timezone.utc).timestamp()))
+        return max(latest, int(dt.datetime.now(dt.UTC).timestamp()))
 
     def _tx(self, receipt: TxReceipt) -> dict[str, Any]:
         return {
