@@ -1,24 +1,31 @@
 """Pricing a financing: advance, discount, fees and what the holder receives.
 
 All amounts are integer minor units of the invoice's currency; rates are
-``Decimal``. Each figure is computed exactly (as a rational number) and then
-rounded once, to a whole minor unit:
+``Decimal``. The figures are first computed exactly (as rational numbers):
 
-    advance  = advance_rate(grade) x open amount                      rounded DOWN
-    discount = advance x (base_rate + spread(grade)) x days / day_base rounded UP
-    fees     = fee_fixed + fee_rate x advance                          rounded UP
-    net      = advance - discount - fees        (what the holder receives on chain)
-    reserve  = open amount - advance            (returned to the seller once the buyer pays)
+    advance*  = advance_rate(grade) x open amount
+    discount* = advance* x (base_rate + spread(grade)) x days / day_base
+    fees*     = fee_fixed + fee_rate x advance*
+    net*      = advance* - discount* - fees*
 
 ``days`` is the actual number of days from the value date (the date of the
 decision, UTC) to the due date; ``day_base`` is 360 for ACT/360 and 365 for
 ACT/365.
 
-Rounding rule: every rounding favours the financier, and by less than one
-minor unit per figure: the advance is rounded down (the financier lends at
-most the exact amount), the discount and the fees are rounded up (it charges
-at least the exact amount). A figure that is already a whole number of minor
-units is never moved.
+Rounding rule: the cash the holder receives on chain is rounded once, down:
+``net = floor(net*)``, less than one minor unit below the exact amount, in
+the financier's favour (never more than that). The shown figures add up to
+it exactly:
+
+    advance  = floor(advance*)                 (the financier lends at most the exact amount)
+    fees     = ceil(fees*), but at most advance - net
+    discount = advance - net - fees            (the rest of the charges)
+    reserve  = open amount - advance           (returned to the seller once the buyer pays)
+
+So advance = discount + fees + net, every figure is a whole number of minor
+units, none is negative, and a figure that is already whole is never moved.
+(Rounding the advance, the discount and the fees each on its own would pay up
+to three minor units less than the exact net.)
 """
 
 from __future__ import annotations
@@ -89,19 +96,23 @@ def day_base(day_count: str) -> int:
         raise ValueError(f"unknown day count {day_count!r}; use ACT/360 or ACT/365") from None
 
 
+def advance_exact(open_amount: int, advance_rate: Decimal) -> Fraction:
+    return Fraction(advance_rate) * open_amount
+
+
 def advance_amount(open_amount: int, advance_rate: Decimal) -> int:
     """advance_rate x open amount, rounded down."""
-    return floor_units(Fraction(advance_rate) * open_amount)
+    return floor_units(advance_exact(open_amount, advance_rate))
 
 
-def discount_amount(advance: int, annual_rate: Decimal, days: int, day_count: str) -> int:
-    """advance x annual_rate x days / day base, rounded up."""
-    return ceil_units(Fraction(advance) * Fraction(annual_rate) * days / day_base(day_count))
+def discount_exact(advance: Fraction, annual_rate: Decimal, days: int, day_count: str) -> Fraction:
+    """advance x annual_rate x days / day base, exactly."""
+    return advance * Fraction(annual_rate) * days / day_base(day_count)
 
 
-def fee_amount(advance: int, fee_fixed_units: int, fee_rate: Decimal) -> int:
-    """fee_fixed + fee_rate x advance, rounded up."""
-    return fee_fixed_units + ceil_units(Fraction(fee_rate) * advance)
+def fees_exact(advance: Fraction, fee_fixed_units: int, fee_rate: Decimal) -> Fraction:
+    """fee_fixed + fee_rate x advance, exactly."""
+    return fee_fixed_units + Fraction(fee_rate) * advance
 
 
 def price(
@@ -115,13 +126,18 @@ def price(
     fee_fixed_units: int = 0,
     fee_rate: Decimal = Decimal(0),
 ) -> Price:
-    """Price financing ``open_amount`` minor units for ``days`` days."""
+    """Price financing ``open_amount`` minor units for ``days`` days (see the
+    module's rounding rule). A net below zero is kept: the price rule declines it."""
     if open_amount < 0 or days < 0 or fee_fixed_units < 0:
         raise ValueError("amounts and days cannot be negative")
-    advance = advance_amount(open_amount, advance_rate)
     annual = base_rate + spread
-    discount = discount_amount(advance, annual, days, day_count)
-    fees = fee_amount(advance, fee_fixed_units, fee_rate)
+    exact_advance = advance_exact(open_amount, advance_rate)
+    exact_fees = fees_exact(exact_advance, fee_fixed_units, fee_rate)
+    exact_net = exact_advance - discount_exact(exact_advance, annual, days, day_count) - exact_fees
+    advance = floor_units(exact_advance)
+    net = floor_units(exact_net)
+    charges = advance - net
+    fees = max(0, min(ceil_units(exact_fees), charges))
     return Price(
         open_amount=open_amount,
         days=days,
@@ -129,8 +145,8 @@ def price(
         advance_rate=advance_rate,
         annual_rate=annual,
         advance=advance,
-        discount=discount,
+        discount=charges - fees,
         fees=fees,
-        net_advance=advance - discount - fees,
+        net_advance=net,
         reserve=open_amount - advance,
     )
