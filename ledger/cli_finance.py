@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli import LedgerGroup, as_option, emit, json_option, open_ledger, parse_date, settings_of, signer
+from ledger.cli_query import ledger_db
 from ledger.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -78,24 +78,6 @@ def _desk(ctx: click.Context) -> Desk:
     from ledger.finance.service import Desk
 
     return Desk(settings_of(ctx), open_ledger(ctx))
-
-
-@contextmanager
-def _read_db(ctx: click.Context) -> Iterator[tuple[Connection, LedgerScope]]:
-    """A consistent read of the ledger database, and the deployment it reports on."""
-    from ledger.db import open_engine
-    from ledger.reports import report_scope
-
-    settings = settings_of(ctx)
-    engine = open_engine(settings.database_url, write=False)
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn, report_scope(conn, settings)
-    finally:
-        engine.dispose()
 
 
 def _who(party: dict[str, Any] | None) -> str:
@@ -224,8 +206,8 @@ def finance_list(ctx: click.Context, as_name: str | None, status: str | None, in
     for s in statuses:
         if s not in STATUSES:
             raise InputError(f"unknown decision status {s!r}; use {', '.join(STATUSES)}")
-    with _read_db(ctx) as (conn, scope):
-        financier = None if as_name is None else _resolve(conn, scope, ctx, as_name, "financier")
+    with ledger_db(ctx) as (conn, scope):
+        financier = None if as_name is None else _resolve(conn, scope, as_name, "financier")
         now = store.indexed_point(conn, scope).time
         # Approvals past their expiry are expired, whether or not a later command has marked them yet.
         wanted = set(statuses)
@@ -263,25 +245,17 @@ def finance_show(ctx: click.Context, decision_id: int) -> None:
     """One stored decision with every rule, its inputs and reason (database only)."""
     from ledger.finance import store
 
-    with _read_db(ctx) as (conn, scope):
+    with ledger_db(ctx) as (conn, scope):
         record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn, scope),
                                        store.indexed_point(conn, scope).time)
     emit(ctx, record, _print_decision)
 
 
-def _resolve(conn: Connection, scope: LedgerScope, ctx: click.Context, text: str, what: str) -> str:
-    """A participant name or address; also a local account name (without touching the chain)."""
+def _resolve(conn: Connection, scope: LedgerScope, text: str, what: str) -> str:
+    """An address, a participant name or a local account name (no eth_account import)."""
     from ledger.finance.store import resolve_participant
 
-    try:
-        return resolve_participant(conn, scope, text, what)
-    except InputError:
-        from ledger.accounts import account_address
-
-        local = account_address(settings_of(ctx), text.strip())
-        if local is None:
-            raise
-        return local
+    return resolve_participant(conn, scope, text, what)
 
 
 # -- reports -----------------------------------------------------------------------------------------
@@ -305,8 +279,8 @@ def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_pat
     from ledger.reports import exposure_report
 
     policy = load_policy(policy_path) if policy_path is not None else None
-    with _read_db(ctx) as (conn, scope):
-        financier = None if as_name is None else _resolve(conn, scope, ctx, as_name, "financier")
+    with ledger_db(ctx) as (conn, scope):
+        financier = None if as_name is None else _resolve(conn, scope, as_name, "financier")
         data = exposure_report(conn, scope, by, policy, financier)
 
     def text(d: dict[str, Any]) -> None:
@@ -343,8 +317,8 @@ def report_aging(ctx: click.Context, as_of: str | None, as_name: str | None, as_
     from ledger.reports import BUCKETS, aging_report
 
     day = parse_date(as_of, "--as-of date") if as_of is not None else None
-    with _read_db(ctx) as (conn, scope):
-        holder = None if as_name is None else _resolve(conn, scope, ctx, as_name, "holder")
+    with ledger_db(ctx) as (conn, scope):
+        holder = None if as_name is None else _resolve(conn, scope, as_name, "holder")
         data = aging_report(conn, scope, day, holder)
 
     def text(d: dict[str, Any]) -> None:
@@ -379,8 +353,8 @@ def report_portfolio(ctx: click.Context, as_name: str, as_of: str | None, policy
 
     day = parse_date(as_of, "--as-of date") if as_of is not None else None
     policy = load_policy(policy_path) if policy_path is not None else None
-    with _read_db(ctx) as (conn, scope):
-        financier = _resolve(conn, scope, ctx, as_name, "financier")
+    with ledger_db(ctx) as (conn, scope):
+        financier = _resolve(conn, scope, as_name, "financier")
         data = portfolio_report(conn, scope, financier, day,
                                 policy.grading.default_after_days if policy is not None else 90)
 

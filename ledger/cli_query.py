@@ -31,19 +31,10 @@ AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored eve
 def ledger_db(ctx: click.Context) -> Iterator[tuple[Connection, Scope]]:
     """A consistent read of the ledger database (migrated on first use), and
     the deployment it shows."""
-    from ledger.queries import find_scope, open_read_engine
+    from ledger.queries import read_db
 
-    settings = settings_of(ctx)
-    engine = open_read_engine(settings)
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # Several statements, one snapshot.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn, find_scope(conn, settings)
-    finally:
-        engine.dispose()
+    with read_db(settings_of(ctx)) as found:
+        yield found
 
 
 def csv_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -16,29 +16,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from ledger.config import Settings
 from ledger.contracts import Currency, Deployment
 from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import DatabaseError, DeploymentError, InputError
 from ledger.money import from_minor_units
+from ledger.names import ROLE_BITS as ROLE_BITS
+from ledger.names import checksum, resolve, role_names
 
 #: IInvoiceToken.Status names by value (mirrors ledger.chain.STATUS_NAMES, which imports web3).
 STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
-#: ParticipantRegistry role bits (mirrors ledger.chain.ROLE_BITS).
-ROLE_BITS = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
 ZERO_ADDRESS = "0x" + "00" * 20
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-
-
-def role_names(bits: int) -> list[str]:
-    return [name for name, bit in ROLE_BITS.items() if bits & bit]
 
 
 def parse_statuses(text: str) -> list[str]:
@@ -58,23 +55,30 @@ def parse_statuses(text: str) -> list[str]:
     return out
 
 
-def checksum(address: str) -> str:
-    from eth_utils import to_checksum_address  # eth_utils does not import web3
-
-    return str(to_checksum_address(address))
-
-
 # -- scope: which deployment on which chain ------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class Scope:
-    """The deployment whose ledger is shown: one indexed cursor, plus the
-    currencies (symbol, decimals) from its deployment record."""
+    """One deployment on one chain, whose ledger is shown or decided on: its
+    contracts, the currencies (symbol, decimals) from its deployment record,
+    the indexed block (when read from a cursor) and where the local keystores
+    are (to resolve account names)."""
 
     chain_id: int
     invoice_contract: str
     registry_contract: str
-    indexed_block: int | None
-    currencies: dict[str, Currency] = field(default_factory=dict)
+    indexed_block: int | None = None
+    #: lower-case address -> currency of the deployment record.
+    currencies: Mapping[str, Currency] = field(default_factory=dict)
+    keystore_dir: Path | None = None
+
+    @classmethod
+    def of(cls, deployment: Deployment, keystore_dir: Path | None = None) -> Scope:
+        c = deployment.contracts
+        return cls(
+            deployment.chain_id, checksum(c["InvoiceToken"].address), checksum(c["ParticipantRegistry"].address),
+            currencies={cur.address.lower(): cur for cur in deployment.currencies.values()},
+            keystore_dir=keystore_dir,
+        )
 
     def currency(self, address: str) -> Currency:
         found = self.currencies.get(address.lower())
@@ -121,7 +125,32 @@ def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None
     cursor = (matching or cursors)[0]
     record = records[cursor.chain_id]
     currencies = {c.address.lower(): c for c in record.currencies.values()} if record else {}
-    return Scope(cursor.chain_id, cursor.invoice_contract, cursor.registry_contract, cursor.block_number, currencies)
+    return Scope(cursor.chain_id, cursor.invoice_contract, cursor.registry_contract, cursor.block_number, currencies,
+                 settings.keystore_dir)
+
+
+@contextmanager
+def read_connection(database_url: str) -> Iterator[Connection]:
+    """One read transaction on the ledger database (migrated on first use):
+    several statements, one snapshot (REPEATABLE READ on PostgreSQL)."""
+    from ledger.db import open_engine
+
+    engine = open_engine(database_url, write=False)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def read_db(settings: Settings) -> Iterator[tuple[Connection, Scope]]:
+    """A read transaction on the ledger database, and the deployment it shows."""
+    with read_connection(settings.database_url) as conn:
+        yield conn, find_scope(conn, settings)
 
 
 def check_block(scope: Scope, block: int | None) -> None:
@@ -147,27 +176,30 @@ def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -
     return [dict(r) for r in replayed.values()]
 
 
-def _block_time(conn: Connection, scope: Scope, block: int) -> dt.datetime | None:
-    """Time of `block` from the stored events or block hashes (None if neither has it)."""
+def block_time(conn: Connection, chain_id: int, block: int) -> dt.datetime | None:
+    """Time of `block` from the stored block hashes, else of the last stored
+    event at or below it (None if neither has it)."""
     from ledger.db.models import Block
 
     found = conn.execute(
-        sa.select(Block.timestamp).where(Block.chain_id == scope.chain_id, Block.number == block)
+        sa.select(Block.timestamp).where(Block.chain_id == chain_id, Block.number == block)
     ).scalar()
     if found is None:
         found = conn.execute(
-            sa.select(Event.block_time).where(Event.chain_id == scope.chain_id, Event.block_number <= block)
+            sa.select(Event.block_time).where(Event.chain_id == chain_id, Event.block_number <= block)
             .order_by(Event.block_number.desc()).limit(1)
         ).scalar()
     return found
 
 
 class Directory:
-    """Participant names by address, and resolution of user input (a
-    registered name, case-insensitive, or an address) to an address."""
+    """Participant names by address, and resolution of user input (an
+    address, a registered name, case-insensitive, or a local account name) to
+    an address (:func:`ledger.names.resolve`)."""
 
-    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, rows: Iterable[Mapping[str, Any]], keystore_dir: Path | None = None) -> None:
         self.names: dict[str, str] = {str(r["address"]): str(r["name"]) for r in rows}
+        self.keystore_dir = keystore_dir
 
     def name(self, address: str | None) -> str | None:
         return None if address is None else self.names.get(address)
@@ -181,20 +213,7 @@ class Directory:
         return None if address is None else {"address": address, "name": self.name(address)}
 
     def resolve(self, text: str, what: str) -> str:
-        raw = text.strip()
-        if raw.lower().startswith("0x"):
-            if not _ADDRESS_RE.match(raw):
-                raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")
-            return checksum(raw)
-        matches = [a for a, n in self.names.items() if n.casefold() == raw.casefold()]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise InputError(f"{what} name {text!r} is ambiguous; use the address")
-        raise InputError(
-            f"unknown {what} {text!r}: no participant has that name; give a registered name or an address "
-            "(see `scf participant list`)"
-        )
+        return resolve(text, self.names, what, self.keystore_dir)
 
 
 def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
@@ -202,7 +221,7 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
     """Participants as the registry held them (now, or at `as_of_block`), by name."""
     check_block(scope, as_of_block)
     if as_of_block is not None:
-        now = _block_time(conn, scope, as_of_block) or now
+        now = block_time(conn, scope.chain_id, as_of_block) or now
     now = now or dt.datetime.now(dt.UTC)
     out = []
     for r in sorted(_participant_rows(conn, scope, as_of_block), key=lambda r: (r["name"].casefold(), r["address"])):
@@ -221,7 +240,7 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
 
 def directory(conn: Connection, scope: Scope) -> Directory:
     # Names never change on chain, so today's directory names past states too.
-    return Directory(_participant_rows(conn, scope, None))
+    return Directory(_participant_rows(conn, scope, None), scope.keystore_dir)
 
 
 # -- invoices ------------------------------------------------------------------------------
@@ -433,11 +452,3 @@ def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block
             "args": args,
         })
     return out
-
-
-# -- opening -------------------------------------------------------------------------------
-def open_read_engine(settings: Settings) -> Engine:
-    """The ledger database, migrated on first use, opened for reading."""
-    from ledger.db import open_engine
-
-    return open_engine(settings.database_url, write=False)

@@ -10,7 +10,9 @@
 
 Amounts are exact: integer minor units summed in Python, shown as decimal
 strings in major units. Figures are per currency. "As of" defaults to the
-time of the last indexed block (chain time), which is what decisions use.
+decision time that decisions use: the later of the last indexed block's
+time and the wall clock (UTC), so an idle chain does not age receivables on
+a stale day (see :mod:`ledger.finance.store`).
 
 Income and yield of a financing: the financier paid ``cash`` (the on-chain
 advance) for a receivable with open amount ``face``. If a stored decision
@@ -29,16 +31,15 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from ledger.config import Settings
-from ledger.db.models import Cursor, Financing, Invoice, Repayment
-from ledger.exceptions import DatabaseError, InputError
+from ledger.db.models import Financing, Invoice, Repayment
+from ledger.exceptions import InputError
 from ledger.finance.models import APPROVED, EXECUTED, Decision
+from ledger.finance.numbers import percent
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import major_to_minor_floor
 from ledger.finance.store import LedgerScope, indexed_point, participant_names, pending_positions
@@ -49,38 +50,8 @@ FINANCED_STATUSES = ("Financed", "PartiallyPaid")
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
 
 
-def report_scope(conn: Connection, settings: Settings) -> LedgerScope:
-    """The indexed deployment to report on: the one in this data directory's
-    deployment records, most recently synced; else the latest cursor."""
-    import json
-
-    from ledger.contracts import Deployment
-
-    cursors = list(conn.execute(select(Cursor.__table__)).all())
-    if not cursors:
-        raise DatabaseError("nothing is indexed in the ledger database yet; run `scf index sync`")
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    cursors = sorted(cursors, key=lambda c: (c.updated_at or epoch, c.id), reverse=True)
-    records: dict[int, Deployment | None] = {}
-    for c in cursors:
-        if c.chain_id not in records:
-            path = settings.deployments_dir / f"{c.chain_id}.json"
-            try:
-                records[c.chain_id] = Deployment.from_dict(json.loads(path.read_text()))
-            except FileNotFoundError:
-                records[c.chain_id] = None
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise DatabaseError(f"unreadable deployment record {path}: {exc}") from None
-    # The cursor's addresses are checksummed already (no eth_utils import, which costs ~0.15 s).
-    matching = [c for c in cursors if (r := records[c.chain_id]) is not None
-                and r.contracts["InvoiceToken"].address.lower() == c.invoice_contract.lower()]
-    c = (matching or cursors)[0]
-    record = records[c.chain_id]
-    currencies = {cur.address.lower(): cur for cur in record.currencies.values()} if record else {}
-    return LedgerScope(c.chain_id, c.invoice_contract, c.registry_contract, currencies)
-
-
 def _as_of(conn: Connection, scope: LedgerScope, as_of: dt.date | None) -> dt.date:
+    """The given date, else the decision time's date (UTC), as decisions use."""
     if as_of is not None:
         return as_of
     return indexed_point(conn, scope).time.astimezone(dt.UTC).date()
@@ -98,10 +69,7 @@ class _Money:
 
 
 def _pct(num: int | Fraction, den: int | Fraction) -> str | None:
-    if not den:
-        return None
-    value = Fraction(num) / Fraction(den) * 100
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01")))
+    return percent(Fraction(num) / Fraction(den)) if den else None
 
 
 # -- exposure ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ledger.contracts import Deployment, load_deployment
 from ledger.db.models import Cursor, Invoice, Participant
 from ledger.exceptions import ChainError, DatabaseError, RpcUnreachable
 from ledger.money import from_minor_units
-from ledger.queries import STATUS_NAMES, ZERO_ADDRESS
+from ledger.queries import STATUS_NAMES, ZERO_ADDRESS, read_connection
 
 INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "financier", "currency", "amount", "paid", "outstanding",
                   "advance", "due_at", "issued_at", "fingerprint", "doc_hash")
@@ -235,44 +235,35 @@ def compare(kind: str, key: str, db: dict[str, Any] | None, chain: dict[str, Any
 
 # -- the check ---------------------------------------------------------------------------------
 def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
-    from ledger.db import open_engine
-
     rpc = Rpc(settings.rpc_url)
     chain_id = int(rpc.call("eth_chainId", []), 16)
     deployment = load_deployment(settings, chain_id)
     invoice_contract = to_checksum_address(deployment.contracts["InvoiceToken"].address)
     registry_contract = to_checksum_address(deployment.contracts["ParticipantRegistry"].address)
 
-    engine = open_engine(settings.database_url, write=False)
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                cursor = conn.execute(
-                    sa.select(Cursor).where(Cursor.chain_id == chain_id, Cursor.invoice_contract == invoice_contract)
-                    .order_by(Cursor.id.desc())
-                ).first()
-                if cursor is None or cursor.block_number is None:
-                    raise DatabaseError(
-                        f"the database has not indexed the contracts of chain {chain_id} (InvoiceToken "
-                        f"{invoice_contract}); run `scf index sync` first"
-                    )
-                db_invoices = {
-                    int(r.invoice_id): _db_invoice(r) for r in conn.execute(
-                        sa.select(Invoice).where(Invoice.chain_id == chain_id, Invoice.contract == invoice_contract)
-                    )
-                }
-                db_participants = {
-                    str(r.address): {"name": r.name, "roles": int(r.roles), "kyc_expiry": _ts(r.kyc_expiry),
-                                     "suspended": bool(r.suspended)}
-                    for r in conn.execute(
-                        sa.select(Participant).where(Participant.chain_id == chain_id,
-                                                     Participant.contract == registry_contract)
-                    )
-                }
-    finally:
-        engine.dispose()
+    with read_connection(settings.database_url) as conn:
+        cursor = conn.execute(
+            sa.select(Cursor).where(Cursor.chain_id == chain_id, Cursor.invoice_contract == invoice_contract)
+            .order_by(Cursor.id.desc())
+        ).first()
+        if cursor is None or cursor.block_number is None:
+            raise DatabaseError(
+                f"the database has not indexed the contracts of chain {chain_id} (InvoiceToken "
+                f"{invoice_contract}); run `scf index sync` first"
+            )
+        db_invoices = {
+            int(r.invoice_id): _db_invoice(r) for r in conn.execute(
+                sa.select(Invoice).where(Invoice.chain_id == chain_id, Invoice.contract == invoice_contract)
+            )
+        }
+        db_participants = {
+            str(r.address): {"name": r.name, "roles": int(r.roles), "kyc_expiry": _ts(r.kyc_expiry),
+                             "suspended": bool(r.suspended)}
+            for r in conn.execute(
+                sa.select(Participant).where(Participant.chain_id == chain_id,
+                                             Participant.contract == registry_contract)
+            )
+        }
     block = int(cursor.block_number)
     report = VerifyReport(chain_id, block, 0, len(db_participants))
 

@@ -66,3 +66,16 @@ def index(settings: Any) -> Any:
     from ledger.indexer import sync
 
     return sync(settings)
+
+
+def travel(w3: Any, seconds: int) -> int:
+    """Mine a block ``seconds`` after "now" as decisions see it: the later of
+    the last block's time and the wall clock (the session chain can lag the
+    wall clock after evm_revert). Returns the new block's timestamp."""
+    import time
+
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    target = max(latest, int(time.time()) + 1) + seconds
+    w3.provider.make_request("evm_setNextBlockTimestamp", [target])
+    w3.provider.make_request("evm_mine", [])
+    return target

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from ledger_scenario import travel
 from sqlalchemy import select
 
 from ledger.cli import main
@@ -74,9 +75,7 @@ class Book:
         return int(self.ledger.token(cur).functions.balanceOf(self.acct(who).address).call())
 
     def travel(self, seconds: int) -> None:
-        w3 = self.ledger.w3
-        w3.provider.make_request("evm_increaseTime", [seconds])
-        w3.provider.make_request("evm_mine", [])
+        travel(self.ledger.w3, seconds)
 
 
 @pytest.fixture()
@@ -428,8 +427,8 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
         (["report", "aging", "--as-of", "31/12/2026"], 2,
          "Error: invalid --as-of date '31/12/2026': use YYYY-MM-DD, for example 2027-01-31"),
         (["report", "portfolio", "--as", "Nobody Ltd"], 2,
-         "Error: unknown financier 'Nobody Ltd': no participant has that name; give a registered name or an "
-         "address"),
+         "Error: unknown financier 'Nobody Ltd': no participant or local account has that name; give a registered "
+         "name, an account name or an address (see `scf participant list`)"),
         (["report", "exposure", "--csv", "--json"], 2, "Error: --json and --csv cannot be combined; choose one"),
     ]
     for args, code, message in cases:
@@ -477,9 +476,10 @@ def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, a
     d = desk.quote(invoice_id, acct("financier").address, policy)
     expected = price(12_345_678, 45, advance_rate=Decimal("0.90"), base_rate=Decimal("0.045"),
                      spread=Decimal("0.025"), day_count="ACT/360", fee_fixed_units=25_000, fee_rate=Decimal("0.001"))
-    # advance floor(11,111,110.2) = 11,111,110; discount ceil(11,111,110 x 0.07 x 45 / 360) = ceil(97,222.2125)
-    assert (expected.advance, expected.discount, expected.fees) == (11_111_110, 97_223, 25_000 + 11_112)
-    assert d["price"]["net_advance"] == hkd(expected.net_advance) == "109777.75"
+    # advance* 11,111,110.2 -> 11,111,110; discount* 11,111,110.2 x 0.07 x 45 / 360 = 97,222.21425;
+    # fees* 25,000 + 11,111.1102; net* 10,977,776.87555 -> 10,977,776; fees 36,112; discount the rest, 97,222.
+    assert (expected.advance, expected.discount, expected.fees) == (11_111_110, 97_222, 25_000 + 11_112)
+    assert d["price"]["net_advance"] == hkd(expected.net_advance) == "109777.76"
     assert d["price"]["day_count"] == "ACT/360"
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
+from ledger_scenario import travel
 from sqlalchemy import func, select
 
 from ledger.exceptions import LedgerError
@@ -191,8 +192,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                     ledger.repay(acct("buyer" if state["buyer"] == acct("buyer").address else "buyer2"),
                                  invoice_id, f"{units // 100}.{units % 100:02d}")
             elif kind == "expire":
-                w3.provider.make_request("evm_increaseTime", [16 * 60])
-                w3.provider.make_request("evm_mine", [])
+                travel(w3, 16 * 60)
             check_limits(ledger, invoices, acct)
 
         # Never twice: one InvoiceFinanced per invoice on chain (indexed), at most one executed

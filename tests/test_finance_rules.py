@@ -26,11 +26,12 @@ from ledger.finance.rules import (
 POLICY = load_policy(REPO_ROOT / "examples" / "policy.toml")
 AS_OF = dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.UTC)
 FAR = dt.datetime(2029, 1, 1, tzinfo=dt.UTC)
-SUPPLIER = PartyFacts("0x" + "51" * 20, "Kowloon Precision Parts Ltd", True, False, FAR)
-SUPPLIER2 = PartyFacts("0x" + "52" * 20, "Sham Shui Po Textiles Ltd", True, False, FAR)
-BUYER = PartyFacts("0x" + "b1" * 20, "Tsuen Wan Electronics Ltd", True, False, FAR)
-BUYER2 = PartyFacts("0x" + "b2" * 20, "Kwai Chung Logistics Ltd", True, False, FAR)
+SUPPLIER = PartyFacts("0x" + "51" * 20, "Kowloon Precision Parts Ltd", True, False, FAR, roles=1)
+SUPPLIER2 = PartyFacts("0x" + "52" * 20, "Sham Shui Po Textiles Ltd", True, False, FAR, roles=1)
+BUYER = PartyFacts("0x" + "b1" * 20, "Tsuen Wan Electronics Ltd", True, False, FAR, roles=2)
+BUYER2 = PartyFacts("0x" + "b2" * 20, "Kwai Chung Logistics Ltd", True, False, FAR, roles=2)
 FINANCIER = "0x" + "f1" * 20
+FINANCIER_PARTY = PartyFacts(FINANCIER, "Harbour Trade Finance Ltd", True, False, FAR, roles=4)
 OTHER = "0x" + "f2" * 20
 NO_HISTORY = PaymentStats(0, 0, 0, 0, 0, 0, 0, 0)
 NONE_USED = Exposure(0, 0, 0)
@@ -140,6 +141,42 @@ def test_finance_rules_kyc_suspension_and_unknown_parties() -> None:
     last_day = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
     assert run(buyer=last_day)["buyer_kyc"].reason == \
         "the buyer Tsuen Wan Electronics Ltd's KYC is valid until 2026-01-01"
+
+
+def test_finance_rules_each_party_needs_its_role() -> None:
+    """A buyer quoting as financier, a supplier without the supplier role, a
+    suspended financier: each fails its party rule in plain words."""
+    def party_rules(supplier: PartyFacts = SUPPLIER, buyer: PartyFacts = BUYER,
+                    financier: PartyFacts = FINANCIER_PARTY) -> dict[str, str]:
+        ev = evaluate(policy=POLICY, invoice=INVOICE, supplier=supplier, buyer=buyer, financier=financier.address,
+                      stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF, financier_party=financier)
+        return failed({r.name: r for r in ev.rules})
+
+    assert party_rules() == {}
+    buyer_as_financier = dataclasses.replace(BUYER, address=FINANCIER)
+    assert party_rules(financier=buyer_as_financier) == {
+        "financier_kyc": "Tsuen Wan Electronics Ltd is not an admitted financier"}
+    assert party_rules(supplier=dataclasses.replace(SUPPLIER, roles=2 | 4)) == {
+        "supplier_kyc": "Kowloon Precision Parts Ltd is not an admitted supplier"}
+    assert party_rules(buyer=dataclasses.replace(BUYER, roles=1)) == {
+        "buyer_kyc": "Tsuen Wan Electronics Ltd is not an admitted buyer"}
+    # Several roles at once are fine; suspension fails whatever the roles.
+    assert party_rules(buyer=dataclasses.replace(BUYER, roles=1 | 2 | 4)) == {}
+    assert party_rules(financier=dataclasses.replace(FINANCIER_PARTY, suspended=True)) == {
+        "financier_kyc": "the financier Harbour Trade Finance Ltd is suspended"}
+    rule = evaluate(policy=POLICY, invoice=INVOICE, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
+                    stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF, financier_party=buyer_as_financier).rules[5]
+    assert (rule.inputs["role"], rule.inputs["roles"]) == ("financier", ["buyer"])
+
+
+def test_finance_rules_uint256_amounts_are_exact() -> None:
+    """Amounts beyond the default 28-digit decimal context (>= 10**28 minor
+    units) are stored and shown exactly, not an internal error."""
+    huge = 10**30 + 7
+    rules = run(dataclasses.replace(INVOICE, amount=huge, outstanding=huge))
+    assert rules["amount"].inputs["open_amount"] == "10000000000000000000000000000.07"
+    assert rules["amount"].reason.startswith("open amount HKD 10,000,000,000,000,000,000,000,000,000.07 is above")
+    assert rules["price"].inputs["open_amount"] == "10000000000000000000000000000.07"
 
 
 def test_finance_rules_limits_with_hand_computed_headroom() -> None:

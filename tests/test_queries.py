@@ -190,8 +190,8 @@ def test_queries_participants_from_the_database(cli: Any, indexed: Any, ledger: 
     (["invoice", "list", "--due-before", "31/01/2099"],
      "invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31", 2),
     (["invoice", "list", "--supplier", "Nobody Ltd"],
-     "unknown supplier 'Nobody Ltd': no participant has that name; give a registered name or an address "
-     "(see `scf participant list`)", 2),
+     "unknown supplier 'Nobody Ltd': no participant or local account has that name; give a registered name, an "
+     "account name or an address (see `scf participant list`)", 2),
     (["invoice", "list", "--holder", "0x1234"], "invalid holder address '0x1234': expected 0x and 40 hex digits", 2),
     (["invoice", "list", "--as-of-block", "999999"],
      "block 999999 is not indexed yet (indexed up to block {end}); run `scf index sync` or pick a lower block", 2),

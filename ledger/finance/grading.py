@@ -13,13 +13,16 @@ Two steps, kept apart so the first can be tested on hand-made histories:
 
 Definitions (``as_of`` is the decision date, UTC):
 
-* an invoice is *in the history* once it is settled (fully paid) or due and
-  not cancelled; invoices neither due nor settled say nothing yet;
+* an invoice is *in the history* once it is settled (fully paid), or open
+  and past its due date by more than ``grace_days`` (not cancelled); an open
+  invoice still within its grace period says nothing yet: the buyer may pay
+  it on time;
 * days past due: of a settled invoice, from the due date to the day of its
   final payment; of an open one, from the due date to ``as_of``; never below 0;
 * on time: settled within ``grace_days`` of the due date;
 * a default: more than ``default_after_days`` past due (settled late or still open);
-* overdue now: open (something outstanding) and past its due date.
+* overdue now: open (something outstanding) and past its due date by more
+  than ``grace_days``.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ledger.finance.numbers import decimal_text as _dec
+from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Grade, Policy
 
 
@@ -85,21 +89,14 @@ class PaymentStats:
         }
 
 
-def _dec(value: Fraction, places: int) -> str:
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places)))
-
-
-def _pct(value: Fraction | Decimal) -> str:
-    return f"{_dec(Fraction(value) * 100, 2)}%"
-
-
-def days_past_due(record: InvoiceRecord, as_of: dt.date) -> int | None:
-    """Days past due counted in the history, or None if not in the history."""
+def days_past_due(record: InvoiceRecord, as_of: dt.date, grace_days: int = 0) -> int | None:
+    """Days past due counted in the history, or None if not in the history
+    (an open invoice enters it only once its grace period is over)."""
     if record.status in ("Cancelled", "Issued"):
         return None
     if record.settled_on is not None and record.outstanding == 0:
         return max(0, (record.settled_on - record.due_date).days)
-    if record.due_date < as_of:
+    if (as_of - record.due_date).days > grace_days:
         return (as_of - record.due_date).days
     return None
 
@@ -109,7 +106,7 @@ def payment_stats(
 ) -> PaymentStats:
     invoices = settled = on_time = total = worst = defaults = overdue = overdue_amount = 0
     for record in records:
-        dpd = days_past_due(record, as_of)
+        dpd = days_past_due(record, as_of, grace_days)
         if dpd is None:
             continue
         invoices += 1

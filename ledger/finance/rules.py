@@ -21,9 +21,11 @@ from fractions import Fraction
 from typing import Any
 
 from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
+from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
-from ledger.money import format_money
+from ledger.money import format_money, from_minor_units
+from ledger.names import ROLE_BITS, role_names
 
 PASS = "pass"
 FAIL = "fail"
@@ -60,6 +62,8 @@ class PartyFacts:
     admitted: bool
     suspended: bool
     kyc_expiry: dt.datetime | None
+    #: Registry role bits (ledger.names.ROLE_BITS: supplier 1, buyer 2, financier 4, auditor 8).
+    roles: int = 0
 
     @property
     def label(self) -> str:
@@ -114,13 +118,8 @@ class Money:
         return format_money(units, self.decimals, self.currency)
 
     def raw(self, units: int) -> str:
-        """Exact major units as a string, for the stored inputs."""
-        return str(Decimal(units).scaleb(-self.decimals).quantize(Decimal(1).scaleb(-self.decimals)))
-
-
-def _pct(value: Fraction | Decimal) -> str:
-    f = Fraction(value) * 100
-    return f"{(Decimal(f.numerator) / Decimal(f.denominator)).quantize(Decimal('0.01'))}%"
+        """Exact major units as a string, for the stored inputs (any size: uint256 too)."""
+        return str(from_minor_units(units, self.decimals))
 
 
 # -- eligibility -------------------------------------------------------------------------------
@@ -153,14 +152,19 @@ def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
 
 
 def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
+    """The party is admitted with ``role`` (its role bit), not suspended, and
+    its KYC is valid at ``as_of``."""
     inputs = {
         "address": party.address, "name": party.name, "admitted": party.admitted, "suspended": party.suspended,
+        "roles": role_names(party.roles), "role": role,
         "kyc_expiry": None if party.kyc_expiry is None else party.kyc_expiry.isoformat(),
         "as_of": as_of.isoformat(),
     }
     name = f"{role}_kyc"
     if not party.admitted or party.kyc_expiry is None:
         return RuleResult(name, inputs, FAIL, f"the {role} {party.label} is not an admitted participant")
+    if not party.roles & ROLE_BITS[role]:
+        return RuleResult(name, inputs, FAIL, f"{party.label} is not an admitted {role}")
     if party.suspended:
         return RuleResult(name, inputs, FAIL, f"the {role} {party.label} is suspended")
     last = (party.kyc_expiry - dt.timedelta(days=1)).date().isoformat()

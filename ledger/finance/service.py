@@ -54,7 +54,7 @@ class Desk:
 
     @property
     def scope(self) -> store.LedgerScope:
-        return store.LedgerScope.of(self.ledger.deployment)
+        return store.LedgerScope.of(self.ledger.deployment, self.settings.keystore_dir)
 
     @property
     def engine(self) -> Engine:

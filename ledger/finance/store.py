@@ -18,6 +18,14 @@ against the exposure of that moment. A quote evaluates and stores its
 decision in one transaction holding the financier's lock (SQLite: the
 database write lock, PostgreSQL: an advisory lock), so two quotes cannot both
 use the same headroom.
+
+Time: a decision is computed at the last indexed block (stored as its block
+number and hash) but taken at the decision time, the later of that block's
+time and the wall clock (UTC): an idle chain's last block can be hours old,
+and a decision dated then would be born expired and judge tenor, KYC and
+listings on a stale day. Its expiry is the decision time plus the policy's
+``valid_minutes``; execution checks it against the chain's time
+(``Ledger.chain_time()``, likewise never before the wall clock).
 """
 
 from __future__ import annotations
@@ -25,68 +33,49 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, or_, select, text, update
 
-from ledger.contracts import Currency, Deployment
-from ledger.db.models import Block, Cursor, Event, Invoice, Participant
-from ledger.exceptions import DatabaseError, DeploymentError, InputError
+from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.exceptions import DatabaseError, InputError
 from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, Decision
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Evaluation, Exposure, InvoiceFacts, PartyFacts, evaluate
+from ledger.queries import Scope, block_time
 
 FINANCED_STATUSES = ("Financed", "PartiallyPaid")
 #: The decisions table, typed for Core statements.
 DECISIONS = cast(Table, Decision.__table__)
 
 
-@dataclass(frozen=True)
-class LedgerScope:
-    """One deployment on one chain: where decisions are taken."""
-
-    chain_id: int
-    invoice_contract: str
-    registry_contract: str
-    #: lower-case address -> currency of the deployment record.
-    currencies: Mapping[str, Currency] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> LedgerScope:
-        c = deployment.contracts
-        return cls(
-            deployment.chain_id, _checksum(c["InvoiceToken"].address), _checksum(c["ParticipantRegistry"].address),
-            {cur.address.lower(): cur for cur in deployment.currencies.values()},
-        )
-
-    def currency(self, address: str) -> Currency:
-        found = self.currencies.get(address.lower())
-        if found is None:
-            raise DeploymentError(
-                f"currency {address} is not in the deployment record of chain {self.chain_id}, so its decimals are "
-                "unknown; use the data directory (--home) the contracts were deployed from"
-            )
-        return found
-
-
-def _checksum(address: str) -> str:
-    from eth_utils import to_checksum_address  # eth_utils does not import web3
-
-    return str(to_checksum_address(address))
+#: One deployment on one chain: where decisions are taken (the scope the queries use).
+LedgerScope = Scope
 
 
 @dataclass(frozen=True)
 class IndexedPoint:
-    """The last indexed block: a decision's "now"."""
+    """A decision's "now": the last indexed block (the decision is computed
+    "at block" ``block_number``), and the decision time, the later of that
+    block's time and the wall clock (UTC). An idle chain's last block can be
+    hours old; a decision taken then must not be stale or born expired."""
 
     block_number: int
     block_hash: str
+    block_time: dt.datetime
     time: dt.datetime
 
 
-def indexed_point(conn: Connection, scope: LedgerScope) -> IndexedPoint:
+def decision_time(block_time: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
+    """max(block time, wall clock UTC): the time decisions and reports use."""
+    return max(block_time, now or dt.datetime.now(dt.UTC))
+
+
+def indexed_point(conn: Connection, scope: LedgerScope, now: dt.datetime | None = None) -> IndexedPoint:
+    """The last indexed block of ``scope``, and the decision time (``now``:
+    the wall clock, given by tests)."""
     cursors = conn.execute(
         select(Cursor.block_number, Cursor.block_hash, Cursor.updated_at)
         .where(Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract)
@@ -99,17 +88,10 @@ def indexed_point(conn: Connection, scope: LedgerScope) -> IndexedPoint:
         )
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     best = max(cursors, key=lambda c: (c.block_number, c.updated_at or epoch))
-    when = conn.execute(
-        select(Block.timestamp).where(Block.chain_id == scope.chain_id, Block.number == best.block_number)
-    ).scalar()
-    if when is None:
-        when = conn.execute(
-            select(Event.block_time).where(Event.chain_id == scope.chain_id, Event.block_number <= best.block_number)
-            .order_by(Event.block_number.desc()).limit(1)
-        ).scalar()
+    when = block_time(conn, scope.chain_id, int(best.block_number))
     if when is None:
         raise DatabaseError(f"no time known for indexed block {best.block_number}; run `scf index sync`")
-    return IndexedPoint(int(best.block_number), str(best.block_hash), when)
+    return IndexedPoint(int(best.block_number), str(best.block_hash), when, decision_time(when, now))
 
 
 def lock_financier(conn: Connection, financier: str) -> None:
@@ -125,13 +107,13 @@ def lock_financier(conn: Connection, financier: str) -> None:
 
 def party_facts(conn: Connection, scope: LedgerScope, address: str) -> PartyFacts:
     row = conn.execute(
-        select(Participant.name, Participant.suspended, Participant.kyc_expiry)
+        select(Participant.name, Participant.roles, Participant.suspended, Participant.kyc_expiry)
         .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract,
                Participant.address == address)
     ).first()
     if row is None:
         return PartyFacts(address, None, False, False, None)
-    return PartyFacts(address, str(row.name), True, bool(row.suspended), row.kyc_expiry)
+    return PartyFacts(address, str(row.name), True, bool(row.suspended), row.kyc_expiry, int(row.roles))
 
 
 def participant_names(conn: Connection, scope: LedgerScope) -> dict[str, str]:
@@ -143,22 +125,11 @@ def participant_names(conn: Connection, scope: LedgerScope) -> dict[str, str]:
 
 
 def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: str) -> str:
-    """A registered participant name (case-insensitive) or an address."""
-    raw = text_.strip()
-    if raw.lower().startswith("0x"):
-        if len(raw) != 42:
-            raise InputError(f"invalid {what} address {text_!r}: expected 0x and 40 hex digits")
-        try:
-            return _checksum(raw)
-        except ValueError:
-            raise InputError(f"invalid {what} address {text_!r}: expected 0x and 40 hex digits") from None
-    names = participant_names(conn, scope)
-    matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise InputError(f"{what} name {text_!r} is ambiguous; use the address")
-    raise InputError(f"unknown {what} {text_!r}: no participant has that name; give a registered name or an address")
+    """An address, a registered participant name (case-insensitive) or a
+    local account name (:func:`ledger.names.resolve`)."""
+    from ledger.names import resolve
+
+    return resolve(text_, participant_names(conn, scope), what, scope.keystore_dir)
 
 
 def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[str, Any]:
@@ -377,11 +348,14 @@ def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, n
     return int(result.scalar_one())
 
 
-def quote_in_db(conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy) -> int:
+def quote_in_db(conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy,
+                now: dt.datetime | None = None) -> int:
     """Evaluate and store one decision in the caller's transaction, under the
-    financier's lock. Returns the decision id."""
+    financier's lock. Returns the decision id. The decision is computed at the
+    last indexed block, at the decision time (:func:`decision_time`; ``now``:
+    the wall clock), and expires ``policy.valid_minutes`` after that time."""
     lock_financier(conn, financier)
-    point = indexed_point(conn, scope)
+    point = indexed_point(conn, scope, now)
     expire_decisions(conn, scope, point.time, financier)
     assessment = assess(conn, scope, invoice_id, financier, policy, point=point)
     return store(conn, scope, assessment, policy)

@@ -1,0 +1,97 @@
+"""Names of parties, for commands that read the database: participant names,
+local account names and addresses, resolved to checksummed addresses without
+importing web3, eth_account or eth_utils (together ~0.7 s at start-up).
+
+* :data:`DEV_ADDRESSES`: Anvil's well-known accounts 0..9 of the default
+  mnemonic under the names of ``ledger.accounts.DEV_NAMES`` (a test checks
+  them against the keys ``ledger.accounts`` derives).
+* :func:`keystore_address`: the address field of ``<keystore>/<name>.json``,
+  read as JSON (nothing is decrypted).
+* :func:`checksum`: EIP-55 checksumming with pycryptodome's Keccak.
+* :func:`resolve`: user input -> address: an address; else a registered
+  participant name (case-insensitive); else a local account name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from ledger.exceptions import InputError
+
+#: Anvil's default-mnemonic accounts 0..9, by the names ledger.accounts.DEV_NAMES gives them.
+DEV_ADDRESSES: dict[str, str] = {
+    "operator": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "supplier": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "buyer": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "financier": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "auditor": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "supplier2": "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "buyer2": "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "financier2": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "dev8": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "dev9": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+}
+#: ParticipantRegistry role bits (mirrors ledger.chain.ROLE_BITS, which imports web3).
+ROLE_BITS: dict[str, int] = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
+
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+def role_names(bits: int) -> list[str]:
+    return [name for name, bit in ROLE_BITS.items() if bits & bit]
+
+
+def checksum(address: str) -> str:
+    """``address`` (0x and 40 hex digits, any case) in EIP-55 mixed case."""
+    if not _ADDRESS_RE.match(address):
+        raise ValueError(f"not an address: {address!r}")
+    from Crypto.Hash import keccak  # pycryptodome: eth-hash's backend here, ~20 ms to import
+
+    hexits = address[2:].lower()
+    digest = keccak.new(digest_bits=256, data=hexits.encode()).hexdigest()
+    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexits, digest[:40], strict=True))
+
+
+def keystore_address(keystore_dir: Path | None, name: str) -> str | None:
+    """The address of keystore account ``name`` (None if there is none)."""
+    if keystore_dir is None or not _NAME_RE.match(name):
+        return None
+    path = keystore_dir / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+        return checksum("0x" + str(data["address"]).removeprefix("0x"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"unreadable keystore file {path}: {exc}; fix or remove it") from None
+
+
+def account_address(name: str, keystore_dir: Path | None = None) -> str | None:
+    """Address of a local account (a keystore, else a dev account), not unlocked."""
+    return DEV_ADDRESSES.get(name) or keystore_address(keystore_dir, name)
+
+
+def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None) -> str:
+    """An address, a registered participant name (``names``: address -> name,
+    case-insensitive) or a local account name, as a checksummed address."""
+    raw = text.strip()
+    if raw.lower().startswith("0x"):
+        if not _ADDRESS_RE.match(raw):
+            raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")
+        return checksum(raw)
+    matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
+    if len(matches) > 1:
+        raise InputError(f"{what} name {text!r} is ambiguous; use the address")
+    if matches:
+        return matches[0]
+    local = account_address(raw, keystore_dir)
+    if local is not None:
+        return local
+    raise InputError(
+        f"unknown {what} {text!r}: no participant or local account has that name; give a registered name, "
+        "an account name or an address (see `scf participant list`)"
+    )
