@@ -32,6 +32,8 @@ from typing import Any
 
 from ledger.exceptions import ConfigError
 
+#: Most decimal places of a rate (as a fraction): decisions store rates as Numeric(30, 12).
+RATE_PLACES = 10
 #: Day-count conventions: days in a year of interest.
 DAY_COUNTS: dict[str, int] = {"ACT/360": 360, "ACT/365": 365}
 
@@ -285,6 +287,8 @@ class _Table:
             raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
         if value < low or (low_open and value == low) or value > high:
             raise self.error(f"{self.key(name)} must be {bound} and at most {high}, got {_show(raw)}")
+        if _places(value) > RATE_PLACES:
+            raise self.error(f"{self.key(name)} must have at most {RATE_PLACES} decimal places, got {_show(raw)}")
         return value
 
     def amount(self, name: str, *, required: bool = True, default: Decimal | None = None) -> Decimal | None:
@@ -370,6 +374,12 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps([str(v) if isinstance(v, Decimal) else v for v in value], default=str)
     return str(value)
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places of ``value`` without trailing zeros (0.0450 -> 3)."""
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _decimal(raw: Any, *, allow_percent: bool) -> Decimal | None:
