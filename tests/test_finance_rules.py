@@ -273,6 +273,23 @@ def test_finance_rules_payment_stats_hand_computed() -> None:
     assert payment_stats(records, as_of, grace_days=10).on_time == 3
 
 
+def test_finance_rules_open_invoice_within_grace_is_not_late_yet() -> None:
+    """A buyer who may still pay within the grace period is not marked down:
+    an open invoice counts (late, overdue now) only once its grace is over."""
+    as_of = D(2026, 6, 1)
+    paid_on_time = rec(1, D(2026, 1, 31), D(2026, 1, 30))
+    for days_late in (1, 5):
+        within = rec(2, as_of - dt.timedelta(days=days_late), None, 700, "Financed")
+        stats = payment_stats([paid_on_time, within], as_of, grace_days=5)
+        assert (stats.invoices, stats.on_time, stats.overdue_invoices, stats.overdue_amount) == (1, 1, 0, 0)
+        assert stats.worst_days_past_due == 0
+        assert grade_buyer(stats, POLICY).grade.name == "A"  # type: ignore[union-attr]
+    # Grace over: late and overdue now.
+    after = rec(2, as_of - dt.timedelta(days=6), None, 700, "Financed")
+    stats = payment_stats([paid_on_time, after], as_of, grace_days=5)
+    assert (stats.invoices, stats.on_time, stats.overdue_invoices, stats.worst_days_past_due) == (2, 1, 1, 6)
+
+
 def test_finance_rules_grade_is_first_grade_met_with_reasons() -> None:
     perfect = PaymentStats(10, 10, 10, 5, 2, 0, 0, 0)
     g = grade_buyer(perfect, POLICY)
