@@ -423,7 +423,7 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
          "Error: invoice 999 is not in the indexed ledger; check the id with `scf invoice list`"),
         (["finance", "execute", "42"], 2, "Error: no decision 42; list them with `scf finance list`"),
         (["finance", "list", "--status", "won"], 2,
-         "Error: unknown decision status 'won'; use approved, declined, executed, expired"),
+         "Error: unknown decision status 'won'; use approved, declined, executed, expired, failed"),
         (["report", "aging", "--as-of", "31/12/2026"], 2,
          "Error: invalid --as-of date '31/12/2026': use YYYY-MM-DD, for example 2027-01-31"),
         (["report", "portfolio", "--as", "Nobody Ltd"], 2,
@@ -446,6 +446,76 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
     assert len(refused.output.strip().splitlines()) == 1
 
 
+def test_finance_decisions_time_is_never_before_the_wall_clock(desk: Any, book: Book, acct: Any) -> None:
+    """On an idle chain (last block hours old) a decision is taken at the wall
+    clock: not born expired, tenor counted from today; still "computed at" the
+    last indexed block."""
+    from ledger.finance import store
+    from ledger.reports import aging_report
+
+    invoice_id = book.issue(days=60)
+    desk.sync()
+    before = dt.datetime.now(dt.UTC)
+    d = desk.quote(invoice_id, acct("financier").address, POLICY, sync=False)
+    assert dt.datetime.fromisoformat(d["as_of"]) >= before
+    assert dt.datetime.fromisoformat(d["expires_at"]) > dt.datetime.now(dt.UTC)
+    # The wall clock three days after the last block: an idle chain.
+    with desk.engine.connect() as conn:
+        point = store.indexed_point(conn, desk.scope)
+        later = point.block_time + dt.timedelta(days=3)
+        assert store.indexed_point(conn, desk.scope, later).time == later
+        assert store.indexed_point(conn, desk.scope, later).block_number == point.block_number
+    with desk.engine.begin() as conn:
+        decision_id = store.quote_in_db(conn, desk.scope, invoice_id, acct("financier").address, POLICY, now=later)
+        row = store.get_decision(conn, decision_id)
+        assert row["status"] == "approved", row["reason"]
+        assert (row["as_of"], row["expires_at"]) == (later, later + dt.timedelta(minutes=15))
+        assert row["block_number"] == point.block_number
+        assert row["days"] == (row["due_at"].date() - later.date()).days
+        assert aging_report(conn, desk.scope)["as_of"] >= before.date().isoformat()
+
+
+def test_finance_decisions_financier_role_is_checked(cli: Any, book: Book) -> None:
+    """`finance quote --as buyer`: the buyer is no financier, so no approval."""
+    invoice_id = book.issue()
+    result = cli("finance", "quote", str(invoice_id), "--as", "buyer", "--policy", str(EXAMPLE))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith(f"decision 1: DECLINED invoice {invoice_id} for {BUYER_NAME}")
+    assert f"  FAIL financier_kyc: {BUYER_NAME} is not an admitted financier" in result.output
+
+
+def test_finance_decisions_auto_marks_a_failed_execution(desk: Any, book: Book, acct: Any) -> None:
+    """An approval that auto could not execute (here: signed by another
+    account) is marked failed and stops using the limits."""
+    from ledger.finance import store
+    from ledger.finance.service import DecisionRefused
+
+    financier = acct("financier").address
+    invoice_id = book.issue()
+    result = desk.auto(financier, acct("financier2"), POLICY)
+    [entry] = result["results"]
+    assert entry["status"] == "failed" and result["financed"] == 0
+    assert entry["reason"].endswith(f"; decision {entry['decision_id']} marked failed: it no longer uses limit "
+                                    "headroom")
+    with desk.engine.connect() as conn:
+        assert store.get_decision(conn, entry["decision_id"])["status"] == "failed"
+        point = store.indexed_point(conn, desk.scope)
+        assert store.pending_positions(conn, desk.scope, financier, point.time) == []
+    with pytest.raises(DecisionRefused) as info:
+        desk.execute(entry["decision_id"], acct("financier"))
+    assert str(info.value) == (f"decision {entry['decision_id']} failed to execute before and no longer counts; "
+                               f"quote invoice {invoice_id} again with `scf finance quote {invoice_id}`")
+
+
+def test_finance_decisions_dev_addresses_match_the_derived_keys() -> None:
+    from ledger.accounts import DEV_NAMES, dev_address
+    from ledger.names import DEV_ADDRESSES, checksum
+
+    assert tuple(DEV_ADDRESSES) == DEV_NAMES
+    assert {n: dev_address(n) for n in DEV_NAMES} == DEV_ADDRESSES
+    assert all(checksum(a.lower()) == a for a in DEV_ADDRESSES.values())
+
+
 def test_finance_decisions_reports_do_not_import_web3(cli: Any, book: Book, home_copy: Any, db_url: str) -> None:
     invoice_id = book.issue()
     assert cli("finance", "quote", str(invoice_id), "--policy", str(EXAMPLE)).exit_code == 0
@@ -455,7 +525,9 @@ def test_finance_decisions_reports_do_not_import_web3(cli: Any, book: Book, home
         "from ledger.cli import main\n"
         "for args in (['report', 'exposure', '--json'], ['report', 'aging', '--json'],\n"
         "             ['report', 'portfolio', '--as', 'Harbour Trade Finance Ltd', '--json'],\n"
-        "             ['finance', 'list', '--json'], ['finance', 'show', '1', '--json']):\n"
+        "             ['report', 'portfolio', '--as', 'financier', '--json'],\n"
+        "             ['report', 'exposure', '--as', 'financier', '--json'],\n"
+        "             ['finance', 'list', '--as', 'financier', '--json'], ['finance', 'show', '1', '--json']):\n"
         "    try:\n"
         f"        main(['--home', {str(home_copy.home)!r}, '--db-url', {db_url!r}, *args])\n"
         "    except SystemExit as exc:\n"

@@ -1,11 +1,14 @@
 """The ``decisions`` table: every financing decision, with what it saw and why.
 
 A decision is written once by ``scf finance quote`` (status ``approved`` or
-``declined``) and later changes only its status (``executed``, ``expired``)
-and its execution link (transaction, block, the InvoiceFinanced event).
+``declined``) and later changes only its status (``executed``, ``expired``,
+or ``failed`` when `finance auto` could not execute it: it then no longer
+uses limit headroom) and its execution link (transaction, block, the
+InvoiceFinanced event).
 Money is integer minor units (:class:`Uint256`), rates exact decimals
 (:class:`ExactDecimal`), times timezone-aware UTC; ``as_of`` and
-``expires_at`` are chain time (block timestamps), ``created_at`` wall time.
+``expires_at`` are decision time (the later of the indexed block's time and
+the wall clock), ``created_at`` wall time.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from ledger.db.models import (
     UtcTime,
 )
 
-APPROVED, DECLINED, EXECUTED, EXPIRED = "approved", "declined", "executed", "expired"
-STATUSES = (APPROVED, DECLINED, EXECUTED, EXPIRED)
+APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED = "approved", "declined", "executed", "expired", "failed"
+STATUSES = (APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

@@ -11,7 +11,8 @@
   reverts instead of being financed; and links the decision to the
   transaction and its InvoiceFinanced event.
 * :func:`auto` quotes every open invoice the holder offered to the financier,
-  soonest due first, and executes the approved ones.
+  soonest due first, and executes the approved ones; an approval it fails to
+  execute is marked ``failed``, so it no longer uses limit headroom.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import Engine, select
 
 from ledger.exceptions import DatabaseError, InputError, LedgerError, TransactionReverted
 from ledger.finance import store
-from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED
+from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Exposure, Lines, limit_rules
 from ledger.money import format_money, to_minor_units
@@ -101,6 +102,9 @@ class Desk:
         invoice_id = int(row["invoice_id"])
         if row["status"] == EXPIRED:
             raise self._expired(row)
+        if row["status"] == FAILED:
+            raise DecisionRefused(f"decision {decision_id} failed to execute before and no longer counts; quote "
+                                  f"invoice {invoice_id} again with `scf finance quote {invoice_id}`")
         if signer_address is not None and signer_address != row["financier"]:
             raise DecisionRefused(
                 f"decision {decision_id} is for financier {row['financier']}, not {signer_address}; sign with "
@@ -291,7 +295,12 @@ class Desk:
                     entry.update(status=EXECUTED, tx_hash=executed["tx_hash"])
                     financed += 1
                 except LedgerError as exc:
-                    entry.update(status="failed", reason=str(exc))
+                    # A failed execution must not keep using limit headroom until the approval expires.
+                    with self.engine.begin() as conn:
+                        failed = store.mark_failed(conn, decision["decision_id"])
+                    note = (f"; decision {decision['decision_id']} marked failed: it no longer uses limit headroom"
+                            if failed else "")
+                    entry.update(status=FAILED, reason=f"{exc}{note}")
             results.append(entry)
         return {"financier": financier, "dry_run": dry_run, "candidates": len(ids), "not_offered": skipped,
                 "financed": financed, "results": results}

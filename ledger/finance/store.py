@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Table, and_, or_, select, text, update
 from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import DatabaseError, InputError
 from ledger.finance.grading import buyer_history, payment_stats
-from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, Decision
+from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED, Decision
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Evaluation, Exposure, InvoiceFacts, PartyFacts, evaluate
 from ledger.queries import Scope, block_time
@@ -392,6 +392,15 @@ def mark(conn: Connection, decision_id: int, **values: Any) -> None:
     conn.execute(update(DECISIONS).where(DECISIONS.c.id == decision_id).values(**values))
 
 
+def mark_failed(conn: Connection, decision_id: int) -> bool:
+    """An approved decision whose execution failed: ``failed``, so it no
+    longer counts in the financier's exposure. False if it is no longer
+    approved (executed or expired meanwhile)."""
+    d = DECISIONS
+    result = conn.execute(update(d).where(d.c.id == decision_id, d.c.status == APPROVED).values(status=FAILED))
+    return bool(result.rowcount)
+
+
 def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = None,
                     now: dt.datetime | None = None) -> dict[str, Any]:
     """A decision as plain JSON-able data (amounts as exact major-unit strings).
@@ -438,8 +447,8 @@ def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = No
 
 
 __all__ = [
-    "APPROVED", "DECLINED", "EXECUTED", "EXPIRED", "Assessment", "IndexedPoint", "LedgerScope", "Position",
-    "assess", "book_positions", "decision_record", "expire_decisions", "exposure_of", "get_decision",
-    "indexed_point", "list_decisions", "lock_financier", "mark", "pending_positions", "positions", "quote_in_db",
-    "store",
+    "APPROVED", "DECLINED", "EXECUTED", "EXPIRED", "FAILED", "Assessment", "IndexedPoint", "LedgerScope",
+    "Position", "assess", "book_positions", "decision_record", "decision_time", "expire_decisions", "exposure_of",
+    "get_decision", "indexed_point", "list_decisions", "lock_financier", "mark", "mark_failed", "pending_positions",
+    "positions", "quote_in_db", "store",
 ]
