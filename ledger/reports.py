@@ -57,6 +57,15 @@ def _as_of(conn: Connection, scope: LedgerScope, as_of: dt.date | None) -> dt.da
     return indexed_point(conn, scope).time.astimezone(dt.UTC).date()
 
 
+def _invoices_where(scope: LedgerScope, statuses: Sequence[str], holder: str | None) -> list[Any]:
+    """The scope's invoices in ``statuses`` (held by ``holder`` when given)."""
+    where = [Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
+             Invoice.status.in_(statuses)]
+    if holder is not None:
+        where.append(Invoice.holder == holder)
+    return where
+
+
 class _Money:
     def __init__(self, scope: LedgerScope) -> None:
         self.scope = scope
@@ -95,10 +104,7 @@ def exposure_report(
     point = indexed_point(conn, scope)
     names = participant_names(conn, scope)
     money = _Money(scope)
-    where = [Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
-             Invoice.status.in_(FINANCED_STATUSES)]
-    if financier is not None:
-        where.append(Invoice.holder == financier)
+    where = _invoices_where(scope, FINANCED_STATUSES, financier)
     rows = conn.execute(
         select(Invoice.holder, Invoice.buyer, Invoice.supplier, Invoice.currency, Invoice.outstanding,
                Invoice.advance).where(*where)
@@ -188,10 +194,7 @@ def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = N
     day = _as_of(conn, scope, as_of)
     names = participant_names(conn, scope)
     money = _Money(scope)
-    where = [Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
-             Invoice.status.in_(OPEN_STATUSES)]
-    if holder is not None:
-        where.append(Invoice.holder == holder)
+    where = _invoices_where(scope, OPEN_STATUSES, holder)
     rows = conn.execute(select(Invoice.buyer, Invoice.currency, Invoice.outstanding, Invoice.due_date)
                         .where(*where)).all()
     per: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys((*BUCKETS, "count"), 0))
