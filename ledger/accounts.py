@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 
 from ledger.config import DEV_CHAIN_ID, Settings
 from ledger.exceptions import AccountError
+from ledger.names import DEV_ADDRESSES
 
 #: Anvil's default mnemonic; its keys are public knowledge, hence dev-chain only.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -52,7 +53,8 @@ def dev_account(index: int) -> LocalAccount:
 
 @cache
 def dev_address(name: str) -> str:
-    return str(dev_account(DEV_NAMES.index(name)).address)
+    # The well-known addresses, without deriving keys (tests check they match).
+    return DEV_ADDRESSES[name]
 
 
 def _check_name(name: str) -> None:

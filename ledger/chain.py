@@ -27,10 +27,10 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from ledger.exceptions import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+from ledger.names import role_names
 
 #: Status enum of IInvoiceToken, by value.
 STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
-ROLE_BITS = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
 
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {
@@ -91,8 +91,7 @@ _MONEY_FIELDS = {
 
 
 def _role_names(bits: int) -> str:
-    names = [name for name, bit in ROLE_BITS.items() if bits & bit]
-    return "+".join(names) or "none"
+    return "+".join(role_names(bits)) or "none"
 
 
 class ErrorDecoder:
@@ -190,6 +189,13 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
         reason = type(exc).__name__
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = "connection refused"
+        elif isinstance(exc, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                              requests.exceptions.InvalidURL)):
+            reason = "not a valid URL; use http://host:port"
+        elif isinstance(exc, requests.exceptions.HTTPError):
+            reason = f"HTTP {exc.response.status_code if exc.response is not None else 'error'}"
+        elif isinstance(exc, requests.exceptions.Timeout):
+            reason = "timed out"
         raise RpcUnreachable(url, reason) from None
     except (Web3RPCError, ValueError) as exc:
         raise RpcUnreachable(url, f"not a JSON-RPC endpoint: {exc}") from None

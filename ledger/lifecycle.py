@@ -24,7 +24,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.accounts import account_address
-from ledger.chain import ROLE_BITS, STATUS_NAMES, ErrorDecoder, Sender
+from ledger.chain import STATUS_NAMES, ErrorDecoder, Sender
 from ledger.config import Settings
 from ledger.contracts import Currency, Deployment
 from ledger.exceptions import InputError, TransactionReverted
@@ -36,6 +36,7 @@ from ledger.money import (
     timestamp_to_date,
     to_minor_units,
 )
+from ledger.names import ROLE_BITS, role_names
 
 FINGERPRINT_DOMAIN = "scf-ledger/invoice/v1"
 #: How long a financier's terms stay valid after it sends them.
@@ -88,9 +89,6 @@ def parse_roles(text: str) -> int:
         raise InputError("no role given; use supplier, buyer, financier or auditor")
     return bits
 
-
-def role_names(bits: int) -> list[str]:
-    return [name for name, bit in ROLE_BITS.items() if bits & bit]
 
 
 def parse_rate(text: str, what: str) -> Decimal:

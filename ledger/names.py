@@ -34,7 +34,7 @@ DEV_ADDRESSES: dict[str, str] = {
     "dev8": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
     "dev9": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 }
-#: ParticipantRegistry role bits (mirrors ledger.chain.ROLE_BITS, which imports web3).
+#: ParticipantRegistry role bits (the one definition; ledger.chain imports it).
 ROLE_BITS: dict[str, int] = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")

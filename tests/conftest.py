@@ -63,7 +63,7 @@ def session_env(anvil: object, tmp_path_factory: pytest.TempPathFactory) -> Env:
 @pytest.fixture(scope="session")
 def base_deployment(session_env: Env) -> object:
     """Deploy, admit the standard participants, fund them; return the deployment."""
-    from ledger.accounts import dev_account, DEV_NAMES
+    from ledger.accounts import DEV_NAMES, dev_account
     from ledger.chain import connect
     from ledger.compiler import compile_contracts
     from ledger.deploy import deploy
