@@ -112,7 +112,9 @@ class Net:
         return response["result"]
 
     def now(self) -> int:
-        return self.ledger.chain_time()
+        """The latest block's time (Ledger.chain_time is never before the wall
+        clock, and after evm_revert the chain's own time can be behind it)."""
+        return int(self.ledger.w3.eth.get_block("latest")["timestamp"])
 
     def advance_time(self, seconds: int) -> None:
         self.rpc("evm_increaseTime", [seconds])
