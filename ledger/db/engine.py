@@ -71,7 +71,14 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            parent = Path(database).expanduser().resolve().parent
+            path = Path(database).expanduser().resolve()
+            parent = path.parent
+            if not write and not path.exists():
+                # A reader never creates a database: a typo in --home or
+                # --db-url must not silently produce an empty ledger.
+                raise DatabaseError(
+                    f"no ledger database at {path}; check --home / --db-url, or run `scf index sync` to create it"
+                )
             if not parent.is_dir():
                 try:
                     parent.mkdir(parents=True, exist_ok=True)
