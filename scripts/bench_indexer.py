@@ -16,8 +16,8 @@ exist. Then, in one run, it measures:
 
 The sync rate is the command's own (timed from opening the database to the
 last commit, so interpreter start-up is excluded); the process wall time is
-printed too. Peak RSS of each sync process comes from wait4(), and a sync of
-the first tenth of the blocks shows it does not grow with the event count.
+printed too. Peak RSS of each sync process is its VmHWM (polled), and a sync
+of the first tenth of the blocks shows it does not grow with the event count.
 The run ends with `sqlite_ratio=<b/a>` and `postgres_ratio=<c/a>`.
 
     .venv/bin/python scripts/bench_indexer.py                  # 100,000 events
@@ -192,10 +192,15 @@ def run_sync(home: Path, url: str, db_url: str, workers: str, to_block: int | No
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
         began = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=errors, cwd=ROOT)
-        # wait4: this child's own peak RSS (with its fetch process, if it forked one).
-        _, status, usage = os.wait4(proc.pid, 0)
+        peaks: dict[int, int] = {}
+        while proc.poll() is None:
+            # VmHWM of the sync process and of its fetch process, if it forks
+            # one. (wait4's ru_maxrss would include this script's own memory:
+            # the high-water mark of the forked image survives the exec.)
+            for pid in [proc.pid, *_children(proc.pid)]:
+                peaks[pid] = max(peaks.get(pid, 0), _vm_hwm_kib(pid))
+            time.sleep(0.02)
         wall = time.perf_counter() - began
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         errors.seek(0)
         text, err = out.read().decode(), errors.read().decode()
@@ -203,8 +208,29 @@ def run_sync(home: Path, url: str, db_url: str, workers: str, to_block: int | No
         raise SystemExit(f"scf index sync failed ({proc.returncode}): {err.strip() or text.strip()}")
     stats = json.loads(text)
     stats["wall_s"] = wall
-    stats["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    stats["peak_rss_mib"] = peaks.get(proc.pid, 0) / 1024
+    stats["fetch_rss_mib"] = max((v for k, v in peaks.items() if k != proc.pid), default=0) / 1024
     return stats
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in task.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def postgres_url(args: argparse.Namespace, cleanup: list[Any]) -> tuple[str | None, str]:
@@ -221,6 +247,13 @@ def postgres_url(args: argparse.Namespace, cleanup: list[Any]) -> tuple[str | No
         return None, str(exc)
     cleanup.append(server.stop)
     return server.create_database("scf_bench"), f"throw-away server pid {server.pid}"
+
+
+def _rss(stats: dict[str, Any]) -> str:
+    text = f"{stats['peak_rss_mib']:.0f} MiB"
+    if stats["fetch_rss_mib"]:
+        text += f" (+ fetch process {stats['fetch_rss_mib']:.0f} MiB)"
+    return text
 
 
 def main() -> int:
@@ -258,8 +291,8 @@ def main() -> int:
         sqlite = run_sync(home, anvil.url, f"sqlite:///{work / 'ledger.db'}", args.workers)
         log(f"(b) scf index sync -> SQLite: {sqlite['events_per_second']:,.0f} events/s "
             f"({sqlite['events']:,} events, {sqlite['batches']} batches, sync {sqlite['seconds']:.2f}s, "
-            f"process wall {sqlite['wall_s']:.2f}s), peak RSS {sqlite['peak_rss_mib']:.0f} MiB")
-        log(f"    peak RSS syncing the first tenth ({small['events']:,} events): {small['peak_rss_mib']:.0f} MiB")
+            f"process wall {sqlite['wall_s']:.2f}s), peak RSS {_rss(sqlite)}")
+        log(f"    peak RSS syncing the first tenth ({small['events']:,} events): {_rss(small)}")
 
         pg: dict[str, Any] | None = None
         if args.no_postgres:
@@ -271,7 +304,7 @@ def main() -> int:
             pg = run_sync(home, anvil.url, url, args.workers)
             log(f"(c) scf index sync -> PostgreSQL ({why}): {pg['events_per_second']:,.0f} events/s "
                 f"({pg['events']:,} events, sync {pg['seconds']:.2f}s, process wall {pg['wall_s']:.2f}s), "
-                f"peak RSS {pg['peak_rss_mib']:.0f} MiB")
+                f"peak RSS {_rss(pg)}")
         else:
             log(f"(c) PostgreSQL skipped: {why}")
             if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not args.no_postgres:

@@ -62,7 +62,7 @@ REORG_WINDOW = 128
 DEFAULT_CONFIRMATIONS = 6
 #: Logs one eth_getLogs answer should carry; ranges adapt towards it.
 TARGET_LOGS = 10_000
-INITIAL_SPAN = 100
+INITIAL_SPAN = 25
 MAX_SPAN = 1_000_000
 
 ProgressCallback = Callable[["SyncStats"], None]
@@ -146,8 +146,17 @@ class _Batch:
     logs: list[dict[str, Any]] | None = None
     timestamps: dict[int, int] = field(default_factory=dict)
     rows: list[dict[str, Any]] | None = None
-    #: The rows as ``events`` INSERT parameters, when the fetch process made them.
+    #: The rows as ``events`` INSERT parameters, when the fetch process made them
+    #: (``rows`` then keeps only the events the writer still has to fold).
     params: list[tuple[Any, ...]] | None = None
+    #: Invoices minted in this range, folded by the fetch process.
+    new_invoices: projections.NewInvoices | None = None
+    events: int = 0
+
+
+class _UseThread(Exception):
+    """A range prepared by the fetch process overlaps stored events: redo it
+    with the writer doing all the work (only after a cursor was moved back)."""
 
 
 class _Restart(Exception):
@@ -458,7 +467,7 @@ class Indexer:
             if current is None or (int(current[0]), str(current[1])) != expect:
                 raise _Restart()  # another indexer moved the cursor, or a rollback did
             rows = batch.rows or []
-            if rows:
+            if rows or batch.params:
                 e = EVENTS
                 # Idempotent: rows already stored (same block hash and log
                 # index) are neither inserted again nor folded twice.
@@ -467,22 +476,22 @@ class Indexer:
                         e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
                     )
                 ))
-                params = batch.params
                 if present:
-                    new = [(r["block_hash"], r["log_index"]) not in present for r in rows]
-                    rows = [r for r, keep in zip(rows, new, strict=True) if keep]
-                    if params is not None:
-                        params = [p for p, keep in zip(params, new, strict=True) if keep]
-                if params is None:
+                    if batch.params is not None:
+                        raise _UseThread()  # prepared rows cannot be partly skipped
+                    rows = [r for r in rows if (r["block_hash"], r["log_index"]) not in present]
+                if batch.params is None:
                     _EVENTS_INSERT.execute(conn, rows, known_new=True)
-                else:
-                    _EVENTS_INSERT.execute_params(conn, params, known_new=True)
             if batch.headers:
                 _BLOCKS_UPSERT.execute(conn, [
                     {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
                      "timestamp": utc_from_timestamp(h.timestamp)}
                     for h in batch.headers
                 ])
+            if batch.params is not None:
+                _EVENTS_INSERT.execute_params(conn, batch.params, known_new=True)
+            if batch.new_invoices is not None:
+                projections.insert_new_invoices(conn, batch.new_invoices)
             projections.apply_events(conn, self.scope, rows)
             conn.execute(
                 update(c).where(c.c.chain_id == self.chain_id, c.c.key == self.key).values(
@@ -494,7 +503,7 @@ class Indexer:
             conn.execute(delete(b).where(
                 b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
             ))
-        return len(rows)
+        return len(batch.params) if batch.params is not None else len(rows)
 
     # -- the run -------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> SyncStats:
@@ -525,6 +534,8 @@ class Indexer:
             try:
                 if self._run(cursor, target, head, stats, stop, use_process):
                     use_process = True
+            except _UseThread:
+                use_process = False
             except _Restart:
                 restarts += 1
                 if restarts > 100:
@@ -574,12 +585,12 @@ class Indexer:
 
     def _big_backlog(self, batch: _Batch, target: int) -> bool:
         """Whether the rest looks like a backfill worth a fetch process: full
-        ranges, several more of them to go, and a core with nothing to do
-        (on a busy machine the pickling costs more than the second core gives)."""
+        ranges, several more of them to go, and more than one core that is
+        not already saturated (then the pickling costs more than it gives)."""
         if len(batch.rows or []) < self.target_logs // 2 or target - batch.to_block <= 2 * self.span:
             return False
         cores = os.cpu_count() or 1
-        return cores > 1 and os.getloadavg()[0] < cores - 1
+        return cores > 1 and os.getloadavg()[0] < cores
 
     def close(self) -> None:
         self.rpc.close()
@@ -598,7 +609,9 @@ class _Fetcher:
 
 class _ThreadFetcher(_Fetcher):
     def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
-        self.out: queue.Queue[Any] = queue.Queue(maxsize=2)
+        # One range ready while one is written and the next fetched: memory
+        # stays at a few ranges whatever the backlog.
+        self.out: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.halt = threading.Event()
         self.thread = threading.Thread(
             target=self._main, args=(indexer, prev, target, head), name="scf-index-fetch", daemon=True
@@ -654,9 +667,11 @@ class _ProcessFetcher(_Fetcher):
     database, and exits if the parent goes away."""
 
     def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
-        _EVENTS_INSERT.params(indexer.engine.dialect, [])  # compile the plan once, before forking
+        # Compile the bulk statements once, before forking.
+        _EVENTS_INSERT.params(indexer.engine.dialect, [])
+        projections.prepare_plans(indexer.engine.dialect)
         context = multiprocessing.get_context("fork")
-        self.out: Any = context.Queue(maxsize=2)
+        self.out: Any = context.Queue(maxsize=1)
         self.halt: Any = context.Event()
         self.process = context.Process(
             target=_fetch_in_child, args=(indexer, prev, target, head, self.out, self.halt, os.getpid()),
@@ -717,13 +732,21 @@ def _fetch_in_child(
         # turning rows into INSERT parameters. Decoded args travel as their
         # JSON text (shared with the parameters): unpickling thousands of
         # small dicts would cost the writer more than parsing the few it folds.
+        # Invoices minted in a range are folded here too (they cannot have
+        # stored rows yet); the writer folds only the events of older ones.
         dialect = indexer.engine.dialect
         for batch in indexer._fetch(rpc, prev, target, head, halt, map_rows=True):
             rows = batch.rows or []
             batch.params = _EVENTS_INSERT.params(dialect, rows)
-            for row in rows:
+            batch.new_invoices = projections.fold_new_invoices(indexer.scope, rows, dialect)
+            handled = batch.new_invoices.handled
+            batch.rows = [
+                row for row in rows
+                if row["invoice_id"] not in handled and (row["invoice_id"] is not None or row["account"] is not None)
+            ]
+            for row in batch.rows:
                 if row["args_json"] is not None:
-                    del row["args"]
+                    row.pop("args", None)
             if not put(("batch", batch)):
                 return
         put(("done", None))

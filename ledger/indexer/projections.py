@@ -248,10 +248,7 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     first: dict[int, Mapping[str, Any]] = {}
     for ev in events:
         first.setdefault(ev["invoice_id"], ev)
-    minted = {
-        i for i, ev in first.items()
-        if ev["event"] == "Transfer" and event_args(ev).get("from") == ZERO_ADDRESS
-    }
+    minted = {i for i, ev in first.items() if _is_mint(ev)}
     existing = _load(
         conn, table, {"chain_id": scope.chain_id, "contract": scope.invoice_contract}, "invoice_id",
         [i for i in first if i not in minted],
@@ -278,6 +275,67 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     stored = {s["invoice_id"] for s in inserts} | set(existing)
     _FINANCINGS_INSERT.execute(conn, [r for r in financings if r["invoice_id"] in stored])
     _REPAYMENTS_INSERT.execute(conn, [r for r in repayments if r["invoice_id"] in stored])
+
+
+@dataclass
+class NewInvoices:
+    """The projection rows of invoices minted within one batch of events,
+    folded without the database (an invoice whose first event is its mint
+    cannot have a stored row yet): what the fetch process can do ahead of
+    the writer. ``params`` holds them as INSERT parameters for one dialect."""
+
+    handled: set[int]
+    params: dict[str, list[tuple[Any, ...]]]
+
+
+def _is_mint(ev: Mapping[str, Any]) -> bool:
+    return ev["event"] == "Transfer" and event_args(ev).get("from") == ZERO_ADDRESS
+
+
+def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect: Any) -> NewInvoices:
+    """Fold the invoices of ``scope`` minted in ``events`` (chain order) into
+    their rows, financings and repayments, as INSERT parameters for ``dialect``."""
+    states: dict[int, dict[str, Any]] = {}
+    seen: set[int] = set()
+    financings: list[dict[str, Any]] = []
+    repayments: list[dict[str, Any]] = []
+    for ev in events:
+        invoice_id = ev["invoice_id"]
+        if invoice_id is None or ev["contract"] != scope.invoice_contract or ev["chain_id"] != scope.chain_id:
+            continue
+        if invoice_id not in seen:
+            seen.add(invoice_id)
+            if not _is_mint(ev):
+                continue
+            states[invoice_id] = new_invoice_state(ev["chain_id"], ev["contract"], invoice_id)
+        state = states.get(invoice_id)
+        if state is None or ev["event"] not in INVOICE_EVENTS:
+            continue
+        fold_invoice(state, ev)
+        if ev["event"] == "InvoiceFinanced":
+            financings.append(financing_row(ev, state["currency"]))
+        elif ev["event"] == "InvoiceRepaid":
+            repayments.append(repayment_row(ev, state["currency"]))
+    complete = {i for i, st in states.items() if st["supplier"] is not None}
+    return NewInvoices(set(states), {
+        "invoices": _INVOICES_INSERT.params(dialect, [states[i] for i in sorted(complete)]),
+        "financings": _FINANCINGS_INSERT.params(dialect, [r for r in financings if r["invoice_id"] in complete]),
+        "repayments": _REPAYMENTS_INSERT.params(dialect, [r for r in repayments if r["invoice_id"] in complete]),
+    })
+
+
+def insert_new_invoices(conn: Connection, new: NewInvoices) -> None:
+    """Store what :func:`fold_new_invoices` prepared (invoices before the rows
+    that reference them)."""
+    _INVOICES_INSERT.execute_params(conn, new.params["invoices"], known_new=True)
+    _FINANCINGS_INSERT.execute_params(conn, new.params["financings"], known_new=True)
+    _REPAYMENTS_INSERT.execute_params(conn, new.params["repayments"], known_new=True)
+
+
+def prepare_plans(dialect: Any) -> None:
+    """Compile the bulk statements for ``dialect`` (before forking a fetch process)."""
+    for bulk in (_INVOICES_INSERT, _FINANCINGS_INSERT, _REPAYMENTS_INSERT):
+        bulk.params(dialect, [])
 
 
 def _apply_participants(conn: Connection, scope: Scope, events: list[Mapping[str, Any]]) -> None:
