@@ -27,10 +27,8 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from ledger.exceptions import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names
-
-#: Status enum of IInvoiceToken, by value.
-STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
 
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {

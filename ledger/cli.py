@@ -22,6 +22,7 @@ import click
 from ledger import __version__
 from ledger.config import DEV_CHAIN_ID, Settings, load_settings
 from ledger.exceptions import InputError, LedgerError
+from ledger.money import parse_date
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -183,12 +184,6 @@ def signer(ctx: click.Context, name: str, chain_id: int) -> LocalAccount:
     if password is None and Keystore(settings).path(name).exists() and sys.stdin.isatty():
         password = click.prompt(f"Password for {name}", hide_input=True)
     return load_signer(settings, name, chain_id, password)
-
-
-def parse_date(text: str, what: str) -> dt.date:
-    from ledger.money import parse_date as _parse
-
-    return _parse(text, what)
 
 
 # -- root ----------------------------------------------------------------------
@@ -625,22 +620,9 @@ def invoice_show(ctx: click.Context, invoice_id: int, as_of_block: int | None) -
 
         show_as_of(ctx, invoice_id, as_of_block)
         return
-    result = open_ledger(ctx).show(invoice_id)
+    from ledger.render import print_invoice
 
-    def text(d: dict[str, Any]) -> None:
-        def who(p: dict[str, str] | None) -> str:
-            return "-" if p is None else (f"{p['name']} ({p['address']})" if p["name"] else p["address"])
-
-        for label, value in [
-            ("invoice", d["invoice_id"]), ("status", d["status"]), ("supplier", who(d["supplier"])),
-            ("buyer", who(d["buyer"])), ("holder", who(d["holder"])), ("financier", who(d["financier"])),
-            ("amount", f"{d['currency']} {d['amount']}"), ("paid", d["paid"]), ("outstanding", d["outstanding"]),
-            ("advance", d["advance"]), ("due", d["due"]), ("issued", d["issued_at"]),
-            ("fingerprint", d["fingerprint"]), ("document", d["document_hash"]),
-        ]:
-            click.echo(f"{label:<12} {value}")
-
-    emit(ctx, result, text)
+    emit(ctx, open_ledger(ctx).show(invoice_id), print_invoice)
 
 
 from ledger.cli_index import db, index  # noqa: E402 - registered after `main` exists

@@ -148,20 +148,9 @@ def show_as_of(ctx: click.Context, invoice_id: int, as_of_block: int) -> None:
     with ledger_db(ctx) as (conn, scope):
         result = show_invoice(conn, scope, invoice_id, as_of_block)
 
-    def text(d: dict[str, Any]) -> None:
-        def who(p: dict[str, str] | None) -> str:
-            return "-" if p is None else (f"{p['name']} ({p['address']})" if p["name"] else p["address"])
+    from ledger.render import print_invoice
 
-        for label, value in [
-            ("invoice", d["invoice_id"]), ("as of block", d["as_of_block"]), ("status", d["status"]),
-            ("supplier", who(d["supplier"])), ("buyer", who(d["buyer"])), ("holder", who(d["holder"])),
-            ("financier", who(d["financier"])), ("amount", f"{d['currency']} {d['amount']}"), ("paid", d["paid"]),
-            ("outstanding", d["outstanding"]), ("advance", d["advance"]), ("due", d["due"]),
-            ("issued", d["issued_at"]), ("fingerprint", d["fingerprint"]), ("document", d["document_hash"]),
-        ]:
-            click.echo(f"{label:<12} {value}")
-
-    emit(ctx, result, text)
+    emit(ctx, result, print_invoice)
 
 
 # -- participant list ----------------------------------------------------------------------------

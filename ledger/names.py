@@ -34,6 +34,9 @@ DEV_ADDRESSES: dict[str, str] = {
     "dev8": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
     "dev9": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 }
+#: IInvoiceToken.Status by value (the contract's enum; append only).
+STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
+
 #: ParticipantRegistry role bits (the one definition; ledger.chain imports it).
 ROLE_BITS: dict[str, int] = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
 

@@ -31,10 +31,9 @@ from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import DatabaseError, DeploymentError, InputError
 from ledger.money import from_minor_units
 from ledger.names import ROLE_BITS as ROLE_BITS
+from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import checksum, resolve, role_names
 
-#: IInvoiceToken.Status names by value (mirrors ledger.chain.STATUS_NAMES, which imports web3).
-STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
 ZERO_ADDRESS = "0x" + "00" * 20
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A throw-away PostgreSQL server for tests and benchmarks.
 
-Independent of the ``ledger`` package (standard library, plus psycopg for
-creating databases), so tests, ``scripts/test.sh`` and the benchmarks share it:
+Standard library plus psycopg (for creating databases) and the process helpers
+of ``ledger.node``; tests, ``scripts/test.sh`` and the benchmarks share it:
 
     from pgtmp import temporary_postgres
     with temporary_postgres() as pg:          # initdb + pg_ctl start, free port
@@ -33,7 +33,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+from ledger.node import free_port, pid_alive
 
 #: Superuser of the throw-away cluster (trust authentication on 127.0.0.1).
 SUPERUSER = "postgres"
@@ -116,26 +117,6 @@ def install_postgres(log: TextIO = sys.stderr) -> Path:
 
 
 # -- processes -----------------------------------------------------------------------------
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an exited child not yet reaped is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _postmaster_pid(datadir: Path) -> int | None:
     try:
         first = (datadir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
