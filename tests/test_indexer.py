@@ -736,6 +736,85 @@ def test_indexer_uint256_is_exact_on_every_backend(db_url: str) -> None:
     assert times == {dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
 
 
+def _event_row(block: int, log_index: int, **values: Any) -> dict[str, Any]:
+    row = {"chain_id": 1, "contract": "0x" + "11" * 20, "block_number": block, "block_hash": f"0x{block:064x}",
+           "block_time": dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC), "tx_hash": "0x" + "22" * 32, "tx_index": 0,
+           "log_index": log_index, "event": "Transfer", "invoice_id": None, "account": None, "amount": None,
+           "args": {"a": "1"}, "args_json": None}
+    row.update(values)
+    return row
+
+
+def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url: str) -> None:
+    """The generated parameter builder: None stays NULL, large amounts stay
+    exact, ready-made JSON text is stored as is, a dict is serialised, and a
+    row already stored under (chain, block, hash, log index) is skipped."""
+    from ledger.db import open_engine
+    from ledger.indexer.core import _EVENTS_INSERT
+
+    engine = open_engine(db_url)
+    rows = [
+        _event_row(1, 0),
+        _event_row(1, 1, amount=2**256 - 1, invoice_id=7, args_json='{"b":"2"}', args=None),
+        _event_row(2, 0, amount=5, account="0x" + "33" * 20, args={"c": ["x", True]}),
+    ]
+    try:
+        with engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows)
+        with engine.begin() as conn:
+            # Again, plus one new row: the stored ones are ignored, not doubled.
+            _EVENTS_INSERT.execute(conn, [*rows, _event_row(3, 0)])
+        with engine.connect() as conn:
+            got = [tuple(r) for r in conn.execute(
+                select(Event.block_number, Event.log_index, Event.amount, Event.invoice_id, Event.account,
+                       Event.args, Event.block_time).order_by(Event.block_number, Event.log_index)
+            )]
+    finally:
+        engine.dispose()
+    noon = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    assert got == [
+        (1, 0, None, None, None, {"a": "1"}, noon),
+        (1, 1, 2**256 - 1, 7, None, {"b": "2"}, noon),
+        (2, 0, 5, None, "0x" + "33" * 20, {"c": ["x", True]}, noon),
+        (3, 0, None, None, None, {"a": "1"}, noon),
+    ]
+
+
+def test_indexer_migration_0002_keeps_events_and_their_uniqueness(db_url: str) -> None:
+    """A database indexed before migration 0002 keeps its events; afterwards
+    the same (chain, block hash, log index) is still refused, and the
+    downgrade gives the old key back."""
+    from alembic import command
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.db import current_revision, open_engine
+    from ledger.db.engine import _alembic_config, create_db_engine, upgrade
+
+    engine = create_db_engine(db_url)
+    table = Event.__table__
+    row = {k: v for k, v in _event_row(4, 2, amount=9).items() if k != "args_json"}
+    try:
+        upgrade(engine, "f001")
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [row])
+        upgrade(engine)
+        assert current_revision(engine) == "0002"
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(select(Event.block_number, Event.log_index, Event.amount))] == [
+                (4, 2, 9)
+            ]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(table.insert(), [row])
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "f001")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(table.insert(), [{**row, "block_number": 5}])  # the old key: hash and log index
+        open_engine(db_url).dispose()  # and up again, as every command does on first use
+        assert current_revision(engine) == "0002"
+    finally:
+        engine.dispose()
+
+
 def test_indexer_blocks_table_keeps_only_the_recent_window(settings: Settings, chain: Any) -> None:
     from ledger.indexer import get_engine, sync
     from ledger.indexer.core import REORG_WINDOW

@@ -211,8 +211,10 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("chain_id", "block_hash", "log_index"),
-        Index("ix_events_chain_block", "chain_id", "block_number", "log_index"),
+        # Idempotency and chain order in one index: a block hash names one
+        # block number, so this admits the same rows as (chain_id, block_hash,
+        # log_index), and a backfill appends to it in order (migration 0002).
+        UniqueConstraint("chain_id", "block_number", "block_hash", "log_index"),
         # Partial: most events have no invoice or no account, and indexing
         # their NULLs would cost a fifth of the insert time.
         Index(

@@ -226,6 +226,7 @@ class Desk:
             ev = conn.execute(
                 select(Event.id, Event.block_hash, Event.log_index).where(
                     Event.chain_id == row["chain_id"], Event.contract == row["contract"],
+                    Event.invoice_id == row["invoice_id"],  # ix_events_invoice, not a scan
                     Event.tx_hash == row["tx_hash"], Event.event == "InvoiceFinanced",
                 )
             ).first()

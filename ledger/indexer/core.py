@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -64,6 +65,10 @@ DEFAULT_CONFIRMATIONS = 6
 TARGET_LOGS = 10_000
 INITIAL_SPAN = 25
 MAX_SPAN = 1_000_000
+
+#: Allocations between collections of the youngest generation while syncing
+#: (Python's default is 700).
+GC_THRESHOLD = 100_000
 
 ProgressCallback = Callable[["SyncStats"], None]
 
@@ -166,7 +171,7 @@ class _Restart(Exception):
 _DONE = object()
 _EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
 _EVENTS_INSERT = BulkInsert(
-    EVENTS, _EVENT_COLUMNS, "ignore", ("chain_id", "block_hash", "log_index"), {"args": "args_json"}
+    EVENTS, _EVENT_COLUMNS, "ignore", ("chain_id", "block_number", "block_hash", "log_index"), {"args": "args_json"}
 )
 _BLOCKS_UPSERT = BulkInsert(
     BLOCKS, tuple(c.name for c in BLOCKS.columns), "update", ("chain_id", "number")
@@ -419,7 +424,8 @@ class Indexer:
                     span = max(1, (end - start + 1) // 2)
                 self.span = span
                 continue
-            missing = {int(log["blockNumber"], 16) for log in logs if log_timestamp(log) is None}
+            blocks = _log_blocks(logs)
+            missing = {int(number_hex, 16) for (number_hex, _), stamped in blocks.items() if not stamped}
             window = range(max(start, window_floor + 1), end + 1)
             wanted = [prev_number, end, *window, *sorted(missing)]
             headers = rpc.headers(wanted)
@@ -428,7 +434,7 @@ class Indexer:
             if before is None or before.hash != prev_hash or after is None or after.hash != end_before.hash:
                 raise _Restart()
             # Every log must come from the chain the headers were read from.
-            for number_hex, block_hash in {(log["blockNumber"], log["blockHash"]) for log in logs}:
+            for number_hex, block_hash in blocks:
                 known = headers.get(int(number_hex, 16))
                 if known is not None and known.hash != block_hash.lower():
                     raise _Restart()
@@ -508,6 +514,10 @@ class Indexer:
     # -- the run -------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> SyncStats:
         """Catch up to the head (less the confirmations), or ``to_block``, and return."""
+        with _rare_collections():
+            return self._sync(to_block, stop)
+
+    def _sync(self, to_block: int | None, stop: threading.Event | None) -> SyncStats:
         began = time.perf_counter()
         stats = SyncStats(self.chain_id)
         cursor = self.cursor()
@@ -608,13 +618,25 @@ class _Fetcher:
 
 
 class _ThreadFetcher(_Fetcher):
-    def __init__(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+    """The fetch loop in a thread: it waits on the node (and parses the JSON)
+    while the caller works on the previous range. ``map_rows``: decode here
+    too (None: only when the writer waits on a database server, see below)."""
+
+    def __init__(
+        self, indexer: Indexer, prev: tuple[int, str], target: int, head: int, map_rows: bool | None = None
+    ) -> None:
         # One range ready while one is written and the next fetched: memory
         # stays at a few ranges whatever the backlog.
         self.out: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.halt = threading.Event()
+        if map_rows is None:
+            # SQLite does its work in this process, releasing the GIL on
+            # every row, so decoding in the fetch thread would make the
+            # threads convoy; the writer decodes instead. A server database
+            # leaves the writer waiting on a socket, so decoding here overlaps.
+            map_rows = indexer.engine.dialect.name != "sqlite"
         self.thread = threading.Thread(
-            target=self._main, args=(indexer, prev, target, head), name="scf-index-fetch", daemon=True
+            target=self._main, args=(indexer, prev, target, head, map_rows), name="scf-index-fetch", daemon=True
         )
         self.thread.start()
 
@@ -627,14 +649,9 @@ class _ThreadFetcher(_Fetcher):
                 continue
         return False
 
-    def _main(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int) -> None:
+    def _main(self, indexer: Indexer, prev: tuple[int, str], target: int, head: int, map_rows: bool) -> None:
         rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
         try:
-            # Where rows are decoded: SQLite does its work in this process,
-            # releasing the GIL on every row, so decoding here would make the
-            # threads convoy; the writer decodes instead. A server database
-            # leaves the writer waiting on a socket, so decoding here overlaps.
-            map_rows = indexer.engine.dialect.name != "sqlite"
             for batch in indexer._fetch(rpc, prev, target, head, self.halt, map_rows=map_rows):
                 if not self._put(batch):
                     return
@@ -726,7 +743,9 @@ def _fetch_in_child(
                 continue
         return False
 
-    rpc = RpcClient(indexer.rpc_url, indexer.rpc_timeout)
+    # A thread of the child fetches the next range (waiting on the node)
+    # while its main thread works on this one.
+    fetcher = _ThreadFetcher(indexer, prev, target, head, map_rows=False)
     try:
         # Decoding here, in the child, is the point of the child; so is
         # turning rows into INSERT parameters. Decoded args travel as their
@@ -735,8 +754,13 @@ def _fetch_in_child(
         # Invoices minted in a range are folded here too (they cannot have
         # stored rows yet); the writer folds only the events of older ones.
         dialect = indexer.engine.dialect
-        for batch in indexer._fetch(rpc, prev, target, head, halt, map_rows=True):
-            rows = batch.rows or []
+        while True:
+            if halt.is_set():
+                return
+            batch = fetcher.get()
+            if batch is None:
+                break
+            rows = indexer.rows_of(batch).rows or []
             batch.params = _EVENTS_INSERT.params(dialect, rows)
             batch.new_invoices = projections.fold_new_invoices(indexer.scope, rows, dialect)
             handled = batch.new_invoices.handled
@@ -757,7 +781,38 @@ def _fetch_in_child(
     except BaseException as exc:  # noqa: BLE001 - reported to the writer
         put(("internal", f"{type(exc).__name__}: {exc}"))
     finally:
-        rpc.close()
+        fetcher.close()
+
+
+def _log_blocks(logs: Sequence[dict[str, Any]]) -> dict[tuple[str, str], bool]:
+    """The (blockNumber, blockHash) pairs of ``logs`` (as the node wrote them),
+    each with whether its logs carry ``blockTimestamp``. A node lists a block's
+    logs together, so each log costs two string comparisons."""
+    found: dict[tuple[str, str], bool] = {}
+    last_number = last_hash = None
+    for log in logs:
+        number, block_hash = log["blockNumber"], log["blockHash"]
+        if block_hash != last_hash or number != last_number:
+            key = (number, block_hash)
+            found[key] = found.get(key, True) and log_timestamp(log) is not None
+            last_number, last_hash = number, block_hash
+    return found
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely. A sync allocates millions of
+    short-lived, acyclic objects (parsed JSON, rows, parameter tuples); at the
+    default thresholds the collector runs every 700 allocations and its older
+    generations rescan every live range: parsing, decoding and folding the
+    benchmark's 100,000 events took 2.8 s instead of 1.9 s. Reference
+    counting frees all of it anyway."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _utcnow() -> dt.datetime:
