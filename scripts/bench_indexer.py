@@ -7,13 +7,15 @@ issues invoices with pre-signed transactions sent in JSON-RPC batches (each
 issue emits ERC-721 Transfer + InvoiceIssued) until at least --events events
 exist. Then, in one run, it measures:
 
-  (a) raw eth_getLogs over HTTP + JSON parsing (the ceiling; best of two runs,
-      one before and one after the others, so a noisy machine flatters no ratio);
+  (a) raw eth_getLogs over HTTP + JSON parsing (the ceiling);
   (b) end-to-end `scf index sync` into a fresh SQLite database;
   (c) the same into a fresh PostgreSQL database: --postgres-url or
       SCF_BENCH_PG_URL, else a throw-away server from scripts/pgtmp.py;
       skipped when none can be started (under CI=true that is a failure).
 
+The three run in interleaved rounds (--rounds, default 3) and each figure is
+the best of its rounds: this machine is shared and noisy, and a slow moment
+should flatter no ratio, nor spoil one. Every round's figure is printed too.
 The sync rate is the command's own (timed from opening the database to the
 last commit, so interpreter start-up is excluded); the process wall time is
 printed too. Peak RSS of each sync process is its VmHWM (polled), and a sync
@@ -233,38 +235,94 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def postgres_url(args: argparse.Namespace, cleanup: list[Any]) -> tuple[str | None, str]:
-    url = args.postgres_url or os.environ.get("SCF_BENCH_PG_URL")
-    if url:
-        return url, "given"
+class PostgresTarget:
+    """Where (c) syncs: a fresh database per round, created on a throw-away
+    server (or emptied again when --postgres-url names one)."""
+
+    def __init__(self, args: argparse.Namespace, cleanup: list[Any]) -> None:
+        self.server: Any = None
+        self.given = args.postgres_url or os.environ.get("SCF_BENCH_PG_URL")
+        self.why = "given"
+        self.rounds = 0
+        if self.given or args.no_postgres:
+            self.why = "given" if self.given else "--no-postgres"
+            return
+        try:
+            import pgtmp
+        except ImportError:
+            self.why = "scripts/pgtmp.py is missing"
+            return
+        try:
+            self.server = pgtmp.start_server(install=args.install_postgres)
+        except pgtmp.PostgresUnavailable as exc:
+            self.why = str(exc)
+            return
+        cleanup.append(self.server.stop)
+        self.why = f"throw-away server pid {self.server.pid}"
+
+    @property
+    def available(self) -> bool:
+        return bool(self.given or self.server)
+
+    def fresh_url(self) -> str:
+        self.rounds += 1
+        if self.server is not None:
+            return str(self.server.create_database(f"scf_bench_{self.rounds}"))
+        assert self.given
+        if self.rounds > 1:
+            _empty_ledger_tables(self.given)
+        return self.given
+
+
+def _empty_ledger_tables(url: str) -> None:
+    """Drop the ledger's own tables (and Alembic's record) from a given
+    benchmark database, so the next round syncs into an empty one."""
+    from sqlalchemy import text
+
+    from ledger.db.engine import create_db_engine
+    from ledger.db.models import Base
+
+    engine = create_db_engine(url)
     try:
-        import pgtmp
-    except ImportError:
-        return None, "scripts/pgtmp.py is missing"
-    try:
-        server = pgtmp.start_server(install=args.install_postgres)
-    except pgtmp.PostgresUnavailable as exc:
-        return None, str(exc)
-    cleanup.append(server.stop)
-    return server.create_database("scf_bench"), f"throw-away server pid {server.pid}"
+        Base.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
 
 
 def _rss(stats: dict[str, Any]) -> str:
     text = f"{stats['peak_rss_mib']:.0f} MiB"
-    if stats["fetch_rss_mib"]:
+    if stats["fetch_rss_mib"] >= 1:
         text += f" (+ fetch process {stats['fetch_rss_mib']:.0f} MiB)"
     return text
+
+
+def _sync_line(label: str, stats: dict[str, Any]) -> str:
+    return (f"{label}: {stats['events_per_second']:,.0f} events/s ({stats['events']:,} events, "
+            f"{stats['batches']} batches, sync {stats['seconds']:.2f}s, process wall {stats['wall_s']:.2f}s), "
+            f"peak RSS {_rss(stats)}")
+
+
+def _spread(rates: list[float]) -> str:
+    return ", ".join(f"{r:,.0f}" for r in rates)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to generate (default 100000)")
-    parser.add_argument("--postgres-url", help="SQLAlchemy URL of an empty PostgreSQL database (env SCF_BENCH_PG_URL)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of (a), (b) and (c); each figure is the best of its rounds "
+                        "(default 3)")
+    parser.add_argument("--postgres-url", help="SQLAlchemy URL of an empty PostgreSQL database that the benchmark "
+                        "may empty between rounds (env SCF_BENCH_PG_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
     parser.add_argument("--install-postgres", action="store_true", help="let pgtmp apt-get install PostgreSQL")
     parser.add_argument("--workers", choices=["auto", "thread", "process"], default="auto",
                         help="`scf index sync --workers` (default auto)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     from ledger.node import spawn_anvil
 
@@ -279,43 +337,45 @@ def main() -> int:
         info = generate(home, anvil.url, args.events)
         blocks = info["head"] - info["start_block"] + 1
         log(f"events: {info['events']:,} in {blocks:,} blocks (signed, sent and mined in {info['send_s']:.1f}s)")
-
-        rate_a1, count = raw_rate(anvil.url, info)
-        log(f"(a) raw eth_getLogs + JSON parse, run 1: {rate_a1:,.0f} events/s ({count:,} logs)")
-
+        pg = PostgresTarget(args, cleanup)
+        if not pg.available and os.environ.get("CI", "").lower() in ("1", "true", "yes") and not args.no_postgres:
+            raise SystemExit(f"CI=true and no PostgreSQL server could be started: {pg.why}")
         load = os.getloadavg()
         log(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-            f"(other processes share these cores); sync --workers {args.workers}")
+            f"(Anvil, the sync and its fetch process share these cores); sync --workers {args.workers}; "
+            f"{args.rounds} interleaved rounds, each figure the best of its rounds")
+
+        raw: list[float] = []
+        sqlite: list[dict[str, Any]] = []
+        postgres: list[dict[str, Any]] = []
+        for number in range(1, args.rounds + 1):
+            rate, count = raw_rate(anvil.url, info)
+            raw.append(rate)
+            log(f"round {number}: (a) raw eth_getLogs + JSON parse: {rate:,.0f} events/s ({count:,} logs)")
+            sqlite.append(run_sync(home, anvil.url, f"sqlite:///{work / f'ledger-{number}.db'}", args.workers))
+            log(_sync_line(f"round {number}: (b) scf index sync -> SQLite", sqlite[-1]))
+            if pg.available:
+                postgres.append(run_sync(home, anvil.url, pg.fresh_url(), args.workers))
+                log(_sync_line(f"round {number}: (c) scf index sync -> PostgreSQL", postgres[-1]))
         half = run_sync(home, anvil.url, f"sqlite:///{work / 'half.db'}", args.workers,
                         to_block=info["start_block"] + blocks // 2)
-        sqlite = run_sync(home, anvil.url, f"sqlite:///{work / 'ledger.db'}", args.workers)
-        log(f"(b) scf index sync -> SQLite: {sqlite['events_per_second']:,.0f} events/s "
-            f"({sqlite['events']:,} events, {sqlite['batches']} batches, sync {sqlite['seconds']:.2f}s, "
-            f"process wall {sqlite['wall_s']:.2f}s), peak RSS {_rss(sqlite)}")
-        log(f"    peak RSS syncing only the first half ({half['events']:,} events): {_rss(half)} "
+        log(f"peak RSS syncing only the first half ({half['events']:,} events): {_rss(half)}; "
+            f"the whole backlog: {_rss(max(sqlite, key=lambda s: s['peak_rss_mib']))} "
             "(memory follows the range size, not the backlog)")
 
-        pg: dict[str, Any] | None = None
-        if args.no_postgres:
-            why = "--no-postgres"
-            url = None
+        best_raw = max(raw)
+        best_sqlite = max(s["events_per_second"] for s in sqlite)
+        log(f"(a) raw eth_getLogs + JSON parse: best {best_raw:,.0f} events/s (rounds: {_spread(raw)})")
+        log(f"(b) scf index sync -> SQLite: best {best_sqlite:,.0f} events/s "
+            f"(rounds: {_spread([s['events_per_second'] for s in sqlite])})")
+        if postgres:
+            best_pg = max(s["events_per_second"] for s in postgres)
+            log(f"(c) scf index sync -> PostgreSQL ({pg.why}): best {best_pg:,.0f} events/s "
+                f"(rounds: {_spread([s['events_per_second'] for s in postgres])})")
         else:
-            url, why = postgres_url(args, cleanup)
-        if url is not None:
-            pg = run_sync(home, anvil.url, url, args.workers)
-            log(f"(c) scf index sync -> PostgreSQL ({why}): {pg['events_per_second']:,.0f} events/s "
-                f"({pg['events']:,} events, sync {pg['seconds']:.2f}s, process wall {pg['wall_s']:.2f}s), "
-                f"peak RSS {_rss(pg)}")
-        else:
-            log(f"(c) PostgreSQL skipped: {why}")
-            if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not args.no_postgres:
-                raise SystemExit("CI=true and no PostgreSQL server could be started")
-
-        rate_a2, _ = raw_rate(anvil.url, info)
-        rate_a = max(rate_a1, rate_a2)
-        log(f"(a) raw eth_getLogs + JSON parse, run 2: {rate_a2:,.0f} events/s; best {rate_a:,.0f}")
-        log(f"sqlite_ratio={sqlite['events_per_second'] / rate_a:.2f}")
-        log(f"postgres_ratio={pg['events_per_second'] / rate_a:.2f}" if pg else "postgres_ratio=skipped")
+            log(f"(c) PostgreSQL skipped: {pg.why}")
+        log(f"sqlite_ratio={best_sqlite / best_raw:.2f}")
+        log(f"postgres_ratio={best_pg / best_raw:.2f}" if postgres else "postgres_ratio=skipped")
         return 0
     finally:
         anvil.stop()
