@@ -591,6 +591,26 @@ def test_indexer_fetch_process_gives_the_same_database(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mode auto starts in a thread and, once a full range shows a big
+    backlog, hands the rest to a fetch process before writing that range:
+    the database is the same as a plain index."""
+    from ledger.indexer import core, sync
+
+    issue_many(ledger, acct, settings.rpc_url, 300, per_block=3)
+    actions.lifecycle(actions.issue(), "paid")
+    # Two idle cores, whatever the machine running the tests is doing.
+    monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+
+    stats = sync(settings, workers="auto", target_logs=40, initial_span=3)
+
+    assert stats.fetch_process and stats.batches > 3, stats
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
 # -- following the head ------------------------------------------------------------------------------
 
 

@@ -10,13 +10,16 @@ One sync run, for the contracts of one deployment record:
    head is merely lower, with the hashes it has still matching, is lagging,
    not reorganised: wait for it.
 2. Backfill in block ranges: a fetch thread asks ``eth_getLogs`` for the
-   next range while the main thread writes the previous one. Ranges halve
+   next range while the main thread writes the previous one (for a big
+   backlog, a fetch process instead: its thread waits on the node while it
+   decodes and folds, and the writer only inserts). Ranges halve
    when the node refuses (too many results, range too wide, timeouts) and
    double after small answers. Each range is checked to be one chain: the
    range's last block has the same hash before and after its logs were
    fetched, and the previous range's last block is unchanged.
 3. Each range is written in ONE transaction: its events (bulk Core INSERT,
-   idempotent on (chain_id, block_hash, log_index)), the headers of blocks
+   idempotent on (chain_id, block_hash, log_index): the unique key also
+   leads with block_number, so it grows in chain order), the headers of blocks
    still within the reorg window, the projections, and the cursor. A crash
    at any moment leaves the database as of the end of some range.
 """
@@ -124,6 +127,7 @@ class SyncStats:
     reorgs: int = 0
     reorged_blocks: int = 0
     lagging: bool = False  # the node's head is below the cursor (not a reorg)
+    fetch_process: bool = False  # ranges were fetched and decoded by a child process
     seconds: float = 0.0
 
     @property
@@ -135,7 +139,7 @@ class SyncStats:
             "chain_id": self.chain_id, "from_block": self.start_block, "to_block": self.block,
             "target": self.target, "head": self.head, "events": self.events, "blocks": self.blocks,
             "batches": self.batches, "reorgs": self.reorgs, "reorged_blocks": self.reorged_blocks,
-            "lagging": self.lagging, "seconds": round(self.seconds, 3),
+            "lagging": self.lagging, "fetch_process": self.fetch_process, "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),
         }
 
@@ -542,8 +546,7 @@ class Indexer:
             if int(cursor["block_number"]) >= target:
                 break
             try:
-                if self._run(cursor, target, head, stats, stop, use_process):
-                    use_process = True
+                use_process = self._run(cursor, target, head, stats, stop, use_process)
             except _UseThread:
                 use_process = False
             except _Restart:
@@ -561,9 +564,10 @@ class Indexer:
         self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event,
         use_process: bool,
     ) -> bool:
-        """Index from the cursor to ``target``. Returns True when the backlog
-        proved big enough that the caller should continue with the fetching
-        in a child process (mode "auto" starts every run in a thread)."""
+        """Index from the cursor to ``target``. Returns whether the fetching
+        went to a child process (mode "auto" starts every run in a thread and
+        switches as soon as a range shows the backlog is big), so that a
+        restart keeps it there."""
         prev = (int(cursor["block_number"]), str(cursor["block_hash"]))
         fetcher: _Fetcher = (
             _ProcessFetcher(self, prev, target, head) if use_process else _ThreadFetcher(self, prev, target, head)
@@ -571,8 +575,16 @@ class Indexer:
         try:
             while True:
                 batch = fetcher.get()
+                stats.fetch_process = stats.fetch_process or use_process
                 if batch is None:
-                    return False
+                    return use_process
+                if not use_process and self.workers == "auto" and self._big_backlog(batch, target):
+                    # The rest goes to a fetch process, started before this
+                    # range is written so that it fetches the next one meanwhile
+                    # (the thread's range in flight is dropped).
+                    fetcher.close()
+                    use_process = True
+                    fetcher = _ProcessFetcher(self, (batch.to_block, batch.end.hash), target, head)
                 # In the thread mode the fetch thread only waits on the node and
                 # parses JSON (C code); decoding here keeps the two threads from
                 # fighting over the GIL on every row SQLite writes.
@@ -587,9 +599,7 @@ class Indexer:
                 if self.progress is not None:
                     self.progress(stats)
                 if stop.is_set():
-                    return False
-                if not use_process and self.workers == "auto" and self._big_backlog(batch, target):
-                    return True
+                    return use_process
         finally:
             fetcher.close()
 
@@ -597,7 +607,8 @@ class Indexer:
         """Whether the rest looks like a backfill worth a fetch process: full
         ranges, several more of them to go, and more than one core that is
         not already saturated (then the pickling costs more than it gives)."""
-        if len(batch.rows or []) < self.target_logs // 2 or target - batch.to_block <= 2 * self.span:
+        logs = len(batch.rows) if batch.rows is not None else len(batch.logs or [])
+        if logs < self.target_logs // 2 or target - batch.to_block <= 2 * self.span:
             return False
         cores = os.cpu_count() or 1
         return cores > 1 and os.getloadavg()[0] < cores
