@@ -766,9 +766,10 @@ def _event_row(block: int, log_index: int, **values: Any) -> dict[str, Any]:
 
 
 def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url: str) -> None:
-    """The generated parameter builder: None stays NULL, large amounts stay
-    exact, ready-made JSON text is stored as is, a dict is serialised, and a
-    row already stored under (chain, block, hash, log index) is skipped."""
+    """The generated parameter builder: None stays NULL (also when a column is
+    NULL in every row and left out), large amounts stay exact, ready-made JSON
+    text is stored as is, a dict is serialised, and a row already stored
+    under (chain, block, hash, log index) is skipped."""
     from ledger.db import open_engine
     from ledger.indexer.core import _EVENTS_INSERT
 
@@ -784,6 +785,9 @@ def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url
         with engine.begin() as conn:
             # Again, plus one new row: the stored ones are ignored, not doubled.
             _EVENTS_INSERT.execute(conn, [*rows, _event_row(3, 0)])
+        with engine.begin() as conn:
+            # Columns NULL in every row are left out of the statement: still NULL.
+            _EVENTS_INSERT.execute(conn, [_event_row(4, 0), _event_row(4, 1, args=None, args_json='{"d":"4"}')])
         with engine.connect() as conn:
             got = [tuple(r) for r in conn.execute(
                 select(Event.block_number, Event.log_index, Event.amount, Event.invoice_id, Event.account,
@@ -797,6 +801,8 @@ def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url
         (1, 1, 2**256 - 1, 7, None, {"b": "2"}, noon),
         (2, 0, 5, None, "0x" + "33" * 20, {"c": ["x", True]}, noon),
         (3, 0, None, None, None, {"a": "1"}, noon),
+        (4, 0, None, None, None, {"a": "1"}, noon),
+        (4, 1, None, None, None, {"d": "4"}, noon),
     ]
 
 
