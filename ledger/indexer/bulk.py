@@ -6,8 +6,10 @@ tuples (or dicts, for named paramstyles); on PostgreSQL bigger batches go
 through COPY instead (psycopg's per-row executemany machinery costs several
 times what the server does). The columns' own bind processors
 (``Uint256``, ``UTCDateTime``, JSON) are applied, but only where a value
-needs one; what is skipped is SQLAlchemy's per-row parameter bookkeeping,
-which costs more than the INSERT itself at indexer volumes.
+needs one, by a list comprehension generated per table and dialect; what is
+skipped is SQLAlchemy's per-row parameter bookkeeping, which costs more than
+the INSERT itself at indexer volumes. Columns that are NULL in every row of a
+batch are left out of the statement (another compiled variant, cached).
 """
 
 from __future__ import annotations
