@@ -13,7 +13,7 @@ exist. Then, in one run, it measures:
       SCF_BENCH_PG_URL, else a throw-away server from scripts/pgtmp.py;
       skipped when none can be started (under CI=true that is a failure).
 
-The three run in interleaved rounds (--rounds, default 3) and each figure is
+The three run in interleaved rounds (--rounds, default 5) and each figure is
 the best of its rounds: this machine is shared and noisy, and a slow moment
 should flatter no ratio, nor spoil one. Every round's figure is printed too.
 The sync rate is the command's own (timed from opening the database to the
@@ -311,9 +311,9 @@ def _spread(rates: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to generate (default 100000)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of (a), (b) and (c); each figure is the best of its rounds "
-                        "(default 3)")
+                        "(default 5)")
     parser.add_argument("--postgres-url", help="SQLAlchemy URL of an empty PostgreSQL database that the benchmark "
                         "may empty between rounds (env SCF_BENCH_PG_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
