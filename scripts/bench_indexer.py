@@ -273,6 +273,24 @@ class PostgresTarget:
             _empty_ledger_tables(self.given)
         return self.given
 
+    def discard(self) -> None:
+        """Drop this round's database, so the server's autovacuum and
+        checkpoints on it do not run during the next round's measurements."""
+        if self.server is not None:
+            self.server.drop_database(f"scf_bench_{self.rounds}")
+        elif self.given:
+            _empty_ledger_tables(self.given)
+
+
+def settle(*paths: Path) -> None:
+    """Remove a round's files and flush the page cache's dirty pages, so the
+    next measurement does not pay for writing back this one's database."""
+    for path in paths:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    os.sync()
+    time.sleep(1)
+
 
 def _empty_ledger_tables(url: str) -> None:
     """Drop the ledger's own tables (and Alembic's record) from a given
@@ -355,11 +373,15 @@ def main() -> int:
             rate, count = raw_rate(anvil.url, info)
             raw.append(rate)
             log(f"round {number}: (a) raw eth_getLogs + JSON parse: {rate:,.0f} events/s ({count:,} logs)")
-            sqlite.append(run_sync(home, anvil.url, f"sqlite:///{work / f'ledger-{number}.db'}", args.workers))
+            database = work / f"ledger-{number}.db"
+            sqlite.append(run_sync(home, anvil.url, f"sqlite:///{database}", args.workers))
             log(_sync_line(f"round {number}: (b) scf index sync -> SQLite", sqlite[-1]))
+            settle(database)
             if pg.available:
                 postgres.append(run_sync(home, anvil.url, pg.fresh_url(), args.workers))
                 log(_sync_line(f"round {number}: (c) scf index sync -> PostgreSQL", postgres[-1]))
+                pg.discard()
+                settle()
         half = run_sync(home, anvil.url, f"sqlite:///{work / 'half.db'}", args.workers,
                         to_block=info["start_block"] + blocks // 2)
         log(f"peak RSS syncing only the first half ({half['events']:,} events): {_rss(half)}; "
