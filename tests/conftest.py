@@ -145,6 +145,27 @@ _BACKENDS: dict[str, int] = {}
 _PG_SKIPPED: list[str] = []
 
 
+@pytest.fixture(scope="module")
+def scenario(session_env: Env, base_deployment: object) -> Iterator[object]:
+    """The small ledger of tests/ledger_scenario.py, built once per module on
+    the session chain and reverted when the module ends."""
+    from ledger_scenario import built_scenario
+
+    with built_scenario(session_env, base_deployment) as built:
+        yield built
+
+
+@pytest.fixture()
+def indexed(scenario: object, chain: Env, home_copy: Env, db_url: str) -> Env:
+    """The scenario indexed into a fresh database of each backend; returns a
+    private copy of the data directory whose settings point at it."""
+    from ledger_scenario import index
+
+    settings = replace(home_copy.settings, db_url=db_url)
+    assert index(settings).block == scenario.end  # type: ignore[attr-defined]
+    return replace(home_copy, settings=settings)
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 

@@ -11,32 +11,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from ledger_scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, built_scenario, index
+from ledger_scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, index
 
 from ledger.cli import main
-
-
-@pytest.fixture(scope="module")
-def scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]:
-    """Built once per module on the session chain, reverted when the module ends."""
-    with built_scenario(session_env, base_deployment) as built:
-        yield built
-
-
-@pytest.fixture()
-def indexed(scenario: Scenario, chain: Any, home_copy: Any, db_url: str) -> Any:
-    """The scenario indexed into a fresh database of each backend; returns
-    settings on it (a private copy of the data directory)."""
-    settings = replace(home_copy.settings, db_url=db_url)
-    stats = index(settings)
-    assert stats.block == scenario.end
-    return replace(home_copy, settings=settings)
 
 
 @pytest.fixture()

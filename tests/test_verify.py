@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from ledger_scenario import BUYER, BUYER2, Scenario, built_scenario, index
+from ledger_scenario import BUYER, BUYER2, Scenario
 
 from ledger.cli import main
-
-
-@pytest.fixture(scope="module")
-def scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]:
-    with built_scenario(session_env, base_deployment) as built:
-        yield built
-
-
-@pytest.fixture()
-def indexed(scenario: Scenario, chain: Any, home_copy: Any, db_url: str) -> Any:
-    settings = replace(home_copy.settings, db_url=db_url)
-    assert index(settings).block == scenario.end
-    return replace(home_copy, settings=settings)
 
 
 @pytest.fixture()
