@@ -34,6 +34,8 @@ DEV_ADDRESSES: dict[str, str] = {
     "dev8": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
     "dev9": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 }
+#: The zero address: no holder (burnt), or any financier (an open listing).
+ZERO_ADDRESS = "0x" + "00" * 20
 #: IInvoiceToken.Status by value (the contract's enum; append only).
 STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
 

@@ -32,9 +32,7 @@ from ledger.exceptions import DatabaseError, DeploymentError, InputError
 from ledger.money import from_minor_units
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import checksum, resolve, role_names
-
-ZERO_ADDRESS = "0x" + "00" * 20
+from ledger.names import ZERO_ADDRESS, checksum, resolve, role_names
 
 
 def parse_statuses(text: str) -> list[str]:

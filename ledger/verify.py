@@ -25,7 +25,7 @@ from ledger.contracts import Deployment, load_deployment
 from ledger.db.models import Cursor, Invoice, Participant
 from ledger.exceptions import ChainError, DatabaseError, RpcUnreachable
 from ledger.money import from_minor_units
-from ledger.queries import STATUS_NAMES, ZERO_ADDRESS, read_connection
+from ledger.queries import STATUS_NAMES, read_connection
 
 INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "financier", "currency", "amount", "paid", "outstanding",
                   "advance", "due_at", "issued_at", "fingerprint", "doc_hash")
@@ -311,4 +311,4 @@ def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
     return report
 
 
-__all__ = ["Mismatch", "VerifyReport", "verify", "ZERO_ADDRESS"]
+__all__ = ["Mismatch", "VerifyReport", "verify"]

@@ -15,8 +15,10 @@ it costs one query and does not import Alembic.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +141,20 @@ def current_revision(engine: Engine) -> str | None:
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return " ".join(str(orig or exc).split())[:300]
+
+
+@contextlib.contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Database failures as one-line DatabaseErrors that say what to check."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = _reason(exc)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated or "connect" in reason.lower():
+            hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
+        else:
+            hint = "run `scf index rebuild` if the projections are damaged, or report it"
+        raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None
 
 
 def _alembic_config(connection: Any) -> Any:

@@ -77,7 +77,7 @@ def sync(
     """Index the deployment's contracts up to the head (less ``confirmations``)
     or ``to_block``, and return what was done. Cheap when there is little to do:
     a few JSON-RPC calls and one transaction per range."""
-    from ledger.indexer.core import database_errors
+    from ledger.db.engine import database_errors
 
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
@@ -102,8 +102,8 @@ def follow(
     hand-off between them can neither repeat nor skip a block. A node that
     stops answering is retried (``on_error(exc, seconds)`` is told), with
     the wait doubling up to 30 s."""
+    from ledger.db.engine import database_errors
     from ledger.exceptions import RpcUnreachable
-    from ledger.indexer.core import database_errors
     from ledger.indexer.rpc import RpcTimeout
 
     stop = stop or threading.Event()
@@ -136,9 +136,9 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
     number of events replayed."""
     from sqlalchemy import select
 
+    from ledger.db.engine import database_errors
     from ledger.db.models import CURSORS
     from ledger.indexer import projections
-    from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         engine = get_engine(settings.database_url)
@@ -156,8 +156,8 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     """Every cursor with its event count (database only, no chain access)."""
     from sqlalchemy import func, select
 
+    from ledger.db.engine import database_errors
     from ledger.db.models import CURSORS, EVENTS
-    from ledger.indexer.core import database_errors
 
     with database_errors(settings.database_url):
         engine = get_engine(settings.database_url)

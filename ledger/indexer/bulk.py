@@ -107,10 +107,6 @@ class BulkInsert:
         the compiled statement), bind conversions applied."""
         return self._plan(dialect).convert(rows)
 
-    def position(self, dialect: Dialect, column: str) -> int:
-        """Where ``column`` is in the parameter tuples for ``dialect``."""
-        return self._plan(dialect).order.index(column)
-
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], known_new: bool = False) -> None:
         """Insert ``rows``. ``known_new``: the caller checked, under its write
         lock, that none of them is stored yet, so PostgreSQL can COPY straight

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger.config import DEV_CHAIN_ID
 from ledger.contracts import Deployment
@@ -77,22 +76,6 @@ MAX_SPAN = 1_000_000
 GC_THRESHOLD = 100_000
 
 ProgressCallback = Callable[["SyncStats"], None]
-
-
-@contextlib.contextmanager
-def database_errors(url: str) -> Iterator[None]:
-    """Database failures as one-line DatabaseErrors that say what to check."""
-    from ledger.db.engine import describe_url
-
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated or "connect" in reason.lower():
-            hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
-        else:
-            hint = "run `scf index rebuild` if the projections are damaged, or report it"
-        raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None
 
 
 def default_confirmations(chain_id: int) -> int:
@@ -163,7 +146,6 @@ class _Batch:
     params: list[tuple[Any, ...]] | None = None
     #: Invoices minted in this range, folded by the fetch process.
     new_invoices: projections.NewInvoices | None = None
-    events: int = 0
 
 
 class _UseThread(Exception):
@@ -274,23 +256,6 @@ class Indexer:
         return row
 
     # -- reorgs ----------------------------------------------------------------------------
-    def _stored_at_or_below(self, conn: Connection, number: int) -> tuple[int, str] | None:
-        b, e = BLOCKS, EVENTS
-        found: list[tuple[int, str]] = []
-        row = conn.execute(
-            select(b.c.number, b.c.hash).where(b.c.chain_id == self.chain_id, b.c.number <= number)
-            .order_by(b.c.number.desc()).limit(1)
-        ).first()
-        if row is not None:
-            found.append((int(row[0]), str(row[1])))
-        row = conn.execute(
-            select(e.c.block_number, e.c.block_hash).where(e.c.chain_id == self.chain_id, e.c.block_number <= number)
-            .order_by(e.c.block_number.desc()).limit(1)
-        ).first()
-        if row is not None:
-            found.append((int(row[0]), str(row[1])))
-        return max(found) if found else None
-
     def _stored_below(self, conn: Connection, number: int, limit: int | None) -> list[tuple[int, str]]:
         """Stored (number, hash) pairs below ``number``, newest first."""
         b, e = BLOCKS, EVENTS
@@ -339,7 +304,11 @@ class Indexer:
         number = int(cursor["block_number"])
         probe = min(head, number)
         with self.engine.connect() as conn:
-            stored = (number, str(cursor["block_hash"])) if probe == number else self._stored_at_or_below(conn, probe)
+            if probe == number:
+                newest = [(number, str(cursor["block_hash"]))]
+            else:
+                newest = self._stored_below(conn, probe + 1, 1)
+        stored = newest[0] if newest else None
         if stored is None:
             return "lagging" if head < number else "ok"
         header = self.rpc.headers([stored[0]])[stored[0]]

@@ -23,6 +23,8 @@ from typing import Any
 
 from eth_hash.auto import keccak as _keccak
 
+from ledger import names
+
 Converter = Callable[[Any], Any]
 
 
@@ -30,16 +32,9 @@ def keccak_hex(text: str) -> str:
     return str(_keccak(text.encode()).hex())
 
 
-@lru_cache(maxsize=65536)
-def checksum(address: str) -> str:
-    """EIP-55 form of a hex address (cached: a ledger has few parties).
-    Done here rather than with eth_utils, whose import (pydantic) costs more
-    than a small sync does."""
-    digits = address[2:].lower() if address[:2] in ("0x", "0X") else address.lower()
-    if len(digits) != 40 or any(c not in "0123456789abcdef" for c in digits):
-        raise ValueError(f"not a hex address: {address!r}")
-    hashed = _keccak(digits.encode()).hex()
-    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(digits, hashed[:40], strict=True))
+#: EIP-55 form of a hex address, cached: a ledger has few parties, and the
+#: decoders call it for every address of every log.
+checksum: Callable[[str], str] = lru_cache(maxsize=65536)(names.checksum)
 
 
 class _LazyTupleDecoder:

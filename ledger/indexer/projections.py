@@ -15,7 +15,6 @@ from the database. Importing this module does not import web3 or eth_abi.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,15 +22,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
-from ledger.db.models import CURSORS, EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
+from ledger.db.models import EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
 from ledger.indexer.bulk import BulkInsert
 from ledger.indexer.mappers import utc_from_timestamp
+from ledger.names import STATUS_NAMES, ZERO_ADDRESS
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-#: Status names, as the contract's Status enum (ledger.chain.STATUS_NAMES).
-ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = (
-    "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled",
-)
+_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = STATUS_NAMES
 INVOICE_EVENTS = frozenset({
     "Transfer", "InvoiceIssued", "InvoiceConfirmed", "InvoiceCancelled", "FinancingOffered",
     "FinancingOfferWithdrawn", "InvoiceFinanced", "InvoiceRepaid",
@@ -478,17 +474,3 @@ def replay_participants(
             if isinstance(account, str):
                 states[account] = fold_participant(states.get(account), ev)
     return {a: s for a, s in states.items() if s is not None}
-
-
-def latest_cursor(conn: Connection, chain_id: int | None = None) -> dict[str, Any] | None:
-    """The cursor synced most recently (on ``chain_id`` when given): it names
-    the deployment whose ledger the queries should show."""
-    t = CURSORS
-    stmt = select(t)
-    if chain_id is not None:
-        stmt = stmt.where(t.c.chain_id == chain_id)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    if not rows:
-        return None
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return max(rows, key=lambda r: (r["updated_at"] or epoch, r["id"]))
