@@ -644,8 +644,16 @@ class _ThreadFetcher(_Fetcher):
         finally:
             rpc.close()
 
-    def get(self) -> _Batch | None:
-        item = self.out.get()
+    def get(self, abandon: Callable[[], bool] | None = None) -> _Batch | None:
+        """The next range; None when done, or as soon as ``abandon()`` says
+        nobody wants it any more (checked while waiting)."""
+        while True:
+            try:
+                item = self.out.get(timeout=0.2)
+                break
+            except queue.Empty:
+                if abandon is not None and abandon():
+                    return None
         if item is _DONE:
             return None
         if isinstance(item, BaseException):
@@ -715,9 +723,12 @@ class _ProcessFetcher(_Fetcher):
 def _fetch_in_child(
     indexer: Indexer, prev: tuple[int, str], target: int, head: int, out: Any, halt: Any, parent: int
 ) -> None:
+    def orphaned() -> bool:
+        return os.getppid() != parent
+
     def put(item: tuple[str, Any]) -> bool:
         while not halt.is_set():
-            if os.getppid() != parent:
+            if orphaned():
                 os._exit(0)  # the writer is gone (killed): nothing to fetch for
             try:
                 out.put(item, timeout=0.2)
@@ -740,8 +751,12 @@ def _fetch_in_child(
         while True:
             if halt.is_set():
                 return
-            batch = fetcher.get()
+            batch = fetcher.get(abandon=lambda: halt.is_set() or orphaned())
+            if orphaned():
+                os._exit(0)  # killed writer: stop while the thread still waits on the node
             if batch is None:
+                if halt.is_set():
+                    return
                 break
             rows = indexer.rows_of(batch).rows or []
             batch.params = _EVENTS_INSERT.params(dialect, rows)
