@@ -109,6 +109,9 @@ BAD = [
      'limits.concentration must be above 0 and at most 1, got "0"'),
     ('"Tsuen Wan Electronics Ltd" = "8000000.00"', '"Tsuen Wan Electronics Ltd" = "lots"',
      'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", got "lots"'),
+    ('"Tsuen Wan Electronics Ltd" = "8000000.00"', '"Tsuen Wan Electronics Ltd" = "8000,00"',
+     'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", '
+     'got "8000,00"'),
     ('currencies = ["HKD"]', 'currencies = "HKD"',
      'eligibility.currencies must be a list of currency symbols such as ["HKD"], got "HKD"'),
     ('currencies = ["HKD"]', "currencies = []",

@@ -391,12 +391,15 @@ def _decimal(raw: Any, *, allow_percent: bool) -> Decimal | None:
     if isinstance(raw, Decimal):
         value = raw
     elif isinstance(raw, str):
-        text = raw.strip().replace("_", "").replace(",", "")
+        text = raw.strip().replace("_", "")
         percent = allow_percent and text.endswith("%")
         if percent:
             text = text[:-1].strip()
-        if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+        # Commas only as thousands groups (as ledger.money reads amounts): a
+        # decimal comma such as "12,34" is refused, never read as 1234.
+        if not re.fullmatch(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?", text):
             return None
+        text = text.replace(",", "")
         try:
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex guards this
