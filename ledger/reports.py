@@ -42,11 +42,16 @@ from ledger.finance.models import APPROVED, EXECUTED, Decision
 from ledger.finance.numbers import percent
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import major_to_minor_floor
-from ledger.finance.store import LedgerScope, indexed_point, participant_names, pending_positions
+from ledger.finance.store import (
+    FINANCED_STATUSES,
+    LedgerScope,
+    indexed_point,
+    participant_names,
+    pending_positions,
+)
 from ledger.money import from_minor_units
 
 OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
-FINANCED_STATUSES = ("Financed", "PartiallyPaid")
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
 
 

@@ -174,29 +174,22 @@ def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
 
 def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[InvoiceRecord]:
     """The buyer's invoices from the database, with the date each was settled
-    (the block date of the repayment that brought the total to the amount)."""
+    (``paid_at``: the block date of the repayment that brought the total to
+    the amount, as the projection records it)."""
     from sqlalchemy import select
 
-    from ledger.db.models import Invoice, Repayment
+    from ledger.db.models import Invoice
 
     invoices = conn.execute(
-        select(Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status)
+        select(Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status,
+               Invoice.paid_at)
         .where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
     ).all()
-    settled: dict[int, dt.date] = {}
-    rows = conn.execute(
-        select(Repayment.invoice_id, Repayment.block_time, Repayment.total_paid, Invoice.amount)
-        .join(Invoice, (Invoice.chain_id == Repayment.chain_id) & (Invoice.contract == Repayment.contract)
-              & (Invoice.invoice_id == Repayment.invoice_id))
-        .where(Repayment.chain_id == chain_id, Repayment.contract == contract, Invoice.buyer == buyer)
-    ).all()
-    for invoice_id, block_time, total_paid, amount in rows:
-        if int(total_paid) >= int(amount):
-            settled[int(invoice_id)] = block_time.astimezone(dt.UTC).date()
     return [
         InvoiceRecord(
             invoice_id=int(r.invoice_id), amount=int(r.amount), outstanding=int(r.outstanding),
-            due_date=r.due_date, settled_on=settled.get(int(r.invoice_id)), status=str(r.status),
+            due_date=r.due_date, status=str(r.status),
+            settled_on=None if r.paid_at is None else r.paid_at.astimezone(dt.UTC).date(),
         )
         for r in invoices
     ]

@@ -240,7 +240,7 @@ def rule_grade(result: GradeResult) -> RuleResult:
     return RuleResult("buyer_grade", inputs, PASS if result.grade is not None else FAIL, result.reason)
 
 
-def rule_price(p: Price, m: Money, consent_min: int | None = None) -> RuleResult:
+def rule_price(p: Price, m: Money) -> RuleResult:
     inputs = {k: (m.raw(v) if k in ("open_amount", "advance", "discount", "fees", "net_advance", "reserve")
                   and isinstance(v, int) else v) for k, v in p.as_dict().items()}
     if p.net_advance <= 0:

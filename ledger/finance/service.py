@@ -29,7 +29,7 @@ from ledger.finance import store
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Exposure, Lines, limit_rules
-from ledger.money import format_money, to_minor_units
+from ledger.money import format_money, from_minor_units, to_minor_units
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -70,10 +70,6 @@ class Desk:
         from ledger.indexer import sync
 
         sync(self.settings, self.ledger.deployment)
-
-    def names(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            return store.participant_names(conn, self.scope)
 
     # -- quote ---------------------------------------------------------------------------------
     def quote(self, invoice_id: int, financier: str, policy: Policy, *, sync: bool = True) -> dict[str, Any]:
@@ -279,7 +275,8 @@ class Desk:
                 results.append({
                     "invoice_id": invoice_id, "decision_id": None,
                     "status": "would approve" if ev.approved else "would decline",
-                    "net_advance": None if ev.price is None else str(_major(ev.price.net_advance, a.invoice.decimals)),
+                    "net_advance": None if ev.price is None
+                    else str(from_minor_units(ev.price.net_advance, a.invoice.decimals)),
                     "currency": a.invoice.currency, "reason": ev.summary(),
                 })
                 continue
@@ -305,12 +302,6 @@ class Desk:
             results.append(entry)
         return {"financier": financier, "dry_run": dry_run, "candidates": len(ids), "not_offered": skipped,
                 "financed": financed, "results": results}
-
-
-def _major(units: int, decimals: int) -> Any:
-    from ledger.money import from_minor_units
-
-    return from_minor_units(units, decimals)
 
 
 def lines_of_decision(row: Mapping[str, Any]) -> Lines:
