@@ -27,6 +27,7 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from ledger.exceptions import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+from ledger.indexer.decode import abi_type
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names
 
@@ -108,7 +109,7 @@ class ErrorDecoder:
             for item in abi:
                 if item.get("type") != "error":
                     continue
-                types = [_abi_type(i) for i in item["inputs"]]
+                types = [abi_type(i) for i in item["inputs"]]
                 signature = f"{item['name']}({','.join(types)})"
                 arg_names = [i["name"] for i in item["inputs"]]
                 self.errors[keccak(text=signature)[:4]] = (item["name"], arg_names, types)
@@ -158,13 +159,6 @@ class ErrorDecoder:
         else:
             text = template.format(**shown)
         return TransactionReverted(text, name, args)
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return str(item["type"])
 
 
 def _revert_data(exc: Exception) -> str | None:

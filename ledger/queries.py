@@ -328,12 +328,16 @@ def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_bloc
 
 def resolve_filter(conn: Connection, scope: Scope, statuses: str | None, supplier: str | None, buyer: str | None,
                    holder: str | None, due_before: dt.date | None, limit: int | None) -> InvoiceFilter:
-    names = directory(conn, scope)
+    named = {role: text for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))
+             if text is not None}
+    if named:  # the participants are read only when a filter names one
+        names = directory(conn, scope)
+        named = {role: names.resolve(text, role) for role, text in named.items()}
     return InvoiceFilter(
         statuses=parse_statuses(statuses) if statuses is not None else (),
-        supplier=names.resolve(supplier, "supplier") if supplier is not None else None,
-        buyer=names.resolve(buyer, "buyer") if buyer is not None else None,
-        holder=names.resolve(holder, "holder") if holder is not None else None,
+        supplier=named.get("supplier"),
+        buyer=named.get("buyer"),
+        holder=named.get("holder"),
         due_before=due_before,
         limit=limit,
     )

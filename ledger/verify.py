@@ -24,6 +24,7 @@ from ledger.config import Settings
 from ledger.contracts import Deployment, load_deployment
 from ledger.db.models import Cursor, Invoice, Participant
 from ledger.exceptions import ChainError, DatabaseError, RpcUnreachable
+from ledger.indexer.decode import abi_type
 from ledger.money import from_minor_units
 from ledger.queries import STATUS_NAMES, read_connection
 
@@ -109,13 +110,6 @@ class Rpc:
         return answer["result"]
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
-    return kind
-
-
 class ContractFunction:
     """Encoder/decoder of one view function from a deployment record's ABI."""
 
@@ -123,8 +117,8 @@ class ContractFunction:
         entry = next((e for e in abi if e.get("type") == "function" and e.get("name") == name), None)
         if entry is None:
             raise ChainError(f"the deployment record's ABI has no function {name}; redeploy with `scf deploy --force`")
-        self.inputs = [_abi_type(p) for p in entry["inputs"]]
-        self.outputs = [_abi_type(p) for p in entry["outputs"]]
+        self.inputs = [abi_type(p) for p in entry["inputs"]]
+        self.outputs = [abi_type(p) for p in entry["outputs"]]
         self.output_params = entry["outputs"]
         self.selector = keccak(text=f"{name}({','.join(self.inputs)})")[:4]
 

@@ -55,15 +55,16 @@ class _LazyTupleDecoder:
         return self.decoder(ContextFramesBytesIO(data))
 
 
-def _abi_type(item: dict[str, Any]) -> str:
+def abi_type(item: dict[str, Any]) -> str:
+    """The canonical ABI type of an input or output (tuples spelled out), as in signatures."""
     if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
+        inner = ",".join(abi_type(c) for c in item["components"])
         return f"({inner}){item['type'][5:]}"
     return str(item["type"])
 
 
 def event_signature(item: dict[str, Any]) -> str:
-    return f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+    return f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
 
 
 def event_topic(item: dict[str, Any]) -> str:
@@ -178,7 +179,7 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
         "cs": checksum, "signed": _signed, "dumps": json.dumps,
-        "tuple_decoder": None if static or not data else _LazyTupleDecoder([_abi_type(inputs[n]) for n in data]),
+        "tuple_decoder": None if static or not data else _LazyTupleDecoder([abi_type(inputs[n]) for n in data]),
         "convert": [_value_converter(inputs[n]) for n in data],
     }
     exec(compile(source, f"<decoder {event_signature(item)}>", "exec"), namespace)  # noqa: S102 - our own template
