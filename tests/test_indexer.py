@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from ledger.config import REPO_ROOT, Settings
 from ledger.db.models import Block, Cursor, Event, Financing, Invoice, Participant, Repayment
@@ -537,24 +538,60 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
     proxy.max_logs = 200 if LONG else 60
     rng = random.Random(1234)
     kills = 0
+    mirrored: list[int] = []  # events in the database after each round
     for round_ in range(12 if LONG else 6):
         # Alternate the fetching between a thread and a forked child process.
         workers = "process" if round_ % 2 else "thread"
+        answered = len(proxy.spans)
         proc = subprocess.Popen(scf("index", "sync", "--workers", workers, settings=settings, rpc_url=proxy.url),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO_ROOT)
-        time.sleep(rng.uniform(0.8, 2.5))
+        # Kill at a moment tied to the run's progress, not to the clock: once
+        # the node has answered a random number of this run's log requests,
+        # after a random pause. A fixed clock raced the start-up time and the
+        # sync speed: a fast sync finished the backfill before the kills began.
+        _wait_for_answers(proxy, answered + rng.randint(1, 8 if LONG else 30), proc)
+        time.sleep(rng.uniform(0.0, 0.05))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait(30)
+        mirrored.append(_count_events(settings.database_url))
     finish = subprocess.run(scf("index", "sync", "--json", settings=settings, rpc_url=proxy.url),
                             capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
 
     assert finish.returncode == 0, finish.stderr
+    total = _count_events(settings.database_url)
     assert kills >= 2, "no kill landed during the backfill: the test proves nothing"
+    assert len([n for n in mirrored if 0 < n < total]) >= 2, f"kills did not land mid-backfill: {mirrored} of {total}"
     assert _leftover_processes(settings.database_url) == [], "a fetch process outlived its killed parent"
     assert json.loads(finish.stdout)["to_block"] == head(url)
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+def _count_events(url: str) -> int:
+    """Events mirrored so far; 0 before the schema exists."""
+    from ledger.db import create_db_engine
+    from ledger.exceptions import DatabaseError
+
+    try:
+        engine = create_db_engine(url, write=False)
+    except DatabaseError:  # no SQLite file yet
+        return 0
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Event)).scalar_one())
+    except DBAPIError:  # no events table yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _wait_for_answers(proxy: RpcProxy, count: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until the proxy has answered `count` eth_getLogs calls in all, or `proc` has exited."""
+    deadline = time.monotonic() + timeout
+    while len(proxy.spans) < count and proc.poll() is None:
+        assert time.monotonic() < deadline, f"the sync made no progress: {len(proxy.spans)} of {count} log requests"
+        time.sleep(0.01)
 
 
 def _leftover_processes(marker: str, grace: float = 10.0) -> list[int]:
