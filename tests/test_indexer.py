@@ -498,12 +498,15 @@ def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     assert refused, "the proxy never refused: the test proves nothing"
     assert proxy.served_max <= 24
     assert max(served) >= 4 * min(served), "the range never grew back after the refusals"
+    if "{n} results" in refusal:
+        # The refusal states the cap: the indexer aims below it from then on.
+        assert len(refused) <= len(served) // 4, proxy.spans
     assert stats.block == head(url)
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
 def test_indexer_range_refusal_messages_are_recognised() -> None:
-    from ledger.indexer.rpc import RpcError, RpcTimeout, is_range_refusal, suggested_range
+    from ledger.indexer.rpc import RpcError, RpcTimeout, is_range_refusal, result_cap, suggested_range
 
     refusals = [
         "query returned more than 10000 results",
@@ -520,6 +523,15 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
     assert is_range_refusal(RpcTimeout("eth_getLogs", "http://x", 5))
     assert not is_range_refusal(RpcError("eth_getLogs", -32602, "invalid argument 0: hex string without 0x prefix"))
     assert suggested_range(RpcError("eth_getLogs", -32000, refusals[1])) == (16, 31)
+
+    alchemy = ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range "
+               "and no limit on the response size, or you can request any block range with a cap of 10K logs "
+               "in the response.")
+    caps = {refusals[0]: 10_000, "query returned more than 2,500 results": 2_500, alchemy: 10_000,
+            refusals[1]: None, refusals[3]: None, refusals[5]: None}
+    for message, cap in caps.items():
+        assert result_cap(RpcError("eth_getLogs", -32005, message)) == cap, message
+    assert result_cap(RpcTimeout("eth_getLogs", "http://x", 5)) is None
 
 
 # -- crashes ------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from ledger.indexer.mappers import (
     logs_to_rows,
     utc_from_timestamp,
 )
-from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, suggested_range
+from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, result_cap, suggested_range
 
 #: Blocks below the head whose hashes are kept for reorg detection.
 REORG_WINDOW = 128
@@ -393,6 +393,11 @@ class Indexer:
                     raise ChainError(
                         f"the node refuses eth_getLogs even for the single block {start}: {exc}"
                     ) from None
+                cap = result_cap(exc)
+                if cap is not None:
+                    # Aim at half the node's cap, as TARGET_LOGS does for the
+                    # common cap, so later ranges are rarely refused again.
+                    self.target_logs = max(1, min(self.target_logs, cap // 2))
                 hint = suggested_range(exc)
                 if hint is not None and hint[0] == start and start <= hint[1] < end:
                     span = hint[1] - start + 1

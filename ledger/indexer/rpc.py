@@ -37,6 +37,10 @@ _RANGE_REFUSALS = re.compile(
 )
 #: Alchemy suggests a range that works: "... this block range should work: [0x1, 0x2]".
 _SUGGESTED_RANGE = re.compile(r"\[(0x[0-9a-fA-F]+),\s*(0x[0-9a-fA-F]+)\]")
+#: Refusals that state the most logs an answer may carry: "query returned more
+#: than 10000 results" (Infura and others), "... with a cap of 10K logs in the
+#: response" (Alchemy).
+_RESULT_CAP = re.compile(r"more than (\d[\d,]*) results|cap of (\d[\d,]*)(k?) logs", re.IGNORECASE)
 
 
 class RpcError(ChainError):
@@ -73,6 +77,17 @@ def suggested_range(exc: Exception) -> tuple[int, int] | None:
         match = _SUGGESTED_RANGE.search(exc.rpc_message)
         if match:
             return int(match.group(1), 16), int(match.group(2), 16)
+    return None
+
+
+def result_cap(exc: Exception) -> int | None:
+    """The most logs one eth_getLogs answer may carry, if a refusal says so."""
+    if isinstance(exc, RpcError):
+        match = _RESULT_CAP.search(exc.rpc_message)
+        if match:
+            if match.group(1):
+                return int(match.group(1).replace(",", ""))
+            return int(match.group(2).replace(",", "")) * (1000 if match.group(3) else 1)
     return None
 
 
