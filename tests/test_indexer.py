@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ledger.config import REPO_ROOT, Settings
@@ -723,6 +723,61 @@ def test_indexer_cli_sync_status_rebuild(settings: Settings, actions: Actions) -
     assert rebuilt.output.startswith("projections rebuilt from ")
     assert upgraded.exit_code == 0, upgraded.output
     assert " at schema " in upgraded.output
+
+
+def test_indexer_status_reads_while_a_writer_holds_the_database(settings: Settings, actions: Actions) -> None:
+    """`scf index status` is a reader: on SQLite it must not queue behind the
+    write lock a running `scf index follow` holds between its ranges."""
+    from ledger.db import create_db_engine
+    from ledger.indexer import status, sync
+
+    actions.lifecycle(actions.issue(), "financed")
+    synced = sync(settings)
+    writer = create_db_engine(settings.database_url)  # BEGIN IMMEDIATE on SQLite, as the indexer's
+    try:
+        with writer.begin() as conn:
+            conn.execute(update(Cursor).values(head_number=Cursor.head_number))  # hold the write lock
+            rows = status(settings)
+    finally:
+        writer.dispose()
+
+    assert [(r["block"], r["events"]) for r in rows] == [(synced.block, synced.events)]
+
+
+def test_indexer_locked_sqlite_database_says_who_holds_it(tmp_path: Path) -> None:
+    from ledger.db import create_db_engine
+    from ledger.db.engine import database_errors
+    from ledger.exceptions import DatabaseError
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    holder, waiter = create_db_engine(url), create_db_engine(url)
+    # Give up on the lock after 50 ms instead of 60 s (runs after the engine's own connect setup).
+    event.listen(waiter, "connect", lambda dbapi_connection, _record: dbapi_connection.execute(
+        "PRAGMA busy_timeout=50"))
+    try:
+        with holder.begin() as held:
+            held.execute(text("CREATE TABLE t (x INTEGER)"))  # BEGIN IMMEDIATE: the write lock is held
+            with pytest.raises(DatabaseError) as caught, database_errors(url), waiter.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        holder.dispose()
+        waiter.dispose()
+
+    assert "database is locked; another process (such as `scf index follow`) holds the write lock" in str(caught.value)
+
+
+def test_indexer_status_never_creates_a_missing_database(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ledger.cli import main
+
+    missing = tmp_path / "typo" / "ledger.db"
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}",
+                                       "index", "status"])
+
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: no ledger database at {missing}; ") and result.output.count("\n") == 1
+    assert not missing.parent.exists()
 
 
 def test_indexer_cli_unreachable_node_is_one_line(settings: Settings) -> None:

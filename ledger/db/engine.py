@@ -152,6 +152,8 @@ def database_errors(url: str) -> Iterator[None]:
         reason = _reason(exc)
         if isinstance(exc, DBAPIError) and exc.connection_invalidated or "connect" in reason.lower():
             hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
+        elif "database is locked" in reason:  # SQLite, after the 60 s busy timeout
+            hint = "another process (such as `scf index follow`) holds the write lock; retry, or stop that process"
         else:
             hint = "run `scf index rebuild` if the projections are damaged, or report it"
         raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None

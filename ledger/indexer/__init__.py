@@ -153,36 +153,37 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
 
 
 def status(settings: Settings) -> list[dict[str, Any]]:
-    """Every cursor with its event count (database only, no chain access)."""
+    """Every cursor with its event count (database only, no chain access).
+    A reader: it never waits for SQLite's write lock held by a running
+    `scf index follow`, and never creates a missing database."""
     from sqlalchemy import func, select
 
     from ledger.db.engine import database_errors
     from ledger.db.models import CURSORS, EVENTS
+    from ledger.queries import read_connection
 
-    with database_errors(settings.database_url):
-        engine = get_engine(settings.database_url)
-        with engine.connect() as conn:
-            e = EVENTS
-            rows = []
-            for cursor in [dict(r) for r in conn.execute(select(CURSORS).order_by("id")).mappings()]:
-                count = conn.execute(
-                    select(func.count()).select_from(e).where(
-                        e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))
-                    )
-                ).scalar_one()
-                rows.append({
-                    "chain_id": cursor["chain_id"],
-                    "contracts": cursor["contracts"],
-                    "start_block": cursor["start_block"],
-                    "block": cursor["block_number"],
-                    "block_hash": cursor["block_hash"],
-                    "head": cursor["head_number"],
-                    "behind": None if cursor["head_number"] is None
-                    else max(0, cursor["head_number"] - cursor["block_number"]),
-                    "events": int(count),
-                    "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
-                })
-            return rows
+    with database_errors(settings.database_url), read_connection(settings.database_url) as conn:
+        e = EVENTS
+        rows = []
+        for cursor in [dict(r) for r in conn.execute(select(CURSORS).order_by("id")).mappings()]:
+            count = conn.execute(
+                select(func.count()).select_from(e).where(
+                    e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))
+                )
+            ).scalar_one()
+            rows.append({
+                "chain_id": cursor["chain_id"],
+                "contracts": cursor["contracts"],
+                "start_block": cursor["start_block"],
+                "block": cursor["block_number"],
+                "block_hash": cursor["block_hash"],
+                "head": cursor["head_number"],
+                "behind": None if cursor["head_number"] is None
+                else max(0, cursor["head_number"] - cursor["block_number"]),
+                "events": int(count),
+                "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
+            })
+        return rows
 
 
 def __getattr__(name: str) -> Any:
