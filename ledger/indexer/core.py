@@ -12,9 +12,10 @@ One sync run, for the contracts of one deployment record:
 2. Backfill in block ranges: a fetch thread asks ``eth_getLogs`` for the
    next range while the main thread writes the previous one (for a big
    backlog, a fetch process instead: its thread waits on the node while it
-   decodes and folds, and the writer only inserts). Ranges halve
-   when the node refuses (too many results, range too wide, timeouts) and
-   double after small answers. Each range is checked to be one chain: the
+   decodes and folds, and the writer only inserts). Ranges aim at
+   ``TARGET_LOGS`` logs, moving at most 4x per range; they halve when the
+   node refuses (too many results, range too wide, timeouts), and a refusal
+   that states the node's result cap lowers the aim to half that cap. Each range is checked to be one chain: the
    range's last block has the same hash before and after its logs were
    fetched, and the previous range's last block is unchanged.
 3. Each range is written in ONE transaction: its events (bulk Core INSERT,
