@@ -45,7 +45,13 @@ class ChainError(LedgerError):
     """The chain could not be reached or did not answer as expected."""
 
 
-class RpcUnreachable(ChainError):
+class NodeUnavailable(ChainError):
+    """The node is away for now (unreachable, not answering, overloaded or
+    restarting): the same call may succeed later, so a long-running process
+    such as `scf index follow` waits and retries."""
+
+
+class RpcUnreachable(NodeUnavailable):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason

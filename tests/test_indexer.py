@@ -200,13 +200,18 @@ def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, pe
 class RpcProxy:
     """A JSON-RPC proxy in front of Anvil (a thread of this process, on
     loopback) that can refuse big eth_getLogs answers like hosted providers
-    do, and play a lagging node. Records the block spans it was asked for."""
+    do, play a lagging node, answer HTTP errors like a gateway in front of a
+    restarting node (``outage``, or from the ``outage_after``-th eth_getLogs
+    call on), and close its port (``pause``/``resume``). Records the block
+    spans it was asked for."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.max_logs: int | None = None
         self.refusal = "query returned more than {n} results"
         self.lag = 0
+        self.outage: int | None = None  # an HTTP status to answer every request with
+        self.outage_after: int | None = None  # ... once this many eth_getLogs calls were answered
         self.spans: list[tuple[int, bool]] = []  # (blocks asked, refused)
         self.served_max = 0
         proxy = self
@@ -217,6 +222,11 @@ class RpcProxy:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if proxy.outage_after is not None and len(proxy.spans) >= proxy.outage_after:
+                    proxy.outage, proxy.outage_after = 503, None
+                if proxy.outage is not None:
+                    self.send_error(proxy.outage)
+                    return
                 reply = [proxy.handle(b) for b in body] if isinstance(body, list) else proxy.handle(body)
                 data = json.dumps(reply).encode()
                 self.send_response(200)
@@ -225,13 +235,24 @@ class RpcProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.handler = Handler
+        self.port = 0
+        self.resume()
+
+    def resume(self) -> None:
+        """Listen (again, on the same port after :meth:`pause`)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def pause(self) -> None:
+        """Close the port: clients get "connection refused"."""
+        self.close()
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def handle(self, call: dict[str, Any]) -> dict[str, Any]:
         method, params = call["method"], call.get("params", [])
@@ -695,6 +716,75 @@ def test_indexer_follow_hands_off_from_backfill_without_duplicates_or_gaps(
     assert out.strip().endswith("stopped following"), out
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
     assert_matches_chain(settings.database_url, ledger)
+
+
+@pytest.mark.parametrize("workers", ["thread", "process"])
+def test_indexer_follow_rides_out_node_outages(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, proxy: RpcProxy, tmp_path: Path, workers: str
+) -> None:
+    """A follower keeps going through a node that answers HTTP 503 in the
+    middle of the backfill (seen by the fetch thread or process) and through
+    a node whose port is closed while it follows; it retries with a one-line
+    message and ends equal to a clean index."""
+    from ledger.indexer import follow
+
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 400, per_block=10)
+    proxy.max_logs = 40  # a backfill of many ranges
+    proxy.outage_after = len(proxy.spans) + 5  # the gateway fails mid-backfill
+    stop = threading.Event()
+    retries: list[str] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            follow(replace(settings, rpc_url=proxy.url), poll_interval=0.05, stop=stop, workers=workers,
+                   on_error=lambda exc, _seconds: retries.append(str(exc)))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            failures.append(exc)
+
+    def caught_up() -> bool:
+        return _cursor_block(settings.database_url) == head(url)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: bool(retries) or not thread.is_alive())
+        proxy.outage = None
+        actions.lifecycle(actions.issue(), "financed")
+        _wait_for(lambda: caught_up() or not thread.is_alive())
+        proxy.pause()
+        actions.issue()
+        seen = len(retries)
+        _wait_for(lambda: len(retries) > seen or not thread.is_alive())
+        proxy.resume()
+        _wait_for(lambda: caught_up() or not thread.is_alive())
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not failures, failures
+    assert any("HTTP 503" in r for r in retries[:seen]), retries
+    assert any("connection refused" in r for r in retries[seen:]), retries
+    assert all("\n" not in r for r in retries)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+def _cursor_block(url: str) -> int | None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(Cursor.block_number)).scalar()
+    except DBAPIError:  # no schema yet
+        return None
+    finally:
+        engine.dispose()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 # -- the command line ----------------------------------------------------------------------------------

@@ -100,11 +100,11 @@ def follow(
     """Keep the database following the head until ``stop`` is set (or Ctrl-C).
     The backfill and the following are the same cursor-driven loop, so the
     hand-off between them can neither repeat nor skip a block. A node that
-    stops answering is retried (``on_error(exc, seconds)`` is told), with
-    the wait doubling up to 30 s."""
+    stops answering, answers HTTP 429/5xx or closes its port is retried
+    (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s;
+    a node that is unreachable at the start is an error (a wrong --rpc-url)."""
     from ledger.db.engine import database_errors
-    from ledger.exceptions import RpcUnreachable
-    from ledger.indexer.rpc import RpcTimeout
+    from ledger.exceptions import NodeUnavailable
 
     stop = stop or threading.Event()
     with database_errors(settings.database_url):
@@ -114,7 +114,7 @@ def follow(
             while not stop.is_set():
                 try:
                     stats = indexer.sync(stop=stop)
-                except (RpcUnreachable, RpcTimeout) as exc:
+                except NodeUnavailable as exc:
                     backoff = min(max(backoff * 2, 1.0), 30.0)
                     if on_error is not None:
                         on_error(exc, backoff)

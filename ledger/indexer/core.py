@@ -45,7 +45,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 from ledger.config import DEV_CHAIN_ID
 from ledger.contracts import Deployment
 from ledger.db.models import BLOCKS, CURSORS, EVENTS
-from ledger.exceptions import ChainError, DatabaseError
+from ledger.exceptions import ChainError, DatabaseError, NodeUnavailable
 from ledger.indexer import projections
 from ledger.indexer.bulk import BulkInsert, dialect_insert
 from ledger.indexer.decode import LogDecoder, checksum
@@ -710,6 +710,8 @@ class _ProcessFetcher(_Fetcher):
             return None
         if kind == "restart":
             raise _Restart()
+        if kind == "unavailable":
+            raise NodeUnavailable(payload)
         raise ChainError(payload) if kind == "chain" else RuntimeError(payload)
 
     def close(self) -> None:
@@ -780,6 +782,8 @@ def _fetch_in_child(
         put(("done", None))
     except _Restart:
         put(("restart", None))
+    except NodeUnavailable as exc:
+        put(("unavailable", str(exc)))
     except ChainError as exc:
         put(("chain", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported to the writer

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from ledger.exceptions import ChainError, RpcUnreachable
+from ledger.exceptions import ChainError, NodeUnavailable, RpcUnreachable
 
 #: Messages of providers refusing an eth_getLogs query as too big, too wide or too slow.
 _RANGE_REFUSALS = re.compile(
@@ -54,7 +54,11 @@ class RpcError(ChainError):
         super().__init__(f"the node refused {method}: {message} (code {code})")
 
 
-class RpcTimeout(ChainError):
+class RpcBusy(RpcError, NodeUnavailable):
+    """The node (or a gateway in front of it) answered HTTP 429 or 5xx."""
+
+
+class RpcTimeout(NodeUnavailable):
     """The node did not answer within the timeout."""
 
     def __init__(self, method: str, url: str, seconds: float) -> None:
@@ -131,7 +135,7 @@ class RpcClient:
             raise RpcUnreachable(self.url, type(exc).__name__) from None
         if response.status_code == 429 or response.status_code >= 500:
             # Some providers answer an oversized query with a bare HTTP error.
-            raise RpcError(method, response.status_code, f"HTTP {response.status_code} {response.reason}")
+            raise RpcBusy(method, response.status_code, f"HTTP {response.status_code} {response.reason}")
         try:
             return json.loads(response.content)
         except ValueError:
