@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ledger.config import REPO_ROOT, Settings
+from ledger.db.engine import describe_url
 from ledger.db.models import Block, Cursor, Event, Financing, Invoice, Participant, Repayment
 
 #: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
@@ -766,6 +767,60 @@ def test_indexer_follow_rides_out_node_outages(
     assert any("HTTP 503" in r for r in retries[:seen]), retries
     assert any("connection refused" in r for r in retries[seen:]), retries
     assert all("\n" not in r for r in retries)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_indexer_follow_rides_out_a_database_outage(
+    settings: Settings, actions: Actions, pg_admin_url: str, tmp_path: Path
+) -> None:
+    """The PostgreSQL server drops the follower's connections and refuses
+    new ones for a while (as in a restart or a failover): the follower
+    retries with a one-line message, then catches up, losing nothing."""
+    from sqlalchemy.engine import make_url
+
+    from ledger.indexer import follow
+
+    url = settings.rpc_url
+    name = make_url(settings.database_url).database
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+
+    def accept_connections(allow: bool) -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}'))
+            if not allow:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                             {"name": name})
+
+    stop = threading.Event()
+    retries: list[str] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            follow(settings, poll_interval=0.05, stop=stop, on_error=lambda exc, _s: retries.append(str(exc)))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            failures.append(exc)
+
+    actions.lifecycle(actions.issue(), "financed")
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: _cursor_block(settings.database_url) == head(url) or not thread.is_alive())
+        accept_connections(False)
+        actions.lifecycle(actions.issue(), "paid")
+        _wait_for(lambda: len(retries) >= 2 or not thread.is_alive())
+        accept_connections(True)
+        _wait_for(lambda: _cursor_block(settings.database_url) == head(url) or not thread.is_alive())
+    finally:
+        accept_connections(True)
+        admin.dispose()
+        stop.set()
+        thread.join(60)
+    assert not failures, failures
+    assert retries and all(r.startswith(f"the database {describe_url(settings.database_url)} is unavailable: ")
+                           and "\n" not in r for r in retries), retries
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 

@@ -143,6 +143,23 @@ def _reason(exc: SQLAlchemyError) -> str:
     return " ".join(str(orig or exc).split())[:300]
 
 
+def database_unavailable(url: str, exc: SQLAlchemyError) -> DatabaseError | None:
+    """``exc`` as a one-line error if it means the database is away for now
+    (a lost or refused connection: a server restarting, failing over or not
+    accepting connections; SQLite's write lock still held after the busy
+    timeout), so that running the transaction again later is worth it; None
+    for anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = _reason(exc)
+    sqlite = make_url(_normalise(url)).get_backend_name() == "sqlite"
+    if exc.connection_invalidated or (
+        "database is locked" in reason if sqlite else isinstance(exc, OperationalError)
+    ):
+        return DatabaseError(f"the database {describe_url(url)} is unavailable: {reason}")
+    return None
+
+
 @contextlib.contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Database failures as one-line DatabaseErrors that say what to check."""

@@ -100,10 +100,14 @@ def follow(
     """Keep the database following the head until ``stop`` is set (or Ctrl-C).
     The backfill and the following are the same cursor-driven loop, so the
     hand-off between them can neither repeat nor skip a block. A node that
-    stops answering, answers HTTP 429/5xx or closes its port is retried
-    (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s;
-    a node that is unreachable at the start is an error (a wrong --rpc-url)."""
-    from ledger.db.engine import database_errors
+    stops answering, answers HTTP 429/5xx or closes its port, and a
+    database connection that is lost or refused, are retried
+    (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s:
+    a range is one transaction, so a retry repeats or loses nothing. A node
+    or database unreachable at the start is an error (a wrong URL)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger.db.engine import database_errors, database_unavailable
     from ledger.exceptions import NodeUnavailable
 
     stop = stop or threading.Event()
@@ -114,7 +118,11 @@ def follow(
             while not stop.is_set():
                 try:
                     stats = indexer.sync(stop=stop)
-                except NodeUnavailable as exc:
+                except (NodeUnavailable, SQLAlchemyError) as caught:
+                    exc = caught if isinstance(caught, NodeUnavailable) else (
+                        database_unavailable(settings.database_url, caught))
+                    if exc is None:
+                        raise
                     backoff = min(max(backoff * 2, 1.0), 30.0)
                     if on_error is not None:
                         on_error(exc, backoff)
