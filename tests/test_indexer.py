@@ -208,7 +208,8 @@ class RpcProxy:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.max_logs: int | None = None
+        self.max_logs: int | None = None  # refuse answers with more logs
+        self.max_blocks: int | None = None  # refuse ranges of more blocks
         self.refusal = "query returned more than {n} results"
         self.lag = 0
         self.outage: int | None = None  # an HTTP status to answer every request with
@@ -270,6 +271,10 @@ class RpcProxy:
             return {**answer, "error": {"code": -32000, "message": str(exc)}}
         if method == "eth_getLogs":
             span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
+            if self.max_blocks is not None and span > self.max_blocks:
+                self.spans.append((span, True))
+                message = self.refusal.format(n=self.max_blocks, asked=span)
+                return {**answer, "error": {"code": -32602, "message": message}}
             if self.max_logs is not None and len(result) > self.max_logs:
                 self.spans.append((span, True))
                 return {**answer, "error": {"code": -32005, "message": self.refusal.format(n=self.max_logs)}}
@@ -499,12 +504,11 @@ def test_indexer_lagging_node_is_not_a_reorg(settings: Settings, actions: Action
 @pytest.mark.parametrize("refusal", [
     "query returned more than {n} results",
     "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
-    "block range is too wide",
-    "exceed maximum block range: {n}",
 ])
 def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str
 ) -> None:
+    """A node that refuses answers of more than 24 logs."""
     from ledger.indexer import sync
 
     url = settings.rpc_url
@@ -527,8 +531,39 @@ def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+@pytest.mark.parametrize("refusal", [
+    "Requested range exceeds maximum range limit",  # Besu: no number
+    "block range is too wide",
+    "exceed maximum block range: {n}",  # Geth
+    "range {asked} exceeds limit of {n}",  # Infura
+])
+def test_indexer_learns_a_block_range_limit(
+    settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str
+) -> None:
+    """A node that refuses ranges of more than 10 blocks, however few logs
+    they hold: a few refusals teach the indexer the limit, then its ranges
+    stay at it (a limit the message states is taken at once)."""
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 40, per_block=2)
+    rpc(url, "anvil_mine", [hex(200)])  # a quiet stretch, where ranges would grow
+    issue_many(ledger, acct, url, 10, per_block=2)
+    proxy.max_blocks, proxy.refusal = 10, refusal
+
+    stats = sync(replace(settings, rpc_url=proxy.url), initial_span=25)
+
+    refused = [span for span, no in proxy.spans if no]
+    served = [span for span, no in proxy.spans if not no]
+    assert refused, "the proxy never refused: the test proves nothing"
+    assert len(refused) <= (1 if "{n}" in refusal else 4), proxy.spans
+    assert max(served) == 10 and served[-2] == 10, proxy.spans  # the last range may be short
+    assert stats.block == head(url)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
+
+
 def test_indexer_range_refusal_messages_are_recognised() -> None:
-    from ledger.indexer.rpc import RpcError, RpcTimeout, is_range_refusal, result_cap, suggested_range
+    from ledger.indexer.rpc import RefusalLimit, RpcError, RpcTimeout, is_range_refusal, refusal_limit, suggested_range
 
     refusals = [
         "query returned more than 10000 results",
@@ -549,11 +584,27 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
     alchemy = ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range "
                "and no limit on the response size, or you can request any block range with a cap of 10K logs "
                "in the response.")
-    caps = {refusals[0]: 10_000, "query returned more than 2,500 results": 2_500, alchemy: 10_000,
-            refusals[1]: None, refusals[3]: None, refusals[5]: None}
-    for message, cap in caps.items():
-        assert result_cap(RpcError("eth_getLogs", -32005, message)) == cap, message
-    assert result_cap(RpcTimeout("eth_getLogs", "http://x", 5)) is None
+    limits = {
+        refusals[0]: RefusalLimit("logs", 10_000),
+        "query returned more than 2,500 results": RefusalLimit("logs", 2_500),
+        alchemy: RefusalLimit("logs", 10_000),
+        refusals[1]: RefusalLimit("logs"),
+        "query returns too many logs, narrow your filter: 20000": RefusalLimit("logs", 20_000),
+        refusals[2]: RefusalLimit("blocks"),
+        refusals[3]: RefusalLimit("blocks", 50_000),
+        refusals[4]: RefusalLimit("blocks"),
+        refusals[5]: RefusalLimit("blocks", 10_000),
+        "range 1000000 exceeds limit of 10000": RefusalLimit("blocks", 10_000),
+        "block range too large, max range: 5000": RefusalLimit("blocks", 5_000),
+        "block range is larger than max block range, block range = 5120, max block range = 5000":
+            RefusalLimit("blocks", 5_000),
+        "query block range exceeds server limit, narrow your filter: 1000": RefusalLimit("blocks", 1_000),
+        refusals[6]: None,  # a timeout: could be either
+    }
+    for message, limit in limits.items():
+        assert is_range_refusal(RpcError("eth_getLogs", -32602, message)), message
+        assert refusal_limit(RpcError("eth_getLogs", -32602, message)) == limit, message
+    assert refusal_limit(RpcTimeout("eth_getLogs", "http://x", 5)) is None
 
 
 # -- crashes ------------------------------------------------------------------------------------------

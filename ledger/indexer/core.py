@@ -14,8 +14,10 @@ One sync run, for the contracts of one deployment record:
    backlog, a fetch process instead: its thread waits on the node while it
    decodes and folds, and the writer only inserts). Ranges aim at
    ``TARGET_LOGS`` logs, moving at most 4x per range; they halve when the
-   node refuses (too many results, range too wide, timeouts), and a refusal
-   that states the node's result cap lowers the aim to half that cap. Each range is checked to be one chain: the
+   node refuses (too many results, range too wide, timeouts). What a refusal
+   says is learnt: a stated result cap lowers the aim to half that cap; a
+   stated block limit caps the span; an unstated block limit makes later
+   ranges probe halfway below the smallest refused span. Each range is checked to be one chain: the
    range's last block has the same hash before and after its logs were
    fetched, and the previous range's last block is unchanged.
 3. Each range is written in ONE transaction: its events (bulk Core INSERT,
@@ -58,7 +60,7 @@ from ledger.indexer.mappers import (
     logs_to_rows,
     utc_from_timestamp,
 )
-from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, result_cap, suggested_range
+from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, refusal_limit, suggested_range
 
 #: Blocks below the head whose hashes are kept for reorg detection.
 REORG_WINDOW = 128
@@ -199,6 +201,9 @@ class Indexer:
         self.target_logs = target_logs
         self.span = initial_span
         self.max_span = max_span
+        #: The smallest span a node limiting the blocks per query refused
+        #: without saying its limit: later ranges probe below it.
+        self.refused_span: int | None = None
         self.progress = progress
         if workers not in ("auto", "thread", "process"):
             raise ValueError(f"workers must be auto, thread or process, not {workers!r}")
@@ -394,16 +399,23 @@ class Indexer:
                     raise ChainError(
                         f"the node refuses eth_getLogs even for the single block {start}: {exc}"
                     ) from None
-                cap = result_cap(exc)
-                if cap is not None:
+                asked = end - start + 1
+                limit = refusal_limit(exc)
+                if limit is not None and limit.unit == "logs" and limit.most:
                     # Aim at half the node's cap, as TARGET_LOGS does for the
                     # common cap, so later ranges are rarely refused again.
-                    self.target_logs = max(1, min(self.target_logs, cap // 2))
+                    self.target_logs = max(1, min(self.target_logs, limit.most // 2))
+                elif limit is not None and limit.unit == "blocks" and limit.most and limit.most < asked:
+                    self.max_span = limit.most
+                elif limit is not None and limit.unit == "blocks":
+                    self.refused_span = min(self.refused_span or asked, asked)
                 hint = suggested_range(exc)
                 if hint is not None and hint[0] == start and start <= hint[1] < end:
                     span = hint[1] - start + 1
+                elif limit is not None and limit.unit == "blocks" and limit.most and limit.most < asked:
+                    span = limit.most
                 else:
-                    span = max(1, (end - start + 1) // 2)
+                    span = max(1, asked // 2)
                 self.span = span
                 continue
             blocks = _log_blocks(logs)
@@ -438,9 +450,14 @@ class Indexer:
         return batch
 
     def _next_span(self, span: int, blocks: int, logs: int) -> int:
-        """Aim the next range at ``target_logs`` logs, moving at most 4x either way."""
+        """Aim the next range at ``target_logs`` logs, moving at most 4x either
+        way; below a span the node refused for its number of blocks, probe
+        halfway between that span and this one, which worked."""
         ideal = span * 4 if logs == 0 else blocks * self.target_logs // logs
-        return max(1, span // 4, min(ideal, span * 4, self.max_span))
+        following = max(1, span // 4, min(ideal, span * 4, self.max_span))
+        if self.refused_span is not None and following >= self.refused_span:
+            following = max(span, (span + self.refused_span) // 2)
+        return following
 
     # -- writing -----------------------------------------------------------------------------
     def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> int:

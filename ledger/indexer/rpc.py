@@ -28,6 +28,8 @@ _RANGE_REFUSALS = re.compile(
     r"|range (?:is )?too (?:large|wide|big)"
     r"|exceeds? (?:the )?max(?:imum)? (?:block )?range"  # Besu: "Requested range exceeds maximum range limit"
     r"|range limit"
+    r"|exceeds limit of"  # Infura: "range 1000000 exceeds limit of 10000"
+    r"|narrow your filter"  # Erigon: "query returns too many logs, narrow your filter: 20000"
     r"|too many (?:results|logs|blocks)"
     r"|limit(?:ed)? (?:exceeded|to a)"  # "logs limit exceeded", "eth_getLogs is limited to a 10,000 range"
     r"|query timeout"  # Geth: "query timeout exceeded"
@@ -37,10 +39,24 @@ _RANGE_REFUSALS = re.compile(
 )
 #: Alchemy suggests a range that works: "... this block range should work: [0x1, 0x2]".
 _SUGGESTED_RANGE = re.compile(r"\[(0x[0-9a-fA-F]+),\s*(0x[0-9a-fA-F]+)\]")
-#: Refusals that state the most logs an answer may carry: "query returned more
-#: than 10000 results" (Infura and others), "... with a cap of 10K logs in the
-#: response" (Alchemy).
-_RESULT_CAP = re.compile(r"more than (\d[\d,]*) results|cap of (\d[\d,]*)(k?) logs", re.IGNORECASE)
+_N = r"(\d[\d,]*k?)\b"
+#: Refusals because the answer would carry too many logs, first those that
+#: state the cap. Tried before the block limits: Alchemy's message offers both.
+_LOG_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
+    rf"more than {_N} results",  # Geth, Infura: "query returned more than 10000 results"
+    rf"cap of {_N} logs",  # Alchemy: "... any block range with a cap of 10K logs in the response"
+    rf"too many logs, narrow your filter: {_N}",  # Erigon
+    r"response size (?:exceeded|should not)|too many (?:results|logs)|result set too large",
+)]
+#: Refusals because the range spans too many blocks, however few logs it has.
+_BLOCK_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
+    rf"range \d+ exceeds limit of {_N}",  # Infura
+    rf"max(?:imum)? (?:block )?range(?: limit)?\s*[:=]\s*{_N}",  # Geth: "exceed maximum block range: 50000"
+    rf"exceeds server limit, narrow your filter: {_N}",  # Erigon
+    rf"limited to a {_N} (?:block )?range",
+    r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
+    r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
+)]
 
 
 class RpcError(ChainError):
@@ -84,14 +100,28 @@ def suggested_range(exc: Exception) -> tuple[int, int] | None:
     return None
 
 
-def result_cap(exc: Exception) -> int | None:
-    """The most logs one eth_getLogs answer may carry, if a refusal says so."""
-    if isinstance(exc, RpcError):
-        match = _RESULT_CAP.search(exc.rpc_message)
-        if match:
-            if match.group(1):
-                return int(match.group(1).replace(",", ""))
-            return int(match.group(2).replace(",", "")) * (1000 if match.group(3) else 1)
+@dataclass(frozen=True)
+class RefusalLimit:
+    """What a refusal says was too much: ``logs`` in the answer or ``blocks``
+    in the range; ``most`` is the limit when the message states it."""
+
+    unit: str
+    most: int | None = None
+
+
+def refusal_limit(exc: Exception) -> RefusalLimit | None:
+    """The limit an eth_getLogs refusal names, if it names one."""
+    if not isinstance(exc, RpcError):
+        return None
+    for unit, patterns in (("logs", _LOG_LIMITS), ("blocks", _BLOCK_LIMITS)):
+        for pattern in patterns:
+            match = pattern.search(exc.rpc_message)
+            if match:
+                if not match.groups():
+                    return RefusalLimit(unit)
+                number = match.group(1).replace(",", "").lower()
+                most = int(number[:-1]) * 1000 if number.endswith("k") else int(number)
+                return RefusalLimit(unit, most)
     return None
 
 
