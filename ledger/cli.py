@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -106,16 +106,51 @@ def emit(ctx: click.Context, data: Any, text: Callable[[Any], None] | str | None
             click.echo(f"{key}: {value}")
 
 
+def _output_format(ctx: click.Context, name: str) -> None:
+    """Record --json or --csv; both together are refused while the options
+    are parsed, before the command opens the database or the chain."""
+    meta = ctx.find_root().meta
+    meta[name] = True
+    if meta.get("json") and meta.get("csv"):
+        raise InputError("--json and --csv cannot be combined; choose one")
+
+
 def json_option(f: F) -> F:
     def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         if value:
-            ctx.find_root().meta["json"] = True
+            _output_format(ctx, "json")
         return value
 
     return click.option(
         "--json", "as_json", is_flag=True, expose_value=False, callback=callback,
         help="Print machine-readable JSON.",
     )(f)
+
+
+def csv_option(f: F) -> F:
+    """--csv, passed to the command as ``as_csv``; print with :func:`write_csv`."""
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            _output_format(ctx, "csv")
+        return value
+
+    return click.option(
+        "--csv", "as_csv", is_flag=True, callback=callback, help="Print CSV (a header row, then one row per item).",
+    )(f)
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+              csv_row: Callable[[Mapping[str, Any]], Sequence[Any]] | None = None) -> None:
+    """``rows`` as CSV on stdout: a header of ``columns``, then one line per
+    row (``csv_row`` turns a row into its cells; by default the columns' values,
+    None as an empty cell)."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(csv_row(row) if csv_row else ["" if row.get(c) is None else row.get(c) for c in columns])
+    sys.stdout.flush()
 
 
 def as_option(default: str) -> Callable[[F], F]:

@@ -8,8 +8,6 @@ import web3.
 
 from __future__ import annotations
 
-import csv
-import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import LedgerGroup, as_option, emit, json_option, open_ledger, parse_date, settings_of, signer
+from ledger.cli import (
+    LedgerGroup,
+    as_option,
+    csv_option,
+    emit,
+    json_option,
+    open_ledger,
+    parse_date,
+    settings_of,
+    signer,
+    write_csv,
+)
 from ledger.cli_query import ledger_db
 from ledger.exceptions import InputError
 
@@ -52,24 +61,13 @@ def policy_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         metavar="FILE", help=POLICY_HELP)(f)
 
 
-def csv_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (a header row, then one row per line).")(f)
-
-
 def output(ctx: click.Context, data: Any, rows: Sequence[dict[str, Any]], as_csv: bool,
            text: Callable[[Any], None]) -> None:
     """Table (text), JSON (--json: all of `data`) or CSV (--csv: `rows`)."""
     if as_csv:
-        if ctx.find_root().meta.get("json"):
-            raise InputError("--json and --csv cannot be combined; choose one")
         from ledger.reports import columns_of
 
-        columns = columns_of(rows)
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-        sys.stdout.flush()
+        write_csv(rows, columns_of(rows))
         return
     emit(ctx, data, text)
 

@@ -8,16 +8,13 @@ table, JSON (`--json`) or CSV (`--csv`).
 
 from __future__ import annotations
 
-import csv
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import emit, json_option, parse_date, settings_of
-from ledger.exceptions import InputError
+from ledger.cli import csv_option, emit, json_option, parse_date, settings_of, write_csv
 
 if TYPE_CHECKING:  # imported lazily: every `scf` start loads this module
     from sqlalchemy import Connection
@@ -37,25 +34,15 @@ def ledger_db(ctx: click.Context) -> Iterator[tuple[Connection, Scope]]:
         yield found
 
 
-def csv_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (a header row, then one row per item).")(f)
-
-
 def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--as-of-block", type=click.IntRange(min=0), metavar="N", help=AS_OF_HELP)(f)
 
 
 def output(ctx: click.Context, rows: list[dict[str, Any]], as_csv: bool, columns: Sequence[str],
-           text: Callable[[list[dict[str, Any]]], None], csv_row: Callable[[dict[str, Any]], list[Any]] | None = None
-           ) -> None:
+           text: Callable[[list[dict[str, Any]]], None],
+           csv_row: Callable[[Mapping[str, Any]], Sequence[Any]] | None = None) -> None:
     if as_csv:
-        if ctx.find_root().meta.get("json"):
-            raise InputError("--json and --csv cannot be combined; choose one")
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(csv_row(row) if csv_row else ["" if row[c] is None else row[c] for c in columns])
-        sys.stdout.flush()
+        write_csv(rows, columns, csv_row)
         return
     emit(ctx, rows, text)
 
@@ -183,7 +170,7 @@ def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) 
               [[r["name"], r["address"], ",".join(r["roles"]), r["kyc_until"], _participant_status(r)]
                for r in data])
 
-    def csv_row(r: dict[str, Any]) -> list[Any]:
+    def csv_row(r: Mapping[str, Any]) -> list[Any]:
         return [r["name"], r["address"], "+".join(r["roles"]), r["kyc_until"], r["suspended"], r["active"],
                 r["admitted_block"]]
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,6 +203,19 @@ def test_queries_empty_database_says_to_sync(home_copy: Any, db_url: str) -> Non
         )
     else:
         assert result.output == "Error: nothing is indexed in the ledger database yet; run `scf index sync`\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["invoice", "list", "--csv", "--json"],
+    ["invoice", "list", "--json", "--csv"],
+    ["report", "aging", "--csv", "--json"],
+])
+def test_json_and_csv_together_are_refused_before_the_database_is_opened(tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "typo.db"
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}", *args])
+
+    assert result.exit_code == 2, result.output
+    assert result.output == "Error: --json and --csv cannot be combined; choose one\n"
 
 
 def test_queries_do_not_import_web3(indexed: Any, scenario: Scenario) -> None:
