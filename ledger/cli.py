@@ -115,28 +115,26 @@ def _output_format(ctx: click.Context, name: str) -> None:
         raise InputError("--json and --csv cannot be combined; choose one")
 
 
-def json_option(f: F) -> F:
+def _format_option(name: str, expose: bool, help_text: str) -> Callable[[F], F]:
     def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         if value:
-            _output_format(ctx, "json")
+            _output_format(ctx, name)
         return value
 
-    return click.option(
-        "--json", "as_json", is_flag=True, expose_value=False, callback=callback,
-        help="Print machine-readable JSON.",
-    )(f)
+    option: Callable[[F], F] = click.option(
+        f"--{name}", f"as_{name}", is_flag=True, expose_value=expose, callback=callback, help=help_text,
+    )
+    return option
+
+
+def json_option(f: F) -> F:
+    """--json: print machine-readable JSON (through :func:`emit`)."""
+    return _format_option("json", False, "Print machine-readable JSON.")(f)
 
 
 def csv_option(f: F) -> F:
     """--csv, passed to the command as ``as_csv``; print with :func:`write_csv`."""
-    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            _output_format(ctx, "csv")
-        return value
-
-    return click.option(
-        "--csv", "as_csv", is_flag=True, callback=callback, help="Print CSV (a header row, then one row per item).",
-    )(f)
+    return _format_option("csv", True, "Print CSV (a header row, then one row per item).")(f)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
