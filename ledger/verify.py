@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 import sqlalchemy as sa
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -23,8 +22,9 @@ from eth_utils import keccak, to_checksum_address
 from ledger.config import Settings
 from ledger.contracts import Deployment, load_deployment
 from ledger.db.models import Cursor, Invoice, Participant
-from ledger.exceptions import ChainError, DatabaseError, RpcUnreachable
+from ledger.exceptions import ChainError, DatabaseError
 from ledger.indexer.decode import abi_type
+from ledger.indexer.rpc import RpcClient
 from ledger.money import from_minor_units
 from ledger.queries import STATUS_NAMES, read_connection
 
@@ -76,40 +76,6 @@ class VerifyReport:
                 "mismatches": [m.to_dict() for m in self.mismatches]}
 
 
-# -- raw JSON-RPC, batched -------------------------------------------------------------------
-class Rpc:
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.session = requests.Session()
-
-    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        """Send the calls as one batch; the responses in call order
-        (each ``{"result": ...}`` or ``{"error": ...}``)."""
-        if not calls:
-            return []
-        body: list[Any] = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        try:
-            response = self.session.post(self.url, json=body, timeout=self.timeout)
-            response.raise_for_status()
-            answers = response.json()
-        except requests.exceptions.ConnectionError:
-            raise RpcUnreachable(self.url, "connection refused") from None
-        except (requests.exceptions.RequestException, ValueError) as exc:
-            raise RpcUnreachable(self.url, f"{type(exc).__name__}: {exc}") from None
-        if not isinstance(answers, list):
-            message = answers.get("error", answers) if isinstance(answers, dict) else answers
-            raise ChainError(f"the node refused a JSON-RPC batch request: {message}")
-        by_id = {a.get("id"): a for a in answers}
-        return [by_id.get(i, {"error": {"message": "no answer"}}) for i in range(len(calls))]
-
-    def call(self, method: str, params: list[Any]) -> Any:
-        answer = self.batch([(method, params)])[0]
-        if "error" in answer:
-            raise ChainError(f"{method} failed: {answer['error'].get('message', answer['error'])}")
-        return answer["result"]
-
-
 class ContractFunction:
     """Encoder/decoder of one view function from a deployment record's ABI."""
 
@@ -134,12 +100,12 @@ def _is_revert(error: dict[str, Any]) -> bool:
     return error.get("code") == 3 or "revert" in message
 
 
-def _calls(rpc: Rpc, to: str, block: int, datas: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
+def _calls(rpc: RpcClient, to: str, block: int, datas: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     tag = hex(block)
     for start in range(0, len(datas), batch_size):
         chunk = datas[start:start + batch_size]
-        out.extend(rpc.batch([("eth_call", [{"to": to, "data": d}, tag]) for d in chunk]))
+        out.extend(rpc.answers([("eth_call", [{"to": to, "data": d}, tag]) for d in chunk]))
     for answer in out:
         if "error" in answer and not _is_revert(answer["error"]):
             raise ChainError(f"eth_call at block {block} failed: {answer['error'].get('message', answer['error'])}")
@@ -229,8 +195,15 @@ def compare(kind: str, key: str, db: dict[str, Any] | None, chain: dict[str, Any
 
 # -- the check ---------------------------------------------------------------------------------
 def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
-    rpc = Rpc(settings.rpc_url)
-    chain_id = int(rpc.call("eth_chainId", []), 16)
+    rpc = RpcClient(settings.rpc_url)
+    try:
+        return _verify(settings, rpc, batch_size)
+    finally:
+        rpc.close()
+
+
+def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport:
+    chain_id = rpc.chain_id()
     deployment = load_deployment(settings, chain_id)
     invoice_contract = to_checksum_address(deployment.contracts["InvoiceToken"].address)
     registry_contract = to_checksum_address(deployment.contracts["ParticipantRegistry"].address)
@@ -261,7 +234,7 @@ def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
     block = int(cursor.block_number)
     report = VerifyReport(chain_id, block, 0, len(db_participants))
 
-    head = int(rpc.call("eth_blockNumber", []), 16)
+    head = rpc.block_number()
     if head < block:
         raise ChainError(
             f"the database is indexed up to block {block} but the chain's head is {head}: the chain lost blocks "

@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from ledger.indexer.rpc import RpcClient  # noqa: E402 - after the path set-up
+
 #: Transactions per mined block (issue costs ~250k gas: blocks stay under the
 #: EIP-1559 target, so the base fee stays at zero).
 TXS_PER_BLOCK = 100
@@ -53,30 +55,6 @@ TARGET_LOGS_PER_REQUEST = 10_000
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-class Rpc:
-    def __init__(self, url: str) -> None:
-        import requests
-
-        self.url = url
-        self.session = requests.Session()
-        self.session.headers["Content-Type"] = "application/json"
-
-    def call(self, method: str, params: list[Any] | None = None) -> Any:
-        reply = self.session.post(self.url, data=json.dumps(
-            {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}), timeout=300).json()
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        reply = self.session.post(self.url, data=json.dumps(body), timeout=300).json()
-        errors = [r["error"] for r in reply if "error" in r]
-        if errors:
-            raise RuntimeError(f"{len(errors)} errors in batch, first: {errors[0]}")
-        return [r["result"] for r in sorted(reply, key=lambda r: r["id"])]
 
 
 def generate(home: Path, url: str, events: int) -> dict[str, Any]:
@@ -104,7 +82,7 @@ def generate(home: Path, url: str, events: int) -> dict[str, Any]:
     currency = deployment.currencies["HKD"].address
     due = int(dt.datetime.combine(dt.date.today() + dt.timedelta(days=365), dt.time(),
                                   tzinfo=dt.UTC).timestamp())
-    rpc = Rpc(url)
+    rpc = RpcClient(url, timeout=300)
     nonce = int(rpc.call("eth_getTransactionCount", [supplier.address, "pending"]), 16)
     before = _count_logs(rpc, deployment)
     needed = max(0, (events - before + 1) // 2)
@@ -159,7 +137,7 @@ def _sign_chunk(spec: tuple[Any, ...]) -> list[str]:
     return raw
 
 
-def _count_logs(rpc: Rpc, deployment: Any) -> int:
+def _count_logs(rpc: RpcClient, deployment: Any) -> int:
     logs = rpc.call("eth_getLogs", [{"address": [c.address for c in deployment.contracts.values()],
                                      "fromBlock": hex(deployment.start_block), "toBlock": "latest"}])
     return len(logs)

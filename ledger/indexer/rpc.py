@@ -180,9 +180,10 @@ class RpcClient:
             raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
         return reply.get("result")
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """Several calls in one JSON-RPC batch; results in order. The first
-        failed element raises its RpcError."""
+    def answers(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
+        """Several calls in one JSON-RPC batch; each call's answer in call
+        order, ``{"result": ...}`` or ``{"error": {...}}``, for callers that
+        handle failed elements one by one."""
         if not calls:
             return []
         first = next(self._ids)
@@ -195,12 +196,16 @@ class RpcClient:
         if isinstance(reply, dict):  # a node refusing the whole batch answers one error
             err = reply.get("error") or {}
             raise RpcError(calls[0][0], err.get("code"), str(err.get("message", reply)), err.get("data"))
-        by_id = {item.get("id"): item for item in reply}
+        if not isinstance(reply, list):
+            raise RpcError(calls[0][0], None, "unexpected answer to a batch")
+        by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
+        return [by_id.get(i) or {"error": {"message": "missing from the batch answer"}} for i in ids]
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several calls in one JSON-RPC batch; results in order. The first
+        failed element raises its RpcError."""
         results = []
-        for i, (method, _) in zip(ids, calls, strict=True):
-            item = by_id.get(i)
-            if item is None:
-                raise RpcError(method, None, "missing from the batch answer")
+        for (method, _), item in zip(calls, self.answers(calls), strict=True):
             if "error" in item:
                 err = item["error"] or {}
                 raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
