@@ -169,15 +169,8 @@ class PgServer:
     def datadir(self) -> Path:
         return self.base / "data"
 
-    @property
-    def logfile(self) -> Path:
-        return self.base / "server.log"
-
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
         return f"{driver}://{self.user}@{self.host}:{self.port}/{database}"
-
-    def libpq_dsn(self, database: str = "postgres") -> str:
-        return f"host={self.host} port={self.port} user={self.user} dbname={database}"
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """CREATE DATABASE `name` (optionally from `template`); returns its SQLAlchemy URL."""
