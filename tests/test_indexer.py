@@ -1106,6 +1106,38 @@ def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url
     ]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_indexer_failed_copy_is_a_sqlalchemy_error(db_url: str) -> None:
+    """COPY goes through psycopg's own API; its failures must still arrive as
+    SQLAlchemy errors, which `database_errors` turns into one line and
+    `follow` sorts into retryable or not."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.db import open_engine
+    from ledger.db.engine import database_errors
+    from ledger.exceptions import DatabaseError
+    from ledger.indexer.bulk import COPY_MIN_ROWS
+    from ledger.indexer.core import _EVENTS_INSERT
+
+    engine = open_engine(db_url)
+    rows = [_event_row(1, i) for i in range(COPY_MIN_ROWS)]
+    try:
+        with engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows, known_new=True)
+        with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows, known_new=True)  # wrongly claimed new: COPY hits the unique key
+        with pytest.raises(DatabaseError) as wrapped, database_errors(db_url), engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows, known_new=True)
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(Event)).scalar_one()
+    finally:
+        engine.dispose()
+    assert "duplicate key value violates unique constraint" in str(raised.value)
+    assert "duplicate key value" in str(wrapped.value) and "\n" not in str(wrapped.value)
+    assert stored == COPY_MIN_ROWS
+
+
 def test_indexer_migration_0002_keeps_events_and_their_uniqueness(db_url: str) -> None:
     """A database indexed before migration 0002 keeps its events; afterwards
     the same (chain, block hash, log index) is still refused, and the

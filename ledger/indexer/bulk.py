@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 Processor = Callable[[Any], Any] | None
 #: From this many rows on, PostgreSQL gets COPY instead of executemany.
@@ -156,7 +157,20 @@ class BulkInsert:
 
     def _copy(self, conn: Connection, order: Sequence[str], params: list[Any], known_new: bool) -> None:
         """PostgreSQL: COPY the rows (psycopg streams them in C), through a
-        temporary staging table when conflicts must be ignored or merged."""
+        temporary staging table when conflicts must be ignored or merged.
+        psycopg's errors are raised as SQLAlchemy's, as from any statement."""
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            self._copy_rows(conn, order, params, known_new)
+        except dbapi_error as exc:
+            lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+            if lost:
+                conn.invalidate()
+            raise DBAPIError.instance(
+                f"COPY {self.table.name}", None, exc, dbapi_error, connection_invalidated=lost, dialect=conn.dialect
+            ) from exc
+
+    def _copy_rows(self, conn: Connection, order: Sequence[str], params: list[Any], known_new: bool) -> None:
         quote = conn.dialect.identifier_preparer.quote
         table = quote(self.table.name)
         columns = ", ".join(quote(name) for name in order)
