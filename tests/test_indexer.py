@@ -875,6 +875,38 @@ def test_indexer_follow_rides_out_a_database_outage(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url: str) -> None:
+    """What `follow` retries: a refused connection, yes; a statement that
+    fails the same way every time (a timeout on PostgreSQL, a missing table
+    on SQLite), no: retrying it would loop for ever."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from ledger.db import create_db_engine
+    from ledger.db.engine import database_unavailable
+    from ledger.node import free_port
+
+    sqlite = db_url.startswith("sqlite")
+    permanent = "SELECT * FROM no_such_table" if sqlite else "SET statement_timeout = 1; SELECT pg_sleep(1)"
+    engine = create_db_engine(db_url)
+    try:
+        with pytest.raises(OperationalError) as failed, engine.connect() as conn:
+            conn.exec_driver_sql(permanent)
+    finally:
+        engine.dispose()
+    assert database_unavailable(db_url, failed.value) is None, failed.value
+    if sqlite:
+        return  # no server to come back
+    nobody = make_url(db_url).set(port=free_port()).render_as_string(hide_password=False)
+    refused_engine = create_db_engine(nobody)
+    try:
+        with pytest.raises(OperationalError) as refused, refused_engine.connect():
+            pass
+    finally:
+        refused_engine.dispose()
+    assert database_unavailable(nobody, refused.value) is not None, refused.value
+
+
 def _cursor_block(url: str) -> int | None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:

@@ -143,21 +143,43 @@ def _reason(exc: SQLAlchemyError) -> str:
     return " ".join(str(orig or exc).split())[:300]
 
 
-def database_unavailable(url: str, exc: SQLAlchemyError) -> DatabaseError | None:
-    """``exc`` as a one-line error if it means the database is away for now
-    (a lost or refused connection: a server restarting, failing over or not
-    accepting connections; SQLite's write lock still held after the busy
-    timeout), so that running the transaction again later is worth it; None
-    for anything else."""
+#: PostgreSQL SQLSTATEs of a server that is away for now (connection
+#: exceptions, shutting down, starting up, too many connections) and of a
+#: transaction that lost a race (serialization failure, deadlock).
+_AWAY_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_RACE_SQLSTATES = ("40001", "40P01")
+
+
+def _failure(exc: SQLAlchemyError) -> str | None:
+    """What kind of passing failure ``exc`` is: "connection" (lost or
+    refused), "locked" (SQLite's write lock still held after the busy
+    timeout), "race" (PostgreSQL serialization failure or deadlock); None
+    for anything else (a bad statement, a full disk, a wrong password...)."""
     if not isinstance(exc, DBAPIError):
         return None
-    reason = _reason(exc)
-    sqlite = make_url(_normalise(url)).get_backend_name() == "sqlite"
-    if exc.connection_invalidated or (
-        "database is locked" in reason if sqlite else isinstance(exc, OperationalError)
-    ):
-        return DatabaseError(f"the database {describe_url(url)} is unavailable: {reason}")
+    if exc.connection_invalidated:
+        return "connection"
+    if "database is locked" in _reason(exc):
+        return "locked"
+    if hasattr(exc.orig, "sqlstate"):  # psycopg
+        state: str | None = getattr(exc.orig, "sqlstate")  # noqa: B009 - typed as Exception
+        if state is None:  # no server answer: the connection itself failed
+            return "connection" if isinstance(exc, OperationalError) else None
+        if state.startswith(_AWAY_SQLSTATES):
+            return "connection"
+        if state in _RACE_SQLSTATES:
+            return "race"
     return None
+
+
+def database_unavailable(url: str, exc: SQLAlchemyError) -> DatabaseError | None:
+    """``exc`` as a one-line error if it is a passing failure (see
+    :func:`_failure`: a server restarting, failing over or not accepting
+    connections, a held lock, a lost race), so that running the transaction
+    again later is worth it; None for anything else."""
+    if _failure(exc) is None:
+        return None
+    return DatabaseError(f"the database {describe_url(url)} is unavailable: {_reason(exc)}")
 
 
 @contextlib.contextmanager
@@ -167,9 +189,10 @@ def database_errors(url: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         reason = _reason(exc)
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated or "connect" in reason.lower():
+        failure = _failure(exc)
+        if failure == "connection" or "connect" in reason.lower():
             hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
-        elif "database is locked" in reason:  # SQLite, after the 60 s busy timeout
+        elif failure == "locked":  # SQLite, after the 60 s busy timeout
             hint = "another process (such as `scf index follow`) holds the write lock; retry, or stop that process"
         else:
             hint = "run `scf index rebuild` if the projections are damaged, or report it"
