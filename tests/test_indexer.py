@@ -198,6 +198,11 @@ def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, pe
         rpc(url, "evm_setAutomine", [True])
 
 
+class _HttpRefusal(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
 class RpcProxy:
     """A JSON-RPC proxy in front of Anvil (a thread of this process, on
     loopback) that can refuse big eth_getLogs answers like hosted providers
@@ -229,7 +234,11 @@ class RpcProxy:
                 if proxy.outage is not None:
                     self.send_error(proxy.outage)
                     return
-                reply = [proxy.handle(b) for b in body] if isinstance(body, list) else proxy.handle(body)
+                try:
+                    reply = [proxy.handle(b) for b in body] if isinstance(body, list) else proxy.handle(body)
+                except _HttpRefusal as refusal:
+                    self.send_error(refusal.status)
+                    return
                 data = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -277,6 +286,8 @@ class RpcProxy:
                 return {**answer, "error": {"code": -32602, "message": message}}
             if self.max_logs is not None and len(result) > self.max_logs:
                 self.spans.append((span, True))
+                if self.refusal.startswith("HTTP "):  # a gateway answering the oversized query so
+                    raise _HttpRefusal(int(self.refusal.split()[1]))
                 return {**answer, "error": {"code": -32005, "message": self.refusal.format(n=self.max_logs)}}
             self.spans.append((span, False))
             self.served_max = max(self.served_max, len(result))
@@ -504,6 +515,7 @@ def test_indexer_lagging_node_is_not_a_reorg(settings: Settings, actions: Action
 @pytest.mark.parametrize("refusal", [
     "query returned more than {n} results",
     "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+    "HTTP 502",  # no JSON-RPC answer at all: a gateway giving up on the query
 ])
 def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str

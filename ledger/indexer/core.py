@@ -396,9 +396,10 @@ class Indexer:
                 if not is_range_refusal(exc):
                     raise
                 if end == start:
-                    raise ChainError(
-                        f"the node refuses eth_getLogs even for the single block {start}: {exc}"
-                    ) from None
+                    # A node or gateway failing like this for one block is
+                    # away, not refusing: `follow` waits and tries again.
+                    failure = NodeUnavailable if isinstance(exc, NodeUnavailable) else ChainError
+                    raise failure(f"the node refuses eth_getLogs even for the single block {start}: {exc}") from None
                 asked = end - start + 1
                 limit = refusal_limit(exc)
                 if limit is not None and limit.unit == "logs" and limit.most:

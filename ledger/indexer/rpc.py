@@ -83,9 +83,13 @@ class RpcTimeout(NodeUnavailable):
 
 
 def is_range_refusal(exc: Exception) -> bool:
-    """Whether ``exc`` means "ask for fewer blocks" rather than a real failure."""
+    """Whether ``exc`` means "ask for fewer blocks" rather than a real failure.
+    A timeout or an HTTP 5xx (some gateways answer an oversized query so) is
+    one too; a rate limit (HTTP 429) is not: it wants fewer requests."""
     if isinstance(exc, RpcTimeout):
         return True
+    if isinstance(exc, RpcBusy):
+        return exc.code != 429
     if isinstance(exc, RpcError):
         return bool(_RANGE_REFUSALS.search(exc.rpc_message)) or exc.code in (-32005,)
     return False
