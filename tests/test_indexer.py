@@ -574,6 +574,54 @@ def test_indexer_learns_a_block_range_limit(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+def test_indexer_fetch_process_hands_back_what_it_learnt_of_the_node(
+    settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit a fetch process learnt reaches the writer's indexer, so the
+    next run (a `follow` round, a restart) does not learn it again."""
+    from ledger.indexer import core, indexer_for
+
+    monkeypatch.setattr(core, "PROBE_AGAIN_AFTER", 10**9)
+    url = settings.rpc_url
+    issue_many(ledger, acct, url, 40, per_block=2)
+    rpc(url, "anvil_mine", [hex(100)])
+    proxy.max_blocks, proxy.refusal = 10, "Requested range exceeds maximum range limit"
+    indexer = indexer_for(replace(settings, rpc_url=proxy.url), workers="process", initial_span=25)
+    try:
+        first = indexer.sync()
+        learnt = len(proxy.spans)
+        rpc(url, "anvil_mine", [hex(100)])
+        second = indexer.sync()
+    finally:
+        indexer.close()
+
+    assert first.fetch_process and second.fetch_process
+    assert any(refused for _, refused in proxy.spans[:learnt]), "the proxy never refused: the test proves nothing"
+    assert [span for span, refused in proxy.spans[learnt:] if refused] == [], proxy.spans[learnt:]
+
+
+def test_indexer_probes_an_unstated_block_limit_again_later(
+    settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One refusal must not cap the ranges for the life of a follower: after
+    PROBE_AGAIN_AFTER ranges the indexer tries wider ones again (and, the
+    limit being real, learns it again)."""
+    from ledger.indexer import sync
+    from ledger.indexer.core import PROBE_AGAIN_AFTER
+
+    monkeypatch.setattr("ledger.indexer.core.PROBE_AGAIN_AFTER", 8)
+    assert PROBE_AGAIN_AFTER >= 50  # the real value keeps refusals rare
+    url = settings.rpc_url
+    rpc(url, "anvil_mine", [hex(400)])
+    proxy.max_blocks, proxy.refusal = 10, "block range is too wide"
+
+    sync(replace(settings, rpc_url=proxy.url), workers="thread", initial_span=25)
+
+    marks = [i for i, (_, refused) in enumerate(proxy.spans) if refused]
+    assert marks and marks[-1] > marks[0] + 8, f"never probed again: {proxy.spans}"
+    assert len(marks) <= len(proxy.spans) // 3, proxy.spans
+
+
 def test_indexer_range_refusal_messages_are_recognised() -> None:
     from ledger.indexer.rpc import RefusalLimit, RpcError, RpcTimeout, is_range_refusal, refusal_limit, suggested_range
 
@@ -611,6 +659,9 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
         "block range is larger than max block range, block range = 5120, max block range = 5000":
             RefusalLimit("blocks", 5_000),
         "query block range exceeds server limit, narrow your filter: 1000": RefusalLimit("blocks", 1_000),
+        "eth_getLogs is limited to a 10,000 blocks range": RefusalLimit("blocks", 10_000),
+        "query exceeds max block range 100000": RefusalLimit("blocks", 100_000),
+        "logs limit exceeded": RefusalLimit("logs"),
         refusals[6]: None,  # a timeout: could be either
     }
     for message, limit in limits.items():

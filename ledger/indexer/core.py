@@ -17,7 +17,9 @@ One sync run, for the contracts of one deployment record:
    node refuses (too many results, range too wide, timeouts). What a refusal
    says is learnt: a stated result cap lowers the aim to half that cap; a
    stated block limit caps the span; an unstated block limit makes later
-   ranges probe halfway below the smallest refused span. Each range is checked to be one chain: the
+   ranges probe halfway below the smallest refused span (forgotten after
+   ``PROBE_AGAIN_AFTER`` ranges). A fetch process hands what it learnt back
+   to the writer with each range, for the next run. Each range is checked to be one chain: the
    range's last block has the same hash before and after its logs were
    fetched, and the previous range's last block is unchanged.
 3. Each range is written in ONE transaction: its events (bulk Core INSERT,
@@ -73,6 +75,8 @@ DEFAULT_CONFIRMATIONS = 6
 TARGET_LOGS = 5_000
 INITIAL_SPAN = 25
 MAX_SPAN = 1_000_000
+#: Ranges after which a block limit the node did not state is probed again.
+PROBE_AGAIN_AFTER = 100
 
 #: Allocations between collections of the youngest generation while syncing
 #: (Python's default is 700).
@@ -149,6 +153,8 @@ class _Batch:
     params: list[tuple[Any, ...]] | None = None
     #: Invoices minted in this range, folded by the fetch process.
     new_invoices: projections.NewInvoices | None = None
+    #: The fetch process's :attr:`Indexer.learned` after this range.
+    learned: tuple[int, int, int, int | None, int] | None = None
 
 
 class _UseThread(Exception):
@@ -202,8 +208,11 @@ class Indexer:
         self.span = initial_span
         self.max_span = max_span
         #: The smallest span a node limiting the blocks per query refused
-        #: without saying its limit: later ranges probe below it.
+        #: without saying its limit: later ranges probe below it, until
+        #: PROBE_AGAIN_AFTER ranges later (the refusal may have been a
+        #: passing one).
         self.refused_span: int | None = None
+        self._ranges_since_refusal = 0
         self.progress = progress
         if workers not in ("auto", "thread", "process"):
             raise ValueError(f"workers must be auto, thread or process, not {workers!r}")
@@ -407,9 +416,10 @@ class Indexer:
                     # common cap, so later ranges are rarely refused again.
                     self.target_logs = max(1, min(self.target_logs, limit.most // 2))
                 elif limit is not None and limit.unit == "blocks" and limit.most and limit.most < asked:
-                    self.max_span = limit.most
+                    self.max_span = min(self.max_span, limit.most)
                 elif limit is not None and limit.unit == "blocks":
                     self.refused_span = min(self.refused_span or asked, asked)
+                    self._ranges_since_refusal = 0
                 hint = suggested_range(exc)
                 if hint is not None and hint[0] == start and start <= hint[1] < end:
                     span = hint[1] - start + 1
@@ -456,9 +466,23 @@ class Indexer:
         halfway between that span and this one, which worked."""
         ideal = span * 4 if logs == 0 else blocks * self.target_logs // logs
         following = max(1, span // 4, min(ideal, span * 4, self.max_span))
-        if self.refused_span is not None and following >= self.refused_span:
-            following = max(span, (span + self.refused_span) // 2)
+        if self.refused_span is not None:
+            self._ranges_since_refusal += 1
+            if self._ranges_since_refusal >= PROBE_AGAIN_AFTER:
+                self.refused_span = None
+            elif following >= self.refused_span:
+                following = max(span, (span + self.refused_span) // 2)
         return following
+
+    @property
+    def learned(self) -> tuple[int, int, int, int | None, int]:
+        """What fetching learnt of the node's limits (see :meth:`_fetch`), to
+        carry from the fetch process back to the writer's indexer."""
+        return self.span, self.target_logs, self.max_span, self.refused_span, self._ranges_since_refusal
+
+    @learned.setter
+    def learned(self, state: tuple[int, int, int, int | None, int]) -> None:
+        self.span, self.target_logs, self.max_span, self.refused_span, self._ranges_since_refusal = state
 
     # -- writing -----------------------------------------------------------------------------
     def _write(self, batch: _Batch, expect: tuple[int, str], head: int) -> int:
@@ -703,6 +727,7 @@ class _ProcessFetcher(_Fetcher):
         _EVENTS_INSERT.params(indexer.engine.dialect, [])
         projections.prepare_plans(indexer.engine.dialect)
         context = multiprocessing.get_context("fork")
+        self.indexer = indexer
         self.out: Any = context.Queue(maxsize=1)
         self.halt: Any = context.Event()
         self.process = context.Process(
@@ -723,6 +748,8 @@ class _ProcessFetcher(_Fetcher):
                         "run the sync again"
                     ) from None
         if kind == "batch":
+            if payload.learned is not None:
+                self.indexer.learned = payload.learned  # the node's limits, for the next run
             return payload  # type: ignore[no-any-return]
         if kind == "done":
             return None
@@ -795,6 +822,7 @@ def _fetch_in_child(
             for row in batch.rows:
                 if row["args_json"] is not None:
                     row.pop("args", None)
+            batch.learned = indexer.learned
             if not put(("batch", batch)):
                 return
         put(("done", None))

@@ -46,14 +46,14 @@ _LOG_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
     rf"more than {_N} results",  # Geth, Infura: "query returned more than 10000 results"
     rf"cap of {_N} logs",  # Alchemy: "... any block range with a cap of 10K logs in the response"
     rf"too many logs, narrow your filter: {_N}",  # Erigon
-    r"response size (?:exceeded|should not)|too many (?:results|logs)|result set too large",
+    r"response size (?:exceeded|should not)|too many (?:results|logs)|result set too large|logs? limit exceeded",
 )]
 #: Refusals because the range spans too many blocks, however few logs it has.
 _BLOCK_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
     rf"range \d+ exceeds limit of {_N}",  # Infura
-    rf"max(?:imum)? (?:block )?range(?: limit)?\s*[:=]\s*{_N}",  # Geth: "exceed maximum block range: 50000"
+    rf"max(?:imum)? (?:block )?range(?: limit)?(?: of)?\s*[:=]?\s*{_N}",  # Geth: "exceed maximum block range: 50000"
     rf"exceeds server limit, narrow your filter: {_N}",  # Erigon
-    rf"limited to a {_N} (?:block )?range",
+    rf"limited to a {_N} (?:blocks? )?range",  # QuickNode
     r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
     r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
 )]
