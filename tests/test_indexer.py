@@ -697,18 +697,23 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
         # the node has answered a random number of this run's log requests,
         # after a random pause. A fixed clock raced the start-up time and the
         # sync speed: a fast sync finished the backfill before the kills began.
-        _wait_for_answers(proxy, answered + rng.randint(1, 8 if LONG else 30), proc)
+        count = answered + rng.randint(1, 8 if LONG else 30)
+        try:
+            _wait_for(lambda p=proc, n=count: len(proxy.spans) >= n or p.poll() is not None, 60)
+        except AssertionError:
+            proc.kill()
+            raise
         time.sleep(rng.uniform(0.0, 0.05))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait(30)
-        mirrored.append(_count_events(settings.database_url))
+        mirrored.append(_read_scalar(settings.database_url, select(func.count()).select_from(Event)) or 0)
     finish = subprocess.run(scf("index", "sync", "--json", settings=settings, rpc_url=proxy.url),
                             capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
 
     assert finish.returncode == 0, finish.stderr
-    total = _count_events(settings.database_url)
+    total = _read_scalar(settings.database_url, select(func.count()).select_from(Event))
     assert kills >= 2, "no kill landed during the backfill: the test proves nothing"
     assert len([n for n in mirrored if 0 < n < total]) >= 2, f"kills did not land mid-backfill: {mirrored} of {total}"
     assert _leftover_processes(settings.database_url) == [], "a fetch process outlived its killed parent"
@@ -716,30 +721,30 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
-def _count_events(url: str) -> int:
-    """Events mirrored so far; 0 before the schema exists."""
+def _read_scalar(url: str, statement: Any) -> Any:
+    """One value read from the test's database; None before the database or
+    its schema exists."""
     from ledger.db import create_db_engine
     from ledger.exceptions import DatabaseError
 
     try:
         engine = create_db_engine(url, write=False)
     except DatabaseError:  # no SQLite file yet
-        return 0
+        return None
     try:
         with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Event)).scalar_one())
-    except DBAPIError:  # no events table yet
-        return 0
+            return conn.execute(statement).scalar()
+    except DBAPIError:  # no schema yet
+        return None
     finally:
         engine.dispose()
 
 
-def _wait_for_answers(proxy: RpcProxy, count: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Wait until the proxy has answered `count` eth_getLogs calls in all, or `proc` has exited."""
+def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
-    while len(proxy.spans) < count and proc.poll() is None:
-        assert time.monotonic() < deadline, f"the sync made no progress: {len(proxy.spans)} of {count} log requests"
-        time.sleep(0.01)
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g}s"
+        time.sleep(0.02)
 
 
 def _leftover_processes(marker: str, grace: float = 10.0) -> list[int]:
@@ -815,15 +820,8 @@ def test_indexer_follow_hands_off_from_backfill_without_duplicates_or_gaps(
                 actions.lifecycle(invoice_id, "financed")
             time.sleep(0.2)
         target = head(url)
-        engine = create_engine(settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
-        deadline = time.monotonic() + 120
-        indexed = -1
-        while time.monotonic() < deadline and indexed < target:
-            with engine.connect() as conn:
-                indexed = conn.execute(select(Cursor.block_number)).scalar() or -1
-            time.sleep(0.1)
-        engine.dispose()
-        assert indexed == target, "the follower did not reach the head"
+        _wait_for(lambda: (_cursor_block(settings.database_url) or -1) >= target)
+        assert _cursor_block(settings.database_url) == target, "the follower went past the head"
     finally:
         follower.send_signal(signal.SIGTERM)
         out, err = follower.communicate(timeout=30)
@@ -971,21 +969,7 @@ def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url:
 
 
 def _cursor_block(url: str) -> int | None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(Cursor.block_number)).scalar()
-    except DBAPIError:  # no schema yet
-        return None
-    finally:
-        engine.dispose()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    return _read_scalar(url, select(Cursor.block_number))  # type: ignore[no-any-return]
 
 
 # -- the command line ----------------------------------------------------------------------------------

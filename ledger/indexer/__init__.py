@@ -103,8 +103,10 @@ def follow(
     stops answering, answers HTTP 429/5xx or closes its port, and a
     database connection that is lost or refused, are retried
     (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s:
-    a range is one transaction, so a retry repeats or loses nothing. A node
-    or database unreachable at the start is an error (a wrong URL)."""
+    a range is one transaction, so a retry repeats or loses nothing. A
+    database unreachable at the start is an error, and so is a node when the
+    deployment is read from it (``deployment`` not given, as from the CLI):
+    a wrong URL fails at once instead of being retried."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ledger.db.engine import database_errors, database_unavailable
@@ -162,8 +164,9 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
 
 def status(settings: Settings) -> list[dict[str, Any]]:
     """Every cursor with its event count (database only, no chain access).
-    A reader: it never waits for SQLite's write lock held by a running
-    `scf index follow`, and never creates a missing database."""
+    A reader: it does not wait for SQLite's write lock held by a running
+    `scf index follow`, and never creates a missing database (one on an
+    older schema is migrated first, as by every command)."""
     from sqlalchemy import func, select
 
     from ledger.db.engine import database_errors
