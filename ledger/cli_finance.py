@@ -207,13 +207,9 @@ def finance_list(ctx: click.Context, as_name: str | None, status: str | None, in
     with ledger_db(ctx) as (conn, scope):
         financier = None if as_name is None else _resolve(conn, scope, as_name, "financier")
         now = store.indexed_point(conn, scope).time
-        # Approvals past their expiry are expired, whether or not a later command has marked them yet.
-        wanted = set(statuses)
-        rows = store.list_decisions(conn, scope, financier, [*statuses, "approved"] if "expired" in wanted
-                                    else statuses, invoice_id)
+        rows = store.list_decisions(conn, scope, financier, statuses, invoice_id, limit, now)
         names = store.participant_names(conn, scope)
-        records = [r for r in (store.decision_record(row, names, now) for row in rows)
-                   if not wanted or r["status"] in wanted][:limit]
+        records = [store.decision_record(row, names, now) for row in rows]
     flat = [{"decision_id": r["decision_id"], "invoice_id": r["invoice_id"], "status": r["status"],
              "financier": r["financier"]["address"], "financier_name": r["financier"]["name"], "grade": r["grade"],
              "currency": r["currency"], "open_amount": r["open_amount"],

@@ -621,6 +621,17 @@ def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book
     assert [d["status"] for d in json.loads(cli("finance", "list", "--status", "expired", "--json").output)] == [
         "expired"]
     assert json.loads(cli("finance", "show", "1", "--json").output)["status"] == "expired"
+    # A fresh approval beside the lapsed one: each status filter, and --limit, count what is shown.
+    assert cli("finance", "quote", str(book.issue()), "--policy", str(EXAMPLE)).exit_code == 0
+
+    def listed(*args: str) -> list[tuple[int, str]]:
+        return [(d["decision_id"], d["status"]) for d in json.loads(cli("finance", "list", *args, "--json").output)]
+
+    assert listed("--status", "approved") == [(2, "approved")]
+    assert listed("--status", "expired") == [(1, "expired")]
+    assert listed("--status", "expired,approved") == [(2, "approved"), (1, "expired")]
+    assert listed("--status", "expired,approved", "--limit", "1") == [(2, "approved")]
+    assert listed("--status", "expired", "--limit", "1") == [(1, "expired")]
 
 
 def test_finance_decisions_migration_is_the_schema_head(db_url: str) -> None:

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, text, update
 
 from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import DatabaseError, InputError
@@ -373,13 +373,24 @@ def get_decision(conn: Connection, decision_id: int) -> dict[str, Any]:
 
 def list_decisions(conn: Connection, scope: LedgerScope, financier: str | None = None,
                    statuses: Sequence[str] = (), invoice_id: int | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+                   limit: int | None = None, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Stored decisions, newest first. Given ``now`` (chain time), the
+    statuses are those :func:`decision_record` shows: an approval past its
+    expiry is expired, whether or not a command has marked it so yet."""
     d = DECISIONS
     stmt = select(d).where(d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract)
     if financier is not None:
         stmt = stmt.where(d.c.financier == financier)
-    if statuses:
+    if statuses and now is None:
         stmt = stmt.where(d.c.status.in_(list(statuses)))
+    elif statuses:
+        wanted = set(statuses)
+        matches: list[ColumnElement[bool]] = [d.c.status.in_(sorted(wanted - {APPROVED}))]
+        if APPROVED in wanted:
+            matches.append(and_(d.c.status == APPROVED, d.c.expires_at >= now))
+        if EXPIRED in wanted:
+            matches.append(and_(d.c.status == APPROVED, d.c.expires_at < now))
+        stmt = stmt.where(or_(*matches))
     if invoice_id is not None:
         stmt = stmt.where(d.c.invoice_id == invoice_id)
     stmt = stmt.order_by(d.c.id.desc())
