@@ -117,16 +117,6 @@ def list_accounts(settings: Settings) -> list[AccountInfo]:
     return found
 
 
-def account_address(settings: Settings, name: str) -> str | None:
-    """Address of a named account (dev or keystore), without unlocking it."""
-    if name in DEV_NAMES:
-        return dev_address(name)
-    store = Keystore(settings)
-    if store.path(name).exists():
-        return store.address(name)
-    return None
-
-
 def load_signer(settings: Settings, name: str, chain_id: int, password: str | None) -> LocalAccount:
     """Unlock `name` for signing on `chain_id`; dev keys only on the dev chain."""
     store = Keystore(settings)

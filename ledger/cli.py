@@ -431,7 +431,7 @@ def participant_add(
     if until < today:
         raise InputError(f"KYC date {until} is in the past; give the last day the KYC is valid (today or later)")
     ledger = open_ledger(ctx)
-    address = ledger.resolve(address_text, "address").address
+    address = ledger.resolve(address_text, "new participant").address
     result = ledger.add_participant(signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until)
     emit(ctx, result, f"admitted {result['name']} ({address}) as {', '.join(result['roles'])}, "
                       f"KYC until {result['kyc_until']}")

@@ -18,12 +18,11 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from ledger.accounts import account_address
 from ledger.chain import STATUS_NAMES, ErrorDecoder, Sender
 from ledger.config import Settings
 from ledger.contracts import Currency, Deployment
@@ -37,6 +36,7 @@ from ledger.money import (
     to_minor_units,
 )
 from ledger.names import ROLE_BITS, role_names
+from ledger.names import resolve as resolve_name
 
 FINGERPRINT_DOMAIN = "scf-ledger/invoice/v1"
 #: How long a financier's terms stay valid after it sends them.
@@ -169,22 +169,10 @@ class Ledger:
         return self.participant_names().get(to_checksum_address(address))
 
     def resolve(self, text: str, what: str = "participant") -> Party:
-        """An address, a local account name, or a registered participant name."""
-        raw = text.strip()
-        if raw.startswith("0x"):
-            if not is_address(raw):
-                raise InputError(f"invalid address {text!r}: expected 0x and 40 hex digits")
-            address = to_checksum_address(raw)
-            return Party(address, self.name_of(address))
-        local = account_address(self.settings, raw)
-        if local is not None:
-            return Party(local, self.name_of(local))
-        matches = [a for a, n in self.participant_names().items() if n.casefold() == raw.casefold()]
-        if len(matches) == 1:
-            return Party(matches[0], self.participant_names()[matches[0]])
-        if len(matches) > 1:
-            raise InputError(f"{what} name {text!r} is ambiguous; use the address")
-        raise InputError(f"unknown {what} {text!r}; give an address, an account name or a registered participant name")
+        """An address, a registered participant name or a local account name
+        (see :func:`ledger.names.resolve`)."""
+        address = resolve_name(text, self.participant_names(), what, self.settings.keystore_dir)
+        return Party(address, self.name_of(address))
 
     # -- participants --------------------------------------------------------
     def add_participant(

@@ -82,7 +82,9 @@ def account_address(name: str, keystore_dir: Path | None = None) -> str | None:
 
 def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None) -> str:
     """An address, a registered participant name (``names``: address -> name,
-    case-insensitive) or a local account name, as a checksummed address."""
+    case-insensitive) or a local account name, as a checksummed address. A
+    name that is a participant and a local account of another address is
+    refused. Every command resolves names through here."""
     raw = text.strip()
     if raw.lower().startswith("0x"):
         if not _ADDRESS_RE.match(raw):
@@ -91,9 +93,13 @@ def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path |
     matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
     if len(matches) > 1:
         raise InputError(f"{what} name {text!r} is ambiguous; use the address")
+    local = account_address(raw, keystore_dir)
+    if matches and local is not None and local != matches[0]:
+        # Neither may win silently: money would go to whichever came first.
+        raise InputError(f"{what} name {text!r} is both the participant {matches[0]} and the local account "
+                         f"{local}; use the address")
     if matches:
         return matches[0]
-    local = account_address(raw, keystore_dir)
     if local is not None:
         return local
     raise InputError(

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,10 +113,10 @@ def test_cli_wrong_role_is_refused(cli):
         (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "31/01/2099"],
          "Error: invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31\n", 2),
         (["invoice", "issue", "--buyer", "0x1234", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
-         "Error: invalid address '0x1234': expected 0x and 40 hex digits\n", 2),
+         "Error: invalid buyer address '0x1234': expected 0x and 40 hex digits\n", 2),
         (["invoice", "issue", "--buyer", "Nobody Ltd", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
-         "Error: unknown buyer 'Nobody Ltd'; give an address, an account name or a registered participant name\n",
-         2),
+         "Error: unknown buyer 'Nobody Ltd': no participant or local account has that name; give a registered "
+         "name, an account name or an address (see `scf participant list`)\n", 2),
         (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "2099-01-01",
           "--currency", "USD"], "Error: unknown currency 'USD'; this deployment settles in: HKD\n", 2),
         (["invoice", "confirm", "1", "--as", "mallory"], "Error: unknown account 'mallory'; see `scf account list`\n",
@@ -266,6 +267,24 @@ def test_cli_keystore_account_signs_with_password(cli, home_copy):
     ok = cli("invoice", "issue", "--as", "ops2", "--buyer", "buyer", "--number", "L-1", "--amount", "10",
              "--due", "2099-01-01", env={"SCF_PASSWORD": "pw"})
     assert ok.exit_code == 0, ok.output
+
+
+def test_cli_name_of_a_participant_and_of_another_local_account_is_refused(cli, home_copy):
+    """A name that is a registered participant and a local account of another
+    address must not silently pick one: the invoice would go to whichever
+    the lookup tried first."""
+    tag = f"hk{os.getpid()}x{time.monotonic_ns() % 10**8}"
+    other = json.loads(cli("account", "new", f"{tag}a", "--json", env={"SCF_PASSWORD": "pw"}).output)["address"]
+    mine = json.loads(cli("account", "new", tag, "--json", env={"SCF_PASSWORD": "pw"}).output)["address"]
+    added = cli("participant", "add", tag, "--address", other, "--role", "buyer")
+    assert added.exit_code == 0, added.output
+
+    issued = cli("invoice", "issue", "--buyer", tag, "--number", f"{tag}-1", "--amount", "5", "--due", "2099-01-01")
+    listed = cli("invoice", "list", "--buyer", tag)
+
+    message = f"name '{tag}' is both the participant {other} and the local account {mine}; use the address\n"
+    assert issued.exit_code == 2 and issued.output == f"Error: buyer {message}", issued.output
+    assert listed.exit_code == 2 and listed.output == f"Error: buyer {message}", listed.output
 
 
 def test_cli_node_start_stop_keeps_state(tmp_path):
