@@ -123,7 +123,7 @@ def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path
     settings = settings_of(ctx)
     policy = find_policy(settings, policy_path, as_name)
     desk = _desk(ctx)
-    financier = desk.ledger.resolve(as_name, "financier").address
+    financier = desk.ledger.resolve(as_name, "financier", account_first=True).address
     emit(ctx, desk.quote(invoice_id, financier, policy), _print_decision)
 
 
@@ -170,7 +170,7 @@ def finance_auto(ctx: click.Context, as_name: str, policy_path: Path | None, max
     settings = settings_of(ctx)
     policy = find_policy(settings, policy_path, as_name)
     desk = _desk(ctx)
-    financier = desk.ledger.resolve(as_name, "financier").address
+    financier = desk.ledger.resolve(as_name, "financier", account_first=True).address
     account = None if dry_run else signer(ctx, as_name, desk.ledger.sender.chain_id)
     result = desk.auto(financier, account, policy, max_count=max_count, dry_run=dry_run)
 
@@ -246,10 +246,11 @@ def finance_show(ctx: click.Context, decision_id: int) -> None:
 
 
 def _resolve(conn: Connection, scope: LedgerScope, text: str, what: str) -> str:
-    """An address, a participant name or a local account name (no eth_account import)."""
+    """What ``--as`` names: a local account, else an address or a participant
+    name (no eth_account import)."""
     from ledger.finance.store import resolve_participant
 
-    return resolve_participant(conn, scope, text, what)
+    return resolve_participant(conn, scope, text, what, account_first=True)
 
 
 # -- reports -----------------------------------------------------------------------------------------

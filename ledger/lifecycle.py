@@ -168,10 +168,10 @@ class Ledger:
             return None
         return self.participant_names().get(to_checksum_address(address))
 
-    def resolve(self, text: str, what: str = "participant") -> Party:
+    def resolve(self, text: str, what: str = "participant", account_first: bool = False) -> Party:
         """An address, a registered participant name or a local account name
         (see :func:`ledger.names.resolve`)."""
-        address = resolve_name(text, self.participant_names(), what, self.settings.keystore_dir)
+        address = resolve_name(text, self.participant_names(), what, self.settings.keystore_dir, account_first)
         return Party(address, self.name_of(address))
 
     # -- participants --------------------------------------------------------

@@ -80,12 +80,18 @@ def account_address(name: str, keystore_dir: Path | None = None) -> str | None:
     return DEV_ADDRESSES.get(name) or keystore_address(keystore_dir, name)
 
 
-def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None) -> str:
+def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None,
+            account_first: bool = False) -> str:
     """An address, a registered participant name (``names``: address -> name,
     case-insensitive) or a local account name, as a checksummed address. A
     name that is a participant and a local account of another address is
-    refused. Every command resolves names through here."""
+    refused, unless ``account_first`` (for ``--as``, which names an account)
+    says the local account is meant. Every command resolves names here."""
     raw = text.strip()
+    if account_first:
+        local = account_address(raw, keystore_dir)
+        if local is not None:
+            return local
     if raw.lower().startswith("0x"):
         if not _ADDRESS_RE.match(raw):
             raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")

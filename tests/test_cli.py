@@ -285,6 +285,12 @@ def test_cli_name_of_a_participant_and_of_another_local_account_is_refused(cli, 
     message = f"name '{tag}' is both the participant {other} and the local account {mine}; use the address\n"
     assert issued.exit_code == 2 and issued.output == f"Error: buyer {message}", issued.output
     assert listed.exit_code == 2 and listed.output == f"Error: buyer {message}", listed.output
+    # --as names an account: there the local account is meant.
+    from ledger.names import resolve
+
+    keystore = home_copy.settings.keystore_dir
+    assert resolve(tag, {other: tag}, "financier", keystore, account_first=True) == mine
+    assert resolve(f"{tag}a", {other: tag}, "financier", keystore, account_first=True) == other
 
 
 def test_cli_node_start_stop_keeps_state(tmp_path):

@@ -124,12 +124,13 @@ def participant_names(conn: Connection, scope: LedgerScope) -> dict[str, str]:
     return {str(r.address): str(r.name) for r in rows}
 
 
-def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: str) -> str:
+def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: str,
+                        account_first: bool = False) -> str:
     """An address, a registered participant name (case-insensitive) or a
     local account name (:func:`ledger.names.resolve`)."""
     from ledger.names import resolve
 
-    return resolve(text_, participant_names(conn, scope), what, scope.keystore_dir)
+    return resolve(text_, participant_names(conn, scope), what, scope.keystore_dir, account_first)
 
 
 def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[str, Any]:
