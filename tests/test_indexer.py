@@ -958,14 +958,20 @@ def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url:
     assert database_unavailable(db_url, failed.value) is None, failed.value
     if sqlite:
         return  # no server to come back
-    nobody = make_url(db_url).set(port=free_port()).render_as_string(hide_password=False)
-    refused_engine = create_db_engine(nobody)
-    try:
-        with pytest.raises(OperationalError) as refused, refused_engine.connect():
-            pass
-    finally:
-        refused_engine.dispose()
-    assert database_unavailable(nobody, refused.value) is not None, refused.value
+    url = make_url(db_url)
+    nobody = url.set(port=free_port()).render_as_string(hide_password=False)  # no server there (yet)
+    no_database = url.set(database="scf_no_such_database").render_as_string(hide_password=False)  # for good
+    failures = []
+    for target in (nobody, no_database):
+        other = create_db_engine(target)
+        try:
+            with pytest.raises(OperationalError) as refused, other.connect():
+                pass
+        finally:
+            other.dispose()
+        failures.append(refused.value)
+    assert database_unavailable(nobody, failures[0]) is not None, failures[0]
+    assert database_unavailable(no_database, failures[1]) is None, failures[1]
 
 
 def _cursor_block(url: str) -> int | None:

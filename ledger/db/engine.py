@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,11 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
                         "check --home or --db-url"
                     ) from None
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 60)
+    else:
+        # A long-running `scf index follow` outlives server restarts: test a
+        # pooled connection before use (one round trip per transaction)
+        # rather than fail a range on a connection the server dropped.
+        kwargs.setdefault("pool_pre_ping", True)
     # Compact JSON, the same text the indexer's decoders produce.
     kwargs.setdefault("json_serializer", _compact_json)
     try:
@@ -148,6 +154,11 @@ def _reason(exc: SQLAlchemyError) -> str:
 #: transaction that lost a race (serialization failure, deadlock).
 _AWAY_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 _RACE_SQLSTATES = ("40001", "40P01")
+#: A connection the server refuses for good (psycopg gives these no SQLSTATE).
+_REFUSED_LOGIN = re.compile(
+    r"password authentication failed|no pg_hba\.conf entry|(?:database|role) \S+ does not exist"
+    r"|permission denied for database|authentication failed",
+)
 
 
 def _failure(exc: SQLAlchemyError) -> str | None:
@@ -163,8 +174,10 @@ def _failure(exc: SQLAlchemyError) -> str | None:
         return "locked"
     if hasattr(exc.orig, "sqlstate"):  # psycopg
         state: str | None = getattr(exc.orig, "sqlstate")  # noqa: B009 - typed as Exception
-        if state is None:  # no server answer: the connection itself failed
-            return "connection" if isinstance(exc, OperationalError) else None
+        if state is None:  # psycopg could not connect: no SQLSTATE, only the server's text
+            if not isinstance(exc, OperationalError) or _REFUSED_LOGIN.search(_reason(exc)):
+                return None
+            return "connection"
         if state.startswith(_AWAY_SQLSTATES):
             return "connection"
         if state in _RACE_SQLSTATES:
@@ -194,6 +207,8 @@ def database_errors(url: str) -> Iterator[None]:
             hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
         elif failure == "locked":  # SQLite, after the 60 s busy timeout
             hint = "another process (such as `scf index follow`) holds the write lock; retry, or stop that process"
+        elif failure == "race":
+            hint = "another transaction changed the same rows at the same time; run the command again"
         else:
             hint = "run `scf index rebuild` if the projections are damaged, or report it"
         raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None
