@@ -623,7 +623,15 @@ def test_indexer_probes_an_unstated_block_limit_again_later(
 
 
 def test_indexer_range_refusal_messages_are_recognised() -> None:
-    from ledger.indexer.rpc import RefusalLimit, RpcError, RpcTimeout, is_range_refusal, refusal_limit, suggested_range
+    from ledger.indexer.rpc import (
+        RefusalLimit,
+        RpcBusy,
+        RpcError,
+        RpcTimeout,
+        is_range_refusal,
+        refusal_limit,
+        suggested_range,
+    )
 
     refusals = [
         "query returned more than 10000 results",
@@ -668,6 +676,77 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
         assert is_range_refusal(RpcError("eth_getLogs", -32602, message)), message
         assert refusal_limit(RpcError("eth_getLogs", -32602, message)) == limit, message
     assert refusal_limit(RpcTimeout("eth_getLogs", "http://x", 5)) is None
+    # Bare HTTP errors: a gateway giving up on the query shrinks it; a rate limit or a node away does not.
+    for status, shrink in ((500, True), (502, True), (504, True), (429, False), (503, False)):
+        assert is_range_refusal(RpcBusy("eth_getLogs", status, f"HTTP {status}")) is shrink, status
+
+
+def test_indexer_rpc_client_words_odd_answers_in_one_line() -> None:
+    """Answers that are not JSON-RPC: one-line errors, never an AttributeError."""
+    from ledger.exceptions import ChainError
+    from ledger.indexer.rpc import RefusalLimit, RpcClient, RpcError, refusal_limit
+
+    answers = {
+        "/404": (404, b"<html>\n<h1>Not Found</h1>\n</html>"),
+        "/string-error": (200, b'{"jsonrpc": "2.0", "id": 1, "error": "Unauthorized:\\n bad key"}'),
+        "/batch-string-error": (200, b'{"jsonrpc": "2.0", "error": "batches are not allowed"}'),
+        "/error-with-500": (500, b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, '
+                                 b'"message": "query returned more than 10000 results"}}'),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status, body = answers[self.path]
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        def failure(path: str, batch: bool = False) -> Exception:
+            client = RpcClient(base + path)
+            with pytest.raises(ChainError) as caught:
+                client.batch([("eth_blockNumber", [])] * 2) if batch else client.call("eth_blockNumber")
+            client.close()
+            return caught.value
+
+        not_found = failure("/404")
+        string_error = failure("/string-error")
+        batch_error = failure("/batch-string-error", batch=True)
+        with_500 = failure("/error-with-500")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert str(not_found) == (f"{base}/404 answered eth_blockNumber with HTTP 404 Not Found, not JSON-RPC; "
+                              "check --rpc-url")
+    assert str(string_error) == "the node refused eth_blockNumber: Unauthorized: bad key (code None)"
+    assert str(batch_error) == "the node refused eth_blockNumber: batches are not allowed (code None)"
+    # A JSON-RPC error sent with an HTTP error status is read, so a limit it states is learnt.
+    assert isinstance(with_500, RpcError) and refusal_limit(with_500) == RefusalLimit("logs", 10_000)
+
+
+def test_indexer_single_block_refused_by_a_gateway_is_an_outage(
+    settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy
+) -> None:
+    """A gateway that fails even one block's logs: the node is unusable for
+    now, which `follow` waits out (NodeUnavailable), in one line."""
+    from ledger.exceptions import NodeUnavailable
+    from ledger.indexer import sync
+
+    issue_many(ledger, acct, settings.rpc_url, 10, per_block=5)  # blocks of 10 logs
+    proxy.max_logs, proxy.refusal = 3, "HTTP 502"
+
+    with pytest.raises(NodeUnavailable, match="even for the single block") as caught:
+        sync(replace(settings, rpc_url=proxy.url))
+    assert "\n" not in str(caught.value) and "HTTP 502 Bad Gateway" in str(caught.value)
 
 
 # -- crashes ------------------------------------------------------------------------------------------

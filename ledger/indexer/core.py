@@ -18,8 +18,9 @@ One sync run, for the contracts of one deployment record:
    says is learnt: a stated result cap lowers the aim to half that cap; a
    stated block limit caps the span; an unstated block limit makes later
    ranges probe halfway below the smallest refused span (forgotten after
-   ``PROBE_AGAIN_AFTER`` ranges). A fetch process hands what it learnt back
-   to the writer with each range, for the next run. Each range is checked to be one chain: the
+   ``PROBE_AGAIN_AFTER`` ranges without a refusal). A fetch process hands
+   what it learnt back to the writer with each message, for the next run.
+   Each range is checked to be one chain: the
    range's last block has the same hash before and after its logs were
    fetched, and the previous range's last block is unchanged.
 3. Each range is written in ONE transaction: its events (bulk Core INSERT,
@@ -153,8 +154,6 @@ class _Batch:
     params: list[tuple[Any, ...]] | None = None
     #: Invoices minted in this range, folded by the fetch process.
     new_invoices: projections.NewInvoices | None = None
-    #: The fetch process's :attr:`Indexer.learned` after this range.
-    learned: tuple[int, int, int, int | None, int] | None = None
 
 
 class _UseThread(Exception):
@@ -739,7 +738,7 @@ class _ProcessFetcher(_Fetcher):
     def get(self) -> _Batch | None:
         while True:
             try:
-                kind, payload = self.out.get(timeout=1.0)
+                kind, payload, learned = self.out.get(timeout=1.0)
                 break
             except queue.Empty:
                 if not self.process.is_alive():
@@ -747,9 +746,8 @@ class _ProcessFetcher(_Fetcher):
                         f"the indexer's fetch process exited unexpectedly (code {self.process.exitcode}); "
                         "run the sync again"
                     ) from None
+        self.indexer.learned = learned  # what the child learnt of the node's limits, for the next run
         if kind == "batch":
-            if payload.learned is not None:
-                self.indexer.learned = payload.learned  # the node's limits, for the next run
             return payload  # type: ignore[no-any-return]
         if kind == "done":
             return None
@@ -780,11 +778,12 @@ def _fetch_in_child(
         return os.getppid() != parent
 
     def put(item: tuple[str, Any]) -> bool:
+        """Send (kind, payload) with what this process learnt of the node so far."""
         while not halt.is_set():
             if orphaned():
                 os._exit(0)  # the writer is gone (killed): nothing to fetch for
             try:
-                out.put(item, timeout=0.2)
+                out.put((*item, indexer.learned), timeout=0.2)
                 return True
             except queue.Full:
                 continue
@@ -822,7 +821,6 @@ def _fetch_in_child(
             for row in batch.rows:
                 if row["args_json"] is not None:
                     row.pop("args", None)
-            batch.learned = indexer.learned
             if not put(("batch", batch)):
                 return
         put(("done", None))

@@ -84,12 +84,13 @@ class RpcTimeout(NodeUnavailable):
 
 def is_range_refusal(exc: Exception) -> bool:
     """Whether ``exc`` means "ask for fewer blocks" rather than a real failure.
-    A timeout or an HTTP 5xx (some gateways answer an oversized query so) is
-    one too; a rate limit (HTTP 429) is not: it wants fewer requests."""
+    A timeout, or a gateway's HTTP 500/502/504 (what some answer an
+    oversized query with), is one too; a rate limit (429) or an unavailable
+    node (503) is not: they want fewer requests, or patience."""
     if isinstance(exc, RpcTimeout):
         return True
     if isinstance(exc, RpcBusy):
-        return exc.code != 429
+        return exc.code in (500, 502, 504)
     if isinstance(exc, RpcError):
         return bool(_RANGE_REFUSALS.search(exc.rpc_message)) or exc.code in (-32005,)
     return False
@@ -143,6 +144,14 @@ class Header:
         return cls(int(block["number"], 16), block["hash"], block["parentHash"], int(block["timestamp"], 16))
 
 
+def _error(method: str, err: Any) -> RpcError:
+    """The RpcError for a JSON-RPC error member (an object, or whatever a
+    non-conforming node sends instead)."""
+    if isinstance(err, dict):
+        return RpcError(method, err.get("code"), " ".join(str(err.get("message", err)).split()), err.get("data"))
+    return RpcError(method, None, " ".join(str(err).split()))
+
+
 class RpcClient:
     """JSON-RPC over HTTP with one keep-alive session (not thread-safe: use
     one client per thread)."""
@@ -167,21 +176,29 @@ class RpcClient:
             raise RpcUnreachable(self.url, "connection refused") from None
         except requests.exceptions.RequestException as exc:
             raise RpcUnreachable(self.url, type(exc).__name__) from None
-        if response.status_code == 429 or response.status_code >= 500:
-            # Some providers answer an oversized query with a bare HTTP error.
-            raise RpcBusy(method, response.status_code, f"HTTP {response.status_code} {response.reason}")
+        status = response.status_code
         try:
-            return json.loads(response.content)
+            reply = json.loads(response.content)
         except ValueError:
-            raise RpcError(method, response.status_code, "the answer is not JSON") from None
+            reply = None
+        if status == 429 or status >= 500:
+            if isinstance(reply, dict) and "error" in reply:
+                return reply  # a JSON-RPC error sent with an HTTP error status: read it (it may state a limit)
+            # A gateway giving up on an oversized query, or a node overloaded or restarting.
+            raise RpcBusy(method, status, f"HTTP {status} {response.reason}")
+        if reply is None:
+            if status >= 400:
+                raise ChainError(f"{self.url} answered {method} with HTTP {status} {response.reason}, not "
+                                 "JSON-RPC; check --rpc-url")
+            raise RpcError(method, None, "the answer is not JSON")
+        return reply
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, method)
         if not isinstance(reply, dict):
             raise RpcError(method, None, "unexpected answer")
         if "error" in reply:
-            err = reply["error"] or {}
-            raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
+            raise _error(method, reply["error"])
         return reply.get("result")
 
     def answers(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
@@ -198,8 +215,7 @@ class RpcClient:
         ]
         reply = self._post(payload, calls[0][0])
         if isinstance(reply, dict):  # a node refusing the whole batch answers one error
-            err = reply.get("error") or {}
-            raise RpcError(calls[0][0], err.get("code"), str(err.get("message", reply)), err.get("data"))
+            raise _error(calls[0][0], reply.get("error") or reply)
         if not isinstance(reply, list):
             raise RpcError(calls[0][0], None, "unexpected answer to a batch")
         by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
@@ -211,8 +227,7 @@ class RpcClient:
         results = []
         for (method, _), item in zip(calls, self.answers(calls), strict=True):
             if "error" in item:
-                err = item["error"] or {}
-                raise RpcError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
+                raise _error(method, item["error"])
             results.append(item.get("result"))
         return results
 
