@@ -1310,7 +1310,7 @@ def test_indexer_migration_0002_keeps_events_and_their_uniqueness(db_url: str) -
     from sqlalchemy.exc import IntegrityError
 
     from ledger.db import current_revision, open_engine
-    from ledger.db.engine import _alembic_config, create_db_engine, upgrade
+    from ledger.db.engine import SCHEMA_REVISION, _alembic_config, create_db_engine, upgrade
 
     engine = create_db_engine(db_url)
     table = Event.__table__
@@ -1320,7 +1320,7 @@ def test_indexer_migration_0002_keeps_events_and_their_uniqueness(db_url: str) -
         with engine.begin() as conn:
             conn.execute(table.insert(), [row])
         upgrade(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == SCHEMA_REVISION
         with engine.connect() as conn:
             assert [tuple(r) for r in conn.execute(select(Event.block_number, Event.log_index, Event.amount))] == [
                 (4, 2, 9)
@@ -1332,7 +1332,46 @@ def test_indexer_migration_0002_keeps_events_and_their_uniqueness(db_url: str) -
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(table.insert(), [{**row, "block_number": 5}])  # the old key: hash and log index
         open_engine(db_url).dispose()  # and up again, as every command does on first use
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == SCHEMA_REVISION
+    finally:
+        engine.dispose()
+
+
+def test_indexer_migration_0003_narrows_the_invoice_index(db_url: str) -> None:
+    """0003 rebuilds ix_events_invoice without the contract (keeping the
+    events and the partial WHERE); an invoice's history still reads through
+    it; the downgrade gives the wide index back."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from ledger.db.engine import _alembic_config, create_db_engine, upgrade
+
+    engine = create_db_engine(db_url)
+
+    def invoice_index() -> list[str]:
+        with engine.connect() as conn:
+            [index] = [i for i in inspect(conn).get_indexes("events") if i["name"] == "ix_events_invoice"]
+        return list(index["column_names"])
+
+    try:
+        upgrade(engine, "0002")
+        with engine.begin() as conn:
+            conn.execute(Event.__table__.insert(), [
+                {k: v for k, v in _event_row(4, 2, invoice_id=7).items() if k != "args_json"}])
+        assert invoice_index() == ["chain_id", "contract", "invoice_id"]
+        upgrade(engine)
+        assert invoice_index() == ["chain_id", "invoice_id"]
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(select(Event.block_number, Event.invoice_id))] == [(4, 7)]
+            history = select(Event.log_index).where(
+                Event.chain_id == 1, Event.contract == "0x" + "11" * 20, Event.invoice_id == 7)
+            if conn.dialect.name == "sqlite":
+                compiled = history.compile(conn, compile_kwargs={"literal_binds": True})
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+                assert "ix_events_invoice" in plan, plan
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0002")
+        assert invoice_index() == ["chain_id", "contract", "invoice_id"]
     finally:
         engine.dispose()
 
