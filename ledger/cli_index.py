@@ -103,7 +103,10 @@ def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | No
 @click.pass_context
 def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float) -> None:
     """Catch up, then keep following the head until Ctrl-C (or SIGTERM).
-    Prints a line whenever new events or a reorg were indexed."""
+    Prints a line whenever new events or a reorg were indexed. A node or
+    database that goes away for a while is waited for (a one-line reason on
+    stderr, retries up to 30 s apart); a refused login or a failing
+    statement stops it."""
     from ledger.indexer import follow
 
     settings = settings_of(ctx)
