@@ -76,12 +76,13 @@ def invoice_list(
     due_before: str | None, limit: int | None, as_of_block: int | None, as_csv: bool,
 ) -> None:
     """Invoices in the indexed ledger, by id (run `scf index sync` to catch up)."""
-    from ledger.queries import list_invoices, resolve_filter
+    from ledger.queries import directory, list_invoices, resolve_filter
 
     due = parse_date(due_before, "due date") if due_before is not None else None
     with ledger_db(ctx) as (conn, scope):
-        flt = resolve_filter(conn, scope, status, supplier, buyer, holder, due, limit)
-        rows = list_invoices(conn, scope, flt, as_of_block)
+        names = directory(conn, scope)  # once: for the filter's names and the rows'
+        flt = resolve_filter(names, status, supplier, buyer, holder, due, limit)
+        rows = list_invoices(conn, scope, flt, as_of_block, names)
 
     def text(data: list[dict[str, Any]]) -> None:
         from ledger.render import table

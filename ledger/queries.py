@@ -319,25 +319,20 @@ def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> di
     }
 
 
-def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None
-                  ) -> list[dict[str, Any]]:
+def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None,
+                  names: Directory | None = None) -> list[dict[str, Any]]:
     check_block(scope, as_of_block)
-    names = directory(conn, scope)
+    names = names or directory(conn, scope)
     return [invoice_record(r, scope, names) for r in _invoice_rows(conn, scope, flt, as_of_block)]
 
 
-def resolve_filter(conn: Connection, scope: Scope, statuses: str | None, supplier: str | None, buyer: str | None,
+def resolve_filter(names: Directory, statuses: str | None, supplier: str | None, buyer: str | None,
                    holder: str | None, due_before: dt.date | None, limit: int | None) -> InvoiceFilter:
-    named = {role: text for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))
-             if text is not None}
-    if named:  # the participants are read only when a filter names one
-        names = directory(conn, scope)
-        named = {role: names.resolve(text, role) for role, text in named.items()}
+    parties = {role: None if text is None else names.resolve(text, role)
+               for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))}
     return InvoiceFilter(
         statuses=parse_statuses(statuses) if statuses is not None else (),
-        supplier=named.get("supplier"),
-        buyer=named.get("buyer"),
-        holder=named.get("holder"),
+        **parties,
         due_before=due_before,
         limit=limit,
     )
