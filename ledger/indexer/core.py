@@ -410,20 +410,23 @@ class Indexer:
                     raise failure(f"the node refuses eth_getLogs even for the single block {start}: {exc}") from None
                 asked = end - start + 1
                 limit = refusal_limit(exc)
-                if limit is not None and limit.unit == "logs" and limit.most:
+                block_limit = limit is not None and limit.unit == "blocks"
+                stated = (limit.most if limit is not None and limit.most and (not block_limit or limit.most < asked)
+                          else None)
+                if stated and not block_limit:
                     # Aim at half the node's cap, as TARGET_LOGS does for the
                     # common cap, so later ranges are rarely refused again.
-                    self.target_logs = max(1, min(self.target_logs, limit.most // 2))
-                elif limit is not None and limit.unit == "blocks" and limit.most and limit.most < asked:
-                    self.max_span = min(self.max_span, limit.most)
-                elif limit is not None and limit.unit == "blocks":
+                    self.target_logs = max(1, min(self.target_logs, stated // 2))
+                elif stated:
+                    self.max_span = min(self.max_span, stated)
+                elif block_limit:
                     self.refused_span = min(self.refused_span or asked, asked)
                     self._ranges_since_refusal = 0
                 hint = suggested_range(exc)
                 if hint is not None and hint[0] == start and start <= hint[1] < end:
                     span = hint[1] - start + 1
-                elif limit is not None and limit.unit == "blocks" and limit.most and limit.most < asked:
-                    span = limit.most
+                elif stated and block_limit:
+                    span = stated
                 else:
                     span = max(1, asked // 2)
                 self.span = span
@@ -696,7 +699,8 @@ class _ThreadFetcher(_Fetcher):
         nobody wants it any more (checked while waiting)."""
         while True:
             try:
-                item = self.out.get(timeout=0.2)
+                # Without ``abandon`` (the writer) nothing needs a wake-up.
+                item = self.out.get() if abandon is None else self.out.get(timeout=0.2)
                 break
             except queue.Empty:
                 if abandon is not None and abandon():
