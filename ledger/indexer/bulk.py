@@ -65,7 +65,9 @@ class BulkInsert:
         self._plans: dict[str, _Plan] = {}
         self._narrow: dict[tuple[str, tuple[int, ...]], tuple[_Plan, Callable[[Any], tuple[Any, ...]]]] = {}
 
-    def _statement(self, dialect: Dialect, columns: Sequence[str]) -> Any:
+    def _statement(self, dialect: Dialect, columns: Sequence[str]) -> tuple[str, tuple[str, ...], bool]:
+        """The INSERT of ``columns``: its SQL, the columns in parameter order,
+        and whether its parameters are positional."""
         stmt = dialect_insert(dialect.name, self.table).values(
             {name: bindparam(name, type_=self.table.c[name].type) for name in columns}
         )
@@ -76,14 +78,16 @@ class BulkInsert:
                 index_elements=list(self.keys),
                 set_={name: stmt.excluded[name] for name in columns if name not in self.keys},
             )
-        return stmt.compile(dialect=dialect)
+        compiled = stmt.compile(dialect=dialect)
+        if compiled.positional:
+            return str(compiled), tuple(compiled.positiontup or ()), True
+        return str(compiled), tuple(columns), False
 
     def _plan(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is not None:
             return plan
-        compiled = self._statement(dialect, self.columns)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else self.columns
+        sql, order, positional = self._statement(dialect, self.columns)
         processors = []
         for index, name in enumerate(order):
             type_ = self.table.c[name].type
@@ -99,7 +103,7 @@ class BulkInsert:
             if self.table.c[name].nullable and not self.table.c[name].primary_key
             and self.table.c[name].default is None and self.table.c[name].server_default is None
         )
-        plan = _Plan(str(compiled), order, convert, bool(compiled.positional), optional)
+        plan = _Plan(sql, order, convert, positional, optional)
         self._plans[dialect.name] = plan
         return plan
 
@@ -146,11 +150,10 @@ class BulkInsert:
         narrow = self._narrow.get(key)
         if narrow is None:
             keep = [name for index, name in enumerate(plan.order) if index not in omit]
-            compiled = self._statement(dialect, keep)
-            order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(keep)
+            sql, order, positional = self._statement(dialect, keep)
             positions = [plan.order.index(name) for name in order]
             pick = itemgetter(*positions) if len(positions) > 1 else (lambda row: (row[positions[0]],))
-            narrow = (_Plan(str(compiled), order, plan.convert, bool(compiled.positional), ()), pick)
+            narrow = (_Plan(sql, order, plan.convert, positional, ()), pick)
             self._narrow[key] = narrow
         narrow_plan, pick = narrow
         return narrow_plan, [pick(row) for row in params]
