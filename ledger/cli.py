@@ -137,12 +137,16 @@ def csv_option(f: F) -> F:
     return _format_option("csv", True, "Print CSV (a header row, then one row per item).")(f)
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+def write_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
               csv_row: Callable[[Mapping[str, Any]], Sequence[Any]] | None = None) -> None:
-    """``rows`` as CSV on stdout: a header of ``columns``, then one line per
-    row (``csv_row`` turns a row into its cells; by default the columns' values,
-    None as an empty cell)."""
+    """``rows`` as CSV on stdout: a header of ``columns`` (by default every
+    key of the rows, in first-seen order), then one line per row (``csv_row``
+    turns a row into its cells; by default the columns' values, None as an
+    empty cell)."""
     import csv
+
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)

@@ -65,9 +65,7 @@ def output(ctx: click.Context, data: Any, rows: Sequence[dict[str, Any]], as_csv
            text: Callable[[Any], None]) -> None:
     """Table (text), JSON (--json: all of `data`) or CSV (--csv: `rows`)."""
     if as_csv:
-        from ledger.reports import columns_of
-
-        write_csv(rows, columns_of(rows))
+        write_csv(rows)
         return
     emit(ctx, data, text)
 

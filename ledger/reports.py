@@ -321,11 +321,3 @@ def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of
     return {"financier": financier, "name": names.get(financier), "as_of": day.isoformat(),
             "default_after_days": default_after_days, "rows": out}
 
-
-def columns_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    cols: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in cols:
-                cols.append(k)
-    return cols
