@@ -195,11 +195,8 @@ def compare(kind: str, key: str, db: dict[str, Any] | None, chain: dict[str, Any
 
 # -- the check ---------------------------------------------------------------------------------
 def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
-    rpc = RpcClient(settings.rpc_url)
-    try:
+    with RpcClient(settings.rpc_url) as rpc:
         return _verify(settings, rpc, batch_size)
-    finally:
-        rpc.close()
 
 
 def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport:

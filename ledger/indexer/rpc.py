@@ -166,6 +166,12 @@ class RpcClient:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def _post(self, payload: Any, method: str) -> Any:
         body = json.dumps(payload, separators=(",", ":"))
         try:
