@@ -88,18 +88,17 @@ def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path |
     refused, unless ``account_first`` (for ``--as``, which names an account)
     says the local account is meant. Every command resolves names here."""
     raw = text.strip()
-    if account_first:
-        local = account_address(raw, keystore_dir)
-        if local is not None:
-            return local
-    if raw.lower().startswith("0x"):
+    address = raw.lower().startswith("0x")
+    local = account_address(raw, keystore_dir) if account_first or not address else None
+    if account_first and local is not None:
+        return local
+    if address:
         if not _ADDRESS_RE.match(raw):
             raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")
         return checksum(raw)
     matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
     if len(matches) > 1:
         raise InputError(f"{what} name {text!r} is ambiguous; use the address")
-    local = account_address(raw, keystore_dir)
     if matches and local is not None and local != matches[0]:
         # Neither may win silently: money would go to whichever came first.
         raise InputError(f"{what} name {text!r} is both the participant {matches[0]} and the local account "
