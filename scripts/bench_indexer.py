@@ -220,7 +220,6 @@ class PostgresTarget:
     def __init__(self, args: argparse.Namespace, cleanup: list[Any]) -> None:
         self.server: Any = None
         self.given = args.postgres_url or os.environ.get("SCF_BENCH_PG_URL")
-        self.why = "given"
         self.rounds = 0
         if self.given or args.no_postgres:
             self.why = "given" if self.given else "--no-postgres"
@@ -246,9 +245,7 @@ class PostgresTarget:
         self.rounds += 1
         if self.server is not None:
             return str(self.server.create_database(f"scf_bench_{self.rounds}"))
-        assert self.given
-        if self.rounds > 1:
-            _empty_ledger_tables(self.given)
+        assert self.given  # emptied by discard() after each round
         return self.given
 
     def discard(self) -> None:
