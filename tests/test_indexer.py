@@ -208,7 +208,7 @@ class RpcProxy:
     loopback) that can refuse big eth_getLogs answers like hosted providers
     do, play a lagging node, answer HTTP errors like a gateway in front of a
     restarting node (``outage``, or from the ``outage_after``-th eth_getLogs
-    call on), and close its port (``pause``/``resume``). Records the block
+    call on), and close its port (``close``, then ``resume`` on the same port). Records the block
     spans it was asked for."""
 
     def __init__(self, upstream: str) -> None:
@@ -251,15 +251,11 @@ class RpcProxy:
         self.resume()
 
     def resume(self) -> None:
-        """Listen (again, on the same port after :meth:`pause`)."""
+        """Listen (again, on the same port after :meth:`close`)."""
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-
-    def pause(self) -> None:
-        """Close the port: clients get "connection refused"."""
-        self.close()
 
     @property
     def url(self) -> str:
@@ -918,43 +914,24 @@ def test_indexer_follow_rides_out_node_outages(
     middle of the backfill (seen by the fetch thread or process) and through
     a node whose port is closed while it follows; it retries with a one-line
     message and ends equal to a clean index."""
-    from ledger.indexer import follow
-
     url = settings.rpc_url
     issue_many(ledger, acct, url, 400, per_block=10)
     proxy.max_logs = 40  # a backfill of many ranges
     proxy.outage_after = len(proxy.spans) + 5  # the gateway fails mid-backfill
-    stop = threading.Event()
-    retries: list[str] = []
-    failures: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            follow(replace(settings, rpc_url=proxy.url), poll_interval=0.05, stop=stop, workers=workers,
-                   on_error=lambda exc, _seconds: retries.append(str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            failures.append(exc)
-
-    def caught_up() -> bool:
-        return _cursor_block(settings.database_url) == head(url)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        _wait_for(lambda: bool(retries) or not thread.is_alive())
+    with _Follower(replace(settings, rpc_url=proxy.url), chain_url=url, workers=workers) as follower:
+        follower.wait(lambda: bool(follower.retries))
         proxy.outage = None
         actions.lifecycle(actions.issue(), "financed")
-        _wait_for(lambda: caught_up() or not thread.is_alive())
-        proxy.pause()
+        follower.wait(follower.caught_up)
+        proxy.close()  # the node's port closes: connection refused
         actions.issue()
-        seen = len(retries)
-        _wait_for(lambda: len(retries) > seen or not thread.is_alive())
+        seen = len(follower.retries)
+        follower.wait(lambda: len(follower.retries) > seen)
         proxy.resume()
-        _wait_for(lambda: caught_up() or not thread.is_alive())
-    finally:
-        stop.set()
-        thread.join(60)
-    assert not failures, failures
+        follower.wait(follower.caught_up)
+    retries = follower.retries
+    assert not follower.failures, follower.failures
     assert any("HTTP 503" in r for r in retries[:seen]), retries
     assert any("connection refused" in r for r in retries[seen:]), retries
     assert all("\n" not in r for r in retries)
@@ -971,9 +948,6 @@ def test_indexer_follow_rides_out_a_database_outage(
     retries with a one-line message, then catches up, losing nothing."""
     from sqlalchemy.engine import make_url
 
-    from ledger.indexer import follow
-
-    url = settings.rpc_url
     name = make_url(settings.database_url).database
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
 
@@ -984,32 +958,20 @@ def test_indexer_follow_rides_out_a_database_outage(
                 conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
                              {"name": name})
 
-    stop = threading.Event()
-    retries: list[str] = []
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            follow(settings, poll_interval=0.05, stop=stop, on_error=lambda exc, _s: retries.append(str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            failures.append(exc)
-
     actions.lifecycle(actions.issue(), "financed")
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
     try:
-        _wait_for(lambda: _cursor_block(settings.database_url) == head(url) or not thread.is_alive())
-        accept_connections(False)
-        actions.lifecycle(actions.issue(), "paid")
-        _wait_for(lambda: len(retries) >= 2 or not thread.is_alive())
-        accept_connections(True)
-        _wait_for(lambda: _cursor_block(settings.database_url) == head(url) or not thread.is_alive())
+        with _Follower(settings) as follower:
+            follower.wait(follower.caught_up)
+            accept_connections(False)
+            actions.lifecycle(actions.issue(), "paid")
+            follower.wait(lambda: len(follower.retries) >= 2)
+            accept_connections(True)
+            follower.wait(follower.caught_up)
     finally:
         accept_connections(True)
         admin.dispose()
-        stop.set()
-        thread.join(60)
-    assert not failures, failures
+    retries = follower.retries
+    assert not follower.failures, follower.failures
     assert retries and all(r.startswith(f"the database {describe_url(settings.database_url)} is unavailable: ")
                            and "\n" not in r for r in retries), retries
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
@@ -1051,6 +1013,44 @@ def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url:
         failures.append(refused.value)
     assert database_unavailable(nobody, failures[0]) is not None, failures[0]
     assert database_unavailable(no_database, failures[1]) is None, failures[1]
+
+
+class _Follower:
+    """`follow` in a thread of this test (polling every 0.05 s), collecting
+    its one-line retry messages and any exception; stopped on exit."""
+
+    def __init__(self, settings: Settings, chain_url: str | None = None, **options: Any) -> None:
+        from ledger.indexer import follow
+
+        self.settings = settings
+        self.chain_url = chain_url or settings.rpc_url  # where the head is read, past any proxy
+        self.retries: list[str] = []
+        self.failures: list[BaseException] = []
+        self.stop = threading.Event()
+
+        def run() -> None:
+            try:
+                follow(settings, poll_interval=0.05, stop=self.stop,
+                       on_error=lambda exc, _seconds: self.retries.append(str(exc)), **options)
+            except BaseException as exc:  # noqa: BLE001 - asserted by the tests
+                self.failures.append(exc)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def __enter__(self) -> _Follower:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+    def caught_up(self) -> bool:
+        return _cursor_block(self.settings.database_url) == head(self.chain_url)
+
+    def wait(self, condition: Callable[[], bool]) -> None:
+        """Until ``condition`` holds, or the follower has stopped (failed)."""
+        _wait_for(lambda: condition() or not self.thread.is_alive())
 
 
 def _cursor_block(url: str) -> int | None:
