@@ -2,10 +2,11 @@
 
 For every event of every deployed contract's ABI the decoder is prepared up
 front: converters for the indexed topics, and for the data field either
-per-word converters (when every argument is a static one-word type: the hex
-is sliced, no bytes copied) or a precomputed eth_abi tuple decoder.
-Decoding a log is then one dictionary lookup plus the work the bytes really
-need. Values come out JSON-ready: integers as decimal strings
+slices of the hex text (when every argument is a one-word type, a string or
+bytes: no bytes copied for the words) or a precomputed eth_abi tuple decoder
+(arrays and tuples; eth_abi is imported on first use, as it costs a third of
+a second). Decoding a log is then one dictionary lookup plus the work the
+bytes really need. Values come out JSON-ready: integers as decimal strings
 (JSON numbers lose precision above 2^53), addresses EIP-55 checksummed, bytes
 as ``0x`` hex.
 
@@ -115,6 +116,37 @@ def _word_expr(type_: str, word: str, start: str) -> str | None:
     return None
 
 
+def _tail(data: str, head: int) -> str:
+    """The hex digits of the ``bytes`` or ``string`` value whose offset word
+    starts at index ``head`` of the ``0x`` hex text ``data`` (the ABI's
+    head-tail layout: the offset, in bytes from the start of the data, points
+    at a length word followed by that many bytes)."""
+    offset = 2 + 2 * int(data[head:head + 64], 16)
+    start = offset + 64
+    if len(data) < start:
+        raise ValueError("a dynamic value's offset points past the end of the data")
+    end = start + 2 * int(data[offset:start], 16)
+    if len(data) < end:
+        raise ValueError("a dynamic value runs past the end of the data")
+    return data[start:end]
+
+
+def _string_at(data: str, head: int) -> str:
+    return bytes.fromhex(_tail(data, head)).decode("utf-8")
+
+
+def _data_expr(type_: str, start: str) -> str | None:
+    """Python source for the JSON-ready value of a data argument whose head
+    word starts at index ``start`` of ``data``: one-word types are sliced in
+    place, ``string`` and ``bytes`` read from their tail. None for the rest
+    (arrays, tuples), which eth_abi decodes."""
+    if type_ == "string":
+        return f"string_at(data, {start})"
+    if type_ == "bytes":
+        return f'"0x" + tail(data, {start}).lower()'
+    return _word_expr(type_, "data", start)
+
+
 @dataclass(frozen=True)
 class EventDecoder:
     """The decoder of one event of one ABI: ``decode(topics, data)`` returns
@@ -140,12 +172,14 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
     names = [i["name"] or f"arg{n}" for n, i in enumerate(inputs)]
     indexed = [n for n, i in enumerate(inputs) if i.get("indexed")]
     data = [n for n, i in enumerate(inputs) if not i.get("indexed")]
-    static = all(_word_expr(inputs[n]["type"], "d", "0") is not None for n in data)
+    # Sliced: every data argument one word, a string or bytes (no eth_abi).
+    sliced = all(_data_expr(inputs[n]["type"], "0") is not None for n in data)
+    dynamic = any(inputs[n]["type"] in ("string", "bytes") for n in data)
     lines = ["def decode(topics, data):"]
-    want_data = f"2 + 64 * {len(data)}" if static else None
     check = f"len(topics) != {len(indexed) + 1}"
-    if want_data is not None:
-        check += f" or len(data) != {want_data}"
+    if sliced:
+        # Head words only, exactly; dynamic values add their tails after them.
+        check += f" or len(data) {'<' if dynamic else '!='} 2 + 64 * {len(data)}"
     lines.append(f"    if {check}:")
     lines.append(f"        raise ValueError(f'{item['name']}: {{len(topics) - 1}} topics and {{len(data) - 2}} hex "
                  f"digits of data do not fit the ABI')")
@@ -154,22 +188,26 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         expr = _word_expr(type_, f"topics[{position}]", "2")
         # Indexed dynamic values are only a hash on chain: keep the hash.
         lines.append(f"    v{n} = {expr or f'topics[{position}].lower()'}")
-    if static:
+    if sliced:
         for slot, n in enumerate(data):
-            lines.append(f"    v{n} = {_word_expr(inputs[n]['type'], 'data', str(2 + 64 * slot))}")
+            lines.append(f"    v{n} = {_data_expr(inputs[n]['type'], str(2 + 64 * slot))}")
     elif data:
         lines.append("    values = tuple_decoder(bytes.fromhex(data[2:]))")
         for slot, n in enumerate(data):
             lines.append(f"    v{n} = convert[{slot}](values[{slot}])")
     pairs = ", ".join(f"{json.dumps(names[n])}: v{n}" for n in range(len(inputs)))
     lines.append(f"    args = {{{pairs}}}")
-    if static or not data:
-        # Every value is digits, hex or a bool: the JSON text is a template.
+    if sliced:
+        # Every value is digits, hex, a bool or a string: the JSON text is a
+        # template (strings escaped as json.dumps does).
         pieces = []
         for n in range(len(inputs)):
             key = json.dumps(names[n])
             if inputs[n]["type"] == "bool":
                 lines.append(f'    j{n} = "true" if v{n} else "false"')
+                pieces.append(f"{key}:{{j{n}}}")
+            elif inputs[n]["type"] == "string" and not inputs[n].get("indexed"):
+                lines.append(f"    j{n} = dumps(v{n}, ensure_ascii=False)")
                 pieces.append(f"{key}:{{j{n}}}")
             else:
                 pieces.append(f'{key}:"{{v{n}}}"')
@@ -178,8 +216,8 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         lines.append("    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
-        "cs": checksum, "signed": _signed, "dumps": json.dumps,
-        "tuple_decoder": None if static or not data else _LazyTupleDecoder([abi_type(inputs[n]) for n in data]),
+        "cs": checksum, "signed": _signed, "dumps": json.dumps, "tail": _tail, "string_at": _string_at,
+        "tuple_decoder": None if sliced else _LazyTupleDecoder([abi_type(inputs[n]) for n in data]),
         "convert": [_value_converter(inputs[n]) for n in data],
     }
     exec(compile(source, f"<decoder {event_signature(item)}>", "exec"), namespace)  # noqa: S102 - our own template
