@@ -856,12 +856,16 @@ def test_indexer_fetch_process_gives_the_same_database(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+@pytest.mark.parametrize("initial_span", [10, 3])
 def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
-    settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    initial_span: int,
 ) -> None:
-    """Mode auto starts in a thread and, once a full range shows a big
-    backlog, hands the rest to a fetch process before writing that range:
-    the database is the same as a plain index."""
+    """Mode auto gives a backlog of PROCESS_MIN_RANGES spans of blocks or
+    more to a fetch process from the start (span 3: about 110 blocks); a
+    shorter one starts in a thread and, once a full range shows a big
+    backlog, hands the rest to a fetch process before writing that range
+    (span 10). Either way the database is the same as a plain index."""
     from ledger.indexer import core, sync
 
     issue_many(ledger, acct, settings.rpc_url, 300, per_block=3)
@@ -869,10 +873,27 @@ def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
     # Two idle cores, whatever the machine running the tests is doing.
     monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    threads: list[object] = []  # fetch threads started by the writer (the child's are not seen here)
+    thread_init = core._ThreadFetcher.__init__
 
-    stats = sync(settings, workers="auto", target_logs=40, initial_span=3)
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        threads.append(self)
+        thread_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(core._ThreadFetcher, "__init__", counting_init)
+    from ledger.config import DEV_CHAIN_ID
+    from ledger.contracts import load_deployment
+    from ledger.indexer.rpc import RpcClient
+
+    with RpcClient(settings.rpc_url) as rpc:
+        backlog = int(rpc.call("eth_blockNumber"), 16) - (load_deployment(settings, DEV_CHAIN_ID).start_block - 1)
+    long_backlog = backlog >= core.PROCESS_MIN_RANGES * initial_span
+    assert long_backlog == (initial_span == 3), backlog  # the two paths this test is about
+
+    stats = sync(settings, workers="auto", target_logs=40, initial_span=initial_span)
 
     assert stats.fetch_process and stats.batches > 3, stats
+    assert len(threads) == (0 if long_backlog else 1), (head, initial_span)
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
