@@ -165,6 +165,18 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return _sqlite_datetime_text if dialect.name == "sqlite" else None
 
 
+class CalendarDate(TypeDecorator[dt.date]):
+    """A calendar date (SQLAlchemy's ``Date``), with a fast bind conversion
+    for the indexer's bulk inserts: on SQLite the same ``YYYY-MM-DD`` text
+    SQLAlchemy writes, from ``date.isoformat`` (C) instead of a format string."""
+
+    impl = Date
+    cache_ok = True
+
+    def bulk_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        return dt.date.isoformat if dialect.name == "sqlite" else None
+
+
 #: JSON everywhere, JSONB on PostgreSQL (indexable, compact).
 JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 #: A 64-bit surrogate key that is still SQLite's rowid alias (autoincrement).
@@ -340,7 +352,7 @@ class Invoice(Base):
     financier: Mapped[Address | None]
     status: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[UtcTime]
-    due_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(CalendarDate)
     fingerprint: Mapped[Hash32]
     doc_hash: Mapped[Hash32]
     issued_block: Mapped[BlockNumber]

@@ -94,9 +94,14 @@ def _clear_offer(state: dict[str, Any]) -> None:
     state["offer_expires_at"] = None
 
 
+_BLANK_INVOICE: dict[str, Any] = dict.fromkeys(_INVOICE_COLUMNS)
+
+
 def new_invoice_state(chain_id: int, contract: str, invoice_id: int) -> dict[str, Any]:
-    state: dict[str, Any] = dict.fromkeys(_INVOICE_COLUMNS)
-    state.update(chain_id=chain_id, contract=contract, invoice_id=invoice_id)
+    state = _BLANK_INVOICE.copy()
+    state["chain_id"] = chain_id
+    state["contract"] = contract
+    state["invoice_id"] = invoice_id
     return state
 
 
@@ -292,25 +297,29 @@ def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect
     """Fold the invoices of ``scope`` minted in ``events`` (chain order) into
     their rows, financings and repayments, as INSERT parameters for ``dialect``."""
     states: dict[int, dict[str, Any]] = {}
-    seen: set[int] = set()
+    older: set[int] = set()  # invoices whose first event here is not their mint
     financings: list[dict[str, Any]] = []
     repayments: list[dict[str, Any]] = []
+    chain_id, contract = scope.chain_id, scope.invoice_contract
     for ev in events:
         invoice_id = ev["invoice_id"]
-        if invoice_id is None or ev["contract"] != scope.invoice_contract or ev["chain_id"] != scope.chain_id:
+        if invoice_id is None or ev["contract"] != contract or ev["chain_id"] != chain_id:
             continue
-        if invoice_id not in seen:
-            seen.add(invoice_id)
-            if not _is_mint(ev):
-                continue
-            states[invoice_id] = new_invoice_state(ev["chain_id"], ev["contract"], invoice_id)
         state = states.get(invoice_id)
-        if state is None or ev["event"] not in INVOICE_EVENTS:
+        if state is None:
+            if invoice_id in older:
+                continue
+            if not _is_mint(ev):
+                older.add(invoice_id)
+                continue
+            state = states[invoice_id] = new_invoice_state(chain_id, contract, invoice_id)
+        name = ev["event"]
+        if name not in INVOICE_EVENTS:
             continue
         fold_invoice(state, ev)
-        if ev["event"] == "InvoiceFinanced":
+        if name == "InvoiceFinanced":
             financings.append(financing_row(ev, state["currency"]))
-        elif ev["event"] == "InvoiceRepaid":
+        elif name == "InvoiceRepaid":
             repayments.append(repayment_row(ev, state["currency"]))
     complete = {i for i, st in states.items() if st["supplier"] is not None}
     return NewInvoices(set(states), {
