@@ -856,6 +856,34 @@ def test_indexer_fetch_process_gives_the_same_database(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+def test_indexer_fetch_process_sync_checkpoints_the_sqlite_wal_itself(
+    settings: Settings, ledger: Any, acct: Any, actions: Actions
+) -> None:
+    """A backfill with a fetch process checkpoints the WAL in a thread of its
+    own and once more at its end: the database file holds every page when the
+    sync returns, though the backfill is far below wal_autocheckpoint and a
+    second connection keeps closing the engine from checkpointing."""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the WAL is SQLite's")
+    from ledger.db.engine import create_db_engine
+    from ledger.indexer import sync
+
+    issue_many(ledger, acct, settings.rpc_url, 120, per_block=3)
+    sync(settings, to_block=1)  # creates the database
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    other = create_db_engine(settings.database_url, write=False)
+    try:
+        with other.connect() as held:
+            stats = sync(settings, workers="process", target_logs=40, initial_span=3)
+            page_size = held.exec_driver_sql("PRAGMA page_size").scalar_one()
+            pages = held.exec_driver_sql("PRAGMA page_count").scalar_one()
+            assert stats.fetch_process and stats.events > 200, stats
+            assert path.stat().st_size == page_size * pages
+            assert Path(f"{path}-wal").stat().st_size > 0  # the WAL was used, and kept open by `held`
+    finally:
+        other.dispose()
+
+
 @pytest.mark.parametrize("initial_span", [10, 3])
 def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
     settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
