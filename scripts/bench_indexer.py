@@ -7,7 +7,8 @@ issues invoices with pre-signed transactions sent in JSON-RPC batches (each
 issue emits ERC-721 Transfer + InvoiceIssued) until at least --events events
 exist. Then, in one run, it measures:
 
-  (a) raw eth_getLogs over HTTP + JSON parsing (the ceiling);
+  (a) raw eth_getLogs over HTTP + JSON parsing (the ceiling), with the
+      indexer's own JSON-RPC client, so both read answers the same way;
   (b) end-to-end `scf index sync` into a fresh SQLite database;
   (c) the same into a fresh PostgreSQL database: --postgres-url or
       SCF_BENCH_PG_URL, else a throw-away server from scripts/pgtmp.py;
@@ -144,22 +145,17 @@ def _count_logs(rpc: RpcClient, deployment: Any) -> int:
 
 
 def raw_rate(url: str, info: dict[str, Any]) -> tuple[float, int]:
-    """(a): eth_getLogs over HTTP in ranges of ~10,000 logs, parsed with json."""
-    import requests
-
-    session = requests.Session()
-    session.headers["Content-Type"] = "application/json"
+    """(a): eth_getLogs over HTTP in ranges of ~10,000 logs, with the
+    indexer's own JSON-RPC client (one keep-alive session, each answer read
+    whole and parsed with json), one range after the other."""
     blocks = info["head"] - info["start_block"] + 1
     span = max(1, blocks * TARGET_LOGS_PER_REQUEST // max(info["events"], 1))
     count = 0
-    began = time.perf_counter()
-    for start in range(info["start_block"], info["head"] + 1, span):
-        end = min(start + span - 1, info["head"])
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
-            {"address": info["addresses"], "fromBlock": hex(start), "toBlock": hex(end)}]})
-        reply = json.loads(session.post(url, data=body, timeout=300).content)
-        count += len(reply["result"])
-    elapsed = time.perf_counter() - began
+    with RpcClient(url, timeout=300) as rpc:
+        began = time.perf_counter()
+        for start in range(info["start_block"], info["head"] + 1, span):
+            count += len(rpc.get_logs(info["addresses"], start, min(start + span - 1, info["head"])))
+        elapsed = time.perf_counter() - began
     return count / elapsed, count
 
 

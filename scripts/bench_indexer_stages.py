@@ -90,9 +90,9 @@ def main() -> int:
                 began = time.perf_counter()
                 answers = []
                 for start, end in ranges:
-                    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
-                        {"address": indexer.addresses, "fromBlock": hex(start), "toBlock": hex(end)}]})
-                    answers.append(rpc.session.post(anvil.url, data=body, timeout=300).content)
+                    payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
+                        {"address": indexer.addresses, "fromBlock": hex(start), "toBlock": hex(end)}]}
+                    answers.append(rpc.exchange(payload, "eth_getLogs")[2])
                 took["fetch"] = time.perf_counter() - began
                 logs, took["parse"] = timed(lambda raw: json.loads(raw)["result"], answers)
                 rows, took["decode"] = timed(lambda got: logs_to_rows(got, indexer.targets, indexer.chain_id, {}),
