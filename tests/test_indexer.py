@@ -1319,6 +1319,55 @@ def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url
     ]
 
 
+@pytest.mark.parametrize("known_new", [True, False])
+def test_indexer_bulk_copy_stores_what_row_inserts_store(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, known_new: bool
+) -> None:
+    """On PostgreSQL 70 rows go through COPY in binary format (straight into
+    the table, or through the staging table when conflicts are ignored);
+    the same rows inserted one statement per batch under another chain id
+    read back the same: exact amounts past 64 bits, NULLs, times, JSON from
+    ready text (unicode, quotes) and from dicts."""
+    from ledger.db import open_engine
+    from ledger.indexer import bulk
+    from ledger.indexer.core import _EVENTS_INSERT
+
+    def rows(chain_id: int) -> list[dict[str, Any]]:
+        return [
+            _event_row(
+                10 + i // 7, i % 7, chain_id=chain_id,
+                amount=2**256 - 1 if i % 5 == 0 else (i if i % 3 else None),
+                invoice_id=i if i % 2 else None, account="0x" + f"{i:02x}" * 20 if i % 6 == 0 else None,
+                block_time=dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC) + dt.timedelta(seconds=i, microseconds=i),
+                args_json=f'{{"n":"{i}","s":"香港 \\"q\\""}}' if i % 4 else None,
+                args={"i": str(i), "ok": True} if i % 4 == 0 else None,
+            )
+            for i in range(70)
+        ]
+
+    engine = open_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows(1), known_new=known_new)
+            if not known_new:
+                _EVENTS_INSERT.execute(conn, rows(1))  # stored already: ignored
+        monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 10**9)
+        with engine.begin() as conn:
+            _EVENTS_INSERT.execute(conn, rows(2), known_new=known_new)
+        with engine.connect() as conn:
+            got = {chain: [tuple(r) for r in conn.execute(
+                select(Event.block_number, Event.log_index, Event.amount, Event.invoice_id, Event.account,
+                       Event.args, Event.block_time, Event.block_hash, Event.tx_hash, Event.event)
+                .where(Event.chain_id == chain).order_by(Event.block_number, Event.log_index)
+            )] for chain in (1, 2)}
+    finally:
+        engine.dispose()
+    assert len(got[1]) == 70
+    assert got[1] == got[2]
+    assert got[1][0][2] == 2**256 - 1 and got[1][1][5] == {"n": "1", "s": '香港 "q"'}
+    assert got[1][4][5] == {"i": "4", "ok": True}
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_indexer_failed_copy_is_a_sqlalchemy_error(db_url: str) -> None:

@@ -3,8 +3,9 @@
 A Core ``insert()`` (with its ON CONFLICT clause) is compiled once per
 dialect, and every batch is handed to the DBAPI's ``executemany`` as plain
 tuples (or dicts, for named paramstyles); on PostgreSQL bigger batches go
-through COPY instead (psycopg's per-row executemany machinery costs several
-times what the server does). The columns' own bind processors
+through COPY instead, in binary format (psycopg's per-row executemany
+machinery costs several times what the server does, and text COPY makes the
+server parse every number, time and document). The columns' own bind processors
 (``Uint256``, ``UTCDateTime``, JSON) are applied, but only where a value
 needs one, by a list comprehension generated per table and dialect; what is
 skipped is SQLAlchemy's per-row parameter bookkeeping, which costs more than
@@ -15,6 +16,7 @@ batch are left out of the statement (another compiled variant, cached).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -64,6 +66,8 @@ class BulkInsert:
         self.json_text = dict(json_text or {})
         self._plans: dict[str, _Plan] = {}
         self._narrow: dict[tuple[str, tuple[int, ...]], tuple[_Plan, Callable[[Any], tuple[Any, ...]]]] = {}
+        #: PostgreSQL: the table's column type oids by name (see _binary_copy_types).
+        self._copy_oids: dict[str, int] | None = None
 
     def _statement(self, dialect: Dialect, columns: Sequence[str]) -> tuple[str, tuple[str, ...], bool]:
         """The INSERT of ``columns``: its SQL, the columns in parameter order,
@@ -179,19 +183,25 @@ class BulkInsert:
         columns = ", ".join(quote(name) for name in order)
         dbapi: Any = conn.connection.dbapi_connection  # psycopg's own connection: COPY is its API
         with dbapi.cursor() as cursor:
-            if self.conflict is None or known_new:
-                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for values in params:
-                        copy.write_row(values)
-                return
-            stage = quote(f"stage_{self.table.name}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
-                f"AS SELECT {columns} FROM {table} WITH NO DATA"
-            )
-            with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            types = self._binary_copy_types(cursor, order)
+            if types is not None:
+                cursor.adapters.register_dumper(None, _json_text_binary_dumper())
+            target = table
+            if self.conflict is not None and not known_new:
+                target = quote(f"stage_{self.table.name}")
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS "
+                    f"AS SELECT {columns} FROM {table} WITH NO DATA"
+                )
+            binary = " (FORMAT BINARY)" if types is not None else ""
+            with cursor.copy(f"COPY {target} ({columns}) FROM STDIN{binary}") as copy:
+                if types is not None:
+                    copy.set_types(types)
                 for values in params:
                     copy.write_row(values)
+            if target == table:
+                return
+            stage = target
             keys = ", ".join(quote(name) for name in self.keys)
             if self.conflict == "ignore":
                 action = "DO NOTHING"
@@ -203,6 +213,42 @@ class BulkInsert:
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT ({keys}) {action}"
             )
             cursor.execute(f"DELETE FROM {stage}")
+
+    def _binary_copy_types(self, cursor: Any, order: Sequence[str]) -> list[int] | None:
+        """The type oids of ``order``'s columns, read from the server once, for
+        COPY in binary format; None if a column has a type outside
+        _BINARY_COPY_TYPES (then COPY sends text)."""
+        if self._copy_oids is None:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped", [self.table.name]
+            )
+            self._copy_oids = {str(name): int(oid) for name, oid in cursor.fetchall()}
+        oids = [self._copy_oids[name] for name in order]
+        return oids if all(oid in _BINARY_COPY_TYPES for oid in oids) else None
+
+
+#: Oids of the column types COPY sends in binary format (the server then
+#: parses no text): int2, int4, int8, bool, text, varchar, numeric, date,
+#: timestamptz and jsonb (from JSON text: _json_text_binary_dumper).
+_BINARY_COPY_TYPES = frozenset({21, 23, 20, 16, 25, 1043, 1700, 1082, 1184, 3802})
+
+
+@cache
+def _json_text_binary_dumper() -> Any:
+    from psycopg.types.json import JsonbBinaryDumper
+
+    class JsonTextBinaryDumper(JsonbBinaryDumper):  # type: ignore[misc]
+        """jsonb in COPY's binary format (a version byte, then the text) from
+        JSON text already serialised, as the decoders write the events'
+        args; other values (psycopg's Jsonb wrappers) as psycopg dumps them."""
+
+        def dump(self, obj: Any) -> Any:
+            if isinstance(obj, str):
+                return b"\x01" + obj.encode()
+            return super().dump(obj)
+
+    return JsonTextBinaryDumper
 
 
 def _compile_converter(
