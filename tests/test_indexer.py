@@ -856,6 +856,7 @@ def test_indexer_fetch_process_gives_the_same_database(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the WAL is SQLite's
 def test_indexer_fetch_process_sync_checkpoints_the_sqlite_wal_itself(
     settings: Settings, ledger: Any, acct: Any, actions: Actions
 ) -> None:
@@ -863,8 +864,6 @@ def test_indexer_fetch_process_sync_checkpoints_the_sqlite_wal_itself(
     own and once more at its end: the database file holds every page when the
     sync returns, though the backfill is far below wal_autocheckpoint and a
     second connection keeps closing the engine from checkpointing."""
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("the WAL is SQLite's")
     from ledger.db.engine import create_db_engine
     from ledger.indexer import sync
 
