@@ -134,12 +134,16 @@ def test_logs_become_rows_with_their_typed_columns() -> None:
     assert rows[2]["args"]["name"] == "Supplier" and rows[3]["args"]["ids"] == ["7"]
 
 
-@pytest.mark.parametrize("damage", ["offset past the end", "length past the end", "not utf-8", "truncated head"])
+@pytest.mark.parametrize(
+    "damage", ["offset past the end", "offset into the head", "length past the end", "not utf-8", "truncated head"]
+)
 def test_malformed_dynamic_data_is_kept_raw(damage: str) -> None:
     targets = _targets()
     words = bytearray(abi_encode(["string", "uint8", "uint64"], ["Supplier", 1, 9]))
     if damage == "offset past the end":
         words[0:32] = (10_000).to_bytes(32, "big")
+    elif damage == "offset into the head":
+        words[0:32] = (32).to_bytes(32, "big")  # would read the roles word as the length
     elif damage == "length past the end":
         words[96:128] = (1_000).to_bytes(32, "big")
     elif damage == "not utf-8":

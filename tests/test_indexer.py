@@ -389,6 +389,45 @@ def test_indexer_replaying_stored_blocks_is_idempotent(settings: Settings, actio
     assert snapshot(settings.database_url) == before
 
 
+def test_indexer_auto_over_stored_events_makes_progress(
+    settings: Settings, ledger: Any, acct: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long backlog over events already stored (the cursor moved back): mode
+    auto starts a fetch process, its first range overlaps, and the writer
+    takes the stored stretch over in a thread, starting no other fetch
+    process before the last stored block. (It used to start one per range,
+    and with a fetch process from the start it would start them forever.)"""
+    from ledger.indexer import core, get_engine, sync
+
+    issue_many(ledger, acct, settings.rpc_url, 60, per_block=3)
+    sync(settings)
+    before = snapshot(settings.database_url)
+    engine = get_engine(settings.database_url)
+    with engine.begin() as conn:
+        cursor = conn.execute(select(Cursor.__table__)).one()
+        origin = cursor.start_block - 1
+        origin_hash = rpc(settings.rpc_url, "eth_getBlockByNumber", [hex(origin), False])["hash"]
+        conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
+    monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    starts: list[object] = []
+    process_init = core._ProcessFetcher.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        starts.append(self)
+        if len(starts) > 3:
+            raise RuntimeError("fetch process after fetch process: the sync makes no progress")
+        process_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(core._ProcessFetcher, "__init__", counting_init)
+
+    again = sync(settings, workers="auto", initial_span=1, target_logs=1)  # ranges of one block
+
+    assert starts, "the long backlog should have started a fetch process"
+    assert again.events == 0 and again.blocks > 0
+    assert snapshot(settings.database_url) == before
+
+
 def test_indexer_rebuild_replays_the_same_projections(settings: Settings, actions: Actions) -> None:
     from ledger.indexer import rebuild, sync
 

@@ -217,14 +217,14 @@ class BulkInsert:
     def _binary_copy_types(self, cursor: Any, order: Sequence[str]) -> list[int] | None:
         """The type oids of ``order``'s columns, read from the server once, for
         COPY in binary format; None if a column has a type outside
-        _BINARY_COPY_TYPES (then COPY sends text)."""
+        _BINARY_COPY_TYPES or is not known yet (then COPY sends text)."""
         if self._copy_oids is None:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
                 "AND NOT attisdropped", [self.table.name]
             )
             self._copy_oids = {str(name): int(oid) for name, oid in cursor.fetchall()}
-        oids = [self._copy_oids[name] for name in order]
+        oids = [self._copy_oids.get(name, 0) for name in order]
         return oids if all(oid in _BINARY_COPY_TYPES for oid in oids) else None
 
 

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from ledger.config import DEV_CHAIN_ID
 from ledger.contracts import Deployment
@@ -556,6 +556,11 @@ class Indexer:
         stop = stop or threading.Event()
         restarts = 0
         use_process = self.workers == "process"
+        # A range a fetch process prepared that overlaps stored events is
+        # redone by the writer in a thread (see _UseThread); mode auto then
+        # starts or switches to a fetch process only past the last block with
+        # stored events, not once per range over them.
+        process_after = -1
         while not stop.is_set():
             head = self.rpc.block_number()
             stats.head = head
@@ -574,9 +579,10 @@ class Indexer:
             if int(cursor["block_number"]) >= target:
                 break
             try:
-                use_process = self._run(cursor, target, head, stats, stop, use_process)
+                use_process = self._run(cursor, target, head, stats, stop, use_process, process_after)
             except _UseThread:
                 use_process = False
+                process_after = self._last_stored_block()
             except _Restart:
                 restarts += 1
                 if restarts > 100:
@@ -590,26 +596,29 @@ class Indexer:
 
     def _run(
         self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event,
-        use_process: bool,
+        use_process: bool, process_after: int = -1,
     ) -> bool:
         """Index from the cursor to ``target``. Returns whether the fetching
         went to a child process (mode "auto" starts a run of many blocks in
         one; any other in a thread, switching as soon as a range shows the
         backlog is big), so that a restart keeps it there."""
         prev = (int(cursor["block_number"]), str(cursor["block_hash"]))
-        if not use_process and self.workers == "auto" and self._long_backlog(prev[0], target):
+        auto = self.workers == "auto"
+        if not use_process and auto and prev[0] >= process_after and self._long_backlog(prev[0], target):
             use_process = True
         fetcher: _Fetcher = (
             _ProcessFetcher(self, prev, target, head) if use_process else _ThreadFetcher(self, prev, target, head)
         )
-        checkpointer = _Checkpointer.start(self.engine) if use_process else None
+        checkpointer: _Checkpointer | None = None
         try:
+            if use_process:
+                checkpointer = _Checkpointer.start(self.engine)
             while True:
                 batch = fetcher.get()
                 stats.fetch_process = stats.fetch_process or use_process
                 if batch is None:
                     return use_process
-                if not use_process and self.workers == "auto" and self._big_backlog(batch, target):
+                if not use_process and auto and batch.to_block >= process_after and self._big_backlog(batch, target):
                     # The rest goes to a fetch process, started before this
                     # range is written so that it fetches the next one meanwhile
                     # (the thread's range in flight is dropped).
@@ -635,9 +644,18 @@ class Indexer:
                 if stop.is_set():
                     return use_process
         finally:
-            fetcher.close()
-            if checkpointer is not None:
-                checkpointer.close()
+            try:
+                fetcher.close()
+            finally:
+                if checkpointer is not None:
+                    checkpointer.close()
+
+    def _last_stored_block(self) -> int:
+        """The highest block with stored events on this chain (-1: none)."""
+        e = EVENTS
+        with self.engine.connect() as conn:
+            last = conn.execute(select(func.max(e.c.block_number)).where(e.c.chain_id == self.chain_id)).scalar()
+        return -1 if last is None else int(last)
 
     def _long_backlog(self, indexed: int, target: int) -> bool:
         """Whether a run from block ``indexed`` to ``target`` is a backfill
@@ -836,12 +854,15 @@ class _Checkpointer:
             while True:
                 self.wake.wait()
                 self.wake.clear()
+                # Read before checkpointing: a close() during this checkpoint
+                # (after a last commit) wakes the loop for one more.
+                last = self.stopping
                 cursor = connection.cursor()
                 try:
                     cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 finally:
                     cursor.close()
-                if self.stopping:
+                if last:
                     return
         except Exception:  # noqa: BLE001, S110 - the pages stay in the WAL: nothing is lost
             pass

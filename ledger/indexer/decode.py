@@ -116,12 +116,15 @@ def _word_expr(type_: str, word: str, start: str) -> str | None:
     return None
 
 
-def _tail(data: str, head: int) -> str:
+def _tail(data: str, head: int, tails: int) -> str:
     """The hex digits of the ``bytes`` or ``string`` value whose offset word
     starts at index ``head`` of the ``0x`` hex text ``data`` (the ABI's
     head-tail layout: the offset, in bytes from the start of the data, points
-    at a length word followed by that many bytes)."""
+    at a length word followed by that many bytes, at or after index
+    ``tails``, where the head words end)."""
     offset = 2 + 2 * int(data[head:head + 64], 16)
+    if offset < tails:
+        raise ValueError("a dynamic value's offset points into the head")
     start = offset + 64
     if len(data) < start:
         raise ValueError("a dynamic value's offset points past the end of the data")
@@ -131,19 +134,20 @@ def _tail(data: str, head: int) -> str:
     return data[start:end]
 
 
-def _string_at(data: str, head: int) -> str:
-    return bytes.fromhex(_tail(data, head)).decode("utf-8")
+def _string_at(data: str, head: int, tails: int) -> str:
+    return bytes.fromhex(_tail(data, head, tails)).decode("utf-8")
 
 
-def _data_expr(type_: str, start: str) -> str | None:
+def _data_expr(type_: str, start: str, tails: str = "0") -> str | None:
     """Python source for the JSON-ready value of a data argument whose head
-    word starts at index ``start`` of ``data``: one-word types are sliced in
-    place, ``string`` and ``bytes`` read from their tail. None for the rest
-    (arrays, tuples), which eth_abi decodes."""
+    word starts at index ``start`` of ``data`` (the head words end at index
+    ``tails``): one-word types are sliced in place, ``string`` and ``bytes``
+    read from their tail. None for the rest (arrays, tuples), which eth_abi
+    decodes."""
     if type_ == "string":
-        return f"string_at(data, {start})"
+        return f"string_at(data, {start}, {tails})"
     if type_ == "bytes":
-        return f'"0x" + tail(data, {start}).lower()'
+        return f'"0x" + tail(data, {start}, {tails}).lower()'
     return _word_expr(type_, "data", start)
 
 
@@ -190,7 +194,7 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         lines.append(f"    v{n} = {expr or f'topics[{position}].lower()'}")
     if sliced:
         for slot, n in enumerate(data):
-            lines.append(f"    v{n} = {_data_expr(inputs[n]['type'], str(2 + 64 * slot))}")
+            lines.append(f"    v{n} = {_data_expr(inputs[n]['type'], str(2 + 64 * slot), str(2 + 64 * len(data)))}")
     elif data:
         lines.append("    values = tuple_decoder(bytes.fromhex(data[2:]))")
         for slot, n in enumerate(data):
