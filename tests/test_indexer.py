@@ -368,20 +368,26 @@ def test_indexer_sync_twice_changes_nothing(settings: Settings, actions: Actions
     assert snapshot(settings.database_url) == before
 
 
-def test_indexer_replaying_stored_blocks_is_idempotent(settings: Settings, actions: Actions) -> None:
-    """Rows already stored are neither inserted nor folded again, even when the
-    cursor is moved back over them."""
-    from ledger.indexer import get_engine, sync
+def _rewind_cursor(settings: Settings) -> None:
+    """Move the cursor back to the block before the deployment, over every stored event."""
+    from ledger.indexer import get_engine
 
-    actions.lifecycle(actions.issue(), "paid")
-    sync(settings)
-    before = snapshot(settings.database_url)
-    engine = get_engine(settings.database_url)
-    with engine.begin() as conn:
+    with get_engine(settings.database_url).begin() as conn:
         cursor = conn.execute(select(Cursor.__table__)).one()
         origin = cursor.start_block - 1
         origin_hash = rpc(settings.rpc_url, "eth_getBlockByNumber", [hex(origin), False])["hash"]
         conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
+
+
+def test_indexer_replaying_stored_blocks_is_idempotent(settings: Settings, actions: Actions) -> None:
+    """Rows already stored are neither inserted nor folded again, even when the
+    cursor is moved back over them."""
+    from ledger.indexer import sync
+
+    actions.lifecycle(actions.issue(), "paid")
+    sync(settings)
+    before = snapshot(settings.database_url)
+    _rewind_cursor(settings)
 
     again = sync(settings)
 
@@ -397,17 +403,12 @@ def test_indexer_auto_over_stored_events_makes_progress(
     takes the stored stretch over in a thread, starting no other fetch
     process before the last stored block. (It used to start one per range,
     and with a fetch process from the start it would start them forever.)"""
-    from ledger.indexer import core, get_engine, sync
+    from ledger.indexer import core, sync
 
     issue_many(ledger, acct, settings.rpc_url, 60, per_block=3)
     sync(settings)
     before = snapshot(settings.database_url)
-    engine = get_engine(settings.database_url)
-    with engine.begin() as conn:
-        cursor = conn.execute(select(Cursor.__table__)).one()
-        origin = cursor.start_block - 1
-        origin_hash = rpc(settings.rpc_url, "eth_getBlockByNumber", [hex(origin), False])["hash"]
-        conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
+    _rewind_cursor(settings)
     monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     starts: list[object] = []
