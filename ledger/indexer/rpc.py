@@ -20,21 +20,12 @@ import requests
 
 from ledger.exceptions import ChainError, NodeUnavailable, RpcUnreachable
 
-#: Messages of providers refusing an eth_getLogs query as too big, too wide or too slow.
-_RANGE_REFUSALS = re.compile(
-    r"more than \d[\d,]* results"  # Infura, Alchemy, QuickNode: "query returned more than 10000 results"
-    r"|response size (?:exceeded|should not)"  # Alchemy: "Log response size exceeded"
-    r"|block range"  # "block range is too wide", "exceed maximum block range", "block range too large"
-    r"|range (?:is )?too (?:large|wide|big)"
-    r"|exceeds? (?:the )?max(?:imum)? (?:block )?range"  # Besu: "Requested range exceeds maximum range limit"
-    r"|range limit"
-    r"|exceeds limit of"  # Infura: "range 1000000 exceeds limit of 10000"
-    r"|narrow your filter"  # Erigon: "query returns too many logs, narrow your filter: 20000"
-    r"|too many (?:results|logs|blocks)"
-    r"|limit(?:ed)? (?:exceeded|to a)"  # "logs limit exceeded", "eth_getLogs is limited to a 10,000 range"
-    r"|query timeout"  # Geth: "query timeout exceeded"
-    r"|timed? ?out"
-    r"|result set too large",
+#: Refusals of an eth_getLogs query that fit neither list below: the node
+#: gave up (timeouts), or said only that some limit was hit.
+_OTHER_REFUSALS = re.compile(
+    r"query timeout|timed? ?out"  # Geth: "query timeout exceeded"
+    r"|exceeds limit of|narrow your filter"  # Infura, Erigon, without their numbers
+    r"|limit(?:ed)? (?:exceeded|to a)",  # "logs limit exceeded", "eth_getLogs is limited to a 10,000 range"
     re.IGNORECASE,
 )
 #: Alchemy suggests a range that works: "... this block range should work: [0x1, 0x2]".
@@ -92,7 +83,8 @@ def is_range_refusal(exc: Exception) -> bool:
     if isinstance(exc, RpcBusy):
         return exc.code in (500, 502, 504)
     if isinstance(exc, RpcError):
-        return bool(_RANGE_REFUSALS.search(exc.rpc_message)) or exc.code in (-32005,)
+        return (refusal_limit(exc) is not None or bool(_OTHER_REFUSALS.search(exc.rpc_message))
+                or exc.code in (-32005,))
     return False
 
 
