@@ -1265,6 +1265,35 @@ def test_indexer_schema_revision_is_the_migrations_head() -> None:
     assert MIGRATIONS_DIR.is_dir()
 
 
+@pytest.mark.parametrize("existing_page_size", [None, 4096])
+def test_indexer_sqlite_page_size_is_16_kib_for_new_databases_only(tmp_path: Path, existing_page_size: int | None
+                                                                   ) -> None:
+    """New SQLite databases get 16 KiB pages; one made with other pages keeps
+    them (SQLite cannot change them in WAL mode) and still works. Either way
+    a commit checkpoints at about 40 MB of WAL."""
+    import sqlite3
+
+    from ledger.db.engine import WAL_CHECKPOINT_BYTES, open_engine
+
+    path = tmp_path / "ledger.db"
+    if existing_page_size is not None:
+        made = sqlite3.connect(path)
+        made.execute(f"PRAGMA page_size={existing_page_size}")
+        made.execute("PRAGMA journal_mode=WAL")
+        made.close()
+    engine = open_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            checkpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            tables = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'events'").scalar_one()
+        assert page_size == (existing_page_size or 16384)
+        assert checkpoint * page_size == WAL_CHECKPOINT_BYTES
+        assert tables == 1  # migrated on open
+    finally:
+        engine.dispose()
+
+
 def test_indexer_schema_matches_the_models(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

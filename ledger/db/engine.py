@@ -36,6 +36,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock key that serialises concurrent migrations.
 MIGRATION_LOCK_KEY = 0x5CF1ED6E
 
+#: Page size of new SQLite databases (SQLite's default is 4 KiB).
+SQLITE_PAGE_SIZE = 16384
+#: WAL size at which a SQLite commit checkpoints (when no checkpointer did).
+WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024
+
 _upgraded: set[str] = set()
 _upgrade_lock = threading.Lock()
 
@@ -114,6 +119,12 @@ def _sqlite_setup(engine: Engine, write: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # A new database gets 16 KiB pages (before WAL mode writes its
+            # header; an existing one keeps its own). A backfill writes every
+            # page twice, to the WAL and at the checkpoint, one system call
+            # per page: with 4 KiB pages the writer spent a third more system
+            # time (0.36-0.48 s against 0.22-0.35 s per 100,000-event sync).
+            cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -121,9 +132,10 @@ def _sqlite_setup(engine: Engine, write: bool) -> None:
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA temp_store=MEMORY")
             if write:
-                # Checkpoint the WAL every ~40 MB rather than every ~4 MB: bulk
-                # indexing commits big transactions.
-                cursor.execute("PRAGMA wal_autocheckpoint=10000")
+                # Checkpoint the WAL every ~40 MB rather than every 1,000
+                # pages: bulk indexing commits big transactions.
+                page_size = int(cursor.execute("PRAGMA page_size").fetchone()[0])
+                cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
         finally:
             cursor.close()
 
