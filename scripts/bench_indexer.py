@@ -21,7 +21,10 @@ The sync rate is the command's own (timed from opening the database to the
 last commit, so interpreter start-up is excluded); the process wall time is
 printed too. Peak RSS of each sync process is its VmHWM (polled), and a sync
 of the first half of the blocks shows it does not grow with the event count.
-The run ends with `sqlite_ratio=<b/a>` and `postgres_ratio=<c/a>`.
+Each round's ratio to the (a) just before it is printed as well (with their
+median): it shows how much the best-of-rounds ratio owes to one lucky round.
+The run ends with `sqlite_ratio=<b/a>` and `postgres_ratio=<c/a>`, best
+against best.
 
     .venv/bin/python scripts/bench_indexer.py                  # 100,000 events
     .venv/bin/python scripts/bench_indexer.py --events 5000    # quick
@@ -35,6 +38,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -297,6 +301,11 @@ def _spread(rates: list[float]) -> str:
     return ", ".join(f"{r:,.0f}" for r in rates)
 
 
+def _paired(raw: list[float], syncs: list[dict[str, Any]]) -> str:
+    ratios = [s["events_per_second"] / r for r, s in zip(raw, syncs, strict=True)]
+    return f"{', '.join(f'{x:.3f}' for x in ratios)} (median {statistics.median(ratios):.3f})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to generate (default 100000)")
@@ -370,6 +379,11 @@ def main() -> int:
                 f"(rounds: {_spread([s['events_per_second'] for s in postgres])})")
         else:
             log(f"(c) PostgreSQL skipped: {pg.why}")
+        # Each round's sync against the (a) measured just before it: how far
+        # the best-of-rounds ratio below rests on one lucky round of either.
+        log(f"per-round ratios, (b)/(a): {_paired(raw, sqlite)}")
+        if postgres:
+            log(f"per-round ratios, (c)/(a): {_paired(raw, postgres)}")
         # Three decimals: rounded to two, 0.496 would print as a met 0.50 target.
         log(f"sqlite_ratio={best_sqlite / best_raw:.3f}")
         log(f"postgres_ratio={best_pg / best_raw:.3f}" if postgres else "postgres_ratio=skipped")
