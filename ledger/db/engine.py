@@ -5,6 +5,8 @@ block the indexer; writer engines take the write lock when a transaction
 begins (``BEGIN IMMEDIATE``) so two writers queue instead of failing half-way,
 and use ``synchronous=NORMAL`` (in WAL mode a killed process loses nothing
 committed; only a power cut can lose the last commits, never consistency).
+New SQLite databases get 16 KiB pages (bulk indexing writes fewer, bigger
+pages); existing ones keep theirs.
 PostgreSQL is used through psycopg 3 (``postgresql+psycopg://``).
 
 Migrations are Alembic scripts shipped in ``ledger/db/migrations`` and run
