@@ -379,6 +379,31 @@ def _rewind_cursor(settings: Settings) -> None:
         conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
 
 
+def _two_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mode auto sees two idle cores, whatever the machine running the tests is doing."""
+    from ledger.indexer import core
+
+    monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+
+
+def _count_starts(monkeypatch: pytest.MonkeyPatch, fetcher: type[Any], most: int | None = None) -> list[object]:
+    """The fetchers of class ``fetcher`` the writer starts from now on (in
+    this process); more than ``most`` raises, to stop a sync that makes no
+    progress."""
+    starts: list[object] = []
+    init = fetcher.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        starts.append(self)
+        if most is not None and len(starts) > most:
+            raise RuntimeError(f"{fetcher.__name__} after {fetcher.__name__}: the sync makes no progress")
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(fetcher, "__init__", counting_init)
+    return starts
+
+
 def test_indexer_replaying_stored_blocks_is_idempotent(settings: Settings, actions: Actions) -> None:
     """Rows already stored are neither inserted nor folded again, even when the
     cursor is moved back over them."""
@@ -409,18 +434,8 @@ def test_indexer_auto_over_stored_events_makes_progress(
     sync(settings)
     before = snapshot(settings.database_url)
     _rewind_cursor(settings)
-    monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    starts: list[object] = []
-    process_init = core._ProcessFetcher.__init__
-
-    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        starts.append(self)
-        if len(starts) > 3:
-            raise RuntimeError("fetch process after fetch process: the sync makes no progress")
-        process_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(core._ProcessFetcher, "__init__", counting_init)
+    _two_idle_cores(monkeypatch)
+    starts = _count_starts(monkeypatch, core._ProcessFetcher, most=3)
 
     again = sync(settings, workers="auto", initial_span=1, target_logs=1)  # ranges of one block
 
@@ -937,17 +952,8 @@ def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
 
     issue_many(ledger, acct, settings.rpc_url, 300, per_block=3)
     actions.lifecycle(actions.issue(), "paid")
-    # Two idle cores, whatever the machine running the tests is doing.
-    monkeypatch.setattr(core.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(core.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    threads: list[object] = []  # fetch threads started by the writer (the child's are not seen here)
-    thread_init = core._ThreadFetcher.__init__
-
-    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        threads.append(self)
-        thread_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(core._ThreadFetcher, "__init__", counting_init)
+    _two_idle_cores(monkeypatch)
+    threads = _count_starts(monkeypatch, core._ThreadFetcher)  # the writer's (the child's are not seen here)
     from ledger.config import DEV_CHAIN_ID
     from ledger.contracts import load_deployment
     from ledger.indexer.rpc import RpcClient
@@ -960,7 +966,7 @@ def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
     stats = sync(settings, workers="auto", target_logs=40, initial_span=initial_span)
 
     assert stats.fetch_process and stats.batches > 3, stats
-    assert len(threads) == (0 if long_backlog else 1), (head, initial_span)
+    assert len(threads) == (0 if long_backlog else 1), (backlog, initial_span)
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
