@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title ParticipantRegistry
 /// @notice Who may act on the network, in which role, until when.
-contract ParticipantRegistry is IParticipantRegistry, AccessControl {
-    /// @notice Admits, updates and suspends participants.
+contract ParticipantRegistry is IParticipantRegistry, AccessControlDefaultAdminRules {
+    /// @notice Admits, updates, renames and suspends participants.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
     uint8 public constant SUPPLIER = 1;
@@ -15,6 +16,7 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl {
     uint8 public constant FINANCIER = 4;
     uint8 public constant AUDITOR = 8;
     uint8 private constant ALL_ROLES = SUPPLIER | BUYER | FINANCIER | AUDITOR;
+    uint256 private constant MAX_NAME_BYTES = 128;
 
     struct Participant {
         string name;
@@ -26,8 +28,10 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl {
 
     mapping(address account => Participant) private _participants;
 
-    constructor(address operator) {
-        _grantRole(DEFAULT_ADMIN_ROLE, operator);
+    /// @param admin The default admin (grants the operator role; transferred in two steps).
+    /// @param operator Holder of OPERATOR_ROLE.
+    /// @param adminDelay Seconds a new default admin waits before accepting.
+    constructor(address admin, address operator, uint48 adminDelay) AccessControlDefaultAdminRules(adminDelay, admin) {
         _grantRole(OPERATOR_ROLE, operator);
     }
 
@@ -38,6 +42,7 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl {
     {
         if (account == address(0)) revert InvalidParticipant(account);
         if (_participants[account].admitted) revert ParticipantAlreadyAdmitted(account);
+        _checkName(name);
         _checkTerms(roles, kycExpiry);
         _participants[account] = Participant(name, roles, kycExpiry, true, false);
         emit ParticipantAdmitted(account, name, roles, kycExpiry);
@@ -50,6 +55,14 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl {
         p.roles = roles;
         p.kycExpiry = kycExpiry;
         emit ParticipantUpdated(account, roles, kycExpiry);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function rename(address account, string calldata name) external onlyRole(OPERATOR_ROLE) {
+        Participant storage p = _admitted(account);
+        _checkName(name);
+        p.name = name;
+        emit ParticipantRenamed(account, name);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -98,5 +111,14 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl {
     function _checkTerms(uint8 roles, uint64 kycExpiry) private view {
         if (roles == 0 || (roles & ~ALL_ROLES) != 0) revert InvalidRoles(roles);
         if (kycExpiry <= block.timestamp) revert InvalidKycExpiry(kycExpiry);
+    }
+
+    function _checkName(string calldata name) private pure {
+        bytes calldata b = bytes(name);
+        if (b.length == 0 || b.length > MAX_NAME_BYTES) revert InvalidName(name);
+        for (uint256 i; i < b.length; ++i) {
+            uint8 c = uint8(b[i]);
+            if (c < 0x20 || c == 0x7F) revert InvalidName(name);
+        }
     }
 }

@@ -12,10 +12,14 @@ contract SettlementToken is ERC20, AccessControl {
 
     uint8 private immutable _decimals;
 
-    constructor(string memory name_, string memory symbol_, uint8 decimals_, address admin) ERC20(name_, symbol_) {
+    /// @param admin Grants and revokes roles.
+    /// @param minter Holder of MINTER_ROLE (may differ from the admin).
+    constructor(string memory name_, string memory symbol_, uint8 decimals_, address admin, address minter)
+        ERC20(name_, symbol_)
+    {
         _decimals = decimals_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(MINTER_ROLE, admin);
+        _grantRole(MINTER_ROLE, minter);
     }
 
     /// @notice Minor units per major unit are 10**decimals().

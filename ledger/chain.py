@@ -34,15 +34,24 @@ from ledger.names import role_names
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {
     "InvoiceNotFound": "invoice {invoiceId} does not exist",
-    "DuplicateInvoice": "duplicate invoice: the same invoice was already issued as invoice {existingInvoiceId}",
-    "InvalidFingerprint": "the invoice fingerprint is empty",
-    "InvalidAmount": "invalid amount {amount}: must be positive and below 2^128 minor units",
-    "InvalidDueDate": "due date {dueDate} is not in the future (chain time {nowTimestamp})",
+    "DuplicateInvoice": (
+        "duplicate invoice: {supplier} already issued invoice number {normalisedNumber} (in any spelling) "
+        "as invoice {existingInvoiceId}; an invoice number is used once, ever"
+    ),
+    "InvalidInvoiceNumber": (
+        "invalid invoice number {number}: it needs 1 to 64 bytes, no control characters, and a letter or digit"
+    ),
+    "InvalidAmount": "invalid amount {amount}: must be positive and below 2^96 minor units",
+    "InvalidDueDate": (
+        "due date {dueDate} must be after the chain time {nowTimestamp} and no later than {latestDueDate}"
+    ),
     "InvalidBuyer": "the buyer {buyer} cannot be the supplier itself",
     "CurrencyNotAccepted": "currency {currency} is not accepted for invoices",
     "InvoiceNotIssued": "invoice {invoiceId} is {status}, not Issued",
-    "InvoiceNotConfirmed": "invoice {invoiceId} is not confirmed by its buyer (status {status})",
-    "InvoiceAlreadyFinanced": "invoice {invoiceId} is already financed (by {financier})",
+    "InvoiceNotConfirmed": (
+        "invoice {invoiceId} cannot be listed or financed in status {status}; it must be Confirmed or PartiallyPaid"
+    ),
+    "InvoiceAlreadyFinanced": "invoice {invoiceId} is already financed (sold by {seller}); one financing, ever",
     "InvoiceNotPayable": "invoice {invoiceId} cannot be repaid in status {status}",
     "InvoiceNotTransferable": "invoice {invoiceId} cannot change hands in status {status}",
     "NotInvoiceBuyer": "{account} is not the buyer of invoice {invoiceId} (the buyer is {buyer})",
@@ -50,14 +59,36 @@ RULES: dict[str, str] = {
     "NotInvoiceHolder": "{account} does not hold invoice {invoiceId} (the holder is {holder})",
     "FinancingTermsChanged": (
         "invoice {invoiceId} changed since it was priced: amount {amount} (expected {expectedAmount}), "
-        "due {dueDate} (expected {expectedDueDate})"
+        "paid {paid} (expected {expectedPaid}), due {dueDate} (expected {expectedDueDate}); price it again"
     ),
+    "FinancingSellerChanged": (
+        "invoice {invoiceId} is now held by {holder}, not {expectedSeller} as priced; price it again"
+    ),
+    "SelfFinancing": "{account} holds invoice {invoiceId} and cannot finance it itself",
+    "InvalidFinancierDue": (
+        "the financier's due {due} for invoice {invoiceId} is above its open amount {outstanding}"
+    ),
+    "InvalidAsk": (
+        "asking advance {minAdvance} for invoice {invoiceId} must be positive and at most the open amount "
+        "{outstanding}"
+    ),
+    "SettlementShortfall": (
+        "settlement refused: {to} received {received} of {expected} sent in {currency}; only plain ERC-20 "
+        "tokens settle receivables"
+    ),
+    "InvalidMaxTenor": "the longest tenor {maxTenor} seconds must be at least one day",
+    "InvalidName": "invalid participant name {name}: it needs 1 to 128 bytes and no control characters",
+    "AccessControlEnforcedDefaultAdminRules": "the default admin role moves only by the two-step transfer",
+    "AccessControlEnforcedDefaultAdminDelay": "the admin transfer cannot be accepted before {schedule}",
     "FinancingDeadlinePassed": "the financing terms for invoice {invoiceId} expired at {deadline}",
     "InvoiceMatured": "invoice {invoiceId} matured on {dueDate} and can no longer be financed",
-    "InvalidAdvance": "advance {advance} for invoice {invoiceId} must be positive and at most {outstanding}",
+    "InvalidAdvance": (
+        "advance {advance} for invoice {invoiceId} must be positive and at most the financier's due {due}"
+    ),
     "AdvanceBelowAsk": "advance {advance} for invoice {invoiceId} is below the holder's ask of {minAdvance}",
     "FinancingNotAuthorized": (
-        "the holder {holder} of invoice {invoiceId} has not approved or listed it for financier {financier}"
+        "the holder {holder} of invoice {invoiceId} has no live listing that financier {financier} may take; "
+        "the holder lists it with `scf invoice offer`"
     ),
     "InvalidOfferExpiry": "listing expiry {expiry} for invoice {invoiceId} is not in the future",
     "InvalidRepayment": "repayment {amount} for invoice {invoiceId} must be positive and at most {outstanding}",
@@ -71,7 +102,7 @@ RULES: dict[str, str] = {
     "InvalidParticipant": "{account} cannot be a participant",
     "EnforcedPause": "the network is paused by the operator",
     "ExpectedPause": "the network is not paused",
-    "AccessControlUnauthorizedAccount": "{account} lacks the required operator permission",
+    "AccessControlUnauthorizedAccount": "{account} lacks the {neededRole} permission",
     "ERC20InsufficientBalance": "{sender} has {balance} but needs {needed} of the settlement currency",
     "ERC20InsufficientAllowance": (
         "{spender} may spend only {allowance} of the settlement currency but needs {needed}"
@@ -83,10 +114,19 @@ RULES: dict[str, str] = {
     "ReentrancyGuardReentrantCall": "re-entrant call refused",
 }
 
-_TIME_FIELDS = {"dueDate", "expectedDueDate", "kycExpiry", "nowTimestamp", "deadline", "expiry"}
+_TIME_FIELDS = {
+    "dueDate", "expectedDueDate", "kycExpiry", "nowTimestamp", "deadline", "expiry", "latestDueDate", "schedule",
+}
 _MONEY_FIELDS = {
     "amount", "expectedAmount", "advance", "outstanding", "minAdvance", "balance", "needed", "allowance",
+    "paid", "expectedPaid", "due", "expected", "received",
 }
+#: Role hashes of the contracts, by the name the messages use.
+_ROLE_HASHES = {
+    keccak(text=name): label for name, label in (
+        ("OPERATOR_ROLE", "operator"), ("CURRENCY_MANAGER_ROLE", "currency manager"), ("MINTER_ROLE", "minter"),
+    )
+} | {b"\0" * 32: "default admin"}
 
 
 def _role_names(bits: int) -> str:
@@ -129,6 +169,12 @@ class ErrorDecoder:
             address = to_checksum_address(value)
             known = self.names(address) if self.names is not None else None
             return f"{known} ({address})" if known else address
+        if name == "neededRole" and isinstance(value, bytes):
+            return _ROLE_HASHES.get(value, "0x" + value.hex())
+        if name == "normalisedNumber" and isinstance(value, bytes):
+            return repr(value.decode("utf-8", "replace"))
+        if name in ("number", "name") and isinstance(value, str):
+            return repr(value)
         if isinstance(value, bytes):
             return "0x" + value.hex()
         return str(value)

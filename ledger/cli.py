@@ -410,7 +410,7 @@ def account_list(ctx: click.Context) -> None:
 # -- participants ----------------------------------------------------------------------
 @main.group()
 def participant() -> None:
-    """Admit, list, suspend and reinstate network participants."""
+    """Admit, list, update, suspend and reinstate network participants."""
 
 
 @participant.command("add")
@@ -439,6 +439,43 @@ def participant_add(
     result = ledger.add_participant(signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until)
     emit(ctx, result, f"admitted {result['name']} ({address}) as {', '.join(result['roles'])}, "
                       f"KYC until {result['kyc_until']}")
+
+
+@participant.command("update")
+@click.argument("who")
+@click.option("--role", "role_text", help="New roles (replace the old): supplier, buyer, financier, auditor.")
+@click.option("--kyc-until", help="New last day the KYC is valid (YYYY-MM-DD); renews an expired KYC.")
+@click.option("--name", "new_name", help="New registered name.")
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def participant_update(
+    ctx: click.Context, who: str, role_text: str | None, kyc_until: str | None, new_name: str | None, as_name: str
+) -> None:
+    """Change WHO's roles, renew its KYC or rename it (operator only).
+
+    Example: scf participant update "Kowloon Precision Parts Ltd" --kyc-until 2028-06-30
+    """
+    from ledger.lifecycle import parse_roles
+
+    roles = parse_roles(role_text) if role_text is not None else None
+    until = None
+    if kyc_until is not None:
+        until = parse_date(kyc_until, "KYC date")
+        if until < dt.datetime.now(dt.UTC).date():
+            raise InputError(f"KYC date {until} is in the past; give the last day the KYC is valid (today or later)")
+    ledger = open_ledger(ctx)
+    party = ledger.resolve(who)
+    result = ledger.update_participant(
+        signer(ctx, as_name, ledger.sender.chain_id), party.address, roles, until, new_name
+    )
+    changes = []
+    if "roles" in result:
+        changes.append(f"roles {', '.join(result['roles'])}, KYC until {result['kyc_until']}")
+    if "renamed_from" in result:
+        changes.append(f"renamed from {result['renamed_from']!r}")
+    emit(ctx, result, f"updated {result['name'] or party.address}: {'; '.join(changes) or 'nothing changed'}")
 
 
 def _suspension(ctx: click.Context, who: str, as_name: str, suspended: bool) -> None:
@@ -595,16 +632,22 @@ def invoice_cancel(ctx: click.Context, invoice_id: int, as_name: str) -> None:
 @invoice.command("offer")
 @click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
 @click.option("--to", "financier", help="Only this financier may take it (default: any).")
-@click.option("--min-advance", help="Least advance accepted, in major units (default: none).")
+@click.option("--min-advance", required=True,
+              help="Least advance you accept, in major units (above zero, at most the open amount).")
 @click.option("--days", type=int, default=7, show_default=True, help="How long the listing stays open.")
 @as_option("supplier")
 @sync_option
 @json_option
 @click.pass_context
 def invoice_offer(
-    ctx: click.Context, invoice_id: int, financier: str | None, min_advance: str | None, days: int, as_name: str
+    ctx: click.Context, invoice_id: int, financier: str, min_advance: str, days: int, as_name: str
 ) -> None:
-    """List confirmed invoice ID for financing, as its holder."""
+    """List confirmed invoice ID for financing, as its holder: your consent to
+    sell it for at least --min-advance. The listing ends if the invoice
+    changes hands.
+
+    Example: scf invoice offer 1 --to "Harbour Trade Finance Ltd" --min-advance 110000.00
+    """
     _invoice_tx(ctx, as_name, lambda lg, acct: lg.offer(acct, invoice_id, financier, min_advance, days),
                 lambda r: f"invoice {invoice_id} listed for {r['financier']}, min advance {r['min_advance']}, "
                           f"until {r['expires']}")
@@ -615,19 +658,28 @@ def invoice_offer(
 @click.option("--advance", help="Advance to pay, in major units.")
 @click.option("--advance-rate", help="Advance as a share of the open amount: 0.9 or 90%.")
 @click.option("--discount-rate", help="Annual discount rate (ACT/365 to the due date): 0.06 or 6%.")
+@click.option("--due", "due_amount",
+              help="What you are due of the buyer's payments, in major units (default: the whole open "
+                   "amount); the rest of the open amount is the seller's reserve.")
 @as_option("financier")
 @sync_option
 @json_option
 @click.pass_context
 def invoice_finance(
     ctx: click.Context, invoice_id: int, advance: str | None, advance_rate: str | None,
-    discount_rate: str | None, as_name: str,
+    discount_rate: str | None, due_amount: str | None, as_name: str,
 ) -> None:
-    """Fund confirmed invoice ID: the advance goes to the holder and the
-    receivable to you in one transaction, on the terms you see now."""
+    """Fund listed invoice ID: the advance goes to the holder and the
+    receivable to you in one transaction, on the terms you see now (amount,
+    payments, due date, holder). You are due --due of the buyer's payments;
+    the contract pays the rest (the reserve) to the seller as the buyer pays.
+
+    Example: scf invoice finance 1 --advance 110000.00 --due 112500.00
+    """
     _invoice_tx(ctx, as_name,
-                lambda lg, acct: lg.finance(acct, invoice_id, advance, advance_rate, discount_rate),
-                lambda r: f"invoice {invoice_id} financed: {r['currency']} {r['advance']} paid to {r['seller']}")
+                lambda lg, acct: lg.finance(acct, invoice_id, advance, advance_rate, discount_rate, due_amount),
+                lambda r: f"invoice {invoice_id} financed: {r['currency']} {r['advance']} paid to {r['seller']}; "
+                          f"due to you {r['due']}, reserve for the seller {r['reserve']}")
 
 
 @invoice.command("repay")
@@ -638,10 +690,34 @@ def invoice_finance(
 @json_option
 @click.pass_context
 def invoice_repay(ctx: click.Context, invoice_id: int, amount: str, as_name: str) -> None:
-    """Pay invoice ID as its buyer; the money goes to the current holder."""
-    _invoice_tx(ctx, as_name, lambda lg, acct: lg.repay(acct, invoice_id, amount),
-                lambda r: f"invoice {invoice_id}: paid {r['currency']} {r['amount']} to {r['payee']}, "
-                          f"outstanding {r['outstanding']} ({r['status']})")
+    """Pay invoice ID as its buyer: to the holder up to the financier's due,
+    the rest (the reserve) to the seller, in one transaction.
+
+    Example: scf invoice repay 1 --amount 125000.00
+    """
+    _invoice_tx(ctx, as_name, lambda lg, acct: lg.repay(acct, invoice_id, amount), _repaid_text)
+
+
+def _repaid_text(r: dict[str, Any]) -> str:
+    paid = f"invoice {r['invoice_id']}: paid {r['currency']} {r['amount']}: {r['to_payee']} to {r['payee']}"
+    if "reserve_released" in r:
+        paid += f", reserve {r['reserve_released']} released to {r['seller']}"
+    return f"{paid}; outstanding {r['outstanding']} ({r['status']})"
+
+
+@invoice.command("withdraw")
+@click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
+@as_option("supplier")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_withdraw(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+    """Withdraw your listing of invoice ID (allowed even while suspended).
+
+    Example: scf invoice withdraw 1 --as supplier
+    """
+    _invoice_tx(ctx, as_name, lambda lg, acct: lg.withdraw_offer(acct, invoice_id),
+                lambda r: f"invoice {invoice_id}: listing withdrawn")
 
 
 @invoice.command("show")

@@ -45,6 +45,10 @@ class Settings:
     #: Database URL for the indexed ledger; default SQLite under home.
     db_url: str | None = None
     node_modules: Path = field(default_factory=lambda: REPO_ROOT / "node_modules")
+    #: Longest time from issue to due date that `scf deploy` sets on chain, in days (10 years).
+    max_tenor_days: int = 3653
+    #: Seconds a new default admin of the contracts waits before it can accept (two-step transfer).
+    admin_delay: int = 86400
 
     @property
     def artifacts_dir(self) -> Path:
@@ -76,6 +80,8 @@ _ENV = {
     "node_port": "SCF_NODE_PORT",
     "db_url": "SCF_DB_URL",
     "node_modules": "SCF_NODE_MODULES",
+    "max_tenor_days": "SCF_MAX_TENOR_DAYS",
+    "admin_delay": "SCF_ADMIN_DELAY",
 }
 
 _EVM_VERSIONS = {"london", "paris", "shanghai", "cancun", "prague"}

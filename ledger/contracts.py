@@ -17,6 +17,9 @@ from typing import Any
 from ledger.config import Settings
 from ledger.exceptions import DeploymentError, InputError
 
+#: The version of the contracts (IInvoiceToken.version()) this scf deploys and drives.
+CONTRACT_VERSION = 2
+
 
 @dataclass
 class DeployedContract:
@@ -45,6 +48,10 @@ class Deployment:
     evm_version: str
     contracts: dict[str, DeployedContract]
     currencies: dict[str, Currency]
+    #: IInvoiceToken.version() of the deployed contracts (records before v2 carry none: 1).
+    version: int = 1
+    #: Who holds each administrative role: admin, operator, currency_manager, minter.
+    roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def start_block(self) -> int:
@@ -80,6 +87,8 @@ class Deployment:
             evm_version=data["evm_version"],
             contracts={k: DeployedContract(**v) for k, v in data["contracts"].items()},
             currencies={k: Currency(**v) for k, v in data["currencies"].items()},
+            version=int(data.get("version", 1)),
+            roles=dict(data.get("roles", {})),
         )
 
 
@@ -103,7 +112,13 @@ def load_deployment(settings: Settings, chain_id: int) -> Deployment:
         raise DeploymentError(
             f"unreadable deployment record {path}: {exc}; redeploy with `scf deploy --force`"
         ) from None
-    return Deployment.from_dict(data)
+    deployment = Deployment.from_dict(data)
+    if deployment.version != CONTRACT_VERSION:
+        raise DeploymentError(
+            f"the contracts on chain {chain_id} are version {deployment.version}; this scf drives version "
+            f"{CONTRACT_VERSION}: deploy a new set with `scf deploy --force`"
+        )
+    return deployment
 
 
 def save_deployment(settings: Settings, deployment: Deployment) -> Path:

@@ -12,6 +12,7 @@ from ledger.chain import ErrorDecoder, Sender
 from ledger.compiler import Build
 from ledger.config import Settings
 from ledger.contracts import (
+    CONTRACT_VERSION,
     Currency,
     DeployedContract,
     Deployment,
@@ -46,8 +47,19 @@ def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *
 
 
 def deploy(
-    settings: Settings, w3: Web3, build: Build, signer: LocalAccount, force: bool = False
+    settings: Settings,
+    w3: Web3,
+    build: Build,
+    signer: LocalAccount,
+    force: bool = False,
+    roles: dict[str, str] | None = None,
 ) -> Deployment:
+    """Deploy version 2 of the contracts. ``roles`` may give the default admin
+    (``admin``), the operator (``operator``: admits, suspends, pauses), the
+    currency manager (``currency_manager``) and the test token's minter
+    (``minter``) to other addresses; each defaults to the deployer. The
+    deployer must then hold the currency manager role for the wiring below,
+    so a different currency manager is granted after it."""
     chain_id = int(w3.eth.chain_id)
     path = deployment_path(settings, chain_id)
     if path.exists() and not force:
@@ -59,20 +71,35 @@ def deploy(
                 "use --force to deploy a new set"
             )
     sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
-    registry = _deploy_one(sender, build, "ParticipantRegistry", signer, signer.address)
-    invoices = _deploy_one(sender, build, "InvoiceToken", signer, registry.address, signer.address)
+    holders = {k: signer.address for k in ("admin", "operator", "currency_manager", "minter")}
+    holders.update(roles or {})
+    delay = int(settings.admin_delay)
+    registry = _deploy_one(
+        sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay
+    )
+    invoices = _deploy_one(
+        sender, build, "InvoiceToken", signer, registry.address, holders["admin"], holders["operator"],
+        signer.address, delay, int(settings.max_tenor_days) * 86400,
+    )
     currencies: dict[str, Currency] = {}
     contracts = {"ParticipantRegistry": registry, "InvoiceToken": invoices}
     token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
     for spec in SETTLEMENT_TOKENS:
         token = _deploy_one(
-            sender, build, "SettlementToken", signer, spec["name"], spec["symbol"], spec["decimals"], signer.address
+            sender, build, "SettlementToken", signer, spec["name"], spec["symbol"], spec["decimals"],
+            holders["admin"], holders["minter"],
         )
         contracts[f"SettlementToken:{spec['symbol']}"] = token
         sender.transact(token_contract.functions.setCurrencyAccepted(token.address, True), signer)
         currencies[str(spec["symbol"])] = Currency(
             str(spec["symbol"]), token.address, int(spec["decimals"]), token.block
         )
+    manager_role = Web3.keccak(text="CURRENCY_MANAGER_ROLE")
+    if holders["currency_manager"] != signer.address:
+        if holders["admin"] != signer.address:
+            raise DeploymentError("a currency manager other than the deployer needs the deployer as admin")
+        sender.transact(token_contract.functions.grantRole(manager_role, holders["currency_manager"]), signer)
+        sender.transact(token_contract.functions.renounceRole(manager_role, signer.address), signer)
     deployment = Deployment(
         chain_id=chain_id,
         deployed_at=utc_now(),
@@ -82,6 +109,8 @@ def deploy(
         evm_version=str(build.settings.get("evmVersion")),
         contracts=contracts,
         currencies=currencies,
+        version=CONTRACT_VERSION,
+        roles=holders,
     )
     save_deployment(settings, deployment)
     return deployment

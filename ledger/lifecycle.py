@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -27,6 +25,7 @@ from ledger.chain import STATUS_NAMES, ErrorDecoder, Sender
 from ledger.config import Settings
 from ledger.contracts import Currency, Deployment
 from ledger.exceptions import InputError, TransactionReverted
+from ledger.invoice_numbers import normalise_invoice_number
 from ledger.money import (
     date_to_timestamp,
     format_money,
@@ -38,33 +37,10 @@ from ledger.money import (
 from ledger.names import ROLE_BITS, role_names
 from ledger.names import resolve as resolve_name
 
-FINGERPRINT_DOMAIN = "scf-ledger/invoice/v1"
 #: How long a financier's terms stay valid after it sends them.
 TERMS_VALIDITY = dt.timedelta(minutes=15)
 #: Days per year of the quick discount on `finance --discount-rate`.
 DISCOUNT_DAY_BASE = 365
-
-
-def normalise_invoice_number(number: str) -> str:
-    """Case, width and separators do not make a different invoice:
-    "inv-2026/001", "INV 2026 001" and "ＩＮＶ2026001" are the same."""
-    folded = unicodedata.normalize("NFKC", number).upper()
-    normalised = re.sub(r"[^0-9A-Z]", "", folded)
-    if not normalised:
-        raise InputError(f"invalid invoice number {number!r}: it needs letters or digits")
-    return normalised
-
-
-def invoice_fingerprint(
-    number: str, supplier: str, buyer: str, amount: int, currency: str, due_date: int
-) -> bytes:
-    """The global identity of an invoice, registered on chain forever."""
-    return keccak(
-        abi_encode(
-            ["string", "string", "address", "address", "uint256", "address", "uint64"],
-            [FINGERPRINT_DOMAIN, normalise_invoice_number(number), supplier, buyer, amount, currency, due_date],
-        )
-    )
 
 
 def document_hash(path: Path | None) -> bytes:
@@ -157,9 +133,12 @@ class Ledger:
     def participant_names(self, refresh: bool = False) -> dict[str, str]:
         """Address -> registered name, from the registry's admission events."""
         if self._participant_names is None or refresh:
-            logs = self.registry.events.ParticipantAdmitted.get_logs(
-                from_block=self.deployment.contracts["ParticipantRegistry"].block
-            )
+            start = self.deployment.contracts["ParticipantRegistry"].block
+            logs = [
+                *self.registry.events.ParticipantAdmitted.get_logs(from_block=start),
+                *self.registry.events.ParticipantRenamed.get_logs(from_block=start),
+            ]
+            logs.sort(key=lambda log: (log["blockNumber"], log["logIndex"]))
             self._participant_names = {str(log["args"]["account"]): str(log["args"]["name"]) for log in logs}
         return self._participant_names
 
@@ -194,6 +173,39 @@ class Ledger:
         fn = self.registry.functions.suspend if suspended else self.registry.functions.reinstate
         receipt = self.sender.transact(fn(address), operator)
         return {"address": address, "name": self.name_of(address), "suspended": suspended, **self._tx(receipt)}
+
+    def update_participant(
+        self, operator: LocalAccount, address: str, roles: int | None = None, kyc_until: dt.date | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Change a participant's roles, renew (or shorten) its KYC, or rename it;
+        what is not given stays as it is. A participant whose KYC expired is
+        renewed by giving a new ``kyc_until``."""
+        if roles is None and kyc_until is None and name is None:
+            raise InputError("nothing to change; give --role, --kyc-until or --name")
+        current_name, current_roles, current_kyc, admitted, _ = self.registry.functions.participant(address).call()
+        if not admitted:
+            raise InputError(f"{address} is not an admitted participant; admit it with `scf participant add`")
+        result: dict[str, Any] = {"address": address}
+        if roles is not None or kyc_until is not None:
+            new_roles = current_roles if roles is None else roles
+            expiry = current_kyc if kyc_until is None else kyc_expiry_timestamp(kyc_until)
+            receipt = self.sender.transact(
+                self.registry.functions.updateParticipant(address, new_roles, expiry), operator
+            )
+            result.update(roles=role_names(new_roles),
+                          kyc_until=(timestamp_to_date(expiry) - dt.timedelta(days=1)).isoformat(),
+                          **self._tx(receipt))
+        if name is not None and name.strip() != current_name:
+            clean = name.strip()
+            taken = {n.casefold() for a, n in self.participant_names().items() if a != address}
+            if clean.casefold() in taken:
+                raise InputError(f"participant name {clean!r} is taken; choose a distinct name")
+            receipt = self.sender.transact(self.registry.functions.rename(address, clean), operator)
+            result.update(renamed_from=current_name, **self._tx(receipt))
+            self._participant_names = None
+        result["name"] = self.name_of(address)
+        return result
 
     def participants(self) -> list[dict[str, Any]]:
         now = self.chain_time()
@@ -251,16 +263,17 @@ class Ledger:
         due: dt.date,
         document: Path | None = None,
     ) -> dict[str, Any]:
+        """Issue an invoice under the supplier's invoice ``number``: the
+        contract registers (supplier, normalised number) forever and refuses
+        the number again in any spelling, whatever the other terms."""
+        normalised = normalise_invoice_number(number)
         currency = self.deployment.currency(symbol)
         units = to_minor_units(amount, currency.decimals)
         buyer_party = self.resolve(buyer, "buyer")
         due_ts = date_to_timestamp(due)
-        fingerprint = invoice_fingerprint(
-            number, supplier.address, buyer_party.address, units, currency.address, due_ts
-        )
         doc = document_hash(document)
         receipt = self.sender.transact(
-            self.invoices.functions.issue(buyer_party.address, units, currency.address, due_ts, fingerprint, doc),
+            self.invoices.functions.issue(buyer_party.address, number, units, currency.address, due_ts, doc),
             supplier,
         )
         events = self.invoices.events.InvoiceIssued().process_receipt(receipt, errors=DISCARD)
@@ -268,24 +281,41 @@ class Ledger:
         return {
             "invoice_id": invoice_id,
             "number": number,
+            "normalised_number": normalised,
             "buyer": buyer_party.name or buyer_party.address,
             "amount": str(from_minor_units(units, currency.decimals)),
             "currency": currency.symbol,
             "due": due.isoformat(),
-            "fingerprint": "0x" + fingerprint.hex(),
             "document_hash": "0x" + doc.hex(),
             **self._tx(receipt),
         }
 
-    def _invoice_state(self, invoice_id: int) -> dict[str, Any]:
+    def invoice_state(self, invoice_id: int) -> dict[str, Any]:
+        """``getInvoice`` as a dict (the one place that unpacks the struct):
+        amounts in minor units, ``due_ts`` unix seconds, ``seller`` None when
+        never financed."""
         inv = self.sender.call(self.invoices.functions.getInvoice(invoice_id))
-        (supplier, due, status, buyer, issued_at, currency, financier, amount, paid, advance, fp, doc) = inv
+        (supplier, buyer, currency, due, status, amount, paid, seller, financier_due, financier_paid) = inv
         return {
-            "supplier": supplier, "due_ts": int(due), "status": int(status), "buyer": buyer,
-            "issued_at": int(issued_at), "currency": currency, "financier": financier,
-            "amount": int(amount), "paid": int(paid), "advance": int(advance),
-            "fingerprint": bytes(fp), "document_hash": bytes(doc),
+            "supplier": supplier, "buyer": buyer, "currency": currency, "due_ts": int(due), "status": int(status),
+            "amount": int(amount), "paid": int(paid), "seller": None if int(seller, 16) == 0 else seller,
+            "financier_due": int(financier_due), "financier_paid": int(financier_paid),
         }
+
+    def holder_of(self, invoice_id: int) -> str | None:
+        """The current holder, or None for a burnt (cancelled) invoice."""
+        try:
+            return str(self.invoices.functions.ownerOf(invoice_id).call())
+        except Exception:  # noqa: BLE001 - burnt (cancelled) invoices have no holder
+            return None
+
+    def listing(self, invoice_id: int) -> dict[str, Any] | None:
+        """The stored listing of an invoice (``getListing``), or None."""
+        financier, expiry, min_advance = self.sender.call(self.invoices.functions.getListing(invoice_id))
+        if int(expiry) == 0:
+            return None
+        return {"financier": None if int(financier, 16) == 0 else financier, "expiry": int(expiry),
+                "min_advance": int(min_advance)}
 
     def confirm(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
         receipt = self.sender.transact(self.invoices.functions.confirm(invoice_id), buyer)
@@ -296,11 +326,13 @@ class Ledger:
         return {"invoice_id": invoice_id, "status": "Cancelled", **self._tx(receipt)}
 
     def offer(
-        self, holder: LocalAccount, invoice_id: int, financier: str | None, min_advance: str | None, days: int
+        self, holder: LocalAccount, invoice_id: int, financier: str | None, min_advance: str, days: int
     ) -> dict[str, Any]:
-        state = self._invoice_state(invoice_id)
+        """List a receivable for financing with an asking advance (consent to
+        sell at no less); the listing ends when the receivable changes hands."""
+        state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        min_units = to_minor_units(min_advance, currency.decimals, "minimum advance") if min_advance else 0
+        min_units = to_minor_units(min_advance, currency.decimals, "minimum advance")
         to = self.resolve(financier, "financier").address if financier else "0x" + "00" * 20
         if days <= 0:
             raise InputError(f"invalid listing period {days} days: must be at least 1")
@@ -315,6 +347,10 @@ class Ledger:
             "expires": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),
             **self._tx(receipt),
         }
+
+    def withdraw_offer(self, holder: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        receipt = self.sender.transact(self.invoices.functions.withdrawOffer(invoice_id), holder)
+        return {"invoice_id": invoice_id, "listing": "withdrawn", **self._tx(receipt)}
 
     def _currency_of(self, state: dict[str, Any]) -> Currency:
         currency = self.deployment.currency_by_address(state["currency"])
@@ -349,42 +385,63 @@ class Ledger:
         advance: str | None = None,
         advance_rate: str | None = None,
         discount_rate: str | None = None,
+        due: str | None = None,
+        *,
         advance_units: int | None = None,
+        due_units: int | None = None,
         expected_amount: int | None = None,
+        expected_paid: int | None = None,
         expected_due: int | None = None,
+        expected_seller: str | None = None,
         deadline: int | None = None,
     ) -> dict[str, Any]:
-        """Fund an invoice on the terms the financier sees now (or was given):
-        a changed invoice reverts instead of being financed on stale terms.
-        ``deadline`` (unix seconds, default now + TERMS_VALIDITY) voids the terms on chain after it."""
-        state = self._invoice_state(invoice_id)
+        """Fund a listed receivable on the terms the financier sees now (or was
+        given): a changed invoice, payment or holder reverts instead of being
+        financed on stale terms. The financier is due ``due`` of the buyer's
+        later payments (default: the whole open amount, i.e. discounting, no
+        reserve); the rest of the open amount is the seller's reserve, paid to
+        it by the contract as the buyer pays. ``deadline`` (unix seconds,
+        default now + TERMS_VALIDITY) voids the terms on chain after it."""
+        state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
+        outstanding = state["amount"] - state["paid"]
         units = advance_units if advance_units is not None else self.quick_terms(
             state, advance, advance_rate, discount_rate
         )
+        if due_units is None:
+            due_units = outstanding if due is None else to_minor_units(due, currency.decimals, "financier's due")
         if deadline is None:
             deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
-        fn = self.invoices.functions.finance(
-            invoice_id,
+        holder = self.holder_of(invoice_id) or "0x" + "00" * 20
+        terms = (
             units,
+            due_units,
+            holder if expected_seller is None else expected_seller,
             state["amount"] if expected_amount is None else expected_amount,
+            state["paid"] if expected_paid is None else expected_paid,
             state["due_ts"] if expected_due is None else expected_due,
             deadline,
         )
+        fn = self.invoices.functions.finance(invoice_id, terms)
         self._ensure_allowance(financier, currency, units, fn)
         receipt = self.sender.transact(fn, financier)
-        seller = self.invoices.events.InvoiceFinanced().process_receipt(receipt, errors=DISCARD)[0]["args"]["seller"]
+        args = self.invoices.events.InvoiceFinanced().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        d = currency.decimals
         return {
             "invoice_id": invoice_id,
-            "advance": str(from_minor_units(units, currency.decimals)),
+            "advance": str(from_minor_units(units, d)),
+            "due": str(from_minor_units(due_units, d)),
+            "reserve": str(from_minor_units(outstanding - due_units, d)),
             "currency": currency.symbol,
-            "seller": self.name_of(seller) or seller,
+            "seller": self.name_of(args["seller"]) or args["seller"],
             "status": "Financed",
             **self._tx(receipt),
         }
 
     def repay(self, buyer: LocalAccount, invoice_id: int, amount: str) -> dict[str, Any]:
-        state = self._invoice_state(invoice_id)
+        """Pay as the buyer: the contract sends the holder up to the
+        financier's due and the rest (the reserve) to the seller."""
+        state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
         units = to_minor_units(amount, currency.decimals)
         fn = self.invoices.functions.repay(invoice_id, units)
@@ -392,24 +449,40 @@ class Ledger:
         receipt = self.sender.transact(fn, buyer)
         args = self.invoices.events.InvoiceRepaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
         total = int(args["totalPaid"])
-        return {
+        to_holder = int(args["toHolder"])
+        d = currency.decimals
+        result = {
             "invoice_id": invoice_id,
-            "amount": str(from_minor_units(units, currency.decimals)),
+            "amount": str(from_minor_units(units, d)),
             "currency": currency.symbol,
             "payee": self.name_of(args["payee"]) or args["payee"],
-            "total_paid": str(from_minor_units(total, currency.decimals)),
-            "outstanding": str(from_minor_units(state["amount"] - total, currency.decimals)),
+            "to_payee": str(from_minor_units(to_holder, d)),
+            "total_paid": str(from_minor_units(total, d)),
+            "outstanding": str(from_minor_units(state["amount"] - total, d)),
             "status": "Paid" if total == state["amount"] else "PartiallyPaid",
             **self._tx(receipt),
         }
+        if units != to_holder:
+            result["reserve_released"] = str(from_minor_units(units - to_holder, d))
+            result["seller"] = self.name_of(state["seller"]) or state["seller"]
+        return result
+
+    def issued_event(self, invoice_id: int) -> dict[str, Any] | None:
+        """The InvoiceIssued event of an invoice (its number and document hash live only there)."""
+        logs = self.invoices.events.InvoiceIssued.get_logs(
+            from_block=self.deployment.contracts["InvoiceToken"].block, argument_filters={"invoiceId": invoice_id}
+        )
+        for log in logs:
+            if int(log["args"]["invoiceId"]) == invoice_id:
+                return {**dict(log["args"]), "block": int(log["blockNumber"])}
+        return None
 
     def show(self, invoice_id: int) -> dict[str, Any]:
-        state = self._invoice_state(invoice_id)
+        state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        try:
-            holder = self.invoices.functions.ownerOf(invoice_id).call()
-        except Exception:  # noqa: BLE001 - burnt (cancelled) invoices have no holder
-            holder = None
+        holder = self.holder_of(invoice_id)
+        issued = self.issued_event(invoice_id) or {}
+        block = self.w3.eth.get_block(issued["block"]) if issued else None
         d = currency.decimals
 
         def money(units: int) -> str:
@@ -420,22 +493,30 @@ class Ledger:
                 return None
             return {"address": address, "name": self.name_of(address)}
 
+        financed = state["seller"] is not None
+        outstanding = state["amount"] - state["paid"]
+        financier_open = state["financier_due"] - state["financier_paid"]
+        number = issued.get("number")
         return {
             "invoice_id": invoice_id,
+            "number": number,
+            "normalised_number": None if number is None else normalise_invoice_number(number),
             "status": STATUS_NAMES[state["status"]],
             "supplier": party(state["supplier"]),
             "buyer": party(state["buyer"]),
             "holder": party(holder),
-            "financier": party(state["financier"]),
+            "seller": party(state["seller"]),
             "currency": currency.symbol,
             "amount": money(state["amount"]),
             "paid": money(state["paid"]),
-            "outstanding": money(state["amount"] - state["paid"]),
-            "advance": money(state["advance"]),
+            "outstanding": money(outstanding),
+            "financier_due": money(state["financier_due"]) if financed else None,
+            "financier_paid": money(state["financier_paid"]) if financed else None,
+            "reserve_open": money(outstanding - financier_open) if financed else None,
             "due": timestamp_to_date(state["due_ts"]).isoformat(),
-            "issued_at": dt.datetime.fromtimestamp(state["issued_at"], dt.UTC).isoformat(),
-            "fingerprint": "0x" + state["fingerprint"].hex(),
-            "document_hash": "0x" + state["document_hash"].hex(),
+            "issued_at": None if block is None
+            else dt.datetime.fromtimestamp(int(block["timestamp"]), dt.UTC).isoformat(),
+            "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,
         }
 
     # -- operator ------------------------------------------------------------

@@ -16,15 +16,23 @@ def print_invoice(d: dict[str, Any]) -> None:
     rows: list[tuple[str, Any]] = [("invoice", d["invoice_id"])]
     if "as_of_block" in d:
         rows.append(("as of block", d["as_of_block"]))
+    number = d.get("number")
+    if number is not None:
+        # repr-like quoting only when the number holds characters a terminal could misread.
+        rows.append(("number", number if number.isprintable() else ascii(number)))
+        rows.append(("normalised", d.get("normalised_number")))
     rows += [
         ("status", d["status"]), ("supplier", who(d["supplier"])), ("buyer", who(d["buyer"])),
-        ("holder", who(d["holder"])), ("financier", who(d["financier"])),
+        ("holder", who(d["holder"])), ("seller", who(d.get("seller"))),
         ("amount", f"{d['currency']} {d['amount']}"), ("paid", d["paid"]), ("outstanding", d["outstanding"]),
-        ("advance", d["advance"]), ("due", d["due"]), ("issued", d["issued_at"]),
-        ("fingerprint", d["fingerprint"]), ("document", d["document_hash"]),
     ]
+    for key, label in (("advance", "advance"), ("financier_due", "fin. due"), ("financier_paid", "fin. paid"),
+                       ("reserve_open", "reserve"), ("reserve_released", "released")):
+        if d.get(key) is not None:
+            rows.append((label, d[key]))
+    rows += [("due", d["due"]), ("issued", d["issued_at"]), ("document", d["document_hash"])]
     for label, value in rows:
-        click.echo(f"{label:<12} {value}")
+        click.echo(f"{label:<12} {'-' if value is None else value}")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:

@@ -142,7 +142,7 @@ class Net:
         result = self.ledger.issue(self.acct(supplier), buyer, number, amount, "HKD", self.due(days), document)
         return int(result["invoice_id"])
 
-    def issue_fn(
+    def _old_issue_fn(
         self,
         fingerprint: bytes,
         buyer: str = "buyer",

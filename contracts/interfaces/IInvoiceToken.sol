@@ -1,15 +1,40 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Invoice receivables as ERC-721 tokens
+/// @title Invoice receivables as ERC-721 tokens (version 2)
 /// @notice A supplier issues an invoice to a buyer; the buyer confirms it; the
 /// holder of the token is the party the buyer pays. A financier funds a
-/// confirmed invoice once, ever, by delivery versus payment: the advance moves
-/// from financier to holder and the receivable from holder to financier in one
-/// transaction. Every state change emits an event that carries enough data to
-/// rebuild the ledger from logs alone (together with ERC-721 `Transfer`).
+/// confirmed invoice once, ever, by delivery versus payment and only with the
+/// holder's explicit listing: the advance moves from financier to seller and
+/// the receivable from seller to financier in one transaction. The buyer's
+/// later payments go to the holder up to the financier's due and the rest
+/// (the reserve) to the seller, in the same transaction. Every state change
+/// emits an event that carries enough data to rebuild the ledger from logs
+/// alone (together with ERC-721 `Transfer`).
+///
+/// Identity: an invoice is (supplier, normalised invoice number), computed
+/// here from the number the supplier passes, and registered forever
+/// (cancelling never frees it). Amount, due date, currency and buyer are not
+/// part of it. Normalisation works on the UTF-8 bytes of the number:
+///  1. full-width ASCII forms (U+FF01..U+FF5E) become their ASCII character,
+///     the ideographic space (U+3000) a space;
+///  2. ASCII letters are upper-cased;
+///  3. every other ASCII character that is not a letter or digit (spaces,
+///     `-`, `/`, `.`, `#`, ...) is ignored, as if absent;
+///  4. leading zeros of each run of digits are dropped (a run of zeros keeps
+///     one); a run ends at a letter or a non-ASCII character;
+///  5. every other (non-ASCII) byte is kept as it is.
+/// So `INV-01`, `INV 0001`, `inv1` and `ＩＮＶ０１` are the same invoice,
+/// while different CJK numbers stay different. A number must be 1 to 64
+/// bytes, hold no ASCII control character, and not normalise to nothing.
+///
+/// Pause stops every state change, repayment included (it is the emergency
+/// brake); suspension and KYC expiry stop new business but never a buyer's
+/// repayment.
 interface IInvoiceToken {
     /// @notice Lifecycle states. Numbering is part of the ABI: append only.
+    /// A financed invoice that is partly paid is PartiallyPaid; whether it is
+    /// financed is `seller != address(0)`.
     enum Status {
         None,
         Issued,
@@ -20,43 +45,77 @@ interface IInvoiceToken {
         Cancelled
     }
 
-    /// @notice On-chain state of one invoice.
+    /// @notice On-chain state of one invoice, as the rules read it.
+    /// Amounts are minor units of `currency`.
     struct Invoice {
         address supplier;
+        address buyer;
+        address currency;
         uint64 dueDate;
         Status status;
-        address buyer;
-        uint64 issuedAt;
-        address currency;
-        address financier;
-        uint128 amount;
-        uint128 paid;
+        uint256 amount;
+        /// @notice Paid by the buyer so far, to holder and seller together.
+        uint256 paid;
+        /// @notice The holder when it was financed (receives the reserve); zero if never financed.
+        address seller;
+        /// @notice What the financier side is due from the buyer's payments made after financing.
+        uint256 financierDue;
+        /// @notice What the financier side has received of `financierDue` so far.
+        uint256 financierPaid;
+    }
+
+    /// @notice Terms a financier priced; `finance` reverts unless the invoice still matches them.
+    struct FinancingTerms {
+        /// @notice Paid now by the financier to the seller (at least the seller's ask).
         uint256 advance;
-        bytes32 fingerprint;
-        bytes32 docHash;
+        /// @notice What the financier is due from the buyer's later payments: at least
+        /// `advance`, at most the open amount. The rest of the open amount (the reserve)
+        /// goes to the seller when the buyer pays. Due = open amount: no reserve (discounting).
+        uint256 due;
+        /// @notice The holder the financier expects to buy from.
+        address seller;
+        /// @notice The face amount priced.
+        uint256 amount;
+        /// @notice The amount already paid by the buyer when priced.
+        uint256 paid;
+        /// @notice The due date priced.
+        uint64 dueDate;
+        /// @notice Unix time after which these terms are void.
+        uint64 deadline;
+    }
+
+    /// @notice A holder's standing offer to sell a receivable to a financier.
+    struct Listing {
+        /// @notice Only this financier may take it; zero for any.
+        address financier;
+        /// @notice Unix time after which the listing lapses; zero when there is none.
+        uint64 expiry;
+        /// @notice The least advance the holder accepts (above zero).
+        uint256 minAdvance;
     }
 
     /// @notice No invoice has id `invoiceId`.
     error InvoiceNotFound(uint256 invoiceId);
-    /// @notice The same invoice (by fingerprint) was issued before, by anyone;
-    /// cancelled invoices keep their fingerprint forever.
-    error DuplicateInvoice(bytes32 fingerprint, uint256 existingInvoiceId);
-    /// @notice The fingerprint is zero.
-    error InvalidFingerprint(bytes32 fingerprint);
-    /// @notice The amount is zero or above 2^128-1 minor units.
+    /// @notice `supplier` issued this invoice number before (by its normalised form
+    /// `normalisedNumber`), as invoice `existingInvoiceId`; cancelled invoices keep their number.
+    error DuplicateInvoice(address supplier, bytes normalisedNumber, uint256 existingInvoiceId);
+    /// @notice The invoice number is empty, longer than 64 bytes, holds an ASCII
+    /// control character, or normalises to nothing.
+    error InvalidInvoiceNumber(string number);
+    /// @notice The amount is zero or above 2^96-1 minor units.
     error InvalidAmount(uint256 amount);
-    /// @notice The due date is not after the issue time.
-    error InvalidDueDate(uint64 dueDate, uint256 nowTimestamp);
+    /// @notice The due date is not after the issue time, or beyond `latestDueDate`.
+    error InvalidDueDate(uint64 dueDate, uint256 nowTimestamp, uint256 latestDueDate);
     /// @notice The buyer cannot be the supplier.
     error InvalidBuyer(address buyer);
-    /// @notice The settlement currency is not accepted by the operator.
+    /// @notice The settlement currency is not accepted by the currency manager.
     error CurrencyNotAccepted(address currency);
     /// @notice The operation needs an invoice in status Issued.
     error InvoiceNotIssued(uint256 invoiceId, Status status);
-    /// @notice Financing needs a confirmed invoice.
+    /// @notice Listing and financing need a confirmed or partly paid invoice.
     error InvoiceNotConfirmed(uint256 invoiceId, Status status);
     /// @notice The invoice was financed before (one financing per invoice, ever).
-    error InvoiceAlreadyFinanced(uint256 invoiceId, address financier);
+    error InvoiceAlreadyFinanced(uint256 invoiceId, address seller);
     /// @notice Repayment needs a confirmed, financed or partly paid invoice.
     error InvoiceNotPayable(uint256 invoiceId, Status status);
     /// @notice Only confirmed, unpaid receivables change hands.
@@ -67,68 +126,105 @@ interface IInvoiceToken {
     error NotInvoiceSupplier(uint256 invoiceId, address account, address supplier);
     /// @notice The caller does not hold the invoice.
     error NotInvoiceHolder(uint256 invoiceId, address account, address holder);
-    /// @notice The invoice differs from the terms the financier priced.
+    /// @notice The invoice differs from the amount, payments or due date the financier priced.
     error FinancingTermsChanged(
-        uint256 invoiceId, uint256 expectedAmount, uint256 amount, uint64 expectedDueDate, uint64 dueDate
+        uint256 invoiceId,
+        uint256 expectedAmount,
+        uint256 amount,
+        uint256 expectedPaid,
+        uint256 paid,
+        uint64 expectedDueDate,
+        uint64 dueDate
     );
+    /// @notice The invoice is held by someone other than the seller the financier priced.
+    error FinancingSellerChanged(uint256 invoiceId, address expectedSeller, address holder);
     /// @notice The financier's deadline for these terms has passed.
     error FinancingDeadlinePassed(uint256 invoiceId, uint256 deadline, uint256 nowTimestamp);
     /// @notice A matured invoice is collected, not financed.
     error InvoiceMatured(uint256 invoiceId, uint64 dueDate);
-    /// @notice The advance is zero or above the open amount.
-    error InvalidAdvance(uint256 invoiceId, uint256 advance, uint256 outstanding);
+    /// @notice The advance is zero or above the financier's due.
+    error InvalidAdvance(uint256 invoiceId, uint256 advance, uint256 due);
+    /// @notice The financier's due is above the open amount.
+    error InvalidFinancierDue(uint256 invoiceId, uint256 due, uint256 outstanding);
     /// @notice The advance is below what the holder asked for when listing.
     error AdvanceBelowAsk(uint256 invoiceId, uint256 advance, uint256 minAdvance);
-    /// @notice The holder neither approved this financier nor listed the
-    /// invoice for it.
+    /// @notice The holder has no live listing that this financier may take.
     error FinancingNotAuthorized(uint256 invoiceId, address holder, address financier);
+    /// @notice The holder cannot finance its own receivable.
+    error SelfFinancing(uint256 invoiceId, address account);
     /// @notice A listing's expiry is not in the future.
     error InvalidOfferExpiry(uint256 invoiceId, uint64 expiry);
+    /// @notice A listing's asking advance is zero or above the open amount.
+    error InvalidAsk(uint256 invoiceId, uint256 minAdvance, uint256 outstanding);
     /// @notice The repayment is zero or above the open amount.
     error InvalidRepayment(uint256 invoiceId, uint256 amount, uint256 outstanding);
+    /// @notice `to` received `received` of the `expected` minor units sent: fee-on-transfer and
+    /// other tokens that deliver less than the amount sent cannot settle receivables.
+    error SettlementShortfall(address currency, address to, uint256 expected, uint256 received);
+    /// @notice The longest tenor must be at least one day.
+    error InvalidMaxTenor(uint64 maxTenor);
 
-    /// @notice Emitted when `supplier` issues invoice `invoiceId` to `buyer`.
+    /// @notice Emitted when `supplier` issues invoice `invoiceId` with invoice
+    /// number `number` (as the supplier wrote it) to `buyer`.
     event InvoiceIssued(
         uint256 indexed invoiceId,
         address indexed supplier,
         address indexed buyer,
+        string number,
         address currency,
         uint256 amount,
         uint64 dueDate,
-        bytes32 fingerprint,
         bytes32 docHash
     );
     /// @notice Emitted when the buyer accepts the invoice as a promise to pay.
     event InvoiceConfirmed(uint256 indexed invoiceId, address indexed buyer);
     /// @notice Emitted when the supplier cancels an unconfirmed invoice (the
-    /// token is burnt; the fingerprint stays used).
+    /// token is burnt; the invoice number stays used).
     event InvoiceCancelled(uint256 indexed invoiceId, address indexed supplier);
-    /// @notice Emitted when the holder lists a confirmed invoice for financing.
+    /// @notice Emitted when the holder lists a receivable for financing.
     /// `financier` zero means any financier.
     event FinancingOffered(
         uint256 indexed invoiceId, address indexed holder, address indexed financier, uint256 minAdvance, uint64 expiry
     );
-    /// @notice Emitted when the holder withdraws its listing.
+    /// @notice Emitted when a listing ends without a financing: withdrawn by the
+    /// holder, or cleared because the receivable changed hands.
     event FinancingOfferWithdrawn(uint256 indexed invoiceId, address indexed holder);
-    /// @notice Emitted when `financier` pays `advance` to `seller` and takes the receivable.
-    event InvoiceFinanced(uint256 indexed invoiceId, address indexed financier, address indexed seller, uint256 advance);
-    /// @notice Emitted when the buyer pays `amount` to the holder `payee`;
-    /// `totalPaid` is the running total.
-    event InvoiceRepaid(
-        uint256 indexed invoiceId, address indexed payer, address indexed payee, uint256 amount, uint256 totalPaid
+    /// @notice Emitted when `financier` pays `advance` to `seller` and takes the
+    /// receivable; it is due `due` of the buyer's later payments, the seller the rest.
+    event InvoiceFinanced(
+        uint256 indexed invoiceId, address indexed financier, address indexed seller, uint256 advance, uint256 due
     );
-    /// @notice Emitted when the operator accepts or stops accepting a settlement currency.
-    event CurrencyAcceptanceChanged(address indexed currency, bool accepted);
+    /// @notice Emitted when the buyer pays `amount`: `toHolder` of it to the holder
+    /// `payee`, the rest to the seller (see {ReserveReleased}); `totalPaid` is the running total.
+    event InvoiceRepaid(
+        uint256 indexed invoiceId,
+        address indexed payer,
+        address indexed payee,
+        uint256 amount,
+        uint256 toHolder,
+        uint256 totalPaid
+    );
+    /// @notice Emitted when part of a buyer's payment beyond the financier's due
+    /// (the reserve) goes to `seller`.
+    event ReserveReleased(uint256 indexed invoiceId, address indexed seller, uint256 amount);
+    /// @notice Emitted when the currency manager accepts or stops accepting a settlement currency.
+    event CurrencyAcceptanceChanged(address indexed currency, uint16 currencyId, bool accepted);
+    /// @notice Emitted when the operator changes how far after issue a due date may lie.
+    event MaxTenorChanged(uint64 maxTenor);
 
     /// @notice Issue an invoice as the calling supplier; returns its id (from 1).
-    /// @param fingerprint Hash of the normalised invoice identity; unique forever.
-    /// @param docHash Hash of the invoice document, which stays off chain.
+    /// @param buyer The buyer, an active participant with the buyer role.
+    /// @param number The supplier's invoice number; unique per supplier, forever, once normalised.
+    /// @param amount Face amount in minor units (1 to 2^96-1).
+    /// @param currency An accepted settlement token.
+    /// @param dueDate Unix time of the due date's end; after now and at most `maxTenor` ahead.
+    /// @param docHash Hash of the invoice document, which stays off chain (only in the event).
     function issue(
         address buyer,
+        string calldata number,
         uint256 amount,
         address currency,
         uint64 dueDate,
-        bytes32 fingerprint,
         bytes32 docHash
     ) external returns (uint256 invoiceId);
 
@@ -138,34 +234,35 @@ interface IInvoiceToken {
     /// @notice Cancel an unconfirmed invoice as its supplier.
     function cancel(uint256 invoiceId) external;
 
-    /// @notice List a confirmed invoice for financing, as its holder.
+    /// @notice List a confirmed (or partly paid), unfinanced receivable for financing, as its holder.
+    /// The listing is cleared when the receivable changes hands.
     /// @param financier Only this financier may take it; zero for any.
-    /// @param minAdvance The least advance the holder accepts.
+    /// @param minAdvance The least advance the holder accepts: above zero, at most the open amount.
     /// @param expiry Unix time after which the listing lapses.
     function offerForFinancing(uint256 invoiceId, address financier, uint256 minAdvance, uint64 expiry) external;
 
-    /// @notice Withdraw a listing, as the holder.
+    /// @notice Withdraw a listing, as the holder. Allowed to suspended and
+    /// KYC-expired holders too: taking consent back is never new business.
     function withdrawOffer(uint256 invoiceId) external;
 
-    /// @notice Fund a confirmed invoice: `advance` moves from the caller to the
-    /// holder and the token from the holder to the caller, or nothing moves.
-    /// @param expectedAmount The face amount the financier priced.
-    /// @param expectedDueDate The due date the financier priced.
-    /// @param deadline Unix time after which these terms are void.
-    function finance(
-        uint256 invoiceId,
-        uint256 advance,
-        uint256 expectedAmount,
-        uint64 expectedDueDate,
-        uint256 deadline
-    ) external;
+    /// @notice Fund a listed receivable: `terms.advance` moves from the caller to
+    /// the seller and the token from the seller to the caller, or nothing moves.
+    function finance(uint256 invoiceId, FinancingTerms calldata terms) external;
 
-    /// @notice Pay `amount` to the holder, as the buyer; partial and late
-    /// payments are allowed.
+    /// @notice Pay `amount` as the buyer: to the holder up to the financier's due,
+    /// the rest to the seller. Partial and late payments are allowed, and neither
+    /// a suspension nor a KYC lapse of any party stops them. Only the buyer pays:
+    /// a buyer's payment history is what credit decisions read, so a payment by
+    /// another party must not be recorded as the buyer's.
     function repay(uint256 invoiceId, uint256 amount) external;
 
-    /// @notice Accept or stop accepting a settlement currency (operator).
+    /// @notice Accept or stop accepting a settlement currency (currency manager).
+    /// Only plain ERC-20 tokens are fit: settlement refuses a token that delivers
+    /// less than the amount sent.
     function setCurrencyAccepted(address currency, bool accepted) external;
+
+    /// @notice Set the longest time from issue to due date, in seconds (operator).
+    function setMaxTenor(uint64 maxTenor) external;
 
     /// @notice Stop all state changes (operator).
     function pause() external;
@@ -176,12 +273,25 @@ interface IInvoiceToken {
     /// @notice The on-chain state of an invoice.
     function getInvoice(uint256 invoiceId) external view returns (Invoice memory);
 
-    /// @notice The invoice that registered `fingerprint`, or zero.
-    function invoiceByFingerprint(bytes32 fingerprint) external view returns (uint256);
+    /// @notice The stored listing of an invoice (all zero when there is none); it is
+    /// live while `block.timestamp <= expiry`.
+    function getListing(uint256 invoiceId) external view returns (Listing memory);
+
+    /// @notice The invoice `supplier` issued under `number` (in any of its spellings), or zero.
+    function invoiceIdOf(address supplier, string calldata number) external view returns (uint256);
+
+    /// @notice The normalised form of an invoice number (reverts as `issue` does for invalid ones).
+    function normaliseNumber(string calldata number) external pure returns (bytes memory);
 
     /// @notice Whether `currency` is accepted for new invoices.
     function currencyAccepted(address currency) external view returns (bool);
 
     /// @notice The id the next issued invoice gets.
     function nextInvoiceId() external view returns (uint256);
+
+    /// @notice The longest time from issue to due date, in seconds.
+    function maxTenor() external view returns (uint64);
+
+    /// @notice The contract's version (2 for this interface).
+    function version() external pure returns (uint256);
 }

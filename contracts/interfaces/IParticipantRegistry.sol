@@ -4,7 +4,9 @@ pragma solidity ^0.8.24;
 /// @title Permissioned participant registry of an SCF network
 /// @notice The operator admits legal entities (suppliers, buyers, financiers,
 /// auditors) with a KYC expiry and can suspend them. Other contracts ask the
-/// registry whether an account may act in a role right now.
+/// registry whether an account may act in a role right now. The default admin
+/// (two-step, delayed transfer) grants the operator role, which admits,
+/// updates, renames, suspends and reinstates.
 interface IParticipantRegistry {
     /// @notice Role bits; an account may hold several (a tier-1 supplier is
     /// often also the buyer of its own suppliers).
@@ -26,11 +28,16 @@ interface IParticipantRegistry {
     error InvalidKycExpiry(uint64 kycExpiry);
     /// @notice The zero address cannot be a participant.
     error InvalidParticipant(address account);
+    /// @notice A name must be 1 to 128 bytes with no ASCII control character
+    /// (so it prints on one line and cannot carry terminal escape sequences).
+    error InvalidName(string name);
 
     /// @notice Emitted when the operator admits `account` under `name`.
     event ParticipantAdmitted(address indexed account, string name, uint8 roles, uint64 kycExpiry);
     /// @notice Emitted when the operator changes the roles or KYC expiry of `account`.
     event ParticipantUpdated(address indexed account, uint8 roles, uint64 kycExpiry);
+    /// @notice Emitted when the operator changes the registered name of `account`.
+    event ParticipantRenamed(address indexed account, string name);
     /// @notice Emitted when the operator suspends `account`.
     event ParticipantSuspended(address indexed account);
     /// @notice Emitted when the operator lifts the suspension of `account`.
@@ -39,8 +46,12 @@ interface IParticipantRegistry {
     /// @notice Admit a new participant.
     function admit(address account, string calldata name, uint8 roles, uint64 kycExpiry) external;
 
-    /// @notice Change the roles and KYC expiry of an admitted participant.
+    /// @notice Change the roles and KYC expiry of an admitted participant (also
+    /// renews the KYC of one whose KYC expired).
     function updateParticipant(address account, uint8 roles, uint64 kycExpiry) external;
+
+    /// @notice Change the registered name of an admitted participant.
+    function rename(address account, string calldata name) external;
 
     /// @notice Suspend a participant: it can no longer act until reinstated.
     function suspend(address account) external;

@@ -1,0 +1,83 @@
+"""Invoice numbers and their normal form: the exact mirror of
+``InvoiceToken._normalise`` (rules in ``contracts/interfaces/IInvoiceToken.sol``).
+
+The contract, not this module, decides an invoice's identity: the key is
+``keccak256(supplier ++ normalised number)``, computed on chain. This mirror
+exists so that the database can store, show and search the normal form, and
+so the CLI can explain a refusal before sending anything. Both sides are held
+to one table of test vectors, ``tests/vectors/invoice_numbers.json``.
+
+No web3 import: the database-only commands use it.
+"""
+
+from __future__ import annotations
+
+from ledger.exceptions import InputError
+
+#: The longest invoice number the contract accepts, in bytes of UTF-8.
+MAX_NUMBER_BYTES = 64
+
+
+class InvalidInvoiceNumber(InputError):
+    """The number is empty, too long, has a control character, or normalises to nothing."""
+
+    def __init__(self, number: str, reason: str) -> None:
+        self.number = number
+        self.reason = reason
+        super().__init__(f"invalid invoice number {number!r}: {reason}")
+
+
+def normalise_bytes(raw: bytes) -> bytes | None:
+    """The contract's normal form of the UTF-8 bytes ``raw``, or None where
+    the contract reverts (InvalidInvoiceNumber)."""
+    n = len(raw)
+    if n == 0 or n > MAX_NUMBER_BYTES:
+        return None
+    out = bytearray()
+    in_run = zeros = False
+    i = 0
+    while i < n:
+        c = raw[i]
+        step = 1
+        if c == 0xEF and i + 2 < n:
+            c1, c2 = raw[i + 1], raw[i + 2]
+            if c1 == 0xBC and 0x81 <= c2 <= 0xBF:  # U+FF01..U+FF3F
+                c, step = c2 - 0x60, 3
+            elif c1 == 0xBD and 0x80 <= c2 <= 0x9E:  # U+FF40..U+FF5E
+                c, step = c2 - 0x20, 3
+        elif c == 0xE3 and i + 2 < n and raw[i + 1] == 0x80 and raw[i + 2] == 0x80:
+            c, step = 0x20, 3  # ideographic space
+        if 0x30 <= c <= 0x39:
+            if not in_run:
+                in_run = zeros = True
+            if not zeros or c != 0x30:
+                zeros = False
+                out.append(c)
+        elif c < 0x20 or c == 0x7F:
+            return None
+        elif c >= 0x80 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
+            if in_run and zeros:
+                out.append(0x30)
+            in_run = False
+            out.append(c - 0x20 if 0x61 <= c <= 0x7A else c)
+        i += step
+    if in_run and zeros:
+        out.append(0x30)
+    return bytes(out) if out else None
+
+
+def normalise_invoice_number(number: str) -> str:
+    """The normal form of an invoice number, as the contract computes it:
+    ``INV-01``, ``INV 0001``, ``inv1`` and ``ＩＮＶ０１`` all give ``INV1``.
+    Raises :class:`InvalidInvoiceNumber` where the contract would refuse it."""
+    raw = number.encode("utf-8", "surrogateescape")
+    if not raw:
+        raise InvalidInvoiceNumber(number, "it is empty")
+    if len(raw) > MAX_NUMBER_BYTES:
+        raise InvalidInvoiceNumber(number, f"it is {len(raw)} bytes long; the limit is {MAX_NUMBER_BYTES}")
+    if any(b < 0x20 or b == 0x7F for b in raw):
+        raise InvalidInvoiceNumber(number, "it contains a control character")
+    normal = normalise_bytes(raw)
+    if normal is None:
+        raise InvalidInvoiceNumber(number, "it needs at least one letter, digit or non-ASCII character")
+    return normal.decode("utf-8", "replace")
