@@ -30,7 +30,8 @@ class Scenario:
 
 @contextmanager
 def built_scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]:
-    """1 financed and partly repaid, 2 confirmed, 3 cancelled, 4 paid in full;
+    """1 financed (with a reserve of 6,250.00) and partly repaid, 2 confirmed,
+    3 cancelled, 4 paid in full;
     the chain is reverted to where it was afterwards."""
     from ledger.accounts import DEV_NAMES, dev_account
     from ledger.chain import connect
@@ -51,7 +52,8 @@ def built_scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]
         lg.issue(acct("supplier2"), BUYER, "INV-Q-3", "5000.00", "HKD", dt.date(2099, 3, 1))
         lg.cancel(acct("supplier2"), 3)
         lg.offer(acct("supplier"), 1, FINANCIER, "100000", 7)
-        financed = lg.finance(acct("financier"), 1, advance="112500.00")["block"]
+        # The financier is due 118,750.00 of the buyer's payments; 6,250.00 is the seller's reserve.
+        financed = lg.finance(acct("financier"), 1, advance="112500.00", due="118750.00")["block"]
         lg.issue(acct("supplier"), BUYER, "INV-Q-4", "1000.00", "HKD", dt.date(2097, 12, 31))
         lg.confirm(acct("buyer"), 4)
         lg.repay(acct("buyer"), 4, "1000.00")
