@@ -15,8 +15,9 @@ import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 /// @title InvoiceToken
 /// @notice Receivables of an SCF network; see {IInvoiceToken}.
 /// @dev Storage keeps only what a rule reads (the invoice number, document
-/// hash and advance live in events): four packed slots per financed invoice,
-/// two per issued one, plus the identity key.
+/// hash and advance live in events). Parties are stored as the registry's
+/// participant ids, so an issued invoice is one slot (plus the identity key
+/// and ERC-721's owner); a financed one three.
 contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -35,18 +36,17 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     uint256 private constant MAX_NUMBER_BYTES = 64;
 
     struct Record {
-        // slot 0: written at issue
-        address supplier;
+        // slot 0: written at issue (31 bytes)
+        uint32 supplierId;
+        uint32 buyerId;
+        uint96 amount;
         uint64 dueDate;
         Status status;
         uint16 currencyId;
-        // slot 1: written at issue
-        address buyer;
-        uint96 amount;
-        // slot 2: written by repayments and at financing
+        // slot 1: written by repayments and at financing
         uint96 paid;
         uint96 financierDue;
-        // slot 3: written at financing and by repayments of a financed invoice
+        // slot 2: written at financing and by repayments of a financed invoice
         address seller;
         uint96 financierPaid;
     }
@@ -111,20 +111,20 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         uint64 dueDate,
         bytes32 docHash
     ) external whenNotPaused returns (uint256 invoiceId) {
-        registry.requireActive(msg.sender, SUPPLIER);
-        registry.requireActive(buyer, BUYER);
+        uint32 supplierId = registry.requireActive(msg.sender, SUPPLIER);
+        uint32 buyerId = registry.requireActive(buyer, BUYER);
         if (buyer == msg.sender) revert InvalidBuyer(buyer);
         if (amount == 0 || amount > type(uint96).max) revert InvalidAmount(amount);
         CurrencyInfo memory info = _currencies[currency];
         if (!info.accepted) revert CurrencyNotAccepted(currency);
         invoiceId = _register(number, dueDate);
         Record storage r = _records[invoiceId];
-        r.supplier = msg.sender;
+        r.supplierId = supplierId;
+        r.buyerId = buyerId;
+        r.amount = uint96(amount);
         r.dueDate = dueDate;
         r.status = Status.Issued;
         r.currencyId = info.id;
-        r.buyer = buyer;
-        r.amount = uint96(amount);
         _mint(msg.sender, invoiceId);
         emit InvoiceIssued(invoiceId, msg.sender, buyer, number, currency, amount, dueDate, docHash);
     }
@@ -149,7 +149,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     /// @inheritdoc IInvoiceToken
     function confirm(uint256 invoiceId) external whenNotPaused {
         Record storage r = _existing(invoiceId);
-        if (msg.sender != r.buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, r.buyer);
+        address buyer = registry.accountOf(r.buyerId);
+        if (msg.sender != buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, buyer);
         registry.requireActive(msg.sender, BUYER);
         if (r.status != Status.Issued) revert InvoiceNotIssued(invoiceId, r.status);
         r.status = Status.Confirmed;
@@ -159,7 +160,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     /// @inheritdoc IInvoiceToken
     function cancel(uint256 invoiceId) external whenNotPaused {
         Record storage r = _existing(invoiceId);
-        if (msg.sender != r.supplier) revert NotInvoiceSupplier(invoiceId, msg.sender, r.supplier);
+        address supplier = registry.accountOf(r.supplierId);
+        if (msg.sender != supplier) revert NotInvoiceSupplier(invoiceId, msg.sender, supplier);
         registry.requireActive(msg.sender, SUPPLIER);
         if (r.status != Status.Issued) revert InvoiceNotIssued(invoiceId, r.status);
         r.status = Status.Cancelled;
@@ -240,7 +242,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     /// @inheritdoc IInvoiceToken
     function repay(uint256 invoiceId, uint256 amount) external whenNotPaused nonReentrant {
         Record storage r = _existing(invoiceId);
-        if (msg.sender != r.buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, r.buyer);
+        address buyer = registry.accountOf(r.buyerId);
+        if (msg.sender != buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, buyer);
         // No registry check: suspension and KYC lapse stop new business, never a payment.
         Status status = r.status;
         if (status != Status.Confirmed && status != Status.Financed && status != Status.PartiallyPaid) {
@@ -302,8 +305,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     function getInvoice(uint256 invoiceId) external view returns (Invoice memory) {
         Record storage r = _existing(invoiceId);
         return Invoice({
-            supplier: r.supplier,
-            buyer: r.buyer,
+            supplier: registry.accountOf(r.supplierId),
+            buyer: registry.accountOf(r.buyerId),
             currency: _currencyById[r.currencyId],
             dueDate: r.dueDate,
             status: r.status,

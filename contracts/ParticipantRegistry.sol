@@ -24,9 +24,12 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControlDefaultAdminR
         uint64 kycExpiry;
         bool admitted;
         bool suspended;
+        uint32 id;
     }
 
     mapping(address account => Participant) private _participants;
+    mapping(uint32 id => address account) private _accounts;
+    uint32 private _count;
 
     /// @param admin The default admin (grants the operator role; transferred in two steps).
     /// @param operator Holder of OPERATOR_ROLE.
@@ -44,7 +47,9 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControlDefaultAdminR
         if (_participants[account].admitted) revert ParticipantAlreadyAdmitted(account);
         _checkName(name);
         _checkTerms(roles, kycExpiry);
-        _participants[account] = Participant(name, roles, kycExpiry, true, false);
+        uint32 id = ++_count;
+        _participants[account] = Participant(name, roles, kycExpiry, true, false, id);
+        _accounts[id] = account;
         emit ParticipantAdmitted(account, name, roles, kycExpiry);
     }
 
@@ -84,13 +89,24 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControlDefaultAdminR
     }
 
     /// @inheritdoc IParticipantRegistry
-    function requireActive(address account, uint8 role) external view {
+    function requireActive(address account, uint8 role) external view returns (uint32) {
         Participant storage p = _participants[account];
         if (!p.admitted) revert ParticipantNotAdmitted(account);
         if (p.suspended) revert ParticipantIsSuspended(account);
         // KYC is valid strictly before its expiry second.
         if (block.timestamp >= p.kycExpiry) revert ParticipantKycExpired(account, p.kycExpiry, block.timestamp);
         if ((p.roles & role) != role) revert ParticipantLacksRole(account, role, p.roles);
+        return p.id;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function idOf(address account) external view returns (uint32) {
+        return _participants[account].id;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function accountOf(uint32 id) external view returns (address) {
+        return _accounts[id];
     }
 
     /// @inheritdoc IParticipantRegistry

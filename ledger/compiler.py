@@ -153,9 +153,14 @@ def _load_cached(path: Path) -> Build | None:
 
 
 def compile_contracts(
-    settings: Settings, force: bool = False, contracts_dir: Path = CONTRACTS_DIR
+    settings: Settings,
+    force: bool = False,
+    contracts_dir: Path = CONTRACTS_DIR,
+    required: tuple[str, ...] = DEPLOYABLE,
 ) -> tuple[Build, bool]:
-    """Compile (or load from cache). Returns the build and whether solc ran."""
+    """Compile (or load from cache). Returns the build and whether solc ran.
+    Another ``contracts_dir`` (test doubles, benchmark contracts) compiles the
+    same way; ``required`` names the contracts the build must contain."""
     binary = solc_binary(settings)
     version = compiler_version(binary, settings)
     sources = collect_sources(settings, contracts_dir)
@@ -166,7 +171,7 @@ def compile_contracts(
         cached = _load_cached(cache)
         if cached is not None:
             return cached, False
-    build = _run_solc(binary, version, sources, solc_settings, key)
+    build = _run_solc(binary, version, sources, solc_settings, key, f"{contracts_dir.name}/", required)
     settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(
@@ -184,7 +189,13 @@ def compile_contracts(
 
 
 def _run_solc(
-    binary: Path, version: str, sources: dict[str, str], solc_settings: dict[str, Any], key: str
+    binary: Path,
+    version: str,
+    sources: dict[str, str],
+    solc_settings: dict[str, Any],
+    key: str,
+    prefix: str = "contracts/",
+    required: tuple[str, ...] = DEPLOYABLE,
 ) -> Build:
     import solcx
     from solcx.exceptions import SolcError
@@ -201,7 +212,7 @@ def _run_solc(
     settings_hash = hashlib.sha256(json.dumps(solc_settings, sort_keys=True).encode()).hexdigest()
     artifacts: dict[str, Artifact] = {}
     for unit, contracts in output.get("contracts", {}).items():
-        if not unit.startswith("contracts/"):
+        if not unit.startswith(prefix):
             continue
         for name, data in contracts.items():
             artifacts[name] = Artifact(
@@ -211,9 +222,9 @@ def _run_solc(
                 compiler=version,
                 settings_hash=settings_hash,
             )
-    missing = [n for n in DEPLOYABLE if n not in artifacts]
+    missing = [n for n in required if n not in artifacts]
     if missing:
-        raise CompileError(f"compilation produced no {', '.join(missing)}; check contracts/")
+        raise CompileError(f"compilation produced no {', '.join(missing)}; check {prefix}")
     return Build(key, version, solc_settings, artifacts)
 
 

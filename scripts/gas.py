@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Gas used per lifecycle step, on a fresh Anvil that this script starts and stops.
+"""Gas used per lifecycle step, on a fresh Anvil that this script starts and
+stops, next to a plain OpenZeppelin ERC-721 mint measured in the same run.
 
-Prints one line per step (gas_issue=N, gas_confirm=N, gas_offer=N,
-gas_finance=N, gas_repay_partial=N, gas_repay=N) plus the deployments. The
-finance figure is the financing transaction alone; the financier's one-off
-ERC-20 approval is printed as gas_approve. Run: .venv/bin/python scripts/gas.py
+Prints one line per figure: gas_erc721_mint (a plain ERC-721 mint to an owner
+that already holds a token: the yardstick), gas_issue (to a supplier that
+already holds an invoice, with a document hash), issue_vs_mint (their ratio;
+target at most 2.75), then confirm, offer, approve (the financier's one-off
+ERC-20 approval), finance, repay_partial (all to the financier), repay (the
+last payment: the financier's rest and the seller's reserve), the first issue
+of a supplier, and the deployments.
+Run: .venv/bin/python scripts/gas.py
 """
 
 from __future__ import annotations
@@ -25,6 +30,22 @@ from ledger.deploy import deploy  # noqa: E402
 from ledger.lifecycle import Ledger, parse_roles  # noqa: E402
 from ledger.node import spawn_anvil  # noqa: E402
 
+#: Target of the receivables v2 issue: issue at most this many plain mints.
+ISSUE_TARGET = 2.75
+
+
+def _plain_mint_gas(ledger: Ledger, settings: object, signer: object) -> int:
+    """Gas of a plain ERC-721 mint to an owner that already holds one token."""
+    build, _ = compile_contracts(settings, contracts_dir=ROOT / "scripts" / "contracts",  # type: ignore[arg-type]
+                                 required=("PlainERC721",))
+    artifact = build.artifact("PlainERC721")
+    factory = ledger.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = ledger.sender.transact(factory.constructor(), signer)  # type: ignore[arg-type]
+    plain = ledger.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+    owner = dev_account(DEV_NAMES.index("dev8")).address
+    ledger.sender.transact(plain.functions.mint(owner, 1), signer)  # type: ignore[arg-type]
+    return int(ledger.sender.transact(plain.functions.mint(owner, 2), signer)["gasUsed"])  # type: ignore[arg-type]
+
 
 def main() -> None:
     acct = lambda name: dev_account(DEV_NAMES.index(name))  # noqa: E731
@@ -35,19 +56,22 @@ def main() -> None:
             build, _ = compile_contracts(settings)
             w3 = connect(anvil.url)
             deployment = deploy(settings, w3, build, acct("operator"))
-            for name, contract in deployment.contracts.items():
-                receipt = w3.eth.get_transaction_receipt(contract.tx_hash)
-                print(f"gas_deploy_{name.split(':')[0]}={receipt['gasUsed']}")
             ledger = Ledger(settings, w3, deployment)
+            mint = _plain_mint_gas(ledger, settings, acct("operator"))
             until = dt.date.today() + dt.timedelta(days=365)
             for who in ("supplier", "buyer", "financier"):
                 ledger.add_participant(acct("operator"), who.title(), acct(who).address, parse_roles(who), until)
             ledger.mint(acct("operator"), acct("financier").address, "1000000", "HKD")
             ledger.mint(acct("operator"), acct("buyer").address, "1000000", "HKD")
             due = dt.date.today() + dt.timedelta(days=60)
-            issued = ledger.issue(acct("supplier"), "buyer", "INV-GAS-1", "125000.00", "HKD", due)
+            document = Path(home) / "INV-GAS.txt"
+            document.write_text("Purchase order 4471: 5,000 precision bearings\n")
+            first = ledger.issue(acct("supplier"), "buyer", "INV-GAS-0", "125000.00", "HKD", due, document)
+            issued = ledger.issue(acct("supplier"), "buyer", "INV-GAS-1", "125000.00", "HKD", due, document)
             invoice_id = issued["invoice_id"]
+            print(f"gas_erc721_mint={mint}")
             print(f"gas_issue={issued['gas_used']}")
+            print(f"issue_vs_mint={issued['gas_used'] / mint:.2f} (target <= {ISSUE_TARGET})")
             print(f"gas_confirm={ledger.confirm(acct('buyer'), invoice_id)['gas_used']}")
             print(f"gas_offer={ledger.offer(acct('supplier'), invoice_id, 'financier', '100000', 7)['gas_used']}")
             token = ledger.token(deployment.currency("HKD"))
@@ -55,10 +79,15 @@ def main() -> None:
                 token.functions.approve(ledger.invoices.address, 2**256 - 1), acct("financier")
             )
             print(f"gas_approve={approve['gasUsed']}")
-            print(f"gas_finance={ledger.finance(acct('financier'), invoice_id, advance='112500.00')['gas_used']}")
+            financed = ledger.finance(acct("financier"), invoice_id, advance="110000.00", due="112500.00")
+            print(f"gas_finance={financed['gas_used']}")
             ledger.sender.transact(token.functions.approve(ledger.invoices.address, 2**256 - 1), acct("buyer"))
             print(f"gas_repay_partial={ledger.repay(acct('buyer'), invoice_id, '25000.00')['gas_used']}")
             print(f"gas_repay={ledger.repay(acct('buyer'), invoice_id, '100000.00')['gas_used']}")
+            print(f"gas_issue_first_of_supplier={first['gas_used']}")
+            for name, contract in deployment.contracts.items():
+                receipt = w3.eth.get_transaction_receipt(contract.tx_hash)
+                print(f"gas_deploy_{name.split(':')[0]}={receipt['gasUsed']}")
         finally:
             anvil.stop()
 

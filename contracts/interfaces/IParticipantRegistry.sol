@@ -63,8 +63,17 @@ interface IParticipantRegistry {
     /// suspended, KYC valid, holds the role).
     function isActive(address account, uint8 role) external view returns (bool);
 
-    /// @notice Revert with the precise reason unless `account` may act in `role` now.
-    function requireActive(address account, uint8 role) external view;
+    /// @notice Revert with the precise reason unless `account` may act in `role` now;
+    /// returns its participant id.
+    function requireActive(address account, uint8 role) external view returns (uint32 id);
+
+    /// @notice The participant id of `account` (from 1, in order of admission; never
+    /// reused), or zero if it was never admitted. Other contracts store ids, not
+    /// addresses, to keep a receivable's record in one storage slot.
+    function idOf(address account) external view returns (uint32);
+
+    /// @notice The account of participant `id` (zero address for an unknown id).
+    function accountOf(uint32 id) external view returns (address);
 
     /// @notice The stored record of `account`.
     function participant(address account)
