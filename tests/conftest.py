@@ -56,7 +56,9 @@ def session_env(anvil: object, tmp_path_factory: pytest.TempPathFactory) -> Env:
         shutil.copytree(ARTIFACT_CACHE, home / "artifacts", dirs_exist_ok=True)
     port = anvil.port  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
-    settings = load_settings(home=str(home), rpc_url=url)
+    # Many tests use far due dates (2097-2099); the session deployment allows a
+    # 100-year tenor. The 10-year default is tested on a deployment of its own.
+    settings = load_settings(home=str(home), rpc_url=url, max_tenor_days=36_525)
     return Env(settings, url, port, home)
 
 
