@@ -19,6 +19,8 @@ from ledger.config import REPO_ROOT
 
 SCF = str(Path(sys.executable).parent / "scf")
 FINANCIER = "Harbour Trade Finance Ltd (0x90F79bf6EB2c4f870365E785982E1f101E93b906)"
+SUPPLIER_FULL = "Kowloon Precision Parts Ltd (0x70997970C51812dc3A010C7d01b50e0d17dc79C8)"
+SUPPLIER = "Kowloon Precision Parts Ltd"
 
 
 @pytest.fixture()
@@ -77,11 +79,13 @@ def test_cli_lifecycle_issue_confirm_finance_repay(cli):
 def test_cli_finance_twice_is_refused_with_the_rule(cli):
     invoice_id = _issue(cli)
     assert cli("invoice", "confirm", str(invoice_id)).exit_code == 0
-    assert cli("invoice", "offer", str(invoice_id)).exit_code == 0
+    assert cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00").exit_code == 0
     assert cli("invoice", "finance", str(invoice_id), "--advance-rate", "90%").exit_code == 0
     again = cli("invoice", "finance", str(invoice_id), "--advance", "1.00", "--as", "financier2")
     assert again.exit_code == 1, again.output
-    assert again.output == f"Error: invoice {invoice_id} is already financed (by {FINANCIER})\n"
+    assert again.output == (
+        f"Error: invoice {invoice_id} is already financed (sold by {SUPPLIER_FULL}); one financing, ever\n"
+    )
 
 
 def test_cli_duplicate_invoice_by_other_spelling_is_refused(cli):
@@ -89,7 +93,131 @@ def test_cli_duplicate_invoice_by_other_spelling_is_refused(cli):
     again = cli("invoice", "issue", "--buyer", "buyer", "--number", "inv 2026 777", "--amount", "125000",
                 "--due", "2099-01-31")
     assert again.exit_code == 1, again.output
-    assert again.output == "Error: duplicate invoice: the same invoice was already issued as invoice 1\n"
+    assert again.output == (
+        f"Error: duplicate invoice: {SUPPLIER_FULL} already issued invoice number 'INV2026777' (in any spelling) "
+        "as invoice 1; an invoice number is used once, ever\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "amount", "due", "buyer"),
+    [
+        ("INV-CLI-9", "125000.01", "2099-01-31", "Tsuen Wan Electronics Ltd"),  # one cent more
+        ("INV-CLI-9", "125000.00", "2099-02-01", "Tsuen Wan Electronics Ltd"),  # one day later
+        ("INV-CLI-9", "125000.00", "2099-01-31", "Kwai Chung Logistics Ltd"),  # another buyer
+        ("INV-CLI-09", "125000.00", "2099-01-31", "Tsuen Wan Electronics Ltd"),  # a leading zero
+        ("inv cli 0009", "125000.00", "2099-01-31", "Tsuen Wan Electronics Ltd"),  # case and separators
+        ("ＩＮＶ－ＣＬＩ－９", "125000.00", "2099-01-31", "Tsuen Wan Electronics Ltd"),  # full-width
+    ],
+)
+def test_cli_same_number_with_other_terms_is_refused_and_nothing_changes(cli, home_copy, number, amount, due, buyer):
+    """The review's double-issue attempts: a changed cent, day, buyer or spelling is not a new invoice."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    first = _issue(cli, number="INV-CLI-9")
+    block = w3.eth.block_number
+    again = cli("invoice", "issue", "--buyer", buyer, "--number", number, "--amount", amount, "--due", due)
+    assert again.exit_code == 1, again.output
+    assert again.output == (
+        f"Error: duplicate invoice: {SUPPLIER_FULL} already issued invoice number 'INVCLI9' (in any spelling) "
+        f"as invoice {first}; an invoice number is used once, ever\n"
+    )
+    assert w3.eth.block_number == block
+
+
+def test_cli_another_supplier_may_use_the_same_number(cli):
+    first = _issue(cli, number="INV-SHARED-1")
+    assert _issue(cli, number="INV-SHARED-1", as_="supplier2") == first + 1
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("---", "it needs at least one letter, digit or non-ASCII character"),
+        ("INV\x1b[31m1", "it contains a control character"),
+        ("X" * 65, "it is 65 bytes long; the limit is 64"),
+    ],
+)
+def test_cli_invalid_invoice_number_is_refused_before_sending(cli, number, reason):
+    result = cli("invoice", "issue", "--buyer", "buyer", "--number", number, "--amount", "1", "--due", "2099-01-31")
+    assert result.exit_code == 2, result.output
+    assert result.output == f"Error: invalid invoice number {number!r}: {reason}\n"
+
+
+def test_cli_offer_needs_an_asking_advance(cli):
+    invoice_id = _issue(cli)
+    assert cli("invoice", "confirm", str(invoice_id), "--as", "buyer").exit_code == 0
+    result = cli("invoice", "offer", str(invoice_id))
+    assert result.exit_code == 2, result.output
+    assert "Missing option '--min-advance'" in result.output
+    zero = cli("invoice", "offer", str(invoice_id), "--min-advance", "0")
+    assert zero.exit_code != 0 and zero.output.startswith("Error: "), zero.output
+    assert zero.output.count("\n") == 1, zero.output
+
+
+def test_cli_reserve_is_released_to_the_seller_when_the_buyer_pays(cli):
+    invoice_id = _issue(cli, amount="1000.00")
+    assert cli("invoice", "confirm", str(invoice_id), "--as", "buyer").exit_code == 0
+    assert cli("invoice", "offer", str(invoice_id), "--min-advance", "800.00").exit_code == 0
+    financed = cli("invoice", "finance", str(invoice_id), "--advance", "850.00", "--due", "900.00")
+    assert financed.exit_code == 0, financed.output
+    assert financed.output == (
+        f"invoice {invoice_id} financed: HKD 850.00 paid to {SUPPLIER}; due to you 900.00, "
+        "reserve for the seller 100.00\n"
+    )
+    first = cli("invoice", "repay", str(invoice_id), "--amount", "600.00", "--as", "buyer")
+    assert first.output == (
+        f"invoice {invoice_id}: paid HKD 600.00: 600.00 to Harbour Trade Finance Ltd; "
+        "outstanding 400.00 (PartiallyPaid)\n"
+    )
+    last = cli("invoice", "repay", str(invoice_id), "--amount", "400.00", "--as", "buyer")
+    assert last.exit_code == 0, last.output
+    assert last.output == (
+        f"invoice {invoice_id}: paid HKD 400.00: 300.00 to Harbour Trade Finance Ltd, reserve 100.00 released "
+        f"to {SUPPLIER}; outstanding 0.00 (Paid)\n"
+    )
+
+
+def test_cli_participant_update_renews_an_expired_kyc_and_renames(cli, home_copy):
+    import datetime as dt
+
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    added = cli("participant", "add", "Lantau Metals Ltd", "--address", "dev9", "--role", "supplier",
+                "--kyc-until", dt.date.today().isoformat(), "--no-sync")
+    assert added.exit_code == 0, added.output
+    w3.provider.make_request("evm_increaseTime", [3 * 86400])
+    w3.provider.make_request("evm_mine", [])
+    expired = cli("invoice", "issue", "--as", "dev9", "--buyer", "buyer", "--number", "L-1", "--amount", "1",
+                  "--due", "2099-01-31", "--no-sync")
+    assert expired.exit_code == 1 and "KYC of participant Lantau Metals Ltd" in expired.output, expired.output
+    renewed = cli("participant", "update", "Lantau Metals Ltd", "--kyc-until", "2030-12-31",
+                  "--name", "Lantau Metals (HK) Ltd", "--no-sync")
+    assert renewed.exit_code == 0, renewed.output
+    assert renewed.output == (
+        "updated Lantau Metals (HK) Ltd: roles supplier, KYC until 2030-12-31; renamed from 'Lantau Metals Ltd'\n"
+    )
+    issued = cli("invoice", "issue", "--as", "dev9", "--buyer", "buyer", "--number", "L-1", "--amount", "1",
+                 "--due", "2099-01-31", "--no-sync")
+    assert issued.exit_code == 0, issued.output
+
+
+def test_cli_participant_update_without_changes_is_refused(cli):
+    result = cli("participant", "update", "Kowloon Precision Parts Ltd")
+    assert result.exit_code == 2, result.output
+    assert result.output == "Error: nothing to change; give --role, --kyc-until or --name\n"
+
+
+def test_cli_withdraw_listing(cli):
+    invoice_id = _issue(cli)
+    assert cli("invoice", "confirm", str(invoice_id), "--as", "buyer").exit_code == 0
+    assert cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00").exit_code == 0
+    assert cli("invoice", "withdraw", str(invoice_id)).output == f"invoice {invoice_id}: listing withdrawn\n"
+    refused = cli("invoice", "finance", str(invoice_id), "--advance", "1.00")
+    assert refused.exit_code == 1
+    assert "has no live listing" in refused.output
 
 
 def test_cli_wrong_role_is_refused(cli):
