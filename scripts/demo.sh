@@ -67,20 +67,32 @@ run invoice cancel "$INV4" --as supplier
 
 step "Financing: the supplier lists, the financier funds (delivery versus payment)"
 run invoice offer "$INV1" --as supplier --to "Harbour Trade Finance Ltd" --min-advance 110000.00
-run invoice finance "$INV1" --as financier --advance-rate 90%
-run invoice offer "$INV3" --as supplier2
+# The financier pays 112,500.00 now and is due 118,750.00 of the buyer's payment;
+# the other 6,250.00 is the supplier's reserve, paid to it by the contract when the buyer pays.
+run invoice finance "$INV1" --as financier --advance 112500.00 --due 118750.00
+run invoice offer "$INV3" --as supplier2 --min-advance 70000.00
 run invoice finance "$INV3" --as financier --discount-rate 6.5%
 
-step "Rules that protect the financier"
+step "Rules that protect the financier: one invoice, one financing, ever (enforced by the contract)"
 refused invoice finance "$INV1" --as financier --advance 100000.00
+# The same invoice number again, in another spelling, or with one cent or one day changed:
+# the contract keys an invoice on (supplier, normalised number), whatever else changes.
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number "inv 2026/0417" \
         --amount 125000.00 --due "$DUE1"
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
+        --amount 125000.01 --due "$DUE1"
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
+        --amount 125000.00 --due "$(date -u -d '+61 days' +%F)"
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-00417 \
+        --amount 125000.00 --due "$DUE1"
+# A cancelled invoice never frees its number.
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
         --amount 9900.00 --due "$DUE3"
+# No listing, no financing: the holder's consent is an asking advance on chain.
 refused invoice finance "$INV2" --as financier --advance 40000.00
 refused invoice repay "$INV1" --as supplier --amount 100.00
 
-step "Repayment: the buyer pays whoever holds the receivable"
+step "Repayment: the financier's due to the holder, the reserve to the supplier, in one transaction"
 run invoice repay "$INV1" --as buyer --amount 125000.00
 run invoice repay "$INV3" --as buyer --amount 30000.00
 
@@ -98,7 +110,7 @@ run invoice history "$INV1"
 run verify
 
 step "Financing decisions from the indexed ledger (policy: examples/policy.toml)"
-run invoice offer "$INV2" --as supplier --to "Harbour Trade Finance Ltd"
+run invoice offer "$INV2" --as supplier --to "Harbour Trade Finance Ltd" --min-advance 40000.00
 run finance quote "$INV2" --as financier --policy examples/policy.toml
 run finance execute 1 --as financier
 run finance quote "$INV1" --as financier --policy examples/policy.toml
