@@ -71,7 +71,7 @@ def deploy(
                 "use --force to deploy a new set"
             )
     sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
-    holders = {k: signer.address for k in ("admin", "operator", "currency_manager", "minter")}
+    holders: dict[str, str] = {k: str(signer.address) for k in ("admin", "operator", "currency_manager", "minter")}
     holders.update(roles or {})
     delay = int(settings.admin_delay)
     registry = _deploy_one(
