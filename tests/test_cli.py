@@ -490,3 +490,20 @@ def test_cli_node_ignores_a_recorded_pid_that_is_not_our_node(tmp_path):
     assert stopped.returncode == 0 and stopped.stdout == "local chain is not running\n"
     assert pid_alive(os.getpid())
     assert not (node_dir / "anvil.json").exists()
+
+
+def test_cli_deploy_gives_each_role_to_its_own_account(cli):
+    deployed = cli("deploy", "--force", "--currency-manager", "dev9", "--minter", "dev8", "--json")
+    assert deployed.exit_code == 0, deployed.output
+    data = json.loads(deployed.output)
+    assert data["version"] == 2
+    assert data["roles"] == {
+        "admin": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "operator": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "currency_manager": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "minter": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    }
+    refused = cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "operator")
+    assert refused.exit_code == 1, refused.output
+    assert refused.output == "Error: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 lacks the minter permission\n"
+    assert cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "dev8", "--no-sync").exit_code == 0
