@@ -427,6 +427,39 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         if (r.status == Status.None) revert InvoiceNotFound(invoiceId);
     }
 
+    /// @dev The ASCII stand-in of the multi-byte character at `b[i]` (lead byte `c`) and its
+    /// length: full-width ASCII becomes ASCII; blank, invisible and dash-like characters become
+    /// a space (a separator); a C1 control character becomes 0x7F (refused); anything else is
+    /// kept, one byte at a time.
+    function _fold(bytes calldata b, uint256 i, uint8 c) private pure returns (uint8, uint256) {
+        uint256 n = b.length;
+        if (c == 0xC2 && i + 1 < n) {
+            uint8 d = uint8(b[i + 1]);
+            if (d < 0xA0) return (0x7F, 2); // U+0080..U+009F
+            if (d == 0xA0 || d == 0xAD) return (0x20, 2); // no-break space, soft hyphen
+        } else if (i + 2 < n) {
+            uint8 c1 = uint8(b[i + 1]);
+            uint8 c2 = uint8(b[i + 2]);
+            if (c == 0xEF) {
+                // U+FF01..U+FF3F is EF BC 81..BF, U+FF40..U+FF5E is EF BD 80..9E.
+                if (c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) return (c2 - 0x60, 3);
+                if (c1 == 0xBD && c2 >= 0x80 && c2 <= 0x9E) return (c2 - 0x20, 3);
+                if (c1 == 0xBB && c2 == 0xBF) return (0x20, 3); // byte-order mark
+            } else if (c == 0xE2) {
+                // U+2000..U+2015 spaces, zero-width characters, direction marks, hyphens and dashes;
+                // U+2028..U+202F separators, bidi controls, narrow no-break space;
+                // U+205F..U+206F word joiner, invisible operators, bidi isolates; U+2212 minus sign.
+                if (
+                    (c1 == 0x80 && (c2 <= 0x95 || (c2 >= 0xA8 && c2 <= 0xAF)))
+                        || (c1 == 0x81 && c2 >= 0x9F && c2 <= 0xAF) || (c1 == 0x88 && c2 == 0x92)
+                ) return (0x20, 3);
+            } else if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) {
+                return (0x20, 3); // ideographic space
+            }
+        }
+        return (c, 1);
+    }
+
     /// @dev The normal form of an invoice number (rules in {IInvoiceToken}).
     function _normalise(string calldata number) private pure returns (bytes memory out) {
         bytes calldata b = bytes(number);
@@ -439,21 +472,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         for (uint256 i; i < n;) {
             uint8 c = uint8(b[i]);
             uint256 step = 1;
-            if (c == 0xEF && i + 2 < n) {
-                // Full-width ASCII: U+FF01..U+FF3F is EF BC 81..BF, U+FF40..U+FF5E is EF BD 80..9E.
-                uint8 c1 = uint8(b[i + 1]);
-                uint8 c2 = uint8(b[i + 2]);
-                if (c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) {
-                    c = c2 - 0x60;
-                    step = 3;
-                } else if (c1 == 0xBD && c2 >= 0x80 && c2 <= 0x9E) {
-                    c = c2 - 0x20;
-                    step = 3;
-                }
-            } else if (c == 0xE3 && i + 2 < n && uint8(b[i + 1]) == 0x80 && uint8(b[i + 2]) == 0x80) {
-                c = 0x20; // ideographic space
-                step = 3;
-            }
+            if (c >= 0xC2 && c <= 0xEF) (c, step) = _fold(b, i, c);
             if (c >= 0x30 && c <= 0x39) {
                 if (!inRun) {
                     inRun = true;

@@ -135,6 +135,8 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControlDefaultAdminR
         for (uint256 i; i < b.length; ++i) {
             uint8 c = uint8(b[i]);
             if (c < 0x20 || c == 0x7F) revert InvalidName(name);
+            // C1 controls (U+0080..U+009F: C2 80..C2 9F), e.g. U+009B, which terminals read as an escape.
+            if (c == 0xC2 && i + 1 < b.length && uint8(b[i + 1]) < 0xA0) revert InvalidName(name);
         }
     }
 }

@@ -27,6 +27,36 @@ class InvalidInvoiceNumber(InputError):
         super().__init__(f"invalid invoice number {number!r}: {reason}")
 
 
+def _fold(raw: bytes, i: int, c: int) -> tuple[int, int]:
+    """The ASCII stand-in of the multi-byte character at ``raw[i]`` and its
+    length (``InvoiceToken._fold``): full-width ASCII to ASCII; blank,
+    invisible and dash-like characters to a space; C1 controls to 0x7F
+    (refused); anything else kept, one byte at a time."""
+    n = len(raw)
+    if c == 0xC2 and i + 1 < n:
+        d = raw[i + 1]
+        if d < 0xA0:
+            return 0x7F, 2  # U+0080..U+009F
+        if d in (0xA0, 0xAD):
+            return 0x20, 2  # no-break space, soft hyphen
+    elif i + 2 < n:
+        c1, c2 = raw[i + 1], raw[i + 2]
+        if c == 0xEF:
+            if c1 == 0xBC and 0x81 <= c2 <= 0xBF:  # U+FF01..U+FF3F
+                return c2 - 0x60, 3
+            if c1 == 0xBD and 0x80 <= c2 <= 0x9E:  # U+FF40..U+FF5E
+                return c2 - 0x20, 3
+            if c1 == 0xBB and c2 == 0xBF:  # byte-order mark
+                return 0x20, 3
+        elif c == 0xE2:
+            if ((c1 == 0x80 and (c2 <= 0x95 or 0xA8 <= c2 <= 0xAF))
+                    or (c1 == 0x81 and 0x9F <= c2 <= 0xAF) or (c1 == 0x88 and c2 == 0x92)):
+                return 0x20, 3
+        elif c == 0xE3 and c1 == 0x80 and c2 == 0x80:
+            return 0x20, 3  # ideographic space
+    return c, 1
+
+
 def normalise_bytes(raw: bytes) -> bytes | None:
     """The contract's normal form of the UTF-8 bytes ``raw``, or None where
     the contract reverts (InvalidInvoiceNumber)."""
@@ -39,14 +69,8 @@ def normalise_bytes(raw: bytes) -> bytes | None:
     while i < n:
         c = raw[i]
         step = 1
-        if c == 0xEF and i + 2 < n:
-            c1, c2 = raw[i + 1], raw[i + 2]
-            if c1 == 0xBC and 0x81 <= c2 <= 0xBF:  # U+FF01..U+FF3F
-                c, step = c2 - 0x60, 3
-            elif c1 == 0xBD and 0x80 <= c2 <= 0x9E:  # U+FF40..U+FF5E
-                c, step = c2 - 0x20, 3
-        elif c == 0xE3 and i + 2 < n and raw[i + 1] == 0x80 and raw[i + 2] == 0x80:
-            c, step = 0x20, 3  # ideographic space
+        if 0xC2 <= c <= 0xEF:
+            c, step = _fold(raw, i, c)
         if 0x30 <= c <= 0x39:
             if not in_run:
                 in_run = zeros = True
@@ -75,7 +99,7 @@ def normalise_invoice_number(number: str) -> str:
         raise InvalidInvoiceNumber(number, "it is empty")
     if len(raw) > MAX_NUMBER_BYTES:
         raise InvalidInvoiceNumber(number, f"it is {len(raw)} bytes long; the limit is {MAX_NUMBER_BYTES}")
-    if any(b < 0x20 or b == 0x7F for b in raw):
+    if any(b < 0x20 or b == 0x7F for b in raw) or any(0x80 <= ord(ch) <= 0x9F for ch in number):
         raise InvalidInvoiceNumber(number, "it contains a control character")
     normal = normalise_bytes(raw)
     if normal is None:

@@ -16,8 +16,10 @@ pragma solidity ^0.8.24;
 /// here from the number the supplier passes, and registered forever
 /// (cancelling never frees it). Amount, due date, currency and buyer are not
 /// part of it. Normalisation works on the UTF-8 bytes of the number:
-///  1. full-width ASCII forms (U+FF01..U+FF5E) become their ASCII character,
-///     the ideographic space (U+3000) a space;
+///  1. full-width ASCII forms (U+FF01..U+FF5E) become their ASCII character;
+///     blank, invisible and dash-like characters become a space: U+00A0,
+///     U+00AD, U+2000..U+2015, U+2028..U+202F, U+205F..U+206F, U+2212,
+///     U+3000 and U+FEFF (so `INV\u200b1` or `INV\u00a01` is `INV1`);
 ///  2. ASCII letters are upper-cased;
 ///  3. every other ASCII character that is not a letter or digit (spaces,
 ///     `-`, `/`, `.`, `#`, ...) is ignored, as if absent;
@@ -26,7 +28,10 @@ pragma solidity ^0.8.24;
 ///  5. every other (non-ASCII) byte is kept as it is.
 /// So `INV-01`, `INV 0001`, `inv1` and `ＩＮＶ０１` are the same invoice,
 /// while different CJK numbers stay different. A number must be 1 to 64
-/// bytes, hold no ASCII control character, and not normalise to nothing.
+/// bytes, hold no control character (C0, DEL or C1), and not normalise to
+/// nothing. Letters of other scripts that look like Latin ones (Cyrillic А)
+/// are kept as they are: such a number is a different invoice, so those who
+/// match invoices should compare the normalised form, which shows them.
 ///
 /// Pause stops every state change, repayment included (it is the emergency
 /// brake); suspension and KYC expiry stop new business but never a buyer's

@@ -28,7 +28,7 @@ interface IParticipantRegistry {
     error InvalidKycExpiry(uint64 kycExpiry);
     /// @notice The zero address cannot be a participant.
     error InvalidParticipant(address account);
-    /// @notice A name must be 1 to 128 bytes with no ASCII control character
+    /// @notice A name must be 1 to 128 bytes with no control character (C0, DEL or C1)
     /// (so it prints on one line and cannot carry terminal escape sequences).
     error InvalidName(string name);
 
