@@ -51,12 +51,20 @@ def _progress(ctx: click.Context) -> Iterator[Any]:
         yield update
 
 
+def lagging_warning(stats: dict[str, Any]) -> str:
+    """The one-line warning of a sync that found the head below the indexed block."""
+    return (f"warning: the node's head {stats['head']} is below the indexed block {stats['to_block']}: "
+            "nothing changed, as for a node that is lagging; if the chain lost blocks (a node restarted "
+            "from an older state), run `scf index sync --rewind`")
+
+
 def _summary(stats: dict[str, Any]) -> str:
     if stats["lagging"]:
-        return (f"the node's head {stats['head']} is below the indexed block {stats['to_block']} "
-                "(node lagging, not a reorg); nothing to do until it catches up")
+        return f"nothing indexed: the node's head {stats['head']} is below the indexed block {stats['to_block']}"
     parts = [f"indexed {stats['events']:,} events in blocks {stats['from_block']}..{stats['to_block']}"
              if stats["events"] or stats["blocks"] else f"up to date at block {stats['to_block']}"]
+    if stats.get("rewound_blocks"):
+        parts.insert(0, f"rewound {stats['rewound_blocks']} block(s) the chain no longer has")
     if stats["reorgs"]:
         parts.append(f"{stats['reorgs']} reorg(s) rolled back ({stats['reorged_blocks']} blocks)")
     if stats["blocks"]:
@@ -81,17 +89,29 @@ index: click.Group = click.group("index", cls=LedgerGroup)(_index)
 @click.option("--workers", type=click.Choice(["auto", "thread", "process"]), default="auto", show_default=True,
               help="Fetch and decode in a thread, or in a second process (two cores); auto picks a "
                    "process for big backfills when a core is idle.")
+@click.option("--rewind", is_flag=True,
+              help="If the chain's head is below the indexed block, the chain lost blocks: roll back "
+                   "everything above the newest indexed block it still has, then sync. (Without it a "
+                   "lower head is taken for a lagging node and nothing changes.)")
 @json_option
 @click.pass_context
-def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None, workers: str) -> None:
+def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None, workers: str,
+               rewind: bool) -> None:
     """Catch up with the chain and exit: fetch, decode and store every event
-    of the deployed contracts, exactly once, rolling back reorgs."""
+    of the deployed contracts, exactly once, rolling back reorgs.
+
+    A chain whose head went below the indexed block (an Anvil restarted
+    from an older state) is only rolled back with --rewind: the same lower
+    head also comes from a node that is merely lagging."""
     from ledger.indexer import sync
 
     settings = settings_of(ctx)
     with _progress(ctx) as progress:
-        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress, workers=workers)
+        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress, workers=workers,
+                     rewind=rewind)
     data = stats.as_dict()
+    if data["lagging"]:
+        click.echo(lagging_warning(data), err=True)
     emit(ctx, data, _summary(data))
 
 

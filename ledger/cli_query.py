@@ -53,9 +53,10 @@ def _as_of_note(block: int | None) -> str:
 
 # -- invoice list ----------------------------------------------------------------------------
 INVOICE_COLUMNS = (
-    "invoice_id", "status", "supplier", "supplier_name", "buyer", "buyer_name", "holder", "holder_name",
-    "financier", "financier_name", "currency", "amount", "paid", "outstanding", "advance", "due", "issued_at",
-    "issued_block", "updated_block", "fingerprint", "document_hash",
+    "invoice_id", "number", "normalised_number", "status", "supplier", "supplier_name", "buyer", "buyer_name",
+    "holder", "holder_name", "financier", "financier_name", "seller", "seller_name", "currency", "amount", "paid",
+    "outstanding", "advance", "financier_due", "financier_paid", "reserve_open", "reserve_released", "due",
+    "issued_at", "issued_block", "updated_block", "document_hash",
 )
 
 
@@ -66,6 +67,8 @@ INVOICE_COLUMNS = (
 @click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
 @click.option("--holder", metavar="N", help="Only receivables held by N (participant name or address).")
 @click.option("--due-before", metavar="DATE", help="Only invoices due before DATE (YYYY-MM-DD).")
+@click.option("--number", metavar="TEXT", help="Only the invoice number TEXT, in any spelling the contract "
+                                               "takes for the same (INV-01, inv 1, ＩＮＶ０１).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="K", help="At most K invoices.")
 @as_of_option
 @csv_option
@@ -73,15 +76,19 @@ INVOICE_COLUMNS = (
 @click.pass_context
 def invoice_list(
     ctx: click.Context, status: str | None, supplier: str | None, buyer: str | None, holder: str | None,
-    due_before: str | None, limit: int | None, as_of_block: int | None, as_csv: bool,
+    due_before: str | None, number: str | None, limit: int | None, as_of_block: int | None, as_csv: bool,
 ) -> None:
-    """Invoices in the indexed ledger, by id (run `scf index sync` to catch up)."""
-    from ledger.queries import directory, list_invoices, resolve_filter
+    """Invoices in the indexed ledger, by id (run `scf index sync` to catch up).
+
+    Financed invoices also show the seller, the financier's due and what it
+    was paid of it, and the seller's reserve (open and released) in --json
+    and --csv."""
+    from ledger.queries import directory, list_invoices, resolve_filter, shown_number
 
     due = parse_date(due_before, "due date") if due_before is not None else None
     with ledger_db(ctx) as (conn, scope):
         names = directory(conn, scope)  # once: for the filter's names and the rows'
-        flt = resolve_filter(names, status, supplier, buyer, holder, due, limit)
+        flt = resolve_filter(names, status, supplier, buyer, holder, due, limit, number)
         rows = list_invoices(conn, scope, flt, as_of_block, names)
 
     def text(data: list[dict[str, Any]]) -> None:
@@ -90,8 +97,9 @@ def invoice_list(
         if not data:
             click.echo(f"no invoices match{_as_of_note(as_of_block)}")
             return
-        table(["id", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
-              [[r["invoice_id"], r["status"], r["supplier_name"] or r["supplier"], r["buyer_name"] or r["buyer"],
+        table(["id", "number", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
+              [[r["invoice_id"], "-" if r["number"] is None else shown_number(r["number"]), r["status"],
+                r["supplier_name"] or r["supplier"], r["buyer_name"] or r["buyer"],
                 r["holder_name"] or r["holder"] or "-", f"{r['currency']} {r['amount']}", r["outstanding"],
                 r["due"]] for r in data],
               title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}")
@@ -110,8 +118,10 @@ HISTORY_COLUMNS = ("block", "time", "tx_hash", "log_index", "event", "amount", "
 @json_option
 @click.pass_context
 def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None, as_csv: bool) -> None:
-    """Every event of invoice ID, oldest first, with its block and time."""
+    """Every event of invoice ID, oldest first, with its block and time (and
+    the renames of its parties meanwhile; parties are named as they were)."""
     from ledger.queries import invoice_history as history
+    from ledger.queries import shown_number
 
     with ledger_db(ctx) as (conn, scope):
         rows = history(conn, scope, invoice_id, as_of_block)
@@ -119,11 +129,12 @@ def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None
     def text(data: list[dict[str, Any]]) -> None:
         from ledger.render import table
 
+        number = next((r["args"].get("number") for r in data if r["event"] == "InvoiceIssued"), None)
+        label = f"invoice {invoice_id}" + ("" if number is None else f" (number {shown_number(str(number))})")
         table(["block", "time (UTC)", "event", "details"],
               [[r["block"], r["time"].replace("+00:00", "").replace("T", " "), r["event"], r["details"]]
                for r in data],
-              title=f"invoice {invoice_id}: {len(data)} event{'s' if len(data) != 1 else ''}"
-                    f"{_as_of_note(as_of_block)}")
+              title=f"{label}: {len(data)} event{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}")
 
     output(ctx, rows, as_csv, HISTORY_COLUMNS, text)
 
@@ -185,8 +196,10 @@ def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) 
 @json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, batch_size: int) -> None:
-    """Compare every indexed invoice and participant with the contracts, at
-    the last indexed block. Prints the mismatches; exits 1 if there are any."""
+    """Compare every indexed invoice (its state, holder and listing) and
+    participant with the contracts, at the last indexed block, and the number
+    of stored events of each contract and event with the chain's logs.
+    Prints the mismatches; exits 1 if there are any."""
     from ledger.verify import verify
 
     settings = settings_of(ctx)

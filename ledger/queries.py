@@ -29,10 +29,15 @@ from ledger.config import Settings
 from ledger.contracts import Currency, Deployment
 from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import DatabaseError, DeploymentError, InputError
+from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
 from ledger.money import from_minor_units
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import ZERO_ADDRESS, checksum, resolve, role_names
+
+#: The largest invoice id (and SQL LIMIT) the database can hold: a BIGINT.
+#: Ids above it are not projected (their events keep them in ``args``).
+BIGINT_MAX = 2**63 - 1
 
 
 def parse_statuses(text: str) -> list[str]:
@@ -236,7 +241,9 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
 
 
 def directory(conn: Connection, scope: Scope) -> Directory:
-    # Names never change on chain, so today's directory names past states too.
+    """Today's names. The operator can rename a participant, so a past state
+    shown with them names its parties as they are called now (an invoice's
+    history names them as they were; see :func:`invoice_history`)."""
     return Directory(_participant_rows(conn, scope, None), scope.keystore_dir)
 
 
@@ -249,6 +256,8 @@ class InvoiceFilter:
     holder: str | None = None
     due_before: dt.date | None = None
     limit: int | None = None
+    #: The normal form of an invoice number (any spelling of it matches).
+    number: str | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         return (
@@ -257,11 +266,14 @@ class InvoiceFilter:
             and (self.buyer is None or row["buyer"] == self.buyer)
             and (self.holder is None or row["holder"] == self.holder)
             and (self.due_before is None or row["due_date"] < self.due_before)
+            and (self.number is None or row["number_normalised"] == self.number)
         )
 
 
 def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None,
                   invoice_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    if invoice_ids is not None:
+        invoice_ids = [i for i in invoice_ids if i <= BIGINT_MAX]  # larger ids are never projected
     if as_of_block is not None:
         from ledger.indexer.projections import replay_invoices
 
@@ -272,6 +284,8 @@ def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_bloc
     query = sa.select(Invoice).where(Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract)
     if invoice_ids is not None:
         query = query.where(Invoice.invoice_id.in_(list(invoice_ids)))
+    if flt.number is not None:
+        query = query.where(Invoice.number_normalised == flt.number)
     if flt.statuses:
         query = query.where(Invoice.status.in_(list(flt.statuses)))
     for column, value in ((Invoice.supplier, flt.supplier), (Invoice.buyer, flt.buyer),
@@ -282,7 +296,7 @@ def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_bloc
         query = query.where(Invoice.due_date < flt.due_before)
     query = query.order_by(Invoice.invoice_id)
     if flt.limit is not None:
-        query = query.limit(flt.limit)
+        query = query.limit(min(flt.limit, BIGINT_MAX))
     return [dict(r) for r in conn.execute(query).mappings().all()]
 
 
@@ -290,12 +304,31 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat()
 
 
+def financing_figures(row: Mapping[str, Any]) -> dict[str, int | None]:
+    """The financing of an invoice row in minor units (None when it was never
+    financed): the financier's due and what it received of it, and the
+    seller's reserve still open (what the buyer still owes beyond the
+    financier's open due) and released so far."""
+    if row["seller"] is None:
+        return dict.fromkeys(("financier_due", "financier_paid", "reserve_open", "reserve_released"))
+    due, paid = int(row["financier_due"] or 0), int(row["financier_paid"] or 0)
+    return {
+        "financier_due": due,
+        "financier_paid": paid,
+        "reserve_open": int(row["outstanding"]) - (due - paid),
+        "reserve_released": int(row["reserve_released"] or 0),
+    }
+
+
 def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> dict[str, Any]:
     """One invoice for printing: flat, amounts as exact decimal strings."""
     cur = row["currency"]
     money = scope.money
+    figures = financing_figures(row)
     return {
         "invoice_id": int(row["invoice_id"]),
+        "number": row["number"],
+        "normalised_number": row["number_normalised"],
         "status": row["status"],
         "supplier": row["supplier"],
         "supplier_name": names.name(row["supplier"]),
@@ -305,16 +338,18 @@ def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> di
         "holder_name": names.name(row["holder"]),
         "financier": row["financier"],
         "financier_name": names.name(row["financier"]),
+        "seller": row["seller"],
+        "seller_name": names.name(row["seller"]),
         "currency": scope.currency(cur).symbol,
         "amount": money(row["amount"], cur),
         "paid": money(row["paid"], cur),
         "outstanding": money(row["outstanding"], cur),
         "advance": money(row["advance"], cur),
+        **{key: money(value, cur) for key, value in figures.items()},
         "due": row["due_date"].isoformat(),
         "issued_at": _iso(row["issued_at"]),
         "issued_block": int(row["issued_block"]),
         "updated_block": int(row["updated_block"]),
-        "fingerprint": row["fingerprint"],
         "document_hash": row["doc_hash"],
     }
 
@@ -327,7 +362,11 @@ def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_bloc
 
 
 def resolve_filter(names: Directory, statuses: str | None, supplier: str | None, buyer: str | None,
-                   holder: str | None, due_before: dt.date | None, limit: int | None) -> InvoiceFilter:
+                   holder: str | None, due_before: dt.date | None, limit: int | None,
+                   number: str | None = None) -> InvoiceFilter:
+    """The filter of `scf invoice list`: names resolved to addresses, and an
+    invoice number in its normal form (an InputError if it has none, as the
+    contract would refuse it)."""
     parties = {role: None if text is None else names.resolve(text, role)
                for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))}
     return InvoiceFilter(
@@ -335,6 +374,7 @@ def resolve_filter(names: Directory, statuses: str | None, supplier: str | None,
         **parties,
         due_before=due_before,
         limit=limit,
+        number=None if number is None else normalise_invoice_number(number),
     )
 
 
@@ -354,27 +394,49 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         raise _missing(invoice_id, scope, as_of_block)
     row, names = rows[0], directory(conn, scope)
     record = invoice_record(row, scope, names)
+    financed = row["seller"] is not None
     return {
         "invoice_id": record["invoice_id"],
+        "number": record["number"],
+        "normalised_number": record["normalised_number"],
         "status": record["status"],
         "supplier": names.party(row["supplier"]),
         "buyer": names.party(row["buyer"]),
         "holder": names.party(row["holder"]),
+        "seller": names.party(row["seller"]),
         "financier": names.party(row["financier"]),
         "currency": record["currency"],
         "amount": record["amount"],
         "paid": record["paid"],
         "outstanding": record["outstanding"],
-        "advance": record["advance"],
+        "advance": record["advance"] if financed else None,
+        "financier_due": record["financier_due"],
+        "financier_paid": record["financier_paid"],
+        "reserve_open": record["reserve_open"],
+        "reserve_released": record["reserve_released"],
         "due": record["due"],
         "issued_at": record["issued_at"],
-        "fingerprint": record["fingerprint"],
         "document_hash": record["document_hash"],
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
     }
 
 
 # -- history -------------------------------------------------------------------------------
+def utc_text(timestamp: int, fmt: str = "%Y-%m-%d") -> str:
+    """Unix seconds as UTC text; a time past year 9999 (a uint64 holds it,
+    Python's datetime does not) as its raw number."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime(fmt)
+    except (OverflowError, ValueError, OSError):
+        return f"unix time {timestamp} (after 9999-12-31)"
+
+
+def shown_number(number: str) -> str:
+    """An invoice number for a terminal: as written, or escaped (``ascii``)
+    when it holds characters a terminal could misread."""
+    return number if number.isprintable() else ascii(number)
+
+
 def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> str:
     def money(key: str) -> str:
         units = int(args[key])
@@ -388,23 +450,33 @@ def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: 
         return names.label(None if address in (None, ZERO_ADDRESS) else str(address))
 
     if event == "InvoiceIssued":
-        due = dt.datetime.fromtimestamp(int(args["dueDate"]), dt.UTC).date().isoformat()
-        return f"issued by {who('supplier')} to {who('buyer')}: {money('amount')} due {due}"
+        number = str(args.get("number", ""))
+        normal = normalised_number(number)
+        spelled = shown_number(number) + ("" if normal is None or normal == number else f" (normalised {normal})")
+        return (f"issued as number {spelled} by {who('supplier')} to {who('buyer')}: {money('amount')} "
+                f"due {utc_text(int(args['dueDate']))}")
     if event == "InvoiceConfirmed":
         return f"confirmed by the buyer {who('buyer')}"
     if event == "InvoiceCancelled":
         return f"cancelled by the supplier {who('supplier')}"
     if event == "FinancingOffered":
         to = "any financier" if args.get("financier") in (None, ZERO_ADDRESS) else who("financier")
-        until = dt.datetime.fromtimestamp(int(args["expiry"]), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        until = utc_text(int(args["expiry"]), "%Y-%m-%d %H:%M UTC")
         return f"listed for financing by {who('holder')} to {to}, min advance {money('minAdvance')}, until {until}"
     if event == "FinancingOfferWithdrawn":
         return f"listing withdrawn by {who('holder')}"
     if event == "InvoiceFinanced":
-        return f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}"
+        return (f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}, "
+                f"financier due {money('due')} of the buyer's payments")
     if event == "InvoiceRepaid":
-        return (f"repaid {money('amount')} by {who('payer')} to {who('payee')} "
+        to_holder, amount = int(args["toHolder"]), int(args["amount"])
+        split = "" if to_holder == amount else f", {money('toHolder')} of it"
+        return (f"repaid {money('amount')} by {who('payer')} to {who('payee')}{split} "
                 f"(total paid {money('totalPaid')})")
+    if event == "ReserveReleased":
+        return f"reserve {money('amount')} released to the seller {who('seller')}"
+    if event == "ParticipantRenamed":
+        return f"{who('account')} renamed to {shown_number(str(args['name']))}"
     if event == "Transfer":
         if args.get("from") in (None, ZERO_ADDRESS):
             return f"receivable minted to {who('to')}"
@@ -415,13 +487,75 @@ def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: 
     return f"{event}({shown})"
 
 
+def normalised_number(number: str) -> str | None:
+    """The normal form of an invoice number, None if it has none."""
+    try:
+        return normalise_invoice_number(number)
+    except InvalidInvoiceNumber:
+        return None
+
+
+def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
+    """Whether the FinancingOfferWithdrawn at ``index`` is the contract
+    clearing a listing because the receivable changed hands: the transfer's
+    own log follows it in the same transaction."""
+    withdrawn = events[index]
+    following = events[index + 1] if index + 1 < len(events) else None
+    return (
+        following is not None and following.event == "Transfer" and following.tx_hash == withdrawn.tx_hash
+        and following.log_index == withdrawn.log_index + 1
+        and following.args.get("from") == withdrawn.args.get("holder")
+        and following.args.get("to") not in (None, ZERO_ADDRESS)
+    )
+
+
+class _NameHistory:
+    """The registered names of some accounts over time, from the registry's
+    ParticipantAdmitted and ParticipantRenamed events (in chain order)."""
+
+    def __init__(self, events: Iterable[Any]) -> None:
+        self.changes: dict[str, list[tuple[tuple[int, int], str]]] = {}
+        self.renames: list[Any] = []
+        for e in events:
+            account = e.args.get("account")
+            if isinstance(account, str) and isinstance(e.args.get("name"), str):
+                self.changes.setdefault(account, []).append(((int(e.block_number), int(e.log_index)),
+                                                            e.args["name"]))
+                if e.event == "ParticipantRenamed":
+                    self.renames.append(e)
+
+    def at(self, position: tuple[int, int], keystore_dir: Path | None) -> Directory:
+        """The names as they were just before ``position`` (block, log index)."""
+        names = {}
+        for account, changes in self.changes.items():
+            before = [name for at, name in changes if at < position]
+            if before:
+                names[account] = before[-1]
+        return Directory([{"address": a, "name": n} for a, n in names.items()], keystore_dir)
+
+
+def _parties(events: Iterable[Any]) -> set[str]:
+    """Every address an invoice's events name."""
+    found = set()
+    for e in events:
+        for value in dict(e.args).values():
+            if isinstance(value, str) and len(value) == 42 and value.startswith("0x") and value != ZERO_ADDRESS:
+                found.add(value)
+    return found
+
+
 def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None
                     ) -> list[dict[str, Any]]:
-    """Every event of one invoice (its ERC-721 transfers included), oldest first."""
+    """Every event of one invoice (its ERC-721 transfers included), oldest
+    first, and the renames of its parties between its first and last event.
+    Parties are named as they were registered at each event's block."""
     check_block(scope, as_of_block)
+    if invoice_id > BIGINT_MAX:  # never projected: the id column is a BIGINT
+        raise _missing(invoice_id, scope, as_of_block)
+    columns = (Event.block_number, Event.block_time, Event.tx_hash, Event.log_index, Event.event, Event.amount,
+               Event.args)
     query = (
-        sa.select(Event.block_number, Event.block_time, Event.tx_hash, Event.log_index, Event.event, Event.amount,
-                  Event.args)
+        sa.select(*columns)
         .where(Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract,
                Event.invoice_id == invoice_id)
         .order_by(Event.block_number, Event.log_index)
@@ -433,18 +567,34 @@ def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block
         raise _missing(invoice_id, scope, as_of_block)
     issued = next(e for e in events if e.event == "InvoiceIssued")
     currency = str(issued.args["currency"])
-    names = directory(conn, scope)
+    parties = sorted(_parties(events))
+    registry = conn.execute(
+        sa.select(*columns)
+        .where(Event.chain_id == scope.chain_id, Event.contract == scope.registry_contract,
+               Event.account.in_(parties), Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
+               Event.block_number <= events[-1].block_number)
+        .order_by(Event.block_number, Event.log_index)
+    ).all() if parties else []
+    names = _NameHistory(registry)
+    first, last = (events[0].block_number, events[0].log_index), (events[-1].block_number, events[-1].log_index)
+    renames = [e for e in names.renames if first < (e.block_number, e.log_index) < last]
+    ordered = sorted([*events, *renames], key=lambda e: (e.block_number, e.log_index))
     out = []
-    for e in events:
+    for n, e in enumerate(ordered):
         args = dict(e.args)
+        names_then = names.at((int(e.block_number), int(e.log_index)), scope.keystore_dir)
+        if e.event == "FinancingOfferWithdrawn" and _cleared_by_transfer(ordered, n):
+            details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable changed hands"
+        else:
+            details = _describe(e.event, args, currency, scope, names_then)
         out.append({
             "block": int(e.block_number),
             "time": _iso(e.block_time),
             "tx_hash": e.tx_hash,
             "log_index": int(e.log_index),
             "event": e.event,
-            "amount": scope.money(e.amount, currency) if e.event != "Transfer" else None,
-            "details": _describe(e.event, args, currency, scope, names),
+            "amount": scope.money(e.amount, currency) if e.event not in ("Transfer", "ParticipantRenamed") else None,
+            "details": details,
             "args": args,
         })
     return out

@@ -36,12 +36,15 @@ def print_invoice(d: dict[str, Any]) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """Rows as a rich table. Cells are text, never rich markup: an invoice
+    number or a participant name is whatever its author chose on chain."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(*headers, title=title, show_lines=False)
+    t = Table(*headers, title=None if title is None else escape(title), show_lines=False)
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*("" if v is None else escape(str(v)) for v in row))
     console = Console()
     if not console.is_terminal:
         # Piped output: never truncate addresses or amounts to a guessed width.

@@ -1,10 +1,18 @@
 """`scf verify`: the indexed ledger compared with the contracts.
 
-Reads every invoice (``getInvoice`` and ``ownerOf``) and every indexed
-participant (``participant``) from the contracts at the database's last
-indexed block, in JSON-RPC batches of ``eth_call``, and compares them field by
-field with the projections. Comparing at the indexed block (not the head)
-means events mined since the last sync are not reported as differences.
+Reads every invoice (``getInvoice``, ``ownerOf`` and ``getListing``) and
+every indexed participant (``participant``) from the contracts at the
+database's last indexed block, in JSON-RPC batches of ``eth_call``, and
+compares them field by field with the projections. Comparing at the indexed
+block (not the head) means events mined since the last sync are not reported
+as differences. Then the stored events themselves: their number per contract
+and event is compared with the logs ``eth_getLogs`` returns for the indexed
+range, counted by topic0 (a lost or doubled event row shows there even when
+the projections agree with the contracts).
+
+Times past year 9999 (a uint64 due date or listing expiry can lie there) are
+compared as the projections store them, clamped
+(:func:`ledger.indexer.mappers.utc_from_timestamp`), and shown as numbers.
 """
 
 from __future__ import annotations
@@ -21,21 +29,27 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.config import Settings
 from ledger.contracts import Deployment, load_deployment
-from ledger.db.models import Cursor, Invoice, Participant
+from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.exceptions import ChainError, DatabaseError
-from ledger.indexer.decode import abi_type
-from ledger.indexer.rpc import RpcClient
+from ledger.indexer.decode import LogDecoder, abi_type
+from ledger.indexer.mappers import UNKNOWN_EVENT, utc_from_timestamp
+from ledger.indexer.rpc import RpcClient, RpcError, is_range_refusal
 from ledger.money import from_minor_units
-from ledger.queries import STATUS_NAMES, read_connection
+from ledger.queries import STATUS_NAMES, read_connection, utc_text
 
-INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "financier", "currency", "amount", "paid", "outstanding",
-                  "advance", "due_at", "issued_at", "fingerprint", "doc_hash")
+INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "currency", "amount", "paid", "outstanding", "due_at",
+                  "seller", "financier_due", "financier_paid", "offer_financier", "offer_min_advance",
+                  "offer_expires_at")
 PARTICIPANT_FIELDS = ("name", "roles", "kyc_expiry", "suspended")
+MONEY_FIELDS = ("amount", "paid", "outstanding", "financier_due", "financier_paid", "offer_min_advance")
+TIME_FIELDS = ("due_at", "kyc_expiry", "offer_expires_at")
+#: Blocks per eth_getLogs call when counting the logs (halved when the node refuses).
+LOG_SPAN = 10_000
 
 
 @dataclass
 class Mismatch:
-    kind: str  # "invoice", "participant" or "block"
+    kind: str  # "invoice", "participant", "block" or "events" (key: Contract.Event)
     key: str
     field: str
     database: Any
@@ -56,15 +70,22 @@ class VerifyReport:
     invoices: int
     participants: int
     mismatches: list[Mismatch] = field(default_factory=list)
+    #: Stored events compared with the chain's logs.
+    events: int = 0
 
     def summary(self) -> str:
-        checked = (f"{self.invoices} invoice{'s' if self.invoices != 1 else ''} and {self.participants} "
-                   f"participant{'s' if self.participants != 1 else ''} at block {self.block} of chain {self.chain_id}")
+        checked = (f"{self.invoices} invoice{'s' if self.invoices != 1 else ''}, {self.participants} "
+                   f"participant{'s' if self.participants != 1 else ''} and {self.events} "
+                   f"event{'s' if self.events != 1 else ''} at block {self.block} of chain {self.chain_id}")
         if not self.mismatches:
             return f"verified: the database matches the contracts ({checked})"
         n = len(self.mismatches)
-        if any(m.kind == "block" for m in self.mismatches):
+        kinds = {m.kind for m in self.mismatches}
+        if "block" in kinds:
             advice = "the chain reorganised since the last sync; run `scf index sync`, then verify again"
+        elif "events" in kinds:
+            advice = ("the stored events differ from the chain's logs; index the chain again into a new database "
+                      "(--db-url), then verify again")
         else:
             advice = "run `scf index rebuild` (replays the stored events), then verify again"
         return (f"MISMATCH: {n} difference{'s' if n != 1 else ''} between the database and the contracts "
@@ -72,7 +93,7 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": not self.mismatches, "chain_id": self.chain_id, "block": self.block,
-                "invoices": self.invoices, "participants": self.participants,
+                "invoices": self.invoices, "participants": self.participants, "events": self.events,
                 "mismatches": [m.to_dict() for m in self.mismatches]}
 
 
@@ -119,43 +140,58 @@ def _address(value: str | None) -> str | None:
     return str(to_checksum_address(value))
 
 
-def _ts(value: dt.datetime | int | None) -> int | None:
-    if value is None:
-        return None
-    return int(value.timestamp()) if isinstance(value, dt.datetime) else int(value)
+def _ts(value: dt.datetime | None) -> int | None:
+    """A stored time as unix seconds."""
+    return None if value is None else int(value.timestamp())
 
 
-def _show_time(ts: int | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _chain_ts(value: int) -> int:
+    """A time from the chain as the projections store it (clamped to year 9999)."""
+    return int(utc_from_timestamp(int(value)).timestamp())
 
 
-def _chain_invoice(fields: dict[str, Any], holder: str | None) -> dict[str, Any]:
+def _show_time(ts: int) -> str:
+    return utc_text(ts, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _amount(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _chain_invoice(fields: dict[str, Any], holder: str | None, listing: tuple[Any, ...] | None) -> dict[str, Any]:
+    """``getInvoice``, ``ownerOf`` and ``getListing`` as the projection row
+    holds them: the financing figures None (due) and 0 (paid) for an invoice
+    never financed, the listing None where none is stored."""
     status = int(fields["status"])
+    seller = _address(fields["seller"])
+    financier, expiry, min_advance = listing if listing is not None and int(listing[1]) != 0 else (None, 0, None)
     return {
         "status": STATUS_NAMES[status] if status < len(STATUS_NAMES) else str(status),
         "supplier": _address(fields["supplier"]),
         "buyer": _address(fields["buyer"]),
         "holder": holder,
-        "financier": _address(fields["financier"]),
         "currency": _address(fields["currency"]),
         "amount": int(fields["amount"]),
         "paid": int(fields["paid"]),
         "outstanding": int(fields["amount"]) - int(fields["paid"]),
-        "advance": int(fields["advance"]),
-        "due_at": int(fields["dueDate"]),
-        "issued_at": int(fields["issuedAt"]),
-        "fingerprint": "0x" + bytes(fields["fingerprint"]).hex(),
-        "doc_hash": "0x" + bytes(fields["docHash"]).hex(),
+        "due_at": _chain_ts(fields["dueDate"]),
+        "seller": seller,
+        "financier_due": None if seller is None else int(fields["financierDue"]),
+        "financier_paid": int(fields["financierPaid"]),
+        "offer_financier": _address(financier),
+        "offer_min_advance": None if min_advance is None else int(min_advance),
+        "offer_expires_at": _chain_ts(expiry) if int(expiry) else None,
     }
 
 
 def _db_invoice(row: Any) -> dict[str, Any]:
     return {
         "status": row.status, "supplier": row.supplier, "buyer": row.buyer, "holder": row.holder,
-        "financier": row.financier, "currency": row.currency, "amount": int(row.amount), "paid": int(row.paid),
-        "outstanding": int(row.outstanding), "advance": int(row.advance), "due_at": _ts(row.due_at),
-        "issued_at": _ts(row.issued_at), "fingerprint": str(row.fingerprint).lower(),
-        "doc_hash": str(row.doc_hash).lower(),
+        "currency": row.currency, "amount": int(row.amount), "paid": int(row.paid),
+        "outstanding": int(row.outstanding), "due_at": _ts(row.due_at), "seller": row.seller,
+        "financier_due": _amount(row.financier_due), "financier_paid": int(row.financier_paid or 0),
+        "offer_financier": row.offer_financier, "offer_min_advance": _amount(row.offer_min_advance),
+        "offer_expires_at": _ts(row.offer_expires_at),
     }
 
 
@@ -168,11 +204,11 @@ def _same(a: Any, b: Any) -> bool:
 def _shown(name: str, value: Any, deployment: Deployment, currency: str | None) -> Any:
     if value is None:
         return "-"
-    if name in ("amount", "paid", "outstanding", "advance") and currency is not None:
+    if name in MONEY_FIELDS and currency is not None:
         cur = deployment.currency_by_address(currency)
         if cur is not None:
             return f"{cur.symbol} {from_minor_units(int(value), cur.decimals)}"
-    if name in ("due_at", "issued_at", "kyc_expiry"):
+    if name in TIME_FIELDS:
         return _show_time(int(value))
     return value
 
@@ -228,6 +264,8 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
                                              Participant.contract == registry_contract)
             )
         }
+        contracts = {str(name): str(to_checksum_address(address)) for name, address in dict(cursor.contracts).items()}
+        db_events = _stored_event_counts(conn, chain_id, contracts, int(cursor.start_block), int(cursor.block_number))
     block = int(cursor.block_number)
     report = VerifyReport(chain_id, block, 0, len(db_participants))
 
@@ -235,7 +273,7 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
     if head < block:
         raise ChainError(
             f"the database is indexed up to block {block} but the chain's head is {head}: the chain lost blocks "
-            "or was reset; run `scf index sync` (it rolls back what the chain no longer has)"
+            "or was reset; run `scf index sync --rewind` (it rolls back what the chain no longer has)"
         )
     chain_block = rpc.call("eth_getBlockByNumber", [hex(block), False])
     if cursor.block_hash and chain_block and str(chain_block["hash"]).lower() != str(cursor.block_hash).lower():
@@ -245,19 +283,21 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
     next_id = ContractFunction(invoice_abi, "nextInvoiceId")
     get_invoice = ContractFunction(invoice_abi, "getInvoice")
     owner_of = ContractFunction(invoice_abi, "ownerOf")
+    get_listing = ContractFunction(invoice_abi, "getListing")
     (count,) = next_id.decode(_calls(rpc, invoice_contract, block, [next_id.data()], 1)[0]["result"])
     ids = sorted(set(range(1, int(count))) | set(db_invoices))
     report.invoices = len(ids)
-    answers = _calls(rpc, invoice_contract, block,
-                     [d for i in ids for d in (get_invoice.data(i), owner_of.data(i))], batch_size)
+    calls = (get_invoice, owner_of, get_listing)
+    answers = _calls(rpc, invoice_contract, block, [fn.data(i) for i in ids for fn in calls], batch_size)
     component_names = [c["name"] for c in get_invoice.output_params[0]["components"]]
     for n, invoice_id in enumerate(ids):
-        got, owner = answers[2 * n], answers[2 * n + 1]
+        got, owner, listed = answers[len(calls) * n:len(calls) * (n + 1)]
         chain_state = None
         if "result" in got:
             (struct,) = get_invoice.decode(got["result"])
             holder = _address(owner_of.decode(owner["result"])[0]) if "result" in owner else None
-            chain_state = _chain_invoice(dict(zip(component_names, struct, strict=True)), holder)
+            listing = tuple(get_listing.decode(listed["result"])[0]) if "result" in listed else None
+            chain_state = _chain_invoice(dict(zip(component_names, struct, strict=True)), holder, listing)
         report.mismatches += compare("invoice", str(invoice_id), db_invoices.get(invoice_id), chain_state,
                                      INVOICE_FIELDS, deployment)
 
@@ -269,10 +309,81 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
         if "result" in answer:
             name, roles, kyc, admitted, suspended = participant_fn.decode(answer["result"])
             if admitted:
-                chain_state = {"name": name, "roles": int(roles), "kyc_expiry": int(kyc), "suspended": bool(suspended)}
+                chain_state = {"name": name, "roles": int(roles), "kyc_expiry": _chain_ts(kyc),
+                               "suspended": bool(suspended)}
         report.mismatches += compare("participant", address, db_participants[address], chain_state,
                                      PARTICIPANT_FIELDS, deployment)
+
+    decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
+    chain_events = _chain_event_counts(rpc, decoder, list(contracts.values()), int(cursor.start_block), block)
+    stored: dict[tuple[str, str], int] = {}
+    for (contract, event, topic0), n in db_events.items():
+        key = (contract, _event_name(decoder, contract, event, topic0))
+        stored[key] = stored.get(key, 0) + n
+    report.events = sum(stored.values())
+    labels = {address: name for name, address in contracts.items()}
+    for contract, event in sorted(set(stored) | set(chain_events)):
+        in_db, on_chain = stored.get((contract, event), 0), chain_events.get((contract, event), 0)
+        if in_db != on_chain:
+            report.mismatches.append(Mismatch("events", f"{labels.get(contract, contract)}.{event}", "count",
+                                              in_db, on_chain))
     return report
+
+
+# -- stored events against the chain's logs -----------------------------------------------------
+def _event_name(decoder: LogDecoder, contract: str, event: str, topic0: str | None) -> str:
+    """The name a log of ``contract`` with ``topic0`` has by the deployment's
+    ABIs (an event the indexer could not decode keeps its raw topic0)."""
+    if event != UNKNOWN_EVENT or topic0 is None:
+        return event
+    found = decoder.lookup(contract, topic0)
+    return UNKNOWN_EVENT if found is None else found.name
+
+
+def _stored_event_counts(conn: sa.Connection, chain_id: int, contracts: dict[str, str], start: int, end: int
+                         ) -> dict[tuple[str, str, str | None], int]:
+    """(contract, event, raw topic0 of a log kept undecoded) -> stored events
+    in blocks ``start``..``end``."""
+    e = Event
+    where = (e.chain_id == chain_id, e.contract.in_(list(contracts.values())), e.block_number.between(start, end))
+    counts: dict[tuple[str, str, str | None], int] = {}
+    for contract, event, n in conn.execute(
+        sa.select(e.contract, e.event, sa.func.count()).where(*where, e.event != UNKNOWN_EVENT)
+        .group_by(e.contract, e.event)
+    ):
+        counts[(to_checksum_address(contract), str(event), None)] = int(n)
+    for contract, args in conn.execute(sa.select(e.contract, e.args).where(*where, e.event == UNKNOWN_EVENT)):
+        topics = args.get("topics") or [None]
+        key = (to_checksum_address(contract), UNKNOWN_EVENT, str(topics[0]).lower() if topics[0] else None)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _chain_event_counts(rpc: RpcClient, decoder: LogDecoder, addresses: Sequence[str], start: int, end: int
+                        ) -> dict[tuple[str, str], int]:
+    """(contract, event name by topic0) -> logs the chain has in blocks
+    ``start``..``end``, fetched in ranges that halve when the node refuses."""
+    counts: dict[tuple[str, str], int] = {}
+    span = LOG_SPAN
+    low = start
+    while low <= end:
+        high = min(end, low + span - 1)
+        try:
+            logs = rpc.get_logs(addresses, low, high)
+        except (RpcError, ChainError) as exc:
+            if not is_range_refusal(exc) or high == low:
+                raise
+            span = max(1, (high - low + 1) // 2)
+            continue
+        for log in logs:
+            if log.get("removed"):
+                continue
+            topics = log.get("topics") or []
+            found = decoder.lookup(log["address"], topics[0]) if topics else None
+            key = (to_checksum_address(log["address"]), UNKNOWN_EVENT if found is None else found.name)
+            counts[key] = counts.get(key, 0) + 1
+        low = high + 1
+    return counts
 
 
 __all__ = ["Mismatch", "VerifyReport", "verify"]

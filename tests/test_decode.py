@@ -27,9 +27,10 @@ def _input(name: str, type_: str, indexed: bool = False) -> dict[str, Any]:
 
 ISSUED = {"type": "event", "name": "InvoiceIssued", "anonymous": False, "inputs": [
     _input("invoiceId", "uint256", True), _input("supplier", "address", True), _input("buyer", "address", True),
-    _input("currency", "address"), _input("amount", "uint256"), _input("dueDate", "uint64"),
-    _input("fingerprint", "bytes32"), _input("docHash", "bytes32"),
+    _input("number", "string"), _input("currency", "address"), _input("amount", "uint256"),
+    _input("dueDate", "uint64"), _input("docHash", "bytes32"),
 ]}
+ISSUED_DATA = ["string", "address", "uint256", "uint64", "bytes32"]
 ADMITTED = {"type": "event", "name": "ParticipantAdmitted", "anonymous": False, "inputs": [
     _input("account", "address", True), _input("name", "string"), _input("roles", "uint8"),
     _input("kycExpiry", "uint64"),
@@ -112,12 +113,10 @@ def test_logs_become_rows_with_their_typed_columns() -> None:
     targets = _targets()
     logs = [
         _log(ISSUED, [_word(42), _address_topic(SUPPLIER), _address_topic(BUYER)],
-             abi_encode(["address", "uint256", "uint64", "bytes32", "bytes32"],
-                        [BUYER, 2**70, 1_800_000_000, b"\x11" * 32, b"\x22" * 32])),
+             abi_encode(ISSUED_DATA, ["INV-42", BUYER, 2**70, 1_800_000_000, b"\x22" * 32])),
         # An invoice id past 64 bits has no invoice_id column value.
         _log(ISSUED, [_word(2**64), _address_topic(SUPPLIER), _address_topic(BUYER)],
-             abi_encode(["address", "uint256", "uint64", "bytes32", "bytes32"], [BUYER, 5, 0, b"\0" * 32, b"\0" * 32]),
-             log_index=1),
+             abi_encode(ISSUED_DATA, ["X", BUYER, 5, 0, b"\0" * 32]), log_index=1),
         _log(ADMITTED, [_address_topic(SUPPLIER)], abi_encode(["string", "uint8", "uint64"], ["Supplier", 1, 9]),
              address=REGISTRY_CONTRACT, log_index=2),
         _log(LISTED, [_address_topic(BUYER)], abi_encode(["uint256[]", "string"], [[7], "m"]), log_index=3),
@@ -132,10 +131,11 @@ def test_logs_become_rows_with_their_typed_columns() -> None:
     assert rows[0]["block_time"] == dt.datetime.fromtimestamp(0x6B064938, dt.UTC)
     assert [json.loads(r["args_json"]) for r in rows] == [r["args"] for r in rows]
     assert rows[2]["args"]["name"] == "Supplier" and rows[3]["args"]["ids"] == ["7"]
+    assert rows[0]["args"]["number"] == "INV-42" and rows[0]["args"]["dueDate"] == "1800000000"
 
 
 @pytest.mark.parametrize(
-    "damage", ["offset past the end", "offset into the head", "length past the end", "not utf-8", "truncated head"]
+    "damage", ["offset past the end", "offset into the head", "length past the end", "truncated head"]
 )
 def test_malformed_dynamic_data_is_kept_raw(damage: str) -> None:
     targets = _targets()
@@ -146,8 +146,6 @@ def test_malformed_dynamic_data_is_kept_raw(damage: str) -> None:
         words[0:32] = (32).to_bytes(32, "big")  # would read the roles word as the length
     elif damage == "length past the end":
         words[96:128] = (1_000).to_bytes(32, "big")
-    elif damage == "not utf-8":
-        words[128:130] = b"\xff\xfe"
     else:
         words = words[:64]
     log = _log(ADMITTED, [_address_topic(SUPPLIER)], bytes(words), address=REGISTRY_CONTRACT)
@@ -156,3 +154,55 @@ def test_malformed_dynamic_data_is_kept_raw(damage: str) -> None:
 
     assert row["event"] == UNKNOWN_EVENT and row["args_json"] is None and row["account"] is None
     assert row["args"]["data"] == log["data"] and "error" in row["args"]
+
+
+@pytest.mark.parametrize("raw", [b"INV-\xff\xfe-9", b"\xe9t\xe9", b"\xe4\xb8", b"ok \xc3\xa9 \xed\xa0\x80"])
+def test_decoder_reads_strings_that_are_not_utf8_with_replacement(raw: bytes) -> None:
+    """Any bytes are a string to a contract: an invoice number that is not
+    UTF-8 must not make its InvoiceIssued log "(unknown)" (it would hide the
+    invoice from the ledger). Such bytes read as U+FFFD, as Python's
+    errors="replace" does, in the sliced decoders and in eth_abi's path."""
+    targets = _targets()
+    issued = abi_encode(["bytes", "address", "uint256", "uint64", "bytes32"],  # `bytes`: the same encoding
+                        [raw, BUYER, 100, 1_800_000_000, b"\x33" * 32])
+    listed = abi_encode(["uint256[]", "bytes"], [[1], raw])
+    logs = [_log(ISSUED, [_word(7), _address_topic(SUPPLIER), _address_topic(BUYER)], issued),
+            _log(LISTED, [_address_topic(BUYER)], listed, log_index=1)]
+
+    rows = logs_to_rows(logs, targets, 31337, {})
+
+    expected = raw.decode("utf-8", errors="replace")
+    assert "\ufffd" in expected
+    assert [r["event"] for r in rows] == ["InvoiceIssued", "Listed"]
+    assert rows[0]["args"]["number"] == expected and rows[0]["invoice_id"] == 7 and rows[0]["amount"] == 100
+    assert rows[1]["args"]["memo"] == expected
+    assert json.loads(rows[0]["args_json"]) == rows[0]["args"]
+    assert json.loads(rows[0]["args_json"].encode("utf-8")) == rows[0]["args"], "the JSON text is valid UTF-8"
+
+
+def test_projection_number_fast_path_equals_the_mirror_of_the_contract() -> None:
+    """The projections' fast path for printable ASCII numbers gives what
+    ledger.invoice_numbers (held to the contract by the shared vectors)
+    gives, None where it refuses, on the vectors and on random numbers."""
+    import random
+    from pathlib import Path
+
+    from ledger.indexer.projections import normalised_number
+    from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
+
+    def mirror(number: str) -> str | None:
+        try:
+            return normalise_invoice_number(number)
+        except InvalidInvoiceNumber:
+            return None
+
+    vectors = json.loads((Path(__file__).parent / "vectors" / "invoice_numbers.json").read_text())["vectors"]
+    for vector in vectors:
+        assert normalised_number(vector["number"]) == vector["normalised"], vector
+    rng = random.Random(20261204)
+    alphabet = "0000123456789aAzZ -/.#_~\t\x7f０Ｉé香"
+    for _ in range(20_000):
+        number = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 70)))
+        assert normalised_number(number) == mirror(number), repr(number)
+    assert normalised_number("INV-\ufffd\ufffd-9") == "INV\ufffd\ufffd9"
+    assert normalised_number("\ufffd" * 22) is None, "66 bytes once encoded: too long"

@@ -111,15 +111,27 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
         def money(value: str, decimals: int = decimals) -> int:
             return int(Decimal(value).scaleb(decimals))
 
+        def maybe(value: str | None) -> int | None:
+            return None if value is None else money(value)
+
         assert (row.status, row.supplier, row.buyer) == (
             chain["status"], chain["supplier"]["address"], chain["buyer"]["address"]), invoice_id
         assert row.holder == (chain["holder"] or {}).get("address"), invoice_id
-        assert row.financier == (chain["financier"] or {}).get("address"), invoice_id
-        assert (row.amount, row.paid, row.outstanding, row.advance) == (
-            money(chain["amount"]), money(chain["paid"]), money(chain["outstanding"]), money(chain["advance"]))
+        assert row.seller == (chain["seller"] or {}).get("address"), invoice_id
+        assert (row.amount, row.paid, row.outstanding) == (
+            money(chain["amount"]), money(chain["paid"]), money(chain["outstanding"]))
+        assert (row.financier_due, row.financier_paid if row.seller else None) == (
+            maybe(chain["financier_due"]), maybe(chain["financier_paid"])), invoice_id
+        if row.seller is not None:
+            reserve_open = row.outstanding - (row.financier_due - row.financier_paid)
+            assert reserve_open == money(chain["reserve_open"]), invoice_id
+        assert (row.number, row.number_normalised) == (chain["number"], chain["normalised_number"])
         assert row.due_date.isoformat() == chain["due"]
         assert row.issued_at.isoformat() == chain["issued_at"]
-        assert (row.fingerprint, row.doc_hash) == (chain["fingerprint"], chain["document_hash"])
+        assert row.doc_hash == chain["document_hash"]
+        listing = ledger.listing(invoice_id)
+        assert (row.offer_min_advance, row.offer_financier) == (
+            (listing["min_advance"], listing["financier"]) if listing else (None, None)), invoice_id
     return count
 
 
@@ -143,26 +155,52 @@ class Actions:
         return int(before)
 
     def lifecycle(self, invoice_id: int, stop_after: str = "paid") -> None:
-        """confirm -> offer -> finance -> repay part -> repay rest (stopping early if asked)."""
+        """confirm -> offer -> finance (due 950: a reserve of 50) -> repay part
+        -> repay rest, releasing the reserve (stopping early if asked). Two
+        other paths: "transferred" (listed, then sold to another supplier,
+        which clears the listing) and "prepaid-financed" (partly paid, then
+        financed, then paid, releasing the reserve)."""
+        ledger, acct = self.ledger, self.acct
+        if stop_after == "transferred":
+            ledger.confirm(acct("buyer"), invoice_id)
+            ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)
+            ledger.sender.transact(ledger.invoices.functions.transferFrom(
+                acct("supplier").address, acct("supplier2").address, invoice_id), acct("supplier"))
+            return
+        if stop_after == "prepaid-financed":
+            ledger.confirm(acct("buyer"), invoice_id)
+            ledger.repay(acct("buyer"), invoice_id, "100")
+            ledger.offer(acct("supplier"), invoice_id, None, "700", 7)
+            ledger.finance(acct("financier"), invoice_id, advance="800", due="850")
+            ledger.repay(acct("buyer"), invoice_id, "900")
+            return
         steps: list[tuple[str, Callable[[], Any]]] = [
-            ("confirmed", lambda: self.ledger.confirm(self.acct("buyer"), invoice_id)),
-            ("offered", lambda: self.ledger.offer(self.acct("supplier"), invoice_id, "financier", None, 7)),
-            ("financed", lambda: self.ledger.finance(self.acct("financier"), invoice_id, advance="900")),
-            ("part-paid", lambda: self.ledger.repay(self.acct("buyer"), invoice_id, "400")),
-            ("paid", lambda: self.ledger.repay(self.acct("buyer"), invoice_id, "600")),
+            ("confirmed", lambda: ledger.confirm(acct("buyer"), invoice_id)),
+            ("offered", lambda: ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)),
+            ("financed", lambda: ledger.finance(acct("financier"), invoice_id, advance="900", due="950")),
+            ("part-paid", lambda: ledger.repay(acct("buyer"), invoice_id, "400")),
+            ("paid", lambda: ledger.repay(acct("buyer"), invoice_id, "600")),
         ]
         for name, step in steps:
             step()
             if name == stop_after:
                 return
 
+    def rename(self) -> None:
+        """Rename the auditor (ParticipantRenamed)."""
+        self.n += 1
+        self.ledger.update_participant(self.acct("operator"), self.acct("auditor").address,
+                                       name=f"Central Audit Partners {os.getpid()}-{self.n}")
+
     def blocks_of_activity(self, count: int) -> None:
         """At least `count` blocks of mixed lifecycle events."""
         start = head(self.url)
-        stops = ["paid", "financed", "confirmed", "part-paid", "offered"]
+        stops = ["paid", "financed", "confirmed", "part-paid", "offered", "transferred", "prepaid-financed"]
         while head(self.url) - start < count:
             invoice_id = self.issue()
             self.lifecycle(invoice_id, stops[invoice_id % len(stops)])
+            if invoice_id % 3 == 0:
+                self.rename()
 
 
 def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, per_block: int = 50) -> None:
@@ -180,7 +218,7 @@ def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, pe
     raw = []
     for i in range(count):
         data = ledger.invoices.encode_abi(
-            "issue", args=[buyer, 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}"), b"\0" * 32])
+            "issue", args=[buyer, f"BULK-{salt}-{i}", 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}")])
         tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": ledger.invoices.address, "value": 0,
               "data": data, "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
         raw.append("0x" + Account.sign_transaction(tx, supplier.key).raw_transaction.hex())
@@ -327,32 +365,52 @@ def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Acti
                                                acct: Any) -> None:
     from ledger.indexer import sync
 
-    for stop in ("paid", "part-paid", "financed", "offered", "confirmed"):
+    for stop in ("paid", "part-paid", "financed", "offered", "confirmed", "transferred", "prepaid-financed"):
         actions.lifecycle(actions.issue(), stop)
     actions.issue()
     cancelled = actions.issue()
     ledger.cancel(acct("supplier"), cancelled)
     ledger.set_suspended(acct("operator"), acct("auditor").address, True)
+    actions.rename()
 
     stats = sync(settings)
 
     assert stats.events > 0 and stats.block == head(settings.rpc_url), stats
-    assert assert_matches_chain(settings.database_url, ledger) == 7
+    assert assert_matches_chain(settings.database_url, ledger) == 9
     engine = create_engine(settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         people = {r.address: r for r in conn.execute(select(Participant.__table__))}
         fin = conn.execute(select(Financing.__table__)).all()
         rep = conn.execute(select(Repayment.__table__)).all()
         paid = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == 1)).one()
+        moved, prepaid = (conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == i)).one()
+                          for i in (6, 7))
+        cleared = conn.execute(select(Event.__table__).where(
+            Event.invoice_id == 6, Event.event == "FinancingOfferWithdrawn")).all()
     engine.dispose()
     on_chain = {p["address"]: p for p in ledger.participants()}
     assert set(people) == set(on_chain)
     for address, person in on_chain.items():
         assert (people[address].name, people[address].suspended) == (person["name"], person["suspended"])
     assert people[acct("auditor").address].suspended is True
-    assert len(fin) == 3 and {r.invoice_id for r in fin} == {1, 2, 3}
-    assert sorted((r.invoice_id, r.amount) for r in rep) == [(1, 40000), (1, 60000), (2, 40000)]
+    assert people[acct("auditor").address].name.startswith("Central Audit Partners "), "renamed"
+    assert len(fin) == 4 and {r.invoice_id for r in fin} == {1, 2, 3, 7}
+    assert {r.invoice_id: r.due for r in fin} == {1: 95000, 2: 95000, 3: 95000, 7: 85000}
+    supplier = acct("supplier").address
+    # (invoice, amount, to the payee, to the seller, seller): the reserve goes to the seller once the financier's
+    # due is met; a payment before financing has no seller.
+    assert sorted((r.invoice_id, r.amount, r.to_payee, r.to_seller, r.seller) for r in rep) == [
+        (1, 40000, 40000, 0, supplier), (1, 60000, 55000, 5000, supplier), (2, 40000, 40000, 0, supplier),
+        (7, 10000, 10000, 0, None), (7, 90000, 85000, 5000, supplier),
+    ]
     assert paid.status == "Paid" and paid.paid_at is not None and paid.financed_block < paid.paid_block
+    assert (paid.seller, paid.financier_due, paid.financier_paid, paid.reserve_released) == (
+        supplier, 95000, 95000, 5000)
+    assert paid.number.startswith("INV-") and paid.number_normalised == paid.number.replace("-", "")
+    assert (moved.holder, moved.offer_expires_at, moved.seller, len(cleared)) == (
+        acct("supplier2").address, None, None, 1), "a transfer clears the listing"
+    assert (prepaid.status, prepaid.financed_block is not None, prepaid.financier_due, prepaid.financier_paid,
+            prepaid.reserve_released) == ("Paid", True, 85000, 85000, 5000)
 
 
 def test_indexer_sync_twice_changes_nothing(settings: Settings, actions: Actions) -> None:
@@ -482,7 +540,7 @@ def _reorg_txs(ledger: Any, acct: Any, salt: str) -> list[list[Any]]:
     due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
     currency = ledger.deployment.currency("HKD")
     issue = ledger.invoices.encode_abi("issue", args=[
-        acct("buyer2").address, 777_00, currency.address, due, keccak(text=f"reorg-{salt}"), b"\1" * 32])
+        acct("buyer2").address, f"REORG-{salt}", 777_00, currency.address, due, keccak(text=f"reorg-{salt}")])
     token = ledger.token(currency)
     mint = token.encode_abi("mint", args=[acct("supplier2").address, 5_00])
     return [
@@ -538,6 +596,133 @@ def test_indexer_rollback_waits_then_follows_the_new_blocks(
     assert after.reorgs == 1, after
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
     assert_matches_chain(settings.database_url, ledger)
+
+
+def test_indexer_reorg_of_the_v2_events_equals_a_fresh_index(
+    settings: Settings, actions: Actions, ledger: Any, acct: Any, tmp_path: Path
+) -> None:
+    """Blocks holding a partly paid invoice financed with a reserve and paid
+    (ReserveReleased), a listing cleared by a transfer and a renamed
+    participant are reorganised away: the database equals a fresh index,
+    before and after."""
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    actions.lifecycle(actions.issue(), "confirmed")
+    sync(settings)
+    start = head(url)
+    actions.lifecycle(actions.issue(), "prepaid-financed")
+    actions.lifecycle(actions.issue(), "transferred")
+    actions.rename()
+    sync(settings)
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path, "before")
+    depth = head(url) - start
+    rpc(url, "anvil_reorg", [depth, _reorg_txs(ledger, acct, f"v2-{time.monotonic_ns()}")])
+
+    stats = sync(settings)
+
+    assert stats.reorgs == 1 and stats.reorged_blocks >= depth - 1, stats
+    after = snapshot(settings.database_url)
+    assert after == fresh_snapshot(settings, tmp_path, "after")
+    names = [e for e in after["events"] if e[8] in ("ReserveReleased", "ParticipantRenamed")]
+    assert names == [], "the reorg removed them"
+    assert_matches_chain(settings.database_url, ledger)
+
+
+def test_indexer_sync_rewind_rolls_back_blocks_the_chain_lost(
+    settings: Settings, actions: Actions, ledger: Any, tmp_path: Path
+) -> None:
+    """A chain restarted from an older state (evm_revert here) has a lower
+    head and the same hashes below it, which is also what a lagging node
+    shows: a plain sync changes nothing and warns in one line; `--rewind`
+    rolls back what the chain no longer has (every projection with it) and
+    syncs; the blocks mined again over those heights then index as usual."""
+    from click.testing import CliRunner
+
+    from ledger.cli import main
+    from ledger.indexer import sync
+
+    url = settings.rpc_url
+    actions.lifecycle(actions.issue(), "financed")
+    sync(settings)
+    kept = head(url)
+    saved = rpc(url, "evm_snapshot")
+    actions.lifecycle(actions.issue(), "prepaid-financed")
+    actions.rename()
+    sync(settings)
+    lost = head(url) - kept
+    assert rpc(url, "evm_revert", [saved]) is True
+    before = snapshot(settings.database_url)
+    base = ["--home", str(settings.home), "--rpc-url", url, "--db-url", settings.database_url, "index", "sync"]
+
+    plain = CliRunner().invoke(main, base)
+
+    assert plain.exit_code == 0, plain.output
+    assert plain.stderr == (
+        f"warning: the node's head {kept} is below the indexed block {kept + lost}: nothing changed, as for a node "
+        "that is lagging; if the chain lost blocks (a node restarted from an older state), run "
+        "`scf index sync --rewind`\n"
+    )
+    assert plain.stdout == f"nothing indexed: the node's head {kept} is below the indexed block {kept + lost}\n"
+    assert snapshot(settings.database_url) == before
+
+    rewound = CliRunner().invoke(main, [*base, "--rewind", "--json"])
+
+    assert rewound.exit_code == 0, rewound.output
+    stats = json.loads(rewound.stdout)
+    assert (stats["rewound_blocks"], stats["reorgs"], stats["lagging"], stats["to_block"]) == (lost, 0, False, kept)
+    assert rewound.stderr == ""
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path, "rewound")
+    assert_matches_chain(settings.database_url, ledger)
+
+    again = sync(settings, rewind=True)  # nothing lost now: a plain sync
+    assert (again.rewound_blocks, again.events) == (0, 0)
+    actions.lifecycle(actions.issue(), "paid")  # new blocks over the lost heights
+    assert sync(settings).reorgs == 0
+    assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path, "after")
+
+
+def test_indexer_invoice_number_that_is_not_utf8_is_indexed(settings: Settings, ledger: Any, acct: Any) -> None:
+    """The contract takes any bytes as an invoice number: one that is not
+    UTF-8 reads as U+FFFD, and the invoice is indexed, listed, found by
+    --number and verified like any other."""
+    from click.testing import CliRunner
+    from eth_abi import encode as abi_encode
+    from eth_utils import keccak
+
+    from ledger.cli import main
+    from ledger.indexer import sync
+
+    raw = b"INV-\xff\xfe-" + str(time.monotonic_ns()).encode()
+    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    currency = ledger.deployment.currency("HKD").address
+    selector = keccak(text="issue(address,string,uint256,address,uint64,bytes32)")[:4]
+    data = selector + abi_encode(["address", "bytes", "uint256", "address", "uint64", "bytes32"],
+                                 [acct("buyer").address, raw, 123_45, currency, due, b"\7" * 32])
+    tx = ledger.w3.eth.send_transaction({"from": acct("supplier").address, "to": ledger.invoices.address,
+                                         "data": "0x" + data.hex(), "gas": 1_000_000})
+    assert ledger.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    invoice_id = ledger.invoices.functions.nextInvoiceId().call() - 1
+    number = raw.decode("utf-8", errors="replace")
+
+    sync(settings)
+
+    engine = create_engine(settings.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        row = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == invoice_id)).one()
+        events = [r.event for r in conn.execute(select(Event.event).where(Event.invoice_id == invoice_id))]
+    engine.dispose()
+    assert (row.number, row.number_normalised, row.amount) == (
+        number, "INV\ufffd\ufffd" + number.rsplit("-", 1)[1], 12345)
+    assert events == ["Transfer", "InvoiceIssued"]
+    base = ["--home", str(settings.home), "--rpc-url", settings.rpc_url, "--db-url", settings.database_url]
+    found = CliRunner().invoke(main, [*base, "invoice", "list", "--number", number, "--json"])
+    assert found.exit_code == 0, found.output
+    assert [(r["invoice_id"], r["number"]) for r in json.loads(found.output)] == [(invoice_id, number)]
+    table = CliRunner().invoke(main, [*base, "invoice", "history", str(invoice_id)])
+    assert table.exit_code == 0 and "\ufffd" in table.output, table.output
+    verified = CliRunner().invoke(main, [*base, "verify"])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_indexer_lagging_node_is_not_a_reorg(settings: Settings, actions: Actions, proxy: RpcProxy) -> None:
@@ -1546,6 +1731,68 @@ def test_indexer_migration_0003_narrows_the_invoice_index(db_url: str) -> None:
         assert invoice_index() == ["chain_id", "contract", "invoice_id"]
     finally:
         engine.dispose()
+
+
+def test_indexer_migration_0004_carries_version_1_rows_over(db_url: str) -> None:
+    """0004 (contracts v2) keeps the projections of a database indexed from
+    version 1 contracts, settled as version 1 did: the financier due the
+    whole amount and paid every payment, no reserve, no number; the
+    downgrade gives the fingerprint column back."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from ledger.db.engine import _alembic_config, create_db_engine, upgrade
+
+    engine = create_db_engine(db_url)
+    day = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    key = {"chain_id": 1, "contract": "0x" + "11" * 20}
+    record = {**key, "block_hash": "0x" + "22" * 32, "block_time": day, "tx_hash": "0x" + "33" * 32,
+              "currency": "0x" + "44" * 20}
+    try:
+        upgrade(engine, "0003")
+        with engine.begin() as conn:
+            old = sa_table(conn, "invoices")
+            conn.execute(old.insert(), [{
+                **key, "invoice_id": n, "supplier": "0x" + "55" * 20, "buyer": "0x" + "66" * 20,
+                "holder": "0x" + "77" * 20, "currency": record["currency"], "amount": 100_000, "paid": paid,
+                "outstanding": 100_000 - paid, "advance": 90_000 if financed else 0,
+                "financier": "0x" + "77" * 20 if financed else None, "status": status, "due_at": day,
+                "due_date": day.date(), "fingerprint": "0x" + "88" * 32, "doc_hash": "0x" + "99" * 32,
+                "issued_block": 1, "issued_at": day, "financed_block": 5 if financed else None,
+                "updated_block": 9, "updated_at": day,
+            } for n, paid, financed, status in ((1, 40_000, True, "PartiallyPaid"), (2, 0, False, "Confirmed"))])
+            conn.execute(sa_table(conn, "financings").insert(), [{
+                **record, "invoice_id": 1, "financier": "0x" + "77" * 20, "seller": "0x" + "55" * 20,
+                "advance": 90_000, "block_number": 5, "log_index": 0}])
+            conn.execute(sa_table(conn, "repayments").insert(), [{
+                **record, "invoice_id": 1, "payer": "0x" + "66" * 20, "payee": "0x" + "77" * 20, "amount": 40_000,
+                "total_paid": 40_000, "block_number": 7, "log_index": 0}])
+        upgrade(engine)
+        with engine.connect() as conn:
+            invoices = {r.invoice_id: r for r in conn.execute(select(Invoice.__table__))}
+            financing = conn.execute(select(Financing.__table__)).one()
+            repayment = conn.execute(select(Repayment.__table__)).one()
+        assert (invoices[1].seller, invoices[1].financier_due, invoices[1].financier_paid,
+                invoices[1].reserve_released, invoices[1].number) == ("0x" + "55" * 20, 100_000, 40_000, 0, None)
+        assert (invoices[2].seller, invoices[2].financier_due, invoices[2].financier_paid) == (None, None, 0)
+        assert financing.due == 100_000
+        assert (repayment.to_payee, repayment.to_seller, repayment.seller) == (40_000, 0, "0x" + "55" * 20)
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0003")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("invoices")}
+            kept = conn.execute(select(func.count()).select_from(Repayment.__table__)).scalar_one()
+        assert "fingerprint" in columns and "number" not in columns and kept == 1
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def sa_table(conn: Any, name: str) -> Any:
+    """A table as the database has it now (older migrations' columns)."""
+    from sqlalchemy import MetaData, Table
+
+    return Table(name, MetaData(), autoload_with=conn)
 
 
 def test_indexer_blocks_table_keeps_only_the_recent_window(settings: Settings, chain: Any) -> None:

@@ -53,6 +53,13 @@ def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
     assert (one["supplier_name"], one["buyer_name"], one["holder_name"], one["financier_name"]) == (
         SUPPLIER, BUYER, FINANCIER, FINANCIER)
     assert one["due"] == "2099-01-31"
+    assert (one["number"], one["normalised_number"]) == ("INV-Q-1", "INVQ1")
+    # Financed with a due of 118,750.00 on an open 125,000.00: a reserve of 6,250.00, all still open (the
+    # 25,000.10 paid went to the financier).
+    assert (one["seller_name"], one["financier_due"], one["financier_paid"], one["reserve_open"],
+            one["reserve_released"]) == (SUPPLIER, "118750.00", "25000.10", "6250.00", "0.00")
+    assert {i: r["seller"] for i, r in rows.items() if i != 1} == {2: None, 3: None, 4: None}
+    assert (rows[4]["financier_due"], rows[4]["reserve_open"], rows[4]["number"]) == (None, None, "INV-Q-4")
     assert rows[3]["holder"] is None and rows[3]["outstanding"] == "5000.00"
     assert rows[4]["holder_name"] == SUPPLIER and rows[4]["outstanding"] == "0.00"
 
@@ -89,8 +96,13 @@ def test_queries_list_table_and_csv(cli: Any) -> None:
     assert [r["invoice_id"] for r in rows] == ["1", "2", "3", "4"]
     assert (rows[0]["amount"], rows[0]["paid"], rows[0]["holder_name"]) == ("125000.00", "25000.10", FINANCIER)
     assert rows[2]["holder"] == "", "no holder (burnt) is an empty CSV field"
+    assert (rows[0]["number"], rows[0]["normalised_number"], rows[0]["reserve_open"]) == ("INV-Q-1", "INVQ1",
+                                                                                          "6250.00")
+    assert (rows[1]["financier_due"], rows[1]["seller"]) == ("", "")
     header = cli("invoice", "list", "--csv", "--status", "Issued")
-    assert header.output.startswith("invoice_id,status,supplier,") and header.output.count("\n") == 1
+    assert header.output.startswith("invoice_id,number,normalised_number,status,supplier,")
+    assert header.output.count("\n") == 1
+    assert "INV-Q-1" in table.output, "the table has a number column"
 
 
 def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenario: Scenario) -> None:
@@ -105,9 +117,11 @@ def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenari
     for e in events:
         assert dt.datetime.fromisoformat(e["time"]).tzinfo is not None
         assert e["tx_hash"].startswith("0x") and len(e["tx_hash"]) == 66
-    assert events[1]["details"] == f"issued by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"
+    assert events[1]["details"] == (
+        f"issued as number INV-Q-1 (normalised INVQ1) by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31")
     assert events[4]["details"] == f"receivable transferred from {SUPPLIER} to {FINANCIER}"
-    assert events[5]["details"] == f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}"
+    assert events[5]["details"] == (f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}, "
+                                    "financier due HKD 118750.00 of the buyer's payments")
     assert events[6]["amount"] == "25000.10"
     assert events[6]["details"] == f"repaid HKD 25000.10 by {BUYER} to {FINANCIER} (total paid HKD 25000.10)"
 
@@ -117,7 +131,7 @@ def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenari
 
     text = cli("invoice", "history", "1")
     assert text.exit_code == 0, text.output
-    assert "invoice 1: 7 events" in text.output and "InvoiceRepaid" in text.output
+    assert "invoice 1 (number INV-Q-1): 7 events" in text.output and "InvoiceRepaid" in text.output
     rows = list(csv.DictReader(io.StringIO(cli("invoice", "history", "1", "--csv").output)))
     assert [int(r["block"]) for r in rows] == blocks and rows[6]["amount"] == "25000.10"
 
@@ -134,8 +148,19 @@ def test_queries_as_of_block_replays_the_past(cli: Any, scenario: Scenario) -> N
     assert (shown["status"], shown["holder"]["name"], shown["financier"]["name"], shown["advance"],
             shown["paid"], shown["as_of_block"]) == ("Financed", FINANCIER, FINANCIER, "112500.00", "0.00",
                                                      scenario.financed)
+    assert (shown["number"], shown["normalised_number"], shown["seller"]["name"], shown["financier_due"],
+            shown["financier_paid"], shown["reserve_open"], shown["reserve_released"]) == (
+        "INV-Q-1", "INVQ1", SUPPLIER, "118750.00", "0.00", "6250.00", "0.00")
     before = _json(cli, "invoice", "show", "1", "--as-of-block", str(scenario.financed - 1))
     assert before["status"] == "Confirmed" and before["financier"] is None
+    assert (before["seller"], before["financier_due"], before["reserve_open"], before["advance"]) == (
+        None, None, None, None)
+    text = cli("invoice", "show", "1", "--as-of-block", str(scenario.financed))
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    for line in ("number       INV-Q-1", "normalised   INVQ1", "fin. due     118750.00", "reserve      6250.00",
+                 f"seller       {SUPPLIER} ("):
+        assert any(got.startswith(line) for got in lines), (line, text.output)
 
     history = _json(cli, "invoice", "history", "1", "--as-of-block", str(scenario.confirmed))
     assert [e["event"] for e in history] == ["Transfer", "InvoiceIssued", "InvoiceConfirmed"]
@@ -246,3 +271,118 @@ def test_queries_status_and_role_constants_mirror_the_chain_module() -> None:
 
     assert queries.STATUS_NAMES == chain.STATUS_NAMES
     assert queries.ROLE_BITS is names.ROLE_BITS
+
+
+def test_queries_list_filters_by_invoice_number_in_any_spelling(cli: Any, scenario: Scenario) -> None:
+    """--number matches the normal form, as the contract's identity does."""
+    for spelling in ("INV-Q-1", "inv q 0001", "ＩＮＶ－Ｑ－１", "I/N/V/Q/01"):
+        assert _ids(cli, "--number", spelling) == [1], spelling
+    assert _ids(cli, "--number", "INV-Q-4", "--status", "Paid") == [4]
+    assert _ids(cli, "--number", "INV-Q-4", "--status", "Confirmed") == []
+    assert _ids(cli, "--number", "INV-Q-5") == []
+    assert _ids(cli, "--number", "inv-q-2", "--as-of-block", str(scenario.confirmed)) == [], "not issued yet"
+    assert _ids(cli, "--number", "inv-q-1", "--as-of-block", str(scenario.confirmed)) == [1]
+    assert _ids(cli, "--number", "INVQ3", "--supplier", SUPPLIER2) == [3]
+    assert _ids(cli, "--number", "INVQ3", "--supplier", SUPPLIER) == []
+
+
+@pytest.mark.parametrize(("number", "reason"), [
+    ("--/ .", "it needs at least one letter, digit or non-ASCII character"),
+    ("INV\t1", "it contains a control character"),
+    ("X" * 65, "it is 65 bytes long; the limit is 64"),
+])
+def test_queries_list_refuses_an_invalid_number_in_one_line(cli: Any, number: str, reason: str) -> None:
+    result = cli("invoice", "list", "--number", number)
+    assert result.exit_code == 2, result.output
+    assert result.output == f"Error: invalid invoice number {number!r}: {reason}\n"
+
+
+def test_queries_reserve_released_and_a_renamed_buyer(cli: Any, indexed: Any, ledger: Any, acct: Any) -> None:
+    """A payment beyond what the financier is still due releases part of the
+    seller's reserve (InvoiceRepaid, then ReserveReleased); a renamed buyer
+    is named as it was at each event of the history, and the rename shows."""
+    buyer = _json(cli, "invoice", "show", "1", "--as-of-block", str(ledger.w3.eth.block_number))["buyer"]
+    renamed = ledger.update_participant(acct("operator"), buyer["address"], name="Tsuen Wan Holdings Ltd")
+    # Open 99,999.90, of which the financier is still due 93,749.90: 1,250.10 of the reserve is released.
+    ledger.repay(acct("buyer"), 1, "95000.00")
+    index(indexed.settings)
+
+    (one,) = _json(cli, "invoice", "list", "--number", "INV-Q-1")
+    assert (one["status"], one["paid"], one["outstanding"]) == ("PartiallyPaid", "120000.10", "4999.90")
+    assert (one["financier_due"], one["financier_paid"], one["reserve_open"], one["reserve_released"]) == (
+        "118750.00", "118750.00", "4999.90", "1250.10")
+    assert one["buyer_name"] == "Tsuen Wan Holdings Ltd"
+
+    events = _json(cli, "invoice", "history", "1")
+    assert [e["event"] for e in events][-4:] == ["InvoiceRepaid", "ParticipantRenamed", "InvoiceRepaid",
+                                                 "ReserveReleased"]
+    assert events[1]["details"].endswith(f"by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"), "as it was"
+    assert events[-3]["details"] == f"{BUYER} renamed to Tsuen Wan Holdings Ltd"
+    assert events[-3]["block"] == renamed["block"] and events[-3]["amount"] is None
+    assert events[-2]["details"] == ("repaid HKD 95000.00 by Tsuen Wan Holdings Ltd to "
+                                     f"{FINANCIER}, HKD 93749.90 of it (total paid HKD 120000.10)")
+    assert events[-1]["details"] == f"reserve HKD 1250.10 released to the seller {SUPPLIER}"
+    assert events[-1]["amount"] == "1250.10"
+    assert events[-1]["tx_hash"] == events[-2]["tx_hash"]
+
+    names = {r["name"] for r in _json(cli, "participant", "list")}
+    assert "Tsuen Wan Holdings Ltd" in names and BUYER not in names
+    assert _ids(cli, "--buyer", "Tsuen Wan Holdings Ltd") == [1, 3, 4]
+
+
+def _raw_tx(ledger: Any, sender: Any, data: str, to: str | None = None) -> int:
+    """Send ``data`` to the invoice contract from an unlocked dev account; the block it was mined in."""
+    tx = ledger.w3.eth.send_transaction({"from": sender.address, "to": to or ledger.invoices.address, "data": data,
+                                         "gas": 1_000_000})
+    receipt = ledger.w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt["status"] == 1, receipt
+    return int(receipt["blockNumber"])
+
+
+def test_queries_and_verify_survive_times_past_year_9999(cli: Any, indexed: Any, ledger: Any, acct: Any,
+                                                          scenario: Scenario) -> None:
+    """An operator may allow any tenor (setMaxTenor), and a listing may run to
+    the end of uint64 time: such times are beyond Python's datetime. They are
+    stored clamped, shown as numbers where shown, and never crash a command."""
+    end = 2**64 - 1
+    ledger.sender.transact(ledger.invoices.functions.setMaxTenor(end), acct("operator"))
+    currency = ledger.deployment.currency("HKD").address
+    buyer = acct("buyer").address
+    ledger.sender.transact(ledger.invoices.functions.issue(buyer, "INV-FAR", 100, currency, end, b"\0" * 32),
+                           acct("supplier"))
+    ledger.confirm(acct("buyer"), 5)
+    ledger.sender.transact(ledger.invoices.functions.offerForFinancing(5, "0x" + "00" * 20, 50, end),
+                           acct("supplier"))
+    index(indexed.settings)
+
+    rows = {r["invoice_id"]: r for r in _json(cli, "invoice", "list")}
+    assert rows[5]["due"] == "9999-12-31" and rows[5]["number"] == "INV-FAR"
+    block = str(ledger.w3.eth.block_number)
+    shown = _json(cli, "invoice", "show", "5", "--as-of-block", block)
+    assert (shown["due"], shown["status"]) == ("9999-12-31", "Confirmed")
+    assert cli("invoice", "show", "5", "--as-of-block", block).exit_code == 0
+    history = _json(cli, "invoice", "history", "5")
+    assert history[1]["details"].endswith(f"due unix time {end} (after 9999-12-31)")
+    assert history[3]["details"].endswith(f"until unix time {end} (after 9999-12-31)")
+    for args in (["invoice", "list"], ["invoice", "list", "--csv"], ["invoice", "history", "5"],
+                 ["invoice", "list", "--as-of-block", block, "--due-before", "9999-12-31"]):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    verified = cli("verify")
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.startswith("verified: the database matches the contracts (5 invoices,")
+
+
+@pytest.mark.parametrize("args", [
+    ["invoice", "history", str(2**63)],
+    ["invoice", "history", str(2**256)],
+    ["invoice", "show", str(2**64), "--as-of-block", "1"],
+])
+def test_queries_ids_past_64_bits_are_not_in_the_ledger(cli: Any, scenario: Scenario, args: list[str]) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: invoice {args[2]} ") and result.output.count("\n") == 1
+
+
+def test_queries_huge_limit_is_all(cli: Any) -> None:
+    assert _ids(cli, "--limit", str(2**64)) == [1, 2, 3, 4]

@@ -188,6 +188,10 @@ Address = Annotated[str, mapped_column(String(42))]
 Hash32 = Annotated[str, mapped_column(String(66))]
 Amount = Annotated[int, mapped_column(Uint256)]
 UtcTime = Annotated[dt.datetime, mapped_column(UTCDateTime)]
+#: Room for an invoice number, in characters: the contract takes 1 to 64
+#: bytes of UTF-8 (at most 64 characters, also when bytes that are not UTF-8
+#: read as U+FFFD); the rest is to spare, so no log can fail an insert.
+INVOICE_NUMBER_LENGTH = 256
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -218,7 +222,7 @@ class Event(Base):
     * ``account``: the participant of ParticipantRegistry events;
     * ``amount``: the money of the event (InvoiceIssued.amount,
       InvoiceFinanced.advance, InvoiceRepaid.amount, FinancingOffered.minAdvance,
-      ERC-20 Transfer/Approval value), in minor units.
+      ReserveReleased.amount, ERC-20 Transfer/Approval value), in minor units.
     """
 
     __tablename__ = "events"
@@ -322,16 +326,36 @@ class Invoice(Base):
     """An invoice's current state, folded from its events.
 
     ``status`` is the contract's Status name (Issued, Confirmed, Financed,
-    PartiallyPaid, Paid, Cancelled). ``holder`` is None once burnt
-    (cancelled). ``outstanding`` = ``amount`` - ``paid``. ``due_at`` is the
-    on-chain due timestamp (00:00 UTC of ``due_date`` for invoices issued by
-    scf). The ``offer_*`` columns describe an open financing listing
-    (``offer_expires_at`` None: none; ``offer_financier`` None: any financier).
+    PartiallyPaid, Paid, Cancelled): a financed invoice that is partly or
+    fully paid is PartiallyPaid or Paid, so whether it was financed is
+    ``seller IS NOT NULL``. ``number`` is the invoice number as the supplier
+    wrote it (from InvoiceIssued; bytes that are not UTF-8 read as U+FFFD),
+    ``number_normalised`` its normal form
+    (:func:`ledger.invoice_numbers.normalise_invoice_number`; None if it has
+    none). ``holder`` is None once burnt (cancelled). ``outstanding`` =
+    ``amount`` - ``paid``. ``due_at`` is the on-chain due timestamp (00:00 UTC
+    of ``due_date`` for invoices issued by scf; clamped to year 9999).
+
+    Financing: ``seller`` is the holder that sold the receivable (None: never
+    financed), ``financier``/``advance`` who paid it how much,
+    ``financier_due`` what the financier side is due of the buyer's later
+    payments, ``financier_paid`` what it received of that so far (the
+    ``toHolder`` parts of the payments after financing); the seller's reserve
+    is the open amount at financing less ``financier_due``, and
+    ``reserve_released`` what of it the buyer's payments sent the seller. The
+    reserve still open is ``outstanding - (financier_due - financier_paid)``.
+
+    The ``offer_*`` columns mirror the stored listing (``getListing``):
+    ``offer_expires_at`` None: none; ``offer_financier`` None: any financier.
+    A listing ends when withdrawn, financed, or when the receivable changes
+    hands; it is live while the chain's time is at most ``offer_expires_at``.
     """
 
     __tablename__ = "invoices"
     __table_args__ = (
         Index("ix_invoices_status", "chain_id", "contract", "status"),
+        # `scf invoice list --number` (and per supplier): the contract's identity key.
+        Index("ix_invoices_number", "chain_id", "contract", "number_normalised", "supplier"),
         Index("ix_invoices_supplier", "chain_id", "supplier"),
         Index("ix_invoices_buyer", "chain_id", "buyer"),
         Index("ix_invoices_holder", "chain_id", "holder"),
@@ -350,10 +374,15 @@ class Invoice(Base):
     outstanding: Mapped[Amount]
     advance: Mapped[Amount]
     financier: Mapped[Address | None]
+    seller: Mapped[Address | None]
+    financier_due: Mapped[Amount | None]
+    financier_paid: Mapped[Amount] = mapped_column(default=0, server_default=text("0"))
+    reserve_released: Mapped[Amount] = mapped_column(default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[UtcTime]
     due_date: Mapped[dt.date] = mapped_column(CalendarDate)
-    fingerprint: Mapped[Hash32]
+    number: Mapped[str | None] = mapped_column(String(INVOICE_NUMBER_LENGTH))
+    number_normalised: Mapped[str | None] = mapped_column(String(INVOICE_NUMBER_LENGTH))
     doc_hash: Mapped[Hash32]
     issued_block: Mapped[BlockNumber]
     issued_at: Mapped[UtcTime]
@@ -374,7 +403,10 @@ class Invoice(Base):
 
 
 class Financing(Base):
-    """One InvoiceFinanced event: the advance paid by ``financier`` to ``seller``."""
+    """One InvoiceFinanced event: the advance paid by ``financier`` to
+    ``seller``, and ``due``, what the financier side is owed of the buyer's
+    later payments (the open amount at financing less ``due`` is the
+    seller's reserve)."""
 
     __tablename__ = "financings"
     __table_args__ = (
@@ -395,6 +427,7 @@ class Financing(Base):
     financier: Mapped[Address]
     seller: Mapped[Address]
     advance: Mapped[Amount]
+    due: Mapped[Amount] = mapped_column(server_default=text("0"))
     currency: Mapped[Address]
     block_number: Mapped[BlockNumber]
     block_hash: Mapped[Hash32]
@@ -404,7 +437,10 @@ class Financing(Base):
 
 
 class Repayment(Base):
-    """One InvoiceRepaid event: ``payer`` (the buyer) paid ``amount`` to the holder ``payee``."""
+    """One InvoiceRepaid event: ``payer`` (the buyer) paid ``amount``:
+    ``to_payee`` of it to the holder ``payee``, ``to_seller`` (the reserve
+    released by it, also a ReserveReleased event) to ``seller``, the holder
+    at financing (None: the invoice was not financed when paid)."""
 
     __tablename__ = "repayments"
     __table_args__ = (
@@ -425,6 +461,9 @@ class Repayment(Base):
     payer: Mapped[Address]
     payee: Mapped[Address]
     amount: Mapped[Amount]
+    to_payee: Mapped[Amount] = mapped_column(server_default=text("0"))
+    to_seller: Mapped[Amount] = mapped_column(server_default=text("0"))
+    seller: Mapped[Address | None]
     total_paid: Mapped[Amount]
     currency: Mapped[Address]
     block_number: Mapped[BlockNumber]

@@ -72,17 +72,21 @@ def sync(
     deployment: Deployment | None = None,
     confirmations: int | None = None,
     to_block: int | None = None,
+    rewind: bool = False,
     **options: Any,
 ) -> SyncStats:
     """Index the deployment's contracts up to the head (less ``confirmations``)
     or ``to_block``, and return what was done. Cheap when there is little to do:
-    a few JSON-RPC calls and one transaction per range."""
+    a few JSON-RPC calls and one transaction per range. A head below the
+    indexed block is a lagging node (nothing changes, ``lagging`` is set),
+    unless ``rewind``: then the chain lost blocks, and what the database
+    holds above the newest block the chain still has is rolled back first."""
     from ledger.db.engine import database_errors
 
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
         try:
-            return indexer.sync(to_block)
+            return indexer.sync(to_block, rewind=rewind)
         finally:
             indexer.close()
 

@@ -8,7 +8,12 @@ One sync run, for the contracts of one deployment record:
    the newest block the chain still has, delete everything above it,
    replay the projections it touched, and continue from there. A node whose
    head is merely lower, with the hashes it has still matching, is lagging,
-   not reorganised: wait for it.
+   not reorganised: wait for it. Unless told to rewind (``scf index sync
+   --rewind``): a chain that lost blocks (an Anvil restarted from an older
+   state, a private chain reset to a backup) also has a lower head and
+   matching hashes below it, and only the user knows which it is; a rewind
+   rolls back everything above the newest stored block the chain still has
+   (at most its head), as for a reorg, then syncs.
 2. Backfill in block ranges: a fetch thread asks ``eth_getLogs`` for the
    next range while the main thread writes the previous one (for a big
    backlog, a fetch process instead: its thread waits on the node while it
@@ -126,6 +131,7 @@ class SyncStats:
     reorgs: int = 0
     reorged_blocks: int = 0
     lagging: bool = False  # the node's head is below the cursor (not a reorg)
+    rewound_blocks: int = 0  # blocks rolled back because the head was below the cursor (rewind)
     fetch_process: bool = False  # ranges were fetched and decoded by a child process
     seconds: float = 0.0
 
@@ -138,7 +144,8 @@ class SyncStats:
             "chain_id": self.chain_id, "from_block": self.start_block, "to_block": self.block,
             "target": self.target, "head": self.head, "events": self.events, "blocks": self.blocks,
             "batches": self.batches, "reorgs": self.reorgs, "reorged_blocks": self.reorged_blocks,
-            "lagging": self.lagging, "fetch_process": self.fetch_process, "seconds": round(self.seconds, 3),
+            "lagging": self.lagging, "rewound_blocks": self.rewound_blocks, "fetch_process": self.fetch_process,
+            "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),
         }
 
@@ -318,10 +325,16 @@ class Indexer:
                 lo = mid + 1
         return best
 
-    def check_chain(self, cursor: dict[str, Any], head: int) -> str:
-        """"ok", "lagging" (head below the cursor, hashes match) or "reorg"
-        (rolled back to the fork point; reload the cursor)."""
+    def check_chain(self, cursor: dict[str, Any], head: int, rewind: bool = False) -> str:
+        """"ok", "lagging" (head below the cursor, hashes match), "reorg"
+        (rolled back to the fork point; reload the cursor) or, with
+        ``rewind`` and the head below the cursor, "rewound" (rolled back to
+        the newest stored block at or below the head that the chain still
+        has; reload the cursor)."""
         number = int(cursor["block_number"])
+        if rewind and head < number:
+            self._roll_back_to_base(head + 1)
+            return "rewound"
         probe = min(head, number)
         with self.engine.connect() as conn:
             if probe == number:
@@ -336,15 +349,22 @@ class Indexer:
             return "lagging"  # the node went lower still; look again later
         if header.hash == stored[1]:
             return "lagging" if head < number else "ok"
-        base = self._fork_base(stored[0])
+        return "reorg" if self._roll_back_to_base(stored[0]) else "lagging"
+
+    def _roll_back_to_base(self, below: int) -> bool:
+        """Roll back to the newest stored block below ``below`` that the
+        chain still has (else to the block before the deployment). False if
+        the node has not even that block (it went lower still: look again
+        later)."""
+        base = self._fork_base(below)
         if base is None:
             origin = max(self.start_block - 1, 0)
             origin_header = self.rpc.headers([origin])[origin]
             if origin_header is None:
-                return "lagging"
+                return False
             base = (origin, origin_header.hash)
         self.rollback(base[0], base[1])
-        return "reorg"
+        return True
 
     def rollback(self, number: int, block_hash: str) -> int:
         """Forget everything above block ``number`` on this chain (its hash on
@@ -544,12 +564,16 @@ class Indexer:
         return len(batch.params) if batch.params is not None else len(rows)
 
     # -- the run -------------------------------------------------------------------------------
-    def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> SyncStats:
-        """Catch up to the head (less the confirmations), or ``to_block``, and return."""
+    def sync(
+        self, to_block: int | None = None, stop: threading.Event | None = None, rewind: bool = False
+    ) -> SyncStats:
+        """Catch up to the head (less the confirmations), or ``to_block``, and
+        return. ``rewind``: a head below the cursor is a chain that lost
+        blocks, not a lagging node (see the module docstring)."""
         with _rare_collections():
-            return self._sync(to_block, stop)
+            return self._sync(to_block, stop, rewind)
 
-    def _sync(self, to_block: int | None, stop: threading.Event | None) -> SyncStats:
+    def _sync(self, to_block: int | None, stop: threading.Event | None, rewind: bool = False) -> SyncStats:
         began = time.perf_counter()
         stats = SyncStats(self.chain_id)
         cursor = self.cursor()
@@ -566,12 +590,15 @@ class Indexer:
             stats.head = head
             target = head - self.confirmations if to_block is None else min(to_block, head - self.confirmations)
             stats.target = target
-            state = self.check_chain(cursor, head)
-            if state == "reorg":
+            state = self.check_chain(cursor, head, rewind)
+            if state in ("reorg", "rewound"):
                 before = int(cursor["block_number"])
                 cursor = self.cursor()
-                stats.reorgs += 1
-                stats.reorged_blocks += max(0, before - int(cursor["block_number"]))
+                if state == "rewound":
+                    stats.rewound_blocks += max(0, before - int(cursor["block_number"]))
+                else:
+                    stats.reorgs += 1
+                    stats.reorged_blocks += max(0, before - int(cursor["block_number"]))
                 continue
             if state == "lagging":
                 stats.lagging = True

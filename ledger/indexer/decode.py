@@ -8,7 +8,7 @@ bytes: no bytes copied for the words) or a precomputed eth_abi tuple decoder
 a second). Decoding a log is then one dictionary lookup plus the work the
 bytes really need. Values come out JSON-ready: integers as decimal strings
 (JSON numbers lose precision above 2^53), addresses EIP-55 checksummed, bytes
-as ``0x`` hex.
+as ``0x`` hex, strings with any bytes that are not UTF-8 read as U+FFFD.
 
 ERC-721 and ERC-20 ``Transfer`` share their topic0 but not which arguments
 are indexed, which is why decoders are keyed by the emitting contract too.
@@ -17,6 +17,7 @@ are indexed, which is why decoders are keyed by the emitting contract too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +44,9 @@ class _LazyTupleDecoder:
     use: importing eth_abi costs more than most syncs need."""
 
     def __init__(self, types: list[str]) -> None:
-        self.types = types
+        # Strings are read as the bytes they are (the same encoding), and
+        # decoded by the converters with errors="replace" (see _string_at).
+        self.types = [re.sub(r"\bstring\b", "bytes", t) for t in types]
         self.decoder: Any = None
 
     def __call__(self, data: bytes) -> Any:
@@ -88,7 +91,9 @@ def _value_converter(item: dict[str, Any]) -> Converter:
         return str
     if type_.startswith("bytes"):
         return lambda value: "0x" + value.hex()
-    return lambda value: value  # bool, string
+    if type_ == "string":
+        return lambda value: value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+    return lambda value: value  # bool
 
 
 def _signed(value: int) -> int:
@@ -135,7 +140,10 @@ def _tail(data: str, head: int, tails: int) -> str:
 
 
 def _string_at(data: str, head: int, tails: int) -> str:
-    return bytes.fromhex(_tail(data, head, tails)).decode("utf-8")
+    """A ``string`` value. Bytes that are not UTF-8 read as U+FFFD: a contract
+    takes any bytes as a string (an invoice number, a name), so a caller
+    could otherwise make its log undecodable and hide it from the ledger."""
+    return bytes.fromhex(_tail(data, head, tails)).decode("utf-8", errors="replace")
 
 
 def _data_expr(type_: str, start: str, tails: str = "0") -> str | None:

@@ -28,21 +28,26 @@ INVOICE_AMOUNT_ARG = {
     "InvoiceFinanced": "advance",
     "InvoiceRepaid": "amount",
     "FinancingOffered": "minAdvance",
+    "ReserveReleased": "amount",
 }
 TOKEN_AMOUNT_ARG = {"Transfer": "value", "Approval": "value"}
 #: Name stored for logs no ABI of the deployment describes (kept, raw).
 UNKNOWN_EVENT = "(unknown)"
 
-_BIGINT_MAX = 2**63 - 1
-_MAX_TIMESTAMP = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp())
+BIGINT_MAX = 2**63 - 1
+#: The latest time a column holds: the start of 9999-12-31 (UTC), not its last
+#: second, so that the time still exists in every time zone (a PostgreSQL
+#: session in Hong Kong time reads a timestamptz as a local time; 23:59:59 UTC
+#: would be year 10000 there, which Python cannot represent).
+MAX_TIMESTAMP = int(dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp())
 
 
 @lru_cache(maxsize=4096)
 def utc_from_timestamp(timestamp: int) -> dt.datetime:
-    """Unix seconds as an aware UTC datetime; values past year 9999 (a uint64
-    can hold them) are clamped to its last second, the raw value staying in
-    the event's args."""
-    return dt.datetime.fromtimestamp(min(max(timestamp, 0), _MAX_TIMESTAMP), tz=dt.UTC)
+    """Unix seconds as an aware UTC datetime; values past 9999-12-31 (a uint64
+    can hold them) are clamped to :data:`MAX_TIMESTAMP`, the raw value staying
+    in the event's args."""
+    return dt.datetime.fromtimestamp(min(max(timestamp, 0), MAX_TIMESTAMP), tz=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def typed_spec(kind: str | None, event: str, arg_names: Iterable[str]) -> TypedS
 
 def _small_int(value: str) -> int | None:
     number = int(value)
-    return number if number <= _BIGINT_MAX else None
+    return number if number <= BIGINT_MAX else None
 
 
 @dataclass(frozen=True)
