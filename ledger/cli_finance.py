@@ -93,7 +93,8 @@ def _print_decision(d: dict[str, Any]) -> None:
     if p is not None:
         rate = (Decimal(p["annual_rate"]) * 100).quantize(Decimal("0.01"))
         click.echo(f"  price: advance {cur} {p['advance']}, discount {p['discount']} ({p['days']} days "
-                   f"{p['day_count']} at {rate}%), fees {p['fees']}, pays {cur} {p['net_advance']}")
+                   f"{p['day_count']} at {rate}%), fees {p['fees']}, pays {cur} {p['net_advance']} now; due "
+                   f"{cur} {p['advance']} of the buyer's payments, the seller's reserve {cur} {p['reserve']}")
     for rule in d["rules"]:
         mark = "ok  " if rule["outcome"] == "pass" else "FAIL"
         click.echo(f"  {mark} {rule['name']}: {rule['reason']}")
@@ -133,7 +134,10 @@ def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path
 @click.pass_context
 def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -> None:
     """Execute approved decision DECISION_ID: finance the invoice on the
-    decided terms (a changed invoice reverts instead)."""
+    decided terms: the net advance is paid to the holder now, you are due the
+    gross advance of the buyer's payments, and the contract pays the rest of
+    the open amount (the reserve) to the seller as the buyer pays. A changed
+    invoice (holder, amount, payments, due date) reverts instead."""
     from ledger.finance import store
 
     desk = _desk(ctx)
@@ -151,7 +155,9 @@ def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -
     result = desk.execute(decision_id, account)
     emit(ctx, result, lambda d: click.echo(
         f"decision {decision_id} executed: invoice {d['invoice_id']} financed, {d['currency']} "
-        f"{d['price']['net_advance']} paid to {_who(d['holder'])} in {d['tx_hash']} (block {d['executed_block']})"))
+        f"{d['price']['net_advance']} paid to {_who(d['holder'])} in {d['tx_hash']} (block {d['executed_block']}); "
+        f"due to you {d['currency']} {d['price']['due']}, reserve for the seller {d['currency']} "
+        f"{d['price']['reserve']}"))
 
 
 @finance.command("auto")
@@ -266,8 +272,9 @@ def report() -> None:
 @click.pass_context
 def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_path: Path | None,
                     as_csv: bool) -> None:
-    """Outstanding financed amounts and pending decisions, with limits used and
-    headroom when a policy is given."""
+    """What holders of financed receivables are still due (the exposure, not
+    the face amount), the sellers' reserves still held in them, and pending
+    decisions, with limits used and headroom when a policy is given."""
     from ledger.finance.policy import load_policy
     from ledger.reports import exposure_report
 
@@ -282,17 +289,19 @@ def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_pat
         if not d["rows"]:
             click.echo(f"no financed receivables outstanding (as of block {d['as_of_block']})")
             return
-        headers = [by, "currency", "invoices", "outstanding", "pending", "used"]
+        headers = [by, "currency", "invoices", "due outstanding", "reserve held", "pending", "used"]
         if policy is not None:
             headers += ["limit", "used %", "headroom"]
         lines = []
         for r in d["rows"]:
-            line = [r["name"] or r[by], r["currency"], r["invoices"], r["outstanding"], r["pending"], r["used"]]
+            line = [r["name"] or r[by], r["currency"], r["invoices"], r["outstanding"], r["reserve_held"],
+                    r["pending"], r["used"]]
             if policy is not None:
                 line += [r["limit"] or "none", r["used_pct"] or "-", r["headroom"] or "-"]
             lines.append(line)
         for t in d["totals"]:
-            line = ["TOTAL", t["currency"], t["invoices"], t["outstanding"], t["pending"], t["used"]]
+            line = ["TOTAL", t["currency"], t["invoices"], t["outstanding"], t["reserve_held"], t["pending"],
+                    t["used"]]
             lines.append(line + ([""] * 3 if policy is not None else []))
         table(headers, lines, title=f"exposure by {by} as of block {d['as_of_block']}")
 
@@ -306,7 +315,8 @@ def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_pat
 @json_option
 @click.pass_context
 def report_aging(ctx: click.Context, as_of: str | None, as_name: str | None, as_csv: bool) -> None:
-    """Open confirmed receivables in buckets of days past due, per buyer and in total."""
+    """Open confirmed receivables in buckets of days past due, per buyer and
+    in total, with the part of them that is the sellers' reserve."""
     from ledger.reports import BUCKETS, aging_report
 
     day = parse_date(as_of, "--as-of date") if as_of is not None else None
@@ -320,11 +330,12 @@ def report_aging(ctx: click.Context, as_of: str | None, as_name: str | None, as_
         if not d["rows"]:
             click.echo(f"no open receivables as of {d['as_of']}")
             return
-        lines = [[r["name"] or r["buyer"], r["currency"], r["invoices"], *(r[b] for b in BUCKETS), r["total"]]
-                 for r in d["rows"]]
-        lines += [["TOTAL", t["currency"], t["invoices"], *(t[b] for b in BUCKETS), t["total"]] for t in d["totals"]]
-        table(["buyer", "currency", "invoices", "not due", "1-30", "31-60", "61-90", "90+", "total"], lines,
-              title=f"aging of open receivables as of {d['as_of']} (days past due)")
+        lines = [[r["name"] or r["buyer"], r["currency"], r["invoices"], *(r[b] for b in BUCKETS), r["total"],
+                  r["reserve"]] for r in d["rows"]]
+        lines += [["TOTAL", t["currency"], t["invoices"], *(t[b] for b in BUCKETS), t["total"], t["reserve"]]
+                  for t in d["totals"]]
+        table(["buyer", "currency", "invoices", "not due", "1-30", "31-60", "61-90", "90+", "total",
+               "of it reserve"], lines, title=f"aging of open receivables as of {d['as_of']} (days past due)")
 
     output(ctx, data, data["rows"] + [{"buyer": "TOTAL", **t} for t in data["totals"]], as_csv, text)
 
@@ -338,9 +349,11 @@ def report_aging(ctx: click.Context, as_of: str | None, as_name: str | None, as_
 @click.pass_context
 def report_portfolio(ctx: click.Context, as_name: str, as_of: str | None, policy_path: Path | None,
                      as_csv: bool) -> None:
-    """A financier's book: advanced, outstanding, collected, realised and
-    expected yield, overdue and defaults (default after grading.default_after_days
-    of the policy, else 90 days past due)."""
+    """A financier's book, from the ledger: advanced, due, received and
+    outstanding; the sellers' reserves at financing, released and still held;
+    realised and expected yield; overdue and defaults (default after
+    grading.default_after_days of the policy, else 90 days past due). The
+    JSON output lists every financed invoice too."""
     from ledger.finance.policy import load_policy
     from ledger.reports import portfolio_report
 
@@ -356,14 +369,21 @@ def report_portfolio(ctx: click.Context, as_name: str, as_of: str | None, policy
         if not d["rows"]:
             click.echo(f"{who} has financed nothing (as of {d['as_of']})")
             return
+        from ledger.render import table
+
         for r in d["rows"]:
             c = r["currency"]
             click.echo(f"portfolio of {who} as of {d['as_of']} ({c})")
+            sold = f", {r['sold']} sold on" if r["sold"] else ""
             for label, value in [
-                ("financed", f"{r['financed']} invoice(s): {r['open']} open, {r['closed']} paid"),
-                ("advanced", f"{c} {r['advanced']} against {c} {r['face']} face"),
-                ("outstanding", f"{c} {r['outstanding']}"),
-                ("collected", f"{c} {r['collected']} (reserve released to sellers {c} {r['reserve_released']})"),
+                ("financed", f"{r['financed']} invoice(s): {r['open']} open, {r['closed']} paid to you{sold}"),
+                ("advanced", f"{c} {r['advanced']} against {c} {r['open_at_financing']} open at financing "
+                             f"({c} {r['face']} face)"),
+                ("due", f"{c} {r['due']}: received {c} {r['received']}, outstanding {c} {r['outstanding']}"
+                        + (f", sold on {c} {r['sold_due']}" if r["sold"] else "")),
+                ("reserve", f"{c} {r['reserve_at_financing']} at financing: released to sellers "
+                            f"{c} {r['reserve_released']}, still held {c} {r['reserve_held']}"),
+                ("collected", f"{c} {r['collected']} paid by buyers since financing"),
                 ("realised", f"{c} {r['realised_income']} income, "
                              f"{r['realised_yield_pct'] or '-'}% a year"),
                 ("expected", f"{c} {r['expected_income']} income, {r['expected_yield_pct'] or '-'}% a year"),
@@ -371,6 +391,11 @@ def report_portfolio(ctx: click.Context, as_name: str, as_of: str | None, policy
                 ("defaults", f"{r['defaults']} invoice(s), {c} {r['defaulted']}"),
             ]:
                 click.echo(f"  {label:<12} {value}")
+        table(["invoice", "currency", "position", "advanced", "due", "received", "outstanding", "reserve",
+               "released", "held"],
+              [[x["invoice_id"], x["currency"], x["position"], x["advanced"], x["due"], x["received"],
+                x["outstanding"], x["reserve_at_financing"], x["reserve_released"], x["reserve_held"]]
+               for x in d["invoices"]], title="financed invoices")
 
     output(ctx, data, data["rows"], as_csv, text)
 

@@ -57,18 +57,20 @@ class Book:
         return timestamp_to_date(self.ledger.chain_time())
 
     def issue(self, amount: str = "100000.00", days: int = 60, supplier: str = "supplier", buyer: str = "buyer",
-              confirm: bool = True, offer: bool = True, to: str | None = None) -> int:
+              confirm: bool = True, offer: bool = True, to: str | None = None, ask: str = "10000.00") -> int:
+        """Issue (and confirm, and list for ``to`` or any financier, asking ``ask``) an invoice."""
         due = self.today() + dt.timedelta(days=days)
         r = self.ledger.issue(self.acct(supplier), buyer, f"INV-{uuid.uuid4().hex[:10]}", amount, "HKD", due)
         invoice_id = int(r["invoice_id"])
         if confirm:
             self.ledger.confirm(self.acct(buyer), invoice_id)
         if offer:
-            self.ledger.offer(self.acct(supplier), invoice_id, to, None, 7)
+            self.ledger.offer(self.acct(supplier), invoice_id, to, ask, 7)
         return invoice_id
 
     def onchain(self, invoice_id: int) -> dict[str, Any]:
-        return dict(self.ledger._invoice_state(invoice_id))
+        """getInvoice, with the holder."""
+        return {**self.ledger.invoice_state(invoice_id), "holder": self.ledger.holder_of(invoice_id)}
 
     def units(self, who: str) -> int:
         cur = self.ledger.deployment.currency("HKD")
@@ -105,23 +107,24 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
     assert (p["advance"], p["discount"], p["fees"], p["net_advance"], p["reserve"]) == (
         "90000.00", "1035.62", "340.00", "88624.38", "10000.00")
     assert decision["policy_hash"] == POLICY.hash
-    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 16
+    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 17
     assert decision["rules"][5]["reason"].startswith("the financier Harbour Trade Finance Ltd's KYC is valid until ")
 
     supplier_before, financier_before = book.units("supplier"), book.units("financier")
     done = desk.execute(decision["decision_id"], acct("financier"))
     assert done["status"] == "executed" and done["tx_hash"].startswith("0x")
-    # The chain has exactly the decided terms.
+    # The chain has exactly the decided terms: the net advance paid, the gross advance due to the financier.
     state = book.onchain(invoice_id)
-    assert state["advance"] == 8_862_438 and state["financier"] == financier and state["status"] == 3
-    assert book.ledger.invoices.functions.ownerOf(invoice_id).call() == financier
+    assert (state["financier_due"], state["financier_paid"], state["seller"], state["holder"], state["status"]) == (
+        9_000_000, 0, acct("supplier").address, financier, 3)
     assert book.units("supplier") - supplier_before == 8_862_438
     assert financier_before - book.units("financier") == 8_862_438
     # The decision links to the indexed InvoiceFinanced event of its transaction.
     with desk.engine.connect() as conn:
         ev = conn.execute(select(Event.__table__).where(Event.id == done["event_id"])).first()
     assert ev is not None and ev.event == "InvoiceFinanced" and ev.tx_hash == done["tx_hash"]
-    assert int(ev.args["advance"]) == 8_862_438 and ev.block_number == done["executed_block"]
+    assert (int(ev.args["advance"]), int(ev.args["due"])) == (8_862_438, 9_000_000)
+    assert ev.block_number == done["executed_block"]
     assert (done["event_block_hash"], done["event_log_index"]) == (ev.block_hash, ev.log_index)
 
     # Reports from the database, checked against the chain.
@@ -131,30 +134,46 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
         exp = exposure_report(conn, desk.scope, "buyer", POLICY)
         mine = portfolio_report(conn, desk.scope, financier)
         aging = aging_report(conn, desk.scope)
-    onchain_open = book.onchain(invoice_id)["amount"] - book.onchain(invoice_id)["paid"]
-    assert onchain_open == 6_000_000
+    state = book.onchain(invoice_id)
+    assert (state["amount"] - state["paid"], state["financier_due"] - state["financier_paid"]) == (
+        6_000_000, 5_000_000)
     [row] = exp["rows"]
-    assert (row["buyer"], row["name"], row["outstanding"], row["advanced"]) == (
-        acct("buyer").address, BUYER_NAME, hkd(onchain_open), "88624.38")
+    # Exposure is the financier's outstanding due (90,000.00 - 40,000.00), not the open face amount;
+    # the other 10,000.00 open is the seller's reserve.
+    assert (row["buyer"], row["name"], row["outstanding"], row["advanced"], row["open"], row["reserve_held"]) == (
+        acct("buyer").address, BUYER_NAME, "50000.00", "88624.38", "60000.00", "10000.00")
+    # 50,000.00 / 8,000,000.00 = 0.625% -> 0.62 (half-even).
     assert (row["limit"], row["used"], row["used_pct"], row["headroom"]) == (
-        "8000000.00", "60000.00", "0.75", "7940000.00")
+        "8000000.00", "50000.00", "0.62", "7950000.00")
     [pf] = mine["rows"]
-    assert (pf["advanced"], pf["outstanding"], pf["collected"], pf["open"], pf["closed"]) == (
-        "88624.38", "60000.00", "40000.00", 1, 0)
+    assert (pf["advanced"], pf["due"], pf["received"], pf["outstanding"], pf["collected"], pf["open"],
+            pf["closed"]) == ("88624.38", "90000.00", "40000.00", "50000.00", "40000.00", 1, 0)
+    assert (pf["reserve_at_financing"], pf["reserve_released"], pf["reserve_held"]) == (
+        "10000.00", "0.00", "10000.00")
     # Expected income = gross advance - cash = discount + fees = 1,375.62 over 60 days on 88,624.38:
     # 137,562 x 365 / (8,862,438 x 60) = 9.4424...%
     assert pf["expected_income"] == "1375.62" and pf["expected_yield_pct"] == "9.44"
-    assert aging["rows"][0]["not_due"] == "60000.00" and aging["totals"][0]["total"] == "60000.00"
+    assert (aging["rows"][0]["not_due"], aging["rows"][0]["reserve"], aging["rows"][0]["to_holders"]) == (
+        "60000.00", "10000.00", "50000.00")
+    assert aging["totals"][0]["total"] == "60000.00"
 
-    book.ledger.repay(acct("buyer"), invoice_id, "60000.00")
+    # The last 60,000.00: 50,000.00 completes the financier's due, 10,000.00 is the seller's reserve.
+    supplier_before, financier_before = book.units("supplier"), book.units("financier")
+    paid = book.ledger.repay(acct("buyer"), invoice_id, "60000.00")
+    assert (paid["to_payee"], paid["reserve_released"]) == ("50000.00", "10000.00")
+    assert (book.units("financier") - financier_before, book.units("supplier") - supplier_before) == (
+        5_000_000, 1_000_000)
+    state = book.onchain(invoice_id)
+    assert (state["financier_paid"], state["paid"], state["status"]) == (9_000_000, 10_000_000, 5)
     desk.sync()
     with desk.engine.connect() as conn:
         [pf] = portfolio_report(conn, desk.scope, financier)["rows"]
         assert exposure_report(conn, desk.scope, "buyer")["rows"] == []
-    # Paid in full: the financier keeps the gross advance (90,000.00) of the 100,000.00 collected;
-    # the 10,000.00 reserve goes back to the seller; income 90,000.00 - 88,624.38 = 1,375.62.
-    assert (pf["collected"], pf["outstanding"], pf["closed"], pf["realised_income"], pf["reserve_released"]) == (
-        "100000.00", "0.00", 1, "1375.62", "10000.00")
+    # Paid in full: the financier received its due, the gross advance (90,000.00) of the 100,000.00 the buyer
+    # paid; the 10,000.00 reserve went to the seller; income 90,000.00 - 88,624.38 = 1,375.62.
+    assert (pf["collected"], pf["received"], pf["outstanding"], pf["closed"], pf["realised_income"],
+            pf["reserve_released"], pf["reserve_held"]) == (
+        "100000.00", "90000.00", "0.00", 1, "1375.62", "10000.00", "0.00")
     assert pf["realised_yield_pct"] is not None
 
 
@@ -215,12 +234,13 @@ def test_finance_decisions_changed_invoice_is_refused_or_reverts(desk: Any, book
     assert str(info.value) == (f"invoice {repaid} changed since decision {d['decision_id']} was taken (status "
                                "Confirmed -> PartiallyPaid; paid HKD 0.00 -> HKD 1,000.00); quote it again with "
                                f"`scf finance quote {repaid}`")
-    # Without the off-chain re-check, the chain itself refuses the stale terms.
+    # Without the off-chain re-check, the chain itself refuses the stale terms: the paid amount is pinned
+    # (a partly paid invoice can be financed, but only on terms priced for what is open now).
     with pytest.raises(TransactionReverted) as reverted:
         desk.execute(d["decision_id"], acct("financier"), recheck=False)
     assert str(reverted.value).startswith(f"decision {d['decision_id']} was not executed: ")
-    assert reverted.value.error_name == "InvoiceNotConfirmed"
-    assert book.onchain(repaid)["financier"] == "0x" + "00" * 20
+    assert reverted.value.error_name == "FinancingTermsChanged"
+    assert book.onchain(repaid)["seller"] is None
 
     # Financed by someone else between quote and execute.
     taken = book.issue()
@@ -232,7 +252,7 @@ def test_finance_decisions_changed_invoice_is_refused_or_reverts(desk: Any, book
     with pytest.raises(TransactionReverted) as reverted:
         desk.execute(d2["decision_id"], acct("financier"), recheck=False)
     assert reverted.value.error_name == "InvoiceAlreadyFinanced"
-    assert book.onchain(taken)["financier"] == acct("financier2").address
+    assert book.onchain(taken)["holder"] == acct("financier2").address
     with desk.engine.connect() as conn:
         assert get_decision(conn, d["decision_id"])["status"] == "approved"
         assert get_decision(conn, d2["decision_id"])["status"] == "approved"
@@ -254,9 +274,10 @@ def test_finance_decisions_refuses_executed_and_wrong_signer(desk: Any, book: Bo
 
 
 def test_finance_decisions_pending_approvals_use_the_limits(desk: Any, book: Book, acct: Any) -> None:
-    """Buyer line 150,000.00: after one approved 100,000.00 decision, a second
-    is declined, in whatever order they are executed; an expired approval no
-    longer counts, and an executed one counts through the book."""
+    """Buyer line 150,000.00: after one approved decision on a 100,000.00
+    invoice (due 90,000.00 to the financier), a second is declined, in
+    whatever order they are executed; an expired approval no longer counts,
+    and an executed one counts through the book (its outstanding due)."""
     from ledger.finance.service import DecisionRefused
 
     policy = tight_policy("150000.00")
@@ -266,10 +287,10 @@ def test_finance_decisions_pending_approvals_use_the_limits(desk: Any, book: Boo
     assert a["status"] == "approved" and a["exposure"]["buyer"] == "0.00"
     b = desk.quote(second, financier, policy)
     assert b["status"] == "declined"
-    assert b["exposure"]["buyer"] == "100000.00"
+    assert b["exposure"]["buyer"] == "90000.00"
     assert [r["reason"] for r in b["rules"] if r["outcome"] == "fail"] == [
-        "the buyer's credit line HKD 150,000.00 would be exceeded: HKD 100,000.00 used + HKD 100,000.00 = "
-        "HKD 200,000.00"]
+        "the buyer's credit line HKD 150,000.00 would be exceeded: HKD 90,000.00 used + HKD 90,000.00 = "
+        "HKD 180,000.00"]
     # Re-quoting the same invoice does not count its own pending approval.
     a2 = desk.quote(first, financier, policy)
     assert a2["status"] == "approved" and a2["exposure"]["buyer"] == "0.00"
@@ -280,10 +301,10 @@ def test_finance_decisions_pending_approvals_use_the_limits(desk: Any, book: Boo
     # Executing it puts it in the book: the first one no longer fits, whether quoted or executed.
     desk.execute(b2["decision_id"], acct("financier"))
     a3 = desk.quote(first, financier, policy)
-    assert a3["status"] == "declined" and a3["exposure"]["buyer"] == "100000.00"
+    assert a3["status"] == "declined" and a3["exposure"]["buyer"] == "90000.00"
     with pytest.raises(DecisionRefused):
         desk.execute(a2["decision_id"], acct("financier"))
-    assert book.onchain(first)["financier"] == "0x" + "00" * 20
+    assert book.onchain(first)["seller"] is None
 
 
 def test_finance_decisions_execute_rechecks_limits(desk: Any, book: Book, acct: Any) -> None:
@@ -295,12 +316,13 @@ def test_finance_decisions_execute_rechecks_limits(desk: Any, book: Book, acct: 
     first, second = book.issue(), book.issue()
     a = desk.quote(first, acct("financier").address, policy)
     assert a["status"] == "approved"
-    book.ledger.finance(acct("financier"), second, advance_rate="0.9")  # not through a decision
+    # Not through a decision: discounting, the financier is due the whole 100,000.00.
+    book.ledger.finance(acct("financier"), second, advance_rate="0.9")
     with pytest.raises(DecisionRefused) as info:
         desk.execute(a["decision_id"], acct("financier"))
     assert str(info.value) == (
         f"decision {a['decision_id']} no longer fits the limits (the buyer's credit line HKD 150,000.00 would be "
-        f"exceeded: HKD 100,000.00 used + HKD 100,000.00 = HKD 200,000.00); quote invoice {first} again")
+        f"exceeded: HKD 100,000.00 used + HKD 90,000.00 = HKD 190,000.00); quote invoice {first} again")
 
 
 def test_finance_decisions_grade_from_indexed_payment_history(desk: Any, book: Book, acct: Any) -> None:
@@ -371,7 +393,7 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     assert lines[0].startswith(f"decision 1: APPROVED invoice {invoice_id} for Harbour Trade Finance Ltd (grade B")
     assert "  ok   holder_consent: the holder listed it for any financier until " in result.output
     assert "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 7.00%), fees 340.00, pays HKD " \
-           "88624.38" in result.output
+           "88624.38 now; due HKD 90000.00 of the buyer's payments, the seller's reserve HKD 10000.00" in result.output
     shown = cli("finance", "show", "1", "--json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["price"]["net_advance"] == "88624.38"
@@ -379,6 +401,7 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     assert done.exit_code == 0, done.output
     assert done.output.startswith(f"decision 1 executed: invoice {invoice_id} financed, HKD 88624.38 paid to "
                                   f"{SUPPLIER_NAME} in 0x")
+    assert done.output.rstrip().endswith("; due to you HKD 90000.00, reserve for the seller HKD 10000.00")
     listed = cli("finance", "list", "--csv")
     assert listed.exit_code == 0, listed.output
     header, row = listed.output.splitlines()[:2]
@@ -387,14 +410,19 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     exposure = cli("report", "exposure", "--by", "financier", "--json", "--policy", str(EXAMPLE))
     assert exposure.exit_code == 0, exposure.output
     [erow] = json.loads(exposure.output)["rows"]
-    assert (erow["name"], erow["outstanding"], erow["limit"], erow["headroom"]) == (
-        "Harbour Trade Finance Ltd", "100000.00", "20000000.00", "19900000.00")
+    assert (erow["name"], erow["outstanding"], erow["reserve_held"], erow["limit"], erow["headroom"]) == (
+        "Harbour Trade Finance Ltd", "90000.00", "10000.00", "20000000.00", "19910000.00")
     aging = cli("report", "aging", "--csv")
     assert aging.exit_code == 0, aging.output
-    assert aging.output.splitlines()[0] == "buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total"
+    assert aging.output.splitlines()[0] == ("buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total,"
+                                            "to_holders,reserve")
     portfolio = cli("report", "portfolio", "--as", "Harbour Trade Finance Ltd")
     assert portfolio.exit_code == 0, portfolio.output
-    assert "  advanced     HKD 88624.38 against HKD 100000.00 face" in portfolio.output
+    assert "  advanced     HKD 88624.38 against HKD 100000.00 open at financing (HKD 100000.00 face)" \
+        in portfolio.output
+    assert "  due          HKD 90000.00: received HKD 0.00, outstanding HKD 90000.00" in portfolio.output
+    assert ("  reserve      HKD 10000.00 at financing: released to sellers HKD 0.00, still held HKD 10000.00"
+            in portfolio.output)
     assert "  expected     HKD 1375.62 income, " in portfolio.output
     second = book.issue("50000.00", days=30)
     dry = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--dry-run")
@@ -538,7 +566,7 @@ def test_finance_decisions_reports_do_not_import_web3(cli: Any, book: Book, home
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "IMPORTED []"
-    assert '"outstanding": "100000.00"' in proc.stdout
+    assert '"outstanding": "90000.00"' in proc.stdout and '"reserve_held": "10000.00"' in proc.stdout
 
 
 def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, acct: Any) -> None:
@@ -555,28 +583,50 @@ def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, a
     assert d["price"]["day_count"] == "ACT/360"
 
 
-def test_finance_decisions_consent_by_token_approval(desk: Any, book: Book, acct: Any) -> None:
-    """An ERC-721 approval of the financier is consent too (no listing needed);
-    it lapses when the token moves."""
+def test_finance_decisions_consent_only_by_a_live_listing(desk: Any, book: Book, acct: Any) -> None:
+    """Contracts v2: an ERC-721 approval of the financier is no consent (the
+    contract would refuse it); a listing is, when the net advance meets its ask."""
     ledger = book.ledger
     invoice_id = book.issue(offer=False)
     ledger.sender.transact(ledger.invoices.functions.approve(acct("financier").address, invoice_id), acct("supplier"))
     d = desk.quote(invoice_id, acct("financier").address, POLICY)
-    consent = next(r for r in d["rules"] if r["name"] == "holder_consent")
-    assert consent["reason"] == f"the holder {SUPPLIER_NAME} approved this financier on the token"
-    assert d["status"] == "approved"
-    other = desk.quote(invoice_id, acct("financier2").address, POLICY)
-    assert other["status"] == "declined"
+    assert d["status"] == "declined"
+    assert [r["name"] for r in d["rules"] if r["outcome"] == "fail"] == ["holder_consent"]
+    assert desk.candidates(acct("financier").address) == ([], 1)
+    # Listed asking more than the price pays (88,624.38): declined on the ask.
+    ledger.offer(acct("supplier"), invoice_id, None, "88624.39", 7)
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    assert [r["reason"] for r in d["rules"] if r["outcome"] == "fail"] == [
+        "the holder asks at least HKD 88,624.39 but the price pays HKD 88,624.38"]
+    # Asking exactly what it pays: approved and executed.
+    ledger.offer(acct("supplier"), invoice_id, "financier", "88624.38", 7)
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    assert d["status"] == "approved", d["reason"]
+    assert desk.quote(invoice_id, acct("financier2").address, POLICY)["status"] == "declined"
     desk.execute(d["decision_id"], acct("financier"))
-    assert book.onchain(invoice_id)["financier"] == acct("financier").address
-    # An operator approval (setApprovalForAll) covers every invoice of the holder.
-    second = book.issue(offer=False)
-    ledger.sender.transact(ledger.invoices.functions.setApprovalForAll(acct("financier2").address, True),
-                           acct("supplier"))
-    assert desk.quote(second, acct("financier2").address, POLICY)["status"] == "approved"
-    ledger.sender.transact(ledger.invoices.functions.setApprovalForAll(acct("financier2").address, False),
-                           acct("supplier"))
-    assert desk.quote(second, acct("financier2").address, POLICY)["status"] == "declined"
+    assert book.onchain(invoice_id)["holder"] == acct("financier").address
+
+
+def test_finance_decisions_partly_paid_invoice_and_self_financing(desk: Any, book: Book, acct: Any) -> None:
+    """A partly paid invoice never financed is financed against its open
+    amount (paid pinned); the holder quoting its own receivable is declined."""
+    invoice_id = book.issue("123456.78", offer=False)
+    book.ledger.repay(acct("buyer"), invoice_id, "3456.78")
+    book.ledger.offer(acct("supplier"), invoice_id, None, "100000.00", 7)
+    own = desk.quote(invoice_id, acct("supplier").address, POLICY)
+    assert own["status"] == "declined"
+    assert "not_self_financing" in [r["name"] for r in own["rules"] if r["outcome"] == "fail"]
+    d = desk.quote(invoice_id, acct("financier").address, POLICY)
+    assert d["status"] == "approved", d["reason"]
+    assert (d["invoice_status"], d["paid"], d["open_amount"]) == (
+        "PartiallyPaid", "3456.78", "120000.00")
+    assert d["price"]["advance"] == "108000.00" and d["price"]["reserve"] == "12000.00"
+    before = book.units("supplier")
+    desk.execute(d["decision_id"], acct("financier"))
+    state = book.onchain(invoice_id)
+    assert (state["paid"], state["financier_due"], state["seller"]) == (345_678, 10_800_000, acct("supplier").address)
+    net = int(Decimal(d["price"]["net_advance"]) * 100)
+    assert book.units("supplier") - before == net
 
 
 def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book, acct: Any) -> None:
@@ -603,11 +653,15 @@ def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book
     [total] = aging["totals"]
     assert (total["not_due"], total["1-30"], total["31-60"], total["90+"], total["total"]) == (
         "15000.00", "50000.00", "100000.00", "0.00", "165000.00")
-    assert held_only["totals"][0]["total"] == "150000.00"  # C is the supplier's, not the financier's
+    # Of the open amounts, the sellers' reserves of A and B (10% each) are owed to the seller, not the holder.
+    assert (total["reserve"], total["to_holders"]) == ("15000.00", "150000.00")
+    # C is the supplier's, not the financier's.
+    assert (held_only["totals"][0]["total"], held_only["totals"][0]["to_holders"]) == ("150000.00", "135000.00")
     [pf] = late["rows"]
-    # 91 days after A's due date: A is a default (> 90 days past due), B is 61 days overdue.
-    assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "150000.00", 1,
-                                                                                         "100000.00")
+    # 91 days after A's due date: A is a default (> 90 days past due), B is 61 days overdue; what is overdue
+    # to the financier is its outstanding due (90,000.00 + 45,000.00), not the face amounts.
+    assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "135000.00", 1,
+                                                                                         "90000.00")
 
 
 def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book: Book) -> None:
@@ -669,3 +723,36 @@ def test_finance_decisions_migration_is_the_schema_head(db_url: str) -> None:
             2**62 + 1, Decimal("0.057500000001"), Decimal("0.9"), now)
     finally:
         engine.dispose()
+
+
+def test_finance_decisions_reports_show_the_scenarios_reserve(indexed: Any) -> None:
+    """The shared scenario's invoice 1 (HKD 125,000.00) was financed by hand with advance 112,500.00 and due
+    118,750.00 (the seller's reserve 6,250.00), then 25,000.10 was repaid: all of it to the financier. The
+    reports read these from the ledger, to the cent."""
+    runner = CliRunner()
+
+    def report(*args: str) -> Any:
+        result = runner.invoke(main, ["--home", str(indexed.home), "--db-url", str(indexed.settings.db_url),
+                                      "report", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    portfolio = report("portfolio", "--as", "Harbour Trade Finance Ltd")
+    [row] = portfolio["rows"]
+    assert {k: row[k] for k in ("financed", "open", "closed", "sold", "advanced", "face", "open_at_financing", "due",
+                                "received", "outstanding", "collected", "reserve_at_financing", "reserve_released",
+                                "reserve_held", "expected_income")} == {
+        "financed": 1, "open": 1, "closed": 0, "sold": 0, "advanced": "112500.00", "face": "125000.00",
+        "open_at_financing": "125000.00", "due": "118750.00", "received": "25000.10", "outstanding": "93749.90",
+        "collected": "25000.10", "reserve_at_financing": "6250.00", "reserve_released": "0.00",
+        "reserve_held": "6250.00", "expected_income": "6250.00"}
+    [line] = portfolio["invoices"]
+    assert (line["invoice_id"], line["position"], line["reserve_held"], line["outstanding"]) == (
+        1, "open", "6250.00", "93749.90")
+    [exposure] = report("exposure", "--by", "financier")["rows"]
+    assert (exposure["name"], exposure["outstanding"], exposure["open"], exposure["reserve_held"]) == (
+        "Harbour Trade Finance Ltd", "93749.90", "99999.90", "6250.00")
+    [total] = report("aging", "--as-of", "2026-01-01")["totals"]
+    # Open: invoice 1 (99,999.90, of it the 6,250.00 reserve) and invoice 2 (80,000.00, not financed).
+    assert (total["invoices"], total["total"], total["reserve"], total["to_holders"]) == (
+        2, "179999.90", "6250.00", "173749.90")

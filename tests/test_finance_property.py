@@ -1,6 +1,13 @@
-"""Property: random sequences of issue / confirm+offer / quote / execute /
-repay / expiry on the real chain, indexer and database never finance an
-invoice twice and never take a financier past any limit of its policy.
+"""Properties on the real chain, indexer and database:
+
+* random sequences of issue / confirm+offer / quote / execute / repay /
+  expiry never finance an invoice twice and never take a financier past any
+  limit of its policy (limits count what the financier is still due);
+* for random prices and payment sequences, settlement creates and loses
+  nothing: what the financier and the seller receive of the buyer's payments
+  adds up to what the buyer paid, to the minor unit, each at most its due
+  (the financier's due is the priced gross advance, the seller's the
+  reserve), on chain, in the indexed database and in the portfolio report.
 
 The chain is reverted to an EVM snapshot after every example and each
 example gets a fresh SQLite database. Profiles: ``ci`` (default: few
@@ -17,6 +24,7 @@ import tempfile
 import uuid
 from collections import defaultdict
 from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -87,13 +95,14 @@ STEP = st.one_of(ISSUE, QUOTE, EXECUTE, ISSUE, QUOTE, EXECUTE, ISSUE, QUOTE, EXE
 
 
 def held_by(ledger: Any, invoices: list[int], holder: str) -> list[dict[str, Any]]:
-    """Financed receivables ``holder`` holds now, from the chain."""
+    """Financed receivables ``holder`` holds now, from the chain, with what it
+    is still due of each (``open``: its exposure)."""
     out = []
     for invoice_id in invoices:
-        state = ledger._invoice_state(invoice_id)
-        if state["status"] in (FINANCED, PARTLY_PAID) and \
-                ledger.invoices.functions.ownerOf(invoice_id).call() == holder:
-            out.append({**state, "invoice_id": invoice_id, "open": state["amount"] - state["paid"]})
+        state = ledger.invoice_state(invoice_id)
+        if state["seller"] is not None and state["status"] in (FINANCED, PARTLY_PAID) and \
+                ledger.holder_of(invoice_id) == holder:
+            out.append({**state, "invoice_id": invoice_id, "open": state["financier_due"] - state["financier_paid"]})
     return out
 
 
@@ -151,7 +160,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                 invoice_id = int(r["invoice_id"])
                 ledger.confirm(acct(buyer), invoice_id)
                 if offer:
-                    ledger.offer(acct(supplier), invoice_id, None, None, 30)
+                    ledger.offer(acct(supplier), invoice_id, None, "1000.00", 30)
                 invoices.append(invoice_id)
             elif kind == "quote" and invoices:
                 invoice_id = invoices[step[1] % len(invoices)]
@@ -168,7 +177,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                 with desk.engine.connect() as conn:
                     row = conn.execute(select(Decision.__table__).where(Decision.id == decision_id)).mappings().one()
                 name = FINANCIERS[[acct(n).address for n in FINANCIERS].index(row["financier"])]
-                before = ledger._invoice_state(int(row["invoice_id"]))
+                before = ledger.invoice_state(int(row["invoice_id"]))
                 try:
                     desk.execute(decision_id, acct(name))
                 except LedgerError as exc:
@@ -176,16 +185,18 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                     if "no longer fits the limits" in str(exc):
                         event("execute refused on limits")
                     # Refused or reverted: nothing moved.
-                    assert ledger._invoice_state(int(row["invoice_id"])) == before
+                    assert ledger.invoice_state(int(row["invoice_id"])) == before
                 else:
                     event("execute succeeded")
-                    assert row["status"] == "approved" and before["financier"] == "0x" + "00" * 20
-                    after = ledger._invoice_state(int(row["invoice_id"]))
-                    assert (after["financier"], after["advance"]) == (row["financier"], int(row["net_advance"]))
+                    assert row["status"] == "approved" and before["seller"] is None
+                    after = ledger.invoice_state(int(row["invoice_id"]))
+                    # Settled as priced: due = gross advance, sold by the holder the decision saw.
+                    assert (ledger.holder_of(int(row["invoice_id"])), after["seller"], after["financier_due"]) == (
+                        row["financier"], row["holder"], int(row["advance"]))
                     check_concentration_after_execution(ledger, invoices, row["financier"], row["buyer"])
             elif kind == "repay" and invoices:
                 invoice_id = invoices[step[1] % len(invoices)]
-                state = ledger._invoice_state(invoice_id)
+                state = ledger.invoice_state(invoice_id)
                 open_units = state["amount"] - state["paid"]
                 if state["status"] in (2, FINANCED, PARTLY_PAID) and open_units > 0:
                     units = open_units if step[2] == "all" else max(1, open_units // 2)
@@ -204,15 +215,181 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                 .group_by(Event.invoice_id)
             ).all()
             executed = conn.execute(
-                select(Decision.invoice_id, Decision.financier, Decision.net_advance, Decision.event_id)
+                select(Decision.invoice_id, Decision.financier, Decision.net_advance, Decision.advance,
+                       Decision.event_id, Event.args)
+                .join(Event, Event.id == Decision.event_id)
                 .where(Decision.status == "executed")
             ).all()
+            executed_count = conn.execute(
+                select(func.count()).select_from(Decision).where(Decision.status == "executed")).scalar_one()
         assert all(count == 1 for _, count in financed), financed
+        # Every executed decision is linked to its InvoiceFinanced event (the join keeps them all).
+        assert len(executed) == executed_count
         assert len({r.invoice_id for r in executed}) == len(executed), executed
         for r in executed:
-            state = ledger._invoice_state(int(r.invoice_id))
-            assert (state["financier"], state["advance"]) == (r.financier, int(r.net_advance))
-            assert r.event_id is not None
+            state = ledger.invoice_state(int(r.invoice_id))
+            assert state["financier_due"] == int(r.advance)
+            assert (r.args["financier"], int(r.args["advance"]), int(r.args["due"])) == (
+                r.financier, int(r.net_advance), int(r.advance))
+    finally:
+        desk.engine.dispose()
+        w3.provider.make_request("evm_revert", [snapshot])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- settlement: nothing created or lost --------------------------------------------------------------
+
+SETTLEMENT_POLICY = """
+[eligibility]
+currencies = ["HKD"]
+min_tenor_days = 1
+max_tenor_days = 365
+
+[limits]
+book = "100000000.00"
+buyer_default = "100000000.00"
+supplier_default = "100000000.00"
+
+[pricing]
+day_count = "{day_count}"
+base_rate = "{base_rate}"
+fee_fixed = "{fee_fixed}"
+fee_rate = "{fee_rate}"
+
+[grading]
+no_history = "A"
+
+[grades.A]
+advance_rate = "{advance_rate}"
+spread = "{spread}"
+"""
+#: A rate as basis points: 1 = 0.01%.
+BPS = st.integers(0, 2_000).map(lambda n: f"{n / 10_000:.4f}")
+PRICES = st.fixed_dictionaries({
+    "day_count": st.sampled_from(["ACT/360", "ACT/365"]),
+    "base_rate": BPS,
+    "spread": BPS,
+    "fee_fixed": st.integers(0, 50_000).map(lambda u: f"{u // 100}.{u % 100:02d}"),
+    "fee_rate": st.integers(0, 100).map(lambda n: f"{n / 10_000:.4f}"),
+    "advance_rate": st.integers(1, 10_000).map(lambda n: f"{n / 10_000:.4f}"),
+})
+
+
+def _major(units: int) -> str:
+    return f"{units // 100}.{units % 100:02d}"
+
+
+@settings(**PROFILES[PROFILE])
+# A reserve that is released by the payment that completes the financier's due, of a partly paid invoice.
+@example(face=12_345_678, paid_before=345_678, days=45, prices={
+    "day_count": "ACT/365", "base_rate": "0.0450", "spread": "0.0250", "fee_fixed": "250.00", "fee_rate": "0.0010",
+    "advance_rate": "0.9000"}, weights=[60, 100, 50], pay_all=True)
+@given(face=st.integers(100_000, 50_000_000), paid_before=st.integers(0, 40_000), days=st.integers(10, 120),
+       prices=PRICES, weights=st.lists(st.integers(1, 100), min_size=1, max_size=5), pay_all=st.booleans())
+def test_finance_property_settlement_creates_and_loses_nothing(
+    chain: Any, ledger: Any, acct: Any, face: int, paid_before: int, days: int, prices: dict[str, str],
+    weights: list[int], pay_all: bool,
+) -> None:
+    from ledger.db.models import Invoice, Repayment
+    from ledger.finance.service import Desk
+    from ledger.reports import portfolio_report
+
+    w3 = ledger.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    workdir = tempfile.mkdtemp(prefix="scf-settle-")
+    desk = Desk(replace(chain.settings, db_url=f"sqlite:///{workdir}/ledger.db"), ledger)
+    currency = ledger.deployment.currency("HKD")
+    token = ledger.token(currency)
+    supplier, buyer, financier = acct("supplier"), acct("buyer"), acct("financier")
+
+    def units(account: Any) -> int:
+        return int(token.functions.balanceOf(account.address).call())
+
+    try:
+        due_date = timestamp_to_date(ledger.chain_time()) + dt.timedelta(days=days)
+        invoice_id = int(ledger.issue(supplier, "buyer", f"S-{uuid.uuid4().hex[:12]}", _major(face), "HKD",
+                                      due_date)["invoice_id"])
+        ledger.confirm(buyer, invoice_id)
+        if paid_before:
+            ledger.repay(buyer, invoice_id, _major(paid_before))
+        ledger.offer(supplier, invoice_id, None, "0.01", 7)
+        d = desk.quote(invoice_id, financier.address, parse_policy(SETTLEMENT_POLICY.format(**prices), "s.toml"))
+        if d["status"] != "approved":
+            # Only a price that pays nothing is declined here.
+            assert [r["name"] for r in d["rules"] if r["outcome"] == "fail"] == ["price"], d["reason"]
+            event("declined: the price pays nothing")
+            return
+        event("financed")
+        open_units = face - paid_before
+        gross = int(Decimal(d["price"]["advance"]) * 100)
+        net = int(Decimal(d["price"]["net_advance"]) * 100)
+        reserve = int(Decimal(d["price"]["reserve"]) * 100)
+        assert 0 < net <= gross <= open_units and gross + reserve == open_units
+
+        before = {a.address: units(a) for a in (supplier, buyer, financier)}
+        desk.execute(d["decision_id"], financier)
+        assert units(supplier) - before[supplier.address] == net
+        assert before[financier.address] - units(financier) == net
+        state = ledger.invoice_state(invoice_id)
+        assert (state["financier_due"], state["financier_paid"], state["paid"], state["seller"]) == (
+            gross, 0, paid_before, supplier.address)
+
+        # The buyer pays in parts (all of it, or not quite all); each payment is split by the waterfall.
+        remaining = open_units - (0 if pay_all else 1)
+        payments = []
+        for i, w in enumerate(weights):
+            part = remaining if (i == len(weights) - 1) else max(1, remaining * w // 100)
+            part = min(part, remaining)
+            if part <= 0:
+                break
+            payments.append(part)
+            remaining -= part
+        to_financier = to_seller = 0
+        for part in payments:
+            b = {a.address: units(a) for a in (supplier, buyer, financier)}
+            ledger.repay(buyer, invoice_id, _major(part))
+            got_f = units(financier) - b[financier.address]
+            got_s = units(supplier) - b[supplier.address]
+            assert b[buyer.address] - units(buyer) == part == got_f + got_s  # nothing created or lost
+            assert got_f == min(part, gross - to_financier)  # the financier first, up to its due
+            to_financier += got_f
+            to_seller += got_s
+        paid = sum(payments)
+        assert to_financier + to_seller == paid
+        assert to_financier <= gross and to_seller <= reserve
+        if paid == open_units:
+            assert (to_financier, to_seller) == (gross, reserve)
+        state = ledger.invoice_state(invoice_id)
+        assert (state["financier_paid"], state["paid"]) == (to_financier, paid_before + paid)
+
+        # The same figures through the indexer into the database and the portfolio report.
+        desk.sync()
+        with desk.engine.connect() as conn:
+            inv = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == invoice_id)).mappings().one()
+            reps = conn.execute(
+                select(Repayment.__table__).where(Repayment.invoice_id == invoice_id)
+            ).mappings().all()
+            report = portfolio_report(conn, desk.scope, financier.address)
+        assert (inv["seller"], inv["financier_due"], inv["financier_paid"], inv["reserve_released"]) == (
+            supplier.address, gross, to_financier, to_seller)
+        assert inv["outstanding"] == open_units - paid
+        assert inv["outstanding"] == (gross - to_financier) + (reserve - to_seller)
+        assert sum(int(r["to_payee"]) for r in reps) == paid_before + to_financier
+        assert sum(int(r["to_seller"]) for r in reps) == to_seller
+        assert all(int(r["to_payee"]) + int(r["to_seller"]) == int(r["amount"]) for r in reps)
+        [line] = report["invoices"]
+        [row] = report["rows"]
+
+        def cents(text: str) -> int:
+            return int(Decimal(text) * 100)
+
+        for shown in (line, row):
+            assert (cents(shown["advanced"]), cents(shown["due"]), cents(shown["received"]),
+                    cents(shown["outstanding"]), cents(shown["reserve_at_financing"]),
+                    cents(shown["reserve_released"]), cents(shown["reserve_held"])) == (
+                net, gross, to_financier, gross - to_financier, reserve, to_seller, reserve - to_seller)
+            assert cents(shown["open_at_financing"]) == open_units
+        assert cents(row["collected"]) == paid
     finally:
         desk.engine.dispose()
         w3.provider.make_request("evm_revert", [snapshot])

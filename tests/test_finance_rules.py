@@ -36,11 +36,11 @@ OTHER = "0x" + "f2" * 20
 NO_HISTORY = PaymentStats(0, 0, 0, 0, 0, 0, 0, 0)
 NONE_USED = Exposure(0, 0, 0)
 
-# HKD 100,000.00 due 60 days after AS_OF (31 + 28 + 1), listed for any financier.
+# HKD 100,000.00 due 60 days after AS_OF (31 + 28 + 1), listed for any financier asking HKD 80,000.00.
 INVOICE = InvoiceFacts(
     invoice_id=7, status="Confirmed", supplier=SUPPLIER.address, buyer=BUYER.address, holder=SUPPLIER.address,
     financier=None, currency="HKD", decimals=2, amount=10_000_000, outstanding=10_000_000,
-    due_date=dt.date(2026, 3, 2), offer_financier=None, offer_min_advance=0,
+    due_date=dt.date(2026, 3, 2), offer_financier=None, offer_min_advance=8_000_000,
     offer_expires=dt.datetime(2026, 1, 8, tzinfo=dt.UTC),
 )
 
@@ -71,14 +71,20 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
         9_000_000, 103_562, 34_000, 8_862_438)
     assert [r.name for r in ev.rules] == [
         "confirmed_by_buyer", "not_disputed_or_cancelled", "not_financed", "supplier_kyc", "buyer_kyc", "tenor",
-        "amount", "currency", "buyer_grade", "price", "holder_consent", "book_limit", "buyer_limit",
-        "supplier_limit", "concentration",
+        "amount", "currency", "buyer_grade", "price", "not_self_financing", "holder_consent", "book_limit",
+        "buyer_limit", "supplier_limit", "concentration",
     ]
     price_rule = next(r for r in ev.rules if r.name == "price")
     assert price_rule.reason == (
         "advance HKD 90,000.00 (90.00% of HKD 100,000.00), discount HKD 1,035.62 at 7.00% for 60 days ACT/365, "
         "fees HKD 340.00: pays HKD 88,624.38")
     assert price_rule.inputs["net_advance"] == "88624.38"
+    rules = {r.name: r for r in ev.rules}
+    assert rules["holder_consent"].reason == ("the holder listed it for any financier until 2026-01-08T00:00:00+00:00, "
+                                              "asking at least HKD 80,000.00")
+    # The limits count what the financier would be due (the gross advance), not the face amount.
+    assert rules["buyer_limit"].inputs["this_invoice"] == "90000.00"
+    assert rules["not_financed"].inputs["paid"] == "0.00" and rules["not_self_financing"].passed
 
 
 @pytest.mark.parametrize(("change", "rule", "reason"), [
@@ -86,10 +92,19 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
                                                  "confirmed"),
     ({"status": "Cancelled"}, "not_disputed_or_cancelled", "the invoice is cancelled"),
     ({"status": "Disputed"}, "not_disputed_or_cancelled", "the invoice is disputed"),
-    ({"status": "Financed", "financier": OTHER}, "not_financed",
+    ({"status": "Financed", "financier": OTHER, "seller": SUPPLIER.address}, "not_financed",
      f"the invoice was already financed (by {OTHER}): one financing per invoice, ever"),
+    # Financed, then partly paid: PartiallyPaid like an unfinanced one, but the seller is recorded.
+    ({"status": "PartiallyPaid", "outstanding": 5_000_000, "holder": OTHER, "financier": OTHER,
+      "seller": SUPPLIER.address}, "not_financed",
+     f"the invoice was already financed (by {OTHER}): one financing per invoice, ever"),
+    # Partly paid and never financed: eligible against its open amount.
     ({"status": "PartiallyPaid", "outstanding": 5_000_000}, "not_financed",
-     "the invoice is partly paid: only unpaid invoices are financed"),
+     "the invoice has never been financed; HKD 50,000.00 of HKD 100,000.00 is paid, HKD 50,000.00 is open to "
+     "finance"),
+    ({"status": "Paid", "outstanding": 0}, "not_financed", "the invoice is paid: nothing is open to finance"),
+    ({"holder": FINANCIER}, "not_self_financing",
+     f"the financier is the holder {FINANCIER}: nobody finances its own receivable"),
     ({"due_date": dt.date(2026, 1, 7)}, "tenor", "due in 6 day(s), sooner than the 7 day(s) the policy needs"),
     ({"due_date": dt.date(2025, 12, 30)}, "tenor", "it fell due 2 day(s) ago"),
     ({"due_date": dt.date(2026, 6, 30)}, "tenor", "due in 180 days, inside 7 to 180 days"),
@@ -111,21 +126,64 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
 def test_finance_rules_each_eligibility_rule(change: dict[str, object], rule: str, reason: str) -> None:
     rules = run(dataclasses.replace(INVOICE, **change))  # type: ignore[arg-type]
     assert rules[rule].reason == reason
-    expect_pass = reason.startswith("due in 180")
+    expect_pass = reason.startswith(("due in 180", "the invoice has never been financed"))
     assert rules[rule].passed is expect_pass
-    if not expect_pass:
-        # The other rules still run and are explained.
-        assert len(rules) == 15
+    # The other rules still run and are explained.
+    assert len(rules) == 16
 
 
-def test_finance_rules_consent_by_exact_ask_or_approval() -> None:
-    assert rule_consent(dataclasses.replace(INVOICE, offer_min_advance=8_862_438), FINANCIER, 8_862_438,
-                        AS_OF).passed
-    approved = dataclasses.replace(INVOICE, offer_expires=None, approved=frozenset({FINANCIER}))
-    result = rule_consent(approved, FINANCIER, 1, AS_OF)
-    assert result.passed and result.reason == f"the holder {SUPPLIER.address} approved this financier on the token"
-    # A listing for this very financier counts.
+def test_finance_rules_partly_paid_unfinanced_is_priced_on_its_open_amount() -> None:
+    """A partly paid invoice never financed is eligible: priced, limited and
+    consented against its open amount; the paid amount is in the inputs."""
+    partly = dataclasses.replace(INVOICE, status="PartiallyPaid", outstanding=6_000_000, offer_min_advance=5_000_000)
+    ev = evaluate(policy=POLICY, invoice=partly, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
+                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    assert ev.approved, ev.summary()
+    assert ev.price is not None
+    # 90% of 6,000,000 = 5,400,000; 5,400,000 x 7% x 60/365 = 62,136.98... ; fees 25,000 + 5,400.
+    # net* = 5,400,000 - 62,136.986... - 30,400 = 5,307,463.01... -> 5,307,463; discount = the rest, 62,137.
+    assert (ev.price.open_amount, ev.price.advance, ev.price.discount, ev.price.fees, ev.price.net_advance,
+            ev.price.reserve) == (6_000_000, 5_400_000, 62_137, 30_400, 5_307_463, 600_000)
+    rules = {r.name: r for r in ev.rules}
+    assert rules["not_financed"].inputs == {"status": "PartiallyPaid", "financier": None, "seller": None,
+                                           "amount": "100000.00", "paid": "40000.00", "open_amount": "60000.00"}
+    assert rules["buyer_limit"].inputs["this_invoice"] == "54000.00"
+
+
+def test_finance_rules_self_financing_is_declined() -> None:
+    """The holder quoting its own receivable: declined (the contract refuses it), the other rules still explained."""
+    own = dataclasses.replace(INVOICE, holder=FINANCIER, holder_name="Harbour Trade Finance Ltd")
+    ev = evaluate(policy=POLICY, invoice=own, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
+                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    assert not ev.approved
+    assert [(r.name, r.reason) for r in ev.failures] == [
+        ("not_self_financing", "the financier is the holder Harbour Trade Finance Ltd: nobody finances its own "
+                               "receivable")]
+    assert ev.summary() == ("declined: the financier is the holder Harbour Trade Finance Ltd: nobody finances its "
+                            "own receivable")
+
+
+def test_finance_rules_consent_only_by_a_live_listing() -> None:
+    """Contracts v2: consent is a live listing for this financier (or any)
+    whose ask the net advance meets; nothing else (an ERC-721 approval is not
+    consent to a price, and a listing without an ask is no listing)."""
+    exact = rule_consent(dataclasses.replace(INVOICE, offer_min_advance=8_862_438), FINANCIER, 8_862_438, AS_OF)
+    assert exact.passed
+    assert exact.reason == ("the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least "
+                            "HKD 88,624.38")
+    assert "approved" not in exact.inputs
+    unlisted = rule_consent(dataclasses.replace(INVOICE, offer_expires=None, offer_min_advance=None), FINANCIER, 1,
+                            AS_OF)
+    assert not unlisted.passed
+    no_ask = rule_consent(dataclasses.replace(INVOICE, offer_min_advance=0), FINANCIER, 1, AS_OF)
+    assert not no_ask.passed and no_ask.reason == unlisted.reason
+    # Live through the expiry second; lapsed one second after.
+    at_expiry = dataclasses.replace(INVOICE, offer_expires=AS_OF)
+    assert rule_consent(at_expiry, FINANCIER, 8_862_438, AS_OF).passed
+    assert not rule_consent(at_expiry, FINANCIER, 8_862_438, AS_OF + dt.timedelta(seconds=1)).passed
+    # A listing for this very financier counts; for another, not.
     assert run(dataclasses.replace(INVOICE, offer_financier=FINANCIER))["holder_consent"].passed
+    assert not run(dataclasses.replace(INVOICE, offer_financier=OTHER))["holder_consent"].passed
 
 
 def test_finance_rules_kyc_suspension_and_unknown_parties() -> None:

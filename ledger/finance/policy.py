@@ -65,8 +65,10 @@ class Eligibility:
 
 @dataclass(frozen=True)
 class Limits:
-    """Exposure limits, in major units per currency. Exposure is the open
-    face amount of the receivables the financier holds, plus those of its
+    """Exposure limits, in major units per currency. Exposure is what the
+    financier is still due: of the financed receivables it holds, its due
+    less what it received (not the face amount: the seller's reserve is not
+    its risk), plus the gross advance (the due it would have) of its
     approved, unexpired decisions not yet seen financed."""
 
     #: Total book size.

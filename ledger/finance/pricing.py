@@ -1,4 +1,5 @@
-"""Pricing a financing: advance, discount, fees and what the holder receives.
+"""Pricing a financing: advance, discount, fees, what the holder receives and
+the seller's reserve.
 
 All amounts are integer minor units of the invoice's currency; rates are
 ``Decimal``. The figures are first computed exactly (as rational numbers):
@@ -20,12 +21,24 @@ it exactly:
     advance  = floor(advance*)                 (the financier lends at most the exact amount)
     fees     = ceil(fees*), but at most advance - net
     discount = advance - net - fees            (the rest of the charges)
-    reserve  = open amount - advance           (returned to the seller once the buyer pays)
+    reserve  = open amount - advance           (the seller's, paid to it as the buyer pays)
 
-So advance = discount + fees + net, every figure is a whole number of minor
-units, none is negative, and a figure that is already whole is never moved.
-(Rounding the advance, the discount and the fees each on its own would pay up
-to three minor units less than the exact net.)
+So advance = discount + fees + net, open amount = advance + reserve, every
+figure is a whole number of minor units, none is negative, and a figure that
+is already whole is never moved. (Rounding the advance, the discount and the
+fees each on its own would pay up to three minor units less than the exact
+net.)
+
+Settlement on chain (``InvoiceToken.finance``, version 2) takes exactly
+these figures: the terms' ``advance`` is ``net`` (paid now by the financier
+to the seller, the current holder) and the terms' ``due`` is the gross
+``advance``: the financier gets back what it paid plus its discount and fees
+(net + discount + fees = advance) from the buyer's payments, which go first
+to the holder up to that due; the rest of the open amount, the ``reserve``,
+the contract pays to the seller as the buyer pays it. So the seller receives
+``net`` now and ``reserve`` later, open amount - discount - fees in all, and
+the contract's bounds hold: 0 < net <= advance <= open amount (a price whose
+net is not above zero is declined; the advance rate is at most 1).
 """
 
 from __future__ import annotations
@@ -48,12 +61,13 @@ class Price:
     advance_rate: Decimal
     #: base rate + spread of the buyer's grade, annual.
     annual_rate: Decimal
+    #: The gross advance: what the financier is due of the buyer's payments (the contract's ``due``).
     advance: int
     discount: int
     fees: int
-    #: What the holder receives on chain (the contract's ``advance`` argument).
+    #: What the holder receives now, on chain (the contract's ``advance``): advance - discount - fees.
     net_advance: int
-    #: Open amount above the advance: owed to the seller when the buyer pays.
+    #: Open amount above the gross advance: the seller's, paid to it by the contract as the buyer pays.
     reserve: int
 
     def as_dict(self) -> dict[str, str | int]:

@@ -3,19 +3,27 @@
 Every rule returns a :class:`RuleResult`: its name, the inputs it looked at
 (as strings, so a stored decision can be read back exactly), ``"pass"`` or
 ``"fail"``, and the reason in plain words. :func:`evaluate` runs them all
-(eligibility, buyer grade, pricing, consent, limits) and approves only when
-every rule passes; a declined decision lists every failing rule, not just the
-first.
+(eligibility, buyer grade, pricing, self-financing, consent, limits) and
+approves only when every rule passes; a declined decision lists every failing
+rule, not just the first.
+
+The rules follow the contract (version 2): an invoice is open for financing
+while it is confirmed or partly paid, something is open, and it was never
+financed (financed means a seller is recorded); it is priced on its open
+amount; the holder consents only by a live listing for this financier (or
+for any) whose asking advance the price meets (an ERC-721 approval is no
+consent to a price); and nobody finances a receivable it holds itself.
 
 Amounts are integer minor units of the invoice's currency; policy amounts
 (major units) are converted with the currency's decimals, limits rounded
-down (never more room than the policy gives).
+down (never more room than the policy gives). Exposure against the limits is
+what the financier is still due (see :class:`Exposure`), not face amounts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -32,6 +40,8 @@ FAIL = "fail"
 
 #: Statuses in which the buyer has confirmed the invoice.
 CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed"})
+#: Statuses in which a never-financed invoice can be financed (against its open amount).
+FINANCEABLE_STATUSES = frozenset({"Confirmed", "PartiallyPaid"})
 
 
 @dataclass(frozen=True)
@@ -77,27 +87,43 @@ class InvoiceFacts:
     supplier: str
     buyer: str
     holder: str | None
+    #: Who financed it (None: never financed).
     financier: str | None
     currency: str
     decimals: int
     amount: int
+    #: Open amount: amount less what the buyer paid so far.
     outstanding: int
     due_date: dt.date
     #: Open listing for financing (offer_expires None: no listing; offer_financier None: any financier).
     offer_financier: str | None = None
     offer_min_advance: int | None = None
     offer_expires: dt.datetime | None = None
-    #: Standing ERC-721 approvals of the holder: financier addresses allowed to take the token.
-    approved: frozenset[str] = field(default_factory=frozenset)
     holder_name: str | None = None
+    #: The holder it was financed from (receives the reserve); None: never financed.
+    seller: str | None = None
+
+    @property
+    def paid(self) -> int:
+        """What the buyer paid so far (the financier pins it)."""
+        return self.amount - self.outstanding
+
+    @property
+    def financed(self) -> bool:
+        """Financed once, ever: the contract records the seller (not the status, since a financed
+        invoice that is partly paid is PartiallyPaid, like an unfinanced one)."""
+        return self.seller is not None
 
 
 @dataclass(frozen=True)
 class Exposure:
-    """The financier's current exposure in the invoice's currency (open face
-    amounts, minor units), this invoice excluded. ``book``, ``buyer`` and
-    ``supplier`` include its pending decisions (approved, not yet seen
-    financed); ``held_book`` is the financed book alone (None: same as book)."""
+    """The financier's current exposure in the invoice's currency, this
+    invoice excluded: what it is still due (minor units), not face amounts:
+    of a financed receivable it holds, its due less what it received; of a
+    pending decision (approved, not yet seen financed), the priced gross
+    advance (the due it would have). ``book``, ``buyer`` and ``supplier``
+    include the pending decisions; ``held_book`` is the financed book alone
+    (None: same as book)."""
 
     book: int
     buyer: int
@@ -139,16 +165,24 @@ def rule_not_disputed_or_cancelled(inv: InvoiceFacts) -> RuleResult:
 
 
 def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
-    ok = inv.financier is None and inv.status == "Confirmed"
-    if inv.financier is not None:
-        no = f"the invoice was already financed (by {inv.financier}): one financing per invoice, ever"
-    elif inv.status in ("PartiallyPaid", "Paid"):
-        no = f"the invoice is {'partly paid' if inv.status == 'PartiallyPaid' else 'paid'}: only unpaid invoices " \
-             "are financed"
+    """Never financed (one financing per invoice, ever), and confirmed or
+    partly paid with something open: a partly paid invoice is financed
+    against its open amount."""
+    m = Money(inv.currency, inv.decimals)
+    ok = not inv.financed and inv.status in FINANCEABLE_STATUSES and inv.outstanding > 0
+    if inv.financed:
+        by = f"by {inv.financier}" if inv.financier else f"sold by {inv.seller}"
+        no = f"the invoice was already financed ({by}): one financing per invoice, ever"
+    elif inv.status == "Paid" or (inv.status in FINANCEABLE_STATUSES and inv.outstanding <= 0):
+        no = "the invoice is paid: nothing is open to finance"
     else:
         no = f"the invoice is {inv.status}, not open for financing"
-    return _result("not_financed", ok, {"status": inv.status, "financier": inv.financier},
-                   "the invoice has not been financed or paid", no)
+    yes = "the invoice has never been financed" + (
+        f"; {m(inv.paid)} of {m(inv.amount)} is paid, {m(inv.outstanding)} is open to finance" if inv.paid else "")
+    return _result("not_financed", ok,
+                   {"status": inv.status, "financier": inv.financier, "seller": inv.seller,
+                    "amount": m.raw(inv.amount), "paid": m.raw(inv.paid), "open_amount": m.raw(inv.outstanding)},
+                   yes, no)
 
 
 def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
@@ -253,9 +287,21 @@ def rule_price(p: Price, m: Money) -> RuleResult:
     )
 
 
+def rule_not_self_financing(inv: InvoiceFacts, financier: str) -> RuleResult:
+    """Nobody finances a receivable it holds itself (the contract refuses it:
+    it would pay itself an advance)."""
+    holder = inv.holder_name or inv.holder or "nobody"
+    own = inv.holder is not None and inv.holder.lower() == financier.lower()
+    return _result("not_self_financing", not own, {"holder": inv.holder, "financier": financier},
+                   "the financier does not hold the invoice",
+                   f"the financier is the holder {holder}: nobody finances its own receivable")
+
+
 def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_of: dt.datetime) -> RuleResult:
-    """The holder must have listed the invoice for this financier (or any), with
-    an asking advance the price meets, or approved the financier on the token."""
+    """The holder must have listed the invoice for this financier (or any),
+    live at ``as_of``, with an asking advance the net advance (the cash it
+    receives) meets. That listing is the only consent the contract accepts:
+    an ERC-721 approval of the financier is not consent to a price."""
     m = Money(inv.currency, inv.decimals)
     holder = inv.holder_name or inv.holder or "nobody"
     inputs: dict[str, Any] = {
@@ -263,11 +309,9 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         "offer_financier": inv.offer_financier, "offer_min_advance": None if inv.offer_min_advance is None
         else m.raw(inv.offer_min_advance),
         "offer_expires": None if inv.offer_expires is None else inv.offer_expires.isoformat(),
-        "approved": sorted(inv.approved), "net_advance": None if net_advance is None else m.raw(net_advance),
+        "net_advance": None if net_advance is None else m.raw(net_advance),
     }
-    if financier.lower() in {a.lower() for a in inv.approved}:
-        return RuleResult("holder_consent", inputs, PASS, f"the holder {holder} approved this financier on the token")
-    if inv.offer_expires is None:
+    if inv.offer_expires is None or not inv.offer_min_advance:
         return RuleResult("holder_consent", inputs, FAIL,
                           f"the holder {holder} has not offered it to this financier "
                           "(it needs `scf invoice offer` first)")
@@ -278,14 +322,14 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         return RuleResult("holder_consent", inputs, FAIL,
                           f"the holder {holder} has not offered it to this financier (listed only for "
                           f"{inv.offer_financier})")
-    ask = inv.offer_min_advance or 0
+    ask = inv.offer_min_advance
     if net_advance is not None and net_advance < ask:
         return RuleResult("holder_consent", inputs, FAIL,
                           f"the holder asks at least {m(ask)} but the price pays {m(net_advance)}")
     to = "any financier" if inv.offer_financier is None else "this financier"
     return RuleResult("holder_consent", inputs, PASS,
-                      f"the holder listed it for {to} until {inv.offer_expires.isoformat()}"
-                      + (f", asking at least {m(ask)}" if ask else ""))
+                      f"the holder listed it for {to} until {inv.offer_expires.isoformat()}, asking at least "
+                      f"{m(ask)}")
 
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -330,9 +374,12 @@ def _limit(name: str, what: str, used: int, amount: int, line: int | None, m: Mo
     return RuleResult(name, inputs, PASS, f"{what} {m(line)}: {m(after)} used after this, {m(line - after)} left")
 
 
-def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines) -> list[RuleResult]:
+def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines, amount: int | None = None) -> list[RuleResult]:
+    """The limits with this invoice added: ``amount`` is what the financier
+    would be due of it (the priced gross advance; default, with no price: its
+    open amount, the most it could be due)."""
     m = Money(inv.currency, inv.decimals)
-    amount = inv.outstanding
+    amount = inv.outstanding if amount is None else amount
     out = [
         _limit("book_limit", "the book limit", exposure.book, amount, lines.book, m),
         _limit("buyer_limit", "the buyer's credit line", exposure.buyer, amount, lines.buyer, m,
@@ -420,11 +467,15 @@ def evaluate(
             fee_rate=policy.pricing.fee_rate,
         )
         rules.append(rule_price(quoted, m))
+        rules.append(rule_not_self_financing(invoice, financier))
         # A price that pays nothing fails on its own; the consent rule then only checks the listing.
         rules.append(rule_consent(invoice, financier, quoted.net_advance if quoted.net_advance > 0 else None, as_of))
     else:
         rules.append(RuleResult("price", {}, FAIL, "no price without a buyer grade"))
+        rules.append(rule_not_self_financing(invoice, financier))
         rules.append(rule_consent(invoice, financier, None, as_of))
-    rules.extend(limit_rules(invoice, exposure, lines_for(policy, invoice, supplier, buyer)))
+    # The limits count what the financier would be due: the gross advance priced (no price: the open amount).
+    rules.extend(limit_rules(invoice, exposure, lines_for(policy, invoice, supplier, buyer),
+                             None if quoted is None else quoted.advance))
     approved = all(r.passed for r in rules)
     return Evaluation(approved, tuple(rules), quoted, None if graded.grade is None else graded.grade.name, stats)

@@ -5,14 +5,19 @@
   stores the decision (:func:`ledger.finance.store.quote_in_db`).
 * :func:`execute` refuses declined, executed and expired decisions; checks on
   chain that the invoice is still what the decision saw and, from the freshly
-  synced database, that the limits still hold; then sends the financing with
-  the decided terms (advance, expected amount and due date, the decision's
-  expiry as the on-chain deadline), so an invoice that changed in between
-  reverts instead of being financed; and links the decision to the
-  transaction and its InvoiceFinanced event.
-* :func:`auto` quotes every open invoice the holder offered to the financier,
-  soonest due first, and executes the approved ones; an approval it fails to
-  execute is marked ``failed``, so it no longer uses limit headroom.
+  synced database, that the limits still hold; then sends the financing on
+  exactly the terms priced: the net advance paid now to the holder, the gross
+  advance as the financier's due (the rest of the open amount is the
+  seller's reserve, which the contract pays it as the buyer pays; see
+  :mod:`ledger.finance.pricing`), pinned to the seller (holder), amount, paid
+  amount and due date the decision saw and with the decision's expiry as the
+  on-chain deadline, so an invoice that changed in between reverts instead of
+  being financed; and links the decision to the transaction and its
+  InvoiceFinanced event.
+* :func:`auto` quotes every open invoice the holder listed for the financier
+  (or for any), soonest due first, and executes the approved ones; an
+  approval it fails to execute is marked ``failed``, so it no longer uses
+  limit headroom.
 """
 
 from __future__ import annotations
@@ -119,25 +124,25 @@ class Desk:
         from ledger.chain import STATUS_NAMES
 
         invoice_id = int(row["invoice_id"])
-        inv = self.ledger.sender.call(self.ledger.invoices.functions.getInvoice(invoice_id))
-        supplier, due, status, buyer, _issued, currency, financier, amount, paid, _adv, _fp, _doc = inv
-        holder = self.ledger.sender.call(self.ledger.invoices.functions.ownerOf(invoice_id)) \
-            if int(status) != 6 else None
+        state = self.ledger.invoice_state(invoice_id)
+        status = STATUS_NAMES[state["status"]]
+        holder = self.ledger.holder_of(invoice_id) if status != "Cancelled" else None
         seen_paid = int(row["amount"]) - int(row["open_amount"])
         changes: list[str] = []
-        if STATUS_NAMES[int(status)] != row["invoice_status"]:
-            changes.append(f"status {row['invoice_status']} -> {STATUS_NAMES[int(status)]}")
-        if int(financier, 16) != 0:
-            changes.append(f"financed by {self.ledger.name_of(financier) or financier}")
-        if int(paid) != seen_paid:
-            changes.append(f"paid {self._money(row, seen_paid)} -> {self._money(row, int(paid))}")
-        if int(amount) != int(row["amount"]):
-            changes.append(f"amount {self._money(row, int(row['amount']))} -> {self._money(row, int(amount))}")
-        if int(due) != int(row["due_at"].timestamp()):
+        if status != row["invoice_status"]:
+            changes.append(f"status {row['invoice_status']} -> {status}")
+        if state["seller"] is not None:
+            who = holder if holder is not None else state["seller"]
+            changes.append(f"financed by {self.ledger.name_of(who) or who}")
+        if state["paid"] != seen_paid:
+            changes.append(f"paid {self._money(row, seen_paid)} -> {self._money(row, state['paid'])}")
+        if state["amount"] != int(row["amount"]):
+            changes.append(f"amount {self._money(row, int(row['amount']))} -> {self._money(row, state['amount'])}")
+        if state["due_ts"] != int(row["due_at"].timestamp()):
             changes.append("due date changed")
-        if holder != row["holder"]:
+        if holder != row["holder"] and state["seller"] is None:
             changes.append(f"holder {row['holder']} -> {holder}")
-        if (supplier, buyer, currency) != (row["supplier"], row["buyer"], row["currency"]):
+        if (state["supplier"], state["buyer"], state["currency"]) != (row["supplier"], row["buyer"], row["currency"]):
             changes.append("parties or currency changed")
         if changes:
             raise DecisionRefused(
@@ -165,7 +170,8 @@ class Desk:
             decimals=int(row["decimals"]), amount=int(row["amount"]), outstanding=int(row["open_amount"]),
             due_date=row["due_at"].date(),
         )
-        failing = [r for r in limit_rules(facts, exposure, lines) if not r.passed]
+        due = None if row["advance"] is None else int(row["advance"])
+        failing = [r for r in limit_rules(facts, exposure, lines, due) if not r.passed]
         if failing:
             raise DecisionRefused(
                 f"decision {row['id']} no longer fits the limits ({'; '.join(r.reason for r in failing)}); "
@@ -191,9 +197,12 @@ class Desk:
                 self.recheck_limits(conn, row)
         invoice_id = int(row["invoice_id"])
         try:
+            # The terms priced (ledger.finance.pricing): the net advance now; the gross advance is the
+            # financier's due, the rest of the open amount the seller's reserve. Pinned to what was seen.
             result = self.ledger.finance(
-                signer, invoice_id, advance_units=int(row["net_advance"]), expected_amount=int(row["amount"]),
-                expected_due=int(row["due_at"].timestamp()), deadline=expires,
+                signer, invoice_id, advance_units=int(row["net_advance"]), due_units=int(row["advance"]),
+                expected_amount=int(row["amount"]), expected_paid=int(row["amount"]) - int(row["open_amount"]),
+                expected_due=int(row["due_at"].timestamp()), expected_seller=str(row["holder"]), deadline=expires,
             )
         except TransactionReverted as exc:
             raise TransactionReverted(
@@ -232,27 +241,27 @@ class Desk:
 
     # -- auto ----------------------------------------------------------------------------------
     def candidates(self, financier: str) -> tuple[list[int], int]:
-        """Open invoices (confirmed, unfinanced, not yet due) the holder offered
-        to ``financier`` or approved it on, soonest due first; and how many
-        open invoices were left out for lack of consent."""
-        from ledger.db.models import Invoice
-
+        """Open invoices (confirmed or partly paid, never financed, not yet
+        due) that their holder listed for ``financier`` or for any financier
+        (a live listing: the only consent the contract takes), soonest due
+        first; and how many open invoices were left out for lack of one."""
+        i = store.INVOICES
         scope = self.scope
         with self.engine.connect() as conn:
             point = store.indexed_point(conn, scope)
             rows = conn.execute(
-                select(Invoice.__table__).where(
-                    Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
-                    Invoice.status == "Confirmed", Invoice.financier.is_(None),
-                    Invoice.due_at > point.time,
-                ).order_by(Invoice.due_date, Invoice.invoice_id)
+                select(i).where(
+                    i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract,
+                    i.c.status.in_(store.FINANCEABLE_STATUSES), i.c.seller.is_(None),
+                    i.c.outstanding > 0, i.c.due_at > point.time,
+                ).order_by(i.c.due_date, i.c.invoice_id)
             ).mappings().all()
-            chosen: list[int] = []
-            for row in rows:
-                listed = row["offer_expires_at"] is not None and row["offer_expires_at"] >= point.time and (
-                    row["offer_financier"] is None or row["offer_financier"] == financier)
-                if listed or financier in store.approvals(conn, scope, int(row["invoice_id"]), row["holder"]):
-                    chosen.append(int(row["invoice_id"]))
+        chosen = [
+            int(row["invoice_id"]) for row in rows
+            if row["offer_expires_at"] is not None and row["offer_expires_at"] >= point.time
+            and bool(row["offer_min_advance"])
+            and row["offer_financier"] in (None, financier) and row["holder"] != financier
+        ]
         return chosen, len(rows) - len(chosen)
 
     def auto(self, financier: str, signer: LocalAccount | None, policy: Policy, *, max_count: int | None = None,

@@ -1,14 +1,16 @@
 """Decisions against the indexed ledger: the facts a decision needs, read
 from the database, and the ``decisions`` rows it writes. No web3 here.
 
-Exposure (what the limits count) of a financier in one currency is
+Exposure (what the limits count) of a financier in one currency is what it
+is still due, not face amounts:
 
-* its book: the open amount of every financed receivable it holds
-  (status Financed or PartiallyPaid, holder = the financier), plus
-* its pending decisions: the open amount of invoices it has an approved,
-  unexpired decision on, or an executed decision the indexer has not yet seen
-  financed, while the invoice is still Confirmed and unfinanced in the
-  database. Each invoice counts once.
+* its book: of every financed receivable it holds (a seller is recorded,
+  holder = the financier), its outstanding due (``financier_due -
+  financier_paid``; the seller's reserve is not the financier's risk), plus
+* its pending decisions: the priced gross advance (the due it would have) of
+  invoices it has an approved, unexpired decision on, or an executed
+  decision the indexer has not yet seen financed, while the invoice is still
+  unfinanced in the database. Each invoice counts once.
 
 So a quote sees every earlier approval that may still be executed, whatever
 the order in which they are executed. (Concentration counts the buyer's own
@@ -38,7 +40,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, text, update
 
-from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.db.models import Cursor, Invoice, Participant
 from ledger.exceptions import DatabaseError, InputError
 from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED, Decision
@@ -46,9 +48,15 @@ from ledger.finance.policy import Policy
 from ledger.finance.rules import Evaluation, Exposure, InvoiceFacts, PartyFacts, evaluate
 from ledger.queries import Scope, block_time
 
+#: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
+#: a partly paid invoice is PartiallyPaid whether financed or not).
 FINANCED_STATUSES = ("Financed", "PartiallyPaid")
+#: Statuses in which an unfinanced invoice can be financed.
+FINANCEABLE_STATUSES = ("Confirmed", "PartiallyPaid")
 #: The decisions table, typed for Core statements.
 DECISIONS = cast(Table, Decision.__table__)
+#: The invoices table (Core: the indexer's columns seller, financier_due, financier_paid, ...).
+INVOICES = cast(Table, Invoice.__table__)
 
 
 #: One deployment on one chain: where decisions are taken (the scope the queries use).
@@ -145,35 +153,6 @@ def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[s
     return {str(k): v for k, v in row.items()}
 
 
-def approvals(conn: Connection, scope: LedgerScope, invoice_id: int, holder: str | None) -> frozenset[str]:
-    """Financiers the holder approved on the token (ERC-721 Approval since the
-    token last moved, or ApprovalForAll still in force), from the events."""
-    if holder is None:
-        return frozenset()
-    e = Event.__table__
-    where = [e.c.chain_id == scope.chain_id, e.c.contract == scope.invoice_contract]
-    token_events = conn.execute(
-        select(e.c.event, e.c.args, e.c.block_number, e.c.log_index)
-        .where(*where, e.c.invoice_id == invoice_id, e.c.event.in_(("Transfer", "Approval")))
-        .order_by(e.c.block_number, e.c.log_index)
-    ).all()
-    approved: set[str] = set()
-    for ev in token_events:
-        if ev.event == "Transfer":
-            approved.clear()  # a transfer clears the token's approval
-        elif ev.args.get("owner") == holder and int(str(ev.args.get("approved", "0x0")), 16) != 0:
-            approved = {str(ev.args["approved"])}
-        else:
-            approved.clear()
-    operators: dict[str, bool] = {}
-    for ev in conn.execute(
-        select(e.c.args).where(*where, e.c.event == "ApprovalForAll").order_by(e.c.block_number, e.c.log_index)
-    ).all():
-        if ev.args.get("owner") == holder:
-            operators[str(ev.args.get("operator"))] = bool(ev.args.get("approved"))
-    return frozenset(approved | {op for op, on in operators.items() if on})
-
-
 def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) -> InvoiceFacts:
     currency = scope.currency(str(row["currency"]))
     return InvoiceFacts(
@@ -183,8 +162,8 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
         due_date=row["due_date"], offer_financier=row["offer_financier"],
         offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
         offer_expires=row["offer_expires_at"],
-        approved=approvals(conn, scope, int(row["invoice_id"]), row["holder"]),
         holder_name=None if row["holder"] is None else party_facts(conn, scope, str(row["holder"])).name,
+        seller=row["seller"],
     )
 
 
@@ -199,42 +178,50 @@ class Position:
     buyer: str
     supplier: str
     currency: str
+    #: What the financier is (or would be) due of it, still outstanding, in minor units.
     amount: int
     #: "book" (financed, held) or "pending" (a decision not yet seen financed).
     kind: str
 
 
 def book_positions(conn: Connection, scope: LedgerScope, financier: str | None = None) -> list[Position]:
-    """Financed receivables still open, held by ``financier`` (or by anyone)."""
-    where = [Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
-             Invoice.status.in_(FINANCED_STATUSES)]
+    """Financed receivables held by ``financier`` (or by anyone) on which the
+    holder is still due something: amount = financier_due - financier_paid."""
+    i = INVOICES
+    where = [i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract,
+             i.c.status.in_(FINANCED_STATUSES), i.c.seller.is_not(None)]
     if financier is not None:
-        where.append(Invoice.holder == financier)
+        where.append(i.c.holder == financier)
     rows = conn.execute(
-        select(Invoice.invoice_id, Invoice.buyer, Invoice.supplier, Invoice.currency, Invoice.outstanding)
+        select(i.c.invoice_id, i.c.buyer, i.c.supplier, i.c.currency, i.c.financier_due, i.c.financier_paid)
         .where(*where)
     ).all()
-    return [Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), int(r.outstanding), "book")
-            for r in rows if int(r.outstanding) > 0]
+    out = []
+    for r in rows:
+        owed = int(r.financier_due or 0) - int(r.financier_paid or 0)
+        if owed > 0:
+            out.append(Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), owed, "book"))
+    return out
 
 
 def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime) -> list[Position]:
     """Invoices with an approved, unexpired (or executed, not yet indexed)
-    decision of ``financier`` that the database still shows unfinanced."""
-    d = DECISIONS
+    decision of ``financier`` that the database still shows unfinanced; each
+    counts the due it would have (the decision's gross advance; its open
+    amount if it has no price)."""
+    d, i = DECISIONS, INVOICES
     rows = conn.execute(
-        select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.currency, d.c.open_amount)
-        .join(Invoice.__table__, and_(Invoice.chain_id == d.c.chain_id, Invoice.contract == d.c.contract,
-                                      Invoice.invoice_id == d.c.invoice_id))
+        select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.currency, d.c.open_amount, d.c.advance)
+        .join(i, and_(i.c.chain_id == d.c.chain_id, i.c.contract == d.c.contract, i.c.invoice_id == d.c.invoice_id))
         .where(
             d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract, d.c.financier == financier,
             or_(and_(d.c.status == APPROVED, d.c.expires_at >= as_of), d.c.status == EXECUTED),
-            Invoice.status == "Confirmed", Invoice.financier.is_(None),
+            i.c.status.in_(FINANCEABLE_STATUSES), i.c.seller.is_(None),
         )
     ).all()
     seen: dict[int, Position] = {}
     for r in rows:
-        amount = int(r.open_amount)
+        amount = int(r.open_amount) if r.advance is None else int(r.advance)
         if int(r.invoice_id) not in seen or seen[int(r.invoice_id)].amount < amount:
             seen[int(r.invoice_id)] = Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency),
                                                amount, "pending")
@@ -282,8 +269,10 @@ class Assessment:
     evaluation: Evaluation
 
     def position(self) -> Position:
+        """This invoice as a pending position: the due it would have (the gross advance priced)."""
+        p = self.evaluation.price
         return Position(self.invoice.invoice_id, self.invoice.buyer, self.invoice.supplier, str(self.row["currency"]),
-                        self.invoice.outstanding, "pending")
+                        self.invoice.outstanding if p is None else p.advance, "pending")
 
 
 def assess(
@@ -437,12 +426,14 @@ def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = No
         "status": EXPIRED if now is not None and row["status"] == APPROVED and row["expires_at"] < now
         else row["status"],
         "financier": party(row["financier"]), "supplier": party(row["supplier"]), "buyer": party(row["buyer"]),
-        "holder": party(row["holder"]), "currency": row["currency_symbol"],
-        "amount": money(row["amount"]), "open_amount": money(row["open_amount"]),
+        "holder": party(row["holder"]), "invoice_status": row["invoice_status"], "currency": row["currency_symbol"],
+        "amount": money(row["amount"]), "paid": money(int(row["amount"]) - int(row["open_amount"])),
+        "open_amount": money(row["open_amount"]),
         "due": row["due_at"].astimezone(dt.UTC).date().isoformat(), "grade": row["grade"],
         "price": None if row["advance"] is None else {
             "advance": money(row["advance"]), "discount": money(row["discount"]), "fees": money(row["fees"]),
-            "net_advance": money(row["net_advance"]), "reserve": money(row["reserve"]), "days": row["days"],
+            "net_advance": money(row["net_advance"]), "due": money(row["advance"]), "reserve": money(row["reserve"]),
+            "days": row["days"],
             "day_count": row["day_count"], "advance_rate": str(row["advance_rate"]),
             "annual_rate": str(row["annual_rate"]),
         },
