@@ -224,7 +224,12 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
     check_block(scope, as_of_block)
     if as_of_block is not None:
         now = block_time(conn, scope.chain_id, as_of_block) or now
-    now = now or dt.datetime.now(dt.UTC)
+    elif now is None:
+        # As the contracts see it: the chain's clock can run ahead of the wall
+        # clock (a private chain's block times), and KYC expires by chain time.
+        now = dt.datetime.now(dt.UTC)
+        if scope.indexed_block is not None:
+            now = max(now, block_time(conn, scope.chain_id, scope.indexed_block) or now)
     out = []
     for r in sorted(_participant_rows(conn, scope, as_of_block), key=lambda r: (r["name"].casefold(), r["address"])):
         kyc_expiry: dt.datetime = r["kyc_expiry"]

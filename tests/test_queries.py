@@ -193,6 +193,26 @@ def test_queries_participants_from_the_database(cli: Any, indexed: Any, ledger: 
     assert {r["name"]: r["suspended"] for r in parsed}[BUYER2] == "True"
 
 
+def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
+    cli: Any, indexed: Any, ledger: Any, acct: Any
+) -> None:
+    """KYC expires by the chain's clock, which can run ahead of the wall clock:
+    the list says inactive as soon as the indexed chain is past the expiry,
+    and active again after the operator renews it."""
+    until = dt.date.today()
+    ledger.add_participant(acct("operator"), "Lantau Metals Ltd", acct("dev9").address, 1, until)
+    ledger.w3.provider.make_request("evm_increaseTime", [3 * 86400])
+    ledger.w3.provider.make_request("evm_mine", [])
+    index(indexed.settings)
+    rows = {r["name"]: r for r in _json(cli, "participant", "list")}
+    assert (rows["Lantau Metals Ltd"]["kyc_until"], rows["Lantau Metals Ltd"]["active"]) == (until.isoformat(), False)
+
+    ledger.update_participant(acct("operator"), acct("dev9").address, kyc_until=until + dt.timedelta(days=365))
+    index(indexed.settings)
+    rows = {r["name"]: r for r in _json(cli, "participant", "list")}
+    assert rows["Lantau Metals Ltd"]["active"] is True
+
+
 @pytest.mark.parametrize(("args", "message", "code"), [
     (["invoice", "list", "--status", "Bogus"],
      "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled "
