@@ -83,7 +83,7 @@ refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number
         --amount 125000.01 --due "$DUE1"
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
         --amount 125000.00 --due "$(date -u -d '+61 days' +%F)"
-refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-00417 \
+refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number "ＩＮＶ－２０２６－０４１７" \
         --amount 125000.00 --due "$DUE1"
 # A cancelled invoice never frees its number.
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
