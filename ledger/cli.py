@@ -21,7 +21,7 @@ import click
 
 from ledger import __version__
 from ledger.config import DEV_CHAIN_ID, Settings, load_settings
-from ledger.exceptions import InputError, LedgerError
+from ledger.errors import InputError, LedgerError
 from ledger.money import parse_date
 
 if TYPE_CHECKING:
@@ -201,8 +201,8 @@ def after_change(ctx: click.Context, sync_after: bool | None) -> None:
 def open_ledger(ctx: click.Context) -> Ledger:
     root = ctx.find_root()
     if "ledger" not in root.meta:
-        from ledger.chain import connect
-        from ledger.contracts import load_deployment
+        from ledger.deployment import load_deployment
+        from ledger.evm.chain import connect
         from ledger.lifecycle import Ledger
 
         settings = settings_of(ctx)
@@ -214,7 +214,7 @@ def open_ledger(ctx: click.Context) -> Ledger:
 
 
 def signer(ctx: click.Context, name: str, chain_id: int) -> LocalAccount:
-    from ledger.accounts import Keystore, load_signer
+    from ledger.evm.accounts import Keystore, load_signer
 
     settings = settings_of(ctx)
     password = os.environ.get("SCF_PASSWORD")
@@ -247,7 +247,7 @@ def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
 @click.pass_context
 def compile_cmd(ctx: click.Context, force: bool) -> None:
     """Compile contracts/ (cached by sources, compiler and settings)."""
-    from ledger.compiler import compile_contracts
+    from ledger.evm.compiler import compile_contracts
 
     build, ran = compile_contracts(settings_of(ctx), force=force)
     data = {
@@ -281,9 +281,9 @@ def deploy(
 
     Example: scf deploy --as operator --currency-manager treasury --minter dev9
     """
-    from ledger.chain import connect
-    from ledger.compiler import compile_contracts
-    from ledger.deploy import deploy as do_deploy
+    from ledger.evm.chain import connect
+    from ledger.evm.compiler import compile_contracts
+    from ledger.evm.deploy import deploy as do_deploy
     from ledger.names import resolve
 
     settings = settings_of(ctx)
@@ -328,7 +328,7 @@ def node_start(ctx: click.Context, port: int | None) -> None:
     """Start the local chain in the background (a restart keeps all state)."""
     from dataclasses import replace
 
-    from ledger.node import LocalNode
+    from ledger.evm.node import LocalNode
 
     settings = settings_of(ctx)
     if port is not None:
@@ -344,7 +344,7 @@ def node_start(ctx: click.Context, port: int | None) -> None:
 @click.pass_context
 def node_stop(ctx: click.Context) -> None:
     """Stop the local chain (by its recorded PID; its state is saved)."""
-    from ledger.node import LocalNode
+    from ledger.evm.node import LocalNode
 
     stopped = LocalNode(settings_of(ctx)).stop()
     emit(ctx, {"stopped": stopped}, f"local chain stopped (pid {stopped['pid']})" if stopped
@@ -356,7 +356,7 @@ def node_stop(ctx: click.Context) -> None:
 @click.pass_context
 def node_status(ctx: click.Context) -> None:
     """Whether the local chain runs, and where."""
-    from ledger.node import LocalNode, rpc_ready
+    from ledger.evm.node import LocalNode, rpc_ready
 
     info = LocalNode(settings_of(ctx)).info()
     if info is None:
@@ -389,7 +389,7 @@ def _new_password() -> str:
 @click.pass_context
 def account_new(ctx: click.Context, name: str) -> None:
     """Create a new key, stored encrypted (password from a prompt or SCF_PASSWORD)."""
-    from ledger.accounts import Keystore
+    from ledger.evm.accounts import Keystore
 
     address = Keystore(settings_of(ctx)).create(name, _new_password())
     emit(ctx, {"name": name, "address": address}, f"created account {name}: {address}")
@@ -401,7 +401,7 @@ def account_new(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def account_import(ctx: click.Context, name: str) -> None:
     """Import a private key (from a hidden prompt or SCF_PRIVATE_KEY), stored encrypted."""
-    from ledger.accounts import Keystore
+    from ledger.evm.accounts import Keystore
 
     key = os.environ.get("SCF_PRIVATE_KEY")
     if key is None:
@@ -417,7 +417,7 @@ def account_import(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def account_list(ctx: click.Context) -> None:
     """Known accounts: keystores, and the dev accounts (dev chain only)."""
-    from ledger.accounts import list_accounts
+    from ledger.evm.accounts import list_accounts
 
     rows = [a.__dict__ for a in list_accounts(settings_of(ctx))]
 

@@ -28,7 +28,7 @@ from ledger.cli import (
     write_csv,
 )
 from ledger.cli_query import ledger_db
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -142,7 +142,7 @@ def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -
 
     desk = _desk(ctx)
     if as_name is None:
-        from ledger.accounts import list_accounts
+        from ledger.evm.accounts import list_accounts
 
         with desk.engine.connect() as conn:
             financier = store.get_decision(conn, decision_id)["financier"]
@@ -276,7 +276,7 @@ def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_pat
     the face amount), the sellers' reserves still held in them, and pending
     decisions, with limits used and headroom when a policy is given."""
     from ledger.finance.policy import load_policy
-    from ledger.reports import exposure_report
+    from ledger.finance.reports import exposure_report
 
     policy = load_policy(policy_path) if policy_path is not None else None
     with ledger_db(ctx) as (conn, scope):
@@ -317,7 +317,7 @@ def report_exposure(ctx: click.Context, by: str, as_name: str | None, policy_pat
 def report_aging(ctx: click.Context, as_of: str | None, as_name: str | None, as_csv: bool) -> None:
     """Open confirmed receivables in buckets of days past due, per buyer and
     in total, with the part of them that is the sellers' reserve."""
-    from ledger.reports import BUCKETS, aging_report
+    from ledger.finance.reports import BUCKETS, aging_report
 
     day = parse_date(as_of, "--as-of date") if as_of is not None else None
     with ledger_db(ctx) as (conn, scope):
@@ -355,7 +355,7 @@ def report_portfolio(ctx: click.Context, as_name: str, as_of: str | None, policy
     grading.default_after_days of the policy, else 90 days past due). The
     JSON output lists every financed invoice too."""
     from ledger.finance.policy import load_policy
-    from ledger.reports import portfolio_report
+    from ledger.finance.reports import portfolio_report
 
     day = parse_date(as_of, "--as-of date") if as_of is not None else None
     policy = load_policy(policy_path) if policy_path is not None else None

@@ -200,7 +200,7 @@ def verify_cmd(ctx: click.Context, batch_size: int) -> None:
     participant with the contracts, at the last indexed block, and the number
     of stored events of each contract and event with the chain's logs.
     Prints the mismatches; exits 1 if there are any."""
-    from ledger.verify import verify
+    from ledger.indexer.verify import verify
 
     settings = settings_of(ctx)
     report = verify(settings, batch_size=batch_size)

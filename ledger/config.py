@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ledger.exceptions import ConfigError
+from ledger.errors import ConfigError
 
 #: Where the project's npm packages live (solc-js, Anvil, OpenZeppelin).
 REPO_ROOT = Path(__file__).resolve().parent.parent

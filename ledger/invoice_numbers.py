@@ -12,7 +12,7 @@ No web3 import: the database-only commands use it.
 
 from __future__ import annotations
 
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 
 #: The longest invoice number the contract accepts, in bytes of UTF-8.
 MAX_NUMBER_BYTES = 64

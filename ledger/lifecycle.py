@@ -21,10 +21,10 @@ from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from ledger.chain import STATUS_NAMES, ErrorDecoder, Sender
 from ledger.config import Settings
-from ledger.contracts import Currency, Deployment
-from ledger.exceptions import InputError, TransactionReverted
+from ledger.deployment import Currency, Deployment
+from ledger.errors import InputError, TransactionReverted
+from ledger.evm.chain import STATUS_NAMES, ErrorDecoder, Sender
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.money import (
     date_to_timestamp,

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from decimal import Context, Decimal, InvalidOperation
 
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 
 # Plain digits, or thousands groups with commas ("1,250,000.50"); a comma
 # anywhere else (a decimal comma such as "12,34") is refused, never dropped.

@@ -3,8 +3,8 @@ local account names and addresses, resolved to checksummed addresses without
 importing web3, eth_account or eth_utils (together ~0.7 s at start-up).
 
 * :data:`DEV_ADDRESSES`: Anvil's well-known accounts 0..9 of the default
-  mnemonic under the names of ``ledger.accounts.DEV_NAMES`` (a test checks
-  them against the keys ``ledger.accounts`` derives).
+  mnemonic under the names of ``ledger.evm.accounts.DEV_NAMES`` (a test checks
+  them against the keys ``ledger.evm.accounts`` derives).
 * :func:`keystore_address`: the address field of ``<keystore>/<name>.json``,
   read as JSON (nothing is decrypted).
 * :func:`checksum`: EIP-55 checksumming with pycryptodome's Keccak.
@@ -19,9 +19,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 
-#: Anvil's default-mnemonic accounts 0..9, by the names ledger.accounts.DEV_NAMES gives them.
+#: Anvil's default-mnemonic accounts 0..9, by the names ledger.evm.accounts.DEV_NAMES gives them.
 DEV_ADDRESSES: dict[str, str] = {
     "operator": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
     "supplier": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
@@ -39,7 +39,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 #: IInvoiceToken.Status by value (the contract's enum; append only).
 STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
 
-#: ParticipantRegistry role bits (the one definition; ledger.chain imports it).
+#: ParticipantRegistry role bits (the one definition; ledger.evm.chain imports it).
 ROLE_BITS: dict[str, int] = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")

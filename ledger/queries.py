@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.config import Settings
-from ledger.contracts import Currency, Deployment
 from ledger.db.models import Cursor, Event, Invoice, Participant
-from ledger.exceptions import DatabaseError, DeploymentError, InputError
+from ledger.deployment import Currency, Deployment
+from ledger.errors import DatabaseError, DeploymentError, InputError
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
 from ledger.money import from_minor_units
 from ledger.names import ROLE_BITS as ROLE_BITS
@@ -222,14 +222,13 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
                  now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Participants as the registry held them (now, or at `as_of_block`), by name."""
     check_block(scope, as_of_block)
+    at = dt.datetime.now(dt.UTC) if now is None else now
     if as_of_block is not None:
-        now = block_time(conn, scope.chain_id, as_of_block) or now
-    elif now is None:
+        at = block_time(conn, scope.chain_id, as_of_block) or at
+    elif now is None and scope.indexed_block is not None:
         # As the contracts see it: the chain's clock can run ahead of the wall
         # clock (a private chain's block times), and KYC expires by chain time.
-        now = dt.datetime.now(dt.UTC)
-        if scope.indexed_block is not None:
-            now = max(now, block_time(conn, scope.chain_id, scope.indexed_block) or now)
+        at = max(at, block_time(conn, scope.chain_id, scope.indexed_block) or at)
     out = []
     for r in sorted(_participant_rows(conn, scope, as_of_block), key=lambda r: (r["name"].casefold(), r["address"])):
         kyc_expiry: dt.datetime = r["kyc_expiry"]
@@ -239,7 +238,7 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
             "roles": role_names(int(r["roles"])),
             "kyc_until": (kyc_expiry.date() - dt.timedelta(days=1)).isoformat(),
             "suspended": bool(r["suspended"]),
-            "active": bool(not r["suspended"] and now < kyc_expiry),
+            "active": bool(not r["suspended"] and at < kyc_expiry),
             "admitted_block": int(r["admitted_block"]),
         })
     return out

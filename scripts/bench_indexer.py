@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ledger.indexer.rpc import RpcClient  # noqa: E402 - after the path set-up
+from ledger.evm.rpc import RpcClient  # noqa: E402 - after the path set-up
 
 #: Transactions per mined block (issue costs ~250k gas: blocks stay under the
 #: EIP-1559 target, so the base fee stays at zero).
@@ -64,11 +64,11 @@ def log(message: str) -> None:
 
 def generate(home: Path, url: str, events: int) -> dict[str, Any]:
     """Deploy, admit, then issue invoices until `events` events exist."""
-    from ledger.accounts import DEV_NAMES, dev_account
-    from ledger.chain import connect
-    from ledger.compiler import compile_contracts
     from ledger.config import load_settings
-    from ledger.deploy import deploy
+    from ledger.evm.accounts import DEV_NAMES, dev_account
+    from ledger.evm.chain import connect
+    from ledger.evm.compiler import compile_contracts
+    from ledger.evm.deploy import deploy
     from ledger.lifecycle import Ledger, parse_roles
 
     settings = load_settings(home=str(home), rpc_url=url)
@@ -322,7 +322,7 @@ def main() -> int:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
-    from ledger.node import spawn_anvil
+    from ledger.evm.node import spawn_anvil
 
     work = Path(tempfile.mkdtemp(prefix="scf-bench-"))
     home = work / "home"

@@ -59,10 +59,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from ledger.config import load_settings
+    from ledger.evm.node import spawn_anvil
+    from ledger.evm.rpc import RpcClient
     from ledger.indexer import core, get_engine, indexer_for, projections
     from ledger.indexer.mappers import logs_to_rows
-    from ledger.indexer.rpc import RpcClient
-    from ledger.node import spawn_anvil
 
     work = Path(tempfile.mkdtemp(prefix="scf-stages-"))
     home = work / "home"

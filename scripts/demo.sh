@@ -15,7 +15,7 @@ unset SCF_RPC_URL SCF_DB_URL
 
 # A previous demo's chain is stopped by its recorded PID before the wipe.
 if [[ -d "$SCF_HOME" ]]; then scf node stop >/dev/null || true; rm -rf "$SCF_HOME"; fi
-SCF_NODE_PORT="${SCF_NODE_PORT:-$(python -c 'from ledger.node import free_port; print(free_port())')}"
+SCF_NODE_PORT="${SCF_NODE_PORT:-$(python -c 'from ledger.evm.node import free_port; print(free_port())')}"
 export SCF_NODE_PORT
 trap 'scf node stop >/dev/null 2>&1 || true' EXIT
 

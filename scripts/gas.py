@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.accounts import DEV_NAMES, dev_account  # noqa: E402
-from ledger.chain import connect  # noqa: E402
-from ledger.compiler import compile_contracts  # noqa: E402
 from ledger.config import load_settings  # noqa: E402
-from ledger.deploy import deploy  # noqa: E402
+from ledger.evm.accounts import DEV_NAMES, dev_account  # noqa: E402
+from ledger.evm.chain import connect  # noqa: E402
+from ledger.evm.compiler import compile_contracts  # noqa: E402
+from ledger.evm.deploy import deploy  # noqa: E402
+from ledger.evm.node import spawn_anvil  # noqa: E402
 from ledger.lifecycle import Ledger, parse_roles  # noqa: E402
-from ledger.node import spawn_anvil  # noqa: E402
 
 #: Target of the receivables v2 issue: issue at most this many plain mints.
 ISSUE_TARGET = 2.75

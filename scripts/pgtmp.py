@@ -2,7 +2,7 @@
 """A throw-away PostgreSQL server for tests and benchmarks.
 
 Standard library plus psycopg (for creating databases) and the process helpers
-of ``ledger.node``; tests, ``scripts/test.sh`` and the benchmarks share it:
+of ``ledger.evm.node``; tests, ``scripts/test.sh`` and the benchmarks share it:
 
     from pgtmp import temporary_postgres
     with temporary_postgres() as pg:          # initdb + pg_ctl start, free port
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ledger.node import free_port, pid_alive
+from ledger.evm.node import free_port, pid_alive
 
 #: Superuser of the throw-away cluster (trust authentication on 127.0.0.1).
 SUPERUSER = "postgres"

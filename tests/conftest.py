@@ -41,7 +41,7 @@ class Env:
 
 @pytest.fixture(scope="session")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from ledger.node import spawn_anvil
+    from ledger.evm.node import spawn_anvil
 
     log = tmp_path_factory.mktemp("anvil") / "anvil.log"
     proc = spawn_anvil(REPO_ROOT / "node_modules", log_file=log)
@@ -65,10 +65,10 @@ def session_env(anvil: object, tmp_path_factory: pytest.TempPathFactory) -> Env:
 @pytest.fixture(scope="session")
 def base_deployment(session_env: Env) -> object:
     """Deploy, admit the standard participants, fund them; return the deployment."""
-    from ledger.accounts import DEV_NAMES, dev_account
-    from ledger.chain import connect
-    from ledger.compiler import compile_contracts
-    from ledger.deploy import deploy
+    from ledger.evm.accounts import DEV_NAMES, dev_account
+    from ledger.evm.chain import connect
+    from ledger.evm.compiler import compile_contracts
+    from ledger.evm.deploy import deploy
     from ledger.lifecycle import Ledger, parse_roles
 
     settings = session_env.settings
@@ -112,7 +112,7 @@ def chain(session_env: Env, base_deployment: object) -> Iterator[Env]:
 @pytest.fixture()
 def ledger(chain: Env, base_deployment: object) -> object:
     """A fresh Ledger binding on the base scenario."""
-    from ledger.chain import connect
+    from ledger.evm.chain import connect
     from ledger.lifecycle import Ledger
 
     return Ledger(chain.settings, connect(chain.rpc_url), base_deployment)  # type: ignore[arg-type]
@@ -121,7 +121,7 @@ def ledger(chain: Env, base_deployment: object) -> object:
 @pytest.fixture()
 def acct() -> object:
     """Dev accounts by name: acct('supplier')."""
-    from ledger.accounts import DEV_NAMES, dev_account
+    from ledger.evm.accounts import DEV_NAMES, dev_account
 
     return lambda name: dev_account(DEV_NAMES.index(name))
 

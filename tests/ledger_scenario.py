@@ -33,8 +33,8 @@ def built_scenario(session_env: Any, base_deployment: Any) -> Iterator[Scenario]
     """1 financed (with a reserve of 6,250.00) and partly repaid, 2 confirmed,
     3 cancelled, 4 paid in full;
     the chain is reverted to where it was afterwards."""
-    from ledger.accounts import DEV_NAMES, dev_account
-    from ledger.chain import connect
+    from ledger.evm.accounts import DEV_NAMES, dev_account
+    from ledger.evm.chain import connect
     from ledger.lifecycle import Ledger
 
     w3 = connect(session_env.rpc_url)

@@ -287,7 +287,7 @@ def test_cli_entry_point_error_is_one_line_without_traceback(scf):
 
 
 def test_cli_entry_point_unreachable_rpc(scf):
-    from ledger.node import free_port
+    from ledger.evm.node import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     result = scf("invoice", "show", "1", rpc=url)
@@ -337,7 +337,7 @@ def test_cli_deploy_twice_refuses_without_force(scf):
 @pytest.fixture()
 def other_chain(tmp_path):
     """An Anvil that is not the dev chain (chain id 1337)."""
-    from ledger.node import spawn_anvil
+    from ledger.evm.node import spawn_anvil
 
     proc = spawn_anvil(REPO_ROOT / "node_modules", chain_id=1337)
     yield proc
@@ -354,7 +354,7 @@ def test_cli_dev_keys_refused_off_the_dev_chain(scf, other_chain):
 
 
 def test_cli_transaction_not_mined_in_time(scf, tmp_path):
-    from ledger.node import spawn_anvil
+    from ledger.evm.node import spawn_anvil
 
     proc = spawn_anvil(REPO_ROOT / "node_modules", extra_args=["--no-mining"])
     try:
@@ -422,7 +422,7 @@ def test_cli_name_of_a_participant_and_of_another_local_account_is_refused(cli, 
 
 
 def test_cli_node_start_stop_keeps_state(tmp_path):
-    from ledger.node import free_port, pid_alive
+    from ledger.evm.node import free_port, pid_alive
 
     home = tmp_path / "home"
     env = {**os.environ, "SCF_HOME": str(home), "SCF_NODE_PORT": str(free_port())}
@@ -478,7 +478,7 @@ def test_cli_sync_failure_warns_but_keeps_the_transaction(cli, home_copy):
 
 def test_cli_node_ignores_a_recorded_pid_that_is_not_our_node(tmp_path):
     """A PID reused by another process (here: this test process) is never signalled."""
-    from ledger.node import pid_alive
+    from ledger.evm.node import pid_alive
 
     node_dir = tmp_path / "home" / "node"
     node_dir.mkdir(parents=True)

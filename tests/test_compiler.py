@@ -20,7 +20,9 @@ import pytest
 import solcx
 from solcx.wrapper import get_version_str_from_solc_binary
 
-from ledger.compiler import (
+from ledger.config import REPO_ROOT, Settings
+from ledger.errors import CompileError
+from ledger.evm.compiler import (
     CONTRACTS_DIR,
     DEPLOYABLE,
     SOLCJS_ADAPTER,
@@ -29,8 +31,6 @@ from ledger.compiler import (
     compile_contracts,
     compile_settings,
 )
-from ledger.config import REPO_ROOT, Settings
-from ledger.exceptions import CompileError
 
 ARTIFACT_CACHE = REPO_ROOT / ".pytest_cache" / "scf-artifacts"
 

@@ -3,7 +3,7 @@
 Every rule the contracts enforce has a test that tries to break it by calling
 the contract directly (``contract.functions.X(...)`` through ``Net.send``), not
 through ``Ledger`` helpers that may check first. Every revert is checked by its
-custom error and by the values it carries (decoded by ``ledger.chain``); the
+custom error and by the values it carries (decoded by ``ledger.evm.chain``); the
 base scenario of ``conftest.py`` (admitted, funded participants) is restored
 after each test by the ``chain`` fixture. Tests named ``..._attack_...``
 reproduce an attack and show that it is repelled.
@@ -31,10 +31,10 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
-from ledger.compiler import Build
 from ledger.config import REPO_ROOT
-from ledger.contracts import Currency
-from ledger.exceptions import TransactionReverted
+from ledger.deployment import Currency
+from ledger.errors import TransactionReverted
+from ledger.evm.compiler import Build
 from ledger.lifecycle import Ledger
 from ledger.money import date_to_timestamp, timestamp_to_date
 
@@ -283,7 +283,7 @@ def net(ledger: Ledger, acct: Callable[[str], LocalAccount]) -> Net:
 @pytest.fixture(scope="session")
 def build(session_env: Any, base_deployment: object) -> Build:
     """The project's compiled contracts (from the cache the session deployment filled)."""
-    from ledger.compiler import compile_contracts
+    from ledger.evm.compiler import compile_contracts
 
     return compile_contracts(session_env.settings)[0]
 
@@ -294,7 +294,7 @@ def fee_token_artifact(session_env: Any) -> dict[str, Any]:
     project's compiler and settings and cached by content hash as the project does."""
     import solcx
 
-    from ledger.compiler import build_key, collect_sources, compile_settings, compiler_version, solc_binary
+    from ledger.evm.compiler import build_key, collect_sources, compile_settings, compiler_version, solc_binary
 
     settings = session_env.settings
     binary = solc_binary(settings)
@@ -1786,9 +1786,9 @@ def test_contracts_attack_grant_default_admin_directly_refused(net: Net) -> None
 
 def _second_deployment(net: Net, tmp_path: Path) -> tuple[Ledger, dict[str, LocalAccount]]:
     """A second set of contracts whose roles are held by four distinct fresh accounts,
-    deployed with ``ledger.deploy.deploy`` on a private copy of the settings."""
-    from ledger.compiler import compile_contracts
-    from ledger.deploy import deploy
+    deployed with ``ledger.evm.deploy.deploy`` on a private copy of the settings."""
+    from ledger.evm.compiler import compile_contracts
+    from ledger.evm.deploy import deploy
 
     settings = dataclasses.replace(net.ledger.settings, home=tmp_path)
     shutil.copytree(net.ledger.settings.artifacts_dir, settings.artifacts_dir)

@@ -12,7 +12,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import to_checksum_address
 
-from ledger.indexer.decode import LogDecoder, event_topic
+from ledger.evm.abi import LogDecoder, event_topic
 from ledger.indexer.mappers import INVOICES, REGISTRY, UNKNOWN_EVENT, build_targets, logs_to_rows
 
 INVOICE_CONTRACT = "0x5fbdb2315678afecb367f032d93f642f64180aa3"

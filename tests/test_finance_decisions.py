@@ -91,7 +91,7 @@ def hkd(units: int) -> str:
 
 def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any, book: Book, acct: Any) -> None:
     from ledger.db.models import Event
-    from ledger.reports import aging_report, exposure_report, portfolio_report
+    from ledger.finance.reports import aging_report, exposure_report, portfolio_report
 
     financier = acct("financier").address
     invoice_id = book.issue("100000.00", days=60)
@@ -219,7 +219,7 @@ def test_finance_decisions_expired_by_time_travel(desk: Any, book: Book, acct: A
 
 
 def test_finance_decisions_changed_invoice_is_refused_or_reverts(desk: Any, book: Book, acct: Any) -> None:
-    from ledger.exceptions import TransactionReverted
+    from ledger.errors import TransactionReverted
     from ledger.finance.service import DecisionRefused
     from ledger.finance.store import get_decision
 
@@ -479,7 +479,7 @@ def test_finance_decisions_time_is_never_before_the_wall_clock(desk: Any, book: 
     clock: not born expired, tenor counted from today; still "computed at" the
     last indexed block."""
     from ledger.finance import store
-    from ledger.reports import aging_report
+    from ledger.finance.reports import aging_report
 
     invoice_id = book.issue(days=60)
     desk.sync()
@@ -536,7 +536,7 @@ def test_finance_decisions_auto_marks_a_failed_execution(desk: Any, book: Book, 
 
 
 def test_finance_decisions_dev_addresses_match_the_derived_keys() -> None:
-    from ledger.accounts import DEV_NAMES, dev_address
+    from ledger.evm.accounts import DEV_NAMES, dev_address
     from ledger.names import DEV_ADDRESSES, checksum
 
     assert tuple(DEV_ADDRESSES) == DEV_NAMES
@@ -630,7 +630,7 @@ def test_finance_decisions_partly_paid_invoice_and_self_financing(desk: Any, boo
 
 
 def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book, acct: Any) -> None:
-    from ledger.reports import aging_report, portfolio_report
+    from ledger.finance.reports import aging_report, portfolio_report
 
     financier = acct("financier").address
     a = book.issue("100000.00", days=30)

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from ledger_scenario import travel
 from sqlalchemy import func, select
 
-from ledger.exceptions import LedgerError
+from ledger.errors import LedgerError
 from ledger.finance.policy import parse_policy
 from ledger.money import timestamp_to_date
 
@@ -291,8 +291,8 @@ def test_finance_property_settlement_creates_and_loses_nothing(
     weights: list[int], pay_all: bool,
 ) -> None:
     from ledger.db.models import Invoice, Repayment
+    from ledger.finance.reports import portfolio_report
     from ledger.finance.service import Desk
-    from ledger.reports import portfolio_report
 
     w3 = ledger.w3
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]

@@ -873,7 +873,7 @@ def test_indexer_probes_an_unstated_block_limit_again_later(
 
 
 def test_indexer_range_refusal_messages_are_recognised() -> None:
-    from ledger.indexer.rpc import (
+    from ledger.evm.rpc import (
         RefusalLimit,
         RpcBusy,
         RpcError,
@@ -933,8 +933,8 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
 
 def test_indexer_rpc_client_words_odd_answers_in_one_line() -> None:
     """Answers that are not JSON-RPC: one-line errors, never an AttributeError."""
-    from ledger.exceptions import ChainError
-    from ledger.indexer.rpc import RefusalLimit, RpcClient, RpcError, refusal_limit
+    from ledger.errors import ChainError
+    from ledger.evm.rpc import RefusalLimit, RpcClient, RpcError, refusal_limit
 
     answers = {
         "/404": (404, b"<html>\n<h1>Not Found</h1>\n</html>"),
@@ -988,7 +988,7 @@ def test_indexer_single_block_refused_by_a_gateway_is_an_outage(
 ) -> None:
     """A gateway that fails even one block's logs: the node is unusable for
     now, which `follow` waits out (NodeUnavailable), in one line."""
-    from ledger.exceptions import NodeUnavailable
+    from ledger.errors import NodeUnavailable
     from ledger.indexer import sync
 
     issue_many(ledger, acct, settings.rpc_url, 10, per_block=5)  # blocks of 10 logs
@@ -1054,7 +1054,7 @@ def _read_scalar(url: str, statement: Any) -> Any:
     """One value read from the test's database; None before the database or
     its schema exists."""
     from ledger.db import create_db_engine
-    from ledger.exceptions import DatabaseError
+    from ledger.errors import DatabaseError
 
     try:
         engine = create_db_engine(url, write=False)
@@ -1154,8 +1154,8 @@ def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
     _two_idle_cores(monkeypatch)
     threads = _count_starts(monkeypatch, core._ThreadFetcher)  # the writer's (the child's are not seen here)
     from ledger.config import DEV_CHAIN_ID
-    from ledger.contracts import load_deployment
-    from ledger.indexer.rpc import RpcClient
+    from ledger.deployment import load_deployment
+    from ledger.evm.rpc import RpcClient
 
     with RpcClient(settings.rpc_url) as rpc:
         backlog = int(rpc.call("eth_blockNumber"), 16) - (load_deployment(settings, DEV_CHAIN_ID).start_block - 1)
@@ -1279,7 +1279,7 @@ def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url:
 
     from ledger.db import create_db_engine
     from ledger.db.engine import database_unavailable
-    from ledger.node import free_port
+    from ledger.evm.node import free_port
 
     sqlite = db_url.startswith("sqlite")
     permanent = "SELECT * FROM no_such_table" if sqlite else "SET statement_timeout = 1; SELECT pg_sleep(1)"
@@ -1400,7 +1400,7 @@ def test_indexer_status_reads_while_a_writer_holds_the_database(settings: Settin
 def test_indexer_locked_sqlite_database_says_who_holds_it(tmp_path: Path) -> None:
     from ledger.db import create_db_engine
     from ledger.db.engine import database_errors
-    from ledger.exceptions import DatabaseError
+    from ledger.errors import DatabaseError
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     holder, waiter = create_db_engine(url), create_db_engine(url)
@@ -1437,7 +1437,7 @@ def test_indexer_cli_unreachable_node_is_one_line(settings: Settings) -> None:
     from click.testing import CliRunner
 
     from ledger.cli import main
-    from ledger.node import free_port
+    from ledger.evm.node import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(main, ["--home", str(settings.home), "--rpc-url", url,
@@ -1651,7 +1651,7 @@ def test_indexer_failed_copy_is_a_sqlalchemy_error(db_url: str) -> None:
 
     from ledger.db import open_engine
     from ledger.db.engine import database_errors
-    from ledger.exceptions import DatabaseError
+    from ledger.errors import DatabaseError
     from ledger.indexer.bulk import COPY_MIN_ROWS
     from ledger.indexer.core import _EVENTS_INSERT
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.exceptions import InputError, TransactionReverted
+from ledger.errors import InputError, TransactionReverted
 from ledger.invoice_numbers import (
     MAX_NUMBER_BYTES,
     InvalidInvoiceNumber,
@@ -88,7 +88,7 @@ NUMBERS = st.lists(CHARACTERS, min_size=0, max_size=24).map("".join)
 @pytest.fixture(scope="module")
 def readonly_ledger(session_env: Any, base_deployment: Any) -> Iterator[Any]:
     """The session's InvoiceToken, for eth_calls only (no state changes, so no snapshot)."""
-    from ledger.chain import connect
+    from ledger.evm.chain import connect
     from ledger.lifecycle import Ledger
 
     ledger = Ledger(session_env.settings, connect(session_env.rpc_url), base_deployment)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 from ledger.money import format_money, from_minor_units, to_minor_units
 
 

@@ -287,7 +287,8 @@ def test_queries_do_not_import_web3(indexed: Any, scenario: Scenario) -> None:
 
 
 def test_queries_status_and_role_constants_mirror_the_chain_module() -> None:
-    from ledger import chain, names, queries
+    from ledger import names, queries
+    from ledger.evm import chain
 
     assert queries.STATUS_NAMES == chain.STATUS_NAMES
     assert queries.ROLE_BITS is names.ROLE_BITS

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ledger.exceptions import DatabaseError
+from ledger.errors import DatabaseError
 
 #: The newest migration; :func:`upgrade` is skipped when the database has it.
 #: A test checks this equals the head of ``ledger/db/migrations/versions``.

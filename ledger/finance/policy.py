@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ledger.exceptions import ConfigError
+from ledger.errors import ConfigError
 
 #: Most decimal places of a rate (as a fraction): decisions store rates as Numeric(30, 12).
 RATE_PLACES = 10

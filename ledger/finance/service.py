@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from ledger.exceptions import DatabaseError, InputError, LedgerError, TransactionReverted
+from ledger.errors import DatabaseError, InputError, LedgerError, TransactionReverted
 from ledger.finance import store
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
@@ -121,7 +121,7 @@ class Desk:
 
     def recheck_on_chain(self, row: Mapping[str, Any]) -> None:
         """Refuse unless the invoice on chain is what the decision saw."""
-        from ledger.chain import STATUS_NAMES
+        from ledger.evm.chain import STATUS_NAMES
 
         invoice_id = int(row["invoice_id"])
         state = self.ledger.invoice_state(invoice_id)

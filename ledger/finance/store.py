@@ -41,7 +41,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, text, update
 
 from ledger.db.models import Cursor, Invoice, Participant
-from ledger.exceptions import DatabaseError, InputError
+from ledger.errors import DatabaseError, InputError
 from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED, Decision
 from ledger.finance.policy import Policy

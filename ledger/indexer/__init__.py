@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ledger.config import Settings
-    from ledger.contracts import Deployment
+    from ledger.deployment import Deployment
     from ledger.indexer.core import Indexer, SyncStats
 
 __all__ = ["SyncStats", "dispose_engines", "follow", "get_engine", "indexer_for", "rebuild", "status", "sync"]
@@ -53,9 +53,9 @@ def indexer_for(
     **options: Any,
 ) -> Indexer:
     """An Indexer on ``settings`` (the deployment record of the connected chain by default)."""
-    from ledger.contracts import load_deployment
+    from ledger.deployment import load_deployment
+    from ledger.evm.rpc import RpcClient
     from ledger.indexer.core import Indexer
-    from ledger.indexer.rpc import RpcClient
 
     if deployment is None:
         rpc = RpcClient(settings.rpc_url, timeout=10.0)
@@ -114,7 +114,7 @@ def follow(
     from sqlalchemy.exc import SQLAlchemyError
 
     from ledger.db.engine import database_errors, database_unavailable
-    from ledger.exceptions import NodeUnavailable
+    from ledger.errors import NodeUnavailable
 
     stop = stop or threading.Event()
     with database_errors(settings.database_url):

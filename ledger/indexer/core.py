@@ -55,12 +55,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from ledger.config import DEV_CHAIN_ID
-from ledger.contracts import Deployment
 from ledger.db.models import BLOCKS, CURSORS, EVENTS
-from ledger.exceptions import ChainError, DatabaseError, NodeUnavailable
+from ledger.deployment import Deployment
+from ledger.errors import ChainError, DatabaseError, NodeUnavailable
+from ledger.evm.abi import LogDecoder, checksum
+from ledger.evm.rpc import Header, RpcClient, RpcError, is_range_refusal, refusal_limit, suggested_range
 from ledger.indexer import projections
 from ledger.indexer.bulk import BulkInsert, dialect_insert
-from ledger.indexer.decode import LogDecoder, checksum
 from ledger.indexer.mappers import (
     INVOICES,
     REGISTRY,
@@ -70,7 +71,6 @@ from ledger.indexer.mappers import (
     logs_to_rows,
     utc_from_timestamp,
 )
-from ledger.indexer.rpc import Header, RpcClient, RpcError, is_range_refusal, refusal_limit, suggested_range
 
 #: Blocks below the head whose hashes are kept for reorg detection.
 REORG_WINDOW = 128

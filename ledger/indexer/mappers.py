@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ledger.indexer.decode import EventDecoder, LogDecoder, checksum
+from ledger.evm.abi import EventDecoder, LogDecoder, checksum
 
 #: Contract kinds of a deployment, by the role their events play.
 INVOICES = "invoices"

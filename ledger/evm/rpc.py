@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from ledger.exceptions import ChainError, NodeUnavailable, RpcUnreachable
+from ledger.errors import ChainError, NodeUnavailable, RpcUnreachable
 
 #: Refusals of an eth_getLogs query that fit neither list below: the node
 #: gave up (timeouts), or said only that some limit was hit.

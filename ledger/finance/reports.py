@@ -58,7 +58,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, select
 
 from ledger.db.models import Financing, Repayment
-from ledger.exceptions import InputError
+from ledger.errors import InputError
 from ledger.finance.models import APPROVED, EXECUTED, Decision
 from ledger.finance.numbers import percent
 from ledger.finance.policy import Policy

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.config import Settings
-from ledger.exceptions import DeploymentError, InputError
+from ledger.errors import DeploymentError, InputError
 
 #: The version of the contracts (IInvoiceToken.version()) this scf deploys and drives.
 CONTRACT_VERSION = 2

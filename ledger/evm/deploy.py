@@ -8,10 +8,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain import ErrorDecoder, Sender
-from ledger.compiler import Build
 from ledger.config import Settings
-from ledger.contracts import (
+from ledger.deployment import (
     CONTRACT_VERSION,
     Currency,
     DeployedContract,
@@ -22,7 +20,9 @@ from ledger.contracts import (
     save_deployment,
     utc_now,
 )
-from ledger.exceptions import ChainError, DeploymentError
+from ledger.errors import ChainError, DeploymentError
+from ledger.evm.chain import ErrorDecoder, Sender
+from ledger.evm.compiler import Build
 
 #: The local stand-in for money: a 2-decimal HKD stablecoin.
 SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = (

@@ -28,12 +28,12 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from ledger.config import Settings
-from ledger.contracts import Deployment, load_deployment
 from ledger.db.models import Cursor, Event, Invoice, Participant
-from ledger.exceptions import ChainError, DatabaseError
-from ledger.indexer.decode import LogDecoder, abi_type
+from ledger.deployment import Deployment, load_deployment
+from ledger.errors import ChainError, DatabaseError
+from ledger.evm.abi import LogDecoder, abi_type
+from ledger.evm.rpc import RpcClient, RpcError, is_range_refusal
 from ledger.indexer.mappers import UNKNOWN_EVENT, utc_from_timestamp
-from ledger.indexer.rpc import RpcClient, RpcError, is_range_refusal
 from ledger.money import from_minor_units
 from ledger.queries import STATUS_NAMES, read_connection, utc_text
 

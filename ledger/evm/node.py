@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.config import DEV_CHAIN_ID, Settings
-from ledger.exceptions import NodeError
+from ledger.errors import NodeError
 
 ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64"
 

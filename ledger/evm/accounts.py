@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from ledger.config import DEV_CHAIN_ID, Settings
-from ledger.exceptions import AccountError
+from ledger.errors import AccountError
 from ledger.names import DEV_ADDRESSES
 
 #: Anvil's default mnemonic; its keys are public knowledge, hence dev-chain only.

@@ -26,8 +26,8 @@ from web3.exceptions import (
 )
 from web3.types import TxReceipt
 
-from ledger.exceptions import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
-from ledger.indexer.decode import abi_type
+from ledger.errors import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+from ledger.evm.abi import abi_type
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.config import REPO_ROOT, Settings
-from ledger.exceptions import CompileError
+from ledger.errors import CompileError
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
-SOLCJS_ADAPTER = Path(__file__).resolve().parent / "tools" / "solcjs.cjs"
+SOLCJS_ADAPTER = Path(__file__).resolve().parent.parent / "tools" / "solcjs.cjs"
 #: Contracts that get deployed (the rest are interfaces and libraries).
 DEPLOYABLE = ("ParticipantRegistry", "InvoiceToken", "SettlementToken")
 
