@@ -129,12 +129,14 @@ def _sign_chunk(spec: tuple[Any, ...]) -> list[str]:
     from eth_utils import keccak
 
     key, nonce, start, count, invoices, currency, buyer, due = spec
-    selector = keccak(text="issue(address,uint256,address,uint64,bytes32,bytes32)")[:4]
+    # issue(buyer, number, amount, currency, dueDate, docHash): contracts v2
+    # key an invoice by (supplier, normalised number), so each number differs.
+    selector = keccak(text="issue(address,string,uint256,address,uint64,bytes32)")[:4]
     raw = []
     for i in range(start, start + count):
         data = selector + encode(
-            ["address", "uint256", "address", "uint64", "bytes32", "bytes32"],
-            [buyer, 1_000 + i, currency, due, keccak(text=f"bench-invoice-{i}"), b"\0" * 32],
+            ["address", "string", "uint256", "address", "uint64", "bytes32"],
+            [buyer, f"BENCH{i + 1}", 1_000 + i, currency, due, keccak(text=f"bench-invoice-{i}")],
         )
         tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": invoices, "value": 0, "data": data,
               "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}

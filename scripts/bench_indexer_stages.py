@@ -61,8 +61,11 @@ def main() -> int:
     from ledger.config import load_settings
     from ledger.evm.node import spawn_anvil
     from ledger.evm.rpc import RpcClient
-    from ledger.indexer import core, get_engine, indexer_for, projections
+    from ledger.indexer import get_engine, indexer_for, projections
+    from ledger.indexer.loop import rare_collections
     from ledger.indexer.mappers import logs_to_rows
+    from ledger.indexer.planner import TARGET_LOGS
+    from ledger.indexer.writer import EVENTS_INSERT
 
     work = Path(tempfile.mkdtemp(prefix="scf-stages-"))
     home = work / "home"
@@ -76,15 +79,15 @@ def main() -> int:
         settings = load_settings(home=str(home), rpc_url=anvil.url, db_url=f"sqlite:///{work / 'schema.db'}")
         indexer = indexer_for(settings)
         blocks = info["head"] - info["start_block"] + 1
-        span = max(1, blocks * core.TARGET_LOGS // max(info["events"], 1))
+        span = max(1, blocks * TARGET_LOGS // max(info["events"], 1))
         ranges = [(start, min(start + span - 1, info["head"])) for start in range(info["start_block"],
                                                                                info["head"] + 1, span)]
         log(f"events: {info['events']:,} in {blocks:,} blocks, {len(ranges)} ranges of about "
-            f"{core.TARGET_LOGS:,} logs; best of {args.rounds} rounds, seconds for all the events")
+            f"{TARGET_LOGS:,} logs; best of {args.rounds} rounds, seconds for all the events")
         rpc = RpcClient(anvil.url, timeout=300)
         dialect = indexer.engine.dialect
         best = dict.fromkeys(STAGES, float("inf"))
-        with core._rare_collections():
+        with rare_collections():
             for number in range(1, args.rounds + 1):
                 took = dict.fromkeys(STAGES, 0.0)
                 began = time.perf_counter()
@@ -97,7 +100,7 @@ def main() -> int:
                 logs, took["parse"] = timed(lambda raw: json.loads(raw)["result"], answers)
                 rows, took["decode"] = timed(lambda got: logs_to_rows(got, indexer.targets, indexer.chain_id, {}),
                                              logs)
-                params, took["params"] = timed(lambda got: core._EVENTS_INSERT.params(dialect, got), rows)
+                params, took["params"] = timed(lambda got: EVENTS_INSERT.params(dialect, got), rows)
                 folds, took["fold"] = timed(lambda got: projections.fold_new_invoices(indexer.scope, got, dialect),
                                             rows)
                 database = work / f"round-{number}.db"
@@ -106,7 +109,7 @@ def main() -> int:
                     with engine.connect() as conn:
                         began = time.perf_counter()
                         conn.begin()
-                        core._EVENTS_INSERT.execute_params(conn, events, known_new=True)
+                        EVENTS_INSERT.execute_params(conn, events, known_new=True)
                         projections.insert_new_invoices(conn, new)
                         committing = time.perf_counter()
                         conn.commit()

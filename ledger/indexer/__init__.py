@@ -1,210 +1,41 @@
-"""The off-chain indexer (``ledger.indexer.core``): every log of the deployed contracts, decoded, in the
+"""The off-chain indexer: every log of the deployed contracts, decoded, in the
 database, exactly once; plus the projections the queries read.
 
-The functions here are the Python API (the CLI's `scf index ...` and the
-lifecycle commands' ``--sync`` call them). Submodules are imported lazily so
-that ``ledger.indexer.projections`` can be used by read-only commands without
-importing the fetching machinery.
+The rooms, by job:
+
+- :mod:`.api`: the Python API (``sync``, ``follow``, ``rebuild``, ``status``),
+  re-exported here; the CLI's `scf index ...` and ``--sync`` call it.
+- :mod:`.loop`: the :class:`~ledger.indexer.loop.Indexer` and its sync loop.
+- :mod:`.planner`: range sizes, and what a node's refusals teach.
+- :mod:`.reorg`: reorg (and rewind) detection and rollback.
+- :mod:`.fetchers`: fetch thread and fetch process, each range checked to be one chain.
+- :mod:`.writer`: one transaction per range; the SQLite WAL checkpointer.
+- :mod:`.mappers`, :mod:`.bulk`, :mod:`.projections`: log -> row, bulk
+  inserts, rows -> the ledger's state (the read side replays these too).
+- :mod:`.verify`: the database compared with the chain.
+
+Submodules are imported lazily so that ``ledger.indexer.projections`` can be
+used by read-only commands without importing the fetching machinery (nor
+web3 or ``ledger.evm``). Engines belong to :mod:`ledger.db.session`;
+``get_engine`` and ``dispose_engines`` are re-exported here.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
+from ledger.db.session import dispose_engines, get_engine
+from ledger.indexer.api import follow, indexer_for, rebuild, status, sync
 
-    from ledger.config import Settings
-    from ledger.deployment import Deployment
-    from ledger.indexer.core import Indexer, SyncStats
+if TYPE_CHECKING:
+    from ledger.indexer.loop import SyncStats
 
 __all__ = ["SyncStats", "dispose_engines", "follow", "get_engine", "indexer_for", "rebuild", "status", "sync"]
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def get_engine(url: str) -> Engine:
-    """A writer engine on an up-to-date schema, shared within the process."""
-    from ledger.db import open_engine
-
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = open_engine(url)
-        return engine
-
-
-def dispose_engines() -> None:
-    """Close the pooled connections of every engine :func:`get_engine` made
-    (tests with one database each call this; long-running processes need not)."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-
-
-def indexer_for(
-    settings: Settings,
-    deployment: Deployment | None = None,
-    confirmations: int | None = None,
-    **options: Any,
-) -> Indexer:
-    """An Indexer on ``settings`` (the deployment record of the connected chain by default)."""
-    from ledger.deployment import load_deployment
-    from ledger.evm.rpc import RpcClient
-    from ledger.indexer.core import Indexer
-
-    if deployment is None:
-        rpc = RpcClient(settings.rpc_url, timeout=10.0)
-        try:
-            chain_id = rpc.chain_id()
-        finally:
-            rpc.close()
-        deployment = load_deployment(settings, chain_id)
-    return Indexer(get_engine(settings.database_url), settings.rpc_url, deployment, confirmations, **options)
-
-
-def sync(
-    settings: Settings,
-    deployment: Deployment | None = None,
-    confirmations: int | None = None,
-    to_block: int | None = None,
-    rewind: bool = False,
-    **options: Any,
-) -> SyncStats:
-    """Index the deployment's contracts up to the head (less ``confirmations``)
-    or ``to_block``, and return what was done. Cheap when there is little to do:
-    a few JSON-RPC calls and one transaction per range. A head below the
-    indexed block is a lagging node (nothing changes, ``lagging`` is set),
-    unless ``rewind``: then the chain lost blocks, and what the database
-    holds above the newest block the chain still has is rolled back first."""
-    from ledger.db.engine import database_errors
-
-    with database_errors(settings.database_url):
-        indexer = indexer_for(settings, deployment, confirmations, **options)
-        try:
-            return indexer.sync(to_block, rewind=rewind)
-        finally:
-            indexer.close()
-
-
-def follow(
-    settings: Settings,
-    poll_interval: float = 1.0,
-    confirmations: int | None = None,
-    deployment: Deployment | None = None,
-    stop: threading.Event | None = None,
-    on_sync: Callable[[SyncStats], None] | None = None,
-    on_error: Callable[[Exception, float], None] | None = None,
-    **options: Any,
-) -> None:
-    """Keep the database following the head until ``stop`` is set (or Ctrl-C).
-    The backfill and the following are the same cursor-driven loop, so the
-    hand-off between them can neither repeat nor skip a block. A node that
-    stops answering, answers HTTP 429/5xx or closes its port, and a
-    database connection that is lost or refused, are retried
-    (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s:
-    a range is one transaction, so a retry repeats or loses nothing. A
-    database unreachable at the start is an error, and so is a node when the
-    deployment is read from it (``deployment`` not given, as from the CLI):
-    a wrong URL fails at once instead of being retried."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ledger.db.engine import database_errors, database_unavailable
-    from ledger.errors import NodeUnavailable
-
-    stop = stop or threading.Event()
-    with database_errors(settings.database_url):
-        indexer = indexer_for(settings, deployment, confirmations, **options)
-        try:
-            backoff = poll_interval
-            while not stop.is_set():
-                try:
-                    stats = indexer.sync(stop=stop)
-                except (NodeUnavailable, SQLAlchemyError) as caught:
-                    exc = caught if isinstance(caught, NodeUnavailable) else (
-                        database_unavailable(settings.database_url, caught))
-                    if exc is None:
-                        raise
-                    backoff = min(max(backoff * 2, 1.0), 30.0)
-                    if on_error is not None:
-                        on_error(exc, backoff)
-                    if stop.wait(backoff):
-                        break
-                    continue
-                backoff = poll_interval
-                if on_sync is not None:
-                    on_sync(stats)
-                if stop.wait(poll_interval if stats.events == 0 or stats.lagging else 0):
-                    break
-        finally:
-            indexer.close()
-
-
-def rebuild(settings: Settings, chain_id: int | None = None) -> int:
-    """Drop the projections and replay them from the stored events (every
-    indexed deployment, or those of ``chain_id``). No chain access. Returns the
-    number of events replayed."""
-    from sqlalchemy import select
-
-    from ledger.db.engine import database_errors
-    from ledger.db.models import CURSORS
-    from ledger.indexer import projections
-
-    with database_errors(settings.database_url):
-        engine = get_engine(settings.database_url)
-        replayed = 0
-        with engine.begin() as conn:
-            stmt = select(CURSORS)
-            if chain_id is not None:
-                stmt = stmt.where(CURSORS.c.chain_id == chain_id)
-            for cursor in [dict(r) for r in conn.execute(stmt).mappings()]:
-                replayed += projections.rebuild_projections(conn, projections.Scope.of_cursor(cursor))
-        return replayed
-
-
-def status(settings: Settings) -> list[dict[str, Any]]:
-    """Every cursor with its event count (database only, no chain access).
-    A reader: it does not wait for SQLite's write lock held by a running
-    `scf index follow`, and never creates a missing database (one on an
-    older schema is migrated first, as by every command)."""
-    from sqlalchemy import func, select
-
-    from ledger.db.engine import database_errors
-    from ledger.db.models import CURSORS, EVENTS
-    from ledger.queries import read_connection
-
-    with database_errors(settings.database_url), read_connection(settings.database_url) as conn:
-        e = EVENTS
-        rows = []
-        for cursor in [dict(r) for r in conn.execute(select(CURSORS).order_by("id")).mappings()]:
-            count = conn.execute(
-                select(func.count()).select_from(e).where(
-                    e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))
-                )
-            ).scalar_one()
-            rows.append({
-                "chain_id": cursor["chain_id"],
-                "contracts": cursor["contracts"],
-                "start_block": cursor["start_block"],
-                "block": cursor["block_number"],
-                "block_hash": cursor["block_hash"],
-                "head": cursor["head_number"],
-                "behind": None if cursor["head_number"] is None
-                else max(0, cursor["head_number"] - cursor["block_number"]),
-                "events": int(count),
-                "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
-            })
-        return rows
 
 
 def __getattr__(name: str) -> Any:
     if name == "SyncStats":
-        from ledger.indexer.core import SyncStats
+        from ledger.indexer.loop import SyncStats
 
         return SyncStats
     raise AttributeError(name)
-

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from ledger.db.timestamps import MAX_TIMESTAMP as MAX_TIMESTAMP
+from ledger.db.timestamps import utc_from_timestamp as utc_from_timestamp
 from ledger.evm.abi import EventDecoder, LogDecoder, checksum
 
 #: Contract kinds of a deployment, by the role their events play.
@@ -35,21 +36,6 @@ TOKEN_AMOUNT_ARG = {"Transfer": "value", "Approval": "value"}
 UNKNOWN_EVENT = "(unknown)"
 
 BIGINT_MAX = 2**63 - 1
-#: The latest time a column holds: the start of 9999-12-31 (UTC), not its last
-#: second, so that the time still exists in every time zone (a PostgreSQL
-#: session in Hong Kong time reads a timestamptz as a local time; 23:59:59 UTC
-#: would be year 10000 there, which Python cannot represent).
-MAX_TIMESTAMP = int(dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp())
-
-
-@lru_cache(maxsize=4096)
-def utc_from_timestamp(timestamp: int) -> dt.datetime:
-    """Unix seconds as an aware UTC datetime; values past 9999-12-31 (a uint64
-    can hold them) are clamped to :data:`MAX_TIMESTAMP`, the raw value staying
-    in the event's args."""
-    return dt.datetime.fromtimestamp(min(max(timestamp, 0), MAX_TIMESTAMP), tz=dt.UTC)
-
-
 @dataclass(frozen=True)
 class TypedSpec:
     """The arguments that fill the typed columns of an event's rows."""

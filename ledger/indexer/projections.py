@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, or_, select
 
 from ledger.db.models import EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
+from ledger.db.scope import Scope
+from ledger.db.timestamps import utc_from_timestamp
 from ledger.indexer.bulk import BulkInsert
-from ledger.indexer.mappers import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import STATUS_NAMES, ZERO_ADDRESS
 
@@ -51,19 +52,6 @@ _INVOICES_UPSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS, "update", _INVOICE_KEY
 _PARTICIPANTS_UPSERT = BulkInsert(PARTICIPANTS, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
 _FINANCINGS_INSERT = BulkInsert(FINANCINGS, [c.name for c in FINANCINGS.columns if c.name != "id"])
 _REPAYMENTS_INSERT = BulkInsert(REPAYMENTS, [c.name for c in REPAYMENTS.columns if c.name != "id"])
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The contracts whose events feed the projections, on one chain."""
-
-    chain_id: int
-    invoice_contract: str
-    registry_contract: str
-
-    @classmethod
-    def of_cursor(cls, cursor: Mapping[str, Any]) -> Scope:
-        return cls(int(cursor["chain_id"]), str(cursor["invoice_contract"]), str(cursor["registry_contract"]))
 
 
 #: The json module's C scanner, without json.loads' Python wrapper around it
@@ -152,16 +140,7 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
         # Mint (before InvoiceIssued, same transaction), sale to a financier, burn on cancel.
         state["holder"] = _address(args["to"])
     elif name == "InvoiceIssued":
-        amount = int(args["amount"])
-        due_at = utc_from_timestamp(int(args["dueDate"]))
-        state.update(
-            supplier=args["supplier"], buyer=args["buyer"], currency=args["currency"],
-            amount=amount, paid=0, outstanding=amount, advance=0, financier=None, status=ISSUED,
-            due_at=due_at, due_date=due_at.date(), number=args["number"],
-            number_normalised=normalised_number(args["number"]), doc_hash=args["docHash"],
-            seller=None, financier_due=None, financier_paid=0, reserve_released=0,
-            issued_block=ev["block_number"], issued_at=ev["block_time"],
-        )
+        _issued(state, ev, args)
     elif name == "InvoiceConfirmed":
         state.update(status=CONFIRMED, confirmed_block=ev["block_number"], confirmed_at=ev["block_time"])
     elif name == "InvoiceCancelled":
@@ -183,20 +162,38 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
         )
         _clear_offer(state)  # consumed by the financing
     elif name == "InvoiceRepaid":
-        paid = int(args["totalPaid"])
-        state.update(paid=paid, last_repaid_at=ev["block_time"])
-        if state["seller"] is not None:
-            state["financier_paid"] = (state["financier_paid"] or 0) + int(args["toHolder"])
-        if state["amount"] is not None:
-            state["outstanding"] = state["amount"] - paid
-            if paid >= state["amount"]:
-                state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
-            else:
-                state["status"] = PARTIALLY_PAID
+        _repaid(state, ev, args)
     elif name == "ReserveReleased":
         state["reserve_released"] = (state["reserve_released"] or 0) + int(args["amount"])
     _touch(state, ev)
     return state
+
+
+def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    amount = int(args["amount"])
+    due_at = utc_from_timestamp(int(args["dueDate"]))
+    state.update(
+        supplier=args["supplier"], buyer=args["buyer"], currency=args["currency"],
+        amount=amount, paid=0, outstanding=amount, advance=0, financier=None, status=ISSUED,
+        due_at=due_at, due_date=due_at.date(), number=args["number"],
+        number_normalised=normalised_number(args["number"]), doc_hash=args["docHash"],
+        seller=None, financier_due=None, financier_paid=0, reserve_released=0,
+        issued_block=ev["block_number"], issued_at=ev["block_time"],
+    )
+
+
+def _repaid(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    """A payment: ``toHolder`` of it went to the financier side (when financed)."""
+    paid = int(args["totalPaid"])
+    state.update(paid=paid, last_repaid_at=ev["block_time"])
+    if state["seller"] is not None:
+        state["financier_paid"] = (state["financier_paid"] or 0) + int(args["toHolder"])
+    if state["amount"] is not None:
+        state["outstanding"] = state["amount"] - paid
+        if paid >= state["amount"]:
+            state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
+        else:
+            state["status"] = PARTIALLY_PAID
 
 
 def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -259,7 +256,9 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start:start + size]
 
 
-def _load(conn: Connection, table: Any, scope_cols: dict[str, Any], key: str, ids: Sequence[Any]) -> dict[Any, dict]:
+def _load(
+    conn: Connection, table: Any, scope_cols: dict[str, Any], key: str, ids: Sequence[Any]
+) -> dict[Any, dict[str, Any]]:
     found: dict[Any, dict[str, Any]] = {}
     conditions = [table.c[name] == value for name, value in scope_cols.items()]
     for part in _chunks(sorted(ids)):

@@ -12,7 +12,7 @@ the projections agree with the contracts).
 
 Times past year 9999 (a uint64 due date or listing expiry can lie there) are
 compared as the projections store them, clamped
-(:func:`ledger.indexer.mappers.utc_from_timestamp`), and shown as numbers.
+(:func:`ledger.db.timestamps.utc_from_timestamp`), and shown as numbers.
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.db.session import read_connection
+from ledger.db.timestamps import utc_from_timestamp, utc_text
 from ledger.deployment import Deployment, load_deployment
 from ledger.errors import ChainError, DatabaseError
 from ledger.evm.abi import LogDecoder, abi_type
 from ledger.evm.rpc import RpcClient, RpcError, is_range_refusal
-from ledger.indexer.mappers import UNKNOWN_EVENT, utc_from_timestamp
+from ledger.indexer.mappers import UNKNOWN_EVENT
 from ledger.money import from_minor_units
-from ledger.queries import STATUS_NAMES, read_connection, utc_text
+from ledger.names import STATUS_NAMES
 
 INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "currency", "amount", "paid", "outstanding", "due_at",
                   "seller", "financier_due", "financier_paid", "offer_financier", "offer_min_advance",
@@ -235,12 +237,44 @@ def verify(settings: Settings, batch_size: int = 500) -> VerifyReport:
         return _verify(settings, rpc, batch_size)
 
 
+@dataclass
+class _Stored:
+    """What the database holds for one deployment, read in one transaction."""
+
+    cursor: Any
+    contracts: dict[str, str]
+    invoices: dict[int, dict[str, Any]]
+    participants: dict[str, dict[str, Any]]
+    events: dict[tuple[str, str, str | None], int]
+
+
 def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport:
     chain_id = rpc.chain_id()
     deployment = load_deployment(settings, chain_id)
     invoice_contract = to_checksum_address(deployment.contracts["InvoiceToken"].address)
     registry_contract = to_checksum_address(deployment.contracts["ParticipantRegistry"].address)
+    db = _read_stored(settings, chain_id, invoice_contract, registry_contract)
+    cursor = db.cursor
+    block = int(cursor.block_number)
+    report = VerifyReport(chain_id, block, 0, len(db.participants))
 
+    head = rpc.block_number()
+    if head < block:
+        raise ChainError(
+            f"the database is indexed up to block {block} but the chain's head is {head}: the chain lost blocks "
+            "or was reset; run `scf index sync --rewind` (it rolls back what the chain no longer has)"
+        )
+    chain_block = rpc.call("eth_getBlockByNumber", [hex(block), False])
+    if cursor.block_hash and chain_block and str(chain_block["hash"]).lower() != str(cursor.block_hash).lower():
+        report.mismatches.append(Mismatch("block", str(block), "hash", cursor.block_hash, chain_block["hash"]))
+    _check_invoices(rpc, deployment, invoice_contract, block, batch_size, db, report)
+    _check_participants(rpc, deployment, registry_contract, block, batch_size, db, report)
+    _check_events(rpc, deployment, int(cursor.start_block), block, db, report)
+    return report
+
+
+def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, registry_contract: str) -> _Stored:
+    """The newest cursor of the deployment, its invoices, participants and event counts."""
     with read_connection(settings.database_url) as conn:
         cursor = conn.execute(
             sa.select(Cursor).where(Cursor.chain_id == chain_id, Cursor.invoice_contract == invoice_contract)
@@ -266,26 +300,19 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
         }
         contracts = {str(name): str(to_checksum_address(address)) for name, address in dict(cursor.contracts).items()}
         db_events = _stored_event_counts(conn, chain_id, contracts, int(cursor.start_block), int(cursor.block_number))
-    block = int(cursor.block_number)
-    report = VerifyReport(chain_id, block, 0, len(db_participants))
+    return _Stored(cursor, contracts, db_invoices, db_participants, db_events)
 
-    head = rpc.block_number()
-    if head < block:
-        raise ChainError(
-            f"the database is indexed up to block {block} but the chain's head is {head}: the chain lost blocks "
-            "or was reset; run `scf index sync --rewind` (it rolls back what the chain no longer has)"
-        )
-    chain_block = rpc.call("eth_getBlockByNumber", [hex(block), False])
-    if cursor.block_hash and chain_block and str(chain_block["hash"]).lower() != str(cursor.block_hash).lower():
-        report.mismatches.append(Mismatch("block", str(block), "hash", cursor.block_hash, chain_block["hash"]))
 
+def _check_invoices(rpc: RpcClient, deployment: Deployment, invoice_contract: str, block: int, batch_size: int,
+                    db: _Stored, report: VerifyReport) -> None:
+    """Every invoice the contract has, or the database has, compared field by field."""
     invoice_abi = deployment.contracts["InvoiceToken"].abi
     next_id = ContractFunction(invoice_abi, "nextInvoiceId")
     get_invoice = ContractFunction(invoice_abi, "getInvoice")
     owner_of = ContractFunction(invoice_abi, "ownerOf")
     get_listing = ContractFunction(invoice_abi, "getListing")
     (count,) = next_id.decode(_calls(rpc, invoice_contract, block, [next_id.data()], 1)[0]["result"])
-    ids = sorted(set(range(1, int(count))) | set(db_invoices))
+    ids = sorted(set(range(1, int(count))) | set(db.invoices))
     report.invoices = len(ids)
     calls = (get_invoice, owner_of, get_listing)
     answers = _calls(rpc, invoice_contract, block, [fn.data(i) for i in ids for fn in calls], batch_size)
@@ -298,11 +325,15 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
             holder = _address(owner_of.decode(owner["result"])[0]) if "result" in owner else None
             listing = tuple(get_listing.decode(listed["result"])[0]) if "result" in listed else None
             chain_state = _chain_invoice(dict(zip(component_names, struct, strict=True)), holder, listing)
-        report.mismatches += compare("invoice", str(invoice_id), db_invoices.get(invoice_id), chain_state,
+        report.mismatches += compare("invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state,
                                      INVOICE_FIELDS, deployment)
 
+
+def _check_participants(rpc: RpcClient, deployment: Deployment, registry_contract: str, block: int,
+                        batch_size: int, db: _Stored, report: VerifyReport) -> None:
+    """Every indexed participant compared with the registry."""
     participant_fn = ContractFunction(deployment.contracts["ParticipantRegistry"].abi, "participant")
-    addresses = sorted(db_participants)
+    addresses = sorted(db.participants)
     answers = _calls(rpc, registry_contract, block, [participant_fn.data(a) for a in addresses], batch_size)
     for address, answer in zip(addresses, answers, strict=True):
         chain_state = None
@@ -311,23 +342,26 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
             if admitted:
                 chain_state = {"name": name, "roles": int(roles), "kyc_expiry": _chain_ts(kyc),
                                "suspended": bool(suspended)}
-        report.mismatches += compare("participant", address, db_participants[address], chain_state,
+        report.mismatches += compare("participant", address, db.participants[address], chain_state,
                                      PARTICIPANT_FIELDS, deployment)
 
+
+def _check_events(rpc: RpcClient, deployment: Deployment, start: int, block: int, db: _Stored,
+                  report: VerifyReport) -> None:
+    """The stored events counted per contract and event against the chain's logs."""
     decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
-    chain_events = _chain_event_counts(rpc, decoder, list(contracts.values()), int(cursor.start_block), block)
+    chain_events = _chain_event_counts(rpc, decoder, list(db.contracts.values()), start, block)
     stored: dict[tuple[str, str], int] = {}
-    for (contract, event, topic0), n in db_events.items():
+    for (contract, event, topic0), n in db.events.items():
         key = (contract, _event_name(decoder, contract, event, topic0))
         stored[key] = stored.get(key, 0) + n
     report.events = sum(stored.values())
-    labels = {address: name for name, address in contracts.items()}
+    labels = {address: name for name, address in db.contracts.items()}
     for contract, event in sorted(set(stored) | set(chain_events)):
         in_db, on_chain = stored.get((contract, event), 0), chain_events.get((contract, event), 0)
         if in_db != on_chain:
             report.mismatches.append(Mismatch("events", f"{labels.get(contract, contract)}.{event}", "count",
                                               in_db, on_chain))
-    return report
 
 
 # -- stored events against the chain's logs -----------------------------------------------------

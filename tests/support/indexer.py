@@ -1,0 +1,487 @@
+"""Helpers and fixtures shared by the indexer and database tests
+(``tests/test_indexer_*.py``, ``tests/test_db_*.py``): a JSON-RPC helper, a
+database snapshot to compare, a lifecycle driver, a refusing JSON-RPC proxy.
+
+Fixtures are named through ``name=`` so that a test module imports
+``settings_fixture`` and its tests ask for ``settings``::
+
+    from support.indexer import actions_fixture, proxy_fixture, settings_fixture  # noqa: F401 - fixtures
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.exc import DBAPIError
+
+from ledger.config import Settings
+from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+
+#: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
+LONG = os.environ.get("SCF_INDEXER_LONG", "") not in ("", "0")
+
+
+DUE = dt.date.today() + dt.timedelta(days=90)
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def head(url: str) -> int:
+    return int(rpc(url, "eth_blockNumber"), 16)
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Everything the indexer owns, in a comparable form (surrogate ids and
+    bookkeeping times left out)."""
+    from ledger.db import create_db_engine
+
+    engine = create_db_engine(url, write=False)
+    try:
+        with engine.connect() as conn:
+            def rows(model: Any, order: list[str], skip: tuple[str, ...] = ("id",)) -> list[tuple[Any, ...]]:
+                t = model.__table__
+                cols = [c for c in t.columns if c.name not in skip]
+                result = conn.execute(select(*cols).order_by(*[t.c[o] for o in order]))
+                return [tuple(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in r) for r in result]
+
+            return {
+                "events": rows(Event, ["chain_id", "block_number", "log_index"]),
+                "invoices": rows(Invoice, ["chain_id", "contract", "invoice_id"]),
+                "participants": rows(Participant, ["chain_id", "contract", "address"]),
+                "financings": rows(Financing, ["chain_id", "block_number", "log_index"]),
+                "repayments": rows(Repayment, ["chain_id", "block_number", "log_index"]),
+                "cursors": [tuple(r) for r in conn.execute(
+                    select(Cursor.chain_id, Cursor.key, Cursor.block_number, Cursor.block_hash).order_by(Cursor.id)
+                )],
+            }
+    finally:
+        engine.dispose()
+
+
+def fresh_snapshot(settings: Settings, tmp_path: Path, name: str = "fresh") -> dict[str, Any]:
+    """Index the chain from scratch into a new SQLite file and snapshot it."""
+    from ledger.indexer import sync
+
+    url = f"sqlite:///{tmp_path / f'{name}-{time.monotonic_ns()}.db'}"
+    sync(replace(settings, db_url=url))
+    return snapshot(url)
+
+
+def assert_matches_chain(db_url: str, ledger: Any) -> int:
+    """Every invoice on chain equals its projection row; returns how many."""
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            rows = {r.invoice_id: r for r in conn.execute(select(Invoice.__table__).where(
+                Invoice.contract == ledger.invoices.address))}
+    finally:
+        engine.dispose()
+    count = ledger.invoices.functions.nextInvoiceId().call() - 1
+    assert sorted(rows) == list(range(1, count + 1))
+    for invoice_id in range(1, count + 1):
+        chain, row = ledger.show(invoice_id), rows[invoice_id]
+        decimals = ledger.deployment.currency(chain["currency"]).decimals
+
+        def money(value: str, decimals: int = decimals) -> int:
+            return int(Decimal(value).scaleb(decimals))
+
+        def maybe(value: str | None) -> int | None:
+            return None if value is None else money(value)
+
+        assert (row.status, row.supplier, row.buyer) == (
+            chain["status"], chain["supplier"]["address"], chain["buyer"]["address"]), invoice_id
+        assert row.holder == (chain["holder"] or {}).get("address"), invoice_id
+        assert row.seller == (chain["seller"] or {}).get("address"), invoice_id
+        assert (row.amount, row.paid, row.outstanding) == (
+            money(chain["amount"]), money(chain["paid"]), money(chain["outstanding"]))
+        assert (row.financier_due, row.financier_paid if row.seller else None) == (
+            maybe(chain["financier_due"]), maybe(chain["financier_paid"])), invoice_id
+        if row.seller is not None:
+            reserve_open = row.outstanding - (row.financier_due - row.financier_paid)
+            assert reserve_open == money(chain["reserve_open"]), invoice_id
+        assert (row.number, row.number_normalised) == (chain["number"], chain["normalised_number"])
+        assert row.due_date.isoformat() == chain["due"]
+        assert row.issued_at.isoformat() == chain["issued_at"]
+        assert row.doc_hash == chain["document_hash"]
+        listing = ledger.listing(invoice_id)
+        assert (row.offer_min_advance, row.offer_financier) == (
+            (listing["min_advance"], listing["financier"]) if listing else (None, None)), invoice_id
+    return count
+
+
+class Actions:
+    """Lifecycle steps on the chain, each returning the blocks it mined."""
+
+    def __init__(self, ledger: Any, acct: Callable[[str], Any], url: str) -> None:
+        self.ledger, self.acct, self.url = ledger, acct, url
+        self.n = 0
+
+    def _mined(self, step: Callable[[], Any]) -> int:
+        before = head(self.url)
+        step()
+        return head(self.url) - before
+
+    def issue(self, amount: str = "1000.00") -> int:
+        self.n += 1
+        number = f"INV-{os.getpid()}-{time.monotonic_ns()}-{self.n}"
+        before = self.ledger.invoices.functions.nextInvoiceId().call()
+        self.ledger.issue(self.acct("supplier"), "buyer", number, amount, "HKD", DUE)
+        return int(before)
+
+    def lifecycle(self, invoice_id: int, stop_after: str = "paid") -> None:
+        """confirm -> offer -> finance (due 950: a reserve of 50) -> repay part
+        -> repay rest, releasing the reserve (stopping early if asked). Two
+        other paths: "transferred" (listed, then sold to another supplier,
+        which clears the listing) and "prepaid-financed" (partly paid, then
+        financed, then paid, releasing the reserve)."""
+        ledger, acct = self.ledger, self.acct
+        if stop_after == "transferred":
+            ledger.confirm(acct("buyer"), invoice_id)
+            ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)
+            ledger.sender.transact(ledger.invoices.functions.transferFrom(
+                acct("supplier").address, acct("supplier2").address, invoice_id), acct("supplier"))
+            return
+        if stop_after == "prepaid-financed":
+            ledger.confirm(acct("buyer"), invoice_id)
+            ledger.repay(acct("buyer"), invoice_id, "100")
+            ledger.offer(acct("supplier"), invoice_id, None, "700", 7)
+            ledger.finance(acct("financier"), invoice_id, advance="800", due="850")
+            ledger.repay(acct("buyer"), invoice_id, "900")
+            return
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("confirmed", lambda: ledger.confirm(acct("buyer"), invoice_id)),
+            ("offered", lambda: ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)),
+            ("financed", lambda: ledger.finance(acct("financier"), invoice_id, advance="900", due="950")),
+            ("part-paid", lambda: ledger.repay(acct("buyer"), invoice_id, "400")),
+            ("paid", lambda: ledger.repay(acct("buyer"), invoice_id, "600")),
+        ]
+        for name, step in steps:
+            step()
+            if name == stop_after:
+                return
+
+    def rename(self) -> None:
+        """Rename the auditor (ParticipantRenamed)."""
+        self.n += 1
+        self.ledger.update_participant(self.acct("operator"), self.acct("auditor").address,
+                                       name=f"Central Audit Partners {os.getpid()}-{self.n}")
+
+    def blocks_of_activity(self, count: int) -> None:
+        """At least `count` blocks of mixed lifecycle events."""
+        start = head(self.url)
+        stops = ["paid", "financed", "confirmed", "part-paid", "offered", "transferred", "prepaid-financed"]
+        while head(self.url) - start < count:
+            invoice_id = self.issue()
+            self.lifecycle(invoice_id, stops[invoice_id % len(stops)])
+            if invoice_id % 3 == 0:
+                self.rename()
+
+
+def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, per_block: int = 50) -> None:
+    """`count` invoices from pre-signed transactions sent in JSON-RPC batches
+    (2 events each), `per_block` per mined block."""
+    from eth_account import Account
+    from eth_utils import keccak
+
+    supplier = acct("supplier")
+    buyer = acct("buyer").address
+    currency = ledger.deployment.currency("HKD").address
+    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    nonce = int(rpc(url, "eth_getTransactionCount", [supplier.address, "pending"]), 16)
+    salt = f"{os.getpid()}-{time.monotonic_ns()}"
+    raw = []
+    for i in range(count):
+        data = ledger.invoices.encode_abi(
+            "issue", args=[buyer, f"BULK-{salt}-{i}", 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}")])
+        tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": ledger.invoices.address, "value": 0,
+              "data": data, "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
+        raw.append("0x" + Account.sign_transaction(tx, supplier.key).raw_transaction.hex())
+    rpc(url, "evm_setAutomine", [False])
+    try:
+        for start in range(0, count, per_block):
+            body = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [r]}
+                    for i, r in enumerate(raw[start:start + per_block])]
+            request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                replies = json.loads(response.read())
+            assert not [r for r in replies if "error" in r], replies[:2]
+            rpc(url, "evm_mine")
+    finally:
+        rpc(url, "evm_setAutomine", [True])
+
+
+class HttpRefusal(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class RpcProxy:
+    """A JSON-RPC proxy in front of Anvil (a thread of this process, on
+    loopback) that can refuse big eth_getLogs answers like hosted providers
+    do, play a lagging node, answer HTTP errors like a gateway in front of a
+    restarting node (``outage``, or from the ``outage_after``-th eth_getLogs
+    call on), and close its port (``close``, then ``resume`` on the same port). Records the block
+    spans it was asked for."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.max_logs: int | None = None  # refuse answers with more logs
+        self.max_blocks: int | None = None  # refuse ranges of more blocks
+        self.refusal = "query returned more than {n} results"
+        self.lag = 0
+        self.outage: int | None = None  # an HTTP status to answer every request with
+        self.outage_after: int | None = None  # ... once this many eth_getLogs calls were answered
+        self.spans: list[tuple[int, bool]] = []  # (blocks asked, refused)
+        self.served_max = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if proxy.outage_after is not None and len(proxy.spans) >= proxy.outage_after:
+                    proxy.outage, proxy.outage_after = 503, None
+                if proxy.outage is not None:
+                    self.send_error(proxy.outage)
+                    return
+                try:
+                    reply = [proxy.handle(b) for b in body] if isinstance(body, list) else proxy.handle(body)
+                except HttpRefusal as refusal:
+                    self.send_error(refusal.status)
+                    return
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.handler = Handler
+        self.port = 0
+        self.resume()
+
+    def resume(self) -> None:
+        """Listen (again, on the same port after :meth:`close`)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def handle(self, call: dict[str, Any]) -> dict[str, Any]:
+        method, params = call["method"], call.get("params", [])
+        answer = {"jsonrpc": "2.0", "id": call.get("id")}
+        real_head = head(self.upstream)
+        if self.lag and method == "eth_blockNumber":
+            return {**answer, "result": hex(real_head - self.lag)}
+        if (self.lag and method == "eth_getBlockByNumber" and params[0] not in ("latest", "pending")
+                and int(params[0], 16) > real_head - self.lag):
+            return {**answer, "result": None}
+        try:
+            result = rpc(self.upstream, method, params)
+        except RuntimeError as exc:
+            return {**answer, "error": {"code": -32000, "message": str(exc)}}
+        if method == "eth_getLogs":
+            span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
+            if self.max_blocks is not None and span > self.max_blocks:
+                self.spans.append((span, True))
+                message = self.refusal.format(n=self.max_blocks, asked=span)
+                return {**answer, "error": {"code": -32602, "message": message}}
+            if self.max_logs is not None and len(result) > self.max_logs:
+                self.spans.append((span, True))
+                if self.refusal.startswith("HTTP "):  # a gateway answering the oversized query so
+                    raise HttpRefusal(int(self.refusal.split()[1]))
+                return {**answer, "error": {"code": -32005, "message": self.refusal.format(n=self.max_logs)}}
+            self.spans.append((span, False))
+            self.served_max = max(self.served_max, len(result))
+        return {**answer, "result": result}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(name="proxy")
+def proxy_fixture(chain: Any) -> Iterator[RpcProxy]:
+    p = RpcProxy(chain.rpc_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture(name="settings")
+def settings_fixture(chain: Any, db_url: str) -> Iterator[Settings]:
+    """The session chain's settings, indexing into this test's database."""
+    from ledger.indexer import dispose_engines
+
+    yield replace(chain.settings, db_url=db_url)
+    dispose_engines()
+
+
+@pytest.fixture(name="actions")
+def actions_fixture(ledger: Any, acct: Any, chain: Any) -> Actions:
+    return Actions(ledger, acct, chain.rpc_url)
+
+
+def scf(*args: str, settings: Settings, rpc_url: str | None = None) -> list[str]:
+    return [sys.executable, "-c", "from ledger.cli import main; main()", "--home", str(settings.home),
+            "--rpc-url", rpc_url or settings.rpc_url, "--db-url", settings.database_url, *args]
+
+
+def rewind_cursor(settings: Settings) -> None:
+    """Move the cursor back to the block before the deployment, over every stored event."""
+    from ledger.indexer import get_engine
+
+    with get_engine(settings.database_url).begin() as conn:
+        cursor = conn.execute(select(Cursor.__table__)).one()
+        origin = cursor.start_block - 1
+        origin_hash = rpc(settings.rpc_url, "eth_getBlockByNumber", [hex(origin), False])["hash"]
+        conn.execute(update(Cursor.__table__).values(block_number=origin, block_hash=origin_hash))
+
+
+def two_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mode auto sees two idle cores, whatever the machine running the tests is doing."""
+    from ledger.indexer import loop
+
+    monkeypatch.setattr(loop.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loop.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+
+
+def count_starts(monkeypatch: pytest.MonkeyPatch, fetcher: type[Any], most: int | None = None) -> list[object]:
+    """The fetchers of class ``fetcher`` the writer starts from now on (in
+    this process); more than ``most`` raises, to stop a sync that makes no
+    progress."""
+    starts: list[object] = []
+    init = fetcher.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        starts.append(self)
+        if most is not None and len(starts) > most:
+            raise RuntimeError(f"{fetcher.__name__} after {fetcher.__name__}: the sync makes no progress")
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(fetcher, "__init__", counting_init)
+    return starts
+
+
+def read_scalar(url: str, statement: Any) -> Any:
+    """One value read from the test's database; None before the database or
+    its schema exists."""
+    from ledger.db import create_db_engine
+    from ledger.errors import DatabaseError
+
+    try:
+        engine = create_db_engine(url, write=False)
+    except DatabaseError:  # no SQLite file yet
+        return None
+    try:
+        with engine.connect() as conn:
+            return conn.execute(statement).scalar()
+    except DBAPIError:  # no schema yet
+        return None
+    finally:
+        engine.dispose()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g}s"
+        time.sleep(0.02)
+
+
+def leftover_processes(marker: str, grace: float = 10.0) -> list[int]:
+    """PIDs of processes whose command line contains `marker` (our test's
+    database URL), once a grace period for them to notice has passed."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    state = (entry / "stat").read_text().split(") ", 1)[1][0]
+                except OSError:
+                    continue
+                if marker in cmdline and state != "Z":
+                    found.append(int(entry.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+class Follower:
+    """`follow` in a thread of this test (polling every 0.05 s), collecting
+    its one-line retry messages and any exception; stopped on exit."""
+
+    def __init__(self, settings: Settings, chain_url: str | None = None, **options: Any) -> None:
+        from ledger.indexer import follow
+
+        self.settings = settings
+        self.chain_url = chain_url or settings.rpc_url  # where the head is read, past any proxy
+        self.retries: list[str] = []
+        self.failures: list[BaseException] = []
+        self.stop = threading.Event()
+
+        def run() -> None:
+            try:
+                follow(settings, poll_interval=0.05, stop=self.stop,
+                       on_error=lambda exc, _seconds: self.retries.append(str(exc)), **options)
+            except BaseException as exc:  # noqa: BLE001 - asserted by the tests
+                self.failures.append(exc)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def __enter__(self) -> Follower:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+    def caught_up(self) -> bool:
+        return cursor_block(self.settings.database_url) == head(self.chain_url)
+
+    def wait(self, condition: Callable[[], bool]) -> None:
+        """Until ``condition`` holds, or the follower has stopped (failed)."""
+        wait_for(lambda: condition() or not self.thread.is_alive())
+
+
+def cursor_block(url: str) -> int | None:
+    return read_scalar(url, select(Cursor.block_number))  # type: ignore[no-any-return]
+
+
+def event_row(block: int, log_index: int, **values: Any) -> dict[str, Any]:
+    row = {"chain_id": 1, "contract": "0x" + "11" * 20, "block_number": block, "block_hash": f"0x{block:064x}",
+           "block_time": dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC), "tx_hash": "0x" + "22" * 32, "tx_index": 0,
+           "log_index": log_index, "event": "Transfer", "invoice_id": None, "account": None, "amount": None,
+           "args": {"a": "1"}, "args_json": None}
+    row.update(values)
+    return row
