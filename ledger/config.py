@@ -84,6 +84,16 @@ _ENV = {
     "admin_delay": "SCF_ADMIN_DELAY",
 }
 
+#: The environment variable holding the keystore password (the one place it is read: :func:`env_password`).
+PASSWORD_ENV = "SCF_PASSWORD"
+
+
+def env_password() -> str | None:
+    """The keystore password from ``$SCF_PASSWORD`` (None if unset). Not a
+    setting: it never comes from config.toml and is never stored."""
+    return os.environ.get(PASSWORD_ENV)
+
+
 _EVM_VERSIONS = {"london", "paris", "shanghai", "cancun", "prague"}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.config import Settings
-from ledger.errors import DeploymentError, InputError
+from ledger.errors import DeploymentError, InputError, MissingContract
 
 #: The version of the contracts (IInvoiceToken.version()) this scf deploys and drives.
 CONTRACT_VERSION = 2
@@ -56,6 +56,13 @@ class Deployment:
     @property
     def start_block(self) -> int:
         return min(c.block for c in self.contracts.values())
+
+    def contract(self, name: str) -> DeployedContract:
+        """The deployed contract ``name`` (``"InvoiceToken"``, ``"ParticipantRegistry"``, ...)."""
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise MissingContract(name, self.chain_id) from None
 
     def currency(self, symbol: str) -> Currency:
         try:

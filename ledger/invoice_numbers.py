@@ -12,19 +12,10 @@ No web3 import: the database-only commands use it.
 
 from __future__ import annotations
 
-from ledger.errors import InputError
+from ledger.errors import InvalidInvoiceNumber as InvalidInvoiceNumber
 
 #: The longest invoice number the contract accepts, in bytes of UTF-8.
 MAX_NUMBER_BYTES = 64
-
-
-class InvalidInvoiceNumber(InputError):
-    """The number is empty, too long, has a control character, or normalises to nothing."""
-
-    def __init__(self, number: str, reason: str) -> None:
-        self.number = number
-        self.reason = reason
-        super().__init__(f"invalid invoice number {number!r}: {reason}")
 
 
 def _fold(raw: bytes, i: int, c: int) -> tuple[int, int]:

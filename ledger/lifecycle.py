@@ -1,9 +1,11 @@
 """The invoice lifecycle on chain: participants, issue, confirm, cancel,
 list for financing, finance, repay, and reading an invoice's state.
 
-Each state-changing method simulates before it sends (see `chain.Sender`), so a
-refused operation changes nothing, and returns a plain dict that the CLI prints
-as text or JSON (amounts as exact decimal strings, never floats)."""
+Each state-changing method simulates before it sends (see
+:class:`ledger.evm.chain.Sender`), so a refused operation changes nothing, and
+returns a plain dict that the CLI prints as text or JSON (amounts as exact
+decimal strings, never floats; see :mod:`ledger.format`). An invoice's state
+on chain is a :class:`ledger.evm.invoice.ChainInvoice`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +26,27 @@ from web3.types import TxReceipt
 from ledger.config import Settings
 from ledger.deployment import Currency, Deployment
 from ledger.errors import InputError, TransactionReverted
-from ledger.evm.chain import STATUS_NAMES, ErrorDecoder, Sender
+from ledger.evm.chain import ErrorDecoder, Sender
+from ledger.evm.invoice import ChainInvoice
+from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
+from ledger.format import amount as amount_text
+from ledger.format import is_nobody, money, party, someone
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.money import (
     date_to_timestamp,
-    format_money,
     from_minor_units,
     kyc_expiry_timestamp,
+    parse_rate,
     timestamp_to_date,
     to_minor_units,
 )
-from ledger.names import ROLE_BITS, role_names
+from ledger.names import ROLE_BITS, ZERO_ADDRESS, role_names
 from ledger.names import resolve as resolve_name
+
+__all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
 
 #: How long a financier's terms stay valid after it sends them.
 TERMS_VALIDITY = dt.timedelta(minutes=15)
-#: Days per year of the quick discount on `finance --discount-rate`.
-DISCOUNT_DAY_BASE = 365
 
 
 def document_hash(path: Path | None) -> bytes:
@@ -64,19 +70,6 @@ def parse_roles(text: str) -> int:
     if not bits:
         raise InputError("no role given; use supplier, buyer, financier or auditor")
     return bits
-
-
-
-def parse_rate(text: str, what: str) -> Decimal:
-    """A rate as a fraction ("0.9") or a percentage ("90%")."""
-    raw = text.strip()
-    try:
-        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
-    except ArithmeticError:
-        raise InputError(f"invalid {what} {text!r}: use a fraction such as 0.9 or a percentage such as 90%") from None
-    if not value.is_finite() or value <= 0 or value > 1:
-        raise InputError(f"invalid {what} {text!r}: must be above 0 and at most 1 (100%)")
-    return value
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ class Ledger:
         # Revert messages carry bare minor units; all deployments so far settle in one currency.
         if len(self.deployment.currencies) == 1:
             cur = next(iter(self.deployment.currencies.values()))
-            return format_money(units, cur.decimals, cur.symbol)
+            return money(units, cur.decimals, cur.symbol)
         return f"{units} minor units"
 
     def token(self, currency: Currency) -> Any:
@@ -143,7 +136,7 @@ class Ledger:
         return self._participant_names
 
     def name_of(self, address: str | None) -> str | None:
-        if not address or int(address, 16) == 0:
+        if address is None or is_nobody(address):
             return None
         return self.participant_names().get(to_checksum_address(address))
 
@@ -208,6 +201,9 @@ class Ledger:
         return result
 
     def participants(self) -> list[dict[str, Any]]:
+        """Every admitted participant as the registry holds it now (read from
+        the chain; the CLI lists them from the database, see
+        :func:`ledger.queries.participants`)."""
         now = self.chain_time()
         rows = []
         for address, _ in self.participant_names(refresh=True).items():
@@ -227,7 +223,7 @@ class Ledger:
         currency = self.deployment.currency(symbol)
         units = to_minor_units(amount, currency.decimals)
         receipt = self.sender.transact(self.token(currency).functions.mint(to, units), operator)
-        return {"to": to, "name": self.name_of(to), "amount": str(from_minor_units(units, currency.decimals)),
+        return {"to": to, "name": self.name_of(to), "amount": amount_text(units, currency.decimals),
                 "currency": currency.symbol, **self._tx(receipt)}
 
     def balance(self, address: str, symbol: str) -> Decimal:
@@ -247,8 +243,8 @@ class Ledger:
         balance = int(token.functions.balanceOf(owner.address).call())
         if balance < units:
             raise TransactionReverted(
-                f"{owner.address} has {format_money(balance, currency.decimals, currency.symbol)} "
-                f"but needs {format_money(units, currency.decimals, currency.symbol)}"
+                f"{owner.address} has {money(balance, currency.decimals, currency.symbol)} "
+                f"but needs {money(units, currency.decimals, currency.symbol)}"
             )
         self.sender.transact(token.functions.approve(self.invoices.address, units), owner)
 
@@ -283,24 +279,16 @@ class Ledger:
             "number": number,
             "normalised_number": normalised,
             "buyer": buyer_party.name or buyer_party.address,
-            "amount": str(from_minor_units(units, currency.decimals)),
+            "amount": amount_text(units, currency.decimals),
             "currency": currency.symbol,
             "due": due.isoformat(),
             "document_hash": "0x" + doc.hex(),
             **self._tx(receipt),
         }
 
-    def invoice_state(self, invoice_id: int) -> dict[str, Any]:
-        """``getInvoice`` as a dict (the one place that unpacks the struct):
-        amounts in minor units, ``due_ts`` unix seconds, ``seller`` None when
-        never financed."""
-        inv = self.sender.call(self.invoices.functions.getInvoice(invoice_id))
-        (supplier, buyer, currency, due, status, amount, paid, seller, financier_due, financier_paid) = inv
-        return {
-            "supplier": supplier, "buyer": buyer, "currency": currency, "due_ts": int(due), "status": int(status),
-            "amount": int(amount), "paid": int(paid), "seller": None if int(seller, 16) == 0 else seller,
-            "financier_due": int(financier_due), "financier_paid": int(financier_paid),
-        }
+    def invoice_state(self, invoice_id: int) -> ChainInvoice:
+        """``getInvoice`` of ``invoice_id`` (refused as ``InvoiceNotFound`` if there is none)."""
+        return ChainInvoice.from_struct(self.sender.call(self.invoices.functions.getInvoice(invoice_id)))
 
     def holder_of(self, invoice_id: int) -> str | None:
         """The current holder, or None for a burnt (cancelled) invoice."""
@@ -314,7 +302,7 @@ class Ledger:
         financier, expiry, min_advance = self.sender.call(self.invoices.functions.getListing(invoice_id))
         if int(expiry) == 0:
             return None
-        return {"financier": None if int(financier, 16) == 0 else financier, "expiry": int(expiry),
+        return {"financier": someone(financier), "expiry": int(expiry),
                 "min_advance": int(min_advance)}
 
     def confirm(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
@@ -333,7 +321,7 @@ class Ledger:
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
         min_units = to_minor_units(min_advance, currency.decimals, "minimum advance")
-        to = self.resolve(financier, "financier").address if financier else "0x" + "00" * 20
+        to = self.resolve(financier, "financier").address if financier else ZERO_ADDRESS
         if days <= 0:
             raise InputError(f"invalid listing period {days} days: must be at least 1")
         expiry = self.chain_time() + days * 86400
@@ -342,8 +330,8 @@ class Ledger:
         )
         return {
             "invoice_id": invoice_id,
-            "financier": self.name_of(to) or (to if int(to, 16) else "any"),
-            "min_advance": str(from_minor_units(min_units, currency.decimals)),
+            "financier": self.name_of(to) or (to if not is_nobody(to) else "any"),
+            "min_advance": amount_text(min_units, currency.decimals),
             "expires": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),
             **self._tx(receipt),
         }
@@ -352,31 +340,32 @@ class Ledger:
         receipt = self.sender.transact(self.invoices.functions.withdrawOffer(invoice_id), holder)
         return {"invoice_id": invoice_id, "listing": "withdrawn", **self._tx(receipt)}
 
-    def _currency_of(self, state: dict[str, Any]) -> Currency:
-        currency = self.deployment.currency_by_address(state["currency"])
+    def _currency_of(self, state: ChainInvoice) -> Currency:
+        currency = self.deployment.currency_by_address(state.currency)
         if currency is None:  # pragma: no cover - only accepted currencies can be issued
-            raise InputError(f"invoice currency {state['currency']} is not in the deployment record")
+            raise InputError(f"invoice currency {state.currency} is not in the deployment record")
         return currency
 
     def quick_terms(
-        self, state: dict[str, Any], advance: str | None, advance_rate: str | None, discount_rate: str | None
+        self, state: ChainInvoice, advance: str | None, advance_rate: str | None, discount_rate: str | None
     ) -> int:
         """The advance in minor units from exactly one of the three ways to
-        state it. Rates round against the financier's cash out: down."""
+        state it, priced by :mod:`ledger.finance.pricing`: a rate of the open
+        amount (rounded down), or the open amount less its discount at an
+        annual rate, ACT/365, for the whole days left to the due date by the
+        chain's clock (the discount rounded up). Rates round against the
+        financier's cash out: down."""
         given = [x for x in (advance, advance_rate, discount_rate) if x is not None]
         if len(given) != 1:
             raise InputError("state the advance in exactly one way: --advance, --advance-rate or --discount-rate")
         currency = self._currency_of(state)
-        outstanding = state["amount"] - state["paid"]
         if advance is not None:
             return to_minor_units(advance, currency.decimals, "advance")
         if advance_rate is not None:
-            rate = parse_rate(advance_rate, "advance rate")
-            return int((Decimal(outstanding) * rate).to_integral_value(ROUND_FLOOR))
+            return advance_amount(state.outstanding, parse_rate(advance_rate, "advance rate"))
         rate = parse_rate(str(discount_rate), "discount rate")
-        days = max(0, (state["due_ts"] - self.chain_time() + 86399) // 86400)
-        discount = (Decimal(outstanding) * rate * days / DISCOUNT_DAY_BASE).to_integral_value(ROUND_CEILING)
-        return int(outstanding - discount)
+        days = max(0, (state.due_ts - self.chain_time() + 86399) // 86400)
+        return discounted_advance(state.outstanding, rate, days, QUICK_DAY_COUNT)
 
     def finance(
         self,
@@ -404,7 +393,7 @@ class Ledger:
         default now + TERMS_VALIDITY) voids the terms on chain after it."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        outstanding = state["amount"] - state["paid"]
+        outstanding = state.outstanding
         units = advance_units if advance_units is not None else self.quick_terms(
             state, advance, advance_rate, discount_rate
         )
@@ -412,14 +401,14 @@ class Ledger:
             due_units = outstanding if due is None else to_minor_units(due, currency.decimals, "financier's due")
         if deadline is None:
             deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
-        holder = self.holder_of(invoice_id) or "0x" + "00" * 20
+        holder = self.holder_of(invoice_id) or ZERO_ADDRESS
         terms = (
             units,
             due_units,
             holder if expected_seller is None else expected_seller,
-            state["amount"] if expected_amount is None else expected_amount,
-            state["paid"] if expected_paid is None else expected_paid,
-            state["due_ts"] if expected_due is None else expected_due,
+            state.amount if expected_amount is None else expected_amount,
+            state.paid if expected_paid is None else expected_paid,
+            state.due_ts if expected_due is None else expected_due,
             deadline,
         )
         fn = self.invoices.functions.finance(invoice_id, terms)
@@ -429,9 +418,9 @@ class Ledger:
         d = currency.decimals
         return {
             "invoice_id": invoice_id,
-            "advance": str(from_minor_units(units, d)),
-            "due": str(from_minor_units(due_units, d)),
-            "reserve": str(from_minor_units(outstanding - due_units, d)),
+            "advance": amount_text(units, d),
+            "due": amount_text(due_units, d),
+            "reserve": amount_text(outstanding - due_units, d),
             "currency": currency.symbol,
             "seller": self.name_of(args["seller"]) or args["seller"],
             "status": "Financed",
@@ -453,18 +442,18 @@ class Ledger:
         d = currency.decimals
         result = {
             "invoice_id": invoice_id,
-            "amount": str(from_minor_units(units, d)),
+            "amount": amount_text(units, d),
             "currency": currency.symbol,
             "payee": self.name_of(args["payee"]) or args["payee"],
-            "to_payee": str(from_minor_units(to_holder, d)),
-            "total_paid": str(from_minor_units(total, d)),
-            "outstanding": str(from_minor_units(state["amount"] - total, d)),
-            "status": "Paid" if total == state["amount"] else "PartiallyPaid",
+            "to_payee": amount_text(to_holder, d),
+            "total_paid": amount_text(total, d),
+            "outstanding": amount_text(state.amount - total, d),
+            "status": "Paid" if total == state.amount else "PartiallyPaid",
             **self._tx(receipt),
         }
         if units != to_holder:
-            result["reserve_released"] = str(from_minor_units(units - to_holder, d))
-            result["seller"] = self.name_of(state["seller"]) or state["seller"]
+            result["reserve_released"] = amount_text(units - to_holder, d)
+            result["seller"] = self.name_of(state.seller) or state.seller
         return result
 
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:
@@ -485,35 +474,28 @@ class Ledger:
         block = self.w3.eth.get_block(issued["block"]) if issued else None
         d = currency.decimals
 
-        def money(units: int) -> str:
-            return str(from_minor_units(units, d))
+        def who(address: str | None) -> dict[str, str | None] | None:
+            return party(someone(address), self.name_of)
 
-        def party(address: str | None) -> dict[str, str | None] | None:
-            if not address or int(address, 16) == 0:
-                return None
-            return {"address": address, "name": self.name_of(address)}
-
-        financed = state["seller"] is not None
-        outstanding = state["amount"] - state["paid"]
-        financier_open = state["financier_due"] - state["financier_paid"]
+        financed = state.financed
         number = issued.get("number")
         return {
             "invoice_id": invoice_id,
             "number": number,
             "normalised_number": None if number is None else normalise_invoice_number(number),
-            "status": STATUS_NAMES[state["status"]],
-            "supplier": party(state["supplier"]),
-            "buyer": party(state["buyer"]),
-            "holder": party(holder),
-            "seller": party(state["seller"]),
+            "status": state.status_name,
+            "supplier": who(state.supplier),
+            "buyer": who(state.buyer),
+            "holder": who(holder),
+            "seller": who(state.seller),
             "currency": currency.symbol,
-            "amount": money(state["amount"]),
-            "paid": money(state["paid"]),
-            "outstanding": money(outstanding),
-            "financier_due": money(state["financier_due"]) if financed else None,
-            "financier_paid": money(state["financier_paid"]) if financed else None,
-            "reserve_open": money(outstanding - financier_open) if financed else None,
-            "due": timestamp_to_date(state["due_ts"]).isoformat(),
+            "amount": amount_text(state.amount, d),
+            "paid": amount_text(state.paid, d),
+            "outstanding": amount_text(state.outstanding, d),
+            "financier_due": amount_text(state.financier_due, d) if financed else None,
+            "financier_paid": amount_text(state.financier_paid, d) if financed else None,
+            "reserve_open": amount_text(state.outstanding - state.financier_open, d) if financed else None,
+            "due": timestamp_to_date(state.due_ts).isoformat(),
             "issued_at": None if block is None
             else dt.datetime.fromtimestamp(int(block["timestamp"]), dt.UTC).isoformat(),
             "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,

@@ -53,6 +53,51 @@ def format_money(units: int, decimals: int, currency: str = "") -> str:
     return f"{currency} {text}".strip()
 
 
+# A decimal number as users and policy files write it: digits with optional
+# thousands groups, an optional fraction, an optional exponent ("1.5e-2").
+_DECIMAL_RE = re.compile(r"^[+-]?((\d+|\d{1,3}(,\d{3})+)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_decimal(raw: object, *, allow_percent: bool = False) -> Decimal | None:
+    """A number (int, Decimal, or text such as ``"0.045"``, ``"1,250.5"``,
+    ``"4.5%"`` when ``allow_percent``) as an exact finite Decimal; None if it
+    is none. Commas only as thousands groups: a decimal comma such as
+    ``"12,34"`` is refused, never read as 1234. Underscores are ignored."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, str):
+        text = raw.strip().replace("_", "")
+        percent = allow_percent and text.endswith("%")
+        if percent:
+            text = text[:-1].strip()
+        if not _DECIMAL_RE.match(text):
+            return None
+        try:
+            value = Decimal(text.replace(",", ""))
+        except InvalidOperation:  # pragma: no cover - the regex guards this
+            return None
+        if percent:
+            value = value / 100
+    else:
+        return None
+    return value if value.is_finite() else None
+
+
+def parse_rate(text: str, what: str = "rate") -> Decimal:
+    """A rate given by the user as a fraction ("0.9") or a percentage
+    ("90%"), above 0 and at most 1 (:func:`parse_decimal`'s grammar)."""
+    value = parse_decimal(text, allow_percent=True)
+    if value is None:
+        raise InputError(f"invalid {what} {text!r}: use a fraction such as 0.9 or a percentage such as 90%")
+    if value <= 0 or value > 1:
+        raise InputError(f"invalid {what} {text!r}: must be above 0 and at most 1 (100%)")
+    return value
+
+
 def parse_date(text: str, what: str = "date") -> dt.date:
     """An ISO date (YYYY-MM-DD)."""
     try:
@@ -68,10 +113,6 @@ def date_to_timestamp(day: dt.date) -> int:
 
 def timestamp_to_date(ts: int) -> dt.date:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
-
-
-def timestamp_to_datetime(ts: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
 
 
 def kyc_expiry_timestamp(until: dt.date) -> int:

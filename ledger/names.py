@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from enum import IntEnum
 from pathlib import Path
 
 from ledger.errors import InputError
@@ -38,6 +39,29 @@ DEV_ADDRESSES: dict[str, str] = {
 ZERO_ADDRESS = "0x" + "00" * 20
 #: IInvoiceToken.Status by value (the contract's enum; append only).
 STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
+
+
+class InvoiceStatus(IntEnum):
+    """IInvoiceToken.Status: the on-chain value; :attr:`label` is its name in
+    :data:`STATUS_NAMES` (what the database and the CLI show)."""
+
+    NONE = 0
+    ISSUED = 1
+    CONFIRMED = 2
+    FINANCED = 3
+    PARTIALLY_PAID = 4
+    PAID = 5
+    CANCELLED = 6
+
+    @property
+    def label(self) -> str:
+        return STATUS_NAMES[self.value]
+
+
+def status_name(value: int) -> str:
+    """The name of an on-chain status value; a value this scf does not know as its number."""
+    return STATUS_NAMES[value] if 0 <= value < len(STATUS_NAMES) else str(value)
+
 
 #: ParticipantRegistry role bits (the one definition; ledger.evm.chain imports it).
 ROLE_BITS: dict[str, int] = {"supplier": 1, "buyer": 2, "financier": 4, "auditor": 8}

@@ -27,10 +27,12 @@ from sqlalchemy import Connection
 
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.db.session import read_connection as read_connection
+from ledger.db.timestamps import utc_text as utc_text
 from ledger.deployment import Currency, Deployment
-from ledger.errors import DatabaseError, DeploymentError, InputError
+from ledger.errors import DatabaseError, DeploymentError, InputError, UnknownCurrency
+from ledger.format import amount, label, party, symbol_amount
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
-from ledger.money import from_minor_units
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import ZERO_ADDRESS, checksum, resolve, role_names
@@ -85,14 +87,20 @@ class Scope:
     def currency(self, address: str) -> Currency:
         found = self.currencies.get(address.lower())
         if found is None:
-            raise DeploymentError(
-                f"currency {address} of chain {self.chain_id} is not in the deployment record, so its decimals "
-                "are unknown; use the data directory (--home) the contracts were deployed from"
-            )
+            raise UnknownCurrency(address, self.chain_id)
         return found
 
+    def symbol(self, currency: str) -> str:
+        """The symbol of the currency at address ``currency``."""
+        return self.currency(currency).symbol
+
+    def amount(self, units: int, currency: str) -> str:
+        """Minor units of the currency at address ``currency`` as exact major units (:func:`ledger.format.amount`)."""
+        return amount(int(units), self.currency(currency).decimals)
+
     def money(self, units: int | None, currency: str) -> str | None:
-        return None if units is None else str(from_minor_units(int(units), self.currency(currency).decimals))
+        """:meth:`amount`, None for None."""
+        return None if units is None else self.amount(units, currency)
 
 
 def _deployment_record(settings: Settings, chain_id: int) -> Deployment | None:
@@ -129,23 +137,6 @@ def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None
     currencies = {c.address.lower(): c for c in record.currencies.values()} if record else {}
     return Scope(cursor.chain_id, cursor.invoice_contract, cursor.registry_contract, cursor.block_number, currencies,
                  settings.keystore_dir)
-
-
-@contextmanager
-def read_connection(database_url: str) -> Iterator[Connection]:
-    """One read transaction on the ledger database (migrated on first use):
-    several statements, one snapshot (REPEATABLE READ on PostgreSQL)."""
-    from ledger.db import open_engine
-
-    engine = open_engine(database_url, write=False)
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn
-    finally:
-        engine.dispose()
 
 
 @contextmanager
@@ -207,12 +198,10 @@ class Directory:
         return None if address is None else self.names.get(address)
 
     def label(self, address: str | None) -> str:
-        if address is None:
-            return "-"
-        return self.names.get(address) or address
+        return label(address, self.name(address))
 
     def party(self, address: str | None) -> dict[str, str | None] | None:
-        return None if address is None else {"address": address, "name": self.name(address)}
+        return party(address, self.name(address))
 
     def resolve(self, text: str, what: str) -> str:
         return resolve(text, self.names, what, self.keystore_dir)
@@ -426,15 +415,6 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
 
 
 # -- history -------------------------------------------------------------------------------
-def utc_text(timestamp: int, fmt: str = "%Y-%m-%d") -> str:
-    """Unix seconds as UTC text; a time past year 9999 (a uint64 holds it,
-    Python's datetime does not) as its raw number."""
-    try:
-        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime(fmt)
-    except (OverflowError, ValueError, OSError):
-        return f"unix time {timestamp} (after 9999-12-31)"
-
-
 def shown_number(number: str) -> str:
     """An invoice number for a terminal: as written, or escaped (``ascii``)
     when it holds characters a terminal could misread."""
@@ -447,7 +427,7 @@ def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: 
         if currency is None:
             return f"{units} minor units"
         cur = scope.currency(currency)
-        return f"{cur.symbol} {from_minor_units(units, cur.decimals)}"
+        return symbol_amount(units, cur.decimals, cur.symbol)
 
     def who(key: str) -> str:
         address = args.get(key)

@@ -41,23 +41,50 @@ def scf(home_copy):
     """Run the real `scf` entry point in a subprocess."""
 
     def run(*args: str, env: dict[str, str] | None = None, rpc: str | None = None):
-        full_env = {**os.environ, "SCF_HOME": str(home_copy.home), "SCF_RPC_URL": rpc or home_copy.rpc_url,
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "SCF_HOME": str(home_copy.home),
+            "SCF_RPC_URL": rpc or home_copy.rpc_url,
+            **(env or {}),
+        }
         return subprocess.run([SCF, *args], capture_output=True, text=True, env=full_env, timeout=120)
 
     return run
 
 
 def _issue(cli, number="INV-CLI-1", amount="125000.00", as_="supplier"):
-    result = cli("invoice", "issue", "--as", as_, "--buyer", "Tsuen Wan Electronics Ltd", "--number", number,
-                 "--amount", amount, "--due", "2099-01-31", "--json")
+    result = cli(
+        "invoice",
+        "issue",
+        "--as",
+        as_,
+        "--buyer",
+        "Tsuen Wan Electronics Ltd",
+        "--number",
+        number,
+        "--amount",
+        amount,
+        "--due",
+        "2099-01-31",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)["invoice_id"]
 
 
 def test_cli_lifecycle_issue_confirm_finance_repay(cli):
-    result = cli("invoice", "issue", "--buyer", "Tsuen Wan Electronics Ltd", "--number", "INV-CLI-1",
-                 "--amount", "125000.00", "--due", "2099-01-31")
+    result = cli(
+        "invoice",
+        "issue",
+        "--buyer",
+        "Tsuen Wan Electronics Ltd",
+        "--number",
+        "INV-CLI-1",
+        "--amount",
+        "125000.00",
+        "--due",
+        "2099-01-31",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("issued invoice 1: INV-CLI-1 to Tsuen Wan Electronics Ltd, HKD 125000.00")
     assert cli("invoice", "confirm", "1").exit_code == 0
@@ -90,8 +117,9 @@ def test_cli_finance_twice_is_refused_with_the_rule(cli):
 
 def test_cli_duplicate_invoice_by_other_spelling_is_refused(cli):
     _issue(cli, number="INV-2026/777")
-    again = cli("invoice", "issue", "--buyer", "buyer", "--number", "inv 2026 777", "--amount", "125000",
-                "--due", "2099-01-31")
+    again = cli(
+        "invoice", "issue", "--buyer", "buyer", "--number", "inv 2026 777", "--amount", "125000", "--due", "2099-01-31"
+    )
     assert again.exit_code == 1, again.output
     assert again.output == (
         f"Error: duplicate invoice: {SUPPLIER_FULL} already issued invoice number 'INV2026777' (in any spelling) "
@@ -185,22 +213,66 @@ def test_cli_participant_update_renews_an_expired_kyc_and_renames(cli, home_copy
     from web3 import Web3
 
     w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
-    added = cli("participant", "add", "Lantau Metals Ltd", "--address", "dev9", "--role", "supplier",
-                "--kyc-until", dt.date.today().isoformat(), "--no-sync")
+    added = cli(
+        "participant",
+        "add",
+        "Lantau Metals Ltd",
+        "--address",
+        "dev9",
+        "--role",
+        "supplier",
+        "--kyc-until",
+        dt.date.today().isoformat(),
+        "--no-sync",
+    )
     assert added.exit_code == 0, added.output
     w3.provider.make_request("evm_increaseTime", [3 * 86400])
     w3.provider.make_request("evm_mine", [])
-    expired = cli("invoice", "issue", "--as", "dev9", "--buyer", "buyer", "--number", "L-1", "--amount", "1",
-                  "--due", "2099-01-31", "--no-sync")
+    expired = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "dev9",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "1",
+        "--due",
+        "2099-01-31",
+        "--no-sync",
+    )
     assert expired.exit_code == 1 and "KYC of participant Lantau Metals Ltd" in expired.output, expired.output
-    renewed = cli("participant", "update", "Lantau Metals Ltd", "--kyc-until", "2030-12-31",
-                  "--name", "Lantau Metals (HK) Ltd", "--no-sync")
+    renewed = cli(
+        "participant",
+        "update",
+        "Lantau Metals Ltd",
+        "--kyc-until",
+        "2030-12-31",
+        "--name",
+        "Lantau Metals (HK) Ltd",
+        "--no-sync",
+    )
     assert renewed.exit_code == 0, renewed.output
     assert renewed.output == (
         "updated Lantau Metals (HK) Ltd: roles supplier, KYC until 2030-12-31; renamed from 'Lantau Metals Ltd'\n"
     )
-    issued = cli("invoice", "issue", "--as", "dev9", "--buyer", "buyer", "--number", "L-1", "--amount", "1",
-                 "--due", "2099-01-31", "--no-sync")
+    issued = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "dev9",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "1",
+        "--due",
+        "2099-01-31",
+        "--no-sync",
+    )
     assert issued.exit_code == 0, issued.output
 
 
@@ -221,8 +293,20 @@ def test_cli_withdraw_listing(cli):
 
 
 def test_cli_wrong_role_is_refused(cli):
-    result = cli("invoice", "issue", "--as", "buyer", "--buyer", "buyer2", "--number", "X-1", "--amount", "1",
-                 "--due", "2099-01-31")
+    result = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "buyer",
+        "--buyer",
+        "buyer2",
+        "--number",
+        "X-1",
+        "--amount",
+        "1",
+        "--due",
+        "2099-01-31",
+    )
     assert result.exit_code == 1, result.output
     assert result.output == (
         "Error: participant Tsuen Wan Electronics Ltd (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC) "
@@ -234,29 +318,75 @@ def test_cli_wrong_role_is_refused(cli):
     ("args", "message", "code"),
     [
         (["invoice", "show", "99"], "Error: invoice 99 does not exist\n", 1),
-        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "12.345", "--due", "2099-01-01"],
-         "Error: invalid amount '12.345': at most 2 decimal places for this currency\n", 2),
-        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "-5", "--due", "2099-01-01"],
-         "Error: invalid amount '-5': use a positive decimal number such as 125000.00\n", 2),
-        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "31/01/2099"],
-         "Error: invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31\n", 2),
-        (["invoice", "issue", "--buyer", "0x1234", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
-         "Error: invalid buyer address '0x1234': expected 0x and 40 hex digits\n", 2),
-        (["invoice", "issue", "--buyer", "Nobody Ltd", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
-         "Error: unknown buyer 'Nobody Ltd': no participant or local account has that name; give a registered "
-         "name, an account name or an address (see `scf participant list`)\n", 2),
-        (["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "2099-01-01",
-          "--currency", "USD"], "Error: unknown currency 'USD'; this deployment settles in: HKD\n", 2),
-        (["invoice", "confirm", "1", "--as", "mallory"], "Error: unknown account 'mallory'; see `scf account list`\n",
-         1),
-        (["invoice", "finance", "1", "--advance", "1", "--advance-rate", "0.9"],
-         "Error: state the advance in exactly one way: --advance, --advance-rate or --discount-rate\n", 2),
-        (["participant", "add", "X Ltd", "--address", "dev9", "--role", "buyer", "--kyc-until", "2020-01-01"],
-         "Error: KYC date 2020-01-01 is in the past; give the last day the KYC is valid (today or later)\n", 2),
-        (["invoice", "repay", "1", "--amount", "12,34"],
-         "Error: invalid amount '12,34': use a positive decimal number such as 125000.00\n", 2),
-        (["participant", "add", "X Ltd", "--address", "dev9", "--role", "banker"],
-         "Error: unknown role 'banker'; use supplier, buyer, financier or auditor (comma-separated)\n", 2),
+        (
+            ["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "12.345", "--due", "2099-01-01"],
+            "Error: invalid amount '12.345': at most 2 decimal places for this currency\n",
+            2,
+        ),
+        (
+            ["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "-5", "--due", "2099-01-01"],
+            "Error: invalid amount '-5': use a positive decimal number such as 125000.00\n",
+            2,
+        ),
+        (
+            ["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "5", "--due", "31/01/2099"],
+            "Error: invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31\n",
+            2,
+        ),
+        (
+            ["invoice", "issue", "--buyer", "0x1234", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
+            "Error: invalid buyer address '0x1234': expected 0x and 40 hex digits\n",
+            2,
+        ),
+        (
+            ["invoice", "issue", "--buyer", "Nobody Ltd", "--number", "A", "--amount", "5", "--due", "2099-01-01"],
+            "Error: unknown buyer 'Nobody Ltd': no participant or local account has that name; give a registered "
+            "name, an account name or an address (see `scf participant list`)\n",
+            2,
+        ),
+        (
+            [
+                "invoice",
+                "issue",
+                "--buyer",
+                "buyer",
+                "--number",
+                "A",
+                "--amount",
+                "5",
+                "--due",
+                "2099-01-01",
+                "--currency",
+                "USD",
+            ],
+            "Error: unknown currency 'USD'; this deployment settles in: HKD\n",
+            2,
+        ),
+        (
+            ["invoice", "confirm", "1", "--as", "mallory"],
+            "Error: unknown account 'mallory'; see `scf account list`\n",
+            1,
+        ),
+        (
+            ["invoice", "finance", "1", "--advance", "1", "--advance-rate", "0.9"],
+            "Error: state the advance in exactly one way: --advance, --advance-rate or --discount-rate\n",
+            2,
+        ),
+        (
+            ["participant", "add", "X Ltd", "--address", "dev9", "--role", "buyer", "--kyc-until", "2020-01-01"],
+            "Error: KYC date 2020-01-01 is in the past; give the last day the KYC is valid (today or later)\n",
+            2,
+        ),
+        (
+            ["invoice", "repay", "1", "--amount", "12,34"],
+            "Error: invalid amount '12,34': use a positive decimal number such as 125000.00\n",
+            2,
+        ),
+        (
+            ["participant", "add", "X Ltd", "--address", "dev9", "--role", "banker"],
+            "Error: unknown role 'banker'; use supplier, buyer, financier or auditor (comma-separated)\n",
+            2,
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line(cli, args, message, code):
@@ -317,8 +447,10 @@ def test_cli_entry_point_bad_option_value(scf):
     [
         (["invoice", "issue", "--buyer", "buyer"], "Missing option '--number'. (see `scf invoice issue --help`)"),
         (["invoice", "frobnicate"], "No such command 'frobnicate'. (see `scf invoice --help`)"),
-        (["--home", "/etc/passwd", "node", "status"],
-         "Invalid value for '--home': Directory '/etc/passwd' is a file. (see `scf --help`)"),
+        (
+            ["--home", "/etc/passwd", "node", "status"],
+            "Invalid value for '--home': Directory '/etc/passwd' is a file. (see `scf --help`)",
+        ),
     ],
 )
 def test_cli_usage_errors_are_one_line(scf, args, message):
@@ -389,11 +521,37 @@ def test_cli_keystore_account_signs_with_password(cli, home_copy):
     address = json.loads(created.output)["address"]
     added = cli("participant", "add", "Lantau Supplies Ltd", "--address", address, "--role", "supplier,buyer")
     assert added.exit_code == 0, added.output
-    wrong = cli("invoice", "issue", "--as", "ops2", "--buyer", "buyer", "--number", "L-1", "--amount", "10",
-                "--due", "2099-01-01", env={"SCF_PASSWORD": "nope"})
+    wrong = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "ops2",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "10",
+        "--due",
+        "2099-01-01",
+        env={"SCF_PASSWORD": "nope"},
+    )
     assert wrong.exit_code == 1 and wrong.output == "Error: wrong password for account 'ops2'\n"
-    ok = cli("invoice", "issue", "--as", "ops2", "--buyer", "buyer", "--number", "L-1", "--amount", "10",
-             "--due", "2099-01-01", env={"SCF_PASSWORD": "pw"})
+    ok = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "ops2",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "10",
+        "--due",
+        "2099-01-01",
+        env={"SCF_PASSWORD": "pw"},
+    )
     assert ok.exit_code == 0, ok.output
 
 
@@ -437,8 +595,13 @@ def test_cli_node_start_stop_keeps_state(tmp_path):
     try:
         assert json.loads(scf("node", "start").stdout)["started"] is False
         assert scf("deploy").returncode == 0
-        added = subprocess.run([SCF, "participant", "add", "Tai Po Foods Ltd", "--address", "supplier", "--role",
-                                "supplier"], capture_output=True, text=True, env=env, timeout=60)
+        added = subprocess.run(
+            [SCF, "participant", "add", "Tai Po Foods Ltd", "--address", "supplier", "--role", "supplier"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert added.returncode == 0, added.stderr
         stopped = json.loads(scf("node", "stop").stdout)["stopped"]
         assert stopped["pid"] == pid and not pid_alive(pid)
@@ -448,8 +611,9 @@ def test_cli_node_start_stop_keeps_state(tmp_path):
         pid = json.loads(restarted.stdout)["pid"]
         # `participant list` reads the indexed ledger: index the restarted chain first.
         assert scf("index", "sync").returncode == 0
-        listed = subprocess.run([SCF, "participant", "list", "--json"], capture_output=True, text=True, env=env,
-                                timeout=60)
+        listed = subprocess.run(
+            [SCF, "participant", "list", "--json"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert [p["name"] for p in json.loads(listed.stdout)] == ["Tai Po Foods Ltd"]
     finally:
         subprocess.run([SCF, "node", "stop"], env=env, timeout=60)
@@ -461,16 +625,40 @@ def test_cli_sync_makes_a_new_invoice_visible_to_queries(cli):
     listed = cli("invoice", "list", "--json")
     assert listed.exit_code == 0, listed.output
     assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
-    unsynced = cli("invoice", "issue", "--buyer", "buyer", "--number", "INV-SYNC-2", "--amount", "5",
-                   "--due", "2099-01-31", "--no-sync", "--json")
+    unsynced = cli(
+        "invoice",
+        "issue",
+        "--buyer",
+        "buyer",
+        "--number",
+        "INV-SYNC-2",
+        "--amount",
+        "5",
+        "--due",
+        "2099-01-31",
+        "--no-sync",
+        "--json",
+    )
     assert unsynced.exit_code == 0, unsynced.output
     listed = cli("invoice", "list", "--json")
     assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
 
 
 def test_cli_sync_failure_warns_but_keeps_the_transaction(cli, home_copy):
-    result = cli("invoice", "issue", "--buyer", "buyer", "--number", "INV-SYNC-3", "--amount", "5",
-                 "--due", "2099-01-31", "--json", env={"SCF_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
+    result = cli(
+        "invoice",
+        "issue",
+        "--buyer",
+        "buyer",
+        "--number",
+        "INV-SYNC-3",
+        "--amount",
+        "5",
+        "--due",
+        "2099-01-31",
+        "--json",
+        env={"SCF_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"},
+    )
     assert result.exit_code == 0, result.output
     assert "warning: done on chain, but the database was not updated" in result.output
     assert result.output.rstrip().endswith("run `scf index sync`")
@@ -507,3 +695,104 @@ def test_cli_deploy_gives_each_role_to_its_own_account(cli):
     assert refused.exit_code == 1, refused.output
     assert refused.output == "Error: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 lacks the minter permission\n"
     assert cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "dev8", "--no-sync").exit_code == 0
+
+
+def _commands(group, path=()):
+    """Every command under ``group`` with its path (groups included)."""
+    import click
+
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def test_cli_every_command_has_a_description_and_an_example():
+    """The sqlite-utils rule, for commands added later too: a paragraph that
+    says what the command does, then at least one `Example:` block."""
+    runner = CliRunner()
+    paths = [()] + [path for path, _ in _commands(main)]
+    assert len(paths) > 40
+    for path in paths:
+        result = runner.invoke(main, [*path, "--help"], prog_name="scf")
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output.split("Options:")[0]
+        paragraphs = [p.strip() for p in text.split("\n\n")[1:] if p.strip()]  # after the usage line
+        assert paragraphs, (path, result.output)
+        description = paragraphs[0]
+        assert not description.startswith("Example") and len(description.split()) >= 6, (path, description)
+        assert "Example:" in paragraphs, (path, result.output)
+        example = paragraphs[paragraphs.index("Example:") + 1]
+        assert example.startswith("scf ") or example.startswith("SCF_"), (path, example)
+
+
+def test_cli_as_is_never_a_filter():
+    """--as is the acting party; where it used to filter, it is the deprecated
+    spelling of the named filter (and says so in the help)."""
+    import click
+
+    for path, command in _commands(main):
+        for param in command.params:
+            if isinstance(param, click.Option) and "--as" in param.opts:
+                assert param.name in ("as_name", "deprecated_as"), path
+                if param.name == "deprecated_as":
+                    assert (param.help or "").startswith("Deprecated spelling of --"), path
+
+
+def _without_clock(data):
+    """A report without its `as_of` time (the wall clock when past the last block's)."""
+    return {k: v for k, v in data.items() if k != "as_of"} if isinstance(data, dict) else data
+
+
+def _financed_invoice(cli):
+    invoice_id = _issue(cli)
+    assert cli("invoice", "confirm", str(invoice_id), "--as", "buyer").exit_code == 0
+    assert cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00").exit_code == 0
+    assert cli("invoice", "finance", str(invoice_id), "--advance-rate", "90%").exit_code == 0
+    return invoice_id
+
+
+def test_cli_old_as_filter_spelling_warns_and_still_filters(cli):
+    _financed_invoice(cli)
+    for args, new, name in (
+        (["report", "aging", "--json"], "--holder", "financier"),
+        (["report", "exposure", "--by", "financier", "--json"], "--financier", "Harbour Trade Finance Ltd"),
+        (["finance", "list", "--json"], "--financier", "financier"),
+    ):
+        current = cli(*args, new, name)
+        assert current.exit_code == 0, current.output
+        assert current.stderr == ""
+        old = cli(*args, "--as", name)
+        assert old.exit_code == 0, old.output
+        assert old.stderr == f"warning: --as here is deprecated; use {new}\n"
+        shown = _without_clock(json.loads(current.stdout))
+        assert _without_clock(json.loads(old.stdout)) == shown
+        assert shown != _without_clock(json.loads(cli(*args, new, "buyer").stdout)) or args[1] == "list", args
+    both = cli("report", "aging", "--as", "financier", "--holder", "buyer")
+    assert both.exit_code == 2, both.output
+    assert both.stderr.splitlines()[-1] == "Error: --as and --holder name different parties; give --holder only"
+
+
+def test_cli_reports_find_the_financiers_policy_as_quote_does(cli, home_copy):
+    """`report exposure --financier` and `report portfolio --as` look up the
+    financier's policy (<home>/policies/<name>.toml) when no --policy is given."""
+    import shutil
+
+    def exposure(*args: str):
+        result = cli("report", "exposure", "--by", "financier", *args, "--json")
+        assert result.exit_code == 0, result.output
+        [row] = json.loads(result.output)["rows"]
+        return row
+
+    _financed_invoice(cli)
+    assert exposure("--financier", "financier")["limit"] is None
+    (home_copy.home / "policies").mkdir()
+    shutil.copy(REPO_ROOT / "examples" / "policy.toml", home_copy.home / "policies" / "financier.toml")
+    assert exposure("--financier", "financier")["limit"] == "20000000.00"
+    assert exposure()["limit"] is None  # no financier named: no policy
+    portfolio = cli("report", "portfolio", "--as", "financier", "--json")
+    assert portfolio.exit_code == 0, portfolio.output
+    broken = home_copy.home / "policies" / "financier.toml"
+    broken.write_text("not toml [")
+    refused = cli("report", "portfolio", "--as", "financier")
+    assert refused.exit_code != 0 and refused.output.startswith(f"Error: {broken}"), refused.output

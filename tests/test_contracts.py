@@ -345,6 +345,22 @@ def test_contracts_version_is_2(net: Net) -> None:
     assert net.invoices.functions.version().call() == 2
 
 
+def test_contracts_chain_invoice_unpacks_get_invoice(net: Net) -> None:
+    """ChainInvoice reads getInvoice's struct in ABI order, the one place it is unpacked."""
+    from ledger.evm.invoice import STRUCT_FIELDS, ChainInvoice
+    from ledger.names import InvoiceStatus
+
+    [fn] = [x for x in net.invoices.abi if x.get("name") == "getInvoice"]
+    assert tuple(c["name"] for c in fn["outputs"][0]["components"]) == STRUCT_FIELDS == INVOICE_FIELDS
+    invoice_id = net.issue()
+    raw = net.invoice(invoice_id)
+    inv = ChainInvoice.from_struct([raw[name] for name in STRUCT_FIELDS])
+    assert inv == net.ledger.invoice_state(invoice_id)
+    assert (inv.supplier, inv.amount, inv.paid, inv.due_ts, inv.seller) == (
+        raw["supplier"], raw["amount"], 0, raw["dueDate"], None)
+    assert (inv.status, inv.status_name, inv.outstanding) == (InvoiceStatus.ISSUED, "Issued", raw["amount"])
+
+
 # -- issue -------------------------------------------------------------------------------
 
 

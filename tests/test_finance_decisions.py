@@ -70,7 +70,7 @@ class Book:
 
     def onchain(self, invoice_id: int) -> dict[str, Any]:
         """getInvoice, with the holder."""
-        return {**self.ledger.invoice_state(invoice_id), "holder": self.ledger.holder_of(invoice_id)}
+        return {**self.ledger.invoice_state(invoice_id).as_dict(), "holder": self.ledger.holder_of(invoice_id)}
 
     def units(self, who: str) -> int:
         cur = self.ledger.deployment.currency("HKD")

@@ -99,7 +99,7 @@ def held_by(ledger: Any, invoices: list[int], holder: str) -> list[dict[str, Any
     is still due of each (``open``: its exposure)."""
     out = []
     for invoice_id in invoices:
-        state = ledger.invoice_state(invoice_id)
+        state = ledger.invoice_state(invoice_id).as_dict()
         if state["seller"] is not None and state["status"] in (FINANCED, PARTLY_PAID) and \
                 ledger.holder_of(invoice_id) == holder:
             out.append({**state, "invoice_id": invoice_id, "open": state["financier_due"] - state["financier_paid"]})
@@ -177,7 +177,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                 with desk.engine.connect() as conn:
                     row = conn.execute(select(Decision.__table__).where(Decision.id == decision_id)).mappings().one()
                 name = FINANCIERS[[acct(n).address for n in FINANCIERS].index(row["financier"])]
-                before = ledger.invoice_state(int(row["invoice_id"]))
+                before = ledger.invoice_state(int(row["invoice_id"])).as_dict()
                 try:
                     desk.execute(decision_id, acct(name))
                 except LedgerError as exc:
@@ -185,18 +185,18 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                     if "no longer fits the limits" in str(exc):
                         event("execute refused on limits")
                     # Refused or reverted: nothing moved.
-                    assert ledger.invoice_state(int(row["invoice_id"])) == before
+                    assert ledger.invoice_state(int(row["invoice_id"])).as_dict() == before
                 else:
                     event("execute succeeded")
                     assert row["status"] == "approved" and before["seller"] is None
-                    after = ledger.invoice_state(int(row["invoice_id"]))
+                    after = ledger.invoice_state(int(row["invoice_id"])).as_dict()
                     # Settled as priced: due = gross advance, sold by the holder the decision saw.
                     assert (ledger.holder_of(int(row["invoice_id"])), after["seller"], after["financier_due"]) == (
                         row["financier"], row["holder"], int(row["advance"]))
                     check_concentration_after_execution(ledger, invoices, row["financier"], row["buyer"])
             elif kind == "repay" and invoices:
                 invoice_id = invoices[step[1] % len(invoices)]
-                state = ledger.invoice_state(invoice_id)
+                state = ledger.invoice_state(invoice_id).as_dict()
                 open_units = state["amount"] - state["paid"]
                 if state["status"] in (2, FINANCED, PARTLY_PAID) and open_units > 0:
                     units = open_units if step[2] == "all" else max(1, open_units // 2)
@@ -227,7 +227,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
         assert len(executed) == executed_count
         assert len({r.invoice_id for r in executed}) == len(executed), executed
         for r in executed:
-            state = ledger.invoice_state(int(r.invoice_id))
+            state = ledger.invoice_state(int(r.invoice_id)).as_dict()
             assert state["financier_due"] == int(r.advance)
             assert (r.args["financier"], int(r.args["advance"]), int(r.args["due"])) == (
                 r.financier, int(r.net_advance), int(r.advance))
@@ -330,7 +330,7 @@ def test_finance_property_settlement_creates_and_loses_nothing(
         desk.execute(d["decision_id"], financier)
         assert units(supplier) - before[supplier.address] == net
         assert before[financier.address] - units(financier) == net
-        state = ledger.invoice_state(invoice_id)
+        state = ledger.invoice_state(invoice_id).as_dict()
         assert (state["financier_due"], state["financier_paid"], state["paid"], state["seller"]) == (
             gross, 0, paid_before, supplier.address)
 
@@ -359,7 +359,7 @@ def test_finance_property_settlement_creates_and_loses_nothing(
         assert to_financier <= gross and to_seller <= reserve
         if paid == open_units:
             assert (to_financier, to_seller) == (gross, reserve)
-        state = ledger.invoice_state(invoice_id)
+        state = ledger.invoice_state(invoice_id).as_dict()
         assert (state["financier_paid"], state["paid"]) == (to_financier, paid_before + paid)
 
         # The same figures through the indexer into the database and the portfolio report.

@@ -26,3 +26,38 @@ def test_money_refuses_ambiguous_or_inexact_amounts(text):
 def test_money_formats_back_exactly():
     assert from_minor_units(2**128, 2) == Decimal("3402823669209384634633746074317682114.56")
     assert format_money(12500000, 2, "HKD") == "HKD 125,000.00"
+
+
+def test_money_format_spellings_of_one_amount() -> None:
+    from ledger import format as fmt
+
+    assert fmt.amount(12500000, 2) == "125000.00"
+    assert fmt.money(12500000, 2, "HKD") == "HKD 125,000.00"
+    assert fmt.symbol_amount(12500000, 2, "HKD") == "HKD 125000.00"
+    assert fmt.signed_amount(-1250, 2) == "-12.50"
+    assert fmt.Money("HKD", 2)(5) == "HKD 0.05" and fmt.Money("HKD", 2).optional(None) is None
+    assert fmt.party(None, "x") is None
+    assert fmt.party("0xabc", {"0xabc": "Acme"}.get) == {"address": "0xabc", "name": "Acme"}
+    assert fmt.someone("0x" + "00" * 20) is None and fmt.label(None, None) == "-"
+
+
+@pytest.mark.parametrize(("text", "rate"), [("0.9", "0.9"), ("90%", "0.9"), (" 6.5 %", "0.065"), ("1", "1"),
+                                            (".5", "0.5"), ("1e-1", "0.1")])
+def test_money_parse_rate_fraction_or_percentage(text: str, rate: str) -> None:
+    from ledger.money import parse_rate
+
+    assert parse_rate(text, "advance rate") == Decimal(rate)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0", "invalid advance rate '0': must be above 0 and at most 1 (100%)"),
+    ("101%", "invalid advance rate '101%': must be above 0 and at most 1 (100%)"),
+    ("0,9", "invalid advance rate '0,9': use a fraction such as 0.9 or a percentage such as 90%"),
+    ("nan", "invalid advance rate 'nan': use a fraction such as 0.9 or a percentage such as 90%"),
+])
+def test_money_parse_rate_refusals(text: str, message: str) -> None:
+    from ledger.money import parse_rate
+
+    with pytest.raises(InputError) as caught:
+        parse_rate(text, "advance rate")
+    assert str(caught.value) == message

@@ -1,7 +1,6 @@
 """`scf index ...` and `scf db ...`: the indexer and the database schema.
 
-Registered on the root group at the bottom of ``ledger/cli.py``. Nothing here
-imports web3: the indexer talks raw JSON-RPC.
+Nothing here imports web3: the indexer talks raw JSON-RPC.
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli import LedgerGroup, emit, json_option, settings_of
+from ledger.cli.common import LedgerGroup, emit, json_option, settings_of
 
 if TYPE_CHECKING:
-    from ledger.indexer.core import SyncStats
+    from ledger.indexer import SyncStats
 
 
 @contextmanager
@@ -45,24 +44,28 @@ def _progress(ctx: click.Context) -> Iterator[Any]:
             first = stats.start_block or 0
             total = (stats.target or 0) - first + 1
             done = (stats.block or first - 1) - first + 1
-            bar.update(task, total=max(total, done, 1), completed=max(done, 0),
-                       description=f"{stats.events:,} events")
+            bar.update(task, total=max(total, done, 1), completed=max(done, 0), description=f"{stats.events:,} events")
 
         yield update
 
 
 def lagging_warning(stats: dict[str, Any]) -> str:
     """The one-line warning of a sync that found the head below the indexed block."""
-    return (f"warning: the node's head {stats['head']} is below the indexed block {stats['to_block']}: "
-            "nothing changed, as for a node that is lagging; if the chain lost blocks (a node restarted "
-            "from an older state), run `scf index sync --rewind`")
+    return (
+        f"warning: the node's head {stats['head']} is below the indexed block {stats['to_block']}: "
+        "nothing changed, as for a node that is lagging; if the chain lost blocks (a node restarted "
+        "from an older state), run `scf index sync --rewind`"
+    )
 
 
 def _summary(stats: dict[str, Any]) -> str:
     if stats["lagging"]:
         return f"nothing indexed: the node's head {stats['head']} is below the indexed block {stats['to_block']}"
-    parts = [f"indexed {stats['events']:,} events in blocks {stats['from_block']}..{stats['to_block']}"
-             if stats["events"] or stats["blocks"] else f"up to date at block {stats['to_block']}"]
+    parts = [
+        f"indexed {stats['events']:,} events in blocks {stats['from_block']}..{stats['to_block']}"
+        if stats["events"] or stats["blocks"]
+        else f"up to date at block {stats['to_block']}"
+    ]
     if stats.get("rewound_blocks"):
         parts.insert(0, f"rewound {stats['rewound_blocks']} block(s) the chain no longer has")
     if stats["reorgs"]:
@@ -72,43 +75,66 @@ def _summary(stats: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _index() -> None:
+@click.group(cls=LedgerGroup)
+def index() -> None:
     """Mirror every contract event into the database (default SQLite in the
-    data directory; --db-url / SCF_DB_URL for another, e.g. PostgreSQL)."""
+    data directory; --db-url / SCF_DB_URL for another, e.g. PostgreSQL), so
+    that lists, histories, reports and decisions read it without the chain.
 
+    Example:
 
-# Typed explicitly: cli.py imports these names back, and the import cycle
-# hides the decorators' types from mypy.
-index: click.Group = click.group("index", cls=LedgerGroup)(_index)
+    \b
+        scf index sync
+        scf --db-url postgresql://scf@localhost/scf index follow
+    """
 
 
 @index.command("sync")
-@click.option("--confirmations", type=click.IntRange(min=0),
-              help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).")
+@click.option(
+    "--confirmations",
+    type=click.IntRange(min=0),
+    help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).",
+)
 @click.option("--to-block", type=click.IntRange(min=0), help="Stop at this block instead of the head.")
-@click.option("--workers", type=click.Choice(["auto", "thread", "process"]), default="auto", show_default=True,
-              help="Fetch and decode in a thread, or in a second process (two cores); auto picks a "
-                   "process for big backfills when a core is idle.")
-@click.option("--rewind", is_flag=True,
-              help="If the chain's head is below the indexed block, the chain lost blocks: roll back "
-                   "everything above the newest indexed block it still has, then sync. (Without it a "
-                   "lower head is taken for a lagging node and nothing changes.)")
+@click.option(
+    "--workers",
+    type=click.Choice(["auto", "thread", "process"]),
+    default="auto",
+    show_default=True,
+    help="Fetch and decode in a thread, or in a second process (two cores); auto picks a "
+    "process for big backfills when a core is idle.",
+)
+@click.option(
+    "--rewind",
+    is_flag=True,
+    help="If the chain's head is below the indexed block, the chain lost blocks: roll back "
+    "everything above the newest indexed block it still has, then sync. (Without it a "
+    "lower head is taken for a lagging node and nothing changes.)",
+)
 @json_option
 @click.pass_context
-def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None, workers: str,
-               rewind: bool) -> None:
+def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | None, workers: str, rewind: bool) -> None:
     """Catch up with the chain and exit: fetch, decode and store every event
     of the deployed contracts, exactly once, rolling back reorgs.
 
     A chain whose head went below the indexed block (an Anvil restarted
     from an older state) is only rolled back with --rewind: the same lower
-    head also comes from a node that is merely lagging."""
+    head also comes from a node that is merely lagging.
+
+    Example:
+
+    \b
+        scf index sync
+        scf index sync --confirmations 6 --workers process
+        scf index sync --rewind
+    """
     from ledger.indexer import sync
 
     settings = settings_of(ctx)
     with _progress(ctx) as progress:
-        stats = sync(settings, confirmations=confirmations, to_block=to_block, progress=progress, workers=workers,
-                     rewind=rewind)
+        stats = sync(
+            settings, confirmations=confirmations, to_block=to_block, progress=progress, workers=workers, rewind=rewind
+        )
     data = stats.as_dict()
     if data["lagging"]:
         click.echo(lagging_warning(data), err=True)
@@ -116,17 +142,31 @@ def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | No
 
 
 @index.command("follow")
-@click.option("--confirmations", type=click.IntRange(min=0),
-              help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).")
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
-              help="Seconds between looks at the head once caught up.")
+@click.option(
+    "--confirmations",
+    type=click.IntRange(min=0),
+    help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks at the head once caught up.",
+)
 @click.pass_context
 def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float) -> None:
     """Catch up, then keep following the head until Ctrl-C (or SIGTERM).
     Prints a line whenever new events or a reorg were indexed. A node or
     database that goes away for a while is waited for (a one-line reason on
     stderr, retries up to 30 s apart); a refused login or a failing
-    statement stops it."""
+    statement stops it.
+
+    Example:
+
+    \b
+        scf index follow --confirmations 6 --poll-interval 2
+    """
     from ledger.indexer import follow
 
     settings = settings_of(ctx)
@@ -141,8 +181,14 @@ def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: f
         click.echo(f"{exc}; retrying in {seconds:g}s", err=True)
 
     try:
-        follow(settings, poll_interval=poll_interval, confirmations=confirmations, stop=stop, on_sync=report,
-               on_error=retrying)
+        follow(
+            settings,
+            poll_interval=poll_interval,
+            confirmations=confirmations,
+            stop=stop,
+            on_sync=report,
+            on_error=retrying,
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -154,7 +200,15 @@ def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: f
 @json_option
 @click.pass_context
 def index_status(ctx: click.Context) -> None:
-    """How far each indexed deployment is (database only; no chain access)."""
+    """How far each indexed deployment is: its last indexed block, how far
+    behind the head last seen, and how many events (database only; no chain
+    access).
+
+    Example:
+
+    \b
+        scf index status --json
+    """
     from ledger.indexer import status
 
     rows = status(settings_of(ctx))
@@ -166,8 +220,10 @@ def index_status(ctx: click.Context) -> None:
         for row in data:
             invoice = row["contracts"].get("InvoiceToken", "?")
             behind = "" if row["behind"] is None else f", {row['behind']} behind the head seen ({row['head']})"
-            click.echo(f"chain {row['chain_id']} InvoiceToken {invoice}: block {row['block']}{behind}, "
-                       f"{row['events']:,} events, updated {row['updated_at'] or 'never'}")
+            click.echo(
+                f"chain {row['chain_id']} InvoiceToken {invoice}: block {row['block']}{behind}, "
+                f"{row['events']:,} events, updated {row['updated_at'] or 'never'}"
+            )
 
     emit(ctx, rows, text)
 
@@ -177,18 +233,29 @@ def index_status(ctx: click.Context) -> None:
 @click.pass_context
 def index_rebuild(ctx: click.Context) -> None:
     """Drop the projections (participants, invoices, financings, repayments)
-    and replay them from the stored events. No chain access."""
+    and replay them from the stored events. No chain access.
+
+    Example:
+
+    \b
+        scf index rebuild
+    """
     from ledger.indexer import rebuild
 
     replayed = rebuild(settings_of(ctx))
     emit(ctx, {"replayed": replayed}, f"projections rebuilt from {replayed:,} events")
 
 
-def _db() -> None:
-    """The ledger database's schema."""
+@click.group(cls=LedgerGroup)
+def db() -> None:
+    """The ledger database's schema (Alembic migrations, applied on first use
+    by every command that needs the database).
 
+    Example:
 
-db: click.Group = click.group("db", cls=LedgerGroup)(_db)
+    \b
+        scf db upgrade
+    """
 
 
 @db.command("upgrade")
@@ -196,7 +263,13 @@ db: click.Group = click.group("db", cls=LedgerGroup)(_db)
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply the schema migrations (every command that needs the database
-    also does this on first use)."""
+    also does this on first use).
+
+    Example:
+
+    \b
+        scf --db-url postgresql://scf@localhost/scf db upgrade
+    """
     from ledger.db import create_db_engine, current_revision, upgrade
     from ledger.db.engine import describe_url
 
@@ -209,5 +282,8 @@ def db_upgrade(ctx: click.Context) -> None:
     finally:
         engine.dispose()
     data = {"database": describe_url(settings.database_url), "from": before, "to": after}
-    emit(ctx, data, f"database {data['database']} at schema {after}" + ("" if before == after
-                                                                       else f" (was {before or 'empty'})"))
+    emit(
+        ctx,
+        data,
+        f"database {data['database']} at schema {after}" + ("" if before == after else f" (was {before or 'empty'})"),
+    )

@@ -3,48 +3,35 @@ history`, `scf participant list`, `scf invoice show --as-of-block`, and
 `scf verify` (which compares the database with the contracts).
 
 All but `verify` read the database only and never import web3. Each prints a
-table, JSON (`--json`) or CSV (`--csv`).
+table, JSON (`--json`) or CSV (`--csv`). ``ledger.cli`` adds them to the
+`invoice` and `participant` groups and to the root.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import click
 
-from ledger.cli import csv_option, emit, json_option, parse_date, settings_of, write_csv
-
-if TYPE_CHECKING:  # imported lazily: every `scf` start loads this module
-    from sqlalchemy import Connection
-
-    from ledger.queries import Scope
+from ledger.cli.common import csv_option, emit, json_option, ledger_db, parse_date, settings_of, table_or_csv
 
 AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
-
-
-@contextmanager
-def ledger_db(ctx: click.Context) -> Iterator[tuple[Connection, Scope]]:
-    """A consistent read of the ledger database (migrated on first use), and
-    the deployment it shows."""
-    from ledger.queries import read_db
-
-    with read_db(settings_of(ctx)) as found:
-        yield found
 
 
 def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--as-of-block", type=click.IntRange(min=0), metavar="N", help=AS_OF_HELP)(f)
 
 
-def output(ctx: click.Context, rows: list[dict[str, Any]], as_csv: bool, columns: Sequence[str],
-           text: Callable[[list[dict[str, Any]]], None],
-           csv_row: Callable[[Mapping[str, Any]], Sequence[Any]] | None = None) -> None:
-    if as_csv:
-        write_csv(rows, columns, csv_row)
-        return
-    emit(ctx, rows, text)
+def output(
+    ctx: click.Context,
+    rows: list[dict[str, Any]],
+    as_csv: bool,
+    columns: Sequence[str],
+    text: Callable[[list[dict[str, Any]]], None],
+    csv_row: Callable[[Mapping[str, Any]], Sequence[Any]] | None = None,
+) -> None:
+    table_or_csv(ctx, rows, rows, as_csv, text, columns, csv_row)
 
 
 def _as_of_note(block: int | None) -> str:
@@ -53,36 +40,81 @@ def _as_of_note(block: int | None) -> str:
 
 # -- invoice list ----------------------------------------------------------------------------
 INVOICE_COLUMNS = (
-    "invoice_id", "number", "normalised_number", "status", "supplier", "supplier_name", "buyer", "buyer_name",
-    "holder", "holder_name", "financier", "financier_name", "seller", "seller_name", "currency", "amount", "paid",
-    "outstanding", "advance", "financier_due", "financier_paid", "reserve_open", "reserve_released", "due",
-    "issued_at", "issued_block", "updated_block", "document_hash",
+    "invoice_id",
+    "number",
+    "normalised_number",
+    "status",
+    "supplier",
+    "supplier_name",
+    "buyer",
+    "buyer_name",
+    "holder",
+    "holder_name",
+    "financier",
+    "financier_name",
+    "seller",
+    "seller_name",
+    "currency",
+    "amount",
+    "paid",
+    "outstanding",
+    "advance",
+    "financier_due",
+    "financier_paid",
+    "reserve_open",
+    "reserve_released",
+    "due",
+    "issued_at",
+    "issued_block",
+    "updated_block",
+    "document_hash",
 )
 
 
 @click.command("list")
-@click.option("--status", help="Only these statuses (comma-separated): Issued, Confirmed, Financed, "
-                               "PartiallyPaid, Paid, Cancelled.")
+@click.option(
+    "--status",
+    help="Only these statuses (comma-separated): Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled.",
+)
 @click.option("--supplier", metavar="N", help="Only this supplier (participant name or address).")
 @click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
 @click.option("--holder", metavar="N", help="Only receivables held by N (participant name or address).")
 @click.option("--due-before", metavar="DATE", help="Only invoices due before DATE (YYYY-MM-DD).")
-@click.option("--number", metavar="TEXT", help="Only the invoice number TEXT, in any spelling the contract "
-                                               "takes for the same (INV-01, inv 1, ＩＮＶ０１).")
+@click.option(
+    "--number",
+    metavar="TEXT",
+    help="Only the invoice number TEXT, in any spelling the contract takes for the same (INV-01, inv 1, ＩＮＶ０１).",
+)
 @click.option("--limit", type=click.IntRange(min=1), metavar="K", help="At most K invoices.")
 @as_of_option
 @csv_option
 @json_option
 @click.pass_context
 def invoice_list(
-    ctx: click.Context, status: str | None, supplier: str | None, buyer: str | None, holder: str | None,
-    due_before: str | None, number: str | None, limit: int | None, as_of_block: int | None, as_csv: bool,
+    ctx: click.Context,
+    status: str | None,
+    supplier: str | None,
+    buyer: str | None,
+    holder: str | None,
+    due_before: str | None,
+    number: str | None,
+    limit: int | None,
+    as_of_block: int | None,
+    as_csv: bool,
 ) -> None:
     """Invoices in the indexed ledger, by id (run `scf index sync` to catch up).
 
     Financed invoices also show the seller, the financier's due and what it
     was paid of it, and the seller's reserve (open and released) in --json
-    and --csv."""
+    and --csv.
+
+    Example:
+
+    \b
+        scf invoice list --status Confirmed,Financed --due-before 2026-10-01
+        scf invoice list --holder "Harbour Trade Finance Ltd" --csv > book.csv
+        scf invoice list --as-of-block 120
+    """
     from ledger.queries import directory, list_invoices, resolve_filter, shown_number
 
     due = parse_date(due_before, "due date") if due_before is not None else None
@@ -92,17 +124,29 @@ def invoice_list(
         rows = list_invoices(conn, scope, flt, as_of_block, names)
 
     def text(data: list[dict[str, Any]]) -> None:
-        from ledger.render import table
+        from ledger.cli.render import table
 
         if not data:
             click.echo(f"no invoices match{_as_of_note(as_of_block)}")
             return
-        table(["id", "number", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
-              [[r["invoice_id"], "-" if r["number"] is None else shown_number(r["number"]), r["status"],
-                r["supplier_name"] or r["supplier"], r["buyer_name"] or r["buyer"],
-                r["holder_name"] or r["holder"] or "-", f"{r['currency']} {r['amount']}", r["outstanding"],
-                r["due"]] for r in data],
-              title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}")
+        table(
+            ["id", "number", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
+            [
+                [
+                    r["invoice_id"],
+                    "-" if r["number"] is None else shown_number(r["number"]),
+                    r["status"],
+                    r["supplier_name"] or r["supplier"],
+                    r["buyer_name"] or r["buyer"],
+                    r["holder_name"] or r["holder"] or "-",
+                    f"{r['currency']} {r['amount']}",
+                    r["outstanding"],
+                    r["due"],
+                ]
+                for r in data
+            ],
+            title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}",
+        )
 
     output(ctx, rows, as_csv, INVOICE_COLUMNS, text)
 
@@ -119,7 +163,14 @@ HISTORY_COLUMNS = ("block", "time", "tx_hash", "log_index", "event", "amount", "
 @click.pass_context
 def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None, as_csv: bool) -> None:
     """Every event of invoice ID, oldest first, with its block and time (and
-    the renames of its parties meanwhile; parties are named as they were)."""
+    the renames of its parties meanwhile; parties are named as they were).
+
+    Example:
+
+    \b
+        scf invoice history 1
+        scf invoice history 1 --csv
+    """
     from ledger.queries import invoice_history as history
     from ledger.queries import shown_number
 
@@ -127,14 +178,15 @@ def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None
         rows = history(conn, scope, invoice_id, as_of_block)
 
     def text(data: list[dict[str, Any]]) -> None:
-        from ledger.render import table
+        from ledger.cli.render import table
 
         number = next((r["args"].get("number") for r in data if r["event"] == "InvoiceIssued"), None)
         label = f"invoice {invoice_id}" + ("" if number is None else f" (number {shown_number(str(number))})")
-        table(["block", "time (UTC)", "event", "details"],
-              [[r["block"], r["time"].replace("+00:00", "").replace("T", " "), r["event"], r["details"]]
-               for r in data],
-              title=f"{label}: {len(data)} event{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}")
+        table(
+            ["block", "time (UTC)", "event", "details"],
+            [[r["block"], r["time"].replace("+00:00", "").replace("T", " "), r["event"], r["details"]] for r in data],
+            title=f"{label}: {len(data)} event{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}",
+        )
 
     output(ctx, rows, as_csv, HISTORY_COLUMNS, text)
 
@@ -147,7 +199,7 @@ def show_as_of(ctx: click.Context, invoice_id: int, as_of_block: int) -> None:
     with ledger_db(ctx) as (conn, scope):
         result = show_invoice(conn, scope, invoice_id, as_of_block)
 
-    from ledger.render import print_invoice
+    from ledger.cli.render import print_invoice
 
     emit(ctx, result, print_invoice)
 
@@ -166,40 +218,67 @@ def _participant_status(r: dict[str, Any]) -> str:
 @json_option
 @click.pass_context
 def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) -> None:
-    """Participants as the indexed registry holds them (run `scf index sync` to catch up)."""
+    """Participants as the indexed registry holds them: roles, KYC validity
+    and status (run `scf index sync` to catch up).
+
+    Example:
+
+    \b
+        scf participant list
+        scf participant list --as-of-block 120 --json
+    """
     from ledger.queries import participants
 
     with ledger_db(ctx) as (conn, scope):
         rows = participants(conn, scope, as_of_block)
 
     def text(data: list[dict[str, Any]]) -> None:
-        from ledger.render import table
+        from ledger.cli.render import table
 
         if not data:
             click.echo(f"no participants{_as_of_note(as_of_block)}")
             return
-        table(["name", "address", "roles", "KYC until", "status"],
-              [[r["name"], r["address"], ",".join(r["roles"]), r["kyc_until"], _participant_status(r)]
-               for r in data])
+        table(
+            ["name", "address", "roles", "KYC until", "status"],
+            [[r["name"], r["address"], ",".join(r["roles"]), r["kyc_until"], _participant_status(r)] for r in data],
+        )
 
     def csv_row(r: Mapping[str, Any]) -> list[Any]:
-        return [r["name"], r["address"], "+".join(r["roles"]), r["kyc_until"], r["suspended"], r["active"],
-                r["admitted_block"]]
+        return [
+            r["name"],
+            r["address"],
+            "+".join(r["roles"]),
+            r["kyc_until"],
+            r["suspended"],
+            r["active"],
+            r["admitted_block"],
+        ]
 
     output(ctx, rows, as_csv, PARTICIPANT_COLUMNS, text, csv_row)
 
 
 # -- verify --------------------------------------------------------------------------------------
 @click.command("verify")
-@click.option("--batch-size", type=click.IntRange(min=1, max=5000), default=500, show_default=True,
-              help="Contract calls per JSON-RPC batch request.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1, max=5000),
+    default=500,
+    show_default=True,
+    help="Contract calls per JSON-RPC batch request.",
+)
 @json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, batch_size: int) -> None:
     """Compare every indexed invoice (its state, holder and listing) and
     participant with the contracts, at the last indexed block, and the number
     of stored events of each contract and event with the chain's logs.
-    Prints the mismatches; exits 1 if there are any."""
+    Prints the mismatches; exits 1 if there are any.
+
+    Example:
+
+    \b
+        scf index sync && scf verify
+    """
     from ledger.indexer.verify import verify
 
     settings = settings_of(ctx)
@@ -214,12 +293,3 @@ def verify_cmd(ctx: click.Context, batch_size: int) -> None:
     emit(ctx, data, text)
     if report.mismatches:
         ctx.exit(1)
-
-
-def register(main: click.Group, invoice: click.Group, participant: click.Group) -> None:
-    """Add the query commands to the CLI's groups (participant list replaces
-    the chain-reading one)."""
-    invoice.add_command(invoice_list)
-    invoice.add_command(invoice_history)
-    participant.add_command(participant_list)
-    main.add_command(verify_cmd)

@@ -22,12 +22,22 @@ def print_invoice(d: dict[str, Any]) -> None:
         rows.append(("number", number if number.isprintable() else ascii(number)))
         rows.append(("normalised", d.get("normalised_number")))
     rows += [
-        ("status", d["status"]), ("supplier", who(d["supplier"])), ("buyer", who(d["buyer"])),
-        ("holder", who(d["holder"])), ("seller", who(d.get("seller"))),
-        ("amount", f"{d['currency']} {d['amount']}"), ("paid", d["paid"]), ("outstanding", d["outstanding"]),
+        ("status", d["status"]),
+        ("supplier", who(d["supplier"])),
+        ("buyer", who(d["buyer"])),
+        ("holder", who(d["holder"])),
+        ("seller", who(d.get("seller"))),
+        ("amount", f"{d['currency']} {d['amount']}"),
+        ("paid", d["paid"]),
+        ("outstanding", d["outstanding"]),
     ]
-    for key, label in (("advance", "advance"), ("financier_due", "fin. due"), ("financier_paid", "fin. paid"),
-                       ("reserve_open", "reserve"), ("reserve_released", "released")):
+    for key, label in (
+        ("advance", "advance"),
+        ("financier_due", "fin. due"),
+        ("financier_paid", "fin. paid"),
+        ("reserve_open", "reserve"),
+        ("reserve_released", "released"),
+    ):
         if d.get(key) is not None:
             rows.append((label, d[key]))
     rows += [("due", d["due"]), ("issued", d["issued_at"]), ("document", d["document_hash"])]

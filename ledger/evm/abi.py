@@ -56,7 +56,7 @@ class _LazyTupleDecoder:
             self.decoder = default_codec._registry.get_tuple_decoder(*self.types)
         from eth_abi.decoding import ContextFramesBytesIO
 
-        return self.decoder(ContextFramesBytesIO(data))
+        return self.decoder(ContextFramesBytesIO(data))  # type: ignore[no-untyped-call]
 
 
 def abi_type(item: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from ledger.config import DEV_CHAIN_ID, Settings
+from ledger.config import DEV_CHAIN_ID, Settings, env_password
 from ledger.errors import AccountError
 from ledger.names import DEV_ADDRESSES
 
@@ -48,7 +48,8 @@ class AccountInfo:
 @cache
 def dev_account(index: int) -> LocalAccount:
     Account.enable_unaudited_hdwallet_features()
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
 
 
 @cache
@@ -107,7 +108,8 @@ class Keystore:
             key = Account.decrypt(data, password)
         except ValueError:
             raise AccountError(f"wrong password for account {name!r}") from None
-        return Account.from_key(key)
+        account: LocalAccount = Account.from_key(key)
+        return account
 
 
 def list_accounts(settings: Settings) -> list[AccountInfo]:
@@ -122,7 +124,7 @@ def load_signer(settings: Settings, name: str, chain_id: int, password: str | No
     store = Keystore(settings)
     if store.path(name).exists():
         if password is None:
-            password = os.environ.get("SCF_PASSWORD")
+            password = env_password()
         if password is None:
             raise AccountError(f"account {name!r} is encrypted: set SCF_PASSWORD or run interactively")
         return store.unlock(name, password)

@@ -29,7 +29,7 @@ from web3.types import TxReceipt
 from ledger.errors import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
 from ledger.evm.abi import abi_type
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import role_names
+from ledger.names import role_names, status_name
 
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {
@@ -156,7 +156,7 @@ class ErrorDecoder:
 
     def _format_value(self, name: str, type_: str, value: Any) -> str:
         if name == "status" and isinstance(value, int):
-            return STATUS_NAMES[value] if value < len(STATUS_NAMES) else str(value)
+            return status_name(value)
         if name in ("role", "roles") and isinstance(value, int):
             return _role_names(value)
         if name in _TIME_FIELDS and isinstance(value, int):

@@ -18,7 +18,9 @@ from typing import Any
 
 import requests
 
-from ledger.errors import ChainError, NodeUnavailable, RpcUnreachable
+from ledger.errors import ChainError, RpcBusy, RpcError, RpcTimeout, RpcUnreachable
+
+__all__ = ["RpcBusy", "RpcError", "RpcTimeout"]  # defined in ledger.errors, imported from here too
 
 #: Refusals of an eth_getLogs query that fit neither list below: the node
 #: gave up (timeouts), or said only that some limit was hit.
@@ -48,29 +50,6 @@ _BLOCK_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
     r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
     r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
 )]
-
-
-class RpcError(ChainError):
-    """The node answered a JSON-RPC call with an error."""
-
-    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
-        self.method = method
-        self.code = code
-        self.rpc_message = message
-        self.data = data
-        super().__init__(f"the node refused {method}: {message} (code {code})")
-
-
-class RpcBusy(RpcError, NodeUnavailable):
-    """The node (or a gateway in front of it) answered HTTP 429 or 5xx."""
-
-
-class RpcTimeout(NodeUnavailable):
-    """The node did not answer within the timeout."""
-
-    def __init__(self, method: str, url: str, seconds: float) -> None:
-        self.method = method
-        super().__init__(f"{method} on {url} did not answer within {seconds:g}s")
 
 
 def is_range_refusal(exc: Exception) -> bool:

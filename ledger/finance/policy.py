@@ -26,11 +26,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import ConfigError
+from ledger.errors import InputError, PolicyError
+from ledger.money import parse_decimal
 
 #: Most decimal places of a rate (as a fraction): decisions store rates as Numeric(30, 12).
 RATE_PLACES = 10
@@ -38,15 +39,6 @@ RATE_PLACES = 10
 DAY_COUNTS: dict[str, int] = {"ACT/360": 360, "ACT/365": 365}
 
 _GRADE_NAME = re.compile(r"^[A-Za-z0-9+\-]{1,8}$")
-
-
-class PolicyError(ConfigError):
-    """A policy file cannot be read, parsed or validated."""
-
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        self.detail = message
-        super().__init__(f"{source}: {message}")
 
 
 @dataclass(frozen=True)
@@ -283,7 +275,7 @@ class _Table:
         raw = self._get(name, required, expected)
         if raw is None:
             return default
-        value = _decimal(raw, allow_percent=True)
+        value = parse_decimal(raw, allow_percent=True)
         bound = f"above {low}" if low_open else f"at least {low}"
         if value is None:
             raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
@@ -298,7 +290,7 @@ class _Table:
         raw = self._get(name, required, expected)
         if raw is None:
             return default
-        value = _decimal(raw, allow_percent=False)
+        value = parse_decimal(raw, allow_percent=False)
         if value is None or value < 0:
             raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
         return value
@@ -323,7 +315,7 @@ class _Table:
         raw = self._get(name, False, "")
         if raw is None:
             return None
-        value = _decimal(raw, allow_percent=False)
+        value = parse_decimal(raw, allow_percent=False)
         if value is None or value < 0:
             raise self.error(f"{self.key(name)} must be a number of days such as 5 or \"2.5\", got {_show(raw)}")
         return value
@@ -356,7 +348,7 @@ class _Table:
             )
         out: list[tuple[str, Decimal]] = []
         for who, value in raw.items():
-            amount = _decimal(value, allow_percent=False)
+            amount = parse_decimal(value, allow_percent=False)
             if amount is None or amount < 0 or not who.strip():
                 raise self.error(
                     f'{self.key(name)}."{who}" must be an amount in major units such as "5000000.00", '
@@ -382,37 +374,6 @@ def _places(value: Decimal) -> int:
     """Decimal places of ``value`` without trailing zeros (0.0450 -> 3)."""
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _decimal(raw: Any, *, allow_percent: bool) -> Decimal | None:
-    """A TOML number or a decimal string as an exact Decimal; None if it is neither."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, Decimal):
-        value = raw
-    elif isinstance(raw, str):
-        text = raw.strip().replace("_", "")
-        percent = allow_percent and text.endswith("%")
-        if percent:
-            text = text[:-1].strip()
-        # Commas only as thousands groups (as ledger.money reads amounts): a
-        # decimal comma such as "12,34" is refused, never read as 1234.
-        if not re.fullmatch(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?", text):
-            return None
-        text = text.replace(",", "")
-        try:
-            value = Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the regex guards this
-            return None
-        if percent:
-            value = value / 100
-    else:
-        return None
-    if not value.is_finite():
-        return None
-    return value
 
 
 _TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
@@ -523,6 +484,38 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
 
     policy = Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes)
     return Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes, policy_hash(policy))
+
+
+def policy_paths(home: Path, financier: str | None) -> list[Path]:
+    """Where a financier's policy is looked for, first found wins:
+    ``<home>/policies/<financier>.toml``, then ``<home>/policy.toml``.
+    ``financier`` is the name given with ``--as``; without one, none is looked for."""
+    if financier is None:
+        return []
+    return [home / "policies" / f"{financier}.toml", home / "policy.toml"]
+
+
+def policy_for(home: Path, path: Path | None, financier: str | None) -> Policy | None:
+    """The policy of ``financier``: the file given (``--policy``), else the
+    first of :func:`policy_paths` that exists; None if there is none. The one
+    lookup of `finance quote|auto` and `report exposure|portfolio`."""
+    if path is not None:
+        return load_policy(path)
+    for candidate in policy_paths(home, financier):
+        if candidate.is_file():
+            return load_policy(candidate)
+    return None
+
+
+def find_policy(home: Path, path: Path | None, financier: str) -> Policy:
+    """:func:`policy_for`, refusing when there is none (a decision needs one)."""
+    policy = policy_for(home, path, financier)
+    if policy is None:
+        raise InputError(
+            f"no policy for financier {financier!r}: pass --policy FILE or put one at "
+            f"{home / 'policies' / (financier + '.toml')} (see examples/policy.toml)"
+        )
+    return policy
 
 
 def load_policy(path: Path | str) -> Policy:

@@ -50,6 +50,9 @@ from fractions import Fraction
 
 from ledger.finance.policy import DAY_COUNTS
 
+#: Day count of the quick discount of `scf invoice finance --discount-rate`.
+QUICK_DAY_COUNT = "ACT/365"
+
 
 @dataclass(frozen=True)
 class Price:
@@ -115,8 +118,15 @@ def advance_exact(open_amount: int, advance_rate: Decimal) -> Fraction:
 
 
 def advance_amount(open_amount: int, advance_rate: Decimal) -> int:
-    """advance_rate x open amount, rounded down."""
+    """advance_rate x open amount, rounded down (`scf invoice finance --advance-rate`)."""
     return floor_units(advance_exact(open_amount, advance_rate))
+
+
+def discounted_advance(open_amount: int, annual_rate: Decimal, days: int, day_count: str = "ACT/365") -> int:
+    """The open amount less its discount at ``annual_rate`` for ``days``, the
+    discount rounded up (`scf invoice finance --discount-rate`: no reserve,
+    no fees, the whole open amount advanced and due)."""
+    return open_amount - ceil_units(discount_exact(Fraction(open_amount), annual_rate, days, day_count))
 
 
 def discount_exact(advance: Fraction, annual_rate: Decimal, days: int, day_count: str) -> Fraction:

@@ -50,8 +50,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, cast
 
@@ -71,7 +72,7 @@ from ledger.finance.store import (
     participant_names,
     pending_positions,
 )
-from ledger.money import from_minor_units
+from ledger.format import signed_amount
 
 OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
@@ -109,17 +110,6 @@ def _invoices_where(scope: LedgerScope, statuses: Sequence[str], holder: str | N
     return where
 
 
-class _Money:
-    def __init__(self, scope: LedgerScope) -> None:
-        self.scope = scope
-
-    def symbol(self, currency: str) -> str:
-        return self.scope.currency(currency).symbol
-
-    def __call__(self, units: int, currency: str) -> str:
-        return str(from_minor_units(units, self.scope.currency(currency).decimals))
-
-
 def _pct(num: int | Fraction, den: int | Fraction) -> str | None:
     return percent(Fraction(num) / Fraction(den)) if den else None
 
@@ -153,7 +143,7 @@ def exposure_report(
         raise InputError(f"invalid --by {by!r}: use buyer, supplier or financier")
     point = indexed_point(conn, scope)
     names = participant_names(conn, scope)
-    money = _Money(scope)
+    money = scope.amount
     i = INVOICES
     where = [*_invoices_where(scope, FINANCED_STATUSES, financier), i.c.seller.is_not(None)]
     rows = conn.execute(
@@ -192,26 +182,29 @@ def exposure_report(
             return None
         d = scope.currency(currency).decimals
         lim = policy.limits
-        amount = {"buyer": lambda: lim.buyer_line(address, names.get(address)),
-                  "supplier": lambda: lim.supplier_line(address, names.get(address)),
-                  "financier": lambda: lim.book}[by]()
+        lines: dict[str, Callable[[], Decimal | None]] = {
+            "buyer": lambda: lim.buyer_line(address, names.get(address)),
+            "supplier": lambda: lim.supplier_line(address, names.get(address)),
+            "financier": lambda: lim.book,
+        }
+        amount = lines[by]()
         return None if amount is None else major_to_minor_floor(amount, d)
 
     out_rows: list[dict[str, Any]] = []
     totals: dict[str, _Group] = defaultdict(_Group)
-    for (address, currency), g in sorted(groups.items(), key=lambda kv: (money.symbol(kv[0][1]),
+    for (address, currency), g in sorted(groups.items(), key=lambda kv: (scope.symbol(kv[0][1]),
                                                                          -(kv[1].outstanding + kv[1].pending))):
         used = g.outstanding + g.pending
         limit = limit_for(address, currency)
         out_rows.append({
-            by: address, "name": names.get(address), "currency": money.symbol(currency),
+            by: address, "name": names.get(address), "currency": scope.symbol(currency),
             "invoices": g.invoices, "outstanding": money(g.outstanding, currency),
             "advanced": money(g.advanced, currency), "open": money(g.open, currency),
             "reserve_held": money(g.reserve_held, currency), "pending_invoices": g.pending_invoices,
             "pending": money(g.pending, currency), "used": money(used, currency),
             "limit": None if limit is None else money(limit, currency),
             "used_pct": None if limit is None else _pct(used, limit),
-            "headroom": None if limit is None else ("-" if limit < used else "") + money(abs(limit - used), currency),
+            "headroom": None if limit is None else _signed(limit - used, currency, scope),
         })
         t = totals[currency]
         t.invoices += g.invoices
@@ -222,7 +215,7 @@ def exposure_report(
         t.pending += g.pending
         t.pending_invoices += g.pending_invoices
     total_rows = [{
-        "currency": money.symbol(c), "invoices": t.invoices, "outstanding": money(t.outstanding, c),
+        "currency": scope.symbol(c), "invoices": t.invoices, "outstanding": money(t.outstanding, c),
         "advanced": money(t.advanced, c), "open": money(t.open, c), "reserve_held": money(t.reserve_held, c),
         "pending_invoices": t.pending_invoices, "pending": money(t.pending, c),
         "used": money(t.outstanding + t.pending, c),
@@ -254,7 +247,7 @@ def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = N
     reserve of financed receivables), ``to_holders`` the rest."""
     day = _as_of(conn, scope, as_of)
     names = participant_names(conn, scope)
-    money = _Money(scope)
+    money = scope.amount
     i = INVOICES
     where = _invoices_where(scope, OPEN_STATUSES, holder)
     rows = conn.execute(select(i.c.buyer, i.c.currency, i.c.outstanding, i.c.due_date, i.c.seller,
@@ -275,7 +268,7 @@ def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = N
 
     def shaped(acc: Mapping[str, int], currency: str) -> dict[str, Any]:
         whole = sum(acc[b] for b in BUCKETS)
-        return {"currency": money.symbol(currency), "invoices": acc["count"],
+        return {"currency": scope.symbol(currency), "invoices": acc["count"],
                 **{b: money(acc[b], currency) for b in BUCKETS},
                 "total": money(whole, currency), "to_holders": money(whole - acc["reserve"], currency),
                 "reserve": money(acc["reserve"], currency)}
@@ -385,8 +378,8 @@ def _portfolio_lines(conn: Connection, scope: LedgerScope, financier: str) -> li
     return sorted(out, key=lambda x: x.invoice_id)
 
 
-def _signed(units: int, currency: str, money: _Money) -> str:
-    return ("-" if units < 0 else "") + money(abs(units), currency)
+def _signed(units: int, currency: str, scope: LedgerScope) -> str:
+    return signed_amount(units, scope.currency(currency).decimals)
 
 
 def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.date | None = None,
@@ -396,13 +389,13 @@ def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of
     the minor unit in both."""
     day = _as_of(conn, scope, as_of)
     names = participant_names(conn, scope)
-    money = _Money(scope)
+    money = scope.amount
     by_currency: dict[str, list[_Line]] = defaultdict(list)
     lines = _portfolio_lines(conn, scope, financier)
     for line in lines:
         by_currency[line.currency].append(line)
     out = []
-    for currency, group in sorted(by_currency.items(), key=lambda kv: money.symbol(kv[0])):
+    for currency, group in sorted(by_currency.items(), key=lambda kv: scope.symbol(kv[0])):
         closed = [x for x in group if x.kind == "closed"]
         open_ = [x for x in group if x.kind == "open"]
         sold = [x for x in group if x.kind == "sold"]
@@ -417,7 +410,7 @@ def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of
             return money(sum(int(getattr(x, figure)) for x in of), cur)
 
         out.append({
-            "currency": money.symbol(currency),
+            "currency": scope.symbol(currency),
             "financed": len(group), "open": len(open_), "closed": len(closed), "sold": len(sold),
             "advanced": total("cash"), "face": total("face"), "open_at_financing": total("open_at_financing"),
             "due": total("due"), "received": total("received"), "outstanding": total("outstanding"),
@@ -425,15 +418,15 @@ def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of
             "collected": money(sum(x.side_received + x.reserve_released for x in group), currency),
             "reserve_at_financing": total("reserve_at_financing"), "reserve_released": total("reserve_released"),
             "reserve_held": total("reserve_held"),
-            "realised_income": _signed(realised, currency, money),
+            "realised_income": _signed(realised, currency, scope),
             "realised_yield_pct": _pct(realised * 365, realised_base),
-            "expected_income": _signed(expected, currency, money),
+            "expected_income": _signed(expected, currency, scope),
             "expected_yield_pct": _pct(expected * 365, expected_base),
             "overdue_invoices": len(overdue), "overdue": total("outstanding", overdue),
             "defaults": len(defaults), "defaulted": total("outstanding", defaults),
         })
     invoices = [{
-        "invoice_id": x.invoice_id, "currency": money.symbol(x.currency), "status": x.status, "position": x.kind,
+        "invoice_id": x.invoice_id, "currency": scope.symbol(x.currency), "status": x.status, "position": x.kind,
         "financed_on": x.financed_on.isoformat(), "due_date": x.due_date.isoformat(),
         "advanced": money(x.cash, x.currency), "open_at_financing": money(x.open_at_financing, x.currency),
         "due": money(x.due, x.currency), "received": money(x.received, x.currency),

@@ -32,7 +32,7 @@ from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
 from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
-from ledger.money import format_money, from_minor_units
+from ledger.format import Money
 from ledger.names import ROLE_BITS, role_names
 
 PASS = "pass"
@@ -133,19 +133,6 @@ class Exposure:
     @property
     def held(self) -> int:
         return self.book if self.held_book is None else self.held_book
-
-
-class Money:
-    def __init__(self, currency: str, decimals: int) -> None:
-        self.currency = currency
-        self.decimals = decimals
-
-    def __call__(self, units: int) -> str:
-        return format_money(units, self.decimals, self.currency)
-
-    def raw(self, units: int) -> str:
-        """Exact major units as a string, for the stored inputs (any size: uint256 too)."""
-        return str(from_minor_units(units, self.decimals))
 
 
 # -- eligibility -------------------------------------------------------------------------------

@@ -29,24 +29,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from ledger.errors import DatabaseError, InputError, LedgerError, TransactionReverted
+from ledger.errors import DatabaseError, DecisionRefused, LedgerError, TransactionReverted
 from ledger.finance import store
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Exposure, Lines, limit_rules
-from ledger.money import format_money, from_minor_units, to_minor_units
+from ledger.format import Money, amount
+from ledger.money import to_minor_units
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from ledger.config import Settings
     from ledger.lifecycle import Ledger
-
-
-class DecisionRefused(InputError):
-    """A decision cannot be executed (declined, executed, expired, stale)."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -64,7 +59,7 @@ class Desk:
 
     @property
     def engine(self) -> Engine:
-        from ledger.indexer import get_engine
+        from ledger.db import get_engine
 
         return get_engine(self.settings.database_url)
 
@@ -121,38 +116,32 @@ class Desk:
 
     def recheck_on_chain(self, row: Mapping[str, Any]) -> None:
         """Refuse unless the invoice on chain is what the decision saw."""
-        from ledger.evm.chain import STATUS_NAMES
-
         invoice_id = int(row["invoice_id"])
         state = self.ledger.invoice_state(invoice_id)
-        status = STATUS_NAMES[state["status"]]
-        holder = self.ledger.holder_of(invoice_id) if status != "Cancelled" else None
+        money = _money_of(row)
+        holder = None if state.cancelled else self.ledger.holder_of(invoice_id)
         seen_paid = int(row["amount"]) - int(row["open_amount"])
         changes: list[str] = []
-        if status != row["invoice_status"]:
-            changes.append(f"status {row['invoice_status']} -> {status}")
-        if state["seller"] is not None:
-            who = holder if holder is not None else state["seller"]
+        if state.status_name != row["invoice_status"]:
+            changes.append(f"status {row['invoice_status']} -> {state.status_name}")
+        if state.seller is not None:
+            who = holder if holder is not None else state.seller
             changes.append(f"financed by {self.ledger.name_of(who) or who}")
-        if state["paid"] != seen_paid:
-            changes.append(f"paid {self._money(row, seen_paid)} -> {self._money(row, state['paid'])}")
-        if state["amount"] != int(row["amount"]):
-            changes.append(f"amount {self._money(row, int(row['amount']))} -> {self._money(row, state['amount'])}")
-        if state["due_ts"] != int(row["due_at"].timestamp()):
+        if state.paid != seen_paid:
+            changes.append(f"paid {money(seen_paid)} -> {money(state.paid)}")
+        if state.amount != int(row["amount"]):
+            changes.append(f"amount {money(int(row['amount']))} -> {money(state.amount)}")
+        if state.due_ts != int(row["due_at"].timestamp()):
             changes.append("due date changed")
-        if holder != row["holder"] and state["seller"] is None:
+        if holder != row["holder"] and state.seller is None:
             changes.append(f"holder {row['holder']} -> {holder}")
-        if (state["supplier"], state["buyer"], state["currency"]) != (row["supplier"], row["buyer"], row["currency"]):
+        if (state.supplier, state.buyer, state.currency) != (row["supplier"], row["buyer"], row["currency"]):
             changes.append("parties or currency changed")
         if changes:
             raise DecisionRefused(
                 f"invoice {invoice_id} changed since decision {row['id']} was taken ({'; '.join(changes)}); "
                 f"quote it again with `scf finance quote {invoice_id}`"
             )
-
-    @staticmethod
-    def _money(row: Mapping[str, Any], units: int) -> str:
-        return format_money(units, int(row["decimals"]), str(row["currency_symbol"]))
 
     def recheck_limits(self, conn: Any, row: Mapping[str, Any]) -> None:
         """Refuse if the limits the decision was approved under no longer hold
@@ -284,8 +273,7 @@ class Desk:
                 results.append({
                     "invoice_id": invoice_id, "decision_id": None,
                     "status": "would approve" if ev.approved else "would decline",
-                    "net_advance": None if ev.price is None
-                    else str(from_minor_units(ev.price.net_advance, a.invoice.decimals)),
+                    "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
                     "currency": a.invoice.currency, "reason": ev.summary(),
                 })
                 continue
@@ -311,6 +299,11 @@ class Desk:
             results.append(entry)
         return {"financier": financier, "dry_run": dry_run, "candidates": len(ids), "not_offered": skipped,
                 "financed": financed, "results": results}
+
+
+def _money_of(row: Mapping[str, Any]) -> Money:
+    """Amounts of a stored decision's currency, in sentences."""
+    return Money(str(row["currency_symbol"]), int(row["decimals"]))
 
 
 def lines_of_decision(row: Mapping[str, Any]) -> Lines:

@@ -46,6 +46,7 @@ from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED, Decision
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Evaluation, Exposure, InvoiceFacts, PartyFacts, evaluate
+from ledger.format import Money, party_of
 from ledger.queries import Scope, block_time
 
 #: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
@@ -407,16 +408,11 @@ def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = No
     """A decision as plain JSON-able data (amounts as exact major-unit strings).
     Given ``now`` (chain time), an approval past its expiry shows as expired
     even before a quote or execute has marked it so."""
-    from ledger.money import from_minor_units
-
     names = names or {}
-    d = int(row["decimals"])
-
-    def money(units: int | None) -> str | None:
-        return None if units is None else str(from_minor_units(int(units), d))
+    money = Money(str(row["currency_symbol"]), int(row["decimals"])).optional
 
     def party(address: str | None) -> dict[str, str | None] | None:
-        return None if address is None else {"address": address, "name": names.get(address)}
+        return party_of(address, names)
 
     def iso(value: dt.datetime | None) -> str | None:
         return None if value is None else value.astimezone(dt.UTC).isoformat()

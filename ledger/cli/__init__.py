@@ -1,0 +1,99 @@
+"""The `scf` command line: click only -- parse, call a service, print.
+
+``main`` is built here from one module per command group; the groups import
+what they share from :mod:`ledger.cli.common` (the group class, the shared
+options, output, the signer), never from this package, so there is no
+import cycle. Modules that talk to the chain (web3) are imported inside the
+commands that need them, so commands that only read the database start
+fast. Every ``LedgerError`` becomes one line on stderr with a non-zero exit
+code.
+
+    ledger/cli/
+      common.py       LedgerGroup, --json/--csv/--as/--sync, emit, write_csv,
+                      settings, ledger_db, open_ledger, signer, policy lookup
+      deploy.py       scf compile, scf deploy
+      node.py         scf node start|stop|status
+      account.py      scf account new|import|list
+      participant.py  scf participant add|update|suspend|reinstate
+      token.py        scf token mint|balance
+      network.py      scf pause, scf unpause
+      invoice.py      scf invoice issue|confirm|cancel|offer|finance|repay|withdraw|show
+      query.py        database-only reads: scf invoice list|history, show --as-of-block,
+                      scf participant list; and scf verify
+      index.py        scf index sync|follow|status|rebuild, scf db upgrade
+      finance.py      scf finance quote|execute|auto|list|show
+      report.py       scf report exposure|aging|portfolio
+      render.py       rich tables and the invoice view
+"""
+
+from __future__ import annotations
+
+import click
+
+from ledger import __version__
+from ledger.cli.account import account
+from ledger.cli.common import CONTEXT_SETTINGS, LedgerGroup
+from ledger.cli.deploy import compile_cmd, deploy
+from ledger.cli.finance import finance
+from ledger.cli.index import db, index
+from ledger.cli.invoice import invoice
+from ledger.cli.network import pause_cmd, unpause_cmd
+from ledger.cli.node import node
+from ledger.cli.participant import participant
+from ledger.cli.query import invoice_history, invoice_list, participant_list, verify_cmd
+from ledger.cli.report import report
+from ledger.cli.token import token
+
+__all__ = ["main"]
+
+
+@click.group(cls=LedgerGroup, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--home", type=click.Path(file_okay=False), envvar="SCF_HOME", help="Data directory (default .scf; env SCF_HOME)."
+)
+@click.option("--rpc-url", envvar="SCF_RPC_URL", help="JSON-RPC endpoint (default the local node; env SCF_RPC_URL).")
+@click.option(
+    "--db-url", envvar="SCF_DB_URL", help="Ledger database URL (default SQLite <home>/ledger.db; env SCF_DB_URL)."
+)
+@click.version_option(__version__, prog_name="scf")
+def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
+    """scf-ledger: supply-chain financing on a private EVM chain.
+
+    Suppliers issue invoices, buyers confirm them, financiers fund them and
+    buyers repay, every step on chain; `scf index` mirrors it into a
+    database that lists, reports and decisions read. `--as NAME` is always
+    the party you act as. Start with `scf node start` and `scf deploy`.
+
+    Example:
+
+    \b
+        scf node start && scf deploy
+        scf invoice issue --buyer buyer --number INV-1 --amount 1000.00 --due 2026-12-31
+        scf invoice list
+    """
+
+
+# The order here is the order of `scf --help`'s command list (click sorts by name).
+invoice.add_command(invoice_list)
+invoice.add_command(invoice_history)
+participant.add_command(participant_list)
+for command in (
+    compile_cmd,
+    deploy,
+    node,
+    account,
+    participant,
+    token,
+    pause_cmd,
+    unpause_cmd,
+    invoice,
+    index,
+    db,
+    verify_cmd,
+    finance,
+    report,
+):
+    main.add_command(command)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

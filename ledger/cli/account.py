@@ -1,0 +1,102 @@
+"""`scf account ...`: signing accounts (encrypted keystores, Anvil's dev accounts)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ledger.cli.common import LedgerGroup, emit, json_option, settings_of
+from ledger.config import env_password
+from ledger.errors import InputError
+
+
+@click.group(cls=LedgerGroup)
+def account() -> None:
+    """Signing accounts: encrypted keystores, plus Anvil's dev accounts on
+    chain 31337. Every `--as NAME` names one of these.
+
+    Example:
+
+    \b
+        scf account new treasury
+        scf account list
+    """
+
+
+def _new_password() -> str:
+    password = env_password()
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise InputError("no password: set SCF_PASSWORD or run in a terminal to be prompted")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@account.command("new")
+@click.argument("name")
+@json_option
+@click.pass_context
+def account_new(ctx: click.Context, name: str) -> None:
+    """Create a new key under NAME, stored encrypted (password from a prompt
+    or SCF_PASSWORD). The key itself is never printed.
+
+    Example:
+
+    \b
+        SCF_PASSWORD=... scf account new treasury
+    """
+    from ledger.evm.accounts import Keystore
+
+    address = Keystore(settings_of(ctx)).create(name, _new_password())
+    emit(ctx, {"name": name, "address": address}, f"created account {name}: {address}")
+
+
+@account.command("import")
+@click.argument("name")
+@json_option
+@click.pass_context
+def account_import(ctx: click.Context, name: str) -> None:
+    """Import a private key under NAME (from a hidden prompt or
+    SCF_PRIVATE_KEY), stored encrypted (password from a prompt or
+    SCF_PASSWORD).
+
+    Example:
+
+    \b
+        scf account import harbour
+    """
+    from ledger.evm.accounts import Keystore
+
+    key = os.environ.get("SCF_PRIVATE_KEY")
+    if key is None:
+        if not sys.stdin.isatty():
+            raise InputError("no private key: set SCF_PRIVATE_KEY or run in a terminal to be prompted")
+        key = str(click.prompt("Private key", hide_input=True))
+    address = Keystore(settings_of(ctx)).create(name, _new_password(), private_key=key.strip())
+    emit(ctx, {"name": name, "address": address}, f"imported account {name}: {address}")
+
+
+@account.command("list")
+@json_option
+@click.pass_context
+def account_list(ctx: click.Context) -> None:
+    """Known accounts: keystores, and the dev accounts (operator, supplier,
+    buyer, financier, ...; dev chain only).
+
+    Example:
+
+    \b
+        scf account list --json
+    """
+    from ledger.evm.accounts import list_accounts
+
+    rows = [a.__dict__ for a in list_accounts(settings_of(ctx))]
+
+    def text(data: list[dict[str, str]]) -> None:
+        for row in data:
+            note = "  (dev chain 31337 only)" if row["kind"] == "dev" else ""
+            click.echo(f"{row['name']:<12} {row['address']}  {row['kind']}{note}")
+
+    emit(ctx, rows, text)

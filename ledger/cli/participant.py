@@ -1,0 +1,158 @@
+"""`scf participant add|update|suspend|reinstate`: the registry, on chain
+(operator only). `scf participant list` reads the database (``query.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from ledger.cli.common import (
+    LedgerGroup,
+    as_option,
+    emit,
+    json_option,
+    open_ledger,
+    parse_date,
+    signer,
+    sync_option,
+)
+from ledger.errors import InputError
+
+
+@click.group(cls=LedgerGroup)
+def participant() -> None:
+    """Admit, list, update, suspend and reinstate network participants. Only
+    admitted participants with a valid KYC may issue, confirm, finance or pay.
+
+    Example:
+
+    \b
+        scf participant add "Kowloon Precision Parts Ltd" --address supplier --role supplier
+        scf participant list
+    """
+
+
+def _kyc_date(text: str, today: dt.date) -> dt.date:
+    until = parse_date(text, "KYC date")
+    if until < today:
+        raise InputError(f"KYC date {until} is in the past; give the last day the KYC is valid (today or later)")
+    return until
+
+
+@participant.command("add")
+@click.argument("name")
+@click.option("--address", "address_text", required=True, help="Address or account name.")
+@click.option(
+    "--role", "role_text", required=True, help="supplier, buyer, financier, auditor; several comma-separated."
+)
+@click.option("--kyc-until", help="Last day the KYC is valid (YYYY-MM-DD; default one year from today).")
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def participant_add(
+    ctx: click.Context, name: str, address_text: str, role_text: str, kyc_until: str | None, as_name: str
+) -> None:
+    """Admit a participant under NAME with its roles and the last day its KYC
+    is valid (operator only).
+
+    Example:
+
+    \b
+        scf participant add "Harbour Trade Finance Ltd" --address financier \\
+            --role financier --kyc-until 2027-12-31
+    """
+    from ledger.lifecycle import parse_roles
+
+    roles = parse_roles(role_text)
+    today = dt.datetime.now(dt.UTC).date()
+    until = _kyc_date(kyc_until, today) if kyc_until else today + dt.timedelta(days=365)
+    ledger = open_ledger(ctx)
+    address = ledger.resolve(address_text, "new participant").address
+    result = ledger.add_participant(signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until)
+    emit(
+        ctx,
+        result,
+        f"admitted {result['name']} ({address}) as {', '.join(result['roles'])}, KYC until {result['kyc_until']}",
+    )
+
+
+@participant.command("update")
+@click.argument("who")
+@click.option("--role", "role_text", help="New roles (replace the old): supplier, buyer, financier, auditor.")
+@click.option("--kyc-until", help="New last day the KYC is valid (YYYY-MM-DD); renews an expired KYC.")
+@click.option("--name", "new_name", help="New registered name.")
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def participant_update(
+    ctx: click.Context, who: str, role_text: str | None, kyc_until: str | None, new_name: str | None, as_name: str
+) -> None:
+    """Change WHO's roles, renew its KYC or rename it (operator only). WHO is
+    a participant name, an account name or an address.
+
+    Example:
+
+    \b
+        scf participant update "Kowloon Precision Parts Ltd" --kyc-until 2028-06-30
+    """
+    from ledger.lifecycle import parse_roles
+
+    roles = parse_roles(role_text) if role_text is not None else None
+    until = None if kyc_until is None else _kyc_date(kyc_until, dt.datetime.now(dt.UTC).date())
+    ledger = open_ledger(ctx)
+    party = ledger.resolve(who)
+    result = ledger.update_participant(
+        signer(ctx, as_name, ledger.sender.chain_id), party.address, roles, until, new_name
+    )
+    changes = []
+    if "roles" in result:
+        changes.append(f"roles {', '.join(result['roles'])}, KYC until {result['kyc_until']}")
+    if "renamed_from" in result:
+        changes.append(f"renamed from {result['renamed_from']!r}")
+    emit(ctx, result, f"updated {result['name'] or party.address}: {'; '.join(changes) or 'nothing changed'}")
+
+
+def _suspension(ctx: click.Context, who: str, as_name: str, suspended: bool) -> None:
+    ledger = open_ledger(ctx)
+    party = ledger.resolve(who)
+    result = ledger.set_suspended(signer(ctx, as_name, ledger.sender.chain_id), party.address, suspended)
+    word = "suspended" if suspended else "reinstated"
+    emit(ctx, result, f"{word} {party.name or party.address}")
+
+
+@participant.command("suspend")
+@click.argument("who")
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def participant_suspend(ctx: click.Context, who: str, as_name: str) -> None:
+    """Suspend participant WHO: it can no longer act, apart from withdrawing
+    its listings, until reinstated (operator only).
+
+    Example:
+
+    \b
+        scf participant suspend "Tsuen Wan Electronics Ltd"
+    """
+    _suspension(ctx, who, as_name, True)
+
+
+@participant.command("reinstate")
+@click.argument("who")
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def participant_reinstate(ctx: click.Context, who: str, as_name: str) -> None:
+    """Lift the suspension of participant WHO (operator only).
+
+    Example:
+
+    \b
+        scf participant reinstate "Tsuen Wan Electronics Ltd"
+    """
+    _suspension(ctx, who, as_name, False)

@@ -1,0 +1,66 @@
+"""`scf token ...`: the settlement stablecoin."""
+
+from __future__ import annotations
+
+import click
+
+from ledger.cli.common import LedgerGroup, as_option, emit, json_option, open_ledger, signer, sync_option
+
+
+@click.group(cls=LedgerGroup)
+def token() -> None:
+    """The settlement stablecoin (HKD test token on the local chain) in which
+    advances and repayments are paid.
+
+    Example:
+
+    \b
+        scf token mint --to buyer --amount 1000000.00
+        scf token balance buyer
+    """
+
+
+@token.command("mint")
+@click.option("--to", "to_text", required=True, help="Address, account or participant name.")
+@click.option("--amount", required=True, help="Amount in major units, e.g. 1000000.00.")
+@click.option("--currency", default="HKD", show_default=True)
+@as_option("operator")
+@sync_option
+@json_option
+@click.pass_context
+def token_mint(ctx: click.Context, to_text: str, amount: str, currency: str, as_name: str) -> None:
+    """Create settlement tokens for --to (the minter only: the deployer unless
+    `scf deploy --minter` named another; test networks).
+
+    Example:
+
+    \b
+        scf token mint --to "Harbour Trade Finance Ltd" --amount 5000000.00
+    """
+    ledger = open_ledger(ctx)
+    to = ledger.resolve(to_text, "recipient")
+    result = ledger.mint(signer(ctx, as_name, ledger.sender.chain_id), to.address, amount, currency)
+    emit(ctx, result, f"minted {result['currency']} {result['amount']} to {to.name or to.address}")
+
+
+@token.command("balance")
+@click.argument("who")
+@click.option("--currency", default="HKD", show_default=True)
+@json_option
+@click.pass_context
+def token_balance(ctx: click.Context, who: str, currency: str) -> None:
+    """Settlement-token balance of WHO: an address, account or participant name.
+
+    Example:
+
+    \b
+        scf token balance "Kowloon Precision Parts Ltd"
+    """
+    ledger = open_ledger(ctx)
+    party = ledger.resolve(who)
+    balance = ledger.balance(party.address, currency)
+    emit(
+        ctx,
+        {"address": party.address, "name": party.name, "currency": currency.upper(), "balance": str(balance)},
+        f"{party.name or party.address}: {currency.upper()} {balance:,}",
+    )
