@@ -40,8 +40,11 @@ def _fold(raw: bytes, i: int, c: int) -> tuple[int, int]:
             if c1 == 0xBB and c2 == 0xBF:  # byte-order mark
                 return 0x20, 3
         elif c == 0xE2:
-            if ((c1 == 0x80 and (c2 <= 0x95 or 0xA8 <= c2 <= 0xAF))
-                    or (c1 == 0x81 and 0x9F <= c2 <= 0xAF) or (c1 == 0x88 and c2 == 0x92)):
+            if (
+                (c1 == 0x80 and (c2 <= 0x95 or 0xA8 <= c2 <= 0xAF))
+                or (c1 == 0x81 and 0x9F <= c2 <= 0xAF)
+                or (c1 == 0x88 and c2 == 0x92)
+            ):
                 return 0x20, 3
         elif c == 0xE3 and c1 == 0x80 and c2 == 0x80:
             return 0x20, 3  # ideographic space

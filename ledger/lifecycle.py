@@ -92,9 +92,7 @@ class Ledger:
         self.invoices = w3.eth.contract(
             address=to_checksum_address(c["InvoiceToken"].address), abi=c["InvoiceToken"].abi
         )
-        self.sender = Sender(
-            w3, ErrorDecoder(deployment.abis(), self._money_hint, self.name_of), settings.tx_timeout
-        )
+        self.sender = Sender(w3, ErrorDecoder(deployment.abis(), self._money_hint, self.name_of), settings.tx_timeout)
         self._participant_names: dict[str, str] | None = None
 
     # -- helpers -----------------------------------------------------------
@@ -155,12 +153,15 @@ class Ledger:
         if name.strip().casefold() in {n.casefold() for n in self.participant_names().values()}:
             raise InputError(f"participant name {name!r} is taken; choose a distinct name")
         expiry = kyc_expiry_timestamp(kyc_until)
-        receipt = self.sender.transact(
-            self.registry.functions.admit(address, name.strip(), roles, expiry), operator
-        )
+        receipt = self.sender.transact(self.registry.functions.admit(address, name.strip(), roles, expiry), operator)
         self._participant_names = None
-        return {"name": name.strip(), "address": address, "roles": role_names(roles),
-                "kyc_until": kyc_until.isoformat(), **self._tx(receipt)}
+        return {
+            "name": name.strip(),
+            "address": address,
+            "roles": role_names(roles),
+            "kyc_until": kyc_until.isoformat(),
+            **self._tx(receipt),
+        }
 
     def set_suspended(self, operator: LocalAccount, address: str, suspended: bool) -> dict[str, Any]:
         fn = self.registry.functions.suspend if suspended else self.registry.functions.reinstate
@@ -168,7 +169,11 @@ class Ledger:
         return {"address": address, "name": self.name_of(address), "suspended": suspended, **self._tx(receipt)}
 
     def update_participant(
-        self, operator: LocalAccount, address: str, roles: int | None = None, kyc_until: dt.date | None = None,
+        self,
+        operator: LocalAccount,
+        address: str,
+        roles: int | None = None,
+        kyc_until: dt.date | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
         """Change a participant's roles, renew (or shorten) its KYC, or rename it;
@@ -186,9 +191,11 @@ class Ledger:
             receipt = self.sender.transact(
                 self.registry.functions.updateParticipant(address, new_roles, expiry), operator
             )
-            result.update(roles=role_names(new_roles),
-                          kyc_until=(timestamp_to_date(expiry) - dt.timedelta(days=1)).isoformat(),
-                          **self._tx(receipt))
+            result.update(
+                roles=role_names(new_roles),
+                kyc_until=(timestamp_to_date(expiry) - dt.timedelta(days=1)).isoformat(),
+                **self._tx(receipt),
+            )
         if name is not None and name.strip() != current_name:
             clean = name.strip()
             taken = {n.casefold() for a, n in self.participant_names().items() if a != address}
@@ -208,14 +215,16 @@ class Ledger:
         rows = []
         for address, _ in self.participant_names(refresh=True).items():
             name, roles, kyc, admitted, suspended = self.registry.functions.participant(address).call()
-            rows.append({
-                "name": name,
-                "address": address,
-                "roles": role_names(roles),
-                "kyc_until": (timestamp_to_date(kyc) - dt.timedelta(days=1)).isoformat(),
-                "suspended": bool(suspended),
-                "active": bool(admitted and not suspended and now < kyc),
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "address": address,
+                    "roles": role_names(roles),
+                    "kyc_until": (timestamp_to_date(kyc) - dt.timedelta(days=1)).isoformat(),
+                    "suspended": bool(suspended),
+                    "active": bool(admitted and not suspended and now < kyc),
+                }
+            )
         return rows
 
     # -- money -------------------------------------------------------------
@@ -223,8 +232,13 @@ class Ledger:
         currency = self.deployment.currency(symbol)
         units = to_minor_units(amount, currency.decimals)
         receipt = self.sender.transact(self.token(currency).functions.mint(to, units), operator)
-        return {"to": to, "name": self.name_of(to), "amount": amount_text(units, currency.decimals),
-                "currency": currency.symbol, **self._tx(receipt)}
+        return {
+            "to": to,
+            "name": self.name_of(to),
+            "amount": amount_text(units, currency.decimals),
+            "currency": currency.symbol,
+            **self._tx(receipt),
+        }
 
     def balance(self, address: str, symbol: str) -> Decimal:
         currency = self.deployment.currency(symbol)
@@ -302,8 +316,7 @@ class Ledger:
         financier, expiry, min_advance = self.sender.call(self.invoices.functions.getListing(invoice_id))
         if int(expiry) == 0:
             return None
-        return {"financier": someone(financier), "expiry": int(expiry),
-                "min_advance": int(min_advance)}
+        return {"financier": someone(financier), "expiry": int(expiry), "min_advance": int(min_advance)}
 
     def confirm(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
         receipt = self.sender.transact(self.invoices.functions.confirm(invoice_id), buyer)
@@ -394,8 +407,10 @@ class Ledger:
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
         outstanding = state.outstanding
-        units = advance_units if advance_units is not None else self.quick_terms(
-            state, advance, advance_rate, discount_rate
+        units = (
+            advance_units
+            if advance_units is not None
+            else self.quick_terms(state, advance, advance_rate, discount_rate)
         )
         if due_units is None:
             due_units = outstanding if due is None else to_minor_units(due, currency.decimals, "financier's due")
@@ -496,7 +511,8 @@ class Ledger:
             "financier_paid": amount_text(state.financier_paid, d) if financed else None,
             "reserve_open": amount_text(state.outstanding - state.financier_open, d) if financed else None,
             "due": timestamp_to_date(state.due_ts).isoformat(),
-            "issued_at": None if block is None
+            "issued_at": None
+            if block is None
             else dt.datetime.fromtimestamp(int(block["timestamp"]), dt.UTC).isoformat(),
             "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,
         }

@@ -104,8 +104,9 @@ def account_address(name: str, keystore_dir: Path | None = None) -> str | None:
     return DEV_ADDRESSES.get(name) or keystore_address(keystore_dir, name)
 
 
-def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None,
-            account_first: bool = False) -> str:
+def resolve(
+    text: str, names: Mapping[str, str], what: str, keystore_dir: Path | None = None, account_first: bool = False
+) -> str:
     """An address, a registered participant name (``names``: address -> name,
     case-insensitive) or a local account name, as a checksummed address. A
     name that is a participant and a local account of another address is
@@ -125,8 +126,9 @@ def resolve(text: str, names: Mapping[str, str], what: str, keystore_dir: Path |
         raise InputError(f"{what} name {text!r} is ambiguous; use the address")
     if matches and local is not None and local != matches[0]:
         # Neither may win silently: money would go to whichever came first.
-        raise InputError(f"{what} name {text!r} is both the participant {matches[0]} and the local account "
-                         f"{local}; use the address")
+        raise InputError(
+            f"{what} name {text!r} is both the participant {matches[0]} and the local account {local}; use the address"
+        )
     if matches:
         return matches[0]
     if local is not None:

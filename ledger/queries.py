@@ -43,7 +43,7 @@ BIGINT_MAX = 2**63 - 1
 
 
 def parse_statuses(text: str) -> list[str]:
-    """"financed,partiallypaid" -> ["Financed", "PartiallyPaid"] (case-insensitive)."""
+    """ "financed,partiallypaid" -> ["Financed", "PartiallyPaid"] (case-insensitive)."""
     known = {name.casefold(): name for name in STATUS_NAMES[1:]}
     out: list[str] = []
     for part in re.split(r"[,\s]+", text.strip()):
@@ -79,7 +79,9 @@ class Scope:
     def of(cls, deployment: Deployment, keystore_dir: Path | None = None) -> Scope:
         c = deployment.contracts
         return cls(
-            deployment.chain_id, checksum(c["InvoiceToken"].address), checksum(c["ParticipantRegistry"].address),
+            deployment.chain_id,
+            checksum(c["InvoiceToken"].address),
+            checksum(c["ParticipantRegistry"].address),
             currencies={cur.address.lower(): cur for cur in deployment.currencies.values()},
             keystore_dir=keystore_dir,
         )
@@ -128,15 +130,23 @@ def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None
     cursors.sort(key=lambda c: (c.updated_at or epoch, c.id), reverse=True)
     records = {c.chain_id: _deployment_record(settings, c.chain_id) for c in cursors}
     matching = [
-        c for c in cursors
-        if (d := records[c.chain_id]) is not None and "InvoiceToken" in d.contracts
+        c
+        for c in cursors
+        if (d := records[c.chain_id]) is not None
+        and "InvoiceToken" in d.contracts
         and d.contracts["InvoiceToken"].address.lower() == c.invoice_contract.lower()
     ]
     cursor = (matching or cursors)[0]
     record = records[cursor.chain_id]
     currencies = {c.address.lower(): c for c in record.currencies.values()} if record else {}
-    return Scope(cursor.chain_id, cursor.invoice_contract, cursor.registry_contract, cursor.block_number, currencies,
-                 settings.keystore_dir)
+    return Scope(
+        cursor.chain_id,
+        cursor.invoice_contract,
+        cursor.registry_contract,
+        cursor.block_number,
+        currencies,
+        settings.keystore_dir,
+    )
 
 
 @contextmanager
@@ -151,17 +161,23 @@ def check_block(scope: Scope, block: int | None) -> None:
         return
     if scope.indexed_block is None or block > scope.indexed_block:
         upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
-        raise InputError(f"block {block} is not indexed yet (indexed {upto}); run `scf index sync` or pick a "
-                         "lower block")
+        raise InputError(
+            f"block {block} is not indexed yet (indexed {upto}); run `scf index sync` or pick a lower block"
+        )
 
 
 # -- participants --------------------------------------------------------------------------
 def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -> list[dict[str, Any]]:
     if as_of_block is None:
-        rows = conn.execute(
-            sa.select(Participant)
-            .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(Participant).where(
+                    Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract
+                )
+            )
+            .mappings()
+            .all()
+        )
         return [dict(r) for r in rows]
     from ledger.indexer.projections import replay_participants
 
@@ -174,13 +190,13 @@ def block_time(conn: Connection, chain_id: int, block: int) -> dt.datetime | Non
     event at or below it (None if neither has it)."""
     from ledger.db.models import Block
 
-    found = conn.execute(
-        sa.select(Block.timestamp).where(Block.chain_id == chain_id, Block.number == block)
-    ).scalar()
+    found = conn.execute(sa.select(Block.timestamp).where(Block.chain_id == chain_id, Block.number == block)).scalar()
     if found is None:
         found = conn.execute(
-            sa.select(Event.block_time).where(Event.chain_id == chain_id, Event.block_number <= block)
-            .order_by(Event.block_number.desc()).limit(1)
+            sa.select(Event.block_time)
+            .where(Event.chain_id == chain_id, Event.block_number <= block)
+            .order_by(Event.block_number.desc())
+            .limit(1)
         ).scalar()
     return found
 
@@ -207,8 +223,9 @@ class Directory:
         return resolve(text, self.names, what, self.keystore_dir)
 
 
-def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
-                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def participants(
+    conn: Connection, scope: Scope, as_of_block: int | None = None, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """Participants as the registry held them (now, or at `as_of_block`), by name."""
     check_block(scope, as_of_block)
     at = dt.datetime.now(dt.UTC) if now is None else now
@@ -221,15 +238,17 @@ def participants(conn: Connection, scope: Scope, as_of_block: int | None = None,
     out = []
     for r in sorted(_participant_rows(conn, scope, as_of_block), key=lambda r: (r["name"].casefold(), r["address"])):
         kyc_expiry: dt.datetime = r["kyc_expiry"]
-        out.append({
-            "name": r["name"],
-            "address": r["address"],
-            "roles": role_names(int(r["roles"])),
-            "kyc_until": (kyc_expiry.date() - dt.timedelta(days=1)).isoformat(),
-            "suspended": bool(r["suspended"]),
-            "active": bool(not r["suspended"] and at < kyc_expiry),
-            "admitted_block": int(r["admitted_block"]),
-        })
+        out.append(
+            {
+                "name": r["name"],
+                "address": r["address"],
+                "roles": role_names(int(r["roles"])),
+                "kyc_until": (kyc_expiry.date() - dt.timedelta(days=1)).isoformat(),
+                "suspended": bool(r["suspended"]),
+                "active": bool(not r["suspended"] and at < kyc_expiry),
+                "admitted_block": int(r["admitted_block"]),
+            }
+        )
     return out
 
 
@@ -263,15 +282,25 @@ class InvoiceFilter:
         )
 
 
-def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None,
-                  invoice_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def _invoice_rows(
+    conn: Connection,
+    scope: Scope,
+    flt: InvoiceFilter,
+    as_of_block: int | None,
+    invoice_ids: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
     if invoice_ids is not None:
         invoice_ids = [i for i in invoice_ids if i <= BIGINT_MAX]  # larger ids are never projected
     if as_of_block is not None:
         from ledger.indexer.projections import replay_invoices
 
-        replayed = replay_invoices(conn, scope.chain_id, scope.invoice_contract, to_block=as_of_block,
-                                   invoice_ids=list(invoice_ids) if invoice_ids is not None else None)
+        replayed = replay_invoices(
+            conn,
+            scope.chain_id,
+            scope.invoice_contract,
+            to_block=as_of_block,
+            invoice_ids=list(invoice_ids) if invoice_ids is not None else None,
+        )
         rows = sorted((dict(r) for r in replayed.values() if flt.matches(r)), key=lambda r: int(r["invoice_id"]))
         return rows[: flt.limit] if flt.limit is not None else rows
     query = sa.select(Invoice).where(Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract)
@@ -281,8 +310,7 @@ def _invoice_rows(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_bloc
         query = query.where(Invoice.number_normalised == flt.number)
     if flt.statuses:
         query = query.where(Invoice.status.in_(list(flt.statuses)))
-    for column, value in ((Invoice.supplier, flt.supplier), (Invoice.buyer, flt.buyer),
-                          (Invoice.holder, flt.holder)):
+    for column, value in ((Invoice.supplier, flt.supplier), (Invoice.buyer, flt.buyer), (Invoice.holder, flt.holder)):
         if value is not None:
             query = query.where(column == value)
     if flt.due_before is not None:
@@ -347,21 +375,31 @@ def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> di
     }
 
 
-def list_invoices(conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None,
-                  names: Directory | None = None) -> list[dict[str, Any]]:
+def list_invoices(
+    conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None, names: Directory | None = None
+) -> list[dict[str, Any]]:
     check_block(scope, as_of_block)
     names = names or directory(conn, scope)
     return [invoice_record(r, scope, names) for r in _invoice_rows(conn, scope, flt, as_of_block)]
 
 
-def resolve_filter(names: Directory, statuses: str | None, supplier: str | None, buyer: str | None,
-                   holder: str | None, due_before: dt.date | None, limit: int | None,
-                   number: str | None = None) -> InvoiceFilter:
+def resolve_filter(
+    names: Directory,
+    statuses: str | None,
+    supplier: str | None,
+    buyer: str | None,
+    holder: str | None,
+    due_before: dt.date | None,
+    limit: int | None,
+    number: str | None = None,
+) -> InvoiceFilter:
     """The filter of `scf invoice list`: names resolved to addresses, and an
     invoice number in its normal form (an InputError if it has none, as the
     contract would refuse it)."""
-    parties = {role: None if text is None else names.resolve(text, role)
-               for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))}
+    parties = {
+        role: None if text is None else names.resolve(text, role)
+        for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))
+    }
     return InvoiceFilter(
         statuses=parse_statuses(statuses) if statuses is not None else (),
         **parties,
@@ -375,8 +413,9 @@ def _missing(invoice_id: int, scope: Scope, as_of_block: int | None) -> InputErr
     if as_of_block is not None:
         return InputError(f"invoice {invoice_id} did not exist at block {as_of_block}")
     upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
-    return InputError(f"invoice {invoice_id} is not in the indexed ledger (indexed {upto}); "
-                      "run `scf index sync` if it is new")
+    return InputError(
+        f"invoice {invoice_id} is not in the indexed ledger (indexed {upto}); run `scf index sync` if it is new"
+    )
 
 
 def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None) -> dict[str, Any]:
@@ -437,8 +476,10 @@ def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: 
         number = str(args.get("number", ""))
         normal = normalised_number(number)
         spelled = shown_number(number) + ("" if normal is None or normal == number else f" (normalised {normal})")
-        return (f"issued as number {spelled} by {who('supplier')} to {who('buyer')}: {money('amount')} "
-                f"due {utc_text(int(args['dueDate']))}")
+        return (
+            f"issued as number {spelled} by {who('supplier')} to {who('buyer')}: {money('amount')} "
+            f"due {utc_text(int(args['dueDate']))}"
+        )
     if event == "InvoiceConfirmed":
         return f"confirmed by the buyer {who('buyer')}"
     if event == "InvoiceCancelled":
@@ -450,13 +491,14 @@ def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: 
     if event == "FinancingOfferWithdrawn":
         return f"listing withdrawn by {who('holder')}"
     if event == "InvoiceFinanced":
-        return (f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}, "
-                f"financier due {money('due')} of the buyer's payments")
+        return (
+            f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}, "
+            f"financier due {money('due')} of the buyer's payments"
+        )
     if event == "InvoiceRepaid":
         to_holder, amount = int(args["toHolder"]), int(args["amount"])
         split = "" if to_holder == amount else f", {money('toHolder')} of it"
-        return (f"repaid {money('amount')} by {who('payer')} to {who('payee')}{split} "
-                f"(total paid {money('totalPaid')})")
+        return f"repaid {money('amount')} by {who('payer')} to {who('payee')}{split} (total paid {money('totalPaid')})"
     if event == "ReserveReleased":
         return f"reserve {money('amount')} released to the seller {who('seller')}"
     if event == "ParticipantRenamed":
@@ -486,7 +528,9 @@ def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
     withdrawn = events[index]
     following = events[index + 1] if index + 1 < len(events) else None
     return (
-        following is not None and following.event == "Transfer" and following.tx_hash == withdrawn.tx_hash
+        following is not None
+        and following.event == "Transfer"
+        and following.tx_hash == withdrawn.tx_hash
         and following.log_index == withdrawn.log_index + 1
         and following.args.get("from") == withdrawn.args.get("holder")
         and following.args.get("to") not in (None, ZERO_ADDRESS)
@@ -503,8 +547,7 @@ class _NameHistory:
         for e in events:
             account = e.args.get("account")
             if isinstance(account, str) and isinstance(e.args.get("name"), str):
-                self.changes.setdefault(account, []).append(((int(e.block_number), int(e.log_index)),
-                                                            e.args["name"]))
+                self.changes.setdefault(account, []).append(((int(e.block_number), int(e.log_index)), e.args["name"]))
                 if e.event == "ParticipantRenamed":
                     self.renames.append(e)
 
@@ -528,20 +571,29 @@ def _parties(events: Iterable[Any]) -> set[str]:
     return found
 
 
-def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None
-                    ) -> list[dict[str, Any]]:
+def invoice_history(
+    conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None
+) -> list[dict[str, Any]]:
     """Every event of one invoice (its ERC-721 transfers included), oldest
     first, and the renames of its parties between its first and last event.
     Parties are named as they were registered at each event's block."""
     check_block(scope, as_of_block)
     if invoice_id > BIGINT_MAX:  # never projected: the id column is a BIGINT
         raise _missing(invoice_id, scope, as_of_block)
-    columns = (Event.block_number, Event.block_time, Event.tx_hash, Event.log_index, Event.event, Event.amount,
-               Event.args)
+    columns = (
+        Event.block_number,
+        Event.block_time,
+        Event.tx_hash,
+        Event.log_index,
+        Event.event,
+        Event.amount,
+        Event.args,
+    )
     query = (
         sa.select(*columns)
-        .where(Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract,
-               Event.invoice_id == invoice_id)
+        .where(
+            Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract, Event.invoice_id == invoice_id
+        )
         .order_by(Event.block_number, Event.log_index)
     )
     if as_of_block is not None:
@@ -552,13 +604,21 @@ def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block
     issued = next(e for e in events if e.event == "InvoiceIssued")
     currency = str(issued.args["currency"])
     parties = sorted(_parties(events))
-    registry = conn.execute(
-        sa.select(*columns)
-        .where(Event.chain_id == scope.chain_id, Event.contract == scope.registry_contract,
-               Event.account.in_(parties), Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
-               Event.block_number <= events[-1].block_number)
-        .order_by(Event.block_number, Event.log_index)
-    ).all() if parties else []
+    registry = (
+        conn.execute(
+            sa.select(*columns)
+            .where(
+                Event.chain_id == scope.chain_id,
+                Event.contract == scope.registry_contract,
+                Event.account.in_(parties),
+                Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
+                Event.block_number <= events[-1].block_number,
+            )
+            .order_by(Event.block_number, Event.log_index)
+        ).all()
+        if parties
+        else []
+    )
     names = _NameHistory(registry)
     first, last = (events[0].block_number, events[0].log_index), (events[-1].block_number, events[-1].log_index)
     renames = [e for e in names.renames if first < (e.block_number, e.log_index) < last]
@@ -571,14 +631,18 @@ def invoice_history(conn: Connection, scope: Scope, invoice_id: int, as_of_block
             details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable changed hands"
         else:
             details = _describe(e.event, args, currency, scope, names_then)
-        out.append({
-            "block": int(e.block_number),
-            "time": _iso(e.block_time),
-            "tx_hash": e.tx_hash,
-            "log_index": int(e.log_index),
-            "event": e.event,
-            "amount": scope.money(e.amount, currency) if e.event not in ("Transfer", "ParticipantRenamed") else None,
-            "details": details,
-            "args": args,
-        })
+        out.append(
+            {
+                "block": int(e.block_number),
+                "time": _iso(e.block_time),
+                "tx_hash": e.tx_hash,
+                "log_index": int(e.log_index),
+                "event": e.event,
+                "amount": scope.money(e.amount, currency)
+                if e.event not in ("Transfer", "ParticipantRenamed")
+                else None,
+                "details": details,
+                "args": args,
+            }
+        )
     return out

@@ -85,8 +85,7 @@ def generate(home: Path, url: str, events: int) -> dict[str, Any]:
 
     invoices = deployment.contracts["InvoiceToken"].address
     currency = deployment.currencies["HKD"].address
-    due = int(dt.datetime.combine(dt.date.today() + dt.timedelta(days=365), dt.time(),
-                                  tzinfo=dt.UTC).timestamp())
+    due = int(dt.datetime.combine(dt.date.today() + dt.timedelta(days=365), dt.time(), tzinfo=dt.UTC).timestamp())
     rpc = RpcClient(url, timeout=300)
     nonce = int(rpc.call("eth_getTransactionCount", [supplier.address, "pending"]), 16)
     before = _count_logs(rpc, deployment)
@@ -95,8 +94,10 @@ def generate(home: Path, url: str, events: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     # Sign in a pool of processes while this one sends and mines what is signed.
-    chunks = [(supplier.key, nonce, start, min(TXS_PER_BLOCK, needed - start), invoices, currency, buyer.address, due)
-              for start in range(0, needed, TXS_PER_BLOCK)]
+    chunks = [
+        (supplier.key, nonce, start, min(TXS_PER_BLOCK, needed - start), invoices, currency, buyer.address, due)
+        for start in range(0, needed, TXS_PER_BLOCK)
+    ]
     rpc.call("evm_setAutomine", [False])
     sent = 0
     with multiprocessing.get_context("fork").Pool(max(1, min(2, os.cpu_count() or 1))) as pool:
@@ -116,7 +117,9 @@ def generate(home: Path, url: str, events: int) -> dict[str, Any]:
         raise SystemExit(f"only {total} events were produced (some transactions failed?)")
     head = int(rpc.call("eth_blockNumber"), 16)
     return {
-        "events": total, "head": head, "start_block": deployment.start_block,
+        "events": total,
+        "head": head,
+        "start_block": deployment.start_block,
         "addresses": [c.address for c in deployment.contracts.values()],
         "send_s": sent_at - signed_at,
     }
@@ -138,15 +141,32 @@ def _sign_chunk(spec: tuple[Any, ...]) -> list[str]:
             ["address", "string", "uint256", "address", "uint64", "bytes32"],
             [buyer, f"BENCH{i + 1}", 1_000 + i, currency, due, keccak(text=f"bench-invoice-{i}")],
         )
-        tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": invoices, "value": 0, "data": data,
-              "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
+        tx = {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": nonce + i,
+            "to": invoices,
+            "value": 0,
+            "data": data,
+            "gas": 400_000,
+            "maxFeePerGas": 10**9,
+            "maxPriorityFeePerGas": 0,
+        }
         raw.append("0x" + Account.sign_transaction(tx, key).raw_transaction.hex())
     return raw
 
 
 def _count_logs(rpc: RpcClient, deployment: Any) -> int:
-    logs = rpc.call("eth_getLogs", [{"address": [c.address for c in deployment.contracts.values()],
-                                     "fromBlock": hex(deployment.start_block), "toBlock": "latest"}])
+    logs = rpc.call(
+        "eth_getLogs",
+        [
+            {
+                "address": [c.address for c in deployment.contracts.values()],
+                "fromBlock": hex(deployment.start_block),
+                "toBlock": "latest",
+            }
+        ],
+    )
     return len(logs)
 
 
@@ -167,8 +187,22 @@ def raw_rate(url: str, info: dict[str, Any]) -> tuple[float, int]:
 
 def run_sync(home: Path, url: str, db_url: str, workers: str, to_block: int | None = None) -> dict[str, Any]:
     """`scf index sync --json` in a child process; its stats plus wall time and peak RSS."""
-    cmd = [sys.executable, "-c", "from ledger.cli import main; main()", "--home", str(home), "--rpc-url", url,
-           "--db-url", db_url, "index", "sync", "--json", "--workers", workers]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from ledger.cli import main; main()",
+        "--home",
+        str(home),
+        "--rpc-url",
+        url,
+        "--db-url",
+        db_url,
+        "index",
+        "sync",
+        "--json",
+        "--workers",
+        workers,
+    ]
     if to_block is not None:
         cmd += ["--to-block", str(to_block)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
@@ -294,9 +328,11 @@ def _rss(stats: dict[str, Any]) -> str:
 
 
 def _sync_line(label: str, stats: dict[str, Any]) -> str:
-    return (f"{label}: {stats['events_per_second']:,.0f} events/s ({stats['events']:,} events, "
-            f"{stats['batches']} batches, sync {stats['seconds']:.2f}s, process wall {stats['wall_s']:.2f}s), "
-            f"peak RSS {_rss(stats)}")
+    return (
+        f"{label}: {stats['events_per_second']:,.0f} events/s ({stats['events']:,} events, "
+        f"{stats['batches']} batches, sync {stats['seconds']:.2f}s, process wall {stats['wall_s']:.2f}s), "
+        f"peak RSS {_rss(stats)}"
+    )
 
 
 def _spread(rates: list[float]) -> str:
@@ -311,15 +347,25 @@ def _paired(raw: list[float], syncs: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to generate (default 100000)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="interleaved rounds of (a), (b) and (c); each figure is the best of its rounds "
-                        "(default 5)")
-    parser.add_argument("--postgres-url", help="SQLAlchemy URL of an empty PostgreSQL database that the benchmark "
-                        "may empty between rounds (env SCF_BENCH_PG_URL)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds of (a), (b) and (c); each figure is the best of its rounds (default 5)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="SQLAlchemy URL of an empty PostgreSQL database that the benchmark "
+        "may empty between rounds (env SCF_BENCH_PG_URL)",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
     parser.add_argument("--install-postgres", action="store_true", help="let pgtmp apt-get install PostgreSQL")
-    parser.add_argument("--workers", choices=["auto", "thread", "process"], default="auto",
-                        help="`scf index sync --workers` (default auto)")
+    parser.add_argument(
+        "--workers",
+        choices=["auto", "thread", "process"],
+        default="auto",
+        help="`scf index sync --workers` (default auto)",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -334,8 +380,11 @@ def main() -> int:
     cleanup: list[Any] = []
     # --prune-history: Anvil otherwise keeps the state of every block in
     # memory, and 500 blocks of a contract holding 50,000 invoices took 13 GB.
-    anvil = spawn_anvil(ROOT / "node_modules", extra_args=["--gas-limit", "100000000", "--prune-history", "64"],
-                        log_file=work / "anvil.log")
+    anvil = spawn_anvil(
+        ROOT / "node_modules",
+        extra_args=["--gas-limit", "100000000", "--prune-history", "64"],
+        log_file=work / "anvil.log",
+    )
     try:
         info = generate(home, anvil.url, args.events)
         blocks = info["head"] - info["start_block"] + 1
@@ -344,9 +393,11 @@ def main() -> int:
         if not pg.available and os.environ.get("CI", "").lower() in ("1", "true", "yes") and not args.no_postgres:
             raise SystemExit(f"CI=true and no PostgreSQL server could be started: {pg.why}")
         load = os.getloadavg()
-        log(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        log(
+            f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
             f"(Anvil, the sync and its fetch process share these cores); sync --workers {args.workers}; "
-            f"{args.rounds} interleaved rounds, each figure the best of its rounds")
+            f"{args.rounds} interleaved rounds, each figure the best of its rounds"
+        )
 
         raw: list[float] = []
         sqlite: list[dict[str, Any]] = []
@@ -364,21 +415,28 @@ def main() -> int:
                 log(_sync_line(f"round {number}: (c) scf index sync -> PostgreSQL", postgres[-1]))
                 pg.discard()
                 settle()
-        half = run_sync(home, anvil.url, f"sqlite:///{work / 'half.db'}", args.workers,
-                        to_block=info["start_block"] + blocks // 2)
-        log(f"peak RSS syncing only the first half ({half['events']:,} events): {_rss(half)}; "
+        half = run_sync(
+            home, anvil.url, f"sqlite:///{work / 'half.db'}", args.workers, to_block=info["start_block"] + blocks // 2
+        )
+        log(
+            f"peak RSS syncing only the first half ({half['events']:,} events): {_rss(half)}; "
             f"the whole backlog: {_rss(max(sqlite, key=lambda s: s['peak_rss_mib']))} "
-            "(memory follows the range size, not the backlog)")
+            "(memory follows the range size, not the backlog)"
+        )
 
         best_raw = max(raw)
         best_sqlite = max(s["events_per_second"] for s in sqlite)
         log(f"(a) raw eth_getLogs + JSON parse: best {best_raw:,.0f} events/s (rounds: {_spread(raw)})")
-        log(f"(b) scf index sync -> SQLite: best {best_sqlite:,.0f} events/s "
-            f"(rounds: {_spread([s['events_per_second'] for s in sqlite])})")
+        log(
+            f"(b) scf index sync -> SQLite: best {best_sqlite:,.0f} events/s "
+            f"(rounds: {_spread([s['events_per_second'] for s in sqlite])})"
+        )
         if postgres:
             best_pg = max(s["events_per_second"] for s in postgres)
-            log(f"(c) scf index sync -> PostgreSQL ({pg.why}): best {best_pg:,.0f} events/s "
-                f"(rounds: {_spread([s['events_per_second'] for s in postgres])})")
+            log(
+                f"(c) scf index sync -> PostgreSQL ({pg.why}): best {best_pg:,.0f} events/s "
+                f"(rounds: {_spread([s['events_per_second'] for s in postgres])})"
+            )
         else:
             log(f"(c) PostgreSQL skipped: {pg.why}")
         # Each round's sync against the (a) measured just before it: how far

@@ -72,18 +72,24 @@ def main() -> int:
     cache = ROOT / ".pytest_cache" / "scf-artifacts"
     if cache.is_dir():
         shutil.copytree(cache, home / "artifacts")
-    anvil = spawn_anvil(ROOT / "node_modules", extra_args=["--gas-limit", "100000000", "--prune-history", "64"],
-                        log_file=work / "anvil.log")
+    anvil = spawn_anvil(
+        ROOT / "node_modules",
+        extra_args=["--gas-limit", "100000000", "--prune-history", "64"],
+        log_file=work / "anvil.log",
+    )
     try:
         info = generate(home, anvil.url, args.events)
         settings = load_settings(home=str(home), rpc_url=anvil.url, db_url=f"sqlite:///{work / 'schema.db'}")
         indexer = indexer_for(settings)
         blocks = info["head"] - info["start_block"] + 1
         span = max(1, blocks * TARGET_LOGS // max(info["events"], 1))
-        ranges = [(start, min(start + span - 1, info["head"])) for start in range(info["start_block"],
-                                                                               info["head"] + 1, span)]
-        log(f"events: {info['events']:,} in {blocks:,} blocks, {len(ranges)} ranges of about "
-            f"{TARGET_LOGS:,} logs; best of {args.rounds} rounds, seconds for all the events")
+        ranges = [
+            (start, min(start + span - 1, info["head"])) for start in range(info["start_block"], info["head"] + 1, span)
+        ]
+        log(
+            f"events: {info['events']:,} in {blocks:,} blocks, {len(ranges)} ranges of about "
+            f"{TARGET_LOGS:,} logs; best of {args.rounds} rounds, seconds for all the events"
+        )
         rpc = RpcClient(anvil.url, timeout=300)
         dialect = indexer.engine.dialect
         best = dict.fromkeys(STAGES, float("inf"))
@@ -93,16 +99,20 @@ def main() -> int:
                 began = time.perf_counter()
                 answers = []
                 for start, end in ranges:
-                    payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [
-                        {"address": indexer.addresses, "fromBlock": hex(start), "toBlock": hex(end)}]}
+                    payload = {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "eth_getLogs",
+                        "params": [{"address": indexer.addresses, "fromBlock": hex(start), "toBlock": hex(end)}],
+                    }
                     answers.append(rpc.exchange(payload, "eth_getLogs")[2])
                 took["fetch"] = time.perf_counter() - began
                 logs, took["parse"] = timed(lambda raw: json.loads(raw)["result"], answers)
-                rows, took["decode"] = timed(lambda got: logs_to_rows(got, indexer.targets, indexer.chain_id, {}),
-                                             logs)
+                rows, took["decode"] = timed(lambda got: logs_to_rows(got, indexer.targets, indexer.chain_id, {}), logs)
                 params, took["params"] = timed(lambda got: EVENTS_INSERT.params(dialect, got), rows)
-                folds, took["fold"] = timed(lambda got: projections.fold_new_invoices(indexer.scope, got, dialect),
-                                            rows)
+                folds, took["fold"] = timed(
+                    lambda got: projections.fold_new_invoices(indexer.scope, got, dialect), rows
+                )
                 database = work / f"round-{number}.db"
                 engine = get_engine(f"sqlite:///{database}")
                 for events, new in zip(params, folds, strict=True):
@@ -123,9 +133,11 @@ def main() -> int:
                 del answers, logs, rows, params, folds
         log("best: " + ", ".join(f"{s} {best[s]:.3f}" for s in STAGES))
         total = sum(best.values())
-        log(f"sum {total:.2f} s: a sync on {os.cpu_count()} cores needs at least "
+        log(
+            f"sum {total:.2f} s: a sync on {os.cpu_count()} cores needs at least "
             f"{total / (os.cpu_count() or 1):.2f} s; (a) of bench_indexer.py is fetch + parse, "
-            f"{best['fetch'] + best['parse']:.2f} s")
+            f"{best['fetch'] + best['parse']:.2f} s"
+        )
         return 0
     finally:
         anvil.stop()

@@ -36,8 +36,11 @@ ISSUE_TARGET = 2.75
 
 def _plain_mint_gas(ledger: Ledger, settings: object, signer: object) -> int:
     """Gas of a plain ERC-721 mint to an owner that already holds one token."""
-    build, _ = compile_contracts(settings, contracts_dir=ROOT / "scripts" / "contracts",  # type: ignore[arg-type]
-                                 required=("PlainERC721",))
+    build, _ = compile_contracts(
+        settings,
+        contracts_dir=ROOT / "scripts" / "contracts",  # type: ignore[arg-type]
+        required=("PlainERC721",),
+    )
     artifact = build.artifact("PlainERC721")
     factory = ledger.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     receipt = ledger.sender.transact(factory.constructor(), signer)  # type: ignore[arg-type]

@@ -200,12 +200,17 @@ def _run_as(user: str | None) -> dict[str, object]:
     import pwd
 
     entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [],
-            "env": {**os.environ, "HOME": entry.pw_dir, "USER": user, "LOGNAME": user}}
+    return {
+        "user": entry.pw_uid,
+        "group": entry.pw_gid,
+        "extra_groups": [],
+        "env": {**os.environ, "HOME": entry.pw_dir, "USER": user, "LOGNAME": user},
+    }
 
 
-def start_server(base: Path | None = None, install: bool = False, attempts: int = 3,
-                 watch_pid: int | None = None) -> PgServer:
+def start_server(
+    base: Path | None = None, install: bool = False, attempts: int = 3, watch_pid: int | None = None
+) -> PgServer:
     """initdb a new cluster under `base` (default: a new temporary directory)
     and start it with pg_ctl on a free 127.0.0.1 port. The caller stops it
     (`PgServer.stop`, or `stop_server(pid)`). With `watch_pid`, a watchdog
@@ -243,9 +248,22 @@ def start_server(base: Path | None = None, install: bool = False, attempts: int 
             os.chown(base, entry.pw_uid, entry.pw_gid)
         datadir = base / "data"
         initdb = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(datadir), "-U", SUPERUSER, "--auth=trust", "--no-locale",
-             "-E", "UTF8", "--no-sync", "--no-instructions"],
-            capture_output=True, text=True, **extra,  # type: ignore[call-overload]
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            text=True,
+            **extra,  # type: ignore[call-overload]
         )
         if initdb.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {' '.join((initdb.stderr or initdb.stdout).split())[-400:]}")
@@ -257,7 +275,10 @@ def start_server(base: Path | None = None, install: bool = False, attempts: int 
             opts = " ".join(f"-c {k}={shlex.quote(v)}" for k, v in options.items())
             started = subprocess.run(
                 [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "-t", "60", "-o", opts, "start"],
-                capture_output=True, text=True, stdin=subprocess.DEVNULL, **extra,  # type: ignore[call-overload]
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                **extra,  # type: ignore[call-overload]
             )
             pid = _postmaster_pid(datadir)
             if started.returncode == 0 and pid is not None:
@@ -293,9 +314,21 @@ def start_watchdog(owner_pid: int, server: PgServer) -> subprocess.Popen[bytes]:
     """A detached process that stops `server` (by PID) when `owner_pid` exits
     without having stopped it, and exits as soon as the server is gone."""
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "watch", "--owner", str(owner_pid), "--pid", str(server.pid),
-         "--dir", str(server.base)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "watch",
+            "--owner",
+            str(owner_pid),
+            "--pid",
+            str(server.pid),
+            "--dir",
+            str(server.base),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -349,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start a server; print shell `export` lines (SCF_TEST_PG_URL/PID/DIR)")
     start.add_argument("--install", action="store_true", help="apt-get install postgresql when it is missing")
     start.add_argument("--database", default="scf_test", help="database to create (default scf_test)")
-    start.add_argument("--watch-pid", type=int,
-                       help="stop the server (by PID) if this process exits without stopping it")
+    start.add_argument(
+        "--watch-pid", type=int, help="stop the server (by PID) if this process exits without stopping it"
+    )
     stop = sub.add_parser("stop", help="stop a server by its PID and remove its directory")
     stop.add_argument("--pid", type=int, required=True)
     stop.add_argument("--dir", type=Path, required=True)
@@ -374,8 +408,11 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             print(f"pgtmp: server started but CREATE DATABASE failed: {exc}", file=sys.stderr)
             return 3
-        for key, value in (("SCF_TEST_PG_URL", url), ("SCF_TEST_PG_PID", str(server.pid)),
-                           ("SCF_TEST_PG_DIR", str(server.base))):
+        for key, value in (
+            ("SCF_TEST_PG_URL", url),
+            ("SCF_TEST_PG_PID", str(server.pid)),
+            ("SCF_TEST_PG_DIR", str(server.base)),
+        ):
             print(f"export {key}={shlex.quote(value)}")
         return 0
     datadir = args.dir / "data"

@@ -200,11 +200,7 @@ def test_compiler_error_is_solcs_message(tmp_path: Path) -> None:
         compile_contracts(settings, contracts_dir=contracts)
 
     assert str(info.value) == (
-        "ParserError: Expected ';' but got '}'\n"
-        " --> contracts/Broken.sol:7:5:\n"
-        "  |\n"
-        "7 |     }\n"
-        "  |     ^"
+        "ParserError: Expected ';' but got '}'\n --> contracts/Broken.sol:7:5:\n  |\n7 |     }\n  |     ^"
     )
     assert not settings.artifacts_dir.exists()
 

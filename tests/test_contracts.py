@@ -54,7 +54,16 @@ UINT96_MAX = 2**96 - 1
 AMOUNT = 100_000
 #: IInvoiceToken.Invoice, in ABI order.
 INVOICE_FIELDS = (
-    "supplier", "buyer", "currency", "dueDate", "status", "amount", "paid", "seller", "financierDue", "financierPaid",
+    "supplier",
+    "buyer",
+    "currency",
+    "dueDate",
+    "status",
+    "amount",
+    "paid",
+    "seller",
+    "financierDue",
+    "financierPaid",
 )
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "invoice_numbers.json").read_text())["vectors"]
 TEST_CONTRACTS_DIR = Path(__file__).parent / "contracts"
@@ -193,16 +202,12 @@ class Net:
         self.ledger.confirm(self.acct(buyer), invoice_id)
         return invoice_id
 
-    def offered(
-        self, financier: str | None = None, min_advance: str = "500.00", offer_days: int = 7, **kw: Any
-    ) -> int:
+    def offered(self, financier: str | None = None, min_advance: str = "500.00", offer_days: int = 7, **kw: Any) -> int:
         invoice_id = self.confirmed(**kw)
         self.ledger.offer(self.acct("supplier"), invoice_id, financier, min_advance, offer_days)
         return invoice_id
 
-    def financed(
-        self, advance: str = "900.00", due: str | None = None, financier: str = "financier", **kw: Any
-    ) -> int:
+    def financed(self, advance: str = "900.00", due: str | None = None, financier: str = "financier", **kw: Any) -> int:
         invoice_id = self.offered(**kw)
         self.ledger.finance(self.acct(financier), invoice_id, advance=advance, due=due)
         return invoice_id
@@ -357,7 +362,12 @@ def test_contracts_chain_invoice_unpacks_get_invoice(net: Net) -> None:
     inv = ChainInvoice.from_struct([raw[name] for name in STRUCT_FIELDS])
     assert inv == net.ledger.invoice_state(invoice_id)
     assert (inv.supplier, inv.amount, inv.paid, inv.due_ts, inv.seller) == (
-        raw["supplier"], raw["amount"], 0, raw["dueDate"], None)
+        raw["supplier"],
+        raw["amount"],
+        0,
+        raw["dueDate"],
+        None,
+    )
     assert (inv.status, inv.status_name, inv.outstanding) == (InvoiceStatus.ISSUED, "Issued", raw["amount"])
 
 
@@ -419,9 +429,7 @@ INV_2026_001 = b"INV2026001"
 def _attack_same_number(net: Net, **changed: Any) -> None:
     """Issue INV-2026/001, then try it again directly with one term changed."""
     assert net.issue_raw("INV-2026/001") == 1
-    with reverts(
-        "DuplicateInvoice", supplier=net.addr("supplier"), normalisedNumber=INV_2026_001, existingInvoiceId=1
-    ):
+    with reverts("DuplicateInvoice", supplier=net.addr("supplier"), normalisedNumber=INV_2026_001, existingInvoiceId=1):
         net.send(net.issue_fn("INV-2026/001", **changed), "supplier")
     assert net.next_id() == 2
     assert net.invoice_id_of("INV-2026/001") == 1
@@ -443,8 +451,9 @@ def test_contracts_attack_same_number_other_buyer_refused(net: Net) -> None:
 
 def test_contracts_attack_same_number_other_currency_refused(net: Net, build: Build) -> None:
     artifact = build.artifact("SettlementToken")
-    usd = net.deploy(artifact.abi, artifact.bytecode, "US Dollar (test)", "USD", 2, net.addr("operator"),
-                     net.addr("operator"))
+    usd = net.deploy(
+        artifact.abi, artifact.bytecode, "US Dollar (test)", "USD", 2, net.addr("operator"), net.addr("operator")
+    )
     receipt = net.send(net.invoices.functions.setCurrencyAccepted(usd.address, True), "operator")
     # A second currency gets the next currency id.
     assert [dict(e) for e in net.events(receipt, "CurrencyAcceptanceChanged")] == [
@@ -470,7 +479,8 @@ def test_contracts_attack_number_variant_refused_as_duplicate(net: Net, variant:
 
 
 @pytest.mark.parametrize(
-    "variant", ["INV\u200b1", "INV\u00a01", "INV\u00ad1", "\ufeffINV-1", "INV\u20101", "INV\u22121", "INV\u202e1"],
+    "variant",
+    ["INV\u200b1", "INV\u00a01", "INV\u00ad1", "\ufeffINV-1", "INV\u20101", "INV\u22121", "INV\u202e1"],
     ids=["zero-width-space", "no-break-space", "soft-hyphen", "bom", "hyphen", "minus", "bidi-override"],
 )
 def test_contracts_attack_invisible_character_variant_refused_as_duplicate(net: Net, variant: str) -> None:
@@ -505,11 +515,33 @@ def test_contracts_attack_cancel_to_free_number_refused(net: Net) -> None:
 @pytest.mark.parametrize(
     "number",
     [
-        "", "x" * 65, "發" * 21 + "xx", "INV\n01", "INV\x1b[31m1", "INV\x7f1", "INV\t1", "\x00", "   ", "---",
-        "／－", "\u3000",
+        "",
+        "x" * 65,
+        "發" * 21 + "xx",
+        "INV\n01",
+        "INV\x1b[31m1",
+        "INV\x7f1",
+        "INV\t1",
+        "\x00",
+        "   ",
+        "---",
+        "／－",
+        "\u3000",
     ],
-    ids=["empty", "65-bytes", "65-bytes-utf8", "newline", "escape", "delete", "tab", "nul", "spaces", "dashes",
-         "full-width-separators", "ideographic-space"],
+    ids=[
+        "empty",
+        "65-bytes",
+        "65-bytes-utf8",
+        "newline",
+        "escape",
+        "delete",
+        "tab",
+        "nul",
+        "spaces",
+        "dashes",
+        "full-width-separators",
+        "ideographic-space",
+    ],
 )
 def test_contracts_attack_invalid_invoice_number_refused(net: Net, number: str) -> None:
     with reverts("InvalidInvoiceNumber", number=number):
@@ -550,7 +582,9 @@ def test_contracts_invoice_id_of_finds_every_vector_spelling(net: Net) -> None:
         else:
             # Another spelling of an issued number: a duplicate, whatever else changes.
             with reverts(
-                "DuplicateInvoice", supplier=net.addr("supplier"), normalisedNumber=normal.encode(),
+                "DuplicateInvoice",
+                supplier=net.addr("supplier"),
+                normalisedNumber=normal.encode(),
                 existingInvoiceId=ids[normal],
             ):
                 net.send(net.issue_fn(vector["number"], amount=7), "supplier")
@@ -771,8 +805,11 @@ def test_contracts_offer_rules(net: Net) -> None:
     receipt = net.send(net.offer_fn(1, "financier", 90_000, future), "supplier")
     (offered,) = net.events(receipt, "FinancingOffered")
     assert dict(offered) == {
-        "invoiceId": 1, "holder": net.addr("supplier"), "financier": net.addr("financier"),
-        "minAdvance": 90_000, "expiry": future,
+        "invoiceId": 1,
+        "holder": net.addr("supplier"),
+        "financier": net.addr("financier"),
+        "minAdvance": 90_000,
+        "expiry": future,
     }
     assert net.listing(1) == (net.addr("financier"), future, 90_000)
     with reverts("NotInvoiceHolder", invoiceId=1, account=net.addr("buyer"), holder=net.addr("supplier")):
@@ -891,9 +928,7 @@ def test_contracts_listing_by_previous_holder_does_not_bind_new_holder(net: Net)
     net.offered()
     transfer(net, 1, "supplier", "supplier2")
     net.approve_hkd("financier", 90_000)
-    with reverts(
-        "FinancingNotAuthorized", invoiceId=1, holder=net.addr("supplier2"), financier=net.addr("financier")
-    ):
+    with reverts("FinancingNotAuthorized", invoiceId=1, holder=net.addr("supplier2"), financier=net.addr("financier")):
         net.send(net.finance_fn(1, 90_000), "financier")
     # The new holder lists it itself: now it can be financed, and it is the seller.
     net.send(net.offer_fn(1), "supplier2")
@@ -917,7 +952,10 @@ def test_contracts_finance_delivery_versus_payment(net: Net) -> None:
     assert net.owner(1) == net.addr("financier")
     (financed,) = net.events(receipt, "InvoiceFinanced")
     assert dict(financed) == {
-        "invoiceId": 1, "financier": net.addr("financier"), "seller": net.addr("supplier"), "advance": 95_000,
+        "invoiceId": 1,
+        "financier": net.addr("financier"),
+        "seller": net.addr("supplier"),
+        "advance": 95_000,
         "due": 98_000,
     }
     (moved,) = net.events(receipt, "Transfer")
@@ -926,10 +964,16 @@ def test_contracts_finance_delivery_versus_payment(net: Net) -> None:
     assert net.events(receipt, "FinancingOfferWithdrawn") == []
     inv = net.invoice(1)
     assert (inv["status"], inv["seller"], inv["financierDue"], inv["financierPaid"], inv["paid"]) == (
-        FINANCED, net.addr("supplier"), 98_000, 0, 0
+        FINANCED,
+        net.addr("supplier"),
+        98_000,
+        0,
+        0,
     )
     assert (result["status"], result["seller"], result["reserve"]) == (
-        "Financed", "Kowloon Precision Parts Ltd", "20.00"
+        "Financed",
+        "Kowloon Precision Parts Ltd",
+        "20.00",
     )
     # The financier approved exactly the advance, and all of it was taken.
     assert net.token.functions.allowance(net.addr("financier"), net.invoices.address).call() == 0
@@ -983,8 +1027,13 @@ def test_contracts_attack_stale_terms_refused(net: Net, change: str) -> None:
     }
     with reverts(
         "FinancingTermsChanged",
-        invoiceId=1, expectedAmount=expected["amount"], amount=AMOUNT, expectedPaid=expected["paid"], paid=0,
-        expectedDueDate=expected["due_date"], dueDate=due,
+        invoiceId=1,
+        expectedAmount=expected["amount"],
+        amount=AMOUNT,
+        expectedPaid=expected["paid"],
+        paid=0,
+        expectedDueDate=expected["due_date"],
+        dueDate=due,
     ):
         net.send(net.finance_fn(1, 90_000, **expected), "financier")
 
@@ -1001,8 +1050,14 @@ def test_contracts_attack_one_cent_repayment_cannot_block_financing(net: Net) ->
     inv = net.invoice(1)
     assert (inv["status"], inv["paid"]) == (PARTIALLY_PAID, 1)
     with reverts(
-        "FinancingTermsChanged", invoiceId=1, expectedAmount=AMOUNT, amount=AMOUNT, expectedPaid=0, paid=1,
-        expectedDueDate=inv["dueDate"], dueDate=inv["dueDate"],
+        "FinancingTermsChanged",
+        invoiceId=1,
+        expectedAmount=AMOUNT,
+        amount=AMOUNT,
+        expectedPaid=0,
+        paid=1,
+        expectedDueDate=inv["dueDate"],
+        dueDate=inv["dueDate"],
     ):
         net.send(net.invoices.functions.finance(1, stale), "financier")
     # The due of the stale price would now be above the open amount.
@@ -1019,11 +1074,15 @@ def test_contracts_attack_one_cent_repayment_cannot_block_financing(net: Net) ->
     (financed,) = net.events(receipt, "InvoiceFinanced")
     assert (financed["advance"], financed["due"]) == (AMOUNT - 1, AMOUNT - 1)
     assert net.balances("supplier", "financier") == {
-        "supplier": before["supplier"] + AMOUNT - 1, "financier": before["financier"] - AMOUNT + 1,
+        "supplier": before["supplier"] + AMOUNT - 1,
+        "financier": before["financier"] - AMOUNT + 1,
     }
     inv = net.invoice(1)
     assert (inv["status"], inv["paid"], inv["financierDue"], inv["seller"]) == (
-        FINANCED, 1, AMOUNT - 1, net.addr("supplier")
+        FINANCED,
+        1,
+        AMOUNT - 1,
+        net.addr("supplier"),
     )
     # The rest of the buyer's debt goes to the financier.
     result = net.ledger.repay(net.acct("buyer"), 1, "999.99")
@@ -1183,10 +1242,16 @@ def test_contracts_failed_finance_changes_nothing(net: Net) -> None:
     fn = net.finance_fn(1, 90_000)
     signer = net.acct("dev8")
     w3 = net.ledger.w3
-    tx = fn.build_transaction({
-        "from": signer.address, "gas": 500_000, "chainId": net.ledger.sender.chain_id,
-        "nonce": w3.eth.get_transaction_count(signer.address), "maxFeePerGas": 0, "maxPriorityFeePerGas": 0,
-    })
+    tx = fn.build_transaction(
+        {
+            "from": signer.address,
+            "gas": 500_000,
+            "chainId": net.ledger.sender.chain_id,
+            "nonce": w3.eth.get_transaction_count(signer.address),
+            "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
     tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
     # Sender.wait replays a mined revert to name the rule.
     with reverts("ERC20InsufficientBalance", sender=signer.address, balance=10_000, needed=90_000):
@@ -1296,8 +1361,12 @@ def test_contracts_repay_reserve_waterfall_partial_late_multi_part(net: Net) -> 
             net.advance_time(net.invoice(1)["dueDate"] - net.now() + 3 * DAY)
         repaid, released = _repay(net, amount)
         assert repaid == {
-            "invoiceId": 1, "payer": net.addr("buyer"), "payee": net.addr("financier"), "amount": amount,
-            "toHolder": to_holder, "totalPaid": total,
+            "invoiceId": 1,
+            "payer": net.addr("buyer"),
+            "payee": net.addr("financier"),
+            "amount": amount,
+            "toHolder": to_holder,
+            "totalPaid": total,
         }
         assert released == ([{"invoiceId": 1, "seller": net.addr("supplier"), "amount": reserve}] if reserve else [])
         to_financier += to_holder
@@ -1325,7 +1394,8 @@ def test_contracts_repay_one_payment_straddles_financier_due(net: Net) -> None:
     assert (repaid["toHolder"], repaid["totalPaid"]) == (90_000, 95_000)
     assert released == [{"invoiceId": 1, "seller": net.addr("supplier"), "amount": 5_000}]
     assert net.balances("supplier", "financier") == {
-        "supplier": start["supplier"] + 5_000, "financier": start["financier"] + 90_000,
+        "supplier": start["supplier"] + 5_000,
+        "financier": start["financier"] + 90_000,
     }
     # Through the Ledger, the rest: reserve only.
     result = net.ledger.repay(net.acct("buyer"), 1, "50.00")
@@ -1362,7 +1432,8 @@ def test_contracts_repay_due_equal_open_amount_no_reserve(net: Net) -> None:
         repaid, released = _repay(net, amount)
         assert (repaid["toHolder"], released) == (amount, [])
     assert net.balances("supplier", "financier") == {
-        "supplier": start["supplier"], "financier": start["financier"] + AMOUNT,
+        "supplier": start["supplier"],
+        "financier": start["financier"] + AMOUNT,
     }
     assert net.invoice(1)["status"] == PAID
 
@@ -1372,12 +1443,18 @@ def test_contracts_repay_unfinanced_goes_to_holder(net: Net) -> None:
     before = net.balances("supplier", "buyer")
     first = net.ledger.repay(net.acct("buyer"), 1, "400.00")
     assert (first["status"], first["payee"], first["outstanding"]) == (
-        "PartiallyPaid", "Kowloon Precision Parts Ltd", "600.00"
+        "PartiallyPaid",
+        "Kowloon Precision Parts Ltd",
+        "600.00",
     )
     (repaid,) = net.events(net.receipt(first), "InvoiceRepaid")
     assert dict(repaid) == {
-        "invoiceId": 1, "payer": net.addr("buyer"), "payee": net.addr("supplier"), "amount": 40_000,
-        "toHolder": 40_000, "totalPaid": 40_000,
+        "invoiceId": 1,
+        "payer": net.addr("buyer"),
+        "payee": net.addr("supplier"),
+        "amount": 40_000,
+        "toHolder": 40_000,
+        "totalPaid": 40_000,
     }
     assert net.events(net.receipt(first), "ReserveReleased") == []
     assert (net.invoice(1)["status"], net.invoice(1)["paid"]) == (PARTIALLY_PAID, 40_000)
@@ -1387,7 +1464,8 @@ def test_contracts_repay_unfinanced_goes_to_holder(net: Net) -> None:
     assert (repaid["payee"], repaid["amount"], repaid["totalPaid"]) == (net.addr("supplier2"), 60_000, AMOUNT)
     assert (net.invoice(1)["status"], net.invoice(1)["paid"]) == (PAID, AMOUNT)
     assert net.balances("supplier", "buyer") == {
-        "supplier": before["supplier"] + 40_000, "buyer": before["buyer"] - AMOUNT,
+        "supplier": before["supplier"] + 40_000,
+        "buyer": before["buyer"] - AMOUNT,
     }
 
 
@@ -1400,7 +1478,8 @@ def test_contracts_repay_by_suspended_buyer_succeeds(net: Net) -> None:
     repaid, released = _repay(net, AMOUNT)
     assert (repaid["toHolder"], released[0]["amount"]) == (90_000, 10_000)
     assert net.balances("supplier", "financier") == {
-        "supplier": start["supplier"] + 10_000, "financier": start["financier"] + 90_000,
+        "supplier": start["supplier"] + 10_000,
+        "financier": start["financier"] + 90_000,
     }
     assert net.invoice(1)["status"] == PAID
 
@@ -1477,17 +1556,23 @@ def test_contracts_attack_fee_on_transfer_token_settlement_refused(
     parties = ("supplier", "financier", "buyer")
 
     def state() -> Any:
-        return (net.balances(*parties, token=fot), net.owner(invoice_id), net.invoice(invoice_id),
-                net.listing(invoice_id))
+        return (
+            net.balances(*parties, token=fot),
+            net.owner(invoice_id),
+            net.invoice(invoice_id),
+            net.listing(invoice_id),
+        )
 
     before = state()
     assert before[2]["currency"] == fot.address
-    with reverts("SettlementShortfall", currency=fot.address, to=net.addr("supplier"), expected=90_000,
-                 received=89_100):
+    with reverts(
+        "SettlementShortfall", currency=fot.address, to=net.addr("supplier"), expected=90_000, received=89_100
+    ):
         net.send(net.finance_fn(invoice_id, 90_000), "financier")
     assert state() == before
-    with reverts("SettlementShortfall", currency=fot.address, to=net.addr("supplier"), expected=AMOUNT,
-                 received=99_000):
+    with reverts(
+        "SettlementShortfall", currency=fot.address, to=net.addr("supplier"), expected=AMOUNT, received=99_000
+    ):
         net.send(net.invoices.functions.repay(invoice_id, AMOUNT), "buyer")
     assert state() == before
 
@@ -1535,9 +1620,7 @@ def test_contracts_transfer_while_paused(net: Net) -> None:
     with reverts("EnforcedPause"):
         transfer(net, 1, "supplier", "supplier2")
     with reverts("EnforcedPause"):
-        net.send(
-            net.invoices.functions.safeTransferFrom(net.addr("supplier"), net.addr("supplier2"), 1), "supplier"
-        )
+        net.send(net.invoices.functions.safeTransferFrom(net.addr("supplier"), net.addr("supplier2"), 1), "supplier")
     assert net.owner(1) == net.addr("supplier")
 
 
@@ -1551,10 +1634,17 @@ def test_contracts_registry_admit(net: Net) -> None:
     )
     (admitted,) = net.events(receipt, "ParticipantAdmitted", net.registry)
     assert dict(admitted) == {
-        "account": net.addr("dev8"), "name": "Tai Po Trading Ltd", "roles": SUPPLIER | BUYER, "kycExpiry": expiry,
+        "account": net.addr("dev8"),
+        "name": "Tai Po Trading Ltd",
+        "roles": SUPPLIER | BUYER,
+        "kycExpiry": expiry,
     }
     assert tuple(net.registry.functions.participant(net.addr("dev8")).call()) == (
-        "Tai Po Trading Ltd", SUPPLIER | BUYER, expiry, True, False,
+        "Tai Po Trading Ltd",
+        SUPPLIER | BUYER,
+        expiry,
+        True,
+        False,
     )
     assert net.registry.functions.isActive(net.addr("dev8"), SUPPLIER | BUYER).call() is True
     assert net.registry.functions.isActive(net.addr("dev8"), FINANCIER).call() is False
@@ -1583,9 +1673,7 @@ def test_contracts_registry_kyc_expiry_not_in_future(net: Net) -> None:
     now = net.now()
     for expiry in (now, now - DAY, 0):
         with reverts("InvalidKycExpiry", kycExpiry=expiry):
-            net.call(
-                net.registry.functions.admit(net.addr("dev8"), "Tai Po Trading Ltd", SUPPLIER, expiry), "operator"
-            )
+            net.call(net.registry.functions.admit(net.addr("dev8"), "Tai Po Trading Ltd", SUPPLIER, expiry), "operator")
         with reverts("InvalidKycExpiry", kycExpiry=expiry):
             net.call(net.registry.functions.updateParticipant(net.addr("supplier"), SUPPLIER, expiry), "operator")
 
@@ -1628,10 +1716,32 @@ def test_contracts_registry_rename(net: Net) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "N" * 129, "九" * 43, "Evil\nLtd", "Evil\x1b[2JLtd", "Evil\rLtd", "Evil\x00Ltd", "Evil\x7fLtd", "\t",
-     "Evil\x9b2JLtd", "Evil\x85Ltd"],
-    ids=["empty", "129-bytes", "129-bytes-utf8", "newline", "escape", "carriage-return", "nul", "delete", "tab",
-         "c1-csi", "c1-next-line"],
+    [
+        "",
+        "N" * 129,
+        "九" * 43,
+        "Evil\nLtd",
+        "Evil\x1b[2JLtd",
+        "Evil\rLtd",
+        "Evil\x00Ltd",
+        "Evil\x7fLtd",
+        "\t",
+        "Evil\x9b2JLtd",
+        "Evil\x85Ltd",
+    ],
+    ids=[
+        "empty",
+        "129-bytes",
+        "129-bytes-utf8",
+        "newline",
+        "escape",
+        "carriage-return",
+        "nul",
+        "delete",
+        "tab",
+        "c1-csi",
+        "c1-next-line",
+    ],
 )
 def test_contracts_attack_registry_invalid_name_refused(net: Net, name: str) -> None:
     with reverts("InvalidName", name=name):
@@ -1661,16 +1771,12 @@ def test_contracts_registry_renew_expired_kyc_restores_active(net: Net) -> None:
 def _suspend_then(net: Net, who: str, action: Callable[[], Any]) -> None:
     operator = net.acct("operator")
     receipt = net.receipt(net.ledger.set_suspended(operator, net.addr(who), True))
-    assert [dict(e) for e in net.events(receipt, "ParticipantSuspended", net.registry)] == [
-        {"account": net.addr(who)}
-    ]
+    assert [dict(e) for e in net.events(receipt, "ParticipantSuspended", net.registry)] == [{"account": net.addr(who)}]
     assert net.registry.functions.isActive(net.addr(who), 0).call() is False
     with reverts("ParticipantIsSuspended", account=net.addr(who)):
         action()
     receipt = net.receipt(net.ledger.set_suspended(operator, net.addr(who), False))
-    assert [dict(e) for e in net.events(receipt, "ParticipantReinstated", net.registry)] == [
-        {"account": net.addr(who)}
-    ]
+    assert [dict(e) for e in net.events(receipt, "ParticipantReinstated", net.registry)] == [{"account": net.addr(who)}]
     action()
 
 
@@ -1812,7 +1918,11 @@ def _second_deployment(net: Net, tmp_path: Path) -> tuple[Ledger, dict[str, Loca
     assert ran is False  # the copied cache is used
     holders = {k: Account.create() for k in ("admin", "operator", "currency_manager", "minter", "successor")}
     deployment = deploy(
-        settings, net.ledger.w3, built, holders["admin"], force=True,
+        settings,
+        net.ledger.w3,
+        built,
+        holders["admin"],
+        force=True,
         roles={k: holders[k].address for k in ("admin", "operator", "currency_manager", "minter")},
     )
     assert deployment.roles == {k: holders[k].address for k in ("admin", "operator", "currency_manager", "minter")}
@@ -1854,8 +1964,9 @@ def test_contracts_roles_held_by_distinct_accounts(net: Net, tmp_path: Path) -> 
     # Each does its own job.
     second.sender.transact(hkd.mint(net.addr("buyer"), 1), who["minter"])
     second.sender.transact(inv.setCurrencyAccepted(net.hkd.address, True), who["currency_manager"])
-    second.sender.transact(reg.admit(net.addr("dev8"), "Tai Po Trading Ltd", SUPPLIER, net.now() + DAY),
-                           who["operator"])
+    second.sender.transact(
+        reg.admit(net.addr("dev8"), "Tai Po Trading Ltd", SUPPLIER, net.now() + DAY), who["operator"]
+    )
     second.sender.transact(inv.setMaxTenor(30 * DAY), who["operator"])
     second.sender.transact(inv.pause(), who["operator"])
     assert inv.paused().call() is True
@@ -1935,8 +2046,15 @@ def test_contracts_pause_blocks_every_state_change(net: Net) -> None:
         net.call(fn, who)
 
     def state() -> Any:
-        return (net.invoice(1), net.invoice(2), net.owner(2), net.listing(2), net.next_id(),
-                inv.getApproved(2).call(), net.balances("supplier", "financier", "buyer"))
+        return (
+            net.invoice(1),
+            net.invoice(2),
+            net.owner(2),
+            net.listing(2),
+            net.next_id(),
+            inv.getApproved(2).call(),
+            net.balances("supplier", "financier", "buyer"),
+        )
 
     before = state()
     net.set_paused(True)

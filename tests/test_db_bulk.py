@@ -37,10 +37,20 @@ def test_indexer_bulk_insert_converts_each_column_and_ignores_stored_rows(db_url
             # Columns NULL in every row are left out of the statement: still NULL.
             EVENTS_INSERT.execute(conn, [event_row(4, 0), event_row(4, 1, args=None, args_json='{"d":"4"}')])
         with engine.connect() as conn:
-            got = [tuple(r) for r in conn.execute(
-                select(Event.block_number, Event.log_index, Event.amount, Event.invoice_id, Event.account,
-                       Event.args, Event.block_time).order_by(Event.block_number, Event.log_index)
-            )]
+            got = [
+                tuple(r)
+                for r in conn.execute(
+                    select(
+                        Event.block_number,
+                        Event.log_index,
+                        Event.amount,
+                        Event.invoice_id,
+                        Event.account,
+                        Event.args,
+                        Event.block_time,
+                    ).order_by(Event.block_number, Event.log_index)
+                )
+            ]
     finally:
         engine.dispose()
     noon = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
@@ -70,9 +80,12 @@ def test_indexer_bulk_copy_stores_what_row_inserts_store(
     def rows(chain_id: int) -> list[dict[str, Any]]:
         return [
             event_row(
-                10 + i // 7, i % 7, chain_id=chain_id,
+                10 + i // 7,
+                i % 7,
+                chain_id=chain_id,
                 amount=2**256 - 1 if i % 5 == 0 else (i if i % 3 else None),
-                invoice_id=i if i % 2 else None, account="0x" + f"{i:02x}" * 20 if i % 6 == 0 else None,
+                invoice_id=i if i % 2 else None,
+                account="0x" + f"{i:02x}" * 20 if i % 6 == 0 else None,
                 block_time=dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC) + dt.timedelta(seconds=i, microseconds=i),
                 args_json=f'{{"n":"{i}","s":"香港 \\"q\\""}}' if i % 4 else None,
                 args={"i": str(i), "ok": True} if i % 4 == 0 else None,
@@ -90,11 +103,28 @@ def test_indexer_bulk_copy_stores_what_row_inserts_store(
         with engine.begin() as conn:
             EVENTS_INSERT.execute(conn, rows(2), known_new=known_new)
         with engine.connect() as conn:
-            got = {chain: [tuple(r) for r in conn.execute(
-                select(Event.block_number, Event.log_index, Event.amount, Event.invoice_id, Event.account,
-                       Event.args, Event.block_time, Event.block_hash, Event.tx_hash, Event.event)
-                .where(Event.chain_id == chain).order_by(Event.block_number, Event.log_index)
-            )] for chain in (1, 2)}
+            got = {
+                chain: [
+                    tuple(r)
+                    for r in conn.execute(
+                        select(
+                            Event.block_number,
+                            Event.log_index,
+                            Event.amount,
+                            Event.invoice_id,
+                            Event.account,
+                            Event.args,
+                            Event.block_time,
+                            Event.block_hash,
+                            Event.tx_hash,
+                            Event.event,
+                        )
+                        .where(Event.chain_id == chain)
+                        .order_by(Event.block_number, Event.log_index)
+                    )
+                ]
+                for chain in (1, 2)
+            }
     finally:
         engine.dispose()
     assert len(got[1]) == 70

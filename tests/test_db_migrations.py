@@ -25,8 +25,9 @@ def test_indexer_schema_revision_is_the_migrations_head() -> None:
 
 
 @pytest.mark.parametrize("existing_page_size", [None, 4096])
-def test_indexer_sqlite_page_size_is_16_kib_for_new_databases_only(tmp_path: Path, existing_page_size: int | None
-                                                                   ) -> None:
+def test_indexer_sqlite_page_size_is_16_kib_for_new_databases_only(
+    tmp_path: Path, existing_page_size: int | None
+) -> None:
     """New SQLite databases get 16 KiB pages; one made with other pages keeps
     them (SQLite cannot change them in WAL mode) and still works. Either way
     a commit checkpoints at about 40 MB of WAL."""
@@ -67,8 +68,11 @@ def test_indexer_schema_matches_the_models(db_url: str) -> None:
     finally:
         engine.dispose()
     ours = {t.name for t in Base.metadata.sorted_tables}
-    relevant = [d for d in diff if getattr(d[1], "name", None) in ours or getattr(getattr(d[1], "table", None),
-                                                                                 "name", None) in ours]
+    relevant = [
+        d
+        for d in diff
+        if getattr(d[1], "name", None) in ours or getattr(getattr(d[1], "table", None), "name", None) in ours
+    ]
     assert relevant == []
 
 
@@ -79,13 +83,27 @@ def test_indexer_uint256_is_exact_on_every_backend(db_url: str) -> None:
     values = [0, 1, 2**53 + 1, 2**63 - 1, 2**63, 2**128 - 1, 2**256 - 1]
     try:
         with engine.begin() as conn:
-            conn.execute(Event.__table__.insert(), [
-                {"chain_id": 1, "contract": "0x" + "00" * 20, "block_number": 1, "block_hash": f"0x{i:064x}",
-                 "block_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "tx_hash": "0x" + "00" * 32,
-                 "tx_index": 0, "log_index": 0, "event": "T", "invoice_id": None, "account": None,
-                 "amount": v, "args": {}}
-                for i, v in enumerate(values)
-            ])
+            conn.execute(
+                Event.__table__.insert(),
+                [
+                    {
+                        "chain_id": 1,
+                        "contract": "0x" + "00" * 20,
+                        "block_number": 1,
+                        "block_hash": f"0x{i:064x}",
+                        "block_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                        "tx_hash": "0x" + "00" * 32,
+                        "tx_index": 0,
+                        "log_index": 0,
+                        "event": "T",
+                        "invoice_id": None,
+                        "account": None,
+                        "amount": v,
+                        "args": {},
+                    }
+                    for i, v in enumerate(values)
+                ],
+            )
             got = [r[0] for r in conn.execute(select(Event.amount).order_by(Event.amount))]
             above = [r[0] for r in conn.execute(select(Event.amount).where(Event.amount > 2**63 - 1))]
             times = {r[0] for r in conn.execute(select(Event.block_time))}
@@ -150,15 +168,17 @@ def test_indexer_migration_0003_narrows_the_invoice_index(db_url: str) -> None:
     try:
         upgrade(engine, "0002")
         with engine.begin() as conn:
-            conn.execute(Event.__table__.insert(), [
-                {k: v for k, v in event_row(4, 2, invoice_id=7).items() if k != "args_json"}])
+            conn.execute(
+                Event.__table__.insert(), [{k: v for k, v in event_row(4, 2, invoice_id=7).items() if k != "args_json"}]
+            )
         assert invoice_index() == ["chain_id", "contract", "invoice_id"]
         upgrade(engine)
         assert invoice_index() == ["chain_id", "invoice_id"]
         with engine.connect() as conn:
             assert [tuple(r) for r in conn.execute(select(Event.block_number, Event.invoice_id))] == [(4, 7)]
             history = select(Event.log_index).where(
-                Event.chain_id == 1, Event.contract == "0x" + "11" * 20, Event.invoice_id == 7)
+                Event.chain_id == 1, Event.contract == "0x" + "11" * 20, Event.invoice_id == 7
+            )
             if conn.dialect.name == "sqlite":
                 compiled = history.compile(conn, compile_kwargs={"literal_binds": True})
                 plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
@@ -183,34 +203,87 @@ def test_indexer_migration_0004_carries_version_1_rows_over(db_url: str) -> None
     engine = create_db_engine(db_url)
     day = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     key = {"chain_id": 1, "contract": "0x" + "11" * 20}
-    record = {**key, "block_hash": "0x" + "22" * 32, "block_time": day, "tx_hash": "0x" + "33" * 32,
-              "currency": "0x" + "44" * 20}
+    record = {
+        **key,
+        "block_hash": "0x" + "22" * 32,
+        "block_time": day,
+        "tx_hash": "0x" + "33" * 32,
+        "currency": "0x" + "44" * 20,
+    }
     try:
         upgrade(engine, "0003")
         with engine.begin() as conn:
             old = sa_table(conn, "invoices")
-            conn.execute(old.insert(), [{
-                **key, "invoice_id": n, "supplier": "0x" + "55" * 20, "buyer": "0x" + "66" * 20,
-                "holder": "0x" + "77" * 20, "currency": record["currency"], "amount": 100_000, "paid": paid,
-                "outstanding": 100_000 - paid, "advance": 90_000 if financed else 0,
-                "financier": "0x" + "77" * 20 if financed else None, "status": status, "due_at": day,
-                "due_date": day.date(), "fingerprint": "0x" + "88" * 32, "doc_hash": "0x" + "99" * 32,
-                "issued_block": 1, "issued_at": day, "financed_block": 5 if financed else None,
-                "updated_block": 9, "updated_at": day,
-            } for n, paid, financed, status in ((1, 40_000, True, "PartiallyPaid"), (2, 0, False, "Confirmed"))])
-            conn.execute(sa_table(conn, "financings").insert(), [{
-                **record, "invoice_id": 1, "financier": "0x" + "77" * 20, "seller": "0x" + "55" * 20,
-                "advance": 90_000, "block_number": 5, "log_index": 0}])
-            conn.execute(sa_table(conn, "repayments").insert(), [{
-                **record, "invoice_id": 1, "payer": "0x" + "66" * 20, "payee": "0x" + "77" * 20, "amount": 40_000,
-                "total_paid": 40_000, "block_number": 7, "log_index": 0}])
+            conn.execute(
+                old.insert(),
+                [
+                    {
+                        **key,
+                        "invoice_id": n,
+                        "supplier": "0x" + "55" * 20,
+                        "buyer": "0x" + "66" * 20,
+                        "holder": "0x" + "77" * 20,
+                        "currency": record["currency"],
+                        "amount": 100_000,
+                        "paid": paid,
+                        "outstanding": 100_000 - paid,
+                        "advance": 90_000 if financed else 0,
+                        "financier": "0x" + "77" * 20 if financed else None,
+                        "status": status,
+                        "due_at": day,
+                        "due_date": day.date(),
+                        "fingerprint": "0x" + "88" * 32,
+                        "doc_hash": "0x" + "99" * 32,
+                        "issued_block": 1,
+                        "issued_at": day,
+                        "financed_block": 5 if financed else None,
+                        "updated_block": 9,
+                        "updated_at": day,
+                    }
+                    for n, paid, financed, status in ((1, 40_000, True, "PartiallyPaid"), (2, 0, False, "Confirmed"))
+                ],
+            )
+            conn.execute(
+                sa_table(conn, "financings").insert(),
+                [
+                    {
+                        **record,
+                        "invoice_id": 1,
+                        "financier": "0x" + "77" * 20,
+                        "seller": "0x" + "55" * 20,
+                        "advance": 90_000,
+                        "block_number": 5,
+                        "log_index": 0,
+                    }
+                ],
+            )
+            conn.execute(
+                sa_table(conn, "repayments").insert(),
+                [
+                    {
+                        **record,
+                        "invoice_id": 1,
+                        "payer": "0x" + "66" * 20,
+                        "payee": "0x" + "77" * 20,
+                        "amount": 40_000,
+                        "total_paid": 40_000,
+                        "block_number": 7,
+                        "log_index": 0,
+                    }
+                ],
+            )
         upgrade(engine)
         with engine.connect() as conn:
             invoices = {r.invoice_id: r for r in conn.execute(select(Invoice.__table__))}
             financing = conn.execute(select(Financing.__table__)).one()
             repayment = conn.execute(select(Repayment.__table__)).one()
-        assert (invoices[1].seller, invoices[1].financier_due, invoices[1].financier_paid,
-                invoices[1].reserve_released, invoices[1].number) == ("0x" + "55" * 20, 100_000, 40_000, 0, None)
+        assert (
+            invoices[1].seller,
+            invoices[1].financier_due,
+            invoices[1].financier_paid,
+            invoices[1].reserve_released,
+            invoices[1].number,
+        ) == ("0x" + "55" * 20, 100_000, 40_000, 0, None)
         assert (invoices[2].seller, invoices[2].financier_due, invoices[2].financier_paid) == (None, None, 0)
         assert financing.due == 100_000
         assert (repayment.to_payee, repayment.to_seller, repayment.seller) == (40_000, 0, "0x" + "55" * 20)

@@ -25,33 +25,73 @@ def _input(name: str, type_: str, indexed: bool = False) -> dict[str, Any]:
     return {"name": name, "type": type_, "indexed": indexed}
 
 
-ISSUED = {"type": "event", "name": "InvoiceIssued", "anonymous": False, "inputs": [
-    _input("invoiceId", "uint256", True), _input("supplier", "address", True), _input("buyer", "address", True),
-    _input("number", "string"), _input("currency", "address"), _input("amount", "uint256"),
-    _input("dueDate", "uint64"), _input("docHash", "bytes32"),
-]}
+ISSUED = {
+    "type": "event",
+    "name": "InvoiceIssued",
+    "anonymous": False,
+    "inputs": [
+        _input("invoiceId", "uint256", True),
+        _input("supplier", "address", True),
+        _input("buyer", "address", True),
+        _input("number", "string"),
+        _input("currency", "address"),
+        _input("amount", "uint256"),
+        _input("dueDate", "uint64"),
+        _input("docHash", "bytes32"),
+    ],
+}
 ISSUED_DATA = ["string", "address", "uint256", "uint64", "bytes32"]
-ADMITTED = {"type": "event", "name": "ParticipantAdmitted", "anonymous": False, "inputs": [
-    _input("account", "address", True), _input("name", "string"), _input("roles", "uint8"),
-    _input("kycExpiry", "uint64"),
-]}
+ADMITTED = {
+    "type": "event",
+    "name": "ParticipantAdmitted",
+    "anonymous": False,
+    "inputs": [
+        _input("account", "address", True),
+        _input("name", "string"),
+        _input("roles", "uint8"),
+        _input("kycExpiry", "uint64"),
+    ],
+}
 #: Every kind of data argument the decoders slice, dynamic ones between static ones.
-MIXED = {"type": "event", "name": "Mixed", "anonymous": False, "inputs": [
-    _input("flag", "bool"), _input("note", "string"), _input("delta", "int64"), _input("blob", "bytes"),
-    _input("tag", "bytes4"), _input("label", "string", True),
-]}
+MIXED = {
+    "type": "event",
+    "name": "Mixed",
+    "anonymous": False,
+    "inputs": [
+        _input("flag", "bool"),
+        _input("note", "string"),
+        _input("delta", "int64"),
+        _input("blob", "bytes"),
+        _input("tag", "bytes4"),
+        _input("label", "string", True),
+    ],
+}
 #: Arrays are left to eth_abi.
-LISTED = {"type": "event", "name": "Listed", "anonymous": False, "inputs": [
-    _input("account", "address", True), _input("ids", "uint256[]"), _input("memo", "string"),
-]}
+LISTED = {
+    "type": "event",
+    "name": "Listed",
+    "anonymous": False,
+    "inputs": [
+        _input("account", "address", True),
+        _input("ids", "uint256[]"),
+        _input("memo", "string"),
+    ],
+}
 
 
-def _log(item: dict[str, Any], topics: list[str], data: bytes, address: str = INVOICE_CONTRACT,
-         log_index: int = 0) -> dict[str, Any]:
+def _log(
+    item: dict[str, Any], topics: list[str], data: bytes, address: str = INVOICE_CONTRACT, log_index: int = 0
+) -> dict[str, Any]:
     return {
-        "address": address, "topics": [event_topic(item), *topics], "data": "0x" + data.hex(),
-        "blockHash": "0x" + "ab" * 32, "blockNumber": "0x7", "blockTimestamp": "0x6b064938",
-        "transactionHash": "0x" + "CD" * 32, "transactionIndex": "0x2", "logIndex": hex(log_index),
+        "address": address,
+        "topics": [event_topic(item), *topics],
+        "data": "0x" + data.hex(),
+        "blockHash": "0x" + "ab" * 32,
+        "blockNumber": "0x7",
+        "blockTimestamp": "0x6b064938",
+        "transactionHash": "0x" + "CD" * 32,
+        "transactionIndex": "0x2",
+        "logIndex": hex(log_index),
         "removed": False,
     }
 
@@ -76,8 +116,7 @@ def test_decoder_reads_strings_as_eth_abi_does(name: str) -> None:
 
     args, text = decoder.decode([event_topic(ADMITTED), _address_topic(SUPPLIER)], "0x" + data.hex())
 
-    assert args == {"account": to_checksum_address(SUPPLIER), "name": name, "roles": "3",
-                    "kycExpiry": str(2**64 - 1)}
+    assert args == {"account": to_checksum_address(SUPPLIER), "name": name, "roles": "3", "kycExpiry": str(2**64 - 1)}
     assert json.loads(text) == args
     assert abi_decode(["string", "uint8", "uint64"], data)[0] == args["name"]
     assert "tuple_decoder(" not in decoder.source  # sliced: no eth_abi import for strings
@@ -93,8 +132,14 @@ def test_decoder_slices_every_one_word_and_dynamic_type_as_eth_abi_does() -> Non
     args, text = decoder.decode([event_topic(MIXED), label_hash], "0x" + data.hex())
 
     flag, note, delta, blob, tag = abi_decode(types, data)
-    assert args == {"flag": flag, "note": note, "delta": str(delta), "blob": "0x" + blob.hex(),
-                    "tag": "0x" + tag.hex(), "label": label_hash.lower()}
+    assert args == {
+        "flag": flag,
+        "note": note,
+        "delta": str(delta),
+        "blob": "0x" + blob.hex(),
+        "tag": "0x" + tag.hex(),
+        "label": label_hash.lower(),
+    }
     assert json.loads(text) == args
 
 
@@ -112,13 +157,25 @@ def test_decoder_leaves_arrays_to_eth_abi() -> None:
 def test_logs_become_rows_with_their_typed_columns() -> None:
     targets = _targets()
     logs = [
-        _log(ISSUED, [_word(42), _address_topic(SUPPLIER), _address_topic(BUYER)],
-             abi_encode(ISSUED_DATA, ["INV-42", BUYER, 2**70, 1_800_000_000, b"\x22" * 32])),
+        _log(
+            ISSUED,
+            [_word(42), _address_topic(SUPPLIER), _address_topic(BUYER)],
+            abi_encode(ISSUED_DATA, ["INV-42", BUYER, 2**70, 1_800_000_000, b"\x22" * 32]),
+        ),
         # An invoice id past 64 bits has no invoice_id column value.
-        _log(ISSUED, [_word(2**64), _address_topic(SUPPLIER), _address_topic(BUYER)],
-             abi_encode(ISSUED_DATA, ["X", BUYER, 5, 0, b"\0" * 32]), log_index=1),
-        _log(ADMITTED, [_address_topic(SUPPLIER)], abi_encode(["string", "uint8", "uint64"], ["Supplier", 1, 9]),
-             address=REGISTRY_CONTRACT, log_index=2),
+        _log(
+            ISSUED,
+            [_word(2**64), _address_topic(SUPPLIER), _address_topic(BUYER)],
+            abi_encode(ISSUED_DATA, ["X", BUYER, 5, 0, b"\0" * 32]),
+            log_index=1,
+        ),
+        _log(
+            ADMITTED,
+            [_address_topic(SUPPLIER)],
+            abi_encode(["string", "uint8", "uint64"], ["Supplier", 1, 9]),
+            address=REGISTRY_CONTRACT,
+            log_index=2,
+        ),
         _log(LISTED, [_address_topic(BUYER)], abi_encode(["uint256[]", "string"], [[7], "m"]), log_index=3),
     ]
 
@@ -163,11 +220,15 @@ def test_decoder_reads_strings_that_are_not_utf8_with_replacement(raw: bytes) ->
     invoice from the ledger). Such bytes read as U+FFFD, as Python's
     errors="replace" does, in the sliced decoders and in eth_abi's path."""
     targets = _targets()
-    issued = abi_encode(["bytes", "address", "uint256", "uint64", "bytes32"],  # `bytes`: the same encoding
-                        [raw, BUYER, 100, 1_800_000_000, b"\x33" * 32])
+    issued = abi_encode(
+        ["bytes", "address", "uint256", "uint64", "bytes32"],  # `bytes`: the same encoding
+        [raw, BUYER, 100, 1_800_000_000, b"\x33" * 32],
+    )
     listed = abi_encode(["uint256[]", "bytes"], [[1], raw])
-    logs = [_log(ISSUED, [_word(7), _address_topic(SUPPLIER), _address_topic(BUYER)], issued),
-            _log(LISTED, [_address_topic(BUYER)], listed, log_index=1)]
+    logs = [
+        _log(ISSUED, [_word(7), _address_topic(SUPPLIER), _address_topic(BUYER)], issued),
+        _log(LISTED, [_address_topic(BUYER)], listed, log_index=1),
+    ]
 
     rows = logs_to_rows(logs, targets, 31337, {})
 

@@ -5,17 +5,20 @@ import pytest
 from ledger import errors
 
 
-@pytest.mark.parametrize(("cls", "family", "code"), [
-    (errors.InputError, errors.InputError, 2),
-    (errors.InvalidInvoiceNumber, errors.InputError, 2),
-    (errors.TransactionReverted, errors.Refused, 1),
-    (errors.DecisionRefused, errors.Refused, 1),
-    (errors.PolicyError, errors.EnvironmentProblem, 1),
-    (errors.DatabaseError, errors.EnvironmentProblem, 1),
-    (errors.MissingContract, errors.DeploymentError, 1),
-    (errors.RpcBusy, errors.NodeUnavailable, 1),
-    (errors.CompileError, errors.EnvironmentProblem, 1),
-])
+@pytest.mark.parametrize(
+    ("cls", "family", "code"),
+    [
+        (errors.InputError, errors.InputError, 2),
+        (errors.InvalidInvoiceNumber, errors.InputError, 2),
+        (errors.TransactionReverted, errors.Refused, 1),
+        (errors.DecisionRefused, errors.Refused, 1),
+        (errors.PolicyError, errors.EnvironmentProblem, 1),
+        (errors.DatabaseError, errors.EnvironmentProblem, 1),
+        (errors.MissingContract, errors.DeploymentError, 1),
+        (errors.RpcBusy, errors.NodeUnavailable, 1),
+        (errors.CompileError, errors.EnvironmentProblem, 1),
+    ],
+)
 def test_errors_family_carries_exit_code(cls: type[errors.LedgerError], family: type, code: int) -> None:
     assert issubclass(cls, family) and issubclass(cls, errors.LedgerError)
     assert cls.exit_code == code
@@ -24,8 +27,9 @@ def test_errors_family_carries_exit_code(cls: type[errors.LedgerError], family: 
 def test_errors_messages_built_from_attributes() -> None:
     missing = errors.MissingContract("InvoiceToken", 31337)
     assert (missing.contract, missing.chain_id) == ("InvoiceToken", 31337)
-    assert str(missing) == ("the deployment record of chain 31337 lacks InvoiceToken; redeploy with "
-                            "`scf deploy --force`")
+    assert str(missing) == (
+        "the deployment record of chain 31337 lacks InvoiceToken; redeploy with `scf deploy --force`"
+    )
     assert str(errors.PolicyError("p.toml", "bad")) == "p.toml: bad"
     assert errors.CompileError.keep_lines and not errors.InputError.keep_lines
 
@@ -38,4 +42,7 @@ def test_errors_old_import_paths_still_work() -> None:
 
     assert (RpcBusy, RpcError, RpcTimeout) == (errors.RpcBusy, errors.RpcError, errors.RpcTimeout)
     assert (PolicyError, DecisionRefused, InvalidInvoiceNumber) == (
-        errors.PolicyError, errors.DecisionRefused, errors.InvalidInvoiceNumber)
+        errors.PolicyError,
+        errors.DecisionRefused,
+        errors.InvalidInvoiceNumber,
+    )

@@ -34,8 +34,9 @@ SUPPLIER_NAME = "Kowloon Precision Parts Ltd"
 
 def tight_policy(buyer_line: str = "150000.00") -> Policy:
     """The example policy with a small credit line for the test buyer."""
-    text = EXAMPLE.read_text().replace('"Tsuen Wan Electronics Ltd" = "8000000.00"',
-                                       f'"Tsuen Wan Electronics Ltd" = "{buyer_line}"')
+    text = EXAMPLE.read_text().replace(
+        '"Tsuen Wan Electronics Ltd" = "8000000.00"', f'"Tsuen Wan Electronics Ltd" = "{buyer_line}"'
+    )
     return parse_policy(text, "tight.toml")
 
 
@@ -56,8 +57,17 @@ class Book:
     def today(self) -> dt.date:
         return timestamp_to_date(self.ledger.chain_time())
 
-    def issue(self, amount: str = "100000.00", days: int = 60, supplier: str = "supplier", buyer: str = "buyer",
-              confirm: bool = True, offer: bool = True, to: str | None = None, ask: str = "10000.00") -> int:
+    def issue(
+        self,
+        amount: str = "100000.00",
+        days: int = 60,
+        supplier: str = "supplier",
+        buyer: str = "buyer",
+        confirm: bool = True,
+        offer: bool = True,
+        to: str | None = None,
+        ask: str = "10000.00",
+    ) -> int:
         """Issue (and confirm, and list for ``to`` or any financier, asking ``ask``) an invoice."""
         due = self.today() + dt.timedelta(days=days)
         r = self.ledger.issue(self.acct(supplier), buyer, f"INV-{uuid.uuid4().hex[:10]}", amount, "HKD", due)
@@ -105,7 +115,12 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
     # Grade B: 90% advance; 4.50% + 2.50% on ACT/365; fees 250.00 + 0.10% of the advance.
     # 9,000,000 x 0.07 x 60 / 365 = 103,561.64 -> 103,562; fees 25,000 + 9,000.
     assert (p["advance"], p["discount"], p["fees"], p["net_advance"], p["reserve"]) == (
-        "90000.00", "1035.62", "340.00", "88624.38", "10000.00")
+        "90000.00",
+        "1035.62",
+        "340.00",
+        "88624.38",
+        "10000.00",
+    )
     assert decision["policy_hash"] == POLICY.hash
     assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 17
     assert decision["rules"][5]["reason"].startswith("the financier Harbour Trade Finance Ltd's KYC is valid until ")
@@ -116,7 +131,12 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
     # The chain has exactly the decided terms: the net advance paid, the gross advance due to the financier.
     state = book.onchain(invoice_id)
     assert (state["financier_due"], state["financier_paid"], state["seller"], state["holder"], state["status"]) == (
-        9_000_000, 0, acct("supplier").address, financier, 3)
+        9_000_000,
+        0,
+        acct("supplier").address,
+        financier,
+        3,
+    )
     assert book.units("supplier") - supplier_before == 8_862_438
     assert financier_before - book.units("financier") == 8_862_438
     # The decision links to the indexed InvoiceFinanced event of its transaction.
@@ -135,26 +155,44 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
         mine = portfolio_report(conn, desk.scope, financier)
         aging = aging_report(conn, desk.scope)
     state = book.onchain(invoice_id)
-    assert (state["amount"] - state["paid"], state["financier_due"] - state["financier_paid"]) == (
-        6_000_000, 5_000_000)
+    assert (state["amount"] - state["paid"], state["financier_due"] - state["financier_paid"]) == (6_000_000, 5_000_000)
     [row] = exp["rows"]
     # Exposure is the financier's outstanding due (90,000.00 - 40,000.00), not the open face amount;
     # the other 10,000.00 open is the seller's reserve.
     assert (row["buyer"], row["name"], row["outstanding"], row["advanced"], row["open"], row["reserve_held"]) == (
-        acct("buyer").address, BUYER_NAME, "50000.00", "88624.38", "60000.00", "10000.00")
+        acct("buyer").address,
+        BUYER_NAME,
+        "50000.00",
+        "88624.38",
+        "60000.00",
+        "10000.00",
+    )
     # 50,000.00 / 8,000,000.00 = 0.625% -> 0.62 (half-even).
     assert (row["limit"], row["used"], row["used_pct"], row["headroom"]) == (
-        "8000000.00", "50000.00", "0.62", "7950000.00")
+        "8000000.00",
+        "50000.00",
+        "0.62",
+        "7950000.00",
+    )
     [pf] = mine["rows"]
-    assert (pf["advanced"], pf["due"], pf["received"], pf["outstanding"], pf["collected"], pf["open"],
-            pf["closed"]) == ("88624.38", "90000.00", "40000.00", "50000.00", "40000.00", 1, 0)
-    assert (pf["reserve_at_financing"], pf["reserve_released"], pf["reserve_held"]) == (
-        "10000.00", "0.00", "10000.00")
+    assert (
+        pf["advanced"],
+        pf["due"],
+        pf["received"],
+        pf["outstanding"],
+        pf["collected"],
+        pf["open"],
+        pf["closed"],
+    ) == ("88624.38", "90000.00", "40000.00", "50000.00", "40000.00", 1, 0)
+    assert (pf["reserve_at_financing"], pf["reserve_released"], pf["reserve_held"]) == ("10000.00", "0.00", "10000.00")
     # Expected income = gross advance - cash = discount + fees = 1,375.62 over 60 days on 88,624.38:
     # 137,562 x 365 / (8,862,438 x 60) = 9.4424...%
     assert pf["expected_income"] == "1375.62" and pf["expected_yield_pct"] == "9.44"
     assert (aging["rows"][0]["not_due"], aging["rows"][0]["reserve"], aging["rows"][0]["to_holders"]) == (
-        "60000.00", "10000.00", "50000.00")
+        "60000.00",
+        "10000.00",
+        "50000.00",
+    )
     assert aging["totals"][0]["total"] == "60000.00"
 
     # The last 60,000.00: 50,000.00 completes the financier's due, 10,000.00 is the seller's reserve.
@@ -162,7 +200,9 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
     paid = book.ledger.repay(acct("buyer"), invoice_id, "60000.00")
     assert (paid["to_payee"], paid["reserve_released"]) == ("50000.00", "10000.00")
     assert (book.units("financier") - financier_before, book.units("supplier") - supplier_before) == (
-        5_000_000, 1_000_000)
+        5_000_000,
+        1_000_000,
+    )
     state = book.onchain(invoice_id)
     assert (state["financier_paid"], state["paid"], state["status"]) == (9_000_000, 10_000_000, 5)
     desk.sync()
@@ -171,9 +211,15 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
         assert exposure_report(conn, desk.scope, "buyer")["rows"] == []
     # Paid in full: the financier received its due, the gross advance (90,000.00) of the 100,000.00 the buyer
     # paid; the 10,000.00 reserve went to the seller; income 90,000.00 - 88,624.38 = 1,375.62.
-    assert (pf["collected"], pf["received"], pf["outstanding"], pf["closed"], pf["realised_income"],
-            pf["reserve_released"], pf["reserve_held"]) == (
-        "100000.00", "90000.00", "0.00", 1, "1375.62", "10000.00", "0.00")
+    assert (
+        pf["collected"],
+        pf["received"],
+        pf["outstanding"],
+        pf["closed"],
+        pf["realised_income"],
+        pf["reserve_released"],
+        pf["reserve_held"],
+    ) == ("100000.00", "90000.00", "0.00", 1, "1375.62", "10000.00", "0.00")
     assert pf["realised_yield_pct"] is not None
 
 
@@ -185,13 +231,16 @@ def test_finance_decisions_declined_without_consent_and_refused(desk: Any, book:
     assert d["status"] == "declined"
     failing = [r for r in d["rules"] if r["outcome"] == "fail"]
     assert [r["name"] for r in failing] == ["holder_consent"]
-    assert failing[0]["reason"] == (f"the holder {SUPPLIER_NAME} has not offered it to this financier "
-                                    "(it needs `scf invoice offer` first)")
+    assert failing[0]["reason"] == (
+        f"the holder {SUPPLIER_NAME} has not offered it to this financier (it needs `scf invoice offer` first)"
+    )
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier"))
-    assert str(info.value) == (f"decision {d['decision_id']} was declined, so it cannot be executed (the holder "
-                               f"{SUPPLIER_NAME} has not offered it to this financier (it needs "
-                               "`scf invoice offer` first))")
+    assert str(info.value) == (
+        f"decision {d['decision_id']} was declined, so it cannot be executed (the holder "
+        f"{SUPPLIER_NAME} has not offered it to this financier (it needs "
+        "`scf invoice offer` first))"
+    )
     # Listed only for another financier: still no consent for this one.
     other = book.issue(offer=True, to="financier2")
     d2 = desk.quote(other, acct("financier").address, POLICY)
@@ -209,8 +258,10 @@ def test_finance_decisions_expired_by_time_travel(desk: Any, book: Book, acct: A
     book.travel(15 * 60 + 1)
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier"))
-    assert str(info.value) == (f"decision {d['decision_id']} expired at {d['expires_at']} (chain time); quote invoice "
-                               f"{invoice_id} again with `scf finance quote {invoice_id}`")
+    assert str(info.value) == (
+        f"decision {d['decision_id']} expired at {d['expires_at']} (chain time); quote invoice "
+        f"{invoice_id} again with `scf finance quote {invoice_id}`"
+    )
     with desk.engine.connect() as conn:
         from ledger.finance.store import get_decision
 
@@ -231,9 +282,11 @@ def test_finance_decisions_changed_invoice_is_refused_or_reverts(desk: Any, book
     book.ledger.repay(acct("buyer"), repaid, "1000.00")
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier"))
-    assert str(info.value) == (f"invoice {repaid} changed since decision {d['decision_id']} was taken (status "
-                               "Confirmed -> PartiallyPaid; paid HKD 0.00 -> HKD 1,000.00); quote it again with "
-                               f"`scf finance quote {repaid}`")
+    assert str(info.value) == (
+        f"invoice {repaid} changed since decision {d['decision_id']} was taken (status "
+        "Confirmed -> PartiallyPaid; paid HKD 0.00 -> HKD 1,000.00); quote it again with "
+        f"`scf finance quote {repaid}`"
+    )
     # Without the off-chain re-check, the chain itself refuses the stale terms: the paid amount is pinned
     # (a partly paid invoice can be financed, but only on terms priced for what is open now).
     with pytest.raises(TransactionReverted) as reverted:
@@ -265,8 +318,10 @@ def test_finance_decisions_refuses_executed_and_wrong_signer(desk: Any, book: Bo
     d = desk.quote(invoice_id, acct("financier").address, POLICY)
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier2"))
-    assert str(info.value) == (f"decision {d['decision_id']} is for financier {acct('financier').address}, not "
-                               f"{acct('financier2').address}; sign with --as the financier's account")
+    assert str(info.value) == (
+        f"decision {d['decision_id']} is for financier {acct('financier').address}, not "
+        f"{acct('financier2').address}; sign with --as the financier's account"
+    )
     done = desk.execute(d["decision_id"], acct("financier"))
     with pytest.raises(DecisionRefused) as info:
         desk.execute(d["decision_id"], acct("financier"))
@@ -289,8 +344,8 @@ def test_finance_decisions_pending_approvals_use_the_limits(desk: Any, book: Boo
     assert b["status"] == "declined"
     assert b["exposure"]["buyer"] == "90000.00"
     assert [r["reason"] for r in b["rules"] if r["outcome"] == "fail"] == [
-        "the buyer's credit line HKD 150,000.00 would be exceeded: HKD 90,000.00 used + HKD 90,000.00 = "
-        "HKD 180,000.00"]
+        "the buyer's credit line HKD 150,000.00 would be exceeded: HKD 90,000.00 used + HKD 90,000.00 = HKD 180,000.00"
+    ]
     # Re-quoting the same invoice does not count its own pending approval.
     a2 = desk.quote(first, financier, policy)
     assert a2["status"] == "approved" and a2["exposure"]["buyer"] == "0.00"
@@ -322,7 +377,8 @@ def test_finance_decisions_execute_rechecks_limits(desk: Any, book: Book, acct: 
         desk.execute(a["decision_id"], acct("financier"))
     assert str(info.value) == (
         f"decision {a['decision_id']} no longer fits the limits (the buyer's credit line HKD 150,000.00 would be "
-        f"exceeded: HKD 100,000.00 used + HKD 90,000.00 = HKD 190,000.00); quote invoice {first} again")
+        f"exceeded: HKD 100,000.00 used + HKD 90,000.00 = HKD 190,000.00); quote invoice {first} again"
+    )
 
 
 def test_finance_decisions_grade_from_indexed_payment_history(desk: Any, book: Book, acct: Any) -> None:
@@ -336,8 +392,9 @@ def test_finance_decisions_grade_from_indexed_payment_history(desk: Any, book: B
     grade = next(r for r in d["rules"] if r["name"] == "buyer_grade")
     assert grade["inputs"]["invoices"] == 1 and grade["inputs"]["worst_days_past_due"] == 10
     assert grade["inputs"]["on_time"] == 0 and grade["outcome"] == "fail"
-    assert grade["reason"].startswith("the buyer's payment history meets no grade (A: on-time ratio 0.00% is "
-                                      "below 95.00%")
+    assert grade["reason"].startswith(
+        "the buyer's payment history meets no grade (A: on-time ratio 0.00% is below 95.00%"
+    )
     # An on-time payer (paid before the due date) gets A.
     early = book.issue(buyer="buyer2", days=30, offer=False)
     book.ledger.repay(acct("buyer2"), early, "100000.00")
@@ -355,7 +412,10 @@ def test_finance_decisions_auto_finances_soonest_due_within_limits(desk: Any, bo
     unoffered = book.issue(days=20, offer=False)
     dry = desk.auto(financier, None, policy, dry_run=True)
     assert [(r["invoice_id"], r["status"]) for r in dry["results"]] == [
-        (soon, "would approve"), (mid, "would approve"), (late, "would decline")]
+        (soon, "would approve"),
+        (mid, "would approve"),
+        (late, "would decline"),
+    ]
     assert dry["not_offered"] == 1 and dry["financed"] == 2
     with desk.engine.connect() as conn:
         from ledger.finance.store import list_decisions
@@ -379,8 +439,9 @@ def cli(home_copy: Any, db_url: str) -> Any:
     runner = CliRunner()
 
     def run(*args: str) -> Any:
-        return runner.invoke(main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url,
-                                    "--db-url", db_url, *args])
+        return runner.invoke(
+            main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url, "--db-url", db_url, *args]
+        )
 
     return run
 
@@ -392,15 +453,18 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     lines = result.output.splitlines()
     assert lines[0].startswith(f"decision 1: APPROVED invoice {invoice_id} for Harbour Trade Finance Ltd (grade B")
     assert "  ok   holder_consent: the holder listed it for any financier until " in result.output
-    assert "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 7.00%), fees 340.00, pays HKD " \
-           "88624.38 now; due HKD 90000.00 of the buyer's payments, the seller's reserve HKD 10000.00" in result.output
+    assert (
+        "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 7.00%), fees 340.00, pays HKD "
+        "88624.38 now; due HKD 90000.00 of the buyer's payments, the seller's reserve HKD 10000.00" in result.output
+    )
     shown = cli("finance", "show", "1", "--json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["price"]["net_advance"] == "88624.38"
     done = cli("finance", "execute", "1")
     assert done.exit_code == 0, done.output
-    assert done.output.startswith(f"decision 1 executed: invoice {invoice_id} financed, HKD 88624.38 paid to "
-                                  f"{SUPPLIER_NAME} in 0x")
+    assert done.output.startswith(
+        f"decision 1 executed: invoice {invoice_id} financed, HKD 88624.38 paid to {SUPPLIER_NAME} in 0x"
+    )
     assert done.output.rstrip().endswith("; due to you HKD 90000.00, reserve for the seller HKD 10000.00")
     listed = cli("finance", "list", "--csv")
     assert listed.exit_code == 0, listed.output
@@ -411,18 +475,27 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     assert exposure.exit_code == 0, exposure.output
     [erow] = json.loads(exposure.output)["rows"]
     assert (erow["name"], erow["outstanding"], erow["reserve_held"], erow["limit"], erow["headroom"]) == (
-        "Harbour Trade Finance Ltd", "90000.00", "10000.00", "20000000.00", "19910000.00")
+        "Harbour Trade Finance Ltd",
+        "90000.00",
+        "10000.00",
+        "20000000.00",
+        "19910000.00",
+    )
     aging = cli("report", "aging", "--csv")
     assert aging.exit_code == 0, aging.output
-    assert aging.output.splitlines()[0] == ("buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total,"
-                                            "to_holders,reserve")
+    assert aging.output.splitlines()[0] == (
+        "buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total,to_holders,reserve"
+    )
     portfolio = cli("report", "portfolio", "--as", "Harbour Trade Finance Ltd")
     assert portfolio.exit_code == 0, portfolio.output
-    assert "  advanced     HKD 88624.38 against HKD 100000.00 open at financing (HKD 100000.00 face)" \
-        in portfolio.output
+    assert (
+        "  advanced     HKD 88624.38 against HKD 100000.00 open at financing (HKD 100000.00 face)" in portfolio.output
+    )
     assert "  due          HKD 90000.00: received HKD 0.00, outstanding HKD 90000.00" in portfolio.output
-    assert ("  reserve      HKD 10000.00 at financing: released to sellers HKD 0.00, still held HKD 10000.00"
-            in portfolio.output)
+    assert (
+        "  reserve      HKD 10000.00 at financing: released to sellers HKD 0.00, still held HKD 10000.00"
+        in portfolio.output
+    )
     assert "  expected     HKD 1375.62 income, " in portfolio.output
     second = book.issue("50000.00", days=30)
     dry = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--dry-run")
@@ -435,7 +508,8 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     auto = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--max", "1", "--json")
     assert auto.exit_code == 0, auto.output
     assert [(r["invoice_id"], r["status"], r["decision_id"]) for r in json.loads(auto.output)["results"]] == [
-        (second, "executed", 2)]
+        (second, "executed", 2)
+    ]
 
 
 def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_path: Path) -> None:
@@ -443,20 +517,38 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
     bad.write_text(EXAMPLE.read_text().replace('day_count = "ACT/365"', 'day_count = "30/360"'))
     invoice_id = book.issue(offer=False)
     cases: list[tuple[list[str], int, str]] = [
-        (["finance", "quote", str(invoice_id), "--policy", str(bad)], 1,
-         f'Error: {bad}: pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"'),
-        (["finance", "quote", str(invoice_id)], 2,
-         "Error: no policy for financier 'financier': pass --policy FILE or put one at "),
-        (["finance", "quote", "999", "--policy", str(EXAMPLE)], 2,
-         "Error: invoice 999 is not in the indexed ledger; check the id with `scf invoice list`"),
+        (
+            ["finance", "quote", str(invoice_id), "--policy", str(bad)],
+            1,
+            f'Error: {bad}: pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"',
+        ),
+        (
+            ["finance", "quote", str(invoice_id)],
+            2,
+            "Error: no policy for financier 'financier': pass --policy FILE or put one at ",
+        ),
+        (
+            ["finance", "quote", "999", "--policy", str(EXAMPLE)],
+            2,
+            "Error: invoice 999 is not in the indexed ledger; check the id with `scf invoice list`",
+        ),
         (["finance", "execute", "42"], 2, "Error: no decision 42; list them with `scf finance list`"),
-        (["finance", "list", "--status", "won"], 2,
-         "Error: unknown decision status 'won'; use approved, declined, executed, expired, failed"),
-        (["report", "aging", "--as-of", "31/12/2026"], 2,
-         "Error: invalid --as-of date '31/12/2026': use YYYY-MM-DD, for example 2027-01-31"),
-        (["report", "portfolio", "--as", "Nobody Ltd"], 2,
-         "Error: unknown financier 'Nobody Ltd': no participant or local account has that name; give a registered "
-         "name, an account name or an address (see `scf participant list`)"),
+        (
+            ["finance", "list", "--status", "won"],
+            2,
+            "Error: unknown decision status 'won'; use approved, declined, executed, expired, failed",
+        ),
+        (
+            ["report", "aging", "--as-of", "31/12/2026"],
+            2,
+            "Error: invalid --as-of date '31/12/2026': use YYYY-MM-DD, for example 2027-01-31",
+        ),
+        (
+            ["report", "portfolio", "--as", "Nobody Ltd"],
+            2,
+            "Error: unknown financier 'Nobody Ltd': no participant or local account has that name; give a registered "
+            "name, an account name or an address (see `scf participant list`)",
+        ),
         (["report", "exposure", "--csv", "--json"], 2, "Error: --json and --csv cannot be combined; choose one"),
     ]
     for args, code, message in cases:
@@ -468,9 +560,11 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
     assert declined.exit_code == 0 and "DECLINED" in declined.output
     refused = cli("finance", "execute", "1")
     assert refused.exit_code == 1
-    assert refused.output == ("Error: decision 1 was declined, so it cannot be executed (the holder "
-                              f"{SUPPLIER_NAME} has not offered it to this financier (it needs `scf invoice offer` "
-                              "first))\n")
+    assert refused.output == (
+        "Error: decision 1 was declined, so it cannot be executed (the holder "
+        f"{SUPPLIER_NAME} has not offered it to this financier (it needs `scf invoice offer` "
+        "first))\n"
+    )
     assert len(refused.output.strip().splitlines()) == 1
 
 
@@ -523,16 +617,19 @@ def test_finance_decisions_auto_marks_a_failed_execution(desk: Any, book: Book, 
     result = desk.auto(financier, acct("financier2"), POLICY)
     [entry] = result["results"]
     assert entry["status"] == "failed" and result["financed"] == 0
-    assert entry["reason"].endswith(f"; decision {entry['decision_id']} marked failed: it no longer uses limit "
-                                    "headroom")
+    assert entry["reason"].endswith(
+        f"; decision {entry['decision_id']} marked failed: it no longer uses limit headroom"
+    )
     with desk.engine.connect() as conn:
         assert store.get_decision(conn, entry["decision_id"])["status"] == "failed"
         point = store.indexed_point(conn, desk.scope)
         assert store.pending_positions(conn, desk.scope, financier, point.time) == []
     with pytest.raises(DecisionRefused) as info:
         desk.execute(entry["decision_id"], acct("financier"))
-    assert str(info.value) == (f"decision {entry['decision_id']} failed to execute before and no longer counts; "
-                               f"quote invoice {invoice_id} again with `scf finance quote {invoice_id}`")
+    assert str(info.value) == (
+        f"decision {entry['decision_id']} failed to execute before and no longer counts; "
+        f"quote invoice {invoice_id} again with `scf finance quote {invoice_id}`"
+    )
 
 
 def test_finance_decisions_dev_addresses_match_the_derived_keys() -> None:
@@ -574,8 +671,16 @@ def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, a
     policy = parse_policy(EXAMPLE.read_text().replace('day_count = "ACT/365"', 'day_count = "ACT/360"'), "p.toml")
     invoice_id = book.issue("123456.78", days=45)
     d = desk.quote(invoice_id, acct("financier").address, policy)
-    expected = price(12_345_678, 45, advance_rate=Decimal("0.90"), base_rate=Decimal("0.045"),
-                     spread=Decimal("0.025"), day_count="ACT/360", fee_fixed_units=25_000, fee_rate=Decimal("0.001"))
+    expected = price(
+        12_345_678,
+        45,
+        advance_rate=Decimal("0.90"),
+        base_rate=Decimal("0.045"),
+        spread=Decimal("0.025"),
+        day_count="ACT/360",
+        fee_fixed_units=25_000,
+        fee_rate=Decimal("0.001"),
+    )
     # advance* 11,111,110.2 -> 11,111,110; discount* 11,111,110.2 x 0.07 x 45 / 360 = 97,222.21425;
     # fees* 25,000 + 11,111.1102; net* 10,977,776.87555 -> 10,977,776; fees 36,112; discount the rest, 97,222.
     assert (expected.advance, expected.discount, expected.fees) == (11_111_110, 97_222, 25_000 + 11_112)
@@ -597,7 +702,8 @@ def test_finance_decisions_consent_only_by_a_live_listing(desk: Any, book: Book,
     ledger.offer(acct("supplier"), invoice_id, None, "88624.39", 7)
     d = desk.quote(invoice_id, acct("financier").address, POLICY)
     assert [r["reason"] for r in d["rules"] if r["outcome"] == "fail"] == [
-        "the holder asks at least HKD 88,624.39 but the price pays HKD 88,624.38"]
+        "the holder asks at least HKD 88,624.39 but the price pays HKD 88,624.38"
+    ]
     # Asking exactly what it pays: approved and executed.
     ledger.offer(acct("supplier"), invoice_id, "financier", "88624.38", 7)
     d = desk.quote(invoice_id, acct("financier").address, POLICY)
@@ -618,8 +724,7 @@ def test_finance_decisions_partly_paid_invoice_and_self_financing(desk: Any, boo
     assert "not_self_financing" in [r["name"] for r in own["rules"] if r["outcome"] == "fail"]
     d = desk.quote(invoice_id, acct("financier").address, POLICY)
     assert d["status"] == "approved", d["reason"]
-    assert (d["invoice_status"], d["paid"], d["open_amount"]) == (
-        "PartiallyPaid", "3456.78", "120000.00")
+    assert (d["invoice_status"], d["paid"], d["open_amount"]) == ("PartiallyPaid", "3456.78", "120000.00")
     assert d["price"]["advance"] == "108000.00" and d["price"]["reserve"] == "12000.00"
     before = book.units("supplier")
     desk.execute(d["decision_id"], acct("financier"))
@@ -648,11 +753,19 @@ def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book
         held_only = aging_report(conn, desk.scope, due_a, holder=financier)
     rows = {r["name"]: r for r in aging["rows"]}
     assert (rows[BUYER_NAME]["31-60"], rows[BUYER_NAME]["not_due"], rows[BUYER_NAME]["invoices"]) == (
-        "100000.00", "15000.00", 2)
+        "100000.00",
+        "15000.00",
+        2,
+    )
     assert rows["Kwai Chung Logistics Ltd"]["1-30"] == "50000.00"
     [total] = aging["totals"]
     assert (total["not_due"], total["1-30"], total["31-60"], total["90+"], total["total"]) == (
-        "15000.00", "50000.00", "100000.00", "0.00", "165000.00")
+        "15000.00",
+        "50000.00",
+        "100000.00",
+        "0.00",
+        "165000.00",
+    )
     # Of the open amounts, the sellers' reserves of A and B (10% each) are owed to the seller, not the holder.
     assert (total["reserve"], total["to_holders"]) == ("15000.00", "150000.00")
     # C is the supplier's, not the financier's.
@@ -660,8 +773,7 @@ def test_finance_decisions_aging_and_overdue_by_as_of_date(desk: Any, book: Book
     [pf] = late["rows"]
     # 91 days after A's due date: A is a default (> 90 days past due), B is 61 days overdue; what is overdue
     # to the financier is its outstanding due (90,000.00 + 45,000.00), not the face amounts.
-    assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "135000.00", 1,
-                                                                                         "90000.00")
+    assert (pf["overdue_invoices"], pf["overdue"], pf["defaults"], pf["defaulted"]) == (2, "135000.00", 1, "90000.00")
 
 
 def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book: Book) -> None:
@@ -673,7 +785,8 @@ def test_finance_decisions_list_shows_lapsed_approvals_as_expired(cli: Any, book
     assert cli("index", "sync").exit_code == 0
     assert json.loads(cli("finance", "list", "--status", "approved", "--json").output) == []
     assert [d["status"] for d in json.loads(cli("finance", "list", "--status", "expired", "--json").output)] == [
-        "expired"]
+        "expired"
+    ]
     assert json.loads(cli("finance", "show", "1", "--json").output)["status"] == "expired"
     # A fresh approval beside the lapsed one: each status filter, and --limit, count what is shown.
     assert cli("finance", "quote", str(book.issue()), "--policy", str(EXAMPLE)).exit_code == 0
@@ -708,19 +821,45 @@ def test_finance_decisions_migration_is_the_schema_head(db_url: str) -> None:
         now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
         values = {c.name: None for c in Decision.__table__.columns if c.name != "id"}
         values.update(
-            chain_id=1, contract="0x" + "11" * 20, invoice_id=1, financier="0x" + "22" * 20, status="approved",
-            created_at=now, block_number=1, block_hash="0x" + "ab" * 32, as_of=now, expires_at=now,
-            policy_hash="0" * 64, policy_source="p.toml", policy={"k": "v"}, currency="0x" + "33" * 20,
-            currency_symbol="HKD", decimals=2, supplier="0x" + "44" * 20, buyer="0x" + "55" * 20,
-            amount=2**62 + 1, open_amount=2**62 + 1, due_at=now, invoice_status="Confirmed",
-            advance_rate=Decimal("0.9"), annual_rate=Decimal("0.057500000001"), exposure_book=0, exposure_buyer=0,
-            exposure_supplier=0, rules=[{"name": "x"}], reason="r",
+            chain_id=1,
+            contract="0x" + "11" * 20,
+            invoice_id=1,
+            financier="0x" + "22" * 20,
+            status="approved",
+            created_at=now,
+            block_number=1,
+            block_hash="0x" + "ab" * 32,
+            as_of=now,
+            expires_at=now,
+            policy_hash="0" * 64,
+            policy_source="p.toml",
+            policy={"k": "v"},
+            currency="0x" + "33" * 20,
+            currency_symbol="HKD",
+            decimals=2,
+            supplier="0x" + "44" * 20,
+            buyer="0x" + "55" * 20,
+            amount=2**62 + 1,
+            open_amount=2**62 + 1,
+            due_at=now,
+            invoice_status="Confirmed",
+            advance_rate=Decimal("0.9"),
+            annual_rate=Decimal("0.057500000001"),
+            exposure_book=0,
+            exposure_buyer=0,
+            exposure_supplier=0,
+            rules=[{"name": "x"}],
+            reason="r",
         )
         with engine.begin() as conn:
             conn.execute(Decision.__table__.insert(), values)
             row = conn.execute(select(Decision.__table__)).mappings().one()
         assert (row["amount"], row["annual_rate"], row["advance_rate"], row["expires_at"]) == (
-            2**62 + 1, Decimal("0.057500000001"), Decimal("0.9"), now)
+            2**62 + 1,
+            Decimal("0.057500000001"),
+            Decimal("0.9"),
+            now,
+        )
     finally:
         engine.dispose()
 
@@ -732,27 +871,69 @@ def test_finance_decisions_reports_show_the_scenarios_reserve(indexed: Any) -> N
     runner = CliRunner()
 
     def report(*args: str) -> Any:
-        result = runner.invoke(main, ["--home", str(indexed.home), "--db-url", str(indexed.settings.db_url),
-                                      "report", *args, "--json"])
+        result = runner.invoke(
+            main, ["--home", str(indexed.home), "--db-url", str(indexed.settings.db_url), "report", *args, "--json"]
+        )
         assert result.exit_code == 0, result.output
         return json.loads(result.output)
 
     portfolio = report("portfolio", "--as", "Harbour Trade Finance Ltd")
     [row] = portfolio["rows"]
-    assert {k: row[k] for k in ("financed", "open", "closed", "sold", "advanced", "face", "open_at_financing", "due",
-                                "received", "outstanding", "collected", "reserve_at_financing", "reserve_released",
-                                "reserve_held", "expected_income")} == {
-        "financed": 1, "open": 1, "closed": 0, "sold": 0, "advanced": "112500.00", "face": "125000.00",
-        "open_at_financing": "125000.00", "due": "118750.00", "received": "25000.10", "outstanding": "93749.90",
-        "collected": "25000.10", "reserve_at_financing": "6250.00", "reserve_released": "0.00",
-        "reserve_held": "6250.00", "expected_income": "6250.00"}
+    assert {
+        k: row[k]
+        for k in (
+            "financed",
+            "open",
+            "closed",
+            "sold",
+            "advanced",
+            "face",
+            "open_at_financing",
+            "due",
+            "received",
+            "outstanding",
+            "collected",
+            "reserve_at_financing",
+            "reserve_released",
+            "reserve_held",
+            "expected_income",
+        )
+    } == {
+        "financed": 1,
+        "open": 1,
+        "closed": 0,
+        "sold": 0,
+        "advanced": "112500.00",
+        "face": "125000.00",
+        "open_at_financing": "125000.00",
+        "due": "118750.00",
+        "received": "25000.10",
+        "outstanding": "93749.90",
+        "collected": "25000.10",
+        "reserve_at_financing": "6250.00",
+        "reserve_released": "0.00",
+        "reserve_held": "6250.00",
+        "expected_income": "6250.00",
+    }
     [line] = portfolio["invoices"]
     assert (line["invoice_id"], line["position"], line["reserve_held"], line["outstanding"]) == (
-        1, "open", "6250.00", "93749.90")
+        1,
+        "open",
+        "6250.00",
+        "93749.90",
+    )
     [exposure] = report("exposure", "--by", "financier")["rows"]
     assert (exposure["name"], exposure["outstanding"], exposure["open"], exposure["reserve_held"]) == (
-        "Harbour Trade Finance Ltd", "93749.90", "99999.90", "6250.00")
+        "Harbour Trade Finance Ltd",
+        "93749.90",
+        "99999.90",
+        "6250.00",
+    )
     [total] = report("aging", "--as-of", "2026-01-01")["totals"]
     # Open: invoice 1 (99,999.90, of it the 6,250.00 reserve) and invoice 2 (80,000.00, not financed).
     assert (total["invoices"], total["total"], total["reserve"], total["to_holders"]) == (
-        2, "179999.90", "6250.00", "173749.90")
+        2,
+        "179999.90",
+        "6250.00",
+        "173749.90",
+    )

@@ -64,8 +64,10 @@ def test_finance_policy_minimal_file_takes_defaults() -> None:
 
 def test_finance_policy_hash_follows_meaning_not_layout() -> None:
     base = parse_policy(MINIMAL)
-    relaid = parse_policy("# a comment\n" + MINIMAL.replace('base_rate = "5%"', "base_rate = 0.050")
-                          .replace("advance_rate = 0.9", 'advance_rate = "90%"'))
+    relaid = parse_policy(
+        "# a comment\n"
+        + MINIMAL.replace('base_rate = "5%"', "base_rate = 0.050").replace("advance_rate = 0.9", 'advance_rate = "90%"')
+    )
     assert relaid.hash == base.hash
     changed = parse_policy(MINIMAL.replace('spread = "0.01"', 'spread = "0.011"'))
     assert changed.hash != base.hash
@@ -82,69 +84,119 @@ def _bad(old: str, new: str) -> str:
 
 
 BAD = [
-    ('day_count = "ACT/365"', 'day_count = "30/360"',
-     'pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"'),
-    ('day_count = "ACT/365"', "day_count = 365",
-     'pricing.day_count must be "ACT/360" or "ACT/365", got 365'),
-    ('day_count = "ACT/365"', 'daycount = "ACT/365"',
-     "unknown key pricing.daycount; expected one of day_count, base_rate, fee_fixed, fee_rate"),
-    ('base_rate = "0.0450"', 'base_rate = "four"',
-     'pricing.base_rate must be a rate such as "0.045" or "4.5%", got "four"'),
-    ('base_rate = "0.0450"', 'base_rate = "145%"',
-     'pricing.base_rate must be at least 0 and at most 1, got "145%"'),
-    ('base_rate = "0.0450"', "",
-     'pricing.base_rate is missing; expected a rate such as "0.045" or "4.5%"'),
-    ('base_rate = "0.0450"', 'base_rate = "0.04500000001"',
-     'pricing.base_rate must have at most 10 decimal places, got "0.04500000001"'),
-    ('base_rate = "0.0450"', 'base_rate = "4.500000001%"',
-     'pricing.base_rate must have at most 10 decimal places, got "4.500000001%"'),
-    ('fee_fixed = "250.00"', 'fee_fixed = "-1"',
-     'pricing.fee_fixed must be an amount in major units such as "5000000.00", got "-1"'),
-    ('book = "20000000.00"', "book = true",
-     'limits.book must be an amount in major units such as "5000000.00", got true'),
-    ('book = "20000000.00"', 'book = "20000000.00"\nbook_size = 1',
-     "unknown key limits.book_size; expected one of book, buyer_default, supplier_default, buyers, suppliers, "
-     "concentration, concentration_above"),
-    ('concentration = "0.40"', 'concentration = "0"',
-     'limits.concentration must be above 0 and at most 1, got "0"'),
-    ('"Tsuen Wan Electronics Ltd" = "8000000.00"', '"Tsuen Wan Electronics Ltd" = "lots"',
-     'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", got "lots"'),
-    ('"Tsuen Wan Electronics Ltd" = "8000000.00"', '"Tsuen Wan Electronics Ltd" = "8000,00"',
-     'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", '
-     'got "8000,00"'),
-    ('currencies = ["HKD"]', 'currencies = "HKD"',
-     'eligibility.currencies must be a list of currency symbols such as ["HKD"], got "HKD"'),
-    ('currencies = ["HKD"]', "currencies = []",
-     'eligibility.currencies must be a list of currency symbols such as ["HKD"], got []'),
-    ("max_tenor_days = 180", "max_tenor_days = 5",
-     "eligibility.max_tenor_days must be at least min_tenor_days (7), got 5"),
-    ("min_tenor_days = 7 ", "min_tenor_days = 0 ",
-     "eligibility.min_tenor_days must be a whole number of days, at least 1, got 0"),
-    ("max_tenor_days = 180", 'max_tenor_days = "180"',
-     'eligibility.max_tenor_days must be a whole number of days, at least 1, got "180"'),
-    ('max_amount = "3000000.00"', 'max_amount = "5000.00"',
-     'eligibility.max_amount must be at least min_amount (10000.00), got "5000.00"'),
-    ("valid_minutes = 15", "valid_minutes = 0",
-     "decision.valid_minutes must be a whole number of minutes from 1 to 10080, got 0"),
-    ('no_history = "B"', 'no_history = "Z"',
-     'grading.no_history must name one of the grades (A, B, C), got "Z"'),
-    ("default_after_days = 90", "default_after_days = -3",
-     "grading.default_after_days must be a whole number of days, at least 1, got -3"),
-    ('advance_rate = "0.95"', 'advance_rate = "0"',
-     'grades.A.advance_rate must be above 0 and at most 1, got "0"'),
-    ('advance_rate = "0.95"', 'advance_rate = "1.5"',
-     'grades.A.advance_rate must be above 0 and at most 1, got "1.5"'),
-    ('advance_rate = "0.90"', "",
-     'grades.B.advance_rate is missing; expected a rate such as "0.045" or "4.5%"'),
-    ("max_defaults = 1", "max_defaults = 1.5",
-     "grades.C.max_defaults must be a whole number, at least 0, got 1.5"),
-    ("max_worst_days_past_due = 10", "max_worst_day_past_due = 10",
-     "unknown key grades.A.max_worst_day_past_due; expected one of advance_rate, spread, min_on_time_ratio, "
-     "max_avg_days_past_due, max_worst_days_past_due, max_defaults, max_overdue_invoices"),
-    ("[grades.A]", "[grades.\"A grade\"]",
-     "grades.A grade is not a valid grade name; use 1 to 8 letters, digits, + or -"),
-    ("[pricing]", "[pricingg]",
-     "unknown key pricingg; expected one of decision, eligibility, limits, pricing, grading, grades"),
+    ('day_count = "ACT/365"', 'day_count = "30/360"', 'pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"'),
+    ('day_count = "ACT/365"', "day_count = 365", 'pricing.day_count must be "ACT/360" or "ACT/365", got 365'),
+    (
+        'day_count = "ACT/365"',
+        'daycount = "ACT/365"',
+        "unknown key pricing.daycount; expected one of day_count, base_rate, fee_fixed, fee_rate",
+    ),
+    (
+        'base_rate = "0.0450"',
+        'base_rate = "four"',
+        'pricing.base_rate must be a rate such as "0.045" or "4.5%", got "four"',
+    ),
+    ('base_rate = "0.0450"', 'base_rate = "145%"', 'pricing.base_rate must be at least 0 and at most 1, got "145%"'),
+    ('base_rate = "0.0450"', "", 'pricing.base_rate is missing; expected a rate such as "0.045" or "4.5%"'),
+    (
+        'base_rate = "0.0450"',
+        'base_rate = "0.04500000001"',
+        'pricing.base_rate must have at most 10 decimal places, got "0.04500000001"',
+    ),
+    (
+        'base_rate = "0.0450"',
+        'base_rate = "4.500000001%"',
+        'pricing.base_rate must have at most 10 decimal places, got "4.500000001%"',
+    ),
+    (
+        'fee_fixed = "250.00"',
+        'fee_fixed = "-1"',
+        'pricing.fee_fixed must be an amount in major units such as "5000000.00", got "-1"',
+    ),
+    (
+        'book = "20000000.00"',
+        "book = true",
+        'limits.book must be an amount in major units such as "5000000.00", got true',
+    ),
+    (
+        'book = "20000000.00"',
+        'book = "20000000.00"\nbook_size = 1',
+        "unknown key limits.book_size; expected one of book, buyer_default, supplier_default, buyers, suppliers, "
+        "concentration, concentration_above",
+    ),
+    ('concentration = "0.40"', 'concentration = "0"', 'limits.concentration must be above 0 and at most 1, got "0"'),
+    (
+        '"Tsuen Wan Electronics Ltd" = "8000000.00"',
+        '"Tsuen Wan Electronics Ltd" = "lots"',
+        'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", got "lots"',
+    ),
+    (
+        '"Tsuen Wan Electronics Ltd" = "8000000.00"',
+        '"Tsuen Wan Electronics Ltd" = "8000,00"',
+        'limits.buyers."Tsuen Wan Electronics Ltd" must be an amount in major units such as "5000000.00", '
+        'got "8000,00"',
+    ),
+    (
+        'currencies = ["HKD"]',
+        'currencies = "HKD"',
+        'eligibility.currencies must be a list of currency symbols such as ["HKD"], got "HKD"',
+    ),
+    (
+        'currencies = ["HKD"]',
+        "currencies = []",
+        'eligibility.currencies must be a list of currency symbols such as ["HKD"], got []',
+    ),
+    (
+        "max_tenor_days = 180",
+        "max_tenor_days = 5",
+        "eligibility.max_tenor_days must be at least min_tenor_days (7), got 5",
+    ),
+    (
+        "min_tenor_days = 7 ",
+        "min_tenor_days = 0 ",
+        "eligibility.min_tenor_days must be a whole number of days, at least 1, got 0",
+    ),
+    (
+        "max_tenor_days = 180",
+        'max_tenor_days = "180"',
+        'eligibility.max_tenor_days must be a whole number of days, at least 1, got "180"',
+    ),
+    (
+        'max_amount = "3000000.00"',
+        'max_amount = "5000.00"',
+        'eligibility.max_amount must be at least min_amount (10000.00), got "5000.00"',
+    ),
+    (
+        "valid_minutes = 15",
+        "valid_minutes = 0",
+        "decision.valid_minutes must be a whole number of minutes from 1 to 10080, got 0",
+    ),
+    ('no_history = "B"', 'no_history = "Z"', 'grading.no_history must name one of the grades (A, B, C), got "Z"'),
+    (
+        "default_after_days = 90",
+        "default_after_days = -3",
+        "grading.default_after_days must be a whole number of days, at least 1, got -3",
+    ),
+    ('advance_rate = "0.95"', 'advance_rate = "0"', 'grades.A.advance_rate must be above 0 and at most 1, got "0"'),
+    ('advance_rate = "0.95"', 'advance_rate = "1.5"', 'grades.A.advance_rate must be above 0 and at most 1, got "1.5"'),
+    ('advance_rate = "0.90"', "", 'grades.B.advance_rate is missing; expected a rate such as "0.045" or "4.5%"'),
+    ("max_defaults = 1", "max_defaults = 1.5", "grades.C.max_defaults must be a whole number, at least 0, got 1.5"),
+    (
+        "max_worst_days_past_due = 10",
+        "max_worst_day_past_due = 10",
+        "unknown key grades.A.max_worst_day_past_due; expected one of advance_rate, spread, min_on_time_ratio, "
+        "max_avg_days_past_due, max_worst_days_past_due, max_defaults, max_overdue_invoices",
+    ),
+    (
+        "[grades.A]",
+        '[grades."A grade"]',
+        "grades.A grade is not a valid grade name; use 1 to 8 letters, digits, + or -",
+    ),
+    (
+        "[pricing]",
+        "[pricingg]",
+        "unknown key pricingg; expected one of decision, eligibility, limits, pricing, grading, grades",
+    ),
 ]
 
 
@@ -162,13 +214,16 @@ def test_finance_policy_missing_tables_and_grades() -> None:
     without_limits = MINIMAL.replace('[limits]\nbook = "1000000.00"\n', "")
     with pytest.raises(PolicyError) as info:
         parse_policy(without_limits, "p.toml")
-    assert str(info.value) == ("p.toml: [limits] is missing; expected a table with book, buyer_default, "
-                               "supplier_default, buyers, suppliers, concentration, concentration_above")
+    assert str(info.value) == (
+        "p.toml: [limits] is missing; expected a table with book, buyer_default, "
+        "supplier_default, buyers, suppliers, concentration, concentration_above"
+    )
     without_grades = MINIMAL.split("[grades.A]")[0]
     with pytest.raises(PolicyError) as info:
         parse_policy(without_grades, "p.toml")
-    assert str(info.value) == ("p.toml: [grades.NAME] is missing; expected at least one grade, e.g. [grades.A] "
-                               "with advance_rate and spread")
+    assert str(info.value) == (
+        "p.toml: [grades.NAME] is missing; expected at least one grade, e.g. [grades.A] with advance_rate and spread"
+    )
     with pytest.raises(PolicyError) as info:
         parse_policy(MINIMAL.replace("[limits]", "limits = 5\n[limitz]"), "p.toml")
     assert str(info.value).startswith("p.toml: unknown key limitz")
@@ -177,8 +232,10 @@ def test_finance_policy_missing_tables_and_grades() -> None:
 def test_finance_policy_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path / "nope.toml")
-    assert str(info.value) == f"{tmp_path / 'nope.toml'}: no such policy file; pass --policy FILE (see " \
-                              "examples/policy.toml)"
+    assert (
+        str(info.value) == f"{tmp_path / 'nope.toml'}: no such policy file; pass --policy FILE (see "
+        "examples/policy.toml)"
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text("[pricing\nday_count = 1\n")
     with pytest.raises(PolicyError) as info:

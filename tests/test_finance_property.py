@@ -39,20 +39,19 @@ from ledger.money import timestamp_to_date
 
 _COMMON: dict[str, Any] = {
     "deadline": None,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                              HealthCheck.data_too_large],
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 PROFILES: dict[str, dict[str, Any]] = {
     # No shrinking in CI: a failure prints its (unshrunk) steps at once; shrink with the long profile.
-    "ci": {**_COMMON, "max_examples": 6, "derandomize": True,
-           "phases": [Phase.explicit, Phase.reuse, Phase.generate]},
+    "ci": {**_COMMON, "max_examples": 6, "derandomize": True, "phases": [Phase.explicit, Phase.reuse, Phase.generate]},
     "long": {**_COMMON, "max_examples": 60},
 }
 PROFILE = os.environ.get("SCF_HYPOTHESIS_PROFILE", "ci")
 if PROFILE not in PROFILES:  # pragma: no cover - a typo in the environment
     raise RuntimeError(f"SCF_HYPOTHESIS_PROFILE={PROFILE!r}: use one of {', '.join(PROFILES)}")
 
-POLICY = parse_policy("""
+POLICY = parse_policy(
+    """
 [eligibility]
 currencies = ["HKD"]
 min_tenor_days = 7
@@ -77,15 +76,22 @@ no_history = "A"
 [grades.A]
 advance_rate = "0.90"
 spread = "0.01"
-""", "property.toml")
+""",
+    "property.toml",
+)
 BOOK, BUYER_LINE, SUPPLIER_LINE = 30_000_000, 20_000_000, 25_000_000
 MAX_SHARE, SHARE_ABOVE = Fraction(60, 100), 15_000_000
 FINANCIERS = ("financier", "financier2")
 FINANCED, PARTLY_PAID = 3, 4
 
-ISSUE = st.tuples(st.just("issue"), st.sampled_from(["50000.00", "80000.00", "120000.00", "150000.00"]),
-                  st.sampled_from([20, 45, 90]), st.sampled_from(["supplier", "supplier2"]),
-                  st.sampled_from(["buyer", "buyer2"]), st.sampled_from([True, True, True, False]))
+ISSUE = st.tuples(
+    st.just("issue"),
+    st.sampled_from(["50000.00", "80000.00", "120000.00", "150000.00"]),
+    st.sampled_from([20, 45, 90]),
+    st.sampled_from(["supplier", "supplier2"]),
+    st.sampled_from(["buyer", "buyer2"]),
+    st.sampled_from([True, True, True, False]),
+)
 QUOTE = st.tuples(st.just("quote"), st.integers(0, 30), st.sampled_from([*FINANCIERS, "financier"]))
 EXECUTE = st.tuples(st.just("execute"), st.integers(0, 30))
 REPAY = st.tuples(st.just("repay"), st.integers(0, 30), st.sampled_from(["half", "all"]))
@@ -100,8 +106,11 @@ def held_by(ledger: Any, invoices: list[int], holder: str) -> list[dict[str, Any
     out = []
     for invoice_id in invoices:
         state = ledger.invoice_state(invoice_id).as_dict()
-        if state["seller"] is not None and state["status"] in (FINANCED, PARTLY_PAID) and \
-                ledger.holder_of(invoice_id) == holder:
+        if (
+            state["seller"] is not None
+            and state["status"] in (FINANCED, PARTLY_PAID)
+            and ledger.holder_of(invoice_id) == holder
+        ):
             out.append({**state, "invoice_id": invoice_id, "open": state["financier_due"] - state["financier_paid"]})
     return out
 
@@ -130,13 +139,28 @@ def check_concentration_after_execution(ledger: Any, invoices: list[int], financ
 @settings(**PROFILES[PROFILE])
 # A sequence that reaches the limits in any profile: buyer line 200,000.00 and 60% concentration above
 # 150,000.00 of the held book; two approvals for the same buyer, executed in reverse order.
-@example(steps=[
-    ("issue", "120000.00", 45, "supplier", "buyer", True), ("issue", "120000.00", 90, "supplier2", "buyer", True),
-    ("issue", "80000.00", 20, "supplier2", "buyer2", True), ("quote", 0, "financier"), ("quote", 1, "financier"),
-    ("quote", 2, "financier"), ("execute", 5), ("execute", 1), ("execute", 1), ("repay", 0, "half"),
-    ("quote", 1, "financier"), ("execute", 3), ("expire",), ("quote", 0, "financier2"), ("execute", 2),
-    ("repay", 1, "all"), ("quote", 0, "financier"), ("execute", 1),
-])
+@example(
+    steps=[
+        ("issue", "120000.00", 45, "supplier", "buyer", True),
+        ("issue", "120000.00", 90, "supplier2", "buyer", True),
+        ("issue", "80000.00", 20, "supplier2", "buyer2", True),
+        ("quote", 0, "financier"),
+        ("quote", 1, "financier"),
+        ("quote", 2, "financier"),
+        ("execute", 5),
+        ("execute", 1),
+        ("execute", 1),
+        ("repay", 0, "half"),
+        ("quote", 1, "financier"),
+        ("execute", 3),
+        ("expire",),
+        ("quote", 0, "financier2"),
+        ("execute", 2),
+        ("repay", 1, "all"),
+        ("quote", 0, "financier"),
+        ("execute", 1),
+    ]
+)
 @given(steps=st.lists(STEP, min_size=6, max_size=16))
 def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any, acct: Any, steps: list[Any]) -> None:
     from ledger.db.models import Event
@@ -192,7 +216,10 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                     after = ledger.invoice_state(int(row["invoice_id"])).as_dict()
                     # Settled as priced: due = gross advance, sold by the holder the decision saw.
                     assert (ledger.holder_of(int(row["invoice_id"])), after["seller"], after["financier_due"]) == (
-                        row["financier"], row["holder"], int(row["advance"]))
+                        row["financier"],
+                        row["holder"],
+                        int(row["advance"]),
+                    )
                     check_concentration_after_execution(ledger, invoices, row["financier"], row["buyer"])
             elif kind == "repay" and invoices:
                 invoice_id = invoices[step[1] % len(invoices)]
@@ -200,8 +227,11 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
                 open_units = state["amount"] - state["paid"]
                 if state["status"] in (2, FINANCED, PARTLY_PAID) and open_units > 0:
                     units = open_units if step[2] == "all" else max(1, open_units // 2)
-                    ledger.repay(acct("buyer" if state["buyer"] == acct("buyer").address else "buyer2"),
-                                 invoice_id, f"{units // 100}.{units % 100:02d}")
+                    ledger.repay(
+                        acct("buyer" if state["buyer"] == acct("buyer").address else "buyer2"),
+                        invoice_id,
+                        f"{units // 100}.{units % 100:02d}",
+                    )
             elif kind == "expire":
                 travel(w3, 16 * 60)
             check_limits(ledger, invoices, acct)
@@ -211,17 +241,25 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
         desk.sync()
         with desk.engine.connect() as conn:
             financed = conn.execute(
-                select(Event.invoice_id, func.count()).where(Event.event == "InvoiceFinanced")
+                select(Event.invoice_id, func.count())
+                .where(Event.event == "InvoiceFinanced")
                 .group_by(Event.invoice_id)
             ).all()
             executed = conn.execute(
-                select(Decision.invoice_id, Decision.financier, Decision.net_advance, Decision.advance,
-                       Decision.event_id, Event.args)
+                select(
+                    Decision.invoice_id,
+                    Decision.financier,
+                    Decision.net_advance,
+                    Decision.advance,
+                    Decision.event_id,
+                    Event.args,
+                )
                 .join(Event, Event.id == Decision.event_id)
                 .where(Decision.status == "executed")
             ).all()
             executed_count = conn.execute(
-                select(func.count()).select_from(Decision).where(Decision.status == "executed")).scalar_one()
+                select(func.count()).select_from(Decision).where(Decision.status == "executed")
+            ).scalar_one()
         assert all(count == 1 for _, count in financed), financed
         # Every executed decision is linked to its InvoiceFinanced event (the join keeps them all).
         assert len(executed) == executed_count
@@ -230,7 +268,10 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
             state = ledger.invoice_state(int(r.invoice_id)).as_dict()
             assert state["financier_due"] == int(r.advance)
             assert (r.args["financier"], int(r.args["advance"]), int(r.args["due"])) == (
-                r.financier, int(r.net_advance), int(r.advance))
+                r.financier,
+                int(r.net_advance),
+                int(r.advance),
+            )
     finally:
         desk.engine.dispose()
         w3.provider.make_request("evm_revert", [snapshot])
@@ -265,14 +306,16 @@ spread = "{spread}"
 """
 #: A rate as basis points: 1 = 0.01%.
 BPS = st.integers(0, 2_000).map(lambda n: f"{n / 10_000:.4f}")
-PRICES = st.fixed_dictionaries({
-    "day_count": st.sampled_from(["ACT/360", "ACT/365"]),
-    "base_rate": BPS,
-    "spread": BPS,
-    "fee_fixed": st.integers(0, 50_000).map(lambda u: f"{u // 100}.{u % 100:02d}"),
-    "fee_rate": st.integers(0, 100).map(lambda n: f"{n / 10_000:.4f}"),
-    "advance_rate": st.integers(1, 10_000).map(lambda n: f"{n / 10_000:.4f}"),
-})
+PRICES = st.fixed_dictionaries(
+    {
+        "day_count": st.sampled_from(["ACT/360", "ACT/365"]),
+        "base_rate": BPS,
+        "spread": BPS,
+        "fee_fixed": st.integers(0, 50_000).map(lambda u: f"{u // 100}.{u % 100:02d}"),
+        "fee_rate": st.integers(0, 100).map(lambda n: f"{n / 10_000:.4f}"),
+        "advance_rate": st.integers(1, 10_000).map(lambda n: f"{n / 10_000:.4f}"),
+    }
+)
 
 
 def _major(units: int) -> str:
@@ -281,14 +324,39 @@ def _major(units: int) -> str:
 
 @settings(**PROFILES[PROFILE])
 # A reserve that is released by the payment that completes the financier's due, of a partly paid invoice.
-@example(face=12_345_678, paid_before=345_678, days=45, prices={
-    "day_count": "ACT/365", "base_rate": "0.0450", "spread": "0.0250", "fee_fixed": "250.00", "fee_rate": "0.0010",
-    "advance_rate": "0.9000"}, weights=[60, 100, 50], pay_all=True)
-@given(face=st.integers(100_000, 50_000_000), paid_before=st.integers(0, 40_000), days=st.integers(10, 120),
-       prices=PRICES, weights=st.lists(st.integers(1, 100), min_size=1, max_size=5), pay_all=st.booleans())
+@example(
+    face=12_345_678,
+    paid_before=345_678,
+    days=45,
+    prices={
+        "day_count": "ACT/365",
+        "base_rate": "0.0450",
+        "spread": "0.0250",
+        "fee_fixed": "250.00",
+        "fee_rate": "0.0010",
+        "advance_rate": "0.9000",
+    },
+    weights=[60, 100, 50],
+    pay_all=True,
+)
+@given(
+    face=st.integers(100_000, 50_000_000),
+    paid_before=st.integers(0, 40_000),
+    days=st.integers(10, 120),
+    prices=PRICES,
+    weights=st.lists(st.integers(1, 100), min_size=1, max_size=5),
+    pay_all=st.booleans(),
+)
 def test_finance_property_settlement_creates_and_loses_nothing(
-    chain: Any, ledger: Any, acct: Any, face: int, paid_before: int, days: int, prices: dict[str, str],
-    weights: list[int], pay_all: bool,
+    chain: Any,
+    ledger: Any,
+    acct: Any,
+    face: int,
+    paid_before: int,
+    days: int,
+    prices: dict[str, str],
+    weights: list[int],
+    pay_all: bool,
 ) -> None:
     from ledger.db.models import Invoice, Repayment
     from ledger.finance.reports import portfolio_report
@@ -307,8 +375,9 @@ def test_finance_property_settlement_creates_and_loses_nothing(
 
     try:
         due_date = timestamp_to_date(ledger.chain_time()) + dt.timedelta(days=days)
-        invoice_id = int(ledger.issue(supplier, "buyer", f"S-{uuid.uuid4().hex[:12]}", _major(face), "HKD",
-                                      due_date)["invoice_id"])
+        invoice_id = int(
+            ledger.issue(supplier, "buyer", f"S-{uuid.uuid4().hex[:12]}", _major(face), "HKD", due_date)["invoice_id"]
+        )
         ledger.confirm(buyer, invoice_id)
         if paid_before:
             ledger.repay(buyer, invoice_id, _major(paid_before))
@@ -332,7 +401,11 @@ def test_finance_property_settlement_creates_and_loses_nothing(
         assert before[financier.address] - units(financier) == net
         state = ledger.invoice_state(invoice_id).as_dict()
         assert (state["financier_due"], state["financier_paid"], state["paid"], state["seller"]) == (
-            gross, 0, paid_before, supplier.address)
+            gross,
+            0,
+            paid_before,
+            supplier.address,
+        )
 
         # The buyer pays in parts (all of it, or not quite all); each payment is split by the waterfall.
         remaining = open_units - (0 if pay_all else 1)
@@ -366,12 +439,14 @@ def test_finance_property_settlement_creates_and_loses_nothing(
         desk.sync()
         with desk.engine.connect() as conn:
             inv = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == invoice_id)).mappings().one()
-            reps = conn.execute(
-                select(Repayment.__table__).where(Repayment.invoice_id == invoice_id)
-            ).mappings().all()
+            reps = conn.execute(select(Repayment.__table__).where(Repayment.invoice_id == invoice_id)).mappings().all()
             report = portfolio_report(conn, desk.scope, financier.address)
         assert (inv["seller"], inv["financier_due"], inv["financier_paid"], inv["reserve_released"]) == (
-            supplier.address, gross, to_financier, to_seller)
+            supplier.address,
+            gross,
+            to_financier,
+            to_seller,
+        )
         assert inv["outstanding"] == open_units - paid
         assert inv["outstanding"] == (gross - to_financier) + (reserve - to_seller)
         assert sum(int(r["to_payee"]) for r in reps) == paid_before + to_financier
@@ -384,10 +459,15 @@ def test_finance_property_settlement_creates_and_loses_nothing(
             return int(Decimal(text) * 100)
 
         for shown in (line, row):
-            assert (cents(shown["advanced"]), cents(shown["due"]), cents(shown["received"]),
-                    cents(shown["outstanding"]), cents(shown["reserve_at_financing"]),
-                    cents(shown["reserve_released"]), cents(shown["reserve_held"])) == (
-                net, gross, to_financier, gross - to_financier, reserve, to_seller, reserve - to_seller)
+            assert (
+                cents(shown["advanced"]),
+                cents(shown["due"]),
+                cents(shown["received"]),
+                cents(shown["outstanding"]),
+                cents(shown["reserve_at_financing"]),
+                cents(shown["reserve_released"]),
+                cents(shown["reserve_held"]),
+            ) == (net, gross, to_financier, gross - to_financier, reserve, to_seller, reserve - to_seller)
             assert cents(shown["open_at_financing"]) == open_units
         assert cents(row["collected"]) == paid
     finally:

@@ -38,18 +38,42 @@ NONE_USED = Exposure(0, 0, 0)
 
 # HKD 100,000.00 due 60 days after AS_OF (31 + 28 + 1), listed for any financier asking HKD 80,000.00.
 INVOICE = InvoiceFacts(
-    invoice_id=7, status="Confirmed", supplier=SUPPLIER.address, buyer=BUYER.address, holder=SUPPLIER.address,
-    financier=None, currency="HKD", decimals=2, amount=10_000_000, outstanding=10_000_000,
-    due_date=dt.date(2026, 3, 2), offer_financier=None, offer_min_advance=8_000_000,
+    invoice_id=7,
+    status="Confirmed",
+    supplier=SUPPLIER.address,
+    buyer=BUYER.address,
+    holder=SUPPLIER.address,
+    financier=None,
+    currency="HKD",
+    decimals=2,
+    amount=10_000_000,
+    outstanding=10_000_000,
+    due_date=dt.date(2026, 3, 2),
+    offer_financier=None,
+    offer_min_advance=8_000_000,
     offer_expires=dt.datetime(2026, 1, 8, tzinfo=dt.UTC),
 )
 
 
-def run(invoice: InvoiceFacts = INVOICE, supplier: PartyFacts = SUPPLIER, buyer: PartyFacts = BUYER,
-        stats: PaymentStats = NO_HISTORY, exposure: Exposure = NONE_USED, financier: str = FINANCIER,
-        as_of: dt.datetime = AS_OF) -> dict[str, RuleResult]:
-    ev = evaluate(policy=POLICY, invoice=invoice, supplier=supplier, buyer=buyer, financier=financier,
-                  stats=stats, exposure=exposure, as_of=as_of)
+def run(
+    invoice: InvoiceFacts = INVOICE,
+    supplier: PartyFacts = SUPPLIER,
+    buyer: PartyFacts = BUYER,
+    stats: PaymentStats = NO_HISTORY,
+    exposure: Exposure = NONE_USED,
+    financier: str = FINANCIER,
+    as_of: dt.datetime = AS_OF,
+) -> dict[str, RuleResult]:
+    ev = evaluate(
+        policy=POLICY,
+        invoice=invoice,
+        supplier=supplier,
+        buyer=buyer,
+        financier=financier,
+        stats=stats,
+        exposure=exposure,
+        as_of=as_of,
+    )
     rules = {r.name: r for r in ev.rules}
     assert ev.approved == all(r.passed for r in ev.rules)
     return rules
@@ -60,69 +84,137 @@ def failed(rules: dict[str, RuleResult]) -> dict[str, str]:
 
 
 def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> None:
-    ev = evaluate(policy=POLICY, invoice=INVOICE, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    ev = evaluate(
+        policy=POLICY,
+        invoice=INVOICE,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert ev.approved, ev.summary()
     assert ev.grade == "B"  # no history -> grading.no_history
     assert ev.price is not None
     # 90% of 10,000,000 = 9,000,000; 9,000,000 x 7% x 60/365 = 103,561.64 -> 103,562;
     # fees 25,000 + 0.1% x 9,000,000 = 34,000; net 8,862,438.
     assert (ev.price.advance, ev.price.discount, ev.price.fees, ev.price.net_advance) == (
-        9_000_000, 103_562, 34_000, 8_862_438)
+        9_000_000,
+        103_562,
+        34_000,
+        8_862_438,
+    )
     assert [r.name for r in ev.rules] == [
-        "confirmed_by_buyer", "not_disputed_or_cancelled", "not_financed", "supplier_kyc", "buyer_kyc", "tenor",
-        "amount", "currency", "buyer_grade", "price", "not_self_financing", "holder_consent", "book_limit",
-        "buyer_limit", "supplier_limit", "concentration",
+        "confirmed_by_buyer",
+        "not_disputed_or_cancelled",
+        "not_financed",
+        "supplier_kyc",
+        "buyer_kyc",
+        "tenor",
+        "amount",
+        "currency",
+        "buyer_grade",
+        "price",
+        "not_self_financing",
+        "holder_consent",
+        "book_limit",
+        "buyer_limit",
+        "supplier_limit",
+        "concentration",
     ]
     price_rule = next(r for r in ev.rules if r.name == "price")
     assert price_rule.reason == (
         "advance HKD 90,000.00 (90.00% of HKD 100,000.00), discount HKD 1,035.62 at 7.00% for 60 days ACT/365, "
-        "fees HKD 340.00: pays HKD 88,624.38")
+        "fees HKD 340.00: pays HKD 88,624.38"
+    )
     assert price_rule.inputs["net_advance"] == "88624.38"
     rules = {r.name: r for r in ev.rules}
-    assert rules["holder_consent"].reason == ("the holder listed it for any financier until 2026-01-08T00:00:00+00:00, "
-                                              "asking at least HKD 80,000.00")
+    assert rules["holder_consent"].reason == (
+        "the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least HKD 80,000.00"
+    )
     # The limits count what the financier would be due (the gross advance), not the face amount.
     assert rules["buyer_limit"].inputs["this_invoice"] == "90000.00"
     assert rules["not_financed"].inputs["paid"] == "0.00" and rules["not_self_financing"].passed
 
 
-@pytest.mark.parametrize(("change", "rule", "reason"), [
-    ({"status": "Issued"}, "confirmed_by_buyer", "the buyer has not confirmed the invoice: it is Issued, not yet "
-                                                 "confirmed"),
-    ({"status": "Cancelled"}, "not_disputed_or_cancelled", "the invoice is cancelled"),
-    ({"status": "Disputed"}, "not_disputed_or_cancelled", "the invoice is disputed"),
-    ({"status": "Financed", "financier": OTHER, "seller": SUPPLIER.address}, "not_financed",
-     f"the invoice was already financed (by {OTHER}): one financing per invoice, ever"),
-    # Financed, then partly paid: PartiallyPaid like an unfinanced one, but the seller is recorded.
-    ({"status": "PartiallyPaid", "outstanding": 5_000_000, "holder": OTHER, "financier": OTHER,
-      "seller": SUPPLIER.address}, "not_financed",
-     f"the invoice was already financed (by {OTHER}): one financing per invoice, ever"),
-    # Partly paid and never financed: eligible against its open amount.
-    ({"status": "PartiallyPaid", "outstanding": 5_000_000}, "not_financed",
-     "the invoice has never been financed; HKD 50,000.00 of HKD 100,000.00 is paid, HKD 50,000.00 is open to "
-     "finance"),
-    ({"status": "Paid", "outstanding": 0}, "not_financed", "the invoice is paid: nothing is open to finance"),
-    ({"holder": FINANCIER}, "not_self_financing",
-     f"the financier is the holder {FINANCIER}: nobody finances its own receivable"),
-    ({"due_date": dt.date(2026, 1, 7)}, "tenor", "due in 6 day(s), sooner than the 7 day(s) the policy needs"),
-    ({"due_date": dt.date(2025, 12, 30)}, "tenor", "it fell due 2 day(s) ago"),
-    ({"due_date": dt.date(2026, 6, 30)}, "tenor", "due in 180 days, inside 7 to 180 days"),
-    ({"due_date": dt.date(2026, 7, 1)}, "tenor", "due in 181 days, later than the 180 days the policy allows"),
-    ({"amount": 999_999, "outstanding": 999_999}, "amount",
-     "open amount HKD 9,999.99 is below the minimum HKD 10,000.00"),
-    ({"amount": 300_000_001, "outstanding": 300_000_001}, "amount",
-     "open amount HKD 3,000,000.01 is above the maximum HKD 3,000,000.00"),
-    ({"currency": "USD"}, "currency", "USD is not a currency the policy accepts (HKD)"),
-    ({"offer_expires": None, "offer_min_advance": None}, "holder_consent",
-     f"the holder {SUPPLIER.address} has not offered it to this financier (it needs `scf invoice offer` first)"),
-    ({"offer_financier": OTHER}, "holder_consent",
-     f"the holder {SUPPLIER.address} has not offered it to this financier (listed only for {OTHER})"),
-    ({"offer_expires": dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)}, "holder_consent",
-     "the holder's listing lapsed on 2026-01-01T09:00:00+00:00"),
-    ({"offer_min_advance": 8_862_439}, "holder_consent",
-     "the holder asks at least HKD 88,624.39 but the price pays HKD 88,624.38"),
-])
+@pytest.mark.parametrize(
+    ("change", "rule", "reason"),
+    [
+        (
+            {"status": "Issued"},
+            "confirmed_by_buyer",
+            "the buyer has not confirmed the invoice: it is Issued, not yet confirmed",
+        ),
+        ({"status": "Cancelled"}, "not_disputed_or_cancelled", "the invoice is cancelled"),
+        ({"status": "Disputed"}, "not_disputed_or_cancelled", "the invoice is disputed"),
+        (
+            {"status": "Financed", "financier": OTHER, "seller": SUPPLIER.address},
+            "not_financed",
+            f"the invoice was already financed (by {OTHER}): one financing per invoice, ever",
+        ),
+        # Financed, then partly paid: PartiallyPaid like an unfinanced one, but the seller is recorded.
+        (
+            {
+                "status": "PartiallyPaid",
+                "outstanding": 5_000_000,
+                "holder": OTHER,
+                "financier": OTHER,
+                "seller": SUPPLIER.address,
+            },
+            "not_financed",
+            f"the invoice was already financed (by {OTHER}): one financing per invoice, ever",
+        ),
+        # Partly paid and never financed: eligible against its open amount.
+        (
+            {"status": "PartiallyPaid", "outstanding": 5_000_000},
+            "not_financed",
+            "the invoice has never been financed; HKD 50,000.00 of HKD 100,000.00 is paid, HKD 50,000.00 is open to "
+            "finance",
+        ),
+        ({"status": "Paid", "outstanding": 0}, "not_financed", "the invoice is paid: nothing is open to finance"),
+        (
+            {"holder": FINANCIER},
+            "not_self_financing",
+            f"the financier is the holder {FINANCIER}: nobody finances its own receivable",
+        ),
+        ({"due_date": dt.date(2026, 1, 7)}, "tenor", "due in 6 day(s), sooner than the 7 day(s) the policy needs"),
+        ({"due_date": dt.date(2025, 12, 30)}, "tenor", "it fell due 2 day(s) ago"),
+        ({"due_date": dt.date(2026, 6, 30)}, "tenor", "due in 180 days, inside 7 to 180 days"),
+        ({"due_date": dt.date(2026, 7, 1)}, "tenor", "due in 181 days, later than the 180 days the policy allows"),
+        (
+            {"amount": 999_999, "outstanding": 999_999},
+            "amount",
+            "open amount HKD 9,999.99 is below the minimum HKD 10,000.00",
+        ),
+        (
+            {"amount": 300_000_001, "outstanding": 300_000_001},
+            "amount",
+            "open amount HKD 3,000,000.01 is above the maximum HKD 3,000,000.00",
+        ),
+        ({"currency": "USD"}, "currency", "USD is not a currency the policy accepts (HKD)"),
+        (
+            {"offer_expires": None, "offer_min_advance": None},
+            "holder_consent",
+            f"the holder {SUPPLIER.address} has not offered it to this financier (it needs `scf invoice offer` first)",
+        ),
+        (
+            {"offer_financier": OTHER},
+            "holder_consent",
+            f"the holder {SUPPLIER.address} has not offered it to this financier (listed only for {OTHER})",
+        ),
+        (
+            {"offer_expires": dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)},
+            "holder_consent",
+            "the holder's listing lapsed on 2026-01-01T09:00:00+00:00",
+        ),
+        (
+            {"offer_min_advance": 8_862_439},
+            "holder_consent",
+            "the holder asks at least HKD 88,624.39 but the price pays HKD 88,624.38",
+        ),
+    ],
+)
 def test_finance_rules_each_eligibility_rule(change: dict[str, object], rule: str, reason: str) -> None:
     rules = run(dataclasses.replace(INVOICE, **change))  # type: ignore[arg-type]
     assert rules[rule].reason == reason
@@ -136,31 +228,63 @@ def test_finance_rules_partly_paid_unfinanced_is_priced_on_its_open_amount() -> 
     """A partly paid invoice never financed is eligible: priced, limited and
     consented against its open amount; the paid amount is in the inputs."""
     partly = dataclasses.replace(INVOICE, status="PartiallyPaid", outstanding=6_000_000, offer_min_advance=5_000_000)
-    ev = evaluate(policy=POLICY, invoice=partly, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    ev = evaluate(
+        policy=POLICY,
+        invoice=partly,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert ev.approved, ev.summary()
     assert ev.price is not None
     # 90% of 6,000,000 = 5,400,000; 5,400,000 x 7% x 60/365 = 62,136.98... ; fees 25,000 + 5,400.
     # net* = 5,400,000 - 62,136.986... - 30,400 = 5,307,463.01... -> 5,307,463; discount = the rest, 62,137.
-    assert (ev.price.open_amount, ev.price.advance, ev.price.discount, ev.price.fees, ev.price.net_advance,
-            ev.price.reserve) == (6_000_000, 5_400_000, 62_137, 30_400, 5_307_463, 600_000)
+    assert (
+        ev.price.open_amount,
+        ev.price.advance,
+        ev.price.discount,
+        ev.price.fees,
+        ev.price.net_advance,
+        ev.price.reserve,
+    ) == (6_000_000, 5_400_000, 62_137, 30_400, 5_307_463, 600_000)
     rules = {r.name: r for r in ev.rules}
-    assert rules["not_financed"].inputs == {"status": "PartiallyPaid", "financier": None, "seller": None,
-                                           "amount": "100000.00", "paid": "40000.00", "open_amount": "60000.00"}
+    assert rules["not_financed"].inputs == {
+        "status": "PartiallyPaid",
+        "financier": None,
+        "seller": None,
+        "amount": "100000.00",
+        "paid": "40000.00",
+        "open_amount": "60000.00",
+    }
     assert rules["buyer_limit"].inputs["this_invoice"] == "54000.00"
 
 
 def test_finance_rules_self_financing_is_declined() -> None:
     """The holder quoting its own receivable: declined (the contract refuses it), the other rules still explained."""
     own = dataclasses.replace(INVOICE, holder=FINANCIER, holder_name="Harbour Trade Finance Ltd")
-    ev = evaluate(policy=POLICY, invoice=own, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    ev = evaluate(
+        policy=POLICY,
+        invoice=own,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert not ev.approved
     assert [(r.name, r.reason) for r in ev.failures] == [
-        ("not_self_financing", "the financier is the holder Harbour Trade Finance Ltd: nobody finances its own "
-                               "receivable")]
-    assert ev.summary() == ("declined: the financier is the holder Harbour Trade Finance Ltd: nobody finances its "
-                            "own receivable")
+        (
+            "not_self_financing",
+            "the financier is the holder Harbour Trade Finance Ltd: nobody finances its own receivable",
+        )
+    ]
+    assert ev.summary() == (
+        "declined: the financier is the holder Harbour Trade Finance Ltd: nobody finances its own receivable"
+    )
 
 
 def test_finance_rules_consent_only_by_a_live_listing() -> None:
@@ -169,11 +293,13 @@ def test_finance_rules_consent_only_by_a_live_listing() -> None:
     consent to a price, and a listing without an ask is no listing)."""
     exact = rule_consent(dataclasses.replace(INVOICE, offer_min_advance=8_862_438), FINANCIER, 8_862_438, AS_OF)
     assert exact.passed
-    assert exact.reason == ("the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least "
-                            "HKD 88,624.38")
+    assert exact.reason == (
+        "the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least HKD 88,624.38"
+    )
     assert "approved" not in exact.inputs
-    unlisted = rule_consent(dataclasses.replace(INVOICE, offer_expires=None, offer_min_advance=None), FINANCIER, 1,
-                            AS_OF)
+    unlisted = rule_consent(
+        dataclasses.replace(INVOICE, offer_expires=None, offer_min_advance=None), FINANCIER, 1, AS_OF
+    )
     assert not unlisted.passed
     no_ask = rule_consent(dataclasses.replace(INVOICE, offer_min_advance=0), FINANCIER, 1, AS_OF)
     assert not no_ask.passed and no_ask.reason == unlisted.reason
@@ -189,41 +315,69 @@ def test_finance_rules_consent_only_by_a_live_listing() -> None:
 def test_finance_rules_kyc_suspension_and_unknown_parties() -> None:
     expired = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert failed(run(buyer=expired)) == {
-        "buyer_kyc": "the buyer Tsuen Wan Electronics Ltd's KYC expired (valid until 2025-12-31)"}
+        "buyer_kyc": "the buyer Tsuen Wan Electronics Ltd's KYC expired (valid until 2025-12-31)"
+    }
     suspended = dataclasses.replace(SUPPLIER, suspended=True)
     assert failed(run(supplier=suspended)) == {"supplier_kyc": "the supplier Kowloon Precision Parts Ltd is suspended"}
     unknown = PartyFacts("0x" + "99" * 20, None, False, False, None)
-    assert failed(run(supplier=unknown))["supplier_kyc"] == f"the supplier {unknown.address} is not an admitted " \
-                                                            "participant"
+    assert (
+        failed(run(supplier=unknown))["supplier_kyc"] == f"the supplier {unknown.address} is not an admitted "
+        "participant"
+    )
     # Valid through the last day: expiry at 00:00 the next day is still fine at 09:30 the day before.
     last_day = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
-    assert run(buyer=last_day)["buyer_kyc"].reason == \
-        "the buyer Tsuen Wan Electronics Ltd's KYC is valid until 2026-01-01"
+    assert (
+        run(buyer=last_day)["buyer_kyc"].reason == "the buyer Tsuen Wan Electronics Ltd's KYC is valid until 2026-01-01"
+    )
 
 
 def test_finance_rules_each_party_needs_its_role() -> None:
     """A buyer quoting as financier, a supplier without the supplier role, a
     suspended financier: each fails its party rule in plain words."""
-    def party_rules(supplier: PartyFacts = SUPPLIER, buyer: PartyFacts = BUYER,
-                    financier: PartyFacts = FINANCIER_PARTY) -> dict[str, str]:
-        ev = evaluate(policy=POLICY, invoice=INVOICE, supplier=supplier, buyer=buyer, financier=financier.address,
-                      stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF, financier_party=financier)
+
+    def party_rules(
+        supplier: PartyFacts = SUPPLIER, buyer: PartyFacts = BUYER, financier: PartyFacts = FINANCIER_PARTY
+    ) -> dict[str, str]:
+        ev = evaluate(
+            policy=POLICY,
+            invoice=INVOICE,
+            supplier=supplier,
+            buyer=buyer,
+            financier=financier.address,
+            stats=NO_HISTORY,
+            exposure=NONE_USED,
+            as_of=AS_OF,
+            financier_party=financier,
+        )
         return failed({r.name: r for r in ev.rules})
 
     assert party_rules() == {}
     buyer_as_financier = dataclasses.replace(BUYER, address=FINANCIER)
     assert party_rules(financier=buyer_as_financier) == {
-        "financier_kyc": "Tsuen Wan Electronics Ltd is not an admitted financier"}
+        "financier_kyc": "Tsuen Wan Electronics Ltd is not an admitted financier"
+    }
     assert party_rules(supplier=dataclasses.replace(SUPPLIER, roles=2 | 4)) == {
-        "supplier_kyc": "Kowloon Precision Parts Ltd is not an admitted supplier"}
+        "supplier_kyc": "Kowloon Precision Parts Ltd is not an admitted supplier"
+    }
     assert party_rules(buyer=dataclasses.replace(BUYER, roles=1)) == {
-        "buyer_kyc": "Tsuen Wan Electronics Ltd is not an admitted buyer"}
+        "buyer_kyc": "Tsuen Wan Electronics Ltd is not an admitted buyer"
+    }
     # Several roles at once are fine; suspension fails whatever the roles.
     assert party_rules(buyer=dataclasses.replace(BUYER, roles=1 | 2 | 4)) == {}
     assert party_rules(financier=dataclasses.replace(FINANCIER_PARTY, suspended=True)) == {
-        "financier_kyc": "the financier Harbour Trade Finance Ltd is suspended"}
-    rule = evaluate(policy=POLICY, invoice=INVOICE, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                    stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF, financier_party=buyer_as_financier).rules[5]
+        "financier_kyc": "the financier Harbour Trade Finance Ltd is suspended"
+    }
+    rule = evaluate(
+        policy=POLICY,
+        invoice=INVOICE,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+        financier_party=buyer_as_financier,
+    ).rules[5]
     assert (rule.inputs["role"], rule.inputs["roles"]) == ("financier", ["buyer"])
 
 
@@ -246,10 +400,12 @@ def test_finance_rules_limits_with_hand_computed_headroom() -> None:
 
     ok = {r.name: r for r in limit_rules(INVOICE, Exposure(100_000_000, 50_000_000, 20_000_000), lines)}
     assert all(r.passed for r in ok.values())
-    assert ok["buyer_limit"].reason == ("the buyer's credit line HKD 8,000,000.00: HKD 600,000.00 used after this, "
-                                        "HKD 7,400,000.00 left")
-    assert ok["concentration"].reason == ("the book after this, HKD 1,100,000.00, is not above HKD 5,000,000.00, "
-                                          "where concentration starts to count")
+    assert ok["buyer_limit"].reason == (
+        "the buyer's credit line HKD 8,000,000.00: HKD 600,000.00 used after this, HKD 7,400,000.00 left"
+    )
+    assert ok["concentration"].reason == (
+        "the book after this, HKD 1,100,000.00, is not above HKD 5,000,000.00, where concentration starts to count"
+    )
 
     # Exactly at the line passes; one unit above fails.
     at_line = Exposure(0, 800_000_000 - 10_000_000, 0)
@@ -257,21 +413,28 @@ def test_finance_rules_limits_with_hand_computed_headroom() -> None:
     over = Exposure(0, 800_000_000 - 10_000_000 + 1, 0)
     result = {r.name: r for r in limit_rules(INVOICE, over, lines)}["buyer_limit"]
     assert not result.passed
-    assert result.reason == ("the buyer's credit line HKD 8,000,000.00 would be exceeded: HKD 7,900,000.01 used + "
-                             "HKD 100,000.00 = HKD 8,000,000.01")
-    assert result.inputs == {"used": "7900000.01", "this_invoice": "100000.00", "after": "8000000.01",
-                             "limit": "8000000.00"}
+    assert result.reason == (
+        "the buyer's credit line HKD 8,000,000.00 would be exceeded: HKD 7,900,000.01 used + "
+        "HKD 100,000.00 = HKD 8,000,000.01"
+    )
+    assert result.inputs == {
+        "used": "7900000.01",
+        "this_invoice": "100000.00",
+        "after": "8000000.01",
+        "limit": "8000000.00",
+    }
 
     book = {r.name: r for r in limit_rules(INVOICE, Exposure(1_995_000_000, 0, 0), lines)}["book_limit"]
-    assert book.reason == ("the book limit HKD 20,000,000.00 would be exceeded: HKD 19,950,000.00 used + "
-                           "HKD 100,000.00 = HKD 20,050,000.00")
+    assert book.reason == (
+        "the book limit HKD 20,000,000.00 would be exceeded: HKD 19,950,000.00 used + "
+        "HKD 100,000.00 = HKD 20,050,000.00"
+    )
     supplier = {r.name: r for r in limit_rules(INVOICE, Exposure(0, 0, 295_000_000), lines)}["supplier_limit"]
     assert not supplier.passed
 
     # Concentration: book after 7,000,000.00 (> 5,000,000.00); buyer 3,000,000.00 of it = 42.86% > 40%.
     conc = {r.name: r for r in limit_rules(INVOICE, Exposure(690_000_000, 290_000_000, 0), lines)}["concentration"]
-    assert conc.reason == ("the buyer would be 42.86% of the book (HKD 3,000,000.00 of HKD 7,000,000.00), above "
-                           "40.00%")
+    assert conc.reason == ("the buyer would be 42.86% of the book (HKD 3,000,000.00 of HKD 7,000,000.00), above 40.00%")
     # 2,700,000.00 of 7,000,000.00 = 38.57%: fine.
     conc = {r.name: r for r in limit_rules(INVOICE, Exposure(690_000_000, 260_000_000, 0), lines)}["concentration"]
     assert conc.passed and conc.reason == "the buyer would be 38.57% of the book, within 40.00%"
@@ -283,8 +446,7 @@ def test_finance_rules_concentration_counts_only_the_held_book_as_the_whole() ->
     # this buyer 2,600,000.00. Counted with the pending: 2.7M / 7.0M = 38.57%; held only: 2.7M / 6.0M = 45%.
     exposure = Exposure(690_000_000, 260_000_000, 0, held_book=590_000_000)
     conc = {r.name: r for r in limit_rules(INVOICE, exposure, lines)}["concentration"]
-    assert conc.reason == ("the buyer would be 45.00% of the book (HKD 2,700,000.00 of HKD 6,000,000.00), above "
-                           "40.00%")
+    assert conc.reason == ("the buyer would be 45.00% of the book (HKD 2,700,000.00 of HKD 6,000,000.00), above 40.00%")
     # The threshold is on the held book too: 4,900,000.00 held + 100,000.00 is not above 5,000,000.00.
     small = Exposure(690_000_000, 260_000_000, 0, held_book=490_000_000)
     assert {r.name: r for r in limit_rules(INVOICE, small, lines)}["concentration"].passed
@@ -295,8 +457,9 @@ def test_finance_rules_no_line_for_unlisted_party_without_default() -> None:
     lines = lines_for(policy, INVOICE, SUPPLIER2, BUYER)
     assert lines.supplier is None
     result = {r.name: r for r in limit_rules(INVOICE, NONE_USED, lines)}["supplier_limit"]
-    assert result.reason == ("the policy gives this supplier no limit (add it under [limits.suppliers] or set "
-                             "limits.supplier_default)")
+    assert result.reason == (
+        "the policy gives this supplier no limit (add it under [limits.suppliers] or set limits.supplier_default)"
+    )
     assert not result.passed
 
 
@@ -312,13 +475,13 @@ def rec(i: int, due: dt.date, settled: dt.date | None, outstanding: int = 0, sta
 def test_finance_rules_payment_stats_hand_computed() -> None:
     as_of = D(2026, 6, 1)
     records = [
-        rec(1, D(2026, 1, 31), D(2026, 1, 30)),                 # early: 0 dpd, on time
-        rec(2, D(2026, 2, 28), D(2026, 3, 3)),                  # 3 dpd: on time with 3 grace days
-        rec(3, D(2026, 3, 31), D(2026, 4, 10)),                 # 10 dpd: late
-        rec(4, D(2026, 5, 1), None, 400, "PartiallyPaid"),      # open, 31 dpd now, overdue
-        rec(5, D(2026, 7, 1), None, 1000, "Financed"),          # not due: not in the history
-        rec(6, D(2026, 5, 1), None, 1000, "Cancelled"),         # cancelled: never counts
-        rec(7, D(2025, 12, 1), D(2026, 3, 15)),                 # 104 dpd: a default, settled late
+        rec(1, D(2026, 1, 31), D(2026, 1, 30)),  # early: 0 dpd, on time
+        rec(2, D(2026, 2, 28), D(2026, 3, 3)),  # 3 dpd: on time with 3 grace days
+        rec(3, D(2026, 3, 31), D(2026, 4, 10)),  # 10 dpd: late
+        rec(4, D(2026, 5, 1), None, 400, "PartiallyPaid"),  # open, 31 dpd now, overdue
+        rec(5, D(2026, 7, 1), None, 1000, "Financed"),  # not due: not in the history
+        rec(6, D(2026, 5, 1), None, 1000, "Cancelled"),  # cancelled: never counts
+        rec(7, D(2025, 12, 1), D(2026, 3, 15)),  # 104 dpd: a default, settled late
     ]
     stats = payment_stats(records, as_of, grace_days=3, default_after_days=90)
     assert (stats.invoices, stats.settled, stats.on_time) == (5, 4, 2)
@@ -369,8 +532,10 @@ def test_finance_rules_grade_is_first_grade_met_with_reasons() -> None:
     g = grade_buyer(bad, POLICY)
     assert g.grade is None
     assert g.reason.startswith("the buyer's payment history meets no grade (A: on-time ratio 25.00% is below 95.00%")
-    assert "C: on-time ratio 25.00% is below 60.00%, average 100.00 days past due is above 20, worst 200 days past " \
-           "due is above 120, 2 default(s) is above 1" in g.reason
+    assert (
+        "C: on-time ratio 25.00% is below 60.00%, average 100.00 days past due is above 20, worst 200 days past "
+        "due is above 120, 2 default(s) is above 1" in g.reason
+    )
 
 
 def test_finance_rules_ungraded_buyer_is_declined_with_reason() -> None:
@@ -380,15 +545,31 @@ def test_finance_rules_ungraded_buyer_is_declined_with_reason() -> None:
     # Consent is still checked (without the asking price).
     assert rules["holder_consent"].passed
     no_history_policy = dataclasses.replace(POLICY, grading=dataclasses.replace(POLICY.grading, no_history=None))
-    ev = evaluate(policy=no_history_policy, invoice=INVOICE, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    ev = evaluate(
+        policy=no_history_policy,
+        invoice=INVOICE,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert not ev.approved
     assert ev.failures[0].reason == "the buyer has no payment history and the policy grades no such buyer"
 
 
 def test_finance_rules_grade_a_prices_better_than_b() -> None:
-    a = evaluate(policy=POLICY, invoice=INVOICE, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                 stats=PaymentStats(10, 10, 10, 0, 0, 0, 0, 0), exposure=NONE_USED, as_of=AS_OF)
+    a = evaluate(
+        policy=POLICY,
+        invoice=INVOICE,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=PaymentStats(10, 10, 10, 0, 0, 0, 0, 0),
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert a.grade == "A" and a.price is not None
     # 95% of 10,000,000 = 9,500,000; x (4.5% + 1.25%) x 60/365 = 89,794.52... -> 89,795; fees 25,000 + 9,500.
     assert (a.price.advance, a.price.discount, a.price.fees) == (9_500_000, 89_795, 34_500)
@@ -397,10 +578,22 @@ def test_finance_rules_grade_a_prices_better_than_b() -> None:
 
 def test_finance_rules_net_advance_must_be_positive() -> None:
     tiny = dataclasses.replace(INVOICE, amount=1_000_000, outstanding=1_000_000)
-    policy = dataclasses.replace(POLICY, pricing=dataclasses.replace(POLICY.pricing, fee_fixed=Decimal("20000")),
-                                 eligibility=dataclasses.replace(POLICY.eligibility, min_amount=Decimal(0)))
-    ev = evaluate(policy=policy, invoice=tiny, supplier=SUPPLIER, buyer=BUYER, financier=FINANCIER,
-                  stats=NO_HISTORY, exposure=NONE_USED, as_of=AS_OF)
+    policy = dataclasses.replace(
+        POLICY,
+        pricing=dataclasses.replace(POLICY.pricing, fee_fixed=Decimal("20000")),
+        eligibility=dataclasses.replace(POLICY.eligibility, min_amount=Decimal(0)),
+    )
+    ev = evaluate(
+        policy=policy,
+        invoice=tiny,
+        supplier=SUPPLIER,
+        buyer=BUYER,
+        financier=FINANCIER,
+        stats=NO_HISTORY,
+        exposure=NONE_USED,
+        as_of=AS_OF,
+    )
     assert [r.name for r in ev.failures] == ["price"]
-    assert ev.failures[0].reason == ("discount HKD 103.57 and fees HKD 20,009.00 leave nothing of the advance "
-                                     "HKD 9,000.00")
+    assert ev.failures[0].reason == (
+        "discount HKD 103.57 and fees HKD 20,009.00 leave nothing of the advance HKD 9,000.00"
+    )

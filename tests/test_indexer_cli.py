@@ -68,8 +68,9 @@ def test_indexer_locked_sqlite_database_says_who_holds_it(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     holder, waiter = create_db_engine(url), create_db_engine(url)
     # Give up on the lock after 50 ms instead of 60 s (runs after the engine's own connect setup).
-    event.listen(waiter, "connect", lambda dbapi_connection, _record: dbapi_connection.execute(
-        "PRAGMA busy_timeout=50"))
+    event.listen(
+        waiter, "connect", lambda dbapi_connection, _record: dbapi_connection.execute("PRAGMA busy_timeout=50")
+    )
     try:
         with holder.begin() as held:
             held.execute(text("CREATE TABLE t (x INTEGER)"))  # BEGIN IMMEDIATE: the write lock is held
@@ -88,8 +89,9 @@ def test_indexer_status_never_creates_a_missing_database(tmp_path: Path) -> None
     from ledger.cli import main
 
     missing = tmp_path / "typo" / "ledger.db"
-    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}",
-                                       "index", "status"])
+    result = CliRunner().invoke(
+        main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}", "index", "status"]
+    )
 
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"Error: no ledger database at {missing}; ") and result.output.count("\n") == 1
@@ -103,12 +105,15 @@ def test_indexer_cli_unreachable_node_is_one_line(settings: Settings) -> None:
     from ledger.evm.node import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(main, ["--home", str(settings.home), "--rpc-url", url,
-                                       "--db-url", settings.database_url, "index", "sync"])
+    result = CliRunner().invoke(
+        main, ["--home", str(settings.home), "--rpc-url", url, "--db-url", settings.database_url, "index", "sync"]
+    )
 
     assert result.exit_code == 1, result.output
-    assert result.output == (f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
-                             "start the local chain with `scf node start` or pass --rpc-url\n")
+    assert result.output == (
+        f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
+        "start the local chain with `scf node start` or pass --rpc-url\n"
+    )
 
 
 def test_indexer_cli_bad_database_url_is_one_line(chain: Any) -> None:
@@ -116,8 +121,9 @@ def test_indexer_cli_bad_database_url_is_one_line(chain: Any) -> None:
 
     from ledger.cli import main
 
-    result = CliRunner().invoke(main, ["--home", str(chain.home), "--rpc-url", chain.rpc_url,
-                                       "--db-url", "nosuchdb://x", "index", "status"])
+    result = CliRunner().invoke(
+        main, ["--home", str(chain.home), "--rpc-url", chain.rpc_url, "--db-url", "nosuchdb://x", "index", "status"]
+    )
 
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: cannot use database URL nosuchdb://x: ")

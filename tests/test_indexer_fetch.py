@@ -29,11 +29,14 @@ from support.indexer import (  # noqa: F401 - fixtures
 from ledger.config import Settings
 
 
-@pytest.mark.parametrize("refusal", [
-    "query returned more than {n} results",
-    "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
-    "HTTP 502",  # no JSON-RPC answer at all: a gateway giving up on the query
-])
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "query returned more than {n} results",
+        "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+        "HTTP 502",  # no JSON-RPC answer at all: a gateway giving up on the query
+    ],
+)
 def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str
 ) -> None:
@@ -60,12 +63,15 @@ def test_indexer_shrinks_refused_ranges_and_grows_them_again(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 
-@pytest.mark.parametrize("refusal", [
-    "Requested range exceeds maximum range limit",  # Besu: no number
-    "block range is too wide",
-    "exceed maximum block range: {n}",  # Geth
-    "range {asked} exceeds limit of {n}",  # Infura
-])
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Requested range exceeds maximum range limit",  # Besu: no number
+        "block range is too wide",
+        "exceed maximum block range: {n}",  # Geth
+        "range {asked} exceeds limit of {n}",  # Infura
+    ],
+)
 def test_indexer_learns_a_block_range_limit(
     settings: Settings, ledger: Any, acct: Any, proxy: RpcProxy, tmp_path: Path, refusal: str
 ) -> None:
@@ -166,9 +172,11 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
     assert not is_range_refusal(RpcError("eth_getLogs", -32602, "invalid argument 0: hex string without 0x prefix"))
     assert suggested_range(RpcError("eth_getLogs", -32000, refusals[1])) == (16, 31)
 
-    alchemy = ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range "
-               "and no limit on the response size, or you can request any block range with a cap of 10K logs "
-               "in the response.")
+    alchemy = (
+        "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range "
+        "and no limit on the response size, or you can request any block range with a cap of 10K logs "
+        "in the response."
+    )
     limits = {
         refusals[0]: RefusalLimit("logs", 10_000),
         "query returned more than 2,500 results": RefusalLimit("logs", 2_500),
@@ -181,8 +189,9 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
         refusals[5]: RefusalLimit("blocks", 10_000),
         "range 1000000 exceeds limit of 10000": RefusalLimit("blocks", 10_000),
         "block range too large, max range: 5000": RefusalLimit("blocks", 5_000),
-        "block range is larger than max block range, block range = 5120, max block range = 5000":
-            RefusalLimit("blocks", 5_000),
+        "block range is larger than max block range, block range = 5120, max block range = 5000": RefusalLimit(
+            "blocks", 5_000
+        ),
         "query block range exceeds server limit, narrow your filter: 1000": RefusalLimit("blocks", 1_000),
         "eth_getLogs is limited to a 10,000 blocks range": RefusalLimit("blocks", 10_000),
         "query exceeds max block range 100000": RefusalLimit("blocks", 100_000),
@@ -207,8 +216,11 @@ def test_indexer_rpc_client_words_odd_answers_in_one_line() -> None:
         "/404": (404, b"<html>\n<h1>Not Found</h1>\n</html>"),
         "/string-error": (200, b'{"jsonrpc": "2.0", "id": 1, "error": "Unauthorized:\\n bad key"}'),
         "/batch-string-error": (200, b'{"jsonrpc": "2.0", "error": "batches are not allowed"}'),
-        "/error-with-500": (500, b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, '
-                                 b'"message": "query returned more than 10000 results"}}'),
+        "/error-with-500": (
+            500,
+            b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, '
+            b'"message": "query returned more than 10000 results"}}',
+        ),
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -227,6 +239,7 @@ def test_indexer_rpc_client_words_odd_answers_in_one_line() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
+
         def failure(path: str, batch: bool = False) -> Exception:
             client = RpcClient(base + path)
             with pytest.raises(ChainError) as caught:
@@ -242,8 +255,9 @@ def test_indexer_rpc_client_words_odd_answers_in_one_line() -> None:
         server.shutdown()
         server.server_close()
 
-    assert str(not_found) == (f"{base}/404 answered eth_blockNumber with HTTP 404 Not Found, not JSON-RPC; "
-                              "check --rpc-url")
+    assert str(not_found) == (
+        f"{base}/404 answered eth_blockNumber with HTTP 404 Not Found, not JSON-RPC; check --rpc-url"
+    )
     assert str(string_error) == "the node refused eth_blockNumber: Unauthorized: bad key (code None)"
     assert str(batch_error) == "the node refused eth_blockNumber: batches are not allowed (code None)"
     # A JSON-RPC error sent with an HTTP error status is read, so a limit it states is learnt.
@@ -309,7 +323,12 @@ def test_indexer_fetch_process_sync_checkpoints_the_sqlite_wal_itself(
 
 @pytest.mark.parametrize("initial_span", [10, 3])
 def test_indexer_auto_hands_a_big_backlog_to_a_fetch_process_without_gaps(
-    settings: Settings, ledger: Any, acct: Any, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    ledger: Any,
+    acct: Any,
+    actions: Actions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     initial_span: int,
 ) -> None:
     """Mode auto gives a backlog of PROCESS_MIN_RANGES spans of blocks or

@@ -59,8 +59,12 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
         # Alternate the fetching between a thread and a forked child process.
         workers = "process" if round_ % 2 else "thread"
         answered = len(proxy.spans)
-        proc = subprocess.Popen(scf("index", "sync", "--workers", workers, settings=settings, rpc_url=proxy.url),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+        proc = subprocess.Popen(
+            scf("index", "sync", "--workers", workers, settings=settings, rpc_url=proxy.url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=REPO_ROOT,
+        )
         # Kill at a moment tied to the run's progress, not to the clock: once
         # the node has answered a random number of this run's log requests,
         # after a random pause. A fixed clock raced the start-up time and the
@@ -77,8 +81,13 @@ def test_indexer_killed_at_random_moments_loses_and_repeats_nothing(
             kills += 1
         proc.wait(30)
         mirrored.append(read_scalar(settings.database_url, select(func.count()).select_from(Event)) or 0)
-    finish = subprocess.run(scf("index", "sync", "--json", settings=settings, rpc_url=proxy.url),
-                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    finish = subprocess.run(
+        scf("index", "sync", "--json", settings=settings, rpc_url=proxy.url),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
 
     assert finish.returncode == 0, finish.stderr
     total = read_scalar(settings.database_url, select(func.count()).select_from(Event))
@@ -95,9 +104,13 @@ def test_indexer_follow_hands_off_from_backfill_without_duplicates_or_gaps(
     url = settings.rpc_url
     issue_many(ledger, acct, url, 600, per_block=10)
     proxy.max_logs = 80  # a backfill of many ranges, so new blocks arrive during it
-    follower = subprocess.Popen(scf("index", "follow", "--poll-interval", "0.1", settings=settings,
-                                    rpc_url=proxy.url),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    follower = subprocess.Popen(
+        scf("index", "follow", "--poll-interval", "0.1", settings=settings, rpc_url=proxy.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     try:
         for i in range(8):  # events while it backfills, at the hand-off, and while it follows
             invoice_id = actions.issue()
@@ -165,8 +178,9 @@ def test_indexer_follow_rides_out_a_database_outage(
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}'))
             if not allow:
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                             {"name": name})
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+                )
 
     actions.lifecycle(actions.issue(), "financed")
     try:
@@ -182,8 +196,10 @@ def test_indexer_follow_rides_out_a_database_outage(
         admin.dispose()
     retries = follower.retries
     assert not follower.failures, follower.failures
-    assert retries and all(r.startswith(f"the database {describe_url(settings.database_url)} is unavailable: ")
-                           and "\n" not in r for r in retries), retries
+    assert retries and all(
+        r.startswith(f"the database {describe_url(settings.database_url)} is unavailable: ") and "\n" not in r
+        for r in retries
+    ), retries
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path)
 
 

@@ -37,8 +37,10 @@ def _reorg_txs(ledger: Any, acct: Any, salt: str) -> list[list[Any]]:
 
     due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
     currency = ledger.deployment.currency("HKD")
-    issue = ledger.invoices.encode_abi("issue", args=[
-        acct("buyer2").address, f"REORG-{salt}", 777_00, currency.address, due, keccak(text=f"reorg-{salt}")])
+    issue = ledger.invoices.encode_abi(
+        "issue",
+        args=[acct("buyer2").address, f"REORG-{salt}", 777_00, currency.address, due, keccak(text=f"reorg-{salt}")],
+    )
     token = ledger.token(currency)
     mint = token.encode_abi("mint", args=[acct("supplier2").address, 5_00])
     return [
@@ -120,8 +122,9 @@ def test_indexer_reorg_of_the_v2_events_equals_a_fresh_index(
     sync(settings)
     start = head(url)
     ledger_.repay(buyer, released, "600")  # 550 to the financier, the 50 reserve to the supplier
-    ledger_.sender.transact(ledger_.invoices.functions.transferFrom(
-        supplier.address, acct("supplier2").address, cleared), supplier)
+    ledger_.sender.transact(
+        ledger_.invoices.functions.transferFrom(supplier.address, acct("supplier2").address, cleared), supplier
+    )
     ledger_.offer(supplier, prepaid, None, "700", 7)
     ledger_.finance(acct("financier"), prepaid, advance="800", due="850")
     actions.rename()

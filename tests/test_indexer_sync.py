@@ -33,8 +33,7 @@ from ledger.config import Settings
 from ledger.db.models import Block, Event, Financing, Invoice, Participant, Repayment
 
 
-def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Actions, ledger: Any,
-                                               acct: Any) -> None:
+def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Actions, ledger: Any, acct: Any) -> None:
     from ledger.indexer import sync
 
     for stop in ("paid", "part-paid", "financed", "offered", "confirmed", "transferred", "prepaid-financed"):
@@ -55,10 +54,10 @@ def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Acti
         fin = conn.execute(select(Financing.__table__)).all()
         rep = conn.execute(select(Repayment.__table__)).all()
         paid = conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == 1)).one()
-        moved, prepaid = (conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == i)).one()
-                          for i in (6, 7))
-        cleared = conn.execute(select(Event.__table__).where(
-            Event.invoice_id == 6, Event.event == "FinancingOfferWithdrawn")).all()
+        moved, prepaid = (conn.execute(select(Invoice.__table__).where(Invoice.invoice_id == i)).one() for i in (6, 7))
+        cleared = conn.execute(
+            select(Event.__table__).where(Event.invoice_id == 6, Event.event == "FinancingOfferWithdrawn")
+        ).all()
     engine.dispose()
     on_chain = {p["address"]: p for p in ledger.participants()}
     assert set(people) == set(on_chain)
@@ -72,17 +71,33 @@ def test_indexer_sync_reproduces_the_lifecycle(settings: Settings, actions: Acti
     # (invoice, amount, to the payee, to the seller, seller): the reserve goes to the seller once the financier's
     # due is met; a payment before financing has no seller.
     assert sorted((r.invoice_id, r.amount, r.to_payee, r.to_seller, r.seller) for r in rep) == [
-        (1, 40000, 40000, 0, supplier), (1, 60000, 55000, 5000, supplier), (2, 40000, 40000, 0, supplier),
-        (7, 10000, 10000, 0, None), (7, 90000, 85000, 5000, supplier),
+        (1, 40000, 40000, 0, supplier),
+        (1, 60000, 55000, 5000, supplier),
+        (2, 40000, 40000, 0, supplier),
+        (7, 10000, 10000, 0, None),
+        (7, 90000, 85000, 5000, supplier),
     ]
     assert paid.status == "Paid" and paid.paid_at is not None and paid.financed_block < paid.paid_block
     assert (paid.seller, paid.financier_due, paid.financier_paid, paid.reserve_released) == (
-        supplier, 95000, 95000, 5000)
+        supplier,
+        95000,
+        95000,
+        5000,
+    )
     assert paid.number.startswith("INV-") and paid.number_normalised == paid.number.replace("-", "")
     assert (moved.holder, moved.offer_expires_at, moved.seller, len(cleared)) == (
-        acct("supplier2").address, None, None, 1), "a transfer clears the listing"
-    assert (prepaid.status, prepaid.financed_block is not None, prepaid.financier_due, prepaid.financier_paid,
-            prepaid.reserve_released) == ("Paid", True, 85000, 85000, 5000)
+        acct("supplier2").address,
+        None,
+        None,
+        1,
+    ), "a transfer clears the listing"
+    assert (
+        prepaid.status,
+        prepaid.financed_block is not None,
+        prepaid.financier_due,
+        prepaid.financier_paid,
+        prepaid.reserve_released,
+    ) == ("Paid", True, 85000, 85000, 5000)
 
 
 def test_indexer_sync_twice_changes_nothing(settings: Settings, actions: Actions) -> None:
@@ -180,10 +195,13 @@ def test_indexer_invoice_number_that_is_not_utf8_is_indexed(settings: Settings, 
     due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
     currency = ledger.deployment.currency("HKD").address
     selector = keccak(text="issue(address,string,uint256,address,uint64,bytes32)")[:4]
-    data = selector + abi_encode(["address", "bytes", "uint256", "address", "uint64", "bytes32"],
-                                 [acct("buyer").address, raw, 123_45, currency, due, b"\7" * 32])
-    tx = ledger.w3.eth.send_transaction({"from": acct("supplier").address, "to": ledger.invoices.address,
-                                         "data": "0x" + data.hex(), "gas": 1_000_000})
+    data = selector + abi_encode(
+        ["address", "bytes", "uint256", "address", "uint64", "bytes32"],
+        [acct("buyer").address, raw, 123_45, currency, due, b"\7" * 32],
+    )
+    tx = ledger.w3.eth.send_transaction(
+        {"from": acct("supplier").address, "to": ledger.invoices.address, "data": "0x" + data.hex(), "gas": 1_000_000}
+    )
     assert ledger.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     invoice_id = ledger.invoices.functions.nextInvoiceId().call() - 1
     number = raw.decode("utf-8", errors="replace")
@@ -196,7 +214,10 @@ def test_indexer_invoice_number_that_is_not_utf8_is_indexed(settings: Settings, 
         events = [r.event for r in conn.execute(select(Event.event).where(Event.invoice_id == invoice_id))]
     engine.dispose()
     assert (row.number, row.number_normalised, row.amount) == (
-        number, "INV\ufffd\ufffd" + number.rsplit("-", 1)[1], 12345)
+        number,
+        "INV\ufffd\ufffd" + number.rsplit("-", 1)[1],
+        12345,
+    )
     assert events == ["Transfer", "InvoiceIssued"]
     base = ["--home", str(settings.home), "--rpc-url", settings.rpc_url, "--db-url", settings.database_url]
     found = CliRunner().invoke(main, [*base, "invoice", "list", "--number", number, "--json"])
@@ -217,9 +238,16 @@ def test_indexer_blocks_table_keeps_only_the_recent_window(settings: Settings, c
 
     with get_engine(settings.database_url).connect() as conn:
         numbers = [r[0] for r in conn.execute(select(Block.number).order_by(Block.number))]
-        tables = {r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type='table'" if settings.database_url.startswith("sqlite")
-            else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}
+        tables = {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                    if settings.database_url.startswith("sqlite")
+                    else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            )
+        }
     top = head(settings.rpc_url)
     assert numbers == list(range(top - REORG_WINDOW + 1, top + 1))
     assert {"events", "blocks", "cursors", "invoices", "participants", "financings", "repayments"} <= tables

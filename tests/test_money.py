@@ -10,8 +10,14 @@ from ledger.money import format_money, from_minor_units, to_minor_units
 
 @pytest.mark.parametrize(
     ("text", "units"),
-    [("125000.00", 12500000), ("0.01", 1), ("1,250,000.50", 125000050), ("7", 700), (" 3.5 ", 350),
-     ("9" * 36, int("9" * 36) * 100)],
+    [
+        ("125000.00", 12500000),
+        ("0.01", 1),
+        ("1,250,000.50", 125000050),
+        ("7", 700),
+        (" 3.5 ", 350),
+        ("9" * 36, int("9" * 36) * 100),
+    ],
 )
 def test_money_parses_exact_minor_units(text, units):
     assert to_minor_units(text, 2) == units
@@ -41,20 +47,24 @@ def test_money_format_spellings_of_one_amount() -> None:
     assert fmt.someone("0x" + "00" * 20) is None and fmt.label(None, None) == "-"
 
 
-@pytest.mark.parametrize(("text", "rate"), [("0.9", "0.9"), ("90%", "0.9"), (" 6.5 %", "0.065"), ("1", "1"),
-                                            (".5", "0.5"), ("1e-1", "0.1")])
+@pytest.mark.parametrize(
+    ("text", "rate"), [("0.9", "0.9"), ("90%", "0.9"), (" 6.5 %", "0.065"), ("1", "1"), (".5", "0.5"), ("1e-1", "0.1")]
+)
 def test_money_parse_rate_fraction_or_percentage(text: str, rate: str) -> None:
     from ledger.money import parse_rate
 
     assert parse_rate(text, "advance rate") == Decimal(rate)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("0", "invalid advance rate '0': must be above 0 and at most 1 (100%)"),
-    ("101%", "invalid advance rate '101%': must be above 0 and at most 1 (100%)"),
-    ("0,9", "invalid advance rate '0,9': use a fraction such as 0.9 or a percentage such as 90%"),
-    ("nan", "invalid advance rate 'nan': use a fraction such as 0.9 or a percentage such as 90%"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "invalid advance rate '0': must be above 0 and at most 1 (100%)"),
+        ("101%", "invalid advance rate '101%': must be above 0 and at most 1 (100%)"),
+        ("0,9", "invalid advance rate '0,9': use a fraction such as 0.9 or a percentage such as 90%"),
+        ("nan", "invalid advance rate 'nan': use a fraction such as 0.9 or a percentage such as 90%"),
+    ],
+)
 def test_money_parse_rate_refusals(text: str, message: str) -> None:
     from ledger.money import parse_rate
 

@@ -79,8 +79,9 @@ def test_postgres_harness_stop_refuses_a_pid_that_is_not_the_clusters(tmp_path: 
 @pytest.mark.postgres
 def test_postgres_harness_command_line_exports_url_and_stops(tmp_path: Path) -> None:
     script = str(REPO_ROOT / "scripts" / "pgtmp.py")
-    started = subprocess.run([sys.executable, script, "start", "--database", "cli_check"],
-                             capture_output=True, text=True)
+    started = subprocess.run(
+        [sys.executable, script, "start", "--database", "cli_check"], capture_output=True, text=True
+    )
     if started.returncode == 3 and os.environ.get("CI", "").lower() != "true":
         pytest.skip(f"no PostgreSQL server: {started.stderr.strip()}")
     assert started.returncode == 0, started.stderr
@@ -94,8 +95,9 @@ def test_postgres_harness_command_line_exports_url_and_stops(tmp_path: Path) -> 
             assert conn.execute(sa.text("select 1")).scalar_one() == 1
         engine.dispose()
     finally:
-        stopped = subprocess.run([sys.executable, script, "stop", "--pid", str(pid), "--dir", str(base)],
-                                 capture_output=True, text=True)
+        stopped = subprocess.run(
+            [sys.executable, script, "stop", "--pid", str(pid), "--dir", str(base)], capture_output=True, text=True
+        )
     assert stopped.returncode == 0, stopped.stderr
     assert not pgtmp.pid_alive(pid)
     assert not base.exists()

@@ -26,8 +26,18 @@ def cli(indexed: Any) -> Any:
     runner = CliRunner()
 
     def run(*args: str) -> Any:
-        return runner.invoke(main, ["--home", str(indexed.home), "--rpc-url", indexed.rpc_url,
-                                    "--db-url", str(indexed.settings.db_url), *args])
+        return runner.invoke(
+            main,
+            [
+                "--home",
+                str(indexed.home),
+                "--rpc-url",
+                indexed.rpc_url,
+                "--db-url",
+                str(indexed.settings.db_url),
+                *args,
+            ],
+        )
 
     return run
 
@@ -45,19 +55,32 @@ def _ids(cli: Any, *args: str) -> list[int]:
 def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
     rows = {r["invoice_id"]: r for r in _json(cli, "invoice", "list")}
     assert sorted(rows) == [1, 2, 3, 4]
-    assert {i: r["status"] for i, r in rows.items()} == {
-        1: "PartiallyPaid", 2: "Confirmed", 3: "Cancelled", 4: "Paid"}
+    assert {i: r["status"] for i, r in rows.items()} == {1: "PartiallyPaid", 2: "Confirmed", 3: "Cancelled", 4: "Paid"}
     one = rows[1]
     assert (one["currency"], one["amount"], one["paid"], one["outstanding"], one["advance"]) == (
-        "HKD", "125000.00", "25000.10", "99999.90", "112500.00")
+        "HKD",
+        "125000.00",
+        "25000.10",
+        "99999.90",
+        "112500.00",
+    )
     assert (one["supplier_name"], one["buyer_name"], one["holder_name"], one["financier_name"]) == (
-        SUPPLIER, BUYER, FINANCIER, FINANCIER)
+        SUPPLIER,
+        BUYER,
+        FINANCIER,
+        FINANCIER,
+    )
     assert one["due"] == "2099-01-31"
     assert (one["number"], one["normalised_number"]) == ("INV-Q-1", "INVQ1")
     # Financed with a due of 118,750.00 on an open 125,000.00: a reserve of 6,250.00, all still open (the
     # 25,000.10 paid went to the financier).
-    assert (one["seller_name"], one["financier_due"], one["financier_paid"], one["reserve_open"],
-            one["reserve_released"]) == (SUPPLIER, "118750.00", "25000.10", "6250.00", "0.00")
+    assert (
+        one["seller_name"],
+        one["financier_due"],
+        one["financier_paid"],
+        one["reserve_open"],
+        one["reserve_released"],
+    ) == (SUPPLIER, "118750.00", "25000.10", "6250.00", "0.00")
     assert {i: r["seller"] for i, r in rows.items() if i != 1} == {2: None, 3: None, 4: None}
     assert (rows[4]["financier_due"], rows[4]["reserve_open"], rows[4]["number"]) == (None, None, "INV-Q-4")
     assert rows[3]["holder"] is None and rows[3]["outstanding"] == "5000.00"
@@ -96,8 +119,7 @@ def test_queries_list_table_and_csv(cli: Any) -> None:
     assert [r["invoice_id"] for r in rows] == ["1", "2", "3", "4"]
     assert (rows[0]["amount"], rows[0]["paid"], rows[0]["holder_name"]) == ("125000.00", "25000.10", FINANCIER)
     assert rows[2]["holder"] == "", "no holder (burnt) is an empty CSV field"
-    assert (rows[0]["number"], rows[0]["normalised_number"], rows[0]["reserve_open"]) == ("INV-Q-1", "INVQ1",
-                                                                                          "6250.00")
+    assert (rows[0]["number"], rows[0]["normalised_number"], rows[0]["reserve_open"]) == ("INV-Q-1", "INVQ1", "6250.00")
     assert (rows[1]["financier_due"], rows[1]["seller"]) == ("", "")
     header = cli("invoice", "list", "--csv", "--status", "Issued")
     assert header.output.startswith("invoice_id,number,normalised_number,status,supplier,")
@@ -108,8 +130,14 @@ def test_queries_list_table_and_csv(cli: Any) -> None:
 def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenario: Scenario) -> None:
     events = _json(cli, "invoice", "history", "1")
     assert [e["event"] for e in events] == [
-        "Transfer", "InvoiceIssued", "InvoiceConfirmed", "FinancingOffered", "Transfer", "InvoiceFinanced",
-        "InvoiceRepaid"]
+        "Transfer",
+        "InvoiceIssued",
+        "InvoiceConfirmed",
+        "FinancingOffered",
+        "Transfer",
+        "InvoiceFinanced",
+        "InvoiceRepaid",
+    ]
     blocks = [e["block"] for e in events]
     assert blocks == sorted(blocks)
     assert blocks[1] == scenario.issued and blocks[2] == scenario.confirmed
@@ -118,10 +146,13 @@ def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenari
         assert dt.datetime.fromisoformat(e["time"]).tzinfo is not None
         assert e["tx_hash"].startswith("0x") and len(e["tx_hash"]) == 66
     assert events[1]["details"] == (
-        f"issued as number INV-Q-1 (normalised INVQ1) by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31")
+        f"issued as number INV-Q-1 (normalised INVQ1) by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"
+    )
     assert events[4]["details"] == f"receivable transferred from {SUPPLIER} to {FINANCIER}"
-    assert events[5]["details"] == (f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}, "
-                                    "financier due HKD 118750.00 of the buyer's payments")
+    assert events[5]["details"] == (
+        f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}, "
+        "financier due HKD 118750.00 of the buyer's payments"
+    )
     assert events[6]["amount"] == "25000.10"
     assert events[6]["details"] == f"repaid HKD 25000.10 by {BUYER} to {FINANCIER} (total paid HKD 25000.10)"
 
@@ -140,26 +171,49 @@ def test_queries_as_of_block_replays_the_past(cli: Any, scenario: Scenario) -> N
     at_confirm = {r["invoice_id"]: r for r in _json(cli, "invoice", "list", "--as-of-block", str(scenario.confirmed))}
     assert list(at_confirm) == [1], "invoices issued later did not exist yet"
     assert (at_confirm[1]["status"], at_confirm[1]["holder_name"], at_confirm[1]["outstanding"]) == (
-        "Confirmed", SUPPLIER, "125000.00")
+        "Confirmed",
+        SUPPLIER,
+        "125000.00",
+    )
     assert _ids(cli, "--as-of-block", str(scenario.issued - 1)) == []
     assert _ids(cli, "--as-of-block", str(scenario.issued), "--status", "Issued") == [1]
 
     shown = _json(cli, "invoice", "show", "1", "--as-of-block", str(scenario.financed))
-    assert (shown["status"], shown["holder"]["name"], shown["financier"]["name"], shown["advance"],
-            shown["paid"], shown["as_of_block"]) == ("Financed", FINANCIER, FINANCIER, "112500.00", "0.00",
-                                                     scenario.financed)
-    assert (shown["number"], shown["normalised_number"], shown["seller"]["name"], shown["financier_due"],
-            shown["financier_paid"], shown["reserve_open"], shown["reserve_released"]) == (
-        "INV-Q-1", "INVQ1", SUPPLIER, "118750.00", "0.00", "6250.00", "0.00")
+    assert (
+        shown["status"],
+        shown["holder"]["name"],
+        shown["financier"]["name"],
+        shown["advance"],
+        shown["paid"],
+        shown["as_of_block"],
+    ) == ("Financed", FINANCIER, FINANCIER, "112500.00", "0.00", scenario.financed)
+    assert (
+        shown["number"],
+        shown["normalised_number"],
+        shown["seller"]["name"],
+        shown["financier_due"],
+        shown["financier_paid"],
+        shown["reserve_open"],
+        shown["reserve_released"],
+    ) == ("INV-Q-1", "INVQ1", SUPPLIER, "118750.00", "0.00", "6250.00", "0.00")
     before = _json(cli, "invoice", "show", "1", "--as-of-block", str(scenario.financed - 1))
     assert before["status"] == "Confirmed" and before["financier"] is None
     assert (before["seller"], before["financier_due"], before["reserve_open"], before["advance"]) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     text = cli("invoice", "show", "1", "--as-of-block", str(scenario.financed))
     assert text.exit_code == 0, text.output
     lines = text.output.splitlines()
-    for line in ("number       INV-Q-1", "normalised   INVQ1", "fin. due     118750.00", "reserve      6250.00",
-                 f"seller       {SUPPLIER} ("):
+    for line in (
+        "number       INV-Q-1",
+        "normalised   INVQ1",
+        "fin. due     118750.00",
+        "reserve      6250.00",
+        f"seller       {SUPPLIER} (",
+    ):
         assert any(got.startswith(line) for got in lines), (line, text.output)
 
     history = _json(cli, "invoice", "history", "1", "--as-of-block", str(scenario.confirmed))
@@ -213,25 +267,48 @@ def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
     assert rows["Lantau Metals Ltd"]["active"] is True
 
 
-@pytest.mark.parametrize(("args", "message", "code"), [
-    (["invoice", "list", "--status", "Bogus"],
-     "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled "
-     "(comma-separated)", 2),
-    (["invoice", "list", "--due-before", "31/01/2099"],
-     "invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31", 2),
-    (["invoice", "list", "--supplier", "Nobody Ltd"],
-     "unknown supplier 'Nobody Ltd': no participant or local account has that name; give a registered name, an "
-     "account name or an address (see `scf participant list`)", 2),
-    (["invoice", "list", "--holder", "0x1234"], "invalid holder address '0x1234': expected 0x and 40 hex digits", 2),
-    (["invoice", "list", "--as-of-block", "999999"],
-     "block 999999 is not indexed yet (indexed up to block {end}); run `scf index sync` or pick a lower block", 2),
-    (["invoice", "history", "99"],
-     "invoice 99 is not in the indexed ledger (indexed up to block {end}); run `scf index sync` if it is new", 2),
-    (["invoice", "show", "2", "--as-of-block", "1"], "invoice 2 did not exist at block 1", 2),
-    (["invoice", "list", "--csv", "--json"], "--json and --csv cannot be combined; choose one", 2),
-])
-def test_queries_bad_input_is_one_line_with_what_to_do(cli: Any, scenario: Scenario, args: list[str], message: str,
-                                                       code: int) -> None:
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (
+            ["invoice", "list", "--status", "Bogus"],
+            "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled "
+            "(comma-separated)",
+            2,
+        ),
+        (
+            ["invoice", "list", "--due-before", "31/01/2099"],
+            "invalid due date '31/01/2099': use YYYY-MM-DD, for example 2027-01-31",
+            2,
+        ),
+        (
+            ["invoice", "list", "--supplier", "Nobody Ltd"],
+            "unknown supplier 'Nobody Ltd': no participant or local account has that name; give a registered name, an "
+            "account name or an address (see `scf participant list`)",
+            2,
+        ),
+        (
+            ["invoice", "list", "--holder", "0x1234"],
+            "invalid holder address '0x1234': expected 0x and 40 hex digits",
+            2,
+        ),
+        (
+            ["invoice", "list", "--as-of-block", "999999"],
+            "block 999999 is not indexed yet (indexed up to block {end}); run `scf index sync` or pick a lower block",
+            2,
+        ),
+        (
+            ["invoice", "history", "99"],
+            "invoice 99 is not in the indexed ledger (indexed up to block {end}); run `scf index sync` if it is new",
+            2,
+        ),
+        (["invoice", "show", "2", "--as-of-block", "1"], "invoice 2 did not exist at block 1", 2),
+        (["invoice", "list", "--csv", "--json"], "--json and --csv cannot be combined; choose one", 2),
+    ],
+)
+def test_queries_bad_input_is_one_line_with_what_to_do(
+    cli: Any, scenario: Scenario, args: list[str], message: str, code: int
+) -> None:
     result = cli(*args)
     assert result.exit_code == code, result.output
     assert result.output == f"Error: {message.format(end=scenario.end)}\n"
@@ -250,11 +327,14 @@ def test_queries_empty_database_says_to_sync(home_copy: Any, db_url: str) -> Non
         assert result.output == "Error: nothing is indexed in the ledger database yet; run `scf index sync`\n"
 
 
-@pytest.mark.parametrize("args", [
-    ["invoice", "list", "--csv", "--json"],
-    ["invoice", "list", "--json", "--csv"],
-    ["report", "aging", "--csv", "--json"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["invoice", "list", "--csv", "--json"],
+        ["invoice", "list", "--json", "--csv"],
+        ["report", "aging", "--csv", "--json"],
+    ],
+)
 def test_json_and_csv_together_are_refused_before_the_database_is_opened(tmp_path: Path, args: list[str]) -> None:
     missing = tmp_path / "typo.db"
     result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}", *args])
@@ -274,14 +354,21 @@ def test_queries_do_not_import_web3(indexed: Any, scenario: Scenario) -> None:
         "    assert not exc.code, exc.code\n"
         "print('WEB3', any(m in sys.modules for m in ('web3', 'eth_account')), file=sys.stderr)\n"
     )
-    env = {**os.environ, "SCF_HOME": str(indexed.home), "SCF_DB_URL": str(indexed.settings.db_url),
-           "SCF_RPC_URL": "http://127.0.0.1:9"}
-    for args in (["invoice", "list", "--json"], ["invoice", "history", "1", "--csv"],
-                 ["invoice", "show", "1", "--as-of-block", str(scenario.confirmed), "--json"],
-                 ["participant", "list"], ["invoice", "list", "--as-of-block", str(scenario.confirmed)],
-                 ["invoice", "list", "--holder", "financier"]):
-        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env,
-                              timeout=60)
+    env = {
+        **os.environ,
+        "SCF_HOME": str(indexed.home),
+        "SCF_DB_URL": str(indexed.settings.db_url),
+        "SCF_RPC_URL": "http://127.0.0.1:9",
+    }
+    for args in (
+        ["invoice", "list", "--json"],
+        ["invoice", "history", "1", "--csv"],
+        ["invoice", "show", "1", "--as-of-block", str(scenario.confirmed), "--json"],
+        ["participant", "list"],
+        ["invoice", "list", "--as-of-block", str(scenario.confirmed)],
+        ["invoice", "list", "--holder", "financier"],
+    ):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "WEB3 False" in done.stderr, (args, done.stderr)
 
@@ -307,11 +394,14 @@ def test_queries_list_filters_by_invoice_number_in_any_spelling(cli: Any, scenar
     assert _ids(cli, "--number", "INVQ3", "--supplier", SUPPLIER) == []
 
 
-@pytest.mark.parametrize(("number", "reason"), [
-    ("--/ .", "it needs at least one letter, digit or non-ASCII character"),
-    ("INV\t1", "it contains a control character"),
-    ("X" * 65, "it is 65 bytes long; the limit is 64"),
-])
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("--/ .", "it needs at least one letter, digit or non-ASCII character"),
+        ("INV\t1", "it contains a control character"),
+        ("X" * 65, "it is 65 bytes long; the limit is 64"),
+    ],
+)
 def test_queries_list_refuses_an_invalid_number_in_one_line(cli: Any, number: str, reason: str) -> None:
     result = cli("invoice", "list", "--number", number)
     assert result.exit_code == 2, result.output
@@ -331,17 +421,26 @@ def test_queries_reserve_released_and_a_renamed_buyer(cli: Any, indexed: Any, le
     (one,) = _json(cli, "invoice", "list", "--number", "INV-Q-1")
     assert (one["status"], one["paid"], one["outstanding"]) == ("PartiallyPaid", "120000.10", "4999.90")
     assert (one["financier_due"], one["financier_paid"], one["reserve_open"], one["reserve_released"]) == (
-        "118750.00", "118750.00", "4999.90", "1250.10")
+        "118750.00",
+        "118750.00",
+        "4999.90",
+        "1250.10",
+    )
     assert one["buyer_name"] == "Tsuen Wan Holdings Ltd"
 
     events = _json(cli, "invoice", "history", "1")
-    assert [e["event"] for e in events][-4:] == ["InvoiceRepaid", "ParticipantRenamed", "InvoiceRepaid",
-                                                 "ReserveReleased"]
+    assert [e["event"] for e in events][-4:] == [
+        "InvoiceRepaid",
+        "ParticipantRenamed",
+        "InvoiceRepaid",
+        "ReserveReleased",
+    ]
     assert events[1]["details"].endswith(f"by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"), "as it was"
     assert events[-3]["details"] == f"{BUYER} renamed to Tsuen Wan Holdings Ltd"
     assert events[-3]["block"] == renamed["block"] and events[-3]["amount"] is None
-    assert events[-2]["details"] == ("repaid HKD 95000.00 by Tsuen Wan Holdings Ltd to "
-                                     f"{FINANCIER}, HKD 93749.90 of it (total paid HKD 120000.10)")
+    assert events[-2]["details"] == (
+        f"repaid HKD 95000.00 by Tsuen Wan Holdings Ltd to {FINANCIER}, HKD 93749.90 of it (total paid HKD 120000.10)"
+    )
     assert events[-1]["details"] == f"reserve HKD 1250.10 released to the seller {SUPPLIER}"
     assert events[-1]["amount"] == "1250.10"
     assert events[-1]["tx_hash"] == events[-2]["tx_hash"]
@@ -353,15 +452,17 @@ def test_queries_reserve_released_and_a_renamed_buyer(cli: Any, indexed: Any, le
 
 def _raw_tx(ledger: Any, sender: Any, data: str, to: str | None = None) -> int:
     """Send ``data`` to the invoice contract from an unlocked dev account; the block it was mined in."""
-    tx = ledger.w3.eth.send_transaction({"from": sender.address, "to": to or ledger.invoices.address, "data": data,
-                                         "gas": 1_000_000})
+    tx = ledger.w3.eth.send_transaction(
+        {"from": sender.address, "to": to or ledger.invoices.address, "data": data, "gas": 1_000_000}
+    )
     receipt = ledger.w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1, receipt
     return int(receipt["blockNumber"])
 
 
-def test_queries_and_verify_survive_times_past_year_9999(cli: Any, indexed: Any, ledger: Any, acct: Any,
-                                                          scenario: Scenario) -> None:
+def test_queries_and_verify_survive_times_past_year_9999(
+    cli: Any, indexed: Any, ledger: Any, acct: Any, scenario: Scenario
+) -> None:
     """An operator may allow any tenor (setMaxTenor), and a listing may run to
     the end of uint64 time: such times are beyond Python's datetime. They are
     stored clamped, shown as numbers where shown, and never crash a command."""
@@ -369,11 +470,11 @@ def test_queries_and_verify_survive_times_past_year_9999(cli: Any, indexed: Any,
     ledger.sender.transact(ledger.invoices.functions.setMaxTenor(end), acct("operator"))
     currency = ledger.deployment.currency("HKD").address
     buyer = acct("buyer").address
-    ledger.sender.transact(ledger.invoices.functions.issue(buyer, "INV-FAR", 100, currency, end, b"\0" * 32),
-                           acct("supplier"))
+    ledger.sender.transact(
+        ledger.invoices.functions.issue(buyer, "INV-FAR", 100, currency, end, b"\0" * 32), acct("supplier")
+    )
     ledger.confirm(acct("buyer"), 5)
-    ledger.sender.transact(ledger.invoices.functions.offerForFinancing(5, "0x" + "00" * 20, 50, end),
-                           acct("supplier"))
+    ledger.sender.transact(ledger.invoices.functions.offerForFinancing(5, "0x" + "00" * 20, 50, end), acct("supplier"))
     index(indexed.settings)
 
     rows = {r["invoice_id"]: r for r in _json(cli, "invoice", "list")}
@@ -385,8 +486,12 @@ def test_queries_and_verify_survive_times_past_year_9999(cli: Any, indexed: Any,
     history = _json(cli, "invoice", "history", "5")
     assert history[1]["details"].endswith(f"due unix time {end} (after 9999-12-31)")
     assert history[3]["details"].endswith(f"until unix time {end} (after 9999-12-31)")
-    for args in (["invoice", "list"], ["invoice", "list", "--csv"], ["invoice", "history", "5"],
-                 ["invoice", "list", "--as-of-block", block, "--due-before", "9999-12-31"]):
+    for args in (
+        ["invoice", "list"],
+        ["invoice", "list", "--csv"],
+        ["invoice", "history", "5"],
+        ["invoice", "list", "--as-of-block", block, "--due-before", "9999-12-31"],
+    ):
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
     verified = cli("verify")
@@ -394,11 +499,14 @@ def test_queries_and_verify_survive_times_past_year_9999(cli: Any, indexed: Any,
     assert verified.output.startswith("verified: the database matches the contracts (5 invoices,")
 
 
-@pytest.mark.parametrize("args", [
-    ["invoice", "history", str(2**63)],
-    ["invoice", "history", str(2**256)],
-    ["invoice", "show", str(2**64), "--as-of-block", "1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["invoice", "history", str(2**63)],
+        ["invoice", "history", str(2**256)],
+        ["invoice", "show", str(2**64), "--as-of-block", "1"],
+    ],
+)
 def test_queries_ids_past_64_bits_are_not_in_the_ledger(cli: Any, scenario: Scenario, args: list[str]) -> None:
     result = cli(*args)
     assert result.exit_code == 2, result.output

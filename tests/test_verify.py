@@ -18,8 +18,19 @@ from ledger.cli import main
 @pytest.fixture()
 def verify(indexed: Any) -> Any:
     def run(*args: str) -> Any:
-        return CliRunner().invoke(main, ["--home", str(indexed.home), "--rpc-url", indexed.rpc_url,
-                                         "--db-url", str(indexed.settings.db_url), "verify", *args])
+        return CliRunner().invoke(
+            main,
+            [
+                "--home",
+                str(indexed.home),
+                "--rpc-url",
+                indexed.rpc_url,
+                "--db-url",
+                str(indexed.settings.db_url),
+                "verify",
+                *args,
+            ],
+        )
 
     return run
 
@@ -53,12 +64,18 @@ def test_verify_clean_database_matches_the_contracts(verify: Any, indexed: Any, 
     assert result.output == f"verified: the database matches the contracts ({_checked(scenario, events)})\n"
     data = json.loads(verify("--json").output)
     assert (data["ok"], data["invoices"], data["participants"], data["events"], data["mismatches"]) == (
-        True, 4, 7, events, [])
+        True,
+        4,
+        7,
+        events,
+        [],
+    )
 
 
 def test_verify_reports_a_tampered_invoice_and_exits_non_zero(verify: Any, indexed: Any, scenario: Scenario) -> None:
-    _tamper(indexed.settings, "UPDATE invoices SET status = 'Paid', paid = 12500000, outstanding = 0 "
-                              "WHERE invoice_id = 1")
+    _tamper(
+        indexed.settings, "UPDATE invoices SET status = 'Paid', paid = 12500000, outstanding = 0 WHERE invoice_id = 1"
+    )
     events = _scalar(indexed.settings, "SELECT count(*) FROM events")
     result = verify("--batch-size", "3")
     assert result.exit_code == 1, result.output
@@ -80,13 +97,17 @@ def test_verify_reports_missing_rows_holders_and_participants(verify: Any, index
     _tamper(indexed.settings, "UPDATE invoices SET holder = :buyer WHERE invoice_id = 4", buyer=people[BUYER])
     _tamper(indexed.settings, "UPDATE participants SET suspended = :yes WHERE name = :name", yes=True, name=BUYER2)
     expiry = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    _tamper(indexed.settings, "UPDATE participants SET kyc_expiry = :expiry WHERE name = :name",
-            expiry=expiry if indexed.settings.db_url.startswith("postgresql") else expiry.replace(tzinfo=None),
-            name=BUYER)
+    _tamper(
+        indexed.settings,
+        "UPDATE participants SET kyc_expiry = :expiry WHERE name = :name",
+        expiry=expiry if indexed.settings.db_url.startswith("postgresql") else expiry.replace(tzinfo=None),
+        name=BUYER,
+    )
     result = verify("--json")
     assert result.exit_code == 1, result.output
-    found = {(m["kind"], m["key"], m["field"]): (m["database"], m["chain"]) for m in json.loads(result.output)[
-        "mismatches"]}
+    found = {
+        (m["kind"], m["key"], m["field"]): (m["database"], m["chain"]) for m in json.loads(result.output)["mismatches"]
+    }
     kyc_chain = found[("participant", people[BUYER], "kyc_expiry")][1]
     assert found == {
         ("invoice", "2", "presence"): ("missing", "exists"),
@@ -97,8 +118,9 @@ def test_verify_reports_missing_rows_holders_and_participants(verify: Any, index
     assert kyc_chain == f"{dt.date.today() + dt.timedelta(days=3 * 365 + 1)}T00:00:00Z"
 
 
-def test_verify_checks_at_the_indexed_block_not_the_head(verify: Any, indexed: Any, scenario: Scenario,
-                                                         ledger: Any, acct: Any) -> None:
+def test_verify_checks_at_the_indexed_block_not_the_head(
+    verify: Any, indexed: Any, scenario: Scenario, ledger: Any, acct: Any
+) -> None:
     """Events mined after the last sync are not differences: they are not indexed yet."""
     events = _scalar(indexed.settings, "SELECT count(*) FROM events")
     ledger.issue(acct("supplier"), BUYER, "INV-V-NEW", "10.00", "HKD", dt.date(2099, 5, 1))
@@ -108,8 +130,7 @@ def test_verify_checks_at_the_indexed_block_not_the_head(verify: Any, indexed: A
     assert f"({_checked(scenario, events)})" in result.output
 
 
-def test_verify_reports_an_indexed_block_the_chain_no_longer_has(verify: Any, indexed: Any,
-                                                                   scenario: Scenario) -> None:
+def test_verify_reports_an_indexed_block_the_chain_no_longer_has(verify: Any, indexed: Any, scenario: Scenario) -> None:
     """A cursor whose block hash is not the chain's (a reorg since the last sync)
     is reported with the advice to sync. (A real anvil_reorg would invalidate
     the EVM snapshots the shared test chain is reverted with.)"""
@@ -127,11 +148,13 @@ def test_verify_reports_an_indexed_block_the_chain_no_longer_has(verify: Any, in
 
 
 def test_verify_unindexed_database_says_to_sync(home_copy: Any, db_url: str, chain: Any) -> None:
-    result = CliRunner().invoke(main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url,
-                                       "--db-url", db_url, "verify"])
+    result = CliRunner().invoke(
+        main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url, "--db-url", db_url, "verify"]
+    )
     assert result.exit_code == 1, result.output
     address = json.loads((home_copy.home / "deployments" / "31337.json").read_text())["contracts"]["InvoiceToken"][
-        "address"]
+        "address"
+    ]
     if db_url.startswith("sqlite:///"):
         path = db_url.removeprefix("sqlite:///")
         assert result.output == (
@@ -144,8 +167,9 @@ def test_verify_unindexed_database_says_to_sync(home_copy: Any, db_url: str, cha
     )
 
 
-def test_verify_compares_the_financing_and_the_listing(verify: Any, indexed: Any, ledger: Any, acct: Any,
-                                                       scenario: Scenario) -> None:
+def test_verify_compares_the_financing_and_the_listing(
+    verify: Any, indexed: Any, ledger: Any, acct: Any, scenario: Scenario
+) -> None:
     """Every field of getInvoice (the seller, the financier's due and paid),
     and getListing against the offer_* columns: a listing stays stored
     through a payment (it is no longer cleared by one)."""
@@ -158,8 +182,10 @@ def test_verify_compares_the_financing_and_the_listing(verify: Any, indexed: Any
     assert clean.exit_code == 0, clean.output
     assert _scalar(indexed.settings, "SELECT offer_min_advance FROM invoices WHERE invoice_id = 2") == 7000000
 
-    _tamper(indexed.settings, "UPDATE invoices SET financier_due = 11875001, financier_paid = 0, seller = NULL "
-                              "WHERE invoice_id = 1")
+    _tamper(
+        indexed.settings,
+        "UPDATE invoices SET financier_due = 11875001, financier_paid = 0, seller = NULL WHERE invoice_id = 1",
+    )
     _tamper(indexed.settings, "UPDATE invoices SET offer_min_advance = 1, offer_financier = NULL WHERE invoice_id = 2")
     result = verify("--json")
     assert result.exit_code == 1, result.output
@@ -175,8 +201,7 @@ def test_verify_compares_the_financing_and_the_listing(verify: Any, indexed: Any
     }
 
 
-def test_verify_counts_the_stored_events_against_the_chains_logs(verify: Any, indexed: Any,
-                                                                  scenario: Scenario) -> None:
+def test_verify_counts_the_stored_events_against_the_chains_logs(verify: Any, indexed: Any, scenario: Scenario) -> None:
     """A lost event row leaves the projections right (they were folded before
     it went) but the events table short: the count per contract and event,
     against eth_getLogs by topic0, finds it."""
@@ -201,7 +226,10 @@ def test_verify_a_head_below_the_indexed_block_says_to_rewind(verify: Any, index
     result = verify()
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: the database is indexed up to block 1000000 but the chain's head is ")
-    assert result.output.endswith(
-        ": the chain lost blocks or was reset; run `scf index sync --rewind` (it rolls back what the chain no "
-        "longer has)\n"
-    ) and result.output.count("\n") == 1
+    assert (
+        result.output.endswith(
+            ": the chain lost blocks or was reset; run `scf index sync --rewind` (it rolls back what the chain no "
+            "longer has)\n"
+        )
+        and result.output.count("\n") == 1
+    )

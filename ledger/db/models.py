@@ -124,8 +124,10 @@ def _sqlite_datetime_text(value: dt.datetime) -> str:
     # The layout SQLAlchemy's own SQLite DATETIME uses, so SQL date functions
     # and text comparisons keep working.
     utc = value.astimezone(dt.UTC)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
-            f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}")
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
+    )
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -234,12 +236,18 @@ class Event(Base):
         # their NULLs would cost a fifth of the insert time. Without the
         # contract: a chain's ledger has one invoice contract (migration 0003).
         Index(
-            "ix_events_invoice", "chain_id", "invoice_id",
-            sqlite_where=text("invoice_id IS NOT NULL"), postgresql_where=text("invoice_id IS NOT NULL"),
+            "ix_events_invoice",
+            "chain_id",
+            "invoice_id",
+            sqlite_where=text("invoice_id IS NOT NULL"),
+            postgresql_where=text("invoice_id IS NOT NULL"),
         ),
         Index(
-            "ix_events_account", "chain_id", "account",
-            sqlite_where=text("account IS NOT NULL"), postgresql_where=text("account IS NOT NULL"),
+            "ix_events_account",
+            "chain_id",
+            "account",
+            sqlite_where=text("account IS NOT NULL"),
+            postgresql_where=text("account IS NOT NULL"),
         ),
     )
 

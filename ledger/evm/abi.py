@@ -127,7 +127,7 @@ def _tail(data: str, head: int, tails: int) -> str:
     head-tail layout: the offset, in bytes from the start of the data, points
     at a length word followed by that many bytes, at or after index
     ``tails``, where the head words end)."""
-    offset = 2 + 2 * int(data[head:head + 64], 16)
+    offset = 2 + 2 * int(data[head : head + 64], 16)
     if offset < tails:
         raise ValueError("a dynamic value's offset points into the head")
     start = offset + 64
@@ -193,8 +193,10 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         # Head words only, exactly; dynamic values add their tails after them.
         check += f" or len(data) {'<' if dynamic else '!='} 2 + 64 * {len(data)}"
     lines.append(f"    if {check}:")
-    lines.append(f"        raise ValueError(f'{item['name']}: {{len(topics) - 1}} topics and {{len(data) - 2}} hex "
-                 f"digits of data do not fit the ABI')")
+    lines.append(
+        f"        raise ValueError(f'{item['name']}: {{len(topics) - 1}} topics and {{len(data) - 2}} hex "
+        f"digits of data do not fit the ABI')"
+    )
     for position, n in enumerate(indexed, start=1):
         type_ = inputs[n]["type"]
         expr = _word_expr(type_, f"topics[{position}]", "2")
@@ -228,7 +230,11 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
         lines.append("    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
-        "cs": checksum, "signed": _signed, "dumps": json.dumps, "tail": _tail, "string_at": _string_at,
+        "cs": checksum,
+        "signed": _signed,
+        "dumps": json.dumps,
+        "tail": _tail,
+        "string_at": _string_at,
         "tuple_decoder": None if sliced else _LazyTupleDecoder([abi_type(inputs[n]) for n in data]),
         "convert": [_value_converter(inputs[n]) for n in data],
     }

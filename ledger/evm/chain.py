@@ -65,12 +65,9 @@ RULES: dict[str, str] = {
         "invoice {invoiceId} is now held by {holder}, not {expectedSeller} as priced; price it again"
     ),
     "SelfFinancing": "{account} holds invoice {invoiceId} and cannot finance it itself",
-    "InvalidFinancierDue": (
-        "the financier's due {due} for invoice {invoiceId} is above its open amount {outstanding}"
-    ),
+    "InvalidFinancierDue": ("the financier's due {due} for invoice {invoiceId} is above its open amount {outstanding}"),
     "InvalidAsk": (
-        "asking advance {minAdvance} for invoice {invoiceId} must be positive and at most the open amount "
-        "{outstanding}"
+        "asking advance {minAdvance} for invoice {invoiceId} must be positive and at most the open amount {outstanding}"
     ),
     "SettlementShortfall": (
         "settlement refused: {to} received {received} of {expected} sent in {currency}; only plain ERC-20 "
@@ -115,16 +112,37 @@ RULES: dict[str, str] = {
 }
 
 _TIME_FIELDS = {
-    "dueDate", "expectedDueDate", "kycExpiry", "nowTimestamp", "deadline", "expiry", "latestDueDate", "schedule",
+    "dueDate",
+    "expectedDueDate",
+    "kycExpiry",
+    "nowTimestamp",
+    "deadline",
+    "expiry",
+    "latestDueDate",
+    "schedule",
 }
 _MONEY_FIELDS = {
-    "amount", "expectedAmount", "advance", "outstanding", "minAdvance", "balance", "needed", "allowance",
-    "paid", "expectedPaid", "due", "expected", "received",
+    "amount",
+    "expectedAmount",
+    "advance",
+    "outstanding",
+    "minAdvance",
+    "balance",
+    "needed",
+    "allowance",
+    "paid",
+    "expectedPaid",
+    "due",
+    "expected",
+    "received",
 }
 #: Role hashes of the contracts, by the name the messages use.
 _ROLE_HASHES = {
-    keccak(text=name): label for name, label in (
-        ("OPERATOR_ROLE", "operator"), ("CURRENCY_MANAGER_ROLE", "currency manager"), ("MINTER_ROLE", "minter"),
+    keccak(text=name): label
+    for name, label in (
+        ("OPERATOR_ROLE", "operator"),
+        ("CURRENCY_MANAGER_ROLE", "currency manager"),
+        ("MINTER_ROLE", "minter"),
     )
 } | {b"\0" * 32: "default admin"}
 
@@ -227,8 +245,9 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
         reason = type(exc).__name__
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = "connection refused"
-        elif isinstance(exc, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-                              requests.exceptions.InvalidURL)):
+        elif isinstance(
+            exc, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)
+        ):
             reason = "not a valid URL; use http://host:port"
         elif isinstance(exc, requests.exceptions.HTTPError):
             reason = f"HTTP {exc.response.status_code if exc.response is not None else 'error'}"

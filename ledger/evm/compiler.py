@@ -71,9 +71,7 @@ def solc_binary(settings: Settings) -> Path:
     except Exception:  # noqa: BLE001 - no usable py-solc-x install; fall back to solc-js
         pass
     if not (settings.node_modules / "solc").is_dir():
-        raise CompileError(
-            f"no Solidity compiler: npm package solc not found in {settings.node_modules}; run `npm ci`"
-        )
+        raise CompileError(f"no Solidity compiler: npm package solc not found in {settings.node_modules}; run `npm ci`")
     if shutil.which("node") is None:
         raise CompileError("no Solidity compiler: Node.js (`node`) is needed for solc-js; install nodejs")
     return SOLCJS_ADAPTER

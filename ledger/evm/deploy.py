@@ -25,9 +25,7 @@ from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.compiler import Build
 
 #: The local stand-in for money: a 2-decimal HKD stablecoin.
-SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = (
-    {"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},
-)
+SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = ({"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},)
 
 
 def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *args: Any) -> DeployedContract:
@@ -67,27 +65,39 @@ def deploy(
         code = w3.eth.get_code(Web3.to_checksum_address(existing.contracts["InvoiceToken"].address))
         if code:
             raise DeploymentError(
-                f"contracts are already deployed on chain {chain_id} (record {path}); "
-                "use --force to deploy a new set"
+                f"contracts are already deployed on chain {chain_id} (record {path}); use --force to deploy a new set"
             )
     sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
     holders: dict[str, str] = {k: str(signer.address) for k in ("admin", "operator", "currency_manager", "minter")}
     holders.update(roles or {})
     delay = int(settings.admin_delay)
-    registry = _deploy_one(
-        sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay
-    )
+    registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
     invoices = _deploy_one(
-        sender, build, "InvoiceToken", signer, registry.address, holders["admin"], holders["operator"],
-        signer.address, delay, int(settings.max_tenor_days) * 86400,
+        sender,
+        build,
+        "InvoiceToken",
+        signer,
+        registry.address,
+        holders["admin"],
+        holders["operator"],
+        signer.address,
+        delay,
+        int(settings.max_tenor_days) * 86400,
     )
     currencies: dict[str, Currency] = {}
     contracts = {"ParticipantRegistry": registry, "InvoiceToken": invoices}
     token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
     for spec in SETTLEMENT_TOKENS:
         token = _deploy_one(
-            sender, build, "SettlementToken", signer, spec["name"], spec["symbol"], spec["decimals"],
-            holders["admin"], holders["minter"],
+            sender,
+            build,
+            "SettlementToken",
+            signer,
+            spec["name"],
+            spec["symbol"],
+            spec["decimals"],
+            holders["admin"],
+            holders["minter"],
         )
         contracts[f"SettlementToken:{spec['symbol']}"] = token
         sender.transact(token_contract.functions.setCurrencyAccepted(token.address, True), signer)

@@ -18,7 +18,16 @@ from ledger.names import InvoiceStatus, status_name
 
 #: The struct's components, in ABI order (``IInvoiceToken.Invoice``; a test checks them against the ABI).
 STRUCT_FIELDS = (
-    "supplier", "buyer", "currency", "dueDate", "status", "amount", "paid", "seller", "financierDue", "financierPaid",
+    "supplier",
+    "buyer",
+    "currency",
+    "dueDate",
+    "status",
+    "amount",
+    "paid",
+    "seller",
+    "financierDue",
+    "financierPaid",
 )
 
 
@@ -45,8 +54,15 @@ class ChainInvoice:
         """From the decoded tuple, in :data:`STRUCT_FIELDS` order."""
         (supplier, buyer, currency, due, status, amount, paid, seller, financier_due, financier_paid) = struct
         return cls(
-            supplier=str(supplier), buyer=str(buyer), currency=str(currency), due_ts=int(due), status=int(status),
-            amount=int(amount), paid=int(paid), seller=someone(str(seller)), financier_due=int(financier_due),
+            supplier=str(supplier),
+            buyer=str(buyer),
+            currency=str(currency),
+            due_ts=int(due),
+            status=int(status),
+            amount=int(amount),
+            paid=int(paid),
+            seller=someone(str(seller)),
+            financier_due=int(financier_due),
             financier_paid=int(financier_paid),
         )
 
@@ -77,7 +93,14 @@ class ChainInvoice:
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (``status`` as its int value)."""
         return {
-            "supplier": self.supplier, "buyer": self.buyer, "currency": self.currency, "due_ts": self.due_ts,
-            "status": self.status, "amount": self.amount, "paid": self.paid, "seller": self.seller,
-            "financier_due": self.financier_due, "financier_paid": self.financier_paid,
+            "supplier": self.supplier,
+            "buyer": self.buyer,
+            "currency": self.currency,
+            "due_ts": self.due_ts,
+            "status": self.status,
+            "amount": self.amount,
+            "paid": self.paid,
+            "seller": self.seller,
+            "financier_due": self.financier_due,
+            "financier_paid": self.financier_paid,
         }

@@ -120,11 +120,16 @@ def spawn_anvil(
     port = port or free_port()
     args = [
         str(anvil_binary(node_modules)),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chain-id", str(chain_id),
-        "--base-fee", "0",
-        "--gas-price", "0",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--base-fee",
+        "0",
+        "--gas-price",
+        "0",
         "--silent",
     ]
     if state_file is not None:

@@ -35,21 +35,28 @@ _SUGGESTED_RANGE = re.compile(r"\[(0x[0-9a-fA-F]+),\s*(0x[0-9a-fA-F]+)\]")
 _N = r"(\d[\d,]*k?)\b"
 #: Refusals because the answer would carry too many logs, first those that
 #: state the cap. Tried before the block limits: Alchemy's message offers both.
-_LOG_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
-    rf"more than {_N} results",  # Geth, Infura: "query returned more than 10000 results"
-    rf"cap of {_N} logs",  # Alchemy: "... any block range with a cap of 10K logs in the response"
-    rf"too many logs, narrow your filter: {_N}",  # Erigon
-    r"response size (?:exceeded|should not)|too many (?:results|logs)|result set too large|logs? limit exceeded",
-)]
+_LOG_LIMITS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"more than {_N} results",  # Geth, Infura: "query returned more than 10000 results"
+        rf"cap of {_N} logs",  # Alchemy: "... any block range with a cap of 10K logs in the response"
+        rf"too many logs, narrow your filter: {_N}",  # Erigon
+        r"response size (?:exceeded|should not)|too many (?:results|logs)|result set too large|logs? limit exceeded",
+    )
+]
 #: Refusals because the range spans too many blocks, however few logs it has.
-_BLOCK_LIMITS = [re.compile(p, re.IGNORECASE) for p in (
-    rf"range \d+ exceeds limit of {_N}",  # Infura
-    rf"max(?:imum)? (?:block )?range(?: limit)?(?: of)?\s*[:=]?\s*{_N}",  # Geth: "exceed maximum block range: 50000"
-    rf"exceeds server limit, narrow your filter: {_N}",  # Erigon
-    rf"limited to a {_N} (?:blocks? )?range",  # QuickNode
-    r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
-    r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
-)]
+_BLOCK_LIMITS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"range \d+ exceeds limit of {_N}",  # Infura
+        # Geth: "exceed maximum block range: 50000"
+        rf"max(?:imum)? (?:block )?range(?: limit)?(?: of)?\s*[:=]?\s*{_N}",
+        rf"exceeds server limit, narrow your filter: {_N}",  # Erigon
+        rf"limited to a {_N} (?:blocks? )?range",  # QuickNode
+        r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
+        r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
+    )
+]
 
 
 def is_range_refusal(exc: Exception) -> bool:
@@ -62,8 +69,7 @@ def is_range_refusal(exc: Exception) -> bool:
     if isinstance(exc, RpcBusy):
         return exc.code in (500, 502, 504)
     if isinstance(exc, RpcError):
-        return (refusal_limit(exc) is not None or bool(_OTHER_REFUSALS.search(exc.rpc_message))
-                or exc.code in (-32005,))
+        return refusal_limit(exc) is not None or bool(_OTHER_REFUSALS.search(exc.rpc_message)) or exc.code in (-32005,)
     return False
 
 
@@ -179,8 +185,9 @@ class RpcClient:
             raise RpcBusy(method, status, f"HTTP {status} {reason}")
         if reply is None:
             if status >= 400:
-                raise ChainError(f"{self.url} answered {method} with HTTP {status} {reason}, not "
-                                 "JSON-RPC; check --rpc-url")
+                raise ChainError(
+                    f"{self.url} answered {method} with HTTP {status} {reason}, not JSON-RPC; check --rpc-url"
+                )
             raise RpcError(method, None, "the answer is not JSON")
         return reply
 
@@ -243,7 +250,7 @@ class RpcClient:
         found: dict[int, Header | None] = {}
         wanted = list(dict.fromkeys(numbers))
         for start in range(0, len(wanted), chunk):
-            part = wanted[start:start + chunk]
+            part = wanted[start : start + chunk]
             blocks = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
             for n, block in zip(part, blocks, strict=True):
                 found[n] = Header.from_json(block) if block else None

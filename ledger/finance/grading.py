@@ -160,9 +160,11 @@ def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
     for grade in policy.grades:
         failures = grade_failures(grade, stats)
         if not failures:
-            summary = (f"{stats.on_time} of {stats.invoices} invoice(s) paid on time, worst "
-                       f"{stats.worst_days_past_due} days past due, {stats.defaults} default(s), "
-                       f"{stats.overdue_invoices} overdue now")
+            summary = (
+                f"{stats.on_time} of {stats.invoices} invoice(s) paid on time, worst "
+                f"{stats.worst_days_past_due} days past due, {stats.defaults} default(s), "
+                f"{stats.overdue_invoices} overdue now"
+            )
             why = f"; not {'; not '.join(missed)}" if missed else ""
             return GradeResult(grade, f"grade {grade.name} ({summary}){why}", stats)
         missed.append(f"{grade.name}: {', '.join(failures)}")
@@ -181,16 +183,18 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
     from ledger.db.models import Invoice
 
     invoices = conn.execute(
-        select(Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status,
-               Invoice.paid_at)
-        .where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
+        select(
+            Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status, Invoice.paid_at
+        ).where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
     ).all()
     return [
         InvoiceRecord(
-            invoice_id=int(r.invoice_id), amount=int(r.amount), outstanding=int(r.outstanding),
-            due_date=r.due_date, status=str(r.status),
+            invoice_id=int(r.invoice_id),
+            amount=int(r.amount),
+            outstanding=int(r.outstanding),
+            due_date=r.due_date,
+            status=str(r.status),
             settled_on=None if r.paid_at is None else r.paid_at.astimezone(dt.UTC).date(),
         )
         for r in invoices
     ]
-

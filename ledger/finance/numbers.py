@@ -12,8 +12,9 @@ def decimal_text(value: Fraction | Decimal | int, places: int) -> str:
     f = Fraction(value)
     digits = len(str(abs(f.numerator) // f.denominator)) + places + 4
     exact = Context(prec=digits)
-    return str(exact.divide(Decimal(f.numerator), Decimal(f.denominator)).quantize(Decimal(1).scaleb(-places),
-                                                                                   context=exact))
+    return str(
+        exact.divide(Decimal(f.numerator), Decimal(f.denominator)).quantize(Decimal(1).scaleb(-places), context=exact)
+    )
 
 
 def percent(ratio: Fraction | Decimal | int, places: int = 2) -> str:

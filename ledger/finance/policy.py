@@ -239,9 +239,7 @@ class _Table:
         self.known = known
         for key in data:
             if key not in known:
-                raise self.error(
-                    f"unknown key {self.key(key)}; expected one of {', '.join(known)}"
-                )
+                raise self.error(f"unknown key {self.key(key)}; expected one of {', '.join(known)}")
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -269,8 +267,16 @@ class _Table:
             return None
         return self.data[name]
 
-    def rate(self, name: str, *, required: bool = True, default: Decimal | None = None,
-             low: Decimal = Decimal(0), high: Decimal = Decimal(1), low_open: bool = False) -> Decimal | None:
+    def rate(
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        default: Decimal | None = None,
+        low: Decimal = Decimal(0),
+        high: Decimal = Decimal(1),
+        low_open: bool = False,
+    ) -> Decimal | None:
         expected = 'a rate such as "0.045" or "4.5%"'
         raw = self._get(name, required, expected)
         if raw is None:
@@ -317,7 +323,7 @@ class _Table:
             return None
         value = parse_decimal(raw, allow_percent=False)
         if value is None or value < 0:
-            raise self.error(f"{self.key(name)} must be a number of days such as 5 or \"2.5\", got {_show(raw)}")
+            raise self.error(f'{self.key(name)} must be a number of days such as 5 or "2.5", got {_show(raw)}')
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str:
@@ -333,8 +339,11 @@ class _Table:
     def names(self, name: str) -> tuple[str, ...]:
         expected = 'a list of currency symbols such as ["HKD"]'
         raw = self._get(name, True, expected)
-        if (not isinstance(raw, list) or not raw
-                or not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9]{1,12}", x) for x in raw)):
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9]{1,12}", x) for x in raw)
+        ):
             raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
         return tuple(x.upper() for x in raw)
 
@@ -378,12 +387,18 @@ def _places(value: Decimal) -> int:
 
 _TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
 _ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount")
-_LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration",
-           "concentration_above")
+_LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration", "concentration_above")
 _PRICING = ("day_count", "base_rate", "fee_fixed", "fee_rate")
 _GRADING = ("grace_days", "default_after_days", "no_history")
-_GRADE = ("advance_rate", "spread", "min_on_time_ratio", "max_avg_days_past_due", "max_worst_days_past_due",
-          "max_defaults", "max_overdue_invoices")
+_GRADE = (
+    "advance_rate",
+    "spread",
+    "min_on_time_ratio",
+    "max_avg_days_past_due",
+    "max_worst_days_past_due",
+    "max_defaults",
+    "max_overdue_invoices",
+)
 
 
 def parse_policy(text: str, source: str = "policy.toml") -> Policy:
@@ -399,8 +414,9 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
     if raw_minutes is None:
         valid_minutes = 15
     elif isinstance(raw_minutes, bool) or not isinstance(raw_minutes, int) or not 1 <= raw_minutes <= 10080:
-        raise top.error(f"decision.valid_minutes must be a whole number of minutes from 1 to 10080, "
-                        f"got {_show(raw_minutes)}")
+        raise top.error(
+            f"decision.valid_minutes must be a whole number of minutes from 1 to 10080, got {_show(raw_minutes)}"
+        )
     else:
         valid_minutes = raw_minutes
 
@@ -451,8 +467,9 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
     )
 
     if "grades" not in data:
-        raise top.error('[grades.NAME] is missing; expected at least one grade, e.g. [grades.A] with advance_rate '
-                        'and spread')
+        raise top.error(
+            "[grades.NAME] is missing; expected at least one grade, e.g. [grades.A] with advance_rate and spread"
+        )
     raw_grades = data["grades"]
     if not isinstance(raw_grades, dict) or not raw_grades:
         raise top.error(f"grades must hold at least one table [grades.NAME], got {_show(raw_grades)}")
@@ -466,16 +483,18 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
         advance_rate = g.rate("advance_rate", low_open=True)
         spread = g.rate("spread")
         assert advance_rate is not None and spread is not None
-        grades.append(Grade(
-            name=name,
-            advance_rate=advance_rate,
-            spread=spread,
-            min_on_time_ratio=g.rate("min_on_time_ratio", required=False),
-            max_avg_days_past_due=g.number("max_avg_days_past_due"),
-            max_worst_days_past_due=g.count("max_worst_days_past_due"),
-            max_defaults=g.count("max_defaults"),
-            max_overdue_invoices=g.count("max_overdue_invoices"),
-        ))
+        grades.append(
+            Grade(
+                name=name,
+                advance_rate=advance_rate,
+                spread=spread,
+                min_on_time_ratio=g.rate("min_on_time_ratio", required=False),
+                max_avg_days_past_due=g.number("max_avg_days_past_due"),
+                max_worst_days_past_due=g.count("max_worst_days_past_due"),
+                max_defaults=g.count("max_defaults"),
+                max_overdue_invoices=g.count("max_overdue_invoices"),
+            )
+        )
     if grading.no_history is not None and grading.no_history not in {x.name for x in grades}:
         raise top.error(
             f"grading.no_history must name one of the grades ({', '.join(x.name for x in grades)}), "

@@ -131,7 +131,10 @@ class _Group:
 
 
 def exposure_report(
-    conn: Connection, scope: LedgerScope, by: str = "buyer", policy: Policy | None = None,
+    conn: Connection,
+    scope: LedgerScope,
+    by: str = "buyer",
+    policy: Policy | None = None,
     financier: str | None = None,
 ) -> dict[str, Any]:
     """Financed receivables on which the holder (``financier`` when given)
@@ -147,8 +150,17 @@ def exposure_report(
     i = INVOICES
     where = [*_invoices_where(scope, FINANCED_STATUSES, financier), i.c.seller.is_not(None)]
     rows = conn.execute(
-        select(i.c.holder, i.c.buyer, i.c.supplier, i.c.currency, i.c.outstanding, i.c.advance, i.c.seller,
-               i.c.financier_due, i.c.financier_paid).where(*where)
+        select(
+            i.c.holder,
+            i.c.buyer,
+            i.c.supplier,
+            i.c.currency,
+            i.c.outstanding,
+            i.c.advance,
+            i.c.seller,
+            i.c.financier_due,
+            i.c.financier_paid,
+        ).where(*where)
     ).all()
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     key_of = {"buyer": 1, "supplier": 2, "financier": 0}[by]
@@ -163,13 +175,24 @@ def exposure_report(
         g.open += int(r.outstanding)
         g.reserve_held += reserve_held(int(r.outstanding), r.seller, r.financier_due, r.financier_paid)
     # Pending decisions use limits too, with the due they would have (see ledger.finance.store).
-    financiers = [financier] if financier is not None else sorted({
-        str(f) for f in conn.execute(
-            select(Decision.financier).where(Decision.chain_id == scope.chain_id,
-                                             Decision.contract == scope.invoice_contract,
-                                             Decision.status.in_((APPROVED, EXECUTED))).distinct()
-        ).scalars()
-    })
+    financiers = (
+        [financier]
+        if financier is not None
+        else sorted(
+            {
+                str(f)
+                for f in conn.execute(
+                    select(Decision.financier)
+                    .where(
+                        Decision.chain_id == scope.chain_id,
+                        Decision.contract == scope.invoice_contract,
+                        Decision.status.in_((APPROVED, EXECUTED)),
+                    )
+                    .distinct()
+                ).scalars()
+            }
+        )
+    )
     for f in financiers:
         for p in pending_positions(conn, scope, f, point.time):
             key = {"buyer": p.buyer, "supplier": p.supplier, "financier": f}[by]
@@ -192,20 +215,29 @@ def exposure_report(
 
     out_rows: list[dict[str, Any]] = []
     totals: dict[str, _Group] = defaultdict(_Group)
-    for (address, currency), g in sorted(groups.items(), key=lambda kv: (scope.symbol(kv[0][1]),
-                                                                         -(kv[1].outstanding + kv[1].pending))):
+    for (address, currency), g in sorted(
+        groups.items(), key=lambda kv: (scope.symbol(kv[0][1]), -(kv[1].outstanding + kv[1].pending))
+    ):
         used = g.outstanding + g.pending
         limit = limit_for(address, currency)
-        out_rows.append({
-            by: address, "name": names.get(address), "currency": scope.symbol(currency),
-            "invoices": g.invoices, "outstanding": money(g.outstanding, currency),
-            "advanced": money(g.advanced, currency), "open": money(g.open, currency),
-            "reserve_held": money(g.reserve_held, currency), "pending_invoices": g.pending_invoices,
-            "pending": money(g.pending, currency), "used": money(used, currency),
-            "limit": None if limit is None else money(limit, currency),
-            "used_pct": None if limit is None else _pct(used, limit),
-            "headroom": None if limit is None else _signed(limit - used, currency, scope),
-        })
+        out_rows.append(
+            {
+                by: address,
+                "name": names.get(address),
+                "currency": scope.symbol(currency),
+                "invoices": g.invoices,
+                "outstanding": money(g.outstanding, currency),
+                "advanced": money(g.advanced, currency),
+                "open": money(g.open, currency),
+                "reserve_held": money(g.reserve_held, currency),
+                "pending_invoices": g.pending_invoices,
+                "pending": money(g.pending, currency),
+                "used": money(used, currency),
+                "limit": None if limit is None else money(limit, currency),
+                "used_pct": None if limit is None else _pct(used, limit),
+                "headroom": None if limit is None else _signed(limit - used, currency, scope),
+            }
+        )
         t = totals[currency]
         t.invoices += g.invoices
         t.outstanding += g.outstanding
@@ -214,15 +246,29 @@ def exposure_report(
         t.reserve_held += g.reserve_held
         t.pending += g.pending
         t.pending_invoices += g.pending_invoices
-    total_rows = [{
-        "currency": scope.symbol(c), "invoices": t.invoices, "outstanding": money(t.outstanding, c),
-        "advanced": money(t.advanced, c), "open": money(t.open, c), "reserve_held": money(t.reserve_held, c),
-        "pending_invoices": t.pending_invoices, "pending": money(t.pending, c),
-        "used": money(t.outstanding + t.pending, c),
-    } for c, t in totals.items()]
-    return {"by": by, "as_of_block": point.block_number, "as_of": point.time.isoformat(),
-            "financier": financier, "policy_hash": None if policy is None else policy.hash,
-            "rows": out_rows, "totals": total_rows}
+    total_rows = [
+        {
+            "currency": scope.symbol(c),
+            "invoices": t.invoices,
+            "outstanding": money(t.outstanding, c),
+            "advanced": money(t.advanced, c),
+            "open": money(t.open, c),
+            "reserve_held": money(t.reserve_held, c),
+            "pending_invoices": t.pending_invoices,
+            "pending": money(t.pending, c),
+            "used": money(t.outstanding + t.pending, c),
+        }
+        for c, t in totals.items()
+    ]
+    return {
+        "by": by,
+        "as_of_block": point.block_number,
+        "as_of": point.time.isoformat(),
+        "financier": financier,
+        "policy_hash": None if policy is None else policy.hash,
+        "rows": out_rows,
+        "totals": total_rows,
+    }
 
 
 # -- aging ------------------------------------------------------------------------------------------------
@@ -240,8 +286,9 @@ def bucket_of(days_past_due: int) -> str:
     return "90+"
 
 
-def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = None,
-                 holder: str | None = None) -> dict[str, Any]:
+def aging_report(
+    conn: Connection, scope: LedgerScope, as_of: dt.date | None = None, holder: str | None = None
+) -> dict[str, Any]:
     """Open confirmed receivables by buyer, in days-past-due buckets of the
     buyer's open amount; ``reserve`` is the part of it owed to sellers (the
     reserve of financed receivables), ``to_holders`` the rest."""
@@ -250,8 +297,11 @@ def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = N
     money = scope.amount
     i = INVOICES
     where = _invoices_where(scope, OPEN_STATUSES, holder)
-    rows = conn.execute(select(i.c.buyer, i.c.currency, i.c.outstanding, i.c.due_date, i.c.seller,
-                               i.c.financier_due, i.c.financier_paid).where(*where)).all()
+    rows = conn.execute(
+        select(
+            i.c.buyer, i.c.currency, i.c.outstanding, i.c.due_date, i.c.seller, i.c.financier_due, i.c.financier_paid
+        ).where(*where)
+    ).all()
     keys = (*BUCKETS, "count", "reserve")
     per: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(keys, 0))
     total: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(keys, 0))
@@ -268,16 +318,28 @@ def aging_report(conn: Connection, scope: LedgerScope, as_of: dt.date | None = N
 
     def shaped(acc: Mapping[str, int], currency: str) -> dict[str, Any]:
         whole = sum(acc[b] for b in BUCKETS)
-        return {"currency": scope.symbol(currency), "invoices": acc["count"],
-                **{b: money(acc[b], currency) for b in BUCKETS},
-                "total": money(whole, currency), "to_holders": money(whole - acc["reserve"], currency),
-                "reserve": money(acc["reserve"], currency)}
+        return {
+            "currency": scope.symbol(currency),
+            "invoices": acc["count"],
+            **{b: money(acc[b], currency) for b in BUCKETS},
+            "total": money(whole, currency),
+            "to_holders": money(whole - acc["reserve"], currency),
+            "reserve": money(acc["reserve"], currency),
+        }
 
-    out = [{"buyer": buyer, "name": names.get(buyer), **shaped(acc, cur)}
-           for (buyer, cur), acc in sorted(per.items(), key=lambda kv: (names.get(kv[0][0], kv[0][0]).casefold(),
-                                                                        kv[0][1]))]
-    return {"as_of": day.isoformat(), "holder": holder, "buckets": list(BUCKETS), "rows": out,
-            "totals": [shaped(acc, cur) for cur, acc in total.items()]}
+    out = [
+        {"buyer": buyer, "name": names.get(buyer), **shaped(acc, cur)}
+        for (buyer, cur), acc in sorted(
+            per.items(), key=lambda kv: (names.get(kv[0][0], kv[0][0]).casefold(), kv[0][1])
+        )
+    ]
+    return {
+        "as_of": day.isoformat(),
+        "holder": holder,
+        "buckets": list(BUCKETS),
+        "rows": out,
+        "totals": [shaped(acc, cur) for cur, acc in total.items()],
+    }
 
 
 # -- portfolio --------------------------------------------------------------------------------------------
@@ -337,8 +399,20 @@ class _Line:
 def _portfolio_lines(conn: Connection, scope: LedgerScope, financier: str) -> list[_Line]:
     f, i, rp = FINANCINGS, INVOICES, REPAYMENTS
     rows = conn.execute(
-        select(f.c.invoice_id, f.c.advance, f.c.due, f.c.currency, f.c.block_time, f.c.block_number, f.c.log_index,
-               i.c.amount, i.c.outstanding, i.c.status, i.c.due_date, i.c.holder)
+        select(
+            f.c.invoice_id,
+            f.c.advance,
+            f.c.due,
+            f.c.currency,
+            f.c.block_time,
+            f.c.block_number,
+            f.c.log_index,
+            i.c.amount,
+            i.c.outstanding,
+            i.c.status,
+            i.c.due_date,
+            i.c.holder,
+        )
         .join(i, and_(i.c.chain_id == f.c.chain_id, i.c.contract == f.c.contract, i.c.invoice_id == f.c.invoice_id))
         .where(f.c.chain_id == scope.chain_id, f.c.contract == scope.invoice_contract, f.c.financier == financier)
     ).all()
@@ -346,10 +420,21 @@ def _portfolio_lines(conn: Connection, scope: LedgerScope, financier: str) -> li
         return []
     repayments: dict[int, list[Any]] = defaultdict(list)
     for rep in conn.execute(
-        select(rp.c.invoice_id, rp.c.amount, rp.c.payee, rp.c.to_payee, rp.c.to_seller, rp.c.block_number,
-               rp.c.log_index, rp.c.block_time)
-        .where(rp.c.chain_id == scope.chain_id, rp.c.contract == scope.invoice_contract,
-               rp.c.invoice_id.in_([int(r.invoice_id) for r in rows]))
+        select(
+            rp.c.invoice_id,
+            rp.c.amount,
+            rp.c.payee,
+            rp.c.to_payee,
+            rp.c.to_seller,
+            rp.c.block_number,
+            rp.c.log_index,
+            rp.c.block_time,
+        )
+        .where(
+            rp.c.chain_id == scope.chain_id,
+            rp.c.contract == scope.invoice_contract,
+            rp.c.invoice_id.in_([int(r.invoice_id) for r in rows]),
+        )
         .order_by(rp.c.block_number, rp.c.log_index)
     ).all():
         repayments[int(rep.invoice_id)].append(rep)
@@ -369,12 +454,24 @@ def _portfolio_lines(conn: Connection, scope: LedgerScope, financier: str) -> li
                 received += int(rep.to_payee)
             if settled_on is None and side >= due:
                 settled_on = rep.block_time.astimezone(dt.UTC).date()
-        out.append(_Line(
-            invoice_id=iid, currency=str(r.currency), cash=int(r.advance), face=int(r.amount), due=due,
-            open_at_financing=int(r.outstanding) + paid_since, received=received, side_received=side,
-            reserve_released=released, status=str(r.status), financed_on=r.block_time.astimezone(dt.UTC).date(),
-            due_date=r.due_date, settled_on=settled_on, held=r.holder == financier,
-        ))
+        out.append(
+            _Line(
+                invoice_id=iid,
+                currency=str(r.currency),
+                cash=int(r.advance),
+                face=int(r.amount),
+                due=due,
+                open_at_financing=int(r.outstanding) + paid_since,
+                received=received,
+                side_received=side,
+                reserve_released=released,
+                status=str(r.status),
+                financed_on=r.block_time.astimezone(dt.UTC).date(),
+                due_date=r.due_date,
+                settled_on=settled_on,
+                held=r.holder == financier,
+            )
+        )
     return sorted(out, key=lambda x: x.invoice_id)
 
 
@@ -382,8 +479,9 @@ def _signed(units: int, currency: str, scope: LedgerScope) -> str:
     return signed_amount(units, scope.currency(currency).decimals)
 
 
-def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.date | None = None,
-                     default_after_days: int = 90) -> dict[str, Any]:
+def portfolio_report(
+    conn: Connection, scope: LedgerScope, financier: str, as_of: dt.date | None = None, default_after_days: int = 90
+) -> dict[str, Any]:
     """One financier's financings: per currency (``rows``) and per invoice
     (``invoices``), with the identities of the module docstring holding to
     the minor unit in both."""
@@ -409,31 +507,59 @@ def portfolio_report(conn: Connection, scope: LedgerScope, financier: str, as_of
         def total(figure: str, of: list[_Line] = group, cur: str = currency) -> str:
             return money(sum(int(getattr(x, figure)) for x in of), cur)
 
-        out.append({
-            "currency": scope.symbol(currency),
-            "financed": len(group), "open": len(open_), "closed": len(closed), "sold": len(sold),
-            "advanced": total("cash"), "face": total("face"), "open_at_financing": total("open_at_financing"),
-            "due": total("due"), "received": total("received"), "outstanding": total("outstanding"),
-            "sold_due": total("sold_due"),
-            "collected": money(sum(x.side_received + x.reserve_released for x in group), currency),
-            "reserve_at_financing": total("reserve_at_financing"), "reserve_released": total("reserve_released"),
-            "reserve_held": total("reserve_held"),
-            "realised_income": _signed(realised, currency, scope),
-            "realised_yield_pct": _pct(realised * 365, realised_base),
-            "expected_income": _signed(expected, currency, scope),
-            "expected_yield_pct": _pct(expected * 365, expected_base),
-            "overdue_invoices": len(overdue), "overdue": total("outstanding", overdue),
-            "defaults": len(defaults), "defaulted": total("outstanding", defaults),
-        })
-    invoices = [{
-        "invoice_id": x.invoice_id, "currency": scope.symbol(x.currency), "status": x.status, "position": x.kind,
-        "financed_on": x.financed_on.isoformat(), "due_date": x.due_date.isoformat(),
-        "advanced": money(x.cash, x.currency), "open_at_financing": money(x.open_at_financing, x.currency),
-        "due": money(x.due, x.currency), "received": money(x.received, x.currency),
-        "outstanding": money(x.outstanding, x.currency), "sold_due": money(x.sold_due, x.currency),
-        "reserve_at_financing": money(x.reserve_at_financing, x.currency),
-        "reserve_released": money(x.reserve_released, x.currency),
-        "reserve_held": money(x.reserve_held, x.currency),
-    } for x in lines]
-    return {"financier": financier, "name": names.get(financier), "as_of": day.isoformat(),
-            "default_after_days": default_after_days, "rows": out, "invoices": invoices}
+        out.append(
+            {
+                "currency": scope.symbol(currency),
+                "financed": len(group),
+                "open": len(open_),
+                "closed": len(closed),
+                "sold": len(sold),
+                "advanced": total("cash"),
+                "face": total("face"),
+                "open_at_financing": total("open_at_financing"),
+                "due": total("due"),
+                "received": total("received"),
+                "outstanding": total("outstanding"),
+                "sold_due": total("sold_due"),
+                "collected": money(sum(x.side_received + x.reserve_released for x in group), currency),
+                "reserve_at_financing": total("reserve_at_financing"),
+                "reserve_released": total("reserve_released"),
+                "reserve_held": total("reserve_held"),
+                "realised_income": _signed(realised, currency, scope),
+                "realised_yield_pct": _pct(realised * 365, realised_base),
+                "expected_income": _signed(expected, currency, scope),
+                "expected_yield_pct": _pct(expected * 365, expected_base),
+                "overdue_invoices": len(overdue),
+                "overdue": total("outstanding", overdue),
+                "defaults": len(defaults),
+                "defaulted": total("outstanding", defaults),
+            }
+        )
+    invoices = [
+        {
+            "invoice_id": x.invoice_id,
+            "currency": scope.symbol(x.currency),
+            "status": x.status,
+            "position": x.kind,
+            "financed_on": x.financed_on.isoformat(),
+            "due_date": x.due_date.isoformat(),
+            "advanced": money(x.cash, x.currency),
+            "open_at_financing": money(x.open_at_financing, x.currency),
+            "due": money(x.due, x.currency),
+            "received": money(x.received, x.currency),
+            "outstanding": money(x.outstanding, x.currency),
+            "sold_due": money(x.sold_due, x.currency),
+            "reserve_at_financing": money(x.reserve_at_financing, x.currency),
+            "reserve_released": money(x.reserve_released, x.currency),
+            "reserve_held": money(x.reserve_held, x.currency),
+        }
+        for x in lines
+    ]
+    return {
+        "financier": financier,
+        "name": names.get(financier),
+        "as_of": day.isoformat(),
+        "default_after_days": default_after_days,
+        "rows": out,
+        "invoices": invoices,
+    }

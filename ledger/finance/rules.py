@@ -141,14 +141,24 @@ class Exposure:
 def rule_confirmed(inv: InvoiceFacts) -> RuleResult:
     ok = inv.status in CONFIRMED_STATUSES
     why = "it was cancelled" if inv.status == "Cancelled" else f"it is {inv.status}, not yet confirmed"
-    return _result("confirmed_by_buyer", ok, {"status": inv.status},
-                   "the buyer has confirmed the invoice", f"the buyer has not confirmed the invoice: {why}")
+    return _result(
+        "confirmed_by_buyer",
+        ok,
+        {"status": inv.status},
+        "the buyer has confirmed the invoice",
+        f"the buyer has not confirmed the invoice: {why}",
+    )
 
 
 def rule_not_disputed_or_cancelled(inv: InvoiceFacts) -> RuleResult:
     ok = inv.status not in ("Disputed", "Cancelled")
-    return _result("not_disputed_or_cancelled", ok, {"status": inv.status},
-                   "the invoice is neither disputed nor cancelled", f"the invoice is {inv.status.lower()}")
+    return _result(
+        "not_disputed_or_cancelled",
+        ok,
+        {"status": inv.status},
+        "the invoice is neither disputed nor cancelled",
+        f"the invoice is {inv.status.lower()}",
+    )
 
 
 def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
@@ -165,19 +175,34 @@ def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
     else:
         no = f"the invoice is {inv.status}, not open for financing"
     yes = "the invoice has never been financed" + (
-        f"; {m(inv.paid)} of {m(inv.amount)} is paid, {m(inv.outstanding)} is open to finance" if inv.paid else "")
-    return _result("not_financed", ok,
-                   {"status": inv.status, "financier": inv.financier, "seller": inv.seller,
-                    "amount": m.raw(inv.amount), "paid": m.raw(inv.paid), "open_amount": m.raw(inv.outstanding)},
-                   yes, no)
+        f"; {m(inv.paid)} of {m(inv.amount)} is paid, {m(inv.outstanding)} is open to finance" if inv.paid else ""
+    )
+    return _result(
+        "not_financed",
+        ok,
+        {
+            "status": inv.status,
+            "financier": inv.financier,
+            "seller": inv.seller,
+            "amount": m.raw(inv.amount),
+            "paid": m.raw(inv.paid),
+            "open_amount": m.raw(inv.outstanding),
+        },
+        yes,
+        no,
+    )
 
 
 def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
     """The party is admitted with ``role`` (its role bit), not suspended, and
     its KYC is valid at ``as_of``."""
     inputs = {
-        "address": party.address, "name": party.name, "admitted": party.admitted, "suspended": party.suspended,
-        "roles": role_names(party.roles), "role": role,
+        "address": party.address,
+        "name": party.name,
+        "admitted": party.admitted,
+        "suspended": party.suspended,
+        "roles": role_names(party.roles),
+        "role": role,
         "kyc_expiry": None if party.kyc_expiry is None else party.kyc_expiry.isoformat(),
         "as_of": as_of.isoformat(),
     }
@@ -202,17 +227,27 @@ def tenor_days(inv: InvoiceFacts, as_of: dt.datetime) -> int:
 def rule_tenor(inv: InvoiceFacts, policy: Policy, as_of: dt.datetime) -> RuleResult:
     days = tenor_days(inv, as_of)
     e = policy.eligibility
-    inputs = {"days": days, "due_date": inv.due_date.isoformat(), "as_of": as_of.date().isoformat(),
-              "min_tenor_days": e.min_tenor_days, "max_tenor_days": e.max_tenor_days}
+    inputs = {
+        "days": days,
+        "due_date": inv.due_date.isoformat(),
+        "as_of": as_of.date().isoformat(),
+        "min_tenor_days": e.min_tenor_days,
+        "max_tenor_days": e.max_tenor_days,
+    }
     if days < e.min_tenor_days:
-        no = (f"due in {days} day(s), sooner than the {e.min_tenor_days} day(s) the policy needs" if days >= 0
-              else f"it fell due {-days} day(s) ago")
+        no = (
+            f"due in {days} day(s), sooner than the {e.min_tenor_days} day(s) the policy needs"
+            if days >= 0
+            else f"it fell due {-days} day(s) ago"
+        )
         return RuleResult("tenor", inputs, FAIL, no)
     if days > e.max_tenor_days:
-        return RuleResult("tenor", inputs, FAIL, f"due in {days} days, later than the {e.max_tenor_days} days the "
-                                                 "policy allows")
-    return RuleResult("tenor", inputs, PASS, f"due in {days} days, inside {e.min_tenor_days} to "
-                                             f"{e.max_tenor_days} days")
+        return RuleResult(
+            "tenor", inputs, FAIL, f"due in {days} days, later than the {e.max_tenor_days} days the policy allows"
+        )
+    return RuleResult(
+        "tenor", inputs, PASS, f"due in {days} days, inside {e.min_tenor_days} to {e.max_tenor_days} days"
+    )
 
 
 def rule_amount(inv: InvoiceFacts, policy: Policy) -> RuleResult:
@@ -220,8 +255,11 @@ def rule_amount(inv: InvoiceFacts, policy: Policy) -> RuleResult:
     e = policy.eligibility
     low = major_to_minor_ceil(e.min_amount, inv.decimals)
     high = None if e.max_amount is None else major_to_minor_floor(e.max_amount, inv.decimals)
-    inputs = {"open_amount": m.raw(inv.outstanding), "min_amount": m.raw(low),
-              "max_amount": None if high is None else m.raw(high)}
+    inputs = {
+        "open_amount": m.raw(inv.outstanding),
+        "min_amount": m.raw(low),
+        "max_amount": None if high is None else m.raw(high),
+    }
     if inv.outstanding < low:
         return RuleResult("amount", inputs, FAIL, f"open amount {m(inv.outstanding)} is below the minimum {m(low)}")
     if high is not None and inv.outstanding > high:
@@ -232,10 +270,13 @@ def rule_amount(inv: InvoiceFacts, policy: Policy) -> RuleResult:
 
 def rule_currency(inv: InvoiceFacts, policy: Policy) -> RuleResult:
     accepted = policy.eligibility.currencies
-    return _result("currency", inv.currency.upper() in accepted,
-                   {"currency": inv.currency, "accepted": list(accepted)},
-                   f"{inv.currency} is an accepted currency",
-                   f"{inv.currency} is not a currency the policy accepts ({', '.join(accepted)})")
+    return _result(
+        "currency",
+        inv.currency.upper() in accepted,
+        {"currency": inv.currency, "accepted": list(accepted)},
+        f"{inv.currency} is an accepted currency",
+        f"{inv.currency} is not a currency the policy accepts ({', '.join(accepted)})",
+    )
 
 
 def eligibility_rules(
@@ -262,13 +303,25 @@ def rule_grade(result: GradeResult) -> RuleResult:
 
 
 def rule_price(p: Price, m: Money) -> RuleResult:
-    inputs = {k: (m.raw(v) if k in ("open_amount", "advance", "discount", "fees", "net_advance", "reserve")
-                  and isinstance(v, int) else v) for k, v in p.as_dict().items()}
+    inputs = {
+        k: (
+            m.raw(v)
+            if k in ("open_amount", "advance", "discount", "fees", "net_advance", "reserve") and isinstance(v, int)
+            else v
+        )
+        for k, v in p.as_dict().items()
+    }
     if p.net_advance <= 0:
-        return RuleResult("price", inputs, FAIL, f"discount {m(p.discount)} and fees {m(p.fees)} leave nothing of "
-                                                 f"the advance {m(p.advance)}")
+        return RuleResult(
+            "price",
+            inputs,
+            FAIL,
+            f"discount {m(p.discount)} and fees {m(p.fees)} leave nothing of the advance {m(p.advance)}",
+        )
     return RuleResult(
-        "price", inputs, PASS,
+        "price",
+        inputs,
+        PASS,
         f"advance {m(p.advance)} ({_pct(p.advance_rate)} of {m(p.open_amount)}), discount {m(p.discount)} at "
         f"{_pct(p.annual_rate)} for {p.days} days {p.day_count}, fees {m(p.fees)}: pays {m(p.net_advance)}",
     )
@@ -279,9 +332,13 @@ def rule_not_self_financing(inv: InvoiceFacts, financier: str) -> RuleResult:
     it would pay itself an advance)."""
     holder = inv.holder_name or inv.holder or "nobody"
     own = inv.holder is not None and inv.holder.lower() == financier.lower()
-    return _result("not_self_financing", not own, {"holder": inv.holder, "financier": financier},
-                   "the financier does not hold the invoice",
-                   f"the financier is the holder {holder}: nobody finances its own receivable")
+    return _result(
+        "not_self_financing",
+        not own,
+        {"holder": inv.holder, "financier": financier},
+        "the financier does not hold the invoice",
+        f"the financier is the holder {holder}: nobody finances its own receivable",
+    )
 
 
 def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_of: dt.datetime) -> RuleResult:
@@ -292,31 +349,43 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
     m = Money(inv.currency, inv.decimals)
     holder = inv.holder_name or inv.holder or "nobody"
     inputs: dict[str, Any] = {
-        "holder": inv.holder, "financier": financier,
-        "offer_financier": inv.offer_financier, "offer_min_advance": None if inv.offer_min_advance is None
-        else m.raw(inv.offer_min_advance),
+        "holder": inv.holder,
+        "financier": financier,
+        "offer_financier": inv.offer_financier,
+        "offer_min_advance": None if inv.offer_min_advance is None else m.raw(inv.offer_min_advance),
         "offer_expires": None if inv.offer_expires is None else inv.offer_expires.isoformat(),
         "net_advance": None if net_advance is None else m.raw(net_advance),
     }
     if inv.offer_expires is None or not inv.offer_min_advance:
-        return RuleResult("holder_consent", inputs, FAIL,
-                          f"the holder {holder} has not offered it to this financier "
-                          "(it needs `scf invoice offer` first)")
+        return RuleResult(
+            "holder_consent",
+            inputs,
+            FAIL,
+            f"the holder {holder} has not offered it to this financier (it needs `scf invoice offer` first)",
+        )
     if inv.offer_expires < as_of:
-        return RuleResult("holder_consent", inputs, FAIL,
-                          f"the holder's listing lapsed on {inv.offer_expires.isoformat()}")
+        return RuleResult(
+            "holder_consent", inputs, FAIL, f"the holder's listing lapsed on {inv.offer_expires.isoformat()}"
+        )
     if inv.offer_financier is not None and inv.offer_financier.lower() != financier.lower():
-        return RuleResult("holder_consent", inputs, FAIL,
-                          f"the holder {holder} has not offered it to this financier (listed only for "
-                          f"{inv.offer_financier})")
+        return RuleResult(
+            "holder_consent",
+            inputs,
+            FAIL,
+            f"the holder {holder} has not offered it to this financier (listed only for {inv.offer_financier})",
+        )
     ask = inv.offer_min_advance
     if net_advance is not None and net_advance < ask:
-        return RuleResult("holder_consent", inputs, FAIL,
-                          f"the holder asks at least {m(ask)} but the price pays {m(net_advance)}")
+        return RuleResult(
+            "holder_consent", inputs, FAIL, f"the holder asks at least {m(ask)} but the price pays {m(net_advance)}"
+        )
     to = "any financier" if inv.offer_financier is None else "this financier"
-    return RuleResult("holder_consent", inputs, PASS,
-                      f"the holder listed it for {to} until {inv.offer_expires.isoformat()}, asking at least "
-                      f"{m(ask)}")
+    return RuleResult(
+        "holder_consent",
+        inputs,
+        PASS,
+        f"the holder listed it for {to} until {inv.offer_expires.isoformat()}, asking at least {m(ask)}",
+    )
 
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -351,13 +420,18 @@ def lines_for(policy: Policy, inv: InvoiceFacts, supplier: PartyFacts, buyer: Pa
 
 def _limit(name: str, what: str, used: int, amount: int, line: int | None, m: Money, missing: str = "") -> RuleResult:
     after = used + amount
-    inputs = {"used": m.raw(used), "this_invoice": m.raw(amount), "after": m.raw(after),
-              "limit": None if line is None else m.raw(line)}
+    inputs = {
+        "used": m.raw(used),
+        "this_invoice": m.raw(amount),
+        "after": m.raw(after),
+        "limit": None if line is None else m.raw(line),
+    }
     if line is None:
         return RuleResult(name, inputs, FAIL, missing)
     if after > line:
-        return RuleResult(name, inputs, FAIL, f"{what} {m(line)} would be exceeded: {m(used)} used + {m(amount)} = "
-                                              f"{m(after)}")
+        return RuleResult(
+            name, inputs, FAIL, f"{what} {m(line)} would be exceeded: {m(used)} used + {m(amount)} = {m(after)}"
+        )
     return RuleResult(name, inputs, PASS, f"{what} {m(line)}: {m(after)} used after this, {m(line - after)} left")
 
 
@@ -369,36 +443,61 @@ def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines, amount: int
     amount = inv.outstanding if amount is None else amount
     out = [
         _limit("book_limit", "the book limit", exposure.book, amount, lines.book, m),
-        _limit("buyer_limit", "the buyer's credit line", exposure.buyer, amount, lines.buyer, m,
-               "the policy gives this buyer no credit line (add it under [limits.buyers] or set "
-               "limits.buyer_default)"),
-        _limit("supplier_limit", "the supplier's limit", exposure.supplier, amount, lines.supplier, m,
-               "the policy gives this supplier no limit (add it under [limits.suppliers] or set "
-               "limits.supplier_default)"),
+        _limit(
+            "buyer_limit",
+            "the buyer's credit line",
+            exposure.buyer,
+            amount,
+            lines.buyer,
+            m,
+            "the policy gives this buyer no credit line (add it under [limits.buyers] or set limits.buyer_default)",
+        ),
+        _limit(
+            "supplier_limit",
+            "the supplier's limit",
+            exposure.supplier,
+            amount,
+            lines.supplier,
+            m,
+            "the policy gives this supplier no limit (add it under [limits.suppliers] or set limits.supplier_default)",
+        ),
     ]
     # Concentration is counted conservatively: this buyer's pending approvals count in its share, but
     # nobody else's pending approvals count in the book (they may expire), so the share of the book the
     # financier actually holds after any execution is never above the share checked here.
     book_after = exposure.held + amount
     buyer_after = exposure.buyer + amount
-    inputs = {"buyer_after": m.raw(buyer_after), "book_after": m.raw(book_after),
-              "max_share": None if lines.concentration is None else str(lines.concentration),
-              "applies_above": m.raw(lines.concentration_above)}
+    inputs = {
+        "buyer_after": m.raw(buyer_after),
+        "book_after": m.raw(book_after),
+        "max_share": None if lines.concentration is None else str(lines.concentration),
+        "applies_above": m.raw(lines.concentration_above),
+    }
     if lines.concentration is None:
         out.append(RuleResult("concentration", inputs, PASS, "the policy sets no concentration limit"))
     elif book_after <= lines.concentration_above:
-        out.append(RuleResult("concentration", inputs, PASS,
-                              f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
-                              "where concentration starts to count"))
+        out.append(
+            RuleResult(
+                "concentration",
+                inputs,
+                PASS,
+                f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
+                "where concentration starts to count",
+            )
+        )
     else:
         share = Fraction(buyer_after, book_after)
         ok = share <= Fraction(lines.concentration)
-        out.append(_result(
-            "concentration", ok, {**inputs, "share": _pct(share)},
-            f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
-            f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
-            f"{_pct(lines.concentration)}",
-        ))
+        out.append(
+            _result(
+                "concentration",
+                ok,
+                {**inputs, "share": _pct(share)},
+                f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
+                f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
+                f"{_pct(lines.concentration)}",
+            )
+        )
     return out
 
 
@@ -447,9 +546,12 @@ def evaluate(
     if graded.grade is not None:
         days = max(0, tenor_days(invoice, as_of))
         quoted = price(
-            invoice.outstanding, days,
-            advance_rate=graded.grade.advance_rate, base_rate=policy.pricing.base_rate,
-            spread=graded.grade.spread, day_count=policy.pricing.day_count,
+            invoice.outstanding,
+            days,
+            advance_rate=graded.grade.advance_rate,
+            base_rate=policy.pricing.base_rate,
+            spread=graded.grade.spread,
+            day_count=policy.pricing.day_count,
             fee_fixed_units=major_to_minor_ceil(policy.pricing.fee_fixed, invoice.decimals),
             fee_rate=policy.pricing.fee_rate,
         )
@@ -462,7 +564,10 @@ def evaluate(
         rules.append(rule_not_self_financing(invoice, financier))
         rules.append(rule_consent(invoice, financier, None, as_of))
     # The limits count what the financier would be due: the gross advance priced (no price: the open amount).
-    rules.extend(limit_rules(invoice, exposure, lines_for(policy, invoice, supplier, buyer),
-                             None if quoted is None else quoted.advance))
+    rules.extend(
+        limit_rules(
+            invoice, exposure, lines_for(policy, invoice, supplier, buyer), None if quoted is None else quoted.advance
+        )
+    )
     approved = all(r.passed for r in rules)
     return Evaluation(approved, tuple(rules), quoted, None if graded.grade is None else graded.grade.name, stats)

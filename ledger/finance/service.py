@@ -91,16 +91,20 @@ class Desk:
                 "the connected deployment; use the --rpc-url and --home it was taken with"
             )
         if row["status"] == DECLINED:
-            raise DecisionRefused(f"decision {decision_id} was declined, so it cannot be executed "
-                                  f"({str(row['reason']).removeprefix('declined: ')})")
+            raise DecisionRefused(
+                f"decision {decision_id} was declined, so it cannot be executed "
+                f"({str(row['reason']).removeprefix('declined: ')})"
+            )
         if row["status"] == EXECUTED:
             raise DecisionRefused(f"decision {decision_id} was already executed in transaction {row['tx_hash']}")
         invoice_id = int(row["invoice_id"])
         if row["status"] == EXPIRED:
             raise self._expired(row)
         if row["status"] == FAILED:
-            raise DecisionRefused(f"decision {decision_id} failed to execute before and no longer counts; quote "
-                                  f"invoice {invoice_id} again with `scf finance quote {invoice_id}`")
+            raise DecisionRefused(
+                f"decision {decision_id} failed to execute before and no longer counts; quote "
+                f"invoice {invoice_id} again with `scf finance quote {invoice_id}`"
+            )
         if signer_address is not None and signer_address != row["financier"]:
             raise DecisionRefused(
                 f"decision {decision_id} is for financier {row['financier']}, not {signer_address}; sign with "
@@ -148,15 +152,27 @@ class Desk:
         with today's exposure (this decision's invoice excluded)."""
         point = store.indexed_point(conn, self.scope)
         positions = store.positions(conn, self.scope, str(row["financier"]), point.time)
-        exposure = store.exposure_of(positions, str(row["currency"]), str(row["buyer"]), str(row["supplier"]),
-                                     exclude_invoice=int(row["invoice_id"]))
+        exposure = store.exposure_of(
+            positions,
+            str(row["currency"]),
+            str(row["buyer"]),
+            str(row["supplier"]),
+            exclude_invoice=int(row["invoice_id"]),
+        )
         lines = lines_of_decision(row)
         from ledger.finance.rules import InvoiceFacts
 
         facts = InvoiceFacts(
-            invoice_id=int(row["invoice_id"]), status=str(row["invoice_status"]), supplier=str(row["supplier"]),
-            buyer=str(row["buyer"]), holder=row["holder"], financier=None, currency=str(row["currency_symbol"]),
-            decimals=int(row["decimals"]), amount=int(row["amount"]), outstanding=int(row["open_amount"]),
+            invoice_id=int(row["invoice_id"]),
+            status=str(row["invoice_status"]),
+            supplier=str(row["supplier"]),
+            buyer=str(row["buyer"]),
+            holder=row["holder"],
+            financier=None,
+            currency=str(row["currency_symbol"]),
+            decimals=int(row["decimals"]),
+            amount=int(row["amount"]),
+            outstanding=int(row["open_amount"]),
             due_date=row["due_at"].date(),
         )
         due = None if row["advance"] is None else int(row["advance"])
@@ -189,24 +205,35 @@ class Desk:
             # The terms priced (ledger.finance.pricing): the net advance now; the gross advance is the
             # financier's due, the rest of the open amount the seller's reserve. Pinned to what was seen.
             result = self.ledger.finance(
-                signer, invoice_id, advance_units=int(row["net_advance"]), due_units=int(row["advance"]),
-                expected_amount=int(row["amount"]), expected_paid=int(row["amount"]) - int(row["open_amount"]),
-                expected_due=int(row["due_at"].timestamp()), expected_seller=str(row["holder"]), deadline=expires,
+                signer,
+                invoice_id,
+                advance_units=int(row["net_advance"]),
+                due_units=int(row["advance"]),
+                expected_amount=int(row["amount"]),
+                expected_paid=int(row["amount"]) - int(row["open_amount"]),
+                expected_due=int(row["due_at"].timestamp()),
+                expected_seller=str(row["holder"]),
+                deadline=expires,
             )
         except TransactionReverted as exc:
             raise TransactionReverted(
                 f"decision {decision_id} was not executed: {exc.rule}", exc.error_name, exc.error_args
             ) from None
-        block_time = dt.datetime.fromtimestamp(
-            int(self.ledger.w3.eth.get_block(result["block"])["timestamp"]), dt.UTC
-        )
+        block_time = dt.datetime.fromtimestamp(int(self.ledger.w3.eth.get_block(result["block"])["timestamp"]), dt.UTC)
         with self.engine.begin() as conn:
-            store.mark(conn, decision_id, status=EXECUTED, tx_hash=result["tx_hash"],
-                       executed_block=result["block"], executed_at=block_time)
+            store.mark(
+                conn,
+                decision_id,
+                status=EXECUTED,
+                tx_hash=result["tx_hash"],
+                executed_block=result["block"],
+                executed_at=block_time,
+            )
         self.link_event(decision_id)
         with self.engine.connect() as conn:
-            record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn,
-                                                                                                         self.scope))
+            record = store.decision_record(
+                store.get_decision(conn, decision_id), store.participant_names(conn, self.scope)
+            )
         record["transaction"] = result
         return record
 
@@ -219,14 +246,21 @@ class Desk:
             row = store.get_decision(conn, decision_id)
             ev = conn.execute(
                 select(Event.id, Event.block_hash, Event.log_index).where(
-                    Event.chain_id == row["chain_id"], Event.contract == row["contract"],
+                    Event.chain_id == row["chain_id"],
+                    Event.contract == row["contract"],
                     Event.invoice_id == row["invoice_id"],  # ix_events_invoice, not a scan
-                    Event.tx_hash == row["tx_hash"], Event.event == "InvoiceFinanced",
+                    Event.tx_hash == row["tx_hash"],
+                    Event.event == "InvoiceFinanced",
                 )
             ).first()
             if ev is not None:
-                store.mark(conn, decision_id, event_id=int(ev.id), event_block_hash=str(ev.block_hash),
-                           event_log_index=int(ev.log_index))
+                store.mark(
+                    conn,
+                    decision_id,
+                    event_id=int(ev.id),
+                    event_block_hash=str(ev.block_hash),
+                    event_log_index=int(ev.log_index),
+                )
 
     # -- auto ----------------------------------------------------------------------------------
     def candidates(self, financier: str) -> tuple[list[int], int]:
@@ -238,23 +272,42 @@ class Desk:
         scope = self.scope
         with self.engine.connect() as conn:
             point = store.indexed_point(conn, scope)
-            rows = conn.execute(
-                select(i).where(
-                    i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract,
-                    i.c.status.in_(store.FINANCEABLE_STATUSES), i.c.seller.is_(None),
-                    i.c.outstanding > 0, i.c.due_at > point.time,
-                ).order_by(i.c.due_date, i.c.invoice_id)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(i)
+                    .where(
+                        i.c.chain_id == scope.chain_id,
+                        i.c.contract == scope.invoice_contract,
+                        i.c.status.in_(store.FINANCEABLE_STATUSES),
+                        i.c.seller.is_(None),
+                        i.c.outstanding > 0,
+                        i.c.due_at > point.time,
+                    )
+                    .order_by(i.c.due_date, i.c.invoice_id)
+                )
+                .mappings()
+                .all()
+            )
         chosen = [
-            int(row["invoice_id"]) for row in rows
-            if row["offer_expires_at"] is not None and row["offer_expires_at"] >= point.time
+            int(row["invoice_id"])
+            for row in rows
+            if row["offer_expires_at"] is not None
+            and row["offer_expires_at"] >= point.time
             and bool(row["offer_min_advance"])
-            and row["offer_financier"] in (None, financier) and row["holder"] != financier
+            and row["offer_financier"] in (None, financier)
+            and row["holder"] != financier
         ]
         return chosen, len(rows) - len(chosen)
 
-    def auto(self, financier: str, signer: LocalAccount | None, policy: Policy, *, max_count: int | None = None,
-             dry_run: bool = False) -> dict[str, Any]:
+    def auto(
+        self,
+        financier: str,
+        signer: LocalAccount | None,
+        policy: Policy,
+        *,
+        max_count: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         self.sync()
         ids, skipped = self.candidates(financier)
         results: list[dict[str, Any]] = []
@@ -270,18 +323,25 @@ class Desk:
                 if ev.approved:
                     extra.append(a.position())
                     financed += 1
-                results.append({
-                    "invoice_id": invoice_id, "decision_id": None,
-                    "status": "would approve" if ev.approved else "would decline",
-                    "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
-                    "currency": a.invoice.currency, "reason": ev.summary(),
-                })
+                results.append(
+                    {
+                        "invoice_id": invoice_id,
+                        "decision_id": None,
+                        "status": "would approve" if ev.approved else "would decline",
+                        "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
+                        "currency": a.invoice.currency,
+                        "reason": ev.summary(),
+                    }
+                )
                 continue
             decision = self.quote(invoice_id, financier, policy, sync=False)
             entry: dict[str, Any] = {
-                "invoice_id": invoice_id, "decision_id": decision["decision_id"], "status": decision["status"],
+                "invoice_id": invoice_id,
+                "decision_id": decision["decision_id"],
+                "status": decision["status"],
                 "net_advance": None if decision["price"] is None else decision["price"]["net_advance"],
-                "currency": decision["currency"], "reason": decision["reason"],
+                "currency": decision["currency"],
+                "reason": decision["reason"],
             }
             if decision["status"] == APPROVED:
                 assert signer is not None
@@ -293,12 +353,21 @@ class Desk:
                     # A failed execution must not keep using limit headroom until the approval expires.
                     with self.engine.begin() as conn:
                         failed = store.mark_failed(conn, decision["decision_id"])
-                    note = (f"; decision {decision['decision_id']} marked failed: it no longer uses limit headroom"
-                            if failed else "")
+                    note = (
+                        f"; decision {decision['decision_id']} marked failed: it no longer uses limit headroom"
+                        if failed
+                        else ""
+                    )
                     entry.update(status=FAILED, reason=f"{exc}{note}")
             results.append(entry)
-        return {"financier": financier, "dry_run": dry_run, "candidates": len(ids), "not_offered": skipped,
-                "financed": financed, "results": results}
+        return {
+            "financier": financier,
+            "dry_run": dry_run,
+            "candidates": len(ids),
+            "not_offered": skipped,
+            "financed": financed,
+            "results": results,
+        }
 
 
 def _money_of(row: Mapping[str, Any]) -> Money:

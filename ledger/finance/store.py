@@ -86,8 +86,9 @@ def indexed_point(conn: Connection, scope: LedgerScope, now: dt.datetime | None 
     """The last indexed block of ``scope``, and the decision time (``now``:
     the wall clock, given by tests)."""
     cursors = conn.execute(
-        select(Cursor.block_number, Cursor.block_hash, Cursor.updated_at)
-        .where(Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract)
+        select(Cursor.block_number, Cursor.block_hash, Cursor.updated_at).where(
+            Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract
+        )
     ).all()
     cursors = [c for c in cursors if c.block_number is not None]
     if not cursors:
@@ -116,9 +117,11 @@ def lock_financier(conn: Connection, financier: str) -> None:
 
 def party_facts(conn: Connection, scope: LedgerScope, address: str) -> PartyFacts:
     row = conn.execute(
-        select(Participant.name, Participant.roles, Participant.suspended, Participant.kyc_expiry)
-        .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract,
-               Participant.address == address)
+        select(Participant.name, Participant.roles, Participant.suspended, Participant.kyc_expiry).where(
+            Participant.chain_id == scope.chain_id,
+            Participant.contract == scope.registry_contract,
+            Participant.address == address,
+        )
     ).first()
     if row is None:
         return PartyFacts(address, None, False, False, None)
@@ -127,14 +130,16 @@ def party_facts(conn: Connection, scope: LedgerScope, address: str) -> PartyFact
 
 def participant_names(conn: Connection, scope: LedgerScope) -> dict[str, str]:
     rows = conn.execute(
-        select(Participant.address, Participant.name)
-        .where(Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract)
+        select(Participant.address, Participant.name).where(
+            Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract
+        )
     ).all()
     return {str(r.address): str(r.name) for r in rows}
 
 
-def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: str,
-                        account_first: bool = False) -> str:
+def resolve_participant(
+    conn: Connection, scope: LedgerScope, text_: str, what: str, account_first: bool = False
+) -> str:
     """An address, a registered participant name (case-insensitive) or a
     local account name (:func:`ledger.names.resolve`)."""
     from ledger.names import resolve
@@ -143,12 +148,17 @@ def resolve_participant(conn: Connection, scope: LedgerScope, text_: str, what: 
 
 
 def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        select(Invoice.__table__).where(
-            Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract,
-            Invoice.invoice_id == invoice_id,
+    row = (
+        conn.execute(
+            select(Invoice.__table__).where(
+                Invoice.chain_id == scope.chain_id,
+                Invoice.contract == scope.invoice_contract,
+                Invoice.invoice_id == invoice_id,
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is None:
         raise InputError(f"invoice {invoice_id} is not in the indexed ledger; check the id with `scf invoice list`")
     return {str(k): v for k, v in row.items()}
@@ -157,10 +167,18 @@ def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[s
 def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) -> InvoiceFacts:
     currency = scope.currency(str(row["currency"]))
     return InvoiceFacts(
-        invoice_id=int(row["invoice_id"]), status=str(row["status"]), supplier=str(row["supplier"]),
-        buyer=str(row["buyer"]), holder=row["holder"], financier=row["financier"], currency=currency.symbol,
-        decimals=currency.decimals, amount=int(row["amount"]), outstanding=int(row["outstanding"]),
-        due_date=row["due_date"], offer_financier=row["offer_financier"],
+        invoice_id=int(row["invoice_id"]),
+        status=str(row["status"]),
+        supplier=str(row["supplier"]),
+        buyer=str(row["buyer"]),
+        holder=row["holder"],
+        financier=row["financier"],
+        currency=currency.symbol,
+        decimals=currency.decimals,
+        amount=int(row["amount"]),
+        outstanding=int(row["outstanding"]),
+        due_date=row["due_date"],
+        offer_financier=row["offer_financier"],
         offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
         offer_expires=row["offer_expires_at"],
         holder_name=None if row["holder"] is None else party_facts(conn, scope, str(row["holder"])).name,
@@ -189,13 +207,18 @@ def book_positions(conn: Connection, scope: LedgerScope, financier: str | None =
     """Financed receivables held by ``financier`` (or by anyone) on which the
     holder is still due something: amount = financier_due - financier_paid."""
     i = INVOICES
-    where = [i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract,
-             i.c.status.in_(FINANCED_STATUSES), i.c.seller.is_not(None)]
+    where = [
+        i.c.chain_id == scope.chain_id,
+        i.c.contract == scope.invoice_contract,
+        i.c.status.in_(FINANCED_STATUSES),
+        i.c.seller.is_not(None),
+    ]
     if financier is not None:
         where.append(i.c.holder == financier)
     rows = conn.execute(
-        select(i.c.invoice_id, i.c.buyer, i.c.supplier, i.c.currency, i.c.financier_due, i.c.financier_paid)
-        .where(*where)
+        select(i.c.invoice_id, i.c.buyer, i.c.supplier, i.c.currency, i.c.financier_due, i.c.financier_paid).where(
+            *where
+        )
     ).all()
     out = []
     for r in rows:
@@ -215,17 +238,21 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
         select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.currency, d.c.open_amount, d.c.advance)
         .join(i, and_(i.c.chain_id == d.c.chain_id, i.c.contract == d.c.contract, i.c.invoice_id == d.c.invoice_id))
         .where(
-            d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract, d.c.financier == financier,
+            d.c.chain_id == scope.chain_id,
+            d.c.contract == scope.invoice_contract,
+            d.c.financier == financier,
             or_(and_(d.c.status == APPROVED, d.c.expires_at >= as_of), d.c.status == EXECUTED),
-            i.c.status.in_(FINANCEABLE_STATUSES), i.c.seller.is_(None),
+            i.c.status.in_(FINANCEABLE_STATUSES),
+            i.c.seller.is_(None),
         )
     ).all()
     seen: dict[int, Position] = {}
     for r in rows:
         amount = int(r.open_amount) if r.advance is None else int(r.advance)
         if int(r.invoice_id) not in seen or seen[int(r.invoice_id)].amount < amount:
-            seen[int(r.invoice_id)] = Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency),
-                                               amount, "pending")
+            seen[int(r.invoice_id)] = Position(
+                int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), amount, "pending"
+            )
     return list(seen.values())
 
 
@@ -246,8 +273,9 @@ def exposure_of(
     return Exposure(book, by_buyer, by_supplier, held)
 
 
-def positions(conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime,
-              extra: Sequence[Position] = ()) -> list[Position]:
+def positions(
+    conn: Connection, scope: LedgerScope, financier: str, as_of: dt.datetime, extra: Sequence[Position] = ()
+) -> list[Position]:
     book = book_positions(conn, scope, financier)
     held = {p.invoice_id for p in book}
     pending = [p for p in pending_positions(conn, scope, financier, as_of) if p.invoice_id not in held]
@@ -272,13 +300,24 @@ class Assessment:
     def position(self) -> Position:
         """This invoice as a pending position: the due it would have (the gross advance priced)."""
         p = self.evaluation.price
-        return Position(self.invoice.invoice_id, self.invoice.buyer, self.invoice.supplier, str(self.row["currency"]),
-                        self.invoice.outstanding if p is None else p.advance, "pending")
+        return Position(
+            self.invoice.invoice_id,
+            self.invoice.buyer,
+            self.invoice.supplier,
+            str(self.row["currency"]),
+            self.invoice.outstanding if p is None else p.advance,
+            "pending",
+        )
 
 
 def assess(
-    conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy,
-    extra: Sequence[Position] = (), point: IndexedPoint | None = None,
+    conn: Connection,
+    scope: LedgerScope,
+    invoice_id: int,
+    financier: str,
+    policy: Policy,
+    extra: Sequence[Position] = (),
+    point: IndexedPoint | None = None,
 ) -> Assessment:
     """Evaluate ``policy`` for one invoice from the database (nothing written)."""
     point = point or indexed_point(conn, scope)
@@ -287,23 +326,44 @@ def assess(
     supplier = party_facts(conn, scope, facts.supplier)
     buyer = party_facts(conn, scope, facts.buyer)
     as_of_date = point.time.astimezone(dt.UTC).date()
-    history = [r for r in buyer_history(conn, scope.chain_id, scope.invoice_contract, facts.buyer)
-               if r.invoice_id != invoice_id]
-    stats = payment_stats(history, as_of_date, grace_days=policy.grading.grace_days,
-                          default_after_days=policy.grading.default_after_days)
-    exposure = exposure_of(positions(conn, scope, financier, point.time, extra), str(row["currency"]), facts.buyer,
-                           facts.supplier, exclude_invoice=invoice_id)
-    evaluation = evaluate(policy=policy, invoice=facts, supplier=supplier, buyer=buyer, financier=financier,
-                          stats=stats, exposure=exposure, as_of=point.time,
-                          financier_party=party_facts(conn, scope, financier))
+    history = [
+        r
+        for r in buyer_history(conn, scope.chain_id, scope.invoice_contract, facts.buyer)
+        if r.invoice_id != invoice_id
+    ]
+    stats = payment_stats(
+        history, as_of_date, grace_days=policy.grading.grace_days, default_after_days=policy.grading.default_after_days
+    )
+    exposure = exposure_of(
+        positions(conn, scope, financier, point.time, extra),
+        str(row["currency"]),
+        facts.buyer,
+        facts.supplier,
+        exclude_invoice=invoice_id,
+    )
+    evaluation = evaluate(
+        policy=policy,
+        invoice=facts,
+        supplier=supplier,
+        buyer=buyer,
+        financier=financier,
+        stats=stats,
+        exposure=exposure,
+        as_of=point.time,
+        financier_party=party_facts(conn, scope, financier),
+    )
     return Assessment(point, facts, row, financier, exposure, evaluation)
 
 
 def expire_decisions(conn: Connection, scope: LedgerScope, now: dt.datetime, financier: str | None = None) -> int:
     """Mark approved decisions whose expiry has passed (chain time) as expired."""
     d = DECISIONS
-    where = [d.c.chain_id == scope.chain_id, d.c.contract == scope.invoice_contract, d.c.status == APPROVED,
-             d.c.expires_at < now]
+    where = [
+        d.c.chain_id == scope.chain_id,
+        d.c.contract == scope.invoice_contract,
+        d.c.status == APPROVED,
+        d.c.expires_at < now,
+    ]
     if financier is not None:
         where.append(d.c.financier == financier)
     return int(conn.execute(update(d).where(*where).values(status=EXPIRED)).rowcount or 0)
@@ -314,33 +374,58 @@ def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, n
     ev, p = a.evaluation, a.evaluation.price
     currency = scope.currency(str(a.row["currency"]))
     values: dict[str, Any] = {
-        "chain_id": scope.chain_id, "contract": scope.invoice_contract, "invoice_id": a.invoice.invoice_id,
-        "financier": a.financier, "status": APPROVED if ev.approved else DECLINED,
+        "chain_id": scope.chain_id,
+        "contract": scope.invoice_contract,
+        "invoice_id": a.invoice.invoice_id,
+        "financier": a.financier,
+        "status": APPROVED if ev.approved else DECLINED,
         "created_at": now or dt.datetime.now(dt.UTC),
-        "block_number": a.point.block_number, "block_hash": a.point.block_hash, "as_of": a.point.time,
+        "block_number": a.point.block_number,
+        "block_hash": a.point.block_hash,
+        "as_of": a.point.time,
         "expires_at": a.point.time + dt.timedelta(minutes=policy.valid_minutes),
-        "policy_hash": policy.hash, "policy_source": policy.source, "policy": policy.canonical(),
-        "grade": ev.grade, "currency": str(a.row["currency"]), "currency_symbol": currency.symbol,
-        "decimals": currency.decimals, "supplier": a.invoice.supplier, "buyer": a.invoice.buyer,
-        "holder": a.invoice.holder, "amount": a.invoice.amount, "open_amount": a.invoice.outstanding,
-        "due_at": a.row["due_at"], "invoice_status": a.invoice.status,
-        "advance": None if p is None else p.advance, "discount": None if p is None else p.discount,
+        "policy_hash": policy.hash,
+        "policy_source": policy.source,
+        "policy": policy.canonical(),
+        "grade": ev.grade,
+        "currency": str(a.row["currency"]),
+        "currency_symbol": currency.symbol,
+        "decimals": currency.decimals,
+        "supplier": a.invoice.supplier,
+        "buyer": a.invoice.buyer,
+        "holder": a.invoice.holder,
+        "amount": a.invoice.amount,
+        "open_amount": a.invoice.outstanding,
+        "due_at": a.row["due_at"],
+        "invoice_status": a.invoice.status,
+        "advance": None if p is None else p.advance,
+        "discount": None if p is None else p.discount,
         "fees": None if p is None else p.fees,
         # A price that pays nothing is declined; its (negative) net is kept in the price rule's inputs.
         "net_advance": None if p is None else max(0, p.net_advance),
-        "reserve": None if p is None else p.reserve, "days": None if p is None else p.days,
-        "day_count": None if p is None else p.day_count, "advance_rate": None if p is None else p.advance_rate,
+        "reserve": None if p is None else p.reserve,
+        "days": None if p is None else p.days,
+        "day_count": None if p is None else p.day_count,
+        "advance_rate": None if p is None else p.advance_rate,
         "annual_rate": None if p is None else p.annual_rate,
-        "exposure_book": a.exposure.book, "exposure_buyer": a.exposure.buyer,
+        "exposure_book": a.exposure.book,
+        "exposure_buyer": a.exposure.buyer,
         "exposure_supplier": a.exposure.supplier,
-        "rules": [r.as_dict() for r in ev.rules], "reason": ev.summary(),
+        "rules": [r.as_dict() for r in ev.rules],
+        "reason": ev.summary(),
     }
     result = conn.execute(DECISIONS.insert().returning(DECISIONS.c.id), values)
     return int(result.scalar_one())
 
 
-def quote_in_db(conn: Connection, scope: LedgerScope, invoice_id: int, financier: str, policy: Policy,
-                now: dt.datetime | None = None) -> int:
+def quote_in_db(
+    conn: Connection,
+    scope: LedgerScope,
+    invoice_id: int,
+    financier: str,
+    policy: Policy,
+    now: dt.datetime | None = None,
+) -> int:
     """Evaluate and store one decision in the caller's transaction, under the
     financier's lock. Returns the decision id. The decision is computed at the
     last indexed block, at the decision time (:func:`decision_time`; ``now``:
@@ -362,9 +447,15 @@ def get_decision(conn: Connection, decision_id: int) -> dict[str, Any]:
     return {str(k): v for k, v in row.items()}
 
 
-def list_decisions(conn: Connection, scope: LedgerScope, financier: str | None = None,
-                   statuses: Sequence[str] = (), invoice_id: int | None = None,
-                   limit: int | None = None, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def list_decisions(
+    conn: Connection,
+    scope: LedgerScope,
+    financier: str | None = None,
+    statuses: Sequence[str] = (),
+    invoice_id: int | None = None,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """Stored decisions, newest first. Given ``now`` (chain time), the
     statuses are those :func:`decision_record` shows: an approval past its
     expiry is expired, whether or not a command has marked it so yet."""
@@ -403,8 +494,9 @@ def mark_failed(conn: Connection, decision_id: int) -> bool:
     return bool(result.rowcount)
 
 
-def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = None,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
+def decision_record(
+    row: Mapping[str, Any], names: Mapping[str, str] | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """A decision as plain JSON-able data (amounts as exact major-unit strings).
     Given ``now`` (chain time), an approval past its expiry shows as expired
     even before a quote or execute has marked it so."""
@@ -418,36 +510,83 @@ def decision_record(row: Mapping[str, Any], names: Mapping[str, str] | None = No
         return None if value is None else value.astimezone(dt.UTC).isoformat()
 
     return {
-        "decision_id": int(row["id"]), "invoice_id": int(row["invoice_id"]),
-        "status": EXPIRED if now is not None and row["status"] == APPROVED and row["expires_at"] < now
+        "decision_id": int(row["id"]),
+        "invoice_id": int(row["invoice_id"]),
+        "status": EXPIRED
+        if now is not None and row["status"] == APPROVED and row["expires_at"] < now
         else row["status"],
-        "financier": party(row["financier"]), "supplier": party(row["supplier"]), "buyer": party(row["buyer"]),
-        "holder": party(row["holder"]), "invoice_status": row["invoice_status"], "currency": row["currency_symbol"],
-        "amount": money(row["amount"]), "paid": money(int(row["amount"]) - int(row["open_amount"])),
+        "financier": party(row["financier"]),
+        "supplier": party(row["supplier"]),
+        "buyer": party(row["buyer"]),
+        "holder": party(row["holder"]),
+        "invoice_status": row["invoice_status"],
+        "currency": row["currency_symbol"],
+        "amount": money(row["amount"]),
+        "paid": money(int(row["amount"]) - int(row["open_amount"])),
         "open_amount": money(row["open_amount"]),
-        "due": row["due_at"].astimezone(dt.UTC).date().isoformat(), "grade": row["grade"],
-        "price": None if row["advance"] is None else {
-            "advance": money(row["advance"]), "discount": money(row["discount"]), "fees": money(row["fees"]),
-            "net_advance": money(row["net_advance"]), "due": money(row["advance"]), "reserve": money(row["reserve"]),
+        "due": row["due_at"].astimezone(dt.UTC).date().isoformat(),
+        "grade": row["grade"],
+        "price": None
+        if row["advance"] is None
+        else {
+            "advance": money(row["advance"]),
+            "discount": money(row["discount"]),
+            "fees": money(row["fees"]),
+            "net_advance": money(row["net_advance"]),
+            "due": money(row["advance"]),
+            "reserve": money(row["reserve"]),
             "days": row["days"],
-            "day_count": row["day_count"], "advance_rate": str(row["advance_rate"]),
+            "day_count": row["day_count"],
+            "advance_rate": str(row["advance_rate"]),
             "annual_rate": str(row["annual_rate"]),
         },
-        "exposure": {"book": money(row["exposure_book"]), "buyer": money(row["exposure_buyer"]),
-                     "supplier": money(row["exposure_supplier"])},
-        "block": int(row["block_number"]), "block_hash": row["block_hash"], "as_of": iso(row["as_of"]),
-        "expires_at": iso(row["expires_at"]), "created_at": iso(row["created_at"]),
-        "policy_hash": row["policy_hash"], "policy_source": row["policy_source"],
-        "reason": row["reason"], "rules": row["rules"],
-        "tx_hash": row["tx_hash"], "executed_block": row["executed_block"], "executed_at": iso(row["executed_at"]),
-        "event_id": row["event_id"], "event_block_hash": row["event_block_hash"],
+        "exposure": {
+            "book": money(row["exposure_book"]),
+            "buyer": money(row["exposure_buyer"]),
+            "supplier": money(row["exposure_supplier"]),
+        },
+        "block": int(row["block_number"]),
+        "block_hash": row["block_hash"],
+        "as_of": iso(row["as_of"]),
+        "expires_at": iso(row["expires_at"]),
+        "created_at": iso(row["created_at"]),
+        "policy_hash": row["policy_hash"],
+        "policy_source": row["policy_source"],
+        "reason": row["reason"],
+        "rules": row["rules"],
+        "tx_hash": row["tx_hash"],
+        "executed_block": row["executed_block"],
+        "executed_at": iso(row["executed_at"]),
+        "event_id": row["event_id"],
+        "event_block_hash": row["event_block_hash"],
         "event_log_index": row["event_log_index"],
     }
 
 
 __all__ = [
-    "APPROVED", "DECLINED", "EXECUTED", "EXPIRED", "FAILED", "Assessment", "IndexedPoint", "LedgerScope",
-    "Position", "assess", "book_positions", "decision_record", "decision_time", "expire_decisions", "exposure_of",
-    "get_decision", "indexed_point", "list_decisions", "lock_financier", "mark", "mark_failed", "pending_positions",
-    "positions", "quote_in_db", "store",
+    "APPROVED",
+    "DECLINED",
+    "EXECUTED",
+    "EXPIRED",
+    "FAILED",
+    "Assessment",
+    "IndexedPoint",
+    "LedgerScope",
+    "Position",
+    "assess",
+    "book_positions",
+    "decision_record",
+    "decision_time",
+    "expire_decisions",
+    "exposure_of",
+    "get_decision",
+    "indexed_point",
+    "list_decisions",
+    "lock_financier",
+    "mark",
+    "mark_failed",
+    "pending_positions",
+    "positions",
+    "quote_in_db",
+    "store",
 ]

@@ -99,8 +99,11 @@ def follow(
                 try:
                     stats = indexer.sync(stop=stop)
                 except (NodeUnavailable, SQLAlchemyError) as caught:
-                    exc = caught if isinstance(caught, NodeUnavailable) else (
-                        database_unavailable(settings.database_url, caught))
+                    exc = (
+                        caught
+                        if isinstance(caught, NodeUnavailable)
+                        else (database_unavailable(settings.database_url, caught))
+                    )
                     if exc is None:
                         raise
                     backoff = min(max(backoff * 2, 1.0), 30.0)
@@ -152,20 +155,23 @@ def status(settings: Settings) -> list[dict[str, Any]]:
         rows = []
         for cursor in load_cursors(conn):
             count = conn.execute(
-                select(func.count()).select_from(e).where(
-                    e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values()))
-                )
+                select(func.count())
+                .select_from(e)
+                .where(e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values())))
             ).scalar_one()
-            rows.append({
-                "chain_id": cursor["chain_id"],
-                "contracts": cursor["contracts"],
-                "start_block": cursor["start_block"],
-                "block": cursor["block_number"],
-                "block_hash": cursor["block_hash"],
-                "head": cursor["head_number"],
-                "behind": None if cursor["head_number"] is None
-                else max(0, cursor["head_number"] - cursor["block_number"]),
-                "events": int(count),
-                "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
-            })
+            rows.append(
+                {
+                    "chain_id": cursor["chain_id"],
+                    "contracts": cursor["contracts"],
+                    "start_block": cursor["start_block"],
+                    "block": cursor["block_number"],
+                    "block_hash": cursor["block_hash"],
+                    "head": cursor["head_number"],
+                    "behind": None
+                    if cursor["head_number"] is None
+                    else max(0, cursor["head_number"] - cursor["block_number"]),
+                    "events": int(count),
+                    "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
+                }
+            )
         return rows

@@ -102,10 +102,17 @@ class BulkInsert:
         convert = _compile_converter(self.table.name, order, processors)
         # Columns an INSERT may leave out: NULL by default, and not part of
         # an upsert (whose SET clause names every column).
-        optional = () if self.conflict == "update" else tuple(
-            index for index, name in enumerate(order)
-            if self.table.c[name].nullable and not self.table.c[name].primary_key
-            and self.table.c[name].default is None and self.table.c[name].server_default is None
+        optional = (
+            ()
+            if self.conflict == "update"
+            else tuple(
+                index
+                for index, name in enumerate(order)
+                if self.table.c[name].nullable
+                and not self.table.c[name].primary_key
+                and self.table.c[name].default is None
+                and self.table.c[name].server_default is None
+            )
         )
         plan = _Plan(sql, order, convert, positional, optional)
         self._plans[dialect.name] = plan
@@ -221,7 +228,8 @@ class BulkInsert:
         if self._copy_oids is None:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-                "AND NOT attisdropped", [self.table.name]
+                "AND NOT attisdropped",
+                [self.table.name],
             )
             self._copy_oids = {str(name): int(oid) for name, oid in cursor.fetchall()}
         oids = [self._copy_oids.get(name, 0) for name in order]

@@ -36,7 +36,12 @@ _DONE = object()
 
 
 def fetch_ranges(
-    indexer: Indexer, rpc: RpcClient, prev: tuple[int, str], target: int, head: int, stop: threading.Event,
+    indexer: Indexer,
+    rpc: RpcClient,
+    prev: tuple[int, str],
+    target: int,
+    head: int,
+    stop: threading.Event,
     map_rows: bool = False,
 ) -> Iterator[Batch]:
     """Ranges from ``prev`` up to ``target``, each checked to be one chain
@@ -210,8 +215,10 @@ class ProcessFetcher(Fetcher):
         self.out: Any = context.Queue(maxsize=1)
         self.halt: Any = context.Event()
         self.process = context.Process(
-            target=_fetch_in_child, args=(indexer, prev, target, head, self.out, self.halt, os.getpid()),
-            name="scf-index-fetch", daemon=True,
+            target=_fetch_in_child,
+            args=(indexer, prev, target, head, self.out, self.halt, os.getpid()),
+            name="scf-index-fetch",
+            daemon=True,
         )
         self.process.start()
 
@@ -321,7 +328,8 @@ def _prepare(indexer: Indexer, batch: Batch, dialect: Any) -> Batch:
     batch.new_invoices = projections.fold_new_invoices(indexer.scope, rows, dialect)
     handled = batch.new_invoices.handled
     batch.rows = [
-        row for row in rows
+        row
+        for row in rows
         if row["invoice_id"] not in handled and (row["invoice_id"] is not None or row["account"] is not None)
     ]
     for row in batch.rows:

@@ -104,10 +104,19 @@ class SyncStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "chain_id": self.chain_id, "from_block": self.start_block, "to_block": self.block,
-            "target": self.target, "head": self.head, "events": self.events, "blocks": self.blocks,
-            "batches": self.batches, "reorgs": self.reorgs, "reorged_blocks": self.reorged_blocks,
-            "lagging": self.lagging, "rewound_blocks": self.rewound_blocks, "fetch_process": self.fetch_process,
+            "chain_id": self.chain_id,
+            "from_block": self.start_block,
+            "to_block": self.block,
+            "target": self.target,
+            "head": self.head,
+            "events": self.events,
+            "blocks": self.blocks,
+            "batches": self.batches,
+            "reorgs": self.reorgs,
+            "reorged_blocks": self.reorged_blocks,
+            "lagging": self.lagging,
+            "rewound_blocks": self.rewound_blocks,
+            "fetch_process": self.fetch_process,
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),
         }
@@ -180,10 +189,16 @@ class Indexer:
         with self.engine.begin() as conn:
             stmt = dialect_insert(conn.dialect.name, CURSORS)
             values = {
-                "chain_id": self.chain_id, "key": self.key, "contracts": self.contracts,
-                "invoice_contract": self.scope.invoice_contract, "registry_contract": self.scope.registry_contract,
-                "start_block": self.start_block, "block_number": origin, "block_hash": header.hash,
-                "head_number": None, "updated_at": None,
+                "chain_id": self.chain_id,
+                "key": self.key,
+                "contracts": self.contracts,
+                "invoice_contract": self.scope.invoice_contract,
+                "registry_contract": self.scope.registry_contract,
+                "start_block": self.start_block,
+                "block_number": origin,
+                "block_hash": header.hash,
+                "head_number": None,
+                "updated_at": None,
             }
             if hasattr(stmt, "on_conflict_do_nothing"):
                 stmt = stmt.on_conflict_do_nothing(index_elements=["chain_id", "key"])
@@ -194,7 +209,7 @@ class Indexer:
 
     # -- reorgs (see ledger.indexer.reorg) -------------------------------------------------
     def check_chain(self, cursor: dict[str, Any], head: int, rewind: bool = False) -> str:
-        """"ok", "lagging", "reorg" or "rewound": see :meth:`Reorgs.check_chain`."""
+        """ "ok", "lagging", "reorg" or "rewound": see :meth:`Reorgs.check_chain`."""
         return self.reorgs.check_chain(cursor, head, rewind)
 
     def rollback(self, number: int, block_hash: str) -> int:
@@ -220,9 +235,7 @@ class Indexer:
         self.planner.learned = state
 
     # -- the run -------------------------------------------------------------------------------
-    def sync(
-        self, to_block: int | None = None, stop: threading.Event | None = None, rewind: bool = False
-    ) -> SyncStats:
+    def sync(self, to_block: int | None = None, stop: threading.Event | None = None, rewind: bool = False) -> SyncStats:
         """Catch up to the head (less the confirmations), or ``to_block``, and
         return. ``rewind``: a head below the cursor is a chain that lost
         blocks, not a lagging node (see :mod:`.reorg`)."""
@@ -283,8 +296,14 @@ class Indexer:
         return cursor
 
     def _run(
-        self, cursor: dict[str, Any], target: int, head: int, stats: SyncStats, stop: threading.Event,
-        use_process: bool, process_after: int = -1,
+        self,
+        cursor: dict[str, Any],
+        target: int,
+        head: int,
+        stats: SyncStats,
+        stop: threading.Event,
+        use_process: bool,
+        process_after: int = -1,
     ) -> bool:
         """Index from the cursor to ``target``. Returns whether the fetching
         went to a child process (mode "auto" starts a run of many blocks in

@@ -36,6 +36,8 @@ TOKEN_AMOUNT_ARG = {"Transfer": "value", "Approval": "value"}
 UNKNOWN_EVENT = "(unknown)"
 
 BIGINT_MAX = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class TypedSpec:
     """The arguments that fill the typed columns of an event's rows."""
@@ -93,8 +95,11 @@ def decode_log(target: LogTarget | None, log: Mapping[str, Any]) -> tuple[str, d
             args, text = target.decoder.decode(log["topics"], log["data"])
             return target.decoder.name, args, text
         except Exception as exc:  # noqa: BLE001 - a malformed log is kept raw, not fatal
-            return UNKNOWN_EVENT, {"topics": log["topics"], "data": log["data"],
-                                   "error": f"{type(exc).__name__}: {exc}"}, None
+            return (
+                UNKNOWN_EVENT,
+                {"topics": log["topics"], "data": log["data"], "error": f"{type(exc).__name__}: {exc}"},
+                None,
+            )
     return UNKNOWN_EVENT, {"topics": log["topics"], "data": log["data"]}, None
 
 

@@ -32,8 +32,9 @@ Learned = tuple[int, int, int, int | None, int]
 class RangePlanner:
     """The span of the next range, and the node's limits learnt so far."""
 
-    def __init__(self, target_logs: int = TARGET_LOGS, initial_span: int = INITIAL_SPAN,
-                 max_span: int = MAX_SPAN) -> None:
+    def __init__(
+        self, target_logs: int = TARGET_LOGS, initial_span: int = INITIAL_SPAN, max_span: int = MAX_SPAN
+    ) -> None:
         self.target_logs = target_logs
         self.span = initial_span
         self.max_span = max_span
@@ -51,8 +52,7 @@ class RangePlanner:
         asked = end - start + 1
         limit = refusal_limit(exc)
         block_limit = limit is not None and limit.unit == "blocks"
-        stated = (limit.most if limit is not None and limit.most and (not block_limit or limit.most < asked)
-                  else None)
+        stated = limit.most if limit is not None and limit.most and (not block_limit or limit.most < asked) else None
         if stated and not block_limit:
             # Aim at half the node's cap, as TARGET_LOGS does for the
             # common cap, so later ranges are rarely refused again.

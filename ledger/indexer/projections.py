@@ -31,14 +31,28 @@ from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, norma
 from ledger.names import STATUS_NAMES, ZERO_ADDRESS
 
 _, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = STATUS_NAMES
-INVOICE_EVENTS = frozenset({
-    "Transfer", "InvoiceIssued", "InvoiceConfirmed", "InvoiceCancelled", "FinancingOffered",
-    "FinancingOfferWithdrawn", "InvoiceFinanced", "InvoiceRepaid", "ReserveReleased",
-})
-PARTICIPANT_EVENTS = frozenset({
-    "ParticipantAdmitted", "ParticipantUpdated", "ParticipantRenamed", "ParticipantSuspended",
-    "ParticipantReinstated",
-})
+INVOICE_EVENTS = frozenset(
+    {
+        "Transfer",
+        "InvoiceIssued",
+        "InvoiceConfirmed",
+        "InvoiceCancelled",
+        "FinancingOffered",
+        "FinancingOfferWithdrawn",
+        "InvoiceFinanced",
+        "InvoiceRepaid",
+        "ReserveReleased",
+    }
+)
+PARTICIPANT_EVENTS = frozenset(
+    {
+        "ParticipantAdmitted",
+        "ParticipantUpdated",
+        "ParticipantRenamed",
+        "ParticipantSuspended",
+        "ParticipantReinstated",
+    }
+)
 _CHUNK = 500
 _INVOICE_COLUMNS = tuple(c.name for c in INVOICES.columns)
 _PARTICIPANT_COLUMNS = tuple(c.name for c in PARTICIPANTS.columns)
@@ -156,9 +170,14 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
         _clear_offer(state)
     elif name == "InvoiceFinanced":
         state.update(
-            status=FINANCED, financier=args["financier"], advance=int(args["advance"]), seller=args["seller"],
-            financier_due=int(args["due"]), financier_paid=0,
-            financed_block=ev["block_number"], financed_at=ev["block_time"],
+            status=FINANCED,
+            financier=args["financier"],
+            advance=int(args["advance"]),
+            seller=args["seller"],
+            financier_due=int(args["due"]),
+            financier_paid=0,
+            financed_block=ev["block_number"],
+            financed_at=ev["block_time"],
         )
         _clear_offer(state)  # consumed by the financing
     elif name == "InvoiceRepaid":
@@ -173,12 +192,26 @@ def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any
     amount = int(args["amount"])
     due_at = utc_from_timestamp(int(args["dueDate"]))
     state.update(
-        supplier=args["supplier"], buyer=args["buyer"], currency=args["currency"],
-        amount=amount, paid=0, outstanding=amount, advance=0, financier=None, status=ISSUED,
-        due_at=due_at, due_date=due_at.date(), number=args["number"],
-        number_normalised=normalised_number(args["number"]), doc_hash=args["docHash"],
-        seller=None, financier_due=None, financier_paid=0, reserve_released=0,
-        issued_block=ev["block_number"], issued_at=ev["block_time"],
+        supplier=args["supplier"],
+        buyer=args["buyer"],
+        currency=args["currency"],
+        amount=amount,
+        paid=0,
+        outstanding=amount,
+        advance=0,
+        financier=None,
+        status=ISSUED,
+        due_at=due_at,
+        due_date=due_at.date(),
+        number=args["number"],
+        number_normalised=normalised_number(args["number"]),
+        doc_hash=args["docHash"],
+        seller=None,
+        financier_due=None,
+        financier_paid=0,
+        reserve_released=0,
+        issued_block=ev["block_number"],
+        issued_at=ev["block_time"],
     )
 
 
@@ -205,9 +238,15 @@ def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dic
     if name == "ParticipantAdmitted":
         state = dict.fromkeys(_PARTICIPANT_COLUMNS)
         state.update(
-            chain_id=ev["chain_id"], contract=ev["contract"], address=args["account"], name=args["name"],
-            roles=int(args["roles"]), kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])), suspended=False,
-            admitted_block=ev["block_number"], admitted_at=ev["block_time"],
+            chain_id=ev["chain_id"],
+            contract=ev["contract"],
+            address=args["account"],
+            name=args["name"],
+            roles=int(args["roles"]),
+            kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])),
+            suspended=False,
+            admitted_block=ev["block_number"],
+            admitted_at=ev["block_time"],
         )
     elif state is None:
         return None  # the registry refuses these for accounts never admitted
@@ -225,17 +264,28 @@ def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dic
 
 def _record(ev: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "chain_id": ev["chain_id"], "contract": ev["contract"], "invoice_id": ev["invoice_id"],
-        "block_number": ev["block_number"], "block_hash": ev["block_hash"], "block_time": ev["block_time"],
-        "tx_hash": ev["tx_hash"], "log_index": ev["log_index"],
+        "chain_id": ev["chain_id"],
+        "contract": ev["contract"],
+        "invoice_id": ev["invoice_id"],
+        "block_number": ev["block_number"],
+        "block_hash": ev["block_hash"],
+        "block_time": ev["block_time"],
+        "tx_hash": ev["tx_hash"],
+        "log_index": ev["log_index"],
     }
 
 
 def financing_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
     """The ``financings`` row of an InvoiceFinanced event (``state``: the invoice's, folded)."""
     args = event_args(ev)
-    return {**_record(ev), "financier": args["financier"], "seller": args["seller"],
-            "advance": int(args["advance"]), "due": int(args["due"]), "currency": state["currency"]}
+    return {
+        **_record(ev),
+        "financier": args["financier"],
+        "seller": args["seller"],
+        "advance": int(args["advance"]),
+        "due": int(args["due"]),
+        "currency": state["currency"],
+    }
 
 
 def repayment_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,9 +293,17 @@ def repayment_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, 
     the payee, the rest to the seller of a financed invoice (``state``)."""
     args = event_args(ev)
     amount, to_payee = int(args["amount"]), int(args["toHolder"])
-    return {**_record(ev), "payer": args["payer"], "payee": args["payee"], "amount": amount,
-            "to_payee": to_payee, "to_seller": amount - to_payee, "seller": state["seller"],
-            "total_paid": int(args["totalPaid"]), "currency": state["currency"]}
+    return {
+        **_record(ev),
+        "payer": args["payer"],
+        "payee": args["payee"],
+        "amount": amount,
+        "to_payee": to_payee,
+        "to_seller": amount - to_payee,
+        "seller": state["seller"],
+        "total_paid": int(args["totalPaid"]),
+        "currency": state["currency"],
+    }
 
 
 # -- applying a batch of events to the database ----------------------------------------------
@@ -253,7 +311,7 @@ def repayment_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _load(
@@ -297,7 +355,10 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
         first.setdefault(ev["invoice_id"], ev)
     minted = {i for i, ev in first.items() if _is_mint(ev)}
     existing = _load(
-        conn, table, {"chain_id": scope.chain_id, "contract": scope.invoice_contract}, "invoice_id",
+        conn,
+        table,
+        {"chain_id": scope.chain_id, "contract": scope.invoice_contract},
+        "invoice_id",
         [i for i in first if i not in minted],
     )
     states: dict[int, dict[str, Any]] = {i: dict(row) for i, row in existing.items()}
@@ -368,11 +429,14 @@ def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect
         elif name == "InvoiceRepaid":
             repayments.append(repayment_row(ev, state))
     complete = {i for i, st in states.items() if st["supplier"] is not None}
-    return NewInvoices(set(states), {
-        "invoices": _INVOICES_INSERT.params(dialect, [states[i] for i in sorted(complete)]),
-        "financings": _FINANCINGS_INSERT.params(dialect, [r for r in financings if r["invoice_id"] in complete]),
-        "repayments": _REPAYMENTS_INSERT.params(dialect, [r for r in repayments if r["invoice_id"] in complete]),
-    })
+    return NewInvoices(
+        set(states),
+        {
+            "invoices": _INVOICES_INSERT.params(dialect, [states[i] for i in sorted(complete)]),
+            "financings": _FINANCINGS_INSERT.params(dialect, [r for r in financings if r["invoice_id"] in complete]),
+            "repayments": _REPAYMENTS_INSERT.params(dialect, [r for r in repayments if r["invoice_id"] in complete]),
+        },
+    )
 
 
 def insert_new_invoices(conn: Connection, new: NewInvoices) -> None:
@@ -486,8 +550,11 @@ def rebuild_projections(
     delete_projections(conn, scope, invoice_ids, accounts)
     replayed = 0
     for page in iter_events(
-        conn, scope.chain_id, [scope.invoice_contract, scope.registry_contract],
-        invoice_ids=invoice_ids, accounts=accounts,
+        conn,
+        scope.chain_id,
+        [scope.invoice_contract, scope.registry_contract],
+        invoice_ids=invoice_ids,
+        accounts=accounts,
     ):
         apply_events(conn, scope, page)
         replayed += len(page)

@@ -83,7 +83,7 @@ class Reorgs:
         return best
 
     def check_chain(self, cursor: dict[str, Any], head: int, rewind: bool = False) -> str:
-        """"ok", "lagging" (head below the cursor, hashes match), "reorg"
+        """ "ok", "lagging" (head below the cursor, hashes match), "reorg"
         (rolled back to the fork point; reload the cursor) or, with
         ``rewind`` and the head below the cursor, "rewound" (rolled back to
         the newest stored block at or below the head that the chain still
@@ -129,16 +129,18 @@ class Reorgs:
         Returns how many events were deleted."""
         e = EVENTS
         with self.engine.begin() as conn:
-            touched = [self._touched_above(conn, Scope.of_cursor(cur), number)
-                       for cur in load_cursors(conn, self.chain_id)]
-            deleted = conn.execute(
-                delete(e).where(e.c.chain_id == self.chain_id, e.c.block_number > number)
-            ).rowcount or 0
+            touched = [
+                self._touched_above(conn, Scope.of_cursor(cur), number) for cur in load_cursors(conn, self.chain_id)
+            ]
+            deleted = (
+                conn.execute(delete(e).where(e.c.chain_id == self.chain_id, e.c.block_number > number)).rowcount or 0
+            )
             b = BLOCKS
             conn.execute(delete(b).where(b.c.chain_id == self.chain_id, b.c.number > number))
             c = CURSORS
             conn.execute(
-                update(c).where(c.c.chain_id == self.chain_id, c.c.block_number > number)
+                update(c)
+                .where(c.c.chain_id == self.chain_id, c.c.block_number > number)
                 .values(block_number=number, block_hash=block_hash)
             )
             for scope, ids, accounts in touched:
@@ -151,16 +153,30 @@ class Reorgs:
     def _touched_above(self, conn: Connection, scope: Scope, number: int) -> tuple[Scope, list[int], list[str]]:
         """The invoices and participants of ``scope`` with events above block ``number``."""
         e = EVENTS
-        ids = [int(r[0]) for r in conn.execute(
-            select(e.c.invoice_id).distinct().where(
-                e.c.chain_id == self.chain_id, e.c.contract == scope.invoice_contract,
-                e.c.block_number > number, e.c.invoice_id.is_not(None),
+        ids = [
+            int(r[0])
+            for r in conn.execute(
+                select(e.c.invoice_id)
+                .distinct()
+                .where(
+                    e.c.chain_id == self.chain_id,
+                    e.c.contract == scope.invoice_contract,
+                    e.c.block_number > number,
+                    e.c.invoice_id.is_not(None),
+                )
             )
-        )]
-        accounts = [str(r[0]) for r in conn.execute(
-            select(e.c.account).distinct().where(
-                e.c.chain_id == self.chain_id, e.c.contract == scope.registry_contract,
-                e.c.block_number > number, e.c.account.is_not(None),
+        ]
+        accounts = [
+            str(r[0])
+            for r in conn.execute(
+                select(e.c.account)
+                .distinct()
+                .where(
+                    e.c.chain_id == self.chain_id,
+                    e.c.contract == scope.registry_contract,
+                    e.c.block_number > number,
+                    e.c.account.is_not(None),
+                )
             )
-        )]
+        ]
         return scope, ids, accounts

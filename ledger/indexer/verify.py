@@ -39,9 +39,23 @@ from ledger.indexer.mappers import UNKNOWN_EVENT
 from ledger.money import from_minor_units
 from ledger.names import STATUS_NAMES
 
-INVOICE_FIELDS = ("status", "supplier", "buyer", "holder", "currency", "amount", "paid", "outstanding", "due_at",
-                  "seller", "financier_due", "financier_paid", "offer_financier", "offer_min_advance",
-                  "offer_expires_at")
+INVOICE_FIELDS = (
+    "status",
+    "supplier",
+    "buyer",
+    "holder",
+    "currency",
+    "amount",
+    "paid",
+    "outstanding",
+    "due_at",
+    "seller",
+    "financier_due",
+    "financier_paid",
+    "offer_financier",
+    "offer_min_advance",
+    "offer_expires_at",
+)
 PARTICIPANT_FIELDS = ("name", "roles", "kyc_expiry", "suspended")
 MONEY_FIELDS = ("amount", "paid", "outstanding", "financier_due", "financier_paid", "offer_min_advance")
 TIME_FIELDS = ("due_at", "kyc_expiry", "offer_expires_at")
@@ -61,8 +75,7 @@ class Mismatch:
         return f"{self.kind} {self.key} {self.field}: database {self.database}, chain {self.chain}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "field": self.field, "database": self.database,
-                "chain": self.chain}
+        return {"kind": self.kind, "key": self.key, "field": self.field, "database": self.database, "chain": self.chain}
 
 
 @dataclass
@@ -76,9 +89,11 @@ class VerifyReport:
     events: int = 0
 
     def summary(self) -> str:
-        checked = (f"{self.invoices} invoice{'s' if self.invoices != 1 else ''}, {self.participants} "
-                   f"participant{'s' if self.participants != 1 else ''} and {self.events} "
-                   f"event{'s' if self.events != 1 else ''} at block {self.block} of chain {self.chain_id}")
+        checked = (
+            f"{self.invoices} invoice{'s' if self.invoices != 1 else ''}, {self.participants} "
+            f"participant{'s' if self.participants != 1 else ''} and {self.events} "
+            f"event{'s' if self.events != 1 else ''} at block {self.block} of chain {self.chain_id}"
+        )
         if not self.mismatches:
             return f"verified: the database matches the contracts ({checked})"
         n = len(self.mismatches)
@@ -86,17 +101,27 @@ class VerifyReport:
         if "block" in kinds:
             advice = "the chain reorganised since the last sync; run `scf index sync`, then verify again"
         elif "events" in kinds:
-            advice = ("the stored events differ from the chain's logs; index the chain again into a new database "
-                      "(--db-url), then verify again")
+            advice = (
+                "the stored events differ from the chain's logs; index the chain again into a new database "
+                "(--db-url), then verify again"
+            )
         else:
             advice = "run `scf index rebuild` (replays the stored events), then verify again"
-        return (f"MISMATCH: {n} difference{'s' if n != 1 else ''} between the database and the contracts "
-                f"({checked}); {advice}")
+        return (
+            f"MISMATCH: {n} difference{'s' if n != 1 else ''} between the database and the contracts "
+            f"({checked}); {advice}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": not self.mismatches, "chain_id": self.chain_id, "block": self.block,
-                "invoices": self.invoices, "participants": self.participants, "events": self.events,
-                "mismatches": [m.to_dict() for m in self.mismatches]}
+        return {
+            "ok": not self.mismatches,
+            "chain_id": self.chain_id,
+            "block": self.block,
+            "invoices": self.invoices,
+            "participants": self.participants,
+            "events": self.events,
+            "mismatches": [m.to_dict() for m in self.mismatches],
+        }
 
 
 class ContractFunction:
@@ -127,7 +152,7 @@ def _calls(rpc: RpcClient, to: str, block: int, datas: Sequence[str], batch_size
     out: list[dict[str, Any]] = []
     tag = hex(block)
     for start in range(0, len(datas), batch_size):
-        chunk = datas[start:start + batch_size]
+        chunk = datas[start : start + batch_size]
         out.extend(rpc.answers([("eth_call", [{"to": to, "data": d}, tag]) for d in chunk]))
     for answer in out:
         if "error" in answer and not _is_revert(answer["error"]):
@@ -188,11 +213,20 @@ def _chain_invoice(fields: dict[str, Any], holder: str | None, listing: tuple[An
 
 def _db_invoice(row: Any) -> dict[str, Any]:
     return {
-        "status": row.status, "supplier": row.supplier, "buyer": row.buyer, "holder": row.holder,
-        "currency": row.currency, "amount": int(row.amount), "paid": int(row.paid),
-        "outstanding": int(row.outstanding), "due_at": _ts(row.due_at), "seller": row.seller,
-        "financier_due": _amount(row.financier_due), "financier_paid": int(row.financier_paid or 0),
-        "offer_financier": row.offer_financier, "offer_min_advance": _amount(row.offer_min_advance),
+        "status": row.status,
+        "supplier": row.supplier,
+        "buyer": row.buyer,
+        "holder": row.holder,
+        "currency": row.currency,
+        "amount": int(row.amount),
+        "paid": int(row.paid),
+        "outstanding": int(row.outstanding),
+        "due_at": _ts(row.due_at),
+        "seller": row.seller,
+        "financier_due": _amount(row.financier_due),
+        "financier_paid": int(row.financier_paid or 0),
+        "offer_financier": row.offer_financier,
+        "offer_min_advance": _amount(row.offer_min_advance),
         "offer_expires_at": _ts(row.offer_expires_at),
     }
 
@@ -215,8 +249,14 @@ def _shown(name: str, value: Any, deployment: Deployment, currency: str | None) 
     return value
 
 
-def compare(kind: str, key: str, db: dict[str, Any] | None, chain: dict[str, Any] | None, names: Iterable[str],
-            deployment: Deployment) -> list[Mismatch]:
+def compare(
+    kind: str,
+    key: str,
+    db: dict[str, Any] | None,
+    chain: dict[str, Any] | None,
+    names: Iterable[str],
+    deployment: Deployment,
+) -> list[Mismatch]:
     if db is None and chain is None:
         return []
     if db is None:
@@ -225,9 +265,15 @@ def compare(kind: str, key: str, db: dict[str, Any] | None, chain: dict[str, Any
         return [Mismatch(kind, key, "presence", "exists", "missing")]
     currency = chain.get("currency") or db.get("currency")
     return [
-        Mismatch(kind, key, name, _shown(name, db[name], deployment, currency),
-                 _shown(name, chain[name], deployment, currency))
-        for name in names if not _same(db[name], chain[name])
+        Mismatch(
+            kind,
+            key,
+            name,
+            _shown(name, db[name], deployment, currency),
+            _shown(name, chain[name], deployment, currency),
+        )
+        for name in names
+        if not _same(db[name], chain[name])
     ]
 
 
@@ -277,7 +323,8 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
     """The newest cursor of the deployment, its invoices, participants and event counts."""
     with read_connection(settings.database_url) as conn:
         cursor = conn.execute(
-            sa.select(Cursor).where(Cursor.chain_id == chain_id, Cursor.invoice_contract == invoice_contract)
+            sa.select(Cursor)
+            .where(Cursor.chain_id == chain_id, Cursor.invoice_contract == invoice_contract)
             .order_by(Cursor.id.desc())
         ).first()
         if cursor is None or cursor.block_number is None:
@@ -286,16 +333,22 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
                 f"{invoice_contract}); run `scf index sync` first"
             )
         db_invoices = {
-            int(r.invoice_id): _db_invoice(r) for r in conn.execute(
+            int(r.invoice_id): _db_invoice(r)
+            for r in conn.execute(
                 sa.select(Invoice).where(Invoice.chain_id == chain_id, Invoice.contract == invoice_contract)
             )
         }
         db_participants = {
-            str(r.address): {"name": r.name, "roles": int(r.roles), "kyc_expiry": _ts(r.kyc_expiry),
-                             "suspended": bool(r.suspended)}
+            str(r.address): {
+                "name": r.name,
+                "roles": int(r.roles),
+                "kyc_expiry": _ts(r.kyc_expiry),
+                "suspended": bool(r.suspended),
+            }
             for r in conn.execute(
-                sa.select(Participant).where(Participant.chain_id == chain_id,
-                                             Participant.contract == registry_contract)
+                sa.select(Participant).where(
+                    Participant.chain_id == chain_id, Participant.contract == registry_contract
+                )
             )
         }
         contracts = {str(name): str(to_checksum_address(address)) for name, address in dict(cursor.contracts).items()}
@@ -303,8 +356,15 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
     return _Stored(cursor, contracts, db_invoices, db_participants, db_events)
 
 
-def _check_invoices(rpc: RpcClient, deployment: Deployment, invoice_contract: str, block: int, batch_size: int,
-                    db: _Stored, report: VerifyReport) -> None:
+def _check_invoices(
+    rpc: RpcClient,
+    deployment: Deployment,
+    invoice_contract: str,
+    block: int,
+    batch_size: int,
+    db: _Stored,
+    report: VerifyReport,
+) -> None:
     """Every invoice the contract has, or the database has, compared field by field."""
     invoice_abi = deployment.contracts["InvoiceToken"].abi
     next_id = ContractFunction(invoice_abi, "nextInvoiceId")
@@ -318,19 +378,27 @@ def _check_invoices(rpc: RpcClient, deployment: Deployment, invoice_contract: st
     answers = _calls(rpc, invoice_contract, block, [fn.data(i) for i in ids for fn in calls], batch_size)
     component_names = [c["name"] for c in get_invoice.output_params[0]["components"]]
     for n, invoice_id in enumerate(ids):
-        got, owner, listed = answers[len(calls) * n:len(calls) * (n + 1)]
+        got, owner, listed = answers[len(calls) * n : len(calls) * (n + 1)]
         chain_state = None
         if "result" in got:
             (struct,) = get_invoice.decode(got["result"])
             holder = _address(owner_of.decode(owner["result"])[0]) if "result" in owner else None
             listing = tuple(get_listing.decode(listed["result"])[0]) if "result" in listed else None
             chain_state = _chain_invoice(dict(zip(component_names, struct, strict=True)), holder, listing)
-        report.mismatches += compare("invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state,
-                                     INVOICE_FIELDS, deployment)
+        report.mismatches += compare(
+            "invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state, INVOICE_FIELDS, deployment
+        )
 
 
-def _check_participants(rpc: RpcClient, deployment: Deployment, registry_contract: str, block: int,
-                        batch_size: int, db: _Stored, report: VerifyReport) -> None:
+def _check_participants(
+    rpc: RpcClient,
+    deployment: Deployment,
+    registry_contract: str,
+    block: int,
+    batch_size: int,
+    db: _Stored,
+    report: VerifyReport,
+) -> None:
     """Every indexed participant compared with the registry."""
     participant_fn = ContractFunction(deployment.contracts["ParticipantRegistry"].abi, "participant")
     addresses = sorted(db.participants)
@@ -340,14 +408,20 @@ def _check_participants(rpc: RpcClient, deployment: Deployment, registry_contrac
         if "result" in answer:
             name, roles, kyc, admitted, suspended = participant_fn.decode(answer["result"])
             if admitted:
-                chain_state = {"name": name, "roles": int(roles), "kyc_expiry": _chain_ts(kyc),
-                               "suspended": bool(suspended)}
-        report.mismatches += compare("participant", address, db.participants[address], chain_state,
-                                     PARTICIPANT_FIELDS, deployment)
+                chain_state = {
+                    "name": name,
+                    "roles": int(roles),
+                    "kyc_expiry": _chain_ts(kyc),
+                    "suspended": bool(suspended),
+                }
+        report.mismatches += compare(
+            "participant", address, db.participants[address], chain_state, PARTICIPANT_FIELDS, deployment
+        )
 
 
-def _check_events(rpc: RpcClient, deployment: Deployment, start: int, block: int, db: _Stored,
-                  report: VerifyReport) -> None:
+def _check_events(
+    rpc: RpcClient, deployment: Deployment, start: int, block: int, db: _Stored, report: VerifyReport
+) -> None:
     """The stored events counted per contract and event against the chain's logs."""
     decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
     chain_events = _chain_event_counts(rpc, decoder, list(db.contracts.values()), start, block)
@@ -360,8 +434,9 @@ def _check_events(rpc: RpcClient, deployment: Deployment, start: int, block: int
     for contract, event in sorted(set(stored) | set(chain_events)):
         in_db, on_chain = stored.get((contract, event), 0), chain_events.get((contract, event), 0)
         if in_db != on_chain:
-            report.mismatches.append(Mismatch("events", f"{labels.get(contract, contract)}.{event}", "count",
-                                              in_db, on_chain))
+            report.mismatches.append(
+                Mismatch("events", f"{labels.get(contract, contract)}.{event}", "count", in_db, on_chain)
+            )
 
 
 # -- stored events against the chain's logs -----------------------------------------------------
@@ -374,15 +449,17 @@ def _event_name(decoder: LogDecoder, contract: str, event: str, topic0: str | No
     return UNKNOWN_EVENT if found is None else found.name
 
 
-def _stored_event_counts(conn: sa.Connection, chain_id: int, contracts: dict[str, str], start: int, end: int
-                         ) -> dict[tuple[str, str, str | None], int]:
+def _stored_event_counts(
+    conn: sa.Connection, chain_id: int, contracts: dict[str, str], start: int, end: int
+) -> dict[tuple[str, str, str | None], int]:
     """(contract, event, raw topic0 of a log kept undecoded) -> stored events
     in blocks ``start``..``end``."""
     e = Event
     where = (e.chain_id == chain_id, e.contract.in_(list(contracts.values())), e.block_number.between(start, end))
     counts: dict[tuple[str, str, str | None], int] = {}
     for contract, event, n in conn.execute(
-        sa.select(e.contract, e.event, sa.func.count()).where(*where, e.event != UNKNOWN_EVENT)
+        sa.select(e.contract, e.event, sa.func.count())
+        .where(*where, e.event != UNKNOWN_EVENT)
         .group_by(e.contract, e.event)
     ):
         counts[(to_checksum_address(contract), str(event), None)] = int(n)
@@ -393,8 +470,9 @@ def _stored_event_counts(conn: sa.Connection, chain_id: int, contracts: dict[str
     return counts
 
 
-def _chain_event_counts(rpc: RpcClient, decoder: LogDecoder, addresses: Sequence[str], start: int, end: int
-                        ) -> dict[tuple[str, str], int]:
+def _chain_event_counts(
+    rpc: RpcClient, decoder: LogDecoder, addresses: Sequence[str], start: int, end: int
+) -> dict[tuple[str, str], int]:
     """(contract, event name by topic0) -> logs the chain has in blocks
     ``start``..``end``, fetched in ranges that halve when the node refuses."""
     counts: dict[tuple[str, str], int] = {}

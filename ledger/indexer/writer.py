@@ -29,9 +29,7 @@ EVENT_COLUMNS = tuple(c.name for c in EVENTS.columns if c.name != "id")
 EVENTS_INSERT = BulkInsert(
     EVENTS, EVENT_COLUMNS, "ignore", ("chain_id", "block_number", "block_hash", "log_index"), {"args": "args_json"}
 )
-BLOCKS_UPSERT = BulkInsert(
-    BLOCKS, tuple(c.name for c in BLOCKS.columns), "update", ("chain_id", "number")
-)
+BLOCKS_UPSERT = BulkInsert(BLOCKS, tuple(c.name for c in BLOCKS.columns), "update", ("chain_id", "number"))
 
 
 class Writer:
@@ -59,26 +57,40 @@ class Writer:
                 raise Restart()  # another indexer moved the cursor, or a rollback did
             rows = self._insert_rows(conn, batch)
             if batch.headers:
-                BLOCKS_UPSERT.execute(conn, [
-                    {"chain_id": self.chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
-                     "timestamp": utc_from_timestamp(h.timestamp)}
-                    for h in batch.headers
-                ])
+                BLOCKS_UPSERT.execute(
+                    conn,
+                    [
+                        {
+                            "chain_id": self.chain_id,
+                            "number": h.number,
+                            "hash": h.hash,
+                            "parent_hash": h.parent_hash,
+                            "timestamp": utc_from_timestamp(h.timestamp),
+                        }
+                        for h in batch.headers
+                    ],
+                )
             if batch.params is not None:
                 EVENTS_INSERT.execute_params(conn, batch.params, known_new=True)
             if batch.new_invoices is not None:
                 projections.insert_new_invoices(conn, batch.new_invoices)
             projections.apply_events(conn, self.scope, rows)
             conn.execute(
-                update(c).where(c.c.chain_id == self.chain_id, c.c.key == self.key).values(
-                    block_number=batch.to_block, block_hash=batch.end.hash, head_number=head,
+                update(c)
+                .where(c.c.chain_id == self.chain_id, c.c.key == self.key)
+                .values(
+                    block_number=batch.to_block,
+                    block_hash=batch.end.hash,
+                    head_number=head,
                     updated_at=dt.datetime.now(dt.UTC),
                 )
             )
             b = BLOCKS
-            conn.execute(delete(b).where(
-                b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
-            ))
+            conn.execute(
+                delete(b).where(
+                    b.c.chain_id == self.chain_id, b.c.number < min(batch.to_block, head - self.reorg_window)
+                )
+            )
         return len(batch.params) if batch.params is not None else len(rows)
 
     def _insert_rows(self, conn: Connection, batch: Batch) -> list[dict[str, Any]]:
@@ -90,11 +102,13 @@ class Writer:
             e = EVENTS
             # Idempotent: rows already stored (same block hash and log
             # index) are neither inserted again nor folded twice.
-            present = set(conn.execute(
-                select(e.c.block_hash, e.c.log_index).where(
-                    e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
+            present = set(
+                conn.execute(
+                    select(e.c.block_hash, e.c.log_index).where(
+                        e.c.chain_id == self.chain_id, e.c.block_number.between(batch.from_block, batch.to_block)
+                    )
                 )
-            ))
+            )
             if present:
                 if batch.params is not None:
                     raise UseThread()  # prepared rows cannot be partly skipped

@@ -60,6 +60,7 @@ def snapshot(url: str) -> dict[str, Any]:
     engine = create_db_engine(url, write=False)
     try:
         with engine.connect() as conn:
+
             def rows(model: Any, order: list[str], skip: tuple[str, ...] = ("id",)) -> list[tuple[Any, ...]]:
                 t = model.__table__
                 cols = [c for c in t.columns if c.name not in skip]
@@ -72,9 +73,12 @@ def snapshot(url: str) -> dict[str, Any]:
                 "participants": rows(Participant, ["chain_id", "contract", "address"]),
                 "financings": rows(Financing, ["chain_id", "block_number", "log_index"]),
                 "repayments": rows(Repayment, ["chain_id", "block_number", "log_index"]),
-                "cursors": [tuple(r) for r in conn.execute(
-                    select(Cursor.chain_id, Cursor.key, Cursor.block_number, Cursor.block_hash).order_by(Cursor.id)
-                )],
+                "cursors": [
+                    tuple(r)
+                    for r in conn.execute(
+                        select(Cursor.chain_id, Cursor.key, Cursor.block_number, Cursor.block_hash).order_by(Cursor.id)
+                    )
+                ],
             }
     finally:
         engine.dispose()
@@ -94,8 +98,10 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
     engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as conn:
-            rows = {r.invoice_id: r for r in conn.execute(select(Invoice.__table__).where(
-                Invoice.contract == ledger.invoices.address))}
+            rows = {
+                r.invoice_id: r
+                for r in conn.execute(select(Invoice.__table__).where(Invoice.contract == ledger.invoices.address))
+            }
     finally:
         engine.dispose()
     count = ledger.invoices.functions.nextInvoiceId().call() - 1
@@ -111,13 +117,21 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
             return None if value is None else money(value)
 
         assert (row.status, row.supplier, row.buyer) == (
-            chain["status"], chain["supplier"]["address"], chain["buyer"]["address"]), invoice_id
+            chain["status"],
+            chain["supplier"]["address"],
+            chain["buyer"]["address"],
+        ), invoice_id
         assert row.holder == (chain["holder"] or {}).get("address"), invoice_id
         assert row.seller == (chain["seller"] or {}).get("address"), invoice_id
         assert (row.amount, row.paid, row.outstanding) == (
-            money(chain["amount"]), money(chain["paid"]), money(chain["outstanding"]))
+            money(chain["amount"]),
+            money(chain["paid"]),
+            money(chain["outstanding"]),
+        )
         assert (row.financier_due, row.financier_paid if row.seller else None) == (
-            maybe(chain["financier_due"]), maybe(chain["financier_paid"])), invoice_id
+            maybe(chain["financier_due"]),
+            maybe(chain["financier_paid"]),
+        ), invoice_id
         if row.seller is not None:
             reserve_open = row.outstanding - (row.financier_due - row.financier_paid)
             assert reserve_open == money(chain["reserve_open"]), invoice_id
@@ -127,7 +141,8 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
         assert row.doc_hash == chain["document_hash"]
         listing = ledger.listing(invoice_id)
         assert (row.offer_min_advance, row.offer_financier) == (
-            (listing["min_advance"], listing["financier"]) if listing else (None, None)), invoice_id
+            (listing["min_advance"], listing["financier"]) if listing else (None, None)
+        ), invoice_id
     return count
 
 
@@ -160,8 +175,10 @@ class Actions:
         if stop_after == "transferred":
             ledger.confirm(acct("buyer"), invoice_id)
             ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)
-            ledger.sender.transact(ledger.invoices.functions.transferFrom(
-                acct("supplier").address, acct("supplier2").address, invoice_id), acct("supplier"))
+            ledger.sender.transact(
+                ledger.invoices.functions.transferFrom(acct("supplier").address, acct("supplier2").address, invoice_id),
+                acct("supplier"),
+            )
             return
         if stop_after == "prepaid-financed":
             ledger.confirm(acct("buyer"), invoice_id)
@@ -185,8 +202,9 @@ class Actions:
     def rename(self) -> None:
         """Rename the auditor (ParticipantRenamed)."""
         self.n += 1
-        self.ledger.update_participant(self.acct("operator"), self.acct("auditor").address,
-                                       name=f"Central Audit Partners {os.getpid()}-{self.n}")
+        self.ledger.update_participant(
+            self.acct("operator"), self.acct("auditor").address, name=f"Central Audit Partners {os.getpid()}-{self.n}"
+        )
 
     def blocks_of_activity(self, count: int) -> None:
         """At least `count` blocks of mixed lifecycle events."""
@@ -214,15 +232,27 @@ def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, pe
     raw = []
     for i in range(count):
         data = ledger.invoices.encode_abi(
-            "issue", args=[buyer, f"BULK-{salt}-{i}", 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}")])
-        tx = {"type": 2, "chainId": 31337, "nonce": nonce + i, "to": ledger.invoices.address, "value": 0,
-              "data": data, "gas": 400_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0}
+            "issue", args=[buyer, f"BULK-{salt}-{i}", 1_000 + i, currency, due, keccak(text=f"bulk-{salt}-{i}")]
+        )
+        tx = {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": nonce + i,
+            "to": ledger.invoices.address,
+            "value": 0,
+            "data": data,
+            "gas": 400_000,
+            "maxFeePerGas": 10**9,
+            "maxPriorityFeePerGas": 0,
+        }
         raw.append("0x" + Account.sign_transaction(tx, supplier.key).raw_transaction.hex())
     rpc(url, "evm_setAutomine", [False])
     try:
         for start in range(0, count, per_block):
-            body = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [r]}
-                    for i, r in enumerate(raw[start:start + per_block])]
+            body = [
+                {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [r]}
+                for i, r in enumerate(raw[start : start + per_block])
+            ]
             request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=60) as response:
                 replies = json.loads(response.read())
@@ -301,8 +331,12 @@ class RpcProxy:
         real_head = head(self.upstream)
         if self.lag and method == "eth_blockNumber":
             return {**answer, "result": hex(real_head - self.lag)}
-        if (self.lag and method == "eth_getBlockByNumber" and params[0] not in ("latest", "pending")
-                and int(params[0], 16) > real_head - self.lag):
+        if (
+            self.lag
+            and method == "eth_getBlockByNumber"
+            and params[0] not in ("latest", "pending")
+            and int(params[0], 16) > real_head - self.lag
+        ):
             return {**answer, "result": None}
         try:
             result = rpc(self.upstream, method, params)
@@ -350,8 +384,18 @@ def actions_fixture(ledger: Any, acct: Any, chain: Any) -> Actions:
 
 
 def scf(*args: str, settings: Settings, rpc_url: str | None = None) -> list[str]:
-    return [sys.executable, "-c", "from ledger.cli import main; main()", "--home", str(settings.home),
-            "--rpc-url", rpc_url or settings.rpc_url, "--db-url", settings.database_url, *args]
+    return [
+        sys.executable,
+        "-c",
+        "from ledger.cli import main; main()",
+        "--home",
+        str(settings.home),
+        "--rpc-url",
+        rpc_url or settings.rpc_url,
+        "--db-url",
+        settings.database_url,
+        *args,
+    ]
 
 
 def rewind_cursor(settings: Settings) -> None:
@@ -451,8 +495,13 @@ class Follower:
 
         def run() -> None:
             try:
-                follow(settings, poll_interval=0.05, stop=self.stop,
-                       on_error=lambda exc, _seconds: self.retries.append(str(exc)), **options)
+                follow(
+                    settings,
+                    poll_interval=0.05,
+                    stop=self.stop,
+                    on_error=lambda exc, _seconds: self.retries.append(str(exc)),
+                    **options,
+                )
             except BaseException as exc:  # noqa: BLE001 - asserted by the tests
                 self.failures.append(exc)
 
@@ -479,9 +528,21 @@ def cursor_block(url: str) -> int | None:
 
 
 def event_row(block: int, log_index: int, **values: Any) -> dict[str, Any]:
-    row = {"chain_id": 1, "contract": "0x" + "11" * 20, "block_number": block, "block_hash": f"0x{block:064x}",
-           "block_time": dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC), "tx_hash": "0x" + "22" * 32, "tx_index": 0,
-           "log_index": log_index, "event": "Transfer", "invoice_id": None, "account": None, "amount": None,
-           "args": {"a": "1"}, "args_json": None}
+    row = {
+        "chain_id": 1,
+        "contract": "0x" + "11" * 20,
+        "block_number": block,
+        "block_hash": f"0x{block:064x}",
+        "block_time": dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC),
+        "tx_hash": "0x" + "22" * 32,
+        "tx_index": 0,
+        "log_index": log_index,
+        "event": "Transfer",
+        "invoice_id": None,
+        "account": None,
+        "amount": None,
+        "args": {"a": "1"},
+        "args_json": None,
+    }
     row.update(values)
     return row

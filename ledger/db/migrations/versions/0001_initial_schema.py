@@ -70,13 +70,19 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_events_account", "events", ["chain_id", "account"],
-        sqlite_where=sa.text("account IS NOT NULL"), postgresql_where=sa.text("account IS NOT NULL"),
+        "ix_events_account",
+        "events",
+        ["chain_id", "account"],
+        sqlite_where=sa.text("account IS NOT NULL"),
+        postgresql_where=sa.text("account IS NOT NULL"),
     )
     op.create_index("ix_events_chain_block", "events", ["chain_id", "block_number", "log_index"])
     op.create_index(
-        "ix_events_invoice", "events", ["chain_id", "contract", "invoice_id"],
-        sqlite_where=sa.text("invoice_id IS NOT NULL"), postgresql_where=sa.text("invoice_id IS NOT NULL"),
+        "ix_events_invoice",
+        "events",
+        ["chain_id", "contract", "invoice_id"],
+        sqlite_where=sa.text("invoice_id IS NOT NULL"),
+        postgresql_where=sa.text("invoice_id IS NOT NULL"),
     )
 
     op.create_table(

@@ -24,7 +24,8 @@ depends_on = None
 
 OLD_UNIQUE = ("uq_events_chain_id_block_hash_log_index", ["chain_id", "block_hash", "log_index"])
 NEW_UNIQUE = (
-    "uq_events_chain_id_block_number_block_hash_log_index", ["chain_id", "block_number", "block_hash", "log_index"]
+    "uq_events_chain_id_block_number_block_hash_log_index",
+    ["chain_id", "block_number", "block_hash", "log_index"],
 )
 CHAIN_ORDER = ("ix_events_chain_block", ["chain_id", "block_number", "log_index"])
 
@@ -34,12 +35,18 @@ def _partial_indexes(create: bool) -> None:
     before and created again after, so they keep their WHERE clauses."""
     if create:
         op.create_index(
-            "ix_events_invoice", "events", ["chain_id", "contract", "invoice_id"],
-            sqlite_where=sa.text("invoice_id IS NOT NULL"), postgresql_where=sa.text("invoice_id IS NOT NULL"),
+            "ix_events_invoice",
+            "events",
+            ["chain_id", "contract", "invoice_id"],
+            sqlite_where=sa.text("invoice_id IS NOT NULL"),
+            postgresql_where=sa.text("invoice_id IS NOT NULL"),
         )
         op.create_index(
-            "ix_events_account", "events", ["chain_id", "account"],
-            sqlite_where=sa.text("account IS NOT NULL"), postgresql_where=sa.text("account IS NOT NULL"),
+            "ix_events_account",
+            "events",
+            ["chain_id", "account"],
+            sqlite_where=sa.text("account IS NOT NULL"),
+            postgresql_where=sa.text("account IS NOT NULL"),
         )
     else:
         op.drop_index("ix_events_account", table_name="events")

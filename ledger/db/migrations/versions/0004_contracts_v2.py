@@ -37,8 +37,9 @@ ZERO = sa.text("0")
 NUMBER_INDEX = ("ix_invoices_number", ["chain_id", "contract", "number_normalised", "supplier"])
 
 #: The invoice row of a financing or repayment row (correlated subqueries work on both databases).
-_OF_INVOICE = ("FROM invoices i WHERE i.chain_id = {t}.chain_id AND i.contract = {t}.contract "
-               "AND i.invoice_id = {t}.invoice_id")
+_OF_INVOICE = (
+    "FROM invoices i WHERE i.chain_id = {t}.chain_id AND i.contract = {t}.contract AND i.invoice_id = {t}.invoice_id"
+)
 
 
 def upgrade() -> None:
@@ -73,8 +74,9 @@ def downgrade() -> None:
     op.drop_column("repayments", "to_seller")
     op.drop_column("repayments", "to_payee")
     op.drop_column("financings", "due")
-    op.add_column("invoices", sa.Column("fingerprint", sa.String(length=66), nullable=False,
-                                        server_default="0x" + "00" * 32))
+    op.add_column(
+        "invoices", sa.Column("fingerprint", sa.String(length=66), nullable=False, server_default="0x" + "00" * 32)
+    )
     op.drop_index(NUMBER_INDEX[0], table_name="invoices")
     for column in ("reserve_released", "financier_paid", "financier_due", "seller", "number_normalised", "number"):
         op.drop_column("invoices", column)
