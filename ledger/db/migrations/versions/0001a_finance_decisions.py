@@ -2,6 +2,9 @@
 
 Revision ID: f001
 Revises: 0001
+
+The file sorts where the migration applies (after 0001, before 0002); its
+revision id stays "f001", as databases already record it.
 """
 
 from __future__ import annotations
