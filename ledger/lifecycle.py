@@ -10,9 +10,6 @@ on chain is a :class:`ledger.evm.invoice.ChainInvoice`."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_a
 from ledger.format import amount as amount_text
 from ledger.format import is_nobody, money, party, someone
 from ledger.invoice_numbers import normalise_invoice_number
+from ledger.lifecycle_inputs import Party, document_hash, parse_roles
 from ledger.money import (
     date_to_timestamp,
     from_minor_units,
@@ -40,42 +38,13 @@ from ledger.money import (
     timestamp_to_date,
     to_minor_units,
 )
-from ledger.names import ROLE_BITS, ZERO_ADDRESS, role_names
+from ledger.names import ZERO_ADDRESS, role_names
 from ledger.names import resolve as resolve_name
 
 __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
 
 #: How long a financier's terms stay valid after it sends them.
 TERMS_VALIDITY = dt.timedelta(minutes=15)
-
-
-def document_hash(path: Path | None) -> bytes:
-    """SHA-256 of the invoice document (which itself stays off chain)."""
-    if path is None:
-        return b"\0" * 32
-    try:
-        return hashlib.sha256(path.read_bytes()).digest()
-    except OSError as exc:
-        raise InputError(f"cannot read document {path}: {exc.strerror}") from None
-
-
-def parse_roles(text: str) -> int:
-    bits = 0
-    for part in re.split(r"[,+ ]+", text.strip().lower()):
-        if not part:
-            continue
-        if part not in ROLE_BITS:
-            raise InputError(f"unknown role {part!r}; use supplier, buyer, financier or auditor (comma-separated)")
-        bits |= ROLE_BITS[part]
-    if not bits:
-        raise InputError("no role given; use supplier, buyer, financier or auditor")
-    return bits
-
-
-@dataclass(frozen=True)
-class Party:
-    address: str
-    name: str | None
 
 
 class Ledger:
@@ -429,13 +398,19 @@ class Ledger:
         fn = self.invoices.functions.finance(invoice_id, terms)
         self._ensure_allowance(financier, currency, units, fn)
         receipt = self.sender.transact(fn, financier)
+        return self._financed(receipt, invoice_id, currency, units, due_units, outstanding - due_units)
+
+    def _financed(
+        self, receipt: TxReceipt, invoice_id: int, currency: Currency, units: int, due_units: int, reserve: int
+    ) -> dict[str, Any]:
+        """What :meth:`finance` reports of its mined transaction."""
         args = self.invoices.events.InvoiceFinanced().process_receipt(receipt, errors=DISCARD)[0]["args"]
         d = currency.decimals
         return {
             "invoice_id": invoice_id,
             "advance": amount_text(units, d),
             "due": amount_text(due_units, d),
-            "reserve": amount_text(outstanding - due_units, d),
+            "reserve": amount_text(reserve, d),
             "currency": currency.symbol,
             "seller": self.name_of(args["seller"]) or args["seller"],
             "status": "Financed",

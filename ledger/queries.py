@@ -14,32 +14,33 @@ projections cannot disagree about what an event means.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from ledger.config import Settings
-from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.db.models import Invoice, Participant
 from ledger.db.session import read_connection as read_connection
 from ledger.db.timestamps import utc_text as utc_text
-from ledger.deployment import Currency, Deployment
-from ledger.errors import DatabaseError, DeploymentError, InputError, UnknownCurrency
-from ledger.format import amount, label, party, symbol_amount
-from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
+from ledger.errors import InputError
+from ledger.history import invoice_history as invoice_history
+from ledger.history import normalised_number as normalised_number
+from ledger.history import shown_number as shown_number
+from ledger.invoice_numbers import normalise_invoice_number
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import ZERO_ADDRESS, checksum, resolve, role_names
-
-#: The largest invoice id (and SQL LIMIT) the database can hold: a BIGINT.
-#: Ids above it are not projected (their events keep them in ``args``).
-BIGINT_MAX = 2**63 - 1
+from ledger.names import role_names
+from ledger.scope import BIGINT_MAX as BIGINT_MAX
+from ledger.scope import Directory as Directory
+from ledger.scope import Scope as Scope
+from ledger.scope import _iso, _missing
+from ledger.scope import block_time as block_time
+from ledger.scope import check_block as check_block
+from ledger.scope import find_scope as find_scope
+from ledger.scope import read_db as read_db
 
 
 def parse_statuses(text: str) -> list[str]:
@@ -59,113 +60,6 @@ def parse_statuses(text: str) -> list[str]:
     return out
 
 
-# -- scope: which deployment on which chain ------------------------------------------------
-@dataclass(frozen=True)
-class Scope:
-    """One deployment on one chain, whose ledger is shown or decided on: its
-    contracts, the currencies (symbol, decimals) from its deployment record,
-    the indexed block (when read from a cursor) and where the local keystores
-    are (to resolve account names)."""
-
-    chain_id: int
-    invoice_contract: str
-    registry_contract: str
-    indexed_block: int | None = None
-    #: lower-case address -> currency of the deployment record.
-    currencies: Mapping[str, Currency] = field(default_factory=dict)
-    keystore_dir: Path | None = None
-
-    @classmethod
-    def of(cls, deployment: Deployment, keystore_dir: Path | None = None) -> Scope:
-        c = deployment.contracts
-        return cls(
-            deployment.chain_id,
-            checksum(c["InvoiceToken"].address),
-            checksum(c["ParticipantRegistry"].address),
-            currencies={cur.address.lower(): cur for cur in deployment.currencies.values()},
-            keystore_dir=keystore_dir,
-        )
-
-    def currency(self, address: str) -> Currency:
-        found = self.currencies.get(address.lower())
-        if found is None:
-            raise UnknownCurrency(address, self.chain_id)
-        return found
-
-    def symbol(self, currency: str) -> str:
-        """The symbol of the currency at address ``currency``."""
-        return self.currency(currency).symbol
-
-    def amount(self, units: int, currency: str) -> str:
-        """Minor units of the currency at address ``currency`` as exact major units (:func:`ledger.format.amount`)."""
-        return amount(int(units), self.currency(currency).decimals)
-
-    def money(self, units: int | None, currency: str) -> str | None:
-        """:meth:`amount`, None for None."""
-        return None if units is None else self.amount(units, currency)
-
-
-def _deployment_record(settings: Settings, chain_id: int) -> Deployment | None:
-    path = settings.deployments_dir / f"{chain_id}.json"
-    try:
-        return Deployment.from_dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DeploymentError(f"unreadable deployment record {path}: {exc}") from None
-
-
-def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None) -> Scope:
-    """The indexed deployment to query: the one whose InvoiceToken matches a
-    deployment record of this data directory (most recently synced first),
-    else the most recently synced cursor in the database."""
-    query = sa.select(Cursor)
-    if chain_id is not None:
-        query = query.where(Cursor.chain_id == chain_id)
-    cursors = list(conn.execute(query).all())
-    if not cursors:
-        where = f" for chain {chain_id}" if chain_id is not None else ""
-        raise DatabaseError(f"nothing is indexed{where} in the ledger database yet; run `scf index sync`")
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    cursors.sort(key=lambda c: (c.updated_at or epoch, c.id), reverse=True)
-    records = {c.chain_id: _deployment_record(settings, c.chain_id) for c in cursors}
-    matching = [
-        c
-        for c in cursors
-        if (d := records[c.chain_id]) is not None
-        and "InvoiceToken" in d.contracts
-        and d.contracts["InvoiceToken"].address.lower() == c.invoice_contract.lower()
-    ]
-    cursor = (matching or cursors)[0]
-    record = records[cursor.chain_id]
-    currencies = {c.address.lower(): c for c in record.currencies.values()} if record else {}
-    return Scope(
-        cursor.chain_id,
-        cursor.invoice_contract,
-        cursor.registry_contract,
-        cursor.block_number,
-        currencies,
-        settings.keystore_dir,
-    )
-
-
-@contextmanager
-def read_db(settings: Settings) -> Iterator[tuple[Connection, Scope]]:
-    """A read transaction on the ledger database, and the deployment it shows."""
-    with read_connection(settings.database_url) as conn:
-        yield conn, find_scope(conn, settings)
-
-
-def check_block(scope: Scope, block: int | None) -> None:
-    if block is None:
-        return
-    if scope.indexed_block is None or block > scope.indexed_block:
-        upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
-        raise InputError(
-            f"block {block} is not indexed yet (indexed {upto}); run `scf index sync` or pick a lower block"
-        )
-
-
 # -- participants --------------------------------------------------------------------------
 def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -> list[dict[str, Any]]:
     if as_of_block is None:
@@ -183,44 +77,6 @@ def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -
 
     replayed = replay_participants(conn, scope.chain_id, scope.registry_contract, to_block=as_of_block)
     return [dict(r) for r in replayed.values()]
-
-
-def block_time(conn: Connection, chain_id: int, block: int) -> dt.datetime | None:
-    """Time of `block` from the stored block hashes, else of the last stored
-    event at or below it (None if neither has it)."""
-    from ledger.db.models import Block
-
-    found = conn.execute(sa.select(Block.timestamp).where(Block.chain_id == chain_id, Block.number == block)).scalar()
-    if found is None:
-        found = conn.execute(
-            sa.select(Event.block_time)
-            .where(Event.chain_id == chain_id, Event.block_number <= block)
-            .order_by(Event.block_number.desc())
-            .limit(1)
-        ).scalar()
-    return found
-
-
-class Directory:
-    """Participant names by address, and resolution of user input (an
-    address, a registered name, case-insensitive, or a local account name) to
-    an address (:func:`ledger.names.resolve`)."""
-
-    def __init__(self, rows: Iterable[Mapping[str, Any]], keystore_dir: Path | None = None) -> None:
-        self.names: dict[str, str] = {str(r["address"]): str(r["name"]) for r in rows}
-        self.keystore_dir = keystore_dir
-
-    def name(self, address: str | None) -> str | None:
-        return None if address is None else self.names.get(address)
-
-    def label(self, address: str | None) -> str:
-        return label(address, self.name(address))
-
-    def party(self, address: str | None) -> dict[str, str | None] | None:
-        return party(address, self.name(address))
-
-    def resolve(self, text: str, what: str) -> str:
-        return resolve(text, self.names, what, self.keystore_dir)
 
 
 def participants(
@@ -321,10 +177,6 @@ def _invoice_rows(
     return [dict(r) for r in conn.execute(query).mappings().all()]
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
-
-
 def financing_figures(row: Mapping[str, Any]) -> dict[str, int | None]:
     """The financing of an invoice row in minor units (None when it was never
     financed): the financier's due and what it received of it, and the
@@ -409,15 +261,6 @@ def resolve_filter(
     )
 
 
-def _missing(invoice_id: int, scope: Scope, as_of_block: int | None) -> InputError:
-    if as_of_block is not None:
-        return InputError(f"invoice {invoice_id} did not exist at block {as_of_block}")
-    upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
-    return InputError(
-        f"invoice {invoice_id} is not in the indexed ledger (indexed {upto}); run `scf index sync` if it is new"
-    )
-
-
 def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None) -> dict[str, Any]:
     """One invoice, shaped like `scf invoice show` (parties as {address, name})."""
     check_block(scope, as_of_block)
@@ -451,198 +294,3 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         "document_hash": record["document_hash"],
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
     }
-
-
-# -- history -------------------------------------------------------------------------------
-def shown_number(number: str) -> str:
-    """An invoice number for a terminal: as written, or escaped (``ascii``)
-    when it holds characters a terminal could misread."""
-    return number if number.isprintable() else ascii(number)
-
-
-def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> str:
-    def money(key: str) -> str:
-        units = int(args[key])
-        if currency is None:
-            return f"{units} minor units"
-        cur = scope.currency(currency)
-        return symbol_amount(units, cur.decimals, cur.symbol)
-
-    def who(key: str) -> str:
-        address = args.get(key)
-        return names.label(None if address in (None, ZERO_ADDRESS) else str(address))
-
-    if event == "InvoiceIssued":
-        number = str(args.get("number", ""))
-        normal = normalised_number(number)
-        spelled = shown_number(number) + ("" if normal is None or normal == number else f" (normalised {normal})")
-        return (
-            f"issued as number {spelled} by {who('supplier')} to {who('buyer')}: {money('amount')} "
-            f"due {utc_text(int(args['dueDate']))}"
-        )
-    if event == "InvoiceConfirmed":
-        return f"confirmed by the buyer {who('buyer')}"
-    if event == "InvoiceCancelled":
-        return f"cancelled by the supplier {who('supplier')}"
-    if event == "FinancingOffered":
-        to = "any financier" if args.get("financier") in (None, ZERO_ADDRESS) else who("financier")
-        until = utc_text(int(args["expiry"]), "%Y-%m-%d %H:%M UTC")
-        return f"listed for financing by {who('holder')} to {to}, min advance {money('minAdvance')}, until {until}"
-    if event == "FinancingOfferWithdrawn":
-        return f"listing withdrawn by {who('holder')}"
-    if event == "InvoiceFinanced":
-        return (
-            f"financed by {who('financier')}: advance {money('advance')} paid to {who('seller')}, "
-            f"financier due {money('due')} of the buyer's payments"
-        )
-    if event == "InvoiceRepaid":
-        to_holder, amount = int(args["toHolder"]), int(args["amount"])
-        split = "" if to_holder == amount else f", {money('toHolder')} of it"
-        return f"repaid {money('amount')} by {who('payer')} to {who('payee')}{split} (total paid {money('totalPaid')})"
-    if event == "ReserveReleased":
-        return f"reserve {money('amount')} released to the seller {who('seller')}"
-    if event == "ParticipantRenamed":
-        return f"{who('account')} renamed to {shown_number(str(args['name']))}"
-    if event == "Transfer":
-        if args.get("from") in (None, ZERO_ADDRESS):
-            return f"receivable minted to {who('to')}"
-        if args.get("to") in (None, ZERO_ADDRESS):
-            return f"receivable burnt (held by {who('from')})"
-        return f"receivable transferred from {who('from')} to {who('to')}"
-    shown = ", ".join(f"{k}={v}" for k, v in args.items())
-    return f"{event}({shown})"
-
-
-def normalised_number(number: str) -> str | None:
-    """The normal form of an invoice number, None if it has none."""
-    try:
-        return normalise_invoice_number(number)
-    except InvalidInvoiceNumber:
-        return None
-
-
-def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
-    """Whether the FinancingOfferWithdrawn at ``index`` is the contract
-    clearing a listing because the receivable changed hands: the transfer's
-    own log follows it in the same transaction."""
-    withdrawn = events[index]
-    following = events[index + 1] if index + 1 < len(events) else None
-    return (
-        following is not None
-        and following.event == "Transfer"
-        and following.tx_hash == withdrawn.tx_hash
-        and following.log_index == withdrawn.log_index + 1
-        and following.args.get("from") == withdrawn.args.get("holder")
-        and following.args.get("to") not in (None, ZERO_ADDRESS)
-    )
-
-
-class _NameHistory:
-    """The registered names of some accounts over time, from the registry's
-    ParticipantAdmitted and ParticipantRenamed events (in chain order)."""
-
-    def __init__(self, events: Iterable[Any]) -> None:
-        self.changes: dict[str, list[tuple[tuple[int, int], str]]] = {}
-        self.renames: list[Any] = []
-        for e in events:
-            account = e.args.get("account")
-            if isinstance(account, str) and isinstance(e.args.get("name"), str):
-                self.changes.setdefault(account, []).append(((int(e.block_number), int(e.log_index)), e.args["name"]))
-                if e.event == "ParticipantRenamed":
-                    self.renames.append(e)
-
-    def at(self, position: tuple[int, int], keystore_dir: Path | None) -> Directory:
-        """The names as they were just before ``position`` (block, log index)."""
-        names = {}
-        for account, changes in self.changes.items():
-            before = [name for at, name in changes if at < position]
-            if before:
-                names[account] = before[-1]
-        return Directory([{"address": a, "name": n} for a, n in names.items()], keystore_dir)
-
-
-def _parties(events: Iterable[Any]) -> set[str]:
-    """Every address an invoice's events name."""
-    found = set()
-    for e in events:
-        for value in dict(e.args).values():
-            if isinstance(value, str) and len(value) == 42 and value.startswith("0x") and value != ZERO_ADDRESS:
-                found.add(value)
-    return found
-
-
-def invoice_history(
-    conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None
-) -> list[dict[str, Any]]:
-    """Every event of one invoice (its ERC-721 transfers included), oldest
-    first, and the renames of its parties between its first and last event.
-    Parties are named as they were registered at each event's block."""
-    check_block(scope, as_of_block)
-    if invoice_id > BIGINT_MAX:  # never projected: the id column is a BIGINT
-        raise _missing(invoice_id, scope, as_of_block)
-    columns = (
-        Event.block_number,
-        Event.block_time,
-        Event.tx_hash,
-        Event.log_index,
-        Event.event,
-        Event.amount,
-        Event.args,
-    )
-    query = (
-        sa.select(*columns)
-        .where(
-            Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract, Event.invoice_id == invoice_id
-        )
-        .order_by(Event.block_number, Event.log_index)
-    )
-    if as_of_block is not None:
-        query = query.where(Event.block_number <= as_of_block)
-    events = conn.execute(query).all()
-    if not any(e.event == "InvoiceIssued" for e in events):
-        raise _missing(invoice_id, scope, as_of_block)
-    issued = next(e for e in events if e.event == "InvoiceIssued")
-    currency = str(issued.args["currency"])
-    parties = sorted(_parties(events))
-    registry = (
-        conn.execute(
-            sa.select(*columns)
-            .where(
-                Event.chain_id == scope.chain_id,
-                Event.contract == scope.registry_contract,
-                Event.account.in_(parties),
-                Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
-                Event.block_number <= events[-1].block_number,
-            )
-            .order_by(Event.block_number, Event.log_index)
-        ).all()
-        if parties
-        else []
-    )
-    names = _NameHistory(registry)
-    first, last = (events[0].block_number, events[0].log_index), (events[-1].block_number, events[-1].log_index)
-    renames = [e for e in names.renames if first < (e.block_number, e.log_index) < last]
-    ordered = sorted([*events, *renames], key=lambda e: (e.block_number, e.log_index))
-    out = []
-    for n, e in enumerate(ordered):
-        args = dict(e.args)
-        names_then = names.at((int(e.block_number), int(e.log_index)), scope.keystore_dir)
-        if e.event == "FinancingOfferWithdrawn" and _cleared_by_transfer(ordered, n):
-            details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable changed hands"
-        else:
-            details = _describe(e.event, args, currency, scope, names_then)
-        out.append(
-            {
-                "block": int(e.block_number),
-                "time": _iso(e.block_time),
-                "tx_hash": e.tx_hash,
-                "log_index": int(e.log_index),
-                "event": e.event,
-                "amount": scope.money(e.amount, currency)
-                if e.event not in ("Transfer", "ParticipantRenamed")
-                else None,
-                "details": details,
-                "args": args,
-            }
-        )
-    return out

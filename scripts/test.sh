@@ -42,4 +42,7 @@ fi
 
 # Line coverage of ledger/ is printed at the end; the run fails under the floor
 # (set from the measured figure, see pyproject.toml [tool.coverage.report]).
-python -m pytest -n 2 --cov=ledger --cov-report=term:skip-covered "$@"
+# A partial run (any pytest arguments) prints coverage but is not held to the floor.
+partial=()
+if [[ $# -gt 0 ]]; then partial=(--cov-fail-under=0); fi
+python -m pytest -n 2 --cov=ledger --cov-report=term:skip-covered "${partial[@]}" "$@"

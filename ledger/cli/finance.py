@@ -203,6 +203,52 @@ def finance_auto(
     emit(ctx, result, text)
 
 
+def _flat_decision(r: dict[str, Any]) -> dict[str, Any]:
+    """One decision record as a flat row (for CSV and the table)."""
+    return {
+        "decision_id": r["decision_id"],
+        "invoice_id": r["invoice_id"],
+        "status": r["status"],
+        "financier": r["financier"]["address"],
+        "financier_name": r["financier"]["name"],
+        "grade": r["grade"],
+        "currency": r["currency"],
+        "open_amount": r["open_amount"],
+        "net_advance": None if r["price"] is None else r["price"]["net_advance"],
+        "block": r["block"],
+        "expires_at": r["expires_at"],
+        "tx_hash": r["tx_hash"],
+        "reason": r["reason"],
+    }
+
+
+def _decisions_text(flat: list[dict[str, Any]]) -> None:
+    """`scf finance list` as a table."""
+    from ledger.cli.render import table
+
+    if not flat:
+        click.echo("no decisions match")
+        return
+    table(
+        ["id", "invoice", "status", "financier", "grade", "open", "pays", "block", "reason"],
+        [
+            [
+                r["decision_id"],
+                r["invoice_id"],
+                r["status"],
+                r["financier_name"] or r["financier"],
+                r["grade"] or "-",
+                f"{r['currency']} {r['open_amount']}",
+                r["net_advance"] or "-",
+                r["block"],
+                r["reason"],
+            ]
+            for r in flat
+        ],
+        title=f"{len(flat)} decision{'s' if len(flat) != 1 else ''}",
+    )
+
+
 @finance.command("list")
 @click.option("--financier", metavar="NAME", help="Only decisions of this financier (name or address).")
 @deprecated_as_option("--financier")
@@ -242,49 +288,10 @@ def finance_list(
         rows = store.list_decisions(conn, scope, address, statuses, invoice_id, limit, now)
         names = store.participant_names(conn, scope)
         records = [store.decision_record(row, names, now) for row in rows]
-    flat = [
-        {
-            "decision_id": r["decision_id"],
-            "invoice_id": r["invoice_id"],
-            "status": r["status"],
-            "financier": r["financier"]["address"],
-            "financier_name": r["financier"]["name"],
-            "grade": r["grade"],
-            "currency": r["currency"],
-            "open_amount": r["open_amount"],
-            "net_advance": None if r["price"] is None else r["price"]["net_advance"],
-            "block": r["block"],
-            "expires_at": r["expires_at"],
-            "tx_hash": r["tx_hash"],
-            "reason": r["reason"],
-        }
-        for r in records
-    ]
+    flat = [_flat_decision(r) for r in records]
 
     def text(_: Any) -> None:
-        from ledger.cli.render import table
-
-        if not flat:
-            click.echo("no decisions match")
-            return
-        table(
-            ["id", "invoice", "status", "financier", "grade", "open", "pays", "block", "reason"],
-            [
-                [
-                    r["decision_id"],
-                    r["invoice_id"],
-                    r["status"],
-                    r["financier_name"] or r["financier"],
-                    r["grade"] or "-",
-                    f"{r['currency']} {r['open_amount']}",
-                    r["net_advance"] or "-",
-                    r["block"],
-                    r["reason"],
-                ]
-                for r in flat
-            ],
-            title=f"{len(flat)} decision{'s' if len(flat) != 1 else ''}",
-        )
+        _decisions_text(flat)
 
     table_or_csv(ctx, records, flat, as_csv, text)
 

@@ -177,70 +177,77 @@ def report_portfolio(
             conn, scope, financier, day, policy.grading.default_after_days if policy is not None else 90
         )
 
-    def text(d: dict[str, Any]) -> None:
-        who = d["name"] or d["financier"]
-        if not d["rows"]:
-            click.echo(f"{who} has financed nothing (as of {d['as_of']})")
-            return
-        from ledger.cli.render import table
+    table_or_csv(ctx, data, data["rows"], as_csv, _portfolio_text)
 
-        for r in d["rows"]:
-            c = r["currency"]
-            click.echo(f"portfolio of {who} as of {d['as_of']} ({c})")
-            sold = f", {r['sold']} sold on" if r["sold"] else ""
-            for label, value in [
-                ("financed", f"{r['financed']} invoice(s): {r['open']} open, {r['closed']} paid to you{sold}"),
-                (
-                    "advanced",
-                    f"{c} {r['advanced']} against {c} {r['open_at_financing']} open at financing "
-                    f"({c} {r['face']} face)",
-                ),
-                (
-                    "due",
-                    f"{c} {r['due']}: received {c} {r['received']}, outstanding {c} {r['outstanding']}"
-                    + (f", sold on {c} {r['sold_due']}" if r["sold"] else ""),
-                ),
-                (
-                    "reserve",
-                    f"{c} {r['reserve_at_financing']} at financing: released to sellers "
-                    f"{c} {r['reserve_released']}, still held {c} {r['reserve_held']}",
-                ),
-                ("collected", f"{c} {r['collected']} paid by buyers since financing"),
-                ("realised", f"{c} {r['realised_income']} income, {r['realised_yield_pct'] or '-'}% a year"),
-                ("expected", f"{c} {r['expected_income']} income, {r['expected_yield_pct'] or '-'}% a year"),
-                ("overdue", f"{r['overdue_invoices']} invoice(s), {c} {r['overdue']}"),
-                ("defaults", f"{r['defaults']} invoice(s), {c} {r['defaulted']}"),
-            ]:
-                click.echo(f"  {label:<12} {value}")
-        table(
-            [
-                "invoice",
-                "currency",
-                "position",
-                "advanced",
-                "due",
-                "received",
-                "outstanding",
-                "reserve",
-                "released",
-                "held",
-            ],
-            [
-                [
-                    x["invoice_id"],
-                    x["currency"],
-                    x["position"],
-                    x["advanced"],
-                    x["due"],
-                    x["received"],
-                    x["outstanding"],
-                    x["reserve_at_financing"],
-                    x["reserve_released"],
-                    x["reserve_held"],
-                ]
-                for x in d["invoices"]
-            ],
-            title="financed invoices",
-        )
 
-    table_or_csv(ctx, data, data["rows"], as_csv, text)
+def _portfolio_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary of one currency of a portfolio, as (label, value) lines."""
+    c = r["currency"]
+    sold = f", {r['sold']} sold on" if r["sold"] else ""
+    return [
+        ("financed", f"{r['financed']} invoice(s): {r['open']} open, {r['closed']} paid to you{sold}"),
+        (
+            "advanced",
+            f"{c} {r['advanced']} against {c} {r['open_at_financing']} open at financing ({c} {r['face']} face)",
+        ),
+        (
+            "due",
+            f"{c} {r['due']}: received {c} {r['received']}, outstanding {c} {r['outstanding']}"
+            + (f", sold on {c} {r['sold_due']}" if r["sold"] else ""),
+        ),
+        (
+            "reserve",
+            f"{c} {r['reserve_at_financing']} at financing: released to sellers "
+            f"{c} {r['reserve_released']}, still held {c} {r['reserve_held']}",
+        ),
+        ("collected", f"{c} {r['collected']} paid by buyers since financing"),
+        ("realised", f"{c} {r['realised_income']} income, {r['realised_yield_pct'] or '-'}% a year"),
+        ("expected", f"{c} {r['expected_income']} income, {r['expected_yield_pct'] or '-'}% a year"),
+        ("overdue", f"{r['overdue_invoices']} invoice(s), {c} {r['overdue']}"),
+        ("defaults", f"{r['defaults']} invoice(s), {c} {r['defaulted']}"),
+    ]
+
+
+def _portfolio_text(d: dict[str, Any]) -> None:
+    """`scf report portfolio` as text: a summary per currency, then every financed invoice."""
+    who = d["name"] or d["financier"]
+    if not d["rows"]:
+        click.echo(f"{who} has financed nothing (as of {d['as_of']})")
+        return
+    from ledger.cli.render import table
+
+    for r in d["rows"]:
+        c = r["currency"]
+        click.echo(f"portfolio of {who} as of {d['as_of']} ({c})")
+        for label, value in _portfolio_lines(r):
+            click.echo(f"  {label:<12} {value}")
+    table(
+        [
+            "invoice",
+            "currency",
+            "position",
+            "advanced",
+            "due",
+            "received",
+            "outstanding",
+            "reserve",
+            "released",
+            "held",
+        ],
+        [
+            [
+                x["invoice_id"],
+                x["currency"],
+                x["position"],
+                x["advanced"],
+                x["due"],
+                x["received"],
+                x["outstanding"],
+                x["reserve_at_financing"],
+                x["reserve_released"],
+                x["reserve_held"],
+            ]
+            for x in d["invoices"]
+        ],
+        title="financed invoices",
+    )

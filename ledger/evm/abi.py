@@ -173,6 +173,28 @@ class EventDecoder:
     source: str
 
 
+def _return_lines(inputs: list[dict[str, Any]], names: list[str], sliced: bool) -> list[str]:
+    """The generated decoder's last lines: it returns the args and their JSON text."""
+    if not sliced:
+        return ["    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)"]
+    # Every value is digits, hex, a bool or a string: the JSON text is a
+    # template (strings escaped as json.dumps does).
+    lines = []
+    pieces = []
+    for n in range(len(inputs)):
+        key = json.dumps(names[n])
+        if inputs[n]["type"] == "bool":
+            lines.append(f'    j{n} = "true" if v{n} else "false"')
+            pieces.append(f"{key}:{{j{n}}}")
+        elif inputs[n]["type"] == "string" and not inputs[n].get("indexed"):
+            lines.append(f"    j{n} = dumps(v{n}, ensure_ascii=False)")
+            pieces.append(f"{key}:{{j{n}}}")
+        else:
+            pieces.append(f'{key}:"{{v{n}}}"')
+    lines.append(f"    return args, f'{{{{{','.join(pieces)}}}}}'")
+    return lines
+
+
 def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
     """Generate and compile the decoder of one event ABI item.
 
@@ -211,23 +233,7 @@ def build_event_decoder(item: dict[str, Any]) -> EventDecoder:
             lines.append(f"    v{n} = convert[{slot}](values[{slot}])")
     pairs = ", ".join(f"{json.dumps(names[n])}: v{n}" for n in range(len(inputs)))
     lines.append(f"    args = {{{pairs}}}")
-    if sliced:
-        # Every value is digits, hex, a bool or a string: the JSON text is a
-        # template (strings escaped as json.dumps does).
-        pieces = []
-        for n in range(len(inputs)):
-            key = json.dumps(names[n])
-            if inputs[n]["type"] == "bool":
-                lines.append(f'    j{n} = "true" if v{n} else "false"')
-                pieces.append(f"{key}:{{j{n}}}")
-            elif inputs[n]["type"] == "string" and not inputs[n].get("indexed"):
-                lines.append(f"    j{n} = dumps(v{n}, ensure_ascii=False)")
-                pieces.append(f"{key}:{{j{n}}}")
-            else:
-                pieces.append(f'{key}:"{{v{n}}}"')
-        lines.append(f"    return args, f'{{{{{','.join(pieces)}}}}}'")
-    else:
-        lines.append("    return args, dumps(args, separators=(',', ':'), ensure_ascii=False)")
+    lines.extend(_return_lines(inputs, names, sliced))
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
         "cs": checksum,

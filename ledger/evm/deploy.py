@@ -44,49 +44,29 @@ def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *
     )
 
 
-def deploy(
-    settings: Settings,
-    w3: Web3,
-    build: Build,
-    signer: LocalAccount,
-    force: bool = False,
-    roles: dict[str, str] | None = None,
-) -> Deployment:
-    """Deploy version 2 of the contracts. ``roles`` may give the default admin
-    (``admin``), the operator (``operator``: admits, suspends, pauses), the
-    currency manager (``currency_manager``) and the test token's minter
-    (``minter``) to other addresses; each defaults to the deployer. The
-    deployer must then hold the currency manager role for the wiring below,
-    so a different currency manager is granted after it."""
-    chain_id = int(w3.eth.chain_id)
+def _refuse_redeploy(settings: Settings, w3: Web3, chain_id: int) -> None:
+    """A DeploymentError if this chain already has the contracts of this data directory's record."""
     path = deployment_path(settings, chain_id)
-    if path.exists() and not force:
+    if path.exists():
         existing = load_deployment(settings, chain_id)
         code = w3.eth.get_code(Web3.to_checksum_address(existing.contracts["InvoiceToken"].address))
         if code:
             raise DeploymentError(
                 f"contracts are already deployed on chain {chain_id} (record {path}); use --force to deploy a new set"
             )
-    sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
-    holders: dict[str, str] = {k: str(signer.address) for k in ("admin", "operator", "currency_manager", "minter")}
-    holders.update(roles or {})
-    delay = int(settings.admin_delay)
-    registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
-    invoices = _deploy_one(
-        sender,
-        build,
-        "InvoiceToken",
-        signer,
-        registry.address,
-        holders["admin"],
-        holders["operator"],
-        signer.address,
-        delay,
-        int(settings.max_tenor_days) * 86400,
-    )
+
+
+def _deploy_settlement_tokens(
+    sender: Sender,
+    build: Build,
+    signer: LocalAccount,
+    holders: dict[str, str],
+    token_contract: Any,
+    contracts: dict[str, DeployedContract],
+) -> dict[str, Currency]:
+    """Deploy the settlement tokens, accept each as a currency of the invoice
+    token and add each to ``contracts``: the currencies by symbol."""
     currencies: dict[str, Currency] = {}
-    contracts = {"ParticipantRegistry": registry, "InvoiceToken": invoices}
-    token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
     for spec in SETTLEMENT_TOKENS:
         token = _deploy_one(
             sender,
@@ -104,6 +84,46 @@ def deploy(
         currencies[str(spec["symbol"])] = Currency(
             str(spec["symbol"]), token.address, int(spec["decimals"]), token.block
         )
+    return currencies
+
+
+def deploy(
+    settings: Settings,
+    w3: Web3,
+    build: Build,
+    signer: LocalAccount,
+    force: bool = False,
+    roles: dict[str, str] | None = None,
+) -> Deployment:
+    """Deploy version 2 of the contracts. ``roles`` may give the default admin
+    (``admin``), the operator (``operator``: admits, suspends, pauses), the
+    currency manager (``currency_manager``) and the test token's minter
+    (``minter``) to other addresses; each defaults to the deployer. The
+    deployer must then hold the currency manager role for the wiring below,
+    so a different currency manager is granted after it."""
+    chain_id = int(w3.eth.chain_id)
+    if not force:
+        _refuse_redeploy(settings, w3, chain_id)
+    sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
+    holders: dict[str, str] = {k: str(signer.address) for k in ("admin", "operator", "currency_manager", "minter")}
+    holders.update(roles or {})
+    delay = int(settings.admin_delay)
+    registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
+    invoices = _deploy_one(
+        sender,
+        build,
+        "InvoiceToken",
+        signer,
+        registry.address,
+        holders["admin"],
+        holders["operator"],
+        signer.address,
+        delay,
+        int(settings.max_tenor_days) * 86400,
+    )
+    contracts = {"ParticipantRegistry": registry, "InvoiceToken": invoices}
+    token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
+    currencies = _deploy_settlement_tokens(sender, build, signer, holders, token_contract, contracts)
     manager_role = Web3.keccak(text="CURRENCY_MANAGER_ROLE")
     if holders["currency_manager"] != signer.address:
         if holders["admin"] != signer.address:

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError, PolicyError
-from ledger.money import parse_decimal
+from ledger.finance.policy_fields import RATE_PLACES
+from ledger.finance.policy_fields import TomlTable as _Table
+from ledger.finance.policy_fields import show as _show
 
-#: Most decimal places of a rate (as a fraction): decisions store rates as Numeric(30, 12).
-RATE_PLACES = 10
 #: Day-count conventions: days in a year of interest.
 DAY_COUNTS: dict[str, int] = {"ACT/360": 360, "ACT/365": 365}
 
@@ -228,163 +228,6 @@ def policy_hash(policy: Policy) -> str:
 # -- reading -------------------------------------------------------------------------------
 
 
-class _Table:
-    """Reads one TOML table, remembering which keys were used so unknown ones
-    can be reported."""
-
-    def __init__(self, source: str, prefix: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
-        self.source = source
-        self.prefix = prefix
-        self.data = data
-        self.known = known
-        for key in data:
-            if key not in known:
-                raise self.error(f"unknown key {self.key(key)}; expected one of {', '.join(known)}")
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def error(self, message: str) -> PolicyError:
-        return PolicyError(self.source, message)
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def table(self, name: str, known: tuple[str, ...], required: bool = True) -> _Table:
-        if name not in self.data:
-            if required:
-                raise self.error(f"[{self.key(name)}] is missing; expected a table with {', '.join(known)}")
-            return _Table(self.source, self.key(name), {}, known)
-        value = self.data[name]
-        if not isinstance(value, dict):
-            raise self.error(f"{self.key(name)} must be a table ([{self.key(name)}]), got {_show(value)}")
-        return _Table(self.source, self.key(name), value, known)
-
-    def _get(self, name: str, required: bool, expected: str) -> Any:
-        if name not in self.data:
-            if required:
-                raise self.error(f"{self.key(name)} is missing; expected {expected}")
-            return None
-        return self.data[name]
-
-    def rate(
-        self,
-        name: str,
-        *,
-        required: bool = True,
-        default: Decimal | None = None,
-        low: Decimal = Decimal(0),
-        high: Decimal = Decimal(1),
-        low_open: bool = False,
-    ) -> Decimal | None:
-        expected = 'a rate such as "0.045" or "4.5%"'
-        raw = self._get(name, required, expected)
-        if raw is None:
-            return default
-        value = parse_decimal(raw, allow_percent=True)
-        bound = f"above {low}" if low_open else f"at least {low}"
-        if value is None:
-            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
-        if value < low or (low_open and value == low) or value > high:
-            raise self.error(f"{self.key(name)} must be {bound} and at most {high}, got {_show(raw)}")
-        if _places(value) > RATE_PLACES:
-            raise self.error(f"{self.key(name)} must have at most {RATE_PLACES} decimal places, got {_show(raw)}")
-        return value
-
-    def amount(self, name: str, *, required: bool = True, default: Decimal | None = None) -> Decimal | None:
-        expected = 'an amount in major units such as "5000000.00"'
-        raw = self._get(name, required, expected)
-        if raw is None:
-            return default
-        value = parse_decimal(raw, allow_percent=False)
-        if value is None or value < 0:
-            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
-        return value
-
-    def days(self, name: str, *, required: bool = True, default: int | None = None, low: int = 0) -> int | None:
-        raw = self._get(name, required, "a whole number of days")
-        if raw is None:
-            return default
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
-            raise self.error(f"{self.key(name)} must be a whole number of days, at least {low}, got {_show(raw)}")
-        return raw
-
-    def count(self, name: str) -> int | None:
-        raw = self._get(name, False, "")
-        if raw is None:
-            return None
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-            raise self.error(f"{self.key(name)} must be a whole number, at least 0, got {_show(raw)}")
-        return raw
-
-    def number(self, name: str) -> Decimal | None:
-        raw = self._get(name, False, "")
-        if raw is None:
-            return None
-        value = parse_decimal(raw, allow_percent=False)
-        if value is None or value < 0:
-            raise self.error(f'{self.key(name)} must be a number of days such as 5 or "2.5", got {_show(raw)}')
-        return value
-
-    def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str:
-        expected = " or ".join(f'"{c}"' for c in choices)
-        raw = self._get(name, default is None, expected)
-        if raw is None:
-            assert default is not None
-            return default
-        if not isinstance(raw, str) or raw.strip().upper() not in choices:
-            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
-        return raw.strip().upper()
-
-    def names(self, name: str) -> tuple[str, ...]:
-        expected = 'a list of currency symbols such as ["HKD"]'
-        raw = self._get(name, True, expected)
-        if (
-            not isinstance(raw, list)
-            or not raw
-            or not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9]{1,12}", x) for x in raw)
-        ):
-            raise self.error(f"{self.key(name)} must be {expected}, got {_show(raw)}")
-        return tuple(x.upper() for x in raw)
-
-    def lines(self, name: str) -> tuple[tuple[str, Decimal], ...]:
-        if name not in self.data:
-            return ()
-        raw = self.data[name]
-        if not isinstance(raw, dict):
-            raise self.error(
-                f"{self.key(name)} must be a table of participant name or address = amount, got {_show(raw)}"
-            )
-        out: list[tuple[str, Decimal]] = []
-        for who, value in raw.items():
-            amount = parse_decimal(value, allow_percent=False)
-            if amount is None or amount < 0 or not who.strip():
-                raise self.error(
-                    f'{self.key(name)}."{who}" must be an amount in major units such as "5000000.00", '
-                    f"got {_show(value)}"
-                )
-            out.append((who.strip(), amount))
-        return tuple(out)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return json.dumps([str(v) if isinstance(v, Decimal) else v for v in value], default=str)
-    return str(value)
-
-
-def _places(value: Decimal) -> int:
-    """Decimal places of ``value`` without trailing zeros (0.0450 -> 3)."""
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
 _TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
 _ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount")
 _LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration", "concentration_above")
@@ -401,25 +244,19 @@ _GRADE = (
 )
 
 
-def parse_policy(text: str, source: str = "policy.toml") -> Policy:
-    """Parse and validate the text of a policy file."""
-    try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(source, f"not valid TOML: {exc}") from None
-    top = _Table(source, "", data, _TOP)
-
+def _valid_minutes(top: _Table) -> int:
     decision = top.table("decision", ("valid_minutes",), required=False)
     raw_minutes = decision._get("valid_minutes", False, "")
     if raw_minutes is None:
-        valid_minutes = 15
-    elif isinstance(raw_minutes, bool) or not isinstance(raw_minutes, int) or not 1 <= raw_minutes <= 10080:
+        return 15
+    if isinstance(raw_minutes, bool) or not isinstance(raw_minutes, int) or not 1 <= raw_minutes <= 10080:
         raise top.error(
             f"decision.valid_minutes must be a whole number of minutes from 1 to 10080, got {_show(raw_minutes)}"
         )
-    else:
-        valid_minutes = raw_minutes
+    return raw_minutes
 
+
+def _eligibility(top: _Table) -> Eligibility:
     el = top.table("eligibility", _ELIGIBILITY)
     min_tenor = el.days("min_tenor_days", required=False, default=1, low=1)
     max_tenor = el.days("max_tenor_days", low=1)
@@ -433,12 +270,14 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
         raise top.error(
             f"eligibility.max_amount must be at least min_amount ({min_amount}), got {_show(el.data['max_amount'])}"
         )
-    eligibility = Eligibility(el.names("currencies"), min_tenor, max_tenor, min_amount, max_amount)
+    return Eligibility(el.names("currencies"), min_tenor, max_tenor, min_amount, max_amount)
 
+
+def _limits(top: _Table) -> Limits:
     li = top.table("limits", _LIMITS)
     book = li.amount("book")
     assert book is not None
-    limits = Limits(
+    return Limits(
         book=book,
         buyer_default=li.amount("buyer_default", required=False),
         supplier_default=li.amount("supplier_default", required=False),
@@ -448,24 +287,51 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
         concentration_above=li.amount("concentration_above", required=False, default=Decimal(0)) or Decimal(0),
     )
 
+
+def _pricing(top: _Table) -> Pricing:
     pr = top.table("pricing", _PRICING)
-    pricing = Pricing(
+    return Pricing(
         day_count=pr.choice("day_count", tuple(DAY_COUNTS)),
         base_rate=pr.rate("base_rate") or Decimal(0),
         fee_fixed=pr.amount("fee_fixed", required=False, default=Decimal(0)) or Decimal(0),
         fee_rate=pr.rate("fee_rate", required=False, default=Decimal(0)) or Decimal(0),
     )
 
+
+def _grading(top: _Table) -> Grading:
     gr = top.table("grading", _GRADING, required=False)
     no_history = gr._get("no_history", False, "")
     if no_history is not None and not isinstance(no_history, str):
         raise top.error(f"grading.no_history must be the name of a grade, got {_show(no_history)}")
-    grading = Grading(
+    return Grading(
         grace_days=gr.days("grace_days", required=False, default=0) or 0,
         default_after_days=gr.days("default_after_days", required=False, default=90, low=1) or 90,
         no_history=no_history,
     )
 
+
+def _grade(source: str, top: _Table, name: str, raw: Any) -> Grade:
+    if not _GRADE_NAME.match(name):
+        raise top.error(f"grades.{name} is not a valid grade name; use 1 to 8 letters, digits, + or -")
+    if not isinstance(raw, dict):
+        raise top.error(f"grades.{name} must be a table ([grades.{name}]), got {_show(raw)}")
+    g = _Table(source, f"grades.{name}", raw, _GRADE)
+    advance_rate = g.rate("advance_rate", low_open=True)
+    spread = g.rate("spread")
+    assert advance_rate is not None and spread is not None
+    return Grade(
+        name=name,
+        advance_rate=advance_rate,
+        spread=spread,
+        min_on_time_ratio=g.rate("min_on_time_ratio", required=False),
+        max_avg_days_past_due=g.number("max_avg_days_past_due"),
+        max_worst_days_past_due=g.count("max_worst_days_past_due"),
+        max_defaults=g.count("max_defaults"),
+        max_overdue_invoices=g.count("max_overdue_invoices"),
+    )
+
+
+def _grades(source: str, top: _Table, data: Mapping[str, Any], grading: Grading) -> tuple[Grade, ...]:
     if "grades" not in data:
         raise top.error(
             "[grades.NAME] is missing; expected at least one grade, e.g. [grades.A] with advance_rate and spread"
@@ -473,36 +339,30 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
     raw_grades = data["grades"]
     if not isinstance(raw_grades, dict) or not raw_grades:
         raise top.error(f"grades must hold at least one table [grades.NAME], got {_show(raw_grades)}")
-    grades: list[Grade] = []
-    for name, raw in raw_grades.items():
-        if not _GRADE_NAME.match(name):
-            raise top.error(f"grades.{name} is not a valid grade name; use 1 to 8 letters, digits, + or -")
-        if not isinstance(raw, dict):
-            raise top.error(f"grades.{name} must be a table ([grades.{name}]), got {_show(raw)}")
-        g = _Table(source, f"grades.{name}", raw, _GRADE)
-        advance_rate = g.rate("advance_rate", low_open=True)
-        spread = g.rate("spread")
-        assert advance_rate is not None and spread is not None
-        grades.append(
-            Grade(
-                name=name,
-                advance_rate=advance_rate,
-                spread=spread,
-                min_on_time_ratio=g.rate("min_on_time_ratio", required=False),
-                max_avg_days_past_due=g.number("max_avg_days_past_due"),
-                max_worst_days_past_due=g.count("max_worst_days_past_due"),
-                max_defaults=g.count("max_defaults"),
-                max_overdue_invoices=g.count("max_overdue_invoices"),
-            )
-        )
+    grades = [_grade(source, top, name, raw) for name, raw in raw_grades.items()]
     if grading.no_history is not None and grading.no_history not in {x.name for x in grades}:
         raise top.error(
             f"grading.no_history must name one of the grades ({', '.join(x.name for x in grades)}), "
             f"got {_show(grading.no_history)}"
         )
+    return tuple(grades)
 
-    policy = Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes)
-    return Policy(source, eligibility, limits, pricing, grading, tuple(grades), valid_minutes, policy_hash(policy))
+
+def parse_policy(text: str, source: str = "policy.toml") -> Policy:
+    """Parse and validate the text of a policy file."""
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(source, f"not valid TOML: {exc}") from None
+    top = _Table(source, "", data, _TOP)
+    valid_minutes = _valid_minutes(top)
+    eligibility = _eligibility(top)
+    limits = _limits(top)
+    pricing = _pricing(top)
+    grading = _grading(top)
+    grades = _grades(source, top, data, grading)
+    policy = Policy(source, eligibility, limits, pricing, grading, grades, valid_minutes)
+    return Policy(source, eligibility, limits, pricing, grading, grades, valid_minutes, policy_hash(policy))
 
 
 def policy_paths(home: Path, financier: str | None) -> list[Path]:
@@ -548,3 +408,22 @@ def load_policy(path: Path | str) -> Policy:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise PolicyError(source, f"cannot read the policy file: {reason}") from None
     return parse_policy(text, source)
+
+
+__all__ = [
+    "DAY_COUNTS",
+    "RATE_PLACES",
+    "Eligibility",
+    "Grade",
+    "Grading",
+    "Limits",
+    "Policy",
+    "PolicyError",
+    "Pricing",
+    "find_policy",
+    "load_policy",
+    "parse_policy",
+    "policy_for",
+    "policy_hash",
+    "policy_paths",
+]

@@ -28,6 +28,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ledger.finance.facts import FAIL, PASS, Exposure, InvoiceFacts, PartyFacts, RuleResult
+from ledger.finance.facts import rule_result as _result
 from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
 from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
@@ -35,104 +37,10 @@ from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_fl
 from ledger.format import Money
 from ledger.names import ROLE_BITS, role_names
 
-PASS = "pass"
-FAIL = "fail"
-
 #: Statuses in which the buyer has confirmed the invoice.
 CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed"})
 #: Statuses in which a never-financed invoice can be financed (against its open amount).
 FINANCEABLE_STATUSES = frozenset({"Confirmed", "PartiallyPaid"})
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    name: str
-    inputs: dict[str, Any]
-    outcome: str
-    reason: str
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome == PASS
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "inputs": self.inputs, "outcome": self.outcome, "reason": self.reason}
-
-
-def _result(name: str, ok: bool, inputs: dict[str, Any], yes: str, no: str) -> RuleResult:
-    return RuleResult(name, inputs, PASS if ok else FAIL, yes if ok else no)
-
-
-@dataclass(frozen=True)
-class PartyFacts:
-    """A participant as the indexed registry holds it (None fields: unknown)."""
-
-    address: str
-    name: str | None
-    admitted: bool
-    suspended: bool
-    kyc_expiry: dt.datetime | None
-    #: Registry role bits (ledger.names.ROLE_BITS: supplier 1, buyer 2, financier 4, auditor 8).
-    roles: int = 0
-
-    @property
-    def label(self) -> str:
-        return self.name or self.address
-
-
-@dataclass(frozen=True)
-class InvoiceFacts:
-    invoice_id: int
-    status: str
-    supplier: str
-    buyer: str
-    holder: str | None
-    #: Who financed it (None: never financed).
-    financier: str | None
-    currency: str
-    decimals: int
-    amount: int
-    #: Open amount: amount less what the buyer paid so far.
-    outstanding: int
-    due_date: dt.date
-    #: Open listing for financing (offer_expires None: no listing; offer_financier None: any financier).
-    offer_financier: str | None = None
-    offer_min_advance: int | None = None
-    offer_expires: dt.datetime | None = None
-    holder_name: str | None = None
-    #: The holder it was financed from (receives the reserve); None: never financed.
-    seller: str | None = None
-
-    @property
-    def paid(self) -> int:
-        """What the buyer paid so far (the financier pins it)."""
-        return self.amount - self.outstanding
-
-    @property
-    def financed(self) -> bool:
-        """Financed once, ever: the contract records the seller (not the status, since a financed
-        invoice that is partly paid is PartiallyPaid, like an unfinanced one)."""
-        return self.seller is not None
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """The financier's current exposure in the invoice's currency, this
-    invoice excluded: what it is still due (minor units), not face amounts:
-    of a financed receivable it holds, its due less what it received; of a
-    pending decision (approved, not yet seen financed), the priced gross
-    advance (the due it would have). ``book``, ``buyer`` and ``supplier``
-    include the pending decisions; ``held_book`` is the financed book alone
-    (None: same as book)."""
-
-    book: int
-    buyer: int
-    supplier: int
-    held_book: int | None = None
-
-    @property
-    def held(self) -> int:
-        return self.book if self.held_book is None else self.held_book
 
 
 # -- eligibility -------------------------------------------------------------------------------
@@ -435,6 +343,41 @@ def _limit(name: str, what: str, used: int, amount: int, line: int | None, m: Mo
     return RuleResult(name, inputs, PASS, f"{what} {m(line)}: {m(after)} used after this, {m(line - after)} left")
 
 
+def _concentration_rule(exposure: Exposure, lines: Lines, amount: int, m: Money) -> RuleResult:
+    """The buyer's share of the book with this invoice added, against the policy's concentration limit."""
+    # Concentration is counted conservatively: this buyer's pending approvals count in its share, but
+    # nobody else's pending approvals count in the book (they may expire), so the share of the book the
+    # financier actually holds after any execution is never above the share checked here.
+    book_after = exposure.held + amount
+    buyer_after = exposure.buyer + amount
+    inputs = {
+        "buyer_after": m.raw(buyer_after),
+        "book_after": m.raw(book_after),
+        "max_share": None if lines.concentration is None else str(lines.concentration),
+        "applies_above": m.raw(lines.concentration_above),
+    }
+    if lines.concentration is None:
+        return RuleResult("concentration", inputs, PASS, "the policy sets no concentration limit")
+    if book_after <= lines.concentration_above:
+        return RuleResult(
+            "concentration",
+            inputs,
+            PASS,
+            f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
+            "where concentration starts to count",
+        )
+    share = Fraction(buyer_after, book_after)
+    ok = share <= Fraction(lines.concentration)
+    return _result(
+        "concentration",
+        ok,
+        {**inputs, "share": _pct(share)},
+        f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
+        f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
+        f"{_pct(lines.concentration)}",
+    )
+
+
 def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines, amount: int | None = None) -> list[RuleResult]:
     """The limits with this invoice added: ``amount`` is what the financier
     would be due of it (the priced gross advance; default, with no price: its
@@ -462,42 +405,7 @@ def limit_rules(inv: InvoiceFacts, exposure: Exposure, lines: Lines, amount: int
             "the policy gives this supplier no limit (add it under [limits.suppliers] or set limits.supplier_default)",
         ),
     ]
-    # Concentration is counted conservatively: this buyer's pending approvals count in its share, but
-    # nobody else's pending approvals count in the book (they may expire), so the share of the book the
-    # financier actually holds after any execution is never above the share checked here.
-    book_after = exposure.held + amount
-    buyer_after = exposure.buyer + amount
-    inputs = {
-        "buyer_after": m.raw(buyer_after),
-        "book_after": m.raw(book_after),
-        "max_share": None if lines.concentration is None else str(lines.concentration),
-        "applies_above": m.raw(lines.concentration_above),
-    }
-    if lines.concentration is None:
-        out.append(RuleResult("concentration", inputs, PASS, "the policy sets no concentration limit"))
-    elif book_after <= lines.concentration_above:
-        out.append(
-            RuleResult(
-                "concentration",
-                inputs,
-                PASS,
-                f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
-                "where concentration starts to count",
-            )
-        )
-    else:
-        share = Fraction(buyer_after, book_after)
-        ok = share <= Fraction(lines.concentration)
-        out.append(
-            _result(
-                "concentration",
-                ok,
-                {**inputs, "share": _pct(share)},
-                f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
-                f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
-                f"{_pct(lines.concentration)}",
-            )
-        )
+    out.append(_concentration_rule(exposure, lines, amount, m))
     return out
 
 

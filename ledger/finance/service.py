@@ -31,9 +31,10 @@ from sqlalchemy import Engine, select
 
 from ledger.errors import DatabaseError, DecisionRefused, LedgerError, TransactionReverted
 from ledger.finance import store
+from ledger.finance.facts import Exposure
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
-from ledger.finance.rules import Exposure, Lines, limit_rules
+from ledger.finance.rules import Lines, limit_rules
 from ledger.format import Money, amount
 from ledger.money import to_minor_units
 
@@ -160,7 +161,7 @@ class Desk:
             exclude_invoice=int(row["invoice_id"]),
         )
         lines = lines_of_decision(row)
-        from ledger.finance.rules import InvoiceFacts
+        from ledger.finance.facts import InvoiceFacts
 
         facts = InvoiceFacts(
             invoice_id=int(row["invoice_id"]),
@@ -317,48 +318,10 @@ class Desk:
             if max_count is not None and financed >= max_count:
                 break
             if dry_run:
-                with self.engine.connect() as conn:
-                    a = store.assess(conn, self.scope, invoice_id, financier, policy, extra=extra)
-                ev = a.evaluation
-                if ev.approved:
-                    extra.append(a.position())
-                    financed += 1
-                results.append(
-                    {
-                        "invoice_id": invoice_id,
-                        "decision_id": None,
-                        "status": "would approve" if ev.approved else "would decline",
-                        "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
-                        "currency": a.invoice.currency,
-                        "reason": ev.summary(),
-                    }
-                )
-                continue
-            decision = self.quote(invoice_id, financier, policy, sync=False)
-            entry: dict[str, Any] = {
-                "invoice_id": invoice_id,
-                "decision_id": decision["decision_id"],
-                "status": decision["status"],
-                "net_advance": None if decision["price"] is None else decision["price"]["net_advance"],
-                "currency": decision["currency"],
-                "reason": decision["reason"],
-            }
-            if decision["status"] == APPROVED:
-                assert signer is not None
-                try:
-                    executed = self.execute(decision["decision_id"], signer)
-                    entry.update(status=EXECUTED, tx_hash=executed["tx_hash"])
-                    financed += 1
-                except LedgerError as exc:
-                    # A failed execution must not keep using limit headroom until the approval expires.
-                    with self.engine.begin() as conn:
-                        failed = store.mark_failed(conn, decision["decision_id"])
-                    note = (
-                        f"; decision {decision['decision_id']} marked failed: it no longer uses limit headroom"
-                        if failed
-                        else ""
-                    )
-                    entry.update(status=FAILED, reason=f"{exc}{note}")
+                entry, approved = self._would_decide(invoice_id, financier, policy, extra)
+            else:
+                entry, approved = self._decide_and_execute(invoice_id, financier, signer, policy)
+            financed += approved
             results.append(entry)
         return {
             "financier": financier,
@@ -368,6 +331,58 @@ class Desk:
             "financed": financed,
             "results": results,
         }
+
+    def _would_decide(
+        self, invoice_id: int, financier: str, policy: Policy, extra: list[store.Position]
+    ) -> tuple[dict[str, Any], bool]:
+        """``auto --dry-run`` for one invoice: assess it (nothing written); an
+        approval joins ``extra``, the pending positions of the later ones."""
+        with self.engine.connect() as conn:
+            a = store.assess(conn, self.scope, invoice_id, financier, policy, extra=extra)
+        ev = a.evaluation
+        if ev.approved:
+            extra.append(a.position())
+        entry = {
+            "invoice_id": invoice_id,
+            "decision_id": None,
+            "status": "would approve" if ev.approved else "would decline",
+            "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
+            "currency": a.invoice.currency,
+            "reason": ev.summary(),
+        }
+        return entry, ev.approved
+
+    def _decide_and_execute(
+        self, invoice_id: int, financier: str, signer: LocalAccount | None, policy: Policy
+    ) -> tuple[dict[str, Any], bool]:
+        """``auto`` for one invoice: quote it and execute an approval; True if it was financed."""
+        decision = self.quote(invoice_id, financier, policy, sync=False)
+        entry: dict[str, Any] = {
+            "invoice_id": invoice_id,
+            "decision_id": decision["decision_id"],
+            "status": decision["status"],
+            "net_advance": None if decision["price"] is None else decision["price"]["net_advance"],
+            "currency": decision["currency"],
+            "reason": decision["reason"],
+        }
+        if decision["status"] != APPROVED:
+            return entry, False
+        assert signer is not None
+        try:
+            executed = self.execute(decision["decision_id"], signer)
+        except LedgerError as exc:
+            # A failed execution must not keep using limit headroom until the approval expires.
+            with self.engine.begin() as conn:
+                failed = store.mark_failed(conn, decision["decision_id"])
+            note = (
+                f"; decision {decision['decision_id']} marked failed: it no longer uses limit headroom"
+                if failed
+                else ""
+            )
+            entry.update(status=FAILED, reason=f"{exc}{note}")
+            return entry, False
+        entry.update(status=EXECUTED, tx_hash=executed["tx_hash"])
+        return entry, True
 
 
 def _money_of(row: Mapping[str, Any]) -> Money:

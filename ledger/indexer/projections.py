@@ -1,8 +1,9 @@
 """Projections: the current state of participants and invoices, and the
 financing and repayment records, folded from ``events`` rows.
 
-The fold functions are pure (state, event row) -> state, and are the only
-definition of what an event means for the ledger. The indexer applies them
+The fold functions (:mod:`ledger.indexer.folds`, re-exported here) are pure
+(state, event row) -> state, and are the only definition of what an event
+means for the ledger. The indexer applies them
 per batch (one SELECT of the touched rows, one bulk INSERT and one bulk
 UPDATE per table), a rebuild replays them over the stored events, and
 :func:`replay_invoices` / :func:`replay_participants` run them in memory up
@@ -15,9 +16,7 @@ from the database. Importing this module does not import web3 or eth_abi.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,37 +24,26 @@ from sqlalchemy import Connection, and_, delete, or_, select
 
 from ledger.db.models import EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
 from ledger.db.scope import Scope
-from ledger.db.timestamps import utc_from_timestamp
 from ledger.indexer.bulk import BulkInsert
-from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
-from ledger.names import STATUS_NAMES, ZERO_ADDRESS
+from ledger.indexer.folds import _INVOICE_COLUMNS, _PARTICIPANT_COLUMNS
+from ledger.indexer.folds import CANCELLED as CANCELLED
+from ledger.indexer.folds import CONFIRMED as CONFIRMED
+from ledger.indexer.folds import FINANCED as FINANCED
+from ledger.indexer.folds import INVOICE_EVENTS as INVOICE_EVENTS
+from ledger.indexer.folds import ISSUED as ISSUED
+from ledger.indexer.folds import PAID as PAID
+from ledger.indexer.folds import PARTIALLY_PAID as PARTIALLY_PAID
+from ledger.indexer.folds import PARTICIPANT_EVENTS as PARTICIPANT_EVENTS
+from ledger.indexer.folds import event_args as event_args
+from ledger.indexer.folds import financing_row as financing_row
+from ledger.indexer.folds import fold_invoice as fold_invoice
+from ledger.indexer.folds import fold_participant as fold_participant
+from ledger.indexer.folds import new_invoice_state as new_invoice_state
+from ledger.indexer.folds import normalised_number as normalised_number
+from ledger.indexer.folds import repayment_row as repayment_row
+from ledger.names import ZERO_ADDRESS
 
-_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = STATUS_NAMES
-INVOICE_EVENTS = frozenset(
-    {
-        "Transfer",
-        "InvoiceIssued",
-        "InvoiceConfirmed",
-        "InvoiceCancelled",
-        "FinancingOffered",
-        "FinancingOfferWithdrawn",
-        "InvoiceFinanced",
-        "InvoiceRepaid",
-        "ReserveReleased",
-    }
-)
-PARTICIPANT_EVENTS = frozenset(
-    {
-        "ParticipantAdmitted",
-        "ParticipantUpdated",
-        "ParticipantRenamed",
-        "ParticipantSuspended",
-        "ParticipantReinstated",
-    }
-)
 _CHUNK = 500
-_INVOICE_COLUMNS = tuple(c.name for c in INVOICES.columns)
-_PARTICIPANT_COLUMNS = tuple(c.name for c in PARTICIPANTS.columns)
 _INVOICE_KEY = ("chain_id", "contract", "invoice_id")
 _PARTICIPANT_KEY = ("chain_id", "contract", "address")
 _INVOICES_INSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS)
@@ -66,244 +54,6 @@ _INVOICES_UPSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS, "update", _INVOICE_KEY
 _PARTICIPANTS_UPSERT = BulkInsert(PARTICIPANTS, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
 _FINANCINGS_INSERT = BulkInsert(FINANCINGS, [c.name for c in FINANCINGS.columns if c.name != "id"])
 _REPAYMENTS_INSERT = BulkInsert(REPAYMENTS, [c.name for c in REPAYMENTS.columns if c.name != "id"])
-
-
-#: The json module's C scanner, without json.loads' Python wrapper around it
-#: (our own decoders wrote the text: one object, no surrounding space).
-_scan_json: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
-
-
-def event_args(ev: Mapping[str, Any]) -> dict[str, Any]:
-    """The decoded args of an event row (parsed from ``args_json`` when the
-    row travelled without its dict, and kept on the row)."""
-    args = ev.get("args")
-    if args is None:
-        args = _scan_json(ev["args_json"], 0)[0]
-        if isinstance(ev, dict):
-            ev["args"] = args
-    return args  # type: ignore[no-any-return]
-
-
-def _address(value: str) -> str | None:
-    return None if value == ZERO_ADDRESS else value
-
-
-def _touch(state: dict[str, Any], ev: Mapping[str, Any]) -> None:
-    state["updated_block"] = ev["block_number"]
-    state["updated_at"] = ev["block_time"]
-
-
-#: What the normal form drops of a printable ASCII number, and the leading
-#: zeros of its runs of digits (a run of zeros keeps one).
-_ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
-_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
-
-
-def normalised_number(number: str) -> str | None:
-    """The normal form of an invoice number from a log, or None if it has
-    none (the contract refuses such numbers, so a log cannot carry one; a
-    number with bytes that are not UTF-8, read as U+FFFD, can be too long).
-
-    Printable ASCII numbers, nearly all of them, take a fast path with the
-    same result as :func:`ledger.invoice_numbers.normalise_invoice_number`
-    (a test holds the two to each other) in a sixth of the time, which counts
-    when a backfill folds tens of thousands of issues."""
-    if number.isascii() and number.isprintable() and len(number) <= MAX_NUMBER_BYTES:
-        compact = _ASCII_SEPARATORS.sub("", number).upper()
-        return _LEADING_ZEROS.sub("", compact) if compact else None
-    try:
-        return normalise_invoice_number(number)
-    except InvalidInvoiceNumber:
-        return None
-
-
-def _clear_offer(state: dict[str, Any]) -> None:
-    state["offer_financier"] = None
-    state["offer_min_advance"] = None
-    state["offer_expires_at"] = None
-
-
-_BLANK_INVOICE: dict[str, Any] = dict.fromkeys(_INVOICE_COLUMNS)
-
-
-def new_invoice_state(chain_id: int, contract: str, invoice_id: int) -> dict[str, Any]:
-    state = _BLANK_INVOICE.copy()
-    state["chain_id"] = chain_id
-    state["contract"] = contract
-    state["invoice_id"] = invoice_id
-    return state
-
-
-def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Apply one InvoiceToken event to an invoice's state (None: not seen yet).
-    Returns the new state; events that do not change an invoice return it as is.
-
-    The contract's rules, as its events show them: a financing records the
-    seller and the financier's due and consumes the listing; a payment goes
-    to the holder up to what the financier side is still due (``toHolder``)
-    and the rest to the seller (ReserveReleased, in the same transaction); a
-    listing ends when withdrawn or when the receivable changes hands (then
-    FinancingOfferWithdrawn is emitted too), never by a payment."""
-    name = ev["event"]
-    if name not in INVOICE_EVENTS:
-        return state
-    args = event_args(ev)
-    if state is None:
-        state = new_invoice_state(ev["chain_id"], ev["contract"], ev["invoice_id"])
-    if name == "Transfer":
-        # Mint (before InvoiceIssued, same transaction), sale to a financier, burn on cancel.
-        state["holder"] = _address(args["to"])
-    elif name == "InvoiceIssued":
-        _issued(state, ev, args)
-    elif name == "InvoiceConfirmed":
-        state.update(status=CONFIRMED, confirmed_block=ev["block_number"], confirmed_at=ev["block_time"])
-    elif name == "InvoiceCancelled":
-        state.update(status=CANCELLED, cancelled_block=ev["block_number"], cancelled_at=ev["block_time"])
-        _clear_offer(state)
-    elif name == "FinancingOffered":
-        state.update(
-            offer_financier=_address(args["financier"]),
-            offer_min_advance=int(args["minAdvance"]),
-            offer_expires_at=utc_from_timestamp(int(args["expiry"])),
-        )
-    elif name == "FinancingOfferWithdrawn":
-        _clear_offer(state)
-    elif name == "InvoiceFinanced":
-        state.update(
-            status=FINANCED,
-            financier=args["financier"],
-            advance=int(args["advance"]),
-            seller=args["seller"],
-            financier_due=int(args["due"]),
-            financier_paid=0,
-            financed_block=ev["block_number"],
-            financed_at=ev["block_time"],
-        )
-        _clear_offer(state)  # consumed by the financing
-    elif name == "InvoiceRepaid":
-        _repaid(state, ev, args)
-    elif name == "ReserveReleased":
-        state["reserve_released"] = (state["reserve_released"] or 0) + int(args["amount"])
-    _touch(state, ev)
-    return state
-
-
-def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
-    amount = int(args["amount"])
-    due_at = utc_from_timestamp(int(args["dueDate"]))
-    state.update(
-        supplier=args["supplier"],
-        buyer=args["buyer"],
-        currency=args["currency"],
-        amount=amount,
-        paid=0,
-        outstanding=amount,
-        advance=0,
-        financier=None,
-        status=ISSUED,
-        due_at=due_at,
-        due_date=due_at.date(),
-        number=args["number"],
-        number_normalised=normalised_number(args["number"]),
-        doc_hash=args["docHash"],
-        seller=None,
-        financier_due=None,
-        financier_paid=0,
-        reserve_released=0,
-        issued_block=ev["block_number"],
-        issued_at=ev["block_time"],
-    )
-
-
-def _repaid(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
-    """A payment: ``toHolder`` of it went to the financier side (when financed)."""
-    paid = int(args["totalPaid"])
-    state.update(paid=paid, last_repaid_at=ev["block_time"])
-    if state["seller"] is not None:
-        state["financier_paid"] = (state["financier_paid"] or 0) + int(args["toHolder"])
-    if state["amount"] is not None:
-        state["outstanding"] = state["amount"] - paid
-        if paid >= state["amount"]:
-            state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
-        else:
-            state["status"] = PARTIALLY_PAID
-
-
-def fold_participant(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Apply one ParticipantRegistry event to a participant's state."""
-    name = ev["event"]
-    if name not in PARTICIPANT_EVENTS:
-        return state
-    args = event_args(ev)
-    if name == "ParticipantAdmitted":
-        state = dict.fromkeys(_PARTICIPANT_COLUMNS)
-        state.update(
-            chain_id=ev["chain_id"],
-            contract=ev["contract"],
-            address=args["account"],
-            name=args["name"],
-            roles=int(args["roles"]),
-            kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])),
-            suspended=False,
-            admitted_block=ev["block_number"],
-            admitted_at=ev["block_time"],
-        )
-    elif state is None:
-        return None  # the registry refuses these for accounts never admitted
-    elif name == "ParticipantUpdated":
-        state.update(roles=int(args["roles"]), kyc_expiry=utc_from_timestamp(int(args["kycExpiry"])))
-    elif name == "ParticipantRenamed":
-        state["name"] = args["name"]
-    elif name == "ParticipantSuspended":
-        state["suspended"] = True
-    elif name == "ParticipantReinstated":
-        state["suspended"] = False
-    _touch(state, ev)
-    return state
-
-
-def _record(ev: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "chain_id": ev["chain_id"],
-        "contract": ev["contract"],
-        "invoice_id": ev["invoice_id"],
-        "block_number": ev["block_number"],
-        "block_hash": ev["block_hash"],
-        "block_time": ev["block_time"],
-        "tx_hash": ev["tx_hash"],
-        "log_index": ev["log_index"],
-    }
-
-
-def financing_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``financings`` row of an InvoiceFinanced event (``state``: the invoice's, folded)."""
-    args = event_args(ev)
-    return {
-        **_record(ev),
-        "financier": args["financier"],
-        "seller": args["seller"],
-        "advance": int(args["advance"]),
-        "due": int(args["due"]),
-        "currency": state["currency"],
-    }
-
-
-def repayment_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``repayments`` row of an InvoiceRepaid event: ``toHolder`` went to
-    the payee, the rest to the seller of a financed invoice (``state``)."""
-    args = event_args(ev)
-    amount, to_payee = int(args["amount"]), int(args["toHolder"])
-    return {
-        **_record(ev),
-        "payer": args["payer"],
-        "payee": args["payee"],
-        "amount": amount,
-        "to_payee": to_payee,
-        "to_seller": amount - to_payee,
-        "seller": state["seller"],
-        "total_paid": int(args["totalPaid"]),
-        "currency": state["currency"],
-    }
 
 
 # -- applying a batch of events to the database ----------------------------------------------

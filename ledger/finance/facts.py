@@ -1,0 +1,104 @@
+"""The facts a financing decision looks at (an invoice, its parties, the
+financier's exposure) and the result of one rule, as plain frozen data. The
+rules themselves: :mod:`ledger.finance.rules`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    name: str
+    inputs: dict[str, Any]
+    outcome: str
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "inputs": self.inputs, "outcome": self.outcome, "reason": self.reason}
+
+
+def rule_result(name: str, ok: bool, inputs: dict[str, Any], yes: str, no: str) -> RuleResult:
+    return RuleResult(name, inputs, PASS if ok else FAIL, yes if ok else no)
+
+
+@dataclass(frozen=True)
+class PartyFacts:
+    """A participant as the indexed registry holds it (None fields: unknown)."""
+
+    address: str
+    name: str | None
+    admitted: bool
+    suspended: bool
+    kyc_expiry: dt.datetime | None
+    #: Registry role bits (ledger.names.ROLE_BITS: supplier 1, buyer 2, financier 4, auditor 8).
+    roles: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    invoice_id: int
+    status: str
+    supplier: str
+    buyer: str
+    holder: str | None
+    #: Who financed it (None: never financed).
+    financier: str | None
+    currency: str
+    decimals: int
+    amount: int
+    #: Open amount: amount less what the buyer paid so far.
+    outstanding: int
+    due_date: dt.date
+    #: Open listing for financing (offer_expires None: no listing; offer_financier None: any financier).
+    offer_financier: str | None = None
+    offer_min_advance: int | None = None
+    offer_expires: dt.datetime | None = None
+    holder_name: str | None = None
+    #: The holder it was financed from (receives the reserve); None: never financed.
+    seller: str | None = None
+
+    @property
+    def paid(self) -> int:
+        """What the buyer paid so far (the financier pins it)."""
+        return self.amount - self.outstanding
+
+    @property
+    def financed(self) -> bool:
+        """Financed once, ever: the contract records the seller (not the status, since a financed
+        invoice that is partly paid is PartiallyPaid, like an unfinanced one)."""
+        return self.seller is not None
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The financier's current exposure in the invoice's currency, this
+    invoice excluded: what it is still due (minor units), not face amounts:
+    of a financed receivable it holds, its due less what it received; of a
+    pending decision (approved, not yet seen financed), the priced gross
+    advance (the due it would have). ``book``, ``buyer`` and ``supplier``
+    include the pending decisions; ``held_book`` is the financed book alone
+    (None: same as book)."""
+
+    book: int
+    buyer: int
+    supplier: int
+    held_book: int | None = None
+
+    @property
+    def held(self) -> int:
+        return self.book if self.held_book is None else self.held_book

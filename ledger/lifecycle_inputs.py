@@ -1,0 +1,42 @@
+"""The inputs of the lifecycle's operations that need no chain: an invoice
+document's hash, participant roles from text, and a resolved party.
+Re-exported by :mod:`ledger.lifecycle`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.errors import InputError
+from ledger.names import ROLE_BITS
+
+
+def document_hash(path: Path | None) -> bytes:
+    """SHA-256 of the invoice document (which itself stays off chain)."""
+    if path is None:
+        return b"\0" * 32
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError as exc:
+        raise InputError(f"cannot read document {path}: {exc.strerror}") from None
+
+
+def parse_roles(text: str) -> int:
+    bits = 0
+    for part in re.split(r"[,+ ]+", text.strip().lower()):
+        if not part:
+            continue
+        if part not in ROLE_BITS:
+            raise InputError(f"unknown role {part!r}; use supplier, buyer, financier or auditor (comma-separated)")
+        bits |= ROLE_BITS[part]
+    if not bits:
+        raise InputError("no role given; use supplier, buyer, financier or auditor")
+    return bits
+
+
+@dataclass(frozen=True)
+class Party:
+    address: str
+    name: str | None
