@@ -149,9 +149,9 @@ _PG_SKIPPED: list[str] = []
 
 @pytest.fixture(scope="module")
 def scenario(session_env: Env, base_deployment: object) -> Iterator[object]:
-    """The small ledger of tests/ledger_scenario.py, built once per module on
+    """The small ledger of tests/support/scenario.py, built once per module on
     the session chain and reverted when the module ends."""
-    from ledger_scenario import built_scenario
+    from support.scenario import built_scenario
 
     with built_scenario(session_env, base_deployment) as built:
         yield built
@@ -161,7 +161,7 @@ def scenario(session_env: Env, base_deployment: object) -> Iterator[object]:
 def indexed(scenario: object, chain: Env, home_copy: Env, db_url: str) -> Env:
     """The scenario indexed into a fresh database of each backend; returns a
     private copy of the data directory whose settings point at it."""
-    from ledger_scenario import index
+    from support.scenario import index
 
     settings = replace(home_copy.settings, db_url=db_url)
     assert index(settings).block == scenario.end  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from ledger.invoice_numbers import (
     normalise_invoice_number,
 )
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "invoice_numbers.json").read_text())["vectors"]
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "invoice_numbers.json").read_text())["vectors"]
 IDS = [f"{i}-{v['number'][:12]!r}" for i, v in enumerate(VECTORS)]
 
 

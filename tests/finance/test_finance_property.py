@@ -30,8 +30,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
-from ledger_scenario import travel
 from sqlalchemy import func, select
+from support.lifecycle import travel
 
 from ledger.errors import LedgerError
 from ledger.finance.policy import parse_policy

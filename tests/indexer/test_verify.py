@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from ledger_scenario import BUYER, BUYER2, Scenario
+from support.scenario import BUYER, BUYER2, Scenario
 
 from ledger.cli import main
 
@@ -173,7 +173,7 @@ def test_verify_compares_the_financing_and_the_listing(
     """Every field of getInvoice (the seller, the financier's due and paid),
     and getListing against the offer_* columns: a listing stays stored
     through a payment (it is no longer cleared by one)."""
-    from ledger_scenario import FINANCIER, index
+    from support.scenario import FINANCIER, index
 
     ledger.offer(acct("supplier"), 2, FINANCIER, "70000.00", 7)
     ledger.repay(acct("buyer2"), 2, "100.00")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from ledger_scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, index
+from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, index
 
 from ledger.cli import main
 

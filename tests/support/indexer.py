@@ -1,5 +1,5 @@
 """Helpers and fixtures shared by the indexer and database tests
-(``tests/test_indexer_*.py``, ``tests/test_db_*.py``): a JSON-RPC helper, a
+(``tests/indexer/``, ``tests/db/``): a JSON-RPC helper, a
 database snapshot to compare, a lifecycle driver, a refusing JSON-RPC proxy.
 
 Fixtures are named through ``name=`` so that a test module imports
@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from support.lifecycle import Lifecycle
 
 #: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
 LONG = os.environ.get("SCF_INDEXER_LONG", "") not in ("", "0")
@@ -146,11 +147,13 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
     return count
 
 
-class Actions:
-    """Lifecycle steps on the chain, each returning the blocks it mined."""
+class Actions(Lifecycle):
+    """Lifecycle steps on the chain (of ``support.lifecycle``) in the mixes the
+    indexer tests need."""
 
     def __init__(self, ledger: Any, acct: Callable[[str], Any], url: str) -> None:
-        self.ledger, self.acct, self.url = ledger, acct, url
+        super().__init__(ledger, acct)
+        self.url = url
         self.n = 0
 
     def _mined(self, step: Callable[[], Any]) -> int:
@@ -162,7 +165,7 @@ class Actions:
         self.n += 1
         number = f"INV-{os.getpid()}-{time.monotonic_ns()}-{self.n}"
         before = self.ledger.invoices.functions.nextInvoiceId().call()
-        self.ledger.issue(self.acct("supplier"), "buyer", number, amount, "HKD", DUE)
+        self.issue_invoice(number, amount, DUE)
         return int(before)
 
     def lifecycle(self, invoice_id: int, stop_after: str = "paid") -> None:
@@ -171,28 +174,24 @@ class Actions:
         other paths: "transferred" (listed, then sold to another supplier,
         which clears the listing) and "prepaid-financed" (partly paid, then
         financed, then paid, releasing the reserve)."""
-        ledger, acct = self.ledger, self.acct
         if stop_after == "transferred":
-            ledger.confirm(acct("buyer"), invoice_id)
-            ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)
-            ledger.sender.transact(
-                ledger.invoices.functions.transferFrom(acct("supplier").address, acct("supplier2").address, invoice_id),
-                acct("supplier"),
-            )
+            self.confirm(invoice_id)
+            self.offer(invoice_id, "financier", "1", 7)
+            self.transfer(invoice_id, "supplier", "supplier2")
             return
         if stop_after == "prepaid-financed":
-            ledger.confirm(acct("buyer"), invoice_id)
-            ledger.repay(acct("buyer"), invoice_id, "100")
-            ledger.offer(acct("supplier"), invoice_id, None, "700", 7)
-            ledger.finance(acct("financier"), invoice_id, advance="800", due="850")
-            ledger.repay(acct("buyer"), invoice_id, "900")
+            self.confirm(invoice_id)
+            self.repay(invoice_id, "100")
+            self.offer(invoice_id, None, "700", 7)
+            self.finance(invoice_id, advance="800", due="850")
+            self.repay(invoice_id, "900")
             return
         steps: list[tuple[str, Callable[[], Any]]] = [
-            ("confirmed", lambda: ledger.confirm(acct("buyer"), invoice_id)),
-            ("offered", lambda: ledger.offer(acct("supplier"), invoice_id, "financier", "1", 7)),
-            ("financed", lambda: ledger.finance(acct("financier"), invoice_id, advance="900", due="950")),
-            ("part-paid", lambda: ledger.repay(acct("buyer"), invoice_id, "400")),
-            ("paid", lambda: ledger.repay(acct("buyer"), invoice_id, "600")),
+            ("confirmed", lambda: self.confirm(invoice_id)),
+            ("offered", lambda: self.offer(invoice_id, "financier", "1", 7)),
+            ("financed", lambda: self.finance(invoice_id, advance="900", due="950")),
+            ("part-paid", lambda: self.repay(invoice_id, "400")),
+            ("paid", lambda: self.repay(invoice_id, "600")),
         ]
         for name, step in steps:
             step()

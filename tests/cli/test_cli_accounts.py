@@ -1,0 +1,210 @@
+"""Accounts, nodes and deployment through the `scf` command line: encrypted
+keystores, account names, the local node's start and stop, the sync after a
+transaction, one account per role."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+
+from support.cli import SCF, cli_issue
+
+
+def test_cli_account_keystore_is_encrypted_and_key_never_printed(cli, home_copy):
+    key = "0x" + "5a" * 32
+    created = cli("account", "import", "treasury", env={"SCF_PASSWORD": "s3cret", "SCF_PRIVATE_KEY": key})
+    assert created.exit_code == 0, created.output
+    assert "5a5a5a" not in created.output
+    path = home_copy.home / "keystore" / "treasury.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "5a5a5a" not in path.read_text()
+    listed = cli("account", "list", "--json")
+    names = {a["name"]: a for a in json.loads(listed.output)}
+    assert names["treasury"]["kind"] == "keystore"
+    assert names["operator"]["kind"] == "dev"
+    again = cli("account", "new", "treasury", env={"SCF_PASSWORD": "x"})
+    assert again.exit_code == 1 and again.output == "Error: account 'treasury' already exists; choose another name\n"
+
+
+def test_cli_keystore_account_signs_with_password(cli, home_copy):
+    created = cli("account", "new", "ops2", "--json", env={"SCF_PASSWORD": "pw"})
+    address = json.loads(created.output)["address"]
+    added = cli("participant", "add", "Lantau Supplies Ltd", "--address", address, "--role", "supplier,buyer")
+    assert added.exit_code == 0, added.output
+    wrong = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "ops2",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "10",
+        "--due",
+        "2099-01-01",
+        env={"SCF_PASSWORD": "nope"},
+    )
+    assert wrong.exit_code == 1 and wrong.output == "Error: wrong password for account 'ops2'\n"
+    ok = cli(
+        "invoice",
+        "issue",
+        "--as",
+        "ops2",
+        "--buyer",
+        "buyer",
+        "--number",
+        "L-1",
+        "--amount",
+        "10",
+        "--due",
+        "2099-01-01",
+        env={"SCF_PASSWORD": "pw"},
+    )
+    assert ok.exit_code == 0, ok.output
+
+
+def test_cli_name_of_a_participant_and_of_another_local_account_is_refused(cli, home_copy):
+    """A name that is a registered participant and a local account of another
+    address must not silently pick one: the invoice would go to whichever
+    the lookup tried first."""
+    tag = f"hk{os.getpid()}x{time.monotonic_ns() % 10**8}"
+    other = json.loads(cli("account", "new", f"{tag}a", "--json", env={"SCF_PASSWORD": "pw"}).output)["address"]
+    mine = json.loads(cli("account", "new", tag, "--json", env={"SCF_PASSWORD": "pw"}).output)["address"]
+    added = cli("participant", "add", tag, "--address", other, "--role", "buyer")
+    assert added.exit_code == 0, added.output
+
+    issued = cli("invoice", "issue", "--buyer", tag, "--number", f"{tag}-1", "--amount", "5", "--due", "2099-01-01")
+    listed = cli("invoice", "list", "--buyer", tag)
+
+    message = f"name '{tag}' is both the participant {other} and the local account {mine}; use the address\n"
+    assert issued.exit_code == 2 and issued.output == f"Error: buyer {message}", issued.output
+    assert listed.exit_code == 2 and listed.output == f"Error: buyer {message}", listed.output
+    # --as names an account: there the local account is meant.
+    from ledger.names import resolve
+
+    keystore = home_copy.settings.keystore_dir
+    assert resolve(tag, {other: tag}, "financier", keystore, account_first=True) == mine
+    assert resolve(f"{tag}a", {other: tag}, "financier", keystore, account_first=True) == other
+
+
+def test_cli_node_start_stop_keeps_state(tmp_path):
+    from ledger.evm.node import free_port, pid_alive
+
+    home = tmp_path / "home"
+    env = {**os.environ, "SCF_HOME": str(home), "SCF_NODE_PORT": str(free_port())}
+    env.pop("SCF_RPC_URL", None)
+
+    def scf(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([SCF, *args, "--json"], capture_output=True, text=True, env=env, timeout=120)
+
+    started = scf("node", "start")
+    assert started.returncode == 0, started.stderr
+    pid = json.loads(started.stdout)["pid"]
+    try:
+        assert json.loads(scf("node", "start").stdout)["started"] is False
+        assert scf("deploy").returncode == 0
+        added = subprocess.run(
+            [SCF, "participant", "add", "Tai Po Foods Ltd", "--address", "supplier", "--role", "supplier"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert added.returncode == 0, added.stderr
+        stopped = json.loads(scf("node", "stop").stdout)["stopped"]
+        assert stopped["pid"] == pid and not pid_alive(pid)
+        assert json.loads(scf("node", "status").stdout) == {"running": False}
+        restarted = scf("node", "start")
+        assert restarted.returncode == 0, restarted.stderr
+        pid = json.loads(restarted.stdout)["pid"]
+        # `participant list` reads the indexed ledger: index the restarted chain first.
+        assert scf("index", "sync").returncode == 0
+        listed = subprocess.run(
+            [SCF, "participant", "list", "--json"], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert [p["name"] for p in json.loads(listed.stdout)] == ["Tai Po Foods Ltd"]
+    finally:
+        subprocess.run([SCF, "node", "stop"], env=env, timeout=60)
+    assert not pid_alive(pid)
+
+
+def test_cli_sync_makes_a_new_invoice_visible_to_queries(cli):
+    invoice_id = cli_issue(cli, number="INV-SYNC-1")
+    listed = cli("invoice", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
+    unsynced = cli(
+        "invoice",
+        "issue",
+        "--buyer",
+        "buyer",
+        "--number",
+        "INV-SYNC-2",
+        "--amount",
+        "5",
+        "--due",
+        "2099-01-31",
+        "--no-sync",
+        "--json",
+    )
+    assert unsynced.exit_code == 0, unsynced.output
+    listed = cli("invoice", "list", "--json")
+    assert [row["invoice_id"] for row in json.loads(listed.output)] == [invoice_id]
+
+
+def test_cli_sync_failure_warns_but_keeps_the_transaction(cli, home_copy):
+    result = cli(
+        "invoice",
+        "issue",
+        "--buyer",
+        "buyer",
+        "--number",
+        "INV-SYNC-3",
+        "--amount",
+        "5",
+        "--due",
+        "2099-01-31",
+        "--json",
+        env={"SCF_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: done on chain, but the database was not updated" in result.output
+    assert result.output.rstrip().endswith("run `scf index sync`")
+
+
+def test_cli_node_ignores_a_recorded_pid_that_is_not_our_node(tmp_path):
+    """A PID reused by another process (here: this test process) is never signalled."""
+    from ledger.evm.node import pid_alive
+
+    node_dir = tmp_path / "home" / "node"
+    node_dir.mkdir(parents=True)
+    (node_dir / "anvil.json").write_text(json.dumps({"pid": os.getpid(), "port": 1, "start_time": 1}))
+    env = {**os.environ, "SCF_HOME": str(tmp_path / "home")}
+    status = subprocess.run([SCF, "node", "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert status.stdout == "local chain is not running; start it with `scf node start`\n"
+    stopped = subprocess.run([SCF, "node", "stop"], capture_output=True, text=True, env=env, timeout=60)
+    assert stopped.returncode == 0 and stopped.stdout == "local chain is not running\n"
+    assert pid_alive(os.getpid())
+    assert not (node_dir / "anvil.json").exists()
+
+
+def test_cli_deploy_gives_each_role_to_its_own_account(cli):
+    deployed = cli("deploy", "--force", "--currency-manager", "dev9", "--minter", "dev8", "--json")
+    assert deployed.exit_code == 0, deployed.output
+    data = json.loads(deployed.output)
+    assert data["version"] == 2
+    assert data["roles"] == {
+        "admin": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "operator": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "currency_manager": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "minter": "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    }
+    refused = cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "operator")
+    assert refused.exit_code == 1, refused.output
+    assert refused.output == "Error: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 lacks the minter permission\n"
+    assert cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "dev8", "--no-sync").exit_code == 0

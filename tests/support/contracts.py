@@ -1,0 +1,264 @@
+"""The contract-rules driver of ``tests/contracts/``: ``Net`` (the base scenario
+with short-hands for raw contract calls, built on ``support.lifecycle``), the
+``reverts`` check of custom errors, and the contracts' constants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3.logs import DISCARD
+
+from ledger.config import REPO_ROOT
+from ledger.deployment import Currency
+from ledger.errors import TransactionReverted
+from ledger.lifecycle import Ledger
+from ledger.money import date_to_timestamp, timestamp_to_date
+from support.lifecycle import Lifecycle
+
+DAY = 86_400
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO32 = b"\0" * 32
+# Role bits of the registry.
+SUPPLIER, BUYER, FINANCIER, AUDITOR = 1, 2, 4, 8
+# IInvoiceToken.Status.
+ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = range(1, 7)
+OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
+CURRENCY_MANAGER_ROLE = keccak(text="CURRENCY_MANAGER_ROLE")
+MINTER_ROLE = keccak(text="MINTER_ROLE")
+DEFAULT_ADMIN_ROLE = ZERO32
+UINT96_MAX = 2**96 - 1
+#: The default invoice: HKD 1,000.00.
+AMOUNT = 100_000
+#: IInvoiceToken.Invoice, in ABI order.
+INVOICE_FIELDS = (
+    "supplier",
+    "buyer",
+    "currency",
+    "dueDate",
+    "status",
+    "amount",
+    "paid",
+    "seller",
+    "financierDue",
+    "financierPaid",
+)
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "invoice_numbers.json").read_text())["vectors"]
+TEST_CONTRACTS_DIR = Path(__file__).parents[1] / "contracts"
+ARTIFACT_CACHE = REPO_ROOT / ".pytest_cache" / "scf-artifacts"
+
+
+@contextmanager
+def reverts(error: str, **args: Any) -> Iterator[pytest.ExceptionInfo[TransactionReverted]]:
+    """Expect TransactionReverted with custom error `error` carrying exactly `args`
+    (use ``unittest.mock.ANY`` for a value the test checks itself)."""
+    with pytest.raises(TransactionReverted) as info:
+        yield info
+    exc = info.value
+    assert exc.error_name == error, str(exc)
+    assert exc.error_args == args, str(exc)
+    assert "\n" not in str(exc)
+
+
+class Net(Lifecycle):
+    """The base scenario with short-hands for the contract-rule tests
+    (``Net(ledger, acct)``; parties, balances and the lifecycle steps come from
+    ``Lifecycle``)."""
+
+    ledger: Ledger
+    acct: Callable[[str], LocalAccount]
+
+    # -- parties and money ---------------------------------------------------
+    @property
+    def invoices(self) -> Any:
+        return self.ledger.invoices
+
+    @property
+    def registry(self) -> Any:
+        return self.ledger.registry
+
+    @property
+    def hkd(self) -> Currency:
+        return self.ledger.deployment.currency("HKD")
+
+    @property
+    def token(self) -> Any:
+        return self.ledger.token(self.hkd)
+
+    def balances(self, *names: str, token: Any = None) -> dict[str, int]:
+        return {n: self.balance(n, token) for n in names}
+
+    def approve_hkd(self, who: str, units: int) -> None:
+        self.send(self.token.functions.approve(self.invoices.address, units), who)
+
+    # -- chain ---------------------------------------------------------------
+    def send(self, fn: Any, who: str) -> Any:
+        return self.ledger.sender.transact(fn, self.acct(who))
+
+    def call(self, fn: Any, who: str | None = None) -> Any:
+        return self.ledger.sender.call(fn, self.addr(who) if who else None)
+
+    def receipt(self, result: dict[str, Any]) -> Any:
+        return self.ledger.w3.eth.get_transaction_receipt(result["tx_hash"])
+
+    def events(self, receipt: Any, name: str, contract: Any = None) -> list[Any]:
+        event = getattr((contract or self.invoices).events, name)()
+        return [e["args"] for e in event.process_receipt(receipt, errors=DISCARD)]
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        response = self.ledger.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        assert "error" not in response, response
+        return response["result"]
+
+    def now(self) -> int:
+        """The latest block's time (Ledger.chain_time is never before the wall
+        clock, and after evm_revert the chain's own time can be behind it)."""
+        return int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> None:
+        self.rpc("evm_increaseTime", [seconds])
+        self.rpc("evm_mine", [])
+
+    def mine_at(self, timestamp: int) -> None:
+        """Mine an empty block at exactly `timestamp`; views at "latest" then see it."""
+        self.rpc("evm_setNextBlockTimestamp", [timestamp])
+        self.rpc("evm_mine", [])
+        assert self.now() == timestamp
+
+    def due(self, days: int = 30) -> dt.date:
+        return timestamp_to_date(self.now()) + dt.timedelta(days=days)
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, who: str = "operator") -> Any:
+        factory = self.ledger.w3.eth.contract(abi=abi, bytecode=bytecode)
+        receipt = self.send(factory.constructor(*args), who)
+        return self.ledger.w3.eth.contract(address=receipt["contractAddress"], abi=abi)
+
+    # -- invoices --------------------------------------------------------------
+    def issue(
+        self,
+        number: str = "INV-1",
+        amount: str = "1000.00",
+        days: int = 30,
+        supplier: str = "supplier",
+        buyer: str = "buyer",
+        document: Path | None = None,
+    ) -> int:
+        result = self.issue_invoice(number, amount, self.due(days), supplier, buyer, document)
+        return int(result["invoice_id"])
+
+    def issue_fn(
+        self,
+        number: str = "INV-1",
+        buyer: str = "buyer",
+        amount: int = AMOUNT,
+        due_ts: int | None = None,
+        currency: str | None = None,
+        doc_hash: bytes = ZERO32,
+    ) -> Any:
+        """A raw v2 ``issue(buyer, number, amount, currency, dueDate, docHash)``."""
+        return self.invoices.functions.issue(
+            self.addr(buyer),
+            number,
+            amount,
+            currency or self.hkd.address,
+            date_to_timestamp(self.due(30)) if due_ts is None else due_ts,
+            doc_hash,
+        )
+
+    def issue_raw(self, number: str = "INV-1", supplier: str = "supplier", **kw: Any) -> int:
+        receipt = self.send(self.issue_fn(number, **kw), supplier)
+        (issued,) = self.events(receipt, "InvoiceIssued")
+        return int(issued["invoiceId"])
+
+    def confirmed(self, buyer: str = "buyer", **kw: Any) -> int:
+        invoice_id = self.issue(buyer=buyer, **kw)
+        self.confirm(invoice_id, buyer)
+        return invoice_id
+
+    def offered(self, financier: str | None = None, min_advance: str = "500.00", offer_days: int = 7, **kw: Any) -> int:
+        invoice_id = self.confirmed(**kw)
+        self.offer(invoice_id, financier, min_advance, offer_days)
+        return invoice_id
+
+    def financed(self, advance: str = "900.00", due: str | None = None, financier: str = "financier", **kw: Any) -> int:
+        invoice_id = self.offered(**kw)
+        self.finance(invoice_id, advance, due, financier)
+        return invoice_id
+
+    def offer_fn(
+        self, invoice_id: int, financier: str | None = None, min_advance: int = 50_000, expiry: int | None = None
+    ) -> Any:
+        return self.invoices.functions.offerForFinancing(
+            invoice_id,
+            self.addr(financier) if financier else ZERO_ADDRESS,
+            min_advance,
+            self.now() + 7 * DAY if expiry is None else expiry,
+        )
+
+    def terms(
+        self,
+        invoice_id: int,
+        advance: int,
+        due: int | None = None,
+        seller: str | None = None,
+        amount: int | None = None,
+        paid: int | None = None,
+        due_date: int | None = None,
+        deadline: int | None = None,
+    ) -> tuple[Any, ...]:
+        """IInvoiceToken.FinancingTerms priced on the invoice as it is now, unless overridden
+        (``due`` defaults to the open amount: no reserve)."""
+        inv = self.invoice(invoice_id)
+        return (
+            advance,
+            inv["amount"] - inv["paid"] if due is None else due,
+            self.owner(invoice_id) if seller is None else seller,
+            inv["amount"] if amount is None else amount,
+            inv["paid"] if paid is None else paid,
+            inv["dueDate"] if due_date is None else due_date,
+            self.now() + 3600 if deadline is None else deadline,
+        )
+
+    def finance_fn(self, invoice_id: int, advance: int, **kw: Any) -> Any:
+        return self.invoices.functions.finance(invoice_id, self.terms(invoice_id, advance, **kw))
+
+    def invoice(self, invoice_id: int) -> dict[str, Any]:
+        return dict(zip(INVOICE_FIELDS, self.call(self.invoices.functions.getInvoice(invoice_id)), strict=True))
+
+    def listing(self, invoice_id: int) -> tuple[str, int, int]:
+        financier, expiry, min_advance = self.call(self.invoices.functions.getListing(invoice_id))
+        return (financier, int(expiry), int(min_advance))
+
+    def owner(self, invoice_id: int) -> str:
+        return str(self.invoices.functions.ownerOf(invoice_id).call())
+
+    def invoice_id_of(self, number: str, supplier: str = "supplier") -> int:
+        return int(self.call(self.invoices.functions.invoiceIdOf(self.addr(supplier), number)))
+
+    def next_id(self) -> int:
+        return int(self.invoices.functions.nextInvoiceId().call())
+
+    # -- registry and operator ---------------------------------------------------
+    def admit(self, who: str, name: str, roles: int, kyc_expiry: int | None = None) -> None:
+        expiry = self.now() + 365 * DAY if kyc_expiry is None else kyc_expiry
+        self.send(self.registry.functions.admit(self.addr(who), name, roles, expiry), "operator")
+
+    def kyc_expiry(self, who: str) -> int:
+        return int(self.registry.functions.participant(self.addr(who)).call()[2])
+
+    def set_paused(self, paused: bool) -> None:
+        self.ledger.set_paused(self.acct("operator"), paused)
+
+    def suspend(self, who: str, suspended: bool = True) -> None:
+        self.ledger.set_suspended(self.acct("operator"), self.addr(who), suspended)
+
+
+def transfer(net: Net, invoice_id: int, frm: str, to: str) -> Any:
+    return net.transfer(invoice_id, frm, to)
