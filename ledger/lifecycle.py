@@ -133,6 +133,15 @@ class Ledger:
         }
 
     def set_suspended(self, operator: LocalAccount, address: str, suspended: bool) -> dict[str, Any]:
+        """Suspend or reinstate; refused without a transaction when the
+        participant is already in that state (or was never admitted)."""
+        _, _, _, admitted, now_suspended = self.registry.functions.participant(address).call()
+        who = self.name_of(address) or address
+        if not admitted:
+            raise InputError(f"{who} is not an admitted participant; admit it with `scf participant add`")
+        if bool(now_suspended) == suspended:
+            state = "suspended" if suspended else "not suspended"
+            raise InputError(f"{who} is already {state}; nothing to change")
         fn = self.registry.functions.suspend if suspended else self.registry.functions.reinstate
         receipt = self.sender.transact(fn(address), operator)
         return {"address": address, "name": self.name_of(address), "suspended": suspended, **self._tx(receipt)}
@@ -200,6 +209,10 @@ class Ledger:
     def mint(self, operator: LocalAccount, to: str, amount: str, symbol: str) -> dict[str, Any]:
         currency = self.deployment.currency(symbol)
         units = to_minor_units(amount, currency.decimals)
+        if units == 0:
+            raise InputError(
+                f"invalid amount {amount!r}: minting nothing sends a transaction for nothing; give more than 0"
+            )
         receipt = self.sender.transact(self.token(currency).functions.mint(to, units), operator)
         return {
             "to": to,

@@ -11,6 +11,7 @@ only read the database start fast.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -93,7 +94,19 @@ class LedgerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if ctx.parent is None:
+                sys.stdout.flush()  # here, where a closed pipe or a full disk can still be reported
+            return result
+        except BrokenPipeError:
+            # `scf invoice list --csv | head -1`: the reader has gone; stop quietly, as Unix tools do.
+            _silence_stdout()
+            raise click.exceptions.Exit(141) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EFBIG):
+                raise _internal_error(exc) from None
+            _silence_stdout()
+            raise _LedgerClickError(f"cannot write the output: {exc.strerror}; write it somewhere else", 1) from None
         except LedgerError as exc:
             message = str(exc)
             if "\n" in message and not exc.keep_lines:  # compiler output keeps its lines
@@ -108,13 +121,29 @@ class LedgerGroup(click.Group):
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - no tracebacks for users
-            if os.environ.get("SCF_DEBUG"):
-                traceback.print_exc()
-            raise _LedgerClickError(
-                f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
-                "(rerun with SCF_DEBUG=1 for details and report it)",
-                70,
-            ) from None
+            raise _internal_error(exc) from None
+
+
+def _internal_error(exc: BaseException) -> _LedgerClickError:
+    """A bug, in one line (exit 70); SCF_DEBUG=1 prints the traceback."""
+    if os.environ.get("SCF_DEBUG"):
+        traceback.print_exception(exc)
+    return _LedgerClickError(
+        f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+        "(rerun with SCF_DEBUG=1 for details and report it)",
+        70,
+    )
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+#: An invoice id: the contract's ids are uint256, so a larger number is bad input, not a chain error.
+INVOICE_ID = click.IntRange(min=1, max=2**256 - 1)
 
 
 # -- settings, database, chain -------------------------------------------------------

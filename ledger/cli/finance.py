@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli.common import (
+    INVOICE_ID,
     LedgerGroup,
     as_option,
     csv_option,
@@ -92,7 +93,7 @@ def finance() -> None:
 
 
 @finance.command("quote")
-@click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("invoice_id", type=INVOICE_ID, metavar="ID")
 @as_option("financier", FINANCIER_HELP)
 @policy_option()
 @json_option
@@ -253,7 +254,7 @@ def _decisions_text(flat: list[dict[str, Any]]) -> None:
 @click.option("--financier", metavar="NAME", help="Only decisions of this financier (name or address).")
 @deprecated_as_option("--financier")
 @click.option("--status", help="Only these statuses (comma-separated): approved, declined, executed, expired, failed.")
-@click.option("--invoice", "invoice_id", type=click.IntRange(min=1), metavar="ID", help="Only this invoice.")
+@click.option("--invoice", "invoice_id", type=INVOICE_ID, metavar="ID", help="Only this invoice.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="K", help="At most K decisions (newest first).")
 @csv_option
 @json_option

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli.common import (
+    INVOICE_ID,
     LedgerGroup,
     as_option,
     emit,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from ledger.lifecycle import Ledger
 
-ID = click.IntRange(min=1)
+ID = INVOICE_ID
 
 
 @click.group(cls=LedgerGroup)

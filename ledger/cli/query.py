@@ -14,7 +14,16 @@ from typing import Any
 
 import click
 
-from ledger.cli.common import csv_option, emit, json_option, ledger_db, parse_date, settings_of, table_or_csv
+from ledger.cli.common import (
+    INVOICE_ID,
+    csv_option,
+    emit,
+    json_option,
+    ledger_db,
+    parse_date,
+    settings_of,
+    table_or_csv,
+)
 
 AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
 
@@ -156,7 +165,7 @@ HISTORY_COLUMNS = ("block", "time", "tx_hash", "log_index", "event", "amount", "
 
 
 @click.command("history")
-@click.argument("invoice_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("invoice_id", type=INVOICE_ID, metavar="ID")
 @as_of_option
 @csv_option
 @json_option

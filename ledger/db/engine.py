@@ -78,6 +78,11 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
         raise DatabaseError(
             f"invalid database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
         ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r} in {parsed.render_as_string(hide_password=True)}: "
+            "scf stores its ledger in SQLite (sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+        )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
