@@ -126,5 +126,5 @@ def test_indexer_cli_bad_database_url_is_one_line(chain: Any) -> None:
     )
 
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("Error: cannot use database URL nosuchdb://x: ")
+    assert result.output.startswith("Error: unsupported database 'nosuchdb' in nosuchdb://x: scf stores its ledger in ")
     assert result.output.count("\n") == 1

@@ -503,7 +503,7 @@ def test_queries_and_verify_survive_times_past_year_9999(
     "args",
     [
         ["invoice", "history", str(2**63)],
-        ["invoice", "history", str(2**256)],
+        ["invoice", "history", str(2**256 - 1)],
         ["invoice", "show", str(2**64), "--as-of-block", "1"],
     ],
 )
@@ -511,6 +511,13 @@ def test_queries_ids_past_64_bits_are_not_in_the_ledger(cli: Any, scenario: Scen
     result = cli(*args)
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"Error: invoice {args[2]} ") and result.output.count("\n") == 1
+
+
+def test_queries_ids_past_uint256_are_bad_input(cli: Any, scenario: Scenario) -> None:
+    """No contract id is above 2^256-1: such a number is refused as bad input before any lookup."""
+    result = cli("invoice", "history", str(2**256))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: Invalid value for 'ID': ") and result.output.count("\n") == 1
 
 
 def test_queries_huge_limit_is_all(cli: Any) -> None:
