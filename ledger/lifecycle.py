@@ -38,13 +38,15 @@ from ledger.money import (
     timestamp_to_date,
     to_minor_units,
 )
-from ledger.names import ZERO_ADDRESS, role_names
+from ledger.names import ROLE_BITS, ZERO_ADDRESS, check_participant_name, role_names
 from ledger.names import resolve as resolve_name
 
 __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
 
 #: How long a financier's terms stay valid after it sends them.
 TERMS_VALIDITY = dt.timedelta(minutes=15)
+#: The longest listing `scf invoice offer --days` accepts (a listing lapses; the holder lists again).
+MAX_LISTING_DAYS = 365
 
 
 class Ledger:
@@ -117,8 +119,7 @@ class Ledger:
     def add_participant(
         self, operator: LocalAccount, name: str, address: str, roles: int, kyc_until: dt.date
     ) -> dict[str, Any]:
-        if not name.strip():
-            raise InputError("a participant needs a non-empty name")
+        check_participant_name(name)
         if name.strip().casefold() in {n.casefold() for n in self.participant_names().values()}:
             raise InputError(f"participant name {name!r} is taken; choose a distinct name")
         expiry = kyc_expiry_timestamp(kyc_until)
@@ -317,8 +318,15 @@ class Ledger:
         currency = self._currency_of(state)
         min_units = to_minor_units(min_advance, currency.decimals, "minimum advance")
         to = self.resolve(financier, "financier").address if financier else ZERO_ADDRESS
-        if days <= 0:
-            raise InputError(f"invalid listing period {days} days: must be at least 1")
+        if financier:
+            roles = int(self.registry.functions.participant(to).call()[1])
+            if not roles & ROLE_BITS["financier"]:
+                raise InputError(
+                    f"{self.name_of(to) or to} does not have the financier role; list it for a financier, "
+                    "or for any financier without --to"
+                )
+        if not 1 <= days <= MAX_LISTING_DAYS:
+            raise InputError(f"invalid listing period {days} days: must be 1 to {MAX_LISTING_DAYS}")
         expiry = self.chain_time() + days * 86400
         receipt = self.sender.transact(
             self.invoices.functions.offerForFinancing(invoice_id, to, min_units, expiry), holder

@@ -85,6 +85,26 @@ def checksum(address: str) -> str:
     return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexits, digest[:40], strict=True))
 
 
+#: The longest participant name the registry accepts, in bytes of UTF-8.
+MAX_NAME_BYTES = 128
+
+
+def check_participant_name(name: str) -> None:
+    """A name is printable, 1 to 128 bytes, and never parses as an address
+    (every command reads text starting with 0x as one)."""
+    clean = name.strip()
+    if not clean:
+        raise InputError("a participant needs a non-empty name")
+    if not clean.isprintable():
+        raise InputError(f"invalid participant name {clean!r}: it contains a line break or control character")
+    if len(clean.encode()) > MAX_NAME_BYTES:
+        raise InputError(
+            f"invalid participant name: it is {len(clean.encode())} bytes long; the limit is {MAX_NAME_BYTES}"
+        )
+    if clean[:2].lower() == "0x":
+        raise InputError(f"invalid participant name {clean!r}: a name starting with 0x would be read as an address")
+
+
 def keystore_address(keystore_dir: Path | None, name: str) -> str | None:
     """The address of keystore account ``name`` (None if there is none)."""
     if keystore_dir is None or not _NAME_RE.match(name):
@@ -120,6 +140,13 @@ def resolve(
     if address:
         if not _ADDRESS_RE.match(raw):
             raise InputError(f"invalid {what} address {text!r}: expected 0x and 40 hex digits")
+        hexits = raw[2:]
+        if hexits != hexits.lower() and hexits != hexits.upper() and checksum(raw) != raw:
+            # Mixed case is an EIP-55 checksum; a wrong one is a typo, not an address to "correct".
+            raise InputError(
+                f"invalid {what} address {text!r}: its EIP-55 checksum is wrong (a typo?); "
+                "check it, or give it in lower case"
+            )
         return checksum(raw)
     matches = [a for a, n in names.items() if n.casefold() == raw.casefold()]
     if len(matches) > 1:

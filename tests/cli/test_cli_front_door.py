@@ -85,3 +85,58 @@ def test_cli_unsupported_database_says_which_are_supported(cli, url):
         f"Error: unsupported database '{backend}' in {url}: scf stores its ledger in SQLite (sqlite:///PATH) "
         "or PostgreSQL (postgresql+psycopg://USER@HOST/DB)\n"
     )
+
+
+def test_cli_address_with_a_wrong_checksum_is_refused(cli):
+    right = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"  # buyer2
+    wrong = right.replace("976EA", "976eA")  # one letter's case flipped: a typo in a checksummed address
+    assert cli("token", "balance", right).exit_code == 0
+    assert cli("token", "balance", right.lower()).exit_code == 0
+    result = cli("token", "balance", wrong)
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"Error: invalid participant address {wrong!r}: its EIP-55 checksum is wrong (a typo?); check it, "
+        "or give it in lower case\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Evil\nLtd", "it contains a line break or control character"),
+        ("Evil\x1b[2J Ltd", "it contains a line break or control character"),
+        ("0x5555555555555555555555555555555555555555", "a name starting with 0x would be read as an address"),
+    ],
+)
+def test_cli_participant_names_are_printable_and_never_addresses(cli, home_copy, name, reason):
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    block = w3.eth.block_number
+    result = cli("participant", "add", name, "--address", "dev9", "--role", "supplier")
+    assert result.exit_code == 2, result.output
+    assert result.output == f"Error: invalid participant name {name!r}: {reason}\n"
+    assert w3.eth.block_number == block
+
+
+def test_cli_participant_name_of_5000_characters_is_refused(cli):
+    result = cli("participant", "add", "N" * 5000, "--address", "dev9", "--role", "supplier")
+    assert result.exit_code == 2, result.output
+    assert result.output == "Error: invalid participant name: it is 5000 bytes long; the limit is 128\n"
+
+
+def test_cli_offer_bounds_and_financier_role(cli):
+    from support.cli import cli_issue
+
+    invoice_id = cli_issue(cli)
+    assert cli("invoice", "confirm", str(invoice_id), "--as", "buyer").exit_code == 0
+    long = cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--days", "100000")
+    assert long.exit_code == 2, long.output
+    assert long.output == "Error: invalid listing period 100000 days: must be 1 to 365\n"
+    not_financier = cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--to", "buyer2")
+    assert not_financier.exit_code == 2, not_financier.output
+    assert not_financier.output == (
+        "Error: Kwai Chung Logistics Ltd does not have the financier role; list it for a financier, "
+        "or for any financier without --to\n"
+    )
+    above = cli("invoice", "offer", str(invoice_id), "--min-advance", "200000.00")
+    assert above.exit_code == 1 and above.output.startswith("Error: asking advance "), above.output
