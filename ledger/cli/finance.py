@@ -112,7 +112,19 @@ def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path
     policy = find_policy(settings, policy_path, as_name)
     desk = _desk(ctx)
     financier = desk.ledger.resolve(as_name, "financier", account_first=True).address
+    _require_financier(desk, financier)
     emit(ctx, desk.quote(invoice_id, financier, policy), _print_decision)
+
+
+def _require_financier(desk: Desk, address: str) -> None:
+    """A quote is a financier's decision: refused, before anything is stored,
+    for a party without the financier role."""
+    from ledger.names import ROLE_BITS
+
+    roles = int(desk.ledger.registry.functions.participant(address).call()[1])
+    if not roles & ROLE_BITS["financier"]:
+        who = desk.ledger.name_of(address) or address
+        raise InputError(f"{who} does not have the financier role; a quote is a financier's decision")
 
 
 @finance.command("execute")

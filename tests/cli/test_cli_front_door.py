@@ -4,6 +4,7 @@ full disk ends quietly or in one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -140,3 +141,18 @@ def test_cli_offer_bounds_and_financier_role(cli):
     )
     above = cli("invoice", "offer", str(invoice_id), "--min-advance", "200000.00")
     assert above.exit_code == 1 and above.output.startswith("Error: asking advance "), above.output
+
+
+def test_cli_quote_by_a_party_without_the_financier_role_stores_nothing(cli, home_copy):
+    from ledger.config import REPO_ROOT
+
+    policy = str(REPO_ROOT / "examples" / "policy.toml")
+    assert cli("index", "sync").exit_code == 0
+    refused = cli("finance", "quote", "1", "--as", "supplier", "--policy", policy)
+    assert refused.exit_code == 2, refused.output
+    assert refused.output == (
+        "Error: Kowloon Precision Parts Ltd does not have the financier role; a quote is a financier's decision\n"
+    )
+    listed = cli("finance", "list", "--financier", "supplier", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output) == []
