@@ -158,12 +158,18 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
 
 
 def test_finance_decisions_financier_role_is_checked(cli: Any, book: Book) -> None:
-    """`finance quote --as buyer`: the buyer is no financier, so no approval."""
+    """`finance quote --as buyer`: the buyer is no financier, so the quote is
+    refused before anything is stored (it used to store a declined decision)."""
     invoice_id = book.issue()
     result = cli("finance", "quote", str(invoice_id), "--as", "buyer", "--policy", str(EXAMPLE))
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].startswith(f"decision 1: DECLINED invoice {invoice_id} for {BUYER_NAME}")
-    assert f"  FAIL financier_kyc: {BUYER_NAME} is not an admitted financier" in result.output
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"Error: {BUYER_NAME} does not have the financier role; a quote is a financier's decision\n"
+    )
+    assert cli("index", "sync").exit_code == 0
+    listed = cli("finance", "list", "--financier", "buyer", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output) == []
 
 
 def test_finance_decisions_dev_addresses_match_the_derived_keys() -> None:
