@@ -19,6 +19,7 @@ from web3.logs import DISCARD
 from ledger.config import REPO_ROOT
 from ledger.deployment import Currency
 from ledger.errors import TransactionReverted
+from ledger.evm.invoice import STRUCT_FIELDS
 from ledger.lifecycle import Ledger
 from ledger.money import date_to_timestamp, timestamp_to_date
 from support.lifecycle import Lifecycle
@@ -37,19 +38,8 @@ DEFAULT_ADMIN_ROLE = ZERO32
 UINT96_MAX = 2**96 - 1
 #: The default invoice: HKD 1,000.00.
 AMOUNT = 100_000
-#: IInvoiceToken.Invoice, in ABI order.
-INVOICE_FIELDS = (
-    "supplier",
-    "buyer",
-    "currency",
-    "dueDate",
-    "status",
-    "amount",
-    "paid",
-    "seller",
-    "financierDue",
-    "financierPaid",
-)
+#: IInvoiceToken.Invoice, in ABI order: the one definition, in the ChainInvoice type.
+INVOICE_FIELDS = STRUCT_FIELDS
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "invoice_numbers.json").read_text())["vectors"]
 TEST_CONTRACTS_DIR = Path(__file__).parents[1] / "contracts"
 ARTIFACT_CACHE = REPO_ROOT / ".pytest_cache" / "scf-artifacts"
