@@ -193,6 +193,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         _existing(invoiceId);
         address holder = _ownerOf(invoiceId);
         if (msg.sender != holder) revert NotInvoiceHolder(invoiceId, msg.sender, holder);
+        if (_listings[invoiceId].expiry == 0) revert NotListed(invoiceId);
         delete _listings[invoiceId];
         emit FinancingOfferWithdrawn(invoiceId, holder);
     }

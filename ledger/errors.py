@@ -9,16 +9,20 @@ and exits with the family's :attr:`LedgerError.exit_code`::
 
     LedgerError                      1  (root; never raised itself)
     ├── InputError                   2  a value given by the user cannot be used
-    │   └── InvalidInvoiceNumber
+    │   ├── InvalidInvoiceNumber
+    │   ├── UnknownInvoice              no invoice has that id (chain or indexed ledger)
+    │   │   └── InvoiceNotFound         ... as the contracts said it (also TransactionReverted)
+    │   ├── RevertedInput               the contracts refused a value given (also TransactionReverted)
+    │   └── PolicyError                 a policy file given or found cannot be read or validated
     ├── Refused                      1  a rule refused the operation
     │   ├── TransactionReverted         the contracts refused a transaction
     │   └── DecisionRefused             a financing decision cannot be executed
-    └── EnvironmentProblem           1  the setting around the ledger is wrong or away
+    └── EnvironmentProblem           3  the setting around the ledger is wrong, unreadable or away
         ├── ConfigError                 settings, config.toml
-        │   └── PolicyError             a financier's policy file
         ├── CompileError                the Solidity compiler
         ├── NodeError                   the local Anvil node
-        ├── AccountError                keystore and signing accounts
+        ├── AccountError                the keystore: a key file that cannot be read or used
+        │   └── UnreadableKeystore
         ├── DeploymentError             the deployment record
         │   ├── MissingContract
         │   └── UnknownCurrency
@@ -32,8 +36,12 @@ and exits with the family's :attr:`LedgerError.exit_code`::
             │   └── RpcBusy
             └── TransactionTimeout
 
-The exit codes are those of the CLI before the tree had families: input 2,
-everything else 1 (tests and users' scripts rely on them).
+So a script can tell the three apart: 2, fix the command line (an amount, a
+date, a name, an id that does not exist, a policy file); 1, the ledger's
+state or a rule does not allow it now; 3, fix the setting (start the node,
+restore the keystore file, point --db-url at the database, fix
+config.toml) and run the same command again. Anything else a user can cause
+is one of these; exit 70 is left for bugs.
 """
 
 from __future__ import annotations
@@ -66,10 +74,11 @@ class Refused(LedgerError):
 
 
 class EnvironmentProblem(LedgerError):
-    """The setting around the ledger is wrong or unavailable: configuration,
-    compiler, node, keystore, deployment record, database, chain."""
+    """The setting around the ledger is wrong, unreadable or unavailable:
+    configuration, compiler, node, keystore, deployment record, database,
+    chain. Fixing the setting, not the command, makes the command work."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 # -- input ---------------------------------------------------------------------------------------
@@ -80,6 +89,31 @@ class InvalidInvoiceNumber(InputError):
         self.number = number
         self.reason = reason
         super().__init__(f"invalid invoice number {number!r}: {reason}")
+
+
+class UnknownInvoice(InputError):
+    """No invoice has the id given. The same family and one line on every
+    command that takes an id (show, history, confirm, offer, finance, repay,
+    cancel, withdraw): an id that does not exist is bad input, not a rule.
+    ``where`` narrows it (" in the indexed ledger (...)"); ``hint`` says what to do."""
+
+    def __init__(self, invoice_id: int, where: str = "", hint: str = "see `scf invoice list`") -> None:
+        self.invoice_id = invoice_id
+        self.where = where
+        self.hint = hint
+        super().__init__(f"invoice {invoice_id} does not exist{where}; {hint}")
+
+
+class PolicyError(InputError):
+    """A policy file cannot be read, parsed or validated: bad input (exit 2)
+    whether the file given with ``--policy`` is missing or invalid, as a
+    financier's policy is the input of its decisions (a corrupt ``config.toml``
+    is a :class:`ConfigError`, exit 3)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        self.detail = message
+        super().__init__(f"{source}: {message}")
 
 
 # -- refused -------------------------------------------------------------------------------------
@@ -97,18 +131,27 @@ class DecisionRefused(Refused):
     """A decision cannot be executed (declined, executed, expired, stale)."""
 
 
+class InvoiceNotFound(UnknownInvoice, TransactionReverted):
+    """The contracts' ``InvoiceNotFound(invoiceId)``: an :class:`UnknownInvoice`
+    (exit 2, bad input) that is also a :class:`TransactionReverted`, so code
+    that reads ``error_name`` and ``error_args`` of a revert sees it as one."""
+
+    def __init__(self, invoice_id: int) -> None:
+        super().__init__(invoice_id)
+        self.error_name = "InvoiceNotFound"
+        self.error_args = {"invoiceId": invoice_id}
+
+
+class RevertedInput(InputError, TransactionReverted):
+    """The contracts refused a value the user gave (a due date out of range,
+    an invalid amount or number, the supplier as its own buyer): bad input
+    (exit 2) that is also a :class:`TransactionReverted`, with the decoded
+    ``error_name`` and ``error_args``."""
+
+
 # -- environment ---------------------------------------------------------------------------------
 class ConfigError(EnvironmentProblem):
     """A setting, a data directory or a config file is wrong."""
-
-
-class PolicyError(ConfigError):
-    """A policy file cannot be read, parsed or validated."""
-
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        self.detail = message
-        super().__init__(f"{source}: {message}")
 
 
 class CompileError(EnvironmentProblem):
@@ -122,7 +165,22 @@ class NodeError(EnvironmentProblem):
 
 
 class AccountError(EnvironmentProblem):
-    """An account is unknown, locked, or not allowed on this chain."""
+    """The keystore: a key file that cannot be read or used. (A name,
+    password or key the user gives that cannot be used is an InputError; a
+    dev key off the dev chain is refused by a rule.)"""
+
+
+class UnreadableKeystore(AccountError):
+    """The keystore file of account ``name`` cannot be read, or is not a key file."""
+
+    def __init__(self, path: object, name: str, problem: str) -> None:
+        self.path = path
+        self.name = name
+        self.problem = problem
+        super().__init__(
+            f"keystore file {path} {problem}; restore it from a backup, or move it away "
+            f"and re-import the key with `scf account import {name}`"
+        )
 
 
 class DeploymentError(EnvironmentProblem):

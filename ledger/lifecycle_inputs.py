@@ -10,7 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import InputError
+from ledger.money import to_minor_units
 from ledger.names import ROLE_BITS
+
+
+def positive_units(text: str, decimals: int, what: str = "amount") -> int:
+    """An amount the user gives for a transaction, in minor units: zero is
+    bad input like a negative (exit 2), refused before anything is sent,
+    not left for the contracts to refuse as a rule."""
+    units = to_minor_units(text, decimals, what)
+    if units == 0:
+        raise InputError(f"invalid {what} {text!r}: must be more than 0")
+    return units
 
 
 def document_hash(path: Path | None) -> bytes:

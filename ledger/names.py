@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from enum import IntEnum
 from pathlib import Path
 
-from ledger.errors import InputError
+from ledger.errors import InputError, UnreadableKeystore
 
 #: Anvil's default-mnemonic accounts 0..9, by the names ledger.evm.accounts.DEV_NAMES gives them.
 DEV_ADDRESSES: dict[str, str] = {
@@ -116,7 +116,7 @@ def keystore_address(keystore_dir: Path | None, name: str) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"unreadable keystore file {path}: {exc}; fix or remove it") from None
+        raise UnreadableKeystore(path, name, f"cannot be read or is corrupt ({type(exc).__name__}: {exc})") from None
 
 
 def account_address(name: str, keystore_dir: Path | None = None) -> str | None:

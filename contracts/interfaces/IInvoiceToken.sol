@@ -161,6 +161,8 @@ interface IInvoiceToken {
     error InvalidOfferExpiry(uint256 invoiceId, uint64 expiry);
     /// @notice A listing's asking advance is zero or above the open amount.
     error InvalidAsk(uint256 invoiceId, uint256 minAdvance, uint256 outstanding);
+    /// @notice The invoice has no listing to withdraw (never listed, withdrawn, or consumed).
+    error NotListed(uint256 invoiceId);
     /// @notice The repayment is zero or above the open amount.
     error InvalidRepayment(uint256 invoiceId, uint256 amount, uint256 outstanding);
     /// @notice `to` received `received` of the `expected` minor units sent: fee-on-transfer and
@@ -248,6 +250,8 @@ interface IInvoiceToken {
 
     /// @notice Withdraw a listing, as the holder. Allowed to suspended and
     /// KYC-expired holders too: taking consent back is never new business.
+    /// Reverts with `NotListed` when there is no listing (a lapsed one can
+    /// still be withdrawn), so a withdrawal event always ends a real listing.
     function withdrawOffer(uint256 invoiceId) external;
 
     /// @notice Fund a listed receivable: `terms.advance` moves from the caller to

@@ -83,7 +83,10 @@ def account_import(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def account_list(ctx: click.Context) -> None:
     """Known accounts: keystores, and the dev accounts (operator, supplier,
-    buyer, financier, ...; dev chain only).
+    buyer, financier, ...; dev chain only). A keystore file that cannot be
+    read or is corrupt is listed as unreadable (address null and its
+    `problem` in JSON), with a warning on stderr; the others are listed as
+    usual and the exit code stays 0.
 
     Example:
 
@@ -92,11 +95,21 @@ def account_list(ctx: click.Context) -> None:
     """
     from ledger.evm.accounts import list_accounts
 
-    rows = [a.__dict__ for a in list_accounts(settings_of(ctx))]
+    found = list_accounts(settings_of(ctx))
+    rows = [
+        {"name": a.name, "address": a.address, "kind": a.kind, **({"problem": a.problem} if a.problem else {})}
+        for a in found
+    ]
 
-    def text(data: list[dict[str, str]]) -> None:
+    def text(data: list[dict[str, str | None]]) -> None:
         for row in data:
+            if row["address"] is None:
+                click.echo(f"{row['name']:<12} {'(unreadable)':<42}  {row['kind']}")
+                continue
             note = "  (dev chain 31337 only)" if row["kind"] == "dev" else ""
             click.echo(f"{row['name']:<12} {row['address']}  {row['kind']}{note}")
 
     emit(ctx, rows, text)
+    for account in found:
+        if account.problem:
+            click.echo(f"warning: {account.problem}", err=True)

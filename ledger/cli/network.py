@@ -14,7 +14,8 @@ from ledger.cli.common import as_option, emit, json_option, open_ledger, signer,
 @click.pass_context
 def pause_cmd(ctx: click.Context, as_name: str) -> None:
     """Stop all invoice state changes (operator only), e.g. while an incident
-    is looked into; `scf unpause` resumes them.
+    is looked into; `scf unpause` resumes them. Refused (exit 1, nothing
+    sent) when the network is already paused.
 
     Example:
 
@@ -32,6 +33,7 @@ def pause_cmd(ctx: click.Context, as_name: str) -> None:
 @click.pass_context
 def unpause_cmd(ctx: click.Context, as_name: str) -> None:
     """Resume invoice state changes after `scf pause` (operator only).
+    Refused (exit 1, nothing sent) when the network is not paused.
 
     Example:
 

@@ -23,7 +23,7 @@ def node() -> None:
 
 
 @node.command("start")
-@click.option("--port", type=int, help="Port to listen on (default 8545; env SCF_NODE_PORT).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default 8545; env SCF_NODE_PORT).")
 @json_option
 @click.pass_context
 def node_start(ctx: click.Context, port: int | None) -> None:

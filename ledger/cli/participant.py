@@ -7,6 +7,7 @@ import datetime as dt
 
 import click
 
+from ledger.business_time import today as business_today
 from ledger.cli.common import (
     LedgerGroup,
     as_option,
@@ -47,30 +48,46 @@ def _kyc_date(text: str, today: dt.date) -> dt.date:
     "--role", "role_text", required=True, help="supplier, buyer, financier, auditor; several comma-separated."
 )
 @click.option("--kyc-until", help="Last day the KYC is valid (YYYY-MM-DD; default one year from today).")
+@click.option(
+    "--allow-contract",
+    is_flag=True,
+    help="Admit an address that is a contract (a contract wallet such as a multisig); refused otherwise.",
+)
 @as_option("operator")
 @sync_option
 @json_option
 @click.pass_context
 def participant_add(
-    ctx: click.Context, name: str, address_text: str, role_text: str, kyc_until: str | None, as_name: str
+    ctx: click.Context,
+    name: str,
+    address_text: str,
+    role_text: str,
+    kyc_until: str | None,
+    allow_contract: bool,
+    as_name: str,
 ) -> None:
     """Admit a participant under NAME with its roles and the last day its KYC
-    is valid (operator only).
+    is valid (operator only). An address with contract code is refused
+    unless --allow-contract says it is a contract wallet (e.g. a multisig).
 
     Example:
 
     \b
         scf participant add "Harbour Trade Finance Ltd" --address financier \\
             --role financier --kyc-until 2027-12-31
+        scf participant add "Lantau Treasury Safe" --role financier --allow-contract \\
+            --address 0x5FbDB2315678afecb367f032d93F642f64180aa3
     """
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text)
-    today = dt.datetime.now(dt.UTC).date()
+    today = business_today()
     until = _kyc_date(kyc_until, today) if kyc_until else today + dt.timedelta(days=365)
     ledger = open_ledger(ctx)
     address = ledger.resolve(address_text, "new participant").address
-    result = ledger.add_participant(signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until)
+    result = ledger.add_participant(
+        signer(ctx, as_name, ledger.sender.chain_id), name, address, roles, until, allow_contract=allow_contract
+    )
     emit(
         ctx,
         result,
@@ -101,7 +118,7 @@ def participant_update(
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text) if role_text is not None else None
-    until = None if kyc_until is None else _kyc_date(kyc_until, dt.datetime.now(dt.UTC).date())
+    until = None if kyc_until is None else _kyc_date(kyc_until, business_today())
     ledger = open_ledger(ctx)
     party = ledger.resolve(who)
     result = ledger.update_participant(

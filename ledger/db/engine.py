@@ -29,11 +29,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ledger.errors import DatabaseError
+from ledger.errors import DatabaseError, InputError
 
 #: The newest migration; :func:`upgrade` is skipped when the database has it.
 #: A test checks this equals the head of ``ledger/db/migrations/versions``.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock key that serialises concurrent migrations.
 MIGRATION_LOCK_KEY = 0x5CF1ED6E
@@ -74,8 +74,8 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
     url = _normalise(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(
+    except ArgumentError:  # a malformed URL is bad input (exit 2); a database that is away is not
+        raise InputError(
             f"invalid database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
@@ -159,8 +159,10 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
             return None if row is None else str(row[0])
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database {describe_url(str(engine.url))}: {_reason(exc)}") from None
+    except DBAPIError as exc:  # also SQLite's "file is not a database" (a DatabaseError, not an OperationalError)
+        raise DatabaseError(
+            f"cannot open the database {describe_url(str(engine.url))}: {_reason(exc)}; check --db-url / SCF_DB_URL"
+        ) from None
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -8,7 +8,6 @@ was and the user sees the decoded rule.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,14 +25,27 @@ from web3.exceptions import (
 )
 from web3.types import TxReceipt
 
-from ledger.errors import ChainError, RpcUnreachable, TransactionReverted, TransactionTimeout
+from ledger.errors import (
+    ChainError,
+    InputError,
+    InvoiceNotFound,
+    RevertedInput,
+    RpcUnreachable,
+    TransactionReverted,
+    TransactionTimeout,
+)
 from ledger.evm.abi import abi_type
+from ledger.format import text_time
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names, status_name
 
+#: Custom errors about a value the caller gave, not about the ledger's state:
+#: bad input (exit 2), the same family as when the client catches it first.
+INPUT_ERRORS = frozenset({"InvalidAmount", "InvalidDueDate", "InvalidBuyer", "InvalidInvoiceNumber"})
+
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {
-    "InvoiceNotFound": "invoice {invoiceId} does not exist",
+    "InvoiceNotFound": "invoice {invoiceId} does not exist; see `scf invoice list`",
     "DuplicateInvoice": (
         "duplicate invoice: {supplier} already issued invoice number {normalisedNumber} (in any spelling) "
         "as invoice {existingInvoiceId}; an invoice number is used once, ever"
@@ -45,6 +57,7 @@ RULES: dict[str, str] = {
     "InvalidDueDate": (
         "due date {dueDate} must be after the chain time {nowTimestamp} and no later than {latestDueDate}"
     ),
+    "NotListed": "invoice {invoiceId} is not listed for financing; there is no listing to withdraw",
     "InvalidBuyer": "the buyer {buyer} cannot be the supplier itself",
     "CurrencyNotAccepted": "currency {currency} is not accepted for invoices",
     "InvoiceNotIssued": "invoice {invoiceId} is {status}, not Issued",
@@ -180,7 +193,7 @@ class ErrorDecoder:
         if name in _TIME_FIELDS and isinstance(value, int):
             if value > 10**11:
                 return str(value)
-            return dt.datetime.fromtimestamp(value, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return text_time(value)
         if name in _MONEY_FIELDS and isinstance(value, int) and self.money is not None:
             return self.money(value)
         if type_ == "address":
@@ -216,12 +229,18 @@ class ErrorDecoder:
             to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, body), strict=True)
         )
         args = dict(zip(names, values, strict=True))
+        if name == "InvoiceNotFound":  # an id that does not exist is bad input (exit 2), as on the read side
+            return InvoiceNotFound(int(args["invoiceId"]))
         shown = {n: self._format_value(n, t, v) for n, t, v in zip(names, types, values, strict=True)}
         template = RULES.get(name)
+        if name == "NotInvoiceHolder" and int(str(args["holder"]), 16) == 0:
+            template = "invoice {invoiceId} has no holder: it was cancelled, and a cancelled invoice is closed"
         if template is None:
             text = f"{name}({', '.join(f'{k}={v}' for k, v in shown.items())})"
         else:
             text = template.format(**shown)
+        if name in INPUT_ERRORS:
+            return RevertedInput(text, name, args)
         return TransactionReverted(text, name, args)
 
 
@@ -248,7 +267,8 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
         elif isinstance(
             exc, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)
         ):
-            reason = "not a valid URL; use http://host:port"
+            # A malformed URL is bad input (exit 2), not a node that is away (3).
+            raise InputError(f"invalid JSON-RPC URL {url!r}: use http://host:port") from None
         elif isinstance(exc, requests.exceptions.HTTPError):
             reason = f"HTTP {exc.response.status_code if exc.response is not None else 'error'}"
         elif isinstance(exc, requests.exceptions.Timeout):

@@ -20,7 +20,7 @@ from ledger.deployment import (
     save_deployment,
     utc_now,
 )
-from ledger.errors import ChainError, DeploymentError
+from ledger.errors import ChainError, DeploymentError, Refused
 from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.compiler import Build
 
@@ -45,13 +45,13 @@ def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *
 
 
 def _refuse_redeploy(settings: Settings, w3: Web3, chain_id: int) -> None:
-    """A DeploymentError if this chain already has the contracts of this data directory's record."""
+    """Refused (exit 1) if this chain already has the contracts of this data directory's record."""
     path = deployment_path(settings, chain_id)
     if path.exists():
         existing = load_deployment(settings, chain_id)
         code = w3.eth.get_code(Web3.to_checksum_address(existing.contracts["InvoiceToken"].address))
         if code:
-            raise DeploymentError(
+            raise Refused(
                 f"contracts are already deployed on chain {chain_id} (record {path}); use --force to deploy a new set"
             )
 

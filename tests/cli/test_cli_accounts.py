@@ -26,7 +26,7 @@ def test_cli_account_keystore_is_encrypted_and_key_never_printed(cli, home_copy)
     assert names["treasury"]["kind"] == "keystore"
     assert names["operator"]["kind"] == "dev"
     again = cli("account", "new", "treasury", env={"SCF_PASSWORD": "x"})
-    assert again.exit_code == 1 and again.output == "Error: account 'treasury' already exists; choose another name\n"
+    assert again.exit_code == 2 and again.output == "Error: account 'treasury' already exists; choose another name\n"
 
 
 def test_cli_keystore_account_signs_with_password(cli, home_copy):
@@ -49,7 +49,7 @@ def test_cli_keystore_account_signs_with_password(cli, home_copy):
         "2099-01-01",
         env={"SCF_PASSWORD": "nope"},
     )
-    assert wrong.exit_code == 1 and wrong.output == "Error: wrong password for account 'ops2'\n"
+    assert wrong.exit_code == 2 and wrong.output == "Error: wrong password for account 'ops2'\n"
     ok = cli(
         "invoice",
         "issue",
@@ -208,3 +208,67 @@ def test_cli_deploy_gives_each_role_to_its_own_account(cli):
     assert refused.exit_code == 1, refused.output
     assert refused.output == "Error: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 lacks the minter permission\n"
     assert cli("token", "mint", "--to", "dev9", "--amount", "1.00", "--as", "dev8", "--no-sync").exit_code == 0
+
+
+def test_cli_account_list_shows_unreadable_keystores_and_lists_the_rest(cli, home_copy):
+    """One corrupt file (the `KeyError: 'address'` of issue 12) must not break
+    the listing: it is listed as unreadable, with a warning on stderr, and
+    the exit code stays 0."""
+    created = cli("account", "new", "treasury", "--json", env={"SCF_PASSWORD": "pw"})
+    address = json.loads(created.stdout)["address"]
+    keystore = home_copy.home / "keystore"
+    (keystore / "broken.json").write_text('{"not": "a keystore"}')
+    (keystore / "empty.json").write_text("")
+    (keystore / "garbage.json").write_text("not json {")
+    (keystore / "folder.json").mkdir()
+    bad = {
+        "broken": "is corrupt (it lacks 'address')",
+        "empty": "is empty",
+        "folder": "cannot be read (Is a directory)",
+        "garbage": "is not a JSON key file",
+    }
+    warnings = [
+        f"warning: keystore file {keystore / (name + '.json')} {problem}; restore it from a backup, or move it "
+        f"away and re-import the key with `scf account import {name}`"
+        for name, problem in sorted(bad.items())
+    ]
+
+    text = cli("account", "list")
+    assert text.exit_code == 0, text.output
+    assert text.stderr.splitlines() == warnings
+    lines = text.stdout.splitlines()
+    assert f"treasury     {address}  keystore" in lines
+    assert "operator     0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266  dev  (dev chain 31337 only)" in lines
+    for name in bad:
+        assert f"{name:<12} {'(unreadable)':<42}  keystore" in lines
+
+    listed = cli("account", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stderr.splitlines() == warnings
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["treasury"] == {"name": "treasury", "address": address, "kind": "keystore"}
+    for name, problem in bad.items():
+        assert rows[name]["address"] is None and rows[name]["kind"] == "keystore"
+        assert rows[name]["problem"].startswith(f"keystore file {keystore / (name + '.json')} {problem}; ")
+    assert len(rows) == 10 + 1 + len(bad)  # the dev accounts, treasury, the unreadable ones
+
+
+def test_cli_account_errors_of_the_user_are_bad_input(cli, home_copy):
+    """A name, password or key that cannot be used is bad input (2); a dev
+    key off the dev chain is refused by a rule (tests/cli/test_cli_errors.py)."""
+    cases = [
+        (("account", "new", "Bad Name"), {"SCF_PASSWORD": "pw"}, "invalid account name 'Bad Name': use lower-case"),
+        (("account", "new", "operator"), {"SCF_PASSWORD": "pw"}, "account name 'operator' is reserved"),
+        (("account", "new", "nopw"), {"SCF_PASSWORD": ""}, "an empty password is not allowed"),
+        (
+            ("account", "import", "badkey"),
+            {"SCF_PASSWORD": "pw", "SCF_PRIVATE_KEY": "0x1234"},
+            "invalid private key: expected 32 bytes as 64 hex digits",
+        ),
+        (("pause", "--as", "mallory"), {}, "unknown account 'mallory'; see `scf account list`"),
+    ]
+    for args, env, start in cases:
+        result = cli(*args, env=env)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith(f"Error: {start}") and result.stderr.count("\n") == 1, result.output
+    assert not (home_copy.home / "keystore" / "badkey.json").exists()

@@ -13,7 +13,7 @@ from ledger.config import REPO_ROOT
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["invoice", "show", "99"], "Error: invoice 99 does not exist\n", 1),
+        (["invoice", "show", "99"], "Error: invoice 99 does not exist; see `scf invoice list`\n", 2),
         (
             ["invoice", "issue", "--buyer", "buyer", "--number", "A", "--amount", "12.345", "--due", "2099-01-01"],
             "Error: invalid amount '12.345': at most 2 decimal places for this currency\n",
@@ -61,7 +61,7 @@ from ledger.config import REPO_ROOT
         (
             ["invoice", "confirm", "1", "--as", "mallory"],
             "Error: unknown account 'mallory'; see `scf account list`\n",
-            1,
+            2,
         ),
         (
             ["invoice", "finance", "1", "--advance", "1", "--advance-rate", "0.9"],
@@ -107,8 +107,8 @@ def test_cli_failed_command_leaves_chain_unchanged(cli, home_copy):
 
 def test_cli_entry_point_error_is_one_line_without_traceback(scf):
     result = scf("invoice", "show", "12345")
-    assert result.returncode == 1, result.stderr
-    assert result.stderr == "Error: invoice 12345 does not exist\n"
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "Error: invoice 12345 does not exist; see `scf invoice list`\n"
     assert result.stdout == ""
 
 
@@ -117,7 +117,7 @@ def test_cli_entry_point_unreachable_rpc(scf):
 
     url = f"http://127.0.0.1:{free_port()}"
     result = scf("invoice", "show", "1", rpc=url)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stderr == (
         f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
         "start the local chain with `scf node start` or pass --rpc-url\n"
@@ -126,7 +126,7 @@ def test_cli_entry_point_unreachable_rpc(scf):
 
 def test_cli_entry_point_no_deployment(scf, tmp_path):
     result = scf("invoice", "show", "1", env={"SCF_HOME": str(tmp_path / "empty")})
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stderr == f"Error: no contracts deployed on chain 31337 from {tmp_path / 'empty'}; run `scf deploy`\n"
 
 
@@ -189,7 +189,7 @@ def test_cli_transaction_not_mined_in_time(scf, tmp_path):
         result = scf("deploy", rpc=proc.url, env={"SCF_HOME": str(tmp_path / "h"), "SCF_TX_TIMEOUT": "1"})
     finally:
         proc.stop()
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("Error: transaction 0x")
     assert result.stderr.endswith(
         " was not mined within 1s; check the node is mining, then look the transaction up before sending it again\n"

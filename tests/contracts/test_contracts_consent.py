@@ -221,6 +221,21 @@ def test_contracts_attack_finance_withdrawn_listing_refused(net: Net) -> None:
         net.send(net.finance_fn(1, 90_000), "financier")
 
 
+def test_contracts_withdraw_without_a_listing_refused(net: Net) -> None:
+    """A withdrawal event always ends a real listing: never listed, or already
+    withdrawn, is refused; a lapsed listing can still be cleared."""
+    net.offered()
+    net.send(net.invoices.functions.withdrawOffer(1), "supplier")
+    with reverts("NotListed", invoiceId=1):
+        net.send(net.invoices.functions.withdrawOffer(1), "supplier")
+    net.send(net.offer_fn(1), "supplier")
+    (_, expiry, _) = net.listing(1)
+    net.mine_at(expiry + 1)
+    receipt = net.send(net.invoices.functions.withdrawOffer(1), "supplier")
+    assert len(net.events(receipt, "FinancingOfferWithdrawn")) == 1
+    assert net.listing(1) == (ZERO_ADDRESS, 0, 0)
+
+
 def test_contracts_listing_by_previous_holder_does_not_bind_new_holder(net: Net) -> None:
     net.offered()
     transfer(net, 1, "supplier", "supplier2")
