@@ -20,7 +20,9 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from ledger.business_time import DEFAULT_TIMEZONE, parse_zone, use_zone
 from ledger.errors import ConfigError
 
 #: Where the project's npm packages live (solc-js, Anvil, OpenZeppelin).
@@ -49,6 +51,10 @@ class Settings:
     max_tenor_days: int = 3653
     #: Seconds a new default admin of the contracts waits before it can accept (two-step transfer).
     admin_delay: int = 86400
+    #: The business time zone (IANA name): dates typed and shown are dates
+    #: there; a due date is the end of that day (see :mod:`ledger.business_time`).
+    #: Changing it needs `scf index rebuild` (the database stores business dates).
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def artifacts_dir(self) -> Path:
@@ -67,6 +73,10 @@ class Settings:
         return self.home / "node"
 
     @property
+    def zone(self) -> ZoneInfo:
+        return parse_zone(self.timezone)
+
+    @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{(self.home / 'ledger.db').resolve()}"
 
@@ -82,6 +92,7 @@ _ENV = {
     "node_modules": "SCF_NODE_MODULES",
     "max_tenor_days": "SCF_MAX_TENOR_DAYS",
     "admin_delay": "SCF_ADMIN_DELAY",
+    "timezone": "SCF_TIMEZONE",
 }
 
 #: The environment variable holding the keystore password (the one place it is read: :func:`env_password`).
@@ -119,8 +130,11 @@ def _recorded_node_port(home: Path) -> int | None:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Resolve settings; ``overrides`` are command-line values (None = unset)."""
+    """Resolve settings; ``overrides`` are command-line values (None = unset).
+    Also makes the settings' time zone this process's business time zone
+    (:func:`ledger.business_time.use_zone`)."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     home_raw = overrides.get("home") or os.environ.get("SCF_HOME") or ".scf"
     home = Path(home_raw).expanduser()
     config_file = home / "config.toml"
@@ -129,17 +143,23 @@ def load_settings(**overrides: Any) -> Settings:
             data = tomllib.loads(config_file.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"cannot parse {config_file}: {exc}; fix or remove the file") from exc
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable: environment (exit 3), not a bug
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read {config_file}: {reason}; fix its permissions or remove it") from None
         known = {f.name for f in fields(Settings)} - {"home"}
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(f"unknown key {key!r} in {config_file}; known keys: {', '.join(sorted(known))}")
             values[key] = _coerce(key, value, str(config_file))
+            sources[key] = str(config_file)
     for name, env in _ENV.items():
         if name != "home" and os.environ.get(env):
             values[name] = _coerce(name, os.environ[env], f"${env}")
+            sources[name] = f"${env}"
     for name, value in overrides.items():
         if value is not None and name != "home":
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+            sources[name] = f"--{name.replace('_', '-')}"
     if "rpc_url" not in values:
         # The default endpoint is the local node, wherever it listens: the
         # port given, else the port the running node recorded, else 8545.
@@ -150,4 +170,5 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
         )
+    use_zone(parse_zone(settings.timezone, sources.get("timezone", "timezone")))
     return settings

@@ -13,13 +13,24 @@ float on the way):
 A party is ``{"address": ..., "name": ...}`` (:func:`party`), or None for
 no one; :func:`label` is its name, else its address. :class:`Money` binds one currency for code that formats many
 amounts of it.
+
+Times and dates, always in the business time zone (:mod:`ledger.business_time`),
+from a chain time (Unix seconds) or an aware datetime:
+
+* :func:`iso_time`: ISO 8601 with the offset, ``"2027-01-31T23:59:59+08:00"``:
+  what JSON carries.
+* :func:`text_time`: ``"2027-01-31 23:59 HKT"``: what tables and sentences show.
+* :func:`date_text`: ``"2027-01-31"``: a business date (a due date, KYC-until, as-of).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
+from ledger.business_time import MAX_TIMESTAMP, business_date, moment
 from ledger.money import format_money, from_minor_units
 
 
@@ -41,6 +52,17 @@ def signed_amount(units: int, decimals: int) -> str:
 def money(units: int, decimals: int, symbol: str) -> str:
     """``12500000, 2, "HKD"`` -> ``"HKD 125,000.00"``."""
     return format_money(units, decimals, symbol)
+
+
+def money_text(symbol: str, value: str | None) -> str:
+    """An exact amount string of a record (``"48250.50"``, ``"-156.42"``), as
+    text and tables show it: ``"HKD 48,250.50"`` (the string's own places, no
+    float); ``"-"`` for None."""
+    if value is None:
+        return "-"
+    number = Decimal(value)
+    places = max(0, -int(number.as_tuple().exponent))
+    return f"{symbol} {number:,.{places}f}".strip()
 
 
 def symbol_amount(units: int, decimals: int, symbol: str) -> str:
@@ -96,3 +118,43 @@ def label(address: str | None, name: str | None) -> str:
     if address is None:
         return "-"
     return name or address
+
+
+# -- times and dates ---------------------------------------------------------------
+def _beyond(value: int | dt.datetime) -> str | None:
+    """A chain time past what a datetime holds (a uint64 can), as text; None for any other."""
+    if isinstance(value, dt.datetime) or int(value) <= MAX_TIMESTAMP:
+        return None
+    return f"unix time {int(value)} (after 9999-12-31)"
+
+
+def iso_time(value: int | dt.datetime | None) -> str | None:
+    """``"2027-01-31T23:59:59+08:00"`` (seconds, the zone's offset); None for None."""
+    if value is None:
+        return None
+    return _beyond(value) or moment(value).isoformat(timespec="seconds")
+
+
+def text_time(value: int | dt.datetime | str | None) -> str:
+    """``"2027-01-31 23:59 HKT"`` (the zone's abbreviation, else its offset); ``"-"`` for None.
+    Also takes what :func:`iso_time` wrote (a JSON value), to show it in a table."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value  # "unix time N (after 9999-12-31)"
+        if parsed.tzinfo is None:
+            return parsed.isoformat(sep=" ", timespec="minutes")
+        value = parsed
+    return _beyond(value) or moment(value).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def date_text(value: dt.date | int | dt.datetime | None) -> str | None:
+    """A business date, ``"2027-01-31"``: a date as it is, a time as its date in the zone; None for None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        return _beyond(value) or business_date(value).isoformat()
+    return value.isoformat()

@@ -20,24 +20,18 @@ from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from ledger.business_time import due_timestamp, kyc_expiry_timestamp, kyc_last_day
 from ledger.config import Settings
 from ledger.deployment import Currency, Deployment
-from ledger.errors import InputError, TransactionReverted
+from ledger.errors import InputError, Refused, TransactionReverted
 from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.invoice import ChainInvoice
 from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
 from ledger.format import amount as amount_text
-from ledger.format import is_nobody, money, party, someone
+from ledger.format import date_text, is_nobody, iso_time, money, party, someone
 from ledger.invoice_numbers import normalise_invoice_number
-from ledger.lifecycle_inputs import Party, document_hash, parse_roles
-from ledger.money import (
-    date_to_timestamp,
-    from_minor_units,
-    kyc_expiry_timestamp,
-    parse_rate,
-    timestamp_to_date,
-    to_minor_units,
-)
+from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
+from ledger.money import from_minor_units, parse_rate, to_minor_units
 from ledger.names import ROLE_BITS, ZERO_ADDRESS, check_participant_name, role_names
 from ledger.names import resolve as resolve_name
 
@@ -117,11 +111,31 @@ class Ledger:
 
     # -- participants --------------------------------------------------------
     def add_participant(
-        self, operator: LocalAccount, name: str, address: str, roles: int, kyc_until: dt.date
+        self,
+        operator: LocalAccount,
+        name: str,
+        address: str,
+        roles: int,
+        kyc_until: dt.date,
+        *,
+        allow_contract: bool = False,
     ) -> dict[str, Any]:
+        """Admit ``address`` under ``name``. An address with code (a contract)
+        is refused as bad input unless ``allow_contract``: a contract cannot
+        sign, so it is usually a mistake (a token's address pasted for a
+        wallet's), but a multisig wallet (a Safe) is a contract that acts."""
         check_participant_name(name)
         if name.strip().casefold() in {n.casefold() for n in self.participant_names().values()}:
             raise InputError(f"participant name {name!r} is taken; choose a distinct name")
+        if is_nobody(address):
+            raise InputError(
+                f"{ZERO_ADDRESS} (the zero address) cannot be a participant; give the participant's address"
+            )
+        if not allow_contract and self.w3.eth.get_code(to_checksum_address(address)):
+            raise InputError(
+                f"{address} is a contract, not an account; pass --allow-contract to admit a contract wallet "
+                "(e.g. a multisig)"
+            )
         expiry = kyc_expiry_timestamp(kyc_until)
         receipt = self.sender.transact(self.registry.functions.admit(address, name.strip(), roles, expiry), operator)
         self._participant_names = None
@@ -140,9 +154,9 @@ class Ledger:
         who = self.name_of(address) or address
         if not admitted:
             raise InputError(f"{who} is not an admitted participant; admit it with `scf participant add`")
-        if bool(now_suspended) == suspended:
+        if bool(now_suspended) == suspended:  # the ledger's state, not the input, refuses it: exit 1
             state = "suspended" if suspended else "not suspended"
-            raise InputError(f"{who} is already {state}; nothing to change")
+            raise Refused(f"{who} is already {state}; nothing to change")
         fn = self.registry.functions.suspend if suspended else self.registry.functions.reinstate
         receipt = self.sender.transact(fn(address), operator)
         return {"address": address, "name": self.name_of(address), "suspended": suspended, **self._tx(receipt)}
@@ -157,12 +171,21 @@ class Ledger:
     ) -> dict[str, Any]:
         """Change a participant's roles, renew (or shorten) its KYC, or rename it;
         what is not given stays as it is. A participant whose KYC expired is
-        renewed by giving a new ``kyc_until``."""
+        renewed by giving a new ``kyc_until``. A new name is checked as at
+        admission, before anything is sent."""
         if roles is None and kyc_until is None and name is None:
             raise InputError("nothing to change; give --role, --kyc-until or --name")
+        if name is not None:
+            check_participant_name(name)
         current_name, current_roles, current_kyc, admitted, _ = self.registry.functions.participant(address).call()
         if not admitted:
             raise InputError(f"{address} is not an admitted participant; admit it with `scf participant add`")
+        rename = name is not None and name.strip() != current_name
+        if rename and name is not None:
+            clean = name.strip()
+            taken = {n.casefold() for a, n in self.participant_names().items() if a != address}
+            if clean.casefold() in taken:
+                raise InputError(f"participant name {clean!r} is taken; choose a distinct name")
         result: dict[str, Any] = {"address": address}
         if roles is not None or kyc_until is not None:
             new_roles = current_roles if roles is None else roles
@@ -172,14 +195,11 @@ class Ledger:
             )
             result.update(
                 roles=role_names(new_roles),
-                kyc_until=(timestamp_to_date(expiry) - dt.timedelta(days=1)).isoformat(),
+                kyc_until=date_text(kyc_last_day(expiry)),
                 **self._tx(receipt),
             )
-        if name is not None and name.strip() != current_name:
+        if rename and name is not None:
             clean = name.strip()
-            taken = {n.casefold() for a, n in self.participant_names().items() if a != address}
-            if clean.casefold() in taken:
-                raise InputError(f"participant name {clean!r} is taken; choose a distinct name")
             receipt = self.sender.transact(self.registry.functions.rename(address, clean), operator)
             result.update(renamed_from=current_name, **self._tx(receipt))
             self._participant_names = None
@@ -199,7 +219,7 @@ class Ledger:
                     "name": name,
                     "address": address,
                     "roles": role_names(roles),
-                    "kyc_until": (timestamp_to_date(kyc) - dt.timedelta(days=1)).isoformat(),
+                    "kyc_until": date_text(kyc_last_day(kyc)),
                     "suspended": bool(suspended),
                     "active": bool(admitted and not suspended and now < kyc),
                 }
@@ -226,6 +246,39 @@ class Ledger:
     def balance(self, address: str, symbol: str) -> Decimal:
         currency = self.deployment.currency(symbol)
         return from_minor_units(int(self.token(currency).functions.balanceOf(address).call()), currency.decimals)
+
+    def transfer(self, sender: LocalAccount, to: str, amount: str, symbol: str) -> dict[str, Any]:
+        """Pay ``amount`` of the settlement token ``symbol`` from ``sender``
+        to ``to``. Refused before anything is sent: nothing (0) as bad input,
+        more than the sender holds as a rule. Returns the transaction and
+        both parties' balances after it (exact decimal strings)."""
+        currency = self.deployment.currency(symbol)
+        units = to_minor_units(amount, currency.decimals)
+        if units == 0:
+            raise InputError(
+                f"invalid amount {amount!r}: a transfer of nothing sends a transaction for nothing; give more than 0"
+            )
+        token = self.token(currency)
+        held = int(token.functions.balanceOf(sender.address).call())
+        if units > held:
+            who = self.name_of(sender.address) or sender.address
+            raise Refused(
+                f"{who} holds {money(held, currency.decimals, currency.symbol)}, less than the "
+                f"{money(units, currency.decimals, currency.symbol)} to transfer; transfer at most what it holds"
+            )
+        receipt = self.sender.transact(token.functions.transfer(to, units), sender)
+
+        def balance_of(address: str) -> str:
+            return amount_text(int(token.functions.balanceOf(address).call()), currency.decimals)
+
+        return {
+            "from": party(sender.address, self.name_of),
+            "to": party(to, self.name_of),
+            "currency": currency.symbol,
+            "amount": amount_text(units, currency.decimals),
+            "balances": {"from": balance_of(sender.address), "to": balance_of(to)},
+            **self._tx(receipt),
+        }
 
     def _ensure_allowance(self, owner: LocalAccount, currency: Currency, units: int, fn: Any) -> None:
         """Approve the invoice contract to move exactly what `fn` needs, but
@@ -261,9 +314,9 @@ class Ledger:
         the number again in any spelling, whatever the other terms."""
         normalised = normalise_invoice_number(number)
         currency = self.deployment.currency(symbol)
-        units = to_minor_units(amount, currency.decimals)
+        units = positive_units(amount, currency.decimals)
         buyer_party = self.resolve(buyer, "buyer")
-        due_ts = date_to_timestamp(due)
+        due_ts = due_timestamp(due)
         doc = document_hash(document)
         receipt = self.sender.transact(
             self.invoices.functions.issue(buyer_party.address, number, units, currency.address, due_ts, doc),
@@ -316,7 +369,7 @@ class Ledger:
         sell at no less); the listing ends when the receivable changes hands."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        min_units = to_minor_units(min_advance, currency.decimals, "minimum advance")
+        min_units = positive_units(min_advance, currency.decimals, "minimum advance")
         to = self.resolve(financier, "financier").address if financier else ZERO_ADDRESS
         if financier:
             roles = int(self.registry.functions.participant(to).call()[1])
@@ -334,8 +387,9 @@ class Ledger:
         return {
             "invoice_id": invoice_id,
             "financier": self.name_of(to) or (to if not is_nobody(to) else "any"),
+            "currency": currency.symbol,
             "min_advance": amount_text(min_units, currency.decimals),
-            "expires": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),
+            "expires": iso_time(expiry),
             **self._tx(receipt),
         }
 
@@ -363,7 +417,7 @@ class Ledger:
             raise InputError("state the advance in exactly one way: --advance, --advance-rate or --discount-rate")
         currency = self._currency_of(state)
         if advance is not None:
-            return to_minor_units(advance, currency.decimals, "advance")
+            return positive_units(advance, currency.decimals, "advance")
         if advance_rate is not None:
             return advance_amount(state.outstanding, parse_rate(advance_rate, "advance rate"))
         rate = parse_rate(str(discount_rate), "discount rate")
@@ -402,8 +456,13 @@ class Ledger:
             if advance_units is not None
             else self.quick_terms(state, advance, advance_rate, discount_rate)
         )
+        if units == 0 and advance_units is None:  # a rate of 0%, or a discount that takes it all: bad input
+            raise InputError(
+                f"the advance for invoice {invoice_id} comes to {money(0, currency.decimals, currency.symbol)}; "
+                "give a positive --advance or --advance-rate, or a lower --discount-rate"
+            )
         if due_units is None:
-            due_units = outstanding if due is None else to_minor_units(due, currency.decimals, "financier's due")
+            due_units = outstanding if due is None else positive_units(due, currency.decimals, "financier's due")
         if deadline is None:
             deadline = self.chain_time() + int(TERMS_VALIDITY.total_seconds())
         holder = self.holder_of(invoice_id) or ZERO_ADDRESS
@@ -443,7 +502,7 @@ class Ledger:
         financier's due and the rest (the reserve) to the seller."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        units = to_minor_units(amount, currency.decimals)
+        units = positive_units(amount, currency.decimals)
         fn = self.invoices.functions.repay(invoice_id, units)
         self._ensure_allowance(buyer, currency, units, fn)
         receipt = self.sender.transact(fn, buyer)
@@ -506,15 +565,19 @@ class Ledger:
             "financier_due": amount_text(state.financier_due, d) if financed else None,
             "financier_paid": amount_text(state.financier_paid, d) if financed else None,
             "reserve_open": amount_text(state.outstanding - state.financier_open, d) if financed else None,
-            "due": timestamp_to_date(state.due_ts).isoformat(),
-            "issued_at": None
-            if block is None
-            else dt.datetime.fromtimestamp(int(block["timestamp"]), dt.UTC).isoformat(),
+            "due": date_text(state.due_ts),
+            "issued_at": None if block is None else iso_time(int(block["timestamp"])),
             "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,
         }
 
     # -- operator ------------------------------------------------------------
     def set_paused(self, operator: LocalAccount, paused: bool) -> dict[str, Any]:
+        """Pause or resume the network; refused without a transaction when it
+        already is in that state."""
+        if bool(self.invoices.functions.paused().call()) == paused:
+            if paused:
+                raise Refused("the network is already paused; nothing to change (`scf unpause` resumes it)")
+            raise Refused("the network is not paused; nothing to change")
         fn = self.invoices.functions.pause if paused else self.invoices.functions.unpause
         receipt = self.sender.transact(fn(), operator)
         return {"paused": paused, **self._tx(receipt)}

@@ -1,5 +1,6 @@
-"""Exact money and dates: parse user input into integer minor units and
-timestamps, and format them back. Never floats."""
+"""Exact money: parse user input into integer minor units and format it
+back, never floats; and parse the dates users type (what a date means on
+chain is :mod:`ledger.business_time`'s)."""
 
 from __future__ import annotations
 
@@ -104,17 +105,3 @@ def parse_date(text: str, what: str = "date") -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InputError(f"invalid {what} {text!r}: use YYYY-MM-DD, for example 2027-01-31") from exc
-
-
-def date_to_timestamp(day: dt.date) -> int:
-    """Dates are stored on chain as 00:00:00 UTC of that day, in unix seconds."""
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-
-
-def timestamp_to_date(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
-
-
-def kyc_expiry_timestamp(until: dt.date) -> int:
-    """KYC valid *through* `until`: it expires at the start of the next day (UTC)."""
-    return date_to_timestamp(until + dt.timedelta(days=1))

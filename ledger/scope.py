@@ -22,8 +22,8 @@ from ledger.config import Settings
 from ledger.db.models import Cursor, Event
 from ledger.db.session import read_connection
 from ledger.deployment import Currency, Deployment
-from ledger.errors import DatabaseError, DeploymentError, InputError, UnknownCurrency
-from ledger.format import amount, label, party
+from ledger.errors import DatabaseError, DeploymentError, InputError, UnknownCurrency, UnknownInvoice
+from ledger.format import amount, iso_time, label, party
 from ledger.names import checksum, resolve
 
 #: The largest invoice id (and SQL LIMIT) the database can hold: a BIGINT.
@@ -177,13 +177,16 @@ class Directory:
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
+    return iso_time(value)
 
 
-def _missing(invoice_id: int, scope: Scope, as_of_block: int | None) -> InputError:
+def _missing(invoice_id: int, scope: Scope, as_of_block: int | None) -> UnknownInvoice:
+    """The one line of an unknown id on the read side (the chain side says the same, without the index)."""
     if as_of_block is not None:
-        return InputError(f"invoice {invoice_id} did not exist at block {as_of_block}")
+        return UnknownInvoice(invoice_id, f" at block {as_of_block}")
     upto = "nothing yet" if scope.indexed_block is None else f"up to block {scope.indexed_block}"
-    return InputError(
-        f"invoice {invoice_id} is not in the indexed ledger (indexed {upto}); run `scf index sync` if it is new"
+    return UnknownInvoice(
+        invoice_id,
+        f" in the indexed ledger (indexed {upto})",
+        "see `scf invoice list`, or run `scf index sync` if it is new",
     )

@@ -4,7 +4,9 @@
 # repay invoices, show the rules that refuse double financing and duplicate
 # invoices, index the chain, and print the ledger.
 # Data goes to .scf-demo/ (wiped at the start); the chain is stopped at the end
-# with its state saved: `SCF_HOME=.scf-demo scf node start` brings it back.
+# with its state saved; the last line says how to bring it back in a new shell.
+# Each command is echoed exactly as it runs (quoted for the shell), so it can
+# be pasted after the `export` line printed at the start.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,16 +22,29 @@ export SCF_NODE_PORT
 trap 'scf node stop >/dev/null 2>&1 || true' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ scf %s\n' "$*"; scf "$@"; }
+# One shell word, quoted only when it must be ('Tsuen Wan Electronics Ltd').
+quote() { if [[ "$1" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then printf '%s' "$1"; else printf '%s' "${1@Q}"; fi; }
+# The command line exactly as it runs, after "$ ".
+shown() { printf '$'; for arg in "$@"; do printf ' %s' "$(quote "$arg")"; done; printf '\n'; }
+run() { shown scf "$@"; scf "$@"; }
 refused() {
     # A command that must be refused: show its one-line error, fail if it passed.
-    printf '$ scf %s   # must be refused\n' "$*"
+    shown scf "$@"
     if out="$(scf "$@" 2>&1)"; then echo "demo: expected a refusal but the command succeeded" >&2; exit 1; fi
-    printf '   refused: %s\n' "${out#Error: }"
+    printf '   refused (as it must be): %s\n' "${out#Error: }"
 }
-id_of() { python -c 'import json,sys; print(json.load(sys.stdin)["invoice_id"])'; }
+# Issue an invoice (its command shown as it runs, with --json) and print only its id.
+issued_id() {
+    shown scf "$@" >&2
+    scf "$@" | python -c 'import json,sys; print(json.load(sys.stdin)["invoice_id"])'
+}
+# Dates are business dates in Hong Kong (the default time zone): N days from today there.
+day() { TZ=Asia/Hong_Kong date -d "+$1 days" +%F; }
 
-DUE1="$(date -u -d '+60 days' +%F)"; DUE2="$(date -u -d '+90 days' +%F)"; DUE3="$(date -u -d '+45 days' +%F)"
+DUE1="$(day 60)"; DUE2="$(day 90)"; DUE3="$(day 45)"
+echo "# To repeat a command below in your own shell, first run:"
+shown cd "$ROOT"
+printf '$ source .venv/bin/activate && export SCF_HOME=%s SCF_NODE_PORT=%s\n' "$(quote "$SCF_HOME")" "$SCF_NODE_PORT"
 
 step "Local chain and contracts"
 run node start
@@ -47,18 +62,17 @@ run token mint --to "Tsuen Wan Electronics Ltd" --amount 1000000.00
 
 step "Invoices: issue (supplier) and confirm (buyer)"
 printf 'Purchase order 4471: 5,000 precision bearings\n' > "$SCF_HOME/INV-2026-0417.txt"
-echo "$ scf invoice issue --buyer 'Tsuen Wan Electronics Ltd' --number INV-2026-0417 --amount 125000.00 --due $DUE1 --doc INV-2026-0417.txt"
-INV1="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
-        --amount 125000.00 --due "$DUE1" --doc "$SCF_HOME/INV-2026-0417.txt" --json | id_of)"
+INV1="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
+        --amount 125000.00 --due "$DUE1" --doc "$SCF_HOME/INV-2026-0417.txt" --json)"
 echo "issued invoice $INV1"
-INV2="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0418 \
-        --amount 48250.50 --due "$DUE2" --json | id_of)"
+INV2="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0418 \
+        --amount 48250.50 --due "$DUE2" --json)"
 echo "issued invoice $INV2 (INV-2026-0418, HKD 48,250.50)"
-INV3="$(scf invoice issue --as supplier2 --buyer "Tsuen Wan Electronics Ltd" --number SSP-88012 \
-        --amount 76000.00 --due "$DUE3" --json | id_of)"
+INV3="$(issued_id invoice issue --as supplier2 --buyer "Tsuen Wan Electronics Ltd" --number SSP-88012 \
+        --amount 76000.00 --due "$DUE3" --json)"
 echo "issued invoice $INV3 (SSP-88012 by Sham Shui Po Textiles, HKD 76,000.00)"
-INV4="$(scf invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
-        --amount 9900.00 --due "$DUE3" --json | id_of)"
+INV4="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0419 \
+        --amount 9900.00 --due "$DUE3" --json)"
 echo "issued invoice $INV4 (INV-2026-0419, HKD 9,900.00)"
 run invoice confirm "$INV1" --as buyer
 run invoice confirm "$INV2" --as buyer
@@ -82,7 +96,7 @@ refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
         --amount 125000.01 --due "$DUE1"
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0417 \
-        --amount 125000.00 --due "$(date -u -d '+61 days' +%F)"
+        --amount 125000.00 --due "$(day 61)"
 refused invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number "ＩＮＶ－２０２６－０４１７" \
         --amount 125000.00 --due "$DUE1"
 # A cancelled invoice never frees its number.
@@ -120,8 +134,10 @@ run finance auto --as financier --policy examples/policy.toml --dry-run
 step "Reports"
 run report exposure --by buyer --policy examples/policy.toml
 run report aging
-run report aging --as-of "$(date -u -d '+100 days' +%F)"
+run report aging --as-of "$(day 100)"
 run report portfolio --as "Harbour Trade Finance Ltd"
 
 step "Done"
-echo "The chain is stopped with its state saved; bring it back with: SCF_HOME=$SCF_HOME scf node start"
+echo "The chain is stopped with its state saved. To bring it back in a new shell, run:"
+printf '  %s\n' "$(shown cd "$ROOT" | cut -c3-) && source .venv/bin/activate && SCF_HOME=$(quote "$SCF_HOME") scf node start"
+printf '  or, without activating: SCF_HOME=%s %s node start\n' "$(quote "$SCF_HOME")" "$(quote "$ROOT/.venv/bin/scf")"

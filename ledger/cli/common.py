@@ -47,6 +47,7 @@ __all__ = [
     "deprecated_as_option",
     "emit",
     "find_policy",
+    "global_options",
     "json_option",
     "ledger_db",
     "open_ledger",
@@ -79,9 +80,15 @@ def _one_line_usage(exc: click.UsageError) -> _LedgerClickError:
 
 class LedgerGroup(click.Group):
     """Turns ledger errors (and anything unexpected) into one-line errors.
-    Subgroups made with ``@group.group()`` are LedgerGroups too."""
+    Subgroups made with ``@group.group()`` are LedgerGroups too. Every
+    command added to one also takes the global options after its name
+    (:func:`global_options`)."""
 
     group_class = type  # `@group.group()` makes a group of this same class
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _add_late_globals(cmd)
+        super().add_command(cmd, name)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         # Errors in the root options (e.g. --home) are raised here, before invoke().
@@ -106,7 +113,8 @@ class LedgerGroup(click.Group):
             if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EFBIG):
                 raise _internal_error(exc) from None
             _silence_stdout()
-            raise _LedgerClickError(f"cannot write the output: {exc.strerror}; write it somewhere else", 1) from None
+            # A full disk is the environment's problem (exit 3), as an unreachable node is.
+            raise _LedgerClickError(f"cannot write the output: {exc.strerror}; write it somewhere else", 3) from None
         except LedgerError as exc:
             message = str(exc)
             if "\n" in message and not exc.keep_lines:  # compiler output keeps its lines
@@ -146,15 +154,99 @@ def _silence_stdout() -> None:
 INVOICE_ID = click.IntRange(min=1, max=2**256 - 1)
 
 
+# -- global options ------------------------------------------------------------------
+#: The root options (name, the settings key, help). They work before the
+#: subcommand (``scf --db-url X invoice list``) and after it (``scf invoice
+#: list --db-url X``): every command added to a LedgerGroup gets hidden
+#: copies (:func:`_add_late_globals`) whose values the settings use. Given
+#: both before and after with different values, they are refused (exit 2).
+_GLOBALS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("--home", "home", "Data directory (default .scf; env SCF_HOME).", "SCF_HOME"),
+    ("--rpc-url", "rpc_url", "JSON-RPC endpoint (default the local node; env SCF_RPC_URL).", "SCF_RPC_URL"),
+    ("--db-url", "db_url", "Ledger database URL (default SQLite <home>/ledger.db; env SCF_DB_URL).", "SCF_DB_URL"),
+)
+_LATE = "late_globals"
+
+
+def global_options(f: F) -> F:
+    """The root command's options: ``--home``, ``--rpc-url``, ``--db-url``
+    (each also from its ``SCF_*`` variable) and ``--json``; each may also
+    follow the subcommand."""
+    json_flag: Callable[[F], F] = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_late_json,
+        help="Print machine-readable JSON (every command that prints data).",
+    )
+    f = json_flag(f)
+    for flag, name, help_text, env in reversed(_GLOBALS):
+        kind: Any = click.Path(file_okay=False) if name == "home" else None
+        f = click.option(flag, name, type=kind, envvar=env, help=help_text)(f)
+    return f
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after a subcommand: keep it for :func:`settings_of`."""
+    if value is None:
+        return
+    name = str(param.name).removeprefix("scf_global_")
+    root = ctx.find_root()
+    late: dict[str, Any] = root.meta.setdefault(_LATE, {})
+    flag = "--" + name.replace("_", "-")
+    earlier = late.get(name)
+    if earlier is None and root.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+        earlier = root.params.get(name)
+    if earlier is not None and earlier != value:
+        raise InputError(f"{flag} given twice with different values ({earlier!r} and {value!r}); give it once")
+    late[name] = value
+    root.meta.pop("settings", None)  # resolve again with this value
+
+
+def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _output_format(ctx, "json")
+
+
+def _add_late_globals(cmd: click.Command) -> None:
+    """Hidden copies of the global options on ``cmd`` (those it does not
+    have already), processed before its other options."""
+    taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+    for flag, name, _help, _env in _GLOBALS:
+        if flag not in taken:
+            kind: Any = click.Path(file_okay=False) if name == "home" else None
+            cmd.params.append(
+                click.Option(
+                    [flag, f"scf_global_{name}"],
+                    type=kind,
+                    hidden=True,
+                    is_eager=True,
+                    expose_value=False,
+                    callback=_late_global,
+                )
+            )
+    if "--json" not in taken:
+        cmd.params.append(
+            click.Option(
+                ["--json", "scf_global_json"],
+                is_flag=True,
+                hidden=True,
+                expose_value=False,
+                callback=_late_json,
+            )
+        )
+
+
 # -- settings, database, chain -------------------------------------------------------
 def settings_of(ctx: click.Context) -> Settings:
-    """The settings from the root options (--home, --rpc-url, --db-url), loaded once."""
+    """The settings from the global options (--home, --rpc-url, --db-url:
+    before the subcommand or after it), loaded once."""
     root = ctx.find_root()
     if "settings" not in root.meta:
-        params = root.params
-        root.meta["settings"] = load_settings(
-            home=params.get("home"), rpc_url=params.get("rpc_url"), db_url=params.get("db_url")
-        )
+        params = {name: root.params.get(name) for _flag, name, _help, _env in _GLOBALS}
+        params.update(root.meta.get(_LATE, {}))
+        root.meta["settings"] = load_settings(**params)
     settings: Settings = root.meta["settings"]
     return settings
 
@@ -225,17 +317,24 @@ def write_csv(
 ) -> None:
     """``rows`` as CSV on stdout: a header of ``columns`` (by default every
     key of the rows, in first-seen order), then one line per row (``csv_row``
-    turns a row into its cells; by default the columns' values, None as an
-    empty cell)."""
+    turns a row into its cells; by default the columns' values). Every cell:
+    None is empty, a boolean ``true``/``false``."""
     import csv
 
     if columns is None:
         columns = list(dict.fromkeys(key for row in rows for key in row))
 
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(csv_row(row) if csv_row else ["" if row.get(c) is None else row.get(c) for c in columns])
+        writer.writerow([cell(v) for v in (csv_row(row) if csv_row else [row.get(c) for c in columns])])
     sys.stdout.flush()
 
 
@@ -329,14 +428,17 @@ def as_option(default: str | None, help_text: str = AS_HELP, required: bool = Fa
     that sends a transaction it is the account that signs; on one that only
     reads, the party whose view it is. Never a filter (those are named for
     what they filter: --financier, --holder, ...)."""
+    # No default at all when there is none: click 8.2+ takes an explicit
+    # default=None as a default, and then never says a required --as is missing.
+    extra: dict[str, Any] = {} if default is None else {"default": default}
     option: Callable[[F], F] = click.option(
         "--as",
         "as_name",
-        default=default,
         show_default=default is not None,
         required=required,
         metavar="NAME",
         help=help_text,
+        **extra,
     )
     return option
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli.common import LedgerGroup, emit, json_option, settings_of
+from ledger.format import text_time
 
 if TYPE_CHECKING:
     from ledger.indexer import SyncStats
@@ -222,7 +223,7 @@ def index_status(ctx: click.Context) -> None:
             behind = "" if row["behind"] is None else f", {row['behind']} behind the head seen ({row['head']})"
             click.echo(
                 f"chain {row['chain_id']} InvoiceToken {invoice}: block {row['block']}{behind}, "
-                f"{row['events']:,} events, updated {row['updated_at'] or 'never'}"
+                f"{row['events']:,} events, updated {text_time(row['updated_at']) if row['updated_at'] else 'never'}"
             )
 
     emit(ctx, rows, text)
@@ -233,7 +234,9 @@ def index_status(ctx: click.Context) -> None:
 @click.pass_context
 def index_rebuild(ctx: click.Context) -> None:
     """Drop the projections (participants, invoices, financings, repayments)
-    and replay them from the stored events. No chain access.
+    and replay them from the stored events. No chain access. Run it after
+    changing the business time zone (`timezone`): stored due dates are dates
+    in that zone.
 
     Example:
 

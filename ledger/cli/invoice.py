@@ -21,6 +21,7 @@ from ledger.cli.common import (
     signer,
     sync_option,
 )
+from ledger.format import money_text, text_time
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -88,7 +89,7 @@ def invoice_issue(
         ctx,
         result,
         f"issued invoice {result['invoice_id']}: {number} to {result['buyer']}, "
-        f"{result['currency']} {result['amount']} due {result['due']}",
+        f"{money_text(result['currency'], result['amount'])} due {result['due']}",
     )
 
 
@@ -170,7 +171,9 @@ def invoice_offer(
         as_name,
         lambda lg, acct: lg.offer(acct, invoice_id, financier, min_advance, days),
         lambda r: (
-            f"invoice {invoice_id} listed for {r['financier']}, min advance {r['min_advance']}, until {r['expires']}"
+            f"invoice {invoice_id} listed for {r['financier']}, "
+            f"min advance {money_text(r.get('currency', ''), r['min_advance'])}, "
+            f"until {text_time(r['expires'])}"
         ),
     )
 
@@ -215,8 +218,9 @@ def invoice_finance(
         as_name,
         lambda lg, acct: lg.finance(acct, invoice_id, advance, advance_rate, discount_rate, due_amount),
         lambda r: (
-            f"invoice {invoice_id} financed: {r['currency']} {r['advance']} paid to {r['seller']}; "
-            f"due to you {r['due']}, reserve for the seller {r['reserve']}"
+            f"invoice {invoice_id} financed: {money_text(r['currency'], r['advance'])} paid to {r['seller']}; "
+            f"due to you {money_text(r['currency'], r['due'])}, "
+            f"reserve for the seller {money_text(r['currency'], r['reserve'])}"
         ),
     )
 
@@ -241,10 +245,13 @@ def invoice_repay(ctx: click.Context, invoice_id: int, amount: str, as_name: str
 
 
 def _repaid_text(r: dict[str, Any]) -> str:
-    paid = f"invoice {r['invoice_id']}: paid {r['currency']} {r['amount']}: {r['to_payee']} to {r['payee']}"
+    def m(value: str) -> str:
+        return money_text(r["currency"], value)
+
+    paid = f"invoice {r['invoice_id']}: paid {m(r['amount'])}: {m(r['to_payee'])} to {r['payee']}"
     if "reserve_released" in r:
-        paid += f", reserve {r['reserve_released']} released to {r['seller']}"
-    return f"{paid}; outstanding {r['outstanding']} ({r['status']})"
+        paid += f", reserve {m(r['reserve_released'])} released to {r['seller']}"
+    return f"{paid}; outstanding {m(r['outstanding'])} ({r['status']})"
 
 
 @invoice.command("withdraw")

@@ -10,6 +10,11 @@ def print_invoice(d: dict[str, Any]) -> None:
     """One invoice as `label value` lines (`scf invoice show`, live or --as-of-block)."""
     import click
 
+    from ledger.format import money_text, text_time
+
+    def m(value: str) -> str:
+        return money_text(d["currency"], value)
+
     def who(p: dict[str, str] | None) -> str:
         return "-" if p is None else (f"{p['name']} ({p['address']})" if p["name"] else p["address"])
 
@@ -27,9 +32,9 @@ def print_invoice(d: dict[str, Any]) -> None:
         ("buyer", who(d["buyer"])),
         ("holder", who(d["holder"])),
         ("seller", who(d.get("seller"))),
-        ("amount", f"{d['currency']} {d['amount']}"),
-        ("paid", d["paid"]),
-        ("outstanding", d["outstanding"]),
+        ("amount", m(d["amount"])),
+        ("paid", m(d["paid"])),
+        ("outstanding", m(d["outstanding"])),
     ]
     for key, label in (
         ("advance", "advance"),
@@ -39,8 +44,12 @@ def print_invoice(d: dict[str, Any]) -> None:
         ("reserve_released", "released"),
     ):
         if d.get(key) is not None:
-            rows.append((label, d[key]))
-    rows += [("due", d["due"]), ("issued", d["issued_at"]), ("document", d["document_hash"])]
+            rows.append((label, m(d[key])))
+    rows += [
+        ("due", d["due"]),
+        ("issued", text_time(d["issued_at"]) if d["issued_at"] else None),
+        ("document", d["document_hash"]),
+    ]
     for label, value in rows:
         click.echo(f"{label:<12} {'-' if value is None else value}")
 

@@ -340,8 +340,10 @@ class Invoice(Base):
     ``number_normalised`` its normal form
     (:func:`ledger.invoice_numbers.normalise_invoice_number`; None if it has
     none). ``holder`` is None once burnt (cancelled). ``outstanding`` =
-    ``amount`` - ``paid``. ``due_at`` is the on-chain due timestamp (00:00 UTC
-    of ``due_date`` for invoices issued by scf; clamped to year 9999).
+    ``amount`` - ``paid``. ``due_at`` is the on-chain due timestamp (the last
+    second of ``due_date`` in the business time zone for invoices issued by
+    scf; clamped to year 9999); ``due_date`` is its business date
+    (:mod:`ledger.business_time`; after a zone change, `scf index rebuild`).
 
     Financing: ``seller`` is the holder that sold the receivable (None: never
     financed), ``financier``/``advance`` who paid it how much,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ledger.db.session import get_engine
+from ledger.format import iso_time
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -171,7 +172,7 @@ def status(settings: Settings) -> list[dict[str, Any]]:
                     if cursor["head_number"] is None
                     else max(0, cursor["head_number"] - cursor["block_number"]),
                     "events": int(count),
-                    "updated_at": cursor["updated_at"].isoformat() if cursor["updated_at"] else None,
+                    "updated_at": iso_time(cursor["updated_at"]),
                 }
             )
         return rows

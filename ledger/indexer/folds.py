@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ledger.business_time import business_date
 from ledger.db.models import INVOICES, PARTICIPANTS
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
@@ -182,7 +183,7 @@ def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any
         financier=None,
         status=ISSUED,
         due_at=due_at,
-        due_date=due_at.date(),
+        due_date=business_date(due_at),  # the business date (ledger.business_time): rebuild after a zone change
         number=args["number"],
         number_normalised=normalised_number(args["number"]),
         doc_hash=args["docHash"],

@@ -30,11 +30,12 @@ from eth_utils import keccak, to_checksum_address
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Invoice, Participant
 from ledger.db.session import read_connection
-from ledger.db.timestamps import utc_from_timestamp, utc_text
+from ledger.db.timestamps import utc_from_timestamp
 from ledger.deployment import Deployment, load_deployment
 from ledger.errors import ChainError, DatabaseError
 from ledger.evm.abi import LogDecoder, abi_type
 from ledger.evm.rpc import RpcClient, RpcError, is_range_refusal
+from ledger.format import iso_time
 from ledger.indexer.mappers import UNKNOWN_EVENT
 from ledger.money import from_minor_units
 from ledger.names import STATUS_NAMES
@@ -178,7 +179,7 @@ def _chain_ts(value: int) -> int:
 
 
 def _show_time(ts: int) -> str:
-    return utc_text(ts, "%Y-%m-%dT%H:%M:%SZ")
+    return str(iso_time(ts))
 
 
 def _amount(value: Any) -> int | None:

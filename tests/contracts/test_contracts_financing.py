@@ -32,8 +32,8 @@ from support.contracts import (
     transfer,
 )
 
+from ledger.business_time import due_timestamp
 from ledger.errors import TransactionReverted
-from ledger.money import date_to_timestamp
 
 # -- financing: delivery versus payment on the terms priced ----------------------------------------
 
@@ -248,7 +248,7 @@ def test_contracts_finance_unconfirmed(net: Net) -> None:
 def test_contracts_finance_cancelled(net: Net) -> None:
     net.issue()
     net.ledger.cancel(net.acct("supplier"), 1)
-    terms = (90_000, AMOUNT, net.addr("supplier"), AMOUNT, 0, date_to_timestamp(net.due(30)), net.now() + 3600)
+    terms = (90_000, AMOUNT, net.addr("supplier"), AMOUNT, 0, due_timestamp(net.due(30)), net.now() + 3600)
     with reverts("InvoiceNotConfirmed", invoiceId=1, status=CANCELLED):
         net.send(net.invoices.functions.finance(1, terms), "financier")
 

@@ -19,7 +19,7 @@ from support.contracts import (
 from web3 import Web3
 
 from ledger.errors import TransactionReverted
-from ledger.money import timestamp_to_date
+from ledger.format import text_time
 
 # -- revert messages ------------------------------------------------------------------------
 
@@ -80,8 +80,7 @@ def test_contracts_message_roles_and_dates(net: Net) -> None:
     net.advance_time(11 * DAY)
     with pytest.raises(TransactionReverted) as info:
         net.ledger.finance(net.acct("financier"), 1, advance="900.00")
-    day = timestamp_to_date(due).isoformat()
-    assert str(info.value) == f"invoice 1 matured on {day} 00:00 UTC and can no longer be financed"
+    assert str(info.value) == f"invoice 1 matured on {text_time(due)} and can no longer be financed"
 
 
 def test_contracts_message_pause(net: Net) -> None:

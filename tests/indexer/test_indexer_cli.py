@@ -93,7 +93,7 @@ def test_indexer_status_never_creates_a_missing_database(tmp_path: Path) -> None
         main, ["--home", str(tmp_path / "home"), "--db-url", f"sqlite:///{missing}", "index", "status"]
     )
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert result.output.startswith(f"Error: no ledger database at {missing}; ") and result.output.count("\n") == 1
     assert not missing.parent.exists()
 
@@ -109,7 +109,7 @@ def test_indexer_cli_unreachable_node_is_one_line(settings: Settings) -> None:
         main, ["--home", str(settings.home), "--rpc-url", url, "--db-url", settings.database_url, "index", "sync"]
     )
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert result.output == (
         f"Error: cannot reach the JSON-RPC endpoint {url} (connection refused); "
         "start the local chain with `scf node start` or pass --rpc-url\n"
@@ -125,6 +125,6 @@ def test_indexer_cli_bad_database_url_is_one_line(chain: Any) -> None:
         main, ["--home", str(chain.home), "--rpc-url", chain.rpc_url, "--db-url", "nosuchdb://x", "index", "status"]
     )
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert result.output.startswith("Error: unsupported database 'nosuchdb' in nosuchdb://x: scf stores its ledger in ")
     assert result.output.count("\n") == 1

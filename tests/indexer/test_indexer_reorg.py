@@ -4,7 +4,6 @@ waited for; `--rewind` rolls back what a chain that lost blocks no longer has.""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from dataclasses import replace
@@ -27,6 +26,7 @@ from support.indexer import (  # noqa: F401 - fixtures
     snapshot,
 )
 
+from ledger.business_time import due_timestamp
 from ledger.config import Settings
 
 
@@ -35,7 +35,7 @@ def _reorg_txs(ledger: Any, acct: Any, salt: str) -> list[list[Any]]:
     the first invoice the reorg removed) and a settlement-token mint."""
     from eth_utils import keccak
 
-    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    due = due_timestamp(DUE)  # the end of DUE in the business time zone
     currency = ledger.deployment.currency("HKD")
     issue = ledger.invoices.encode_abi(
         "issue",

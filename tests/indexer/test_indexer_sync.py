@@ -7,7 +7,6 @@ database, and the chain itself (`Ledger.show` for every invoice)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from typing import Any
@@ -29,6 +28,7 @@ from support.indexer import (  # noqa: F401 - fixtures
     two_idle_cores,
 )
 
+from ledger.business_time import due_timestamp
 from ledger.config import Settings
 from ledger.db.models import Block, Event, Financing, Invoice, Participant, Repayment
 
@@ -192,7 +192,7 @@ def test_indexer_invoice_number_that_is_not_utf8_is_indexed(settings: Settings, 
     from ledger.indexer import sync
 
     raw = b"INV-\xff\xfe-" + str(time.monotonic_ns()).encode()
-    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    due = due_timestamp(DUE)  # the end of DUE in the business time zone
     currency = ledger.deployment.currency("HKD").address
     selector = keccak(text="issue(address,string,uint256,address,uint64,bytes32)")[:4]
     data = selector + abi_encode(

@@ -113,9 +113,10 @@ def test_verify_reports_missing_rows_holders_and_participants(verify: Any, index
         ("invoice", "2", "presence"): ("missing", "exists"),
         ("invoice", "4", "holder"): (people[BUYER], people["Kowloon Precision Parts Ltd"]),
         ("participant", people[BUYER2], "suspended"): (True, False),
-        ("participant", people[BUYER], "kyc_expiry"): ("2030-01-01T00:00:00Z", kyc_chain),
+        ("participant", people[BUYER], "kyc_expiry"): ("2030-01-01T08:00:00+08:00", kyc_chain),
     }
-    assert kyc_chain == f"{dt.date.today() + dt.timedelta(days=3 * 365 + 1)}T00:00:00Z"
+    # KYC valid through a day expires at the start of the next day in the business time zone.
+    assert kyc_chain == f"{dt.date.today() + dt.timedelta(days=3 * 365 + 1)}T00:00:00+08:00"
 
 
 def test_verify_checks_at_the_indexed_block_not_the_head(
@@ -151,7 +152,7 @@ def test_verify_unindexed_database_says_to_sync(home_copy: Any, db_url: str, cha
     result = CliRunner().invoke(
         main, ["--home", str(home_copy.home), "--rpc-url", home_copy.rpc_url, "--db-url", db_url, "verify"]
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     address = json.loads((home_copy.home / "deployments" / "31337.json").read_text())["contracts"]["InvoiceToken"][
         "address"
     ]
@@ -224,7 +225,7 @@ def test_verify_counts_the_stored_events_against_the_chains_logs(verify: Any, in
 def test_verify_a_head_below_the_indexed_block_says_to_rewind(verify: Any, indexed: Any) -> None:
     _tamper(indexed.settings, "UPDATE cursors SET block_number = 1000000")
     result = verify()
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert result.output.startswith("Error: the database is indexed up to block 1000000 but the chain's head is ")
     assert (
         result.output.endswith(

@@ -16,12 +16,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from ledger.business_time import business_date, due_timestamp
 from ledger.config import REPO_ROOT
 from ledger.deployment import Currency
 from ledger.errors import TransactionReverted
 from ledger.evm.invoice import STRUCT_FIELDS
 from ledger.lifecycle import Ledger
-from ledger.money import date_to_timestamp, timestamp_to_date
 from support.lifecycle import Lifecycle
 
 DAY = 86_400
@@ -123,7 +123,7 @@ class Net(Lifecycle):
         assert self.now() == timestamp
 
     def due(self, days: int = 30) -> dt.date:
-        return timestamp_to_date(self.now()) + dt.timedelta(days=days)
+        return business_date(self.now()) + dt.timedelta(days=days)
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, who: str = "operator") -> Any:
         factory = self.ledger.w3.eth.contract(abi=abi, bytecode=bytecode)
@@ -158,7 +158,7 @@ class Net(Lifecycle):
             number,
             amount,
             currency or self.hkd.address,
-            date_to_timestamp(self.due(30)) if due_ts is None else due_ts,
+            due_timestamp(self.due(30)) if due_ts is None else due_ts,
             doc_hash,
         )
 

@@ -7,9 +7,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from ledger.business_time import business_date
 from ledger.config import REPO_ROOT
 from ledger.finance.policy import Policy, load_policy, parse_policy
-from ledger.money import from_minor_units, timestamp_to_date
+from ledger.money import from_minor_units
 from support.lifecycle import Lifecycle
 
 EXAMPLE = REPO_ROOT / "examples" / "policy.toml"
@@ -30,7 +31,7 @@ class Book(Lifecycle):
     """Drives the lifecycle on chain for a test (``Book(ledger, acct)``)."""
 
     def today(self) -> dt.date:
-        return timestamp_to_date(self.ledger.chain_time())
+        return business_date(self.ledger.chain_time())
 
     def issue(
         self,

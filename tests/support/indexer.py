@@ -28,8 +28,10 @@ import pytest
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.exc import DBAPIError
 
+from ledger.business_time import due_timestamp
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from ledger.format import iso_time
 from support.lifecycle import Lifecycle
 
 #: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
@@ -138,7 +140,7 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
             assert reserve_open == money(chain["reserve_open"]), invoice_id
         assert (row.number, row.number_normalised) == (chain["number"], chain["normalised_number"])
         assert row.due_date.isoformat() == chain["due"]
-        assert row.issued_at.isoformat() == chain["issued_at"]
+        assert iso_time(row.issued_at) == chain["issued_at"]
         assert row.doc_hash == chain["document_hash"]
         listing = ledger.listing(invoice_id)
         assert (row.offer_min_advance, row.offer_financier) == (
@@ -225,7 +227,7 @@ def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, pe
     supplier = acct("supplier")
     buyer = acct("buyer").address
     currency = ledger.deployment.currency("HKD").address
-    due = int(dt.datetime.combine(DUE, dt.time(), tzinfo=dt.UTC).timestamp())
+    due = due_timestamp(DUE)  # the end of DUE in the business time zone
     nonce = int(rpc(url, "eth_getTransactionCount", [supplier.address, "pending"]), 16)
     salt = f"{os.getpid()}-{time.monotonic_ns()}"
     raw = []
