@@ -1,7 +1,9 @@
 """`scf finance ...`: financing decisions.
 
 `finance quote|execute|auto` talk to the chain (and sync the indexer first);
-`finance list|show` read the database only and never import web3.
+`finance list|show|cancel` use the database only and never import web3.
+Amounts in text are ``HKD 48,250.50`` (:func:`money_text`); JSON and CSV
+carry the exact decimal strings.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ledger.cli.common import (
     table_or_csv,
 )
 from ledger.errors import InputError
+from ledger.format import text_time
 
 if TYPE_CHECKING:
     from ledger.finance.service import Desk
@@ -49,30 +52,56 @@ def _who(party: dict[str, Any] | None) -> str:
     return str(party["name"] or party["address"])
 
 
+def money_text(currency: str, value: str | None) -> str:
+    """An exact amount string of a record (``"48250.50"``, ``"-156.42"``) as
+    text and tables show it: ``"HKD 48,250.50"``; ``"-"`` for None. Exact:
+    the string's own places, no float."""
+    if value is None:
+        return "-"
+    number = Decimal(value)
+    places = max(0, -int(number.as_tuple().exponent))
+    return f"{currency} {number:,.{places}f}"
+
+
+def pays_text(currency: str, net_advance: str | None) -> str:
+    """What a decision pays the holder now: a price with no net advance (its
+    charges take the whole advance: declined) pays nothing."""
+    return "nothing (no net advance)" if net_advance is None else money_text(currency, net_advance)
+
+
 def _print_decision(d: dict[str, Any]) -> None:
     cur = d["currency"]
+
+    def m(value: str | None) -> str:
+        return money_text(cur, value)
+
     verdict = d["status"].upper()
     click.echo(
         f"decision {d['decision_id']}: {verdict} invoice {d['invoice_id']} for {_who(d['financier'])} "
-        f"(grade {d['grade'] or '-'}, block {d['block']}, expires {d['expires_at']})"
+        f"(grade {d['grade'] or '-'}, block {d['block']}, expires {text_time(d['expires_at'])})"
     )
     click.echo(
-        f"  invoice: {cur} {d['open_amount']} open of {d['amount']}, due {d['due']}, "
+        f"  invoice: {m(d['open_amount'])} open of {m(d['amount'])}, due {d['due']}, "
         f"supplier {_who(d['supplier'])}, buyer {_who(d['buyer'])}"
     )
     p = d["price"]
     if p is not None:
         rate = (Decimal(p["annual_rate"]) * 100).quantize(Decimal("0.01"))
         click.echo(
-            f"  price: advance {cur} {p['advance']}, discount {p['discount']} ({p['days']} days "
-            f"{p['day_count']} at {rate}%), fees {p['fees']}, pays {cur} {p['net_advance']} now; due "
-            f"{cur} {p['advance']} of the buyer's payments, the seller's reserve {cur} {p['reserve']}"
+            f"  price: advance {m(p['advance'])}, discount {m(p['discount'])} ({p['days']} days "
+            f"{p['day_count']} at {rate}%), fees {m(p['fees'])}, pays {pays_text(cur, p['net_advance'])} now; "
+            f"due {m(p['advance'])} of the buyer's payments, the seller's reserve {m(p['reserve'])}"
         )
     for rule in d["rules"]:
         mark = "ok  " if rule["outcome"] == "pass" else "FAIL"
         click.echo(f"  {mark} {rule['name']}: {rule['reason']}")
     if d["tx_hash"]:
         click.echo(f"  executed in {d['tx_hash']} (block {d['executed_block']}, event {d['event_id']})")
+    if d.get("cancelled_at"):
+        click.echo(
+            f"  cancelled at {text_time(d['cancelled_at'])} by {d['cancelled_by']}: "
+            f"{d['cancel_reason'] or 'no reason given'}"
+        )
     click.echo(f"  policy {d['policy_hash'][:16]} ({d['policy_source']})")
 
 
@@ -80,14 +109,16 @@ def _print_decision(d: dict[str, Any]) -> None:
 @click.group(cls=LedgerGroup)
 def finance() -> None:
     """Financing decisions: quote an invoice against a financier's policy
-    (every rule's inputs and reason stored), execute an approved decision, or
-    auto-finance what is offered to you. `--as` is the financier you act as.
+    (every rule's inputs and reason stored), execute an approved decision,
+    cancel one that will not be executed, or auto-finance what is offered to
+    you. `--as` is the financier you act as.
 
     Example:
 
     \b
         scf finance quote 1 --as financier --policy examples/policy.toml
         scf finance execute 1
+        scf finance cancel 2 --reason "the supplier withdrew the invoice"
         scf finance list --financier "Harbour Trade Finance Ltd" --status approved
     """
 
@@ -116,15 +147,14 @@ def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path
     emit(ctx, desk.quote(invoice_id, financier, policy), _print_decision)
 
 
-def _require_financier(desk: Desk, address: str) -> None:
+def _require_financier(desk: Desk, address: str, why: str = "a quote is a financier's decision") -> None:
     """A quote is a financier's decision: refused, before anything is stored,
-    for a party without the financier role."""
-    from ledger.names import ROLE_BITS
+    for a party without the financier role (its roles on chain; the check
+    itself is :func:`ledger.finance.facts.require_financier`)."""
+    from ledger.finance.facts import require_financier
 
     roles = int(desk.ledger.registry.functions.participant(address).call()[1])
-    if not roles & ROLE_BITS["financier"]:
-        who = desk.ledger.name_of(address) or address
-        raise InputError(f"{who} does not have the financier role; a quote is a financier's decision")
+    require_financier(roles, desk.ledger.name_of(address) or address, why)
 
 
 @finance.command("execute")
@@ -168,10 +198,10 @@ def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -
         ctx,
         result,
         lambda d: click.echo(
-            f"decision {decision_id} executed: invoice {d['invoice_id']} financed, {d['currency']} "
-            f"{d['price']['net_advance']} paid to {_who(d['holder'])} in {d['tx_hash']} (block {d['executed_block']}); "
-            f"due to you {d['currency']} {d['price']['due']}, reserve for the seller {d['currency']} "
-            f"{d['price']['reserve']}"
+            f"decision {decision_id} executed: invoice {d['invoice_id']} financed, "
+            f"{money_text(d['currency'], d['price']['net_advance'])} paid to {_who(d['holder'])} in {d['tx_hash']} "
+            f"(block {d['executed_block']}); due to you {money_text(d['currency'], d['price']['due'])}, reserve for "
+            f"the seller {money_text(d['currency'], d['price']['reserve'])}"
         ),
     )
 
@@ -199,14 +229,15 @@ def finance_auto(
     policy = find_policy(settings, policy_path, as_name)
     desk = _desk(ctx)
     financier = desk.ledger.resolve(as_name, "financier", account_first=True).address
+    _require_financier(desk, financier, "only a financier auto-finances; name one with --as")
     account = None if dry_run else signer(ctx, as_name, desk.ledger.sender.chain_id)
     result = desk.auto(financier, account, policy, max_count=max_count, dry_run=dry_run)
 
     def text(d: dict[str, Any]) -> None:
         for r in d["results"]:
-            money = f"{r['currency']} {r['net_advance']}" if r["net_advance"] is not None else "-"
             ref = f"decision {r['decision_id']}" if r["decision_id"] else "not stored"
-            click.echo(f"invoice {r['invoice_id']}: {r['status']} ({ref}), pays {money}: {r['reason']}")
+            pays = pays_text(r["currency"], r["net_advance"])
+            click.echo(f"invoice {r['invoice_id']}: {r['status']} ({ref}), pays {pays}: {r['reason']}")
         verb = "would finance" if d["dry_run"] else "financed"
         click.echo(
             f"{verb} {d['financed']} of {d['candidates']} invoice(s) offered to you"
@@ -232,6 +263,9 @@ def _flat_decision(r: dict[str, Any]) -> dict[str, Any]:
         "expires_at": r["expires_at"],
         "tx_hash": r["tx_hash"],
         "reason": r["reason"],
+        "cancelled_at": r["cancelled_at"],
+        "cancelled_by": r["cancelled_by"],
+        "cancel_reason": r["cancel_reason"],
     }
 
 
@@ -251,10 +285,12 @@ def _decisions_text(flat: list[dict[str, Any]]) -> None:
                 r["status"],
                 r["financier_name"] or r["financier"],
                 r["grade"] or "-",
-                f"{r['currency']} {r['open_amount']}",
-                r["net_advance"] or "-",
+                money_text(r["currency"], r["open_amount"]),
+                money_text(r["currency"], r["net_advance"]),
                 r["block"],
-                r["reason"],
+                r["reason"]
+                if r["status"] != "cancelled"
+                else f"cancelled by {r['cancelled_by']}: {r['cancel_reason'] or 'no reason given'}",
             ]
             for r in flat
         ],
@@ -265,7 +301,10 @@ def _decisions_text(flat: list[dict[str, Any]]) -> None:
 @finance.command("list")
 @click.option("--financier", metavar="NAME", help="Only decisions of this financier (name or address).")
 @deprecated_as_option("--financier")
-@click.option("--status", help="Only these statuses (comma-separated): approved, declined, executed, expired, failed.")
+@click.option(
+    "--status",
+    help="Only these statuses (comma-separated): approved, declined, executed, expired, failed, cancelled.",
+)
 @click.option("--invoice", "invoice_id", type=INVOICE_ID, metavar="ID", help="Only this invoice.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="K", help="At most K decisions (newest first).")
 @csv_option
@@ -331,3 +370,65 @@ def finance_show(ctx: click.Context, decision_id: int) -> None:
             store.indexed_point(conn, scope).time,
         )
     emit(ctx, record, _print_decision)
+
+
+def _operator_name() -> str:
+    """Who runs this command: the operating system user (recorded with a cancellation)."""
+    import getpass
+
+    try:
+        return getpass.getuser()[:128]
+    except (KeyError, OSError):
+        return "unknown user"
+
+
+@finance.command("cancel")
+@click.argument("decision_id", type=click.IntRange(min=1), metavar="DECISION_ID")
+@click.option("--reason", metavar="TEXT", help="Why it will not be executed (stored with the decision).")
+@json_option
+@click.pass_context
+def finance_cancel(ctx: click.Context, decision_id: int, reason: str | None) -> None:
+    """Cancel approved decision DECISION_ID that will not be executed, so it
+    stops counting against the financier's limits (book limit, buyer and
+    supplier lines, concentration). Records when, by whom (the operating
+    system user) and why; `finance list` and `finance show` then show it as
+    cancelled. A declined, executed, expired, failed or already cancelled
+    decision is refused (exit 1). Database only: sends no transaction.
+
+    Example:
+
+    \b
+        scf finance cancel 2 --reason "the supplier withdrew the invoice"
+        scf finance list --status cancelled
+    """
+    import datetime as dt
+
+    from ledger.db import get_engine
+    from ledger.finance import store
+    from ledger.scope import find_scope
+
+    if reason is not None:
+        reason = " ".join(reason.split())
+        if not reason or len(reason) > 500 or not reason.isprintable():
+            raise InputError("--reason must be printable text of 1 to 500 characters")
+    settings = settings_of(ctx)
+    with get_engine(settings.database_url).begin() as conn:
+        scope = find_scope(conn, settings)
+        row = store.get_decision(conn, decision_id)
+        if (int(row["chain_id"]), str(row["contract"])) != (scope.chain_id, scope.invoice_contract):
+            raise InputError(
+                f"decision {decision_id} was taken on chain {row['chain_id']} for contract {row['contract']}, not "
+                "on the indexed deployment; use the --home and --db-url it was taken with"
+            )
+        store.lock_financier(conn, str(row["financier"]))
+        now = store.indexed_point(conn, scope).time
+        store.cancel_decision(conn, decision_id, _operator_name(), reason, dt.datetime.now(dt.UTC), now)
+        record = store.decision_record(store.get_decision(conn, decision_id), store.participant_names(conn, scope), now)
+    emit(
+        ctx,
+        record,
+        lambda d: click.echo(
+            f"decision {decision_id} cancelled: invoice {d['invoice_id']} for {_who(d['financier'])} no longer "
+            f"counts against its limits ({d['cancel_reason'] or 'no reason given'})"
+        ),
+    )

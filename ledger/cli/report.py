@@ -1,6 +1,7 @@
 """`scf report ...`: portfolio reports from the indexed ledger.
 
-Database only: nothing here imports web3.
+Database only: nothing here imports web3. Amounts in text and tables are
+``HKD 48,250.50``; JSON and CSV carry the exact decimal strings.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ledger.cli.common import (
     settings_of,
     table_or_csv,
 )
+from ledger.cli.finance import money_text
 
 
 @click.group(cls=LedgerGroup)
@@ -78,20 +80,25 @@ def report_exposure(ctx: click.Context, by: str, financier: str | None, policy_p
             headers += ["limit", "used %", "headroom"]
         lines = []
         for r in d["rows"]:
+            c = r["currency"]
             line = [
                 r["name"] or r[by],
-                r["currency"],
+                c,
                 r["invoices"],
-                r["outstanding"],
-                r["reserve_held"],
-                r["pending"],
-                r["used"],
+                *(money_text(c, r[k]) for k in ("outstanding", "reserve_held", "pending", "used")),
             ]
             if policy is not None:
-                line += [r["limit"] or "none", r["used_pct"] or "-", r["headroom"] or "-"]
+                limit = money_text(c, r["limit"]) if r["limit"] is not None else "none"
+                line += [limit, r["used_pct"] or "-", money_text(c, r["headroom"])]
             lines.append(line)
         for t in d["totals"]:
-            line = ["TOTAL", t["currency"], t["invoices"], t["outstanding"], t["reserve_held"], t["pending"], t["used"]]
+            c = t["currency"]
+            line = [
+                "TOTAL",
+                c,
+                t["invoices"],
+                *(money_text(c, t[k]) for k in ("outstanding", "reserve_held", "pending", "used")),
+            ]
             lines.append(line + ([""] * 3 if policy is not None else []))
         table(headers, lines, title=f"exposure by {by} as of block {d['as_of_block']}")
 
@@ -128,14 +135,12 @@ def report_aging(ctx: click.Context, as_of: str | None, holder: str | None, as_c
         if not d["rows"]:
             click.echo(f"no open receivables as of {d['as_of']}")
             return
-        lines = [
-            [r["name"] or r["buyer"], r["currency"], r["invoices"], *(r[b] for b in BUCKETS), r["total"], r["reserve"]]
-            for r in d["rows"]
-        ]
-        lines += [
-            ["TOTAL", t["currency"], t["invoices"], *(t[b] for b in BUCKETS), t["total"], t["reserve"]]
-            for t in d["totals"]
-        ]
+
+        def amounts(r: dict[str, Any]) -> list[str]:
+            return [money_text(r["currency"], r[k]) for k in (*BUCKETS, "total", "reserve")]
+
+        lines = [[r["name"] or r["buyer"], r["currency"], r["invoices"], *amounts(r)] for r in d["rows"]]
+        lines += [["TOTAL", t["currency"], t["invoices"], *amounts(t)] for t in d["totals"]]
         table(
             ["buyer", "currency", "invoices", "not due", "1-30", "31-60", "61-90", "90+", "total", "of it reserve"],
             lines,
@@ -157,9 +162,14 @@ def report_portfolio(
 ) -> None:
     """A financier's book, from the ledger: advanced, due, received and
     outstanding; the sellers' reserves at financing, released and still held;
-    realised and expected yield; overdue and defaults (default after
+    realised and expected income; overdue and defaults (default after
     grading.default_after_days of the policy, else 90 days past due). The
-    JSON output lists every financed invoice too.
+    JSON output lists every financed invoice too. --as must name a financier.
+
+    Income is shown as a return over its holding period (days from financing
+    to the last payment of the due, or to the due date, weighted by the
+    amount advanced), and as a yield a year (ACT/365) only when that period
+    is at least 30 days: a yield over a holding of minutes means nothing.
 
     Example:
 
@@ -176,35 +186,55 @@ def report_portfolio(
         data = portfolio_report(
             conn, scope, financier, day, policy.grading.default_after_days if policy is not None else 90
         )
+        if not data["rows"]:
+            # Refused as bad input unless it is a financier (one whose role was taken away keeps its book).
+            from ledger.finance.facts import require_financier
+            from ledger.finance.store import party_facts
+
+            party = party_facts(conn, scope, financier)
+            require_financier(party.roles, party.label, "a portfolio is a financier's book; name one with --as")
 
     table_or_csv(ctx, data, data["rows"], as_csv, _portfolio_text)
+
+
+def _income_text(r: dict[str, Any], name: str) -> str:
+    """Income of a portfolio line: a yield a year over a holding period of at
+    least 30 days (weighted by amount), else the return over the period."""
+    income = money_text(r["currency"], r[f"{name}_income"])
+    if r[f"{name}_return_pct"] is None:
+        return f"{income} income"
+    days = r[f"{name}_days"]
+    if r[f"{name}_yield_pct"] is not None:
+        return f"{income} income, {r[f'{name}_yield_pct']}% a year ({r[f'{name}_return_pct']}% over {days} days)"
+    return f"{income} income, {r[f'{name}_return_pct']}% over {days} days (too short to annualise)"
 
 
 def _portfolio_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary of one currency of a portfolio, as (label, value) lines."""
     c = r["currency"]
+
+    def m(key: str) -> str:
+        return money_text(c, r[key])
+
     sold = f", {r['sold']} sold on" if r["sold"] else ""
     return [
         ("financed", f"{r['financed']} invoice(s): {r['open']} open, {r['closed']} paid to you{sold}"),
-        (
-            "advanced",
-            f"{c} {r['advanced']} against {c} {r['open_at_financing']} open at financing ({c} {r['face']} face)",
-        ),
+        ("advanced", f"{m('advanced')} against {m('open_at_financing')} open at financing ({m('face')} face)"),
         (
             "due",
-            f"{c} {r['due']}: received {c} {r['received']}, outstanding {c} {r['outstanding']}"
-            + (f", sold on {c} {r['sold_due']}" if r["sold"] else ""),
+            f"{m('due')}: received {m('received')}, outstanding {m('outstanding')}"
+            + (f", sold on {m('sold_due')}" if r["sold"] else ""),
         ),
         (
             "reserve",
-            f"{c} {r['reserve_at_financing']} at financing: released to sellers "
-            f"{c} {r['reserve_released']}, still held {c} {r['reserve_held']}",
+            f"{m('reserve_at_financing')} at financing: released to sellers "
+            f"{m('reserve_released')}, still held {m('reserve_held')}",
         ),
-        ("collected", f"{c} {r['collected']} paid by buyers since financing"),
-        ("realised", f"{c} {r['realised_income']} income, {r['realised_yield_pct'] or '-'}% a year"),
-        ("expected", f"{c} {r['expected_income']} income, {r['expected_yield_pct'] or '-'}% a year"),
-        ("overdue", f"{r['overdue_invoices']} invoice(s), {c} {r['overdue']}"),
-        ("defaults", f"{r['defaults']} invoice(s), {c} {r['defaulted']}"),
+        ("collected", f"{m('collected')} paid by buyers since financing"),
+        ("realised", _income_text(r, "realised")),
+        ("expected", _income_text(r, "expected")),
+        ("overdue", f"{r['overdue_invoices']} invoice(s), {m('overdue')}"),
+        ("defaults", f"{r['defaults']} invoice(s), {m('defaulted')}"),
     ]
 
 
@@ -239,13 +269,18 @@ def _portfolio_text(d: dict[str, Any]) -> None:
                 x["invoice_id"],
                 x["currency"],
                 x["position"],
-                x["advanced"],
-                x["due"],
-                x["received"],
-                x["outstanding"],
-                x["reserve_at_financing"],
-                x["reserve_released"],
-                x["reserve_held"],
+                *(
+                    money_text(x["currency"], x[k])
+                    for k in (
+                        "advanced",
+                        "due",
+                        "received",
+                        "outstanding",
+                        "reserve_at_financing",
+                        "reserve_released",
+                        "reserve_held",
+                    )
+                ),
             ]
             for x in d["invoices"]
         ],

@@ -28,6 +28,7 @@ from ledger.finance.store import (
     participant_names,
     pending_positions,
 )
+from ledger.format import iso_time
 
 
 @dataclass
@@ -204,7 +205,7 @@ def exposure_report(
     return {
         "by": by,
         "as_of_block": point.block_number,
-        "as_of": point.time.isoformat(),
+        "as_of": iso_time(point.time),
         "financier": financier,
         "policy_hash": None if policy is None else policy.hash,
         "rows": out_rows,

@@ -13,6 +13,17 @@ PASS = "pass"
 FAIL = "fail"
 
 
+def require_financier(roles: int, who: str, why: str) -> None:
+    """Refuse, as bad input (exit 2) and before anything is done, a party
+    without the financier role (``roles``: its registry role bits) where a
+    financier must be named; ``why`` says what needs one."""
+    from ledger.errors import InputError
+    from ledger.names import ROLE_BITS
+
+    if not roles & ROLE_BITS["financier"]:
+        raise InputError(f"{who} does not have the financier role; {why}")
+
+
 @dataclass(frozen=True)
 class RuleResult:
     name: str
@@ -71,6 +82,10 @@ class InvoiceFacts:
     holder_name: str | None = None
     #: The holder it was financed from (receives the reserve); None: never financed.
     seller: str | None = None
+    #: Registered names of the financier and the seller (None: unnamed or none), for reasons.
+    financier_name: str | None = None
+    seller_name: str | None = None
+    offer_financier_name: str | None = None
 
     @property
     def paid(self) -> int:
@@ -92,13 +107,20 @@ class Exposure:
     pending decision (approved, not yet seen financed), the priced gross
     advance (the due it would have). ``book``, ``buyer`` and ``supplier``
     include the pending decisions; ``held_book`` is the financed book alone
-    (None: same as book)."""
+    (None: same as book) and ``buyer_pending`` the part of ``buyer`` that is
+    pending decisions."""
 
     book: int
     buyer: int
     supplier: int
     held_book: int | None = None
+    buyer_pending: int = 0
 
     @property
     def held(self) -> int:
         return self.book if self.held_book is None else self.held_book
+
+    @property
+    def others_pending(self) -> int:
+        """Pending decisions on other buyers: in the book, but they may never be executed."""
+        return self.book - self.held - self.buyer_pending

@@ -9,9 +9,11 @@ Two steps, kept apart so the first can be tested on hand-made histories:
 * :func:`grade_buyer` applies the policy's grades (best first) to the stats.
 
 :func:`buyer_history` reads the records from the indexed ledger (the
-``invoices`` and ``repayments`` tables).
+``invoices`` and ``repayments`` tables): every invoice of the buyer, the one
+being quoted included, so a grade is the buyer's and every quote at one
+point grades a buyer alike, whichever of its invoices is quoted.
 
-Definitions (``as_of`` is the decision date, UTC):
+Definitions (``as_of`` is the decision date, a business date):
 
 * an invoice is *in the history* once it is settled (fully paid), or open
   and past its due date by more than ``grace_days`` (not cancelled); an open
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ledger.business_time import business_date
 from ledger.finance.numbers import decimal_text as _dec
 from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Grade, Policy
@@ -194,7 +197,7 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
             outstanding=int(r.outstanding),
             due_date=r.due_date,
             status=str(r.status),
-            settled_on=None if r.paid_at is None else r.paid_at.astimezone(dt.UTC).date(),
+            settled_on=None if r.paid_at is None else business_date(r.paid_at),
         )
         for r in invoices
     ]

@@ -2,7 +2,8 @@
 
 A decision is written once by ``scf finance quote`` (status ``approved`` or
 ``declined``) and later changes only its status (``executed``, ``expired``,
-or ``failed`` when `finance auto` could not execute it: it then no longer
+``failed`` when `finance auto` could not execute it, or ``cancelled`` by
+`scf finance cancel`, with who, when and why: either way it then no longer
 uses limit headroom) and its execution link (transaction, block, the
 InvoiceFinanced event).
 Money is integer minor units (:class:`Uint256`), rates exact decimals
@@ -35,7 +36,8 @@ from ledger.db.models import (
 )
 
 APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED = "approved", "declined", "executed", "expired", "failed"
-STATUSES = (APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED)
+CANCELLED = "cancelled"
+STATUSES = (APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED, CANCELLED)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -118,3 +120,8 @@ class Decision(Base):
     event_id: Mapped[int | None] = mapped_column(BigInteger)
     event_block_hash: Mapped[Hash32 | None]
     event_log_index: Mapped[int | None] = mapped_column(Integer)
+    #: Cancellation (`scf finance cancel`) of an approval that will not be executed: when (wall
+    #: clock, UTC), by whom (the operating system user who ran the command) and why.
+    cancelled_at: Mapped[UtcTime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(128))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)

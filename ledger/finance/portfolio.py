@@ -9,10 +9,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from ledger.business_time import business_date
+from ledger.finance.numbers import decimal_text
 from ledger.finance.report_common import FINANCINGS, REPAYMENTS, as_of_day, pct, signed
 from ledger.finance.store import INVOICES, LedgerScope, participant_names
 
@@ -131,7 +134,7 @@ def _line_of(r: Any, repayments: Sequence[Any], financier: str) -> _Line:
         if rep.payee == financier:
             received += int(rep.to_payee)
         if settled_on is None and side >= due:
-            settled_on = rep.block_time.astimezone(dt.UTC).date()
+            settled_on = business_date(rep.block_time)
     return _Line(
         invoice_id=int(r.invoice_id),
         currency=str(r.currency),
@@ -143,7 +146,7 @@ def _line_of(r: Any, repayments: Sequence[Any], financier: str) -> _Line:
         side_received=side,
         reserve_released=released,
         status=str(r.status),
-        financed_on=r.block_time.astimezone(dt.UTC).date(),
+        financed_on=business_date(r.block_time),
         due_date=r.due_date,
         settled_on=settled_on,
         held=r.holder == financier,
@@ -159,6 +162,27 @@ def _portfolio_lines(conn: Connection, scope: LedgerScope, financier: str) -> li
     return sorted(out, key=lambda x: x.invoice_id)
 
 
+#: The shortest holding period (days, weighted by the cash advanced) over which a yield is annualised.
+MIN_ANNUALISED_DAYS = 30
+
+
+def _income_figures(name: str, income: int, spans: list[tuple[int, int]]) -> dict[str, str | None]:
+    """Income as a yield over ``spans`` ((cash, days) per financing): the period
+    return ``income / sum(cash)`` always; the simple annual yield
+    ``income x 365 / sum(cash x days)`` (ACT/365) only when the holding
+    period, the days weighted by cash, is at least :data:`MIN_ANNUALISED_DAYS`
+    (else None: a yield over minutes or days says nothing about a year).
+    Percentages and days rounded half-even to two places."""
+    cash = sum(c for c, _ in spans)
+    base = sum(c * d for c, d in spans)
+    long_enough = bool(cash) and base >= MIN_ANNUALISED_DAYS * cash
+    return {
+        f"{name}_return_pct": pct(income, cash),
+        f"{name}_days": None if not cash else decimal_text(Fraction(base, cash), 2),
+        f"{name}_yield_pct": pct(income * 365, base) if long_enough else None,
+    }
+
+
 def _currency_row(
     scope: LedgerScope, currency: str, group: list[_Line], day: dt.date, default_after_days: int
 ) -> dict[str, Any]:
@@ -168,9 +192,9 @@ def _currency_row(
     open_ = [x for x in group if x.kind == "open"]
     sold = [x for x in group if x.kind == "sold"]
     realised = sum(x.received - x.cash for x in closed)
-    realised_base = sum(x.cash * max(1, ((x.settled_on or day) - x.financed_on).days) for x in closed)
+    realised_spans = [(x.cash, max(0, ((x.settled_on or day) - x.financed_on).days)) for x in closed]
     expected = sum(x.due - x.cash for x in open_)
-    expected_base = sum(x.cash * max(1, (x.due_date - x.financed_on).days) for x in open_)
+    expected_spans = [(x.cash, max(0, (x.due_date - x.financed_on).days)) for x in open_]
     overdue = [x for x in open_ if (day - x.due_date).days > 0]
     defaults = [x for x in overdue if (day - x.due_date).days > default_after_days]
 
@@ -195,9 +219,9 @@ def _currency_row(
         "reserve_released": total("reserve_released"),
         "reserve_held": total("reserve_held"),
         "realised_income": signed(realised, currency, scope),
-        "realised_yield_pct": pct(realised * 365, realised_base),
+        **_income_figures("realised", realised, realised_spans),
         "expected_income": signed(expected, currency, scope),
-        "expected_yield_pct": pct(expected * 365, expected_base),
+        **_income_figures("expected", expected, expected_spans),
         "overdue_invoices": len(overdue),
         "overdue": total("outstanding", overdue),
         "defaults": len(defaults),

@@ -9,8 +9,8 @@ All amounts are integer minor units of the invoice's currency; rates are
     fees*     = fee_fixed + fee_rate x advance*
     net*      = advance* - discount* - fees*
 
-``days`` is the actual number of days from the value date (the date of the
-decision, UTC) to the due date; ``day_base`` is 360 for ACT/360 and 365 for
+``days`` is the actual number of days from the value date (the decision's
+business date, :mod:`ledger.business_time`) to the due date; ``day_base`` is 360 for ACT/360 and 365 for
 ACT/365.
 
 Rounding rule: the cash the holder receives on chain is rounded once, down:

@@ -11,9 +11,9 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, update
 
-from ledger.errors import InputError
-from ledger.finance.models import APPROVED, EXPIRED, FAILED, Decision
-from ledger.format import Money, party_of
+from ledger.errors import DecisionRefused, InputError
+from ledger.finance.models import APPROVED, CANCELLED, DECLINED, EXECUTED, EXPIRED, FAILED, Decision
+from ledger.format import Money, date_text, iso_time, party_of
 from ledger.queries import Scope
 
 #: The decisions table, typed for Core statements.
@@ -74,8 +74,39 @@ def mark_failed(conn: Connection, decision_id: int) -> bool:
     return bool(result.rowcount)
 
 
+def cancel_decision(
+    conn: Connection, decision_id: int, by: str, reason: str | None, now: dt.datetime, chain_now: dt.datetime
+) -> None:
+    """Cancel approved decision ``decision_id`` that will not be executed: it
+    becomes ``cancelled``, with who (``by``), when (``now``, wall clock UTC)
+    and why, and no longer counts against the financier's limits. Refused
+    (:class:`DecisionRefused`) unless it is approved and unexpired at
+    ``chain_now`` (the decision time of the indexed ledger); an unknown id is
+    bad input. The update is conditional, so an execution marked meanwhile
+    wins."""
+    row = get_decision(conn, decision_id)
+    status = _shown_status(row, chain_now)
+    if status != APPROVED:
+        why = {
+            DECLINED: "it was declined, so it never counted against the limits",
+            EXECUTED: f"it was executed in transaction {row['tx_hash']}; the financing is on chain",
+            EXPIRED: "it expired, so it no longer counts against the limits",
+            FAILED: "its execution failed, so it no longer counts against the limits",
+            CANCELLED: f"it was already cancelled at {_iso(row['cancelled_at'])} by {row['cancelled_by']}",
+        }.get(str(status), f"it is {status}")
+        raise DecisionRefused(f"decision {decision_id} cannot be cancelled: {why}")
+    d = DECISIONS
+    done = conn.execute(
+        update(d)
+        .where(d.c.id == decision_id, d.c.status == APPROVED)
+        .values(status=CANCELLED, cancelled_at=now, cancelled_by=by, cancel_reason=reason)
+    )
+    if not done.rowcount:
+        raise DecisionRefused(f"decision {decision_id} changed while it was being cancelled; see `scf finance show`")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
+    return iso_time(value)
 
 
 def _shown_status(row: Mapping[str, Any], now: dt.datetime | None) -> Any:
@@ -119,6 +150,9 @@ def _trail_record(row: Mapping[str, Any]) -> dict[str, Any]:
         "event_id": row["event_id"],
         "event_block_hash": row["event_block_hash"],
         "event_log_index": row["event_log_index"],
+        "cancelled_at": _iso(row.get("cancelled_at")),
+        "cancelled_by": row.get("cancelled_by"),
+        "cancel_reason": row.get("cancel_reason"),
     }
 
 
@@ -135,7 +169,7 @@ def decision_record(
         return party_of(address, names)
 
     return {
-        "decision_id": int(row["id"]),
+        "decision_id": None if row.get("id") is None else int(row["id"]),
         "invoice_id": int(row["invoice_id"]),
         "status": _shown_status(row, now),
         "financier": party(row["financier"]),
@@ -147,7 +181,7 @@ def decision_record(
         "amount": money(row["amount"]),
         "paid": money(int(row["amount"]) - int(row["open_amount"])),
         "open_amount": money(row["open_amount"]),
-        "due": row["due_at"].astimezone(dt.UTC).date().isoformat(),
+        "due": date_text(row["due_at"]),
         "grade": row["grade"],
         "price": _price_record(row, money),
         "exposure": {
@@ -161,6 +195,7 @@ def decision_record(
 
 __all__ = [
     "DECISIONS",
+    "cancel_decision",
     "decision_record",
     "get_decision",
     "list_decisions",

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table
 
+from ledger.business_time import business_date
 from ledger.db.models import Financing, Repayment
 from ledger.finance.numbers import percent
 from ledger.finance.store import INVOICES, LedgerScope, indexed_point
@@ -38,10 +39,10 @@ def reserve_held(outstanding: int, seller: str | None, financier_due: int | None
 
 
 def as_of_day(conn: Connection, scope: LedgerScope, as_of: dt.date | None) -> dt.date:
-    """The given date, else the decision time's date (UTC), as decisions use."""
+    """The given date, else the decision time's business date, as decisions use."""
     if as_of is not None:
         return as_of
-    return indexed_point(conn, scope).time.astimezone(dt.UTC).date()
+    return business_date(indexed_point(conn, scope).time)
 
 
 def invoices_where(scope: LedgerScope, statuses: Sequence[str], holder: str | None) -> list[Any]:

@@ -38,10 +38,14 @@ chain does not age receivables on a stale day (see
 Income and yield: the financier paid ``cash`` (the on-chain advance) and is
 due ``due``; a financing is closed for it once it received the whole due.
 Realised income of a closed one is ``received - cash``; expected income of
-an open one ``due - cash``. Yields are simple annual rates on ACT/365:
-``income x 365 / sum(cash x days)``, days from financing to the payment that
-completed the due (realised) or to the due date (expected), at least one;
-percentages are rounded half-even to two places. A receivable the financier
+an open one ``due - cash``. Each is shown as a period return,
+``income / sum(cash)``, over the holding period, the days from financing to
+the payment that completed the due (realised) or to the due date (expected),
+weighted by cash: ``sum(cash x days) / sum(cash)``. It is annualised, as a
+simple annual rate on ACT/365 (``income x 365 / sum(cash x days)``), only
+when that period is at least 30 days (``portfolio.MIN_ANNUALISED_DAYS``);
+a yield over a holding of minutes says nothing about a year, so it is then
+left out (None). Percentages and days are rounded half-even to two places. A receivable the financier
 sold on (holds no more) counts in ``sold`` and in neither income: its sale
 price is not on the ledger.
 """

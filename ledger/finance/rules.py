@@ -28,13 +28,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ledger.business_time import business_date, kyc_last_day
 from ledger.finance.facts import FAIL, PASS, Exposure, InvoiceFacts, PartyFacts, RuleResult
 from ledger.finance.facts import rule_result as _result
 from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
 from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
-from ledger.format import Money
+from ledger.format import Money, date_text, iso_time, text_time
 from ledger.names import ROLE_BITS, role_names
 
 #: Statuses in which the buyer has confirmed the invoice.
@@ -76,7 +77,8 @@ def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
     m = Money(inv.currency, inv.decimals)
     ok = not inv.financed and inv.status in FINANCEABLE_STATUSES and inv.outstanding > 0
     if inv.financed:
-        by = f"by {inv.financier}" if inv.financier else f"sold by {inv.seller}"
+        seller = inv.seller_name or inv.seller
+        by = f"by {inv.financier_name or inv.financier}" if inv.financier else f"sold by {seller}"
         no = f"the invoice was already financed ({by}): one financing per invoice, ever"
     elif inv.status == "Paid" or (inv.status in FINANCEABLE_STATUSES and inv.outstanding <= 0):
         no = "the invoice is paid: nothing is open to finance"
@@ -111,8 +113,8 @@ def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
         "suspended": party.suspended,
         "roles": role_names(party.roles),
         "role": role,
-        "kyc_expiry": None if party.kyc_expiry is None else party.kyc_expiry.isoformat(),
-        "as_of": as_of.isoformat(),
+        "kyc_expiry": iso_time(party.kyc_expiry),
+        "as_of": iso_time(as_of),
     }
     name = f"{role}_kyc"
     if not party.admitted or party.kyc_expiry is None:
@@ -121,15 +123,15 @@ def rule_kyc(role: str, party: PartyFacts, as_of: dt.datetime) -> RuleResult:
         return RuleResult(name, inputs, FAIL, f"{party.label} is not an admitted {role}")
     if party.suspended:
         return RuleResult(name, inputs, FAIL, f"the {role} {party.label} is suspended")
-    last = (party.kyc_expiry - dt.timedelta(days=1)).date().isoformat()
+    last = date_text(kyc_last_day(int(party.kyc_expiry.timestamp())))
     if as_of >= party.kyc_expiry:
         return RuleResult(name, inputs, FAIL, f"the {role} {party.label}'s KYC expired (valid until {last})")
     return RuleResult(name, inputs, PASS, f"the {role} {party.label}'s KYC is valid until {last}")
 
 
 def tenor_days(inv: InvoiceFacts, as_of: dt.datetime) -> int:
-    """Actual days from the decision date (UTC) to the due date."""
-    return (inv.due_date - as_of.astimezone(dt.UTC).date()).days
+    """Actual days from the decision date (a business date) to the due date."""
+    return (inv.due_date - business_date(as_of)).days
 
 
 def rule_tenor(inv: InvoiceFacts, policy: Policy, as_of: dt.datetime) -> RuleResult:
@@ -138,7 +140,7 @@ def rule_tenor(inv: InvoiceFacts, policy: Policy, as_of: dt.datetime) -> RuleRes
     inputs = {
         "days": days,
         "due_date": inv.due_date.isoformat(),
-        "as_of": as_of.date().isoformat(),
+        "as_of": date_text(business_date(as_of)),
         "min_tenor_days": e.min_tenor_days,
         "max_tenor_days": e.max_tenor_days,
     }
@@ -220,11 +222,13 @@ def rule_price(p: Price, m: Money) -> RuleResult:
         for k, v in p.as_dict().items()
     }
     if p.net_advance <= 0:
+        short = f", {m(-p.net_advance)} short" if p.net_advance < 0 else ""
         return RuleResult(
             "price",
             inputs,
             FAIL,
-            f"discount {m(p.discount)} and fees {m(p.fees)} leave nothing of the advance {m(p.advance)}",
+            f"discount {m(p.discount)} and fees {m(p.fees)} leave nothing of the advance {m(p.advance)}{short}: "
+            "no net advance to pay",
         )
     return RuleResult(
         "price",
@@ -261,9 +265,17 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         "financier": financier,
         "offer_financier": inv.offer_financier,
         "offer_min_advance": None if inv.offer_min_advance is None else m.raw(inv.offer_min_advance),
-        "offer_expires": None if inv.offer_expires is None else inv.offer_expires.isoformat(),
+        "offer_expires": iso_time(inv.offer_expires),
         "net_advance": None if net_advance is None else m.raw(net_advance),
     }
+    if inv.holder is not None and inv.holder.lower() == financier.lower():
+        return RuleResult(
+            "holder_consent",
+            inputs,
+            FAIL,
+            f"the financier {holder} already holds it: there is no other holder to consent, and nobody finances "
+            "its own holding",
+        )
     if inv.offer_expires is None or not inv.offer_min_advance:
         return RuleResult(
             "holder_consent",
@@ -273,14 +285,15 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         )
     if inv.offer_expires < as_of:
         return RuleResult(
-            "holder_consent", inputs, FAIL, f"the holder's listing lapsed on {inv.offer_expires.isoformat()}"
+            "holder_consent", inputs, FAIL, f"the holder's listing lapsed on {text_time(inv.offer_expires)}"
         )
     if inv.offer_financier is not None and inv.offer_financier.lower() != financier.lower():
         return RuleResult(
             "holder_consent",
             inputs,
             FAIL,
-            f"the holder {holder} has not offered it to this financier (listed only for {inv.offer_financier})",
+            f"the holder {holder} has not offered it to this financier (listed only for "
+            f"{inv.offer_financier_name or inv.offer_financier})",
         )
     ask = inv.offer_min_advance
     if net_advance is not None and net_advance < ask:
@@ -292,7 +305,7 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         "holder_consent",
         inputs,
         PASS,
-        f"the holder listed it for {to} until {inv.offer_expires.isoformat()}, asking at least {m(ask)}",
+        f"the holder listed it for {to} until {text_time(inv.offer_expires)}, asking at least {m(ask)}",
     )
 
 
@@ -344,37 +357,42 @@ def _limit(name: str, what: str, used: int, amount: int, line: int | None, m: Mo
 
 
 def _concentration_rule(exposure: Exposure, lines: Lines, amount: int, m: Money) -> RuleResult:
-    """The buyer's share of the book with this invoice added, against the policy's concentration limit."""
-    # Concentration is counted conservatively: this buyer's pending approvals count in its share, but
-    # nobody else's pending approvals count in the book (they may expire), so the share of the book the
-    # financier actually holds after any execution is never above the share checked here.
-    book_after = exposure.held + amount
+    """The buyer's share of the book with this invoice added, against the policy's concentration limit.
+    One book: ``book_after`` is the book the book limit counts (held and pending, this invoice added);
+    the share is of it less other buyers' approvals not yet executed (they may never be), the worst case
+    for this buyer: whichever approvals are executed, the share held is never above it."""
+    book_after = exposure.book + amount
+    others = exposure.others_pending
+    whole = book_after - others
     buyer_after = exposure.buyer + amount
     inputs = {
         "buyer_after": m.raw(buyer_after),
         "book_after": m.raw(book_after),
+        "others_pending": m.raw(others),
+        "share_of": m.raw(whole),
         "max_share": None if lines.concentration is None else str(lines.concentration),
         "applies_above": m.raw(lines.concentration_above),
     }
     if lines.concentration is None:
         return RuleResult("concentration", inputs, PASS, "the policy sets no concentration limit")
-    if book_after <= lines.concentration_above:
+    less = f" less {m(others)} of other buyers' approvals not yet executed" if others else ""
+    if whole <= lines.concentration_above:
+        book = f"the book after this, {m(book_after)}{less}" + (f", {m(whole)}" if others else "")
         return RuleResult(
             "concentration",
             inputs,
             PASS,
-            f"the book after this, {m(book_after)}, is not above {m(lines.concentration_above)}, "
-            "where concentration starts to count",
+            f"{book}, is not above {m(lines.concentration_above)}, where concentration starts to count",
         )
-    share = Fraction(buyer_after, book_after)
+    share = Fraction(buyer_after, whole)
     ok = share <= Fraction(lines.concentration)
+    of_what = f"{m(buyer_after)} of {m(whole)}" + (f": the book after this, {m(book_after)},{less}" if others else "")
     return _result(
         "concentration",
         ok,
         {**inputs, "share": _pct(share)},
         f"the buyer would be {_pct(share)} of the book, within {_pct(lines.concentration)}",
-        f"the buyer would be {_pct(share)} of the book ({m(buyer_after)} of {m(book_after)}), above "
-        f"{_pct(lines.concentration)}",
+        f"the buyer would be {_pct(share)} of the book ({of_what}), above {_pct(lines.concentration)}",
     )
 
 

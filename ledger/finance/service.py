@@ -3,7 +3,8 @@
 
 * :func:`quote` syncs the indexer, evaluates the policy from the database and
   stores the decision (:func:`ledger.finance.store.quote_in_db`).
-* :func:`execute` refuses declined, executed and expired decisions; checks on
+* :func:`execute` refuses declined, executed, expired, failed and cancelled
+  decisions; checks on
   chain that the invoice is still what the decision saw and, from the freshly
   synced database, that the limits still hold; then sends the financing on
   exactly the terms priced: the net advance paid now to the holder, the gross
@@ -32,10 +33,10 @@ from sqlalchemy import Engine, select
 from ledger.errors import DatabaseError, DecisionRefused, LedgerError, TransactionReverted
 from ledger.finance import store
 from ledger.finance.facts import Exposure
-from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
+from ledger.finance.models import APPROVED, CANCELLED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
 from ledger.finance.rules import Lines, limit_rules
-from ledger.format import Money, amount
+from ledger.format import Money, text_time
 from ledger.money import to_minor_units
 
 if TYPE_CHECKING:
@@ -106,6 +107,11 @@ class Desk:
                 f"decision {decision_id} failed to execute before and no longer counts; quote "
                 f"invoice {invoice_id} again with `scf finance quote {invoice_id}`"
             )
+        if row["status"] == CANCELLED:
+            raise DecisionRefused(
+                f"decision {decision_id} was cancelled ({row['cancel_reason'] or 'no reason given'}); quote "
+                f"invoice {invoice_id} again with `scf finance quote {invoice_id}`"
+            )
         if signer_address is not None and signer_address != row["financier"]:
             raise DecisionRefused(
                 f"decision {decision_id} is for financier {row['financier']}, not {signer_address}; sign with "
@@ -115,7 +121,7 @@ class Desk:
 
     def _expired(self, row: Mapping[str, Any]) -> DecisionRefused:
         return DecisionRefused(
-            f"decision {row['id']} expired at {row['expires_at'].astimezone(dt.UTC).isoformat()} (chain time); "
+            f"decision {row['id']} expired at {text_time(row['expires_at'])} (chain time); "
             f"quote invoice {row['invoice_id']} again with `scf finance quote {row['invoice_id']}`"
         )
 
@@ -335,22 +341,27 @@ class Desk:
     def _would_decide(
         self, invoice_id: int, financier: str, policy: Policy, extra: list[store.Position]
     ) -> tuple[dict[str, Any], bool]:
-        """``auto --dry-run`` for one invoice: assess it (nothing written); an
-        approval joins ``extra``, the pending positions of the later ones."""
+        """``auto --dry-run`` for one invoice: assess it (nothing written) and
+        show it through the very record a quote stores (:func:`store.decision_values`),
+        so both show the same figures; an approval joins ``extra``, the pending
+        positions of the later ones, as a stored approval would."""
         with self.engine.connect() as conn:
             a = store.assess(conn, self.scope, invoice_id, financier, policy, extra=extra)
-        ev = a.evaluation
-        if ev.approved:
+            names = store.participant_names(conn, self.scope)
+        values = {c.name: None for c in store.DECISIONS.columns} | store.decision_values(self.scope, a, policy)
+        record = store.decision_record(values, names)
+        approved = a.evaluation.approved
+        if approved:
             extra.append(a.position())
         entry = {
             "invoice_id": invoice_id,
             "decision_id": None,
-            "status": "would approve" if ev.approved else "would decline",
-            "net_advance": None if ev.price is None else amount(ev.price.net_advance, a.invoice.decimals),
-            "currency": a.invoice.currency,
-            "reason": ev.summary(),
+            "status": "would approve" if approved else "would decline",
+            "net_advance": None if record["price"] is None else record["price"]["net_advance"],
+            "currency": record["currency"],
+            "reason": record["reason"],
         }
-        return entry, ev.approved
+        return entry, approved
 
     def _decide_and_execute(
         self, invoice_id: int, financier: str, signer: LocalAccount | None, policy: Policy

@@ -13,9 +13,10 @@ is still due, not face amounts:
   unfinanced in the database. Each invoice counts once.
 
 So a quote sees every earlier approval that may still be executed, whatever
-the order in which they are executed. (Concentration counts the buyer's own
-pending approvals but only the held book as the whole: see
-:func:`ledger.finance.rules.limit_rules`.) Execution re-checks the limits
+the order in which they are executed; a cancelled, declined, expired or
+failed decision counts nowhere. (Concentration takes the buyer's share of
+that same book less the other buyers' approvals not yet executed, the worst
+case for the buyer: see :func:`ledger.finance.rules.limit_rules`.) Execution re-checks the limits
 against the exposure of that moment. A quote evaluates and stores its
 decision in one transaction holding the financier's lock (SQLite: the
 database write lock, PostgreSQL: an advisory lock), so two quotes cannot both
@@ -40,13 +41,22 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, or_, select, text, update
 
+from ledger.business_time import business_date
 from ledger.db.models import Cursor, Invoice, Participant
-from ledger.errors import DatabaseError, InputError
+from ledger.errors import DatabaseError, UnknownInvoice
 from ledger.finance.facts import Exposure, InvoiceFacts, PartyFacts
 from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
-from ledger.finance.records import DECISIONS, decision_record, get_decision, list_decisions, mark, mark_failed
+from ledger.finance.records import (
+    DECISIONS,
+    cancel_decision,
+    decision_record,
+    get_decision,
+    list_decisions,
+    mark,
+    mark_failed,
+)
 from ledger.finance.rules import Evaluation, evaluate
 from ledger.queries import Scope, block_time
 
@@ -159,12 +169,20 @@ def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[s
         .first()
     )
     if row is None:
-        raise InputError(f"invoice {invoice_id} is not in the indexed ledger; check the id with `scf invoice list`")
+        raise UnknownInvoice(
+            invoice_id, " in the indexed ledger", "see `scf invoice list`, or run `scf index sync` if it is new"
+        )
     return {str(k): v for k, v in row.items()}
 
 
 def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) -> InvoiceFacts:
+    """The invoice as the rules see it, with its parties' registered names (reasons name parties)."""
     currency = scope.currency(str(row["currency"]))
+    names = participant_names(conn, scope)
+
+    def name(address: Any) -> str | None:
+        return None if address is None else names.get(str(address))
+
     return InvoiceFacts(
         invoice_id=int(row["invoice_id"]),
         status=str(row["status"]),
@@ -180,8 +198,11 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
         offer_financier=row["offer_financier"],
         offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
         offer_expires=row["offer_expires_at"],
-        holder_name=None if row["holder"] is None else party_facts(conn, scope, str(row["holder"])).name,
+        holder_name=name(row["holder"]),
         seller=row["seller"],
+        financier_name=name(row["financier"]),
+        seller_name=name(row["seller"]),
+        offer_financier_name=name(row["offer_financier"]),
     )
 
 
@@ -258,7 +279,7 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
 def exposure_of(
     positions: Iterable[Position], currency: str, buyer: str, supplier: str, exclude_invoice: int | None = None
 ) -> Exposure:
-    book = held = by_buyer = by_supplier = 0
+    book = held = by_buyer = buyer_pending = by_supplier = 0
     for p in positions:
         if p.invoice_id == exclude_invoice or p.currency.lower() != currency.lower():
             continue
@@ -267,9 +288,11 @@ def exposure_of(
             held += p.amount
         if p.buyer == buyer:
             by_buyer += p.amount
+            if p.kind != "book":
+                buyer_pending += p.amount
         if p.supplier == supplier:
             by_supplier += p.amount
-    return Exposure(book, by_buyer, by_supplier, held)
+    return Exposure(book, by_buyer, by_supplier, held, buyer_pending)
 
 
 def positions(
@@ -324,12 +347,10 @@ def assess(
     facts = invoice_facts(conn, scope, row)
     supplier = party_facts(conn, scope, facts.supplier)
     buyer = party_facts(conn, scope, facts.buyer)
-    as_of_date = point.time.astimezone(dt.UTC).date()
-    history = [
-        r
-        for r in buyer_history(conn, scope.chain_id, scope.invoice_contract, facts.buyer)
-        if r.invoice_id != invoice_id
-    ]
+    as_of_date = business_date(point.time)
+    # The buyer's whole history as of the decision, the quoted invoice included: a grade is the
+    # buyer's, so every quote at one point grades it alike, whichever of its invoices is quoted.
+    history = buyer_history(conn, scope.chain_id, scope.invoice_contract, facts.buyer)
     stats = payment_stats(
         history, as_of_date, grace_days=policy.grading.grace_days, default_after_days=policy.grading.default_after_days
     )
@@ -368,8 +389,16 @@ def expire_decisions(conn: Connection, scope: LedgerScope, now: dt.datetime, fin
     return int(conn.execute(update(d).where(*where).values(status=EXPIRED)).rowcount or 0)
 
 
-def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, now: dt.datetime | None = None) -> int:
-    """Write the decision of an assessment; returns its id."""
+def decision_values(
+    scope: LedgerScope, a: Assessment, policy: Policy, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The ``decisions`` row of an assessment (without its id): what :func:`store` writes and
+    what ``finance auto --dry-run`` shows, so a quote and a dry run show the same figures.
+
+    Net advance: what the holder would receive now. A price whose discount and fees take the
+    whole advance (net not above zero) is declined and has no net advance: NULL here, ``null``
+    in JSON, "pays nothing" in text; the exact (negative) figure stays in the price rule's
+    inputs and its reason says by how much the charges exceed the advance. Never clamped."""
     ev, p = a.evaluation, a.evaluation.price
     currency = scope.currency(str(a.row["currency"]))
     values: dict[str, Any] = {
@@ -400,8 +429,7 @@ def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, n
         "advance": None if p is None else p.advance,
         "discount": None if p is None else p.discount,
         "fees": None if p is None else p.fees,
-        # A price that pays nothing is declined; its (negative) net is kept in the price rule's inputs.
-        "net_advance": None if p is None else max(0, p.net_advance),
+        "net_advance": None if p is None or p.net_advance <= 0 else p.net_advance,
         "reserve": None if p is None else p.reserve,
         "days": None if p is None else p.days,
         "day_count": None if p is None else p.day_count,
@@ -413,7 +441,12 @@ def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, n
         "rules": [r.as_dict() for r in ev.rules],
         "reason": ev.summary(),
     }
-    result = conn.execute(DECISIONS.insert().returning(DECISIONS.c.id), values)
+    return values
+
+
+def store(conn: Connection, scope: LedgerScope, a: Assessment, policy: Policy, now: dt.datetime | None = None) -> int:
+    """Write the decision of an assessment (:func:`decision_values`); returns its id."""
+    result = conn.execute(DECISIONS.insert().returning(DECISIONS.c.id), decision_values(scope, a, policy, now))
     return int(result.scalar_one())
 
 
@@ -438,6 +471,7 @@ def quote_in_db(
 
 __all__ = [
     "APPROVED",
+    "DECISIONS",
     "DECLINED",
     "EXECUTED",
     "EXPIRED",
@@ -448,8 +482,10 @@ __all__ = [
     "Position",
     "assess",
     "book_positions",
+    "cancel_decision",
     "decision_record",
     "decision_time",
+    "decision_values",
     "expire_decisions",
     "exposure_of",
     "get_decision",

@@ -43,8 +43,9 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     assert lines[0].startswith(f"decision 1: APPROVED invoice {invoice_id} for Harbour Trade Finance Ltd (grade B")
     assert "  ok   holder_consent: the holder listed it for any financier until " in result.output
     assert (
-        "  price: advance HKD 90000.00, discount 1035.62 (60 days ACT/365 at 7.00%), fees 340.00, pays HKD "
-        "88624.38 now; due HKD 90000.00 of the buyer's payments, the seller's reserve HKD 10000.00" in result.output
+        "  price: advance HKD 90,000.00, discount HKD 1,035.62 (60 days ACT/365 at 7.00%), fees HKD 340.00, pays "
+        "HKD 88,624.38 now; due HKD 90,000.00 of the buyer's payments, the seller's reserve HKD 10,000.00"
+        in result.output
     )
     shown = cli("finance", "show", "1", "--json")
     assert shown.exit_code == 0, shown.output
@@ -52,9 +53,9 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     done = cli("finance", "execute", "1")
     assert done.exit_code == 0, done.output
     assert done.output.startswith(
-        f"decision 1 executed: invoice {invoice_id} financed, HKD 88624.38 paid to {SUPPLIER_NAME} in 0x"
+        f"decision 1 executed: invoice {invoice_id} financed, HKD 88,624.38 paid to {SUPPLIER_NAME} in 0x"
     )
-    assert done.output.rstrip().endswith("; due to you HKD 90000.00, reserve for the seller HKD 10000.00")
+    assert done.output.rstrip().endswith("; due to you HKD 90,000.00, reserve for the seller HKD 10,000.00")
     listed = cli("finance", "list", "--csv")
     assert listed.exit_code == 0, listed.output
     header, row = listed.output.splitlines()[:2]
@@ -78,20 +79,21 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     portfolio = cli("report", "portfolio", "--as", "Harbour Trade Finance Ltd")
     assert portfolio.exit_code == 0, portfolio.output
     assert (
-        "  advanced     HKD 88624.38 against HKD 100000.00 open at financing (HKD 100000.00 face)" in portfolio.output
-    )
-    assert "  due          HKD 90000.00: received HKD 0.00, outstanding HKD 90000.00" in portfolio.output
-    assert (
-        "  reserve      HKD 10000.00 at financing: released to sellers HKD 0.00, still held HKD 10000.00"
+        "  advanced     HKD 88,624.38 against HKD 100,000.00 open at financing (HKD 100,000.00 face)"
         in portfolio.output
     )
-    assert "  expected     HKD 1375.62 income, " in portfolio.output
+    assert "  due          HKD 90,000.00: received HKD 0.00, outstanding HKD 90,000.00" in portfolio.output
+    assert (
+        "  reserve      HKD 10,000.00 at financing: released to sellers HKD 0.00, still held HKD 10,000.00"
+        in portfolio.output
+    )
+    assert "  expected     HKD 1,375.62 income, " in portfolio.output
     second = book.issue("50000.00", days=30)
     dry = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--dry-run")
     assert dry.exit_code == 0, dry.output
     # 45,000.00 advance; discount 4,500,000 x 7% x 30 / 365 = 25,890.41 -> 25,891; fees 250.00 + 45.00.
     assert dry.output.splitlines() == [
-        f"invoice {second}: would approve (not stored), pays HKD 44446.09: approved: every rule passed",
+        f"invoice {second}: would approve (not stored), pays HKD 44,446.09: approved: every rule passed",
         "would finance 1 of 1 invoice(s) offered to you",
     ]
     auto = cli("finance", "auto", "--as", "financier", "--policy", str(EXAMPLE), "--max", "1", "--json")
@@ -108,7 +110,7 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
     cases: list[tuple[list[str], int, str]] = [
         (
             ["finance", "quote", str(invoice_id), "--policy", str(bad)],
-            1,
+            2,  # a bad policy file is bad input, as a missing one is (issue 12)
             f'Error: {bad}: pricing.day_count must be "ACT/360" or "ACT/365", got "30/360"',
         ),
         (
@@ -119,13 +121,13 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
         (
             ["finance", "quote", "999", "--policy", str(EXAMPLE)],
             2,
-            "Error: invoice 999 is not in the indexed ledger; check the id with `scf invoice list`",
+            "Error: invoice 999 does not exist in the indexed ledger; see `scf invoice list`, or run `scf index sync` if it is new",
         ),
         (["finance", "execute", "42"], 2, "Error: no decision 42; list them with `scf finance list`"),
         (
             ["finance", "list", "--status", "won"],
             2,
-            "Error: unknown decision status 'won'; use approved, declined, executed, expired, failed",
+            "Error: unknown decision status 'won'; use approved, declined, executed, expired, failed, cancelled",
         ),
         (
             ["report", "aging", "--as-of", "31/12/2026"],

@@ -112,7 +112,7 @@ def test_finance_pricing_whole_figures_are_not_moved() -> None:
 
 def test_finance_pricing_leap_year_days_are_actual_days() -> None:
     inv = InvoiceFacts(1, "Confirmed", "0xS", "0xB", "0xS", None, "HKD", 2, 100, 100, dt.date(2028, 3, 1))
-    feb_first = dt.datetime(2028, 2, 1, 23, 59, tzinfo=dt.UTC)
+    feb_first = dt.datetime(2028, 2, 1, 15, 59, tzinfo=dt.UTC)  # 23:59 on 1 February in Hong Kong, the business date
     assert tenor_days(inv, feb_first) == 29  # 2028 is a leap year
     inv2 = InvoiceFacts(1, "Confirmed", "0xS", "0xB", "0xS", None, "HKD", 2, 100, 100, dt.date(2027, 3, 1))
     assert tenor_days(inv2, dt.datetime(2027, 2, 1, tzinfo=dt.UTC)) == 28

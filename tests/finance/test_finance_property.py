@@ -33,9 +33,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from support.lifecycle import travel
 
+from ledger.business_time import business_date
 from ledger.errors import LedgerError
 from ledger.finance.policy import parse_policy
-from ledger.money import timestamp_to_date
 
 _COMMON: dict[str, Any] = {
     "deadline": None,
@@ -179,7 +179,7 @@ def test_finance_property_never_over_a_limit_never_twice(chain: Any, ledger: Any
             kind = step[0]
             if kind == "issue":
                 _, amount, days, supplier, buyer, offer = step
-                due = timestamp_to_date(ledger.chain_time()) + dt.timedelta(days=days)
+                due = business_date(ledger.chain_time()) + dt.timedelta(days=days)
                 r = ledger.issue(acct(supplier), buyer, f"P-{uuid.uuid4().hex[:12]}", amount, "HKD", due)
                 invoice_id = int(r["invoice_id"])
                 ledger.confirm(acct(buyer), invoice_id)
@@ -374,7 +374,7 @@ def test_finance_property_settlement_creates_and_loses_nothing(
         return int(token.functions.balanceOf(account.address).call())
 
     try:
-        due_date = timestamp_to_date(ledger.chain_time()) + dt.timedelta(days=days)
+        due_date = business_date(ledger.chain_time()) + dt.timedelta(days=days)
         invoice_id = int(
             ledger.issue(supplier, "buyer", f"S-{uuid.uuid4().hex[:12]}", _major(face), "HKD", due_date)["invoice_id"]
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,6 +26,7 @@ from ledger.finance.rules import (
 
 POLICY = load_policy(REPO_ROOT / "examples" / "policy.toml")
 AS_OF = dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.UTC)
+HONG_KONG = ZoneInfo("Asia/Hong_Kong")  # the default business time zone
 FAR = dt.datetime(2029, 1, 1, tzinfo=dt.UTC)
 SUPPLIER = PartyFacts("0x" + "51" * 20, "Kowloon Precision Parts Ltd", True, False, FAR, roles=1)
 SUPPLIER2 = PartyFacts("0x" + "52" * 20, "Sham Shui Po Textiles Ltd", True, False, FAR, roles=1)
@@ -131,7 +133,7 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
     assert price_rule.inputs["net_advance"] == "88624.38"
     rules = {r.name: r for r in ev.rules}
     assert rules["holder_consent"].reason == (
-        "the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least HKD 80,000.00"
+        "the holder listed it for any financier until 2026-01-08 08:00 HKT, asking at least HKD 80,000.00"
     )
     # The limits count what the financier would be due (the gross advance), not the face amount.
     assert rules["buyer_limit"].inputs["this_invoice"] == "90000.00"
@@ -206,7 +208,7 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
         (
             {"offer_expires": dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)},
             "holder_consent",
-            "the holder's listing lapsed on 2026-01-01T09:00:00+00:00",
+            "the holder's listing lapsed on 2026-01-01 17:00 HKT",
         ),
         (
             {"offer_min_advance": 8_862_439},
@@ -276,14 +278,20 @@ def test_finance_rules_self_financing_is_declined() -> None:
         as_of=AS_OF,
     )
     assert not ev.approved
+    # Consent says what is wrong too: the financier holds it already (not "has not offered it to this financier").
     assert [(r.name, r.reason) for r in ev.failures] == [
         (
             "not_self_financing",
             "the financier is the holder Harbour Trade Finance Ltd: nobody finances its own receivable",
-        )
+        ),
+        (
+            "holder_consent",
+            "the financier Harbour Trade Finance Ltd already holds it: there is no other holder to consent, and "
+            "nobody finances its own holding",
+        ),
     ]
-    assert ev.summary() == (
-        "declined: the financier is the holder Harbour Trade Finance Ltd: nobody finances its own receivable"
+    assert ev.summary().startswith(
+        "declined: the financier is the holder Harbour Trade Finance Ltd: nobody finances its own receivable; "
     )
 
 
@@ -294,7 +302,7 @@ def test_finance_rules_consent_only_by_a_live_listing() -> None:
     exact = rule_consent(dataclasses.replace(INVOICE, offer_min_advance=8_862_438), FINANCIER, 8_862_438, AS_OF)
     assert exact.passed
     assert exact.reason == (
-        "the holder listed it for any financier until 2026-01-08T00:00:00+00:00, asking at least HKD 88,624.38"
+        "the holder listed it for any financier until 2026-01-08 08:00 HKT, asking at least HKD 88,624.38"
     )
     assert "approved" not in exact.inputs
     unlisted = rule_consent(
@@ -313,7 +321,7 @@ def test_finance_rules_consent_only_by_a_live_listing() -> None:
 
 
 def test_finance_rules_kyc_suspension_and_unknown_parties() -> None:
-    expired = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    expired = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 1, tzinfo=HONG_KONG))
     assert failed(run(buyer=expired)) == {
         "buyer_kyc": "the buyer Tsuen Wan Electronics Ltd's KYC expired (valid until 2025-12-31)"
     }
@@ -324,8 +332,8 @@ def test_finance_rules_kyc_suspension_and_unknown_parties() -> None:
         failed(run(supplier=unknown))["supplier_kyc"] == f"the supplier {unknown.address} is not an admitted "
         "participant"
     )
-    # Valid through the last day: expiry at 00:00 the next day is still fine at 09:30 the day before.
-    last_day = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    # Valid through the last day: expiry at 00:00 (Hong Kong) the next day is still fine at 09:30 the day before.
+    last_day = dataclasses.replace(BUYER, kyc_expiry=dt.datetime(2026, 1, 2, tzinfo=HONG_KONG))
     assert (
         run(buyer=last_day)["buyer_kyc"].reason == "the buyer Tsuen Wan Electronics Ltd's KYC is valid until 2026-01-01"
     )
@@ -446,7 +454,14 @@ def test_finance_rules_concentration_counts_only_the_held_book_as_the_whole() ->
     # this buyer 2,600,000.00. Counted with the pending: 2.7M / 7.0M = 38.57%; held only: 2.7M / 6.0M = 45%.
     exposure = Exposure(690_000_000, 260_000_000, 0, held_book=590_000_000)
     conc = {r.name: r for r in limit_rules(INVOICE, exposure, lines)}["concentration"]
-    assert conc.reason == ("the buyer would be 45.00% of the book (HKD 2,700,000.00 of HKD 6,000,000.00), above 40.00%")
+    assert conc.reason == (
+        "the buyer would be 45.00% of the book (HKD 2,700,000.00 of HKD 6,000,000.00: the book after this, "
+        "HKD 7,000,000.00, less HKD 1,000,000.00 of other buyers' approvals not yet executed), above 40.00%"
+    )
+    # One book: the concentration rule shows the book the book limit counts.
+    rules = {r.name: r for r in limit_rules(INVOICE, exposure, lines)}
+    assert rules["book_limit"].inputs["after"] == conc.inputs["book_after"] == "7000000.00"
+    assert (conc.inputs["others_pending"], conc.inputs["share_of"]) == ("1000000.00", "6000000.00")
     # The threshold is on the held book too: 4,900,000.00 held + 100,000.00 is not above 5,000,000.00.
     small = Exposure(690_000_000, 260_000_000, 0, held_book=490_000_000)
     assert {r.name: r for r in limit_rules(INVOICE, small, lines)}["concentration"].passed
@@ -595,5 +610,6 @@ def test_finance_rules_net_advance_must_be_positive() -> None:
     )
     assert [r.name for r in ev.failures] == ["price"]
     assert ev.failures[0].reason == (
-        "discount HKD 103.57 and fees HKD 20,009.00 leave nothing of the advance HKD 9,000.00"
+        "discount HKD 103.57 and fees HKD 20,009.00 leave nothing of the advance HKD 9,000.00, HKD 11,112.57 "
+        "short: no net advance to pay"
     )
