@@ -1,5 +1,7 @@
 """One invoice's history: every event of it, oldest first, described in
-words with its parties named as they were registered at the time.
+words with its parties named as they were registered at the time; and the
+ledger-wide audit trail of `scf events` (:func:`ledger_events`): every
+stored event of the deployment's contracts, described with the same words.
 
 Reads the database only, never web3 (the read side; ``lint-imports`` checks it).
 """
@@ -14,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from ledger.db.models import Event
-from ledger.db.timestamps import utc_text
-from ledger.format import symbol_amount
+from ledger.business_time import kyc_last_day
+from ledger.db.models import Cursor, Event, Invoice
+from ledger.format import date_text, money, text_time
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
-from ledger.names import ZERO_ADDRESS
+from ledger.names import ZERO_ADDRESS, role_names
 from ledger.scope import BIGINT_MAX, Directory, Scope, _iso, _missing, check_block
 
 
@@ -43,7 +45,7 @@ class _Phrase:
         if self.currency is None:
             return f"{units} minor units"
         cur = self.scope.currency(self.currency)
-        return symbol_amount(units, cur.decimals, cur.symbol)
+        return money(units, cur.decimals, cur.symbol)
 
     def who(self, key: str) -> str:
         address = self.args.get(key)
@@ -56,13 +58,13 @@ def _issued(p: _Phrase) -> str:
     spelled = shown_number(number) + ("" if normal is None or normal == number else f" (normalised {normal})")
     return (
         f"issued as number {spelled} by {p.who('supplier')} to {p.who('buyer')}: {p.money('amount')} "
-        f"due {utc_text(int(p.args['dueDate']))}"
+        f"due {date_text(int(p.args['dueDate']))}"
     )
 
 
 def _offered(p: _Phrase) -> str:
     to = "any financier" if p.args.get("financier") in (None, ZERO_ADDRESS) else p.who("financier")
-    until = utc_text(int(p.args["expiry"]), "%Y-%m-%d %H:%M UTC")
+    until = text_time(int(p.args["expiry"]))
     return f"listed for financing by {p.who('holder')} to {to}, min advance {p.money('minAdvance')}, until {until}"
 
 
@@ -104,8 +106,88 @@ _DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
 }
 
 
-def _describe(event: str, args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> str:
-    describe = _DESCRIPTIONS.get(event)
+#: Role hashes of the contracts (keccak256 of the role's constant name) by the
+#: name messages use; a test checks them against the hashes.
+ROLE_NAMES = {
+    "0x" + "00" * 32: "default admin",
+    "0x97667070c54ef182b0f5858b034beac1b6f3089aa2d3188bb1e8929f4fa9b929": "operator",
+    "0xf2e6b59adc120070507d72dc820b8357b5ee2605f29546d8d525c4eaecddad66": "currency manager",
+    "0x9f2df0fed2c77648de5860a4cc508cd0818c85b8b8a1ab4ceeef8d981c8956a6": "minter",
+}
+
+
+def _role(p: _Phrase) -> str:
+    role = str(p.args.get("role", ""))
+    return ROLE_NAMES.get(role.lower(), role)
+
+
+def _roles_and_kyc(p: _Phrase) -> str:
+    roles = ", ".join(role_names(int(p.args["roles"]))) or "no roles"
+    return f"roles {roles}, KYC valid through {date_text(kyc_last_day(int(p.args['kycExpiry'])))}"
+
+
+def _admitted(p: _Phrase) -> str:
+    return f"{p.args['account']} admitted as {shown_number(str(p.args['name']))}: {_roles_and_kyc(p)}"
+
+
+def _currency_accepted(p: _Phrase) -> str:
+    address = str(p.args.get("currency"))
+    known = p.scope.currencies.get(address.lower())
+    shown = address if known is None else f"{known.symbol} ({address})"
+    return f"currency {shown} {'accepted' if p.args.get('accepted') else 'no longer accepted'} for new invoices"
+
+
+def _tenor(p: _Phrase) -> str:
+    seconds = int(p.args["maxTenor"])
+    return f"longest tenor set to {seconds // 86400:,} days" + ("" if seconds % 86400 == 0 else f" ({seconds:,} s)")
+
+
+#: The other events of the ledger's contracts (registry, access control, pause), for `scf events`.
+_LEDGER_DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
+    "ParticipantAdmitted": _admitted,
+    "ParticipantUpdated": lambda p: f"{p.who('account')} updated: {_roles_and_kyc(p)}",
+    "ParticipantSuspended": lambda p: f"{p.who('account')} suspended",
+    "ParticipantReinstated": lambda p: f"{p.who('account')} reinstated",
+    "RoleGranted": lambda p: f"{_role(p)} role granted to {p.who('account')} by {p.who('sender')}",
+    "RoleRevoked": lambda p: f"{_role(p)} role revoked from {p.who('account')} by {p.who('sender')}",
+    "Paused": lambda p: f"network paused by {p.who('account')}: invoice state changes stopped",
+    "Unpaused": lambda p: f"network resumed by {p.who('account')}",
+    "CurrencyAcceptanceChanged": _currency_accepted,
+    "MaxTenorChanged": _tenor,
+    "Approval": lambda p: f"{p.who('owner')} approved {p.who('approved')} to transfer the receivable",
+    "ApprovalForAll": lambda p: (
+        f"{p.who('owner')} {'approved' if p.args.get('approved') else 'revoked'} {p.who('operator')} "
+        "as operator of all its receivables"
+    ),
+}
+
+
+def _token_transfer(p: _Phrase) -> str:
+    if p.args.get("from") in (None, ZERO_ADDRESS):
+        return f"{p.money('value')} minted to {p.who('to')}"
+    if p.args.get("to") in (None, ZERO_ADDRESS):
+        return f"{p.money('value')} burnt by {p.who('from')}"
+    return f"{p.money('value')} paid by {p.who('from')} to {p.who('to')}"
+
+
+#: The settlement tokens' events (ERC-20), amounts in the token's currency.
+_TOKEN_DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
+    "Transfer": _token_transfer,
+    "Approval": lambda p: f"{p.who('owner')} allowed {p.who('spender')} to move up to {p.money('value')}",
+    "RoleGranted": _LEDGER_DESCRIPTIONS["RoleGranted"],
+    "RoleRevoked": _LEDGER_DESCRIPTIONS["RoleRevoked"],
+}
+
+
+def _describe(
+    event: str,
+    args: Mapping[str, Any],
+    currency: str | None,
+    scope: Scope,
+    names: Directory,
+    table: Mapping[str, Callable[[_Phrase], str]] = _DESCRIPTIONS,
+) -> str:
+    describe = table.get(event)
     if describe is not None:
         return describe(_Phrase(args, currency, scope, names))
     shown = ", ".join(f"{k}={v}" for k, v in args.items())
@@ -253,3 +335,279 @@ def invoice_history(
     renames = [e for e in names.renames if first < (e.block_number, e.log_index) < last]
     ordered = sorted([*events, *renames], key=lambda e: (e.block_number, e.log_index))
     return [_entry(ordered, n, names, scope, currency) for n in range(len(ordered))]
+
+
+# -- the ledger-wide audit trail (`scf events`) ------------------------------------------------
+@dataclass(frozen=True)
+class EventFilter:
+    """Which stored events :func:`ledger_events` returns: all the given conditions hold."""
+
+    from_block: int | None = None
+    to_block: int | None = None
+    #: Event names, as the contracts spell them (see :func:`event_types`).
+    types: Sequence[str] = ()
+    #: An address the event names (any argument but a currency).
+    party: str | None = None
+    invoice_id: int | None = None
+    limit: int | None = None
+
+
+#: Arguments that hold an address but name no party (the settlement token of an invoice).
+_NOT_PARTIES = frozenset({"currency"})
+
+
+def _contracts(conn: Connection, scope: Scope) -> dict[str, str]:
+    """Address -> name (``InvoiceToken``, ``ParticipantRegistry``,
+    ``SettlementToken:HKD``) of the contracts of the scope's deployment, from
+    its indexer cursors."""
+    found: dict[str, str] = {}
+    for (contracts,) in conn.execute(
+        sa.select(Cursor.contracts).where(
+            Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract
+        )
+    ):
+        found.update({str(address): str(name) for name, address in dict(contracts).items()})
+    found.setdefault(scope.invoice_contract, "InvoiceToken")
+    found.setdefault(scope.registry_contract, "ParticipantRegistry")
+    return found
+
+
+def event_types(conn: Connection, scope: Scope, abis: Iterable[Sequence[Mapping[str, Any]]] = ()) -> list[str]:
+    """The event names `scf events --type` takes: those the contracts' ABIs
+    declare (``abis``, from the deployment record) and those stored for the
+    scope's contracts, sorted."""
+    declared = {str(item["name"]) for abi in abis for item in abi if item.get("type") == "event"}
+    stored = conn.execute(
+        sa.select(Event.event)
+        .where(Event.chain_id == scope.chain_id, Event.contract.in_(list(_contracts(conn, scope))))
+        .distinct()
+    ).scalars()
+    return sorted(declared | {str(name) for name in stored}, key=str.casefold)
+
+
+#: The order parties are listed in: by the argument that names them (the
+#: stored arguments keep no order on PostgreSQL, whose JSONB sorts keys), others after, by name.
+_PARTY_ORDER = {
+    key: n
+    for n, key in enumerate(
+        (
+            "supplier",
+            "buyer",
+            "holder",
+            "seller",
+            "financier",
+            "payer",
+            "payee",
+            "from",
+            "to",
+            "owner",
+            "spender",
+            "approved",
+            "operator",
+            "account",
+            "sender",
+        )
+    )
+}
+
+
+def event_parties(args: Mapping[str, Any]) -> list[str]:
+    """The addresses an event's arguments name (no currency, no zero
+    address), once each, in a fixed order of the arguments (:data:`_PARTY_ORDER`)."""
+    found: list[str] = []
+    for key, value in sorted(args.items(), key=lambda kv: (_PARTY_ORDER.get(kv[0], len(_PARTY_ORDER)), kv[0])):
+        if (
+            key not in _NOT_PARTIES
+            and isinstance(value, str)
+            and len(value) == 42
+            and value.startswith("0x")
+            and value != ZERO_ADDRESS
+            and value not in found
+        ):
+            found.append(value)
+    return found
+
+
+class _NamesAsOf:
+    """Participant names as they were just before each position (block, log
+    index) asked for, positions asked in chain order: one pass over the
+    registry's admissions and renames. Contracts are named too."""
+
+    def __init__(self, changes: Sequence[Any], contracts: Mapping[str, str], keystore_dir: Path | None) -> None:
+        self.changes = changes
+        self.next = 0
+        self.keystore_dir = keystore_dir
+        self.current = {address: f"the {name} contract" for address, name in contracts.items()}
+        self.directory = self._directory()
+
+    def _directory(self) -> Directory:
+        return Directory([{"address": a, "name": n} for a, n in self.current.items()], self.keystore_dir)
+
+    def at(self, position: tuple[int, int]) -> Directory:
+        moved = False
+        while self.next < len(self.changes):
+            change = self.changes[self.next]
+            if (int(change.block_number), int(change.log_index)) >= position:
+                break
+            self.current[str(change.args["account"])] = str(change.args["name"])
+            self.next += 1
+            moved = True
+        if moved:
+            self.directory = self._directory()
+        return self.directory
+
+
+def _name_changes(conn: Connection, scope: Scope, to_block: int) -> Sequence[Any]:
+    """Every admission and rename of the registry up to ``to_block``, in chain order."""
+    return conn.execute(
+        sa.select(*_COLUMNS)
+        .where(
+            Event.chain_id == scope.chain_id,
+            Event.contract == scope.registry_contract,
+            Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
+            Event.block_number <= to_block,
+        )
+        .order_by(Event.block_number, Event.log_index)
+    ).all()
+
+
+def _event_query(scope: Scope, contracts: Sequence[str], flt: EventFilter) -> Any:
+    query = sa.select(*_COLUMNS, Event.contract, Event.invoice_id).where(
+        Event.chain_id == scope.chain_id, Event.contract.in_(list(contracts))
+    )
+    if flt.from_block is not None:
+        query = query.where(Event.block_number >= flt.from_block)
+    if flt.to_block is not None:
+        query = query.where(Event.block_number <= flt.to_block)
+    if flt.types:
+        query = query.where(Event.event.in_(list(flt.types)))
+    if flt.invoice_id is not None:
+        query = query.where(Event.contract == scope.invoice_contract, Event.invoice_id == flt.invoice_id)
+    if flt.party is not None:
+        # A coarse cut in SQL (the address anywhere in the stored arguments);
+        # the exact test is on the decoded arguments (event_parties).
+        query = query.where(sa.cast(Event.args, sa.Text).contains(flt.party, autoescape=True))
+    query = query.order_by(Event.block_number, Event.log_index)
+    if flt.limit is not None and flt.party is None:
+        query = query.limit(min(flt.limit, BIGINT_MAX))
+    return query
+
+
+def _invoice_currencies(conn: Connection, scope: Scope, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted({i for i in ids if i <= BIGINT_MAX})
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(Invoice.invoice_id, Invoice.currency).where(
+            Invoice.chain_id == scope.chain_id,
+            Invoice.contract == scope.invoice_contract,
+            Invoice.invoice_id.in_(wanted),
+        )
+    ).all()
+    return {int(i): str(c) for i, c in rows}
+
+
+def _transfers_after(conn: Connection, scope: Scope, withdrawn: Sequence[Any]) -> dict[tuple[str, int], Any]:
+    """The receivable transfers of the transactions of these listing withdrawals, by (tx hash, log index)."""
+    if not withdrawn:
+        return {}
+    rows = conn.execute(
+        sa.select(*_COLUMNS).where(
+            Event.chain_id == scope.chain_id,
+            Event.contract == scope.invoice_contract,
+            Event.event == "Transfer",
+            Event.tx_hash.in_(sorted({e.tx_hash for e in withdrawn})),
+        )
+    ).all()
+    return {(r.tx_hash, int(r.log_index)): r for r in rows}
+
+
+def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict[str, Any]]:
+    """The stored events of the scope's contracts that ``flt`` selects,
+    oldest first: where (block, time, transaction, log index, contract), what
+    (the event, its invoice when it has one, the money of it in its currency),
+    who (the parties it names, as ``{"address", "name"}`` with the names they
+    had then) and a one-line summary (invoice events described as
+    :func:`invoice_history` describes them)."""
+    contracts = _contracts(conn, scope)
+    rows: list[Any] = []
+    for row in conn.execute(_event_query(scope, list(contracts), flt)):
+        if flt.party is not None and flt.party not in event_parties(dict(row.args)):
+            continue
+        rows.append(row)
+        if flt.limit is not None and len(rows) >= flt.limit:
+            break
+    if not rows:
+        return []
+    names = _NamesAsOf(_name_changes(conn, scope, int(rows[-1].block_number)), contracts, scope.keystore_dir)
+    invoice_ids = [_invoice_id(r, scope) for r in rows]
+    currencies = _invoice_currencies(conn, scope, (i for i in invoice_ids if i is not None))
+    following = _transfers_after(conn, scope, [r for r in rows if r.event == "FinancingOfferWithdrawn"])
+    out = []
+    for row, invoice_id in zip(rows, invoice_ids, strict=True):
+        args = dict(row.args)
+        kind = _kind(row.contract, contracts, scope)
+        currency: str | None = None
+        if kind == "token":
+            currency = str(row.contract)
+        elif kind == "invoices":
+            currency = str(args.get("currency") or currencies.get(invoice_id or 0) or "") or None
+        named = names.at((int(row.block_number), int(row.log_index)))
+        if kind == "invoices" and _is_cleared(row, following):
+            summary = f"listing by {named.label(args.get('holder'))} cleared: the receivable changed hands"
+        else:
+            summary = _describe(row.event, args, currency, scope, named, _BY_KIND[kind])
+        known_currency = currency is not None and currency.lower() in scope.currencies
+        out.append(
+            {
+                "block": int(row.block_number),
+                "time": _iso(row.block_time),
+                "tx_hash": row.tx_hash,
+                "log_index": int(row.log_index),
+                "contract": {"address": row.contract, "name": contracts.get(row.contract)},
+                "event": row.event,
+                "invoice_id": invoice_id,
+                "parties": [named.party(a) for a in event_parties(args)],
+                "currency": scope.symbol(currency) if known_currency and currency else None,
+                "amount": scope.money(row.amount, currency) if known_currency and currency else None,
+                "summary": summary,
+                "args": args,
+            }
+        )
+    return out
+
+
+#: The descriptions of each kind of contract's events.
+_BY_KIND: dict[str, Mapping[str, Callable[[_Phrase], str]]] = {
+    "invoices": {**_LEDGER_DESCRIPTIONS, **_DESCRIPTIONS},
+    "registry": {**_DESCRIPTIONS, **_LEDGER_DESCRIPTIONS},
+    "token": _TOKEN_DESCRIPTIONS,
+    "other": {},
+}
+
+
+def _kind(contract: str, contracts: Mapping[str, str], scope: Scope) -> str:
+    if contract == scope.invoice_contract:
+        return "invoices"
+    if contract == scope.registry_contract:
+        return "registry"
+    return "token" if contracts.get(contract, "").startswith("SettlementToken") else "other"
+
+
+def _invoice_id(row: Any, scope: Scope) -> int | None:
+    """The invoice of an InvoiceToken event (also past 64 bits, from its arguments)."""
+    if row.contract != scope.invoice_contract:
+        return None
+    if row.invoice_id is not None:
+        return int(row.invoice_id)
+    args = dict(row.args)
+    raw = args.get("invoiceId", args.get("tokenId"))
+    return None if raw is None else int(raw)
+
+
+def _is_cleared(row: Any, following: Mapping[tuple[str, int], Any]) -> bool:
+    """A FinancingOfferWithdrawn that is the contract clearing a listing as the receivable changed hands."""
+    if row.event != "FinancingOfferWithdrawn":
+        return False
+    nxt = following.get((row.tx_hash, int(row.log_index) + 1))
+    return nxt is not None and _cleared_by_transfer([row, nxt], 0)

@@ -1,4 +1,5 @@
-"""Queries on the indexed ledger: invoices, one invoice's history, and
+"""Queries on the indexed ledger: invoices (filtered, with their listing
+for financing), the overdue receivables, one invoice's history, and
 participants, now or as they were at a past block.
 
 Reads the database only. This module and what it imports never import web3,
@@ -9,6 +10,13 @@ deployment record), never floats.
 "As of block N" replays the stored events up to N through the indexer's own
 projection code (``ledger.indexer.projections``), so a past view and the live
 projections cannot disagree about what an event means.
+
+Time-bound states (a listing's expiry, past due) are judged at
+:func:`ledger_time`: at block N its time, else the later of the indexed
+head's block time and the wall clock, as decisions and reports do. Past due
+is judged on business dates (:func:`overdue_day`): a due date is the end of
+that day in the business time zone, so an open receivable due D is 1 day
+past due on D+1.
 """
 
 from __future__ import annotations
@@ -22,17 +30,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from ledger.business_time import business_date, kyc_last_day
 from ledger.db.models import Invoice, Participant
 from ledger.db.session import read_connection as read_connection
-from ledger.db.timestamps import utc_text as utc_text
 from ledger.errors import InputError
+from ledger.format import date_text
 from ledger.history import invoice_history as invoice_history
 from ledger.history import normalised_number as normalised_number
 from ledger.history import shown_number as shown_number
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import role_names
+from ledger.names import checksum, role_names
 from ledger.scope import BIGINT_MAX as BIGINT_MAX
 from ledger.scope import Directory as Directory
 from ledger.scope import Scope as Scope
@@ -99,7 +108,7 @@ def participants(
                 "name": r["name"],
                 "address": r["address"],
                 "roles": role_names(int(r["roles"])),
-                "kyc_until": (kyc_expiry.date() - dt.timedelta(days=1)).isoformat(),
+                "kyc_until": date_text(kyc_last_day(int(kyc_expiry.timestamp()))),
                 "suspended": bool(r["suspended"]),
                 "active": bool(not r["suspended"] and at < kyc_expiry),
                 "admitted_block": int(r["admitted_block"]),
@@ -115,7 +124,54 @@ def directory(conn: Connection, scope: Scope) -> Directory:
     return Directory(_participant_rows(conn, scope, None), scope.keystore_dir)
 
 
+# -- the ledger's "now" ----------------------------------------------------------------------
+def ledger_time(
+    conn: Connection, scope: Scope, as_of_block: int | None = None, now: dt.datetime | None = None
+) -> dt.datetime:
+    """The moment a query judges time-bound states at (a listing's expiry,
+    past due): at block N, that block's time; else the later of the indexed
+    head's block time and the wall clock (``now``, given by tests), as
+    decisions and reports take it: an idle chain's last block can be hours
+    old, and a private chain's clock can run ahead of the wall clock."""
+    at = dt.datetime.now(dt.UTC) if now is None else now
+    if as_of_block is not None:
+        return block_time(conn, scope.chain_id, as_of_block) or at
+    if scope.indexed_block is None:
+        return at
+    return max(at, block_time(conn, scope.chain_id, scope.indexed_block) or at)
+
+
+def overdue_day(
+    conn: Connection,
+    scope: Scope,
+    as_of: dt.date | None = None,
+    as_of_block: int | None = None,
+    now: dt.datetime | None = None,
+) -> dt.date:
+    """The business date overdue is judged on: ``as_of`` when given, else
+    the business date of :func:`ledger_time`."""
+    return as_of if as_of is not None else business_date(ledger_time(conn, scope, as_of_block, now))
+
+
 # -- invoices ------------------------------------------------------------------------------
+#: The statuses of a confirmed receivable the buyer still owes: the ones that
+#: can be overdue (as `scf report aging` counts them; an unconfirmed invoice
+#: is no receivable yet).
+OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
+
+
+def days_past_due(due_date: dt.date, day: dt.date) -> int:
+    """Whole days ``day`` is past ``due_date`` (0 or less: not past due). A
+    due date is the end of that business day, so an invoice due D is 1 day
+    past due on D+1."""
+    return (day - due_date).days
+
+
+def is_overdue(row: Mapping[str, Any], day: dt.date) -> bool:
+    """An open receivable with something unpaid, past due on business date ``day``."""
+    return row["status"] in OPEN_STATUSES and int(row["outstanding"]) > 0 and days_past_due(row["due_date"], day) > 0
+
+
 @dataclass
 class InvoiceFilter:
     statuses: Sequence[str] = ()
@@ -126,6 +182,13 @@ class InvoiceFilter:
     limit: int | None = None
     #: The normal form of an invoice number (any spelling of it matches).
     number: str | None = None
+    #: Who financed it.
+    financier: str | None = None
+    #: The address of its currency (the settlement token).
+    currency: str | None = None
+    due_after: dt.date | None = None
+    #: Only open receivables past due on this business date (:func:`is_overdue`).
+    overdue_on: dt.date | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         return (
@@ -133,8 +196,12 @@ class InvoiceFilter:
             and (self.supplier is None or row["supplier"] == self.supplier)
             and (self.buyer is None or row["buyer"] == self.buyer)
             and (self.holder is None or row["holder"] == self.holder)
+            and (self.financier is None or row["financier"] == self.financier)
+            and (self.currency is None or str(row["currency"]).lower() == self.currency.lower())
             and (self.due_before is None or row["due_date"] < self.due_before)
+            and (self.due_after is None or row["due_date"] > self.due_after)
             and (self.number is None or row["number_normalised"] == self.number)
+            and (self.overdue_on is None or is_overdue(row, self.overdue_on))
         )
 
 
@@ -166,11 +233,23 @@ def _invoice_rows(
         query = query.where(Invoice.number_normalised == flt.number)
     if flt.statuses:
         query = query.where(Invoice.status.in_(list(flt.statuses)))
-    for column, value in ((Invoice.supplier, flt.supplier), (Invoice.buyer, flt.buyer), (Invoice.holder, flt.holder)):
+    for column, value in (
+        (Invoice.supplier, flt.supplier),
+        (Invoice.buyer, flt.buyer),
+        (Invoice.holder, flt.holder),
+        (Invoice.financier, flt.financier),
+        (Invoice.currency, flt.currency),
+    ):
         if value is not None:
             query = query.where(column == value)
     if flt.due_before is not None:
         query = query.where(Invoice.due_date < flt.due_before)
+    if flt.due_after is not None:
+        query = query.where(Invoice.due_date > flt.due_after)
+    if flt.overdue_on is not None:
+        query = query.where(
+            Invoice.status.in_(OPEN_STATUSES), Invoice.outstanding > 0, Invoice.due_date < flt.overdue_on
+        )
     query = query.order_by(Invoice.invoice_id)
     if flt.limit is not None:
         query = query.limit(min(flt.limit, BIGINT_MAX))
@@ -193,8 +272,29 @@ def financing_figures(row: Mapping[str, Any]) -> dict[str, int | None]:
     }
 
 
-def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> dict[str, Any]:
-    """One invoice for printing: flat, amounts as exact decimal strings."""
+def listing_figures(row: Mapping[str, Any], scope: Scope, names: Directory, at: dt.datetime | None) -> dict[str, Any]:
+    """The holder's listing of a receivable for financing, as it stands at
+    ``at`` (None: the wall clock): ``listed`` (a listing is stored and the
+    time is at most its expiry, as the contract judges it), and while listed
+    to whom (``offer_to`` None: any financier), until when and the minimum
+    advance asked; otherwise those are None."""
+    expires = row.get("offer_expires_at")
+    when = dt.datetime.now(dt.UTC) if at is None else at
+    listed = expires is not None and bool(row.get("offer_min_advance")) and when <= expires
+    return {
+        "listed": listed,
+        "offer_to": row["offer_financier"] if listed else None,
+        "offer_to_name": names.name(row["offer_financier"]) if listed else None,
+        "offer_until": _iso(expires) if listed else None,
+        "offer_asking": scope.money(row["offer_min_advance"], row["currency"]) if listed else None,
+    }
+
+
+def invoice_record(
+    row: Mapping[str, Any], scope: Scope, names: Directory, at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """One invoice for printing: flat, amounts as exact decimal strings; its
+    listing as it stands at ``at`` (:func:`listing_figures`)."""
     cur = row["currency"]
     money = scope.money
     figures = financing_figures(row)
@@ -224,15 +324,33 @@ def invoice_record(row: Mapping[str, Any], scope: Scope, names: Directory) -> di
         "issued_block": int(row["issued_block"]),
         "updated_block": int(row["updated_block"]),
         "document_hash": row["doc_hash"],
+        **listing_figures(row, scope, names, at),
     }
 
 
 def list_invoices(
-    conn: Connection, scope: Scope, flt: InvoiceFilter, as_of_block: int | None = None, names: Directory | None = None
+    conn: Connection,
+    scope: Scope,
+    flt: InvoiceFilter,
+    as_of_block: int | None = None,
+    names: Directory | None = None,
+    now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
+    """The invoices ``flt`` matches, by id; listings judged at :func:`ledger_time`."""
     check_block(scope, as_of_block)
     names = names or directory(conn, scope)
-    return [invoice_record(r, scope, names) for r in _invoice_rows(conn, scope, flt, as_of_block)]
+    at = ledger_time(conn, scope, as_of_block, now)
+    return [invoice_record(r, scope, names, at) for r in _invoice_rows(conn, scope, flt, as_of_block)]
+
+
+def currency_address(scope: Scope, symbol: str) -> str:
+    """The address of the settlement token ``symbol`` (any case) of the
+    deployment; an InputError naming the known ones otherwise."""
+    for currency in scope.currencies.values():
+        if currency.symbol.casefold() == symbol.strip().casefold():
+            return checksum(currency.address)
+    known = ", ".join(sorted(c.symbol for c in scope.currencies.values())) or "none"
+    raise InputError(f"unknown currency {symbol!r}; this deployment settles in: {known}")
 
 
 def resolve_filter(
@@ -244,21 +362,65 @@ def resolve_filter(
     due_before: dt.date | None,
     limit: int | None,
     number: str | None = None,
+    *,
+    financier: str | None = None,
+    currency: str | None = None,
+    due_after: dt.date | None = None,
+    overdue_on: dt.date | None = None,
 ) -> InvoiceFilter:
     """The filter of `scf invoice list`: names resolved to addresses, and an
     invoice number in its normal form (an InputError if it has none, as the
-    contract would refuse it)."""
+    contract would refuse it). ``currency`` is the token's address
+    (:func:`currency_address`). A due range with no date in it
+    (``--due-after`` not at least two days before ``--due-before``: both
+    are strict) is an InputError, not an empty list."""
+    if due_after is not None and due_before is not None and (due_before - due_after).days < 2:
+        raise InputError(
+            f"no due date is after {due_after.isoformat()} and before {due_before.isoformat()} (both are "
+            "strict); widen the range"
+        )
     parties = {
         role: None if text is None else names.resolve(text, role)
-        for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder))
+        for role, text in (("supplier", supplier), ("buyer", buyer), ("holder", holder), ("financier", financier))
     }
     return InvoiceFilter(
         statuses=parse_statuses(statuses) if statuses is not None else (),
         **parties,
         due_before=due_before,
+        due_after=due_after,
+        currency=currency,
+        overdue_on=overdue_on,
         limit=limit,
         number=None if number is None else normalise_invoice_number(number),
     )
+
+
+def overdue_invoices(
+    conn: Connection, scope: Scope, day: dt.date, names: Directory | None = None
+) -> list[dict[str, Any]]:
+    """Open receivables past due on business date ``day`` (:func:`is_overdue`),
+    most days past due first (then by id): days past due, what the buyer
+    still owes (``outstanding``), the holder it is owed to and the buyer;
+    parties as ``{"address", "name"}``."""
+    names = names or directory(conn, scope)
+    rows = _invoice_rows(conn, scope, InvoiceFilter(overdue_on=day), None)
+    out = [
+        {
+            "invoice_id": int(r["invoice_id"]),
+            "number": r["number"],
+            "status": r["status"],
+            "days_past_due": days_past_due(r["due_date"], day),
+            "due": r["due_date"].isoformat(),
+            "currency": scope.symbol(r["currency"]),
+            "outstanding": scope.amount(r["outstanding"], r["currency"]),
+            "holder": names.party(r["holder"]),
+            "buyer": names.party(r["buyer"]),
+            "supplier": names.party(r["supplier"]),
+            "financed": r["seller"] is not None,
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: (-r["days_past_due"], r["invoice_id"]))
 
 
 def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None) -> dict[str, Any]:

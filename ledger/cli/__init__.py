@@ -15,11 +15,14 @@ code.
       node.py         scf node start|stop|status
       account.py      scf account new|import|list
       participant.py  scf participant add|update|suspend|reinstate
-      token.py        scf token mint|balance
+      token.py        scf token mint|transfer|balance
       network.py      scf pause, scf unpause
-      invoice.py      scf invoice issue|confirm|cancel|offer|finance|repay|withdraw|show
-      query.py        database-only reads: scf invoice list|history, show --as-of-block,
-                      scf participant list; and scf verify
+      invoice.py      scf invoice issue|confirm|cancel|offer|finance|repay|withdraw
+                      (also as withdraw-offer)|show
+      query.py        database-only reads: scf invoice list|overdue|history, show
+                      --as-of-block, scf participant list; and scf verify
+      events.py       scf events: the ledger-wide audit trail (database only)
+      status.py       scf status: node, network, contracts, index and database
       index.py        scf index sync|follow|status|rebuild, scf db upgrade
       finance.py      scf finance quote|execute|auto|list|show
       report.py       scf report exposure|aging|portfolio
@@ -32,29 +35,25 @@ import click
 
 from ledger import __version__
 from ledger.cli.account import account
-from ledger.cli.common import CONTEXT_SETTINGS, LedgerGroup
+from ledger.cli.common import CONTEXT_SETTINGS, LedgerGroup, global_options
 from ledger.cli.deploy import compile_cmd, deploy
+from ledger.cli.events import events_cmd
 from ledger.cli.finance import finance
 from ledger.cli.index import db, index
-from ledger.cli.invoice import invoice
+from ledger.cli.invoice import invoice, invoice_withdraw
 from ledger.cli.network import pause_cmd, unpause_cmd
 from ledger.cli.node import node
 from ledger.cli.participant import participant
-from ledger.cli.query import invoice_history, invoice_list, participant_list, verify_cmd
+from ledger.cli.query import invoice_history, invoice_list, invoice_overdue, participant_list, verify_cmd
 from ledger.cli.report import report
+from ledger.cli.status import status_cmd
 from ledger.cli.token import token
 
 __all__ = ["main"]
 
 
 @click.group(cls=LedgerGroup, context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--home", type=click.Path(file_okay=False), envvar="SCF_HOME", help="Data directory (default .scf; env SCF_HOME)."
-)
-@click.option("--rpc-url", envvar="SCF_RPC_URL", help="JSON-RPC endpoint (default the local node; env SCF_RPC_URL).")
-@click.option(
-    "--db-url", envvar="SCF_DB_URL", help="Ledger database URL (default SQLite <home>/ledger.db; env SCF_DB_URL)."
-)
+@global_options
 @click.version_option(__version__, prog_name="scf")
 def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
     """scf-ledger: supply-chain financing on a private EVM chain.
@@ -63,21 +62,26 @@ def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
     buyers repay, every step on chain; `scf index` mirrors it into a
     database that lists, reports and decisions read. `--as NAME` is always
     the party you act as. Start with `scf node start` and `scf deploy`.
+    The options below (--home, --rpc-url, --db-url, --json) may also follow
+    the subcommand (`scf invoice list --db-url URL`).
 
     Example:
 
     \b
         scf node start && scf deploy
-        scf invoice issue --buyer buyer --number INV-1 --amount 1000.00 --due 2026-12-31
+        scf invoice issue --buyer buyer --number INV-1 --amount 1000.00 --due 2027-12-31
         scf invoice list
     """
 
 
 # The order here is the order of `scf --help`'s command list (click sorts by name).
 invoice.add_command(invoice_list)
+invoice.add_command(invoice_overdue)
 invoice.add_command(invoice_history)
+invoice.add_command(invoice_withdraw, "withdraw-offer")  # the name users looked for (issue 12)
 participant.add_command(participant_list)
 for command in (
+    status_cmd,
     compile_cmd,
     deploy,
     node,
@@ -90,6 +94,7 @@ for command in (
     index,
     db,
     verify_cmd,
+    events_cmd,
     finance,
     report,
 ):

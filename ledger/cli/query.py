@@ -1,15 +1,19 @@
 """Commands that read the indexed ledger: `scf invoice list`, `scf invoice
-history`, `scf participant list`, `scf invoice show --as-of-block`, and
-`scf verify` (which compares the database with the contracts).
+overdue`, `scf invoice history`, `scf participant list`, `scf invoice show
+--as-of-block`, and `scf verify` (which compares the database with the
+contracts).
 
 All but `verify` read the database only and never import web3. Each prints a
-table, JSON (`--json`) or CSV (`--csv`). ``ledger.cli`` adds them to the
-`invoice` and `participant` groups and to the root.
+table, JSON (`--json`) or CSV (`--csv`): money as ``HKD 48,250.50`` in
+tables (:func:`shown_money`), exact decimal strings in JSON and CSV,
+booleans ``true``/``false`` in CSV (:func:`csv_cells`). ``ledger.cli`` adds
+them to the `invoice` and `participant` groups and to the root.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Context, Decimal
 from typing import Any
 
 import click
@@ -24,6 +28,7 @@ from ledger.cli.common import (
     settings_of,
     table_or_csv,
 )
+from ledger.format import money, party, text_time
 
 AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
 
@@ -45,6 +50,33 @@ def output(
 
 def _as_of_note(block: int | None) -> str:
     return f" as of block {block}" if block is not None else ""
+
+
+def shown_money(symbol: str, exact: str | None) -> str:
+    """An exact decimal string of the read side (``"48250.50"``) as tables
+    show money: ``"HKD 48,250.50"`` (:func:`ledger.format.money`; the places
+    are the string's own, so nothing is rounded); ``"-"`` for None."""
+    if exact is None:
+        return "-"
+    places = len(exact.partition(".")[2])
+    units = int(Decimal(exact).scaleb(places, Context(prec=len(exact) + 2)))
+    return money(units, places, symbol)
+
+
+def csv_cells(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """The CSV cells of a row: its ``columns``' values, None as an empty
+    cell, booleans as ``true``/``false``."""
+
+    def cells(row: Mapping[str, Any]) -> list[Any]:
+        return [_cell(row.get(c)) for c in columns]
+
+    return cells
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
 
 
 # -- invoice list ----------------------------------------------------------------------------
@@ -77,6 +109,11 @@ INVOICE_COLUMNS = (
     "issued_block",
     "updated_block",
     "document_hash",
+    "listed",
+    "offer_to",
+    "offer_to_name",
+    "offer_until",
+    "offer_asking",
 )
 
 
@@ -88,7 +125,16 @@ INVOICE_COLUMNS = (
 @click.option("--supplier", metavar="N", help="Only this supplier (participant name or address).")
 @click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
 @click.option("--holder", metavar="N", help="Only receivables held by N (participant name or address).")
-@click.option("--due-before", metavar="DATE", help="Only invoices due before DATE (YYYY-MM-DD).")
+@click.option("--financier", metavar="N", help="Only invoices financed by N (participant name or address).")
+@click.option("--currency", metavar="SYMBOL", help="Only invoices in this currency (e.g. HKD).")
+@click.option("--due-after", metavar="DATE", help="Only invoices due after DATE (YYYY-MM-DD; strict).")
+@click.option("--due-before", metavar="DATE", help="Only invoices due before DATE (YYYY-MM-DD; strict).")
+@click.option(
+    "--overdue",
+    is_flag=True,
+    help="Only open receivables (Confirmed, Financed, PartiallyPaid) not fully paid and past due: as of "
+    "the later of the indexed head's time and now (or of block N with --as-of-block). See `scf invoice overdue`.",
+)
 @click.option(
     "--number",
     metavar="TEXT",
@@ -105,7 +151,11 @@ def invoice_list(
     supplier: str | None,
     buyer: str | None,
     holder: str | None,
+    financier: str | None,
+    currency: str | None,
+    due_after: str | None,
     due_before: str | None,
+    overdue: bool,
     number: str | None,
     limit: int | None,
     as_of_block: int | None,
@@ -113,24 +163,47 @@ def invoice_list(
 ) -> None:
     """Invoices in the indexed ledger, by id (run `scf index sync` to catch up).
 
-    Financed invoices also show the seller, the financier's due and what it
-    was paid of it, and the seller's reserve (open and released) in --json
-    and --csv.
+    Each shows its listing for financing: whether it is listed now (or at
+    block N), to which financier (any when none is named), until when and
+    the minimum advance asked. Financed invoices also show the seller, the
+    financier's due and what it was paid of it, and the seller's reserve
+    (open and released) in --json and --csv.
 
     Example:
 
     \b
         scf invoice list --status Confirmed,Financed --due-before 2026-10-01
-        scf invoice list --holder "Harbour Trade Finance Ltd" --csv > book.csv
+        scf invoice list --financier "Harbour Trade Finance Ltd" --currency HKD --csv > book.csv
+        scf invoice list --overdue
         scf invoice list --as-of-block 120
     """
-    from ledger.queries import directory, list_invoices, resolve_filter, shown_number
+    from ledger.queries import currency_address, directory, list_invoices, overdue_day, resolve_filter, shown_number
 
-    due = parse_date(due_before, "due date") if due_before is not None else None
+    before = parse_date(due_before, "due date") if due_before is not None else None
+    after = parse_date(due_after, "due date") if due_after is not None else None
     with ledger_db(ctx) as (conn, scope):
         names = directory(conn, scope)  # once: for the filter's names and the rows'
-        flt = resolve_filter(names, status, supplier, buyer, holder, due, limit, number)
+        flt = resolve_filter(
+            names,
+            status,
+            supplier,
+            buyer,
+            holder,
+            before,
+            limit,
+            number,
+            financier=financier,
+            currency=None if currency is None else currency_address(scope, currency),
+            due_after=after,
+            overdue_on=overdue_day(conn, scope, as_of_block=as_of_block) if overdue else None,
+        )
         rows = list_invoices(conn, scope, flt, as_of_block, names)
+
+    def offer(r: Mapping[str, Any]) -> str:
+        if not r["listed"]:
+            return "-"
+        to = "any financier" if r["offer_to"] is None else r["offer_to_name"] or r["offer_to"]
+        return f"to {to}, asks {shown_money(r['currency'], r['offer_asking'])}, until {text_time(r['offer_until'])}"
 
     def text(data: list[dict[str, Any]]) -> None:
         from ledger.cli.render import table
@@ -139,7 +212,7 @@ def invoice_list(
             click.echo(f"no invoices match{_as_of_note(as_of_block)}")
             return
         table(
-            ["id", "number", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due"],
+            ["id", "number", "status", "supplier", "buyer", "holder", "amount", "outstanding", "due", "listed"],
             [
                 [
                     r["invoice_id"],
@@ -148,16 +221,134 @@ def invoice_list(
                     r["supplier_name"] or r["supplier"],
                     r["buyer_name"] or r["buyer"],
                     r["holder_name"] or r["holder"] or "-",
-                    f"{r['currency']} {r['amount']}",
-                    r["outstanding"],
+                    shown_money(r["currency"], r["amount"]),
+                    shown_money(r["currency"], r["outstanding"]),
                     r["due"],
+                    offer(r),
                 ]
                 for r in data
             ],
             title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}",
         )
 
-    output(ctx, rows, as_csv, INVOICE_COLUMNS, text)
+    json_rows = [json_invoice(r) for r in rows] if not as_csv else rows
+    table_or_csv(ctx, json_rows, rows, as_csv, lambda _data: text(rows), INVOICE_COLUMNS, csv_cells(INVOICE_COLUMNS))
+
+
+#: The parties of a flat invoice row: ``<role>`` holds the address, ``<role>_name`` the name.
+INVOICE_PARTIES = ("supplier", "buyer", "holder", "financier", "seller", "offer_to")
+
+
+def json_invoice(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat invoice row (CSV's shape) in JSON's shape: each party one
+    ``{"address", "name"}`` object (None for no one), in place of the pair of
+    columns."""
+    out = {key: value for key, value in row.items() if not any(key == f"{p}_name" for p in INVOICE_PARTIES)}
+    for role in INVOICE_PARTIES:
+        if role in row:
+            out[role] = party(row[role], row.get(f"{role}_name"))
+    return out
+
+
+# -- invoice overdue -----------------------------------------------------------------------------
+OVERDUE_COLUMNS = (
+    "as_of",
+    "invoice_id",
+    "number",
+    "status",
+    "days_past_due",
+    "due",
+    "currency",
+    "outstanding",
+    "holder",
+    "holder_name",
+    "buyer",
+    "buyer_name",
+    "supplier",
+    "supplier_name",
+    "financed",
+)
+
+
+@click.command("overdue")
+@click.option(
+    "--as-of",
+    metavar="DATE",
+    help="Judge on business date DATE (YYYY-MM-DD) instead of today: the business date of the later of the "
+    "indexed head's time and now.",
+)
+@csv_option
+@json_option
+@click.pass_context
+def invoice_overdue(ctx: click.Context, as_of: str | None, as_csv: bool) -> None:
+    """Open receivables (Confirmed, Financed, PartiallyPaid) not fully paid
+    and past due, most days past due first: days past due, what the buyer
+    still owes, the holder it is owed to, and the buyer. A due date is the
+    end of that business day, so an invoice due D is 1 day past due on D+1.
+
+    Example:
+
+    \b
+        scf invoice overdue
+        scf invoice overdue --as-of 2027-03-31 --csv > overdue.csv
+    """
+    from ledger.queries import overdue_day, overdue_invoices, shown_number
+
+    given = parse_date(as_of, "as-of date") if as_of is not None else None
+    with ledger_db(ctx) as (conn, scope):
+        day = overdue_day(conn, scope, given)
+        rows = overdue_invoices(conn, scope, day)
+    flat = [
+        {
+            "as_of": day.isoformat(),
+            **{k: v for k, v in r.items() if k not in ("holder", "buyer", "supplier")},
+            **{
+                f"{role}{suffix}": (r[role] or {}).get(key)
+                for role in ("holder", "buyer", "supplier")
+                for suffix, key in (("", "address"), ("_name", "name"))
+            },
+        }
+        for r in rows
+    ]
+
+    def text(data: dict[str, Any]) -> None:
+        from ledger.cli.render import table
+
+        invoices = data["invoices"]
+        if not invoices:
+            click.echo(f"no receivable is past due as of {data['as_of']}")
+            return
+        table(
+            ["id", "number", "days past due", "due", "outstanding", "holder", "buyer"],
+            [
+                [
+                    r["invoice_id"],
+                    "-" if r["number"] is None else shown_number(r["number"]),
+                    r["days_past_due"],
+                    r["due"],
+                    shown_money(r["currency"], r["outstanding"]),
+                    label(r["holder"]),
+                    label(r["buyer"]),
+                ]
+                for r in invoices
+            ],
+            title=f"{len(invoices)} receivable{'s' if len(invoices) != 1 else ''} past due as of {data['as_of']}",
+        )
+
+    table_or_csv(
+        ctx,
+        {"as_of": day.isoformat(), "invoices": rows},
+        flat,
+        as_csv,
+        text,
+        OVERDUE_COLUMNS,
+        csv_cells(OVERDUE_COLUMNS),
+    )
+
+
+def label(party: Mapping[str, Any] | None) -> str:
+    """A party ``{"address", "name"}`` in a table: its name, else its address; ``"-"`` for none."""
+    return "-" if party is None else str(party["name"] or party["address"])
 
 
 # -- invoice history ---------------------------------------------------------------------------
@@ -192,8 +383,8 @@ def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None
         number = next((r["args"].get("number") for r in data if r["event"] == "InvoiceIssued"), None)
         label = f"invoice {invoice_id}" + ("" if number is None else f" (number {shown_number(str(number))})")
         table(
-            ["block", "time (UTC)", "event", "details"],
-            [[r["block"], r["time"].replace("+00:00", "").replace("T", " "), r["event"], r["details"]] for r in data],
+            ["block", "time", "event", "details"],
+            [[r["block"], text_time(r["time"]), r["event"], r["details"]] for r in data],
             title=f"{label}: {len(data)} event{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}",
         )
 
@@ -258,8 +449,8 @@ def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) 
             r["address"],
             "+".join(r["roles"]),
             r["kyc_until"],
-            r["suspended"],
-            r["active"],
+            _cell(r["suspended"]),
+            _cell(r["active"]),
             r["admitted_block"],
         ]
 

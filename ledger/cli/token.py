@@ -1,10 +1,14 @@
-"""`scf token ...`: the settlement stablecoin."""
+"""`scf token mint|transfer|balance`: the settlement stablecoin."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from ledger.cli.common import LedgerGroup, as_option, emit, json_option, open_ledger, signer, sync_option
+from ledger.cli.query import shown_money
+from ledger.format import label
 
 
 @click.group(cls=LedgerGroup)
@@ -16,6 +20,7 @@ def token() -> None:
 
     \b
         scf token mint --to buyer --amount 1000000.00
+        scf token transfer --as buyer --to supplier --amount 48250.50
         scf token balance buyer
     """
 
@@ -40,7 +45,39 @@ def token_mint(ctx: click.Context, to_text: str, amount: str, currency: str, as_
     ledger = open_ledger(ctx)
     to = ledger.resolve(to_text, "recipient")
     result = ledger.mint(signer(ctx, as_name, ledger.sender.chain_id), to.address, amount, currency)
-    emit(ctx, result, f"minted {result['currency']} {result['amount']} to {to.name or to.address}")
+    emit(ctx, result, f"minted {shown_money(result['currency'], result['amount'])} to {to.name or to.address}")
+
+
+@token.command("transfer")
+@click.option("--to", "to_text", required=True, metavar="WHO", help="Address, account or participant name.")
+@click.option("--amount", required=True, help="Amount in major units, e.g. 48250.50 (more than 0).")
+@click.option("--currency", default="HKD", show_default=True, metavar="SYMBOL", help="The settlement token to pay in.")
+@as_option(None, "Account that pays and signs (see `scf account list`).", required=True)
+@sync_option
+@json_option
+@click.pass_context
+def token_transfer(ctx: click.Context, to_text: str, amount: str, currency: str, as_name: str) -> None:
+    """Pay settlement tokens from the account --as to --to. Refused before
+    anything is sent when the amount is 0 (exit 2) or more than --as holds
+    (exit 1). Prints the transaction and both balances after it.
+
+    Example:
+
+    \b
+        scf token transfer --as buyer --to "Kowloon Precision Parts Ltd" --amount 48250.50
+    """
+    ledger = open_ledger(ctx)
+    to = ledger.resolve(to_text, "recipient")
+    result = ledger.transfer(signer(ctx, as_name, ledger.sender.chain_id), to.address, amount, currency)
+
+    def text(r: dict[str, Any]) -> None:
+        cur = r["currency"]
+        payer, payee = label(r["from"]["address"], r["from"]["name"]), label(r["to"]["address"], r["to"]["name"])
+        click.echo(f"transferred {shown_money(cur, r['amount'])} from {payer} to {payee} (tx {r['tx_hash']})")
+        click.echo(f"  {payer}: {shown_money(cur, r['balances']['from'])}")
+        click.echo(f"  {payee}: {shown_money(cur, r['balances']['to'])}")
+
+    emit(ctx, result, text)
 
 
 @token.command("balance")

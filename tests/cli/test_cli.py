@@ -23,7 +23,7 @@ def test_cli_lifecycle_issue_confirm_finance_repay(cli):
         "2099-01-31",
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("issued invoice 1: INV-CLI-1 to Tsuen Wan Electronics Ltd, HKD 125000.00")
+    assert result.output.startswith("issued invoice 1: INV-CLI-1 to Tsuen Wan Electronics Ltd, HKD 125,000.00")
     assert cli("invoice", "confirm", "1").exit_code == 0
     offer = cli("invoice", "offer", "1", "--to", "Harbour Trade Finance Ltd", "--min-advance", "100000")
     assert offer.exit_code == 0, offer.output
@@ -33,7 +33,7 @@ def test_cli_lifecycle_issue_confirm_finance_repay(cli):
     assert data["advance"] == "112500.00" and data["seller"] == "Kowloon Precision Parts Ltd"
     repaid = cli("invoice", "repay", "1", "--amount", "25000.10")
     assert repaid.exit_code == 0, repaid.output
-    assert "outstanding 99999.90 (PartiallyPaid)" in repaid.output
+    assert "outstanding HKD 99,999.90 (PartiallyPaid)" in repaid.output
     shown = json.loads(cli("invoice", "show", "1", "--json").output)
     assert shown["status"] == "PartiallyPaid"
     assert shown["paid"] == "25000.10" and shown["outstanding"] == "99999.90"
@@ -128,26 +128,26 @@ def test_cli_reserve_is_released_to_the_seller_when_the_buyer_pays(cli):
     financed = cli("invoice", "finance", str(invoice_id), "--advance", "850.00", "--due", "900.00")
     assert financed.exit_code == 0, financed.output
     assert financed.output == (
-        f"invoice {invoice_id} financed: HKD 850.00 paid to {SUPPLIER}; due to you 900.00, "
-        "reserve for the seller 100.00\n"
+        f"invoice {invoice_id} financed: HKD 850.00 paid to {SUPPLIER}; due to you HKD 900.00, "
+        "reserve for the seller HKD 100.00\n"
     )
     first = cli("invoice", "repay", str(invoice_id), "--amount", "600.00", "--as", "buyer")
     assert first.output == (
-        f"invoice {invoice_id}: paid HKD 600.00: 600.00 to Harbour Trade Finance Ltd; "
-        "outstanding 400.00 (PartiallyPaid)\n"
+        f"invoice {invoice_id}: paid HKD 600.00: HKD 600.00 to Harbour Trade Finance Ltd; "
+        "outstanding HKD 400.00 (PartiallyPaid)\n"
     )
     last = cli("invoice", "repay", str(invoice_id), "--amount", "400.00", "--as", "buyer")
     assert last.exit_code == 0, last.output
     assert last.output == (
-        f"invoice {invoice_id}: paid HKD 400.00: 300.00 to Harbour Trade Finance Ltd, reserve 100.00 released "
-        f"to {SUPPLIER}; outstanding 0.00 (Paid)\n"
+        f"invoice {invoice_id}: paid HKD 400.00: HKD 300.00 to Harbour Trade Finance Ltd, reserve HKD 100.00 released "
+        f"to {SUPPLIER}; outstanding HKD 0.00 (Paid)\n"
     )
 
 
 def test_cli_participant_update_renews_an_expired_kyc_and_renames(cli, home_copy):
-    import datetime as dt
-
     from web3 import Web3
+
+    from ledger.business_time import today as business_today
 
     w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
     added = cli(
@@ -159,7 +159,7 @@ def test_cli_participant_update_renews_an_expired_kyc_and_renames(cli, home_copy
         "--role",
         "supplier",
         "--kyc-until",
-        dt.date.today().isoformat(),
+        business_today().isoformat(),  # the last day in the business time zone
         "--no-sync",
     )
     assert added.exit_code == 0, added.output

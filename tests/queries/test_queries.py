@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, Scenario, index
 
+from ledger.business_time import today as business_today
 from ledger.cli import main
 
 
@@ -64,7 +65,7 @@ def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
         "99999.90",
         "112500.00",
     )
-    assert (one["supplier_name"], one["buyer_name"], one["holder_name"], one["financier_name"]) == (
+    assert (one["supplier"]["name"], one["buyer"]["name"], one["holder"]["name"], one["financier"]["name"]) == (
         SUPPLIER,
         BUYER,
         FINANCIER,
@@ -75,7 +76,7 @@ def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
     # Financed with a due of 118,750.00 on an open 125,000.00: a reserve of 6,250.00, all still open (the
     # 25,000.10 paid went to the financier).
     assert (
-        one["seller_name"],
+        one["seller"]["name"],
         one["financier_due"],
         one["financier_paid"],
         one["reserve_open"],
@@ -84,7 +85,7 @@ def test_queries_list_shows_every_invoice_with_exact_amounts(cli: Any) -> None:
     assert {i: r["seller"] for i, r in rows.items() if i != 1} == {2: None, 3: None, 4: None}
     assert (rows[4]["financier_due"], rows[4]["reserve_open"], rows[4]["number"]) == (None, None, "INV-Q-4")
     assert rows[3]["holder"] is None and rows[3]["outstanding"] == "5000.00"
-    assert rows[4]["holder_name"] == SUPPLIER and rows[4]["outstanding"] == "0.00"
+    assert rows[4]["holder"]["name"] == SUPPLIER and rows[4]["outstanding"] == "0.00"
 
 
 def test_queries_list_filters(cli: Any) -> None:
@@ -92,7 +93,7 @@ def test_queries_list_filters(cli: Any) -> None:
     assert _ids(cli, "--status", "Paid") == [4]
     assert _ids(cli, "--status", "Issued") == []
     assert _ids(cli, "--supplier", SUPPLIER) == [1, 2, 4]
-    supplier_address = _json(cli, "invoice", "list")[0]["supplier"]
+    supplier_address = _json(cli, "invoice", "list")[0]["supplier"]["address"]
     assert _ids(cli, "--supplier", supplier_address.lower()) == [1, 2, 4]
     assert _ids(cli, "--buyer", BUYER.upper()) == [1, 3, 4]
     assert _ids(cli, "--holder", FINANCIER) == [1]
@@ -109,7 +110,7 @@ def test_queries_list_table_and_csv(cli: Any) -> None:
     table = cli("invoice", "list", "--status", "PartiallyPaid")
     assert table.exit_code == 0, table.output
     assert "1 invoice" in table.output
-    assert FINANCIER in table.output and "HKD 125000.00" in table.output and "99999.90" in table.output
+    assert FINANCIER in table.output and "HKD 125,000.00" in table.output and "HKD 99,999.90" in table.output
     empty = cli("invoice", "list", "--status", "Issued")
     assert (empty.exit_code, empty.output) == (0, "no invoices match\n")
 
@@ -146,15 +147,15 @@ def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenari
         assert dt.datetime.fromisoformat(e["time"]).tzinfo is not None
         assert e["tx_hash"].startswith("0x") and len(e["tx_hash"]) == 66
     assert events[1]["details"] == (
-        f"issued as number INV-Q-1 (normalised INVQ1) by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"
+        f"issued as number INV-Q-1 (normalised INVQ1) by {SUPPLIER} to {BUYER}: HKD 125,000.00 due 2099-01-31"
     )
     assert events[4]["details"] == f"receivable transferred from {SUPPLIER} to {FINANCIER}"
     assert events[5]["details"] == (
-        f"financed by {FINANCIER}: advance HKD 112500.00 paid to {SUPPLIER}, "
-        "financier due HKD 118750.00 of the buyer's payments"
+        f"financed by {FINANCIER}: advance HKD 112,500.00 paid to {SUPPLIER}, "
+        "financier due HKD 118,750.00 of the buyer's payments"
     )
     assert events[6]["amount"] == "25000.10"
-    assert events[6]["details"] == f"repaid HKD 25000.10 by {BUYER} to {FINANCIER} (total paid HKD 25000.10)"
+    assert events[6]["details"] == f"repaid HKD 25,000.10 by {BUYER} to {FINANCIER} (total paid HKD 25,000.10)"
 
     cancelled = _json(cli, "invoice", "history", "3")
     assert [e["event"] for e in cancelled] == ["Transfer", "InvoiceIssued", "Transfer", "InvoiceCancelled"]
@@ -170,7 +171,7 @@ def test_queries_history_lists_every_event_with_block_and_time(cli: Any, scenari
 def test_queries_as_of_block_replays_the_past(cli: Any, scenario: Scenario) -> None:
     at_confirm = {r["invoice_id"]: r for r in _json(cli, "invoice", "list", "--as-of-block", str(scenario.confirmed))}
     assert list(at_confirm) == [1], "invoices issued later did not exist yet"
-    assert (at_confirm[1]["status"], at_confirm[1]["holder_name"], at_confirm[1]["outstanding"]) == (
+    assert (at_confirm[1]["status"], at_confirm[1]["holder"]["name"], at_confirm[1]["outstanding"]) == (
         "Confirmed",
         SUPPLIER,
         "125000.00",
@@ -210,8 +211,8 @@ def test_queries_as_of_block_replays_the_past(cli: Any, scenario: Scenario) -> N
     for line in (
         "number       INV-Q-1",
         "normalised   INVQ1",
-        "fin. due     118750.00",
-        "reserve      6250.00",
+        "fin. due     HKD 118,750.00",
+        "reserve      HKD 6,250.00",
         f"seller       {SUPPLIER} (",
     ):
         assert any(got.startswith(line) for got in lines), (line, text.output)
@@ -244,7 +245,7 @@ def test_queries_participants_from_the_database(cli: Any, indexed: Any, ledger: 
     assert "suspended" in table.output and FINANCIER in table.output
     parsed = list(csv.DictReader(io.StringIO(cli("participant", "list", "--csv").output)))
     assert {r["name"]: r["roles"] for r in parsed}[FINANCIER] == "financier"
-    assert {r["name"]: r["suspended"] for r in parsed}[BUYER2] == "True"
+    assert {r["name"]: r["suspended"] for r in parsed}[BUYER2] == "true"
 
 
 def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
@@ -253,7 +254,7 @@ def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
     """KYC expires by the chain's clock, which can run ahead of the wall clock:
     the list says inactive as soon as the indexed chain is past the expiry,
     and active again after the operator renews it."""
-    until = dt.date.today()
+    until = business_today()  # today in the business time zone: KYC expires at its end there
     ledger.add_participant(acct("operator"), "Lantau Metals Ltd", acct("dev9").address, 1, until)
     ledger.w3.provider.make_request("evm_increaseTime", [3 * 86400])
     ledger.w3.provider.make_request("evm_mine", [])
@@ -299,10 +300,15 @@ def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
         ),
         (
             ["invoice", "history", "99"],
-            "invoice 99 is not in the indexed ledger (indexed up to block {end}); run `scf index sync` if it is new",
+            "invoice 99 does not exist in the indexed ledger (indexed up to block {end}); see `scf invoice list`, "
+            "or run `scf index sync` if it is new",
             2,
         ),
-        (["invoice", "show", "2", "--as-of-block", "1"], "invoice 2 did not exist at block 1", 2),
+        (
+            ["invoice", "show", "2", "--as-of-block", "1"],
+            "invoice 2 does not exist at block 1; see `scf invoice list`",
+            2,
+        ),
         (["invoice", "list", "--csv", "--json"], "--json and --csv cannot be combined; choose one", 2),
     ],
 )
@@ -316,7 +322,7 @@ def test_queries_bad_input_is_one_line_with_what_to_do(
 
 def test_queries_empty_database_says_to_sync(home_copy: Any, db_url: str) -> None:
     result = CliRunner().invoke(main, ["--home", str(home_copy.home), "--db-url", db_url, "invoice", "list"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     if db_url.startswith("sqlite:///"):
         # A reader never creates the SQLite file (a typo must not look like an empty ledger).
         path = db_url.removeprefix("sqlite:///")
@@ -426,7 +432,7 @@ def test_queries_reserve_released_and_a_renamed_buyer(cli: Any, indexed: Any, le
         "4999.90",
         "1250.10",
     )
-    assert one["buyer_name"] == "Tsuen Wan Holdings Ltd"
+    assert one["buyer"]["name"] == "Tsuen Wan Holdings Ltd"
 
     events = _json(cli, "invoice", "history", "1")
     assert [e["event"] for e in events][-4:] == [
@@ -435,13 +441,14 @@ def test_queries_reserve_released_and_a_renamed_buyer(cli: Any, indexed: Any, le
         "InvoiceRepaid",
         "ReserveReleased",
     ]
-    assert events[1]["details"].endswith(f"by {SUPPLIER} to {BUYER}: HKD 125000.00 due 2099-01-31"), "as it was"
+    assert events[1]["details"].endswith(f"by {SUPPLIER} to {BUYER}: HKD 125,000.00 due 2099-01-31"), "as it was"
     assert events[-3]["details"] == f"{BUYER} renamed to Tsuen Wan Holdings Ltd"
     assert events[-3]["block"] == renamed["block"] and events[-3]["amount"] is None
     assert events[-2]["details"] == (
-        f"repaid HKD 95000.00 by Tsuen Wan Holdings Ltd to {FINANCIER}, HKD 93749.90 of it (total paid HKD 120000.10)"
+        f"repaid HKD 95,000.00 by Tsuen Wan Holdings Ltd to {FINANCIER}, HKD 93,749.90 of it "
+        "(total paid HKD 120,000.10)"
     )
-    assert events[-1]["details"] == f"reserve HKD 1250.10 released to the seller {SUPPLIER}"
+    assert events[-1]["details"] == f"reserve HKD 1,250.10 released to the seller {SUPPLIER}"
     assert events[-1]["amount"] == "1250.10"
     assert events[-1]["tx_hash"] == events[-2]["tx_hash"]
 
