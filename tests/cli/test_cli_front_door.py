@@ -49,7 +49,7 @@ def test_cli_output_to_a_full_disk_is_one_line(home_copy):
             env=_env(home_copy),
             timeout=120,
         )
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stderr == "Error: cannot write the output: No space left on device; write it somewhere else\n"
 
 
@@ -67,12 +67,12 @@ def test_cli_mint_zero_is_refused_before_sending(cli, home_copy):
 def test_cli_suspending_twice_and_reinstating_an_active_participant_are_refused(cli, home_copy):
     w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
     active = cli("participant", "reinstate", "Kwai Chung Logistics Ltd")
-    assert active.exit_code == 2, active.output
+    assert active.exit_code == 1, active.output
     assert active.output == "Error: Kwai Chung Logistics Ltd is already not suspended; nothing to change\n"
     assert cli("participant", "suspend", "Kwai Chung Logistics Ltd", "--no-sync").exit_code == 0
     block = w3.eth.block_number
     again = cli("participant", "suspend", "Kwai Chung Logistics Ltd")
-    assert again.exit_code == 2, again.output
+    assert again.exit_code == 1, again.output
     assert again.output == "Error: Kwai Chung Logistics Ltd is already suspended; nothing to change\n"
     assert w3.eth.block_number == block
 
@@ -80,7 +80,7 @@ def test_cli_suspending_twice_and_reinstating_an_active_participant_are_refused(
 @pytest.mark.parametrize("url", ["mysql://scf@localhost/ledger", "oracle://scf@localhost/ledger"])
 def test_cli_unsupported_database_says_which_are_supported(cli, url):
     result = cli("--db-url", url, "invoice", "list")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     backend = url.split(":")[0]
     assert result.output == (
         f"Error: unsupported database '{backend}' in {url}: scf stores its ledger in SQLite (sqlite:///PATH) "
@@ -156,3 +156,33 @@ def test_cli_quote_by_a_party_without_the_financier_role_stores_nothing(cli, hom
     listed = cli("finance", "list", "--financier", "supplier", "--json")
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.output) == []
+
+
+def test_cli_acting_on_a_cancelled_invoice_says_it_was_cancelled(cli, home_copy):
+    """Not "the holder is 0x0000...": a cancelled invoice is burnt, and the line says so."""
+    from support.cli import cli_issue
+
+    invoice_id = cli_issue(cli, number="INV-FD-CANCELLED")
+    assert cli("invoice", "cancel", str(invoice_id), "--as", "supplier").exit_code == 0
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    block = w3.eth.block_number
+    result = cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--as", "supplier")
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: invoice {invoice_id} has no holder: it was cancelled, and a cancelled invoice is closed\n"
+    )
+    assert w3.eth.block_number == block
+
+
+def test_cli_withdrawing_a_listing_that_does_not_exist_is_refused(cli, home_copy):
+    from support.cli import cli_issue
+
+    invoice_id = cli_issue(cli, number="INV-FD-UNLISTED")
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    block = w3.eth.block_number
+    result = cli("invoice", "withdraw", str(invoice_id), "--as", "supplier")
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: invoice {invoice_id} is not listed for financing; there is no listing to withdraw\n"
+    )
+    assert w3.eth.block_number == block
