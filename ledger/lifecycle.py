@@ -32,7 +32,7 @@ from ledger.format import date_text, is_nobody, iso_time, money, party, someone
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
 from ledger.money import from_minor_units, parse_rate, to_minor_units
-from ledger.names import ROLE_BITS, ZERO_ADDRESS, check_participant_name, role_names
+from ledger.names import ZERO_ADDRESS, check_participant_name, require_role, role_names
 from ledger.names import resolve as resolve_name
 
 __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
@@ -108,6 +108,15 @@ class Ledger:
         (see :func:`ledger.names.resolve`)."""
         address = resolve_name(text, self.participant_names(), what, self.settings.keystore_dir, account_first)
         return Party(address, self.name_of(address))
+
+    def roles_of(self, address: str) -> int:
+        """The registry role bits of ``address`` (0 for a non-participant)."""
+        return int(self.registry.functions.participant(address).call()[1])
+
+    def require_role(self, address: str, role: str, why: str) -> None:
+        """Refused (exit 1) before anything is sent when ``address`` lacks
+        ``role`` on chain (:func:`ledger.names.require_role`)."""
+        require_role(self.roles_of(address), role, self.name_of(address) or address, why)
 
     # -- participants --------------------------------------------------------
     def add_participant(
@@ -236,8 +245,7 @@ class Ledger:
             )
         receipt = self.sender.transact(self.token(currency).functions.mint(to, units), operator)
         return {
-            "to": to,
-            "name": self.name_of(to),
+            "to": party(to, self.name_of),
             "amount": amount_text(units, currency.decimals),
             "currency": currency.symbol,
             **self._tx(receipt),
@@ -328,7 +336,7 @@ class Ledger:
             "invoice_id": invoice_id,
             "number": number,
             "normalised_number": normalised,
-            "buyer": buyer_party.name or buyer_party.address,
+            "buyer": party(buyer_party.address, buyer_party.name),
             "amount": amount_text(units, currency.decimals),
             "currency": currency.symbol,
             "due": due.isoformat(),
@@ -372,12 +380,7 @@ class Ledger:
         min_units = positive_units(min_advance, currency.decimals, "minimum advance")
         to = self.resolve(financier, "financier").address if financier else ZERO_ADDRESS
         if financier:
-            roles = int(self.registry.functions.participant(to).call()[1])
-            if not roles & ROLE_BITS["financier"]:
-                raise InputError(
-                    f"{self.name_of(to) or to} does not have the financier role; list it for a financier, "
-                    "or for any financier without --to"
-                )
+            self.require_role(to, "financier", "list it for a financier, or for any financier without --to")
         if not 1 <= days <= MAX_LISTING_DAYS:
             raise InputError(f"invalid listing period {days} days: must be 1 to {MAX_LISTING_DAYS}")
         expiry = self.chain_time() + days * 86400
@@ -386,7 +389,7 @@ class Ledger:
         )
         return {
             "invoice_id": invoice_id,
-            "financier": self.name_of(to) or (to if not is_nobody(to) else "any"),
+            "financier": party(someone(to), self.name_of),  # null: any financier
             "currency": currency.symbol,
             "min_advance": amount_text(min_units, currency.decimals),
             "expires": iso_time(expiry),
@@ -492,7 +495,7 @@ class Ledger:
             "due": amount_text(due_units, d),
             "reserve": amount_text(reserve, d),
             "currency": currency.symbol,
-            "seller": self.name_of(args["seller"]) or args["seller"],
+            "seller": party(str(args["seller"]), self.name_of),
             "status": "Financed",
             **self._tx(receipt),
         }
@@ -514,7 +517,7 @@ class Ledger:
             "invoice_id": invoice_id,
             "amount": amount_text(units, d),
             "currency": currency.symbol,
-            "payee": self.name_of(args["payee"]) or args["payee"],
+            "payee": party(str(args["payee"]), self.name_of),
             "to_payee": amount_text(to_holder, d),
             "total_paid": amount_text(total, d),
             "outstanding": amount_text(state.amount - total, d),
@@ -523,7 +526,7 @@ class Ledger:
         }
         if units != to_holder:
             result["reserve_released"] = amount_text(units - to_holder, d)
-            result["seller"] = self.name_of(state.seller) or state.seller
+            result["seller"] = party(someone(state.seller), self.name_of)
         return result
 
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:

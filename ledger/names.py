@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from enum import IntEnum
 from pathlib import Path
 
-from ledger.errors import InputError, UnreadableKeystore
+from ledger.errors import InputError, Refused, UnreadableKeystore
 
 #: Anvil's default-mnemonic accounts 0..9, by the names ledger.evm.accounts.DEV_NAMES gives them.
 DEV_ADDRESSES: dict[str, str] = {
@@ -72,6 +72,16 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 def role_names(bits: int) -> list[str]:
     return [name for name, bit in ROLE_BITS.items() if bits & bit]
+
+
+def require_role(roles: int, role: str, who: str, why: str) -> None:
+    """Refuse, before anything is sent or stored, a party without ``role``
+    (``roles``: its registry role bits) where one with it must be named;
+    ``why`` says what needs it. A rule of the ledger's state (exit 1), as when
+    the contracts refuse a party without the role: once the operator grants
+    it, the same command succeeds."""
+    if not roles & ROLE_BITS[role]:
+        raise Refused(f"{who} does not have the {role} role; {why}")
 
 
 def checksum(address: str) -> str:

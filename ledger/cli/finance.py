@@ -32,7 +32,7 @@ from ledger.cli.common import (
     table_or_csv,
 )
 from ledger.errors import InputError
-from ledger.format import text_time
+from ledger.format import money_text, text_time
 
 if TYPE_CHECKING:
     from ledger.finance.service import Desk
@@ -50,17 +50,6 @@ def _who(party: dict[str, Any] | None) -> str:
     if party is None:
         return "-"
     return str(party["name"] or party["address"])
-
-
-def money_text(currency: str, value: str | None) -> str:
-    """An exact amount string of a record (``"48250.50"``, ``"-156.42"``) as
-    text and tables show it: ``"HKD 48,250.50"``; ``"-"`` for None. Exact:
-    the string's own places, no float."""
-    if value is None:
-        return "-"
-    number = Decimal(value)
-    places = max(0, -int(number.as_tuple().exponent))
-    return f"{currency} {number:,.{places}f}"
 
 
 def pays_text(currency: str, net_advance: str | None) -> str:
@@ -148,13 +137,9 @@ def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path
 
 
 def _require_financier(desk: Desk, address: str, why: str = "a quote is a financier's decision") -> None:
-    """A quote is a financier's decision: refused, before anything is stored,
-    for a party without the financier role (its roles on chain; the check
-    itself is :func:`ledger.finance.facts.require_financier`)."""
-    from ledger.finance.facts import require_financier
-
-    roles = int(desk.ledger.registry.functions.participant(address).call()[1])
-    require_financier(roles, desk.ledger.name_of(address) or address, why)
+    """Refused (exit 1), before anything is stored, for a party without the
+    financier role on chain."""
+    desk.ledger.require_role(address, "financier", why)
 
 
 @finance.command("execute")

@@ -15,6 +15,7 @@ from ledger.cli.common import (
     json_option,
     open_ledger,
     parse_date,
+    settings_of,
     signer,
     sync_option,
 )
@@ -81,6 +82,7 @@ def participant_add(
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text)
+    settings_of(ctx)  # loads the configured business time zone, which "today" is in
     today = business_today()
     until = _kyc_date(kyc_until, today) if kyc_until else today + dt.timedelta(days=365)
     ledger = open_ledger(ctx)
@@ -118,6 +120,7 @@ def participant_update(
     from ledger.lifecycle import parse_roles
 
     roles = parse_roles(role_text) if role_text is not None else None
+    settings_of(ctx)  # loads the configured business time zone, which "today" is in
     until = None if kyc_until is None else _kyc_date(kyc_until, business_today())
     ledger = open_ledger(ctx)
     party = ledger.resolve(who)

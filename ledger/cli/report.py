@@ -25,7 +25,7 @@ from ledger.cli.common import (
     settings_of,
     table_or_csv,
 )
-from ledger.cli.finance import money_text
+from ledger.format import money_text
 
 
 @click.group(cls=LedgerGroup)
@@ -38,7 +38,7 @@ def report() -> None:
 
     \b
         scf report exposure --by buyer --policy examples/policy.toml
-        scf report aging --as-of 2026-12-31 --csv
+        scf report aging --as-of 2027-03-31 --csv
         scf report portfolio --as "Harbour Trade Finance Ltd"
     """
 
@@ -119,7 +119,7 @@ def report_aging(ctx: click.Context, as_of: str | None, holder: str | None, as_c
     Example:
 
     \b
-        scf report aging --as-of 2026-12-31
+        scf report aging --as-of 2027-03-31
         scf report aging --holder "Harbour Trade Finance Ltd" --csv
     """
     from ledger.finance.reports import BUCKETS, aging_report
@@ -174,7 +174,7 @@ def report_portfolio(
     Example:
 
     \b
-        scf report portfolio --as "Harbour Trade Finance Ltd" --as-of 2026-12-31
+        scf report portfolio --as "Harbour Trade Finance Ltd" --as-of 2027-03-31
         scf report portfolio --as financier --policy examples/policy.toml --json
     """
     from ledger.finance.reports import portfolio_report
@@ -187,7 +187,7 @@ def report_portfolio(
             conn, scope, financier, day, policy.grading.default_after_days if policy is not None else 90
         )
         if not data["rows"]:
-            # Refused as bad input unless it is a financier (one whose role was taken away keeps its book).
+            # Refused (a rule: exit 1) unless it is a financier (one whose role was taken away keeps its book).
             from ledger.finance.facts import require_financier
             from ledger.finance.store import party_facts
 

@@ -14,14 +14,10 @@ FAIL = "fail"
 
 
 def require_financier(roles: int, who: str, why: str) -> None:
-    """Refuse, as bad input (exit 2) and before anything is done, a party
-    without the financier role (``roles``: its registry role bits) where a
-    financier must be named; ``why`` says what needs one."""
-    from ledger.errors import InputError
-    from ledger.names import ROLE_BITS
+    """:func:`ledger.names.require_role` for the financier role (exit 1)."""
+    from ledger.names import require_role
 
-    if not roles & ROLE_BITS["financier"]:
-        raise InputError(f"{who} does not have the financier role; {why}")
+    require_role(roles, "financier", who, why)
 
 
 @dataclass(frozen=True)

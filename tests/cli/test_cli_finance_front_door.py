@@ -85,7 +85,7 @@ def test_cli_finance_front_door_portfolio_yield_and_financier_only(cli: Any, boo
     head = _head(book)
     refused = cli("report", "portfolio", "--as", "buyer")
     why = "a portfolio is a financier's book; name one with --as"
-    _one_line_error(refused, 2, f"{BUYER_NAME} does not have the financier role; {why}")
+    _one_line_error(refused, 1, f"{BUYER_NAME} does not have the financier role; {why}")
     assert _head(book) == head
 
 
@@ -116,8 +116,9 @@ def test_cli_finance_front_door_quote_and_auto_pay_the_same(cli: Any, book: Book
     # auto is a financier's too: refused before anything, as quote is.
     _one_line_error(
         cli("finance", "auto", "--as", "supplier", "--policy", policy, "--dry-run"),
-        2,
-        "Kowloon Precision Parts Ltd does not have the financier role; only a financier auto-finances; name one with --as",
+        1,
+        "Kowloon Precision Parts Ltd does not have the financier role; "
+        "only a financier auto-finances; name one with --as",
     )
 
 

@@ -134,7 +134,7 @@ def test_cli_offer_bounds_and_financier_role(cli):
     assert long.exit_code == 2, long.output
     assert long.output == "Error: invalid listing period 100000 days: must be 1 to 365\n"
     not_financier = cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--to", "buyer2")
-    assert not_financier.exit_code == 2, not_financier.output
+    assert not_financier.exit_code == 1, not_financier.output
     assert not_financier.output == (
         "Error: Kwai Chung Logistics Ltd does not have the financier role; list it for a financier, "
         "or for any financier without --to\n"
@@ -149,7 +149,7 @@ def test_cli_quote_by_a_party_without_the_financier_role_stores_nothing(cli, hom
     policy = str(REPO_ROOT / "examples" / "policy.toml")
     assert cli("index", "sync").exit_code == 0
     refused = cli("finance", "quote", "1", "--as", "supplier", "--policy", policy)
-    assert refused.exit_code == 2, refused.output
+    assert refused.exit_code == 1, refused.output
     assert refused.output == (
         "Error: Kowloon Precision Parts Ltd does not have the financier role; a quote is a financier's decision\n"
     )

@@ -121,7 +121,8 @@ def test_finance_decisions_cli_errors_are_one_line(cli: Any, book: Book, tmp_pat
         (
             ["finance", "quote", "999", "--policy", str(EXAMPLE)],
             2,
-            "Error: invoice 999 does not exist in the indexed ledger; see `scf invoice list`, or run `scf index sync` if it is new",
+            "Error: invoice 999 does not exist in the indexed ledger; "
+            "see `scf invoice list`, or run `scf index sync` if it is new",
         ),
         (["finance", "execute", "42"], 2, "Error: no decision 42; list them with `scf finance list`"),
         (
@@ -164,7 +165,7 @@ def test_finance_decisions_financier_role_is_checked(cli: Any, book: Book) -> No
     refused before anything is stored (it used to store a declined decision)."""
     invoice_id = book.issue()
     result = cli("finance", "quote", str(invoice_id), "--as", "buyer", "--policy", str(EXAMPLE))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert result.output == (
         f"Error: {BUYER_NAME} does not have the financier role; a quote is a financier's decision\n"
     )

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from support.finance import BUYER_NAME, EXAMPLE, POLICY, Book
 
-from ledger.errors import DecisionRefused, InputError
+from ledger.errors import DecisionRefused, InputError, Refused
 from ledger.finance.facts import Exposure, InvoiceFacts, require_financier
 from ledger.finance.policy import parse_policy
 from ledger.finance.rules import limit_rules, lines_for, rule_consent, rule_not_financed
@@ -116,14 +116,14 @@ def test_finance_front_door_consent_when_the_financier_is_the_holder() -> None:
     assert "has not offered it" not in result.reason
 
 
-def test_finance_front_door_require_financier_is_bad_input() -> None:
+def test_finance_front_door_require_financier_is_a_rule() -> None:
     require_financier(4, "Harbour Trade Finance Ltd", "why")  # the financier bit
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(Refused) as caught:
         require_financier(2, BUYER_NAME, "a portfolio is a financier's book; name one with --as")
     assert str(caught.value) == (
         f"{BUYER_NAME} does not have the financier role; a portfolio is a financier's book; name one with --as"
     )
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == 1
 
 
 def test_finance_front_door_yield_is_annualised_over_30_days_or_more() -> None:
