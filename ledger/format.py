@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from ledger.business_time import MAX_TIMESTAMP, business_date, moment
 from ledger.money import format_money, from_minor_units
@@ -56,13 +56,13 @@ def money(units: int, decimals: int, symbol: str) -> str:
 
 def money_text(symbol: str, value: str | None) -> str:
     """An exact amount string of a record (``"48250.50"``, ``"-156.42"``), as
-    text and tables show it: ``"HKD 48,250.50"`` (the string's own places, no
-    float); ``"-"`` for None."""
+    text and tables show it: ``"HKD 48,250.50"`` (:func:`money`; the places
+    are the string's own, so nothing is rounded, at any size); ``"-"`` for None."""
     if value is None:
         return "-"
-    number = Decimal(value)
-    places = max(0, -int(number.as_tuple().exponent))
-    return f"{symbol} {number:,.{places}f}".strip()
+    places = len(value.partition(".")[2])
+    units = int(Decimal(value).scaleb(places, Context(prec=len(value) + 2)))
+    return money(units, places, symbol)
 
 
 def symbol_amount(units: int, decimals: int, symbol: str) -> str:
@@ -111,6 +111,11 @@ def party(address: str | None, name: str | None | Callable[[str], str | None]) -
 def party_of(address: str | None, names: Mapping[str, str]) -> dict[str, str | None] | None:
     """:func:`party` with the name looked up in ``names`` (address -> name)."""
     return party(address, names.get)
+
+
+def party_label(p: Mapping[str, str | None] | None, nobody: str = "-") -> str:
+    """A :func:`party` in a sentence: its name, else its address; ``nobody`` for None."""
+    return nobody if p is None else str(p.get("name") or p["address"])
 
 
 def label(address: str | None, name: str | None) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from ledger.business_time import kyc_last_day
 from ledger.db.models import Cursor, Event, Invoice
-from ledger.format import date_text, money, text_time
+from ledger.format import date_text, iso_time, money, text_time
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import ZERO_ADDRESS, role_names
 from ledger.scope import BIGINT_MAX, Directory, Scope, _iso, _missing, check_block
@@ -194,6 +194,47 @@ def _describe(
     return f"{event}({shown})"
 
 
+#: Arguments that hold a chain time (Unix seconds): shown as :func:`ledger.format.iso_time`.
+_TIME_ARGS = frozenset({"dueDate", "expiry", "kycExpiry"})
+#: Arguments that hold an amount in minor units of the event's currency: shown as an exact decimal string.
+_AMOUNT_ARGS = frozenset({"amount", "minAdvance", "advance", "due", "toHolder", "totalPaid", "value"})
+#: Whole-number arguments shown as JSON numbers: ids, the registry's role bits, seconds of a tenor.
+_NUMBER_ARGS = frozenset({"invoiceId", "tokenId", "currencyId", "roles", "maxTenor"})
+
+
+def _is_address(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 42 and value.startswith("0x")
+
+
+def shown_args(args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> dict[str, Any]:
+    """An event's arguments for JSON, each by its meaning and exact: times
+    (due date, listing expiry, KYC expiry) as ISO 8601 with the business
+    zone's offset; amounts in the event's currency (known to the scope) as
+    exact decimal strings in major units (without a known currency they stay
+    minor units, as stored); ids, role bits and the tenor in seconds as
+    numbers; a ``currency`` as ``{"address", "symbol"}``; other addresses as
+    parties ``{"address", "name"}`` named as they were then, the zero address
+    (nobody: a mint's sender, a listing to any financier) as null; bytes as
+    0x hex, strings and booleans as they are."""
+    known = currency is not None and currency.lower() in scope.currencies
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if key in _TIME_ARGS and str(value).isdigit():
+            out[key] = iso_time(int(value))
+        elif key in _AMOUNT_ARGS and known and currency is not None and str(value).isdigit():
+            out[key] = scope.amount(int(value), currency)
+        elif key in _NUMBER_ARGS and str(value).isdigit():
+            out[key] = int(value)
+        elif key == "currency" and _is_address(value):
+            found = scope.currencies.get(str(value).lower())
+            out[key] = {"address": value, "symbol": None if found is None else found.symbol}
+        elif _is_address(value):
+            out[key] = None if value == ZERO_ADDRESS else names.party(str(value))
+        else:
+            out[key] = value
+    return out
+
+
 def normalised_number(number: str) -> str | None:
     """The normal form of an invoice number, None if it has none."""
     try:
@@ -311,7 +352,7 @@ def _entry(ordered: Sequence[Any], n: int, names: _NameHistory, scope: Scope, cu
         "event": e.event,
         "amount": scope.money(e.amount, currency) if e.event not in ("Transfer", "ParticipantRenamed") else None,
         "details": details,
-        "args": args,
+        "args": shown_args(args, currency, scope, names_then),
     }
 
 
@@ -320,7 +361,8 @@ def invoice_history(
 ) -> list[dict[str, Any]]:
     """Every event of one invoice (its ERC-721 transfers included), oldest
     first, and the renames of its parties between its first and last event.
-    Parties are named as they were registered at each event's block."""
+    Parties are named as they were registered at each event's block; each
+    event's arguments are shown by their meaning (:func:`shown_args`)."""
     check_block(scope, as_of_block)
     if invoice_id > BIGINT_MAX:  # never projected: the id column is a BIGINT
         raise _missing(invoice_id, scope, as_of_block)
@@ -527,8 +569,9 @@ def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict
     oldest first: where (block, time, transaction, log index, contract), what
     (the event, its invoice when it has one, the money of it in its currency),
     who (the parties it names, as ``{"address", "name"}`` with the names they
-    had then) and a one-line summary (invoice events described as
-    :func:`invoice_history` describes them)."""
+    had then), a one-line summary (invoice events described as
+    :func:`invoice_history` describes them) and the event's arguments by
+    their meaning (:func:`shown_args`)."""
     contracts = _contracts(conn, scope)
     rows: list[Any] = []
     for row in conn.execute(_event_query(scope, list(contracts), flt)):
@@ -571,7 +614,7 @@ def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict
                 "currency": scope.symbol(currency) if known_currency and currency else None,
                 "amount": scope.money(row.amount, currency) if known_currency and currency else None,
                 "summary": summary,
-                "args": args,
+                "args": shown_args(args, currency if known_currency else None, scope, named),
             }
         )
     return out

@@ -24,7 +24,7 @@ code.
       events.py       scf events: the ledger-wide audit trail (database only)
       status.py       scf status: node, network, contracts, index and database
       index.py        scf index sync|follow|status|rebuild, scf db upgrade
-      finance.py      scf finance quote|execute|auto|list|show
+      finance.py      scf finance quote|execute|auto|list|show|cancel
       report.py       scf report exposure|aging|portfolio
       render.py       rich tables and the invoice view
 """

@@ -97,7 +97,7 @@ def account_list(ctx: click.Context) -> None:
 
     found = list_accounts(settings_of(ctx))
     rows = [
-        {"name": a.name, "address": a.address, "kind": a.kind, **({"problem": a.problem} if a.problem else {})}
+        {"name": a.name, "address": a.address, "kind": a.kind, "problem": a.problem}  # problem: null when readable
         for a in found
     ]
 

@@ -104,8 +104,10 @@ def events_cmd(
     """The ledger-wide audit trail: every indexed event of the deployment's
     contracts (invoices, registry, settlement tokens), oldest first, with its
     block, time, transaction, log index, contract, invoice, the parties it
-    names (as they were named then) and a one-line summary. Run `scf index
-    sync` to catch up.
+    names (as they were named then) and a one-line summary. `--json` adds
+    each event's arguments by their meaning: times ISO 8601, amounts exact
+    decimal strings of the event's currency, addresses as parties. Run `scf
+    index sync` to catch up.
 
     Example:
 

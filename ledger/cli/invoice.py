@@ -21,7 +21,7 @@ from ledger.cli.common import (
     signer,
     sync_option,
 )
-from ledger.format import money_text, text_time
+from ledger.format import money_text, party_label, text_time
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -41,7 +41,7 @@ def invoice() -> None:
 
     \b
         scf invoice issue --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-001 \\
-            --amount 125000.00 --due 2026-09-30
+            --amount 125000.00 --due 2027-03-31
         scf invoice confirm 1 --as buyer
         scf invoice list --status Confirmed
     """
@@ -80,7 +80,7 @@ def invoice_issue(
 
     \b
         scf invoice issue --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-001 \\
-            --amount 125000.00 --due 2026-09-30 --doc invoice.pdf
+            --amount 125000.00 --due 2027-03-31 --doc invoice.pdf
     """
     due_date = parse_date(due, "due date")
     ledger = open_ledger(ctx)
@@ -88,7 +88,7 @@ def invoice_issue(
     emit(
         ctx,
         result,
-        f"issued invoice {result['invoice_id']}: {number} to {result['buyer']}, "
+        f"issued invoice {result['invoice_id']}: {number} to {party_label(result['buyer'])}, "
         f"{money_text(result['currency'], result['amount'])} due {result['due']}",
     )
 
@@ -171,7 +171,7 @@ def invoice_offer(
         as_name,
         lambda lg, acct: lg.offer(acct, invoice_id, financier, min_advance, days),
         lambda r: (
-            f"invoice {invoice_id} listed for {r['financier']}, "
+            f"invoice {invoice_id} listed for {party_label(r['financier'], 'any financier')}, "
             f"min advance {money_text(r.get('currency', ''), r['min_advance'])}, "
             f"until {text_time(r['expires'])}"
         ),
@@ -218,7 +218,8 @@ def invoice_finance(
         as_name,
         lambda lg, acct: lg.finance(acct, invoice_id, advance, advance_rate, discount_rate, due_amount),
         lambda r: (
-            f"invoice {invoice_id} financed: {money_text(r['currency'], r['advance'])} paid to {r['seller']}; "
+            f"invoice {invoice_id} financed: {money_text(r['currency'], r['advance'])} "
+            f"paid to {party_label(r['seller'])}; "
             f"due to you {money_text(r['currency'], r['due'])}, "
             f"reserve for the seller {money_text(r['currency'], r['reserve'])}"
         ),
@@ -248,9 +249,9 @@ def _repaid_text(r: dict[str, Any]) -> str:
     def m(value: str) -> str:
         return money_text(r["currency"], value)
 
-    paid = f"invoice {r['invoice_id']}: paid {m(r['amount'])}: {m(r['to_payee'])} to {r['payee']}"
+    paid = f"invoice {r['invoice_id']}: paid {m(r['amount'])}: {m(r['to_payee'])} to {party_label(r['payee'])}"
     if "reserve_released" in r:
-        paid += f", reserve {m(r['reserve_released'])} released to {r['seller']}"
+        paid += f", reserve {m(r['reserve_released'])} released to {party_label(r['seller'])}"
     return f"{paid}; outstanding {m(r['outstanding'])} ({r['status']})"
 
 

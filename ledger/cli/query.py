@@ -5,7 +5,7 @@ contracts).
 
 All but `verify` read the database only and never import web3. Each prints a
 table, JSON (`--json`) or CSV (`--csv`): money as ``HKD 48,250.50`` in
-tables (:func:`shown_money`), exact decimal strings in JSON and CSV,
+tables (:func:`ledger.format.money_text`), exact decimal strings in JSON and CSV,
 booleans ``true``/``false`` in CSV (:func:`csv_cells`). ``ledger.cli`` adds
 them to the `invoice` and `participant` groups and to the root.
 """
@@ -13,7 +13,6 @@ them to the `invoice` and `participant` groups and to the root.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Context, Decimal
 from typing import Any
 
 import click
@@ -28,7 +27,7 @@ from ledger.cli.common import (
     settings_of,
     table_or_csv,
 )
-from ledger.format import money, party, text_time
+from ledger.format import money_text, party, text_time
 
 AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
 
@@ -50,17 +49,6 @@ def output(
 
 def _as_of_note(block: int | None) -> str:
     return f" as of block {block}" if block is not None else ""
-
-
-def shown_money(symbol: str, exact: str | None) -> str:
-    """An exact decimal string of the read side (``"48250.50"``) as tables
-    show money: ``"HKD 48,250.50"`` (:func:`ledger.format.money`; the places
-    are the string's own, so nothing is rounded); ``"-"`` for None."""
-    if exact is None:
-        return "-"
-    places = len(exact.partition(".")[2])
-    units = int(Decimal(exact).scaleb(places, Context(prec=len(exact) + 2)))
-    return money(units, places, symbol)
 
 
 def csv_cells(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
@@ -172,7 +160,7 @@ def invoice_list(
     Example:
 
     \b
-        scf invoice list --status Confirmed,Financed --due-before 2026-10-01
+        scf invoice list --status Confirmed,Financed --due-before 2027-04-01
         scf invoice list --financier "Harbour Trade Finance Ltd" --currency HKD --csv > book.csv
         scf invoice list --overdue
         scf invoice list --as-of-block 120
@@ -203,7 +191,7 @@ def invoice_list(
         if not r["listed"]:
             return "-"
         to = "any financier" if r["offer_to"] is None else r["offer_to_name"] or r["offer_to"]
-        return f"to {to}, asks {shown_money(r['currency'], r['offer_asking'])}, until {text_time(r['offer_until'])}"
+        return f"to {to}, asks {money_text(r['currency'], r['offer_asking'])}, until {text_time(r['offer_until'])}"
 
     def text(data: list[dict[str, Any]]) -> None:
         from ledger.cli.render import table
@@ -221,8 +209,8 @@ def invoice_list(
                     r["supplier_name"] or r["supplier"],
                     r["buyer_name"] or r["buyer"],
                     r["holder_name"] or r["holder"] or "-",
-                    shown_money(r["currency"], r["amount"]),
-                    shown_money(r["currency"], r["outstanding"]),
+                    money_text(r["currency"], r["amount"]),
+                    money_text(r["currency"], r["outstanding"]),
                     r["due"],
                     offer(r),
                 ]
@@ -326,7 +314,7 @@ def invoice_overdue(ctx: click.Context, as_of: str | None, as_csv: bool) -> None
                     "-" if r["number"] is None else shown_number(r["number"]),
                     r["days_past_due"],
                     r["due"],
-                    shown_money(r["currency"], r["outstanding"]),
+                    money_text(r["currency"], r["outstanding"]),
                     label(r["holder"]),
                     label(r["buyer"]),
                 ]

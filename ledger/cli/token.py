@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from ledger.cli.common import LedgerGroup, as_option, emit, json_option, open_ledger, signer, sync_option
-from ledger.cli.query import shown_money
-from ledger.format import label
+from ledger.format import label, money_text
 
 
 @click.group(cls=LedgerGroup)
@@ -45,7 +44,7 @@ def token_mint(ctx: click.Context, to_text: str, amount: str, currency: str, as_
     ledger = open_ledger(ctx)
     to = ledger.resolve(to_text, "recipient")
     result = ledger.mint(signer(ctx, as_name, ledger.sender.chain_id), to.address, amount, currency)
-    emit(ctx, result, f"minted {shown_money(result['currency'], result['amount'])} to {to.name or to.address}")
+    emit(ctx, result, f"minted {money_text(result['currency'], result['amount'])} to {to.name or to.address}")
 
 
 @token.command("transfer")
@@ -73,9 +72,9 @@ def token_transfer(ctx: click.Context, to_text: str, amount: str, currency: str,
     def text(r: dict[str, Any]) -> None:
         cur = r["currency"]
         payer, payee = label(r["from"]["address"], r["from"]["name"]), label(r["to"]["address"], r["to"]["name"])
-        click.echo(f"transferred {shown_money(cur, r['amount'])} from {payer} to {payee} (tx {r['tx_hash']})")
-        click.echo(f"  {payer}: {shown_money(cur, r['balances']['from'])}")
-        click.echo(f"  {payee}: {shown_money(cur, r['balances']['to'])}")
+        click.echo(f"transferred {money_text(cur, r['amount'])} from {payer} to {payee} (tx {r['tx_hash']})")
+        click.echo(f"  {payer}: {money_text(cur, r['balances']['from'])}")
+        click.echo(f"  {payee}: {money_text(cur, r['balances']['to'])}")
 
     emit(ctx, result, text)
 

@@ -30,7 +30,7 @@ def test_cli_lifecycle_issue_confirm_finance_repay(cli):
     financed = cli("invoice", "finance", "1", "--advance", "112500.00", "--json")
     assert financed.exit_code == 0, financed.output
     data = json.loads(financed.output)
-    assert data["advance"] == "112500.00" and data["seller"] == "Kowloon Precision Parts Ltd"
+    assert data["advance"] == "112500.00" and data["seller"]["name"] == "Kowloon Precision Parts Ltd"
     repaid = cli("invoice", "repay", "1", "--amount", "25000.10")
     assert repaid.exit_code == 0, repaid.output
     assert "outstanding HKD 99,999.90 (PartiallyPaid)" in repaid.output

@@ -246,7 +246,7 @@ def test_cli_account_list_shows_unreadable_keystores_and_lists_the_rest(cli, hom
     assert listed.exit_code == 0, listed.output
     assert listed.stderr.splitlines() == warnings
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
-    assert rows["treasury"] == {"name": "treasury", "address": address, "kind": "keystore"}
+    assert rows["treasury"] == {"name": "treasury", "address": address, "kind": "keystore", "problem": None}
     for name, problem in bad.items():
         assert rows[name]["address"] is None and rows[name]["kind"] == "keystore"
         assert rows[name]["problem"].startswith(f"keystore file {keystore / (name + '.json')} {problem}; ")

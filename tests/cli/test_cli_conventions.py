@@ -243,3 +243,54 @@ def test_cli_conventions_due_date_is_the_end_of_the_business_day(cli: Any, ledge
     [row] = [r for r in _json(cli("invoice", "list", "--json", env=tokyo)) if r["invoice_id"] == invoice_id]
     assert row["due"] == (due + dt.timedelta(days=1)).isoformat()
     assert row["issued_at"].endswith("+09:00")
+
+
+def test_cli_conventions_kyc_today_is_today_in_the_configured_zone(cli: Any) -> None:
+    """`--kyc-until` today is judged in the configured zone, not the default
+    one: a day behind Hong Kong (UTC-12), "today" there is not in the past."""
+    zone = "Etc/GMT+12"  # UTC-12: the date there is Hong Kong's or the day before
+    today = dt.datetime.now(ZoneInfo(zone)).date().isoformat()
+    try:
+        result = cli(
+            "participant",
+            "add",
+            "Western Date Traders Ltd",
+            "--address",
+            "0x00000000000000000000000000000000000000a1",
+            "--role",
+            "supplier",
+            "--kyc-until",
+            today,
+            "--json",
+            env={"SCF_TIMEZONE": zone},
+        )
+    finally:
+        use_zone(ZoneInfo("Asia/Hong_Kong"))  # the process-wide zone, as the other tests expect it
+    assert result.exit_code == 0, result.output
+    assert _json(result)["kyc_until"] == today
+
+
+def test_cli_conventions_write_commands_give_parties_as_objects(cli: Any, ledger: Any) -> None:
+    """issue, offer, finance, repay and mint print their parties in JSON as
+    {address, name} too, and their amounts as exact strings."""
+    due = _chain_today(ledger) + dt.timedelta(days=60)
+    issued = _json(
+        cli("invoice", "issue", "--buyer", BUYER, "--number", "INV-CONV-W", "--amount", "1000.00", "--due", str(due),
+            "--json")
+    )  # fmt: skip
+    assert _is_party(issued["buyer"], BUYER) and AMOUNT.match(issued["amount"]), issued
+    invoice_id = str(issued["invoice_id"])
+    assert cli("invoice", "confirm", invoice_id, "--as", "buyer").exit_code == 0
+    offered = _json(cli("invoice", "offer", invoice_id, "--min-advance", "800.00", "--json"))
+    assert offered["financier"] is None, "listed for any financier: nobody in particular"
+    assert TIME.match(offered["expires"]), offered
+    to_one = _json(cli("invoice", "offer", invoice_id, "--min-advance", "800.00", "--to", FINANCIER, "--json"))
+    assert _is_party(to_one["financier"], FINANCIER), to_one
+    financed = _json(
+        cli("invoice", "finance", invoice_id, "--advance", "900.00", "--due", "950.00", "--as", "financier", "--json")
+    )
+    assert _is_party(financed["seller"], SUPPLIER) and AMOUNT.match(financed["advance"]), financed
+    repaid = _json(cli("invoice", "repay", invoice_id, "--amount", "1000.00", "--as", "buyer", "--json"))
+    assert _is_party(repaid["payee"], FINANCIER) and _is_party(repaid["seller"], SUPPLIER), repaid
+    minted = _json(cli("token", "mint", "--to", "buyer", "--amount", "1.00", "--json"))
+    assert _is_party(minted["to"], BUYER) and "name" not in minted, minted

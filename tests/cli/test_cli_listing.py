@@ -7,6 +7,7 @@ and bad values as one line with the exit code of their family (2 input,
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -171,10 +172,8 @@ def test_cli_listing_events_in_three_formats(db_cli: Any, scenario: Scenario) ->
     assert [(e["block"], e["log_index"]) for e in data] == sorted((e["block"], e["log_index"]) for e in data)
     financed = next(e for e in data if e["event"] == "InvoiceFinanced")
     assert financed["contract"]["name"] == "InvoiceToken" and financed["invoice_id"] == 1
-    assert financed["parties"] == [
-        {"address": financed["args"]["seller"], "name": SUPPLIER},
-        {"address": financed["args"]["financier"], "name": FINANCIER},
-    ]
+    assert financed["parties"] == [financed["args"]["seller"], financed["args"]["financier"]]
+    assert [p["name"] for p in financed["parties"]] == [SUPPLIER, FINANCIER]
     assert financed["amount"] == "112500.00"
 
     rows = rows_of(db_cli("events", "--csv", "--type", "invoicefinanced,InvoiceRepaid"))
@@ -197,6 +196,61 @@ def test_cli_listing_events_in_three_formats(db_cli: Any, scenario: Scenario) ->
     )
     assert {e["block"] for e in window} == {scenario.issued}
     assert ok(db_cli("events", "--invoice", "99")).output == "no events match\n"
+
+
+def _is_iso_time(value: Any) -> bool:
+    return isinstance(value, str) and dt.datetime.fromisoformat(value).utcoffset() is not None
+
+
+def test_cli_listing_events_json_args_follow_the_conventions(db_cli: Any) -> None:
+    """`scf events --json` gives each event's arguments by their meaning:
+    times ISO 8601 with the offset, amounts exact decimal strings of the
+    event's currency, addresses parties (nobody null), ids numbers, the
+    document hash 0x hex; never a raw Unix time or minor units."""
+    data = json.loads(ok(db_cli("events", "--json")).output)
+    by = {(e["event"], e["invoice_id"]): e["args"] for e in data if e["contract"]["name"] == "InvoiceToken"}
+    issued = by[("InvoiceIssued", 1)]
+    assert issued["invoiceId"] == 1 and issued["number"] == "INV-Q-1" and issued["amount"] == "125000.00"
+    assert issued["dueDate"] == "2099-01-31T23:59:59+08:00"
+    assert issued["supplier"]["name"] == SUPPLIER and issued["buyer"]["name"] == BUYER
+    assert issued["currency"]["symbol"] == "HKD" and Web3.is_checksum_address(issued["currency"]["address"])
+    assert issued["docHash"].startswith("0x") and len(issued["docHash"]) == 66
+    offered = by[("FinancingOffered", 1)]
+    assert offered["minAdvance"] == "100000.00" and _is_iso_time(offered["expiry"])
+    assert offered["holder"]["name"] == SUPPLIER and offered["financier"]["name"] == FINANCIER
+    financed = by[("InvoiceFinanced", 1)]
+    assert (financed["advance"], financed["due"]) == ("112500.00", "118750.00")
+    repaid = by[("InvoiceRepaid", 1)]
+    assert (repaid["amount"], repaid["toHolder"], repaid["totalPaid"]) == ("25000.10", "25000.10", "25000.10")
+    minted = next(e for e in data if e["event"] == "Transfer" and e["invoice_id"] == 1)
+    assert minted["args"]["from"] is None and minted["args"]["to"]["name"] == SUPPLIER, "a mint: from nobody"
+    token = next(e for e in data if e["event"] == "Transfer" and e["contract"]["name"] == "SettlementToken:HKD")
+    assert token["args"]["value"] == "10000000.00" and token["args"]["from"] is None
+    admitted = next(e for e in data if e["event"] == "ParticipantAdmitted")
+    assert _is_iso_time(admitted["args"]["kycExpiry"]) and isinstance(admitted["args"]["roles"], int)
+    assert admitted["args"]["account"]["address"] == admitted["parties"][0]["address"]
+    for e in data:
+        for value in e["args"].values():
+            assert not isinstance(value, str) or not value.isdigit(), (e["event"], e["args"])
+
+
+def test_cli_listing_invoice_history_json_args_follow_the_conventions(db_cli: Any) -> None:
+    """`scf invoice history --json` formats the arguments as `scf events` does; CSV and the table leave them out."""
+    events = json.loads(ok(db_cli("invoice", "history", "1", "--json")).output)
+    args = {e["event"]: e["args"] for e in events}
+    assert args["InvoiceIssued"]["dueDate"] == "2099-01-31T23:59:59+08:00"
+    assert args["InvoiceIssued"]["amount"] == "125000.00" and args["InvoiceIssued"]["buyer"]["name"] == BUYER
+    assert args["FinancingOffered"]["minAdvance"] == "100000.00" and _is_iso_time(args["FinancingOffered"]["expiry"])
+    assert (args["InvoiceFinanced"]["advance"], args["InvoiceFinanced"]["due"]) == ("112500.00", "118750.00")
+    assert args["InvoiceFinanced"]["financier"] == {
+        "address": args["InvoiceFinanced"]["financier"]["address"],
+        "name": FINANCIER,
+    }
+    trail = json.loads(ok(db_cli("events", "--invoice", "1", "--json")).output)
+    assert [e["args"] for e in trail] == [e["args"] for e in events], "one formatting for both"
+    rows = rows_of(db_cli("invoice", "history", "1", "--csv"))
+    assert list(rows[0]) == ["block", "time", "tx_hash", "log_index", "event", "amount", "details"]
+    assert "invoice 1 (number INV-Q-1)" in ok(db_cli("invoice", "history", "1")).output
 
 
 def test_cli_listing_events_unknown_type_lists_the_valid_names(db_cli: Any) -> None:

@@ -69,7 +69,7 @@ def test_contracts_finance_delivery_versus_payment(net: Net) -> None:
         0,
         0,
     )
-    assert (result["status"], result["seller"], result["reserve"]) == (
+    assert (result["status"], result["seller"]["name"], result["reserve"]) == (
         "Financed",
         "Kowloon Precision Parts Ltd",
         "20.00",

@@ -98,7 +98,7 @@ def test_contracts_repay_one_payment_straddles_financier_due(net: Net) -> None:
     # Through the Ledger, the rest: reserve only.
     result = net.ledger.repay(net.acct("buyer"), 1, "50.00")
     assert (result["to_payee"], result["reserve_released"], result["status"]) == ("0.00", "50.00", "Paid")
-    assert result["seller"] == "Kowloon Precision Parts Ltd"
+    assert result["seller"]["name"] == "Kowloon Precision Parts Ltd"
 
 
 def test_contracts_repay_after_resale_pays_new_financier(net: Net) -> None:
@@ -140,7 +140,7 @@ def test_contracts_repay_unfinanced_goes_to_holder(net: Net) -> None:
     net.confirmed()
     before = net.balances("supplier", "buyer")
     first = net.ledger.repay(net.acct("buyer"), 1, "400.00")
-    assert (first["status"], first["payee"], first["outstanding"]) == (
+    assert (first["status"], first["payee"]["name"], first["outstanding"]) == (
         "PartiallyPaid",
         "Kowloon Precision Parts Ltd",
         "600.00",
@@ -284,7 +284,7 @@ def test_contracts_transfer_between_participants(net: Net) -> None:
     assert net.owner(1) == net.addr("supplier2")
     before = net.balance("supplier2")
     result = net.ledger.repay(net.acct("buyer"), 1, "1000.00")
-    assert result["payee"] == "Sham Shui Po Textiles Ltd"
+    assert result["payee"]["name"] == "Sham Shui Po Textiles Ltd"
     assert net.balance("supplier2") == before + AMOUNT
 
 

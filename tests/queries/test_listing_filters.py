@@ -2,7 +2,7 @@
 `scf invoice overdue` and `scf events`, on the indexed scenario of
 tests/support/scenario.py (SQLite and PostgreSQL):
 
-1 financed (listed to the financier at block financed-2, financed at
+1 financed (listed to the financier shortly before, financed at
 ``financed``) and partly paid, due 2099-01-31; 2 confirmed, due 2098-06-30;
 3 cancelled, due 2099-03-01; 4 paid in full, due 2097-12-31."""
 
@@ -137,9 +137,12 @@ def test_listing_filters_overdue_day_is_the_later_of_the_indexed_head_and_now(in
 
 
 def test_listing_filters_listing_column_as_the_contract_judges_it(indexed: Any, scenario: Scenario) -> None:
-    """Invoice 1 was listed to the financier for 7 days two blocks before it
-    was financed; financing ended the listing."""
-    listed_at = scenario.financed - 2
+    """Invoice 1 was listed to the financier for 7 days before it was
+    financed; financing ended the listing."""
+    # The listing's own block (the financing may or may not need an ERC-20 approval before it).
+    (offered,) = trail(indexed, types=["FinancingOffered"], invoice_id=1)
+    listed_at = offered["block"]
+    assert listed_at < scenario.financed
     with read(indexed) as (conn, scope):
         names = queries.directory(conn, scope)
         flt = queries.InvoiceFilter(number="INVQ1")
@@ -152,9 +155,11 @@ def test_listing_filters_listing_column_as_the_contract_judges_it(indexed: Any, 
         )
         until = dt.datetime.fromisoformat(then["offer_until"])
         listed_time = queries.block_time(conn, scope.chain_id, listed_at)
-        # The expiry is the chain time before the listing's block plus 7 days: at most 7 days after that block.
+        # The expiry the listing's event holds: 7 days from the later of the chain's last block time and
+        # the wall clock when it was sent (the dev chain's clock can trail the wall clock by a few seconds).
+        assert until == dt.datetime.fromisoformat(offered["args"]["expiry"])
         assert listed_time is not None
-        assert dt.timedelta(days=7) - dt.timedelta(hours=1) <= until - listed_time <= dt.timedelta(days=7)
+        assert dt.timedelta(days=7) - dt.timedelta(hours=1) <= until - listed_time <= dt.timedelta(days=7, hours=1)
         assert queries.list_invoices(conn, scope, flt, listed_at - 1, names)[0]["listed"] is False, "before it"
         now = queries.list_invoices(conn, scope, flt, None, names)[0]
         assert {k: now[k] for k in ("listed", "offer_to", "offer_to_name", "offer_until", "offer_asking")} == {
@@ -287,3 +292,29 @@ def test_listing_filters_role_names_are_the_contracts_role_hashes() -> None:
         )
     }
     assert {"0x" + "00" * 32: "default admin", **expected} == history.ROLE_NAMES
+
+
+def test_listing_filters_event_args_shown_exactly_even_at_the_edges(indexed: Any) -> None:
+    """:func:`history.shown_args` keeps every value recoverable: a time past
+    year 9999 says its Unix time, an amount without a known currency stays
+    minor units, a string of digits that is no amount (an invoice number) stays a string."""
+    with read(indexed) as (conn, scope):
+        names = queries.directory(conn, scope)
+        token = queries.currency_address(scope, "HKD")
+        raw = {
+            "invoiceId": "7",
+            "number": "0042",
+            "currency": token,
+            "amount": "12345",
+            "dueDate": str(2**64 - 1),
+            "expiry": "1800000000",
+            "financier": "0x" + "00" * 20,
+            "flag": True,
+        }
+        known = history.shown_args(raw, token, scope, names)
+        unknown = history.shown_args(raw, None, scope, names)
+    assert known["amount"] == "123.45" and unknown["amount"] == "12345"
+    assert known["invoiceId"] == 7 and known["number"] == "0042" and known["flag"] is True
+    assert known["dueDate"] == f"unix time {2**64 - 1} (after 9999-12-31)"
+    assert dt.datetime.fromisoformat(known["expiry"]).timestamp() == 1800000000
+    assert known["currency"] == {"address": token, "symbol": "HKD"} and known["financier"] is None
