@@ -11,13 +11,24 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IInvoiceToken} from "./interfaces/IInvoiceToken.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {InvoiceNumbers} from "./InvoiceNumbers.sol";
 
 /// @title InvoiceToken
 /// @notice Receivables of an SCF network; see {IInvoiceToken}.
 /// @dev Storage keeps only what a rule reads (the invoice number, document
 /// hash and advance live in events). Parties are stored as the registry's
 /// participant ids, so an issued invoice is one slot (plus the identity key
-/// and ERC-721's owner); a financed one three.
+/// and ERC-721's owner); a financed one three. A part of a split adds one slot
+/// of lineage (parent, root, depth) and one entry in its root's list of parts.
+/// Invoice-number normalisation lives in the linked library {InvoiceNumbers},
+/// which keeps this contract under the EIP-170 code size limit.
+///
+/// Splitting: a holder splits an unfinanced Confirmed or PartiallyPaid
+/// receivable into 2..MAX_PARTS parts that sum to its open amount; parts nest
+/// down to MAX_DEPTH, at most MAX_TREE_PARTS per root. {repayRoot} pays pro
+/// rata across the open leaves: floor(amount * open / total) each, then the
+/// minor units left over one each to the leaves with room, in id order (so the
+/// shares sum to the amount exactly and none exceeds its leaf's open amount).
 contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -32,8 +43,12 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     uint8 private constant BUYER = 2;
     uint8 private constant FINANCIER = 4;
 
-    /// @dev The longest invoice number, in bytes of UTF-8.
-    uint256 private constant MAX_NUMBER_BYTES = 64;
+    /// @notice The most parts one split makes (at least 2).
+    uint256 public constant MAX_PARTS = 10;
+    /// @notice The deepest a part may sit below its root (the root is at depth 0).
+    uint256 public constant MAX_DEPTH = 3;
+    /// @notice The most parts a root's tree may hold in total (its whole history of splits).
+    uint256 public constant MAX_TREE_PARTS = 64;
 
     struct Record {
         // slot 0: written at issue (31 bytes)
@@ -62,6 +77,23 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         bool accepted;
     }
 
+    // A buyer's payment to one receivable, booked and not yet paid out.
+    struct Settlement {
+        uint256 invoiceId;
+        address holder;
+        address seller;
+        uint256 amount;
+        uint256 toHolder;
+        uint256 totalPaid;
+    }
+
+    // Where a part sits in its tree, in one slot; a root has none stored (parent 0).
+    struct StoredLineage {
+        uint64 parent;
+        uint64 root;
+        uint8 depth;
+    }
+
     // One slot read by every issue.
     struct Counters {
         uint64 nextInvoiceId;
@@ -79,6 +111,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     mapping(bytes32 key => uint256 invoiceId) private _invoiceByKey;
     mapping(address currency => CurrencyInfo) private _currencies;
     mapping(uint16 currencyId => address) private _currencyById;
+    mapping(uint256 partId => StoredLineage) private _lineage;
+    mapping(uint256 rootId => uint64[]) private _parts;
 
     /// @param registry_ The participant registry.
     /// @param admin The default admin (grants roles; transferred in two steps after `adminDelay`).
@@ -137,7 +171,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
             revert InvalidDueDate(dueDate, block.timestamp, block.timestamp + counters.maxTenor);
         }
         // The identity is the contract's to compute: the caller cannot choose a key.
-        bytes memory normalised = _normalise(number);
+        bytes memory normalised = InvoiceNumbers.normalise(number);
         bytes32 key = keccak256(abi.encodePacked(msg.sender, normalised));
         uint256 existing = _invoiceByKey[key];
         if (existing != 0) revert DuplicateInvoice(msg.sender, normalised, existing);
@@ -242,34 +276,204 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
 
     /// @inheritdoc IInvoiceToken
     function repay(uint256 invoiceId, uint256 amount) external whenNotPaused nonReentrant {
+        _repay(invoiceId, amount);
+    }
+
+    /// @dev {repay}: the caller pays `amount` of one receivable.
+    function _repay(uint256 invoiceId, uint256 amount) private {
         Record storage r = _existing(invoiceId);
-        address buyer = registry.accountOf(r.buyerId);
-        if (msg.sender != buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, buyer);
-        // No registry check: suspension and KYC lapse stop new business, never a payment.
+        _requireBuyer(invoiceId, r);
         Status status = r.status;
         if (status != Status.Confirmed && status != Status.Financed && status != Status.PartiallyPaid) {
             revert InvoiceNotPayable(invoiceId, status);
         }
         uint256 outstanding = r.amount - r.paid;
         if (amount == 0 || amount > outstanding) revert InvalidRepayment(invoiceId, amount, outstanding);
+        Settlement memory s = _book(invoiceId, r, amount);
+        _settle(_currencyById[r.currencyId], s);
+    }
 
+    /// @inheritdoc IInvoiceToken
+    function split(uint256 invoiceId, Part[] calldata parts) external whenNotPaused returns (uint256 firstPartId) {
+        Record storage r = _existing(invoiceId);
         address holder = _ownerOf(invoiceId);
-        address seller = r.seller;
-        uint256 toHolder = amount;
-        if (seller != address(0)) {
-            // Waterfall: the financier side first, up to its due; the reserve to the seller.
-            uint256 owed = uint256(r.financierDue) - r.financierPaid;
-            if (toHolder > owed) toHolder = owed;
-            r.financierPaid += uint96(toHolder);
+        if (msg.sender != holder) revert NotInvoiceHolder(invoiceId, msg.sender, holder);
+        registry.requireActive(msg.sender, ANY_ROLE);
+        if (r.seller != address(0)) revert SplitFinanced(invoiceId, r.seller);
+        _requireFinanceable(invoiceId, r.status);
+        (uint256 rootId, uint256 depth) = _checkSplit(invoiceId, r.amount - r.paid, parts);
+
+        r.status = Status.Split;
+        if (_listings[invoiceId].expiry != 0) {
+            delete _listings[invoiceId];
+            emit FinancingOfferWithdrawn(invoiceId, holder);
         }
-        uint256 totalPaid = r.paid + amount;
-        r.paid = uint96(totalPaid);
-        r.status = totalPaid == r.amount ? Status.Paid : Status.PartiallyPaid;
-        address currency = _currencyById[r.currencyId];
-        if (toHolder != 0) _pay(currency, msg.sender, holder, toHolder);
-        if (amount != toHolder) _pay(currency, msg.sender, seller, amount - toHolder);
-        emit InvoiceRepaid(invoiceId, msg.sender, holder, amount, toHolder, totalPaid);
-        if (amount != toHolder) emit ReserveReleased(invoiceId, seller, amount - toHolder);
+        uint256 n = parts.length;
+        firstPartId = _counters.nextInvoiceId;
+        _counters.nextInvoiceId = uint64(firstPartId + n);
+        emit InvoiceSplit(invoiceId, rootId, msg.sender, n);
+        for (uint256 i; i < n; ++i) {
+            _createPart(r, firstPartId + i, parts[i], invoiceId, rootId, depth);
+        }
+    }
+
+    /// @dev The split's bounds, sums and part holders; returns the tree's root and the parts' depth.
+    function _checkSplit(uint256 invoiceId, uint256 outstanding, Part[] calldata parts)
+        private
+        view
+        returns (uint256 rootId, uint256 depth)
+    {
+        uint256 n = parts.length;
+        uint256 sum;
+        bool bad = n < 2 || n > MAX_PARTS;
+        for (uint256 i; i < n && !bad; ++i) {
+            uint256 a = parts[i].amount;
+            if (a == 0 || a > outstanding) bad = true;
+            else sum += a; // at most MAX_PARTS amounts below 2^96: no overflow
+        }
+        if (bad || sum != outstanding) revert InvalidSplit(invoiceId, n, sum, outstanding);
+        rootId = _rootOf(invoiceId);
+        depth = uint256(_lineage[invoiceId].depth) + 1;
+        uint256 treeParts = _parts[rootId].length + n;
+        if (depth > MAX_DEPTH || treeParts > MAX_TREE_PARTS) revert SplitLimit(invoiceId, depth, treeParts);
+        for (uint256 i; i < n; ++i) {
+            registry.requireActive(parts[i].holder, ANY_ROLE);
+        }
+    }
+
+    /// @dev Records and mints one part of `parent`: its buyer, supplier, currency and due date, Confirmed.
+    function _createPart(
+        Record storage parent,
+        uint256 partId,
+        Part calldata part,
+        uint256 parentId,
+        uint256 rootId,
+        uint256 depth
+    ) private {
+        Record storage p = _records[partId];
+        p.supplierId = parent.supplierId;
+        p.buyerId = parent.buyerId;
+        p.amount = uint96(part.amount);
+        p.dueDate = parent.dueDate;
+        p.status = Status.Confirmed;
+        p.currencyId = parent.currencyId;
+        _lineage[partId] = StoredLineage(uint64(parentId), uint64(rootId), uint8(depth));
+        _parts[rootId].push(uint64(partId));
+        _mint(part.holder, partId);
+        emit PartCreated(partId, parentId, rootId, part.holder, part.amount, uint8(depth), part.ref);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function transferWithReference(uint256 invoiceId, address to, bytes32 ref) external {
+        _existing(invoiceId);
+        address holder = _ownerOf(invoiceId);
+        if (msg.sender != holder) revert NotInvoiceHolder(invoiceId, msg.sender, holder);
+        // The rules of every transfer (live status, active participants, not paused) are in _update.
+        _transfer(holder, to, invoiceId);
+        emit ReceivableTransferred(invoiceId, holder, to, ref);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function repayRoot(uint256 rootId, uint256 amount) external whenNotPaused nonReentrant {
+        Record storage root = _existing(rootId);
+        if (root.status != Status.Split) {
+            _repay(rootId, amount);
+            emit RootRepaid(rootId, msg.sender, amount, 1);
+            return;
+        }
+        _requireBuyer(rootId, root);
+        // The open leaves under rootId, in id order.
+        uint64[] storage tree = _parts[_rootOf(rootId)];
+        uint256 n = tree.length;
+        uint256[] memory leaves = new uint256[](n);
+        uint256[] memory open = new uint256[](n);
+        uint256 count;
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            uint256 id = tree[i];
+            Record storage leaf = _records[id];
+            Status status = leaf.status;
+            if (status == Status.Split || status == Status.Paid || !_descends(id, rootId)) continue;
+            leaves[count] = id;
+            open[count] = leaf.amount - leaf.paid;
+            total += open[count];
+            ++count;
+        }
+        if (amount == 0 || amount > total) revert InvalidRepayment(rootId, amount, total);
+
+        // Pro rata, rounded down, then the units left over one each to leaves with room, in id order.
+        uint256[] memory share = new uint256[](count);
+        uint256 left = amount;
+        for (uint256 i; i < count; ++i) {
+            share[i] = amount * open[i] / total;
+            left -= share[i];
+        }
+        for (uint256 i; left != 0; ++i) {
+            if (share[i] < open[i]) {
+                ++share[i];
+                --left;
+            }
+        }
+        // Effects for every leaf first, then the payments.
+        Settlement[] memory settlements = new Settlement[](count);
+        uint256 paidLeaves;
+        for (uint256 i; i < count; ++i) {
+            if (share[i] == 0) continue;
+            settlements[paidLeaves++] = _book(leaves[i], _records[leaves[i]], share[i]);
+        }
+        address currency = _currencyById[root.currencyId];
+        for (uint256 i; i < paidLeaves; ++i) {
+            _settle(currency, settlements[i]);
+        }
+        emit RootRepaid(rootId, msg.sender, amount, paidLeaves);
+    }
+
+    /// @dev The waterfall of `amount` (checked by the caller) on `r`: the financier
+    /// side first, up to its due; the reserve to the seller. Records it; pays nothing.
+    function _book(uint256 invoiceId, Record storage r, uint256 amount) private returns (Settlement memory s) {
+        s.invoiceId = invoiceId;
+        s.holder = _ownerOf(invoiceId);
+        s.seller = r.seller;
+        s.amount = amount;
+        s.toHolder = amount;
+        if (s.seller != address(0)) {
+            uint256 owed = uint256(r.financierDue) - r.financierPaid;
+            if (s.toHolder > owed) s.toHolder = owed;
+            r.financierPaid += uint96(s.toHolder);
+        }
+        s.totalPaid = r.paid + amount;
+        r.paid = uint96(s.totalPaid);
+        r.status = s.totalPaid == r.amount ? Status.Paid : Status.PartiallyPaid;
+    }
+
+    /// @dev Pays out a booked settlement from the caller (the buyer) and announces it.
+    function _settle(address currency, Settlement memory s) private {
+        uint256 reserve = s.amount - s.toHolder;
+        if (s.toHolder != 0) _pay(currency, msg.sender, s.holder, s.toHolder);
+        if (reserve != 0) _pay(currency, msg.sender, s.seller, reserve);
+        emit InvoiceRepaid(s.invoiceId, msg.sender, s.holder, s.amount, s.toHolder, s.totalPaid);
+        if (reserve != 0) emit ReserveReleased(s.invoiceId, s.seller, reserve);
+    }
+
+    function _requireBuyer(uint256 invoiceId, Record storage r) private view {
+        address buyer = registry.accountOf(r.buyerId);
+        if (msg.sender != buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, buyer);
+        // No registry check: suspension and KYC lapse stop new business, never a payment.
+    }
+
+    /// @dev The root of `id`'s tree (itself for a root).
+    function _rootOf(uint256 id) private view returns (uint256) {
+        uint256 root = _lineage[id].root;
+        return root == 0 ? id : root;
+    }
+
+    /// @dev Whether `id` is `ancestor` or lies below it (at most MAX_DEPTH steps up).
+    function _descends(uint256 id, uint256 ancestor) private view returns (bool) {
+        while (id != ancestor) {
+            id = _lineage[id].parent;
+            if (id == 0) return false;
+        }
+        return true;
     }
 
     /// @inheritdoc IInvoiceToken
@@ -326,13 +530,30 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     }
 
     /// @inheritdoc IInvoiceToken
+    function getLineage(uint256 invoiceId) external view returns (Lineage memory) {
+        _existing(invoiceId);
+        StoredLineage memory l = _lineage[invoiceId];
+        if (l.root == 0) return Lineage(0, invoiceId, 0);
+        return Lineage(l.parent, l.root, l.depth);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function partsOf(uint256 rootId) external view returns (uint256[] memory ids) {
+        uint64[] storage tree = _parts[rootId];
+        ids = new uint256[](tree.length);
+        for (uint256 i; i < ids.length; ++i) {
+            ids[i] = tree[i];
+        }
+    }
+
+    /// @inheritdoc IInvoiceToken
     function invoiceIdOf(address supplier, string calldata number) external view returns (uint256) {
-        return _invoiceByKey[keccak256(abi.encodePacked(supplier, _normalise(number)))];
+        return _invoiceByKey[keccak256(abi.encodePacked(supplier, InvoiceNumbers.normalise(number)))];
     }
 
     /// @inheritdoc IInvoiceToken
     function normaliseNumber(string calldata number) external pure returns (bytes memory) {
-        return _normalise(number);
+        return InvoiceNumbers.normalise(number);
     }
 
     /// @inheritdoc IInvoiceToken
@@ -352,7 +573,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
 
     /// @inheritdoc IInvoiceToken
     function version() external pure returns (uint256) {
-        return 2;
+        return 3;
     }
 
     /// @notice ERC-165: both ERC-721 and AccessControl answer.
@@ -426,79 +647,5 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     function _existing(uint256 invoiceId) private view returns (Record storage r) {
         r = _records[invoiceId];
         if (r.status == Status.None) revert InvoiceNotFound(invoiceId);
-    }
-
-    /// @dev The ASCII stand-in of the multi-byte character at `b[i]` (lead byte `c`) and its
-    /// length: full-width ASCII becomes ASCII; blank, invisible and dash-like characters become
-    /// a space (a separator); a C1 control character becomes 0x7F (refused); anything else is
-    /// kept, one byte at a time.
-    function _fold(bytes calldata b, uint256 i, uint8 c) private pure returns (uint8, uint256) {
-        uint256 n = b.length;
-        if (c == 0xC2 && i + 1 < n) {
-            uint8 d = uint8(b[i + 1]);
-            if (d < 0xA0) return (0x7F, 2); // U+0080..U+009F
-            if (d == 0xA0 || d == 0xAD) return (0x20, 2); // no-break space, soft hyphen
-        } else if (i + 2 < n) {
-            uint8 c1 = uint8(b[i + 1]);
-            uint8 c2 = uint8(b[i + 2]);
-            if (c == 0xEF) {
-                // U+FF01..U+FF3F is EF BC 81..BF, U+FF40..U+FF5E is EF BD 80..9E.
-                if (c1 == 0xBC && c2 >= 0x81 && c2 <= 0xBF) return (c2 - 0x60, 3);
-                if (c1 == 0xBD && c2 >= 0x80 && c2 <= 0x9E) return (c2 - 0x20, 3);
-                if (c1 == 0xBB && c2 == 0xBF) return (0x20, 3); // byte-order mark
-            } else if (c == 0xE2) {
-                // U+2000..U+2015 spaces, zero-width characters, direction marks, hyphens and dashes;
-                // U+2028..U+202F separators, bidi controls, narrow no-break space;
-                // U+205F..U+206F word joiner, invisible operators, bidi isolates; U+2212 minus sign.
-                if (
-                    (c1 == 0x80 && (c2 <= 0x95 || (c2 >= 0xA8 && c2 <= 0xAF)))
-                        || (c1 == 0x81 && c2 >= 0x9F && c2 <= 0xAF) || (c1 == 0x88 && c2 == 0x92)
-                ) return (0x20, 3);
-            } else if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) {
-                return (0x20, 3); // ideographic space
-            }
-        }
-        return (c, 1);
-    }
-
-    /// @dev The normal form of an invoice number (rules in {IInvoiceToken}).
-    function _normalise(string calldata number) private pure returns (bytes memory out) {
-        bytes calldata b = bytes(number);
-        uint256 n = b.length;
-        if (n == 0 || n > MAX_NUMBER_BYTES) revert InvalidInvoiceNumber(number);
-        out = new bytes(n);
-        uint256 len;
-        bool inRun; // inside a run of digits
-        bool zeros; // the run so far holds only zeros (none written yet)
-        for (uint256 i; i < n;) {
-            uint8 c = uint8(b[i]);
-            uint256 step = 1;
-            if (c >= 0xC2 && c <= 0xEF) (c, step) = _fold(b, i, c);
-            if (c >= 0x30 && c <= 0x39) {
-                if (!inRun) {
-                    inRun = true;
-                    zeros = true;
-                }
-                if (!zeros || c != 0x30) {
-                    zeros = false;
-                    out[len++] = bytes1(c);
-                }
-            } else if (c < 0x20 || c == 0x7F) {
-                revert InvalidInvoiceNumber(number);
-            } else if (c >= 0x80 || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)) {
-                if (inRun && zeros) out[len++] = "0";
-                inRun = false;
-                out[len++] = bytes1(c >= 0x61 && c <= 0x7A ? c - 0x20 : c);
-            }
-            // Any other ASCII character is a separator: ignored, as if absent.
-            unchecked {
-                i += step;
-            }
-        }
-        if (inRun && zeros) out[len++] = "0";
-        if (len == 0) revert InvalidInvoiceNumber(number);
-        assembly ("memory-safe") {
-            mstore(out, len)
-        }
     }
 }

@@ -1,5 +1,5 @@
 """Invoice numbers and their normal form: the exact mirror of
-``InvoiceToken._normalise`` (rules in ``contracts/interfaces/IInvoiceToken.sol``).
+``InvoiceNumbers.normalise``, the library InvoiceToken calls (rules in ``contracts/interfaces/IInvoiceToken.sol``).
 
 The contract, not this module, decides an invoice's identity: the key is
 ``keccak256(supplier ++ normalised number)``, computed on chain. This mirror
@@ -20,7 +20,7 @@ MAX_NUMBER_BYTES = 64
 
 def _fold(raw: bytes, i: int, c: int) -> tuple[int, int]:
     """The ASCII stand-in of the multi-byte character at ``raw[i]`` and its
-    length (``InvoiceToken._fold``): full-width ASCII to ASCII; blank,
+    length (``InvoiceNumbers._fold``): full-width ASCII to ASCII; blank,
     invisible and dash-like characters to a space; C1 controls to 0x7F
     (refused); anything else kept, one byte at a time."""
     n = len(raw)

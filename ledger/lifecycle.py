@@ -1,5 +1,6 @@
 """The invoice lifecycle on chain: participants, issue, confirm, cancel,
-list for financing, finance, repay, and reading an invoice's state.
+list for financing, finance, repay, split and transfer receivables (contract
+v3's multi-tier parts), and reading an invoice's state and lineage.
 
 Each state-changing method simulates before it sends (see
 :class:`ledger.evm.chain.Sender`), so a refused operation changes nothing, and
@@ -10,12 +11,13 @@ on chain is a :class:`ledger.evm.invoice.ChainInvoice`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -32,7 +34,7 @@ from ledger.format import date_text, is_nobody, iso_time, money, party, someone
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
 from ledger.money import from_minor_units, parse_rate, to_minor_units
-from ledger.names import ZERO_ADDRESS, check_participant_name, require_role, role_names
+from ledger.names import ZERO_ADDRESS, InvoiceStatus, check_participant_name, require_role, role_names
 from ledger.names import resolve as resolve_name
 
 __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
@@ -41,6 +43,28 @@ __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "
 TERMS_VALIDITY = dt.timedelta(minutes=15)
 #: The longest listing `scf invoice offer --days` accepts (a listing lapses; the holder lists again).
 MAX_LISTING_DAYS = 365
+#: A reference given as a hash already: 0x and 64 hex digits (else the text is hashed with keccak-256).
+_REF_HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+#: The zero bytes32: no reference.
+NO_REFERENCE = b"\0" * 32
+
+
+def reference_hash(text: str | None) -> bytes:
+    """The bytes32 a payment reference is recorded as: none for None, the
+    value of ``0x`` and 64 hex digits, else keccak-256 of the text (UTF-8).
+    Empty text is bad input (omit the reference instead)."""
+    if text is None:
+        return NO_REFERENCE
+    if not text.strip():
+        raise InputError("an empty reference records nothing; give the purchase order or invoice text, or omit it")
+    if _REF_HASH_RE.match(text):
+        return bytes.fromhex(text[2:])
+    return bytes(keccak(text=text))
+
+
+def reference_text(ref: bytes) -> str | None:
+    """A recorded reference as 0x and 64 hex digits, None for none."""
+    return None if bytes(ref) == NO_REFERENCE else "0x" + bytes(ref).hex()
 
 
 class Ledger:
@@ -502,8 +526,11 @@ class Ledger:
 
     def repay(self, buyer: LocalAccount, invoice_id: int, amount: str) -> dict[str, Any]:
         """Pay as the buyer: the contract sends the holder up to the
-        financier's due and the rest (the reserve) to the seller."""
+        financier's due and the rest (the reserve) to the seller. An invoice
+        that was split is paid across its open leaves (:meth:`repay_across`)."""
         state = self.invoice_state(invoice_id)
+        if state.status == InvoiceStatus.SPLIT:
+            return self.repay_across(buyer, invoice_id, amount, state)
         currency = self._currency_of(state)
         units = positive_units(amount, currency.decimals)
         fn = self.invoices.functions.repay(invoice_id, units)
@@ -528,6 +555,135 @@ class Ledger:
             result["reserve_released"] = amount_text(units - to_holder, d)
             result["seller"] = party(someone(state.seller), self.name_of)
         return result
+
+    def repay_across(
+        self, buyer: LocalAccount, invoice_id: int, amount: str, state: ChainInvoice | None = None
+    ) -> dict[str, Any]:
+        """Pay ``amount`` as the buyer across the open leaves below
+        ``invoice_id`` (``repayRoot``): pro rata to their open amounts, rounded
+        down, the minor units left over one each to leaves with room in id
+        order; each share settled as :meth:`repay` settles it. Returns the
+        total and one entry per leaf paid."""
+        state = state or self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        d = currency.decimals
+        units = positive_units(amount, d)
+        fn = self.invoices.functions.repayRoot(invoice_id, units)
+        self._ensure_allowance(buyer, currency, units, fn)
+        receipt = self.sender.transact(fn, buyer)
+        reserves = {
+            int(e["args"]["invoiceId"]): (int(e["args"]["amount"]), str(e["args"]["seller"]))
+            for e in self.invoices.events.ReserveReleased().process_receipt(receipt, errors=DISCARD)
+        }
+        leaves = []
+        for event in self.invoices.events.InvoiceRepaid().process_receipt(receipt, errors=DISCARD):
+            args = event["args"]
+            leaf_id = int(args["invoiceId"])
+            leaf = self.invoice_state(leaf_id)
+            entry: dict[str, Any] = {
+                "invoice_id": leaf_id,
+                "amount": amount_text(int(args["amount"]), d),
+                "payee": party(str(args["payee"]), self.name_of),
+                "to_payee": amount_text(int(args["toHolder"]), d),
+                "total_paid": amount_text(int(args["totalPaid"]), d),
+                "outstanding": amount_text(leaf.amount - int(args["totalPaid"]), d),
+                "status": "Paid" if int(args["totalPaid"]) == leaf.amount else "PartiallyPaid",
+            }
+            if leaf_id in reserves:
+                entry["reserve_released"] = amount_text(reserves[leaf_id][0], d)
+                entry["seller"] = party(reserves[leaf_id][1], self.name_of)
+            leaves.append(entry)
+        return {
+            "invoice_id": invoice_id,
+            "amount": amount_text(units, d),
+            "currency": currency.symbol,
+            "leaves": leaves,
+            "outstanding": amount_text(self.open_below(invoice_id), d),
+            **self._tx(receipt),
+        }
+
+    # -- multi-tier parts (contract v3) ---------------------------------------
+    def lineage(self, invoice_id: int) -> dict[str, Any]:
+        """Where ``invoice_id`` sits in its tree: ``parent_id`` (None for a
+        root), ``root_id`` (itself for a root) and ``depth`` (0 for a root)."""
+        parent, root, depth = self.sender.call(self.invoices.functions.getLineage(invoice_id))
+        return {"invoice_id": invoice_id, "parent_id": int(parent) or None, "root_id": int(root), "depth": int(depth)}
+
+    def parts_of(self, root_id: int) -> list[int]:
+        """Every part ever split from the tree of ``root_id`` (a root), in
+        creation (id) order; empty for an unsplit invoice or a part."""
+        return [int(i) for i in self.sender.call(self.invoices.functions.partsOf(root_id))]
+
+    def open_below(self, invoice_id: int) -> int:
+        """What the buyer still owes on ``invoice_id``: its open amount, or
+        for a split one the open amounts of its leaves (minor units)."""
+        state = self.invoice_state(invoice_id)
+        if state.status != InvoiceStatus.SPLIT:
+            return 0 if state.status in (InvoiceStatus.CANCELLED, InvoiceStatus.ISSUED) else state.outstanding
+        root = self.lineage(invoice_id)["root_id"]
+        below = {invoice_id}
+        total = 0
+        for part_id in self.parts_of(root):  # parents come before their parts
+            if self.lineage(part_id)["parent_id"] in below:
+                below.add(part_id)
+                part = self.invoice_state(part_id)
+                if part.status != InvoiceStatus.SPLIT:
+                    total += part.outstanding
+        return total
+
+    def split(self, holder: LocalAccount, invoice_id: int, parts: list[tuple[str, str, str | None]]) -> dict[str, Any]:
+        """Split a receivable as its holder: each part is (holder: a name or
+        address, amount text, reference text or None); the amounts must sum to
+        its open amount exactly (the contract refuses otherwise, and sends
+        nothing). A reference is recorded as :func:`reference_hash` of it."""
+        state = self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        d = currency.decimals
+        specs = [
+            (self.resolve(who, "part holder").address, positive_units(amount, d, "part amount"), reference_hash(ref))
+            for who, amount, ref in parts
+        ]
+        receipt = self.sender.transact(self.invoices.functions.split(invoice_id, specs), holder)
+        (split,) = self.invoices.events.InvoiceSplit().process_receipt(receipt, errors=DISCARD)
+        created = [
+            {
+                "invoice_id": int(e["args"]["partId"]),
+                "holder": party(str(e["args"]["holder"]), self.name_of),
+                "amount": amount_text(int(e["args"]["amount"]), d),
+                "depth": int(e["args"]["depth"]),
+                "reference": reference_text(e["args"]["ref"]),
+            }
+            for e in self.invoices.events.PartCreated().process_receipt(receipt, errors=DISCARD)
+        ]
+        return {
+            "invoice_id": invoice_id,
+            "root_id": int(split["args"]["rootId"]),
+            "status": "Split",
+            "currency": currency.symbol,
+            "amount": amount_text(sum(units for _, units, _ in specs), d),
+            "parts": created,
+            **self._tx(receipt),
+        }
+
+    def transfer_receivable(
+        self, holder: LocalAccount, invoice_id: int, to_text: str, ref_text: str | None = None
+    ) -> dict[str, Any]:
+        """Transfer a receivable (an invoice or a part) as its holder to an
+        admitted participant, with an optional payment reference recorded on
+        chain as :func:`reference_hash` of it (``transferWithReference``).
+        Not :meth:`transfer`, which pays the settlement token."""
+        to = self.resolve(to_text, "recipient")
+        ref = reference_hash(ref_text)
+        receipt = self.sender.transact(
+            self.invoices.functions.transferWithReference(invoice_id, to.address, ref), holder
+        )
+        return {
+            "invoice_id": invoice_id,
+            "from": party(str(holder.address), self.name_of),
+            "to": party(to.address, to.name),
+            "reference": reference_text(ref),
+            **self._tx(receipt),
+        }
 
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:
         """The InvoiceIssued event of an invoice (its number and document hash live only there)."""

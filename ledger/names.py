@@ -38,7 +38,7 @@ DEV_ADDRESSES: dict[str, str] = {
 #: The zero address: no holder (burnt), or any financier (an open listing).
 ZERO_ADDRESS = "0x" + "00" * 20
 #: IInvoiceToken.Status by value (the contract's enum; append only).
-STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled")
+STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled", "Split")
 
 
 class InvoiceStatus(IntEnum):
@@ -52,6 +52,7 @@ class InvoiceStatus(IntEnum):
     PARTIALLY_PAID = 4
     PAID = 5
     CANCELLED = 6
+    SPLIT = 7
 
     @property
     def label(self) -> str:

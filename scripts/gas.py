@@ -8,7 +8,10 @@ already holds an invoice, with a document hash), issue_vs_mint (their ratio;
 target at most 2.75), then confirm, offer, approve (the financier's one-off
 ERC-20 approval), finance, repay_partial (all to the financier), repay (the
 last payment: the financier's rest and the seller's reserve), the first issue
-of a supplier, and the deployments.
+of a supplier, then the multi-tier steps of contract v3: split into 2 and into
+5 parts (each with its gas per part, and the marginal gas of one more part),
+transferWithReference of a part, repayRoot across 5 leaves, and the
+deployments (the invoice-number library included).
 Run: .venv/bin/python scripts/gas.py
 """
 
@@ -50,6 +53,28 @@ def _plain_mint_gas(ledger: Ledger, settings: object, signer: object) -> int:
     return int(ledger.sender.transact(plain.functions.mint(owner, 2), signer)["gasUsed"])  # type: ignore[arg-type]
 
 
+def _multi_tier(ledger: Ledger, acct: object, due: dt.date) -> None:
+    """Split into 2 and into 5 parts, a transfer with a reference, and a repayment across 5 leaves."""
+    a = acct  # type: ignore[assignment]
+    gas: dict[int, int] = {}
+    roots: dict[int, int] = {}
+    for n in (2, 5):
+        root = ledger.issue(a("supplier"), "buyer", f"INV-GAS-SPLIT-{n}", "125000.00", "HKD", due)["invoice_id"]
+        ledger.confirm(a("buyer"), root)
+        each = f"{125000 / n:.2f}"
+        holders = ["supplier2" if i % 2 else "supplier" for i in range(n)]
+        parts = [(h, each, f"PO-T2-{i}" if h == "supplier2" else None) for i, h in enumerate(holders)]
+        gas[n] = int(ledger.split(a("supplier"), root, parts)["gas_used"])
+        roots[n] = root
+        print(f"gas_split_{n}={gas[n]} ({gas[n] // n} per part)")
+    print(f"gas_split_marginal_part={(gas[5] - gas[2]) // 3}")
+    part = ledger.parts_of(roots[2])[0]
+    moved = ledger.transfer_receivable(a("supplier"), part, "Supplier2", "INV-T2-0042")
+    print(f"gas_transfer_with_reference={moved['gas_used']}")
+    paid = ledger.repay(a("buyer"), roots[5], "125000.00")
+    print(f"gas_repay_root_5_leaves={paid['gas_used']} ({len(paid['leaves'])} leaves)")
+
+
 def main() -> None:
     acct = lambda name: dev_account(DEV_NAMES.index(name))  # noqa: E731
     with tempfile.TemporaryDirectory() as home:
@@ -62,8 +87,9 @@ def main() -> None:
             ledger = Ledger(settings, w3, deployment)
             mint = _plain_mint_gas(ledger, settings, acct("operator"))
             until = dt.date.today() + dt.timedelta(days=365)
-            for who in ("supplier", "buyer", "financier"):
-                ledger.add_participant(acct("operator"), who.title(), acct(who).address, parse_roles(who), until)
+            for who in ("supplier", "supplier2", "buyer", "financier"):
+                roles = parse_roles(who.rstrip("2"))
+                ledger.add_participant(acct("operator"), who.title(), acct(who).address, roles, until)
             ledger.mint(acct("operator"), acct("financier").address, "1000000", "HKD")
             ledger.mint(acct("operator"), acct("buyer").address, "1000000", "HKD")
             due = dt.date.today() + dt.timedelta(days=60)
@@ -88,6 +114,7 @@ def main() -> None:
             print(f"gas_repay_partial={ledger.repay(acct('buyer'), invoice_id, '25000.00')['gas_used']}")
             print(f"gas_repay={ledger.repay(acct('buyer'), invoice_id, '100000.00')['gas_used']}")
             print(f"gas_issue_first_of_supplier={first['gas_used']}")
+            _multi_tier(ledger, acct, due)
             for name, contract in deployment.contracts.items():
                 receipt = w3.eth.get_transaction_receipt(contract.tx_hash)
                 print(f"gas_deploy_{name.split(':')[0]}={receipt['gasUsed']}")

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Invoice receivables as ERC-721 tokens (version 2)
+/// @title Invoice receivables as ERC-721 tokens (version 3)
 /// @notice A supplier issues an invoice to a buyer; the buyer confirms it; the
 /// holder of the token is the party the buyer pays. A financier funds a
 /// confirmed invoice once, ever, by delivery versus payment and only with the
@@ -47,7 +47,9 @@ interface IInvoiceToken {
         Financed,
         PartiallyPaid,
         Paid,
-        Cancelled
+        Cancelled,
+        /// @notice Closed by a split: its open amount now lives in its parts.
+        Split
     }
 
     /// @notice On-chain state of one invoice, as the rules read it.
@@ -89,6 +91,24 @@ interface IInvoiceToken {
         uint64 deadline;
     }
 
+    /// @notice Where a receivable sits in its tree: a root (an issued invoice) has
+    /// parent 0, root itself and depth 0; a part has its parent, the root and
+    /// depth = parent's depth + 1.
+    struct Lineage {
+        uint256 parent;
+        uint256 root;
+        uint8 depth;
+    }
+
+    /// @notice One part of a split: `amount` minor units of the parent's open
+    /// amount, to `holder` (the splitter itself to keep it), with an optional
+    /// reference `ref` (a hash of the purchase order or invoice it pays).
+    struct Part {
+        address holder;
+        uint256 amount;
+        bytes32 ref;
+    }
+
     /// @notice A holder's standing offer to sell a receivable to a financier.
     struct Listing {
         /// @notice Only this financier may take it; zero for any.
@@ -117,7 +137,7 @@ interface IInvoiceToken {
     error CurrencyNotAccepted(address currency);
     /// @notice The operation needs an invoice in status Issued.
     error InvoiceNotIssued(uint256 invoiceId, Status status);
-    /// @notice Listing and financing need a confirmed or partly paid invoice.
+    /// @notice Listing, financing and splitting need a confirmed or partly paid invoice.
     error InvoiceNotConfirmed(uint256 invoiceId, Status status);
     /// @notice The invoice was financed before (one financing per invoice, ever).
     error InvoiceAlreadyFinanced(uint256 invoiceId, address seller);
@@ -168,6 +188,12 @@ interface IInvoiceToken {
     /// @notice `to` received `received` of the `expected` minor units sent: fee-on-transfer and
     /// other tokens that deliver less than the amount sent cannot settle receivables.
     error SettlementShortfall(address currency, address to, uint256 expected, uint256 received);
+    /// @notice A split needs 2 to MAX_PARTS parts, each above zero, summing to the open amount exactly.
+    error InvalidSplit(uint256 invoiceId, uint256 parts, uint256 sum, uint256 outstanding);
+    /// @notice Splitting would go deeper than MAX_DEPTH or make the tree larger than MAX_TREE_PARTS.
+    error SplitLimit(uint256 invoiceId, uint256 depth, uint256 treeParts);
+    /// @notice Only an unfinanced receivable is split (a financing's due and reserve stay whole).
+    error SplitFinanced(uint256 invoiceId, address seller);
     /// @notice The longest tenor must be at least one day.
     error InvalidMaxTenor(uint64 maxTenor);
 
@@ -214,6 +240,26 @@ interface IInvoiceToken {
     /// @notice Emitted when part of a buyer's payment beyond the financier's due
     /// (the reserve) goes to `seller`.
     event ReserveReleased(uint256 indexed invoiceId, address indexed seller, uint256 amount);
+    /// @notice Emitted when the holder splits `parentId` into `parts` receivables
+    /// (each announced by {PartCreated}); the parent is closed as Split.
+    event InvoiceSplit(uint256 indexed parentId, uint256 indexed rootId, address indexed holder, uint256 parts);
+    /// @notice Emitted for each part of a split: a receivable of `amount` with the
+    /// parent's buyer, currency and due date, held by `holder` (also an ERC-721 mint).
+    event PartCreated(
+        uint256 indexed partId,
+        uint256 indexed parentId,
+        uint256 indexed rootId,
+        address holder,
+        uint256 amount,
+        uint8 depth,
+        bytes32 ref
+    );
+    /// @notice Emitted when a receivable is transferred with {transferWithReference}
+    /// (after the ERC-721 `Transfer`): the payment reference of the transfer.
+    event ReceivableTransferred(uint256 indexed invoiceId, address indexed from, address indexed to, bytes32 ref);
+    /// @notice Emitted when the buyer pays `amount` across the open leaves of
+    /// `rootId` (each leaf's share announced by its own {InvoiceRepaid}).
+    event RootRepaid(uint256 indexed rootId, address indexed payer, uint256 amount, uint256 leaves);
     /// @notice Emitted when the currency manager accepts or stops accepting a settlement currency.
     event CurrencyAcceptanceChanged(address indexed currency, uint16 currencyId, bool accepted);
     /// @notice Emitted when the operator changes how far after issue a due date may lie.
@@ -265,6 +311,34 @@ interface IInvoiceToken {
     /// another party must not be recorded as the buyer's.
     function repay(uint256 invoiceId, uint256 amount) external;
 
+    /// @notice Split a confirmed or part-paid, unfinanced receivable, as its holder
+    /// (active), into 2 to MAX_PARTS parts whose amounts sum to its open amount
+    /// exactly; each part is minted to its holder (an active participant) with the
+    /// parent's buyer, currency and due date. The parent is closed as Split (it is
+    /// no longer paid, moved, listed or financed) and its listing cleared. Parts
+    /// can be split again down to MAX_DEPTH, with at most MAX_TREE_PARTS parts
+    /// per tree. Returns the first part's id; the parts' ids are consecutive.
+    function split(uint256 invoiceId, Part[] calldata parts) external returns (uint256 firstPartId);
+
+    /// @notice Transfer a receivable as its holder to `to` with a payment reference
+    /// `ref` (the same rules as an ERC-721 transfer; {ReceivableTransferred} records `ref`).
+    function transferWithReference(uint256 invoiceId, address to, bytes32 ref) external;
+
+    /// @notice Pay `amount` as the buyer across the open leaves of `rootId`, pro
+    /// rata to their open amounts: each leaf gets floor(amount * open / total open),
+    /// then the minor units left over go one each to the leaves with room, in id
+    /// order. Nothing is lost or created; no leaf gets more than its open amount;
+    /// each leaf's share is settled as {repay} settles it. `rootId` may be any
+    /// receivable: an unsplit one is paid as by {repay}.
+    function repayRoot(uint256 rootId, uint256 amount) external;
+
+    /// @notice Where a receivable sits in its tree.
+    function getLineage(uint256 invoiceId) external view returns (Lineage memory);
+
+    /// @notice Every part ever split from the tree of `rootId`, in creation order
+    /// (the leaves are those not closed as Split).
+    function partsOf(uint256 rootId) external view returns (uint256[] memory);
+
     /// @notice Accept or stop accepting a settlement currency (currency manager).
     /// Only plain ERC-20 tokens are fit: settlement refuses a token that delivers
     /// less than the amount sent.
@@ -301,6 +375,6 @@ interface IInvoiceToken {
     /// @notice The longest time from issue to due date, in seconds.
     function maxTenor() external view returns (uint64);
 
-    /// @notice The contract's version (2 for this interface).
+    /// @notice The contract's version (3 for this interface: version 2 plus multi-tier parts).
     function version() external pure returns (uint256);
 }

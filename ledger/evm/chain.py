@@ -62,7 +62,8 @@ RULES: dict[str, str] = {
     "CurrencyNotAccepted": "currency {currency} is not accepted for invoices",
     "InvoiceNotIssued": "invoice {invoiceId} is {status}, not Issued",
     "InvoiceNotConfirmed": (
-        "invoice {invoiceId} cannot be listed or financed in status {status}; it must be Confirmed or PartiallyPaid"
+        "invoice {invoiceId} cannot be listed, financed or split in status {status}; "
+        "it must be Confirmed or PartiallyPaid"
     ),
     "InvoiceAlreadyFinanced": "invoice {invoiceId} is already financed (sold by {seller}); one financing, ever",
     "InvoiceNotPayable": "invoice {invoiceId} cannot be repaid in status {status}",
@@ -85,6 +86,18 @@ RULES: dict[str, str] = {
     "SettlementShortfall": (
         "settlement refused: {to} received {received} of {expected} sent in {currency}; only plain ERC-20 "
         "tokens settle receivables"
+    ),
+    "InvalidSplit": (
+        "invalid split of invoice {invoiceId}: {parts} parts summing to {sum}; it needs 2 to 10 parts, "
+        "each above zero, summing to its open amount {outstanding} exactly"
+    ),
+    "SplitLimit": (
+        "invoice {invoiceId} cannot be split further: its parts would sit at depth {depth} in a tree of "
+        "{treeParts} parts; the limits are depth 3 and 64 parts per invoice"
+    ),
+    "SplitFinanced": (
+        "invoice {invoiceId} was financed (sold by {seller}) and cannot be split; only an unfinanced "
+        "receivable is split"
     ),
     "InvalidMaxTenor": "the longest tenor {maxTenor} seconds must be at least one day",
     "InvalidName": "invalid participant name {name}: it needs 1 to 128 bytes and no control characters",
@@ -148,6 +161,7 @@ _MONEY_FIELDS = {
     "due",
     "expected",
     "received",
+    "sum",
 }
 #: Role hashes of the contracts, by the name the messages use.
 _ROLE_HASHES = {

@@ -1,11 +1,13 @@
-"""`scf deploy`: compile if needed, deploy the registry, the invoice token and
-the HKD settlement token, wire them, and write the deployment record."""
+"""`scf deploy`: compile if needed, deploy the registry, the invoice-number
+library, the invoice token (linked to the library) and the HKD settlement
+token, wire them, and write the deployment record."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from ledger.config import Settings
@@ -28,9 +30,39 @@ from ledger.evm.compiler import Build
 SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = ({"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},)
 
 
-def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *args: Any) -> DeployedContract:
+#: The linked libraries of each contract: library name -> its source unit.
+LIBRARIES: dict[str, dict[str, str]] = {"InvoiceToken": {"InvoiceNumbers": "contracts/InvoiceNumbers.sol"}}
+
+
+def link_placeholder(unit: str, name: str) -> str:
+    """solc's placeholder for the address of library ``unit:name`` in unlinked bytecode."""
+    return "__$" + keccak(text=f"{unit}:{name}").hex().removeprefix("0x")[:34] + "$__"
+
+
+def link(bytecode: str, libraries: dict[str, str], units: dict[str, str]) -> str:
+    """``bytecode`` with each library's placeholder replaced by its address
+    (``libraries``: name -> address; ``units``: name -> source unit).
+    DeploymentError if a placeholder stays unlinked."""
+    for name, address in libraries.items():
+        bytecode = bytecode.replace(link_placeholder(units[name], name), address.lower().removeprefix("0x"))
+    if "__$" in bytecode:
+        raise DeploymentError("the bytecode still has an unlinked library placeholder; deploy its library first")
+    return bytecode
+
+
+def _deploy_one(
+    sender: Sender,
+    build: Build,
+    name: str,
+    signer: LocalAccount,
+    *args: Any,
+    libraries: dict[str, str] | None = None,
+) -> DeployedContract:
+    """Deploy ``name`` with constructor ``args``, linked to ``libraries`` (name -> address).
+    The record's artifact hash is of the linked creation code (what was sent)."""
     artifact = build.artifact(name)
-    factory = sender.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    bytecode = link(artifact.bytecode, libraries or {}, LIBRARIES.get(name, {}))
+    factory = sender.w3.eth.contract(abi=artifact.abi, bytecode=bytecode)
     receipt = sender.transact(factory.constructor(*args), signer)
     address = receipt.get("contractAddress")
     if not address:
@@ -39,7 +71,7 @@ def _deploy_one(sender: Sender, build: Build, name: str, signer: LocalAccount, *
         address=str(address),
         block=int(receipt["blockNumber"]),
         tx_hash=Web3.to_hex(receipt["transactionHash"]),
-        artifact_hash=artifact_hash(artifact.bytecode),
+        artifact_hash=artifact_hash(bytecode),
         abi=artifact.abi,
     )
 
@@ -95,7 +127,8 @@ def deploy(
     force: bool = False,
     roles: dict[str, str] | None = None,
 ) -> Deployment:
-    """Deploy version 2 of the contracts. ``roles`` may give the default admin
+    """Deploy version 3 of the contracts (the invoice-number library first,
+    linked into the invoice token). ``roles`` may give the default admin
     (``admin``), the operator (``operator``: admits, suspends, pauses), the
     currency manager (``currency_manager``) and the test token's minter
     (``minter``) to other addresses; each defaults to the deployer. The
@@ -109,6 +142,7 @@ def deploy(
     holders.update(roles or {})
     delay = int(settings.admin_delay)
     registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
+    numbers = _deploy_one(sender, build, "InvoiceNumbers", signer)
     invoices = _deploy_one(
         sender,
         build,
@@ -120,8 +154,9 @@ def deploy(
         signer.address,
         delay,
         int(settings.max_tenor_days) * 86400,
+        libraries={"InvoiceNumbers": numbers.address},
     )
-    contracts = {"ParticipantRegistry": registry, "InvoiceToken": invoices}
+    contracts = {"ParticipantRegistry": registry, "InvoiceNumbers": numbers, "InvoiceToken": invoices}
     token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
     currencies = _deploy_settlement_tokens(sender, build, signer, holders, token_contract, contracts)
     manager_role = Web3.keccak(text="CURRENCY_MANAGER_ROLE")

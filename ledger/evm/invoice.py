@@ -76,14 +76,21 @@ class ChainInvoice:
         return self.status == InvoiceStatus.CANCELLED
 
     @property
+    def split(self) -> bool:
+        """Closed by a split (contract v3): its open amount lives in its parts."""
+        return self.status == InvoiceStatus.SPLIT
+
+    @property
     def financed(self) -> bool:
         """Financed once, ever (a seller is recorded)."""
         return self.seller is not None
 
     @property
     def outstanding(self) -> int:
-        """What the buyer still owes."""
-        return self.amount - self.paid
+        """What the buyer still owes on this receivable itself: 0 once it is
+        split (``amount`` and ``paid`` stay as they were; its open amount moved
+        to its parts), as the ledger's projection keeps it."""
+        return 0 if self.split else self.amount - self.paid
 
     @property
     def financier_open(self) -> int:

@@ -55,8 +55,8 @@ def test_contracts_snapshot_revert_restores_chain_time(net: Net) -> None:
     assert net.now() < before + 1000 * DAY
 
 
-def test_contracts_version_is_2(net: Net) -> None:
-    assert net.invoices.functions.version().call() == 2
+def test_contracts_version_is_3(net: Net) -> None:
+    assert net.invoices.functions.version().call() == 3
 
 
 def test_contracts_chain_invoice_unpacks_get_invoice(net: Net) -> None:

@@ -65,7 +65,7 @@ def test_contracts_message_money_and_status(net: Net) -> None:
     with pytest.raises(TransactionReverted) as info:
         net.ledger.finance(net.acct("financier"), 2, advance="900.00")
     assert str(info.value) == (
-        "invoice 2 cannot be listed or financed in status Issued; it must be Confirmed or PartiallyPaid"
+        "invoice 2 cannot be listed, financed or split in status Issued; it must be Confirmed or PartiallyPaid"
     )
 
 

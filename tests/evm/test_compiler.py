@@ -108,7 +108,8 @@ def test_compiler_cache_skips_second_compile(tmp_path: Path, monkeypatch: pytest
     assert len(spy.calls) == 1
     assert set(DEPLOYABLE) <= set(build.artifacts)
     for name in DEPLOYABLE:
-        assert re.fullmatch(r"0x[0-9a-f]{200,}", build.artifact(name).bytecode), name
+        # Unlinked: InvoiceToken holds placeholders for its library InvoiceNumbers (linked at deploy).
+        assert re.fullmatch(r"0x(?:[0-9a-f]|__\$[0-9a-f]{34}\$__){200,}", build.artifact(name).bytecode), name
     assert build.settings["evmVersion"] == "london"
     assert spy.calls[0]["settings"]["evmVersion"] == "london"
     # The solc-js adapter hands over outputs beyond a pipe's 64 KiB whole.
