@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from ledger.business_time import kyc_last_day
 from ledger.db.models import Cursor, Event, Invoice
 from ledger.format import date_text, iso_time, money, text_time
+from ledger.indexer.folds import INVOICE_ID_ARGS
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import ZERO_ADDRESS, role_names
 from ledger.scope import BIGINT_MAX, Directory, Scope, _iso, _missing, check_block
@@ -91,6 +92,38 @@ def _transfer(p: _Phrase) -> str:
     return f"receivable transferred from {p.who('from')} to {p.who('to')}"
 
 
+def short_ref(value: Any) -> str | None:
+    """A payment reference (bytes32) in a sentence: ``0x12ab…`` (its first two
+    bytes); None for none (zero)."""
+    text = str(value or "")
+    if not text.startswith("0x") or int(text, 16) == 0:
+        return None
+    return f"{text[:6]}…"
+
+
+def _split(p: _Phrase) -> str:
+    n = int(p.args["parts"])
+    return f"split into {n} part{'s' if n != 1 else ''} by {p.who('holder')}"
+
+
+def _part(p: _Phrase) -> str:
+    ref = short_ref(p.args.get("ref"))
+    return (
+        f"part of invoice {int(p.args['parentId'])} (tier {int(p.args['depth']) + 1}): {p.money('amount')} "
+        f"to {p.who('holder')}" + ("" if ref is None else f", ref {ref}")
+    )
+
+
+def _receivable_transferred(p: _Phrase) -> str:
+    ref = short_ref(p.args.get("ref"))
+    return f"transferred by {p.who('from')} to {p.who('to')} as payment" + ("" if ref is None else f", ref {ref}")
+
+
+def _root_repaid(p: _Phrase) -> str:
+    n = int(p.args["leaves"])
+    return f"paid {p.money('amount')} across {n} lea{'ves' if n != 1 else 'f'} by {p.who('payer')}"
+
+
 #: Event name -> its description, one short function each.
 _DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
     "InvoiceIssued": _issued,
@@ -103,6 +136,10 @@ _DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
     "ReserveReleased": lambda p: f"reserve {p.money('amount')} released to the seller {p.who('seller')}",
     "ParticipantRenamed": lambda p: f"{p.who('account')} renamed to {shown_number(str(p.args['name']))}",
     "Transfer": _transfer,
+    "InvoiceSplit": _split,
+    "PartCreated": _part,
+    "ReceivableTransferred": _receivable_transferred,
+    "RootRepaid": _root_repaid,
 }
 
 
@@ -199,7 +236,7 @@ _TIME_ARGS = frozenset({"dueDate", "expiry", "kycExpiry"})
 #: Arguments that hold an amount in minor units of the event's currency: shown as an exact decimal string.
 _AMOUNT_ARGS = frozenset({"amount", "minAdvance", "advance", "due", "toHolder", "totalPaid", "value"})
 #: Whole-number arguments shown as JSON numbers: ids, the registry's role bits, seconds of a tenor.
-_NUMBER_ARGS = frozenset({"invoiceId", "tokenId", "currencyId", "roles", "maxTenor"})
+_NUMBER_ARGS = frozenset({*INVOICE_ID_ARGS, "parts", "depth", "leaves", "currencyId", "roles", "maxTenor"})
 
 
 def _is_address(value: Any) -> bool:
@@ -241,6 +278,20 @@ def normalised_number(number: str) -> str | None:
         return normalise_invoice_number(number)
     except InvalidInvoiceNumber:
         return None
+
+
+def _cleared_by_split(events: Sequence[Any], index: int) -> bool:
+    """Whether the FinancingOfferWithdrawn at ``index`` is the contract
+    clearing a listing because the receivable was split: the split's own log
+    follows it in the same transaction."""
+    withdrawn = events[index]
+    following = events[index + 1] if index + 1 < len(events) else None
+    return (
+        following is not None
+        and following.event == "InvoiceSplit"
+        and following.tx_hash == withdrawn.tx_hash
+        and following.log_index == withdrawn.log_index + 1
+    )
 
 
 def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
@@ -342,6 +393,8 @@ def _entry(ordered: Sequence[Any], n: int, names: _NameHistory, scope: Scope, cu
     names_then = names.at((int(e.block_number), int(e.log_index)), scope.keystore_dir)
     if e.event == "FinancingOfferWithdrawn" and _cleared_by_transfer(ordered, n):
         details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable changed hands"
+    elif e.event == "FinancingOfferWithdrawn" and _cleared_by_split(ordered, n):
+        details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable was split"
     else:
         details = _describe(e.event, args, currency, scope, names_then)
     return {
@@ -367,10 +420,11 @@ def invoice_history(
     if invoice_id > BIGINT_MAX:  # never projected: the id column is a BIGINT
         raise _missing(invoice_id, scope, as_of_block)
     events = _invoice_events(conn, scope, invoice_id, as_of_block)
-    if not any(e.event == "InvoiceIssued" for e in events):
+    made = next((e for e in events if e.event in ("InvoiceIssued", "PartCreated")), None)
+    if made is None:
         raise _missing(invoice_id, scope, as_of_block)
-    issued = next(e for e in events if e.event == "InvoiceIssued")
-    currency = str(issued.args["currency"])
+    # A part's currency is its root's (PartCreated does not repeat it).
+    currency = str(made.args.get("currency") or _invoice_currencies(conn, scope, [invoice_id]).get(invoice_id, ""))
     parties = sorted(_parties(events))
     names = _NameHistory(_registry_events(conn, scope, parties, events[-1].block_number))
     first, last = (events[0].block_number, events[0].log_index), (events[-1].block_number, events[-1].log_index)
@@ -550,14 +604,14 @@ def _invoice_currencies(conn: Connection, scope: Scope, ids: Iterable[int]) -> d
 
 
 def _transfers_after(conn: Connection, scope: Scope, withdrawn: Sequence[Any]) -> dict[tuple[str, int], Any]:
-    """The receivable transfers of the transactions of these listing withdrawals, by (tx hash, log index)."""
+    """The receivable transfers and splits of the transactions of these listing withdrawals, by (tx hash, log index)."""
     if not withdrawn:
         return {}
     rows = conn.execute(
         sa.select(*_COLUMNS).where(
             Event.chain_id == scope.chain_id,
             Event.contract == scope.invoice_contract,
-            Event.event == "Transfer",
+            Event.event.in_(["Transfer", "InvoiceSplit"]),
             Event.tx_hash.in_(sorted({e.tx_hash for e in withdrawn})),
         )
     ).all()
@@ -598,6 +652,8 @@ def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict
         named = names.at((int(row.block_number), int(row.log_index)))
         if kind == "invoices" and _is_cleared(row, following):
             summary = f"listing by {named.label(args.get('holder'))} cleared: the receivable changed hands"
+        elif kind == "invoices" and _is_cleared(row, following, _cleared_by_split):
+            summary = f"listing by {named.label(args.get('holder'))} cleared: the receivable was split"
         else:
             summary = _describe(row.event, args, currency, scope, named, _BY_KIND[kind])
         known_currency = currency is not None and currency.lower() in scope.currencies
@@ -644,13 +700,18 @@ def _invoice_id(row: Any, scope: Scope) -> int | None:
     if row.invoice_id is not None:
         return int(row.invoice_id)
     args = dict(row.args)
-    raw = args.get("invoiceId", args.get("tokenId"))
+    raw = next((args[key] for key in INVOICE_ID_ARGS if key in args), None)
     return None if raw is None else int(raw)
 
 
-def _is_cleared(row: Any, following: Mapping[tuple[str, int], Any]) -> bool:
-    """A FinancingOfferWithdrawn that is the contract clearing a listing as the receivable changed hands."""
+def _is_cleared(
+    row: Any,
+    following: Mapping[tuple[str, int], Any],
+    by: Callable[[Sequence[Any], int], bool] = _cleared_by_transfer,
+) -> bool:
+    """A FinancingOfferWithdrawn that is the contract clearing a listing as
+    the receivable changed hands (``by`` :func:`_cleared_by_split`: as it was split)."""
     if row.event != "FinancingOfferWithdrawn":
         return False
     nxt = following.get((row.tx_hash, int(row.log_index) + 1))
-    return nxt is not None and _cleared_by_transfer([row, nxt], 0)
+    return nxt is not None and by([row, nxt], 0)

@@ -325,6 +325,18 @@ def invoice_record(
         "updated_block": int(row["updated_block"]),
         "document_hash": row["doc_hash"],
         **listing_figures(row, scope, names, at),
+        **lineage(row),
+    }
+
+
+def lineage(row: Mapping[str, Any]) -> dict[str, int | None]:
+    """Where an invoice row sits in its tree: ``parent_id`` (None for a root),
+    ``root_id`` and ``depth`` (0 for a root; its tier is depth + 1)."""
+    parent = row.get("parent_id")
+    return {
+        "parent_id": None if parent is None else int(parent),
+        "root_id": int(row.get("root_id") or row["invoice_id"]),
+        "depth": int(row.get("depth") or 0),
     }
 
 
@@ -454,5 +466,100 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         "due": record["due"],
         "issued_at": record["issued_at"],
         "document_hash": record["document_hash"],
+        **lineage(row),
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
+    }
+
+
+# -- trees (multi-tier receivables) ------------------------------------------------------------
+def _root_of(conn: Connection, scope: Scope, invoice_id: int) -> int | None:
+    """The root of the tree ``invoice_id`` belongs to, by its stored lineage
+    (fixed when a part is made, so it holds for any past block too)."""
+    if invoice_id > BIGINT_MAX:
+        return None
+    found = conn.execute(
+        sa.select(Invoice.root_id).where(
+            Invoice.chain_id == scope.chain_id,
+            Invoice.contract == scope.invoice_contract,
+            Invoice.invoice_id == invoice_id,
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def _tree_rows(conn: Connection, scope: Scope, root_id: int, as_of_block: int | None) -> list[dict[str, Any]]:
+    """Every node of the tree of ``root_id``: as stored, or replayed to ``as_of_block``."""
+    ids = [
+        int(i)
+        for i in conn.execute(
+            sa.select(Invoice.invoice_id).where(
+                Invoice.chain_id == scope.chain_id,
+                Invoice.contract == scope.invoice_contract,
+                Invoice.root_id == root_id,
+            )
+        ).scalars()
+    ]
+    return _invoice_rows(conn, scope, InvoiceFilter(), as_of_block, invoice_ids=ids or [root_id])
+
+
+def invoice_tree(conn: Connection, scope: Scope, invoice_id: int, as_of_block: int | None = None) -> dict[str, Any]:
+    """The whole tree of receivables ``invoice_id`` belongs to (any node finds
+    its root), from the root down, now or as it was at ``as_of_block``: each
+    node with its id, depth and tier (depth + 1), status, holder, supplier and
+    buyer (``{"address", "name"}``, today's names), amount, paid and
+    outstanding (exact strings; a Split node owes nothing itself: its open
+    amount is in its children), due date, the financier, advance and seller
+    when financed (else None), and its children by id. ``leaves`` and
+    ``open_leaves`` count the nodes without children and those still owed
+    something; ``outstanding`` is what the buyer still owes on the tree."""
+    check_block(scope, as_of_block)
+    root_id = _root_of(conn, scope, invoice_id)
+    rows = [] if root_id is None else _tree_rows(conn, scope, root_id, as_of_block)
+    by_id = {int(r["invoice_id"]): r for r in rows}
+    if invoice_id not in by_id or root_id not in by_id:
+        raise _missing(invoice_id, scope, as_of_block)
+    names = directory(conn, scope)
+    children: dict[int, list[int]] = {}
+    for i, r in sorted(by_id.items()):
+        if r.get("parent_id") is not None and int(r["parent_id"]) in by_id:
+            children.setdefault(int(r["parent_id"]), []).append(i)
+    root = by_id[root_id]
+    cur = root["currency"]
+
+    def node(i: int) -> dict[str, Any]:
+        r = by_id[i]
+        financed = r["seller"] is not None
+        depth = int(r.get("depth") or 0)
+        return {
+            "invoice_id": i,
+            "parent_id": None if r.get("parent_id") is None else int(r["parent_id"]),
+            "depth": depth,
+            "tier": depth + 1,
+            "status": r["status"],
+            "holder": names.party(r["holder"]),
+            "supplier": names.party(r["supplier"]),
+            "buyer": names.party(r["buyer"]),
+            "amount": scope.amount(r["amount"], cur),
+            "paid": scope.amount(r["paid"], cur),
+            "outstanding": scope.amount(r["outstanding"], cur),
+            "due": r["due_date"].isoformat(),
+            "financed": financed,
+            "financier": names.party(r["financier"]) if financed else None,
+            "seller": names.party(r["seller"]) if financed else None,
+            "advance": scope.amount(r["advance"], cur) if financed else None,
+            "children": [node(c) for c in children.get(i, [])],
+        }
+
+    leaves = [r for i, r in by_id.items() if i not in children]
+    return {
+        "invoice_id": invoice_id,
+        "root_id": root_id,
+        "number": root["number"],
+        "currency": scope.symbol(cur),
+        "nodes": len(by_id),
+        "leaves": len(leaves),
+        "open_leaves": sum(1 for r in leaves if int(r["outstanding"]) > 0 and r["status"] in OPEN_STATUSES),
+        "outstanding": scope.amount(sum(int(r["outstanding"]) for r in by_id.values()), cur),
+        "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
+        "tree": node(root_id),
     }

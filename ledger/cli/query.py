@@ -1,6 +1,6 @@
 """Commands that read the indexed ledger: `scf invoice list`, `scf invoice
-overdue`, `scf invoice history`, `scf participant list`, `scf invoice show
---as-of-block`, and `scf verify` (which compares the database with the
+overdue`, `scf invoice history`, `scf invoice tree`, `scf participant list`,
+`scf invoice show --as-of-block`, and `scf verify` (which compares the database with the
 contracts).
 
 All but `verify` read the database only and never import web3. Each prints a
@@ -102,13 +102,16 @@ INVOICE_COLUMNS = (
     "offer_to_name",
     "offer_until",
     "offer_asking",
+    "parent_id",
+    "root_id",
+    "depth",
 )
 
 
 @click.command("list")
 @click.option(
     "--status",
-    help="Only these statuses (comma-separated): Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled.",
+    help="Only these statuses (comma-separated): Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled, Split.",
 )
 @click.option("--supplier", metavar="N", help="Only this supplier (participant name or address).")
 @click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
@@ -155,7 +158,10 @@ def invoice_list(
     block N), to which financier (any when none is named), until when and
     the minimum advance asked. Financed invoices also show the seller, the
     financier's due and what it was paid of it, and the seller's reserve
-    (open and released) in --json and --csv.
+    (open and released) in --json and --csv. Parts of split receivables are
+    invoices too: --json and --csv give each one's parent_id, root_id and
+    depth (a root, an issued invoice, has no parent, is its own root and has
+    depth 0); a split one is Split, with nothing outstanding itself.
 
     Example:
 
@@ -193,6 +199,11 @@ def invoice_list(
         to = "any financier" if r["offer_to"] is None else r["offer_to_name"] or r["offer_to"]
         return f"to {to}, asks {money_text(r['currency'], r['offer_asking'])}, until {text_time(r['offer_until'])}"
 
+    def number_cell(r: Mapping[str, Any]) -> str:
+        if r["parent_id"] is not None:  # a part has no number of its own
+            return f"part of {r['parent_id']}"
+        return "-" if r["number"] is None else shown_number(r["number"])
+
     def text(data: list[dict[str, Any]]) -> None:
         from ledger.cli.render import table
 
@@ -204,7 +215,7 @@ def invoice_list(
             [
                 [
                     r["invoice_id"],
-                    "-" if r["number"] is None else shown_number(r["number"]),
+                    number_cell(r),
                     r["status"],
                     r["supplier_name"] or r["supplier"],
                     r["buyer_name"] or r["buyer"],
@@ -379,6 +390,71 @@ def invoice_history(ctx: click.Context, invoice_id: int, as_of_block: int | None
     output(ctx, rows, as_csv, HISTORY_COLUMNS, text)
 
 
+# -- invoice tree --------------------------------------------------------------------------------
+@click.command("tree")
+@click.argument("invoice_id", type=INVOICE_ID, metavar="ID")
+@as_of_option
+@json_option
+@click.pass_context
+def invoice_tree(ctx: click.Context, invoice_id: int, as_of_block: int | None) -> None:
+    """The tree of receivables invoice ID belongs to, from its root down (ID
+    may be any part of it): each receivable's tier, status, holder, amount,
+    paid and outstanding, and who financed it for how much. A Split
+    receivable owes nothing itself: its open amount is in its parts.
+
+    Example:
+
+    \b
+        scf invoice tree 7
+        scf invoice tree 9 --as-of-block 120 --json
+    """
+    from ledger.queries import invoice_tree as tree
+
+    with ledger_db(ctx) as (conn, scope):
+        result = tree(conn, scope, invoice_id, as_of_block)
+    emit(ctx, result, print_tree)
+
+
+def print_tree(data: Mapping[str, Any]) -> None:
+    """An invoice tree (:func:`ledger.queries.invoice_tree`) as a rich Tree."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    symbol = data["currency"]
+
+    def who(p: Mapping[str, Any] | None) -> str:
+        return escape(label(p))
+
+    def line(n: Mapping[str, Any]) -> str:
+        text = (
+            f"#{n['invoice_id']} tier {n['tier']} {n['status']}: {money_text(symbol, n['amount'])} held by "
+            f"{who(n['holder'])}, paid {money_text(symbol, n['paid'])}, outstanding "
+            f"{money_text(symbol, n['outstanding'])}"
+        )
+        if n["financed"]:
+            text += f", financed by {who(n['financier'])} (advance {money_text(symbol, n['advance'])})"
+        return text
+
+    def grow(branch: Tree, n: Mapping[str, Any]) -> None:
+        for child in n["children"]:
+            grow(branch.add(line(child)), child)
+
+    root = data["tree"]
+    number = "" if data["number"] is None else f" (number {escape(str(data['number']))})"
+    title = (
+        f"invoice {data['root_id']}{number}: {who(root['supplier'])} to {who(root['buyer'])}, due {root['due']}; "
+        f"{data['nodes']} receivable{'s' if data['nodes'] != 1 else ''}, {data['open_leaves']} open, "
+        f"outstanding {money_text(symbol, data['outstanding'])}{_as_of_note(data['as_of_block'])}"
+    )
+    top = Tree(title)
+    grow(top.add(line(root)), root)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=250)  # piped: never wrap amounts or names to a guessed width
+    console.print(top)
+
+
 # -- invoice show --as-of-block ------------------------------------------------------------------
 def show_as_of(ctx: click.Context, invoice_id: int, as_of_block: int) -> None:
     """`scf invoice show ID --as-of-block N`: the invoice as the indexed ledger had it at block N."""
@@ -457,10 +533,12 @@ def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) 
 @json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, batch_size: int) -> None:
-    """Compare every indexed invoice (its state, holder and listing) and
-    participant with the contracts, at the last indexed block, and the number
-    of stored events of each contract and event with the chain's logs.
-    Prints the mismatches; exits 1 if there are any.
+    """Compare every indexed invoice (its state, holder, listing and place in
+    its tree: parent, root, depth) and participant with the contracts, at the
+    last indexed block, and the number of stored events of each contract and
+    event with the chain's logs; every split invoice's paid amount and parts
+    must add up to its amount. Prints the mismatches, one line each; exits 1
+    if there are any.
 
     Example:
 

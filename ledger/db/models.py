@@ -333,14 +333,18 @@ class Invoice(Base):
     """An invoice's current state, folded from its events.
 
     ``status`` is the contract's Status name (Issued, Confirmed, Financed,
-    PartiallyPaid, Paid, Cancelled): a financed invoice that is partly or
+    PartiallyPaid, Paid, Cancelled, Split): a financed invoice that is partly or
     fully paid is PartiallyPaid or Paid, so whether it was financed is
     ``seller IS NOT NULL``. ``number`` is the invoice number as the supplier
     wrote it (from InvoiceIssued; bytes that are not UTF-8 read as U+FFFD),
     ``number_normalised`` its normal form
     (:func:`ledger.invoice_numbers.normalise_invoice_number`; None if it has
-    none). ``holder`` is None once burnt (cancelled). ``outstanding`` =
-    ``amount`` - ``paid``. ``due_at`` is the on-chain due timestamp (the last
+    none, and for a part, which has no number of its own). ``holder`` is None
+    once burnt (cancelled). ``outstanding`` = ``amount`` - ``paid``, except for
+    a Split invoice: 0, its open amount lives in its parts (for every Split
+    invoice, ``paid`` + the sum of its parts' ``amount`` = ``amount``). A part
+    (``parent_id`` set) has its root's supplier, buyer, currency, due date,
+    document hash and confirmation. ``due_at`` is the on-chain due timestamp (the last
     second of ``due_date`` in the business time zone for invoices issued by
     scf; clamped to year 9999); ``due_date`` is its business date
     (:mod:`ledger.business_time`; after a zone change, `scf index rebuild`).
@@ -369,6 +373,8 @@ class Invoice(Base):
         Index("ix_invoices_buyer", "chain_id", "buyer"),
         Index("ix_invoices_holder", "chain_id", "holder"),
         Index("ix_invoices_due_date", "chain_id", "due_date"),
+        # `scf invoice tree`, verify and reports: every node of a tree.
+        Index("ix_invoices_root", "chain_id", "root_id"),
     )
 
     chain_id: Mapped[ChainId] = mapped_column(primary_key=True)
@@ -407,6 +413,12 @@ class Invoice(Base):
     offer_financier: Mapped[Address | None]
     offer_min_advance: Mapped[Amount | None]
     offer_expires_at: Mapped[UtcTime | None]
+    #: Lineage (contracts version 3): the invoice split to make this part
+    #: (None for a root, an issued invoice), the root of its tree (itself for
+    #: a root) and its depth (0 for a root; tier = depth + 1).
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    root_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    depth: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     updated_block: Mapped[BlockNumber]
     updated_at: Mapped[UtcTime]
 

@@ -22,7 +22,10 @@ from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import STATUS_NAMES, ZERO_ADDRESS
 
-_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = STATUS_NAMES
+_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = STATUS_NAMES
+#: The events that change an invoice's state. ReceivableTransferred (the
+#: reference of a transfer whose ERC-721 Transfer moved the holder) and
+#: RootRepaid (the sum of the leaves' own InvoiceRepaid) change none.
 INVOICE_EVENTS = frozenset(
     {
         "Transfer",
@@ -34,6 +37,8 @@ INVOICE_EVENTS = frozenset(
         "InvoiceFinanced",
         "InvoiceRepaid",
         "ReserveReleased",
+        "InvoiceSplit",
+        "PartCreated",
     }
 )
 PARTICIPANT_EVENTS = frozenset(
@@ -45,6 +50,10 @@ PARTICIPANT_EVENTS = frozenset(
         "ParticipantReinstated",
     }
 )
+#: Which argument of an InvoiceToken event names its invoice (the ``events``
+#: row's ``invoice_id``), by preference: a part's own id before its parent's,
+#: a split's parent before its root.
+INVOICE_ID_ARGS = ("invoiceId", "tokenId", "partId", "parentId", "rootId")
 _INVOICE_COLUMNS = tuple(c.name for c in INVOICES.columns)
 _PARTICIPANT_COLUMNS = tuple(c.name for c in PARTICIPANTS.columns)
 
@@ -115,16 +124,46 @@ def new_invoice_state(chain_id: int, contract: str, invoice_id: int) -> dict[str
     return state
 
 
-def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[str, Any] | None:
+def parent_of(ev: Mapping[str, Any]) -> int | None:
+    """The invoice whose state folding ``ev`` needs besides its own: a
+    PartCreated's parent (the part takes its supplier, buyer, currency and
+    due date); None for every other event."""
+    return int(event_args(ev)["parentId"]) if ev["event"] == "PartCreated" else None
+
+
+def fold_into(states: dict[int, dict[str, Any]], ev: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Fold ``ev`` into ``states`` (invoice id -> state, updated in place),
+    the parent of a new part read from there too; returns the invoice's new
+    state (None: not an invoice yet). The one way every path (a batch, a
+    rebuild, a replay in memory, the fetch process) folds an event."""
+    invoice_id = ev["invoice_id"]
+    parent_id = parent_of(ev)
+    state = fold_invoice(states.get(invoice_id), ev, None if parent_id is None else states.get(parent_id))
+    if state is not None:
+        states[invoice_id] = state
+    return state
+
+
+def fold_invoice(
+    state: dict[str, Any] | None, ev: Mapping[str, Any], parent: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Apply one InvoiceToken event to an invoice's state (None: not seen yet).
     Returns the new state; events that do not change an invoice return it as is.
+    ``parent``: for a PartCreated, the state of the split invoice (without it
+    the part stays incomplete, ``supplier`` None, and is not stored).
 
     The contract's rules, as its events show them: a financing records the
     seller and the financier's due and consumes the listing; a payment goes
     to the holder up to what the financier side is still due (``toHolder``)
     and the rest to the seller (ReserveReleased, in the same transaction); a
     listing ends when withdrawn or when the receivable changes hands (then
-    FinancingOfferWithdrawn is emitted too), never by a payment."""
+    FinancingOfferWithdrawn is emitted too), never by a payment.
+
+    Multi-tier: a split closes the parent as Split with nothing outstanding
+    (its open amount moved to its parts; ``amount`` and ``paid`` stay); each
+    part (minted by a Transfer just before its PartCreated) is Confirmed, with
+    the parent's supplier, buyer, currency, due date, document hash and
+    confirmation, no number, and its lineage."""
     name = ev["event"]
     if name not in INVOICE_EVENTS:
         return state
@@ -141,14 +180,8 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
     elif name == "InvoiceCancelled":
         state.update(status=CANCELLED, cancelled_block=ev["block_number"], cancelled_at=ev["block_time"])
         _clear_offer(state)
-    elif name == "FinancingOffered":
-        state.update(
-            offer_financier=_address(args["financier"]),
-            offer_min_advance=int(args["minAdvance"]),
-            offer_expires_at=utc_from_timestamp(int(args["expiry"])),
-        )
-    elif name == "FinancingOfferWithdrawn":
-        _clear_offer(state)
+    elif name in ("FinancingOffered", "FinancingOfferWithdrawn"):
+        _listing(state, name, args)
     elif name == "InvoiceFinanced":
         state.update(
             status=FINANCED,
@@ -165,8 +198,22 @@ def fold_invoice(state: dict[str, Any] | None, ev: Mapping[str, Any]) -> dict[st
         _repaid(state, ev, args)
     elif name == "ReserveReleased":
         state["reserve_released"] = (state["reserve_released"] or 0) + int(args["amount"])
+    elif name in ("InvoiceSplit", "PartCreated"):
+        _tree_event(state, ev, args, parent)
     _touch(state, ev)
     return state
+
+
+def _listing(state: dict[str, Any], name: str, args: Mapping[str, Any]) -> None:
+    """A listing stored (FinancingOffered) or ended (FinancingOfferWithdrawn)."""
+    if name == "FinancingOfferWithdrawn":
+        _clear_offer(state)
+        return
+    state.update(
+        offer_financier=_address(args["financier"]),
+        offer_min_advance=int(args["minAdvance"]),
+        offer_expires_at=utc_from_timestamp(int(args["expiry"])),
+    )
 
 
 def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
@@ -193,7 +240,48 @@ def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any
         reserve_released=0,
         issued_block=ev["block_number"],
         issued_at=ev["block_time"],
+        parent_id=None,
+        root_id=ev["invoice_id"],
+        depth=0,
     )
+
+
+#: What a part takes from the invoice it was split from.
+_INHERITED = ("supplier", "buyer", "currency", "due_at", "due_date", "doc_hash", "confirmed_block", "confirmed_at")
+
+
+def _tree_event(
+    state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any], parent: Mapping[str, Any] | None
+) -> None:
+    """A split closes the invoice (nothing outstanding: its open amount moved
+    to its parts); a PartCreated makes a part of ``parent``."""
+    if ev["event"] == "InvoiceSplit":
+        state.update(status=SPLIT, outstanding=0)
+        _clear_offer(state)  # the contract clears it (FinancingOfferWithdrawn) as well
+        return
+    amount = int(args["amount"])
+    state.update(
+        holder=args["holder"],
+        amount=amount,
+        paid=0,
+        outstanding=amount,
+        advance=0,
+        financier=None,
+        status=CONFIRMED,
+        number=None,
+        number_normalised=None,
+        seller=None,
+        financier_due=None,
+        financier_paid=0,
+        reserve_released=0,
+        issued_block=ev["block_number"],
+        issued_at=ev["block_time"],
+        parent_id=int(args["parentId"]),
+        root_id=int(args["rootId"]),
+        depth=int(args["depth"]),
+    )
+    if parent is not None and parent.get("supplier") is not None:
+        state.update({key: parent[key] for key in _INHERITED})
 
 
 def _repaid(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:

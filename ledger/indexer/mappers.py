@@ -17,6 +17,7 @@ from typing import Any
 from ledger.db.timestamps import MAX_TIMESTAMP as MAX_TIMESTAMP
 from ledger.db.timestamps import utc_from_timestamp as utc_from_timestamp
 from ledger.evm.abi import EventDecoder, LogDecoder, checksum
+from ledger.indexer.folds import INVOICE_ID_ARGS
 
 #: Contract kinds of a deployment, by the role their events play.
 INVOICES = "invoices"
@@ -30,6 +31,8 @@ INVOICE_AMOUNT_ARG = {
     "InvoiceRepaid": "amount",
     "FinancingOffered": "minAdvance",
     "ReserveReleased": "amount",
+    "PartCreated": "amount",
+    "RootRepaid": "amount",
 }
 TOKEN_AMOUNT_ARG = {"Transfer": "value", "Approval": "value"}
 #: Name stored for logs no ABI of the deployment describes (kept, raw).
@@ -52,7 +55,7 @@ def typed_spec(kind: str | None, event: str, arg_names: Iterable[str]) -> TypedS
     kind of the emitting contract (see the ``events`` model)."""
     names = set(arg_names)
     if kind == INVOICES:
-        invoice = "invoiceId" if "invoiceId" in names else "tokenId" if "tokenId" in names else None
+        invoice = next((arg for arg in INVOICE_ID_ARGS if arg in names), None)
         amount = INVOICE_AMOUNT_ARG.get(event)
         return TypedSpec(invoice, None, amount if amount in names else None)
     if kind == REGISTRY:

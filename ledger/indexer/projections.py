@@ -34,12 +34,15 @@ from ledger.indexer.folds import ISSUED as ISSUED
 from ledger.indexer.folds import PAID as PAID
 from ledger.indexer.folds import PARTIALLY_PAID as PARTIALLY_PAID
 from ledger.indexer.folds import PARTICIPANT_EVENTS as PARTICIPANT_EVENTS
+from ledger.indexer.folds import SPLIT as SPLIT
 from ledger.indexer.folds import event_args as event_args
 from ledger.indexer.folds import financing_row as financing_row
+from ledger.indexer.folds import fold_into as fold_into
 from ledger.indexer.folds import fold_invoice as fold_invoice
 from ledger.indexer.folds import fold_participant as fold_participant
 from ledger.indexer.folds import new_invoice_state as new_invoice_state
 from ledger.indexer.folds import normalised_number as normalised_number
+from ledger.indexer.folds import parent_of as parent_of
 from ledger.indexer.folds import repayment_row as repayment_row
 from ledger.names import ZERO_ADDRESS
 
@@ -104,29 +107,27 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     for ev in events:
         first.setdefault(ev["invoice_id"], ev)
     minted = {i for i, ev in first.items() if _is_mint(ev)}
-    existing = _load(
-        conn,
-        table,
-        {"chain_id": scope.chain_id, "contract": scope.invoice_contract},
-        "invoice_id",
-        [i for i in first if i not in minted],
-    )
-    states: dict[int, dict[str, Any]] = {i: dict(row) for i, row in existing.items()}
+    where = {"chain_id": scope.chain_id, "contract": scope.invoice_contract}
+    existing = _load(conn, table, where, "invoice_id", [i for i in first if i not in minted])
+    # The stored parents of parts made here whose parent has no event here
+    # (a rebuild of some invoices only): read for the fold, not written back.
+    parents = {p for ev in events if (p := parent_of(ev)) is not None and p not in first}
+    states: dict[int, dict[str, Any]] = {
+        i: dict(row) for i, row in (_load(conn, table, where, "invoice_id", list(parents)) | existing).items()
+    }
     financings: list[dict[str, Any]] = []
     repayments: list[dict[str, Any]] = []
     for ev in events:
-        invoice_id = ev["invoice_id"]
-        state = fold_invoice(states.get(invoice_id), ev)
+        state = fold_into(states, ev)
         if state is None:
             continue
-        states[invoice_id] = state
         if ev["event"] == "InvoiceFinanced":
             financings.append(financing_row(ev, state))
         elif ev["event"] == "InvoiceRepaid":
             repayments.append(repayment_row(ev, state))
     # Only complete invoices are stored (a mint without InvoiceIssued cannot
     # come from this contract).
-    inserts = [s for i, s in states.items() if i not in existing and s["supplier"] is not None]
+    inserts = [s for i, s in states.items() if i in first and i not in existing and s["supplier"] is not None]
     updates = [s for i, s in states.items() if i in existing]
     _INVOICES_INSERT.execute(conn, inserts)
     _INVOICES_UPSERT.execute(conn, updates)
@@ -173,7 +174,14 @@ def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect
         name = ev["event"]
         if name not in INVOICE_EVENTS:
             continue
-        fold_invoice(state, ev)
+        parent_id = parent_of(ev)
+        if parent_id is not None and parent_id not in states:
+            # A part of an invoice minted before this batch: the writer folds
+            # it, with the parent's stored row (the split is among its events).
+            del states[invoice_id]
+            older.add(invoice_id)
+            continue
+        fold_into(states, ev)
         if name == "InvoiceFinanced":
             financings.append(financing_row(ev, state))
         elif name == "InvoiceRepaid":
@@ -323,16 +331,43 @@ def replay_invoices(
 ) -> dict[int, dict[str, Any]]:
     """Invoice states as of the end of ``to_block`` (None: the latest indexed),
     folded in memory from the stored events: dicts shaped like ``invoices``
-    rows. Invoices not issued by then are absent."""
+    rows. Invoices not issued (or split off) by then are absent. With
+    ``invoice_ids``, only those are returned, their ancestors replayed too
+    (a part takes its supplier, buyer and due date from its parent)."""
+    wanted = None if invoice_ids is None else set(invoice_ids)
+    replayed = None if invoice_ids is None else with_ancestors(conn, chain_id, contract, invoice_ids)
     states: dict[int, dict[str, Any]] = {}
-    for page in iter_events(conn, chain_id, [contract], to_block=to_block, invoice_ids=invoice_ids):
+    for page in iter_events(conn, chain_id, [contract], to_block=to_block, invoice_ids=replayed):
         for ev in page:
-            if ev["invoice_id"] is None:
-                continue
-            state = fold_invoice(states.get(ev["invoice_id"]), ev)
-            if state is not None:
-                states[ev["invoice_id"]] = state
-    return {i: s for i, s in sorted(states.items()) if s["supplier"] is not None}
+            if ev["invoice_id"] is not None:
+                fold_into(states, ev)
+    return {i: s for i, s in sorted(states.items()) if s["supplier"] is not None and (wanted is None or i in wanted)}
+
+
+def with_ancestors(conn: Connection, chain_id: int, contract: str, invoice_ids: Iterable[int]) -> list[int]:
+    """``invoice_ids`` and every invoice they were split from, up to their
+    roots, by the stored lineage (fixed when a part is made, so today's rows
+    tell it for any past block)."""
+    t = INVOICES
+    found = set(invoice_ids)
+    frontier = set(found)
+    while frontier:
+        parents: set[int] = set()
+        for part in _chunks(sorted(frontier)):
+            parents.update(
+                int(p)
+                for (p,) in conn.execute(
+                    select(t.c.parent_id).where(
+                        t.c.chain_id == chain_id,
+                        t.c.contract == contract,
+                        t.c.invoice_id.in_(part),
+                        t.c.parent_id.is_not(None),
+                    )
+                )
+            )
+        frontier = parents - found
+        found |= parents
+    return sorted(found)
 
 
 def replay_participants(

@@ -1,6 +1,7 @@
 """`scf verify`: the indexed ledger compared with the contracts.
 
-Reads every invoice (``getInvoice``, ``ownerOf`` and ``getListing``) and
+Reads every invoice (``getInvoice``, ``ownerOf``, ``getListing`` and, on
+contracts with multi-tier parts, ``getLineage``) and
 every indexed participant (``participant``) from the contracts at the
 database's last indexed block, in JSON-RPC batches of ``eth_call``, and
 compares them field by field with the projections. Comparing at the indexed
@@ -9,6 +10,11 @@ as differences. Then the stored events themselves: their number per contract
 and event is compared with the logs ``eth_getLogs`` returns for the indexed
 range, counted by topic0 (a lost or doubled event row shows there even when
 the projections agree with the contracts).
+
+Trees: each invoice's lineage (parent, root, depth) is compared like its
+other fields, and every Split invoice of the database must add up: its
+``paid`` plus its parts' amounts (as the database holds them) equal its
+amount on chain (kind ``tree``, one line per invoice that does not).
 
 Times past year 9999 (a uint64 due date or listing expiry can lie there) are
 compared as the projections store them, clamped
@@ -38,7 +44,9 @@ from ledger.evm.rpc import RpcClient, RpcError, is_range_refusal
 from ledger.format import iso_time
 from ledger.indexer.mappers import UNKNOWN_EVENT
 from ledger.money import from_minor_units
-from ledger.names import STATUS_NAMES
+from ledger.names import STATUS_NAMES, InvoiceStatus
+
+SPLIT = int(InvoiceStatus.SPLIT)
 
 INVOICE_FIELDS = (
     "status",
@@ -56,6 +64,9 @@ INVOICE_FIELDS = (
     "offer_financier",
     "offer_min_advance",
     "offer_expires_at",
+    "parent_id",
+    "root_id",
+    "depth",
 )
 PARTICIPANT_FIELDS = ("name", "roles", "kyc_expiry", "suspended")
 MONEY_FIELDS = ("amount", "paid", "outstanding", "financier_due", "financier_paid", "offer_min_advance")
@@ -66,7 +77,7 @@ LOG_SPAN = 10_000
 
 @dataclass
 class Mismatch:
-    kind: str  # "invoice", "participant", "block" or "events" (key: Contract.Event)
+    kind: str  # "invoice", "participant", "tree", "block" or "events" (key: Contract.Event)
     key: str
     field: str
     database: Any
@@ -186,11 +197,20 @@ def _amount(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _chain_invoice(fields: dict[str, Any], holder: str | None, listing: tuple[Any, ...] | None) -> dict[str, Any]:
-    """``getInvoice``, ``ownerOf`` and ``getListing`` as the projection row
-    holds them: the financing figures None (due) and 0 (paid) for an invoice
-    never financed, the listing None where none is stored."""
+def _chain_invoice(
+    invoice_id: int,
+    fields: dict[str, Any],
+    holder: str | None,
+    listing: tuple[Any, ...] | None,
+    lineage: tuple[Any, ...] | None,
+) -> dict[str, Any]:
+    """``getInvoice``, ``ownerOf``, ``getListing`` and ``getLineage`` as the
+    projection row holds them: the financing figures None (due) and 0 (paid)
+    for an invoice never financed, the listing None where none is stored,
+    nothing outstanding on a Split invoice, a root's parent None (contracts
+    without parts: every invoice is a root)."""
     status = int(fields["status"])
+    parent, root, depth = lineage if lineage is not None else (0, invoice_id, 0)
     seller = _address(fields["seller"])
     financier, expiry, min_advance = listing if listing is not None and int(listing[1]) != 0 else (None, 0, None)
     return {
@@ -201,7 +221,7 @@ def _chain_invoice(fields: dict[str, Any], holder: str | None, listing: tuple[An
         "currency": _address(fields["currency"]),
         "amount": int(fields["amount"]),
         "paid": int(fields["paid"]),
-        "outstanding": int(fields["amount"]) - int(fields["paid"]),
+        "outstanding": 0 if status == SPLIT else int(fields["amount"]) - int(fields["paid"]),
         "due_at": _chain_ts(fields["dueDate"]),
         "seller": seller,
         "financier_due": None if seller is None else int(fields["financierDue"]),
@@ -209,6 +229,9 @@ def _chain_invoice(fields: dict[str, Any], holder: str | None, listing: tuple[An
         "offer_financier": _address(financier),
         "offer_min_advance": None if min_advance is None else int(min_advance),
         "offer_expires_at": _chain_ts(expiry) if int(expiry) else None,
+        "parent_id": int(parent) or None,
+        "root_id": int(root) or invoice_id,
+        "depth": int(depth),
     }
 
 
@@ -229,6 +252,9 @@ def _db_invoice(row: Any) -> dict[str, Any]:
         "offer_financier": row.offer_financier,
         "offer_min_advance": _amount(row.offer_min_advance),
         "offer_expires_at": _ts(row.offer_expires_at),
+        "parent_id": None if row.parent_id is None else int(row.parent_id),
+        "root_id": int(row.root_id),
+        "depth": int(row.depth),
     }
 
 
@@ -372,23 +398,63 @@ def _check_invoices(
     get_invoice = ContractFunction(invoice_abi, "getInvoice")
     owner_of = ContractFunction(invoice_abi, "ownerOf")
     get_listing = ContractFunction(invoice_abi, "getListing")
+    has_parts = any(e.get("type") == "function" and e.get("name") == "getLineage" for e in invoice_abi)
+    calls = [get_invoice, owner_of, get_listing]
+    if has_parts:
+        calls.append(ContractFunction(invoice_abi, "getLineage"))
     (count,) = next_id.decode(_calls(rpc, invoice_contract, block, [next_id.data()], 1)[0]["result"])
     ids = sorted(set(range(1, int(count))) | set(db.invoices))
     report.invoices = len(ids)
-    calls = (get_invoice, owner_of, get_listing)
     answers = _calls(rpc, invoice_contract, block, [fn.data(i) for i in ids for fn in calls], batch_size)
     component_names = [c["name"] for c in get_invoice.output_params[0]["components"]]
+    chain: dict[int, dict[str, Any]] = {}
     for n, invoice_id in enumerate(ids):
-        got, owner, listed = answers[len(calls) * n : len(calls) * (n + 1)]
+        got, owner, listed, *lineage_answer = answers[len(calls) * n : len(calls) * (n + 1)]
         chain_state = None
         if "result" in got:
             (struct,) = get_invoice.decode(got["result"])
             holder = _address(owner_of.decode(owner["result"])[0]) if "result" in owner else None
             listing = tuple(get_listing.decode(listed["result"])[0]) if "result" in listed else None
-            chain_state = _chain_invoice(dict(zip(component_names, struct, strict=True)), holder, listing)
+            lineage = None
+            if lineage_answer and "result" in lineage_answer[0]:
+                lineage = tuple(calls[3].decode(lineage_answer[0]["result"])[0])
+            fields = dict(zip(component_names, struct, strict=True))
+            chain_state = chain[invoice_id] = _chain_invoice(invoice_id, fields, holder, listing, lineage)
         report.mismatches += compare(
             "invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state, INVOICE_FIELDS, deployment
         )
+    report.mismatches += check_trees(db.invoices, chain, deployment)
+
+
+def check_trees(
+    db_invoices: dict[int, dict[str, Any]], chain: dict[int, dict[str, Any]], deployment: Deployment
+) -> list[Mismatch]:
+    """Every Split invoice of the database adds up: its paid plus its parts'
+    amounts (by the database's lineage and amounts) equals its amount on
+    chain (its amount in the database when the chain has no such invoice)."""
+    parts: dict[int, int] = {}
+    for row in db_invoices.values():
+        if row["parent_id"] is not None:
+            parts[row["parent_id"]] = parts.get(row["parent_id"], 0) + int(row["amount"])
+    found = []
+    for invoice_id in sorted(db_invoices):
+        row = db_invoices[invoice_id]
+        if row["status"] != STATUS_NAMES[SPLIT] and invoice_id not in parts:
+            continue
+        on_chain = chain.get(invoice_id, row)
+        total, amount = int(row["paid"]) + parts.get(invoice_id, 0), int(on_chain["amount"])
+        if total != amount:
+            currency = on_chain.get("currency") or row.get("currency")
+            found.append(
+                Mismatch(
+                    "tree",
+                    str(invoice_id),
+                    "paid + parts",
+                    _shown("amount", total, deployment, currency),
+                    _shown("amount", amount, deployment, currency),
+                )
+            )
+    return found
 
 
 def _check_participants(

@@ -298,6 +298,71 @@ def test_indexer_migration_0004_carries_version_1_rows_over(db_url: str) -> None
         engine.dispose()
 
 
+def test_indexer_migration_0006_carries_invoices_over_as_roots(db_url: str) -> None:
+    """0006 (multi-tier parts) makes every invoice indexed before a root of
+    its own tree (no parent, itself as root, depth 0), indexed by root; the
+    downgrade drops the lineage and keeps the rows."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from ledger.db.engine import _alembic_config, create_db_engine, upgrade
+
+    engine = create_db_engine(db_url)
+    day = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    try:
+        upgrade(engine, "0005")
+        with engine.begin() as conn:
+            conn.execute(
+                sa_table(conn, "invoices").insert(),
+                [
+                    {
+                        "chain_id": 1,
+                        "contract": "0x" + "11" * 20,
+                        "invoice_id": n,
+                        "supplier": "0x" + "55" * 20,
+                        "buyer": "0x" + "66" * 20,
+                        "holder": "0x" + "77" * 20,
+                        "currency": "0x" + "44" * 20,
+                        "amount": 100_000,
+                        "paid": 0,
+                        "outstanding": 100_000,
+                        "advance": 0,
+                        "status": "Confirmed",
+                        "due_at": day,
+                        "due_date": day.date(),
+                        "doc_hash": "0x" + "99" * 32,
+                        "issued_block": 1,
+                        "issued_at": day,
+                        "updated_block": 9,
+                        "updated_at": day,
+                    }
+                    for n in (3, 8)
+                ],
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = [
+                tuple(r)
+                for r in conn.execute(
+                    select(Invoice.invoice_id, Invoice.parent_id, Invoice.root_id, Invoice.depth).order_by(
+                        Invoice.invoice_id
+                    )
+                )
+            ]
+            indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("invoices")}
+        assert rows == [(3, None, 3, 0), (8, None, 8, 0)]
+        assert indexes["ix_invoices_root"] == ["chain_id", "root_id"]
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0005")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("invoices")}
+            kept = conn.execute(select(func.count()).select_from(Invoice.__table__)).scalar_one()
+        assert not {"parent_id", "root_id", "depth"} & columns and kept == 2
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def sa_table(conn: Any, name: str) -> Any:
     """A table as the database has it now (older migrations' columns)."""
     from sqlalchemy import MetaData, Table

@@ -20,33 +20,14 @@ from support.indexer import (  # noqa: F401 - fixtures
     fresh_snapshot,
     head,
     proxy_fixture,
+    reorg_txs,
     rpc,
     scf,
     settings_fixture,
     snapshot,
 )
 
-from ledger.business_time import due_timestamp
 from ledger.config import Settings
-
-
-def _reorg_txs(ledger: Any, acct: Any, salt: str) -> list[list[Any]]:
-    """Replacement transactions: a different invoice (it takes over the id of
-    the first invoice the reorg removed) and a settlement-token mint."""
-    from eth_utils import keccak
-
-    due = due_timestamp(DUE)  # the end of DUE in the business time zone
-    currency = ledger.deployment.currency("HKD")
-    issue = ledger.invoices.encode_abi(
-        "issue",
-        args=[acct("buyer2").address, f"REORG-{salt}", 777_00, currency.address, due, keccak(text=f"reorg-{salt}")],
-    )
-    token = ledger.token(currency)
-    mint = token.encode_abi("mint", args=[acct("supplier2").address, 5_00])
-    return [
-        [{"from": acct("supplier").address, "to": ledger.invoices.address, "data": issue, "gas": hex(600_000)}, 0],
-        [{"from": acct("operator").address, "to": token.address, "data": mint, "gas": hex(200_000)}, 0],
-    ]
 
 
 def test_indexer_reorgs_of_depth_1_to_10_equal_a_fresh_index(
@@ -61,7 +42,7 @@ def test_indexer_reorgs_of_depth_1_to_10_equal_a_fresh_index(
     for depth in range(1, 11):
         actions.blocks_of_activity(depth + 1)
         sync(settings)
-        rpc(url, "anvil_reorg", [depth, _reorg_txs(ledger, acct, f"{depth}-{time.monotonic_ns()}")])
+        rpc(url, "anvil_reorg", [depth, reorg_txs(ledger, acct, f"{depth}-{time.monotonic_ns()}")])
 
         stats = sync(settings)
 
@@ -132,7 +113,7 @@ def test_indexer_reorg_of_the_v2_events_equals_a_fresh_index(
     assert snapshot(settings.database_url) == fresh_snapshot(settings, tmp_path, "before")
     depth = head(url) - start
     assert depth <= 10, depth
-    rpc(url, "anvil_reorg", [depth, _reorg_txs(ledger, acct, f"v2-{time.monotonic_ns()}")])
+    rpc(url, "anvil_reorg", [depth, reorg_txs(ledger, acct, f"v2-{time.monotonic_ns()}")])
 
     stats = sync(settings)
 

@@ -273,7 +273,7 @@ def test_queries_participant_expired_by_chain_time_is_inactive_until_renewed(
     [
         (
             ["invoice", "list", "--status", "Bogus"],
-            "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled "
+            "unknown status 'Bogus'; use one of Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled, Split "
             "(comma-separated)",
             2,
         ),

@@ -126,11 +126,12 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
         ), invoice_id
         assert row.holder == (chain["holder"] or {}).get("address"), invoice_id
         assert row.seller == (chain["seller"] or {}).get("address"), invoice_id
+        # A Split invoice owes nothing itself: its open amount lives in its parts.
         assert (row.amount, row.paid, row.outstanding) == (
             money(chain["amount"]),
             money(chain["paid"]),
-            money(chain["outstanding"]),
-        )
+            0 if row.status == "Split" else money(chain["outstanding"]),
+        ), invoice_id
         assert (row.financier_due, row.financier_paid if row.seller else None) == (
             maybe(chain["financier_due"]),
             maybe(chain["financier_paid"]),
@@ -140,12 +141,25 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
             assert reserve_open == money(chain["reserve_open"]), invoice_id
         assert (row.number, row.number_normalised) == (chain["number"], chain["normalised_number"])
         assert row.due_date.isoformat() == chain["due"]
-        assert iso_time(row.issued_at) == chain["issued_at"]
-        assert row.doc_hash == chain["document_hash"]
+        lineage = ledger.lineage(invoice_id)
+        assert (row.parent_id, row.root_id, row.depth) == (
+            lineage["parent_id"],
+            lineage["root_id"],
+            lineage["depth"],
+        ), invoice_id
+        if row.parent_id is None:  # a part has no InvoiceIssued: it carries its root's document
+            assert iso_time(row.issued_at) == chain["issued_at"]
+            assert row.doc_hash == chain["document_hash"]
+        else:
+            assert row.doc_hash == rows[row.parent_id].doc_hash, invoice_id
         listing = ledger.listing(invoice_id)
         assert (row.offer_min_advance, row.offer_financier) == (
             (listing["min_advance"], listing["financier"]) if listing else (None, None)
         ), invoice_id
+    for invoice_id, row in rows.items():  # every tree adds up: paid + parts = amount
+        if row.status == "Split":
+            parts = [r.amount for r in rows.values() if r.parent_id == invoice_id]
+            assert len(parts) >= 2 and row.paid + sum(parts) == row.amount, invoice_id
     return count
 
 
@@ -200,6 +214,43 @@ class Actions(Lifecycle):
             if name == stop_after:
                 return
 
+    def split(self, invoice_id: int, parts: list[tuple[str, str, str | None]], holder: str = "supplier") -> list[int]:
+        """Split ``invoice_id`` as ``holder`` into ``parts`` (account name of the
+        part's holder, amount, payment reference or None); returns the parts' ids."""
+        first = int(self.ledger.invoices.functions.nextInvoiceId().call())
+        self.ledger.split(self.acct(holder), invoice_id, [(self.addr(who), amount, ref) for who, amount, ref in parts])
+        return list(range(first, first + len(parts)))
+
+    def pass_on(self, invoice_id: int, frm: str, to: str, ref: str | None) -> Any:
+        """Transfer a receivable as payment (``transferWithReference``)."""
+        return self.ledger.transfer_receivable(self.acct(frm), invoice_id, self.addr(to), ref)
+
+    def tree(self) -> dict[str, int]:
+        """A confirmed 1,000.00 invoice (listed, so the split clears the
+        listing) split by the supplier into 333.33 (kept: ``a``), 333.33
+        (``b``, to supplier2, ref PO-1) and 333.34 (``c``, to supplier2); ``a``
+        split again into 200.00 (``d``, kept) and 133.33 (``e``, to supplier2,
+        ref PO-2). Returns the ids by those names and ``root``."""
+        root = self.issue()
+        self.confirm(root)
+        self.offer(root, "financier", "1", 7)
+        a, b, c = self.split(
+            root, [("supplier", "333.33", None), ("supplier2", "333.33", "PO-1"), ("supplier2", "333.34", None)]
+        )
+        d, e = self.split(a, [("supplier", "200.00", None), ("supplier2", "133.33", "PO-2")])
+        return {"root": root, "a": a, "b": b, "c": c, "d": d, "e": e}
+
+    def tree_business(self, ids: dict[str, int]) -> None:
+        """On a :meth:`tree`: ``b`` financed by its holder supplier2 (advance
+        300.00, due 320.00: a reserve of 13.33), ``e`` passed on to the
+        supplier with a reference, 100.00 paid on ``c`` alone, then 500.00 paid
+        across the open leaves (pro rata, rounded as the contract does)."""
+        self.offer(ids["b"], "financier", "300", 7, holder="supplier2")
+        self.finance(ids["b"], advance="300.00", due="320.00")
+        self.pass_on(ids["e"], "supplier2", "supplier", "INV-T2-9")
+        self.repay(ids["c"], "100.00")
+        self.repay(ids["root"], "500.00")
+
     def rename(self) -> None:
         """Rename the auditor (ParticipantRenamed)."""
         self.n += 1
@@ -216,6 +267,26 @@ class Actions(Lifecycle):
             self.lifecycle(invoice_id, stops[invoice_id % len(stops)])
             if invoice_id % 3 == 0:
                 self.rename()
+
+
+def reorg_txs(ledger: Any, acct: Callable[[str], Any], salt: str) -> list[list[Any]]:
+    """Replacement transactions for ``anvil_reorg``: a different invoice (it
+    takes over the id of the first invoice the reorg removed) and a
+    settlement-token mint."""
+    from eth_utils import keccak
+
+    due = due_timestamp(DUE)  # the end of DUE in the business time zone
+    currency = ledger.deployment.currency("HKD")
+    issue = ledger.invoices.encode_abi(
+        "issue",
+        args=[acct("buyer2").address, f"REORG-{salt}", 777_00, currency.address, due, keccak(text=f"reorg-{salt}")],
+    )
+    token = ledger.token(currency)
+    mint = token.encode_abi("mint", args=[acct("supplier2").address, 5_00])
+    return [
+        [{"from": acct("supplier").address, "to": ledger.invoices.address, "data": issue, "gas": hex(600_000)}, 0],
+        [{"from": acct("operator").address, "to": token.address, "data": mint, "gas": hex(200_000)}, 0],
+    ]
 
 
 def issue_many(ledger: Any, acct: Callable[[str], Any], url: str, count: int, per_block: int = 50) -> None:
