@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole lifecycle on a fresh local chain: set up what is missing, start
-# Anvil, deploy, admit three Hong Kong companies, issue, confirm, finance and
+# Anvil, deploy, admit four Hong Kong companies, issue, confirm, finance and
 # repay invoices, show the rules that refuse double financing and duplicate
-# invoices, index the chain, and print the ledger.
+# invoices, index the chain, print the ledger, take financing decisions, split
+# a confirmed invoice to pay a tier-2 supplier who gets its part financed,
+# repay the invoice across its parts, and print the reports.
 # Data goes to .scf-demo/ (wiped at the start); the chain is stopped at the end
 # with its state saved; the last line says how to bring it back in a new shell.
 # Each command is echoed exactly as it runs (quoted for the shell), so it can
@@ -37,6 +39,26 @@ refused() {
 issued_id() {
     shown scf "$@" >&2
     scf "$@" | python -c 'import json,sys; print(json.load(sys.stdin)["invoice_id"])'
+}
+# Split a receivable (shown as it runs, with --json): its parts on stderr, their ids on stdout.
+part_ids() {
+    shown scf "$@" >&2
+    scf "$@" | python -c 'import json,sys
+from decimal import Decimal
+d = json.load(sys.stdin)
+print("invoice %s split into %s parts:" % (d["invoice_id"], len(d["parts"])), file=sys.stderr)
+for p in d["parts"]:
+    amount = "%s %s" % (d["currency"], format(Decimal(p["amount"]), ","))
+    print("  part %s: %s to %s" % (p["invoice_id"], amount, p["holder"]["name"]), file=sys.stderr)
+print(" ".join(str(p["invoice_id"]) for p in d["parts"]))'
+}
+# Quote (shown as it runs, with --json): the decision's verdict on stderr, its id on stdout.
+decision_id() {
+    shown scf "$@" >&2
+    scf "$@" | python -c 'import json,sys
+d = json.load(sys.stdin)
+print("decision %s: %s (%s)" % (d["decision_id"], d["status"], d["reason"]), file=sys.stderr)
+print(d["decision_id"])'
 }
 # Dates are business dates in Hong Kong (the default time zone): N days from today there.
 day() { TZ=Asia/Hong_Kong date -d "+$1 days" +%F; }
@@ -131,11 +153,39 @@ run finance quote "$INV1" --as financier --policy examples/policy.toml
 refused finance execute 2 --as financier
 run finance auto --as financier --policy examples/policy.toml --dry-run
 
+step "Multi-tier: the supplier pays its own supplier with part of a confirmed invoice"
+INV5="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0420 \
+        --amount 100000.00 --due "$DUE1" --json)"
+echo "issued invoice $INV5 (INV-2026-0420, HKD 100,000.00)"
+run invoice confirm "$INV5" --as buyer
+# Kowloon Precision Parts (tier 1) pays Sham Shui Po Textiles (tier 2) for purchase order
+# PO-SSP-2231 with HKD 30,000.00 of the buyer's promise, and keeps the other HKD 70,000.00.
+read -r PART1 PART2 < <(part_ids invoice split "$INV5" --as supplier \
+        --part "Sham Shui Po Textiles Ltd:30000.00:PO-SSP-2231" --keep 70000.00 --json)
+# The split invoice is closed: its open amount lives in its parts.
+refused invoice offer "$INV5" --as supplier --min-advance 50000.00
+# A part moves whole, as payment, with a reference (recorded as its hash): the kept part pays PO-SSP-2240.
+run invoice transfer "$PART2" --to "Sham Shui Po Textiles Ltd" --ref PO-SSP-2240 --as supplier
+# The tier-2 supplier lists its part; the financier decides at the buyer's grade, with the
+# tier-2 supplier as the seller (its own KYC and limit), and funds it.
+run invoice offer "$PART1" --as supplier2 --to "Harbour Trade Finance Ltd" --min-advance 25000.00
+run finance quote "$INV5" --as financier --policy examples/policy.toml
+DECISION="$(decision_id finance quote "$PART1" --as financier --policy examples/policy.toml --json)"
+run finance show "$DECISION"
+run finance execute "$DECISION" --as financier
+# The buyer pays the root across its open parts, pro rata: then the rest.
+run invoice repay "$INV5" --as buyer --amount 40000.00
+run invoice tree "$INV5"
+run invoice repay "$INV5" --as buyer --amount 60000.00
+run invoice tree "$INV5"
+run verify
+
 step "Reports"
 run report exposure --by buyer --policy examples/policy.toml
 run report aging
 run report aging --as-of "$(day 100)"
 run report portfolio --as "Harbour Trade Finance Ltd"
+run report tiers
 
 step "Done"
 echo "The chain is stopped with its state saved. To bring it back in a new shell, run:"

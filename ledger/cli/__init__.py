@@ -18,14 +18,14 @@ code.
       token.py        scf token mint|transfer|balance
       network.py      scf pause, scf unpause
       invoice.py      scf invoice issue|confirm|cancel|offer|finance|repay|withdraw
-                      (also as withdraw-offer)|show
-      query.py        database-only reads: scf invoice list|overdue|history, show
+                      (also as withdraw-offer)|split|transfer|show
+      query.py        database-only reads: scf invoice list|overdue|history|tree, show
                       --as-of-block, scf participant list; and scf verify
       events.py       scf events: the ledger-wide audit trail (database only)
       status.py       scf status: node, network, contracts, index and database
       index.py        scf index sync|follow|status|rebuild, scf db upgrade
       finance.py      scf finance quote|execute|auto|list|show|cancel
-      report.py       scf report exposure|aging|portfolio
+      report.py       scf report exposure|aging|portfolio|tiers
       render.py       rich tables and the invoice view
 """
 
@@ -44,7 +44,14 @@ from ledger.cli.invoice import invoice, invoice_withdraw
 from ledger.cli.network import pause_cmd, unpause_cmd
 from ledger.cli.node import node
 from ledger.cli.participant import participant
-from ledger.cli.query import invoice_history, invoice_list, invoice_overdue, participant_list, verify_cmd
+from ledger.cli.query import (
+    invoice_history,
+    invoice_list,
+    invoice_overdue,
+    invoice_tree,
+    participant_list,
+    verify_cmd,
+)
 from ledger.cli.report import report
 from ledger.cli.status import status_cmd
 from ledger.cli.token import token
@@ -78,6 +85,7 @@ def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
 invoice.add_command(invoice_list)
 invoice.add_command(invoice_overdue)
 invoice.add_command(invoice_history)
+invoice.add_command(invoice_tree)
 invoice.add_command(invoice_withdraw, "withdraw-offer")  # the name users looked for (issue 12)
 participant.add_command(participant_list)
 for command in (

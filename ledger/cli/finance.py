@@ -69,9 +69,16 @@ def _print_decision(d: dict[str, Any]) -> None:
         f"decision {d['decision_id']}: {verdict} invoice {d['invoice_id']} for {_who(d['financier'])} "
         f"(grade {d['grade'] or '-'}, block {d['block']}, expires {text_time(d['expires_at'])})"
     )
+    # The seller is the holder: of a part of a split invoice, the tier-2 supplier it was paid to.
+    holder = d["holder"]
+    held = (
+        f", held by {_who(holder)}"
+        if holder is not None and d["supplier"] is not None and holder["address"] != d["supplier"]["address"]
+        else ""
+    )
     click.echo(
         f"  invoice: {m(d['open_amount'])} open of {m(d['amount'])}, due {d['due']}, "
-        f"supplier {_who(d['supplier'])}, buyer {_who(d['buyer'])}"
+        f"supplier {_who(d['supplier'])}{held}, buyer {_who(d['buyer'])}"
     )
     p = d["price"]
     if p is not None:

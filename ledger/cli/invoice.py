@@ -1,9 +1,10 @@
 """`scf invoice ...` on chain: issue, confirm, cancel, offer, finance, repay,
-withdraw and show. `invoice list|history` and `show --as-of-block` read the
-database (``query.py``)."""
+withdraw, split, transfer and show. `invoice list|history` and `show
+--as-of-block` read the database (``query.py``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from ledger.cli.common import (
     signer,
     sync_option,
 )
+from ledger.errors import InputError
 from ledger.format import money_text, party_label, text_time
 
 if TYPE_CHECKING:
@@ -33,9 +35,11 @@ ID = INVOICE_ID
 
 @click.group(cls=LedgerGroup)
 def invoice() -> None:
-    """Issue, confirm, cancel, list, finance, repay and show invoices. The
-    supplier issues, the buyer confirms, the holder offers it, a financier
-    funds it, and the buyer repays.
+    """Issue, confirm, cancel, list, finance, repay, split, transfer and show
+    invoices. The supplier issues, the buyer confirms, the holder offers it,
+    a financier funds it, and the buyer repays. The holder of a confirmed
+    receivable can split it and pay its own suppliers with the parts, each a
+    receivable of its own.
 
     Example:
 
@@ -44,6 +48,7 @@ def invoice() -> None:
             --amount 125000.00 --due 2027-03-31
         scf invoice confirm 1 --as buyer
         scf invoice list --status Confirmed
+        scf invoice split 1 --part "Sham Shui Po Textiles Ltd:30000.00" --keep 95000.00
     """
 
 
@@ -237,10 +242,18 @@ def invoice_repay(ctx: click.Context, invoice_id: int, amount: str, as_name: str
     """Pay invoice ID as its buyer: to the holder up to the financier's due,
     the rest (the reserve) to the seller, in one transaction.
 
+    If ID was split, the payment goes across its open leaves (the parts not
+    split again and not paid), pro rata to their open amounts: each gets
+    the amount times its open amount divided by their total, rounded down,
+    and the minor units left over go one each to leaves with room, in id
+    order; each leaf's share is settled as above. A single part is paid by
+    its own id.
+
     Example:
 
     \b
         scf invoice repay 1 --amount 125000.00
+        scf invoice repay 7 --amount 50000.00   # 7 was split: across its open parts
     """
     _invoice_tx(ctx, as_name, lambda lg, acct: lg.repay(acct, invoice_id, amount), _repaid_text)
 
@@ -249,10 +262,172 @@ def _repaid_text(r: dict[str, Any]) -> str:
     def m(value: str) -> str:
         return money_text(r["currency"], value)
 
+    if "leaves" in r:  # a split invoice, paid across its open leaves
+        lines = [
+            f"invoice {r['invoice_id']}: paid {m(r['amount'])} across {len(r['leaves'])} open part(s); "
+            f"outstanding {m(r['outstanding'])}"
+        ]
+        lines += ["  " + _repaid_text({**leaf, "currency": r["currency"]}) for leaf in r["leaves"]]
+        return "\n".join(lines)
     paid = f"invoice {r['invoice_id']}: paid {m(r['amount'])}: {m(r['to_payee'])} to {party_label(r['payee'])}"
     if "reserve_released" in r:
         paid += f", reserve {m(r['reserve_released'])} released to {party_label(r['seller'])}"
     return f"{paid}; outstanding {m(r['outstanding'])} ({r['status']})"
+
+
+#: Parts per split, as the contract bounds them (IInvoiceToken: MAX_PARTS).
+MIN_PARTS, MAX_PARTS = 2, 10
+_AMOUNT_FIELD = re.compile(r"^\s*[0-9][0-9,]*(\.[0-9]*)?\s*$")
+_PART_FORM = 'use NAME:AMOUNT or NAME:AMOUNT:REF, e.g. "Sham Shui Po Textiles Ltd:30000.00:PO-4471"'
+
+
+def parse_part(text: str) -> tuple[str, str, str | None]:
+    """``NAME:AMOUNT[:REF]`` as (holder, amount, reference or None). The
+    amount is the first field after the name that is a number, so a name or
+    a reference may itself hold colons; the amount is checked later, against
+    the currency's decimals."""
+    fields = text.split(":")
+    if len(fields) < 2 or not fields[0].strip():
+        raise InputError(f"invalid --part {text!r}: {_PART_FORM}")
+    at = next((i for i in range(1, len(fields)) if _AMOUNT_FIELD.match(fields[i])), 1)
+    name = ":".join(fields[:at]).strip()
+    ref = ":".join(fields[at + 1 :]) if len(fields) > at + 1 else None
+    if ref is not None and not ref.strip():
+        raise InputError(f"invalid --part {text!r}: the reference after the amount is empty; {_PART_FORM}")
+    return name, fields[at].strip(), ref
+
+
+def check_part_count(count: int) -> None:
+    """2 to 10 parts, or bad input (exit 2)."""
+    if not MIN_PARTS <= count <= MAX_PARTS:
+        raise InputError(f"a split needs {MIN_PARTS} to {MAX_PARTS} parts (each --part, and --keep); {count} given")
+
+
+def check_split(ledger: Ledger, invoice_id: int, parts: list[tuple[str, str, str | None]], kept: bool = False) -> None:
+    """Bad input (exit 2) before anything is sent: fewer than 2 or more than
+    10 parts, an amount that is not one, or amounts that do not sum to the
+    open amount of a splittable receivable (the difference said in the
+    message). A receivable that cannot be split at all is left to the
+    contract's rules (exit 1). ``kept``: the last part is the --keep one."""
+    from ledger.lifecycle_inputs import positive_units
+    from ledger.names import InvoiceStatus
+
+    check_part_count(len(parts))
+    state = ledger.invoice_state(invoice_id)
+    currency = ledger.deployment.currency_by_address(state.currency)
+    if currency is None or state.financed:
+        return
+    labels = [f"amount of the part for {who}" for who, _, _ in parts]
+    if kept:
+        labels[-1] = "--keep amount"
+    units = [
+        positive_units(amount, currency.decimals, what) for (_, amount, _), what in zip(parts, labels, strict=True)
+    ]
+    if state.status not in (InvoiceStatus.CONFIRMED, InvoiceStatus.PARTIALLY_PAID):
+        return
+    total, open_ = sum(units), state.outstanding
+    if total != open_:
+        from ledger.format import amount, money
+
+        def m(x: int) -> str:
+            return money(x, currency.decimals, currency.symbol)
+
+        gap = open_ - total
+        keep = amount(gap + (units[-1] if kept else 0), currency.decimals)
+        short = f"{m(gap)} short; add a part or keep it with --keep {keep}"
+        hint = short if gap > 0 else f"{m(-gap)} over; lower the parts"
+        raise InputError(
+            f"the parts sum to {m(total)} but invoice {invoice_id} has {m(open_)} open ({hint}): "
+            "parts must sum to the open amount exactly"
+        )
+
+
+@invoice.command("split")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    metavar="NAME:AMOUNT[:REF]",
+    help="A part to an admitted participant (name, account or address), in major units, with an optional "
+    "payment reference (a purchase order or invoice number; recorded as its keccak-256 hash). Repeat it.",
+)
+@click.option("--keep", metavar="AMOUNT", help="Keep a part of this amount yourself.")
+@as_option("supplier", "The holder of invoice ID, who splits it (a local account).")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_split(ctx: click.Context, invoice_id: int, parts: tuple[str, ...], keep: str | None, as_name: str) -> None:
+    """Split receivable ID, as its holder, into 2 to 10 parts that sum to its
+    open amount exactly, to pay your own suppliers with them: each part is a
+    receivable of its own, with the buyer, currency and due date of ID, that
+    its holder can transfer, list and get financed. ID is closed as Split
+    (no longer paid, moved, listed or financed itself; the buyer pays its
+    parts, or ID across them with `scf invoice repay`).
+
+    Only a confirmed (or partly paid), unfinanced receivable is split. Parts
+    can be split again, down to tier 4 (depth 3), with at most 64 parts per
+    invoice in all.
+
+    Example:
+
+    \b
+        scf invoice split 7 --as supplier \\
+            --part "Sham Shui Po Textiles Ltd:30000.00:PO-4471" \\
+            --part "Kwun Tong Metals Ltd:20000.00" --keep 50000.00
+    """
+    specs = [parse_part(p) for p in parts]
+    check_part_count(len(specs) + (keep is not None))
+    ledger = open_ledger(ctx)
+    account = signer(ctx, as_name, ledger.sender.chain_id)
+    if keep is not None:
+        specs.append((account.address, keep, None))
+    check_split(ledger, invoice_id, specs, kept=keep is not None)
+    result = ledger.split(account, invoice_id, specs)
+
+    def text(r: dict[str, Any]) -> None:
+        c = r["currency"]
+        click.echo(f"invoice {invoice_id} split into {len(r['parts'])} parts of {money_text(c, r['amount'])}:")
+        for given, part in zip(specs, r["parts"], strict=False):
+            ref = f" (ref {given[2]})" if given[2] is not None else ""
+            click.echo(
+                f"  part {part['invoice_id']}: {money_text(c, part['amount'])} to {party_label(part['holder'])}{ref}"
+            )
+
+    emit(ctx, result, text)
+
+
+@invoice.command("transfer")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option("--to", "to", required=True, help="The new holder: an admitted participant (name, account or address).")
+@click.option(
+    "--ref",
+    help="Payment reference (a purchase order or invoice number), recorded on chain as its keccak-256 "
+    "hash (0x and 64 hex digits: recorded as it is).",
+)
+@as_option("supplier", "The holder of receivable ID (a local account).")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_transfer(ctx: click.Context, invoice_id: int, to: str, ref: str | None, as_name: str) -> None:
+    """Transfer receivable ID (an invoice or a part of one), as its holder,
+    to another admitted participant: to pay your own supplier with it. The
+    buyer then pays the new holder. Its listing for financing, if any, ends.
+
+    Example:
+
+    \b
+        scf invoice transfer 8 --to "Sham Shui Po Textiles Ltd" --ref PO-4471 --as supplier
+    """
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.transfer_receivable(acct, invoice_id, to, ref),
+        lambda r: (
+            f"invoice {invoice_id} transferred from {party_label(r['from'])} to {party_label(r['to'])}"
+            + (f" (ref {ref}: {r['reference']})" if r.get("reference") else "")
+        ),
+    )
 
 
 @invoice.command("withdraw")

@@ -31,8 +31,10 @@ from ledger.format import money_text
 @click.group(cls=LedgerGroup)
 def report() -> None:
     """Portfolio reports from the indexed ledger: exposure by party, aging of
-    open receivables, and a financier's book (database only; run `scf index
-    sync` to catch up).
+    open receivables, a financier's book, and how far buyers' credit reached
+    down the supply chain (database only; run `scf index sync` to catch up).
+    Parts of split invoices count as receivables of their own: a split
+    invoice counts nothing, its open parts (the leaves) count.
 
     Example:
 
@@ -40,6 +42,7 @@ def report() -> None:
         scf report exposure --by buyer --policy examples/policy.toml
         scf report aging --as-of 2027-03-31 --csv
         scf report portfolio --as "Harbour Trade Finance Ltd"
+        scf report tiers --buyer "Tsuen Wan Electronics Ltd"
     """
 
 
@@ -54,7 +57,10 @@ def report() -> None:
 def report_exposure(ctx: click.Context, by: str, financier: str | None, policy_path: Path | None, as_csv: bool) -> None:
     """What holders of financed receivables are still due (the exposure, not
     the face amount), the sellers' reserves still held in them, and pending
-    decisions, with limits used and headroom when a policy is given.
+    decisions, with limits used and headroom when a policy is given. A part
+    of a split invoice counts under the root's buyer; --by supplier groups
+    by the seller (the holder it was financed from: for a part, the tier-2
+    supplier), as supplier limits do.
 
     Example:
 
@@ -114,7 +120,8 @@ def report_exposure(ctx: click.Context, by: str, financier: str | None, policy_p
 @click.pass_context
 def report_aging(ctx: click.Context, as_of: str | None, holder: str | None, as_csv: bool) -> None:
     """Open confirmed receivables in buckets of days past due, per buyer and
-    in total, with the part of them that is the sellers' reserve.
+    in total, with the part of them that is the sellers' reserve. Each open
+    part of a split invoice is aged as a receivable of its own.
 
     Example:
 
@@ -163,8 +170,10 @@ def report_portfolio(
     """A financier's book, from the ledger: advanced, due, received and
     outstanding; the sellers' reserves at financing, released and still held;
     realised and expected income; overdue and defaults (default after
-    grading.default_after_days of the policy, else 90 days past due). The
-    JSON output lists every financed invoice too. --as must name a financier.
+    grading.default_after_days of the policy, else 90 days past due), with
+    a subtotal per tier (1: invoices, 2: parts of them, ...). The table and
+    the JSON output list every financed invoice or part with its tier.
+    --as must name a financier.
 
     Income is shown as a return over its holding period (days from financing
     to the last payment of the due, or to the due date, weighted by the
@@ -251,9 +260,25 @@ def _portfolio_text(d: dict[str, Any]) -> None:
         click.echo(f"portfolio of {who} as of {d['as_of']} ({c})")
         for label, value in _portfolio_lines(r):
             click.echo(f"  {label:<12} {value}")
+    if any(t["tier"] > 1 for t in d["by_tier"]):
+        table(
+            ["tier", "currency", "financed", "open", "face", "advanced", "due", "received", "outstanding"],
+            [
+                [
+                    t["tier"],
+                    t["currency"],
+                    t["financed"],
+                    t["open"],
+                    *(money_text(t["currency"], t[k]) for k in ("face", "advanced", "due", "received", "outstanding")),
+                ]
+                for t in d["by_tier"]
+            ],
+            title="by tier (1: invoices, 2: parts of them, ...)",
+        )
     table(
         [
             "invoice",
+            "tier",
             "currency",
             "position",
             "advanced",
@@ -267,6 +292,7 @@ def _portfolio_text(d: dict[str, Any]) -> None:
         [
             [
                 x["invoice_id"],
+                x["tier"],
                 x["currency"],
                 x["position"],
                 *(
@@ -286,3 +312,96 @@ def _portfolio_text(d: dict[str, Any]) -> None:
         ],
         title="financed invoices",
     )
+
+
+#: `scf report tiers --csv` columns (the buyer as an address and a name column).
+TIERS_COLUMNS = (
+    "buyer",
+    "buyer_name",
+    "currency",
+    "tier",
+    "receivables",
+    "face",
+    "open",
+    "financed_receivables",
+    "financed",
+    "advanced",
+    "holders",
+    "suppliers_financed",
+)
+
+
+@report.command("tiers")
+@click.option("--buyer", metavar="NAME", help="Only this buyer (participant name or address).")
+@csv_option
+@json_option
+@click.pass_context
+def report_tiers(ctx: click.Context, buyer: str | None, as_csv: bool) -> None:
+    """How far each buyer's credit reached down its supply chain: per buyer
+    and tier (1: the invoices it confirmed, 2: parts of them its suppliers
+    paid their own suppliers with, ...), the receivables, their face and open
+    amounts, how many were financed (face and advances), and the number of
+    distinct suppliers holding them and of suppliers financed. A split
+    invoice counts at its tier with its whole face; its parts count again at
+    the next tier.
+
+    Example:
+
+    \b
+        scf report tiers
+        scf report tiers --buyer "Tsuen Wan Electronics Ltd" --json
+        scf report tiers --csv
+    """
+    from ledger.finance.tiers import tiers_report
+
+    with ledger_db(ctx) as (conn, scope):
+        address = None if buyer is None else db_party(conn, scope, buyer, "buyer")
+        data = tiers_report(conn, scope, address)
+
+    def csv_row(r: Any) -> list[Any]:
+        flat = {**r, "buyer": r["buyer"]["address"], "buyer_name": r["buyer"]["name"]}
+        return [flat[c] for c in TIERS_COLUMNS]
+
+    def text(d: dict[str, Any]) -> None:
+        from ledger.cli.render import table
+
+        if not d["rows"]:
+            click.echo(f"no confirmed receivables (as of block {d['as_of_block']})")
+            return
+        lines = []
+        for r in d["rows"]:
+            c = r["currency"]
+            lines.append(
+                [
+                    r["buyer"]["name"] or r["buyer"]["address"],
+                    r["tier"],
+                    c,
+                    r["receivables"],
+                    money_text(c, r["face"]),
+                    money_text(c, r["open"]),
+                    r["financed_receivables"],
+                    money_text(c, r["financed"]),
+                    money_text(c, r["advanced"]),
+                    r["holders"],
+                    r["suppliers_financed"],
+                ]
+            )
+        table(
+            [
+                "buyer",
+                "tier",
+                "currency",
+                "receivables",
+                "face",
+                "open",
+                "financed",
+                "financed face",
+                "advanced",
+                "suppliers",
+                "suppliers financed",
+            ],
+            lines,
+            title=f"how far buyers' credit reached, by tier, as of block {d['as_of_block']}",
+        )
+
+    table_or_csv(ctx, data, data["rows"], as_csv, text, TIERS_COLUMNS, csv_row)

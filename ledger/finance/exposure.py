@@ -2,6 +2,11 @@
 which the holder is still due something, grouped by buyer, supplier or
 financier, with pending decisions and a policy's limits. See
 :mod:`ledger.finance.reports` for the figures and their identities.
+
+Multi-tier: every financed leaf counts once, under its root's buyer (a part
+has the root's buyer); a Split node is never financed and counts nothing.
+"Supplier" is the seller, the holder a receivable was financed from (of a
+part: the tier-2 supplier), as the supplier limits count it.
 """
 
 from __future__ import annotations
@@ -65,7 +70,6 @@ def _book_groups(conn: Connection, scope: LedgerScope, by: str, financier: str |
         select(
             i.c.holder,
             i.c.buyer,
-            i.c.supplier,
             i.c.currency,
             i.c.outstanding,
             i.c.advance,
@@ -75,12 +79,12 @@ def _book_groups(conn: Connection, scope: LedgerScope, by: str, financier: str |
         ).where(*where)
     ).all()
     groups: _Groups = defaultdict(_Group)
-    key_of = {"buyer": 1, "supplier": 2, "financier": 0}[by]
+    key_of = {"buyer": "buyer", "supplier": "seller", "financier": "holder"}[by]
     for r in rows:
         owed = holder_owed(r.financier_due, r.financier_paid)
         if owed <= 0:
             continue  # the holder has received its due: the rest is the seller's, no exposure
-        g = groups[(str(r[key_of]), str(r.currency))]
+        g = groups[(str(getattr(r, key_of)), str(r.currency))]
         g.invoices += 1
         g.outstanding += owed
         g.advanced += int(r.advance)
@@ -115,7 +119,7 @@ def _add_pending(
     """Pending decisions use limits too, with the due they would have (see ledger.finance.store)."""
     for f in _deciding_financiers(conn, scope, financier):
         for p in pending_positions(conn, scope, f, point_time):
-            key = {"buyer": p.buyer, "supplier": p.supplier, "financier": f}[by]
+            key = {"buyer": p.buyer, "supplier": p.seller, "financier": f}[by]
             g = groups[(key, p.currency)]
             g.pending_invoices += 1
             g.pending += p.amount

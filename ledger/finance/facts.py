@@ -82,6 +82,24 @@ class InvoiceFacts:
     financier_name: str | None = None
     seller_name: str | None = None
     offer_financier_name: str | None = None
+    #: Where it sits in its tree (multi-tier): a root (an issued invoice) has no parent, root = itself,
+    #: depth 0; a part has its parent, its root and depth 1 to 3. Its buyer is the root's buyer.
+    parent_id: int | None = None
+    root_id: int | None = None
+    depth: int = 0
+    #: The parts a Split node was split into (ids, in order); empty otherwise.
+    parts: tuple[int, ...] = ()
+
+    @property
+    def tier(self) -> int:
+        """1 for an invoice, 2 for a part of it, and so on (depth + 1)."""
+        return self.depth + 1
+
+    @property
+    def seller_to_be(self) -> str:
+        """Who sells it if it is financed now: its holder (the tier-2 supplier of a part; the
+        supplier of an invoice it still holds), else the supplier (burnt: cancelled)."""
+        return self.holder or self.supplier
 
     @property
     def paid(self) -> int:

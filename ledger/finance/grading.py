@@ -13,6 +13,12 @@ Two steps, kept apart so the first can be tested on hand-made histories:
 being quoted included, so a grade is the buyer's and every quote at one
 point grades a buyer alike, whichever of its invoices is quoted.
 
+Multi-tier: the history has one record per invoice the buyer confirmed (a
+root), whatever became of it: a split invoice is its tree, open for what its
+leaves have open, settled when its last leaf is settled, on that day. So
+splitting neither multiplies a buyer's record (ten parts paid on time are
+one invoice paid on time) nor counts the Split node beside its parts.
+
 Definitions (``as_of`` is the decision date, a business date):
 
 * an invoice is *in the history* once it is settled (fully paid), or open
@@ -178,26 +184,46 @@ def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
 
 
 def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[InvoiceRecord]:
-    """The buyer's invoices from the database, with the date each was settled
-    (``paid_at``: the block date of the repayment that brought the total to
-    the amount, as the projection records it)."""
+    """The buyer's invoices from the database, one record per root (an issued
+    invoice with all its parts), with the date each was settled (``paid_at``:
+    the block date of the repayment that brought a receivable's total to its
+    amount, as the projection records it; of a tree, its last leaf's)."""
     from sqlalchemy import select
 
     from ledger.db.models import Invoice
 
-    invoices = conn.execute(
+    rows = conn.execute(
         select(
-            Invoice.invoice_id, Invoice.amount, Invoice.outstanding, Invoice.due_date, Invoice.status, Invoice.paid_at
-        ).where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
-    ).all()
-    return [
-        InvoiceRecord(
-            invoice_id=int(r.invoice_id),
-            amount=int(r.amount),
-            outstanding=int(r.outstanding),
-            due_date=r.due_date,
-            status=str(r.status),
-            settled_on=None if r.paid_at is None else business_date(r.paid_at),
+            Invoice.invoice_id,
+            Invoice.root_id,
+            Invoice.amount,
+            Invoice.outstanding,
+            Invoice.due_date,
+            Invoice.status,
+            Invoice.paid_at,
         )
-        for r in invoices
-    ]
+        .where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
+        .order_by(Invoice.invoice_id)
+    ).all()
+    trees: dict[int, list[Any]] = {}
+    for r in rows:
+        trees.setdefault(int(r.root_id or r.invoice_id), []).append(r)
+    out = []
+    for root_id, nodes in trees.items():
+        root = next((n for n in nodes if int(n.invoice_id) == root_id), nodes[0])
+        # A Split node's outstanding is 0 (its open amount lives in its parts): the tree's open amount
+        # is what its nodes have outstanding; it is settled when that is 0, on its last leaf's day.
+        outstanding = sum(int(n.outstanding) for n in nodes)
+        leaves_paid = [n.paid_at for n in nodes if n.status != "Split" and n.paid_at is not None]
+        settled = max(leaves_paid) if outstanding == 0 and leaves_paid else None
+        out.append(
+            InvoiceRecord(
+                invoice_id=root_id,
+                amount=int(root.amount),
+                outstanding=outstanding,
+                due_date=root.due_date,
+                status=str(root.status),
+                settled_on=None if settled is None else business_date(settled),
+            )
+        )
+    return out

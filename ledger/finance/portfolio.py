@@ -1,6 +1,12 @@
 """The portfolio report (database only: no web3): one financier's book, per
 financed invoice and per currency. See :mod:`ledger.finance.reports` for the
 figures, their identities, income and yield.
+
+Multi-tier: each financed receivable, invoice or part, is one line with its
+tier (1 for an invoice, 2 for a part of it, ...: depth + 1) and its root;
+each currency's figures are also subtotalled by tier (``by_tier``: one row
+per currency and tier), and the tiers add up to the currency's total to the
+minor unit.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class _Line:
     #: Date of the payment that completed the due; None while something of it is open.
     settled_on: dt.date | None
     held: bool
+    #: 1 for an invoice, 2 for a part of it, ... (depth + 1); and the invoice it was split from.
+    tier: int = 1
+    root_id: int = 0
 
     @property
     def reserve_at_financing(self) -> int:
@@ -88,6 +97,8 @@ def _financing_rows(conn: Connection, scope: LedgerScope, financier: str) -> Seq
             i.c.status,
             i.c.due_date,
             i.c.holder,
+            i.c.depth,
+            i.c.root_id,
         )
         .join(i, and_(i.c.chain_id == f.c.chain_id, i.c.contract == f.c.contract, i.c.invoice_id == f.c.invoice_id))
         .where(f.c.chain_id == scope.chain_id, f.c.contract == scope.invoice_contract, f.c.financier == financier)
@@ -150,6 +161,8 @@ def _line_of(r: Any, repayments: Sequence[Any], financier: str) -> _Line:
         due_date=r.due_date,
         settled_on=settled_on,
         held=r.holder == financier,
+        tier=int(r.depth or 0) + 1,
+        root_id=int(r.root_id or r.invoice_id),
     )
 
 
@@ -229,11 +242,40 @@ def _currency_row(
     }
 
 
+def _by_tier(group: list[_Line]) -> list[tuple[int, list[_Line]]]:
+    tiers: dict[int, list[_Line]] = defaultdict(list)
+    for x in group:
+        tiers[x.tier].append(x)
+    return sorted(tiers.items())
+
+
+def _tier_row(scope: LedgerScope, currency: str, tier: int, group: list[_Line]) -> dict[str, Any]:
+    """The subtotal of one tier of a currency's financings."""
+
+    def total(figure: str) -> str:
+        return scope.amount(sum(int(getattr(x, figure)) for x in group), currency)
+
+    return {
+        "currency": scope.symbol(currency),
+        "tier": tier,
+        "financed": len(group),
+        "open": sum(1 for x in group if x.kind == "open"),
+        "face": total("face"),
+        "advanced": total("cash"),
+        "due": total("due"),
+        "received": total("received"),
+        "outstanding": total("outstanding"),
+        "reserve_held": total("reserve_held"),
+    }
+
+
 def _invoice_row(scope: LedgerScope, x: _Line) -> dict[str, Any]:
     """The figures of one financed invoice."""
     money = scope.amount
     return {
         "invoice_id": x.invoice_id,
+        "tier": x.tier,
+        "root_id": x.root_id,
         "currency": scope.symbol(x.currency),
         "status": x.status,
         "position": x.kind,
@@ -263,9 +305,12 @@ def portfolio_report(
     lines = _portfolio_lines(conn, scope, financier)
     for line in lines:
         by_currency[line.currency].append(line)
-    out = [
-        _currency_row(scope, currency, group, day, default_after_days)
-        for currency, group in sorted(by_currency.items(), key=lambda kv: scope.symbol(kv[0]))
+    currencies = sorted(by_currency.items(), key=lambda kv: scope.symbol(kv[0]))
+    out = [_currency_row(scope, currency, group, day, default_after_days) for currency, group in currencies]
+    by_tier = [
+        _tier_row(scope, currency, tier, tier_lines)
+        for currency, group in currencies
+        for tier, tier_lines in _by_tier(group)
     ]
     return {
         "financier": financier,
@@ -273,5 +318,6 @@ def portfolio_report(
         "as_of": day.isoformat(),
         "default_after_days": default_after_days,
         "rows": out,
+        "by_tier": by_tier,
         "invoices": [_invoice_row(scope, x) for x in lines],
     }

@@ -12,7 +12,14 @@
 * :func:`portfolio_report`: one financier's book, per financed invoice and
   per currency: advanced, due, received, outstanding; the sellers' reserves
   at financing, released and still held; realised and expected income and
-  yield; overdue and defaults.
+  yield; overdue and defaults; per tier too (1: invoices, 2: parts of them).
+* :func:`ledger.finance.tiers.tiers_report`: per buyer and tier, how far
+  its credit reached down the supply chain and what of it was financed.
+
+Multi-tier: a part of a split invoice is a receivable of its own, with its
+root's buyer; a Split receivable is never financed and has nothing open (its
+open amount lives in its parts), so exposure, aging and the portfolio count
+the leaves, once (the tiers report shows every level of the tree).
 
 Everything is read from the ledger, nothing assumed: since contracts version
 2 a financing records what the financier is due (``financings.due``,

@@ -13,6 +13,8 @@ financed (financed means a seller is recorded); it is priced on its open
 amount; the holder consents only by a live listing for this financier (or
 for any) whose asking advance the price meets (an ERC-721 approval is no
 consent to a price); and nobody finances a receivable it holds itself.
+Multi-tier (version 3): a part is a receivable like any other, with the
+root's buyer; its seller is its holder; a Split node is never financed.
 
 Amounts are integer minor units of the invoice's currency; policy amounts
 (major units) are converted with the currency's decimals, limits rounded
@@ -38,8 +40,8 @@ from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_fl
 from ledger.format import Money, date_text, iso_time, text_time
 from ledger.names import ROLE_BITS, role_names
 
-#: Statuses in which the buyer has confirmed the invoice.
-CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed"})
+#: Statuses in which the buyer has confirmed the invoice (a Split one was confirmed, then split).
+CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed", "Split"})
 #: Statuses in which a never-financed invoice can be financed (against its open amount).
 FINANCEABLE_STATUSES = frozenset({"Confirmed", "PartiallyPaid"})
 
@@ -100,6 +102,30 @@ def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
         },
         yes,
         no,
+    )
+
+
+def id_ranges(ids: tuple[int, ...] | list[int]) -> str:
+    """``8, 9, 10, 12`` as ``8-10, 12``."""
+    runs: list[list[int]] = []
+    for i in sorted(ids):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def rule_not_split(inv: InvoiceFacts) -> RuleResult:
+    """A Split receivable is closed: its open amount lives in its parts, each
+    financed (and quoted) on its own, never the Split node itself."""
+    parts = id_ranges(inv.parts) if inv.parts else "parts"
+    return _result(
+        "not_split",
+        inv.status != "Split",
+        {"status": inv.status, "parts": list(inv.parts)},
+        "the invoice is not split",
+        f"invoice {inv.invoice_id} was split into parts {parts}; quote a part",
     )
 
 
@@ -461,7 +487,15 @@ def evaluate(
     financier_party: PartyFacts | None = None,
 ) -> Evaluation:
     """Apply every rule of ``policy`` to one invoice for ``financier`` (whose
-    own registration is checked too when ``financier_party`` is given)."""
+    own registration is checked too when ``financier_party`` is given).
+
+    Multi-tier: ``supplier`` is the seller, the receivable's holder (of a part, the
+    tier-2 supplier it was paid to: its own KYC and supplier limit apply), and
+    ``buyer`` the root's buyer (every part has it), so the buyer's grade, credit line
+    and concentration apply through the tree. A Split node is declined by one rule,
+    ``not_split``, which names its parts: they are quoted, not it."""
+    if invoice.status == "Split":
+        return Evaluation(False, (rule_not_split(invoice),), None, None, stats)
     rules = eligibility_rules(invoice, supplier, buyer, policy, as_of)
     if financier_party is not None:
         rules.insert(5, rule_kyc("financier", financier_party, as_of))

@@ -163,7 +163,7 @@ class Desk:
             positions,
             str(row["currency"]),
             str(row["buyer"]),
-            str(row["supplier"]),
+            str(row["holder"] or row["supplier"]),  # the seller: the holder the decision saw
             exclude_invoice=int(row["invoice_id"]),
         )
         lines = lines_of_decision(row)

@@ -16,7 +16,15 @@ So a quote sees every earlier approval that may still be executed, whatever
 the order in which they are executed; a cancelled, declined, expired or
 failed decision counts nowhere. (Concentration takes the buyer's share of
 that same book less the other buyers' approvals not yet executed, the worst
-case for the buyer: see :func:`ledger.finance.rules.limit_rules`.) Execution re-checks the limits
+case for the buyer: see :func:`ledger.finance.rules.limit_rules`.)
+
+Multi-tier: a part carries its root's buyer, so the buyer's credit line and
+concentration count every financed part of its trees; a Split node is never
+financed (only unfinanced receivables are split) and, its open amount being 0
+and its status Split, counts in no exposure. The supplier limit and KYC are
+the seller's: the holder a receivable is financed from (``invoices.seller``
+once financed, the decision's ``holder`` while pending), which for a part is
+the tier-2 supplier it was paid to, not the root's supplier. Execution re-checks the limits
 against the exposure of that moment. A quote evaluates and stores its
 decision in one transaction holding the financier's lock (SQLite: the
 database write lock, PostgreSQL: an advisory lock), so two quotes cannot both
@@ -183,8 +191,24 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
     def name(address: Any) -> str | None:
         return None if address is None else names.get(str(address))
 
+    invoice_id = int(row["invoice_id"])
+    parts: tuple[int, ...] = ()
+    if str(row["status"]) == "Split":
+        i = INVOICES
+        parts = tuple(
+            int(x)
+            for x in conn.execute(
+                select(i.c.invoice_id)
+                .where(
+                    i.c.chain_id == scope.chain_id,
+                    i.c.contract == scope.invoice_contract,
+                    i.c.parent_id == invoice_id,
+                )
+                .order_by(i.c.invoice_id)
+            ).scalars()
+        )
     return InvoiceFacts(
-        invoice_id=int(row["invoice_id"]),
+        invoice_id=invoice_id,
         status=str(row["status"]),
         supplier=str(row["supplier"]),
         buyer=str(row["buyer"]),
@@ -203,6 +227,10 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
         financier_name=name(row["financier"]),
         seller_name=name(row["seller"]),
         offer_financier_name=name(row["offer_financier"]),
+        parent_id=None if row.get("parent_id") is None else int(row["parent_id"]),
+        root_id=int(row.get("root_id") or invoice_id),
+        depth=int(row.get("depth") or 0),
+        parts=parts,
     )
 
 
@@ -214,8 +242,10 @@ class Position:
     """One invoice in a financier's exposure."""
 
     invoice_id: int
+    #: The buyer (of a part: its root's buyer).
     buyer: str
-    supplier: str
+    #: The seller, whose supplier limit it uses: the holder it was (or would be) financed from.
+    seller: str
     currency: str
     #: What the financier is (or would be) due of it, still outstanding, in minor units.
     amount: int
@@ -225,7 +255,8 @@ class Position:
 
 def book_positions(conn: Connection, scope: LedgerScope, financier: str | None = None) -> list[Position]:
     """Financed receivables held by ``financier`` (or by anyone) on which the
-    holder is still due something: amount = financier_due - financier_paid."""
+    holder is still due something: amount = financier_due - financier_paid;
+    the seller is the holder it was financed from."""
     i = INVOICES
     where = [
         i.c.chain_id == scope.chain_id,
@@ -236,15 +267,13 @@ def book_positions(conn: Connection, scope: LedgerScope, financier: str | None =
     if financier is not None:
         where.append(i.c.holder == financier)
     rows = conn.execute(
-        select(i.c.invoice_id, i.c.buyer, i.c.supplier, i.c.currency, i.c.financier_due, i.c.financier_paid).where(
-            *where
-        )
+        select(i.c.invoice_id, i.c.buyer, i.c.seller, i.c.currency, i.c.financier_due, i.c.financier_paid).where(*where)
     ).all()
     out = []
     for r in rows:
         owed = int(r.financier_due or 0) - int(r.financier_paid or 0)
         if owed > 0:
-            out.append(Position(int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), owed, "book"))
+            out.append(Position(int(r.invoice_id), str(r.buyer), str(r.seller), str(r.currency), owed, "book"))
     return out
 
 
@@ -252,10 +281,10 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
     """Invoices with an approved, unexpired (or executed, not yet indexed)
     decision of ``financier`` that the database still shows unfinanced; each
     counts the due it would have (the decision's gross advance; its open
-    amount if it has no price)."""
+    amount if it has no price); the seller is the holder the decision saw."""
     d, i = DECISIONS, INVOICES
     rows = conn.execute(
-        select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.currency, d.c.open_amount, d.c.advance)
+        select(d.c.invoice_id, d.c.buyer, d.c.supplier, d.c.holder, d.c.currency, d.c.open_amount, d.c.advance)
         .join(i, and_(i.c.chain_id == d.c.chain_id, i.c.contract == d.c.contract, i.c.invoice_id == d.c.invoice_id))
         .where(
             d.c.chain_id == scope.chain_id,
@@ -271,14 +300,16 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
         amount = int(r.open_amount) if r.advance is None else int(r.advance)
         if int(r.invoice_id) not in seen or seen[int(r.invoice_id)].amount < amount:
             seen[int(r.invoice_id)] = Position(
-                int(r.invoice_id), str(r.buyer), str(r.supplier), str(r.currency), amount, "pending"
+                int(r.invoice_id), str(r.buyer), str(r.holder or r.supplier), str(r.currency), amount, "pending"
             )
     return list(seen.values())
 
 
 def exposure_of(
-    positions: Iterable[Position], currency: str, buyer: str, supplier: str, exclude_invoice: int | None = None
+    positions: Iterable[Position], currency: str, buyer: str, seller: str, exclude_invoice: int | None = None
 ) -> Exposure:
+    """The exposure in ``currency``: the whole book, on ``buyer`` (every tier) and on
+    ``seller`` (the supplier limit's party), ``exclude_invoice`` left out."""
     book = held = by_buyer = buyer_pending = by_supplier = 0
     for p in positions:
         if p.invoice_id == exclude_invoice or p.currency.lower() != currency.lower():
@@ -290,7 +321,7 @@ def exposure_of(
             by_buyer += p.amount
             if p.kind != "book":
                 buyer_pending += p.amount
-        if p.supplier == supplier:
+        if p.seller == seller:
             by_supplier += p.amount
     return Exposure(book, by_buyer, by_supplier, held, buyer_pending)
 
@@ -325,7 +356,7 @@ class Assessment:
         return Position(
             self.invoice.invoice_id,
             self.invoice.buyer,
-            self.invoice.supplier,
+            self.invoice.seller_to_be,
             str(self.row["currency"]),
             self.invoice.outstanding if p is None else p.advance,
             "pending",
@@ -345,7 +376,8 @@ def assess(
     point = point or indexed_point(conn, scope)
     row = invoice_row(conn, scope, invoice_id)
     facts = invoice_facts(conn, scope, row)
-    supplier = party_facts(conn, scope, facts.supplier)
+    # The seller (KYC, supplier limit) is the holder: of a part, the tier-2 supplier it was paid to.
+    supplier = party_facts(conn, scope, facts.seller_to_be)
     buyer = party_facts(conn, scope, facts.buyer)
     as_of_date = business_date(point.time)
     # The buyer's whole history as of the decision, the quoted invoice included: a grade is the
@@ -358,7 +390,7 @@ def assess(
         positions(conn, scope, financier, point.time, extra),
         str(row["currency"]),
         facts.buyer,
-        facts.supplier,
+        facts.seller_to_be,
         exclude_invoice=invoice_id,
     )
     evaluation = evaluate(

@@ -30,7 +30,11 @@ ZERO32 = b"\0" * 32
 # Role bits of the registry.
 SUPPLIER, BUYER, FINANCIER, AUDITOR = 1, 2, 4, 8
 # IInvoiceToken.Status.
-ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED = range(1, 7)
+ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = range(1, 8)
+# InvoiceToken's bounds on splitting.
+MAX_PARTS, MAX_DEPTH, MAX_TREE_PARTS = 10, 3, 64
+#: EIP-170: the most runtime code a contract may have.
+EIP170_LIMIT = 24_576
 OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
 CURRENCY_MANAGER_ROLE = keccak(text="CURRENCY_MANAGER_ROLE")
 MINTER_ROLE = keccak(text="MINTER_ROLE")
@@ -234,6 +238,38 @@ class Net(Lifecycle):
 
     def next_id(self) -> int:
         return int(self.invoices.functions.nextInvoiceId().call())
+
+    # -- multi-tier parts --------------------------------------------------------
+    def split_fn(self, invoice_id: int, parts: list[tuple[str, int]], refs: list[bytes] | None = None) -> Any:
+        """A raw ``split(invoiceId, parts)``; ``parts`` as (holder account name, minor units)."""
+        refs = refs or [ZERO32] * len(parts)
+        return self.invoices.functions.split(
+            invoice_id, [(self.addr(who), units, ref) for (who, units), ref in zip(parts, refs, strict=True)]
+        )
+
+    def split(
+        self, invoice_id: int, parts: list[tuple[str, int]], holder: str = "supplier", refs: list[bytes] | None = None
+    ) -> list[int]:
+        """Split as ``holder``; the new parts' ids (from its PartCreated events)."""
+        receipt = self.send(self.split_fn(invoice_id, parts, refs), holder)
+        return [int(e["partId"]) for e in self.events(receipt, "PartCreated")]
+
+    def lineage(self, invoice_id: int) -> tuple[int, int, int]:
+        parent, root, depth = self.call(self.invoices.functions.getLineage(invoice_id))
+        return (int(parent), int(root), int(depth))
+
+    def parts_of(self, root_id: int) -> list[int]:
+        return [int(i) for i in self.call(self.invoices.functions.partsOf(root_id))]
+
+    def transfer_ref_fn(self, invoice_id: int, to: str, ref: bytes = ZERO32) -> Any:
+        return self.invoices.functions.transferWithReference(invoice_id, self.addr(to), ref)
+
+    def repay_root_fn(self, root_id: int, amount: int) -> Any:
+        return self.invoices.functions.repayRoot(root_id, amount)
+
+    def open_amount(self, invoice_id: int) -> int:
+        inv = self.invoice(invoice_id)
+        return int(inv["amount"] - inv["paid"])
 
     # -- registry and operator ---------------------------------------------------
     def admit(self, who: str, name: str, roles: int, kyc_expiry: int | None = None) -> None:
