@@ -25,7 +25,8 @@ import {InvoiceNumbers} from "./InvoiceNumbers.sol";
 ///
 /// Splitting: a holder splits an unfinanced Confirmed or PartiallyPaid
 /// receivable into 2..MAX_PARTS parts that sum to its open amount; parts nest
-/// down to MAX_DEPTH, at most MAX_TREE_PARTS per root. {repayRoot} pays pro
+/// down to MAX_DEPTH, within a budget of parts: MAX_TREE_PARTS per root,
+/// shared out equally to the parts of each split (see {IInvoiceToken-split}). {repayRoot} pays pro
 /// rata across the open leaves: floor(amount * open / total) each, then the
 /// minor units left over one each to the leaves with room, in id order (so the
 /// shares sum to the amount exactly and none exceeds its leaf's open amount).
@@ -47,7 +48,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     uint256 public constant MAX_PARTS = 10;
     /// @notice The deepest a part may sit below its root (the root is at depth 0).
     uint256 public constant MAX_DEPTH = 3;
-    /// @notice The most parts a root's tree may hold in total (its whole history of splits).
+    /// @notice The most parts a root's tree may hold in total: a root's budget of parts,
+    /// shared out equally by each split to its parts, so a branch never spends another's.
     uint256 public constant MAX_TREE_PARTS = 64;
 
     struct Record {
@@ -92,6 +94,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         uint64 parent;
         uint64 root;
         uint8 depth;
+        // Parts this part may still make below it (a root's is MAX_TREE_PARTS, not stored).
+        uint8 budget;
     }
 
     // One slot read by every issue.
@@ -301,7 +305,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         registry.requireActive(msg.sender, ANY_ROLE);
         if (r.seller != address(0)) revert SplitFinanced(invoiceId, r.seller);
         _requireFinanceable(invoiceId, r.status);
-        (uint256 rootId, uint256 depth) = _checkSplit(invoiceId, r.amount - r.paid, parts);
+        if (block.timestamp >= r.dueDate) revert InvoiceMatured(invoiceId, r.dueDate);
+        (uint256 rootId, uint256 depth, uint256 budget) = _checkSplit(invoiceId, r.amount - r.paid, parts);
 
         r.status = Status.Split;
         if (_listings[invoiceId].expiry != 0) {
@@ -313,15 +318,16 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         _counters.nextInvoiceId = uint64(firstPartId + n);
         emit InvoiceSplit(invoiceId, rootId, msg.sender, n);
         for (uint256 i; i < n; ++i) {
-            _createPart(r, firstPartId + i, parts[i], invoiceId, rootId, depth);
+            _createPart(r, firstPartId + i, parts[i], invoiceId, rootId, depth, budget);
         }
     }
 
-    /// @dev The split's bounds, sums and part holders; returns the tree's root and the parts' depth.
+    /// @dev The split's bounds, sums and part holders; returns the tree's root, the parts'
+    /// depth and each part's budget (an equal share of what the split leaves of this one's).
     function _checkSplit(uint256 invoiceId, uint256 outstanding, Part[] calldata parts)
         private
         view
-        returns (uint256 rootId, uint256 depth)
+        returns (uint256 rootId, uint256 depth, uint256 partBudget)
     {
         uint256 n = parts.length;
         uint256 sum;
@@ -332,10 +338,12 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
             else sum += a; // at most MAX_PARTS amounts below 2^96: no overflow
         }
         if (bad || sum != outstanding) revert InvalidSplit(invoiceId, n, sum, outstanding);
-        rootId = _rootOf(invoiceId);
-        depth = uint256(_lineage[invoiceId].depth) + 1;
-        uint256 treeParts = _parts[rootId].length + n;
-        if (depth > MAX_DEPTH || treeParts > MAX_TREE_PARTS) revert SplitLimit(invoiceId, depth, treeParts);
+        StoredLineage memory l = _lineage[invoiceId];
+        rootId = l.root == 0 ? invoiceId : l.root;
+        depth = uint256(l.depth) + 1;
+        uint256 budget = l.root == 0 ? MAX_TREE_PARTS : l.budget;
+        if (depth > MAX_DEPTH || n > budget) revert SplitLimit(invoiceId, depth, n, budget);
+        partBudget = (budget - n) / n;
         for (uint256 i; i < n; ++i) {
             registry.requireActive(parts[i].holder, ANY_ROLE);
         }
@@ -348,7 +356,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         Part calldata part,
         uint256 parentId,
         uint256 rootId,
-        uint256 depth
+        uint256 depth,
+        uint256 budget
     ) private {
         Record storage p = _records[partId];
         p.supplierId = parent.supplierId;
@@ -357,7 +366,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         p.dueDate = parent.dueDate;
         p.status = Status.Confirmed;
         p.currencyId = parent.currencyId;
-        _lineage[partId] = StoredLineage(uint64(parentId), uint64(rootId), uint8(depth));
+        _lineage[partId] = StoredLineage(uint64(parentId), uint64(rootId), uint8(depth), uint8(budget));
         _parts[rootId].push(uint64(partId));
         _mint(part.holder, partId);
         emit PartCreated(partId, parentId, rootId, part.holder, part.amount, uint8(depth), part.ref);

@@ -190,8 +190,9 @@ interface IInvoiceToken {
     error SettlementShortfall(address currency, address to, uint256 expected, uint256 received);
     /// @notice A split needs 2 to MAX_PARTS parts, each above zero, summing to the open amount exactly.
     error InvalidSplit(uint256 invoiceId, uint256 parts, uint256 sum, uint256 outstanding);
-    /// @notice Splitting would go deeper than MAX_DEPTH or make the tree larger than MAX_TREE_PARTS.
-    error SplitLimit(uint256 invoiceId, uint256 depth, uint256 treeParts);
+    /// @notice Splitting would put parts deeper than MAX_DEPTH, or make more `parts` than the
+    /// receivable's `budget` (see {split}).
+    error SplitLimit(uint256 invoiceId, uint256 depth, uint256 parts, uint256 budget);
     /// @notice Only an unfinanced receivable is split (a financing's due and reserve stay whole).
     error SplitFinanced(uint256 invoiceId, address seller);
     /// @notice The longest tenor must be at least one day.
@@ -316,8 +317,12 @@ interface IInvoiceToken {
     /// exactly; each part is minted to its holder (an active participant) with the
     /// parent's buyer, currency and due date. The parent is closed as Split (it is
     /// no longer paid, moved, listed or financed) and its listing cleared. Parts
-    /// can be split again down to MAX_DEPTH, with at most MAX_TREE_PARTS parts
-    /// per tree. Returns the first part's id; the parts' ids are consecutive.
+    /// can be split again down to MAX_DEPTH. Each receivable has a budget of parts
+    /// it may make below it: a root MAX_TREE_PARTS; a split into n parts spends n
+    /// and gives each part an equal share, floor((budget - n) / n), of the rest,
+    /// so no holder can use up the budget of another branch. A receivable past
+    /// its due date is not split (`InvoiceMatured`). Returns the first part's id;
+    /// the parts' ids are consecutive.
     function split(uint256 invoiceId, Part[] calldata parts) external returns (uint256 firstPartId);
 
     /// @notice Transfer a receivable as its holder to `to` with a payment reference

@@ -365,9 +365,10 @@ def invoice_split(ctx: click.Context, invoice_id: int, parts: tuple[str, ...], k
     (no longer paid, moved, listed or financed itself; the buyer pays its
     parts, or ID across them with `scf invoice repay`).
 
-    Only a confirmed (or partly paid), unfinanced receivable is split. Parts
-    can be split again, down to tier 4 (depth 3), with at most 64 parts per
-    invoice in all.
+    Only a confirmed (or partly paid), unfinanced receivable, not yet due, is
+    split. Parts can be split again, down to tier 4 (depth 3), within a
+    budget: 64 parts below a root, each split sharing what it leaves equally
+    among its parts.
 
     Example:
 

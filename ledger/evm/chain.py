@@ -92,8 +92,9 @@ RULES: dict[str, str] = {
         "each above zero, summing to its open amount {outstanding} exactly"
     ),
     "SplitLimit": (
-        "invoice {invoiceId} cannot be split further: its parts would sit at depth {depth} in a tree of "
-        "{treeParts} parts; the limits are depth 3 and 64 parts per invoice"
+        "invoice {invoiceId} cannot be split into {parts} parts at depth {depth}: its budget is {budget} "
+        "part(s) and parts go at most 3 deep (a root may have 64 parts below it; each split shares "
+        "what it leaves equally among its parts)"
     ),
     "SplitFinanced": (
         "invoice {invoiceId} was financed (sold by {seller}) and cannot be split; only an unfinanced "
@@ -104,7 +105,7 @@ RULES: dict[str, str] = {
     "AccessControlEnforcedDefaultAdminRules": "the default admin role moves only by the two-step transfer",
     "AccessControlEnforcedDefaultAdminDelay": "the admin transfer cannot be accepted before {schedule}",
     "FinancingDeadlinePassed": "the financing terms for invoice {invoiceId} expired at {deadline}",
-    "InvoiceMatured": "invoice {invoiceId} matured on {dueDate} and can no longer be financed",
+    "InvoiceMatured": "invoice {invoiceId} matured on {dueDate} and can no longer be financed or split",
     "InvalidAdvance": (
         "advance {advance} for invoice {invoiceId} must be positive and at most the financier's due {due}"
     ),

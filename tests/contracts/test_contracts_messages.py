@@ -80,7 +80,7 @@ def test_contracts_message_roles_and_dates(net: Net) -> None:
     net.advance_time(11 * DAY)
     with pytest.raises(TransactionReverted) as info:
         net.ledger.finance(net.acct("financier"), 1, advance="900.00")
-    assert str(info.value) == f"invoice 1 matured on {text_time(due)} and can no longer be financed"
+    assert str(info.value) == f"invoice 1 matured on {text_time(due)} and can no longer be financed or split"
 
 
 def test_contracts_message_pause(net: Net) -> None:

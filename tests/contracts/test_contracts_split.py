@@ -154,7 +154,8 @@ def test_contracts_split_depth_bound(net: Net) -> None:
         parent = node
         node, _ = net.split(node, _halves(net.open_amount(node)))
         assert net.lineage(node) == (parent, root, depth)
-    with reverts("SplitLimit", invoiceId=node, depth=MAX_DEPTH + 1, treeParts=2 * MAX_DEPTH + 2):
+    # Budgets down a chain of halves: 64 at the root, then (64 - 2) // 2 = 31, 14, 6.
+    with reverts("SplitLimit", invoiceId=node, depth=MAX_DEPTH + 1, parts=2, budget=6):
         net.split(node, _halves(net.open_amount(node)))
     assert net.invoice(node)["status"] == CONFIRMED
 
@@ -164,18 +165,44 @@ def _halves(units: int, holder: str = "supplier") -> list[tuple[str, int]]:
 
 
 def test_contracts_split_tree_size_bound(net: Net) -> None:
+    """A root may have MAX_TREE_PARTS parts below it; each split shares what it
+    leaves equally among its parts: (64 - 10) // 10 = 5 each here, then 0."""
     root = net.confirmed()
     tier1 = net.split(root, [("supplier", 10_000)] * 10)
-    for part in tier1[:5]:
-        net.split(part, [("supplier", 1_000)] * 10)
-    assert len(net.parts_of(root)) == 60
-    with reverts("SplitLimit", invoiceId=tier1[5], depth=2, treeParts=MAX_TREE_PARTS + 1):
-        net.split(tier1[5], [("supplier", 2_000)] * 5)
-    net.split(tier1[5], [("supplier", 2_500)] * 4)
-    assert len(net.parts_of(root)) == MAX_TREE_PARTS
+    with reverts("SplitLimit", invoiceId=tier1[0], depth=2, parts=6, budget=5):
+        net.split(tier1[0], [("supplier", 1_000)] * 4 + [("supplier", 3_000)] * 2)
+    for part in tier1:
+        net.split(part, [("supplier", 2_000)] * 5)
+    assert len(net.parts_of(root)) == 60 <= MAX_TREE_PARTS
     leaf = net.parts_of(root)[-1]
-    with reverts("SplitLimit", invoiceId=leaf, depth=3, treeParts=MAX_TREE_PARTS + 2):
-        net.split(leaf, _halves(2_500))
+    with reverts("SplitLimit", invoiceId=leaf, depth=3, parts=2, budget=0):
+        net.split(leaf, _halves(2_000))
+
+
+def test_contracts_attack_small_part_holder_cannot_use_up_another_branch(net: Net) -> None:
+    """The holder of a dust part splits it as far as it can: the tier-1 supplier
+    can still split its own part fully (each branch has its own budget)."""
+    root = net.confirmed()
+    kept, dust = net.split(root, [("supplier", 99_900), ("supplier2", 100)])
+    budget = (MAX_TREE_PARTS - 2) // 2  # 31 each
+    tier2 = net.split(dust, [("supplier2", 10)] * MAX_PARTS, holder="supplier2")
+    child = (budget - MAX_PARTS) // MAX_PARTS  # 2 each
+    for part in tier2:
+        net.split(part, [("supplier2", 5)] * child, holder="supplier2")
+    with reverts("SplitLimit", invoiceId=net.parts_of(root)[-1], depth=4, parts=2, budget=0):
+        net.split(net.parts_of(root)[-1], [("supplier2", 2), ("supplier2", 3)], holder="supplier2")
+    mine = net.split(kept, [("supplier", 9_990)] * MAX_PARTS)
+    assert len(mine) == MAX_PARTS
+    assert len(net.parts_of(root)) == 2 + MAX_PARTS + MAX_PARTS * child + MAX_PARTS
+
+
+def test_contracts_split_of_a_matured_receivable_refused(net: Net) -> None:
+    """A receivable past due is not split into new payment instruments."""
+    root = net.confirmed()
+    due = net.invoice(root)["dueDate"]
+    net.mine_at(due)
+    with reverts("InvoiceMatured", invoiceId=root, dueDate=due):
+        net.split(root, _halves(100_000))
 
 
 def test_contracts_split_only_by_an_active_holder_while_live(net: Net) -> None:
