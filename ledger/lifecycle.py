@@ -727,6 +727,7 @@ class Ledger:
             "due": date_text(state.due_ts),
             "issued_at": None if block is None else iso_time(int(block["timestamp"])),
             "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,
+            **{k: v for k, v in self.lineage(invoice_id).items() if k != "invoice_id"},
         }
 
     # -- operator ------------------------------------------------------------

@@ -45,6 +45,9 @@ def print_invoice(d: dict[str, Any]) -> None:
     ):
         if d.get(key) is not None:
             rows.append((label, m(d[key])))
+    if d.get("parent_id") is not None:
+        # A part of a split (multi-tier): no number or document of its own; its lineage instead.
+        rows.append(("part of", f"invoice {d['parent_id']} (root {d['root_id']}, tier {int(d['depth']) + 1})"))
     rows += [
         ("due", d["due"]),
         ("issued", text_time(d["issued_at"]) if d["issued_at"] else None),

@@ -267,3 +267,23 @@ def test_cli_tiers_transfer_bad_input_is_exit_2(cli, home_copy):
     _refused(cli("invoice", "transfer", str(root), "--as", "supplier"), 2)
     _refused(cli("invoice", "transfer", str(root), "--to", "No Such Company Ltd", "--as", "supplier"), 2)
     assert _head(home_copy) == head
+
+
+def test_cli_tiers_show_of_a_part_says_where_it_sits(cli, home_copy):
+    """A part has no number or document of its own: `invoice show` says whose
+    part it is, live from the chain and from the database alike."""
+    root = _confirmed(cli, number="INV-T-SHOW")
+    done = _split(cli, root, "--part", f"{SSP}:25000.00", "--keep", "100000.00")
+    part = done["parts"][0]["invoice_id"]
+    live = _json(cli("invoice", "show", str(part), "--json"))
+    assert (live["parent_id"], live["root_id"], live["depth"], live["number"]) == (root, root, 1, None)
+    assert _json(cli("invoice", "show", str(root), "--json"))["parent_id"] is None
+    text = _ok(cli("invoice", "show", str(part)))
+    assert f"part of      invoice {root} (root {root}, tier 2)\n" in text, text
+    _ok(cli("index", "sync"))
+    at = str(_head(home_copy))
+    indexed = _json(cli("invoice", "show", str(part), "--as-of-block", at, "--json"))
+    assert (indexed["parent_id"], indexed["root_id"], indexed["depth"]) == (root, root, 1)
+    assert f"part of      invoice {root} (root {root}, tier 2)\n" in _ok(
+        cli("invoice", "show", str(part), "--as-of-block", at)
+    )
