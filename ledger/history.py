@@ -280,32 +280,30 @@ def normalised_number(number: str) -> str | None:
         return None
 
 
+def _next_in_tx(events: Sequence[Any], index: int, name: str) -> Any | None:
+    """The log right after ``events[index]`` in the same transaction, if it is a ``name`` event."""
+    if index + 1 >= len(events):
+        return None
+    here, following = events[index], events[index + 1]
+    same_tx = following.tx_hash == here.tx_hash and following.log_index == here.log_index + 1
+    return following if same_tx and following.event == name else None
+
+
 def _cleared_by_split(events: Sequence[Any], index: int) -> bool:
     """Whether the FinancingOfferWithdrawn at ``index`` is the contract
     clearing a listing because the receivable was split: the split's own log
     follows it in the same transaction."""
-    withdrawn = events[index]
-    following = events[index + 1] if index + 1 < len(events) else None
-    return (
-        following is not None
-        and following.event == "InvoiceSplit"
-        and following.tx_hash == withdrawn.tx_hash
-        and following.log_index == withdrawn.log_index + 1
-    )
+    return _next_in_tx(events, index, "InvoiceSplit") is not None
 
 
 def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
     """Whether the FinancingOfferWithdrawn at ``index`` is the contract
     clearing a listing because the receivable changed hands: the transfer's
     own log follows it in the same transaction."""
-    withdrawn = events[index]
-    following = events[index + 1] if index + 1 < len(events) else None
+    following = _next_in_tx(events, index, "Transfer")
     return (
         following is not None
-        and following.event == "Transfer"
-        and following.tx_hash == withdrawn.tx_hash
-        and following.log_index == withdrawn.log_index + 1
-        and following.args.get("from") == withdrawn.args.get("holder")
+        and following.args.get("from") == events[index].args.get("holder")
         and following.args.get("to") not in (None, ZERO_ADDRESS)
     )
 

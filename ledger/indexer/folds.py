@@ -216,30 +216,37 @@ def _listing(state: dict[str, Any], name: str, args: Mapping[str, Any]) -> None:
     )
 
 
+def _new_receivable(amount: int, ev: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of a receivable made by ``ev`` (issued, or a part created):
+    ``amount`` open, nothing paid, never financed."""
+    return {
+        "amount": amount,
+        "paid": 0,
+        "outstanding": amount,
+        "advance": 0,
+        "financier": None,
+        "seller": None,
+        "financier_due": None,
+        "financier_paid": 0,
+        "reserve_released": 0,
+        "issued_block": ev["block_number"],
+        "issued_at": ev["block_time"],
+    }
+
+
 def _issued(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
-    amount = int(args["amount"])
     due_at = utc_from_timestamp(int(args["dueDate"]))
     state.update(
+        _new_receivable(int(args["amount"]), ev),
         supplier=args["supplier"],
         buyer=args["buyer"],
         currency=args["currency"],
-        amount=amount,
-        paid=0,
-        outstanding=amount,
-        advance=0,
-        financier=None,
         status=ISSUED,
         due_at=due_at,
         due_date=business_date(due_at),  # the business date (ledger.business_time): rebuild after a zone change
         number=args["number"],
         number_normalised=normalised_number(args["number"]),
         doc_hash=args["docHash"],
-        seller=None,
-        financier_due=None,
-        financier_paid=0,
-        reserve_released=0,
-        issued_block=ev["block_number"],
-        issued_at=ev["block_time"],
         parent_id=None,
         root_id=ev["invoice_id"],
         depth=0,
@@ -259,23 +266,12 @@ def _tree_event(
         state.update(status=SPLIT, outstanding=0)
         _clear_offer(state)  # the contract clears it (FinancingOfferWithdrawn) as well
         return
-    amount = int(args["amount"])
     state.update(
+        _new_receivable(int(args["amount"]), ev),
         holder=args["holder"],
-        amount=amount,
-        paid=0,
-        outstanding=amount,
-        advance=0,
-        financier=None,
         status=CONFIRMED,
         number=None,
         number_normalised=None,
-        seller=None,
-        financier_due=None,
-        financier_paid=0,
-        reserve_released=0,
-        issued_block=ev["block_number"],
-        issued_at=ev["block_time"],
         parent_id=int(args["parentId"]),
         root_id=int(args["rootId"]),
         depth=int(args["depth"]),

@@ -152,31 +152,18 @@ class Reorgs:
 
     def _touched_above(self, conn: Connection, scope: Scope, number: int) -> tuple[Scope, list[int], list[str]]:
         """The invoices and participants of ``scope`` with events above block ``number``."""
-        e = EVENTS
-        ids = [
-            int(r[0])
-            for r in conn.execute(
-                select(e.c.invoice_id)
-                .distinct()
-                .where(
-                    e.c.chain_id == self.chain_id,
-                    e.c.contract == scope.invoice_contract,
-                    e.c.block_number > number,
-                    e.c.invoice_id.is_not(None),
-                )
-            )
-        ]
-        accounts = [
-            str(r[0])
-            for r in conn.execute(
-                select(e.c.account)
-                .distinct()
-                .where(
-                    e.c.chain_id == self.chain_id,
-                    e.c.contract == scope.registry_contract,
-                    e.c.block_number > number,
-                    e.c.account.is_not(None),
-                )
-            )
-        ]
+        ids = [int(v) for v in self._distinct_above(conn, EVENTS.c.invoice_id, scope.invoice_contract, number)]
+        accounts = [str(v) for v in self._distinct_above(conn, EVENTS.c.account, scope.registry_contract, number)]
         return scope, ids, accounts
+
+    def _distinct_above(self, conn: Connection, column: Any, contract: str, number: int) -> list[Any]:
+        """The distinct non-null values of an events ``column`` of ``contract`` above block ``number``."""
+        e = EVENTS
+        query = (
+            select(column)
+            .distinct()
+            .where(
+                e.c.chain_id == self.chain_id, e.c.contract == contract, e.c.block_number > number, column.is_not(None)
+            )
+        )
+        return [r[0] for r in conn.execute(query)]
