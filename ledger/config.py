@@ -29,6 +29,8 @@ from ledger.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_CHAIN_ID = 31337
+#: The contract's MAX_GRACE_PERIOD, in days.
+MAX_GRACE_PERIOD_DAYS = 365
 DEFAULT_PORT = 8545
 
 
@@ -49,6 +51,10 @@ class Settings:
     node_modules: Path = field(default_factory=lambda: REPO_ROOT / "node_modules")
     #: Longest time from issue to due date that `scf deploy` sets on chain, in days (10 years).
     max_tenor_days: int = 3653
+    #: Days after the due date before the holder of an unfinanced receivable may
+    #: declare a default, set on chain by `scf deploy`; also the grace a financing
+    #: agrees unless `scf invoice finance --grace-days` says otherwise (0 to 365).
+    grace_period_days: int = 7
     #: Seconds a new default admin of the contracts waits before it can accept (two-step transfer).
     admin_delay: int = 86400
     #: The business time zone (IANA name): dates typed and shown are dates
@@ -91,6 +97,7 @@ _ENV = {
     "db_url": "SCF_DB_URL",
     "node_modules": "SCF_NODE_MODULES",
     "max_tenor_days": "SCF_MAX_TENOR_DAYS",
+    "grace_period_days": "SCF_GRACE_PERIOD_DAYS",
     "admin_delay": "SCF_ADMIN_DELAY",
     "timezone": "SCF_TIMEZONE",
 }
@@ -169,6 +176,10 @@ def load_settings(**overrides: Any) -> Settings:
     if settings.evm_version not in _EVM_VERSIONS:
         raise ConfigError(
             f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
+        )
+    if not 0 <= settings.grace_period_days <= MAX_GRACE_PERIOD_DAYS:
+        raise ConfigError(
+            f"invalid grace_period_days {settings.grace_period_days}: use 0 to {MAX_GRACE_PERIOD_DAYS} days"
         )
     use_zone(parse_zone(settings.timezone, sources.get("timezone", "timezone")))
     return settings

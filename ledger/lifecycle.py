@@ -368,6 +368,10 @@ class Ledger:
             **self._tx(receipt),
         }
 
+    def grace_period(self) -> int:
+        """The deployment's grace period on chain, in seconds (``gracePeriod()``)."""
+        return int(self.sender.call(self.invoices.functions.gracePeriod()))
+
     def invoice_state(self, invoice_id: int) -> ChainInvoice:
         """``getInvoice`` of ``invoice_id`` (refused as ``InvoiceNotFound`` if there is none)."""
         return ChainInvoice.from_struct(self.sender.call(self.invoices.functions.getInvoice(invoice_id)))
@@ -467,6 +471,8 @@ class Ledger:
         expected_due: int | None = None,
         expected_seller: str | None = None,
         deadline: int | None = None,
+        recourse: bool = False,
+        grace_seconds: int | None = None,
     ) -> dict[str, Any]:
         """Fund a listed receivable on the terms the financier sees now (or was
         given): a changed invoice, payment or holder reverts instead of being
@@ -474,7 +480,10 @@ class Ledger:
         later payments (default: the whole open amount, i.e. discounting, no
         reserve); the rest of the open amount is the seller's reserve, paid to
         it by the contract as the buyer pays. ``deadline`` (unix seconds,
-        default now + TERMS_VALIDITY) voids the terms on chain after it."""
+        default now + TERMS_VALIDITY) voids the terms on chain after it.
+        ``recourse``: after a default the financier may make the seller buy
+        the receivable back; ``grace_seconds`` after the due date before a
+        default may be declared (default: the deployment's grace period)."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
         outstanding = state.outstanding
@@ -501,6 +510,8 @@ class Ledger:
             state.paid if expected_paid is None else expected_paid,
             state.due_ts if expected_due is None else expected_due,
             deadline,
+            recourse,
+            self.grace_period() if grace_seconds is None else grace_seconds,
         )
         fn = self.invoices.functions.finance(invoice_id, terms)
         self._ensure_allowance(financier, currency, units, fn)

@@ -38,7 +38,19 @@ DEV_ADDRESSES: dict[str, str] = {
 #: The zero address: no holder (burnt), or any financier (an open listing).
 ZERO_ADDRESS = "0x" + "00" * 20
 #: IInvoiceToken.Status by value (the contract's enum; append only).
-STATUS_NAMES = ("None", "Issued", "Confirmed", "Financed", "PartiallyPaid", "Paid", "Cancelled", "Split")
+STATUS_NAMES = (
+    "None",
+    "Issued",
+    "Confirmed",
+    "Financed",
+    "PartiallyPaid",
+    "Paid",
+    "Cancelled",
+    "Split",
+    "Disputed",
+    "Defaulted",
+    "WrittenOff",
+)
 
 
 class InvoiceStatus(IntEnum):
@@ -53,6 +65,9 @@ class InvoiceStatus(IntEnum):
     PAID = 5
     CANCELLED = 6
     SPLIT = 7
+    DISPUTED = 8
+    DEFAULTED = 9
+    WRITTEN_OFF = 10
 
     @property
     def label(self) -> str:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Invoice receivables as ERC-721 tokens (version 3)
+/// @title Invoice receivables as ERC-721 tokens (version 4)
 /// @notice A supplier issues an invoice to a buyer; the buyer confirms it; the
 /// holder of the token is the party the buyer pays. A financier funds a
 /// confirmed invoice once, ever, by delivery versus payment and only with the
@@ -34,8 +34,20 @@ pragma solidity ^0.8.24;
 /// match invoices should compare the normalised form, which shows them.
 ///
 /// Pause stops every state change, repayment included (it is the emergency
-/// brake); suspension and KYC expiry stop new business but never a buyer's
-/// repayment.
+/// brake); suspension and KYC expiry stop new business (issuing, confirming,
+/// listing, financing, splitting, transferring, extending) but never the
+/// enforcement or settlement of existing terms: a buyer's repayment, raising or
+/// withdrawing a dispute, a credit note, declaring a default, a write-off or a
+/// buy-back.
+///
+/// When things go wrong: overdue is derived (past due, not fully paid). After
+/// the due date plus the grace period the holder may declare a default; the
+/// buyer can still pay (recoveries, settled as any payment), the holder may
+/// write its claim off (payments are still received), and under a financing
+/// with recourse the seller buys the receivable back. The buyer disputes;
+/// the buyer withdraws the dispute or the creditor issues a credit note
+/// (dilution is the seller's risk). The buyer proposes a later due date; the
+/// holder accepts it.
 interface IInvoiceToken {
     /// @notice Lifecycle states. Numbering is part of the ABI: append only.
     /// A financed invoice that is partly paid is PartiallyPaid; whether it is
@@ -49,7 +61,16 @@ interface IInvoiceToken {
         Paid,
         Cancelled,
         /// @notice Closed by a split: its open amount now lives in its parts.
-        Split
+        Split,
+        /// @notice The buyer disputes it (`disputedFrom` keeps the status it left); it is
+        /// not paid, financed, split, moved or defaulted until the dispute is resolved.
+        Disputed,
+        /// @notice Declared in default by its holder after the due date plus the grace
+        /// period; the buyer can still pay (a recovery), through the same settlement.
+        Defaulted,
+        /// @notice Defaulted, then written off by its holder; later payments are still
+        /// received (recoveries). Fully paid, it becomes Paid.
+        WrittenOff
     }
 
     /// @notice On-chain state of one invoice, as the rules read it.
@@ -69,6 +90,15 @@ interface IInvoiceToken {
         uint256 financierDue;
         /// @notice What the financier side has received of `financierDue` so far.
         uint256 financierPaid;
+        /// @notice Whether the financing gives recourse to the seller after a default.
+        bool recourse;
+        /// @notice Seconds after the due date before the holder may declare a default:
+        /// the financing's, or the deployment's for an unfinanced receivable.
+        uint32 gracePeriod;
+        /// @notice While Disputed, the status the dispute interrupted (None otherwise).
+        Status disputedFrom;
+        /// @notice A due date the buyer proposed and the holder has not accepted (0 for none).
+        uint64 proposedDueDate;
     }
 
     /// @notice Terms a financier priced; `finance` reverts unless the invoice still matches them.
@@ -89,6 +119,12 @@ interface IInvoiceToken {
         uint64 dueDate;
         /// @notice Unix time after which these terms are void.
         uint64 deadline;
+        /// @notice With recourse: after a default the holder may make the seller buy it back
+        /// ({buyBack}). Without, the loss stays with the financier.
+        bool recourse;
+        /// @notice Seconds after the due date before the holder may declare a default (at
+        /// most MAX_GRACE_PERIOD); clients pass the deployment's {gracePeriod} unless agreed otherwise.
+        uint32 gracePeriod;
     }
 
     /// @notice Where a receivable sits in its tree: a root (an issued invoice) has
@@ -197,6 +233,31 @@ interface IInvoiceToken {
     error SplitFinanced(uint256 invoiceId, address seller);
     /// @notice The longest tenor must be at least one day.
     error InvalidMaxTenor(uint64 maxTenor);
+    /// @notice A grace period is at most MAX_GRACE_PERIOD seconds.
+    error InvalidGracePeriod(uint256 gracePeriod);
+    /// @notice Only a Confirmed, Financed or PartiallyPaid receivable is disputed, extended or defaulted.
+    error InvoiceNotOpen(uint256 invoiceId, Status status);
+    /// @notice The receivable is not in dispute.
+    error InvoiceNotDisputed(uint256 invoiceId, Status status);
+    /// @notice A credit note needs an open receivable (disputed or not).
+    error CreditNoteNotAllowed(uint256 invoiceId, Status status);
+    /// @notice Only the creditor issues a credit note: the seller of a financed
+    /// receivable (dilution is its risk), otherwise the holder.
+    error NotCreditor(uint256 invoiceId, address account, address creditor);
+    /// @notice A credit note is 1 minor unit to the open amount.
+    error InvalidCreditNote(uint256 invoiceId, uint256 credit, uint256 outstanding);
+    /// @notice A new due date is later than the current one and within the longest tenor from now.
+    error InvalidExtension(uint256 invoiceId, uint64 proposedDueDate, uint64 dueDate, uint256 latestDueDate);
+    /// @notice The holder accepts only the due date the buyer proposed (0: none proposed).
+    error ExtensionNotProposed(uint256 invoiceId, uint64 dueDate, uint64 proposedDueDate);
+    /// @notice A default is declared only after the due date plus the grace period.
+    error DefaultBeforeGrace(uint256 invoiceId, uint256 defaultableAfter, uint256 nowTimestamp);
+    /// @notice Write-off and buy-back need a Defaulted receivable.
+    error InvoiceNotDefaulted(uint256 invoiceId, Status status);
+    /// @notice Buy-back needs a financing made with recourse.
+    error NoRecourse(uint256 invoiceId);
+    /// @notice Nothing is owed to the holder (write-off), or the seller already holds it (buy-back).
+    error NothingOwed(uint256 invoiceId);
 
     /// @notice Emitted when `supplier` issues invoice `invoiceId` with invoice
     /// number `number` (as the supplier wrote it) to `buyer`.
@@ -225,8 +286,15 @@ interface IInvoiceToken {
     event FinancingOfferWithdrawn(uint256 indexed invoiceId, address indexed holder);
     /// @notice Emitted when `financier` pays `advance` to `seller` and takes the
     /// receivable; it is due `due` of the buyer's later payments, the seller the rest.
+    /// `recourse` and `gracePeriod` are the financing's default terms.
     event InvoiceFinanced(
-        uint256 indexed invoiceId, address indexed financier, address indexed seller, uint256 advance, uint256 due
+        uint256 indexed invoiceId,
+        address indexed financier,
+        address indexed seller,
+        uint256 advance,
+        uint256 due,
+        bool recourse,
+        uint32 gracePeriod
     );
     /// @notice Emitted when the buyer pays `amount`: `toHolder` of it to the holder
     /// `payee`, the rest to the seller (see {ReserveReleased}); `totalPaid` is the running total.
@@ -265,6 +333,38 @@ interface IInvoiceToken {
     event CurrencyAcceptanceChanged(address indexed currency, uint16 currencyId, bool accepted);
     /// @notice Emitted when the operator changes how far after issue a due date may lie.
     event MaxTenorChanged(uint64 maxTenor);
+    /// @notice Emitted when the operator changes the grace period of unfinanced receivables.
+    event GracePeriodChanged(uint32 gracePeriod);
+    /// @notice Emitted when the buyer disputes a receivable (`reason`: hash of its
+    /// statement, which stays off chain); `previous` is the status it interrupts.
+    event InvoiceDisputed(uint256 indexed invoiceId, address indexed buyer, bytes32 reason, Status previous);
+    /// @notice Emitted when the buyer withdraws its dispute; the receivable is `restored` to its status before.
+    event DisputeWithdrawn(uint256 indexed invoiceId, address indexed buyer, Status restored);
+    /// @notice Emitted when `issuer` (the creditor) reduces the receivable by `credit`
+    /// to `newAmount` (dilution), paying `toHolder` of it to the holder `holder` when the
+    /// holder is a financier; `status` is the receivable's status after (a dispute ends).
+    event CreditNoteIssued(
+        uint256 indexed invoiceId,
+        address indexed issuer,
+        address indexed holder,
+        uint256 credit,
+        uint256 newAmount,
+        uint256 toHolder,
+        bytes32 noteHash,
+        Status status
+    );
+    /// @notice Emitted when the buyer proposes to move the due date from `dueDate` to `proposedDueDate`.
+    event ExtensionProposed(uint256 indexed invoiceId, address indexed buyer, uint64 dueDate, uint64 proposedDueDate);
+    /// @notice Emitted when the holder accepts the buyer's new due date.
+    event MaturityExtended(uint256 indexed invoiceId, address indexed holder, uint64 oldDueDate, uint64 newDueDate);
+    /// @notice Emitted when the holder declares a default: `outstanding` is the buyer's
+    /// open amount, `holderClaim` the part of it owed to the holder.
+    event InvoiceDefaulted(uint256 indexed invoiceId, address indexed holder, uint256 outstanding, uint256 holderClaim);
+    /// @notice Emitted when the seller buys a defaulted receivable back under recourse,
+    /// paying `amount` (the holder's outstanding due) to `holder`; the token goes to the seller.
+    event InvoiceBoughtBack(uint256 indexed invoiceId, address indexed seller, address indexed holder, uint256 amount);
+    /// @notice Emitted when the holder writes off its unpaid claim `amount` of a defaulted receivable.
+    event InvoiceWrittenOff(uint256 indexed invoiceId, address indexed holder, uint256 amount);
 
     /// @notice Issue an invoice as the calling supplier; returns its id (from 1).
     /// @param buyer The buyer, an active participant with the buyer role.
@@ -337,6 +437,49 @@ interface IInvoiceToken {
     /// receivable: an unsplit one is paid as by {repay}.
     function repayRoot(uint256 rootId, uint256 amount) external;
 
+    /// @notice Dispute a Confirmed, Financed or PartiallyPaid receivable, as its buyer,
+    /// with the hash of a statement of reasons. Until resolved it is not paid,
+    /// financed, split, transferred or defaulted; a listing is cleared.
+    function dispute(uint256 invoiceId, bytes32 reason) external;
+
+    /// @notice Withdraw a dispute, as the buyer: the receivable returns to where it was.
+    function withdrawDispute(uint256 invoiceId) external;
+
+    /// @notice Reduce the receivable by `credit` (dilution), as its creditor: the seller
+    /// of a financed one, otherwise the holder. Resolves a dispute. When a financier
+    /// holds it, the seller pays the financier, in the same transaction, what the
+    /// reduced open amount no longer covers of its due: max(0, (due - paid to it) -
+    /// (new open amount)), so a financier's due is never silently reduced. A credit
+    /// note of the whole open amount closes it: Paid if anything was paid, else Cancelled.
+    function issueCreditNote(uint256 invoiceId, uint256 credit, bytes32 noteHash) external;
+
+    /// @notice Propose a later due date, as the buyer (active): after the current one,
+    /// within `maxTenor` from now. Replaces an earlier proposal.
+    function proposeExtension(uint256 invoiceId, uint64 newDueDate) external;
+
+    /// @notice Accept the buyer's proposed due date, as the holder (active; the financier
+    /// if financed); `newDueDate` must equal the proposal.
+    function acceptExtension(uint256 invoiceId, uint64 newDueDate) external;
+
+    /// @notice Declare a default, as the holder, after the due date plus the grace period
+    /// (the financing's, or the deployment's). The buyer can still pay.
+    function declareDefault(uint256 invoiceId) external;
+
+    /// @notice Write off the holder's unpaid claim on a defaulted receivable, as the holder.
+    function writeOff(uint256 invoiceId) external;
+
+    /// @notice Under recourse, after a default: the seller pays the holder its outstanding
+    /// due and takes the receivable back, in one transaction. Called by the holder (a
+    /// demand: the payment is drawn on the seller's allowance) or by the seller.
+    function buyBack(uint256 invoiceId) external;
+
+    /// @notice Set the grace period of unfinanced receivables and the default offered
+    /// to new financings, in seconds (operator).
+    function setGracePeriod(uint32 gracePeriod) external;
+
+    /// @notice The deployment's grace period, in seconds.
+    function gracePeriod() external view returns (uint32);
+
     /// @notice Where a receivable sits in its tree.
     function getLineage(uint256 invoiceId) external view returns (Lineage memory);
 
@@ -380,6 +523,6 @@ interface IInvoiceToken {
     /// @notice The longest time from issue to due date, in seconds.
     function maxTenor() external view returns (uint64);
 
-    /// @notice The contract's version (3 for this interface: version 2 plus multi-tier parts).
+    /// @notice The contract's version (4 for this interface: version 3 plus disputes, credit notes, extensions, defaults, write-offs and recourse).
     function version() external pure returns (uint256);
 }

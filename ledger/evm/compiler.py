@@ -23,8 +23,8 @@ from ledger.errors import CompileError
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 SOLCJS_ADAPTER = Path(__file__).resolve().parent.parent / "tools" / "solcjs.cjs"
-#: Contracts that get deployed (the rest are interfaces), the linked library InvoiceNumbers included.
-DEPLOYABLE = ("ParticipantRegistry", "InvoiceNumbers", "InvoiceToken", "SettlementToken")
+#: Contracts that get deployed (the rest are interfaces), the linked libraries included.
+DEPLOYABLE = ("ParticipantRegistry", "InvoiceNumbers", "Settlement", "Remedies", "InvoiceToken", "SettlementToken")
 
 _IMPORT_RE = re.compile(r'^\s*import\s+(?:[^"\']*from\s+)?["\']([^"\']+)["\']', re.MULTILINE)
 

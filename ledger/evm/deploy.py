@@ -1,5 +1,5 @@
-"""`scf deploy`: compile if needed, deploy the registry, the invoice-number
-library, the invoice token (linked to the library) and the HKD settlement
+"""`scf deploy`: compile if needed, deploy the registry, the linked libraries
+(invoice numbers, settlement, remedies), the invoice token (linked to them) and the HKD settlement
 token, wire them, and write the deployment record."""
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = ({"symbol": "HKD", "name": "Hong
 
 
 #: The linked libraries of each contract: library name -> its source unit.
-LIBRARIES: dict[str, dict[str, str]] = {"InvoiceToken": {"InvoiceNumbers": "contracts/InvoiceNumbers.sol"}}
+LIBRARIES: dict[str, dict[str, str]] = {
+    "InvoiceToken": {
+        "InvoiceNumbers": "contracts/InvoiceNumbers.sol",
+        "Settlement": "contracts/Settlement.sol",
+        "Remedies": "contracts/Remedies.sol",
+    }
+}
 
 
 def link_placeholder(unit: str, name: str) -> str:
@@ -127,8 +133,8 @@ def deploy(
     force: bool = False,
     roles: dict[str, str] | None = None,
 ) -> Deployment:
-    """Deploy version 3 of the contracts (the invoice-number library first,
-    linked into the invoice token). ``roles`` may give the default admin
+    """Deploy version 4 of the contracts (the libraries first: invoice
+    numbers, settlement and remedies, linked into the invoice token). ``roles`` may give the default admin
     (``admin``), the operator (``operator``: admits, suspends, pauses), the
     currency manager (``currency_manager``) and the test token's minter
     (``minter``) to other addresses; each defaults to the deployer. The
@@ -142,7 +148,7 @@ def deploy(
     holders.update(roles or {})
     delay = int(settings.admin_delay)
     registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
-    numbers = _deploy_one(sender, build, "InvoiceNumbers", signer)
+    libraries = {name: _deploy_one(sender, build, name, signer) for name in LIBRARIES["InvoiceToken"]}
     invoices = _deploy_one(
         sender,
         build,
@@ -154,9 +160,10 @@ def deploy(
         signer.address,
         delay,
         int(settings.max_tenor_days) * 86400,
-        libraries={"InvoiceNumbers": numbers.address},
+        int(settings.grace_period_days) * 86400,
+        libraries={name: library.address for name, library in libraries.items()},
     )
-    contracts = {"ParticipantRegistry": registry, "InvoiceNumbers": numbers, "InvoiceToken": invoices}
+    contracts = {"ParticipantRegistry": registry, **libraries, "InvoiceToken": invoices}
     token_contract = w3.eth.contract(address=Web3.to_checksum_address(invoices.address), abi=invoices.abi)
     currencies = _deploy_settlement_tokens(sender, build, signer, holders, token_contract, contracts)
     manager_role = Web3.keccak(text="CURRENCY_MANAGER_ROLE")

@@ -28,6 +28,10 @@ STRUCT_FIELDS = (
     "seller",
     "financierDue",
     "financierPaid",
+    "recourse",
+    "gracePeriod",
+    "disputedFrom",
+    "proposedDueDate",
 )
 
 
@@ -48,11 +52,19 @@ class ChainInvoice:
     seller: str | None
     financier_due: int
     financier_paid: int
+    #: Contract v4: the financing's recourse; the grace period in seconds (the
+    #: financing's, else the deployment's); the status a dispute interrupted
+    #: (0 when not disputed); a proposed due date (unix seconds, 0 for none).
+    recourse: bool = False
+    grace_period: int = 0
+    disputed_from: int = 0
+    proposed_due_ts: int = 0
 
     @classmethod
     def from_struct(cls, struct: Sequence[Any]) -> ChainInvoice:
         """From the decoded tuple, in :data:`STRUCT_FIELDS` order."""
-        (supplier, buyer, currency, due, status, amount, paid, seller, financier_due, financier_paid) = struct
+        (supplier, buyer, currency, due, status, amount, paid, seller, financier_due, financier_paid) = struct[:10]
+        recourse, grace, disputed_from, proposed = struct[10:14]
         return cls(
             supplier=str(supplier),
             buyer=str(buyer),
@@ -64,6 +76,10 @@ class ChainInvoice:
             seller=someone(str(seller)),
             financier_due=int(financier_due),
             financier_paid=int(financier_paid),
+            recourse=bool(recourse),
+            grace_period=int(grace),
+            disputed_from=int(disputed_from),
+            proposed_due_ts=int(proposed),
         )
 
     @property
@@ -93,6 +109,11 @@ class ChainInvoice:
         return 0 if self.split else self.amount - self.paid
 
     @property
+    def defaultable_after(self) -> int:
+        """Unix time after which the holder may declare a default (due date plus grace)."""
+        return self.due_ts + self.grace_period
+
+    @property
     def financier_open(self) -> int:
         """What the holder of a financed invoice is still due."""
         return self.financier_due - self.financier_paid
@@ -110,4 +131,8 @@ class ChainInvoice:
             "seller": self.seller,
             "financier_due": self.financier_due,
             "financier_paid": self.financier_paid,
+            "recourse": self.recourse,
+            "grace_period": self.grace_period,
+            "disputed_from": self.disputed_from,
+            "proposed_due_ts": self.proposed_due_ts,
         }

@@ -56,6 +56,8 @@ def test_contracts_finance_delivery_versus_payment(net: Net) -> None:
         "seller": net.addr("supplier"),
         "advance": 95_000,
         "due": 98_000,
+        "recourse": False,
+        "gracePeriod": 7 * 86400,
     }
     (moved,) = net.events(receipt, "Transfer")
     assert dict(moved) == {"from": net.addr("supplier"), "to": net.addr("financier"), "tokenId": 1}
@@ -248,7 +250,7 @@ def test_contracts_finance_unconfirmed(net: Net) -> None:
 def test_contracts_finance_cancelled(net: Net) -> None:
     net.issue()
     net.ledger.cancel(net.acct("supplier"), 1)
-    terms = (90_000, AMOUNT, net.addr("supplier"), AMOUNT, 0, due_timestamp(net.due(30)), net.now() + 3600)
+    terms = (90_000, AMOUNT, net.addr("supplier"), AMOUNT, 0, due_timestamp(net.due(30)), net.now() + 3600, False, 0)
     with reverts("InvoiceNotConfirmed", invoiceId=1, status=CANCELLED):
         net.send(net.invoices.functions.finance(1, terms), "financier")
 

@@ -55,8 +55,8 @@ def test_contracts_snapshot_revert_restores_chain_time(net: Net) -> None:
     assert net.now() < before + 1000 * DAY
 
 
-def test_contracts_version_is_3(net: Net) -> None:
-    assert net.invoices.functions.version().call() == 3
+def test_contracts_version_is_4(net: Net) -> None:
+    assert net.invoices.functions.version().call() == 4
 
 
 def test_contracts_chain_invoice_unpacks_get_invoice(net: Net) -> None:
@@ -121,6 +121,10 @@ def test_contracts_issue_mints_token_and_registers_number(net: Net, tmp_path: Pa
         "seller": ZERO_ADDRESS,
         "financierDue": 0,
         "financierPaid": 0,
+        "recourse": False,
+        "gracePeriod": 7 * 86400,
+        "disputedFrom": 0,
+        "proposedDueDate": 0,
     }
     assert net.listing(1) == (ZERO_ADDRESS, 0, 0)
 

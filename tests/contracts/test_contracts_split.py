@@ -48,7 +48,7 @@ def test_contracts_split_constants_match_the_design(net: Net) -> None:
 
 def test_contracts_code_size_below_eip170(net: Net) -> None:
     """The deployed runtime code (eth_getCode) of every contract fits EIP-170."""
-    for name in ("InvoiceToken", "InvoiceNumbers", "ParticipantRegistry"):
+    for name in ("InvoiceToken", "InvoiceNumbers", "Settlement", "Remedies", "ParticipantRegistry"):
         address = net.ledger.deployment.contract(name).address
         size = len(net.ledger.w3.eth.get_code(Web3.to_checksum_address(address)))
         assert 0 < size < EIP170_LIMIT, f"{name} runtime code is {size:,} bytes; EIP-170 allows {EIP170_LIMIT:,}"
@@ -273,7 +273,7 @@ def test_contracts_split_parent_is_closed(net: Net) -> None:
     with reverts("InvoiceNotConfirmed", invoiceId=root, status=SPLIT):
         net.send(net.offer_fn(root), "supplier")
     net.approve_hkd("financier", 90_000)
-    terms = (90_000, 100_000, net.addr("supplier"), 100_000, 0, net.invoice(root)["dueDate"], net.now() + 3600)
+    terms = (90_000, 100_000, net.addr("supplier"), 100_000, 0, net.invoice(root)["dueDate"], net.now() + 3600, False, 0)
     with reverts("InvoiceNotConfirmed", invoiceId=root, status=SPLIT):
         net.send(net.invoices.functions.finance(root, terms), "financier")
 
@@ -741,18 +741,24 @@ def test_contracts_ledger_reference_hash() -> None:
 # -- the linked library ---------------------------------------------------------------------
 
 
-def test_contracts_invoice_token_is_linked_to_its_number_library(net: Net, build: Any) -> None:
+def test_contracts_invoice_token_is_linked_to_its_libraries(net: Net, build: Any) -> None:
+    """InvoiceToken calls three linked libraries (numbers, settlement, remedies): each
+    placeholder is linked to the recorded library, and a missing one is refused."""
     from ledger.errors import DeploymentError
     from ledger.evm.deploy import LIBRARIES, link, link_placeholder
 
-    placeholder = link_placeholder("contracts/InvoiceNumbers.sol", "InvoiceNumbers")
     unlinked = build.artifact("InvoiceToken").bytecode
-    assert unlinked.count(placeholder) >= 1
-    library = net.ledger.deployment.contract("InvoiceNumbers").address
-    linked = link(unlinked, {"InvoiceNumbers": library}, LIBRARIES["InvoiceToken"])
-    assert "__$" not in linked and library.lower()[2:] in linked
-    with pytest.raises(DeploymentError, match="unlinked library"):
-        link(unlinked, {}, LIBRARIES["InvoiceToken"])
-    # The deployed token calls the recorded library.
+    units = LIBRARIES["InvoiceToken"]
+    assert set(units) == {"InvoiceNumbers", "Settlement", "Remedies"}
+    addresses = {name: net.ledger.deployment.contract(name).address for name in units}
+    for name, unit in units.items():
+        assert unlinked.count(link_placeholder(unit, name)) >= 1, name
+    linked = link(unlinked, addresses, units)
+    assert "__$" not in linked
+    for name in units:
+        with pytest.raises(DeploymentError, match="unlinked library"):
+            link(unlinked, {k: v for k, v in addresses.items() if k != name}, units)
+    # The deployed token calls the recorded libraries.
     code = net.ledger.w3.eth.get_code(Web3.to_checksum_address(net.ledger.deployment.contract("InvoiceToken").address))
-    assert bytes.fromhex(library[2:]) in bytes(code)
+    for address in addresses.values():
+        assert bytes.fromhex(address[2:]) in bytes(code)

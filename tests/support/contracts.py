@@ -206,6 +206,8 @@ class Net(Lifecycle):
         paid: int | None = None,
         due_date: int | None = None,
         deadline: int | None = None,
+        recourse: bool = False,
+        grace: int | None = None,
     ) -> tuple[Any, ...]:
         """IInvoiceToken.FinancingTerms priced on the invoice as it is now, unless overridden
         (``due`` defaults to the open amount: no reserve)."""
@@ -218,6 +220,8 @@ class Net(Lifecycle):
             inv["paid"] if paid is None else paid,
             inv["dueDate"] if due_date is None else due_date,
             self.now() + 3600 if deadline is None else deadline,
+            recourse,
+            inv["gracePeriod"] if grace is None else grace,
         )
 
     def finance_fn(self, invoice_id: int, advance: int, **kw: Any) -> Any:
