@@ -136,6 +136,18 @@ def _recorded_node_port(home: Path) -> int | None:
         return None
 
 
+def _check(settings: Settings) -> None:
+    """ConfigError for values no deployment accepts."""
+    if settings.evm_version not in _EVM_VERSIONS:
+        raise ConfigError(
+            f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
+        )
+    if not 0 <= settings.grace_period_days <= MAX_GRACE_PERIOD_DAYS:
+        raise ConfigError(
+            f"invalid grace_period_days {settings.grace_period_days}: use 0 to {MAX_GRACE_PERIOD_DAYS} days"
+        )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Resolve settings; ``overrides`` are command-line values (None = unset).
     Also makes the settings' time zone this process's business time zone
@@ -173,13 +185,6 @@ def load_settings(**overrides: Any) -> Settings:
         port = values.get("node_port") or _recorded_node_port(home) or DEFAULT_PORT
         values["rpc_url"] = f"http://127.0.0.1:{port}"
     settings = replace(Settings(), home=home, **values)
-    if settings.evm_version not in _EVM_VERSIONS:
-        raise ConfigError(
-            f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
-        )
-    if not 0 <= settings.grace_period_days <= MAX_GRACE_PERIOD_DAYS:
-        raise ConfigError(
-            f"invalid grace_period_days {settings.grace_period_days}: use 0 to {MAX_GRACE_PERIOD_DAYS} days"
-        )
+    _check(settings)
     use_zone(parse_zone(settings.timezone, sources.get("timezone", "timezone")))
     return settings

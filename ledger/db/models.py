@@ -419,6 +419,25 @@ class Invoice(Base):
     parent_id: Mapped[int | None] = mapped_column(BigInteger)
     root_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     depth: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    #: When things go wrong (contracts version 4; see :class:`Incident` for each event).
+    #: Credit notes so far (the face amount at issue or split is ``amount + credited``).
+    credited: Mapped[Amount] = mapped_column(default=0, server_default=text("0"))
+    #: The financing's terms: recourse to the seller after a default, and its grace
+    #: period in seconds (None while unfinanced: the deployment's applies).
+    recourse: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    grace_period: Mapped[int | None] = mapped_column(Integer)
+    #: While Disputed: the status the dispute interrupted.
+    disputed_from: Mapped[str | None] = mapped_column(String(16))
+    #: A due date the buyer proposed that the holder has not accepted.
+    proposed_due_at: Mapped[UtcTime | None]
+    #: Maturity extensions accepted.
+    extensions: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    defaulted_block: Mapped[BlockNumber | None]
+    defaulted_at: Mapped[UtcTime | None]
+    #: The holder's claim written off (InvoiceWrittenOff.amount).
+    written_off: Mapped[Amount] = mapped_column(default=0, server_default=text("0"))
+    #: What the buyer paid after the default (recoveries, to holder and seller together).
+    recovered: Mapped[Amount] = mapped_column(default=0, server_default=text("0"))
     updated_block: Mapped[BlockNumber]
     updated_at: Mapped[UtcTime]
 
@@ -449,6 +468,9 @@ class Financing(Base):
     seller: Mapped[Address]
     advance: Mapped[Amount]
     due: Mapped[Amount] = mapped_column(server_default=text("0"))
+    #: Contracts version 4: recourse to the seller after a default; grace period in seconds.
+    recourse: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    grace_period: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     currency: Mapped[Address]
     block_number: Mapped[BlockNumber]
     block_hash: Mapped[Hash32]
@@ -486,12 +508,83 @@ class Repayment(Base):
     to_seller: Mapped[Amount] = mapped_column(server_default=text("0"))
     seller: Mapped[Address | None]
     total_paid: Mapped[Amount]
+    #: Paid while the invoice was Defaulted or WrittenOff (a recovery).
+    recovery: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     currency: Mapped[Address]
     block_number: Mapped[BlockNumber]
     block_hash: Mapped[Hash32]
     block_time: Mapped[UtcTime]
     tx_hash: Mapped[Hash32]
     log_index: Mapped[int] = mapped_column(Integer)
+
+
+class Incident(Base):
+    """One event of when things go wrong (contracts version 4), by ``kind``:
+
+    ========================  ==============  ==============  =========================================
+    kind (event)              actor           counterparty    amounts, reference, dates, status
+    ========================  ==============  ==============  =========================================
+    ``disputed``              buyer           holder          ``reference`` reason hash; ``status``
+    (InvoiceDisputed)                                         the status interrupted (``previous``)
+    ``dispute_withdrawn``     buyer           None            ``status`` restored
+    ``credit_note``           issuer          holder          ``amount`` credit, ``paid_to_holder``
+    (CreditNoteIssued)        (creditor)                      (seller to financier), ``outstanding``
+                                                              open after, ``reference`` note hash,
+                                                              ``status`` after
+    ``extension_proposed``    buyer           None            ``old_due_at``, ``new_due_at`` proposed
+    ``extended``              holder          None            ``old_due_at``, ``new_due_at``
+    (MaturityExtended)
+    ``defaulted``             holder          None            ``amount`` holder's claim,
+                                                              ``outstanding`` buyer's open amount
+    ``bought_back``           seller          holder          ``amount`` paid by the seller to holder
+    ``written_off``           holder          None            ``amount`` written off
+    ========================  ==============  ==============  =========================================
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "block_hash", "log_index"),
+        Index("ix_incidents_invoice", "chain_id", "contract", "invoice_id"),
+        Index("ix_incidents_kind", "chain_id", "kind"),
+        ForeignKeyConstraint(
+            ["chain_id", "contract", "invoice_id"],
+            ["invoices.chain_id", "invoices.contract", "invoices.invoice_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain_id: Mapped[ChainId]
+    contract: Mapped[Address]
+    invoice_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[Address]
+    counterparty: Mapped[Address | None]
+    amount: Mapped[Amount | None]
+    paid_to_holder: Mapped[Amount | None]
+    outstanding: Mapped[Amount | None]
+    reference: Mapped[Hash32 | None]
+    old_due_at: Mapped[UtcTime | None]
+    new_due_at: Mapped[UtcTime | None]
+    status: Mapped[str | None] = mapped_column(String(16))
+    block_number: Mapped[BlockNumber]
+    block_hash: Mapped[Hash32]
+    block_time: Mapped[UtcTime]
+    tx_hash: Mapped[Hash32]
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
+#: Incident kinds, by the event that records each.
+INCIDENT_KINDS: dict[str, str] = {
+    "InvoiceDisputed": "disputed",
+    "DisputeWithdrawn": "dispute_withdrawn",
+    "CreditNoteIssued": "credit_note",
+    "ExtensionProposed": "extension_proposed",
+    "MaturityExtended": "extended",
+    "InvoiceDefaulted": "defaulted",
+    "InvoiceBoughtBack": "bought_back",
+    "InvoiceWrittenOff": "written_off",
+}
 
 
 # The tables as Core ``Table`` objects (``Model.__table__`` is typed as a
@@ -503,3 +596,4 @@ PARTICIPANTS = cast(Table, Participant.__table__)
 INVOICES = cast(Table, Invoice.__table__)
 FINANCINGS = cast(Table, Financing.__table__)
 REPAYMENTS = cast(Table, Repayment.__table__)
+INCIDENTS = cast(Table, Incident.__table__)

@@ -22,7 +22,7 @@ from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import STATUS_NAMES, ZERO_ADDRESS
 
-_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = STATUS_NAMES
+_, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = STATUS_NAMES[:8]
 #: The events that change an invoice's state. ReceivableTransferred (the
 #: reference of a transfer whose ERC-721 Transfer moved the holder) and
 #: RootRepaid (the sum of the leaves' own InvoiceRepaid) change none.

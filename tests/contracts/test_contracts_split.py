@@ -273,7 +273,17 @@ def test_contracts_split_parent_is_closed(net: Net) -> None:
     with reverts("InvoiceNotConfirmed", invoiceId=root, status=SPLIT):
         net.send(net.offer_fn(root), "supplier")
     net.approve_hkd("financier", 90_000)
-    terms = (90_000, 100_000, net.addr("supplier"), 100_000, 0, net.invoice(root)["dueDate"], net.now() + 3600, False, 0)
+    terms = (
+        90_000,
+        100_000,
+        net.addr("supplier"),
+        100_000,
+        0,
+        net.invoice(root)["dueDate"],
+        net.now() + 3600,
+        False,
+        0,
+    )
     with reverts("InvoiceNotConfirmed", invoiceId=root, status=SPLIT):
         net.send(net.invoices.functions.finance(root, terms), "financier")
 
