@@ -10,8 +10,12 @@ ERC-20 approval), finance, repay_partial (all to the financier), repay (the
 last payment: the financier's rest and the seller's reserve), the first issue
 of a supplier, then the multi-tier steps of contract v3: split into 2 and into
 5 parts (each with its gas per part, and the marginal gas of one more part),
-transferWithReference of a part, repayRoot across 5 leaves, and the
-deployments (the invoice-number library included).
+transferWithReference of a part, repayRoot across 5 leaves, then the
+transitions of contract v4 (when things go wrong): dispute, withdrawDispute,
+proposeExtension, acceptExtension, a credit note the reserve absorbs and one
+the seller pays the financier for, declareDefault, writeOff, buyBack (drawn on
+the seller's allowance), a recovery after a buy-back (all to the seller) and
+after a write-off, setGracePeriod; and the deployments (the libraries included).
 Run: .venv/bin/python scripts/gas.py
 """
 
@@ -75,6 +79,51 @@ def _multi_tier(ledger: Ledger, acct: object, due: dt.date) -> None:
     print(f"gas_repay_root_5_leaves={paid['gas_used']} ({len(paid['leaves'])} leaves)")
 
 
+def _remedies(ledger: Ledger, acct: object, due: dt.date) -> None:
+    """Gas of the v4 transitions, raw contract calls on financed receivables (125,000.00
+    face, 110,000.00 advance, 112,500.00 due to the financier: 12,500.00 reserve)."""
+    a = acct  # type: ignore[assignment]
+    f = ledger.invoices.functions
+
+    def gas(fn: object, who: str) -> int:
+        return int(ledger.sender.transact(fn, a(who))["gasUsed"])  # type: ignore[operator]
+
+    def financed(number: str, recourse: bool) -> int:
+        invoice_id = int(ledger.issue(a("supplier"), "buyer", number, "125000.00", "HKD", due)["invoice_id"])
+        ledger.confirm(a("buyer"), invoice_id)
+        ledger.offer(a("supplier"), invoice_id, "financier", "100000", 7)
+        ledger.finance(a("financier"), invoice_id, advance="110000.00", due="112500.00", recourse=recourse)
+        return invoice_id
+
+    ledger.mint(a("operator"), a("supplier").address, "1000000", "HKD")
+    token = ledger.token(ledger.deployment.currency("HKD"))
+    ledger.sender.transact(token.functions.approve(ledger.invoices.address, 2**256 - 1), a("supplier"))
+    disputed = financed("INV-GAS-DISPUTE", recourse=False)
+    reason, note, note2 = (bytes([n]) * 32 for n in (0x11, 0x22, 0x33))
+    print(f"gas_dispute={gas(f.dispute(disputed, reason), 'buyer')}")
+    print(f"gas_withdraw_dispute={gas(f.withdrawDispute(disputed), 'buyer')}")
+    new_due = int(f.getInvoice(disputed).call()[3]) + 30 * 86_400
+    print(f"gas_propose_extension={gas(f.proposeExtension(disputed, new_due), 'buyer')}")
+    print(f"gas_accept_extension={gas(f.acceptExtension(disputed, new_due), 'financier')}")
+    # 5,000.00 of credit: the open 120,000.00 still covers the 112,500.00 due; the seller pays nothing.
+    print(f"gas_credit_note_absorbed={gas(f.issueCreditNote(disputed, 500_000, note), 'supplier')}")
+    # 20,000.00 more: the open 100,000.00 covers 100,000.00 of it; the seller pays the financier 12,500.00.
+    print(f"gas_credit_note_seller_pays={gas(f.issueCreditNote(disputed, 2_000_000, note2), 'supplier')}")
+    recourse = financed("INV-GAS-RECOURSE", recourse=True)
+    written = financed("INV-GAS-WRITE-OFF", recourse=False)
+    invoice = f.getInvoice(recourse).call()
+    after = int(invoice[3]) + int(invoice[11]) + 1  # dueDate + gracePeriod + 1
+    ledger.w3.provider.make_request("evm_setNextBlockTimestamp", [after])  # type: ignore[arg-type]
+    ledger.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    print(f"gas_declare_default={gas(f.declareDefault(recourse), 'financier')}")
+    gas(f.declareDefault(written), "financier")
+    print(f"gas_write_off={gas(f.writeOff(written), 'financier')}")
+    print(f"gas_buy_back={gas(f.buyBack(recourse), 'financier')}")
+    print(f"gas_repay_after_buy_back={gas(f.repay(recourse, 5_000_000), 'buyer')}")
+    print(f"gas_repay_after_write_off={gas(f.repay(written, 5_000_000), 'buyer')}")
+    print(f"gas_set_grace_period={gas(f.setGracePeriod(3 * 86_400), 'operator')}")
+
+
 def main() -> None:
     acct = lambda name: dev_account(DEV_NAMES.index(name))  # noqa: E731
     with tempfile.TemporaryDirectory() as home:
@@ -115,6 +164,7 @@ def main() -> None:
             print(f"gas_repay={ledger.repay(acct('buyer'), invoice_id, '100000.00')['gas_used']}")
             print(f"gas_issue_first_of_supplier={first['gas_used']}")
             _multi_tier(ledger, acct, due)
+            _remedies(ledger, acct, due)
             for name, contract in deployment.contracts.items():
                 receipt = w3.eth.get_transaction_receipt(contract.tx_hash)
                 print(f"gas_deploy_{name.split(':')[0]}={receipt['gasUsed']}")

@@ -31,6 +31,12 @@ ZERO32 = b"\0" * 32
 SUPPLIER, BUYER, FINANCIER, AUDITOR = 1, 2, 4, 8
 # IInvoiceToken.Status.
 ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = range(1, 8)
+# IInvoiceToken.Status of contract v4 (appended): when things go wrong.
+DISPUTED, DEFAULTED, WRITTEN_OFF = 8, 9, 10
+#: The session deployment's grace period (config grace_period_days, default 7), and the most a financing may agree.
+GRACE = 7 * 86_400
+MAX_GRACE_PERIOD = 365 * 86_400
+UINT64_MAX = 2**64 - 1
 # InvoiceToken's bounds on splitting.
 MAX_PARTS, MAX_DEPTH, MAX_TREE_PARTS = 10, 3, 64
 #: EIP-170: the most runtime code a contract may have.
@@ -91,6 +97,10 @@ class Net(Lifecycle):
 
     def approve_hkd(self, who: str, units: int) -> None:
         self.send(self.token.functions.approve(self.invoices.address, units), who)
+
+    def fund(self, who: str, units: int) -> None:
+        """Mint ``units`` minor units of HKD to ``who`` (the operator mints)."""
+        self.send(self.token.functions.mint(self.addr(who), units), "operator")
 
     # -- chain ---------------------------------------------------------------
     def send(self, fn: Any, who: str) -> Any:
@@ -275,6 +285,69 @@ class Net(Lifecycle):
         inv = self.invoice(invoice_id)
         return int(inv["amount"] - inv["paid"])
 
+    # -- when things go wrong (contract v4) ----------------------------------------------
+    def dispute_fn(self, invoice_id: int, reason: bytes = ZERO32) -> Any:
+        return self.invoices.functions.dispute(invoice_id, reason)
+
+    def withdraw_dispute_fn(self, invoice_id: int) -> Any:
+        return self.invoices.functions.withdrawDispute(invoice_id)
+
+    def credit_note_fn(self, invoice_id: int, credit: int, note: bytes = ZERO32) -> Any:
+        return self.invoices.functions.issueCreditNote(invoice_id, credit, note)
+
+    def propose_fn(self, invoice_id: int, new_due: int) -> Any:
+        return self.invoices.functions.proposeExtension(invoice_id, new_due)
+
+    def accept_fn(self, invoice_id: int, new_due: int) -> Any:
+        return self.invoices.functions.acceptExtension(invoice_id, new_due)
+
+    def default_fn(self, invoice_id: int) -> Any:
+        return self.invoices.functions.declareDefault(invoice_id)
+
+    def write_off_fn(self, invoice_id: int) -> Any:
+        return self.invoices.functions.writeOff(invoice_id)
+
+    def buy_back_fn(self, invoice_id: int) -> Any:
+        return self.invoices.functions.buyBack(invoice_id)
+
+    def financed_raw(
+        self,
+        advance: int = 80_000,
+        due: int | None = 90_000,
+        recourse: bool = False,
+        grace: int | None = None,
+        financier: str = "financier",
+        **kw: Any,
+    ) -> int:
+        """A confirmed invoice (``confirmed(**kw)``) listed for any financier and financed by a raw
+        ``finance`` with these terms (``due`` None: the open amount; ``grace`` None: the deployment's)."""
+        invoice_id = self.confirmed(**kw)
+        self.send(self.offer_fn(invoice_id, None, 1), "supplier")
+        self.approve_hkd(financier, advance)
+        self.send(self.finance_fn(invoice_id, advance, due=due, recourse=recourse, grace=grace), financier)
+        return invoice_id
+
+    def defaultable_after(self, invoice_id: int) -> int:
+        """The last second a default is refused: the due date plus the grace period."""
+        inv = self.invoice(invoice_id)
+        return int(inv["dueDate"] + inv["gracePeriod"])
+
+    def defaulted(self, invoice_id: int, holder: str | None = None) -> Any:
+        """Mine a block one second after the grace period (unless later already) and declare
+        the default as ``holder`` (default: the token's holder); the receipt."""
+        after = self.defaultable_after(invoice_id) + 1
+        if self.now() < after:
+            self.mine_at(after)
+        who = holder or self.name_of(self.owner(invoice_id))
+        return self.send(self.default_fn(invoice_id), who)
+
+    def name_of(self, address: str) -> str:
+        """The dev-account name of a base-scenario party's address."""
+        for name in ("supplier", "supplier2", "buyer", "buyer2", "financier", "financier2", "auditor", "operator"):
+            if self.addr(name) == address:
+                return name
+        raise AssertionError(f"{address} is not a named party")
+
     # -- registry and operator ---------------------------------------------------
     def admit(self, who: str, name: str, roles: int, kyc_expiry: int | None = None) -> None:
         expiry = self.now() + 365 * DAY if kyc_expiry is None else kyc_expiry
@@ -288,6 +361,41 @@ class Net(Lifecycle):
 
     def suspend(self, who: str, suspended: bool = True) -> None:
         self.ledger.set_suspended(self.acct("operator"), self.addr(who), suspended)
+
+
+def compile_test_contract(settings: Any, name: str) -> dict[str, Any]:
+    """ABI and bytecode of the test contract ``name`` of tests/contracts/ (``name``.sol),
+    compiled with the project's compiler and settings and cached by content hash."""
+    import os
+
+    import solcx
+
+    from ledger.evm.compiler import build_key, collect_sources, compile_settings, compiler_version, solc_binary
+
+    binary = solc_binary(settings)
+    version = compiler_version(binary, settings)
+    sources = collect_sources(settings, TEST_CONTRACTS_DIR)
+    solc_settings = compile_settings(settings)
+    key = build_key(sources, version, solc_settings)
+    cache = ARTIFACT_CACHE / f"test-contract-{name}-{key}.json"
+    if cache.exists():
+        return dict(json.loads(cache.read_text()))
+    output = solcx.compile_standard(
+        {
+            "language": "Solidity",
+            "sources": {unit: {"content": text} for unit, text in sources.items()},
+            "settings": solc_settings,
+        },
+        solc_binary=binary,
+        base_path=str(TEST_CONTRACTS_DIR.parent),
+    )
+    data = output["contracts"][f"contracts/{name}.sol"][name]
+    artifact = {"abi": data["abi"], "bytecode": "0x" + data["evm"]["bytecode"]["object"]}
+    ARTIFACT_CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(artifact))
+    tmp.replace(cache)
+    return artifact
 
 
 def transfer(net: Net, invoice_id: int, frm: str, to: str) -> Any:
