@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.business_time import kyc_last_day
-from ledger.db.models import Cursor, Event, Invoice
+from ledger.db.models import Cursor, Event, Invoice, Repayment
 from ledger.format import date_text, iso_time, money, text_time
 from ledger.indexer.folds import INVOICE_ID_ARGS
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
-from ledger.names import ZERO_ADDRESS, role_names
+from ledger.names import ZERO_ADDRESS, role_names, status_name
 from ledger.scope import BIGINT_MAX, Directory, Scope, _iso, _missing, check_block
 
 
@@ -70,15 +70,80 @@ def _offered(p: _Phrase) -> str:
 
 
 def _financed(p: _Phrase) -> str:
+    terms = ""
+    if "recourse" in p.args:  # contracts version 4: the financing's default terms
+        recourse = "with recourse to the seller" if p.args["recourse"] else "without recourse"
+        terms = f", {recourse}, grace {_duration(int(p.args['gracePeriod']))} after the due date"
     return (
         f"financed by {p.who('financier')}: advance {p.money('advance')} paid to {p.who('seller')}, "
-        f"financier due {p.money('due')} of the buyer's payments"
+        f"financier due {p.money('due')} of the buyer's payments{terms}"
     )
+
+
+def _duration(seconds: int) -> str:
+    """A grace period in words: whole days as days, anything else in seconds too."""
+    days, rest = divmod(seconds, 86400)
+    text = f"{days:,} day{'s' if days != 1 else ''}"
+    return text if rest == 0 else f"{text} ({seconds:,} s)"
+
+
+def _status(p: _Phrase, key: str) -> str:
+    return status_name(int(p.args[key]))
+
+
+def _disputed(p: _Phrase) -> str:
+    reason = short_ref(p.args.get("reason"))
+    return f"disputed by the buyer {p.who('buyer')} (was {_status(p, 'previous')})" + (
+        "" if reason is None else f", statement {reason}"
+    )
+
+
+def _credit_note(p: _Phrase) -> str:
+    to_holder = int(p.args["toHolder"])
+    paid = "" if to_holder == 0 else f"; {p.money('toHolder')} of it paid by the issuer to the holder {p.who('holder')}"
+    note = short_ref(p.args.get("noteHash"))
+    status = _status(p, "status")
+    after = f"closed as {status}" if status in ("Paid", "Cancelled") else f"now {status}"
+    return (
+        f"credit note of {p.money('credit')} by {p.who('issuer')}: amount now {p.money('newAmount')}{paid}"
+        + ("" if note is None else f", note {note}")
+        + f" ({after})"
+    )
+
+
+def _extension_proposed(p: _Phrase) -> str:
+    return (
+        f"extension proposed by the buyer {p.who('buyer')}: due {date_text(int(p.args['dueDate']))} "
+        f"-> {date_text(int(p.args['proposedDueDate']))}"
+    )
+
+
+def _extended(p: _Phrase) -> str:
+    return (
+        f"maturity extended by the holder {p.who('holder')}: due {date_text(int(p.args['oldDueDate']))} "
+        f"-> {date_text(int(p.args['newDueDate']))}"
+    )
+
+
+def _defaulted(p: _Phrase) -> str:
+    return (
+        f"declared in default by the holder {p.who('holder')}: {p.money('outstanding')} outstanding, "
+        f"{p.money('holderClaim')} of it owed to the holder"
+    )
+
+
+def _bought_back(p: _Phrase) -> str:
+    return f"bought back under recourse by the seller {p.who('seller')}: {p.money('amount')} paid to {p.who('holder')}"
 
 
 def _repaid(p: _Phrase) -> str:
     to_holder, amount = int(p.args["toHolder"]), int(p.args["amount"])
-    split = "" if to_holder == amount else f", {p.money('toHolder')} of it"
+    if to_holder == amount:
+        split = ""
+    elif to_holder == 0:  # the financier side is paid (or bought out): all of it is the seller's reserve
+        split = ", all of it released to the seller"
+    else:
+        split = f", {p.money('toHolder')} of it"
     return (
         f"repaid {p.money('amount')} by {p.who('payer')} to {p.who('payee')}{split} (total paid {p.money('totalPaid')})"
     )
@@ -140,6 +205,14 @@ _DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
     "PartCreated": _part,
     "ReceivableTransferred": _receivable_transferred,
     "RootRepaid": _root_repaid,
+    "InvoiceDisputed": _disputed,
+    "DisputeWithdrawn": lambda p: f"dispute withdrawn by the buyer {p.who('buyer')}: back to {_status(p, 'restored')}",
+    "CreditNoteIssued": _credit_note,
+    "ExtensionProposed": _extension_proposed,
+    "MaturityExtended": _extended,
+    "InvoiceDefaulted": _defaulted,
+    "InvoiceBoughtBack": _bought_back,
+    "InvoiceWrittenOff": lambda p: f"{p.money('amount')} written off by the holder {p.who('holder')}",
 }
 
 
@@ -191,6 +264,10 @@ _LEDGER_DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
     "Unpaused": lambda p: f"network resumed by {p.who('account')}",
     "CurrencyAcceptanceChanged": _currency_accepted,
     "MaxTenorChanged": _tenor,
+    "GracePeriodChanged": lambda p: (
+        f"grace period before a default set to {_duration(int(p.args['gracePeriod']))} after the due date "
+        "(unfinanced receivables, and the default for new financings)"
+    ),
     "Approval": lambda p: f"{p.who('owner')} approved {p.who('approved')} to transfer the receivable",
     "ApprovalForAll": lambda p: (
         f"{p.who('owner')} {'approved' if p.args.get('approved') else 'revoked'} {p.who('operator')} "
@@ -232,11 +309,29 @@ def _describe(
 
 
 #: Arguments that hold a chain time (Unix seconds): shown as :func:`ledger.format.iso_time`.
-_TIME_ARGS = frozenset({"dueDate", "expiry", "kycExpiry"})
+_TIME_ARGS = frozenset({"dueDate", "expiry", "kycExpiry", "proposedDueDate", "oldDueDate", "newDueDate"})
 #: Arguments that hold an amount in minor units of the event's currency: shown as an exact decimal string.
-_AMOUNT_ARGS = frozenset({"amount", "minAdvance", "advance", "due", "toHolder", "totalPaid", "value"})
-#: Whole-number arguments shown as JSON numbers: ids, the registry's role bits, seconds of a tenor.
-_NUMBER_ARGS = frozenset({*INVOICE_ID_ARGS, "parts", "depth", "leaves", "currencyId", "roles", "maxTenor"})
+_AMOUNT_ARGS = frozenset(
+    {
+        "amount",
+        "minAdvance",
+        "advance",
+        "due",
+        "toHolder",
+        "totalPaid",
+        "value",
+        "credit",
+        "newAmount",
+        "outstanding",
+        "holderClaim",
+    }
+)
+#: Whole-number arguments shown as JSON numbers: ids, the registry's role bits, seconds of a tenor or grace.
+_NUMBER_ARGS = frozenset(
+    {*INVOICE_ID_ARGS, "parts", "depth", "leaves", "currencyId", "roles", "maxTenor", "gracePeriod"}
+)
+#: Arguments that hold an invoice status (IInvoiceToken.Status): shown by its name.
+_STATUS_ARGS = frozenset({"previous", "restored", "status"})
 
 
 def _is_address(value: Any) -> bool:
@@ -245,11 +340,12 @@ def _is_address(value: Any) -> bool:
 
 def shown_args(args: Mapping[str, Any], currency: str | None, scope: Scope, names: Directory) -> dict[str, Any]:
     """An event's arguments for JSON, each by its meaning and exact: times
-    (due date, listing expiry, KYC expiry) as ISO 8601 with the business
-    zone's offset; amounts in the event's currency (known to the scope) as
+    (due dates, proposed and extended ones too, listing expiry, KYC expiry)
+    as ISO 8601 with the business zone's offset; statuses (a dispute's
+    previous and restored one, a credit note's) by name; amounts in the event's currency (known to the scope) as
     exact decimal strings in major units (without a known currency they stay
-    minor units, as stored); ids, role bits and the tenor in seconds as
-    numbers; a ``currency`` as ``{"address", "symbol"}``; other addresses as
+    minor units, as stored); ids, role bits, the tenor and grace periods in
+    seconds as numbers; a ``currency`` as ``{"address", "symbol"}``; other addresses as
     parties ``{"address", "name"}`` named as they were then, the zero address
     (nobody: a mint's sender, a listing to any financier) as null; bytes as
     0x hex, strings and booleans as they are."""
@@ -262,6 +358,8 @@ def shown_args(args: Mapping[str, Any], currency: str | None, scope: Scope, name
             out[key] = scope.amount(int(value), currency)
         elif key in _NUMBER_ARGS and str(value).isdigit():
             out[key] = int(value)
+        elif key in _STATUS_ARGS and str(value).isdigit():
+            out[key] = status_name(int(value))
         elif key == "currency" and _is_address(value):
             found = scope.currencies.get(str(value).lower())
             out[key] = {"address": value, "symbol": None if found is None else found.symbol}
@@ -289,11 +387,29 @@ def _next_in_tx(events: Sequence[Any], index: int, name: str) -> Any | None:
     return following if same_tx and following.event == name else None
 
 
-def _cleared_by_split(events: Sequence[Any], index: int) -> bool:
-    """Whether the FinancingOfferWithdrawn at ``index`` is the contract
-    clearing a listing because the receivable was split: the split's own log
-    follows it in the same transaction."""
-    return _next_in_tx(events, index, "InvoiceSplit") is not None
+#: Why the contract cleared a listing, by the invoice event that follows its
+#: FinancingOfferWithdrawn in the same transaction (a transfer: see
+#: :func:`_cleared_by_transfer`).
+_CLEARED_BY = {
+    "InvoiceSplit": "the receivable was split",
+    "InvoiceDisputed": "the receivable was disputed",
+    "InvoiceDefaulted": "the receivable was declared in default",
+    "CreditNoteIssued": "a credit note closed the receivable",
+}
+
+
+def _cleared_reason(events: Sequence[Any], index: int) -> str | None:
+    """Why the FinancingOfferWithdrawn at ``index`` was emitted, when the
+    contract cleared the listing itself (the receivable changed hands, was
+    split, disputed, declared in default or closed by a credit note: that
+    event's own log follows in the same transaction); None for a withdrawal
+    by the holder."""
+    if _cleared_by_transfer(events, index):
+        return "the receivable changed hands"
+    for name, reason in _CLEARED_BY.items():
+        if _next_in_tx(events, index, name) is not None:
+            return reason
+    return None
 
 
 def _cleared_by_transfer(events: Sequence[Any], index: int) -> bool:
@@ -389,12 +505,13 @@ def _entry(ordered: Sequence[Any], n: int, names: _NameHistory, scope: Scope, cu
     e = ordered[n]
     args = dict(e.args)
     names_then = names.at((int(e.block_number), int(e.log_index)), scope.keystore_dir)
-    if e.event == "FinancingOfferWithdrawn" and _cleared_by_transfer(ordered, n):
-        details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable changed hands"
-    elif e.event == "FinancingOfferWithdrawn" and _cleared_by_split(ordered, n):
-        details = f"listing by {names_then.label(args.get('holder'))} cleared: the receivable was split"
+    cleared = _cleared_reason(ordered, n) if e.event == "FinancingOfferWithdrawn" else None
+    if cleared is not None:
+        details = f"listing by {names_then.label(args.get('holder'))} cleared: {cleared}"
     else:
         details = _describe(e.event, args, currency, scope, names_then)
+        if e.event == "InvoiceRepaid" and any(x.event == "InvoiceDefaulted" for x in ordered[:n]):
+            details = f"recovery after the default: {details}"
     return {
         "block": int(e.block_number),
         "time": _iso(e.block_time),
@@ -602,18 +719,38 @@ def _invoice_currencies(conn: Connection, scope: Scope, ids: Iterable[int]) -> d
 
 
 def _transfers_after(conn: Connection, scope: Scope, withdrawn: Sequence[Any]) -> dict[tuple[str, int], Any]:
-    """The receivable transfers and splits of the transactions of these listing withdrawals, by (tx hash, log index)."""
+    """The invoice events of the transactions of these listing withdrawals
+    that can clear a listing (a transfer, a split, a dispute, a default, a
+    credit note), by (tx hash, log index)."""
     if not withdrawn:
         return {}
     rows = conn.execute(
         sa.select(*_COLUMNS).where(
             Event.chain_id == scope.chain_id,
             Event.contract == scope.invoice_contract,
-            Event.event.in_(["Transfer", "InvoiceSplit"]),
+            Event.event.in_(["Transfer", *_CLEARED_BY]),
             Event.tx_hash.in_(sorted({e.tx_hash for e in withdrawn})),
         )
     ).all()
     return {(r.tx_hash, int(r.log_index)): r for r in rows}
+
+
+def _recoveries(conn: Connection, scope: Scope, repaid: Sequence[Any]) -> set[tuple[str, int]]:
+    """The (tx hash, log index) of the InvoiceRepaid rows among ``repaid`` that
+    were recoveries (paid after a default; ``repayments.recovery``)."""
+    hashes = sorted({e.tx_hash for e in repaid})
+    found: set[tuple[str, int]] = set()
+    for start in range(0, len(hashes), 500):  # bounded IN lists (SQLite's variable limit)
+        rows = conn.execute(
+            sa.select(Repayment.tx_hash, Repayment.log_index).where(
+                Repayment.chain_id == scope.chain_id,
+                Repayment.contract == scope.invoice_contract,
+                Repayment.recovery.is_(True),
+                Repayment.tx_hash.in_(hashes[start : start + 500]),
+            )
+        ).all()
+        found.update((str(t), int(i)) for t, i in rows)
+    return found
 
 
 def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict[str, Any]]:
@@ -638,6 +775,7 @@ def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict
     invoice_ids = [_invoice_id(r, scope) for r in rows]
     currencies = _invoice_currencies(conn, scope, (i for i in invoice_ids if i is not None))
     following = _transfers_after(conn, scope, [r for r in rows if r.event == "FinancingOfferWithdrawn"])
+    recoveries = _recoveries(conn, scope, [r for r in rows if r.event == "InvoiceRepaid"])
     out = []
     for row, invoice_id in zip(rows, invoice_ids, strict=True):
         args = dict(row.args)
@@ -648,12 +786,13 @@ def ledger_events(conn: Connection, scope: Scope, flt: EventFilter) -> list[dict
         elif kind == "invoices":
             currency = str(args.get("currency") or currencies.get(invoice_id or 0) or "") or None
         named = names.at((int(row.block_number), int(row.log_index)))
-        if kind == "invoices" and _is_cleared(row, following):
-            summary = f"listing by {named.label(args.get('holder'))} cleared: the receivable changed hands"
-        elif kind == "invoices" and _is_cleared(row, following, _cleared_by_split):
-            summary = f"listing by {named.label(args.get('holder'))} cleared: the receivable was split"
+        cleared = _cleared_in(row, following) if kind == "invoices" else None
+        if cleared is not None:
+            summary = f"listing by {named.label(args.get('holder'))} cleared: {cleared}"
         else:
             summary = _describe(row.event, args, currency, scope, named, _BY_KIND[kind])
+            if kind == "invoices" and row.event == "InvoiceRepaid" and (row.tx_hash, int(row.log_index)) in recoveries:
+                summary = f"recovery after the default: {summary}"
         known_currency = currency is not None and currency.lower() in scope.currencies
         out.append(
             {
@@ -702,14 +841,11 @@ def _invoice_id(row: Any, scope: Scope) -> int | None:
     return None if raw is None else int(raw)
 
 
-def _is_cleared(
-    row: Any,
-    following: Mapping[tuple[str, int], Any],
-    by: Callable[[Sequence[Any], int], bool] = _cleared_by_transfer,
-) -> bool:
-    """A FinancingOfferWithdrawn that is the contract clearing a listing as
-    the receivable changed hands (``by`` :func:`_cleared_by_split`: as it was split)."""
+def _cleared_in(row: Any, following: Mapping[tuple[str, int], Any]) -> str | None:
+    """Why the contract cleared a listing, for a FinancingOfferWithdrawn
+    ``row`` (:func:`_cleared_reason`); None for any other row, or a
+    withdrawal by the holder."""
     if row.event != "FinancingOfferWithdrawn":
-        return False
+        return None
     nxt = following.get((row.tx_hash, int(row.log_index) + 1))
-    return nxt is not None and by([row, nxt], 0)
+    return None if nxt is None else _cleared_reason([row, nxt], 0)

@@ -25,13 +25,14 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.business_time import business_date, kyc_last_day
-from ledger.db.models import Invoice, Participant
+from ledger.db.models import INCIDENTS, Event, Invoice, Participant
 from ledger.db.session import read_connection as read_connection
 from ledger.errors import InputError
 from ledger.format import date_text
@@ -326,7 +327,42 @@ def invoice_record(
         "document_hash": row["doc_hash"],
         **listing_figures(row, scope, names, at),
         **lineage(row),
+        **remedy_figures(row, scope),
     }
+
+
+def remedy_figures(row: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """What went wrong with an invoice row (contracts version 4), for
+    printing: credit notes (``credited``), the financing's default terms
+    (``recourse`` and ``grace_days``, the grace in days, None while
+    unfinanced: the deployment's applies, see :func:`deployment_grace_period`),
+    the status a dispute interrupted, a proposed due date not yet accepted,
+    accepted extensions, when it was declared in default, what its holder
+    wrote off and what the buyer paid after the default (``recovered``)."""
+    cur = row["currency"]
+    grace = row.get("grace_period")
+    proposed = row.get("proposed_due_at")
+    financed = row["seller"] is not None
+    return {
+        "credited": scope.amount(row.get("credited") or 0, cur),
+        "recourse": bool(row.get("recourse")) if financed else None,
+        "grace_days": None if grace is None or not financed else grace_days(int(grace)),
+        "disputed_from": row.get("disputed_from"),
+        "proposed_due": None if proposed is None else business_date(proposed).isoformat(),
+        "extensions": int(row.get("extensions") or 0),
+        "defaulted_at": _iso(row.get("defaulted_at")),
+        "defaulted_block": None if row.get("defaulted_block") is None else int(row["defaulted_block"]),
+        "written_off": scope.amount(row.get("written_off") or 0, cur),
+        "recovered": scope.amount(row.get("recovered") or 0, cur),
+    }
+
+
+def grace_days(seconds: int) -> str:
+    """A grace period in days as an exact decimal string: ``"7"``, ``"1.5"``
+    for 129,600 s; seconds / 86,400 rounded half-even to 6 places when it
+    has more (a period of whole seconds is shown to the 0.1 s)."""
+    days = (Decimal(seconds) / 86_400).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    return format(days.normalize(), "f")
 
 
 def lineage(row: Mapping[str, Any]) -> dict[str, int | None]:
@@ -444,6 +480,8 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
     row, names = rows[0], directory(conn, scope)
     record = invoice_record(row, scope, names)
     financed = row["seller"] is not None
+    # The grace that applies: the financing's, else the deployment's at that block.
+    grace = effective_grace_period(row, conn, scope, as_of_block)
     return {
         "invoice_id": record["invoice_id"],
         "number": record["number"],
@@ -467,6 +505,8 @@ def show_invoice(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         "issued_at": record["issued_at"],
         "document_hash": record["document_hash"],
         **lineage(row),
+        **{key: record[key] for key in REMEDY_KEYS},
+        "grace_days": None if grace is None else grace_days(grace),
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
     }
 
@@ -563,3 +603,181 @@ def invoice_tree(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
         "tree": node(root_id),
     }
+
+
+# -- when things go wrong (contracts version 4) -------------------------------------------------
+#: The keys :func:`remedy_figures` adds to an invoice record.
+REMEDY_KEYS = (
+    "credited",
+    "recourse",
+    "grace_days",
+    "disputed_from",
+    "proposed_due",
+    "extensions",
+    "defaulted_at",
+    "defaulted_block",
+    "written_off",
+    "recovered",
+)
+#: Statuses after a default (payments then are recoveries).
+DEFAULTED_STATUSES = ("Defaulted", "WrittenOff")
+
+
+def deployment_grace_period(conn: Connection, scope: Scope, as_of_block: int | None = None) -> int | None:
+    """The deployment's grace period in seconds (for unfinanced receivables,
+    and the default offered to new financings) as of ``as_of_block`` (None:
+    the latest indexed): the last GracePeriodChanged event (the constructor
+    emits the first). None for contracts before version 4 (no such event)."""
+    query = (
+        sa.select(Event.args)
+        .where(
+            Event.chain_id == scope.chain_id,
+            Event.contract == scope.invoice_contract,
+            Event.event == "GracePeriodChanged",
+        )
+        .order_by(Event.block_number.desc(), Event.log_index.desc())
+        .limit(1)
+    )
+    if as_of_block is not None:
+        query = query.where(Event.block_number <= as_of_block)
+    args = conn.execute(query).scalar()
+    return None if args is None else int(dict(args)["gracePeriod"])
+
+
+def effective_grace_period(
+    row: Mapping[str, Any],
+    conn: Connection | None = None,
+    scope: Scope | None = None,
+    as_of_block: int | None = None,
+    deployment_grace: int | None = None,
+) -> int | None:
+    """The grace period in seconds after an invoice's due date before its
+    holder may declare a default, as the contract takes it: the financing's
+    when financed, else the deployment's (``deployment_grace``, or read with
+    :func:`deployment_grace_period` when ``conn`` and ``scope`` are given)."""
+    if row["seller"] is not None:
+        return None if row.get("grace_period") is None else int(row["grace_period"])
+    if deployment_grace is None and conn is not None and scope is not None:
+        deployment_grace = deployment_grace_period(conn, scope, as_of_block)
+    return deployment_grace
+
+
+def defaultable_after(row: Mapping[str, Any], grace: int | None) -> dt.datetime | None:
+    """The moment after which the holder may declare a default: the due
+    timestamp plus the grace period (the contract allows it when the block's
+    time is strictly later); None without a known grace period."""
+    if grace is None:
+        return None
+    due_at: dt.datetime = row["due_at"]
+    return due_at + dt.timedelta(seconds=grace)
+
+
+def holder_claim(row: Mapping[str, Any]) -> int:
+    """What the buyer's open amount owes the holder, in minor units, as the
+    contract's ``holderClaim`` reckons it: all of it unless a financier (not
+    the seller) holds it, which is owed the rest of its due."""
+    if row["seller"] is None or row["seller"] == row["holder"]:
+        return int(row["outstanding"])
+    return int(row["financier_due"] or 0) - int(row["financier_paid"] or 0)
+
+
+def overdue_and_defaultable(
+    conn: Connection,
+    scope: Scope,
+    as_of_block: int | None = None,
+    now: dt.datetime | None = None,
+    names: Directory | None = None,
+) -> list[dict[str, Any]]:
+    """Open receivables (Confirmed, Financed, PartiallyPaid) with something
+    unpaid past their due timestamp at :func:`ledger_time` (``as_of_block``:
+    that block's time), most days past due first (then by id): days past due
+    (business dates, as :func:`days_past_due`), the grace period that applies
+    (:func:`effective_grace_period`), when a default may be declared and
+    whether it may be now (``defaultable``: the time is past due + grace),
+    what the buyer still owes (``outstanding``) and what of it the holder
+    claims (:func:`holder_claim`), exact strings; parties as
+    ``{"address", "name"}``. A disputed receivable is not listed: it is not
+    defaulted until the dispute is resolved."""
+    check_block(scope, as_of_block)
+    names = names or directory(conn, scope)
+    at = ledger_time(conn, scope, as_of_block, now)
+    day = business_date(at)
+    deployment_grace = deployment_grace_period(conn, scope, as_of_block)
+    out = []
+    for r in _invoice_rows(conn, scope, InvoiceFilter(statuses=OPEN_STATUSES), as_of_block):
+        if int(r["outstanding"]) <= 0 or at <= r["due_at"]:
+            continue
+        grace = effective_grace_period(r, deployment_grace=deployment_grace)
+        after = defaultable_after(r, grace)
+        cur = r["currency"]
+        out.append(
+            {
+                "invoice_id": int(r["invoice_id"]),
+                "number": r["number"],
+                "status": r["status"],
+                "due": r["due_date"].isoformat(),
+                "days_past_due": days_past_due(r["due_date"], day),
+                "grace_seconds": grace,
+                "defaultable_after": _iso(after),
+                "defaultable": after is not None and at > after,
+                "currency": scope.symbol(cur),
+                "outstanding": scope.amount(r["outstanding"], cur),
+                "holder_claim": scope.amount(holder_claim(r), cur),
+                "financed": r["seller"] is not None,
+                "recourse": bool(r.get("recourse")) if r["seller"] is not None else None,
+                "holder": names.party(r["holder"]),
+                "buyer": names.party(r["buyer"]),
+                "supplier": names.party(r["supplier"]),
+            }
+        )
+    return sorted(out, key=lambda r: (-r["days_past_due"], r["invoice_id"]))
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents :func:`incidents` returns: all the given conditions hold."""
+
+    invoice_id: int | None = None
+    #: The invoice's buyer.
+    buyer: str | None = None
+    #: The invoice's supplier (its issuer; a part's is its root's).
+    supplier: str | None = None
+    #: The holder that sold the invoice to a financier (``invoices.seller``).
+    seller: str | None = None
+    #: Incident kinds (:data:`ledger.db.models.INCIDENT_KINDS` values).
+    kinds: Sequence[str] = ()
+
+
+def incidents(
+    conn: Connection, scope: Scope, flt: IncidentFilter | None = None, as_of_block: int | None = None
+) -> list[dict[str, Any]]:
+    """The incidents (disputes, credit notes, extensions, defaults,
+    buy-backs, write-offs: one per event, see :class:`ledger.db.models.Incident`)
+    that ``flt`` selects, up to ``as_of_block`` (None: all indexed), oldest
+    first: the ``incidents`` columns as stored (amounts in minor units,
+    times aware UTC) plus the invoice's ``currency``, ``buyer``,
+    ``supplier`` and ``seller`` (as the invoice row holds them now: they
+    never change, except ``seller``, set once by the financing)."""
+    flt = flt or IncidentFilter()
+    check_block(scope, as_of_block)
+    i, inv = INCIDENTS, Invoice
+    columns = [c for c in i.columns if c.name != "id"]
+    query = (
+        sa.select(*columns, inv.currency, inv.buyer, inv.supplier, inv.seller)
+        .join(
+            inv,
+            sa.and_(inv.chain_id == i.c.chain_id, inv.contract == i.c.contract, inv.invoice_id == i.c.invoice_id),
+        )
+        .where(i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract)
+        .order_by(i.c.block_number, i.c.log_index)
+    )
+    if as_of_block is not None:
+        query = query.where(i.c.block_number <= as_of_block)
+    if flt.invoice_id is not None:
+        query = query.where(i.c.invoice_id == min(flt.invoice_id, BIGINT_MAX))
+    for column, value in ((inv.buyer, flt.buyer), (inv.supplier, flt.supplier), (inv.seller, flt.seller)):
+        if value is not None:
+            query = query.where(column == value)
+    if flt.kinds:
+        query = query.where(i.c.kind.in_(list(flt.kinds)))
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -105,6 +105,17 @@ INVOICE_COLUMNS = (
     "parent_id",
     "root_id",
     "depth",
+    # When things go wrong (contracts version 4): ledger.queries.remedy_figures.
+    "credited",
+    "recourse",
+    "grace_days",
+    "disputed_from",
+    "proposed_due",
+    "extensions",
+    "defaulted_at",
+    "defaulted_block",
+    "written_off",
+    "recovered",
 )
 
 
@@ -161,7 +172,12 @@ def invoice_list(
     (open and released) in --json and --csv. Parts of split receivables are
     invoices too: --json and --csv give each one's parent_id, root_id and
     depth (a root, an issued invoice, has no parent, is its own root and has
-    depth 0); a split one is Split, with nothing outstanding itself.
+    depth 0); a split one is Split, with nothing outstanding itself. When
+    things went wrong, --json and --csv also give the credit notes so far
+    (credited; the amount is after them), the financing's recourse and grace
+    days, the status a dispute interrupted, a proposed due date, accepted
+    extensions, when it was declared in default, and what was written off
+    and recovered after the default.
 
     Example:
 
@@ -169,6 +185,7 @@ def invoice_list(
         scf invoice list --status Confirmed,Financed --due-before 2027-04-01
         scf invoice list --financier "Harbour Trade Finance Ltd" --currency HKD --csv > book.csv
         scf invoice list --overdue
+        scf invoice list --status Disputed,Defaulted,WrittenOff
         scf invoice list --as-of-block 120
     """
     from ledger.queries import currency_address, directory, list_invoices, overdue_day, resolve_filter, shown_number
@@ -533,12 +550,16 @@ def participant_list(ctx: click.Context, as_of_block: int | None, as_csv: bool) 
 @json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, batch_size: int) -> None:
-    """Compare every indexed invoice (its state, holder, listing and place in
-    its tree: parent, root, depth) and participant with the contracts, at the
+    """Compare every indexed invoice (its state, holder, listing, place in
+    its tree: parent, root, depth, and its dispute, proposed due date,
+    recourse and grace period) and participant with the contracts, at the
     last indexed block, and the number of stored events of each contract and
     event with the chain's logs; every split invoice's paid amount and parts
-    must add up to its amount. Prints the mismatches, one line each; exits 1
-    if there are any.
+    (their amounts before credit notes) must add up to its amount. What no
+    contract call tells (credit notes, extensions, defaults, write-offs,
+    recoveries, and the financing, repayment and incident records) is
+    compared with the chain's logs replayed in memory. Prints the
+    mismatches, one line each; exits 1 if there are any.
 
     Example:
 

@@ -45,6 +45,7 @@ def print_invoice(d: dict[str, Any]) -> None:
     ):
         if d.get(key) is not None:
             rows.append((label, m(d[key])))
+    rows += _remedy_rows(d, m)
     if d.get("parent_id") is not None:
         # A part of a split (multi-tier): no number or document of its own; its lineage instead.
         rows.append(("part of", f"invoice {d['parent_id']} (root {d['root_id']}, tier {int(d['depth']) + 1})"))
@@ -55,6 +56,40 @@ def print_invoice(d: dict[str, Any]) -> None:
     ]
     for label, value in rows:
         click.echo(f"{label:<12} {'-' if value is None else value}")
+
+
+def _remedy_rows(d: dict[str, Any], m: Any) -> list[tuple[str, Any]]:
+    """The lines of what went wrong (contracts version 4), for the keys
+    present: financing terms, a dispute, credit notes, extensions, a default,
+    a write-off and recoveries; amounts that are zero are left out."""
+    from decimal import Decimal
+
+    from ledger.format import text_time
+
+    def nonzero(key: str) -> bool:
+        return d.get(key) is not None and Decimal(str(d[key])) != 0
+
+    rows: list[tuple[str, Any]] = []
+    if d.get("recourse") is not None:
+        rows.append(("recourse", "yes: the seller buys it back after a default" if d["recourse"] else "no"))
+    if d.get("grace_days") is not None:
+        days = d["grace_days"]
+        rows.append(("grace", f"{days} day{'' if days == '1' else 's'} after the due date"))
+    if d.get("disputed_from"):
+        rows.append(("disputed", f"yes (was {d['disputed_from']})"))
+    if nonzero("credited"):
+        rows.append(("credited", m(d["credited"])))
+    if d.get("proposed_due"):
+        rows.append(("proposed due", f"{d['proposed_due']} (not accepted yet)"))
+    if d.get("extensions"):
+        rows.append(("extensions", d["extensions"]))
+    if d.get("defaulted_at"):
+        rows.append(("defaulted", text_time(d["defaulted_at"])))
+    if nonzero("written_off"):
+        rows.append(("written off", m(d["written_off"])))
+    if d.get("defaulted_at") or nonzero("recovered"):
+        rows.append(("recovered", m(d.get("recovered") or "0")))
+    return rows
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:

@@ -223,7 +223,10 @@ class Event(Base):
     * ``account``: the participant of ParticipantRegistry events;
     * ``amount``: the money of the event (InvoiceIssued.amount,
       InvoiceFinanced.advance, InvoiceRepaid.amount, FinancingOffered.minAdvance,
-      ReserveReleased.amount, ERC-20 Transfer/Approval value), in minor units.
+      ReserveReleased.amount, PartCreated.amount, RootRepaid.amount,
+      CreditNoteIssued.credit, InvoiceDefaulted.holderClaim,
+      InvoiceBoughtBack.amount, InvoiceWrittenOff.amount, ERC-20
+      Transfer/Approval value), in minor units.
     """
 
     __tablename__ = "events"
@@ -333,16 +336,17 @@ class Invoice(Base):
     """An invoice's current state, folded from its events.
 
     ``status`` is the contract's Status name (Issued, Confirmed, Financed,
-    PartiallyPaid, Paid, Cancelled, Split): a financed invoice that is partly or
-    fully paid is PartiallyPaid or Paid, so whether it was financed is
-    ``seller IS NOT NULL``. ``number`` is the invoice number as the supplier
+    PartiallyPaid, Paid, Cancelled, Split, Disputed, Defaulted, WrittenOff): a
+    financed invoice that is partly or fully paid is PartiallyPaid or Paid, so
+    whether it was financed is ``seller IS NOT NULL``. ``number`` is the invoice number as the supplier
     wrote it (from InvoiceIssued; bytes that are not UTF-8 read as U+FFFD),
     ``number_normalised`` its normal form
     (:func:`ledger.invoice_numbers.normalise_invoice_number`; None if it has
     none, and for a part, which has no number of its own). ``holder`` is None
     once burnt (cancelled). ``outstanding`` = ``amount`` - ``paid``, except for
     a Split invoice: 0, its open amount lives in its parts (for every Split
-    invoice, ``paid`` + the sum of its parts' ``amount`` = ``amount``). A part
+    invoice, ``paid`` + the sum of its parts' face amounts at split,
+    ``amount + credited``, = ``amount``). A part
     (``parent_id`` set) has its root's supplier, buyer, currency, due date,
     document hash and confirmation. ``due_at`` is the on-chain due timestamp (the last
     second of ``due_date`` in the business time zone for invoices issued by
@@ -362,6 +366,16 @@ class Invoice(Base):
     ``offer_expires_at`` None: none; ``offer_financier`` None: any financier.
     A listing ends when withdrawn, financed, or when the receivable changes
     hands; it is live while the chain's time is at most ``offer_expires_at``.
+
+    When things go wrong (contracts version 4): a credit note lowers
+    ``amount`` (``credited`` adds up the notes) and, when it closes the
+    receivable, sets ``paid_*`` (Paid: something was paid) or
+    ``cancelled_*`` (Cancelled; the token is not burnt, ``holder`` stays); the
+    seller's payment to a financier holding it counts in ``financier_paid``.
+    A buy-back sets ``financier_paid`` to ``financier_due`` (the token's move
+    to the seller is its Transfer). ``defaulted_block`` set means every later
+    payment is a recovery (``recovered``; ``repayments.recovery``): the
+    status stays Defaulted or WrittenOff until the invoice is fully paid.
     """
 
     __tablename__ = "invoices"

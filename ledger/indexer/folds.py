@@ -17,17 +17,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ledger.business_time import business_date
-from ledger.db.models import INVOICES, PARTICIPANTS
+from ledger.db.models import INCIDENT_KINDS, INVOICES, PARTICIPANTS
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
-from ledger.names import STATUS_NAMES, ZERO_ADDRESS
+from ledger.names import STATUS_NAMES, ZERO_ADDRESS, status_name
 
 _, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = STATUS_NAMES[:8]
+DISPUTED, DEFAULTED, WRITTEN_OFF = STATUS_NAMES[8:11]
+#: Statuses in which a payment is a recovery (paid after the default).
+RECOVERY_STATUSES = frozenset({DEFAULTED, WRITTEN_OFF})
 #: The events that change an invoice's state. ReceivableTransferred (the
 #: reference of a transfer whose ERC-721 Transfer moved the holder) and
-#: RootRepaid (the sum of the leaves' own InvoiceRepaid) change none.
+#: RootRepaid (the sum of the leaves' own InvoiceRepaid) change none;
+#: GracePeriodChanged names no invoice (it stays in ``events``, read by
+#: :func:`ledger.queries.deployment_grace_period`).
 INVOICE_EVENTS = frozenset(
     {
+        *INCIDENT_KINDS,
         "Transfer",
         "InvoiceIssued",
         "InvoiceConfirmed",
@@ -183,25 +189,101 @@ def fold_invoice(
     elif name in ("FinancingOffered", "FinancingOfferWithdrawn"):
         _listing(state, name, args)
     elif name == "InvoiceFinanced":
-        state.update(
-            status=FINANCED,
-            financier=args["financier"],
-            advance=int(args["advance"]),
-            seller=args["seller"],
-            financier_due=int(args["due"]),
-            financier_paid=0,
-            financed_block=ev["block_number"],
-            financed_at=ev["block_time"],
-        )
-        _clear_offer(state)  # consumed by the financing
-    elif name == "InvoiceRepaid":
-        _repaid(state, ev, args)
-    elif name == "ReserveReleased":
-        state["reserve_released"] = (state["reserve_released"] or 0) + int(args["amount"])
+        _financed(state, ev, args)
+    elif name in ("InvoiceRepaid", "ReserveReleased"):
+        _payment(state, ev, args)
     elif name in ("InvoiceSplit", "PartCreated"):
         _tree_event(state, ev, args, parent)
+    elif name in INCIDENT_KINDS:
+        _remedy(state, ev, args)
     _touch(state, ev)
     return state
+
+
+def _financed(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    """A financing: the seller, the financier's due, and (contracts version 4)
+    its default terms, recourse and grace period; it consumes the listing."""
+    state.update(
+        status=FINANCED,
+        financier=args["financier"],
+        advance=int(args["advance"]),
+        seller=args["seller"],
+        financier_due=int(args["due"]),
+        financier_paid=0,
+        recourse=bool(args.get("recourse", False)),
+        grace_period=int(args.get("gracePeriod", 0)),
+        financed_block=ev["block_number"],
+        financed_at=ev["block_time"],
+    )
+    _clear_offer(state)
+
+
+def _remedy(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    """When things go wrong (contracts version 4): a dispute raised or
+    withdrawn, a credit note, an extension proposed or accepted, a default, a
+    buy-back (the token's move back to the seller is the Transfer that
+    follows) or a write-off. The contract clears a listing on a dispute, a
+    default and a credit note that closes the receivable, announcing it with
+    FinancingOfferWithdrawn; it is cleared here as well (no listing survives
+    those statuses)."""
+    name = ev["event"]
+    if name == "InvoiceDisputed":
+        state.update(status=DISPUTED, disputed_from=status_name(int(args["previous"])))
+        _clear_offer(state)
+    elif name == "DisputeWithdrawn":
+        state.update(status=status_name(int(args["restored"])), disputed_from=None)
+    elif name == "CreditNoteIssued":
+        _credit_note(state, ev, args)
+    elif name == "ExtensionProposed":
+        state["proposed_due_at"] = utc_from_timestamp(int(args["proposedDueDate"]))
+    elif name == "MaturityExtended":
+        due_at = utc_from_timestamp(int(args["newDueDate"]))
+        state.update(
+            due_at=due_at,
+            due_date=business_date(due_at),
+            extensions=(state["extensions"] or 0) + 1,
+            proposed_due_at=None,
+        )
+    elif name == "InvoiceDefaulted":
+        state.update(
+            status=DEFAULTED,
+            defaulted_block=ev["block_number"],
+            defaulted_at=ev["block_time"],
+            proposed_due_at=None,
+        )
+        _clear_offer(state)
+    elif name == "InvoiceBoughtBack":
+        # The financing is settled in full: later payments go wholly to the seller.
+        state["financier_paid"] = state["financier_due"]
+    elif name == "InvoiceWrittenOff":
+        state.update(status=WRITTEN_OFF, written_off=(state["written_off"] or 0) + int(args["amount"]))
+
+
+def _credit_note(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    """Dilution: the amount falls by ``credit`` to ``newAmount``; ``toHolder``
+    is what the seller paid the financier holding it (counted as paid to the
+    financier side); a dispute ends (``status`` is the status after); a
+    credit of the whole open amount closes the receivable: Paid (settled now)
+    if anything was paid, else Cancelled (the token is not burnt)."""
+    credit, new_amount = int(args["credit"]), int(args["newAmount"])
+    status = status_name(int(args["status"]))
+    paid = state["paid"] or 0
+    state.update(
+        amount=new_amount,
+        credited=(state["credited"] or 0) + credit,
+        outstanding=new_amount - paid,
+        status=status,
+        disputed_from=None,
+    )
+    to_holder = int(args["toHolder"])
+    if to_holder:
+        state["financier_paid"] = (state["financier_paid"] or 0) + to_holder
+    if status == PAID:
+        state.update(paid_block=ev["block_number"], paid_at=ev["block_time"])
+        _clear_offer(state)
+    elif status == CANCELLED:
+        state.update(cancelled_block=ev["block_number"], cancelled_at=ev["block_time"])
+        _clear_offer(state)
 
 
 def _listing(state: dict[str, Any], name: str, args: Mapping[str, Any]) -> None:
@@ -229,6 +311,16 @@ def _new_receivable(amount: int, ev: Mapping[str, Any]) -> dict[str, Any]:
         "financier_due": None,
         "financier_paid": 0,
         "reserve_released": 0,
+        "credited": 0,
+        "recourse": False,
+        "grace_period": None,
+        "disputed_from": None,
+        "proposed_due_at": None,
+        "extensions": 0,
+        "defaulted_block": None,
+        "defaulted_at": None,
+        "written_off": 0,
+        "recovered": 0,
         "issued_block": ev["block_number"],
         "issued_at": ev["block_time"],
     }
@@ -280,17 +372,25 @@ def _tree_event(
         state.update({key: parent[key] for key in _INHERITED})
 
 
-def _repaid(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
-    """A payment: ``toHolder`` of it went to the financier side (when financed)."""
+def _payment(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    """A payment (InvoiceRepaid): ``toHolder`` of it went to the financier
+    side (when financed). After a default it is a recovery: the receivable
+    stays Defaulted or WrittenOff until fully paid, and ``recovered`` counts
+    it. The reserve part of it, if any (ReserveReleased), went to the seller."""
+    if ev["event"] == "ReserveReleased":
+        state["reserve_released"] = (state["reserve_released"] or 0) + int(args["amount"])
+        return
     paid = int(args["totalPaid"])
     state.update(paid=paid, last_repaid_at=ev["block_time"])
     if state["seller"] is not None:
         state["financier_paid"] = (state["financier_paid"] or 0) + int(args["toHolder"])
+    if state.get("defaulted_block") is not None:
+        state["recovered"] = (state["recovered"] or 0) + int(args["amount"])
     if state["amount"] is not None:
         state["outstanding"] = state["amount"] - paid
         if paid >= state["amount"]:
             state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
-        else:
+        elif state["status"] not in RECOVERY_STATUSES:
             state["status"] = PARTIALLY_PAID
 
 
@@ -349,6 +449,8 @@ def financing_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, 
         "seller": args["seller"],
         "advance": int(args["advance"]),
         "due": int(args["due"]),
+        "recourse": bool(args.get("recourse", False)),
+        "grace_period": int(args.get("gracePeriod", 0)),
         "currency": state["currency"],
     }
 
@@ -367,5 +469,62 @@ def repayment_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, 
         "to_seller": amount - to_payee,
         "seller": state["seller"],
         "total_paid": int(args["totalPaid"]),
+        # Paid after the default (the fold keeps ``defaulted_block`` from then on).
+        "recovery": state.get("defaulted_block") is not None,
         "currency": state["currency"],
     }
+
+
+def _due(value: Any) -> Any:
+    return utc_from_timestamp(int(value))
+
+
+def incident_row(ev: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``incidents`` row of an event of :data:`INCIDENT_KINDS` (``state``:
+    the invoice's, folded with it); the columns each kind fills are those of
+    the :class:`~ledger.db.models.Incident` docstring, the others None."""
+    args = event_args(ev)
+    name = ev["event"]
+    row: dict[str, Any] = {
+        **_record(ev),
+        "kind": INCIDENT_KINDS[name],
+        "actor": None,
+        "counterparty": None,
+        "amount": None,
+        "paid_to_holder": None,
+        "outstanding": None,
+        "reference": None,
+        "old_due_at": None,
+        "new_due_at": None,
+        "status": None,
+    }
+    if name == "InvoiceDisputed":
+        row.update(
+            actor=args["buyer"],
+            counterparty=state["holder"],
+            reference=args["reason"],
+            status=status_name(int(args["previous"])),
+        )
+    elif name == "DisputeWithdrawn":
+        row.update(actor=args["buyer"], status=status_name(int(args["restored"])))
+    elif name == "CreditNoteIssued":
+        row.update(
+            actor=args["issuer"],
+            counterparty=args["holder"],
+            amount=int(args["credit"]),
+            paid_to_holder=int(args["toHolder"]),
+            outstanding=int(args["newAmount"]) - (state["paid"] or 0),
+            reference=args["noteHash"],
+            status=status_name(int(args["status"])),
+        )
+    elif name == "ExtensionProposed":
+        row.update(actor=args["buyer"], old_due_at=_due(args["dueDate"]), new_due_at=_due(args["proposedDueDate"]))
+    elif name == "MaturityExtended":
+        row.update(actor=args["holder"], old_due_at=_due(args["oldDueDate"]), new_due_at=_due(args["newDueDate"]))
+    elif name == "InvoiceDefaulted":
+        row.update(actor=args["holder"], amount=int(args["holderClaim"]), outstanding=int(args["outstanding"]))
+    elif name == "InvoiceBoughtBack":
+        row.update(actor=args["seller"], counterparty=args["holder"], amount=int(args["amount"]))
+    elif name == "InvoiceWrittenOff":
+        row.update(actor=args["holder"], amount=int(args["amount"]))
+    return row

@@ -33,6 +33,10 @@ INVOICE_AMOUNT_ARG = {
     "ReserveReleased": "amount",
     "PartCreated": "amount",
     "RootRepaid": "amount",
+    "CreditNoteIssued": "credit",
+    "InvoiceDefaulted": "holderClaim",
+    "InvoiceBoughtBack": "amount",
+    "InvoiceWrittenOff": "amount",
 }
 TOKEN_AMOUNT_ARG = {"Transfer": "value", "Approval": "value"}
 #: Name stored for logs no ABI of the deployment describes (kept, raw).

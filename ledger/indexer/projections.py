@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
-from ledger.db.models import EVENTS, FINANCINGS, INVOICES, PARTICIPANTS, REPAYMENTS
+from ledger.db.models import EVENTS, FINANCINGS, INCIDENT_KINDS, INCIDENTS, INVOICES, PARTICIPANTS, REPAYMENTS
 from ledger.db.scope import Scope
 from ledger.indexer.bulk import BulkInsert
 from ledger.indexer.folds import _INVOICE_COLUMNS, _PARTICIPANT_COLUMNS
@@ -40,6 +40,7 @@ from ledger.indexer.folds import financing_row as financing_row
 from ledger.indexer.folds import fold_into as fold_into
 from ledger.indexer.folds import fold_invoice as fold_invoice
 from ledger.indexer.folds import fold_participant as fold_participant
+from ledger.indexer.folds import incident_row as incident_row
 from ledger.indexer.folds import new_invoice_state as new_invoice_state
 from ledger.indexer.folds import normalised_number as normalised_number
 from ledger.indexer.folds import parent_of as parent_of
@@ -57,6 +58,26 @@ _INVOICES_UPSERT = BulkInsert(INVOICES, _INVOICE_COLUMNS, "update", _INVOICE_KEY
 _PARTICIPANTS_UPSERT = BulkInsert(PARTICIPANTS, _PARTICIPANT_COLUMNS, "update", _PARTICIPANT_KEY)
 _FINANCINGS_INSERT = BulkInsert(FINANCINGS, [c.name for c in FINANCINGS.columns if c.name != "id"])
 _REPAYMENTS_INSERT = BulkInsert(REPAYMENTS, [c.name for c in REPAYMENTS.columns if c.name != "id"])
+_INCIDENTS_INSERT = BulkInsert(INCIDENTS, [c.name for c in INCIDENTS.columns if c.name != "id"])
+#: The record tables folded from invoice events, in the order they are stored
+#: (after the invoices they reference).
+_RECORD_INSERTS = {"financings": _FINANCINGS_INSERT, "repayments": _REPAYMENTS_INSERT, "incidents": _INCIDENTS_INSERT}
+
+
+def _record_rows(ev: Mapping[str, Any], state: Mapping[str, Any], records: dict[str, list[dict[str, Any]]]) -> None:
+    """Add the record row ``ev`` makes (a financing, a repayment or an
+    incident), if any, to ``records`` (``state``: the invoice's, folded with ``ev``)."""
+    name = ev["event"]
+    if name == "InvoiceFinanced":
+        records["financings"].append(financing_row(ev, state))
+    elif name == "InvoiceRepaid":
+        records["repayments"].append(repayment_row(ev, state))
+    elif name in INCIDENT_KINDS:
+        records["incidents"].append(incident_row(ev, state))
+
+
+def _no_records() -> dict[str, list[dict[str, Any]]]:
+    return {table: [] for table in _RECORD_INSERTS}
 
 
 # -- applying a batch of events to the database ----------------------------------------------
@@ -115,16 +136,11 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     states: dict[int, dict[str, Any]] = {
         i: dict(row) for i, row in (_load(conn, table, where, "invoice_id", list(parents)) | existing).items()
     }
-    financings: list[dict[str, Any]] = []
-    repayments: list[dict[str, Any]] = []
+    records = _no_records()
     for ev in events:
         state = fold_into(states, ev)
-        if state is None:
-            continue
-        if ev["event"] == "InvoiceFinanced":
-            financings.append(financing_row(ev, state))
-        elif ev["event"] == "InvoiceRepaid":
-            repayments.append(repayment_row(ev, state))
+        if state is not None:
+            _record_rows(ev, state, records)
     # Only complete invoices are stored (a mint without InvoiceIssued cannot
     # come from this contract).
     inserts = [s for i, s in states.items() if i in first and i not in existing and s["supplier"] is not None]
@@ -132,8 +148,8 @@ def _apply_invoices(conn: Connection, scope: Scope, events: list[Mapping[str, An
     _INVOICES_INSERT.execute(conn, inserts)
     _INVOICES_UPSERT.execute(conn, updates)
     stored = {s["invoice_id"] for s in inserts} | set(existing)
-    _FINANCINGS_INSERT.execute(conn, [r for r in financings if r["invoice_id"] in stored])
-    _REPAYMENTS_INSERT.execute(conn, [r for r in repayments if r["invoice_id"] in stored])
+    for kind, bulk in _RECORD_INSERTS.items():
+        bulk.execute(conn, [r for r in records[kind] if r["invoice_id"] in stored])
 
 
 @dataclass
@@ -153,11 +169,11 @@ def _is_mint(ev: Mapping[str, Any]) -> bool:
 
 def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect: Any) -> NewInvoices:
     """Fold the invoices of ``scope`` minted in ``events`` (chain order) into
-    their rows, financings and repayments, as INSERT parameters for ``dialect``."""
+    their rows, financings, repayments and incidents, as INSERT parameters
+    for ``dialect``."""
     states: dict[int, dict[str, Any]] = {}
     older: set[int] = set()  # invoices whose first event here is not their mint
-    financings: list[dict[str, Any]] = []
-    repayments: list[dict[str, Any]] = []
+    records = _no_records()
     chain_id, contract = scope.chain_id, scope.invoice_contract
     for ev in events:
         invoice_id = ev["invoice_id"]
@@ -182,32 +198,42 @@ def fold_new_invoices(scope: Scope, events: Sequence[Mapping[str, Any]], dialect
             older.add(invoice_id)
             continue
         fold_into(states, ev)
-        if name == "InvoiceFinanced":
-            financings.append(financing_row(ev, state))
-        elif name == "InvoiceRepaid":
-            repayments.append(repayment_row(ev, state))
+        _record_rows(ev, state, records)
     complete = {i for i, st in states.items() if st["supplier"] is not None}
-    return NewInvoices(
-        set(states),
-        {
-            "invoices": _INVOICES_INSERT.params(dialect, [states[i] for i in sorted(complete)]),
-            "financings": _FINANCINGS_INSERT.params(dialect, [r for r in financings if r["invoice_id"] in complete]),
-            "repayments": _REPAYMENTS_INSERT.params(dialect, [r for r in repayments if r["invoice_id"] in complete]),
-        },
-    )
+    params = {"invoices": _INVOICES_INSERT.params(dialect, [states[i] for i in sorted(complete)])}
+    for kind, bulk in _RECORD_INSERTS.items():
+        params[kind] = bulk.params(dialect, [r for r in records[kind] if r["invoice_id"] in complete])
+    return NewInvoices(set(states), params)
+
+
+def fold_rows(events: Iterable[Mapping[str, Any]]) -> tuple[dict[int, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Fold invoice events (chain order; one contract's) in memory, from
+    nothing: the invoice states (complete ones only) and the record rows
+    (``financings``, ``repayments``, ``incidents``) they make, as the
+    indexer stores them. `scf verify` folds the chain's own logs with it."""
+    states: dict[int, dict[str, Any]] = {}
+    records = _no_records()
+    for ev in events:
+        if ev["invoice_id"] is None or ev["event"] not in INVOICE_EVENTS:
+            continue
+        state = fold_into(states, ev)
+        if state is not None:
+            _record_rows(ev, state, records)
+    complete = {i: st for i, st in states.items() if st["supplier"] is not None}
+    return complete, {kind: [r for r in rows if r["invoice_id"] in complete] for kind, rows in records.items()}
 
 
 def insert_new_invoices(conn: Connection, new: NewInvoices) -> None:
     """Store what :func:`fold_new_invoices` prepared (invoices before the rows
     that reference them)."""
     _INVOICES_INSERT.execute_params(conn, new.params["invoices"], known_new=True)
-    _FINANCINGS_INSERT.execute_params(conn, new.params["financings"], known_new=True)
-    _REPAYMENTS_INSERT.execute_params(conn, new.params["repayments"], known_new=True)
+    for kind, bulk in _RECORD_INSERTS.items():
+        bulk.execute_params(conn, new.params[kind], known_new=True)
 
 
 def prepare_plans(dialect: Any) -> None:
     """Compile the bulk statements for ``dialect`` (before forking a fetch process)."""
-    for bulk in (_INVOICES_INSERT, _FINANCINGS_INSERT, _REPAYMENTS_INSERT):
+    for bulk in (_INVOICES_INSERT, *_RECORD_INSERTS.values()):
         bulk.params(dialect, [])
 
 
@@ -280,7 +306,7 @@ def delete_projections(
     """Delete the projection rows of ``scope`` (all of them when no ids/accounts are given)."""
     everything = invoice_ids is None and accounts is None
     if everything or invoice_ids:
-        for t in (FINANCINGS, REPAYMENTS, INVOICES):
+        for t in (FINANCINGS, REPAYMENTS, INCIDENTS, INVOICES):
             cond = [t.c.chain_id == scope.chain_id, t.c.contract == scope.invoice_contract]
             if everything:
                 conn.execute(delete(t).where(*cond))

@@ -16,6 +16,22 @@ other fields, and every Split invoice of the database must add up: its
 ``paid`` plus its parts' amounts (as the database holds them) equal its
 amount on chain (kind ``tree``, one line per invoice that does not).
 
+Contracts version 4 (when things go wrong): ``getInvoice`` also gives the
+financing's recourse, the grace period that applies (the financing's, else
+the deployment's: the database's is the last GracePeriodChanged event), the
+status a dispute interrupted and a proposed due date, compared like the
+other fields; a part's face amount at its split is its ``amount`` plus its
+``credited`` (credit notes lower the amount afterwards).
+
+What no view function tells (credit notes so far, extensions, the default's
+block and time, write-offs, recoveries, the timestamps and records of
+every step), the chain's logs do: the logs fetched for the count are mapped
+and folded in memory by the indexer's own code, from nothing, and every
+other projection column (kind ``invoice``) and every ``financings``,
+``repayments`` and ``incidents`` row (kinds ``financing``, ``repayment``,
+``incident``, key ``invoice@block:log``) is compared with that replay. A
+tampered projection row shows there even when the events table is intact.
+
 Times past year 9999 (a uint64 due date or listing expiry can lie there) are
 compared as the projections store them, clamped
 (:func:`ledger.db.timestamps.utc_from_timestamp`), and shown as numbers.
@@ -34,7 +50,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from ledger.config import Settings
-from ledger.db.models import Cursor, Event, Invoice, Participant
+from ledger.db.models import FINANCINGS, INCIDENTS, INVOICES, REPAYMENTS, Cursor, Event, Participant
 from ledger.db.session import read_connection
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.deployment import Deployment, load_deployment
@@ -42,9 +58,11 @@ from ledger.errors import ChainError, DatabaseError
 from ledger.evm.abi import LogDecoder, abi_type
 from ledger.evm.rpc import RpcClient, RpcError, is_range_refusal
 from ledger.format import iso_time
-from ledger.indexer.mappers import UNKNOWN_EVENT
+from ledger.indexer import projections
+from ledger.indexer.loop import contract_kind
+from ledger.indexer.mappers import UNKNOWN_EVENT, build_targets, log_timestamp, logs_to_rows
 from ledger.money import from_minor_units
-from ledger.names import STATUS_NAMES, InvoiceStatus
+from ledger.names import STATUS_NAMES, InvoiceStatus, status_name
 
 SPLIT = int(InvoiceStatus.SPLIT)
 
@@ -68,16 +86,60 @@ INVOICE_FIELDS = (
     "root_id",
     "depth",
 )
+#: ``getInvoice`` fields of contracts version 4, compared when the ABI has them.
+REMEDY_FIELDS = ("recourse", "grace_period", "disputed_from", "proposed_due_at")
 PARTICIPANT_FIELDS = ("name", "roles", "kyc_expiry", "suspended")
-MONEY_FIELDS = ("amount", "paid", "outstanding", "financier_due", "financier_paid", "offer_min_advance")
-TIME_FIELDS = ("due_at", "kyc_expiry", "offer_expires_at")
+MONEY_FIELDS = frozenset(
+    {
+        "amount",
+        "paid",
+        "outstanding",
+        "financier_due",
+        "financier_paid",
+        "offer_min_advance",
+        "advance",
+        "reserve_released",
+        "credited",
+        "written_off",
+        "recovered",
+        "due",
+        "to_payee",
+        "to_seller",
+        "total_paid",
+        "paid_to_holder",
+    }
+)
+TIME_FIELDS = frozenset(
+    {
+        "due_at",
+        "kyc_expiry",
+        "offer_expires_at",
+        "proposed_due_at",
+        "issued_at",
+        "confirmed_at",
+        "financed_at",
+        "paid_at",
+        "cancelled_at",
+        "last_repaid_at",
+        "defaulted_at",
+        "updated_at",
+        "block_time",
+        "old_due_at",
+        "new_due_at",
+    }
+)
+#: The projection tables of records, by the kind their mismatches are reported as.
+RECORD_TABLES = {"financing": FINANCINGS, "repayment": REPAYMENTS, "incident": INCIDENTS}
+_KEY_COLUMNS = frozenset({"id", "chain_id", "contract", "invoice_id"})
 #: Blocks per eth_getLogs call when counting the logs (halved when the node refuses).
 LOG_SPAN = 10_000
 
 
 @dataclass
 class Mismatch:
-    kind: str  # "invoice", "participant", "tree", "block" or "events" (key: Contract.Event)
+    # "invoice", "participant", "tree", "block", "events" (key: Contract.Event), or a record
+    # of the replay: "financing", "repayment", "incident" (key: invoice@block:log)
+    kind: str
     key: str
     field: str
     database: Any
@@ -213,7 +275,18 @@ def _chain_invoice(
     parent, root, depth = lineage if lineage is not None else (0, invoice_id, 0)
     seller = _address(fields["seller"])
     financier, expiry, min_advance = listing if listing is not None and int(listing[1]) != 0 else (None, 0, None)
+    remedies = {}
+    if "recourse" in fields:  # contracts version 4
+        proposed = int(fields["proposedDueDate"])
+        disputed_from = int(fields["disputedFrom"])
+        remedies = {
+            "recourse": bool(fields["recourse"]),
+            "grace_period": int(fields["gracePeriod"]),
+            "disputed_from": status_name(disputed_from) if disputed_from else None,
+            "proposed_due_at": _chain_ts(proposed) if proposed else None,
+        }
     return {
+        **remedies,
         "status": STATUS_NAMES[status] if status < len(STATUS_NAMES) else str(status),
         "supplier": _address(fields["supplier"]),
         "buyer": _address(fields["buyer"]),
@@ -235,8 +308,15 @@ def _chain_invoice(
     }
 
 
-def _db_invoice(row: Any) -> dict[str, Any]:
+def _db_invoice(row: Any, deployment_grace: int | None) -> dict[str, Any]:
+    """An ``invoices`` row as :func:`_chain_invoice` shapes the chain's: the
+    grace period that applies (the financing's, else ``deployment_grace``)."""
     return {
+        "recourse": bool(row.recourse),
+        "grace_period": deployment_grace if row.seller is None else row.grace_period,
+        "disputed_from": row.disputed_from,
+        "proposed_due_at": _ts(row.proposed_due_at),
+        "credited": int(row.credited),
         "status": row.status,
         "supplier": row.supplier,
         "buyer": row.buyer,
@@ -319,6 +399,10 @@ class _Stored:
     invoices: dict[int, dict[str, Any]]
     participants: dict[str, dict[str, Any]]
     events: dict[tuple[str, str, str | None], int]
+    #: The ``invoices`` rows as stored (every column), by id.
+    invoice_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The record rows as stored, by kind (RECORD_TABLES) and (invoice, tx hash, log index).
+    records: dict[str, dict[tuple[int, str, int], dict[str, Any]]] = field(default_factory=dict)
 
 
 def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport:
@@ -342,7 +426,9 @@ def _verify(settings: Settings, rpc: RpcClient, batch_size: int) -> VerifyReport
         report.mismatches.append(Mismatch("block", str(block), "hash", cursor.block_hash, chain_block["hash"]))
     _check_invoices(rpc, deployment, invoice_contract, block, batch_size, db, report)
     _check_participants(rpc, deployment, registry_contract, block, batch_size, db, report)
-    _check_events(rpc, deployment, int(cursor.start_block), block, db, report)
+    logs: list[dict[str, Any]] = []
+    _check_events(rpc, deployment, int(cursor.start_block), block, db, report, keep=(invoice_contract, logs))
+    _check_replay(rpc, deployment, chain_id, invoice_contract, logs, db, report)
     return report
 
 
@@ -359,11 +445,21 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
                 f"the database has not indexed the contracts of chain {chain_id} (InvoiceToken "
                 f"{invoice_contract}); run `scf index sync` first"
             )
-        db_invoices = {
-            int(r.invoice_id): _db_invoice(r)
-            for r in conn.execute(
-                sa.select(Invoice).where(Invoice.chain_id == chain_id, Invoice.contract == invoice_contract)
-            )
+        grace = _deployment_grace(conn, chain_id, invoice_contract, int(cursor.block_number))
+        i = INVOICES
+        invoice_rows = {
+            int(r.invoice_id): r
+            for r in conn.execute(sa.select(i).where(i.c.chain_id == chain_id, i.c.contract == invoice_contract))
+        }
+        db_invoices = {invoice_id: _db_invoice(r, grace) for invoice_id, r in invoice_rows.items()}
+        records = {
+            kind: {
+                (int(r["invoice_id"]), str(r["tx_hash"]), int(r["log_index"])): dict(r)
+                for r in conn.execute(
+                    sa.select(t).where(t.c.chain_id == chain_id, t.c.contract == invoice_contract)
+                ).mappings()
+            }
+            for kind, t in RECORD_TABLES.items()
         }
         db_participants = {
             str(r.address): {
@@ -380,7 +476,26 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
         }
         contracts = {str(name): str(to_checksum_address(address)) for name, address in dict(cursor.contracts).items()}
         db_events = _stored_event_counts(conn, chain_id, contracts, int(cursor.start_block), int(cursor.block_number))
-    return _Stored(cursor, contracts, db_invoices, db_participants, db_events)
+    stored = {invoice_id: dict(r._mapping) for invoice_id, r in invoice_rows.items()}
+    return _Stored(cursor, contracts, db_invoices, db_participants, db_events, stored, records)
+
+
+def _deployment_grace(conn: sa.Connection, chain_id: int, invoice_contract: str, block: int) -> int | None:
+    """The deployment's grace period at ``block``: its last GracePeriodChanged
+    event (the constructor emits the first); None before contracts version 4."""
+    e = Event
+    args = conn.execute(
+        sa.select(e.args)
+        .where(
+            e.chain_id == chain_id,
+            e.contract == invoice_contract,
+            e.event == "GracePeriodChanged",
+            e.block_number <= block,
+        )
+        .order_by(e.block_number.desc(), e.log_index.desc())
+        .limit(1)
+    ).scalar()
+    return None if args is None else int(dict(args)["gracePeriod"])
 
 
 def _check_invoices(
@@ -407,6 +522,7 @@ def _check_invoices(
     report.invoices = len(ids)
     answers = _calls(rpc, invoice_contract, block, [fn.data(i) for i in ids for fn in calls], batch_size)
     component_names = [c["name"] for c in get_invoice.output_params[0]["components"]]
+    names = INVOICE_FIELDS + (REMEDY_FIELDS if "recourse" in component_names else ())
     chain: dict[int, dict[str, Any]] = {}
     for n, invoice_id in enumerate(ids):
         got, owner, listed, *lineage_answer = answers[len(calls) * n : len(calls) * (n + 1)]
@@ -421,7 +537,7 @@ def _check_invoices(
             fields = dict(zip(component_names, struct, strict=True))
             chain_state = chain[invoice_id] = _chain_invoice(invoice_id, fields, holder, listing, lineage)
         report.mismatches += compare(
-            "invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state, INVOICE_FIELDS, deployment
+            "invoice", str(invoice_id), db.invoices.get(invoice_id), chain_state, names, deployment
         )
     report.mismatches += check_trees(db.invoices, chain, deployment)
 
@@ -430,12 +546,14 @@ def check_trees(
     db_invoices: dict[int, dict[str, Any]], chain: dict[int, dict[str, Any]], deployment: Deployment
 ) -> list[Mismatch]:
     """Every Split invoice of the database adds up: its paid plus its parts'
-    amounts (by the database's lineage and amounts) equals its amount on
-    chain (its amount in the database when the chain has no such invoice)."""
+    face amounts at the split (by the database's lineage, amounts and credit
+    notes: ``amount + credited``) equals its amount on chain (its amount in
+    the database when the chain has no such invoice)."""
     parts: dict[int, int] = {}
     for row in db_invoices.values():
         if row["parent_id"] is not None:
-            parts[row["parent_id"]] = parts.get(row["parent_id"], 0) + int(row["amount"])
+            face = int(row["amount"]) + int(row.get("credited") or 0)
+            parts[row["parent_id"]] = parts.get(row["parent_id"], 0) + face
     found = []
     for invoice_id in sorted(db_invoices):
         row = db_invoices[invoice_id]
@@ -487,11 +605,18 @@ def _check_participants(
 
 
 def _check_events(
-    rpc: RpcClient, deployment: Deployment, start: int, block: int, db: _Stored, report: VerifyReport
+    rpc: RpcClient,
+    deployment: Deployment,
+    start: int,
+    block: int,
+    db: _Stored,
+    report: VerifyReport,
+    keep: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> None:
-    """The stored events counted per contract and event against the chain's logs."""
+    """The stored events counted per contract and event against the chain's
+    logs (``keep``: a contract and a list to append its logs to, in chain order)."""
     decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
-    chain_events = _chain_event_counts(rpc, decoder, list(db.contracts.values()), start, block)
+    chain_events = _chain_event_counts(rpc, decoder, list(db.contracts.values()), start, block, keep)
     stored: dict[tuple[str, str], int] = {}
     for (contract, event, topic0), n in db.events.items():
         key = (contract, _event_name(decoder, contract, event, topic0))
@@ -538,10 +663,17 @@ def _stored_event_counts(
 
 
 def _chain_event_counts(
-    rpc: RpcClient, decoder: LogDecoder, addresses: Sequence[str], start: int, end: int
+    rpc: RpcClient,
+    decoder: LogDecoder,
+    addresses: Sequence[str],
+    start: int,
+    end: int,
+    keep: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> dict[tuple[str, str], int]:
     """(contract, event name by topic0) -> logs the chain has in blocks
-    ``start``..``end``, fetched in ranges that halve when the node refuses."""
+    ``start``..``end``, fetched in ranges that halve when the node refuses
+    (``keep``: a contract whose logs are appended to a list, in chain order)."""
+    kept = None if keep is None else keep[0].lower()
     counts: dict[tuple[str, str], int] = {}
     span = LOG_SPAN
     low = start
@@ -561,8 +693,71 @@ def _chain_event_counts(
             found = decoder.lookup(log["address"], topics[0]) if topics else None
             key = (to_checksum_address(log["address"]), UNKNOWN_EVENT if found is None else found.name)
             counts[key] = counts.get(key, 0) + 1
+            if keep is not None and str(log["address"]).lower() == kept:
+                keep[1].append(log)
         low = high + 1
     return counts
+
+
+# -- the projections against a replay of the chain's logs ---------------------------------------
+def _check_replay(
+    rpc: RpcClient,
+    deployment: Deployment,
+    chain_id: int,
+    invoice_contract: str,
+    logs: list[dict[str, Any]],
+    db: _Stored,
+    report: VerifyReport,
+) -> None:
+    """The chain's logs of the invoice contract, mapped and folded in memory
+    by the indexer's own code, against the stored projections: every
+    ``invoices`` column that ``getInvoice`` does not give, and every record
+    row. Invoices missing on either side are left to the presence check."""
+    decoder = LogDecoder((c.address, c.abi) for c in deployment.contracts.values())
+    kinds = {address.lower(): contract_kind(name) for name, address in db.contracts.items()}
+    targets = build_targets(decoder, kinds)
+    untimed = sorted({int(log["blockNumber"], 16) for log in logs if log_timestamp(log) is None})
+    timestamps = {n: h.timestamp for n, h in rpc.headers(untimed).items() if h is not None} if untimed else {}
+    rows = logs_to_rows(logs, targets, chain_id, timestamps)
+    states, records = projections.fold_rows(r for r in rows if r["contract"] == invoice_contract)
+    compared = set(INVOICE_FIELDS) | set(REMEDY_FIELDS) | _KEY_COLUMNS
+    columns = [c.name for c in INVOICES.columns if c.name not in compared]
+    for invoice_id in sorted(set(states) & set(db.invoice_rows)):
+        stored, replayed = db.invoice_rows[invoice_id], states[invoice_id]
+        report.mismatches += compare(
+            "invoice",
+            str(invoice_id),
+            {"currency": stored["currency"], **{name: _plain(stored[name]) for name in columns}},
+            {"currency": replayed["currency"], **{name: _plain(replayed[name]) for name in columns}},
+            columns,
+            deployment,
+        )
+    for kind, table in RECORD_TABLES.items():
+        names = [c.name for c in table.columns if c.name not in _KEY_COLUMNS]
+        chain_rows = {(int(r["invoice_id"]), str(r["tx_hash"]), int(r["log_index"])): r for r in records[table.name]}
+        stored_rows = db.records.get(kind, {})
+        for key in sorted(set(chain_rows) | set(stored_rows)):
+            if key[0] not in db.invoice_rows or key[0] not in states:
+                continue
+            stored_row, chain_row = stored_rows.get(key), chain_rows.get(key)
+            currency = states[key[0]]["currency"]
+            report.mismatches += compare(
+                kind,
+                f"{key[0]}@{(stored_row or chain_row or {}).get('block_number')}:{key[2]}",
+                None if stored_row is None else {"currency": currency, **{n: _plain(stored_row[n]) for n in names}},
+                None if chain_row is None else {"currency": currency, **{n: _plain(chain_row[n]) for n in names}},
+                names,
+                deployment,
+            )
+
+
+def _plain(value: Any) -> Any:
+    """A projection value as compared: times as unix seconds, dates as ISO text."""
+    if isinstance(value, dt.datetime):
+        return _ts(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 __all__ = ["Mismatch", "VerifyReport", "verify"]

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.business_time import due_timestamp
 from ledger.config import Settings
-from ledger.db.models import Cursor, Event, Financing, Invoice, Participant, Repayment
+from ledger.db.models import Cursor, Event, Financing, Incident, Invoice, Participant, Repayment
 from ledger.format import iso_time
 from support.lifecycle import Lifecycle
 
@@ -76,6 +76,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "participants": rows(Participant, ["chain_id", "contract", "address"]),
                 "financings": rows(Financing, ["chain_id", "block_number", "log_index"]),
                 "repayments": rows(Repayment, ["chain_id", "block_number", "log_index"]),
+                "incidents": rows(Incident, ["chain_id", "block_number", "log_index"]),
                 "cursors": [
                     tuple(r)
                     for r in conn.execute(
@@ -156,9 +157,9 @@ def assert_matches_chain(db_url: str, ledger: Any) -> int:
         assert (row.offer_min_advance, row.offer_financier) == (
             (listing["min_advance"], listing["financier"]) if listing else (None, None)
         ), invoice_id
-    for invoice_id, row in rows.items():  # every tree adds up: paid + parts = amount
+    for invoice_id, row in rows.items():  # every tree adds up: paid + parts (at split: before credit notes) = amount
         if row.status == "Split":
-            parts = [r.amount for r in rows.values() if r.parent_id == invoice_id]
+            parts = [r.amount + r.credited for r in rows.values() if r.parent_id == invoice_id]
             assert len(parts) >= 2 and row.paid + sum(parts) == row.amount, invoice_id
     return count
 
@@ -618,3 +619,126 @@ def event_row(block: int, log_index: int, **values: Any) -> dict[str, Any]:
     }
     row.update(values)
     return row
+
+
+# -- contracts version 4: when things go wrong ------------------------------------------------------
+def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
+    """A :class:`support.contracts.Net` with the version 4 transitions as raw
+    contract calls (imported here lazily: ``support.contracts`` imports web3)."""
+    from support.contracts import Net
+
+    DAY = 86_400  # noqa: N806 - the constant of support.contracts
+
+    class Remedies(Net):
+        def reason(self, text: str) -> bytes:
+            from eth_utils import keccak
+
+            return bytes(keccak(text=text))
+
+        def dispute(self, invoice_id: int, reason: str = "goods damaged", buyer: str = "buyer") -> Any:
+            return self.send(self.invoices.functions.dispute(invoice_id, self.reason(reason)), buyer)
+
+        def withdraw_dispute(self, invoice_id: int, buyer: str = "buyer") -> Any:
+            return self.send(self.invoices.functions.withdrawDispute(invoice_id), buyer)
+
+        def credit_note(self, invoice_id: int, credit: int, who: str = "supplier", note: str = "CN-1") -> Any:
+            self.approve_hkd(who, 10**15)
+            return self.send(self.invoices.functions.issueCreditNote(invoice_id, credit, self.reason(note)), who)
+
+        def propose(self, invoice_id: int, new_due: int, buyer: str = "buyer") -> Any:
+            return self.send(self.invoices.functions.proposeExtension(invoice_id, new_due), buyer)
+
+        def accept(self, invoice_id: int, new_due: int, holder: str) -> Any:
+            return self.send(self.invoices.functions.acceptExtension(invoice_id, new_due), holder)
+
+        def default(self, invoice_id: int, holder: str) -> Any:
+            return self.send(self.invoices.functions.declareDefault(invoice_id), holder)
+
+        def write_off(self, invoice_id: int, holder: str) -> Any:
+            return self.send(self.invoices.functions.writeOff(invoice_id), holder)
+
+        def buy_back(self, invoice_id: int, who: str, seller: str = "supplier") -> Any:
+            self.approve_hkd(seller, 10**15)
+            return self.send(self.invoices.functions.buyBack(invoice_id), who)
+
+        def pay(self, invoice_id: int, units: int, buyer: str = "buyer") -> Any:
+            self.approve_hkd(buyer, units)
+            return self.send(self.invoices.functions.repay(invoice_id, units), buyer)
+
+        def set_grace(self, seconds: int) -> Any:
+            return self.send(self.invoices.functions.setGracePeriod(seconds), "operator")
+
+        def finance_raw(
+            self, invoice_id: int, advance: int, due: int, recourse: bool, grace: int, financier: str = "financier"
+        ) -> Any:
+            self.offer(invoice_id, financier, "1", 7)
+            self.approve_hkd(financier, advance)
+            return self.send(self.finance_fn(invoice_id, advance, due=due, recourse=recourse, grace=grace), financier)
+
+        def due_ts(self, invoice_id: int) -> int:
+            return int(self.invoice(invoice_id)["dueDate"])
+
+        def remedies_ledger(self, tag: str = "") -> dict[str, int]:
+            """Every version 4 transition, on invoices (HKD, due in 30 days) named by letter:
+
+            * ``a`` 1,000.00 unfinanced: disputed, withdrawn, disputed again, 200.00 credit note
+              by its holder (Confirmed, amount 800.00);
+            * ``b`` 1,000.00 financed without recourse (advance 900.00, due 950.00, grace 7 days),
+              100.00 paid, disputed, 300.00 credit note by the seller, which pays the financier
+              250.00; after the due date: defaulted (claim 600.00), written off, 150.00 recovered;
+            * ``c`` 1,000.00 financed with recourse (advance 800.00, due 900.00, grace 1 day), due
+              date extended by 5 days, a second proposal left open; defaulted (claim 900.00),
+              bought back on the financier's demand (900.00), 400.00 recovered by the seller;
+            * ``d`` 500.00 unfinanced: defaulted by the supplier, then paid in full (Paid);
+            * ``e`` 300.00: 100.00 paid, then a 200.00 credit note closes it (Paid);
+              ``f`` 200.00: a 200.00 credit note closes it (Cancelled);
+            * ``g`` 1,000.00 confirmed after the travel: an extension proposed, then disputed;
+            * ``t`` 1,000.00 split into ``t1`` 600.00 (kept) and ``t2`` 400.00 (to supplier2);
+              ``t1`` then credited 100.00.
+
+            Between them the operator sets the deployment's grace to 3 days and the chain
+            travels 40 days. Returns the ids by letter and the blocks ``before_default``
+            (the last block before b's default) and ``after_default``."""
+            ids: dict[str, int] = {}
+            for letter, amount in (("a", "1000.00"), ("b", "1000.00"), ("c", "1000.00"), ("d", "500.00")):
+                ids[letter] = self.confirmed(number=f"REM{tag}-{letter}", amount=amount)
+            a, b, c, d = ids["a"], ids["b"], ids["c"], ids["d"]
+            self.dispute(a)
+            self.withdraw_dispute(a)
+            self.dispute(a, "wrong quantity")
+            self.credit_note(a, 20_000)
+            self.finance_raw(b, 90_000, 95_000, recourse=False, grace=7 * DAY)
+            self.pay(b, 10_000)
+            self.dispute(b)
+            self.credit_note(b, 30_000, note="CN-B")
+            self.finance_raw(c, 80_000, 90_000, recourse=True, grace=DAY)
+            old_due = self.due_ts(c)
+            self.propose(c, old_due + 5 * DAY)
+            self.accept(c, old_due + 5 * DAY, "financier")
+            self.propose(c, old_due + 9 * DAY)
+            ids["t"] = self.confirmed(number=f"REM{tag}-t")
+            ids["t1"], ids["t2"] = self.split(ids["t"], [("supplier", 60_000), ("supplier2", 40_000)])
+            self.credit_note(ids["t1"], 10_000, note="CN-T1")
+            self.set_grace(3 * DAY)
+            self.travel(40 * DAY)
+            ids["before_default"] = int(self.ledger.w3.eth.block_number)
+            self.default(b, "financier")
+            ids["after_default"] = int(self.ledger.w3.eth.block_number)
+            self.write_off(b, "financier")
+            self.pay(b, 15_000)
+            self.default(c, "financier")
+            self.buy_back(c, "financier")
+            self.pay(c, 40_000)
+            self.default(d, "supplier")
+            self.pay(d, 50_000)
+            ids["e"] = self.confirmed(number=f"REM{tag}-e", amount="300.00")
+            ids["f"] = self.confirmed(number=f"REM{tag}-f", amount="200.00")
+            self.pay(ids["e"], 10_000)
+            self.credit_note(ids["e"], 20_000, note="CN-E")
+            self.credit_note(ids["f"], 20_000, note="CN-F")
+            ids["g"] = self.confirmed(number=f"REM{tag}-g")
+            self.propose(ids["g"], self.due_ts(ids["g"]) + 10 * DAY)
+            self.dispute(ids["g"])
+            return ids
+
+    return Remedies(ledger, acct)

@@ -37,23 +37,26 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 ZERO = sa.text("0")
 FALSE = sa.false()
 
-INVOICE_COLUMNS: tuple[sa.Column[Any], ...] = (
-    sa.Column("credited", UINT256, nullable=False, server_default=ZERO),
-    sa.Column("recourse", sa.Boolean(), nullable=False, server_default=FALSE),
-    sa.Column("grace_period", sa.Integer(), nullable=True),
-    sa.Column("disputed_from", sa.String(length=16), nullable=True),
-    sa.Column("proposed_due_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("extensions", sa.SmallInteger(), nullable=False, server_default=ZERO),
-    sa.Column("defaulted_block", sa.BigInteger(), nullable=True),
-    sa.Column("defaulted_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("written_off", UINT256, nullable=False, server_default=ZERO),
-    sa.Column("recovered", UINT256, nullable=False, server_default=ZERO),
-)
+
+def invoice_columns() -> tuple[sa.Column[Any], ...]:
+    """The new ``invoices`` columns (new objects each call: a Column belongs to one table)."""
+    return (
+        sa.Column("credited", UINT256, nullable=False, server_default=ZERO),
+        sa.Column("recourse", sa.Boolean(), nullable=False, server_default=FALSE),
+        sa.Column("grace_period", sa.Integer(), nullable=True),
+        sa.Column("disputed_from", sa.String(length=16), nullable=True),
+        sa.Column("proposed_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("extensions", sa.SmallInteger(), nullable=False, server_default=ZERO),
+        sa.Column("defaulted_block", sa.BigInteger(), nullable=True),
+        sa.Column("defaulted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("written_off", UINT256, nullable=False, server_default=ZERO),
+        sa.Column("recovered", UINT256, nullable=False, server_default=ZERO),
+    )
 
 
 def upgrade() -> None:
-    for column in INVOICE_COLUMNS:
-        op.add_column("invoices", column.copy())
+    for column in invoice_columns():
+        op.add_column("invoices", column)
     op.add_column("financings", sa.Column("recourse", sa.Boolean(), nullable=False, server_default=FALSE))
     op.add_column("financings", sa.Column("grace_period", sa.Integer(), nullable=False, server_default=ZERO))
     op.add_column("repayments", sa.Column("recovery", sa.Boolean(), nullable=False, server_default=FALSE))
@@ -100,5 +103,5 @@ def downgrade() -> None:
     op.drop_column("repayments", "recovery")
     for column in ("grace_period", "recourse"):
         op.drop_column("financings", column)
-    for column in reversed(INVOICE_COLUMNS):
+    for column in reversed(invoice_columns()):
         op.drop_column("invoices", column.name)
