@@ -1,6 +1,8 @@
 """The invoice lifecycle on chain: participants, issue, confirm, cancel,
 list for financing, finance, repay, split and transfer receivables (contract
-v3's multi-tier parts), and reading an invoice's state and lineage.
+v3's multi-tier parts), what happens when things go wrong (contract v4:
+disputes, credit notes, maturity extensions, defaults, write-offs and
+buy-backs under recourse), and reading an invoice's state and lineage.
 
 Each state-changing method simulates before it sends (see
 :class:`ledger.evm.chain.Sender`), so a refused operation changes nothing, and
@@ -22,7 +24,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from ledger.business_time import due_timestamp, kyc_expiry_timestamp, kyc_last_day
+from ledger.business_time import business_date, due_timestamp, kyc_expiry_timestamp, kyc_last_day
 from ledger.config import Settings
 from ledger.deployment import Currency, Deployment
 from ledger.errors import InputError, Refused, TransactionReverted
@@ -30,11 +32,18 @@ from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.invoice import ChainInvoice
 from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
 from ledger.format import amount as amount_text
-from ledger.format import date_text, is_nobody, iso_time, money, party, someone
+from ledger.format import date_text, is_nobody, iso_time, money, party, someone, text_time
 from ledger.invoice_numbers import normalise_invoice_number
-from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
+from ledger.lifecycle_inputs import Party, document_hash, grace_days, grace_text, parse_roles, positive_units
 from ledger.money import from_minor_units, parse_rate, to_minor_units
-from ledger.names import ZERO_ADDRESS, InvoiceStatus, check_participant_name, require_role, role_names
+from ledger.names import (
+    ZERO_ADDRESS,
+    InvoiceStatus,
+    check_participant_name,
+    require_role,
+    role_names,
+    status_name,
+)
 from ledger.names import resolve as resolve_name
 
 __all__ = ["TERMS_VALIDITY", "Ledger", "Party", "document_hash", "parse_rate", "parse_roles"]
@@ -49,17 +58,33 @@ _REF_HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 NO_REFERENCE = b"\0" * 32
 
 
-def reference_hash(text: str | None) -> bytes:
-    """The bytes32 a payment reference is recorded as: none for None, the
-    value of ``0x`` and 64 hex digits, else keccak-256 of the text (UTF-8).
-    Empty text is bad input (omit the reference instead)."""
+#: What :func:`reference_hash` says of an empty payment reference.
+EMPTY_REFERENCE = "an empty reference records nothing; give the purchase order or invoice text, or omit it"
+#: Statuses a receivable is open in: disputed, extended and declared in default from (``isOpen`` on chain).
+OPEN_STATUSES = (InvoiceStatus.CONFIRMED, InvoiceStatus.FINANCED, InvoiceStatus.PARTIALLY_PAID)
+#: Statuses in which a buyer's payment is a recovery: it keeps the status until the receivable is paid in full.
+RECOVERY_STATUSES = (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF)
+
+
+def reference_hash(text: str | None, empty: str = EMPTY_REFERENCE) -> bytes:
+    """The bytes32 a payment reference (or a statement kept off chain: a
+    dispute's reasons, a credit note's text) is recorded as: none for None,
+    the value of ``0x`` and 64 hex digits, else keccak-256 of the text
+    (UTF-8). Empty text is bad input, said by ``empty``."""
     if text is None:
         return NO_REFERENCE
     if not text.strip():
-        raise InputError("an empty reference records nothing; give the purchase order or invoice text, or omit it")
+        raise InputError(empty)
     if _REF_HASH_RE.match(text):
         return bytes.fromhex(text[2:])
     return bytes(keccak(text=text))
+
+
+def _status_after_payment(before: ChainInvoice, total_paid: int) -> str:
+    """A receivable's status after a payment that brought what was paid on it to ``total_paid``."""
+    if total_paid == before.amount:
+        return "Paid"
+    return before.status_name if before.status in RECOVERY_STATUSES else "PartiallyPaid"
 
 
 def reference_text(ref: bytes) -> str | None:
@@ -532,6 +557,8 @@ class Ledger:
             "currency": currency.symbol,
             "seller": party(str(args["seller"]), self.name_of),
             "status": "Financed",
+            "recourse": bool(args["recourse"]),
+            "grace_days": grace_days(int(args["gracePeriod"])),
             **self._tx(receipt),
         }
 
@@ -559,9 +586,11 @@ class Ledger:
             "to_payee": amount_text(to_holder, d),
             "total_paid": amount_text(total, d),
             "outstanding": amount_text(state.amount - total, d),
-            "status": "Paid" if total == state.amount else "PartiallyPaid",
+            "status": _status_after_payment(state, total),
             **self._tx(receipt),
         }
+        if state.status in RECOVERY_STATUSES:
+            result["recovery"] = True
         if units != to_holder:
             result["reserve_released"] = amount_text(units - to_holder, d)
             result["seller"] = party(someone(state.seller), self.name_of)
@@ -598,7 +627,7 @@ class Ledger:
                 "to_payee": amount_text(int(args["toHolder"]), d),
                 "total_paid": amount_text(int(args["totalPaid"]), d),
                 "outstanding": amount_text(leaf.amount - int(args["totalPaid"]), d),
-                "status": "Paid" if int(args["totalPaid"]) == leaf.amount else "PartiallyPaid",
+                "status": leaf.status_name,
             }
             if leaf_id in reserves:
                 entry["reserve_released"] = amount_text(reserves[leaf_id][0], d)
@@ -696,6 +725,356 @@ class Ledger:
             **self._tx(receipt),
         }
 
+    # -- when things go wrong (contract v4) --------------------------------------------
+    # Each checks first what the contract checks (party, status, grace, amounts), so a
+    # refused command sends nothing and says what to do; the simulation before sending
+    # (:class:`Sender`) still catches what changed in between, or what is not checked here
+    # (a pause, a lapsed KYC), with the contract's rule.
+    def _acting(self, account: LocalAccount, expected: str | None, invoice_id: int, role: str, why: str) -> None:
+        """Refused (exit 1) unless ``account`` is ``expected``, the ``role`` of invoice ``invoice_id``."""
+        if expected is None:  # only a cancelled invoice's token is burnt
+            raise Refused(f"invoice {invoice_id} has no {role}: it was cancelled, and a cancelled invoice is closed")
+        if to_checksum_address(account.address) == to_checksum_address(expected):
+            return
+        who = self.name_of(account.address) or account.address
+        whose = self.name_of(expected) or expected
+        raise Refused(f"{who} is not the {role} of invoice {invoice_id} (the {role} is {whose}); {why}")
+
+    @staticmethod
+    def _require_open(state: ChainInvoice, invoice_id: int, action: str) -> None:
+        """Refused unless ``state`` is open (Confirmed, Financed or PartiallyPaid): what the
+        contract requires to dispute, extend or declare a default (``action``)."""
+        if state.status in OPEN_STATUSES:
+            return
+        if state.status == InvoiceStatus.DISPUTED:
+            raise Refused(
+                f"invoice {invoice_id} is disputed and cannot be {action} until the dispute is resolved "
+                f"(the buyer withdraws it with `scf invoice resolve {invoice_id}`, or the creditor issues a "
+                "credit note)"
+            )
+        hints: dict[int, str] = {
+            InvoiceStatus.ISSUED: f"; the buyer confirms it first (`scf invoice confirm {invoice_id}`)",
+            InvoiceStatus.SPLIT: f"; its open amount lives in its parts (`scf invoice tree {invoice_id}`)",
+        }
+        hint = hints.get(state.status, "")
+        raise Refused(
+            f"invoice {invoice_id} is {state.status_name}: only a Confirmed, Financed or PartiallyPaid "
+            f"receivable is {action}{hint}"
+        )
+
+    def _event(self, receipt: TxReceipt, name: str) -> Any:
+        """The arguments of the (first) event ``name`` of the invoice contract in ``receipt``."""
+        return self.invoices.events[name]().process_receipt(receipt, errors=DISCARD)[0]["args"]
+
+    def dispute(self, buyer: LocalAccount, invoice_id: int, reason: str) -> dict[str, Any]:
+        """Dispute a Confirmed, Financed or PartiallyPaid receivable as its
+        buyer, with a statement of reasons: only its keccak-256 hash goes on
+        chain (the text stays with the parties; 0x and 64 hex digits is taken
+        as the hash itself). Until the dispute is resolved the receivable is
+        not paid, financed, split, moved or declared in default; a listing ends."""
+        reason_hash = reference_hash(reason, "an empty --reason says nothing; state why the receivable is disputed")
+        state = self.invoice_state(invoice_id)
+        self._acting(buyer, state.buyer, invoice_id, "buyer", "only the buyer disputes it")
+        if state.status == InvoiceStatus.DISPUTED:
+            raise Refused(
+                f"invoice {invoice_id} is disputed already (from {status_name(state.disputed_from)}); the buyer "
+                f"withdraws the dispute with `scf invoice resolve {invoice_id}`, or the creditor issues a credit note"
+            )
+        self._require_open(state, invoice_id, "disputed")
+        receipt = self.sender.transact(self.invoices.functions.dispute(invoice_id, reason_hash), buyer)
+        args = self._event(receipt, "InvoiceDisputed")
+        return {
+            "invoice_id": invoice_id,
+            "status": "Disputed",
+            "disputed_from": status_name(int(args["previous"])),
+            "buyer": party(str(args["buyer"]), self.name_of),
+            "reason_hash": reference_text(reason_hash),
+            **self._tx(receipt),
+        }
+
+    def withdraw_dispute(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        """Withdraw the buyer's dispute of a receivable: it returns to the status it had."""
+        state = self.invoice_state(invoice_id)
+        self._acting(buyer, state.buyer, invoice_id, "buyer", "only the buyer withdraws its dispute")
+        if state.status != InvoiceStatus.DISPUTED:
+            raise Refused(f"invoice {invoice_id} is {state.status_name}, not Disputed: there is no dispute to withdraw")
+        receipt = self.sender.transact(self.invoices.functions.withdrawDispute(invoice_id), buyer)
+        args = self._event(receipt, "DisputeWithdrawn")
+        return {
+            "invoice_id": invoice_id,
+            "status": status_name(int(args["restored"])),
+            "buyer": party(str(args["buyer"]), self.name_of),
+            **self._tx(receipt),
+        }
+
+    def credit_note(
+        self, creditor: LocalAccount, invoice_id: int, amount: str, note: str | None = None
+    ) -> dict[str, Any]:
+        """Reduce an open (or disputed) receivable by ``amount`` as its
+        creditor: the seller of a financed receivable (dilution is its risk),
+        otherwise the holder. Ends a dispute. When a financier holds it, the
+        seller pays the financier in the same transaction what the reduced
+        open amount no longer covers of its due, max(0, (due - paid to it) -
+        new open amount), approved first as a repayment is. A credit of the
+        whole open amount closes it: Paid if anything was paid, else
+        Cancelled. ``note``: the credit note's number or text, recorded as
+        :func:`reference_hash` of it."""
+        state = self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        d = currency.decimals
+        units = positive_units(amount, d, "credit note amount")
+        note_hash = reference_hash(
+            note, "an empty note says nothing; give the credit note's number or text, or omit --note"
+        )
+        if state.status != InvoiceStatus.DISPUTED and state.status not in OPEN_STATUSES:
+            raise Refused(
+                f"invoice {invoice_id} is {state.status_name}: a credit note needs an open receivable "
+                "(Confirmed, Financed, PartiallyPaid or Disputed)"
+            )
+        holder = self.holder_of(invoice_id)
+        role = "seller" if state.financed else "holder"
+        self._acting(
+            creditor,
+            state.seller or holder,
+            invoice_id,
+            role,
+            "the seller of a financed receivable issues its credit notes (dilution is its risk), else the holder",
+        )
+        open_ = state.outstanding
+        if units > open_:
+            raise InputError(
+                f"a credit note of {money(units, d, currency.symbol)} on invoice {invoice_id} is above its open "
+                f"amount {money(open_, d, currency.symbol)}; credit at most {amount_text(open_, d)}"
+            )
+        fn = self.invoices.functions.issueCreditNote(invoice_id, units, note_hash)
+        to_holder = 0
+        if state.seller is not None and holder is not None and holder != state.seller:
+            to_holder = max(0, state.financier_open - (open_ - units))
+        if to_holder:
+            self._require_funds(creditor.address, currency, to_holder, f"the credit note on invoice {invoice_id}")
+            self._ensure_allowance(creditor, currency, to_holder, fn)
+        receipt = self.sender.transact(fn, creditor)
+        args = self._event(receipt, "CreditNoteIssued")
+        new_amount = int(args["newAmount"])
+        return {
+            "invoice_id": invoice_id,
+            "credit": amount_text(units, d),
+            "amount": amount_text(new_amount, d),
+            "outstanding": amount_text(new_amount - state.paid, d),
+            "currency": currency.symbol,
+            "issuer": party(str(args["issuer"]), self.name_of),
+            "holder": party(str(args["holder"]), self.name_of),
+            "to_holder": amount_text(int(args["toHolder"]), d),
+            "note_hash": reference_text(note_hash),
+            "status": status_name(int(args["status"])),
+            **self._tx(receipt),
+        }
+
+    def propose_extension(self, buyer: LocalAccount, invoice_id: int, new_due: dt.date) -> dict[str, Any]:
+        """Propose a later due date as the buyer (a business date, as
+        ``issue`` takes it): after the current one and within the longest
+        tenor from now. Replaces an earlier proposal; the holder accepts it
+        with :meth:`accept_extension`."""
+        state = self.invoice_state(invoice_id)
+        self._acting(buyer, state.buyer, invoice_id, "buyer", "only the buyer proposes a new due date")
+        self._require_open(state, invoice_id, "extended")
+        new_ts = due_timestamp(new_due)
+        if new_ts <= state.due_ts:
+            raise InputError(
+                f"invalid new due date {new_due}: invoice {invoice_id} is due {date_text(state.due_ts)}; "
+                "propose a later date"
+            )
+        latest = self.chain_time() + int(self.sender.call(self.invoices.functions.maxTenor()))
+        if new_ts > latest:
+            last = business_date(latest) - dt.timedelta(days=1)
+            raise InputError(
+                f"invalid new due date {new_due}: it can be at most the longest tenor from now, {last}; "
+                "propose an earlier date"
+            )
+        receipt = self.sender.transact(self.invoices.functions.proposeExtension(invoice_id, new_ts), buyer)
+        args = self._event(receipt, "ExtensionProposed")
+        return {
+            "invoice_id": invoice_id,
+            "due": date_text(int(args["dueDate"])),
+            "proposed_due": date_text(int(args["proposedDueDate"])),
+            "buyer": party(str(args["buyer"]), self.name_of),
+            **self._tx(receipt),
+        }
+
+    def accept_extension(self, holder: LocalAccount, invoice_id: int, date: dt.date | None = None) -> dict[str, Any]:
+        """Accept the buyer's proposed due date as the holder (the financier,
+        if financed). ``date`` None is the proposed one; given, it must be it
+        (so the holder accepts what it has read)."""
+        state = self.invoice_state(invoice_id)
+        self._acting(
+            holder,
+            self.holder_of(invoice_id),
+            invoice_id,
+            "holder",
+            "the holder (the financier, if financed) accepts a new due date",
+        )
+        self._require_open(state, invoice_id, "extended")
+        proposed = state.proposed_due_ts
+        if proposed == 0:
+            raise Refused(
+                f"the buyer has not proposed a new due date for invoice {invoice_id}; "
+                f"the buyer proposes one with `scf invoice extend {invoice_id} --to DATE`"
+            )
+        if date is not None and due_timestamp(date) != proposed:
+            raise Refused(
+                f"the buyer proposed {date_text(proposed)} for invoice {invoice_id}, not {date}; "
+                f"accept {date_text(proposed)} (or omit --date)"
+            )
+        receipt = self.sender.transact(self.invoices.functions.acceptExtension(invoice_id, proposed), holder)
+        args = self._event(receipt, "MaturityExtended")
+        return {
+            "invoice_id": invoice_id,
+            "old_due": date_text(int(args["oldDueDate"])),
+            "due": date_text(int(args["newDueDate"])),
+            "holder": party(str(args["holder"]), self.name_of),
+            **self._tx(receipt),
+        }
+
+    def declare_default(self, holder: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        """Declare an open receivable in default as its holder, once the
+        chain time is past its due date plus the grace period (the
+        financing's, else the deployment's). The buyer can still pay
+        (recoveries); the holder may then write its claim off, or, under a
+        financing with recourse, make the seller buy it back."""
+        state = self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        self._acting(holder, self.holder_of(invoice_id), invoice_id, "holder", "only the holder declares a default")
+        if state.status in (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF):
+            raise Refused(f"invoice {invoice_id} is {state.status_name} already: its default was declared before")
+        self._require_open(state, invoice_id, "declared in default")
+        now = self.chain_time()
+        after = state.defaultable_after
+        if now <= after:
+            raise Refused(
+                f"invoice {invoice_id} can be declared in default only after {text_time(after)} (due "
+                f"{date_text(state.due_ts)} plus {grace_text(state.grace_period)} of grace); "
+                f"it is {text_time(now)} now"
+            )
+        receipt = self.sender.transact(self.invoices.functions.declareDefault(invoice_id), holder)
+        args = self._event(receipt, "InvoiceDefaulted")
+        d = currency.decimals
+        return {
+            "invoice_id": invoice_id,
+            "status": "Defaulted",
+            "holder": party(str(args["holder"]), self.name_of),
+            "currency": currency.symbol,
+            "outstanding": amount_text(int(args["outstanding"]), d),
+            "holder_claim": amount_text(int(args["holderClaim"]), d),
+            **self._tx(receipt),
+        }
+
+    def write_off(self, holder: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        """Write off the holder's unpaid claim on a defaulted receivable (its
+        open amount, or a financier's rest of its due): recorded, and the
+        buyer's later payments are still received (recoveries)."""
+        state = self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        holder_address = self.holder_of(invoice_id)
+        self._acting(holder, holder_address, invoice_id, "holder", "only the holder writes off its claim")
+        if state.status == InvoiceStatus.WRITTEN_OFF:
+            raise Refused(f"invoice {invoice_id} is written off already; the buyer's later payments are still received")
+        if state.status != InvoiceStatus.DEFAULTED:
+            raise Refused(
+                f"invoice {invoice_id} is {state.status_name}, not Defaulted: only a receivable in default is "
+                f"written off; its holder declares the default first (`scf invoice default {invoice_id}`)"
+            )
+        financier_holds = state.seller is not None and holder_address != state.seller
+        claim = state.financier_open if financier_holds else state.outstanding
+        if claim == 0:
+            who = self.name_of(holder.address) or holder.address
+            raise Refused(f"nothing is owed to {who} on invoice {invoice_id}: there is nothing to write off")
+        receipt = self.sender.transact(self.invoices.functions.writeOff(invoice_id), holder)
+        args = self._event(receipt, "InvoiceWrittenOff")
+        d = currency.decimals
+        return {
+            "invoice_id": invoice_id,
+            "status": "WrittenOff",
+            "holder": party(str(args["holder"]), self.name_of),
+            "currency": currency.symbol,
+            "written_off": amount_text(int(args["amount"]), d),
+            "outstanding": amount_text(state.outstanding, d),
+            **self._tx(receipt),
+        }
+
+    def buy_back(self, actor: LocalAccount, invoice_id: int) -> dict[str, Any]:
+        """Under a financing with recourse, after a default: the seller pays
+        the holder the rest of its due and takes the receivable back, in one
+        transaction; the buyer's later payments then all go to the seller.
+        Run by the seller (its payment approved first, as a repayment is) or
+        demanded by the holder, which draws on what the seller has approved:
+        refused before sending when that (or the seller's balance) is short."""
+        state = self.invoice_state(invoice_id)
+        currency = self._currency_of(state)
+        d = currency.decimals
+        holder = self.holder_of(invoice_id)
+        if state.status != InvoiceStatus.DEFAULTED:
+            raise Refused(
+                f"invoice {invoice_id} is {state.status_name}, not Defaulted: a receivable is bought back only "
+                f"after its holder declares a default (`scf invoice default {invoice_id}`)"
+            )
+        if state.seller is None or not state.recourse:
+            how = "financed without recourse" if state.seller else "never financed"
+            raise Refused(
+                f"invoice {invoice_id} was {how}: nobody can be made to buy it back, the loss stays with its holder"
+            )
+        seller = state.seller
+        acting = to_checksum_address(actor.address)
+        if acting not in (holder, seller):
+            who = self.name_of(actor.address) or actor.address
+            raise Refused(
+                f"{who} is neither the holder ({self.name_of(holder) or holder}) nor the seller "
+                f"({self.name_of(seller) or seller}) of invoice {invoice_id}; only they run its buy-back"
+            )
+        if holder == seller:
+            raise Refused(f"the seller holds invoice {invoice_id} already: there is nothing to buy back")
+        owed = state.financier_open
+        fn = self.invoices.functions.buyBack(invoice_id)
+        instead = "" if acting == seller else f"run `scf invoice buy-back {invoice_id}` itself"
+        self._require_funds(seller, currency, owed, f"the buy-back of invoice {invoice_id}", instead)
+        if acting == seller:
+            self._ensure_allowance(actor, currency, owed, fn)
+        receipt = self.sender.transact(fn, actor)
+        args = self._event(receipt, "InvoiceBoughtBack")
+        return {
+            "invoice_id": invoice_id,
+            "seller": party(str(args["seller"]), self.name_of),
+            "holder": party(str(args["holder"]), self.name_of),
+            "amount": amount_text(int(args["amount"]), d),
+            "currency": currency.symbol,
+            "status": "Defaulted",
+            "outstanding": amount_text(state.outstanding, d),
+            **self._tx(receipt),
+        }
+
+    def _require_funds(self, payer: str, currency: Currency, units: int, what: str, drawn_by_other: str = "") -> None:
+        """Refused (exit 1) before anything is sent unless ``payer`` holds the
+        ``units`` that ``what`` (a phrase: "the buy-back of invoice 7") takes
+        from it; when another party's transaction draws them
+        (``drawn_by_other``: what the payer does instead), unless it has also
+        approved the invoice contract for them."""
+        token = self.token(currency)
+
+        def m(units: int) -> str:
+            return money(units, currency.decimals, currency.symbol)
+
+        who = self.name_of(payer) or payer
+        balance = int(token.functions.balanceOf(payer).call())
+        if balance < units:
+            short = m(units - balance)
+            raise Refused(f"{what} takes {m(units)} from {who}, which holds {m(balance)}; it needs {short} more first")
+        if drawn_by_other:
+            allowed = int(token.functions.allowance(payer, self.invoices.address).call())
+            if allowed < units:
+                raise Refused(
+                    f"{what} draws {m(units)} from {who}, which has approved {m(allowed)} of it; "
+                    f"{who} must approve the payment, or {drawn_by_other}"
+                )
+
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:
         """The InvoiceIssued event of an invoice (its number and document hash live only there)."""
         logs = self.invoices.events.InvoiceIssued.get_logs(
@@ -739,6 +1118,57 @@ class Ledger:
             "issued_at": None if block is None else iso_time(int(block["timestamp"])),
             "document_hash": "0x" + bytes(issued["docHash"]).hex() if issued else None,
             **{k: v for k, v in self.lineage(invoice_id).items() if k != "invoice_id"},
+            **self._remedies_shown(invoice_id, state, d),
+        }
+
+    def _remedies_shown(self, invoice_id: int, state: ChainInvoice, d: int) -> dict[str, Any]:
+        """What :meth:`show` says of contract v4's states, under the keys the
+        indexed view has (:func:`ledger.queries.remedy_figures`): credit notes,
+        the financing's recourse, the grace that applies (days, as an exact
+        decimal string: the financing's, else the deployment's), the status a
+        dispute interrupted, a proposed due date, accepted extensions, the
+        default, the write-off and the buyer's payments since the default
+        (from the events); and, while a default may still come, the time
+        after which it may be declared (``defaultable_after``)."""
+        # One query for the five events (each has the invoice id as its first indexed argument).
+        names = ("CreditNoteIssued", "InvoiceDefaulted", "InvoiceRepaid", "InvoiceWrittenOff", "MaturityExtended")
+        events = {self.invoices.events[name]().topic: self.invoices.events[name]() for name in names}
+        raw = self.w3.eth.get_logs(
+            {
+                "address": self.invoices.address,
+                "fromBlock": self.deployment.contracts["InvoiceToken"].block,
+                "toBlock": "latest",
+                "topics": [list(events), "0x" + invoice_id.to_bytes(32, "big").hex()],
+            }
+        )
+        decoded = [events[Web3.to_hex(log["topics"][0])].process_log(log) for log in raw]
+
+        def logs(event: str) -> list[Any]:
+            return [log for log in decoded if log["event"] == event]
+
+        def total(found: list[Any], field: str) -> int:
+            return sum(int(log["args"][field]) for log in found)
+
+        defaults = logs("InvoiceDefaulted")
+        default = defaults[-1] if defaults else None
+        at = None if default is None else (int(default["blockNumber"]), int(default["logIndex"]))
+        recovered = [
+            log for log in logs("InvoiceRepaid") if at is not None and (log["blockNumber"], log["logIndex"]) > at
+        ]
+        pending = state.status in OPEN_STATUSES or state.status == InvoiceStatus.DISPUTED
+        default_time = None if default is None else int(self.w3.eth.get_block(default["blockNumber"])["timestamp"])
+        return {
+            "credited": amount_text(total(logs("CreditNoteIssued"), "credit"), d),
+            "recourse": state.recourse if state.financed else None,
+            "grace_days": grace_days(state.grace_period),
+            "disputed_from": status_name(state.disputed_from) if state.status == InvoiceStatus.DISPUTED else None,
+            "proposed_due": date_text(state.proposed_due_ts) if state.proposed_due_ts else None,
+            "extensions": len(logs("MaturityExtended")),
+            "defaulted_at": iso_time(default_time),
+            "defaulted_block": None if default is None else int(default["blockNumber"]),
+            "written_off": amount_text(total(logs("InvoiceWrittenOff"), "amount"), d),
+            "recovered": amount_text(total(recovered, "amount"), d),
+            "defaultable_after": iso_time(state.defaultable_after) if pending else None,
         }
 
     # -- operator ------------------------------------------------------------

@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
+from ledger.config import MAX_GRACE_PERIOD_DAYS
 from ledger.errors import InputError
 from ledger.money import to_minor_units
 from ledger.names import ROLE_BITS
@@ -45,6 +47,29 @@ def parse_roles(text: str) -> int:
     if not bits:
         raise InputError("no role given; use supplier, buyer, financier or auditor")
     return bits
+
+
+def grace_days(seconds: int) -> str:
+    """A grace period in days as an exact decimal string, as the indexed view
+    shows it (:func:`ledger.queries.grace_days`): ``"7"``, ``"1.5"`` for
+    129,600 s; seconds / 86,400 rounded half-even to 6 places when it has more."""
+    days = (Decimal(seconds) / 86_400).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    return format(days.normalize(), "f")
+
+
+def grace_text(seconds: int) -> str:
+    """A grace period in a sentence: ``"7 days"``, ``"1 day"``, ``"1.5 days"``."""
+    days = grace_days(seconds)
+    return f"{days} day{'' if days == '1' else 's'}"
+
+
+def grace_seconds(days: int | None) -> int | None:
+    """``--grace-days`` in seconds (None: the deployment's); 0 to 365 days, else bad input (exit 2)."""
+    if days is None:
+        return None
+    if not 0 <= days <= MAX_GRACE_PERIOD_DAYS:
+        raise InputError(f"invalid grace period {days} days: use 0 to {MAX_GRACE_PERIOD_DAYS} days")
+    return days * 86400
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """`scf invoice ...` on chain: issue, confirm, cancel, offer, finance, repay,
-withdraw, split, transfer and show. `invoice list|history` and `show
---as-of-block` read the database (``query.py``)."""
+withdraw, split, transfer, show, and when things go wrong: dispute, resolve,
+credit-note, extend, accept-extension, default, write-off and buy-back.
+`invoice list|history` and `show --as-of-block` read the database
+(``query.py``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,7 @@ from ledger.cli.common import (
     signer,
     sync_option,
 )
+from ledger.config import MAX_GRACE_PERIOD_DAYS
 from ledger.errors import InputError
 from ledger.format import money_text, party_label, text_time
 
@@ -39,7 +43,9 @@ def invoice() -> None:
     invoices. The supplier issues, the buyer confirms, the holder offers it,
     a financier funds it, and the buyer repays. The holder of a confirmed
     receivable can split it and pay its own suppliers with the parts, each a
-    receivable of its own.
+    receivable of its own. When things go wrong the buyer disputes or asks
+    for more time, the creditor issues a credit note, and the holder
+    declares a default, writes it off or has the seller buy it back.
 
     Example:
 
@@ -49,6 +55,7 @@ def invoice() -> None:
         scf invoice confirm 1 --as buyer
         scf invoice list --status Confirmed
         scf invoice split 1 --part "Sham Shui Po Textiles Ltd:30000.00" --keep 95000.00
+        scf invoice default 1 --as financier
     """
 
 
@@ -194,6 +201,18 @@ def invoice_offer(
     help="What you are due of the buyer's payments, in major units (default: the whole open "
     "amount); the rest of the open amount is the seller's reserve.",
 )
+@click.option(
+    "--recourse/--no-recourse",
+    default=False,
+    show_default=True,
+    help="With recourse, after a default you may make the seller buy it back; without, the loss is yours.",
+)
+@click.option(
+    "--grace-days",
+    type=click.IntRange(0, MAX_GRACE_PERIOD_DAYS),
+    metavar="N",
+    help="Days after the due date before you may declare a default (default: the deployment's).",
+)
 @as_option("financier")
 @sync_option
 @json_option
@@ -205,30 +224,50 @@ def invoice_finance(
     advance_rate: str | None,
     discount_rate: str | None,
     due_amount: str | None,
+    recourse: bool,
+    grace_days: int | None,
     as_name: str,
 ) -> None:
     """Fund listed invoice ID: the advance goes to the holder and the
     receivable to you in one transaction, on the terms you see now (amount,
     payments, due date, holder). You are due --due of the buyer's payments;
     the contract pays the rest (the reserve) to the seller as the buyer pays.
+    The financing records whether it has recourse to the seller and its
+    grace period before a default may be declared.
 
     Example:
 
     \b
         scf invoice finance 1 --advance 110000.00 --due 112500.00
-        scf invoice finance 1 --advance-rate 90% --discount-rate 6%
+        scf invoice finance 1 --advance-rate 90% --discount-rate 6% --recourse --grace-days 14
     """
+    from ledger.lifecycle_inputs import grace_seconds
+
+    grace = grace_seconds(grace_days)
     _invoice_tx(
         ctx,
         as_name,
-        lambda lg, acct: lg.finance(acct, invoice_id, advance, advance_rate, discount_rate, due_amount),
-        lambda r: (
-            f"invoice {invoice_id} financed: {money_text(r['currency'], r['advance'])} "
-            f"paid to {party_label(r['seller'])}; "
-            f"due to you {money_text(r['currency'], r['due'])}, "
-            f"reserve for the seller {money_text(r['currency'], r['reserve'])}"
+        lambda lg, acct: lg.finance(
+            acct, invoice_id, advance, advance_rate, discount_rate, due_amount, recourse=recourse, grace_seconds=grace
         ),
+        lambda r: _financed_text(r, grace_days is not None),
     )
+
+
+def _financed_text(r: dict[str, Any], grace_given: bool) -> str:
+    """What `invoice finance` says; the default terms (no recourse, the
+    deployment's grace) only when asked for otherwise."""
+    text = (
+        f"invoice {r['invoice_id']} financed: {money_text(r['currency'], r['advance'])} "
+        f"paid to {party_label(r['seller'])}; "
+        f"due to you {money_text(r['currency'], r['due'])}, "
+        f"reserve for the seller {money_text(r['currency'], r['reserve'])}"
+    )
+    if r.get("recourse") or grace_given:
+        terms = "with recourse to the seller" if r.get("recourse") else "without recourse"
+        days = r["grace_days"]
+        text += f"; {terms}, {days} day{'' if days == '1' else 's'} of grace after the due date"
+    return text
 
 
 @invoice.command("repay")
@@ -269,7 +308,10 @@ def _repaid_text(r: dict[str, Any]) -> str:
         ]
         lines += ["  " + _repaid_text({**leaf, "currency": r["currency"]}) for leaf in r["leaves"]]
         return "\n".join(lines)
-    paid = f"invoice {r['invoice_id']}: paid {m(r['amount'])}: {m(r['to_payee'])} to {party_label(r['payee'])}"
+    recovery = " (a recovery)" if r.get("recovery") else ""
+    paid = (
+        f"invoice {r['invoice_id']}: paid {m(r['amount'])}{recovery}: {m(r['to_payee'])} to {party_label(r['payee'])}"
+    )
     if "reserve_released" in r:
         paid += f", reserve {m(r['reserve_released'])} released to {party_label(r['seller'])}"
     return f"{paid}; outstanding {m(r['outstanding'])} ({r['status']})"
@@ -453,6 +495,250 @@ def invoice_withdraw(ctx: click.Context, invoice_id: int, as_name: str) -> None:
     )
 
 
+# -- when things go wrong: disputes, credit notes, extensions, defaults ---------------------
+HOLDER_HELP = "The holder of receivable ID (a local account)."
+
+
+@invoice.command("dispute")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why you dispute it; only its keccak-256 hash goes on chain (the text stays with you and the supplier).",
+)
+@as_option("buyer")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_dispute(ctx: click.Context, invoice_id: int, reason: str, as_name: str) -> None:
+    """Dispute confirmed, financed or part-paid invoice ID as its buyer (the
+    goods were short, late or wrong). Until it is resolved it is not paid,
+    financed, split, transferred or declared in default, and its listing
+    ends. It is resolved by `scf invoice resolve` (you withdraw the dispute)
+    or by a credit note from the supplier (`scf invoice credit-note`).
+
+    Example:
+
+    \b
+        scf invoice dispute 1 --reason "PO-4471: 200 of 1,000 units damaged" --as buyer
+    """
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.dispute(acct, invoice_id, reason),
+        lambda r: (
+            f"invoice {invoice_id} disputed by {party_label(r['buyer'])} (was {r['disputed_from']}); "
+            f"reason recorded as {r['reason_hash']}"
+        ),
+    )
+
+
+@invoice.command("resolve")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@as_option("buyer")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_resolve(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+    """Withdraw your dispute of invoice ID as its buyer: it returns to the
+    status it had (Confirmed, Financed or PartiallyPaid). A dispute settled
+    by a reduction is resolved by the supplier's credit note instead.
+
+    Example:
+
+    \b
+        scf invoice resolve 1 --as buyer
+    """
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.withdraw_dispute(acct, invoice_id),
+        lambda r: f"invoice {invoice_id}: dispute withdrawn by {party_label(r['buyer'])}; back to {r['status']}",
+    )
+
+
+@invoice.command("credit-note")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option("--amount", required=True, help="The credit, in major units: 0.01 up to the open amount.")
+@click.option("--note", help="The credit note's number or text; recorded on chain as its keccak-256 hash.")
+@as_option("supplier", "The creditor: the seller of a financed receivable, otherwise its holder (a local account).")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_credit_note(ctx: click.Context, invoice_id: int, amount: str, note: str | None, as_name: str) -> None:
+    """Reduce open (or disputed) invoice ID by --amount with a credit note,
+    as its creditor: the seller if it was financed (dilution is the seller's
+    risk), otherwise the holder. It ends a dispute. If a financier holds it,
+    you pay the financier in the same transaction what the reduced open
+    amount no longer covers of its due, so its due is never silently cut.
+    A credit of the whole open amount closes it (Paid if anything was paid,
+    else Cancelled).
+
+    Example:
+
+    \b
+        scf invoice credit-note 1 --amount 25000.00 --note CN-2026-007 --as supplier
+    """
+
+    def text(r: dict[str, Any]) -> str:
+        def m(value: str) -> str:
+            return money_text(r["currency"], value)
+
+        paid = f"; {m(r['to_holder'])} paid to {party_label(r['holder'])}" if Decimal(r["to_holder"]) else ""
+        return (
+            f"invoice {invoice_id}: credit note of {m(r['credit'])} by {party_label(r['issuer'])}{paid}; "
+            f"amount now {m(r['amount'])}, outstanding {m(r['outstanding'])} ({r['status']})"
+        )
+
+    _invoice_tx(ctx, as_name, lambda lg, acct: lg.credit_note(acct, invoice_id, amount, note), text)
+
+
+@invoice.command("extend")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option("--to", "to", required=True, metavar="DATE", help="The new due date, YYYY-MM-DD (after the current one).")
+@as_option("buyer")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_extend(ctx: click.Context, invoice_id: int, to: str, as_name: str) -> None:
+    """Propose a later due date for invoice ID as its buyer; the holder
+    (the financier, if financed) accepts it with `scf invoice
+    accept-extension`. A new proposal replaces the last one.
+
+    Example:
+
+    \b
+        scf invoice extend 1 --to 2027-04-30 --as buyer
+    """
+    new_due = parse_date(to, "new due date")
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.propose_extension(acct, invoice_id, new_due),
+        lambda r: (
+            f"invoice {invoice_id}: {party_label(r['buyer'])} proposes to move the due date from {r['due']} "
+            f"to {r['proposed_due']}; the holder accepts it with `scf invoice accept-extension {invoice_id}`"
+        ),
+    )
+
+
+@invoice.command("accept-extension")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@click.option(
+    "--date", metavar="DATE", help="The proposed due date you accept, YYYY-MM-DD (default: the proposed one)."
+)
+@as_option("supplier", HOLDER_HELP)
+@sync_option
+@json_option
+@click.pass_context
+def invoice_accept_extension(ctx: click.Context, invoice_id: int, date: str | None, as_name: str) -> None:
+    """Accept the buyer's proposed due date for invoice ID as its holder (the
+    financier, if financed). With --date, only if that is the date proposed.
+
+    Example:
+
+    \b
+        scf invoice accept-extension 1 --date 2027-04-30 --as financier
+    """
+    accepted = None if date is None else parse_date(date, "due date")
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.accept_extension(acct, invoice_id, accepted),
+        lambda r: (
+            f"invoice {invoice_id}: due date moved from {r['old_due']} to {r['due']} by {party_label(r['holder'])}"
+        ),
+    )
+
+
+@invoice.command("default")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@as_option("supplier", HOLDER_HELP)
+@sync_option
+@json_option
+@click.pass_context
+def invoice_default(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+    """Declare invoice ID in default as its holder, once it is past its due
+    date plus the grace period (the financing's, else the deployment's; see
+    `scf invoice show`). The buyer can still pay (recoveries). Then you may
+    write your claim off (`scf invoice write-off`) or, if it was financed
+    with recourse, make the seller buy it back (`scf invoice buy-back`).
+
+    Example:
+
+    \b
+        scf invoice default 1 --as financier
+    """
+
+    def text(r: dict[str, Any]) -> str:
+        def m(value: str) -> str:
+            return money_text(r["currency"], value)
+
+        return (
+            f"invoice {invoice_id} declared in default by {party_label(r['holder'])}: "
+            f"outstanding {m(r['outstanding'])}, owed to the holder {m(r['holder_claim'])}"
+        )
+
+    _invoice_tx(ctx, as_name, lambda lg, acct: lg.declare_default(acct, invoice_id), text)
+
+
+@invoice.command("write-off")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@as_option("supplier", HOLDER_HELP)
+@sync_option
+@json_option
+@click.pass_context
+def invoice_write_off(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+    """Write off your unpaid claim on defaulted invoice ID as its holder (its
+    open amount, or a financier's rest of its due). It is recorded as a
+    loss; the buyer's later payments are still received (recoveries).
+
+    Example:
+
+    \b
+        scf invoice write-off 1 --as financier
+    """
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.write_off(acct, invoice_id),
+        lambda r: (
+            f"invoice {invoice_id}: {money_text(r['currency'], r['written_off'])} written off by "
+            f"{party_label(r['holder'])}; the buyer's later payments are still received"
+        ),
+    )
+
+
+@invoice.command("buy-back")
+@click.argument("invoice_id", type=ID, metavar="ID")
+@as_option("supplier", "The holder (demanding it) or the seller (paying) of receivable ID (a local account).")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_buy_back(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+    """Under a financing with recourse, after a default: the seller pays the
+    holder the rest of its due and takes invoice ID back, in one
+    transaction; the buyer's later payments then go to the seller. Run it
+    as the seller (your payment is approved and made), or as the holder to
+    demand it (drawn on what the seller has approved).
+
+    Example:
+
+    \b
+        scf invoice buy-back 1 --as supplier
+    """
+    _invoice_tx(
+        ctx,
+        as_name,
+        lambda lg, acct: lg.buy_back(acct, invoice_id),
+        lambda r: (
+            f"invoice {invoice_id} bought back by {party_label(r['seller'])}: "
+            f"{money_text(r['currency'], r['amount'])} paid to {party_label(r['holder'])}; "
+            f"the buyer's later payments go to the seller (outstanding {money_text(r['currency'], r['outstanding'])})"
+        ),
+    )
+
+
 @invoice.command("show")
 @click.argument("invoice_id", type=ID, metavar="ID")
 @click.option(
@@ -479,6 +765,15 @@ def invoice_show(ctx: click.Context, invoice_id: int, as_of_block: int | None) -
 
         show_as_of(ctx, invoice_id, as_of_block)
         return
+    emit(ctx, open_ledger(ctx).show(invoice_id), _print_shown)
+
+
+def _print_shown(d: dict[str, Any]) -> None:
+    """An invoice as `invoice show` prints it from the chain: the rows of
+    :func:`ledger.cli.render.print_invoice` (the remedies' among them), then
+    when a default may be declared, while one may still come."""
     from ledger.cli.render import print_invoice
 
-    emit(ctx, open_ledger(ctx).show(invoice_id), print_invoice)
+    print_invoice(d)
+    if d.get("defaultable_after"):
+        click.echo(f"{'defaultable':<12} after {text_time(d['defaultable_after'])}")

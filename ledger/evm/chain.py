@@ -29,7 +29,9 @@ from ledger.errors import (
     ChainError,
     InputError,
     InvoiceNotFound,
+    Refused,
     RevertedInput,
+    RpcError,
     RpcUnreachable,
     TransactionReverted,
     TransactionTimeout,
@@ -41,7 +43,17 @@ from ledger.names import role_names, status_name
 
 #: Custom errors about a value the caller gave, not about the ledger's state:
 #: bad input (exit 2), the same family as when the client catches it first.
-INPUT_ERRORS = frozenset({"InvalidAmount", "InvalidDueDate", "InvalidBuyer", "InvalidInvoiceNumber"})
+INPUT_ERRORS = frozenset(
+    {
+        "InvalidAmount",
+        "InvalidDueDate",
+        "InvalidBuyer",
+        "InvalidInvoiceNumber",
+        "InvalidCreditNote",
+        "InvalidExtension",
+        "InvalidGracePeriod",
+    }
+)
 
 #: One line per custom error: the rule that failed, in plain words.
 RULES: dict[str, str] = {
@@ -136,6 +148,44 @@ RULES: dict[str, str] = {
     "ERC721IncorrectOwner": "{sender} does not hold invoice {tokenId}",
     "ERC721InvalidReceiver": "{receiver} cannot receive invoices",
     "ReentrancyGuardReentrantCall": "re-entrant call refused",
+    # -- when things go wrong (contract v4) --
+    "InvalidGracePeriod": ("invalid grace period {gracePeriod}: it can be at most 365 days (31536000 seconds)"),
+    "InvoiceNotOpen": (
+        "invoice {invoiceId} is {status}: only a Confirmed, Financed or PartiallyPaid receivable is "
+        "disputed, extended or declared in default"
+    ),
+    "InvoiceNotDisputed": "invoice {invoiceId} is {status}, not Disputed: there is no dispute to withdraw",
+    "CreditNoteNotAllowed": (
+        "invoice {invoiceId} is {status}: a credit note needs an open receivable (Confirmed, Financed, "
+        "PartiallyPaid or Disputed)"
+    ),
+    "NotCreditor": (
+        "{account} cannot issue a credit note on invoice {invoiceId}: its creditor is {creditor} (the seller "
+        "of a financed receivable, otherwise the holder)"
+    ),
+    "InvalidCreditNote": (
+        "invalid credit note {credit} on invoice {invoiceId}: it must be above zero and at most the open "
+        "amount {outstanding}"
+    ),
+    "InvalidExtension": (
+        "invalid new due date {proposedDueDate} for invoice {invoiceId}: it must be after its due date "
+        "{dueDate} and no later than {latestDueDate}"
+    ),
+    "ExtensionNotProposed": (
+        "the buyer proposed {proposedDueDate} for invoice {invoiceId}, not {dueDate}; accept the proposed date"
+    ),
+    "DefaultBeforeGrace": (
+        "invoice {invoiceId} cannot be declared in default before {defaultableAfter} (its due date plus "
+        "the grace period); the chain time is {nowTimestamp}"
+    ),
+    "InvoiceNotDefaulted": (
+        "invoice {invoiceId} is {status}, not Defaulted; its holder declares a default first (`scf invoice default`)"
+    ),
+    "NoRecourse": (
+        "invoice {invoiceId} was not financed with recourse: the seller cannot be made to buy it back, "
+        "the loss stays with the holder"
+    ),
+    "NothingOwed": "nothing is owed to the holder of invoice {invoiceId}: nothing to write off or buy back",
 }
 
 _TIME_FIELDS = {
@@ -147,6 +197,8 @@ _TIME_FIELDS = {
     "expiry",
     "latestDueDate",
     "schedule",
+    "proposedDueDate",
+    "defaultableAfter",
 }
 _MONEY_FIELDS = {
     "amount",
@@ -163,6 +215,7 @@ _MONEY_FIELDS = {
     "expected",
     "received",
     "sum",
+    "credit",
 }
 #: Role hashes of the contracts, by the name the messages use.
 _ROLE_HASHES = {
@@ -205,6 +258,8 @@ class ErrorDecoder:
             return status_name(value)
         if name in ("role", "roles") and isinstance(value, int):
             return _role_names(value)
+        if name == "gracePeriod" and isinstance(value, int):
+            return f"{value} seconds"
         if name in _TIME_FIELDS and isinstance(value, int):
             if value > 10**11:
                 return str(value)
@@ -250,6 +305,11 @@ class ErrorDecoder:
         template = RULES.get(name)
         if name == "NotInvoiceHolder" and int(str(args["holder"]), 16) == 0:
             template = "invoice {invoiceId} has no holder: it was cancelled, and a cancelled invoice is closed"
+        if name == "ExtensionNotProposed" and int(args["proposedDueDate"]) == 0:
+            template = (
+                "the buyer has not proposed a new due date for invoice {invoiceId}; the buyer proposes one "
+                "with `scf invoice extend`"
+            )
         if template is None:
             text = f"{name}({', '.join(f'{k}={v}' for k, v in shown.items())})"
         else:
@@ -292,6 +352,32 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     except (Web3RPCError, ValueError) as exc:
         raise RpcUnreachable(url, f"not a JSON-RPC endpoint: {exc}") from None
     return w3
+
+
+def advance_clock(w3: Web3, seconds: int) -> dict[str, int]:
+    """Move the clock of a local Anvil ``seconds`` forward and mine a block at
+    the new time (``evm_increaseTime``, ``evm_mine``): for demos and training,
+    to reach a due date or the end of a grace period now. Refused on a node
+    whose client is not Anvil (``web3_clientVersion``): the clock of a real
+    chain is nobody's to move. Returns the last block's time before, and the
+    new block's number and time."""
+    try:
+        version = str(w3.client_version)
+    except (Web3RPCError, ValueError):
+        version = "a client that does not say which (web3_clientVersion)"
+    if not version.lower().startswith("anvil/"):
+        raise Refused(
+            f"the node runs {version}, not a local Anvil: only the local dev chain's clock can be moved "
+            "(start one with `scf node start`)"
+        )
+    before = int(w3.eth.get_block("latest")["timestamp"])
+    for method, params in (("evm_increaseTime", [int(seconds)]), ("evm_mine", [])):
+        reply = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in reply:
+            error = reply["error"]
+            raise RpcError(method, error.get("code"), str(error.get("message")))
+    block = w3.eth.get_block("latest")
+    return {"before": before, "block": int(block["number"]), "time": int(block["timestamp"])}
 
 
 class Sender:
