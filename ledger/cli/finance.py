@@ -128,7 +128,11 @@ def finance() -> None:
 def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path: Path | None) -> None:
     """Decide whether to finance invoice ID, and at what price: syncs the
     indexer, applies the policy to the indexed ledger and stores the decision
-    with every rule's inputs and reason. Sends no transaction.
+    with every rule's inputs and reason. Sends no transaction. A disputed,
+    defaulted, written-off or cancelled invoice is declined; the buyer's
+    grade counts its defaults, write-offs, disputes and extensions, and the
+    seller's dilution (credit notes over face amounts) is checked against
+    eligibility.max_seller_dilution.
 
     Example:
 

@@ -138,3 +138,23 @@ class Exposure:
     def others_pending(self) -> int:
         """Pending decisions on other buyers: in the book, but they may never be executed."""
         return self.book - self.held - self.buyer_pending
+
+
+@dataclass(frozen=True)
+class DilutionFacts:
+    """A seller's dilution history (contracts version 4): over the receivables it is the creditor
+    of (those it sold, by ``invoices.seller``, and those it holds unfinanced; a Split node is left
+    out, its parts count), their face amounts (the amount at issue or split: ``amount +
+    credited``) and what credit notes took off them. Minor units of one currency."""
+
+    seller: str
+    seller_name: str | None
+    #: Receivables counted, and how many of them carry a credit note.
+    receivables: int
+    credited_receivables: int
+    face: int
+    credited: int
+
+    @property
+    def label(self) -> str:
+        return self.seller_name or self.seller

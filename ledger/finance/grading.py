@@ -31,6 +31,23 @@ Definitions (``as_of`` is the decision date, a business date):
 * a default: more than ``default_after_days`` past due (settled late or still open);
 * overdue now: open (something outstanding) and past its due date by more
   than ``grace_days``.
+
+When things go wrong (contracts version 4), from the ledger:
+
+* a receivable its holder declared in default (``invoices.defaulted_at``) is
+  a default whatever its days past due, and in the history from then on
+  (also once recovered or bought back);
+* a receivable the buyer disputes is not overdue while the dispute is open
+  (the buyer is not in arrears on a debt it contests, and the contract lets
+  nobody declare it in default): it stays out of the history until the
+  dispute ends, and its dispute counts instead;
+* write-offs: the buyer's receivables (roots) with something written off;
+  disputes: every dispute the buyer raised (``incidents`` of kind
+  ``disputed``, on any node of the tree, however it ended); extensions:
+  every maturity extension accepted (``invoices.extensions``). Grades cap
+  them with ``max_write_offs``, ``max_disputes`` and ``max_extensions``.
+  An extension moves the due date, so days past due count from the new
+  one: the count is what shows the buyer needed more time.
 """
 
 from __future__ import annotations
@@ -58,6 +75,12 @@ class InvoiceRecord:
     #: Date of the payment that settled it in full; None while something is outstanding.
     settled_on: dt.date | None
     status: str
+    #: Contracts version 4: declared in default (ever), something written off, disputes raised,
+    #: maturity extensions accepted (over the tree: any node).
+    defaulted: bool = False
+    written_off: bool = False
+    disputes: int = 0
+    extensions: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,12 @@ class PaymentStats:
     defaults: int
     overdue_invoices: int
     overdue_amount: int
+    #: Contracts version 4, from the ledger: of ``defaults``, those declared by their holder; and
+    #: receivables written off, disputes raised, extensions accepted (whole history).
+    declared_defaults: int = 0
+    write_offs: int = 0
+    disputes: int = 0
+    extensions: int = 0
 
     @property
     def has_history(self) -> bool:
@@ -95,6 +124,10 @@ class PaymentStats:
             "defaults": self.defaults,
             "overdue_invoices": self.overdue_invoices,
             "overdue_amount": self.overdue_amount,
+            "declared_defaults": self.declared_defaults,
+            "write_offs": self.write_offs,
+            "disputes": self.disputes,
+            "extensions": self.extensions,
         }
 
 
@@ -103,10 +136,15 @@ def days_past_due(record: InvoiceRecord, as_of: dt.date, grace_days: int = 0) ->
     (an open invoice enters it only once its grace period is over)."""
     if record.status in ("Cancelled", "Issued"):
         return None
-    if record.settled_on is not None and record.outstanding == 0:
+    if record.outstanding == 0:
+        if record.settled_on is None:
+            return None  # closed by a credit note, never paid in full: no payment to date
         return max(0, (record.settled_on - record.due_date).days)
-    if (as_of - record.due_date).days > grace_days:
-        return (as_of - record.due_date).days
+    if record.status == "Disputed":
+        return None  # contested: not in arrears while the dispute is open
+    late = (as_of - record.due_date).days
+    if late > grace_days or record.defaulted:
+        return max(0, late)
     return None
 
 
@@ -114,15 +152,20 @@ def payment_stats(
     records: Iterable[InvoiceRecord], as_of: dt.date, *, grace_days: int = 0, default_after_days: int = 90
 ) -> PaymentStats:
     invoices = settled = on_time = total = worst = defaults = overdue = overdue_amount = 0
+    declared = write_offs = disputes = extensions = 0
     for record in records:
+        write_offs += int(record.written_off)
+        disputes += record.disputes
+        extensions += record.extensions
         dpd = days_past_due(record, as_of, grace_days)
         if dpd is None:
             continue
         invoices += 1
         total += dpd
         worst = max(worst, dpd)
-        if dpd > default_after_days:
+        if record.defaulted or dpd > default_after_days:
             defaults += 1
+            declared += int(record.defaulted)
         if record.outstanding == 0:
             settled += 1
             if dpd <= grace_days:
@@ -130,7 +173,20 @@ def payment_stats(
         else:
             overdue += 1
             overdue_amount += record.outstanding
-    return PaymentStats(invoices, settled, on_time, total, worst, defaults, overdue, overdue_amount)
+    return PaymentStats(
+        invoices,
+        settled,
+        on_time,
+        total,
+        worst,
+        defaults,
+        overdue,
+        overdue_amount,
+        declared,
+        write_offs,
+        disputes,
+        extensions,
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +211,19 @@ def grade_failures(grade: Grade, stats: PaymentStats) -> list[str]:
         out.append(f"{stats.defaults} default(s) is above {grade.max_defaults}")
     if grade.max_overdue_invoices is not None and stats.overdue_invoices > grade.max_overdue_invoices:
         out.append(f"{stats.overdue_invoices} invoice(s) overdue now is above {grade.max_overdue_invoices}")
+    if grade.max_write_offs is not None and stats.write_offs > grade.max_write_offs:
+        out.append(f"{stats.write_offs} write-off(s) is above {grade.max_write_offs}")
+    if grade.max_disputes is not None and stats.disputes > grade.max_disputes:
+        out.append(f"{stats.disputes} dispute(s) is above {grade.max_disputes}")
+    if grade.max_extensions is not None and stats.extensions > grade.max_extensions:
+        out.append(f"{stats.extensions} extension(s) is above {grade.max_extensions}")
     return out
+
+
+def _incidents_text(stats: PaymentStats) -> str:
+    """``, 1 write-off(s), 2 dispute(s)``: the version-4 counts that are not 0 (none: nothing)."""
+    counts = ((stats.write_offs, "write-off(s)"), (stats.disputes, "dispute(s)"), (stats.extensions, "extension(s)"))
+    return "".join(f", {n} {what}" for n, what in counts if n)
 
 
 def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
@@ -172,7 +240,7 @@ def grade_buyer(stats: PaymentStats, policy: Policy) -> GradeResult:
             summary = (
                 f"{stats.on_time} of {stats.invoices} invoice(s) paid on time, worst "
                 f"{stats.worst_days_past_due} days past due, {stats.defaults} default(s), "
-                f"{stats.overdue_invoices} overdue now"
+                f"{stats.overdue_invoices} overdue now{_incidents_text(stats)}"
             )
             why = f"; not {'; not '.join(missed)}" if missed else ""
             return GradeResult(grade, f"grade {grade.name} ({summary}){why}", stats)
@@ -188,9 +256,9 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
     invoice with all its parts), with the date each was settled (``paid_at``:
     the block date of the repayment that brought a receivable's total to its
     amount, as the projection records it; of a tree, its last leaf's)."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
-    from ledger.db.models import Invoice
+    from ledger.db.models import Incident, Invoice
 
     rows = conn.execute(
         select(
@@ -201,10 +269,27 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
             Invoice.due_date,
             Invoice.status,
             Invoice.paid_at,
+            Invoice.defaulted_at,
+            Invoice.written_off,
+            Invoice.extensions,
         )
         .where(Invoice.chain_id == chain_id, Invoice.contract == contract, Invoice.buyer == buyer)
         .order_by(Invoice.invoice_id)
     ).all()
+    # Disputes the buyer raised, per receivable (the buyer is the only one who can dispute).
+    disputes: dict[int, int] = {
+        int(invoice_id): int(n)
+        for invoice_id, n in conn.execute(
+            select(Incident.invoice_id, func.count())
+            .where(
+                Incident.chain_id == chain_id,
+                Incident.contract == contract,
+                Incident.kind == "disputed",
+                Incident.actor == buyer,
+            )
+            .group_by(Incident.invoice_id)
+        ).all()
+    }
     trees: dict[int, list[Any]] = {}
     for r in rows:
         trees.setdefault(int(r.root_id or r.invoice_id), []).append(r)
@@ -224,6 +309,10 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
                 due_date=root.due_date,
                 status=str(root.status),
                 settled_on=None if settled is None else business_date(settled),
+                defaulted=any(n.defaulted_at is not None for n in nodes),
+                written_off=any(int(n.written_off or 0) > 0 for n in nodes),
+                disputes=sum(disputes.get(int(n.invoice_id), 0) for n in nodes),
+                extensions=sum(int(n.extensions or 0) for n in nodes),
             )
         )
     return out

@@ -53,6 +53,10 @@ class Eligibility:
     #: Open amount bounds in major units (inclusive); no upper bound when None.
     min_amount: Decimal
     max_amount: Decimal | None
+    #: Largest dilution of the seller (0 <= x <= 1): what credit notes took off the receivables it
+    #: sold or holds, over their face amounts (see ledger.finance.rules.rule_seller_dilution);
+    #: None: no limit (the rule still records the seller's history).
+    max_seller_dilution: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,11 @@ class Grade:
     max_worst_days_past_due: int | None = None
     max_defaults: int | None = None
     max_overdue_invoices: int | None = None
+    #: Contracts version 4 (when things go wrong), counted from the ledger over the buyer's whole
+    #: history: receivables written off, disputes the buyer raised, maturity extensions accepted.
+    max_write_offs: int | None = None
+    max_disputes: int | None = None
+    max_extensions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,7 @@ class Policy:
                 "max_tenor_days": e.max_tenor_days,
                 "min_amount": num(e.min_amount),
                 "max_amount": num(e.max_amount),
+                **_unless_none(max_seller_dilution=num(e.max_seller_dilution)),
             },
             "limits": {
                 "book": num(lim.book),
@@ -207,10 +217,21 @@ class Policy:
                     "max_worst_days_past_due": num(gr.max_worst_days_past_due),
                     "max_defaults": num(gr.max_defaults),
                     "max_overdue_invoices": num(gr.max_overdue_invoices),
+                    **_unless_none(
+                        max_write_offs=num(gr.max_write_offs),
+                        max_disputes=num(gr.max_disputes),
+                        max_extensions=num(gr.max_extensions),
+                    ),
                 }
                 for gr in self.grades
             ],
         }
+
+
+def _unless_none(**values: str | None) -> dict[str, str]:
+    """The keys added after a policy format was in use (contracts version 4), only when set: a
+    file that leaves them out means what it meant before, so it keeps the hash it had."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _canonical_decimal(value: Decimal) -> str:
@@ -229,7 +250,7 @@ def policy_hash(policy: Policy) -> str:
 
 
 _TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
-_ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount")
+_ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount", "max_seller_dilution")
 _LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration", "concentration_above")
 _PRICING = ("day_count", "base_rate", "fee_fixed", "fee_rate")
 _GRADING = ("grace_days", "default_after_days", "no_history")
@@ -241,6 +262,9 @@ _GRADE = (
     "max_worst_days_past_due",
     "max_defaults",
     "max_overdue_invoices",
+    "max_write_offs",
+    "max_disputes",
+    "max_extensions",
 )
 
 
@@ -270,7 +294,14 @@ def _eligibility(top: _Table) -> Eligibility:
         raise top.error(
             f"eligibility.max_amount must be at least min_amount ({min_amount}), got {_show(el.data['max_amount'])}"
         )
-    return Eligibility(el.names("currencies"), min_tenor, max_tenor, min_amount, max_amount)
+    return Eligibility(
+        el.names("currencies"),
+        min_tenor,
+        max_tenor,
+        min_amount,
+        max_amount,
+        max_seller_dilution=el.rate("max_seller_dilution", required=False),
+    )
 
 
 def _limits(top: _Table) -> Limits:
@@ -328,6 +359,9 @@ def _grade(source: str, top: _Table, name: str, raw: Any) -> Grade:
         max_worst_days_past_due=g.count("max_worst_days_past_due"),
         max_defaults=g.count("max_defaults"),
         max_overdue_invoices=g.count("max_overdue_invoices"),
+        max_write_offs=g.count("max_write_offs"),
+        max_disputes=g.count("max_disputes"),
+        max_extensions=g.count("max_extensions"),
     )
 
 

@@ -15,13 +15,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table
 
 from ledger.business_time import business_date
-from ledger.db.models import Financing, Repayment
+from ledger.db.models import Financing, Incident, Repayment
 from ledger.finance.numbers import percent
 from ledger.finance.store import INVOICES, LedgerScope, indexed_point
 from ledger.format import signed_amount
 
 FINANCINGS = cast(Table, Financing.__table__)
 REPAYMENTS = cast(Table, Repayment.__table__)
+INCIDENTS = cast(Table, Incident.__table__)
 
 
 def holder_owed(financier_due: int | None, financier_paid: int | None) -> int:

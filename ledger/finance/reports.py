@@ -8,7 +8,12 @@
 * :func:`aging_report`: open confirmed receivables in days-past-due buckets
   (not due, 1-30, 31-60, 61-90, 90+), per buyer and in total, with how much
   of the open amount is the sellers' reserve (paid to the seller, not the
-  holder, when the buyer pays).
+  holder, when the buyer pays). A disputed receivable is in the ``disputed``
+  bucket and a defaulted or written-off one (still open: recoveries may
+  come) in ``defaulted``, whatever their days past due: neither is current.
+* :func:`ledger.finance.incidents.defaults_report` and
+  :func:`ledger.finance.incidents.disputes_report`: every receivable
+  declared in default, and every dispute, with what became of them.
 * :func:`portfolio_report`: one financier's book, per financed invoice and
   per currency: advanced, due, received, outstanding; the sellers' reserves
   at financing, released and still held; realised and expected income and
@@ -79,7 +84,10 @@ from ledger.finance.report_common import (
 from ledger.finance.store import INVOICES, LedgerScope, participant_names
 
 OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
-BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
+#: Open, but not current: each has a bucket of its own whatever its days past due.
+TROUBLED_BUCKETS = {"Disputed": "disputed", "Defaulted": "defaulted", "WrittenOff": "defaulted"}
+DAYS_BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
+BUCKETS = (*DAYS_BUCKETS, "disputed", "defaulted")
 
 
 # -- aging ------------------------------------------------------------------------------------------------
@@ -101,16 +109,24 @@ def aging_report(
     conn: Connection, scope: LedgerScope, as_of: dt.date | None = None, holder: str | None = None
 ) -> dict[str, Any]:
     """Open confirmed receivables by buyer, in days-past-due buckets of the
-    buyer's open amount; ``reserve`` is the part of it owed to sellers (the
+    buyer's open amount, disputed and defaulted (or written-off) ones in
+    buckets of their own; ``reserve`` is the part of it owed to sellers (the
     reserve of financed receivables), ``to_holders`` the rest."""
     day = as_of_day(conn, scope, as_of)
     names = participant_names(conn, scope)
     money = scope.amount
     i = INVOICES
-    where = invoices_where(scope, OPEN_STATUSES, holder)
+    where = invoices_where(scope, (*OPEN_STATUSES, *TROUBLED_BUCKETS), holder)
     rows = conn.execute(
         select(
-            i.c.buyer, i.c.currency, i.c.outstanding, i.c.due_date, i.c.seller, i.c.financier_due, i.c.financier_paid
+            i.c.buyer,
+            i.c.currency,
+            i.c.outstanding,
+            i.c.due_date,
+            i.c.seller,
+            i.c.financier_due,
+            i.c.financier_paid,
+            i.c.status,
         ).where(*where)
     ).all()
     keys = (*BUCKETS, "count", "reserve")
@@ -120,7 +136,7 @@ def aging_report(
         amount = int(r.outstanding)
         if amount <= 0:
             continue
-        b = bucket_of((day - r.due_date).days)
+        b = TROUBLED_BUCKETS.get(str(r.status)) or bucket_of((day - r.due_date).days)
         reserve = reserve_held(amount, r.seller, r.financier_due, r.financier_paid)
         for acc in (per[(str(r.buyer), str(r.currency))], total[str(r.currency)]):
             acc[b] += amount
@@ -155,6 +171,8 @@ def aging_report(
 
 __all__ = [
     "BUCKETS",
+    "DAYS_BUCKETS",
+    "TROUBLED_BUCKETS",
     "FINANCINGS",
     "OPEN_STATUSES",
     "REPAYMENTS",

@@ -15,6 +15,12 @@ for any) whose asking advance the price meets (an ERC-721 approval is no
 consent to a price); and nobody finances a receivable it holds itself.
 Multi-tier (version 3): a part is a receivable like any other, with the
 root's buyer; its seller is its holder; a Split node is never financed.
+When things go wrong (version 4): a Disputed, Defaulted, WrittenOff (or
+Cancelled) receivable is declined by one rule that names why; the buyer's
+grade counts its defaults, write-offs, disputes and extensions
+(:mod:`ledger.finance.grading`); and the seller's dilution, what credit notes
+took off the receivables it sold or holds over their face amounts, is held
+to the policy's ``eligibility.max_seller_dilution`` (:func:`rule_seller_dilution`).
 
 Amounts are integer minor units of the invoice's currency; policy amounts
 (major units) are converted with the currency's decimals, limits rounded
@@ -31,7 +37,7 @@ from fractions import Fraction
 from typing import Any
 
 from ledger.business_time import business_date, kyc_last_day
-from ledger.finance.facts import FAIL, PASS, Exposure, InvoiceFacts, PartyFacts, RuleResult
+from ledger.finance.facts import FAIL, PASS, DilutionFacts, Exposure, InvoiceFacts, PartyFacts, RuleResult
 from ledger.finance.facts import rule_result as _result
 from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
 from ledger.finance.numbers import percent_sign as _pct
@@ -40,8 +46,18 @@ from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_fl
 from ledger.format import Money, date_text, iso_time, text_time
 from ledger.names import ROLE_BITS, role_names
 
-#: Statuses in which the buyer has confirmed the invoice (a Split one was confirmed, then split).
-CONFIRMED_STATUSES = frozenset({"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed", "Split"})
+#: Statuses in which the buyer has confirmed the invoice (a Split one was confirmed, then split;
+#: a Defaulted or WrittenOff one was confirmed, then not paid).
+CONFIRMED_STATUSES = frozenset(
+    {"Confirmed", "Financed", "PartiallyPaid", "Paid", "Disputed", "Split", "Defaulted", "WrittenOff"}
+)
+#: Statuses of a receivable gone wrong (contracts version 4), and why each is not financed.
+TROUBLED: dict[str, str] = {
+    "Disputed": "the invoice is disputed: the buyer contests it (it cannot be financed until the dispute ends)",
+    "Defaulted": "the invoice is in default: its holder declared it unpaid after the due date and grace period",
+    "WrittenOff": "the invoice was written off after a default",
+    "Cancelled": "the invoice is cancelled",
+}
 #: Statuses in which a never-financed invoice can be financed (against its open amount).
 FINANCEABLE_STATUSES = frozenset({"Confirmed", "PartiallyPaid"})
 
@@ -61,14 +77,15 @@ def rule_confirmed(inv: InvoiceFacts) -> RuleResult:
     )
 
 
-def rule_not_disputed_or_cancelled(inv: InvoiceFacts) -> RuleResult:
-    ok = inv.status not in ("Disputed", "Cancelled")
+def rule_not_disputed_defaulted_or_cancelled(inv: InvoiceFacts) -> RuleResult:
+    """Not disputed, in default, written off or cancelled: the statuses the contract also refuses
+    to finance (a financing needs Confirmed or PartiallyPaid), named here for what they are."""
     return _result(
-        "not_disputed_or_cancelled",
-        ok,
+        "not_disputed_defaulted_or_cancelled",
+        inv.status not in TROUBLED,
         {"status": inv.status},
-        "the invoice is neither disputed nor cancelled",
-        f"the invoice is {inv.status.lower()}",
+        "the invoice is not disputed, in default, written off or cancelled",
+        TROUBLED.get(inv.status, ""),
     )
 
 
@@ -215,18 +232,57 @@ def rule_currency(inv: InvoiceFacts, policy: Policy) -> RuleResult:
     )
 
 
+def rule_seller_dilution(inv: InvoiceFacts, dilution: DilutionFacts, policy: Policy) -> RuleResult:
+    """The seller's dilution: what credit notes took off the receivables it sold or holds, over
+    their face amounts (``credited / face``, exact; shown rounded half-even to two places of a
+    percent), at most the policy's ``eligibility.max_seller_dilution``. Dilution is the seller's
+    risk: a seller whose goods are often credited back is a worse counterparty for the financier."""
+    m = Money(inv.currency, inv.decimals)
+    limit = policy.eligibility.max_seller_dilution
+    share = Fraction(dilution.credited, dilution.face) if dilution.face else None
+    inputs = {
+        "seller": dilution.seller,
+        "seller_name": dilution.seller_name,
+        "receivables": dilution.receivables,
+        "credited_receivables": dilution.credited_receivables,
+        "face": m.raw(dilution.face),
+        "credited": m.raw(dilution.credited),
+        "dilution": None if share is None else _pct(share),
+        "max_dilution": None if limit is None else str(limit),
+    }
+    who = f"the seller {dilution.label}"
+    if share is None:
+        return RuleResult("seller_dilution", inputs, PASS, f"{who} has no receivables yet: no dilution history")
+    history = f"credit notes took {m(dilution.credited)} off {m(dilution.face)} of its receivables ({_pct(share)})"
+    if limit is None:
+        return RuleResult("seller_dilution", inputs, PASS, f"{who}: {history}; the policy sets no dilution limit")
+    if share > Fraction(limit):
+        return RuleResult(
+            "seller_dilution", inputs, FAIL, f"{who}'s dilution is too high: {history}, above {_pct(limit)}"
+        )
+    return RuleResult("seller_dilution", inputs, PASS, f"{who}: {history}, within {_pct(limit)}")
+
+
 def eligibility_rules(
-    inv: InvoiceFacts, supplier: PartyFacts, buyer: PartyFacts, policy: Policy, as_of: dt.datetime
+    inv: InvoiceFacts,
+    supplier: PartyFacts,
+    buyer: PartyFacts,
+    policy: Policy,
+    as_of: dt.datetime,
+    dilution: DilutionFacts | None = None,
 ) -> list[RuleResult]:
+    """The eligibility rules; ``dilution`` is the seller's history (None: it has none)."""
+    dilution = dilution or DilutionFacts(supplier.address, supplier.name, 0, 0, 0, 0)
     return [
         rule_confirmed(inv),
-        rule_not_disputed_or_cancelled(inv),
+        rule_not_disputed_defaulted_or_cancelled(inv),
         rule_not_financed(inv),
         rule_kyc("supplier", supplier, as_of),
         rule_kyc("buyer", buyer, as_of),
         rule_tenor(inv, policy, as_of),
         rule_amount(inv, policy),
         rule_currency(inv, policy),
+        rule_seller_dilution(inv, dilution, policy),
     ]
 
 
@@ -485,6 +541,7 @@ def evaluate(
     exposure: Exposure,
     as_of: dt.datetime,
     financier_party: PartyFacts | None = None,
+    dilution: DilutionFacts | None = None,
 ) -> Evaluation:
     """Apply every rule of ``policy`` to one invoice for ``financier`` (whose
     own registration is checked too when ``financier_party`` is given).
@@ -492,11 +549,12 @@ def evaluate(
     Multi-tier: ``supplier`` is the seller, the receivable's holder (of a part, the
     tier-2 supplier it was paid to: its own KYC and supplier limit apply), and
     ``buyer`` the root's buyer (every part has it), so the buyer's grade, credit line
-    and concentration apply through the tree. A Split node is declined by one rule,
+    and concentration apply through the tree. ``dilution`` is the seller's credit-note
+    history (None: none). A Split node is declined by one rule,
     ``not_split``, which names its parts: they are quoted, not it."""
     if invoice.status == "Split":
         return Evaluation(False, (rule_not_split(invoice),), None, None, stats)
-    rules = eligibility_rules(invoice, supplier, buyer, policy, as_of)
+    rules = eligibility_rules(invoice, supplier, buyer, policy, as_of, dilution)
     if financier_party is not None:
         rules.insert(5, rule_kyc("financier", financier_party, as_of))
     graded = grade_buyer(stats, policy)

@@ -52,7 +52,7 @@ from sqlalchemy import Connection, Table, and_, or_, select, text, update
 from ledger.business_time import business_date
 from ledger.db.models import Cursor, Invoice, Participant
 from ledger.errors import DatabaseError, UnknownInvoice
-from ledger.finance.facts import Exposure, InvoiceFacts, PartyFacts
+from ledger.finance.facts import DilutionFacts, Exposure, InvoiceFacts, PartyFacts
 from ledger.finance.grading import buyer_history, payment_stats
 from ledger.finance.models import APPROVED, DECLINED, EXECUTED, EXPIRED, FAILED
 from ledger.finance.policy import Policy
@@ -69,8 +69,10 @@ from ledger.finance.rules import Evaluation, evaluate
 from ledger.queries import Scope, block_time
 
 #: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
-#: a partly paid invoice is PartiallyPaid whether financed or not).
-FINANCED_STATUSES = ("Financed", "PartiallyPaid")
+#: a partly paid invoice is PartiallyPaid whether financed or not). A disputed or defaulted one is
+#: still due to its holder and counts; a written-off one does not: its holder booked the loss (the
+#: portfolio report shows it, and what is recovered of it).
+FINANCED_STATUSES = ("Financed", "PartiallyPaid", "Disputed", "Defaulted")
 #: Statuses in which an unfinanced invoice can be financed.
 FINANCEABLE_STATUSES = ("Confirmed", "PartiallyPaid")
 #: The invoices table (Core: the indexer's columns seller, financier_due, financier_paid, ...).
@@ -181,6 +183,32 @@ def invoice_row(conn: Connection, scope: LedgerScope, invoice_id: int) -> dict[s
             invoice_id, " in the indexed ledger", "see `scf invoice list`, or run `scf index sync` if it is new"
         )
     return {str(k): v for k, v in row.items()}
+
+
+def dilution_facts(conn: Connection, scope: LedgerScope, seller: str, currency: str) -> DilutionFacts:
+    """``seller``'s dilution history in ``currency`` (:class:`DilutionFacts`): the receivables it
+    is the creditor of, those it sold (``seller``) and those it holds unfinanced, issued ones
+    only (confirmed at least) and no Split node (its parts count); their face amounts (``amount
+    + credited``) and credit notes (``credited``), summed exactly in Python."""
+    i = INVOICES
+    rows = conn.execute(
+        select(i.c.amount, i.c.credited).where(
+            i.c.chain_id == scope.chain_id,
+            i.c.contract == scope.invoice_contract,
+            i.c.currency == currency,
+            i.c.status.not_in(("Issued", "Split")),
+            or_(i.c.seller == seller, and_(i.c.seller.is_(None), i.c.holder == seller)),
+        )
+    ).all()
+    credited = [int(r.credited or 0) for r in rows]
+    return DilutionFacts(
+        seller=seller,
+        seller_name=participant_names(conn, scope).get(seller),
+        receivables=len(rows),
+        credited_receivables=sum(1 for c in credited if c > 0),
+        face=sum(int(r.amount) + c for r, c in zip(rows, credited, strict=True)),
+        credited=sum(credited),
+    )
 
 
 def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) -> InvoiceFacts:
@@ -403,6 +431,7 @@ def assess(
         exposure=exposure,
         as_of=point.time,
         financier_party=party_facts(conn, scope, financier),
+        dilution=dilution_facts(conn, scope, facts.seller_to_be, str(row["currency"])),
     )
     return Assessment(point, facts, row, financier, exposure, evaluation)
 
@@ -518,6 +547,7 @@ __all__ = [
     "decision_record",
     "decision_time",
     "decision_values",
+    "dilution_facts",
     "expire_decisions",
     "exposure_of",
     "get_decision",

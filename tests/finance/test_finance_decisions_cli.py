@@ -74,7 +74,7 @@ def test_finance_decisions_cli_quote_execute_list_report(cli: Any, book: Book, a
     aging = cli("report", "aging", "--csv")
     assert aging.exit_code == 0, aging.output
     assert aging.output.splitlines()[0] == (
-        "buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,total,to_holders,reserve"
+        "buyer,name,currency,invoices,not_due,1-30,31-60,61-90,90+,disputed,defaulted,total,to_holders,reserve"
     )
     portfolio = cli("report", "portfolio", "--as", "Harbour Trade Finance Ltd")
     assert portfolio.exit_code == 0, portfolio.output

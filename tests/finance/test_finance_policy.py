@@ -185,7 +185,8 @@ BAD = [
         "max_worst_days_past_due = 10",
         "max_worst_day_past_due = 10",
         "unknown key grades.A.max_worst_day_past_due; expected one of advance_rate, spread, min_on_time_ratio, "
-        "max_avg_days_past_due, max_worst_days_past_due, max_defaults, max_overdue_invoices",
+        "max_avg_days_past_due, max_worst_days_past_due, max_defaults, max_overdue_invoices, max_write_offs, "
+        "max_disputes, max_extensions",
     ),
     (
         "[grades.A]",

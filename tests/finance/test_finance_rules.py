@@ -109,13 +109,14 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
     )
     assert [r.name for r in ev.rules] == [
         "confirmed_by_buyer",
-        "not_disputed_or_cancelled",
+        "not_disputed_defaulted_or_cancelled",
         "not_financed",
         "supplier_kyc",
         "buyer_kyc",
         "tenor",
         "amount",
         "currency",
+        "seller_dilution",
         "buyer_grade",
         "price",
         "not_self_financing",
@@ -148,8 +149,12 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
             "confirmed_by_buyer",
             "the buyer has not confirmed the invoice: it is Issued, not yet confirmed",
         ),
-        ({"status": "Cancelled"}, "not_disputed_or_cancelled", "the invoice is cancelled"),
-        ({"status": "Disputed"}, "not_disputed_or_cancelled", "the invoice is disputed"),
+        ({"status": "Cancelled"}, "not_disputed_defaulted_or_cancelled", "the invoice is cancelled"),
+        (
+            {"status": "Disputed"},
+            "not_disputed_defaulted_or_cancelled",
+            "the invoice is disputed: the buyer contests it (it cannot be financed until the dispute ends)",
+        ),
         (
             {"status": "Financed", "financier": OTHER, "seller": SUPPLIER.address},
             "not_financed",
@@ -223,7 +228,7 @@ def test_finance_rules_each_eligibility_rule(change: dict[str, object], rule: st
     expect_pass = reason.startswith(("due in 180", "the invoice has never been financed"))
     assert rules[rule].passed is expect_pass
     # The other rules still run and are explained.
-    assert len(rules) == 16
+    assert len(rules) == 17
 
 
 def test_finance_rules_partly_paid_unfinanced_is_priced_on_its_open_amount() -> None:
