@@ -162,7 +162,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     }
 
     /// @inheritdoc IInvoiceToken
-    function offerForFinancing(uint256 invoiceId, address financier, uint256 minAdvance, uint64 expiry)
+    function offerForFinancing(uint256 invoiceId, address financier, uint256 minAdvance, uint64 expiry, bool recourse)
         external
         whenNotPaused
     {
@@ -175,8 +175,8 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         if (expiry <= block.timestamp) revert InvalidOfferExpiry(invoiceId, expiry);
         uint256 outstanding = r.amount - r.paid;
         if (minAdvance == 0 || minAdvance > outstanding) revert InvalidAsk(invoiceId, minAdvance, outstanding);
-        _s.listings[invoiceId] = StoredListing(financier, expiry, uint96(minAdvance));
-        emit FinancingOffered(invoiceId, holder, financier, minAdvance, expiry);
+        _s.listings[invoiceId] = StoredListing(financier, expiry, recourse, uint96(minAdvance));
+        emit FinancingOffered(invoiceId, holder, financier, minAdvance, expiry, recourse);
     }
 
     /// @inheritdoc IInvoiceToken
@@ -400,7 +400,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     /// @inheritdoc IInvoiceToken
     function getListing(uint256 invoiceId) external view returns (Listing memory) {
         StoredListing memory l = _s.listings[invoiceId];
-        return Listing(l.financier, l.expiry, l.minAdvance);
+        return Listing(l.financier, l.expiry, l.minAdvance, l.recourse);
     }
 
     /// @inheritdoc IInvoiceToken

@@ -32,6 +32,7 @@ struct Record {
 struct StoredListing {
     address financier;
     uint64 expiry;
+    bool recourse;
     uint96 minAdvance;
 }
 

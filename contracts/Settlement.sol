@@ -74,6 +74,15 @@ library Settlement {
         if (terms.advance < listing.minAdvance) {
             revert IInvoiceToken.AdvanceBelowAsk(invoiceId, terms.advance, listing.minAdvance);
         }
+        // Recourse is the seller's liability: only with its consent, and never with a grace
+        // period shorter than the network's.
+        if (terms.recourse) {
+            if (!listing.recourse) revert IInvoiceToken.RecourseNotAccepted(invoiceId, seller);
+            uint32 minimum = s.counters.gracePeriod;
+            if (terms.gracePeriod < minimum) {
+                revert IInvoiceToken.RecourseGraceTooShort(invoiceId, terms.gracePeriod, minimum);
+            }
+        }
 
         r.seller = seller;
         r.financierDue = uint96(terms.due);

@@ -66,7 +66,11 @@ def _issued(p: _Phrase) -> str:
 def _offered(p: _Phrase) -> str:
     to = "any financier" if p.args.get("financier") in (None, ZERO_ADDRESS) else p.who("financier")
     until = text_time(int(p.args["expiry"]))
-    return f"listed for financing by {p.who('holder')} to {to}, min advance {p.money('minAdvance')}, until {until}"
+    recourse = ", recourse accepted" if p.args.get("recourse") else ""
+    return (
+        f"listed for financing by {p.who('holder')} to {to}, min advance {p.money('minAdvance')}, "
+        f"until {until}{recourse}"
+    )
 
 
 def _financed(p: _Phrase) -> str:

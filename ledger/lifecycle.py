@@ -410,10 +410,15 @@ class Ledger:
 
     def listing(self, invoice_id: int) -> dict[str, Any] | None:
         """The stored listing of an invoice (``getListing``), or None."""
-        financier, expiry, min_advance = self.sender.call(self.invoices.functions.getListing(invoice_id))
+        financier, expiry, min_advance, recourse = self.sender.call(self.invoices.functions.getListing(invoice_id))
         if int(expiry) == 0:
             return None
-        return {"financier": someone(financier), "expiry": int(expiry), "min_advance": int(min_advance)}
+        return {
+            "financier": someone(financier),
+            "expiry": int(expiry),
+            "min_advance": int(min_advance),
+            "recourse": bool(recourse),
+        }
 
     def confirm(self, buyer: LocalAccount, invoice_id: int) -> dict[str, Any]:
         receipt = self.sender.transact(self.invoices.functions.confirm(invoice_id), buyer)
@@ -424,10 +429,18 @@ class Ledger:
         return {"invoice_id": invoice_id, "status": "Cancelled", **self._tx(receipt)}
 
     def offer(
-        self, holder: LocalAccount, invoice_id: int, financier: str | None, min_advance: str, days: int
+        self,
+        holder: LocalAccount,
+        invoice_id: int,
+        financier: str | None,
+        min_advance: str,
+        days: int,
+        recourse: bool = False,
     ) -> dict[str, Any]:
         """List a receivable for financing with an asking advance (consent to
-        sell at no less); the listing ends when the receivable changes hands."""
+        sell at no less); the listing ends when the receivable changes hands.
+        ``recourse``: the holder also accepts a financing with recourse to it
+        (after a default it may have to buy the receivable back)."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
         min_units = positive_units(min_advance, currency.decimals, "minimum advance")
@@ -438,7 +451,7 @@ class Ledger:
             raise InputError(f"invalid listing period {days} days: must be 1 to {MAX_LISTING_DAYS}")
         expiry = self.chain_time() + days * 86400
         receipt = self.sender.transact(
-            self.invoices.functions.offerForFinancing(invoice_id, to, min_units, expiry), holder
+            self.invoices.functions.offerForFinancing(invoice_id, to, min_units, expiry, recourse), holder
         )
         return {
             "invoice_id": invoice_id,
@@ -446,6 +459,7 @@ class Ledger:
             "currency": currency.symbol,
             "min_advance": amount_text(min_units, currency.decimals),
             "expires": iso_time(expiry),
+            "recourse": recourse,
             **self._tx(receipt),
         }
 

@@ -288,6 +288,7 @@ def listing_figures(row: Mapping[str, Any], scope: Scope, names: Directory, at: 
         "offer_to_name": names.name(row["offer_financier"]) if listed else None,
         "offer_until": _iso(expires) if listed else None,
         "offer_asking": scope.money(row["offer_min_advance"], row["currency"]) if listed else None,
+        "offer_recourse": bool(row.get("offer_recourse")) if listed else None,
     }
 
 

@@ -4,7 +4,10 @@
 # repay invoices, show the rules that refuse double financing and duplicate
 # invoices, index the chain, print the ledger, take financing decisions, split
 # a confirmed invoice to pay a tier-2 supplier who gets its part financed,
-# repay the invoice across its parts, and print the reports.
+# repay the invoice across its parts, resolve a dispute by a credit note,
+# declare defaults after the grace period (one written off and partly
+# recovered late, one bought back by the seller under recourse), and print
+# the reports.
 # Data goes to .scf-demo/ (wiped at the start); the chain is stopped at the end
 # with its state saved; the last line says how to bring it back in a new shell.
 # Each command is echoed exactly as it runs (quoted for the shell), so it can
@@ -179,6 +182,59 @@ run invoice tree "$INV5"
 run invoice repay "$INV5" --as buyer --amount 60000.00
 run invoice tree "$INV5"
 run verify
+
+step "When things go wrong: a dispute resolved by a credit note (dilution is the seller's risk)"
+INV6="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0421 \
+        --amount 60000.00 --due "$DUE1" --json)"
+echo "issued invoice $INV6 (INV-2026-0421, HKD 60,000.00)"
+run invoice confirm "$INV6" --as buyer
+run invoice offer "$INV6" --as supplier --to "Harbour Trade Finance Ltd" --min-advance 50000.00
+# Advance 54,000.00 now; the financier is due 57,000.00; the supplier's reserve is 3,000.00.
+run invoice finance "$INV6" --as financier --advance 54000.00 --due 57000.00
+run invoice dispute "$INV6" --as buyer --reason "QC report 88-17: 200 bearings out of tolerance"
+# A disputed receivable is not paid, moved, split or defaulted until the dispute is resolved.
+refused invoice repay "$INV6" --as buyer --amount 1000.00
+# The supplier credits 5,000.00 (the 200 bearings). The open 60,000.00 becomes 55,000.00, which no
+# longer covers the financier's 57,000.00: the reserve absorbs 3,000.00 and the supplier pays the
+# financier the other 2,000.00 in the same transaction, so the financier's due is never cut.
+run invoice credit-note "$INV6" --amount 5000.00 --note "CN-2026-031: 200 bearings returned" --as supplier
+run invoice repay "$INV6" --as buyer --amount 55000.00
+run invoice history "$INV6"
+
+step "When things go wrong: defaults after the grace period, recovery, write-off and recourse"
+DUE7="$(day 10)"
+INV7="$(issued_id invoice issue --as supplier2 --buyer "Tsuen Wan Electronics Ltd" --number SSP-88020 \
+        --amount 40000.00 --due "$DUE7" --json)"
+echo "issued invoice $INV7 (SSP-88020 by Sham Shui Po Textiles, HKD 40,000.00, due $DUE7)"
+INV8="$(issued_id invoice issue --as supplier --buyer "Tsuen Wan Electronics Ltd" --number INV-2026-0422 \
+        --amount 80000.00 --due "$DUE7" --json)"
+echo "issued invoice $INV8 (INV-2026-0422, HKD 80,000.00, due $DUE7)"
+run invoice confirm "$INV7" --as buyer
+run invoice confirm "$INV8" --as buyer
+run invoice offer "$INV7" --as supplier2 --to "Harbour Trade Finance Ltd" --min-advance 35000.00
+# Recourse is the seller's liability: only with its consent, given in its listing.
+run invoice offer "$INV8" --as supplier --to "Harbour Trade Finance Ltd" --min-advance 70000.00 --recourse
+# Without recourse: a loss stays with the financier. With recourse: the seller buys it back.
+refused invoice finance "$INV7" --as financier --advance 36000.00 --due 38000.00 --recourse
+run invoice finance "$INV7" --as financier --advance 36000.00 --due 38000.00
+run invoice finance "$INV8" --as financier --advance 72000.00 --due 76000.00 --recourse
+refused invoice default "$INV8" --as financier
+# Eighteen days pass on the local chain: both are past due and past the 7-day grace period.
+run node advance --days 18
+run invoice overdue
+run invoice default "$INV7" --as financier
+run invoice default "$INV8" --as financier
+refused invoice buy-back "$INV7" --as financier
+# Under recourse the seller pays the financier its outstanding due and takes the receivable back.
+run invoice buy-back "$INV8" --as supplier
+# The financier writes its claim on the other off; the buyer later pays part of it (a recovery):
+# the financier's due first, as always.
+run invoice write-off "$INV7" --as financier
+run invoice repay "$INV7" --as buyer --amount 25000.00
+run invoice show "$INV7"
+run verify
+run report defaults
+run report disputes
 
 step "Reports"
 run report exposure --by buyer --policy examples/policy.toml

@@ -120,7 +120,8 @@ interface IInvoiceToken {
         /// @notice Unix time after which these terms are void.
         uint64 deadline;
         /// @notice With recourse: after a default the holder may make the seller buy it back
-        /// ({buyBack}). Without, the loss stays with the financier.
+        /// ({buyBack}). Without, the loss stays with the financier. Recourse needs the
+        /// seller's consent (a listing that accepts it) and at least the deployment's grace period.
         bool recourse;
         /// @notice Seconds after the due date before the holder may declare a default (at
         /// most MAX_GRACE_PERIOD); clients pass the deployment's {gracePeriod} unless agreed otherwise.
@@ -153,6 +154,8 @@ interface IInvoiceToken {
         uint64 expiry;
         /// @notice The least advance the holder accepts (above zero).
         uint256 minAdvance;
+        /// @notice Whether the holder accepts a financing with recourse to it after a default.
+        bool recourse;
     }
 
     /// @notice No invoice has id `invoiceId`.
@@ -258,6 +261,10 @@ interface IInvoiceToken {
     error NoRecourse(uint256 invoiceId);
     /// @notice Nothing is owed to the holder (write-off), or the seller already holds it (buy-back).
     error NothingOwed(uint256 invoiceId);
+    /// @notice A financing with recourse needs a listing that accepts recourse.
+    error RecourseNotAccepted(uint256 invoiceId, address holder);
+    /// @notice A financing with recourse gives the seller at least the deployment's grace period.
+    error RecourseGraceTooShort(uint256 invoiceId, uint32 gracePeriod, uint32 minimum);
 
     /// @notice Emitted when `supplier` issues invoice `invoiceId` with invoice
     /// number `number` (as the supplier wrote it) to `buyer`.
@@ -278,8 +285,14 @@ interface IInvoiceToken {
     event InvoiceCancelled(uint256 indexed invoiceId, address indexed supplier);
     /// @notice Emitted when the holder lists a receivable for financing.
     /// `financier` zero means any financier.
+    /// `recourse`: the holder accepts a financing with recourse to it.
     event FinancingOffered(
-        uint256 indexed invoiceId, address indexed holder, address indexed financier, uint256 minAdvance, uint64 expiry
+        uint256 indexed invoiceId,
+        address indexed holder,
+        address indexed financier,
+        uint256 minAdvance,
+        uint64 expiry,
+        bool recourse
     );
     /// @notice Emitted when a listing ends without a financing: withdrawn by the
     /// holder, or cleared because the receivable changed hands.
@@ -393,7 +406,10 @@ interface IInvoiceToken {
     /// @param financier Only this financier may take it; zero for any.
     /// @param minAdvance The least advance the holder accepts: above zero, at most the open amount.
     /// @param expiry Unix time after which the listing lapses.
-    function offerForFinancing(uint256 invoiceId, address financier, uint256 minAdvance, uint64 expiry) external;
+    /// @param recourse Whether the holder accepts a financing with recourse to it (then it may
+    /// have to buy the receivable back after a default); without, only non-recourse financing.
+    function offerForFinancing(uint256 invoiceId, address financier, uint256 minAdvance, uint64 expiry, bool recourse)
+        external;
 
     /// @notice Withdraw a listing, as the holder. Allowed to suspended and
     /// KYC-expired holders too: taking consent back is never new business.

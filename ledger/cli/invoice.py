@@ -162,30 +162,38 @@ def invoice_cancel(ctx: click.Context, invoice_id: int, as_name: str) -> None:
     help="Least advance you accept, in major units (above zero, at most the open amount).",
 )
 @click.option("--days", type=int, default=7, show_default=True, help="How long the listing stays open.")
+@click.option(
+    "--recourse",
+    is_flag=True,
+    help="Also accept a financing with recourse to you (after a default you may have to buy it back).",
+)
 @as_option("supplier")
 @sync_option
 @json_option
 @click.pass_context
 def invoice_offer(
-    ctx: click.Context, invoice_id: int, financier: str, min_advance: str, days: int, as_name: str
+    ctx: click.Context, invoice_id: int, financier: str, min_advance: str, days: int, recourse: bool, as_name: str
 ) -> None:
     """List confirmed invoice ID for financing, as its holder: your consent to
     sell it for at least --min-advance. The listing ends if the invoice
-    changes hands.
+    changes hands. Without --recourse only a financing without recourse can
+    take it; with it, also one with recourse (and at least the network's
+    grace period).
 
     Example:
 
     \b
         scf invoice offer 1 --to "Harbour Trade Finance Ltd" --min-advance 110000.00
+        scf invoice offer 2 --min-advance 70000.00 --recourse
     """
     _invoice_tx(
         ctx,
         as_name,
-        lambda lg, acct: lg.offer(acct, invoice_id, financier, min_advance, days),
+        lambda lg, acct: lg.offer(acct, invoice_id, financier, min_advance, days, recourse),
         lambda r: (
             f"invoice {invoice_id} listed for {party_label(r['financier'], 'any financier')}, "
             f"min advance {money_text(r.get('currency', ''), r['min_advance'])}, "
-            f"until {text_time(r['expires'])}"
+            f"until {text_time(r['expires'])}" + (", recourse accepted" if r["recourse"] else "")
         ),
     )
 

@@ -427,6 +427,8 @@ class Invoice(Base):
     offer_financier: Mapped[Address | None]
     offer_min_advance: Mapped[Amount | None]
     offer_expires_at: Mapped[UtcTime | None]
+    #: Whether the listing accepts a financing with recourse (contracts version 4; None: no listing).
+    offer_recourse: Mapped[bool | None] = mapped_column(Boolean)
     #: Lineage (contracts version 3): the invoice split to make this part
     #: (None for a root, an issued invoice), the root of its tree (itself for
     #: a root) and its depth (0 for a root; tier = depth + 1).

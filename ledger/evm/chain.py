@@ -186,6 +186,14 @@ RULES: dict[str, str] = {
         "the loss stays with the holder"
     ),
     "NothingOwed": "nothing is owed to the holder of invoice {invoiceId}: nothing to write off or buy back",
+    "RecourseNotAccepted": (
+        "the listing of invoice {invoiceId} by {holder} does not accept recourse: finance it without --recourse, "
+        "or the holder lists it again with `scf invoice offer --recourse`"
+    ),
+    "RecourseGraceTooShort": (
+        "a financing of invoice {invoiceId} with recourse must give the seller at least the network's grace "
+        "period of {minimum} (asked {gracePeriod}); give a longer --grace-days"
+    ),
 }
 
 _TIME_FIELDS = {
@@ -258,8 +266,8 @@ class ErrorDecoder:
             return status_name(value)
         if name in ("role", "roles") and isinstance(value, int):
             return _role_names(value)
-        if name == "gracePeriod" and isinstance(value, int):
-            return f"{value} seconds"
+        if name in ("gracePeriod", "minimum") and isinstance(value, int):
+            return f"{value // 86400} days" if value and value % 86400 == 0 else f"{value} seconds"
         if name in _TIME_FIELDS and isinstance(value, int):
             if value > 10**11:
                 return str(value)

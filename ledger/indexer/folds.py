@@ -117,6 +117,7 @@ def _clear_offer(state: dict[str, Any]) -> None:
     state["offer_financier"] = None
     state["offer_min_advance"] = None
     state["offer_expires_at"] = None
+    state["offer_recourse"] = None
 
 
 _BLANK_INVOICE: dict[str, Any] = dict.fromkeys(_INVOICE_COLUMNS)
@@ -295,6 +296,7 @@ def _listing(state: dict[str, Any], name: str, args: Mapping[str, Any]) -> None:
         offer_financier=_address(args["financier"]),
         offer_min_advance=int(args["minAdvance"]),
         offer_expires_at=utc_from_timestamp(int(args["expiry"])),
+        offer_recourse=bool(args.get("recourse", False)),
     )
 
 

@@ -274,7 +274,8 @@ def _chain_invoice(
     status = int(fields["status"])
     parent, root, depth = lineage if lineage is not None else (0, invoice_id, 0)
     seller = _address(fields["seller"])
-    financier, expiry, min_advance = listing if listing is not None and int(listing[1]) != 0 else (None, 0, None)
+    stored = listing is not None and int(listing[1]) != 0
+    financier, expiry, min_advance = listing[:3] if listing is not None and stored else (None, 0, None)
     remedies = {}
     if "recourse" in fields:  # contracts version 4
         proposed = int(fields["proposedDueDate"])
@@ -285,6 +286,8 @@ def _chain_invoice(
             "disputed_from": status_name(disputed_from) if disputed_from else None,
             "proposed_due_at": _chain_ts(proposed) if proposed else None,
         }
+        if listing is not None and len(listing) > 3:
+            remedies["offer_recourse"] = bool(listing[3]) if stored else None
     return {
         **remedies,
         "status": STATUS_NAMES[status] if status < len(STATUS_NAMES) else str(status),
@@ -316,6 +319,7 @@ def _db_invoice(row: Any, deployment_grace: int | None) -> dict[str, Any]:
         "grace_period": deployment_grace if row.seller is None else row.grace_period,
         "disputed_from": row.disputed_from,
         "proposed_due_at": _ts(row.proposed_due_at),
+        "offer_recourse": row.offer_recourse,
         "credited": int(row.credited),
         "status": row.status,
         "supplier": row.supplier,

@@ -75,9 +75,11 @@ def _confirmed(cli, number: str, amount: str = "100000.00", due: dt.date | str =
 
 
 def _financed(cli, number: str, *terms: str, amount: str = "100000.00", due: dt.date | str = "2099-01-31") -> int:
-    """Confirmed, listed and financed by the financier on ``terms`` (--advance ..., --due ...)."""
+    """Confirmed, listed (accepting recourse when ``terms`` ask for it) and financed by the
+    financier on ``terms`` (--advance ..., --due ...)."""
     invoice_id = _confirmed(cli, number, amount, due)
-    _ok(cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--as", "supplier"))
+    consent = ("--recourse",) if "--recourse" in terms else ()
+    _ok(cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", *consent, "--as", "supplier"))
     _ok(cli("invoice", "finance", str(invoice_id), *terms, "--as", "financier"))
     return invoice_id
 
@@ -93,10 +95,27 @@ def _party(acct, name: str, label: str) -> dict[str, str]:
 
 
 # -- financing terms: recourse and grace ----------------------------------------------------------
-def test_cli_remedies_finance_records_recourse_and_grace(cli, home_copy):
+def test_cli_remedies_finance_records_recourse_and_grace(cli, home_copy, acct):
     first, second = _confirmed(cli, "INV-R-F1"), _confirmed(cli, "INV-R-F2")
-    for invoice_id in (first, second):
-        _ok(cli("invoice", "offer", str(invoice_id), "--min-advance", "1.00", "--as", "supplier"))
+    # The seller's consent to recourse is in its listing; a financier cannot impose it.
+    listed = _ok(cli("invoice", "offer", str(first), "--min-advance", "1.00", "--recourse", "--as", "supplier"))
+    assert listed.rstrip().endswith(", recourse accepted")
+    _ok(cli("invoice", "offer", str(second), "--min-advance", "1.00", "--as", "supplier"))
+    head = _head(home_copy)
+    _refused(
+        cli("invoice", "finance", str(second), "--advance", "90000.00", "--recourse", "--as", "financier"),
+        1,
+        f"the listing of invoice {second} by {SUPPLIER} ({acct('supplier').address}) does not accept recourse: "
+        "finance it without --recourse, or the holder lists it again with `scf invoice offer --recourse`",
+    )
+    _refused(
+        cli("invoice", "finance", str(first), "--advance", "90000.00", "--recourse", "--grace-days", "6",
+            "--as", "financier"),
+        1,
+        f"a financing of invoice {first} with recourse must give the seller at least the network's grace period "
+        "of 7 days (asked 6 days); give a longer --grace-days",
+    )  # fmt: skip
+    assert _head(home_copy) == head
     out = _ok(
         cli("invoice", "finance", str(first), "--advance", "90000.00", "--recourse", "--grace-days", "14",
             "--as", "financier")
@@ -316,14 +335,14 @@ def test_cli_remedies_default_then_late_recovery(cli, home_copy, acct):
 
 def test_cli_remedies_default_and_buy_back_under_recourse(cli, home_copy, acct):
     due = _chain_today(home_copy) + dt.timedelta(days=3)
-    # Advance 90,000.00, due 95,000.00 (a reserve of 5,000.00), with recourse, no grace.
+    # Advance 90,000.00, due 95,000.00 (a reserve of 5,000.00), with recourse and the network's 7 days of grace.
     invoice_id = _financed(
-        cli, "INV-R-4", "--advance", "90000.00", "--due", "95000.00", "--recourse", "--grace-days", "0", due=due
+        cli, "INV-R-4", "--advance", "90000.00", "--due", "95000.00", "--recourse", "--grace-days", "7", due=due
     )
     i = str(invoice_id)
     assert "recourse     yes: the seller buys it back after a default\n" in _ok(cli("invoice", "show", i))
     _ok(cli("invoice", "repay", i, "--amount", "20000.00", "--as", "buyer"))  # all to the financier
-    _past_grace(cli, home_copy, due, 0)
+    _past_grace(cli, home_copy, due, 7)
     defaulted = _json(cli("invoice", "default", i, "--as", "financier", "--json"))
     # The buyer owes 80,000.00; the financier is owed 95,000.00 - 20,000.00.
     assert (defaulted["outstanding"], defaulted["holder_claim"]) == ("80000.00", "75000.00")
@@ -378,9 +397,9 @@ def test_cli_remedies_default_and_buy_back_under_recourse(cli, home_copy, acct):
 
 def test_cli_remedies_buy_back_demanded_by_the_holder(cli, home_copy, acct, ledger):
     due = _chain_today(home_copy) + dt.timedelta(days=2)
-    invoice_id = _financed(cli, "INV-R-5", "--advance", "90000.00", "--recourse", "--grace-days", "1", due=due)
+    invoice_id = _financed(cli, "INV-R-5", "--advance", "90000.00", "--recourse", "--grace-days", "7", due=due)
     i = str(invoice_id)
-    _past_grace(cli, home_copy, due, 1)
+    _past_grace(cli, home_copy, due, 7)
     _ok(cli("invoice", "default", i, "--as", "financier"))
     # The seller approves the invoice contract for the 100,000.00 it owes, but holds only 90,000.00.
     hkd = ledger.token(ledger.deployment.currency("HKD"))
@@ -783,7 +802,7 @@ def test_cli_remedies_node_advance_refuses_a_node_that_is_not_anvil(home_copy, g
          "(Confirmed, Financed, PartiallyPaid or Disputed)"),
         ("InvalidCreditNote", (7, 12_500_001, 12_500_000), 2, "invalid credit note HKD 125,000.01 on invoice 7: "
          "it must be above zero and at most the open amount HKD 125,000.00"),
-        ("InvalidGracePeriod", (366 * DAY,), 2, "invalid grace period 31622400 seconds: it can be at most 365 days "
+        ("InvalidGracePeriod", (366 * DAY,), 2, "invalid grace period 366 days: it can be at most 365 days "
          "(31536000 seconds)"),
         ("ExtensionNotProposed", (7, due_timestamp(dt.date(2099, 4, 30)), 0), 1, "the buyer has not proposed a new "
          "due date for invoice 7; the buyer proposes one with `scf invoice extend`"),

@@ -107,8 +107,10 @@ def test_contracts_offer_rules(net: Net) -> None:
         "financier": net.addr("financier"),
         "minAdvance": 90_000,
         "expiry": future,
+        "recourse": False,
     }
     assert net.listing(1) == (net.addr("financier"), future, 90_000)
+    assert net.listing_recourse(1) is False
     with reverts("NotInvoiceHolder", invoiceId=1, account=net.addr("buyer"), holder=net.addr("supplier")):
         net.send(net.invoices.functions.withdrawOffer(1), "buyer")
     net.ledger.finance(net.acct("financier"), 1, advance="900.00")

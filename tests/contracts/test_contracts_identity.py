@@ -439,7 +439,7 @@ def test_contracts_unknown_invoice(net: Net) -> None:
         net.invoice(99)
     for fn, who in (
         (net.invoices.functions.cancel(99), "supplier"),
-        (net.invoices.functions.offerForFinancing(99, ZERO_ADDRESS, 1, net.now() + DAY), "supplier"),
+        (net.invoices.functions.offerForFinancing(99, ZERO_ADDRESS, 1, net.now() + DAY, False), "supplier"),
         (net.invoices.functions.withdrawOffer(99), "supplier"),
         (net.invoices.functions.repay(99, 1), "buyer"),
     ):

@@ -31,6 +31,7 @@ from support.contracts import (
     DISPUTED,
     FINANCED,
     FINANCIER,
+    GRACE,
     ISSUED,
     PAID,
     PARTIALLY_PAID,
@@ -578,7 +579,7 @@ def _reentrant_setup(net: Net, artifact: dict[str, Any], holder_is_token: bool) 
         net.send(ren.functions.approve(net.invoices.address, 10 * AMOUNT), who)
     invoice_id = net.issue_raw("REN-1", currency=ren.address)
     net.send(net.invoices.functions.confirm(invoice_id), "buyer")
-    net.send(net.offer_fn(invoice_id, None, 1), "supplier")
+    net.send(net.offer_fn(invoice_id, None, 1, recourse=True), "supplier")
     terms = net.terms(invoice_id, 80_000, due=90_000, recourse=True)
     finance = net.invoices.functions.finance(invoice_id, terms)
     if holder_is_token:
@@ -804,7 +805,7 @@ def _run_property(
     open_units = net.open_amount(invoice_id)
     due = max(1, open_units * due_percent // 100)
     advance = max(1, due * advance_percent // 100)
-    net.send(net.offer_fn(invoice_id, None, 1), "supplier")
+    net.send(net.offer_fn(invoice_id, None, 1, recourse=True), "supplier")
     book(net.send(net.finance_fn(invoice_id, advance, due=due, recourse=recourse), "financier"))
     assert net.invoice(invoice_id)["financierDue"] == due
 
@@ -867,3 +868,43 @@ def _check_invariants(net: Net, invoice_id: int, due: int) -> None:
     else:
         assert inv["disputedFrom"] == 0
     _contract_holds_nothing(net)
+
+
+# -- recourse needs the seller's consent ------------------------------------------------
+
+
+def test_contracts_recourse_needs_a_listing_that_accepts_it(net: Net) -> None:
+    """A financier cannot impose recourse: a listing without it is taken only without recourse;
+    the seller's consent is on chain (getListing, FinancingOffered)."""
+    invoice_id = net.confirmed(number="INV-CONSENT")
+    receipt = net.send(net.offer_fn(invoice_id, None, 1), "supplier")
+    (offered,) = net.events(receipt, "FinancingOffered")
+    assert offered["recourse"] is False and net.listing_recourse(invoice_id) is False
+    net.approve_hkd("financier", 80_000)
+    before = (net.balances("supplier", "financier"), net.invoice(invoice_id))
+    with reverts("RecourseNotAccepted", invoiceId=invoice_id, holder=net.addr("supplier")):
+        net.send(net.finance_fn(invoice_id, 80_000, due=90_000, recourse=True, grace=GRACE), "financier")
+    assert (net.balances("supplier", "financier"), net.invoice(invoice_id)) == before
+    # The same listing is taken without recourse.
+    net.send(net.finance_fn(invoice_id, 80_000, due=90_000, recourse=False, grace=0), "financier")
+    assert net.invoice(invoice_id)["recourse"] is False
+
+
+def test_contracts_recourse_gives_at_least_the_networks_grace(net: Net) -> None:
+    """With recourse the grace period is at least the deployment's: one second less is refused,
+    exactly the deployment's is taken; without recourse a financier may agree a shorter one."""
+    invoice_id = net.confirmed(number="INV-GRACE")
+    receipt = net.send(net.offer_fn(invoice_id, None, 1, recourse=True), "supplier")
+    (offered,) = net.events(receipt, "FinancingOffered")
+    assert offered["recourse"] is True and net.listing_recourse(invoice_id) is True
+    net.approve_hkd("financier", 80_000)
+    with reverts("RecourseGraceTooShort", invoiceId=invoice_id, gracePeriod=GRACE - 1, minimum=GRACE):
+        net.send(net.finance_fn(invoice_id, 80_000, due=90_000, recourse=True, grace=GRACE - 1), "financier")
+    net.send(net.finance_fn(invoice_id, 80_000, due=90_000, recourse=True, grace=GRACE), "financier")
+    inv = net.invoice(invoice_id)
+    assert (inv["recourse"], inv["gracePeriod"]) == (True, GRACE)
+    other = net.confirmed(number="INV-GRACE-0")
+    net.send(net.offer_fn(other, None, 1, recourse=True), "supplier")
+    net.approve_hkd("financier", 80_000)
+    net.send(net.finance_fn(other, 80_000, due=90_000, recourse=False, grace=0), "financier")
+    assert (net.invoice(other)["recourse"], net.invoice(other)["gracePeriod"]) == (False, 0)

@@ -449,7 +449,7 @@ def test_contracts_grace_period_set_by_the_operator(net: Net) -> None:
 
 def test_contracts_financing_records_recourse_and_grace(net: Net) -> None:
     invoice_id = net.confirmed()
-    net.send(net.offer_fn(invoice_id, None, 1), "supplier")
+    net.send(net.offer_fn(invoice_id, None, 1, recourse=True), "supplier")
     net.approve_hkd("financier", 80_000)
     with reverts("InvalidGracePeriod", gracePeriod=MAX_GRACE_PERIOD + 1):
         net.send(net.finance_fn(invoice_id, 80_000, due=90_000, recourse=True, grace=MAX_GRACE_PERIOD + 1), "financier")
@@ -484,7 +484,7 @@ def test_contracts_attack_due_date_plus_grace_does_not_overflow(net: Net) -> Non
     net.send(net.invoices.functions.setMaxTenor(UINT64_MAX), "operator")
     invoice_id = net.issue_raw("INV-FAR", due_ts=UINT64_MAX)
     net.send(net.invoices.functions.confirm(invoice_id), "buyer")
-    net.send(net.offer_fn(invoice_id, None, 1), "supplier")
+    net.send(net.offer_fn(invoice_id, None, 1, recourse=True), "supplier")
     net.approve_hkd("financier", 80_000)
     net.send(net.finance_fn(invoice_id, 80_000, recourse=True, grace=MAX_GRACE_PERIOD), "financier")
     now = net.now()

@@ -292,7 +292,7 @@ def test_finance_remedies_portfolio_per_financier_and_total(desk: Any, book: Boo
 
     ledger, supplier = book.ledger, acct("supplier")
     a = book.issue("100000.00", days=60)
-    b = book.issue("50000.00", days=60, buyer="buyer2")
+    b = book.issue("50000.00", days=60, buyer="buyer2", recourse=True)
     ledger.finance(acct("financier"), a, advance="80000.00", due="90000.00")
     ledger.finance(acct("financier2"), b, advance="40000.00", due="45000.00", recourse=True)
     ledger.repay(acct("buyer"), a, "90000.00")

@@ -154,9 +154,12 @@ def test_indexer_remedies_every_new_column_after_each_transition(settings: Setti
         financier_paid=35_000,
     )
 
-    # C: financed with recourse and a one-day grace; the buyer proposes 5 days more, the financier accepts.
-    net.finance_raw(c, 80_000, 90_000, recourse=True, grace=DAY)
-    check(c, status="Financed", recourse=True, grace_period=DAY)
+    # The operator shortens the deployment's grace to 3 days (GracePeriodChanged: no invoice).
+    net.set_grace(3 * DAY)
+    # C: financed with recourse and a 3-day grace (the least recourse may agree: the deployment's);
+    # the buyer proposes 5 days more, the financier accepts.
+    net.finance_raw(c, 80_000, 90_000, recourse=True, grace=3 * DAY)
+    check(c, status="Financed", recourse=True, grace_period=3 * DAY)
     old_due = net.due_ts(c)
     net.propose(c, old_due + 5 * DAY)
     check(c, proposed_due_at=utc_from_timestamp(old_due + 5 * DAY))
@@ -166,8 +169,6 @@ def test_indexer_remedies_every_new_column_after_each_transition(settings: Setti
     net.propose(c, old_due + 9 * DAY)  # a proposal left open: the default clears it
     check(c, proposed_due_at=utc_from_timestamp(old_due + 9 * DAY))
 
-    # The operator shortens the deployment's grace to 3 days (GracePeriodChanged: no invoice).
-    net.set_grace(3 * DAY)
     net.travel(40 * DAY)  # past every due date plus its grace
 
     # B: defaulted by the financier (claim 950.00 - 350.00 = 600.00), written off, 150.00 recovered.
@@ -284,7 +285,7 @@ def test_indexer_remedies_every_new_column_after_each_transition(settings: Setti
 
     # Financings keep the terms; repayments after a default are recoveries.
     terms = [(r.invoice_id, r.recourse, r.grace_period) for r in rows(settings, Financing)]
-    assert terms == [(b, False, WEEK), (c, True, DAY)]
+    assert terms == [(b, False, WEEK), (c, True, 3 * DAY)]
     recoveries = [(r.invoice_id, r.amount, r.recovery) for r in rows(settings, Repayment)]
     assert recoveries == [
         (b, 10_000, False),
@@ -316,7 +317,7 @@ def test_indexer_remedies_reorg_through_a_dispute_credit_note_default_buy_back_a
     x = net.confirmed(number="REORG-X")
     y = net.confirmed(number="REORG-Y")
     z = net.confirmed(number="REORG-Z", amount="500.00")
-    net.finance_raw(y, 80_000, 90_000, recourse=True, grace=DAY)
+    net.finance_raw(y, 80_000, 90_000, recourse=True, grace=WEEK)
     net.approve_hkd("supplier", 10**15)  # the buy-back needs no approval in the window
     net.ledger.mint(net.acct("operator"), net.addr("supplier"), "1000.00", "HKD")  # to pay the buy-back twice
     net.travel(40 * DAY)

@@ -481,7 +481,9 @@ def test_queries_and_verify_survive_times_past_year_9999(
         ledger.invoices.functions.issue(buyer, "INV-FAR", 100, currency, end, b"\0" * 32), acct("supplier")
     )
     ledger.confirm(acct("buyer"), 5)
-    ledger.sender.transact(ledger.invoices.functions.offerForFinancing(5, "0x" + "00" * 20, 50, end), acct("supplier"))
+    ledger.sender.transact(
+        ledger.invoices.functions.offerForFinancing(5, "0x" + "00" * 20, 50, end, False), acct("supplier")
+    )
     index(indexed.settings)
 
     rows = {r["invoice_id"]: r for r in _json(cli, "invoice", "list")}

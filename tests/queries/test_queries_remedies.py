@@ -76,7 +76,7 @@ def test_queries_remedies_history_describes_each_new_event(settings: Settings, b
     from datetime import date
 
     d1, d2 = date.fromordinal(later).isoformat(), date.fromordinal(latest).isoformat()
-    assert c[4][1].endswith("with recourse to the seller, grace 1 day after the due date")
+    assert c[4][1].endswith("with recourse to the seller, grace 3 days after the due date")
     assert c[6:11] == [
         ("ExtensionProposed", f"extension proposed by the buyer {BUYER}: due {due.isoformat()} -> {d1}"),
         ("MaturityExtended", f"maturity extended by the holder {FINANCIER}: due {due.isoformat()} -> {d1}"),
@@ -187,7 +187,7 @@ def test_queries_remedies_deployment_grace_and_incidents_by_invoice_buyer_suppli
     with read_connection(settings.database_url) as conn:
         scope = find_scope(conn, settings)
         assert deployment_grace_period(conn, scope) == 3 * DAY
-        assert deployment_grace_period(conn, scope, ids["before_default"] - 2) == 7 * DAY  # before the travel
+        assert deployment_grace_period(conn, scope, ids["before_grace_change"]) == 7 * DAY  # as deployed
         of_b = incidents(conn, scope, IncidentFilter(invoice_id=ids["b"]))
         of_buyer = incidents(conn, scope, IncidentFilter(buyer=net.addr("buyer")))
         notes = incidents(conn, scope, IncidentFilter(supplier=net.addr("supplier"), kinds=["credit_note"]))

@@ -197,13 +197,19 @@ class Net(Lifecycle):
         return invoice_id
 
     def offer_fn(
-        self, invoice_id: int, financier: str | None = None, min_advance: int = 50_000, expiry: int | None = None
+        self,
+        invoice_id: int,
+        financier: str | None = None,
+        min_advance: int = 50_000,
+        expiry: int | None = None,
+        recourse: bool = False,
     ) -> Any:
         return self.invoices.functions.offerForFinancing(
             invoice_id,
             self.addr(financier) if financier else ZERO_ADDRESS,
             min_advance,
             self.now() + 7 * DAY if expiry is None else expiry,
+            recourse,
         )
 
     def terms(
@@ -241,8 +247,13 @@ class Net(Lifecycle):
         return dict(zip(INVOICE_FIELDS, self.call(self.invoices.functions.getInvoice(invoice_id)), strict=True))
 
     def listing(self, invoice_id: int) -> tuple[str, int, int]:
-        financier, expiry, min_advance = self.call(self.invoices.functions.getListing(invoice_id))
+        """(financier, expiry, min advance) of the stored listing (see :meth:`listing_recourse`)."""
+        financier, expiry, min_advance, _recourse = self.call(self.invoices.functions.getListing(invoice_id))
         return (financier, int(expiry), int(min_advance))
+
+    def listing_recourse(self, invoice_id: int) -> bool:
+        """Whether the stored listing accepts a financing with recourse."""
+        return bool(self.call(self.invoices.functions.getListing(invoice_id))[3])
 
     def owner(self, invoice_id: int) -> str:
         return str(self.invoices.functions.ownerOf(invoice_id).call())
@@ -322,7 +333,7 @@ class Net(Lifecycle):
         """A confirmed invoice (``confirmed(**kw)``) listed for any financier and financed by a raw
         ``finance`` with these terms (``due`` None: the open amount; ``grace`` None: the deployment's)."""
         invoice_id = self.confirmed(**kw)
-        self.send(self.offer_fn(invoice_id, None, 1), "supplier")
+        self.send(self.offer_fn(invoice_id, None, 1, recourse=recourse), "supplier")
         self.approve_hkd(financier, advance)
         self.send(self.finance_fn(invoice_id, advance, due=due, recourse=recourse, grace=grace), financier)
         return invoice_id

@@ -46,15 +46,17 @@ class Book(Lifecycle):
         offer: bool = True,
         to: str | None = None,
         ask: str = "10000.00",
+        recourse: bool = False,
     ) -> int:
-        """Issue (and confirm, and list for ``to`` or any financier, asking ``ask``) an invoice."""
+        """Issue (and confirm, and list for ``to`` or any financier, asking ``ask``, accepting
+        recourse if ``recourse``) an invoice."""
         due = self.today() + dt.timedelta(days=days)
         r = self.issue_invoice(f"INV-{uuid.uuid4().hex[:10]}", amount, due, supplier, buyer)
         invoice_id = int(r["invoice_id"])
         if confirm:
             self.confirm(invoice_id, buyer)
         if offer:
-            self.offer(invoice_id, to, ask, 7, holder=supplier)
+            self.offer(invoice_id, to, ask, 7, holder=supplier, recourse=recourse)
         return invoice_id
 
     def onchain(self, invoice_id: int) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def remedies_story(book: Book, acct: Any, desk: Any) -> Story:
     ledger = book.ledger
     financier, supplier, buyer = acct("financier"), acct("supplier"), acct("buyer")
     x1 = book.issue("100000.00", days=30)
-    x2 = book.issue("50000.00", days=30)
+    x2 = book.issue("50000.00", days=30, recourse=True)  # the seller accepts recourse in its listing
     x3 = book.issue("40000.00", days=60)
     x4 = book.issue("20000.00", days=60, offer=False)
     x5 = book.issue("10000.00", days=60, offer=False)

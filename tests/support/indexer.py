@@ -671,7 +671,7 @@ def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
         def finance_raw(
             self, invoice_id: int, advance: int, due: int, recourse: bool, grace: int, financier: str = "financier"
         ) -> Any:
-            self.offer(invoice_id, financier, "1", 7)
+            self.send(self.offer_fn(invoice_id, financier, 1, recourse=recourse), "supplier")
             self.approve_hkd(financier, advance)
             return self.send(self.finance_fn(invoice_id, advance, due=due, recourse=recourse, grace=grace), financier)
 
@@ -686,7 +686,8 @@ def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
             * ``b`` 1,000.00 financed without recourse (advance 900.00, due 950.00, grace 7 days),
               100.00 paid, disputed, 300.00 credit note by the seller, which pays the financier
               250.00; after the due date: defaulted (claim 600.00), written off, 150.00 recovered;
-            * ``c`` 1,000.00 financed with recourse (advance 800.00, due 900.00, grace 1 day), due
+            * ``c`` 1,000.00 financed with recourse (advance 800.00, due 900.00, grace 3 days: the
+              deployment's by then, the least a financing with recourse may agree), due
               date extended by 5 days, a second proposal left open; defaulted (claim 900.00),
               bought back on the financier's demand (900.00), 400.00 recovered by the seller;
             * ``d`` 500.00 unfinanced: defaulted by the supplier, then paid in full (Paid);
@@ -696,9 +697,10 @@ def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
             * ``t`` 1,000.00 split into ``t1`` 600.00 (kept) and ``t2`` 400.00 (to supplier2);
               ``t1`` then credited 100.00.
 
-            Between them the operator sets the deployment's grace to 3 days and the chain
-            travels 40 days. Returns the ids by letter and the blocks ``before_default``
-            (the last block before b's default) and ``after_default``."""
+            Before ``c`` is financed the operator sets the deployment's grace to 3 days; then
+            the chain travels 40 days. Returns the ids by letter and the blocks
+            ``before_grace_change``, ``before_default`` (the last block before b's default) and
+            ``after_default``."""
             ids: dict[str, int] = {}
             for letter, amount in (("a", "1000.00"), ("b", "1000.00"), ("c", "1000.00"), ("d", "500.00")):
                 ids[letter] = self.confirmed(number=f"REM{tag}-{letter}", amount=amount)
@@ -711,7 +713,9 @@ def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
             self.pay(b, 10_000)
             self.dispute(b)
             self.credit_note(b, 30_000, note="CN-B")
-            self.finance_raw(c, 80_000, 90_000, recourse=True, grace=DAY)
+            ids["before_grace_change"] = int(self.ledger.w3.eth.block_number)
+            self.set_grace(3 * DAY)
+            self.finance_raw(c, 80_000, 90_000, recourse=True, grace=3 * DAY)
             old_due = self.due_ts(c)
             self.propose(c, old_due + 5 * DAY)
             self.accept(c, old_due + 5 * DAY, "financier")
@@ -719,7 +723,6 @@ def remedies_driver(ledger: Any, acct: Callable[[str], Any]) -> Any:
             ids["t"] = self.confirmed(number=f"REM{tag}-t")
             ids["t1"], ids["t2"] = self.split(ids["t"], [("supplier", 60_000), ("supplier2", 40_000)])
             self.credit_note(ids["t1"], 10_000, note="CN-T1")
-            self.set_grace(3 * DAY)
             self.travel(40 * DAY)
             ids["before_default"] = int(self.ledger.w3.eth.block_number)
             self.default(b, "financier")

@@ -64,10 +64,17 @@ class Lifecycle:
         return self.ledger.cancel(self.acct(supplier), invoice_id)
 
     def offer(
-        self, invoice_id: int, financier: str | None, min_advance: str, days: int = 7, holder: str = "supplier"
+        self,
+        invoice_id: int,
+        financier: str | None,
+        min_advance: str,
+        days: int = 7,
+        holder: str = "supplier",
+        recourse: bool = False,
     ) -> Any:
-        """List for ``financier`` (any party reference; None: any financier)."""
-        return self.ledger.offer(self.acct(holder), invoice_id, financier, min_advance, days)
+        """List for ``financier`` (any party reference; None: any financier), accepting
+        recourse if ``recourse``."""
+        return self.ledger.offer(self.acct(holder), invoice_id, financier, min_advance, days, recourse)
 
     def finance(self, invoice_id: int, advance: str, due: str | None = None, financier: str = "financier") -> Any:
         return self.ledger.finance(self.acct(financier), invoice_id, advance=advance, due=due)

@@ -8,7 +8,8 @@ applies), ``disputed_from`` (while Disputed, the status the dispute
 interrupted), ``proposed_due_at`` (a due date the buyer proposed and the holder
 has not accepted), ``extensions`` (accepted ones), ``defaulted_at`` /
 ``defaulted_block``, ``written_off`` (the holder's claim written off) and
-``recovered`` (what the buyer paid after the default). ``financings`` gains
+``recovered`` (what the buyer paid after the default) and ``offer_recourse``
+(whether the listing accepts recourse). ``financings`` gains
 ``recourse`` and ``grace_period``; ``repayments`` gains ``recovery`` (paid
 while Defaulted or WrittenOff). The new table ``incidents`` holds one row per
 event of these kinds. Only ALTER TABLE ADD COLUMN on existing tables, also on
@@ -51,6 +52,7 @@ def invoice_columns() -> tuple[sa.Column[Any], ...]:
         sa.Column("defaulted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("written_off", UINT256, nullable=False, server_default=ZERO),
         sa.Column("recovered", UINT256, nullable=False, server_default=ZERO),
+        sa.Column("offer_recourse", sa.Boolean(), nullable=True),
     )
 
 
