@@ -90,10 +90,14 @@ library Remedies {
         uint256 grace = r.seller == address(0) ? s.counters.gracePeriod : r.gracePeriod;
         uint256 after_ = uint256(r.dueDate) + grace;
         if (block.timestamp <= after_) revert IInvoiceToken.DefaultBeforeGrace(invoiceId, after_, block.timestamp);
+        // A default is the holder's: a financier paid in full has no claim to default (the
+        // seller's unpaid reserve is the seller's to chase, not the financier's to declare).
+        uint256 claim = ReceivableRules.holderClaim(r, holder);
+        if (claim == 0) revert IInvoiceToken.NothingOwed(invoiceId);
         r.status = IInvoiceToken.Status.Defaulted;
         delete s.proposedDueDates[invoiceId];
         s.clearListing(invoiceId, holder);
-        emit IInvoiceToken.InvoiceDefaulted(invoiceId, holder, r.amount - r.paid, ReceivableRules.holderClaim(r, holder));
+        emit IInvoiceToken.InvoiceDefaulted(invoiceId, holder, r.amount - r.paid, claim);
     }
 
     /// @notice {IInvoiceToken-writeOff}; `holder` holds the receivable.

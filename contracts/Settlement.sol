@@ -218,8 +218,9 @@ library Settlement {
         if (msg.sender != holder && msg.sender != seller) {
             revert IInvoiceToken.NotInvoiceHolder(invoiceId, msg.sender, holder);
         }
-        if (holder == seller) revert IInvoiceToken.NothingOwed(invoiceId);
         uint256 owed = uint256(r.financierDue) - r.financierPaid;
+        // Recoveries may have paid the holder in full: then there is nothing to buy back.
+        if (holder == seller || owed == 0) revert IInvoiceToken.NothingOwed(invoiceId);
         // The financing is settled in full: the buyer's later payments all go to the seller.
         r.financierPaid = r.financierDue;
         pay(s.currencyById[r.currencyId], seller, holder, owed);

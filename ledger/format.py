@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from ledger.business_time import MAX_TIMESTAMP, business_date, moment
 from ledger.money import format_money, from_minor_units
@@ -163,3 +163,17 @@ def date_text(value: dt.date | int | dt.datetime | None) -> str | None:
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         return _beyond(value) or business_date(value).isoformat()
     return value.isoformat()
+
+
+def grace_days(seconds: int) -> str:
+    """A grace period in days as an exact decimal string: ``"7"``, ``"1.5"``
+    for 129,600 s; seconds / 86,400 rounded half-even to 6 places when it has
+    more (a period of whole seconds is shown to the 0.1 s)."""
+    days = (Decimal(seconds) / 86_400).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    return format(days.normalize(), "f")
+
+
+def grace_text(seconds: int) -> str:
+    """A grace period in a sentence: ``"7 days"``, ``"1 day"``, ``"1.5 days"``."""
+    days = grace_days(seconds)
+    return f"{days} day{'' if days == '1' else 's'}"

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from ledger.business_time import kyc_last_day
 from ledger.db.models import Cursor, Event, Invoice, Repayment
-from ledger.format import date_text, iso_time, money, text_time
+from ledger.format import date_text, grace_text, iso_time, money, text_time
 from ledger.indexer.folds import INVOICE_ID_ARGS
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import ZERO_ADDRESS, role_names, status_name
@@ -77,18 +77,11 @@ def _financed(p: _Phrase) -> str:
     terms = ""
     if "recourse" in p.args:  # contracts version 4: the financing's default terms
         recourse = "with recourse to the seller" if p.args["recourse"] else "without recourse"
-        terms = f", {recourse}, grace {_duration(int(p.args['gracePeriod']))} after the due date"
+        terms = f", {recourse}, grace {grace_text(int(p.args['gracePeriod']))} after the due date"
     return (
         f"financed by {p.who('financier')}: advance {p.money('advance')} paid to {p.who('seller')}, "
         f"financier due {p.money('due')} of the buyer's payments{terms}"
     )
-
-
-def _duration(seconds: int) -> str:
-    """A grace period in words: whole days as days, anything else in seconds too."""
-    days, rest = divmod(seconds, 86400)
-    text = f"{days:,} day{'s' if days != 1 else ''}"
-    return text if rest == 0 else f"{text} ({seconds:,} s)"
 
 
 def _status(p: _Phrase, key: str) -> str:
@@ -269,7 +262,7 @@ _LEDGER_DESCRIPTIONS: dict[str, Callable[[_Phrase], str]] = {
     "CurrencyAcceptanceChanged": _currency_accepted,
     "MaxTenorChanged": _tenor,
     "GracePeriodChanged": lambda p: (
-        f"grace period before a default set to {_duration(int(p.args['gracePeriod']))} after the due date "
+        f"grace period before a default set to {grace_text(int(p.args['gracePeriod']))} after the due date "
         "(unfinanced receivables, and the default for new financings)"
     ),
     "Approval": lambda p: f"{p.who('owner')} approved {p.who('approved')} to transfer the receivable",

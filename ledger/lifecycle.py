@@ -32,9 +32,9 @@ from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.invoice import ChainInvoice
 from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
 from ledger.format import amount as amount_text
-from ledger.format import date_text, is_nobody, iso_time, money, party, someone, text_time
+from ledger.format import date_text, grace_days, grace_text, is_nobody, iso_time, money, party, someone, text_time
 from ledger.invoice_numbers import normalise_invoice_number
-from ledger.lifecycle_inputs import Party, document_hash, grace_days, grace_text, parse_roles, positive_units
+from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
 from ledger.money import from_minor_units, parse_rate, to_minor_units
 from ledger.names import (
     ZERO_ADDRESS,
@@ -585,6 +585,12 @@ class Ledger:
             return self.repay_across(buyer, invoice_id, amount, state)
         currency = self._currency_of(state)
         units = positive_units(amount, currency.decimals)
+        if state.status == InvoiceStatus.DISPUTED:
+            raise Refused(
+                f"invoice {invoice_id} is disputed: it is paid once the buyer withdraws the dispute "
+                f"(`scf invoice resolve {invoice_id}`) or the creditor issues a credit note "
+                f"(`scf invoice credit-note {invoice_id}`)"
+            )
         fn = self.invoices.functions.repay(invoice_id, units)
         self._ensure_allowance(buyer, currency, units, fn)
         receipt = self.sender.transact(fn, buyer)
@@ -957,7 +963,8 @@ class Ledger:
         financing with recourse, make the seller buy it back."""
         state = self.invoice_state(invoice_id)
         currency = self._currency_of(state)
-        self._acting(holder, self.holder_of(invoice_id), invoice_id, "holder", "only the holder declares a default")
+        holder_address = self.holder_of(invoice_id)
+        self._acting(holder, holder_address, invoice_id, "holder", "only the holder declares a default")
         if state.status in (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF):
             raise Refused(f"invoice {invoice_id} is {state.status_name} already: its default was declared before")
         self._require_open(state, invoice_id, "declared in default")
@@ -968,6 +975,11 @@ class Ledger:
                 f"invoice {invoice_id} can be declared in default only after {text_time(after)} (due "
                 f"{date_text(state.due_ts)} plus {grace_text(state.grace_period)} of grace); "
                 f"it is {text_time(now)} now"
+            )
+        if state.holder_claim(holder_address) == 0:
+            raise Refused(
+                f"nothing is owed to {self.name_of(holder.address) or holder.address} on invoice {invoice_id}: "
+                "its due is paid in full, so there is no default to declare"
             )
         receipt = self.sender.transact(self.invoices.functions.declareDefault(invoice_id), holder)
         args = self._event(receipt, "InvoiceDefaulted")
@@ -997,9 +1009,7 @@ class Ledger:
                 f"invoice {invoice_id} is {state.status_name}, not Defaulted: only a receivable in default is "
                 f"written off; its holder declares the default first (`scf invoice default {invoice_id}`)"
             )
-        financier_holds = state.seller is not None and holder_address != state.seller
-        claim = state.financier_open if financier_holds else state.outstanding
-        if claim == 0:
+        if state.holder_claim(holder_address) == 0:
             who = self.name_of(holder.address) or holder.address
             raise Refused(f"nothing is owed to {who} on invoice {invoice_id}: there is nothing to write off")
         receipt = self.sender.transact(self.invoices.functions.writeOff(invoice_id), holder)
@@ -1047,6 +1057,10 @@ class Ledger:
         if holder == seller:
             raise Refused(f"the seller holds invoice {invoice_id} already: there is nothing to buy back")
         owed = state.financier_open
+        if owed == 0:
+            raise Refused(
+                f"the holder of invoice {invoice_id} has been paid its due in full: there is nothing to buy back"
+            )
         fn = self.invoices.functions.buyBack(invoice_id)
         instead = "" if acting == seller else f"run `scf invoice buy-back {invoice_id}` itself"
         self._require_funds(seller, currency, owed, f"the buy-back of invoice {invoice_id}", instead)
@@ -1085,8 +1099,8 @@ class Ledger:
             allowed = int(token.functions.allowance(payer, self.invoices.address).call())
             if allowed < units:
                 raise Refused(
-                    f"{what} draws {m(units)} from {who}, which has approved {m(allowed)} of it; "
-                    f"{who} must approve the payment, or {drawn_by_other}"
+                    f"{what} draws {m(units)} from {who}, which has approved {m(allowed)} of it for the "
+                    f"invoice contract; {who} should {drawn_by_other}"
                 )
 
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:

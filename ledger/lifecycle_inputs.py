@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from ledger.config import MAX_GRACE_PERIOD_DAYS
@@ -47,20 +46,6 @@ def parse_roles(text: str) -> int:
     if not bits:
         raise InputError("no role given; use supplier, buyer, financier or auditor")
     return bits
-
-
-def grace_days(seconds: int) -> str:
-    """A grace period in days as an exact decimal string, as the indexed view
-    shows it (:func:`ledger.queries.grace_days`): ``"7"``, ``"1.5"`` for
-    129,600 s; seconds / 86,400 rounded half-even to 6 places when it has more."""
-    days = (Decimal(seconds) / 86_400).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-    return format(days.normalize(), "f")
-
-
-def grace_text(seconds: int) -> str:
-    """A grace period in a sentence: ``"7 days"``, ``"1 day"``, ``"1.5 days"``."""
-    days = grace_days(seconds)
-    return f"{days} day{'' if days == '1' else 's'}"
 
 
 def grace_seconds(days: int | None) -> int | None:

@@ -25,7 +25,6 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +34,7 @@ from ledger.business_time import business_date, kyc_last_day
 from ledger.db.models import INCIDENTS, Event, Invoice, Participant
 from ledger.db.session import read_connection as read_connection
 from ledger.errors import InputError
-from ledger.format import date_text
+from ledger.format import date_text, grace_days
 from ledger.history import invoice_history as invoice_history
 from ledger.history import normalised_number as normalised_number
 from ledger.history import shown_number as shown_number
@@ -155,10 +154,15 @@ def overdue_day(
 
 
 # -- invoices ------------------------------------------------------------------------------
-#: The statuses of a confirmed receivable the buyer still owes: the ones that
-#: can be overdue (as `scf report aging` counts them; an unconfirmed invoice
-#: is no receivable yet).
+#: The statuses of a confirmed receivable the buyer owes on its terms (an
+#: unconfirmed invoice is no receivable yet): it can be disputed, extended,
+#: moved, and defaulted once past due plus grace.
 OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
+#: Statuses after a default (payments then are recoveries).
+DEFAULTED_STATUSES = ("Defaulted", "WrittenOff")
+#: The statuses that can be overdue (past due and not fully paid): open ones and
+#: defaulted ones. A disputed receivable is not: what it owes is in question.
+OVERDUE_STATUSES = OPEN_STATUSES + DEFAULTED_STATUSES
 
 
 def days_past_due(due_date: dt.date, day: dt.date) -> int:
@@ -170,7 +174,7 @@ def days_past_due(due_date: dt.date, day: dt.date) -> int:
 
 def is_overdue(row: Mapping[str, Any], day: dt.date) -> bool:
     """An open receivable with something unpaid, past due on business date ``day``."""
-    return row["status"] in OPEN_STATUSES and int(row["outstanding"]) > 0 and days_past_due(row["due_date"], day) > 0
+    return row["status"] in OVERDUE_STATUSES and int(row["outstanding"]) > 0 and days_past_due(row["due_date"], day) > 0
 
 
 @dataclass
@@ -249,7 +253,7 @@ def _invoice_rows(
         query = query.where(Invoice.due_date > flt.due_after)
     if flt.overdue_on is not None:
         query = query.where(
-            Invoice.status.in_(OPEN_STATUSES), Invoice.outstanding > 0, Invoice.due_date < flt.overdue_on
+            Invoice.status.in_(OVERDUE_STATUSES), Invoice.outstanding > 0, Invoice.due_date < flt.overdue_on
         )
     query = query.order_by(Invoice.invoice_id)
     if flt.limit is not None:
@@ -358,14 +362,6 @@ def remedy_figures(row: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     }
 
 
-def grace_days(seconds: int) -> str:
-    """A grace period in days as an exact decimal string: ``"7"``, ``"1.5"``
-    for 129,600 s; seconds / 86,400 rounded half-even to 6 places when it
-    has more (a period of whole seconds is shown to the 0.1 s)."""
-    days = (Decimal(seconds) / 86_400).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-    return format(days.normalize(), "f")
-
-
 def lineage(row: Mapping[str, Any]) -> dict[str, int | None]:
     """Where an invoice row sits in its tree: ``parent_id`` (None for a root),
     ``root_id`` and ``depth`` (0 for a root; its tier is depth + 1)."""
@@ -447,12 +443,23 @@ def resolve_filter(
 def overdue_invoices(
     conn: Connection, scope: Scope, day: dt.date, names: Directory | None = None
 ) -> list[dict[str, Any]]:
-    """Open receivables past due on business date ``day`` (:func:`is_overdue`),
-    most days past due first (then by id): days past due, what the buyer
-    still owes (``outstanding``), the holder it is owed to and the buyer;
-    parties as ``{"address", "name"}``."""
+    """Receivables past due on business date ``day`` (:func:`is_overdue`:
+    open or defaulted, something unpaid), most days past due first (then by
+    id): days past due, what the buyer still owes (``outstanding``), the
+    holder it is owed to and the buyer (parties as ``{"address", "name"}``),
+    and for an open one ``default_from``: the moment after which its holder
+    may declare a default (due plus the grace that applies, the financing's
+    or the deployment's; :func:`defaultable_after`)."""
     names = names or directory(conn, scope)
     rows = _invoice_rows(conn, scope, InvoiceFilter(overdue_on=day), None)
+    deployment_grace = deployment_grace_period(conn, scope)
+
+    def default_from(r: Mapping[str, Any]) -> str | None:
+        if r["status"] not in OPEN_STATUSES:
+            return None
+        after = defaultable_after(r, effective_grace_period(r, deployment_grace=deployment_grace))
+        return None if after is None else _iso(after)
+
     out = [
         {
             "invoice_id": int(r["invoice_id"]),
@@ -466,6 +473,7 @@ def overdue_invoices(
             "buyer": names.party(r["buyer"]),
             "supplier": names.party(r["supplier"]),
             "financed": r["seller"] is not None,
+            "default_from": default_from(r),
         }
         for r in rows
     ]
@@ -620,8 +628,6 @@ REMEDY_KEYS = (
     "written_off",
     "recovered",
 )
-#: Statuses after a default (payments then are recoveries).
-DEFAULTED_STATUSES = ("Defaulted", "WrittenOff")
 
 
 def deployment_grace_period(conn: Connection, scope: Scope, as_of_block: int | None = None) -> int | None:
@@ -680,58 +686,6 @@ def holder_claim(row: Mapping[str, Any]) -> int:
     if row["seller"] is None or row["seller"] == row["holder"]:
         return int(row["outstanding"])
     return int(row["financier_due"] or 0) - int(row["financier_paid"] or 0)
-
-
-def overdue_and_defaultable(
-    conn: Connection,
-    scope: Scope,
-    as_of_block: int | None = None,
-    now: dt.datetime | None = None,
-    names: Directory | None = None,
-) -> list[dict[str, Any]]:
-    """Open receivables (Confirmed, Financed, PartiallyPaid) with something
-    unpaid past their due timestamp at :func:`ledger_time` (``as_of_block``:
-    that block's time), most days past due first (then by id): days past due
-    (business dates, as :func:`days_past_due`), the grace period that applies
-    (:func:`effective_grace_period`), when a default may be declared and
-    whether it may be now (``defaultable``: the time is past due + grace),
-    what the buyer still owes (``outstanding``) and what of it the holder
-    claims (:func:`holder_claim`), exact strings; parties as
-    ``{"address", "name"}``. A disputed receivable is not listed: it is not
-    defaulted until the dispute is resolved."""
-    check_block(scope, as_of_block)
-    names = names or directory(conn, scope)
-    at = ledger_time(conn, scope, as_of_block, now)
-    day = business_date(at)
-    deployment_grace = deployment_grace_period(conn, scope, as_of_block)
-    out = []
-    for r in _invoice_rows(conn, scope, InvoiceFilter(statuses=OPEN_STATUSES), as_of_block):
-        if int(r["outstanding"]) <= 0 or at <= r["due_at"]:
-            continue
-        grace = effective_grace_period(r, deployment_grace=deployment_grace)
-        after = defaultable_after(r, grace)
-        cur = r["currency"]
-        out.append(
-            {
-                "invoice_id": int(r["invoice_id"]),
-                "number": r["number"],
-                "status": r["status"],
-                "due": r["due_date"].isoformat(),
-                "days_past_due": days_past_due(r["due_date"], day),
-                "grace_seconds": grace,
-                "defaultable_after": _iso(after),
-                "defaultable": after is not None and at > after,
-                "currency": scope.symbol(cur),
-                "outstanding": scope.amount(r["outstanding"], cur),
-                "holder_claim": scope.amount(holder_claim(r), cur),
-                "financed": r["seller"] is not None,
-                "recourse": bool(r.get("recourse")) if r["seller"] is not None else None,
-                "holder": names.party(r["holder"]),
-                "buyer": names.party(r["buyer"]),
-                "supplier": names.party(r["supplier"]),
-            }
-        )
-    return sorted(out, key=lambda r: (-r["days_past_due"], r["invoice_id"]))
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ interface IInvoiceToken {
     error InvoiceNotDefaulted(uint256 invoiceId, Status status);
     /// @notice Buy-back needs a financing made with recourse.
     error NoRecourse(uint256 invoiceId);
-    /// @notice Nothing is owed to the holder (write-off), or the seller already holds it (buy-back).
+    /// @notice Nothing is owed to the holder (default, write-off, buy-back), or the seller already holds it (buy-back).
     error NothingOwed(uint256 invoiceId);
     /// @notice A financing with recourse needs a listing that accepts recourse.
     error RecourseNotAccepted(uint256 invoiceId, address holder);
@@ -478,7 +478,8 @@ interface IInvoiceToken {
     function acceptExtension(uint256 invoiceId, uint64 newDueDate) external;
 
     /// @notice Declare a default, as the holder, after the due date plus the grace period
-    /// (the financing's, or the deployment's). The buyer can still pay.
+    /// (the financing's, or the deployment's), while something is owed to it (`NothingOwed`
+    /// for a financier already paid its due). The buyer can still pay.
     function declareDefault(uint256 invoiceId) external;
 
     /// @notice Write off the holder's unpaid claim on a defaulted receivable, as the holder.
@@ -486,7 +487,8 @@ interface IInvoiceToken {
 
     /// @notice Under recourse, after a default: the seller pays the holder its outstanding
     /// due and takes the receivable back, in one transaction. Called by the holder (a
-    /// demand: the payment is drawn on the seller's allowance) or by the seller.
+    /// demand: the payment is drawn on the seller's allowance) or by the seller. `NothingOwed`
+    /// when the seller holds it already or recoveries have paid the holder's due in full.
     function buyBack(uint256 invoiceId) external;
 
     /// @notice Set the grace period of unfinanced receivables and the default offered

@@ -122,7 +122,10 @@ INVOICE_COLUMNS = (
 @click.command("list")
 @click.option(
     "--status",
-    help="Only these statuses (comma-separated): Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled, Split.",
+    help=(
+        "Only these statuses (comma-separated): Issued, Confirmed, Financed, PartiallyPaid, Paid, Cancelled, "
+        "Split, Disputed, Defaulted, WrittenOff."
+    ),
 )
 @click.option("--supplier", metavar="N", help="Only this supplier (participant name or address).")
 @click.option("--buyer", metavar="N", help="Only this buyer (participant name or address).")
@@ -283,6 +286,7 @@ OVERDUE_COLUMNS = (
     "supplier",
     "supplier_name",
     "financed",
+    "default_from",
 )
 
 
@@ -335,16 +339,18 @@ def invoice_overdue(ctx: click.Context, as_of: str | None, as_csv: bool) -> None
             click.echo(f"no receivable is past due as of {data['as_of']}")
             return
         table(
-            ["id", "number", "days past due", "due", "outstanding", "holder", "buyer"],
+            ["id", "number", "status", "days past due", "due", "outstanding", "holder", "buyer", "default from"],
             [
                 [
                     r["invoice_id"],
                     "-" if r["number"] is None else shown_number(r["number"]),
+                    r["status"],
                     r["days_past_due"],
                     r["due"],
                     money_text(r["currency"], r["outstanding"]),
                     label(r["holder"]),
                     label(r["buyer"]),
+                    "-" if r["default_from"] is None else text_time(r["default_from"]),
                 ]
                 for r in invoices
             ],

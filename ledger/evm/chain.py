@@ -37,7 +37,7 @@ from ledger.errors import (
     TransactionTimeout,
 )
 from ledger.evm.abi import abi_type
-from ledger.format import text_time
+from ledger.format import grace_text, text_time
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names, status_name
 
@@ -267,7 +267,7 @@ class ErrorDecoder:
         if name in ("role", "roles") and isinstance(value, int):
             return _role_names(value)
         if name in ("gracePeriod", "minimum") and isinstance(value, int):
-            return f"{value // 86400} days" if value and value % 86400 == 0 else f"{value} seconds"
+            return grace_text(value)
         if name in _TIME_FIELDS and isinstance(value, int):
             if value > 10**11:
                 return str(value)

@@ -113,6 +113,14 @@ class ChainInvoice:
         """Unix time after which the holder may declare a default (due date plus grace)."""
         return self.due_ts + self.grace_period
 
+    def holder_claim(self, holder: str | None) -> int:
+        """What of the open amount is owed to ``holder``: all of it unless a
+        financier (not the seller) holds it, which is owed the rest of its due
+        (``ReceivableRules.holderClaim``)."""
+        if self.seller is None or self.seller == holder:
+            return self.outstanding
+        return self.financier_open
+
     @property
     def financier_open(self) -> int:
         """What the holder of a financed invoice is still due."""

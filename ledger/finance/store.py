@@ -69,10 +69,11 @@ from ledger.finance.rules import Evaluation, evaluate
 from ledger.queries import Scope, block_time
 
 #: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
-#: a partly paid invoice is PartiallyPaid whether financed or not). A disputed or defaulted one is
-#: still due to its holder and counts; a written-off one does not: its holder booked the loss (the
-#: portfolio report shows it, and what is recovered of it).
-FINANCED_STATUSES = ("Financed", "PartiallyPaid", "Disputed", "Defaulted")
+#: a partly paid invoice is PartiallyPaid whether financed or not). A disputed, defaulted or
+#: written-off one is still owed by the buyer and counts: a write-off books the financier's loss
+#: (the portfolio report shows it, and what is recovered of it) but must not free the buyer's
+#: credit line or the supplier's limit for new financing while the debt is unpaid.
+FINANCED_STATUSES = ("Financed", "PartiallyPaid", "Disputed", "Defaulted", "WrittenOff")
 #: Statuses in which an unfinanced invoice can be financed.
 FINANCEABLE_STATUSES = ("Confirmed", "PartiallyPaid")
 #: The invoices table (Core: the indexer's columns seller, financier_due, financier_paid, ...).

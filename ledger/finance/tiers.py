@@ -33,8 +33,9 @@ from sqlalchemy import Connection, select
 from ledger.finance.store import INVOICES, LedgerScope, indexed_point, participant_names
 from ledger.format import iso_time, party_of
 
-#: Statuses of a receivable the buyer confirmed (a Split one was confirmed, then split).
-REACHED_STATUSES = ("Confirmed", "Financed", "PartiallyPaid", "Paid", "Split")
+#: Statuses of a receivable the buyer confirmed (a Split one was confirmed, then split; a disputed,
+#: defaulted or written-off one was confirmed and stays reached).
+REACHED_STATUSES = ("Confirmed", "Financed", "PartiallyPaid", "Paid", "Split", "Disputed", "Defaulted", "WrittenOff")
 
 
 @dataclass

@@ -154,7 +154,8 @@ def test_cli_remedies_dispute_then_credit_note_on_a_financed_receivable(cli, hom
     _refused(
         cli("invoice", "repay", i, "--amount", "1.00", "--as", "buyer"),
         1,
-        f"invoice {i} cannot be repaid in status Disputed",
+        f"invoice {i} is disputed: it is paid once the buyer withdraws the dispute (`scf invoice resolve {i}`) "
+        f"or the creditor issues a credit note (`scf invoice credit-note {i}`)",
     )
     _refused(
         cli("invoice", "dispute", i, "--reason", "again", "--as", "buyer"),
@@ -352,8 +353,8 @@ def test_cli_remedies_default_and_buy_back_under_recourse(cli, home_copy, acct):
     _refused(
         cli("invoice", "buy-back", i, "--as", "financier"),
         1,
-        f"the buy-back of invoice {i} draws HKD 75,000.00 from {SUPPLIER}, which has approved HKD 0.00 of it; "
-        f"{SUPPLIER} must approve the payment, or run `scf invoice buy-back {i}` itself",
+        f"the buy-back of invoice {i} draws HKD 75,000.00 from {SUPPLIER}, which has approved HKD 0.00 of it for the "
+        f"invoice contract; {SUPPLIER} should run `scf invoice buy-back {i}` itself",
     )
     _refused(
         cli("invoice", "buy-back", i, "--as", "buyer"),
@@ -485,20 +486,33 @@ def test_cli_remedies_default_write_off_then_recovery(cli, home_copy, acct):
     assert (paid["status"], paid["outstanding"]) == ("Paid", "0.00")
 
 
-def test_cli_remedies_write_off_of_nothing_owed_is_refused(cli, home_copy):
-    """A financier paid its whole due holds a defaulted receivable of which only the seller's reserve is open."""
+def test_cli_remedies_default_and_write_off_of_nothing_owed_are_refused(cli, home_copy):
+    """A financier paid its whole due has no claim to default (only the seller's reserve is open);
+    one whose due recoveries paid after a default has nothing to write off."""
     due = _chain_today(home_copy) + dt.timedelta(days=2)
     invoice_id = _financed(cli, "INV-R-7", "--advance", "90000.00", "--due", "95000.00", "--grace-days", "0", due=due)
     i = str(invoice_id)
     _ok(cli("invoice", "repay", i, "--amount", "95000.00", "--as", "buyer"))
     _past_grace(cli, home_copy, due, 0)
-    defaulted = _json(cli("invoice", "default", i, "--as", "financier", "--json"))
-    assert (defaulted["outstanding"], defaulted["holder_claim"]) == ("5000.00", "0.00")
     head = _head(home_copy)
     _refused(
-        cli("invoice", "write-off", i, "--as", "financier"),
+        cli("invoice", "default", i, "--as", "financier"),
         1,
-        f"nothing is owed to {FINANCIER} on invoice {i}: there is nothing to write off",
+        f"nothing is owed to {FINANCIER} on invoice {i}: its due is paid in full, so there is no default to declare",
+    )
+    assert _head(home_copy) == head
+    due = _chain_today(home_copy) + dt.timedelta(days=2)
+    other = _financed(cli, "INV-R-7B", "--advance", "90000.00", "--due", "95000.00", "--grace-days", "0", due=due)
+    j = str(other)
+    _past_grace(cli, home_copy, due, 0)
+    defaulted = _json(cli("invoice", "default", j, "--as", "financier", "--json"))
+    assert (defaulted["outstanding"], defaulted["holder_claim"]) == ("100000.00", "95000.00")
+    _ok(cli("invoice", "repay", j, "--amount", "95000.00", "--as", "buyer"))  # a recovery of the whole due
+    head = _head(home_copy)
+    _refused(
+        cli("invoice", "write-off", j, "--as", "financier"),
+        1,
+        f"nothing is owed to {FINANCIER} on invoice {j}: there is nothing to write off",
     )
     assert _head(home_copy) == head
 

@@ -540,14 +540,26 @@ def test_contracts_write_off_refusals(net: Net) -> None:
         net.send(net.write_off_fn(999), "financier")
 
 
-def test_contracts_write_off_with_nothing_owed_to_the_holder(net: Net) -> None:
-    """The buyer paid the financier's due (900) but not the reserve: a default is still the
-    holder's to declare, with a claim of 0, and there is nothing for it to write off."""
+def test_contracts_default_with_nothing_owed_to_the_holder(net: Net) -> None:
+    """The buyer paid the financier's due (900) but not the reserve: the financier has no claim
+    to declare in default (the unpaid reserve is the seller's); the seller is not the holder."""
     invoice_id = net.financed_raw(advance=80_000, due=90_000)
     net.repay(invoice_id, "900.00")
+    net.mine_at(net.defaultable_after(invoice_id) + 1)
+    with reverts("NothingOwed", invoiceId=invoice_id):
+        net.send(net.default_fn(invoice_id), "financier")
+    with reverts("NotInvoiceHolder", invoiceId=invoice_id, account=net.addr("supplier"), holder=net.addr("financier")):
+        net.send(net.default_fn(invoice_id), "supplier")
+    assert net.invoice(invoice_id)["status"] == PARTIALLY_PAID
+
+
+def test_contracts_write_off_after_recoveries_paid_the_holder(net: Net) -> None:
+    """Defaulted with 900 owed; recoveries pay the financier's 900: nothing is left to write off."""
+    invoice_id = net.financed_raw(advance=80_000, due=90_000)
     receipt = net.defaulted(invoice_id)
     (defaulted,) = net.events(receipt, "InvoiceDefaulted")
-    assert (defaulted["outstanding"], defaulted["holderClaim"]) == (10_000, 0)
+    assert (defaulted["outstanding"], defaulted["holderClaim"]) == (100_000, 90_000)
+    net.repay(invoice_id, "900.00")
     with reverts("NothingOwed", invoiceId=invoice_id):
         net.send(net.write_off_fn(invoice_id), "financier")
 

@@ -279,8 +279,20 @@ def test_finance_remedies_exposure_counts_disputed_and_defaulted_not_written_off
         {"not_due": "0.00", "disputed": "0.00", "defaulted": "100000.00"},
     )
     ledger.write_off(financier, x)
-    # Written off: out of the exposure; still open to the buyer (aging: defaulted bucket).
-    assert exposure() == ([], [], {"not_due": "0.00", "disputed": "0.00", "defaulted": "100000.00"})
+    # Written off: the loss is booked, but the buyer still owes it: it stays in the exposure (no
+    # credit line is freed by a write-off) and in aging's defaulted bucket.
+    assert exposure() == (
+        [(x, 9_000_000)],
+        ["90000.00"],
+        {"not_due": "0.00", "disputed": "0.00", "defaulted": "100000.00"},
+    )
+    # A recovery of 30,000.00 (all to the financier: its due first) lowers it.
+    ledger.repay(buyer, x, "30000.00")
+    assert exposure() == (
+        [(x, 6_000_000)],
+        ["60000.00"],
+        {"not_due": "0.00", "disputed": "0.00", "defaulted": "70000.00"},
+    )
 
 
 def test_finance_remedies_portfolio_per_financier_and_total(desk: Any, book: Book, acct: Any) -> None:

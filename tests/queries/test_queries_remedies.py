@@ -222,26 +222,33 @@ def test_queries_remedies_deployment_grace_and_incidents_by_invoice_buyer_suppli
     assert [i["kind"] for i in before] == ["disputed", "credit_note"]
 
 
-def test_queries_remedies_overdue_and_defaultable(settings: Settings, built: Any) -> None:
-    """After the travel, the open receivables past due are a (800.00 open),
-    t1 (500.00 after its credit note) and t2 (400.00), all unfinanced:
-    the deployment's grace (3 days) applies and has passed. g is disputed,
-    the others defaulted or closed."""
-    from ledger.queries import find_scope, ledger_time, overdue_and_defaultable, read_connection
+def test_queries_remedies_overdue_lists_open_and_defaulted_with_when_a_default_may_be_declared(
+    settings: Settings, built: Any
+) -> None:
+    """After the travel, past due and not fully paid: a (800.00 open), t1 (500.00 after its credit
+    note) and t2 (400.00), all unfinanced, open, each defaultable from its due date plus the
+    deployment's grace (3 days); b (written off: 700.00 - 100.00 - 150.00 = 450.00 open) and c
+    (defaulted, bought back: 1,000.00 - 400.00 = 600.00 open), already in default (no
+    ``default_from``). g is disputed and d paid: neither is overdue."""
+    from ledger.format import iso_time
+    from ledger.queries import find_scope, ledger_time, overdue_day, overdue_invoices, read_connection
 
     net, ids = built
     with read_connection(settings.database_url) as conn:
         scope = find_scope(conn, settings)
-        rows = overdue_and_defaultable(conn, scope)
+        day = overdue_day(conn, scope, None)
+        rows = overdue_invoices(conn, scope, day)
         at = ledger_time(conn, scope)
-        early = overdue_and_defaultable(conn, scope, as_of_block=ids["before_default"] - 2)
-    assert [(r["invoice_id"], r["outstanding"], r["holder_claim"], r["defaultable"]) for r in rows] == [
-        (ids["a"], "800.00", "800.00", True),
-        (ids["t1"], "500.00", "500.00", True),
-        (ids["t2"], "400.00", "400.00", True),
+    by_id = {r["invoice_id"]: r for r in rows}
+    assert sorted(by_id) == sorted([ids["a"], ids["b"], ids["c"], ids["t1"], ids["t2"]])
+    assert [(by_id[i]["status"], by_id[i]["outstanding"]) for i in (ids["a"], ids["b"], ids["c"])] == [
+        ("Confirmed", "800.00"),
+        ("WrittenOff", "450.00"),
+        ("Defaulted", "600.00"),
     ]
-    due = business_date(net.due_ts(ids["a"]))
-    assert {r["days_past_due"] for r in rows} == {(business_date(at) - due).days}
-    assert {(r["grace_seconds"], r["financed"], r["recourse"]) for r in rows} == {(3 * DAY, False, None)}
-    assert rows[2]["holder"]["name"] == "Sham Shui Po Textiles Ltd"
-    assert early == []  # before the travel nothing was past due
+    assert by_id[ids["b"]]["default_from"] is None and by_id[ids["c"]]["default_from"] is None
+    for i in (ids["a"], ids["t1"], ids["t2"]):
+        due = business_date(net.due_ts(i))
+        assert by_id[i]["default_from"] == iso_time(net.due_ts(i) + 3 * DAY)
+        assert by_id[i]["days_past_due"] == (business_date(at) - due).days
+    assert by_id[ids["t2"]]["holder"]["name"] == "Sham Shui Po Textiles Ltd"
