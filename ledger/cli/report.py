@@ -437,7 +437,15 @@ DEFAULTS_COLUMNS = (
 
 
 @report.command("defaults")
-@click.option("--as-of", "as_of", metavar="DATE", help="As of DATE (YYYY-MM-DD; default: the last indexed block).")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help=(
+        "Count days past due to DATE (YYYY-MM-DD; default: the last indexed block); "
+        "the rows and amounts are the ledger's latest."
+    ),
+)
 @click.option("--holder", metavar="NAME", help="Only receivables held by this participant (name or address).")
 @click.option("--buyer", metavar="NAME", help="Only receivables owed by this buyer (name or address).")
 @csv_option
@@ -550,7 +558,15 @@ DISPUTES_COLUMNS = (
 
 
 @report.command("disputes")
-@click.option("--as-of", "as_of", metavar="DATE", help="As of DATE (YYYY-MM-DD; default: the last indexed block).")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help=(
+        "Count days open to DATE (YYYY-MM-DD; default: the last indexed block); "
+        "the rows and amounts are the ledger's latest."
+    ),
+)
 @click.option("--buyer", metavar="NAME", help="Only disputes raised by this buyer (name or address).")
 @click.option("--open", "open_only", is_flag=True, help="Only disputes not yet resolved.")
 @csv_option

@@ -410,8 +410,11 @@ def _currency_row(
     written = [x for x in group if x.kind == "written_off"]
     realised = sum(x.cash_in - x.cash for x in closed)
     realised_spans = [(x.cash, max(0, ((x.settled_on or day) - x.financed_on).days)) for x in closed]
-    expected = sum(x.due - x.cash for x in open_)
-    expected_spans = [(x.cash, max(0, (x.due_date - x.financed_on).days)) for x in open_]
+    # Expected income counts only the healthy open financings: one its holder declared in default
+    # is a claim in recovery (reported with the defaults), not income to be expected.
+    performing = [x for x in open_ if x.status != "Defaulted"]
+    expected = sum(x.due - x.cash for x in performing)
+    expected_spans = [(x.cash, max(0, (x.due_date - x.financed_on).days)) for x in performing]
     # Net of losses: the closed financings and the written-off ones at what came back of them.
     net = realised + sum(x.cash_in - x.cash for x in written)
     net_spans = realised_spans + [(x.cash, max(0, ((x.written_off_on or day) - x.financed_on).days)) for x in written]

@@ -341,3 +341,27 @@ def test_finance_remedies_portfolio_per_financier_and_total(desk: Any, book: Boo
         "45000.00",
     )
     assert (total["net_income"], total["net_return_pct"], total["dilution"]) == ("10000.00", "12.50", "5000.00")
+
+
+def test_finance_remedies_expected_income_leaves_out_declared_defaults(desk: Any, book: Book, acct: Any) -> None:
+    """Two open financings of Harbour, each advance 80,000.00 for a due of 90,000.00: expected
+    income 10,000.00 each, 20,000.00. Once the holder declares one in default it is a claim in
+    recovery, not income to expect: 10,000.00 is left (the other, not yet due, still performs)."""
+    from ledger.finance.reports import portfolio_report
+
+    ledger, financier = book.ledger, acct("financier")
+    late = book.issue("100000.00", days=30)
+    later = book.issue("100000.00", days=120)
+    for invoice_id in (late, later):
+        ledger.finance(financier, invoice_id, advance="80000.00", due="90000.00")
+
+    def expected() -> tuple[str, int]:
+        desk.sync()
+        with desk.engine.connect() as conn:
+            [row] = portfolio_report(conn, desk.scope, financier.address)["rows"]
+        return row["expected_income"], row["open"]
+
+    assert expected() == ("20000.00", 2)
+    book.travel(39 * 86_400)  # past the first's due date plus the 7 days of grace
+    ledger.declare_default(financier, late)
+    assert expected() == ("10000.00", 2)
