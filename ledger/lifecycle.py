@@ -337,6 +337,25 @@ class Ledger:
             **self._tx(receipt),
         }
 
+    def approve_settlement(self, owner: LocalAccount, amount: str, symbol: str) -> dict[str, Any]:
+        """Let the invoice contract draw up to ``amount`` of ``symbol`` from
+        ``owner`` (the ERC-20 allowance, set to exactly that; 0 takes it back):
+        a standing consent, e.g. for a holder's buy-back demand under recourse.
+        scf's own payments approve what each needs; this is for the payments
+        another party's transaction draws. Returns the allowance after it."""
+        currency = self.deployment.currency(symbol)
+        units = to_minor_units(amount, currency.decimals)
+        token = self.token(currency)
+        receipt = self.sender.transact(token.functions.approve(self.invoices.address, units), owner)
+        allowed = int(token.functions.allowance(owner.address, self.invoices.address).call())
+        return {
+            "owner": party(owner.address, self.name_of),
+            "spender": {"address": self.invoices.address, "name": "InvoiceToken"},
+            "currency": currency.symbol,
+            "allowance": amount_text(allowed, currency.decimals),
+            **self._tx(receipt),
+        }
+
     def _ensure_allowance(self, owner: LocalAccount, currency: Currency, units: int, fn: Any) -> None:
         """Approve the invoice contract to move exactly what `fn` needs, but
         only after simulating `fn` showed that the allowance is all it lacks."""

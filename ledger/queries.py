@@ -607,7 +607,7 @@ def invoice_tree(conn: Connection, scope: Scope, invoice_id: int, as_of_block: i
         "currency": scope.symbol(cur),
         "nodes": len(by_id),
         "leaves": len(leaves),
-        "open_leaves": sum(1 for r in leaves if int(r["outstanding"]) > 0 and r["status"] in OPEN_STATUSES),
+        "open_leaves": sum(1 for r in leaves if int(r["outstanding"]) > 0 and r["status"] in OVERDUE_STATUSES),
         "outstanding": scope.amount(sum(int(r["outstanding"]) for r in by_id.values()), cur),
         "as_of_block": as_of_block if as_of_block is not None else scope.indexed_block,
         "tree": node(root_id),

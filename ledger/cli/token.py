@@ -79,6 +79,37 @@ def token_transfer(ctx: click.Context, to_text: str, amount: str, currency: str,
     emit(ctx, result, text)
 
 
+@token.command("approve")
+@click.option("--amount", required=True, help="Most the invoice contract may draw, in major units (0 takes it back).")
+@click.option("--currency", default="HKD", show_default=True, metavar="SYMBOL", help="The settlement token.")
+@as_option(None, "Account that gives the allowance and signs (see `scf account list`).", required=True)
+@sync_option
+@json_option
+@click.pass_context
+def token_approve(ctx: click.Context, amount: str, currency: str, as_name: str) -> None:
+    """Let the invoice contract draw up to --amount from the account --as: a
+    standing consent for payments another party's transaction draws, such as
+    a holder's buy-back demand under recourse (`scf invoice buy-back ID --as
+    HOLDER`). scf's own payments approve what each needs, so this is only for
+    those. The allowance is set to exactly --amount; 0 takes it back.
+
+    Example:
+
+    \b
+        scf token approve --amount 76000.00 --as supplier
+        scf token approve --amount 0 --as supplier
+    """
+    ledger = open_ledger(ctx)
+    result = ledger.approve_settlement(signer(ctx, as_name, ledger.sender.chain_id), amount, currency)
+    owner = label(result["owner"]["address"], result["owner"]["name"])
+    emit(
+        ctx,
+        result,
+        f"{owner} lets the invoice contract draw up to {money_text(result['currency'], result['allowance'])} "
+        f"(tx {result['tx_hash']})",
+    )
+
+
 @token.command("balance")
 @click.argument("who")
 @click.option("--currency", default="HKD", show_default=True)

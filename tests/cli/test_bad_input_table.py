@@ -619,6 +619,12 @@ CASES = [
     case("unpause-unknown-option", 2, "unpause", "--bogus"),
     case("pause-node-unreachable", 3, "--rpc-url", DOWN, "pause"),
     # token
+    case("approve-missing-as", 2, "token", "approve", "--amount", "10.00"),
+    case("approve-amount-negative", 2, "token", "approve", "--amount", "-1", "--as", "supplier"),
+    case("approve-amount-three-places", 2, "token", "approve", "--amount", "1.234", "--as", "supplier"),
+    case(
+        "approve-currency-unknown", 2, "token", "approve", "--amount", "1.00", "--currency", "XYZ", "--as", "supplier"
+    ),
     case("transfer-missing-as", 2, "token", "transfer", "--to", "buyer2", "--amount", "10.00"),
     case("transfer-missing-to", 2, "token", "transfer", "--amount", "10.00", "--as", "buyer"),
     case("transfer-amount-zero", 2, "token", "transfer", "--to", "buyer2", "--amount", "0", "--as", "buyer"),

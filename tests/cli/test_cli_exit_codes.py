@@ -10,29 +10,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.cli import chain_head as _head
 from support.cli import cli_issue
-from web3 import Web3
+from support.cli import refused as _refused
 
 from ledger.config import REPO_ROOT
 
 POLICY = REPO_ROOT / "examples" / "policy.toml"
 ISSUE = ("invoice", "issue", "--buyer", "buyer", "--number", "EX-1", "--due", "2099-01-31")
-
-
-def _head(home_copy) -> int:
-    return int(Web3(Web3.HTTPProvider(home_copy.rpc_url)).eth.block_number)
-
-
-def _refused(result, code: int, message: str | None = None) -> str:
-    """Exit ``code``, one line on stderr (``message`` if given), nothing on stdout, no traceback."""
-    shown = f"exit {result.exit_code}: {result.output!r}"
-    assert result.exit_code == code, shown
-    assert "Traceback" not in result.output, shown
-    assert result.stdout == "", shown
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, shown
-    if message is not None:
-        assert result.stderr == f"Error: {message}\n", shown
-    return str(result.stderr)
 
 
 def _refused_subprocess(run, code: int, message: str) -> None:

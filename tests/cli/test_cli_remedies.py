@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from eth_utils import keccak
 from support.cli import SUPPLIER
+from support.cli import refused as _refused
 from web3 import Web3
 
 from ledger.business_time import business_date, due_timestamp
@@ -42,18 +43,6 @@ def _ok(result) -> str:
 
 def _json(result) -> dict:
     return json.loads(_ok(result))
-
-
-def _refused(result, code: int, message: str | None = None) -> str:
-    """Exit ``code``, one line on stderr (``message`` if given), nothing on stdout, no traceback."""
-    shown = f"exit {result.exit_code}: {result.output!r}"
-    assert result.exit_code == code, shown
-    assert "Traceback" not in result.output, shown
-    assert result.stdout == "", shown
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, shown
-    if message is not None:
-        assert result.stderr == f"Error: {message}\n", shown
-    return str(result.stderr)
 
 
 def _chain_today(home_copy) -> dt.date:
@@ -403,8 +392,12 @@ def test_cli_remedies_buy_back_demanded_by_the_holder(cli, home_copy, acct, ledg
     _past_grace(cli, home_copy, due, 7)
     _ok(cli("invoice", "default", i, "--as", "financier"))
     # The seller approves the invoice contract for the 100,000.00 it owes, but holds only 90,000.00.
-    hkd = ledger.token(ledger.deployment.currency("HKD"))
-    ledger.sender.transact(hkd.functions.approve(ledger.invoices.address, 10_000_000), acct("supplier"))
+    approved = _json(cli("token", "approve", "--amount", "100000.00", "--as", "supplier", "--json"))
+    assert (approved["owner"], approved["allowance"], approved["spender"]["name"]) == (
+        _party(acct, "supplier", SUPPLIER),
+        "100000.00",
+        "InvoiceToken",
+    )
     head = _head(home_copy)
     _refused(
         cli("invoice", "buy-back", i, "--as", "financier"),
@@ -428,6 +421,10 @@ def test_cli_remedies_buy_back_demanded_by_the_holder(cli, home_copy, acct, ledg
         "100000.00",
     )
     assert (_balance(cli, "supplier"), _balance(cli, "financier")) == ("0.00", "10010000.00")
+    # The allowance is used up; 0 takes any standing one back.
+    assert _ok(cli("token", "approve", "--amount", "0", "--as", "supplier")).startswith(
+        f"{SUPPLIER} lets the invoice contract draw up to HKD 0.00 (tx 0x"
+    )
 
 
 def test_cli_remedies_default_write_off_then_recovery(cli, home_copy, acct):

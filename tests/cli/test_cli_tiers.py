@@ -12,15 +12,12 @@ import json
 import pytest
 from eth_utils import keccak
 from support.cli import SUPPLIER, cli_issue
-from web3 import Web3
+from support.cli import chain_head as _head
+from support.cli import refused as _refused
 
 SSP = "Sham Shui Po Textiles Ltd"
 BUYER = "Tsuen Wan Electronics Ltd"
 NOBODY = "0x000000000000000000000000000000000000dEaD"
-
-
-def _head(home_copy) -> int:
-    return int(Web3(Web3.HTTPProvider(home_copy.rpc_url)).eth.block_number)
 
 
 def _ok(result) -> str:
@@ -30,18 +27,6 @@ def _ok(result) -> str:
 
 def _json(result) -> dict:
     return json.loads(_ok(result))
-
-
-def _refused(result, code: int, message: str | None = None) -> str:
-    """Exit ``code``, one line on stderr (``message`` if given), nothing on stdout, no traceback."""
-    shown = f"exit {result.exit_code}: {result.output!r}"
-    assert result.exit_code == code, shown
-    assert "Traceback" not in result.output, shown
-    assert result.stdout == "", shown
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, shown
-    if message is not None:
-        assert result.stderr == f"Error: {message}\n", shown
-    return str(result.stderr)
 
 
 def _confirmed(cli, number: str = "INV-T-1", amount: str = "125000.00") -> int:
