@@ -32,7 +32,7 @@ from ledger.cli.common import (
     table_or_csv,
 )
 from ledger.errors import InputError
-from ledger.format import money_text, text_time
+from ledger.format import grace_text, money_text, text_time
 
 if TYPE_CHECKING:
     from ledger.finance.service import Desk
@@ -56,6 +56,16 @@ def pays_text(currency: str, net_advance: str | None) -> str:
     """What a decision pays the holder now: a price with no net advance (its
     charges take the whole advance: declined) pays nothing."""
     return "nothing (no net advance)" if net_advance is None else money_text(currency, net_advance)
+
+
+def terms_text(terms: dict[str, Any] | None) -> str | None:
+    """A decision's financing terms in words (None: it recorded none)."""
+    if terms is None:
+        return None
+    recourse = "with recourse to the seller" if terms["recourse"] else "without recourse"
+    if terms["grace_seconds"] is None:
+        return f"{recourse}, grace period unknown"
+    return f"{recourse}, {grace_text(int(terms['grace_seconds']))} of grace after the due date before a default"
 
 
 def _print_decision(d: dict[str, Any]) -> None:
@@ -88,6 +98,9 @@ def _print_decision(d: dict[str, Any]) -> None:
             f"{p['day_count']} at {rate}%), fees {m(p['fees'])}, pays {pays_text(cur, p['net_advance'])} now; "
             f"due {m(p['advance'])} of the buyer's payments, the seller's reserve {m(p['reserve'])}"
         )
+    terms = terms_text(d.get("terms"))
+    if terms is not None:
+        click.echo(f"  terms: {terms}")
     for rule in d["rules"]:
         mark = "ok  " if rule["outcome"] == "pass" else "FAIL"
         click.echo(f"  {mark} {rule['name']}: {rule['reason']}")
@@ -128,7 +141,10 @@ def finance() -> None:
 def finance_quote(ctx: click.Context, invoice_id: int, as_name: str, policy_path: Path | None) -> None:
     """Decide whether to finance invoice ID, and at what price: syncs the
     indexer, applies the policy to the indexed ledger and stores the decision
-    with every rule's inputs and reason. Sends no transaction. A disputed,
+    with every rule's inputs and reason, and the financing's terms: recourse
+    (pricing.recourse, which needs a listing that accepts it) and the grace
+    period (pricing.grace_days, else the deployment's as indexed; with
+    recourse at least the deployment's). Sends no transaction. A disputed,
     defaulted, written-off or cancelled invoice is declined; the buyer's
     grade counts its defaults, write-offs, disputes and extensions, and the
     seller's dilution (credit notes over face amounts) is checked against
@@ -167,8 +183,10 @@ def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -
     """Execute approved decision DECISION_ID: finance the invoice on the
     decided terms: the net advance is paid to the holder now, you are due the
     gross advance of the buyer's payments, and the contract pays the rest of
-    the open amount (the reserve) to the seller as the buyer pays. A changed
-    invoice (holder, amount, payments, due date) reverts instead.
+    the open amount (the reserve) to the seller as the buyer pays; with the
+    recourse and grace period the decision recorded (whatever the deployment's
+    grace period is now). A changed invoice (holder, amount, payments, due
+    date) reverts instead.
 
     Example:
 
@@ -196,8 +214,9 @@ def finance_execute(ctx: click.Context, decision_id: int, as_name: str | None) -
         lambda d: click.echo(
             f"decision {decision_id} executed: invoice {d['invoice_id']} financed, "
             f"{money_text(d['currency'], d['price']['net_advance'])} paid to {_who(d['holder'])} in {d['tx_hash']} "
-            f"(block {d['executed_block']}); due to you {money_text(d['currency'], d['price']['due'])}, reserve for "
-            f"the seller {money_text(d['currency'], d['price']['reserve'])}"
+            f"(block {d['executed_block']}), {terms_text(d['terms'])}; due to you "
+            f"{money_text(d['currency'], d['price']['due'])}, reserve for the seller "
+            f"{money_text(d['currency'], d['price']['reserve'])}"
         ),
     )
 
@@ -255,6 +274,8 @@ def _flat_decision(r: dict[str, Any]) -> dict[str, Any]:
         "currency": r["currency"],
         "open_amount": r["open_amount"],
         "net_advance": None if r["price"] is None else r["price"]["net_advance"],
+        "recourse": None if r["terms"] is None else r["terms"]["recourse"],
+        "grace_days": None if r["terms"] is None else r["terms"]["grace_days"],
         "block": r["block"],
         "expires_at": r["expires_at"],
         "tx_hash": r["tx_hash"],

@@ -75,6 +75,8 @@ class InvoiceFacts:
     offer_financier: str | None = None
     offer_min_advance: int | None = None
     offer_expires: dt.datetime | None = None
+    #: Whether the listing accepts a financing with recourse to the holder (None: no listing).
+    offer_recourse: bool | None = None
     holder_name: str | None = None
     #: The holder it was financed from (receives the reserve); None: never financed.
     seller: str | None = None

@@ -108,7 +108,9 @@ class Decision(Base):
     exposure_book: Mapped[Amount]
     exposure_buyer: Mapped[Amount]
     exposure_supplier: Mapped[Amount]
-    #: Every rule: [{name, inputs, outcome, reason}], in evaluation order.
+    #: Every rule: [{name, inputs, outcome, reason}], in evaluation order. The inputs of
+    #: ``financing_terms`` are the financing's terms the execution sends (recourse, grace_seconds;
+    #: see ledger.finance.records.decision_terms), as the limit rules' are the limits it rechecks.
     rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     reason: Mapped[str] = mapped_column(Text)
     #: Execution: the financing transaction and the InvoiceFinanced event it emitted.

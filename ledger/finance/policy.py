@@ -109,10 +109,22 @@ class Pricing:
     fee_fixed: Decimal = Decimal(0)
     #: Fee as a share of the advance.
     fee_rate: Decimal = Decimal(0)
+    #: Finance only with recourse to the seller (contracts version 4): after a default the holder
+    #: may make the seller buy the receivable back. Needs a listing that accepts recourse, and a
+    #: grace period of at least the deployment's (see ledger.finance.rules.rule_terms).
+    recourse: bool = False
+    #: Days after the due date before a default may be declared, agreed in the financing (0 to
+    #: 365); None: the deployment's grace period as indexed when the decision is taken.
+    grace_days: int | None = None
 
     @property
     def day_base(self) -> int:
         return DAY_COUNTS[self.day_count]
+
+    @property
+    def grace_seconds(self) -> int | None:
+        """:attr:`grace_days` in seconds (None: the deployment's)."""
+        return None if self.grace_days is None else self.grace_days * 86_400
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ class Policy:
                 "base_rate": num(p.base_rate),
                 "fee_fixed": num(p.fee_fixed),
                 "fee_rate": num(p.fee_rate),
+                **_unless_none(recourse=True if p.recourse else None, grace_days=p.grace_days),
             },
             "grading": {
                 "grace_days": g.grace_days,
@@ -228,9 +241,10 @@ class Policy:
         }
 
 
-def _unless_none(**values: str | None) -> dict[str, str]:
+def _unless_none(**values: Any) -> dict[str, Any]:
     """The keys added after a policy format was in use (contracts version 4), only when set: a
-    file that leaves them out means what it meant before, so it keeps the hash it had."""
+    file that leaves them out means what it meant before, so it keeps the hash it had (so does
+    ``recourse = false``, the default, written out)."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -252,7 +266,9 @@ def policy_hash(policy: Policy) -> str:
 _TOP = ("decision", "eligibility", "limits", "pricing", "grading", "grades")
 _ELIGIBILITY = ("currencies", "min_tenor_days", "max_tenor_days", "min_amount", "max_amount", "max_seller_dilution")
 _LIMITS = ("book", "buyer_default", "supplier_default", "buyers", "suppliers", "concentration", "concentration_above")
-_PRICING = ("day_count", "base_rate", "fee_fixed", "fee_rate")
+_PRICING = ("day_count", "base_rate", "fee_fixed", "fee_rate", "recourse", "grace_days")
+#: The longest grace period a financing may agree (the contract's MAX_GRACE_PERIOD, 365 days).
+MAX_GRACE_DAYS = 365
 _GRADING = ("grace_days", "default_after_days", "no_history")
 _GRADE = (
     "advance_rate",
@@ -326,6 +342,8 @@ def _pricing(top: _Table) -> Pricing:
         base_rate=pr.rate("base_rate") or Decimal(0),
         fee_fixed=pr.amount("fee_fixed", required=False, default=Decimal(0)) or Decimal(0),
         fee_rate=pr.rate("fee_rate", required=False, default=Decimal(0)) or Decimal(0),
+        recourse=pr.flag("recourse", default=False),
+        grace_days=pr.days("grace_days", required=False, high=MAX_GRACE_DAYS),
     )
 
 
@@ -446,6 +464,7 @@ def load_policy(path: Path | str) -> Policy:
 
 __all__ = [
     "DAY_COUNTS",
+    "MAX_GRACE_DAYS",
     "RATE_PLACES",
     "Eligibility",
     "Grade",

@@ -92,12 +92,24 @@ class TomlTable:
             raise self.error(f"{self.key(name)} must be {expected}, got {show(raw)}")
         return value
 
-    def days(self, name: str, *, required: bool = True, default: int | None = None, low: int = 0) -> int | None:
+    def days(
+        self, name: str, *, required: bool = True, default: int | None = None, low: int = 0, high: int | None = None
+    ) -> int | None:
         raw = self._get(name, required, "a whole number of days")
         if raw is None:
             return default
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
-            raise self.error(f"{self.key(name)} must be a whole number of days, at least {low}, got {show(raw)}")
+        bound = f"at least {low}" if high is None else f"from {low} to {high}"
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < low or (high is not None and raw > high):
+            raise self.error(f"{self.key(name)} must be a whole number of days, {bound}, got {show(raw)}")
+        return raw
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        """A TOML boolean (``true`` or ``false``, not a string or number)."""
+        raw = self._get(name, False, "")
+        if raw is None:
+            return default
+        if not isinstance(raw, bool):
+            raise self.error(f"{self.key(name)} must be true or false, got {show(raw)}")
         return raw
 
     def count(self, name: str) -> int | None:

@@ -132,6 +132,24 @@ def _price_record(row: Mapping[str, Any], money: Callable[[Any], str | None]) ->
     }
 
 
+def decision_terms(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The financing terms a decision priced, from its ``financing_terms`` rule
+    (:func:`ledger.finance.rules.rule_terms`): ``recourse``, ``grace_seconds`` (None
+    when it could not be known) and ``grace_days`` (exact decimal days); what its
+    execution sends. None for a decision that recorded none (taken before decisions
+    did, or a Split node's, which has only its one rule)."""
+    for rule in row["rules"] or ():
+        if rule.get("name") == "financing_terms":
+            inputs = rule.get("inputs") or {}
+            grace = inputs.get("grace_seconds")
+            return {
+                "recourse": bool(inputs.get("recourse")),
+                "grace_seconds": None if grace is None else int(grace),
+                "grace_days": inputs.get("grace_days"),
+            }
+    return None
+
+
 def _trail_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """Where and when a decision was taken, under which policy, and its execution."""
     return {
@@ -184,6 +202,7 @@ def decision_record(
         "due": date_text(row["due_at"]),
         "grade": row["grade"],
         "price": _price_record(row, money),
+        "terms": decision_terms(row),
         "exposure": {
             "book": money(row["exposure_book"]),
             "buyer": money(row["exposure_buyer"]),
@@ -197,6 +216,7 @@ __all__ = [
     "DECISIONS",
     "cancel_decision",
     "decision_record",
+    "decision_terms",
     "get_decision",
     "list_decisions",
     "mark",

@@ -3,9 +3,9 @@
 Every rule returns a :class:`RuleResult`: its name, the inputs it looked at
 (as strings, so a stored decision can be read back exactly), ``"pass"`` or
 ``"fail"``, and the reason in plain words. :func:`evaluate` runs them all
-(eligibility, buyer grade, pricing, self-financing, consent, limits) and
-approves only when every rule passes; a declined decision lists every failing
-rule, not just the first.
+(eligibility, buyer grade, pricing, self-financing, consent, the financing's
+terms, limits) and approves only when every rule passes; a declined decision
+lists every failing rule, not just the first.
 
 The rules follow the contract (version 2): an invoice is open for financing
 while it is confirmed or partly paid, something is open, and it was never
@@ -16,7 +16,9 @@ consent to a price); and nobody finances a receivable it holds itself.
 Multi-tier (version 3): a part is a receivable like any other, with the
 root's buyer; its seller is its holder; a Split node is never financed.
 When things go wrong (version 4): a Disputed, Defaulted, WrittenOff (or
-Cancelled) receivable is declined by one rule that names why; the buyer's
+Cancelled) receivable is declined by one rule that names why; the decision
+records the financing's terms, recourse and grace period (:func:`rule_terms`),
+and recourse needs a listing that accepts it; the buyer's
 grade counts its defaults, write-offs, disputes and extensions
 (:mod:`ledger.finance.grading`); and the seller's dilution, what credit notes
 took off the receivables it sold or holds over their face amounts, is held
@@ -43,7 +45,7 @@ from ledger.finance.grading import GradeResult, PaymentStats, grade_buyer
 from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
-from ledger.format import Money, date_text, iso_time, text_time
+from ledger.format import Money, date_text, grace_days, grace_text, iso_time, text_time
 from ledger.names import ROLE_BITS, role_names
 
 #: Statuses in which the buyer has confirmed the invoice (a Split one was confirmed, then split;
@@ -335,11 +337,14 @@ def rule_not_self_financing(inv: InvoiceFacts, financier: str) -> RuleResult:
     )
 
 
-def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_of: dt.datetime) -> RuleResult:
+def rule_consent(
+    inv: InvoiceFacts, financier: str, net_advance: int | None, as_of: dt.datetime, recourse: bool = False
+) -> RuleResult:
     """The holder must have listed the invoice for this financier (or any),
     live at ``as_of``, with an asking advance the net advance (the cash it
-    receives) meets. That listing is the only consent the contract accepts:
-    an ERC-721 approval of the financier is not consent to a price."""
+    receives) meets, and, for a financing with ``recourse`` to it, accepting
+    recourse. That listing is the only consent the contract accepts: an
+    ERC-721 approval of the financier is not consent to a price."""
     m = Money(inv.currency, inv.decimals)
     holder = inv.holder_name or inv.holder or "nobody"
     inputs: dict[str, Any] = {
@@ -348,6 +353,8 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
         "offer_financier": inv.offer_financier,
         "offer_min_advance": None if inv.offer_min_advance is None else m.raw(inv.offer_min_advance),
         "offer_expires": iso_time(inv.offer_expires),
+        "offer_recourse": inv.offer_recourse,
+        "recourse": recourse,
         "net_advance": None if net_advance is None else m.raw(net_advance),
     }
     if inv.holder is not None and inv.holder.lower() == financier.lower():
@@ -377,17 +384,78 @@ def rule_consent(inv: InvoiceFacts, financier: str, net_advance: int | None, as_
             f"the holder {holder} has not offered it to this financier (listed only for "
             f"{inv.offer_financier_name or inv.offer_financier})",
         )
+    if recourse and not inv.offer_recourse:
+        return RuleResult(
+            "holder_consent",
+            inputs,
+            FAIL,
+            "the holder's listing does not accept recourse, which the policy requires (pricing.recourse); "
+            "the holder can list it again accepting recourse",
+        )
     ask = inv.offer_min_advance
     if net_advance is not None and net_advance < ask:
         return RuleResult(
             "holder_consent", inputs, FAIL, f"the holder asks at least {m(ask)} but the price pays {m(net_advance)}"
         )
     to = "any financier" if inv.offer_financier is None else "this financier"
+    accepting = ", accepting recourse" if recourse else ""
     return RuleResult(
         "holder_consent",
         inputs,
         PASS,
-        f"the holder listed it for {to} until {text_time(inv.offer_expires)}, asking at least {m(ask)}",
+        f"the holder listed it for {to} until {text_time(inv.offer_expires)}, asking at least {m(ask)}{accepting}",
+    )
+
+
+def rule_terms(policy: Policy, deployment_grace: int | None) -> RuleResult:
+    """The financing's default terms, recorded in the decision so its execution sends exactly
+    them: ``recourse`` (the policy's ``pricing.recourse``) and the grace period in seconds after
+    the due date before a default may be declared (``grace_seconds``: the policy's
+    ``pricing.grace_days``, else ``deployment_grace``, the deployment's as indexed at the
+    decision's block). As the contract requires, a financing with recourse gives the seller at
+    least the deployment's grace period; one without may agree any grace. Fails when the grace
+    cannot be known or checked (the deployment's is not indexed: contracts before version 4
+    have none)."""
+    recourse, own = policy.pricing.recourse, policy.pricing.grace_seconds
+    grace = own if own is not None else deployment_grace
+    inputs: dict[str, Any] = {
+        "recourse": recourse,
+        "grace_seconds": grace,
+        "grace_days": None if grace is None else grace_days(grace),
+        "grace_from": "policy" if own is not None else "deployment",
+        "policy_grace_days": policy.pricing.grace_days,
+        "deployment_grace_seconds": deployment_grace,
+    }
+    with_ = "with recourse to the seller" if recourse else "without recourse"
+    if deployment_grace is None and (own is None or recourse):
+        need = "set pricing.grace_days" if own is None else "its grace cannot be checked against it"
+        return RuleResult(
+            "financing_terms",
+            inputs,
+            FAIL,
+            f"the deployment's grace period is not indexed ({need}); run `scf index sync` "
+            "(contracts before version 4 have none)",
+        )
+    assert grace is not None
+    if recourse and deployment_grace is not None and grace < deployment_grace:
+        return RuleResult(
+            "financing_terms",
+            inputs,
+            FAIL,
+            f"a financing with recourse must give the seller at least the deployment's grace period of "
+            f"{grace_text(deployment_grace)}, but pricing.grace_days gives {grace_text(grace)}",
+        )
+    if own is None:
+        whose = "the deployment's"
+    elif deployment_grace is None or own == deployment_grace:
+        whose = "the policy's"
+    else:
+        whose = f"the policy's; the deployment's is {grace_text(deployment_grace)}"
+    return RuleResult(
+        "financing_terms",
+        inputs,
+        PASS,
+        f"{with_}, {grace_text(grace)} of grace after the due date before a default ({whose})",
     )
 
 
@@ -540,6 +608,7 @@ def evaluate(
     stats: PaymentStats,
     exposure: Exposure,
     as_of: dt.datetime,
+    deployment_grace: int | None,
     financier_party: PartyFacts | None = None,
     dilution: DilutionFacts | None = None,
 ) -> Evaluation:
@@ -550,7 +619,9 @@ def evaluate(
     tier-2 supplier it was paid to: its own KYC and supplier limit apply), and
     ``buyer`` the root's buyer (every part has it), so the buyer's grade, credit line
     and concentration apply through the tree. ``dilution`` is the seller's credit-note
-    history (None: none). A Split node is declined by one rule,
+    history (None: none). ``deployment_grace`` is the deployment's grace period in
+    seconds as indexed at the decision's block (None: not known), for the financing's
+    terms (:func:`rule_terms`). A Split node is declined by one rule,
     ``not_split``, which names its parts: they are quoted, not it."""
     if invoice.status == "Split":
         return Evaluation(False, (rule_not_split(invoice),), None, None, stats)
@@ -576,11 +647,13 @@ def evaluate(
         rules.append(rule_price(quoted, m))
         rules.append(rule_not_self_financing(invoice, financier))
         # A price that pays nothing fails on its own; the consent rule then only checks the listing.
-        rules.append(rule_consent(invoice, financier, quoted.net_advance if quoted.net_advance > 0 else None, as_of))
+        net = quoted.net_advance if quoted.net_advance > 0 else None
+        rules.append(rule_consent(invoice, financier, net, as_of, policy.pricing.recourse))
     else:
         rules.append(RuleResult("price", {}, FAIL, "no price without a buyer grade"))
         rules.append(rule_not_self_financing(invoice, financier))
-        rules.append(rule_consent(invoice, financier, None, as_of))
+        rules.append(rule_consent(invoice, financier, None, as_of, policy.pricing.recourse))
+    rules.append(rule_terms(policy, deployment_grace))
     # The limits count what the financier would be due: the gross advance priced (no price: the open amount).
     rules.extend(
         limit_rules(

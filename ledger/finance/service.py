@@ -13,8 +13,10 @@
   :mod:`ledger.finance.pricing`), pinned to the seller (holder), amount, paid
   amount and due date the decision saw and with the decision's expiry as the
   on-chain deadline, so an invoice that changed in between reverts instead of
-  being financed; and links the decision to the transaction and its
-  InvoiceFinanced event.
+  being financed; with the recourse and grace period the decision recorded
+  (not the deployment's grace of the moment: an operator's change after the
+  quote does not change the decided terms); and links the decision to the
+  transaction and its InvoiceFinanced event.
 * :func:`auto` quotes every open invoice the holder listed for the financier
   (or for any), soonest due first, and executes the approved ones; an
   approval it fails to execute is marked ``failed``, so it no longer uses
@@ -194,6 +196,7 @@ class Desk:
         with self.engine.connect() as conn:
             row = store.get_decision(conn, decision_id)
         self._refuse_unless_executable(row, signer.address)
+        recourse, grace_seconds = terms_of_decision(row)
         expires = int(row["expires_at"].timestamp())
         if self.ledger.chain_time() >= expires:
             with self.engine.begin() as conn:
@@ -221,6 +224,10 @@ class Desk:
                 expected_due=int(row["due_at"].timestamp()),
                 expected_seller=str(row["holder"]),
                 deadline=expires,
+                # The decision's terms, never the deployment's grace of the moment: an operator's
+                # setGracePeriod after the quote must not change what was decided.
+                recourse=recourse,
+                grace_seconds=grace_seconds,
             )
         except TransactionReverted as exc:
             raise TransactionReverted(
@@ -401,6 +408,18 @@ def _money_of(row: Mapping[str, Any]) -> Money:
     return Money(str(row["currency_symbol"]), int(row["decimals"]))
 
 
+def terms_of_decision(row: Mapping[str, Any]) -> tuple[bool, int]:
+    """The recourse and grace period (seconds) a decision priced (:func:`store.decision_terms`),
+    which its execution sends; refused for a decision that recorded none."""
+    terms = store.decision_terms(row)
+    if terms is None or terms["grace_seconds"] is None:
+        raise DecisionRefused(
+            f"decision {row['id']} recorded no financing terms (recourse, grace period), so it cannot be executed "
+            f"on them; quote invoice {row['invoice_id']} again with `scf finance quote {row['invoice_id']}`"
+        )
+    return bool(terms["recourse"]), int(terms["grace_seconds"])
+
+
 def lines_of_decision(row: Mapping[str, Any]) -> Lines:
     """The limits a decision was approved under, from its stored rules."""
     from decimal import Decimal
@@ -425,4 +444,4 @@ def lines_of_decision(row: Mapping[str, Any]) -> Lines:
         raise DatabaseError(f"decision {row['id']} has no stored limits ({exc}); quote the invoice again") from None
 
 
-__all__ = ["DecisionRefused", "Desk", "Exposure", "lines_of_decision"]
+__all__ = ["DecisionRefused", "Desk", "Exposure", "lines_of_decision", "terms_of_decision"]

@@ -60,13 +60,14 @@ from ledger.finance.records import (
     DECISIONS,
     cancel_decision,
     decision_record,
+    decision_terms,
     get_decision,
     list_decisions,
     mark,
     mark_failed,
 )
 from ledger.finance.rules import Evaluation, evaluate
-from ledger.queries import Scope, block_time
+from ledger.queries import Scope, block_time, deployment_grace_period
 
 #: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
 #: a partly paid invoice is PartiallyPaid whether financed or not). A disputed, defaulted or
@@ -251,6 +252,7 @@ def invoice_facts(conn: Connection, scope: LedgerScope, row: Mapping[str, Any]) 
         offer_financier=row["offer_financier"],
         offer_min_advance=None if row["offer_min_advance"] is None else int(row["offer_min_advance"]),
         offer_expires=row["offer_expires_at"],
+        offer_recourse=None if row.get("offer_recourse") is None else bool(row["offer_recourse"]),
         holder_name=name(row["holder"]),
         seller=row["seller"],
         financier_name=name(row["financier"]),
@@ -431,6 +433,8 @@ def assess(
         stats=stats,
         exposure=exposure,
         as_of=point.time,
+        # The financing's grace period defaults to the deployment's as of the decision's block.
+        deployment_grace=deployment_grace_period(conn, scope, point.block_number),
         financier_party=party_facts(conn, scope, financier),
         dilution=dilution_facts(conn, scope, facts.seller_to_be, str(row["currency"])),
     )
@@ -546,6 +550,7 @@ __all__ = [
     "book_positions",
     "cancel_decision",
     "decision_record",
+    "decision_terms",
     "decision_time",
     "decision_values",
     "dilution_facts",

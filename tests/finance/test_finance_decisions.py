@@ -42,7 +42,7 @@ def test_finance_decisions_quote_execute_index_report_match_the_chain(desk: Any,
         "10000.00",
     )
     assert decision["policy_hash"] == POLICY.hash
-    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 18
+    assert [r["outcome"] for r in decision["rules"]] == ["pass"] * 19
     assert decision["rules"][5]["reason"].startswith("the financier Harbour Trade Finance Ltd's KYC is valid until ")
 
     supplier_before, financier_before = book.units("supplier"), book.units("financier")

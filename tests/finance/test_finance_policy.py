@@ -89,7 +89,7 @@ BAD = [
     (
         'day_count = "ACT/365"',
         'daycount = "ACT/365"',
-        "unknown key pricing.daycount; expected one of day_count, base_rate, fee_fixed, fee_rate",
+        "unknown key pricing.daycount; expected one of day_count, base_rate, fee_fixed, fee_rate, recourse, grace_days",
     ),
     (
         'base_rate = "0.0450"',

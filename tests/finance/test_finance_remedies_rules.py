@@ -28,6 +28,7 @@ BUYER = PartyFacts("0x" + "b1" * 20, "Tsuen Wan Electronics Ltd", True, False, F
 FINANCIER = "0x" + "f1" * 20
 NO_HISTORY = PaymentStats(0, 0, 0, 0, 0, 0, 0, 0)
 NONE_USED = Exposure(0, 0, 0)
+WEEK = 7 * 86_400  # the deployment's grace period (seconds)
 # HKD 100,000.00 due 60 days after AS_OF, listed for any financier asking HKD 80,000.00 (as test_finance_rules).
 INVOICE = InvoiceFacts(
     invoice_id=7,
@@ -182,6 +183,7 @@ def test_finance_remedies_troubled_status_is_declined(status: str, reason: str) 
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert not ev.approved and reason in ev.summary()
     # A defaulted or written-off invoice was confirmed: only the trouble rule (and not_financed) say no.
@@ -349,6 +351,7 @@ def test_finance_remedies_evaluate_declines_a_diluting_seller() -> None:
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
         dilution=facts,
     )
     assert not ev.approved

@@ -37,6 +37,7 @@ FINANCIER_PARTY = PartyFacts(FINANCIER, "Harbour Trade Finance Ltd", True, False
 OTHER = "0x" + "f2" * 20
 NO_HISTORY = PaymentStats(0, 0, 0, 0, 0, 0, 0, 0)
 NONE_USED = Exposure(0, 0, 0)
+WEEK = 7 * 86_400  # the deployment's grace period (seconds)
 
 # HKD 100,000.00 due 60 days after AS_OF (31 + 28 + 1), listed for any financier asking HKD 80,000.00.
 INVOICE = InvoiceFacts(
@@ -75,6 +76,7 @@ def run(
         stats=stats,
         exposure=exposure,
         as_of=as_of,
+        deployment_grace=WEEK,
     )
     rules = {r.name: r for r in ev.rules}
     assert ev.approved == all(r.passed for r in ev.rules)
@@ -95,6 +97,7 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert ev.approved, ev.summary()
     assert ev.grade == "B"  # no history -> grading.no_history
@@ -121,6 +124,7 @@ def test_finance_rules_approves_a_good_invoice_with_hand_computed_price() -> Non
         "price",
         "not_self_financing",
         "holder_consent",
+        "financing_terms",
         "book_limit",
         "buyer_limit",
         "supplier_limit",
@@ -228,7 +232,7 @@ def test_finance_rules_each_eligibility_rule(change: dict[str, object], rule: st
     expect_pass = reason.startswith(("due in 180", "the invoice has never been financed"))
     assert rules[rule].passed is expect_pass
     # The other rules still run and are explained.
-    assert len(rules) == 17
+    assert len(rules) == 18
 
 
 def test_finance_rules_partly_paid_unfinanced_is_priced_on_its_open_amount() -> None:
@@ -244,6 +248,7 @@ def test_finance_rules_partly_paid_unfinanced_is_priced_on_its_open_amount() -> 
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert ev.approved, ev.summary()
     assert ev.price is not None
@@ -281,6 +286,7 @@ def test_finance_rules_self_financing_is_declined() -> None:
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert not ev.approved
     # Consent says what is wrong too: the financier holds it already (not "has not offered it to this financier").
@@ -360,6 +366,7 @@ def test_finance_rules_each_party_needs_its_role() -> None:
             stats=NO_HISTORY,
             exposure=NONE_USED,
             as_of=AS_OF,
+            deployment_grace=WEEK,
             financier_party=financier,
         )
         return failed({r.name: r for r in ev.rules})
@@ -389,6 +396,7 @@ def test_finance_rules_each_party_needs_its_role() -> None:
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
         financier_party=buyer_as_financier,
     ).rules[5]
     assert (rule.inputs["role"], rule.inputs["roles"]) == ("financier", ["buyer"])
@@ -574,6 +582,7 @@ def test_finance_rules_ungraded_buyer_is_declined_with_reason() -> None:
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert not ev.approved
     assert ev.failures[0].reason == "the buyer has no payment history and the policy grades no such buyer"
@@ -589,6 +598,7 @@ def test_finance_rules_grade_a_prices_better_than_b() -> None:
         stats=PaymentStats(10, 10, 10, 0, 0, 0, 0, 0),
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert a.grade == "A" and a.price is not None
     # 95% of 10,000,000 = 9,500,000; x (4.5% + 1.25%) x 60/365 = 89,794.52... -> 89,795; fees 25,000 + 9,500.
@@ -612,6 +622,7 @@ def test_finance_rules_net_advance_must_be_positive() -> None:
         stats=NO_HISTORY,
         exposure=NONE_USED,
         as_of=AS_OF,
+        deployment_grace=WEEK,
     )
     assert [r.name for r in ev.failures] == ["price"]
     assert ev.failures[0].reason == (
