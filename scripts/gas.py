@@ -91,7 +91,7 @@ def _remedies(ledger: Ledger, acct: object, due: dt.date) -> None:
     def financed(number: str, recourse: bool) -> int:
         invoice_id = int(ledger.issue(a("supplier"), "buyer", number, "125000.00", "HKD", due)["invoice_id"])
         ledger.confirm(a("buyer"), invoice_id)
-        ledger.offer(a("supplier"), invoice_id, "financier", "100000", 7)
+        ledger.offer(a("supplier"), invoice_id, "financier", "100000", 7, recourse)
         ledger.finance(a("financier"), invoice_id, advance="110000.00", due="112500.00", recourse=recourse)
         return invoice_id
 
