@@ -299,15 +299,27 @@ def buyer_history(conn: Any, chain_id: int, contract: str, buyer: str) -> list[I
         # A Split node's outstanding is 0 (its open amount lives in its parts): the tree's open amount
         # is what its nodes have outstanding; it is settled when that is 0, on its last leaf's day.
         outstanding = sum(int(n.outstanding) for n in nodes)
-        leaves_paid = [n.paid_at for n in nodes if n.status != "Split" and n.paid_at is not None]
+        leaves = [n for n in nodes if n.status != "Split"]
+        leaves_paid = [n.paid_at for n in leaves if n.paid_at is not None]
         settled = max(leaves_paid) if outstanding == 0 and leaves_paid else None
+        # Each leaf keeps its own due date (an extension moves one part's) and status: the tree is
+        # in arrears from the earliest due date of its open, undisputed leaves, and contested (not
+        # in arrears) only when every open leaf is disputed; a settled tree is judged against its
+        # latest leaf due date.
+        open_leaves = [n for n in leaves if int(n.outstanding) > 0]
+        undisputed = [n for n in open_leaves if n.status != "Disputed"]
+        if undisputed:
+            due_date = min(n.due_date for n in undisputed)
+        else:
+            due_date = max((n.due_date for n in leaves), default=root.due_date)
+        status = "Disputed" if open_leaves and not undisputed else str(root.status)
         out.append(
             InvoiceRecord(
                 invoice_id=root_id,
                 amount=int(root.amount),
                 outstanding=outstanding,
-                due_date=root.due_date,
-                status=str(root.status),
+                due_date=due_date,
+                status=status,
                 settled_on=None if settled is None else business_date(settled),
                 defaulted=any(n.defaulted_at is not None for n in nodes),
                 written_off=any(int(n.written_off or 0) > 0 for n in nodes),

@@ -237,12 +237,11 @@ def test_finance_remedies_decisions_decline_troubled_and_grade_the_buyer(desk: A
     assert business_date(dt.datetime.fromisoformat(d["as_of"])) >= s.later
 
 
-def test_finance_remedies_exposure_counts_disputed_and_defaulted_not_written_off(
-    desk: Any, book: Book, acct: Any
-) -> None:
+def test_finance_remedies_exposure_counts_disputed_defaulted_and_written_off(desk: Any, book: Book, acct: Any) -> None:
     """A financed receivable stays in the financier's exposure (what it is still due) while
-    disputed and while in default; once written off its loss is booked and it leaves the book
-    (the portfolio report shows the loss and any recovery)."""
+    disputed, in default and written off: a write-off books the loss (the portfolio report
+    shows it and any recovery) but the buyer still owes the debt, so no limit is freed until
+    it is paid."""
     from ledger.finance.reports import aging_report, exposure_report
     from ledger.finance.store import book_positions
 

@@ -8,6 +8,7 @@ the leaves."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from support.finance import EXAMPLE, POLICY, Book, tight_policy
@@ -243,3 +244,37 @@ def test_finance_tiers_a_part_split_again_reaches_tier_3(desk: Any, book: Book, 
         2,
     )
     assert root < to_ssp
+
+
+def test_finance_tiers_history_sees_each_leafs_dispute_and_extension(desk: Any, book: Book, acct: Any) -> None:
+    """A tree is one record in the buyer's history, but its leaves speak for themselves: the
+    buyer disputes the 30,000.00 part and gets the 70,000.00 part extended by 20 days. Past the
+    root's due date the tree is not in arrears (the open, undisputed leaf is due 20 days later);
+    past the new date it is, by the days since that date; once every open leaf is disputed the
+    tree is contested and out of the arrears."""
+    from ledger.finance.grading import buyer_history, days_past_due
+
+    ledger, buyer, supplier = book.ledger, acct("buyer"), acct("supplier")
+    root, to_ssp, kept = tree(book)
+
+    def record() -> Any:
+        desk.sync()
+        with desk.engine.connect() as conn:
+            scope = desk.scope
+            history = buyer_history(conn, scope.chain_id, scope.invoice_contract, buyer.address)
+        [found] = [r for r in history if r.invoice_id == root]
+        return found
+
+    first_due = record().due_date
+    ledger.dispute(buyer, to_ssp, "short delivery")
+    new_due = first_due + dt.timedelta(days=20)
+    ledger.propose_extension(buyer, kept, new_due)
+    ledger.accept_extension(supplier, kept)
+    r = record()
+    assert (r.status, r.due_date, r.disputes, r.extensions) == ("Split", new_due, 1, 1)
+    assert days_past_due(r, first_due + dt.timedelta(days=10)) is None  # before the new due date
+    assert days_past_due(r, new_due + dt.timedelta(days=3)) == 3
+    ledger.dispute(buyer, kept, "wrong colour")
+    r = record()
+    assert (r.status, r.disputes) == ("Disputed", 2)
+    assert days_past_due(r, new_due + dt.timedelta(days=3)) is None
