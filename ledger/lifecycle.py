@@ -37,6 +37,8 @@ from ledger.invoice_numbers import normalise_invoice_number
 from ledger.lifecycle_inputs import Party, document_hash, parse_roles, positive_units
 from ledger.money import from_minor_units, parse_rate, to_minor_units
 from ledger.names import (
+    DEFAULTED_STATUSES,
+    OPEN_STATUSES,
     ZERO_ADDRESS,
     InvoiceStatus,
     check_participant_name,
@@ -60,10 +62,6 @@ NO_REFERENCE = b"\0" * 32
 
 #: What :func:`reference_hash` says of an empty payment reference.
 EMPTY_REFERENCE = "an empty reference records nothing; give the purchase order or invoice text, or omit it"
-#: Statuses a receivable is open in: disputed, extended and declared in default from (``isOpen`` on chain).
-OPEN_STATUSES = (InvoiceStatus.CONFIRMED, InvoiceStatus.FINANCED, InvoiceStatus.PARTIALLY_PAID)
-#: Statuses in which a buyer's payment is a recovery: it keeps the status until the receivable is paid in full.
-RECOVERY_STATUSES = (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF)
 
 
 def reference_hash(text: str | None, empty: str = EMPTY_REFERENCE) -> bytes:
@@ -84,7 +82,7 @@ def _status_after_payment(before: ChainInvoice, total_paid: int) -> str:
     """A receivable's status after a payment that brought what was paid on it to ``total_paid``."""
     if total_paid == before.amount:
         return "Paid"
-    return before.status_name if before.status in RECOVERY_STATUSES else "PartiallyPaid"
+    return before.status_name if before.status in DEFAULTED_STATUSES else "PartiallyPaid"
 
 
 def reference_text(ref: bytes) -> str | None:
@@ -628,7 +626,7 @@ class Ledger:
             "status": _status_after_payment(state, total),
             **self._tx(receipt),
         }
-        if state.status in RECOVERY_STATUSES:
+        if state.status in DEFAULTED_STATUSES:
             result["recovery"] = True
         if units != to_holder:
             result["reserve_released"] = amount_text(units - to_holder, d)

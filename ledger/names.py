@@ -74,6 +74,16 @@ class InvoiceStatus(IntEnum):
         return STATUS_NAMES[self.value]
 
 
+#: Statuses a receivable is open in: moved, disputed, extended and declared in default from
+#: (``ReceivableRules.isOpen`` on chain).
+OPEN_STATUSES = (InvoiceStatus.CONFIRMED, InvoiceStatus.FINANCED, InvoiceStatus.PARTIALLY_PAID)
+#: Statuses after a default: a buyer's payment then is a recovery, and keeps the status until paid in full.
+DEFAULTED_STATUSES = (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF)
+#: The same, by the names the database and the CLI show.
+OPEN_STATUS_NAMES = tuple(s.label for s in OPEN_STATUSES)
+DEFAULTED_STATUS_NAMES = tuple(s.label for s in DEFAULTED_STATUSES)
+
+
 def status_name(value: int) -> str:
     """The name of an on-chain status value; a value this scf does not know as its number."""
     return STATUS_NAMES[value] if 0 <= value < len(STATUS_NAMES) else str(value)

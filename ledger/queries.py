@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.business_time import business_date, kyc_last_day
-from ledger.db.models import INCIDENTS, Event, Invoice, Participant
+from ledger.db.models import INCIDENTS, Invoice, Participant
+from ledger.db.scope import grace_period_at
 from ledger.db.session import read_connection as read_connection
 from ledger.errors import InputError
 from ledger.format import date_text, grace_days
@@ -39,9 +40,9 @@ from ledger.history import invoice_history as invoice_history
 from ledger.history import normalised_number as normalised_number
 from ledger.history import shown_number as shown_number
 from ledger.invoice_numbers import normalise_invoice_number
+from ledger.names import DEFAULTED_STATUS_NAMES, OPEN_STATUS_NAMES, checksum, role_names
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import checksum, role_names
 from ledger.scope import BIGINT_MAX as BIGINT_MAX
 from ledger.scope import Directory as Directory
 from ledger.scope import Scope as Scope
@@ -157,9 +158,9 @@ def overdue_day(
 #: The statuses of a confirmed receivable the buyer owes on its terms (an
 #: unconfirmed invoice is no receivable yet): it can be disputed, extended,
 #: moved, and defaulted once past due plus grace.
-OPEN_STATUSES = ("Confirmed", "Financed", "PartiallyPaid")
+OPEN_STATUSES = OPEN_STATUS_NAMES
 #: Statuses after a default (payments then are recoveries).
-DEFAULTED_STATUSES = ("Defaulted", "WrittenOff")
+DEFAULTED_STATUSES = DEFAULTED_STATUS_NAMES
 #: The statuses that can be overdue (past due and not fully paid): open ones and
 #: defaulted ones. A disputed receivable is not: what it owes is in question.
 OVERDUE_STATUSES = OPEN_STATUSES + DEFAULTED_STATUSES
@@ -631,24 +632,9 @@ REMEDY_KEYS = (
 
 
 def deployment_grace_period(conn: Connection, scope: Scope, as_of_block: int | None = None) -> int | None:
-    """The deployment's grace period in seconds (for unfinanced receivables,
-    and the default offered to new financings) as of ``as_of_block`` (None:
-    the latest indexed): the last GracePeriodChanged event (the constructor
-    emits the first). None for contracts before version 4 (no such event)."""
-    query = (
-        sa.select(Event.args)
-        .where(
-            Event.chain_id == scope.chain_id,
-            Event.contract == scope.invoice_contract,
-            Event.event == "GracePeriodChanged",
-        )
-        .order_by(Event.block_number.desc(), Event.log_index.desc())
-        .limit(1)
-    )
-    if as_of_block is not None:
-        query = query.where(Event.block_number <= as_of_block)
-    args = conn.execute(query).scalar()
-    return None if args is None else int(dict(args)["gracePeriod"])
+    """The deployment's grace period in seconds as of ``as_of_block`` (None:
+    the latest indexed): :func:`ledger.db.scope.grace_period_at` of ``scope``."""
+    return grace_period_at(conn, scope.chain_id, scope.invoice_contract, as_of_block)
 
 
 def effective_grace_period(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.db.models import CURSORS
+from ledger.db.models import CURSORS, Event
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,24 @@ def load_cursors(conn: Connection, chain_id: int | None = None) -> list[dict[str
     if chain_id is not None:
         stmt = stmt.where(CURSORS.c.chain_id == chain_id)
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def grace_period_at(conn: Connection, chain_id: int, invoice_contract: str, block: int | None = None) -> int | None:
+    """The deployment's grace period in seconds (for unfinanced receivables,
+    and the default offered to new financings) as of ``block`` (None: the
+    latest indexed): its last GracePeriodChanged event (the constructor emits
+    the first). None for contracts before version 4 (no such event)."""
+    query = (
+        select(Event.args)
+        .where(
+            Event.chain_id == chain_id,
+            Event.contract == invoice_contract,
+            Event.event == "GracePeriodChanged",
+        )
+        .order_by(Event.block_number.desc(), Event.log_index.desc())
+        .limit(1)
+    )
+    if block is not None:
+        query = query.where(Event.block_number <= block)
+    args = conn.execute(query).scalar()
+    return None if args is None else int(dict(args)["gracePeriod"])

@@ -20,12 +20,10 @@ from ledger.business_time import business_date
 from ledger.db.models import INCIDENT_KINDS, INVOICES, PARTICIPANTS
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
-from ledger.names import STATUS_NAMES, ZERO_ADDRESS, status_name
+from ledger.names import DEFAULTED_STATUS_NAMES, STATUS_NAMES, ZERO_ADDRESS, status_name
 
 _, ISSUED, CONFIRMED, FINANCED, PARTIALLY_PAID, PAID, CANCELLED, SPLIT = STATUS_NAMES[:8]
 DISPUTED, DEFAULTED, WRITTEN_OFF = STATUS_NAMES[8:11]
-#: Statuses in which a payment is a recovery (paid after the default).
-RECOVERY_STATUSES = frozenset({DEFAULTED, WRITTEN_OFF})
 #: The events that change an invoice's state. ReceivableTransferred (the
 #: reference of a transfer whose ERC-721 Transfer moved the holder) and
 #: RootRepaid (the sum of the leaves' own InvoiceRepaid) change none;
@@ -392,7 +390,7 @@ def _payment(state: dict[str, Any], ev: Mapping[str, Any], args: Mapping[str, An
         state["outstanding"] = state["amount"] - paid
         if paid >= state["amount"]:
             state.update(status=PAID, paid_block=ev["block_number"], paid_at=ev["block_time"])
-        elif state["status"] not in RECOVERY_STATUSES:
+        elif state["status"] not in DEFAULTED_STATUS_NAMES:
             state["status"] = PARTIALLY_PAID
 
 

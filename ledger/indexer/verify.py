@@ -51,6 +51,7 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.config import Settings
 from ledger.db.models import FINANCINGS, INCIDENTS, INVOICES, REPAYMENTS, Cursor, Event, Participant
+from ledger.db.scope import grace_period_at
 from ledger.db.session import read_connection
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.deployment import Deployment, load_deployment
@@ -449,7 +450,7 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
                 f"the database has not indexed the contracts of chain {chain_id} (InvoiceToken "
                 f"{invoice_contract}); run `scf index sync` first"
             )
-        grace = _deployment_grace(conn, chain_id, invoice_contract, int(cursor.block_number))
+        grace = grace_period_at(conn, chain_id, invoice_contract, int(cursor.block_number))
         i = INVOICES
         invoice_rows = {
             int(r.invoice_id): r
@@ -482,24 +483,6 @@ def _read_stored(settings: Settings, chain_id: int, invoice_contract: str, regis
         db_events = _stored_event_counts(conn, chain_id, contracts, int(cursor.start_block), int(cursor.block_number))
     stored = {invoice_id: dict(r._mapping) for invoice_id, r in invoice_rows.items()}
     return _Stored(cursor, contracts, db_invoices, db_participants, db_events, stored, records)
-
-
-def _deployment_grace(conn: sa.Connection, chain_id: int, invoice_contract: str, block: int) -> int | None:
-    """The deployment's grace period at ``block``: its last GracePeriodChanged
-    event (the constructor emits the first); None before contracts version 4."""
-    e = Event
-    args = conn.execute(
-        sa.select(e.args)
-        .where(
-            e.chain_id == chain_id,
-            e.contract == invoice_contract,
-            e.event == "GracePeriodChanged",
-            e.block_number <= block,
-        )
-        .order_by(e.block_number.desc(), e.log_index.desc())
-        .limit(1)
-    ).scalar()
-    return None if args is None else int(dict(args)["gracePeriod"])
 
 
 def _check_invoices(
