@@ -381,6 +381,7 @@ TAMPERING = [
     ("invoices", "defaulted_at", "d", dt.datetime(2030, 1, 1, tzinfo=dt.UTC), {("invoice", "defaulted_at")}),
     ("invoices", "written_off", "b", 1, {("invoice", "written_off")}),
     ("invoices", "recovered", "c", 1, {("invoice", "recovered")}),
+    ("invoices", "offer_recourse", "a", True, {("invoice", "offer_recourse")}),
     ("financings", "recourse", "c", False, {("financing", "recourse")}),
     ("financings", "grace_period", "b", 0, {("financing", "grace_period")}),
     ("repayments", "recovery", "d", False, {("repayment", "recovery")}),
