@@ -15,6 +15,8 @@ import {
 } from "./ReceivableState.sol";
 import {Settlement} from "./Settlement.sol";
 import {Remedies} from "./Remedies.sol";
+import {Intake} from "./Intake.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 /// @title InvoiceToken
 /// @notice Receivables of an SCF network; see {IInvoiceToken}.
@@ -39,7 +41,14 @@ import {Remedies} from "./Remedies.sol";
 /// rata across the payable leaves: floor(amount * open / total) each, then the
 /// minor units left over one each to the leaves with room, in id order (so the
 /// shares sum to the amount exactly and none exceeds its leaf's open amount).
-contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
+contract InvoiceToken is
+    IInvoiceToken,
+    ERC721,
+    EIP712,
+    AccessControlDefaultAdminRules,
+    Pausable,
+    ReentrancyGuard
+{
     using ReceivableRules for State;
 
     /// @notice Pauses the contract and sets the longest tenor and the grace period.
@@ -50,7 +59,6 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
     // Role bits of the registry (see IParticipantRegistry).
     uint8 private constant ANY_ROLE = 0;
     uint8 private constant SUPPLIER = 1;
-    uint8 private constant BUYER = 2;
 
     /// @notice The most parts one split makes (at least 2).
     uint256 public constant MAX_PARTS = 10;
@@ -82,7 +90,11 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         uint48 adminDelay,
         uint64 maxTenor_,
         uint32 gracePeriod_
-    ) ERC721("SCF Invoice Receivable", "SCFINV") AccessControlDefaultAdminRules(adminDelay, admin) {
+    )
+        ERC721("SCF Invoice Receivable", "SCFINV")
+        EIP712("SCF Invoice Receivable", "5")
+        AccessControlDefaultAdminRules(adminDelay, admin)
+    {
         registry = registry_;
         _grantRole(OPERATOR_ROLE, operator);
         _grantRole(CURRENCY_MANAGER_ROLE, currencyManager);
@@ -102,50 +114,46 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
         uint64 dueDate,
         bytes32 docHash
     ) external whenNotPaused returns (uint256 invoiceId) {
-        uint32 supplierId = registry.requireActive(msg.sender, SUPPLIER);
-        uint32 buyerId = registry.requireActive(buyer, BUYER);
-        if (buyer == msg.sender) revert InvalidBuyer(buyer);
-        if (amount == 0 || amount > type(uint96).max) revert InvalidAmount(amount);
-        CurrencyInfo memory info = _s.currencies[currency];
-        if (!info.accepted) revert CurrencyNotAccepted(currency);
-        invoiceId = _register(number, dueDate);
-        Record storage r = _s.records[invoiceId];
-        r.supplierId = supplierId;
-        r.buyerId = buyerId;
-        r.amount = uint96(amount);
-        r.dueDate = dueDate;
-        r.status = Status.Issued;
-        r.currencyId = info.id;
+        invoiceId = Intake.issue(_s, registry, buyer, number, amount, currency, dueDate);
         _mint(msg.sender, invoiceId);
         emit InvoiceIssued(invoiceId, msg.sender, buyer, number, currency, amount, dueDate, docHash);
     }
 
-    /// @dev Checks the due date against the tenor window, registers the caller's
-    /// invoice number under the next id, and returns that id.
-    function _register(string calldata number, uint64 dueDate) private returns (uint256 invoiceId) {
-        Counters memory counters = _s.counters;
-        if (dueDate <= block.timestamp || dueDate > block.timestamp + counters.maxTenor) {
-            revert InvalidDueDate(dueDate, block.timestamp, block.timestamp + counters.maxTenor);
+    /// @inheritdoc IInvoiceToken
+    function issueBatch(IssueRequest[] calldata requests) external whenNotPaused returns (uint256 firstInvoiceId) {
+        firstInvoiceId = Intake.issueBatch(_s, registry, requests);
+        for (uint256 i; i < requests.length; ++i) {
+            IssueRequest calldata q = requests[i];
+            _mint(msg.sender, firstInvoiceId + i);
+            emit InvoiceIssued(
+                firstInvoiceId + i, msg.sender, q.buyer, q.number, q.currency, q.amount, q.dueDate, q.docHash
+            );
         }
-        // The identity is the contract's to compute: the caller cannot choose a key.
-        bytes memory normalised = InvoiceNumbers.normalise(number);
-        bytes32 key = keccak256(abi.encodePacked(msg.sender, normalised));
-        uint256 existing = _s.invoiceByKey[key];
-        if (existing != 0) revert DuplicateInvoice(msg.sender, normalised, existing);
-        invoiceId = counters.nextInvoiceId;
-        _s.counters.nextInvoiceId = counters.nextInvoiceId + 1;
-        _s.invoiceByKey[key] = invoiceId;
     }
 
     /// @inheritdoc IInvoiceToken
     function confirm(uint256 invoiceId) external whenNotPaused {
-        Record storage r = _s.existing(invoiceId);
-        address buyer = registry.accountOf(r.buyerId);
-        if (msg.sender != buyer) revert NotInvoiceBuyer(invoiceId, msg.sender, buyer);
-        registry.requireActive(msg.sender, BUYER);
-        if (r.status != Status.Issued) revert InvoiceNotIssued(invoiceId, r.status);
-        r.status = Status.Confirmed;
-        emit InvoiceConfirmed(invoiceId, msg.sender);
+        Intake.confirm(_s, registry, invoiceId);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function confirmBatch(uint256[] calldata invoiceIds) external whenNotPaused {
+        Intake.confirmBatch(_s, registry, invoiceIds);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function confirmWithSignatures(SignedConfirmation[] calldata confirmations) external whenNotPaused {
+        Intake.confirmWithSignatures(_s, registry, _domainSeparatorV4(), confirmations);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function revokeConfirmationNonces(uint256 word, uint256 mask) external {
+        Intake.revokeNonces(_s, word, mask);
+    }
+
+    /// @inheritdoc IInvoiceToken
+    function confirmationNonces(address buyer, uint256 word) external view returns (uint256) {
+        return _s.confirmationNonces[buyer][word];
     }
 
     /// @inheritdoc IInvoiceToken
@@ -452,7 +460,7 @@ contract InvoiceToken is IInvoiceToken, ERC721, AccessControlDefaultAdminRules, 
 
     /// @inheritdoc IInvoiceToken
     function version() external pure returns (uint256) {
-        return 4;
+        return 5;
     }
 
     /// @notice ERC-165: both ERC-721 and AccessControl answer.

@@ -68,6 +68,8 @@ struct State {
     mapping(uint256 partId => StoredLineage) lineage;
     mapping(uint256 rootId => uint64[]) parts;
     mapping(uint256 invoiceId => uint64 dueDate) proposedDueDates;
+    // Used or revoked nonces of buyers' signed confirmations: bitmap words of 256 nonces.
+    mapping(address buyer => mapping(uint256 word => uint256 bits)) confirmationNonces;
 }
 
 /// @dev Reads shared by the token and its libraries.

@@ -18,7 +18,7 @@ from ledger.config import Settings
 from ledger.errors import DeploymentError, InputError, MissingContract
 
 #: The version of the contracts (IInvoiceToken.version()) this scf deploys and drives.
-CONTRACT_VERSION = 4
+CONTRACT_VERSION = 5
 
 
 @dataclass

@@ -441,6 +441,11 @@ class Ledger:
         receipt = self.sender.transact(self.invoices.functions.confirm(invoice_id), buyer)
         return {"invoice_id": invoice_id, "status": "Confirmed", **self._tx(receipt)}
 
+    def confirm_many(self, buyer: LocalAccount, invoice_ids: list[int]) -> dict[str, Any]:
+        """Confirm several invoices in one transaction (``confirmBatch``), all or none."""
+        receipt = self.sender.transact(self.invoices.functions.confirmBatch(invoice_ids), buyer)
+        return {"invoice_ids": invoice_ids, "status": "Confirmed", **self._tx(receipt)}
+
     def cancel(self, supplier: LocalAccount, invoice_id: int) -> dict[str, Any]:
         receipt = self.sender.transact(self.invoices.functions.cancel(invoice_id), supplier)
         return {"invoice_id": invoice_id, "status": "Cancelled", **self._tx(receipt)}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Invoice receivables as ERC-721 tokens (version 4)
+/// @title Invoice receivables as ERC-721 tokens (version 5)
 /// @notice A supplier issues an invoice to a buyer; the buyer confirms it; the
 /// holder of the token is the party the buyer pays. A financier funds a
 /// confirmed invoice once, ever, by delivery versus payment and only with the
@@ -48,6 +48,12 @@ pragma solidity ^0.8.24;
 /// the buyer withdraws the dispute or the creditor issues a credit note
 /// (dilution is the seller's risk). The buyer proposes a later due date; the
 /// holder accepts it.
+///
+/// Intake at ERP scale (version 5): a supplier issues many invoices in one
+/// transaction ({issueBatch}); a buyer confirms many ({confirmBatch}), or signs
+/// confirmations offline (EIP-712) that anyone may submit
+/// ({confirmWithSignatures}), so its treasury holds no gas. Each item emits
+/// exactly the events its single call emits.
 interface IInvoiceToken {
     /// @notice Lifecycle states. Numbering is part of the ABI: append only.
     /// A financed invoice that is partly paid is PartiallyPaid; whether it is
@@ -158,6 +164,38 @@ interface IInvoiceToken {
         bool recourse;
     }
 
+    /// @notice One invoice of {issueBatch}: the arguments of {issue}.
+    struct IssueRequest {
+        address buyer;
+        string number;
+        uint256 amount;
+        address currency;
+        uint64 dueDate;
+        bytes32 docHash;
+    }
+
+    /// @notice A buyer's EIP-712 signed confirmation of a supplier's invoice, as its own
+    /// payables ledger knows it: the supplier's invoice number (any spelling that
+    /// normalises the same), currency, face amount and due date. It confirms the invoice
+    /// only while all of them still match it. The signed type is
+    /// `Confirmation(address supplier,string number,address currency,uint256 amount,uint64 dueDate,uint256 nonce,uint256 deadline)`
+    /// under this contract's EIP-712 domain (name "SCF Invoice Receivable", version "5", the
+    /// chain id and this contract), see {eip712Domain}.
+    struct SignedConfirmation {
+        address supplier;
+        string number;
+        address currency;
+        uint256 amount;
+        uint64 dueDate;
+        /// @notice Used once per buyer, in any order (a bitmap: word `nonce >> 8`, bit `nonce & 255`).
+        uint256 nonce;
+        /// @notice Unix time after which the signature is void.
+        uint256 deadline;
+        /// @notice The buyer's signature: 65-byte ECDSA for an account, anything its
+        /// ERC-1271 `isValidSignature` accepts for a contract wallet.
+        bytes signature;
+    }
+
     /// @notice No invoice has id `invoiceId`.
     error InvoiceNotFound(uint256 invoiceId);
     /// @notice `supplier` issued this invoice number before (by its normalised form
@@ -265,6 +303,19 @@ interface IInvoiceToken {
     error RecourseNotAccepted(uint256 invoiceId, address holder);
     /// @notice A financing with recourse gives the seller at least the deployment's grace period.
     error RecourseGraceTooShort(uint256 invoiceId, uint32 gracePeriod, uint32 minimum);
+
+    /// @notice A batch holds no item.
+    error EmptyBatch();
+    /// @notice A signed confirmation was submitted after its deadline.
+    error ConfirmationExpired(address supplier, string number, uint256 deadline, uint256 nowTimestamp);
+    /// @notice No invoice of `supplier` has this number (in any spelling).
+    error UnknownInvoiceNumber(address supplier, string number);
+    /// @notice The invoice no longer matches what the buyer signed (currency, amount or due date).
+    error ConfirmationTermsChanged(uint256 invoiceId, address currency, uint256 amount, uint64 dueDate);
+    /// @notice The buyer's nonce was used already, or revoked.
+    error ConfirmationNonceUsed(address buyer, uint256 nonce);
+    /// @notice The signature is not the invoice's buyer's (nor accepted by its ERC-1271 wallet).
+    error InvalidConfirmationSignature(uint256 invoiceId, address buyer);
 
     /// @notice Emitted when `supplier` issues invoice `invoiceId` with invoice
     /// number `number` (as the supplier wrote it) to `buyer`.
@@ -378,6 +429,9 @@ interface IInvoiceToken {
     event InvoiceBoughtBack(uint256 indexed invoiceId, address indexed seller, address indexed holder, uint256 amount);
     /// @notice Emitted when the holder writes off its unpaid claim `amount` of a defaulted receivable.
     event InvoiceWrittenOff(uint256 indexed invoiceId, address indexed holder, uint256 amount);
+    /// @notice Emitted when `buyer` revokes the confirmation nonces set in `mask` of bitmap
+    /// word `word` (nonces `word * 256 + i`): signatures that carry them can no longer be used.
+    event ConfirmationNoncesRevoked(address indexed buyer, uint256 word, uint256 mask);
 
     /// @notice Issue an invoice as the calling supplier; returns its id (from 1).
     /// @param buyer The buyer, an active participant with the buyer role.
@@ -395,8 +449,31 @@ interface IInvoiceToken {
         bytes32 docHash
     ) external returns (uint256 invoiceId);
 
+    /// @notice Issue many invoices as the calling supplier, all or none: each is checked
+    /// and recorded as by {issue} and emits the same events (`Transfer`, `InvoiceIssued`).
+    /// The ids are consecutive, from the returned one, in the order of `requests`.
+    function issueBatch(IssueRequest[] calldata requests) external returns (uint256 firstInvoiceId);
+
     /// @notice Accept the invoice as its buyer.
     function confirm(uint256 invoiceId) external;
+
+    /// @notice Accept many invoices as their buyer, all or none; each emits `InvoiceConfirmed`.
+    function confirmBatch(uint256[] calldata invoiceIds) external;
+
+    /// @notice Confirm invoices on their buyers' EIP-712 signatures, all or none; anyone may
+    /// submit them (a relayer pays the gas). Each confirmation finds the invoice by
+    /// (supplier, normalised number), checks the deadline, that currency, amount and due
+    /// date still match, uses the buyer's nonce and checks the signature (ECDSA, or
+    /// ERC-1271 for a contract wallet) against the buyer as the registry knows it now.
+    /// Each emits `InvoiceConfirmed` with the buyer, as {confirm} does.
+    function confirmWithSignatures(SignedConfirmation[] calldata confirmations) external;
+
+    /// @notice Revoke the caller's unused confirmation nonces in bitmap word `word` (the bits
+    /// of `mask`), voiding signatures given but not yet submitted.
+    function revokeConfirmationNonces(uint256 word, uint256 mask) external;
+
+    /// @notice Bitmap word `word` of `buyer`'s used or revoked confirmation nonces.
+    function confirmationNonces(address buyer, uint256 word) external view returns (uint256);
 
     /// @notice Cancel an unconfirmed invoice as its supplier.
     function cancel(uint256 invoiceId) external;
@@ -541,6 +618,6 @@ interface IInvoiceToken {
     /// @notice The longest time from issue to due date, in seconds.
     function maxTenor() external view returns (uint64);
 
-    /// @notice The contract's version (4 for this interface: version 3 plus disputes, credit notes, extensions, defaults, write-offs and recourse).
+    /// @notice The contract's version (5 for this interface: version 4 plus batch issue and confirm, and signed confirmations).
     function version() external pure returns (uint256);
 }

@@ -40,6 +40,7 @@ from ledger.cli.deploy import compile_cmd, deploy
 from ledger.cli.events import events_cmd
 from ledger.cli.finance import finance
 from ledger.cli.index import db, index
+from ledger.cli.intake import invoice_approve, invoice_import, invoice_sign_confirmation
 from ledger.cli.invoice import invoice, invoice_withdraw
 from ledger.cli.network import pause_cmd, unpause_cmd
 from ledger.cli.node import node
@@ -87,6 +88,9 @@ invoice.add_command(invoice_overdue)
 invoice.add_command(invoice_history)
 invoice.add_command(invoice_tree)
 invoice.add_command(invoice_withdraw, "withdraw-offer")  # the name users looked for (issue 12)
+invoice.add_command(invoice_import)
+invoice.add_command(invoice_approve)
+invoice.add_command(invoice_sign_confirmation)
 participant.add_command(participant_list)
 for command in (
     status_cmd,

@@ -117,22 +117,49 @@ def _invoice_tx(
 
 
 @invoice.command("confirm")
-@click.argument("invoice_id", type=ID, metavar="ID")
+@click.argument("invoice_ids", type=ID, nargs=-1, metavar="[ID]...")
+@click.option(
+    "--signatures",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Submit a buyer's signed confirmations (from `invoice sign-confirmation`); --as then pays the gas.",
+)
+@click.option(
+    "--result", type=click.Path(dir_okay=False, path_type=Path), help="With --signatures: each one's outcome as CSV."
+)
 @as_option("buyer")
 @sync_option
 @json_option
 @click.pass_context
-def invoice_confirm(ctx: click.Context, invoice_id: int, as_name: str) -> None:
+def invoice_confirm(
+    ctx: click.Context, invoice_ids: tuple[int, ...], signatures: Path | None, result: Path | None, as_name: str
+) -> None:
     """Accept invoice ID as its buyer: a promise to pay it at maturity, which
-    is what makes it financeable.
+    is what makes it financeable. Several IDs are confirmed in one
+    transaction, all or none. With --signatures, submit confirmations the
+    buyer signed offline: any account (--as) may send them.
 
     Example:
 
     \b
         scf invoice confirm 1 --as buyer
+        scf invoice confirm 1 2 3 --as buyer
+        scf invoice confirm --signatures signed.jsonl --as operator
     """
+    if signatures is not None:
+        if invoice_ids:
+            raise InputError("give invoice ids or --signatures FILE, not both")
+        from ledger.cli.intake import confirm_signed
+
+        confirm_signed(ctx, signatures, result, as_name)
+        return
+    if not invoice_ids:
+        raise InputError("no invoice to confirm: give one or more ids, or --signatures FILE")
+    ids = list(dict.fromkeys(invoice_ids))
     _invoice_tx(
-        ctx, as_name, lambda lg, acct: lg.confirm(acct, invoice_id), lambda r: f"invoice {invoice_id} confirmed"
+        ctx,
+        as_name,
+        lambda lg, acct: lg.confirm(acct, ids[0]) if len(ids) == 1 else lg.confirm_many(acct, ids),
+        lambda r: f"invoice {ids[0]} confirmed" if len(ids) == 1 else f"invoices {', '.join(map(str, ids))} confirmed",
     )
 
 

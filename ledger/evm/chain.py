@@ -8,13 +8,14 @@ was and the user sees the decoded rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
     ContractCustomError,
@@ -440,6 +441,39 @@ class Sender:
         except Web3RPCError as exc:
             raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
         return self.wait(tx_hash, fn, signer.address)
+
+    def send_pipelined(self, calls: Iterable[tuple[Any, int]], signer: LocalAccount) -> Iterator[HexBytes]:
+        """Sign and send each (call, gas) with consecutive nonces, without waiting
+        for receipts (yields each hash as it is sent): the caller simulated the
+        calls and sets the gas, and collects receipts at the end (:meth:`receipts`)."""
+        fees = self._fees()
+        nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
+        for fn, gas in calls:
+            tx = fn.build_transaction(
+                {"from": signer.address, "chainId": self.chain_id, "nonce": nonce, "gas": gas, **fees}
+            )
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
+            except Web3RPCError as exc:
+                raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
+            nonce += 1
+            yield tx_hash
+
+    def receipt(self, tx_hash: Any) -> TxReceipt:
+        """The receipt of a sent transaction, mined or reverted (TransactionTimeout if none comes)."""
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
+        except TimeExhausted:
+            raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+
+    def revert_reason(self, fn: Any, sender: str, block: int) -> str:
+        """Why ``fn`` reverted in ``block``: replayed on that block's state (a reverted
+        transaction changes nothing), as the rule's sentence."""
+        try:
+            self.call(fn, sender, block)
+        except TransactionReverted as exc:
+            return str(exc)
+        return "it reverted (out of gas?)"
 
     def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
         try:

@@ -24,7 +24,15 @@ from ledger.errors import CompileError
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 SOLCJS_ADAPTER = Path(__file__).resolve().parent.parent / "tools" / "solcjs.cjs"
 #: Contracts that get deployed (the rest are interfaces), the linked libraries included.
-DEPLOYABLE = ("ParticipantRegistry", "InvoiceNumbers", "Settlement", "Remedies", "InvoiceToken", "SettlementToken")
+DEPLOYABLE = (
+    "ParticipantRegistry",
+    "InvoiceNumbers",
+    "Settlement",
+    "Remedies",
+    "Intake",
+    "InvoiceToken",
+    "SettlementToken",
+)
 
 _IMPORT_RE = re.compile(r'^\s*import\s+(?:[^"\']*from\s+)?["\']([^"\']+)["\']', re.MULTILINE)
 

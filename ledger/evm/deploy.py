@@ -30,13 +30,16 @@ from ledger.evm.compiler import Build
 SETTLEMENT_TOKENS: tuple[dict[str, Any], ...] = ({"symbol": "HKD", "name": "Hong Kong Dollar (test)", "decimals": 2},)
 
 
-#: The linked libraries of each contract: library name -> its source unit.
+#: The linked libraries of each contract: library name -> its source unit, in the
+#: order they are deployed (a library linked into another comes first).
 LIBRARIES: dict[str, dict[str, str]] = {
     "InvoiceToken": {
         "InvoiceNumbers": "contracts/InvoiceNumbers.sol",
         "Settlement": "contracts/Settlement.sol",
         "Remedies": "contracts/Remedies.sol",
-    }
+        "Intake": "contracts/Intake.sol",
+    },
+    "Intake": {"InvoiceNumbers": "contracts/InvoiceNumbers.sol"},
 }
 
 
@@ -133,8 +136,8 @@ def deploy(
     force: bool = False,
     roles: dict[str, str] | None = None,
 ) -> Deployment:
-    """Deploy version 4 of the contracts (the libraries first: invoice
-    numbers, settlement and remedies, linked into the invoice token). ``roles`` may give the default admin
+    """Deploy version 5 of the contracts (the libraries first: invoice
+    numbers, settlement, remedies and intake, linked into the invoice token). ``roles`` may give the default admin
     (``admin``), the operator (``operator``: admits, suspends, pauses), the
     currency manager (``currency_manager``) and the test token's minter
     (``minter``) to other addresses; each defaults to the deployer. The
@@ -148,7 +151,10 @@ def deploy(
     holders.update(roles or {})
     delay = int(settings.admin_delay)
     registry = _deploy_one(sender, build, "ParticipantRegistry", signer, holders["admin"], holders["operator"], delay)
-    libraries = {name: _deploy_one(sender, build, name, signer) for name in LIBRARIES["InvoiceToken"]}
+    libraries: dict[str, DeployedContract] = {}
+    for name in LIBRARIES["InvoiceToken"]:
+        linked = {lib: libraries[lib].address for lib in LIBRARIES.get(name, {})}
+        libraries[name] = _deploy_one(sender, build, name, signer, libraries=linked)
     invoices = _deploy_one(
         sender,
         build,

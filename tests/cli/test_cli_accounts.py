@@ -197,7 +197,7 @@ def test_cli_deploy_gives_each_role_to_its_own_account(cli):
     deployed = cli("deploy", "--force", "--currency-manager", "dev9", "--minter", "dev8", "--json")
     assert deployed.exit_code == 0, deployed.output
     data = json.loads(deployed.output)
-    assert data["version"] == 4
+    assert data["version"] == 5
     assert data["roles"] == {
         "admin": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
         "operator": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",

@@ -316,11 +316,12 @@ def test_cli_listing_status_reports_node_contracts_index_and_database(db_cli: An
     head = data["node"]["head"]
     assert head >= scenario.end and data["paused"] is False and data["problems"] == []
     [deployment] = data["deployments"]
-    assert deployment["version"] == 4 and set(deployment["contracts"]) >= {
+    assert deployment["version"] == 5 and set(deployment["contracts"]) >= {
         "InvoiceToken",
         "ParticipantRegistry",
         "Settlement",
         "Remedies",
+        "Intake",
     }
     [index] = data["index"]
     assert (index["block"], index["head"], index["lag"], index["head_is_live"]) == (

@@ -56,7 +56,7 @@ def test_contracts_snapshot_revert_restores_chain_time(net: Net) -> None:
 
 
 def test_contracts_version_is_4(net: Net) -> None:
-    assert net.invoices.functions.version().call() == 4
+    assert net.invoices.functions.version().call() == 5
 
 
 def test_contracts_chain_invoice_unpacks_get_invoice(net: Net) -> None:

@@ -48,7 +48,7 @@ def test_contracts_split_constants_match_the_design(net: Net) -> None:
 
 def test_contracts_code_size_below_eip170(net: Net) -> None:
     """The deployed runtime code (eth_getCode) of every contract fits EIP-170."""
-    for name in ("InvoiceToken", "InvoiceNumbers", "Settlement", "Remedies", "ParticipantRegistry"):
+    for name in ("InvoiceToken", "InvoiceNumbers", "Settlement", "Remedies", "Intake", "ParticipantRegistry"):
         address = net.ledger.deployment.contract(name).address
         size = len(net.ledger.w3.eth.get_code(Web3.to_checksum_address(address)))
         assert 0 < size < EIP170_LIMIT, f"{name} runtime code is {size:,} bytes; EIP-170 allows {EIP170_LIMIT:,}"
@@ -752,14 +752,14 @@ def test_contracts_ledger_reference_hash() -> None:
 
 
 def test_contracts_invoice_token_is_linked_to_its_libraries(net: Net, build: Any) -> None:
-    """InvoiceToken calls three linked libraries (numbers, settlement, remedies): each
+    """InvoiceToken calls four linked libraries (numbers, settlement, remedies, intake): each
     placeholder is linked to the recorded library, and a missing one is refused."""
     from ledger.errors import DeploymentError
     from ledger.evm.deploy import LIBRARIES, link, link_placeholder
 
     unlinked = build.artifact("InvoiceToken").bytecode
     units = LIBRARIES["InvoiceToken"]
-    assert set(units) == {"InvoiceNumbers", "Settlement", "Remedies"}
+    assert set(units) == {"InvoiceNumbers", "Settlement", "Remedies", "Intake"}
     addresses = {name: net.ledger.deployment.contract(name).address for name in units}
     for name, unit in units.items():
         assert unlinked.count(link_placeholder(unit, name)) >= 1, name

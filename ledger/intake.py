@@ -1,0 +1,760 @@
+"""ERP-scale intake on chain (contract version 5): a supplier's invoice export
+issued in batches (``scf invoice import``), a buyer's approved-payables file
+matched and confirmed in batches (``scf invoice approve``), and confirmations
+a buyer signs offline (EIP-712) that anyone submits (``scf invoice
+sign-confirmation``, ``scf invoice confirm --signatures``).
+
+Every run reads its file whole before it sends anything: a bad row stops the
+run with every bad row named (unless ``skip_bad``), and nothing is sent.
+Rows are matched to the chain by the contract's own identity, (supplier,
+normalised number), read from ``InvoiceIssued`` logs: an import skips the
+numbers already issued, so a run interrupted anywhere (Ctrl-C, kill -9, a
+node restart) is finished by running it again, and nothing is issued twice.
+Batches go out with consecutive nonces and their receipts are collected at
+the end; a reverted batch is replayed on its block to name the rule, and its
+rows are reported as failed (a re-run sends them again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from ledger.business_time import business_date
+from ledger.errors import ChainError, InputError, LedgerError, Refused, TransactionReverted
+from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
+from ledger.evm.invoice import ChainInvoice
+from ledger.evm.rpc import RpcClient, is_range_refusal
+from ledger.format import amount as amount_text
+from ledger.format import date_text
+from ledger.intake_files import (
+    IMPORT_COLUMNS,
+    PAYABLES_COLUMNS,
+    InvoiceRow,
+    RowContext,
+    RowError,
+    Staging,
+    chunks,
+    parse_rows,
+    write_result,
+)
+from ledger.invoice_numbers import normalise_invoice_number
+from ledger.lifecycle import Ledger
+from ledger.names import InvoiceStatus, status_name
+
+#: The share of a block's gas limit one batch may use (the rest leaves room for others).
+BLOCK_SHARE = 0.5
+#: Headroom over the sampled gas per item (numbers and buyers differ in cost).
+GAS_MARGIN = 1.3
+#: The most items one batch carries, whatever the gas limit allows.
+MAX_BATCH = 200
+#: Rows sampled to estimate the gas per item.
+SAMPLE = 8
+#: Blocks per eth_getLogs query when reading a party's invoices (shrinks when refused).
+LOG_RANGE = 100_000
+#: Bad rows named in the error (all of them are in the result file).
+SHOWN_ERRORS = 50
+_ISSUED_TOPIC = "0x" + keccak(text="InvoiceIssued(uint256,address,address,string,address,uint256,uint64,bytes32)").hex()
+_ISSUED_DATA = ["string", "address", "uint256", "uint64", "bytes32"]
+#: The columns of a result file.
+RESULT_COLUMNS = ("line", "number", "status", "invoice_id", "tx_hash", "block", "note")
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class BadRows(InputError):
+    """Rows of a file cannot be used: each is named with its line and reasons."""
+
+    keep_lines = True
+
+    def __init__(self, path: Path, errors: list[RowError], total: int, hint: str) -> None:
+        self.errors = errors
+        shown = "\n".join(f"  {e}" for e in errors[:SHOWN_ERRORS])
+        more = f"\n  ... and {total - SHOWN_ERRORS} more" if total > SHOWN_ERRORS else ""
+        super().__init__(f"{path} has {total} bad row{'s' if total != 1 else ''}; {hint}:\n{shown}{more}")
+
+
+@dataclass(frozen=True)
+class IssuedLog:
+    """One ``InvoiceIssued`` log, decoded."""
+
+    invoice_id: int
+    supplier: str
+    buyer: str
+    number: str
+    currency: str
+    amount: int
+    due_ts: int
+    tx_hash: str
+    block: int
+
+    @property
+    def normalised(self) -> str:
+        return normalise_invoice_number(self.number)
+
+
+@dataclass
+class RunResult:
+    """What one run did, row by row (in ``staging``), and its counts."""
+
+    path: Path
+    rows: int = 0
+    bad: list[RowError] = field(default_factory=list)
+    bad_count: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    txs: list[str] = field(default_factory=list)
+    result_file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "rows": self.rows,
+            "bad": self.bad_count,
+            **self.counts,
+            "transactions": len(self.txs),
+            "result": self.result_file,
+            "bad_rows": [{"line": e.line, "reason": e.reason} for e in self.bad[:SHOWN_ERRORS]],
+        }
+
+
+class Intake:
+    """Bulk issue, approval and signed confirmations over one :class:`Ledger`."""
+
+    def __init__(self, ledger: Ledger, progress: Progress | None = None) -> None:
+        self.ledger = ledger
+        self.rpc = RpcClient(ledger.settings.rpc_url, timeout=max(60.0, ledger.settings.tx_timeout))
+        self.progress = progress or (lambda _phase, _done, _total: None)
+        self._buyers: dict[str, str | None] = {}
+        self._wallets: dict[str, bool] = {}
+
+    # -- reading the chain ----------------------------------------------------------------
+    def issued_logs(self, supplier: str | None = None, buyer: str | None = None) -> Iterator[IssuedLog]:
+        """``InvoiceIssued`` logs of ``supplier`` (or to ``buyer``), oldest first, read
+        in block ranges that shrink when the node refuses one."""
+        token = self.ledger.deployment.contracts["InvoiceToken"]
+        topics: list[Any] = [_ISSUED_TOPIC, None, None]
+        if supplier:
+            topics[2] = "0x" + "0" * 24 + supplier.lower().removeprefix("0x")
+        if buyer:
+            topics.append("0x" + "0" * 24 + buyer.lower().removeprefix("0x"))
+        head = self.rpc.block_number()
+        start, span = token.block, LOG_RANGE
+        while start <= head:
+            end = min(head, start + span - 1)
+            query = {"address": token.address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}
+            try:
+                logs = self.rpc.call("eth_getLogs", [query])
+            except ChainError as exc:
+                if span > 1 and is_range_refusal(exc):
+                    span = max(1, span // 4)
+                    continue
+                raise
+            for log in logs:
+                number, currency, amount, due, _doc = abi_decode(_ISSUED_DATA, bytes.fromhex(log["data"][2:]))
+                t = log["topics"]
+                yield IssuedLog(
+                    int(t[1], 16),
+                    to_checksum_address("0x" + t[2][-40:]),
+                    to_checksum_address("0x" + t[3][-40:]),
+                    number,
+                    to_checksum_address(currency),
+                    int(amount),
+                    int(due),
+                    log["transactionHash"],
+                    int(log["blockNumber"], 16),
+                )
+            start = end + 1
+
+    def invoice_states(self, ids: Iterable[int]) -> dict[int, ChainInvoice]:
+        """``getInvoice`` of each id, in JSON-RPC batches of calls."""
+        fn = self.ledger.invoices.get_function_by_name("getInvoice")
+        output = "(" + ",".join(o["type"] for o in fn.abi["outputs"][0]["components"]) + ")"
+        to = self.ledger.invoices.address
+        states: dict[int, ChainInvoice] = {}
+        for part in chunks(ids, 500):
+            calls = [
+                ("eth_call", [{"to": to, "data": self.ledger.invoices.encode_abi("getInvoice", [i])}, "latest"])
+                for i in part
+            ]
+            for invoice_id, data in zip(part, self.rpc.batch(calls), strict=True):
+                (struct,) = abi_decode([output], bytes.fromhex(data[2:]))
+                states[invoice_id] = ChainInvoice.from_struct(struct)
+        return states
+
+    def _active_buyer(self, address: str) -> str | None:
+        """None when ``address`` may be invoiced now, else why not."""
+        if address not in self._buyers:
+            ok = bool(self.ledger.registry.functions.isActive(address, 2).call())
+            name = self.ledger.name_of(address) or address
+            self._buyers[address] = None if ok else f"{name} is not an active buyer (see `scf participant list`)"
+        return self._buyers[address]
+
+    def _context(self, path: Path) -> RowContext:
+        return RowContext(self.ledger.deployment, lambda text: self.ledger.resolve(text).address, path.parent)
+
+    def _gas_limit(self) -> int:
+        return int(self.ledger.w3.eth.get_block("latest")["gasLimit"])
+
+    # -- import --------------------------------------------------------------------------
+    def import_invoices(
+        self,
+        supplier: LocalAccount,
+        path: Path,
+        *,
+        skip_bad: bool = False,
+        batch_size: int | None = None,
+        result: Path | None = None,
+    ) -> RunResult:
+        """Issue every invoice of the export ``path`` that is not on chain yet."""
+        self.ledger.require_role(supplier.address, "supplier", "issues invoices")
+        run = RunResult(path)
+        with Staging(self.ledger.settings.home) as staging:
+            self._stage_export(supplier.address, path, staging, run)
+            if run.bad_count and not skip_bad:
+                self._write(result, staging, run)
+                raise BadRows(
+                    path, run.bad, run.bad_count, "nothing was sent (fix them, or --skip-bad to issue the rest)"
+                )
+            self.progress("checking the chain", 0, None)
+            for log in self.issued_logs(supplier=supplier.address):
+                row = staging.get(log.normalised, self.ledger.deployment)
+                if row is not None:
+                    note = _differences(log, row, self.ledger)
+                    staging.set(log.normalised, "already issued", log.invoice_id, log.tx_hash, log.block, note)
+            self._send_issues(supplier, staging, run, batch_size)
+            run.counts = staging.counts()
+            self._write(result, staging, run)
+        return run
+
+    def _stage_export(self, supplier: str, path: Path, staging: Staging, run: RunResult) -> None:
+        now = self.ledger.chain_time()
+        max_tenor = int(self.ledger.invoices.functions.maxTenor().call())
+        for item in parse_rows(path, IMPORT_COLUMNS, "buyer", self._context(path)):
+            run.rows += 1
+            if run.rows % 1000 == 0:
+                self.progress("reading", run.rows, None)
+            if isinstance(item, InvoiceRow):
+                item = self._check_issue(item, supplier, now, max_tenor)
+            if isinstance(item, InvoiceRow):
+                earlier = staging.add(item.normalised, item)
+                if earlier is None:
+                    continue
+                item = RowError(
+                    item.line, f"invoice number {item.number!r} repeats line {earlier} (same number once normalised)"
+                )
+            run.bad_count += 1
+            if len(run.bad) < SHOWN_ERRORS * 4:
+                run.bad.append(item)
+
+    def _check_issue(self, row: InvoiceRow, supplier: str, now: int, max_tenor: int) -> InvoiceRow | RowError:
+        """The contract's rules on one row, checked before anything is sent."""
+        reasons = []
+        if row.party == supplier:
+            reasons.append("the buyer is the supplier itself")
+        elif why := self._active_buyer(row.party):
+            reasons.append(why)
+        if row.units >= 2**96:
+            reasons.append(f"amount {row.units} minor units is above the contract's limit")
+        if row.due_ts <= now:
+            reasons.append(f"due date {row.due} has passed")
+        elif row.due_ts > now + max_tenor:
+            reasons.append(f"due date {row.due} is more than the longest tenor ({max_tenor // 86400} days) away")
+        return RowError(row.line, "; ".join(reasons)) if reasons else row
+
+    def _send_issues(self, supplier: LocalAccount, staging: Staging, run: RunResult, batch_size: int | None) -> None:
+        pending = [r["row"] for r in staging.rows("pending", self.ledger.deployment)]
+        if not pending:
+            return
+        fn = self.ledger.invoices.functions.issueBatch
+
+        def call(rows: list[InvoiceRow]) -> Any:
+            return fn([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in rows])
+
+        size, gas_each = self._batch_size(call, pending[:SAMPLE], supplier.address, batch_size)
+        batches = list(chunks(pending, size))
+        self._send(supplier, [(call(b), b) for b in batches], gas_each, staging, run, "issued", _issued_ids)
+
+    def _batch_size(
+        self, call: Callable[[list[Any]], Any], sample: list[Any], sender: str, wanted: int | None
+    ) -> tuple[int, int]:
+        """Items per batch and gas per item, from a simulation of ``sample`` and the block gas limit."""
+        try:
+            gas = int(call(sample).estimate_gas({"from": sender}))
+        except LedgerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - decoded into the rule that refused it
+            self.ledger.sender._raise_reverted(exc)  # noqa: SLF001
+            raise
+        gas_each = int(gas / len(sample) * GAS_MARGIN) + 1
+        fits = max(1, int(self._gas_limit() * BLOCK_SHARE) // gas_each)
+        return max(1, min(wanted or MAX_BATCH, fits, MAX_BATCH)), gas_each
+
+    def _send(
+        self,
+        signer: LocalAccount,
+        batches: list[tuple[Any, list[Any]]],
+        gas_each: int,
+        staging: Staging,
+        run: RunResult,
+        done: str,
+        ids_of: Callable[[Any, list[Any]], list[int]],
+    ) -> None:
+        """Send ``batches`` (call, items) pipelined, then settle each item by its receipt."""
+        total = sum(len(items) for _, items in batches)
+        limit = self._gas_limit()
+        calls = ((fn, min(limit, gas_each * len(items) + 60_000)) for fn, items in batches)
+        hashes = []
+        sent = 0
+        for (_fn, items), tx_hash in zip(batches, self.ledger.sender.send_pipelined(calls, signer), strict=False):
+            hashes.append(tx_hash)
+            sent += len(items)
+            self.progress("sending", sent, total)
+        for (fn, items), tx_hash in zip(batches, hashes, strict=True):
+            receipt = self.ledger.sender.receipt(tx_hash)
+            tx, block = Web3.to_hex(tx_hash), int(receipt["blockNumber"])
+            run.txs.append(tx)
+            if receipt["status"] == 1:
+                for item, invoice_id in zip(items, ids_of(receipt, items), strict=True):
+                    staging.set(_key(item), done, invoice_id, tx, block)
+            else:
+                why = self.ledger.sender.revert_reason(fn, signer.address, block)
+                for item in items:
+                    staging.set(_key(item), "failed", getattr(item, "invoice_id", None), tx, block, why)
+
+    def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
+        if result is None:
+            return
+        bad = iter(sorted(run.bad, key=lambda e: e.line))
+        rows = (
+            {"line": r["line"], "number": json.loads(_row_text(staging, r["line"]))[0] if r else "", **r}
+            for r in staging.rows()
+        )
+        merged = _merge(rows, bad)
+        write_result(result, merged, RESULT_COLUMNS)
+        run.result_file = str(result)
+
+    # -- approve -----------------------------------------------------------------------
+    def approve(
+        self, buyer: LocalAccount, path: Path, *, skip_bad: bool = False, result: Path | None = None
+    ) -> RunResult:
+        """Confirm the invoices to ``buyer`` that match its approved-payables file
+        exactly (supplier, number, currency, amount, due date); report the rest."""
+        self.ledger.require_role(buyer.address, "buyer", "confirms invoices")
+        run = RunResult(path)
+        with Staging(self.ledger.settings.home) as staging:
+            for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", self._context(path)):
+                run.rows += 1
+                if isinstance(item, InvoiceRow):
+                    earlier = staging.add(_payable_key(item.party, item.normalised), item)
+                    if earlier is None:
+                        continue
+                    item = RowError(item.line, f"{item.number!r} of this supplier repeats line {earlier}")
+                run.bad_count += 1
+                if len(run.bad) < SHOWN_ERRORS * 4:
+                    run.bad.append(item)
+            if run.bad_count and not skip_bad:
+                self._write(result, staging, run)
+                raise BadRows(path, run.bad, run.bad_count, "nothing was confirmed (fix them, or --skip-bad)")
+            self.progress("matching", 0, None)
+            matches = self._match(buyer.address, staging)
+            if matches:
+                fn = self.ledger.invoices.functions.confirmBatch
+                size, gas_each = self._batch_size(
+                    lambda ids: fn([m.invoice_id for m in ids]), matches[:SAMPLE], buyer.address, None
+                )
+                batches = [(fn([m.invoice_id for m in b]), b) for b in chunks(matches, size)]
+                self._send(
+                    buyer, batches, gas_each, staging, run, "confirmed", lambda _r, items: [m.invoice_id for m in items]
+                )
+            run.counts = staging.counts()
+            self._write(result, staging, run)
+        return run
+
+    def _match(self, buyer: str, staging: Staging) -> list[_Match]:
+        """Marks every staged payable: matched (returned, to confirm) or why not."""
+        found: dict[str, IssuedLog] = {}
+        for issued in self.issued_logs(buyer=buyer):
+            found[_payable_key(issued.supplier, issued.normalised)] = issued
+        wanted = {r["key"]: r["row"] for r in staging.rows("pending", self.ledger.deployment)}
+        hits = {key: found[key] for key in wanted if key in found}
+        states = self.invoice_states(hit.invoice_id for hit in hits.values())
+        matches = []
+        for key, row in wanted.items():
+            log = hits.get(key)
+            if log is None:
+                staging.set(
+                    key,
+                    "unknown",
+                    note=f"no invoice {row.number!r} of {_who(self.ledger, row.party)} is addressed to you",
+                )
+                continue
+            state = states[log.invoice_id]
+            why = _mismatch(row, state, self.ledger)
+            if why:
+                staging.set(key, "mismatch", log.invoice_id, note=why)
+            elif state.status != InvoiceStatus.ISSUED:
+                label = (
+                    "already confirmed"
+                    if state.status != InvoiceStatus.CANCELLED and state.status != InvoiceStatus.DISPUTED
+                    else status_name(state.status).lower()
+                )
+                staging.set(key, label, log.invoice_id, note=f"invoice {log.invoice_id} is {status_name(state.status)}")
+            else:
+                matches.append(_Match(key, log.invoice_id))
+        return matches
+
+    # -- signed confirmations --------------------------------------------------------
+    def domain(self) -> Domain:
+        """The token's EIP-712 domain, as the token itself answers it (ERC-5267)."""
+        _fields, name, version, chain_id, contract, _salt, _ext = self.ledger.invoices.functions.eip712Domain().call()
+        return Domain(int(chain_id), str(contract), str(name), str(version))
+
+    def sign_confirmations(
+        self,
+        buyer: LocalAccount,
+        out: Path,
+        *,
+        invoice_ids: Iterable[int] = (),
+        payables: Path | None = None,
+        valid_days: int = 7,
+    ) -> dict[str, Any]:
+        """Sign confirmations of the given invoices (each must be Issued to ``buyer``)
+        or of every row of an approved-payables file, into JSON Lines ``out``."""
+        if not 1 <= valid_days <= 365:
+            raise InputError(f"invalid --valid-days {valid_days}: use 1 to 365 days")
+        domain = self.domain()
+        deadline = self.ledger.chain_time() + valid_days * 86400
+        nonces = fresh_nonces()
+        items = self._to_sign(buyer.address, list(dict.fromkeys(invoice_ids)), nonces, deadline)
+        if payables is not None:
+            items += self._payables_to_sign(payables, nonces, deadline)
+        if not items:
+            raise InputError("nothing to sign: give invoice ids or --payables FILE")
+        try:
+            with out.open("w", encoding="utf-8") as handle:
+                for i, (conf, invoice_id, line) in enumerate(items, start=1):
+                    record = _signed_record(domain, conf, sign(buyer, domain, conf), buyer.address, invoice_id, line)
+                    handle.write(json.dumps(record) + "\n")
+                    if i % 500 == 0:
+                        self.progress("signing", i, len(items))
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror}") from None
+        return {
+            "signed": len(items),
+            "file": str(out),
+            "deadline": deadline,
+            "buyer": buyer.address,
+            "chain_id": domain.chain_id,
+            "contract": domain.contract,
+        }
+
+    def _to_sign(
+        self, buyer: str, ids: list[int], nonces: Iterator[int], deadline: int
+    ) -> list[tuple[Confirmation, int | None, int | None]]:
+        """Confirmations of invoices ``ids``: each must be Issued to ``buyer``."""
+        if not ids:
+            return []
+        logs = {log.invoice_id: log for log in self.issued_logs(buyer=buyer)}
+        states = self.invoice_states([i for i in ids if i in logs])
+        items: list[tuple[Confirmation, int | None, int | None]] = []
+        for invoice_id in ids:
+            log = logs.get(invoice_id)
+            if log is None:
+                raise InputError(f"invoice {invoice_id} is not addressed to {buyer}: nothing was signed")
+            status = states[invoice_id].status
+            if status != InvoiceStatus.ISSUED:
+                raise Refused(f"invoice {invoice_id} is {status_name(status)}, not Issued: nothing was signed")
+            conf = Confirmation(log.supplier, log.number, log.currency, log.amount, log.due_ts, next(nonces), deadline)
+            items.append((conf, invoice_id, None))
+        return items
+
+    def _payables_to_sign(
+        self, payables: Path, nonces: Iterator[int], deadline: int
+    ) -> list[tuple[Confirmation, int | None, int | None]]:
+        """Confirmations of every row of an approved-payables file, as the buyer's file has them."""
+        items: list[tuple[Confirmation, int | None, int | None]] = []
+        bad: list[RowError] = []
+        for row in parse_rows(payables, PAYABLES_COLUMNS, "supplier", self._context(payables)):
+            if isinstance(row, RowError):
+                bad.append(row)
+                continue
+            conf = Confirmation(
+                row.party, row.number, row.currency.address, row.units, row.due_ts, next(nonces), deadline
+            )
+            items.append((conf, None, row.line))
+        if bad:
+            raise BadRows(payables, bad, len(bad), "nothing was signed")
+        return items
+
+    def submit_confirmations(self, relayer: LocalAccount, path: Path, result: Path | None = None) -> RunResult:
+        """Submit signed confirmations (anyone may): those that can no longer
+        work (expired, used nonce, changed or unknown invoice, wrong signer) are
+        reported and not sent; the rest go in batches."""
+        domain = self.domain()
+        run = RunResult(path)
+        with Staging(self.ledger.settings.home) as staging:
+            signed = list(self._read_signed(path, domain, run))
+            if run.bad_count:
+                raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
+            now = self.ledger.chain_time()
+            keys = {(s.conf.supplier, normalise_invoice_number(s.conf.number)) for s in signed}
+            ids = self._ids_of(keys)
+            states = self.invoice_states({i for i in ids.values() if i})
+            ready: list[_Signed] = []
+            for s in signed:
+                invoice_id = ids.get((s.conf.supplier, normalise_invoice_number(s.conf.number)))
+                row = InvoiceRow(
+                    s.line,
+                    s.conf.number,
+                    normalise_invoice_number(s.conf.number),
+                    s.conf.supplier,
+                    s.conf.amount,
+                    self.ledger.deployment.currency_by_address(s.conf.currency)
+                    or next(iter(self.ledger.deployment.currencies.values())),
+                    business_date(s.conf.due_date),
+                    s.conf.due_date,
+                )
+                key = f"{s.line}"
+                if staging.add(key, row) is not None:
+                    continue
+                why = self._unusable(s, invoice_id, states.get(invoice_id or 0), now)
+                if why:
+                    staging.set(key, "skipped", invoice_id, note=why)
+                else:
+                    s.invoice_id = invoice_id
+                    ready.append(s)
+            used = self._used_nonces(ready)
+            for s in list(ready):
+                if (s.buyer, s.conf.nonce) in used:
+                    staging.set(f"{s.line}", "skipped", s.invoice_id, note=f"nonce {s.conf.nonce} was used or revoked")
+                    ready.remove(s)
+            if ready:
+                fn = self.ledger.invoices.functions.confirmWithSignatures
+                size, gas_each = self._batch_size(
+                    lambda b: fn([x.conf.signed(x.signature) for x in b]), ready[:SAMPLE], relayer.address, None
+                )
+                batches = [(fn([x.conf.signed(x.signature) for x in b]), b) for b in chunks(ready, size)]
+                self._send(
+                    relayer,
+                    batches,
+                    gas_each,
+                    staging,
+                    run,
+                    "confirmed",
+                    lambda _r, items: [x.invoice_id for x in items],
+                )
+            run.rows = len(signed)
+            run.counts = staging.counts()
+            self._write(result, staging, run)
+        return run
+
+    def _read_signed(self, path: Path, domain: Domain, run: RunResult) -> Iterator[_Signed]:
+        try:
+            handle = path.open(encoding="utf-8-sig")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        with handle:
+            for line, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    s = _Signed.from_record(line, json.loads(text))
+                except (ValueError, KeyError, TypeError) as exc:
+                    run.bad.append(RowError(line, f"is not a signed confirmation ({exc})"))
+                    run.bad_count += 1
+                    continue
+                if (s.chain_id, s.contract.lower()) != (domain.chain_id, domain.contract.lower()):
+                    raise InputError(
+                        f"{path} line {line} was signed for chain {s.chain_id}, contract {s.contract}; this deployment "
+                        f"is chain {domain.chain_id}, contract {domain.contract}: nothing was sent"
+                    )
+                yield s
+
+    def _ids_of(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for supplier in {s for s, _ in keys}:
+            for log in self.issued_logs(supplier=supplier):
+                if (supplier, log.normalised) in keys:
+                    out[(supplier, log.normalised)] = log.invoice_id
+        return out
+
+    def _unusable(self, s: _Signed, invoice_id: int | None, state: ChainInvoice | None, now: int) -> str | None:
+        c = s.conf
+        if now > c.deadline:
+            return f"expired {date_text(c.deadline)}: ask the buyer to sign again"
+        if invoice_id is None or state is None:
+            return f"no invoice {c.number!r} of {c.supplier}"
+        if state.buyer.lower() != s.buyer.lower():
+            return f"invoice {invoice_id} is addressed to {state.buyer}, not the signer {s.buyer}"
+        if (state.currency.lower(), state.amount, state.due_ts) != (c.currency.lower(), c.amount, c.due_date):
+            return f"invoice {invoice_id} no longer matches what was signed (currency, amount or due date)"
+        if state.status != InvoiceStatus.ISSUED:
+            return f"invoice {invoice_id} is {status_name(state.status)}, not Issued"
+        if s.buyer not in self._wallets:
+            self._wallets[s.buyer] = bool(self.ledger.w3.eth.get_code(to_checksum_address(s.buyer)))
+        # A contract wallet's signature is its own to judge (ERC-1271), on chain.
+        if not self._wallets[s.buyer] and signer_of(
+            Domain(s.chain_id, s.contract), c, s.signature
+        ) != to_checksum_address(s.buyer):
+            return "the signature is not the buyer's"
+        return None
+
+    def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:
+        words = sorted({(x.buyer, x.conf.nonce >> 8) for x in ready})
+        fn = self.ledger.invoices
+        to = fn.address
+        used: set[tuple[str, int]] = set()
+        for part in chunks(words, 500):
+            calls = [
+                (
+                    "eth_call",
+                    [{"to": to, "data": fn.encode_abi("confirmationNonces", [to_checksum_address(b), w])}, "latest"],
+                )
+                for b, w in part
+            ]
+            bits = {key: int(v, 16) for key, v in zip(part, self.rpc.batch(calls), strict=True)}
+            for x in ready:
+                word = bits.get((x.buyer, x.conf.nonce >> 8))
+                if word is not None and word >> (x.conf.nonce & 0xFF) & 1:
+                    used.add((x.buyer, x.conf.nonce))
+        return used
+
+
+@dataclass(frozen=True)
+class _Match:
+    key: str
+    invoice_id: int
+
+
+@dataclass
+class _Signed:
+    line: int
+    conf: Confirmation
+    signature: bytes
+    buyer: str
+    chain_id: int
+    contract: str
+    invoice_id: int | None = None
+
+    @classmethod
+    def from_record(cls, line: int, r: dict[str, Any]) -> _Signed:
+        conf = Confirmation(
+            to_checksum_address(r["supplier"]),
+            str(r["number"]),
+            to_checksum_address(r["currency"]),
+            int(r["amount"]),
+            int(r["due_date"]),
+            int(r["nonce"]),
+            int(r["deadline"]),
+        )
+        return cls(
+            line,
+            conf,
+            bytes.fromhex(str(r["signature"]).removeprefix("0x")),
+            to_checksum_address(r["buyer"]),
+            int(r["chain_id"]),
+            to_checksum_address(r["contract"]),
+        )
+
+
+def _signed_record(
+    domain: Domain, conf: Confirmation, signature: bytes, buyer: str, invoice_id: int | None, line: int | None
+) -> dict[str, Any]:
+    return {
+        "chain_id": domain.chain_id,
+        "contract": domain.contract,
+        "buyer": buyer,
+        "supplier": conf.supplier,
+        "number": conf.number,
+        "currency": conf.currency,
+        "amount": str(conf.amount),
+        "due_date": conf.due_date,
+        "nonce": str(conf.nonce),
+        "deadline": conf.deadline,
+        "signature": "0x" + signature.hex(),
+        "invoice_id": invoice_id,
+        "line": line,
+    }
+
+
+def _key(item: Any) -> str:
+    if isinstance(item, InvoiceRow):
+        return item.normalised
+    if isinstance(item, _Match):
+        return item.key
+    return f"{item.line}"
+
+
+def _who(ledger: Ledger, address: str) -> str:
+    return ledger.name_of(address) or address
+
+
+def _payable_key(supplier: str, normalised: str) -> str:
+    return f"{supplier.lower()}:{normalised}"
+
+
+def _issued_ids(receipt: Any, items: list[Any]) -> list[int]:
+    """The ids of a batch's invoices: its InvoiceIssued logs, in the order of the requests."""
+    return [
+        int(log["topics"][1].hex(), 16)
+        for log in receipt["logs"]
+        if log["topics"] and "0x" + log["topics"][0].hex().removeprefix("0x") == _ISSUED_TOPIC
+    ]
+
+
+def _differences(log: IssuedLog, row: InvoiceRow, ledger: Ledger) -> str | None:
+    """How an invoice already on chain differs from the row that names its number (a
+    re-run of the same file: none). The chain keeps its terms; the row is not sent."""
+    out = []
+    if log.buyer != row.party:
+        out.append(f"issued to {ledger.name_of(log.buyer) or log.buyer}")
+    if log.currency.lower() != row.currency.address.lower() or log.amount != row.units:
+        have = ledger.deployment.currency_by_address(log.currency)
+        shown = amount_text(log.amount, have.decimals) if have else f"{log.amount} minor units"
+        out.append(f"amount {shown} {have.symbol if have else log.currency} on chain")
+    if log.due_ts != row.due_ts:
+        out.append(f"due {date_text(log.due_ts)} on chain")
+    return ("the file differs: " + "; ".join(out)) if out else None
+
+
+def _mismatch(row: InvoiceRow, state: ChainInvoice, ledger: Ledger) -> str | None:
+    """How an invoice on chain differs from the approved payable, None if it does not."""
+    out = []
+    if state.currency.lower() != row.currency.address.lower():
+        have = ledger.deployment.currency_by_address(state.currency)
+        out.append(f"currency {have.symbol if have else state.currency} on chain, {row.currency.symbol} approved")
+    elif state.amount != row.units:
+        d = row.currency.decimals
+        out.append(f"amount {amount_text(state.amount, d)} on chain, {amount_text(row.units, d)} approved")
+    if state.due_ts != row.due_ts:
+        out.append(f"due {date_text(state.due_ts)} on chain, {row.due.isoformat()} approved")
+    return "; ".join(out) or None
+
+
+def _row_text(staging: Staging, line: int) -> str:
+    found = staging.db.execute("SELECT row FROM rows WHERE line = ?", (line,)).fetchone()
+    return str(found[0]) if found else '[""]'
+
+
+def _merge(rows: Iterator[dict[str, Any]], bad: Iterator[RowError]) -> Iterator[dict[str, Any]]:
+    """Staged rows and bad rows, in line order."""
+    pending_bad = next(bad, None)
+    for row in rows:
+        while pending_bad is not None and pending_bad.line < row["line"]:
+            yield {"line": pending_bad.line, "status": "bad", "note": pending_bad.reason}
+            pending_bad = next(bad, None)
+        yield row
+    while pending_bad is not None:
+        yield {"line": pending_bad.line, "status": "bad", "note": pending_bad.reason}
+        pending_bad = next(bad, None)
+
+
+__all__ = ["BadRows", "Intake", "RunResult", "TransactionReverted"]
