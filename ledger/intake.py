@@ -44,6 +44,7 @@ from ledger.intake_files import (
     Staging,
     chunks,
     parse_rows,
+    text_lines,
     write_result,
 )
 from ledger.invoice_numbers import normalise_invoice_number
@@ -112,6 +113,13 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
     txs: list[str] = field(default_factory=list)
     result_file: str | None = None
+
+    def bad_row(self, error: RowError, staging: Staging) -> None:
+        """Count a bad row, keep it for the result file, and the first ones to show."""
+        self.bad_count += 1
+        if len(self.bad) < SHOWN_ERRORS:
+            self.bad.append(error)
+        staging.add_bad(error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -250,9 +258,7 @@ class Intake:
                 item = RowError(
                     item.line, f"invoice number {item.number!r} repeats line {earlier} (same number once normalised)"
                 )
-            run.bad_count += 1
-            if len(run.bad) < SHOWN_ERRORS * 4:
-                run.bad.append(item)
+            run.bad_row(item, staging)
 
     def _check_issue(self, row: InvoiceRow, supplier: str, now: int, max_tenor: int) -> InvoiceRow | RowError:
         """The contract's rules on one row, checked before anything is sent."""
@@ -330,16 +336,10 @@ class Intake:
                     staging.set(_key(item), "failed", getattr(item, "invoice_id", None), tx, block, why)
 
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
-        if result is None:
-            return
-        bad = iter(sorted(run.bad, key=lambda e: e.line))
-        rows = (
-            {"line": r["line"], "number": json.loads(_row_text(staging, r["line"]))[0] if r else "", **r}
-            for r in staging.rows()
-        )
-        merged = _merge(rows, bad)
-        write_result(result, merged, RESULT_COLUMNS)
-        run.result_file = str(result)
+        """The result file: every row of the file in line order, bad ones too."""
+        if result is not None:
+            write_result(result, staging.rows(), RESULT_COLUMNS)
+            run.result_file = str(result)
 
     # -- approve -----------------------------------------------------------------------
     def approve(
@@ -357,9 +357,7 @@ class Intake:
                     if earlier is None:
                         continue
                     item = RowError(item.line, f"{item.number!r} of this supplier repeats line {earlier}")
-                run.bad_count += 1
-                if len(run.bad) < SHOWN_ERRORS * 4:
-                    run.bad.append(item)
+                run.bad_row(item, staging)
             if run.bad_count and not skip_bad:
                 self._write(result, staging, run)
                 raise BadRows(path, run.bad, run.bad_count, "nothing was confirmed (fix them, or --skip-bad)")
@@ -501,7 +499,7 @@ class Intake:
         domain = self.domain()
         run = RunResult(path)
         with Staging(self.ledger.settings.home) as staging:
-            signed = list(self._read_signed(path, domain, run))
+            signed = list(self._read_signed(path, domain, run, staging))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
             now = self.ledger.chain_time()
@@ -556,27 +554,26 @@ class Intake:
             self._write(result, staging, run)
         return run
 
-    def _read_signed(self, path: Path, domain: Domain, run: RunResult) -> Iterator[_Signed]:
-        try:
-            handle = path.open(encoding="utf-8-sig")
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        with handle:
-            for line, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    s = _Signed.from_record(line, json.loads(text))
-                except (ValueError, KeyError, TypeError) as exc:
-                    run.bad.append(RowError(line, f"is not a signed confirmation ({exc})"))
-                    run.bad_count += 1
-                    continue
-                if (s.chain_id, s.contract.lower()) != (domain.chain_id, domain.contract.lower()):
-                    raise InputError(
-                        f"{path} line {line} was signed for chain {s.chain_id}, contract {s.contract}; this deployment "
-                        f"is chain {domain.chain_id}, contract {domain.contract}: nothing was sent"
-                    )
-                yield s
+    def _read_signed(self, path: Path, domain: Domain, run: RunResult, staging: Staging) -> Iterator[_Signed]:
+        """The signed confirmations of ``path`` (JSON Lines), each checked for this deployment."""
+        seen = False
+        for line, text in text_lines(path):
+            if not text.strip():
+                continue
+            seen = True
+            try:
+                s = _Signed.from_record(line, json.loads(text))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                run.bad_row(RowError(line, f"is not a signed confirmation ({exc})"), staging)
+                continue
+            if (s.chain_id, s.contract.lower()) != (domain.chain_id, domain.contract.lower()):
+                raise InputError(
+                    f"{path} line {line} was signed for chain {s.chain_id}, contract {s.contract}; this deployment "
+                    f"is chain {domain.chain_id}, contract {domain.contract}: nothing was sent"
+                )
+            yield s
+        if not seen:
+            raise InputError(f"{path} holds no signed confirmation; make one with `scf invoice sign-confirmation`")
 
     def _ids_of(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
@@ -737,24 +734,6 @@ def _mismatch(row: InvoiceRow, state: ChainInvoice, ledger: Ledger) -> str | Non
     if state.due_ts != row.due_ts:
         out.append(f"due {date_text(state.due_ts)} on chain, {row.due.isoformat()} approved")
     return "; ".join(out) or None
-
-
-def _row_text(staging: Staging, line: int) -> str:
-    found = staging.db.execute("SELECT row FROM rows WHERE line = ?", (line,)).fetchone()
-    return str(found[0]) if found else '[""]'
-
-
-def _merge(rows: Iterator[dict[str, Any]], bad: Iterator[RowError]) -> Iterator[dict[str, Any]]:
-    """Staged rows and bad rows, in line order."""
-    pending_bad = next(bad, None)
-    for row in rows:
-        while pending_bad is not None and pending_bad.line < row["line"]:
-            yield {"line": pending_bad.line, "status": "bad", "note": pending_bad.reason}
-            pending_bad = next(bad, None)
-        yield row
-    while pending_bad is not None:
-        yield {"line": pending_bad.line, "status": "bad", "note": pending_bad.reason}
-        pending_bad = next(bad, None)
 
 
 __all__ = ["BadRows", "Intake", "RunResult", "TransactionReverted"]

@@ -76,7 +76,7 @@ def is_json_lines(path: Path) -> bool:
     return path.suffix.lower() in (".jsonl", ".ndjson")
 
 
-def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """The file's lines as text with their numbers (from 1): UTF-8, a BOM dropped."""
     try:
         handle = path.open("rb")
@@ -136,7 +136,7 @@ def read_records(
 def _csv_records(
     path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]
 ) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    lines = _text_lines(path)
+    lines = text_lines(path)
     position = {"line": 0}
 
     def text() -> Iterator[str]:
@@ -166,7 +166,7 @@ def _json_records(
     path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]
 ) -> Iterator[tuple[int, dict[str, str] | RowError]]:
     required, optional = columns
-    for line, text in _text_lines(path):
+    for line, text in text_lines(path):
         if not text.strip():
             continue
         try:
@@ -272,8 +272,9 @@ class Staging:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(
-            "CREATE TABLE rows (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, row TEXT NOT NULL, "
-            "status TEXT NOT NULL DEFAULT 'pending', invoice_id INTEGER, tx_hash TEXT, block INTEGER, note TEXT)"
+            "CREATE TABLE rows (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, number TEXT NOT NULL, "
+            "row TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', invoice_id INTEGER, tx_hash TEXT, "
+            "block INTEGER, note TEXT)"
         )
 
     def close(self) -> None:
@@ -289,7 +290,9 @@ class Staging:
     def add(self, key: str, row: InvoiceRow) -> int | None:
         """Stage ``row``; returns the line of an earlier row with the same key (then nothing is staged)."""
         try:
-            self.db.execute("INSERT INTO rows (line, key, row) VALUES (?, ?, ?)", (row.line, key, _dump(row)))
+            self.db.execute(
+                "INSERT INTO rows (line, key, number, row) VALUES (?, ?, ?, ?)", (row.line, key, row.number, _dump(row))
+            )
         except sqlite3.IntegrityError:
             found = self.db.execute("SELECT line FROM rows WHERE key = ?", (key,)).fetchone()
             return int(found[0])
@@ -314,6 +317,13 @@ class Staging:
         )
         return int(found[0])
 
+    def add_bad(self, error: RowError, number: str = "") -> None:
+        """Keep a bad row for the result file (status ``bad``); it is never sent."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO rows (line, key, number, row, status, note) VALUES (?, ?, ?, 'null', 'bad', ?)",
+            (error.line, f"bad:{error.line}", number, error.reason),
+        )
+
     def get(self, key: str, deployment: Deployment) -> InvoiceRow | None:
         """The staged row with ``key``, or None."""
         found = self.db.execute("SELECT line, row FROM rows WHERE key = ?", (key,)).fetchone()
@@ -324,12 +334,14 @@ class Staging:
         columns and, with ``deployment``, the row itself as ``row`` (an InvoiceRow)."""
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
         cursor = self.db.execute(
-            f"SELECT line, key, row, status, invoice_id, tx_hash, block, note FROM rows {where} ORDER BY line", params
+            f"SELECT line, key, number, row, status, invoice_id, tx_hash, block, note FROM rows {where} ORDER BY line",
+            params,
         )
-        for line, key, row, st, invoice_id, tx_hash, block, note in cursor:
-            out = {"line": line, "key": key, "status": st, "invoice_id": invoice_id, "tx_hash": tx_hash}
+        for line, key, number, row, st, invoice_id, tx_hash, block, note in cursor:
+            out = {"line": line, "key": key, "number": number, "status": st, "invoice_id": invoice_id}
+            out["tx_hash"] = tx_hash
             out.update({"block": block, "note": note})
-            if deployment is not None:
+            if deployment is not None and row != "null":
                 out["row"] = _load(row, deployment, line)
             yield out
 

@@ -15,7 +15,10 @@ transitions of contract v4 (when things go wrong): dispute, withdrawDispute,
 proposeExtension, acceptExtension, a credit note the reserve absorbs and one
 the seller pays the financier for, declareDefault, writeOff, buyBack (drawn on
 the seller's allowance), a recovery after a buy-back (all to the seller) and
-after a write-off, setGracePeriod; and the deployments (the libraries included).
+after a write-off, setGracePeriod; then the intake of contract v5: issueBatch of
+100 invoices, confirmBatch of 100 and confirmWithSignatures of 100 (each with
+its gas per invoice), one signed confirmation; and the deployments (the
+libraries included).
 Run: .venv/bin/python scripts/gas.py
 """
 
@@ -28,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from web3.logs import DISCARD  # noqa: E402
 
 from ledger.config import load_settings  # noqa: E402
 from ledger.evm.accounts import DEV_NAMES, dev_account  # noqa: E402
@@ -124,6 +129,40 @@ def _remedies(ledger: Ledger, acct: object, due: dt.date) -> None:
     print(f"gas_set_grace_period={gas(f.setGracePeriod(3 * 86_400), 'operator')}")
 
 
+def _intake(ledger: Ledger, acct: object, due: dt.date, n: int = 100) -> None:
+    """Gas of contract v5's batches: n invoices issued, confirmed, signed and confirmed."""
+    from ledger.business_time import business_date, due_timestamp
+    from ledger.evm.confirmations import Confirmation, Domain, sign
+
+    a = acct  # type: ignore[assignment]
+    f = ledger.invoices.functions
+    buyer, currency = a("buyer").address, ledger.deployment.currency("HKD").address  # type: ignore[operator]
+    # The remedies above moved the chain's clock past `due`.
+    due_ts = due_timestamp(max(due, business_date(ledger.chain_time()) + dt.timedelta(days=60)))
+
+    def batch(prefix: str) -> list[int]:
+        requests = [(buyer, f"{prefix}-{i}", 100_000 + i, currency, due_ts, b"\0" * 32) for i in range(n)]
+        receipt = ledger.sender.transact(f.issueBatch(requests), a("supplier"))  # type: ignore[operator]
+        first = ledger.invoices.events.InvoiceIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["invoiceId"]
+        if prefix == "BATCH":
+            print(f"gas_issue_batch_{n}={receipt['gasUsed']} ({receipt['gasUsed'] // n} per invoice)")
+        return list(range(first, first + n))
+
+    ids = batch("BATCH")
+    receipt = ledger.sender.transact(f.confirmBatch(ids), a("buyer"))  # type: ignore[operator]
+    print(f"gas_confirm_batch_{n}={receipt['gasUsed']} ({receipt['gasUsed'] // n} per invoice)")
+    batch("SIGNED")
+    domain = Domain(ledger.sender.chain_id, ledger.invoices.address)
+    deadline = ledger.chain_time() + 86_400
+    confs = [Confirmation(a("supplier").address, f"SIGNED-{i}", currency, 100_000 + i, due_ts, i, deadline)  # type: ignore[operator]
+             for i in range(n)]  # fmt: skip
+    signed = [c.signed(sign(a("buyer"), domain, c)) for c in confs]  # type: ignore[operator]
+    one = ledger.sender.transact(f.confirmWithSignatures(signed[:1]), a("financier"))  # type: ignore[operator]
+    print(f"gas_confirm_signed_1={one['gasUsed']}")
+    receipt = ledger.sender.transact(f.confirmWithSignatures(signed[1:n]), a("financier"))  # type: ignore[operator]
+    print(f"gas_confirm_signed_{n - 1}={receipt['gasUsed']} ({receipt['gasUsed'] // (n - 1)} per invoice)")
+
+
 def main() -> None:
     acct = lambda name: dev_account(DEV_NAMES.index(name))  # noqa: E731
     with tempfile.TemporaryDirectory() as home:
@@ -165,6 +204,7 @@ def main() -> None:
             print(f"gas_issue_first_of_supplier={first['gas_used']}")
             _multi_tier(ledger, acct, due)
             _remedies(ledger, acct, due)
+            _intake(ledger, acct, due)
             for name, contract in deployment.contracts.items():
                 receipt = w3.eth.get_transaction_receipt(contract.tx_hash)
                 print(f"gas_deploy_{name.split(':')[0]}={receipt['gasUsed']}")
