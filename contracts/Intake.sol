@@ -24,7 +24,7 @@ library Intake {
 
     /// @notice The EIP-712 type a buyer signs (see {IInvoiceToken-SignedConfirmation}).
     bytes32 internal constant CONFIRMATION_TYPEHASH = keccak256(
-        "Confirmation(address supplier,string number,address currency,uint256 amount,uint64 dueDate,uint256 nonce,uint256 deadline)"
+        "Confirmation(address buyer,address supplier,string number,address currency,uint256 amount,uint64 dueDate,uint256 nonce,uint256 deadline)"
     );
 
     /// @notice {IInvoiceToken-issue} up to the mint: checks the caller, the buyer and the
@@ -92,7 +92,10 @@ library Intake {
             if (s.currencyById[r.currencyId] != c.currency || r.amount != c.amount || r.dueDate != c.dueDate) {
                 revert IInvoiceToken.ConfirmationTermsChanged(invoiceId, c.currency, c.amount, c.dueDate);
             }
+            // The buyer signs as itself: one key that owns several ERC-1271 wallets cannot
+            // have a signature meant for one wallet confirm another's debt.
             address buyer = registry.accountOf(r.buyerId);
+            if (c.buyer != buyer) revert IInvoiceToken.InvalidConfirmationSignature(invoiceId, buyer);
             _useNonce(s, buyer, c.nonce);
             bytes32 digest = MessageHashUtils.toTypedDataHash(domainSeparator, _structHash(c));
             // ECDSA for an account, ERC-1271 for a contract wallet (a static call: it cannot re-enter).
@@ -143,6 +146,7 @@ library Intake {
         return keccak256(
             abi.encode(
                 CONFIRMATION_TYPEHASH,
+                c.buyer,
                 c.supplier,
                 keccak256(bytes(c.number)),
                 c.currency,

@@ -433,7 +433,7 @@ class Intake:
         nonces = fresh_nonces()
         items = self._to_sign(buyer.address, list(dict.fromkeys(invoice_ids)), nonces, deadline)
         if payables is not None:
-            items += self._payables_to_sign(payables, nonces, deadline)
+            items += self._payables_to_sign(buyer.address, payables, nonces, deadline)
         if not items:
             raise InputError("nothing to sign: give invoice ids or --payables FILE")
         try:
@@ -470,12 +470,14 @@ class Intake:
             status = states[invoice_id].status
             if status != InvoiceStatus.ISSUED:
                 raise Refused(f"invoice {invoice_id} is {status_name(status)}, not Issued: nothing was signed")
-            conf = Confirmation(log.supplier, log.number, log.currency, log.amount, log.due_ts, next(nonces), deadline)
+            conf = Confirmation(
+                buyer, log.supplier, log.number, log.currency, log.amount, log.due_ts, next(nonces), deadline
+            )
             items.append((conf, invoice_id, None))
         return items
 
     def _payables_to_sign(
-        self, payables: Path, nonces: Iterator[int], deadline: int
+        self, buyer: str, payables: Path, nonces: Iterator[int], deadline: int
     ) -> list[tuple[Confirmation, int | None, int | None]]:
         """Confirmations of every row of an approved-payables file, as the buyer's file has them."""
         items: list[tuple[Confirmation, int | None, int | None]] = []
@@ -485,7 +487,7 @@ class Intake:
                 bad.append(row)
                 continue
             conf = Confirmation(
-                row.party, row.number, row.currency.address, row.units, row.due_ts, next(nonces), deadline
+                buyer, row.party, row.number, row.currency.address, row.units, row.due_ts, next(nonces), deadline
             )
             items.append((conf, None, row.line))
         if bad:
@@ -502,57 +504,52 @@ class Intake:
             signed = list(self._read_signed(path, domain, run, staging))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
-            now = self.ledger.chain_time()
-            keys = {(s.conf.supplier, normalise_invoice_number(s.conf.number)) for s in signed}
-            ids = self._ids_of(keys)
-            states = self.invoice_states({i for i in ids.values() if i})
-            ready: list[_Signed] = []
             for s in signed:
-                invoice_id = ids.get((s.conf.supplier, normalise_invoice_number(s.conf.number)))
-                row = InvoiceRow(
-                    s.line,
-                    s.conf.number,
-                    normalise_invoice_number(s.conf.number),
-                    s.conf.supplier,
-                    s.conf.amount,
-                    self.ledger.deployment.currency_by_address(s.conf.currency)
-                    or next(iter(self.ledger.deployment.currencies.values())),
-                    business_date(s.conf.due_date),
-                    s.conf.due_date,
-                )
-                key = f"{s.line}"
-                if staging.add(key, row) is not None:
-                    continue
-                why = self._unusable(s, invoice_id, states.get(invoice_id or 0), now)
-                if why:
-                    staging.set(key, "skipped", invoice_id, note=why)
-                else:
-                    s.invoice_id = invoice_id
-                    ready.append(s)
-            used = self._used_nonces(ready)
-            for s in list(ready):
-                if (s.buyer, s.conf.nonce) in used:
-                    staging.set(f"{s.line}", "skipped", s.invoice_id, note=f"nonce {s.conf.nonce} was used or revoked")
-                    ready.remove(s)
-            if ready:
-                fn = self.ledger.invoices.functions.confirmWithSignatures
+                staging.add(f"{s.line}", s.row(self.ledger.deployment))
+            todo = signed
+            fn = self.ledger.invoices.functions.confirmWithSignatures
+            # Twice at most: a batch that failed because someone submitted one of its
+            # signatures first (all or none) is checked again and the rest resent.
+            for _attempt in range(2):
+                ready = self._usable(todo, staging)
+                if not ready:
+                    break
                 size, gas_each = self._batch_size(
                     lambda b: fn([x.conf.signed(x.signature) for x in b]), ready[:SAMPLE], relayer.address, None
                 )
                 batches = [(fn([x.conf.signed(x.signature) for x in b]), b) for b in chunks(ready, size)]
                 self._send(
-                    relayer,
-                    batches,
-                    gas_each,
-                    staging,
-                    run,
-                    "confirmed",
-                    lambda _r, items: [x.invoice_id for x in items],
+                    relayer, batches, gas_each, staging, run, "confirmed", lambda _r, xs: [x.invoice_id for x in xs]
                 )
+                failed = {r["line"] for r in staging.rows("failed")}
+                todo = [s for s in ready if s.line in failed]
             run.rows = len(signed)
             run.counts = staging.counts()
             self._write(result, staging, run)
         return run
+
+    def _usable(self, signed: list[_Signed], staging: Staging) -> list[_Signed]:
+        """Those of ``signed`` that can still confirm their invoice now; the rest are marked
+        skipped with why (expired, unknown or changed invoice, not Issued, not the
+        buyer's signature, nonce used or revoked)."""
+        now = self.ledger.chain_time()
+        ids = self._ids_of({(s.conf.supplier, normalise_invoice_number(s.conf.number)) for s in signed})
+        states = self.invoice_states({i for i in ids.values() if i})
+        ready: list[_Signed] = []
+        for s in signed:
+            invoice_id = ids.get((s.conf.supplier, normalise_invoice_number(s.conf.number)))
+            why = self._unusable(s, invoice_id, states.get(invoice_id or 0), now)
+            if why:
+                staging.set(f"{s.line}", "skipped", invoice_id, note=why)
+            else:
+                s.invoice_id = invoice_id
+                ready.append(s)
+        used = self._used_nonces(ready)
+        for s in list(ready):
+            if (s.buyer, s.conf.nonce) in used:
+                staging.set(f"{s.line}", "skipped", s.invoice_id, note=f"nonce {s.conf.nonce} was used or revoked")
+                ready.remove(s)
+        return ready
 
     def _read_signed(self, path: Path, domain: Domain, run: RunResult, staging: Staging) -> Iterator[_Signed]:
         """The signed confirmations of ``path`` (JSON Lines), each checked for this deployment."""
@@ -641,9 +638,26 @@ class _Signed:
     contract: str
     invoice_id: int | None = None
 
+    def row(self, deployment: Any) -> InvoiceRow:
+        """As a staged row (for the result file)."""
+        currency = deployment.currency_by_address(self.conf.currency) or next(iter(deployment.currencies.values()))
+        normalised = normalise_invoice_number(self.conf.number)
+        due = business_date(self.conf.due_date)
+        return InvoiceRow(
+            self.line,
+            self.conf.number,
+            normalised,
+            self.conf.supplier,
+            self.conf.amount,
+            currency,
+            due,
+            self.conf.due_date,
+        )
+
     @classmethod
     def from_record(cls, line: int, r: dict[str, Any]) -> _Signed:
         conf = Confirmation(
+            to_checksum_address(r["buyer"]),
             to_checksum_address(r["supplier"]),
             str(r["number"]),
             to_checksum_address(r["currency"]),
@@ -656,7 +670,7 @@ class _Signed:
             line,
             conf,
             bytes.fromhex(str(r["signature"]).removeprefix("0x")),
-            to_checksum_address(r["buyer"]),
+            conf.buyer,
             int(r["chain_id"]),
             to_checksum_address(r["contract"]),
         )

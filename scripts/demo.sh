@@ -236,6 +236,34 @@ run verify
 run report defaults
 run report disputes
 
+step "ERP intake: a supplier's export issued in batches, the buyer's approved payables, signed confirmations"
+DUE9="$(day 120)"
+EXPORT="$SCF_HOME/ssp-export.csv"
+{ echo "number,buyer,amount,currency,due_date"
+  for i in 1 2 3 4 5 6 7 8; do echo "SSP-9010$i,Tsuen Wan Electronics Ltd,$((i * 1000 + 250)).00,HKD,$DUE9"; done
+  echo "SSP-90103,Tsuen Wan Electronics Ltd,500.00,HKD,$DUE9"
+  echo "SSP-90109,Harbour Trade Finance Ltd,12.5O,HKD,2020-01-01"; } > "$EXPORT"
+# The whole file is checked first: every bad row is named, and nothing is sent.
+refused invoice import "$EXPORT" --as supplier2
+sed -i '$d' "$EXPORT"; sed -i '$d' "$EXPORT"
+run invoice import "$EXPORT" --as supplier2 --result "$SCF_HOME/ssp-export-result.csv"
+# Run again (as after an interruption): what is on chain already is not sent twice.
+run invoice import "$EXPORT" --as supplier2
+PAYABLES="$SCF_HOME/approved-payables.csv"
+{ echo "supplier,number,amount,due_date"
+  for i in 1 2 3; do echo "Sham Shui Po Textiles Ltd,ssp 9010$i,$((i * 1000 + 250)).00,$DUE9"; done
+  echo "Sham Shui Po Textiles Ltd,SSP-90104,4200.00,$DUE9"
+  echo "Sham Shui Po Textiles Ltd,SSP-90199,100.00,$DUE9"; } > "$PAYABLES"
+# The buyer confirms only what matches its approved payables exactly, and reports the rest.
+run invoice approve "$PAYABLES" --as buyer
+# The buyer's treasury signs the rest offline (EIP-712, no gas); anyone submits the signatures.
+{ echo "supplier,number,amount,due_date"
+  for i in 5 6 7 8; do echo "Sham Shui Po Textiles Ltd,SSP-9010$i,$((i * 1000 + 250)).00,$DUE9"; done; } > "$PAYABLES"
+run invoice sign-confirmation --payables "$PAYABLES" --as buyer --out "$SCF_HOME/signed.jsonl"
+run invoice confirm --signatures "$SCF_HOME/signed.jsonl" --as operator
+run invoice list --supplier "Sham Shui Po Textiles Ltd"
+run verify
+
 step "Reports"
 run report exposure --by buyer --policy examples/policy.toml
 run report aging

@@ -154,7 +154,7 @@ def _intake(ledger: Ledger, acct: object, due: dt.date, n: int = 100) -> None:
     batch("SIGNED")
     domain = Domain(ledger.sender.chain_id, ledger.invoices.address)
     deadline = ledger.chain_time() + 86_400
-    confs = [Confirmation(a("supplier").address, f"SIGNED-{i}", currency, 100_000 + i, due_ts, i, deadline)  # type: ignore[operator]
+    confs = [Confirmation(buyer, a("supplier").address, f"SIGNED-{i}", currency, 100_000 + i, due_ts, i, deadline)  # type: ignore[operator]
              for i in range(n)]  # fmt: skip
     signed = [c.signed(sign(a("buyer"), domain, c)) for c in confs]  # type: ignore[operator]
     one = ledger.sender.transact(f.confirmWithSignatures(signed[:1]), a("financier"))  # type: ignore[operator]

@@ -33,8 +33,8 @@ pragma solidity ^0.8.24;
 /// are kept as they are: such a number is a different invoice, so those who
 /// match invoices should compare the normalised form, which shows them.
 ///
-/// Pause stops every state change, repayment included (it is the emergency
-/// brake); suspension and KYC expiry stop new business (issuing, confirming,
+/// Pause stops every state change but the revocation of a buyer's signed
+/// confirmations, repayment included (it is the emergency brake); suspension and KYC expiry stop new business (issuing, confirming,
 /// listing, financing, splitting, transferring, extending) but never the
 /// enforcement or settlement of existing terms: a buyer's repayment, raising or
 /// withdrawing a dispute, a credit note, declaring a default, a write-off or a
@@ -175,13 +175,16 @@ interface IInvoiceToken {
     }
 
     /// @notice A buyer's EIP-712 signed confirmation of a supplier's invoice, as its own
-    /// payables ledger knows it: the supplier's invoice number (any spelling that
-    /// normalises the same), currency, face amount and due date. It confirms the invoice
-    /// only while all of them still match it. The signed type is
-    /// `Confirmation(address supplier,string number,address currency,uint256 amount,uint64 dueDate,uint256 nonce,uint256 deadline)`
+    /// payables ledger knows it: the buyer itself, the supplier's invoice number (any
+    /// spelling that normalises the same), currency, face amount and due date. It confirms
+    /// the invoice only while all of them still match it. The signed type is
+    /// `Confirmation(address buyer,address supplier,string number,address currency,uint256 amount,uint64 dueDate,uint256 nonce,uint256 deadline)`
     /// under this contract's EIP-712 domain (name "SCF Invoice Receivable", version "5", the
     /// chain id and this contract), see {eip712Domain}.
     struct SignedConfirmation {
+        /// @notice The invoice's buyer, who signs (an account, or an ERC-1271 wallet: naming it
+        /// keeps a key that owns several wallets from confirming for the wrong one).
+        address buyer;
         address supplier;
         string number;
         address currency;
@@ -469,7 +472,8 @@ interface IInvoiceToken {
     function confirmWithSignatures(SignedConfirmation[] calldata confirmations) external;
 
     /// @notice Revoke the caller's unused confirmation nonces in bitmap word `word` (the bits
-    /// of `mask`), voiding signatures given but not yet submitted.
+    /// of `mask`), voiding signatures given but not yet submitted. Taking consent back is
+    /// always allowed: also while paused, suspended or with KYC lapsed.
     function revokeConfirmationNonces(uint256 word, uint256 mask) external;
 
     /// @notice Bitmap word `word` of `buyer`'s used or revoked confirmation nonces.

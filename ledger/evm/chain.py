@@ -195,6 +195,22 @@ RULES: dict[str, str] = {
         "a financing of invoice {invoiceId} with recourse must give the seller at least the network's grace "
         "period of {minimum} (asked {gracePeriod}); give a longer --grace-days"
     ),
+    "EmptyBatch": "the batch holds no item; give at least one",
+    "ConfirmationExpired": (
+        "the signed confirmation of {number} by {supplier} expired at {deadline} (now {nowTimestamp}); "
+        "ask the buyer to sign it again"
+    ),
+    "UnknownInvoiceNumber": "{supplier} has issued no invoice numbered {number} (in any spelling)",
+    "ConfirmationTermsChanged": (
+        "invoice {invoiceId} no longer matches the signed confirmation ({amount} in {currency}, due {dueDate}); "
+        "the buyer must sign the invoice as it is"
+    ),
+    "ConfirmationNonceUsed": (
+        "nonce {nonce} of {buyer} was used or revoked: this signed confirmation was submitted already or withdrawn"
+    ),
+    "InvalidConfirmationSignature": (
+        "the signature is not that of {buyer}, the buyer of invoice {invoiceId}, for this chain and contract"
+    ),
 }
 
 _TIME_FIELDS = {

@@ -2,7 +2,7 @@
 ``IInvoiceToken.SignedConfirmation``, submitted by anyone with
 ``confirmWithSignatures``).
 
-The buyer signs the invoice as its own payables ledger knows it (supplier,
+The buyer signs the invoice as its own payables ledger knows it (itself, supplier,
 invoice number, currency, face amount in minor units, due date as the unix
 time on chain) with a nonce and a deadline, under the token's EIP-712 domain
 (name, version, chain id, contract; ERC-5267's ``eip712Domain()`` answers
@@ -33,13 +33,14 @@ DOMAIN_NAME = "SCF Invoice Receivable"
 DOMAIN_VERSION = "5"
 #: The signed type, exactly as ``Intake.CONFIRMATION_TYPEHASH`` spells it.
 CONFIRMATION_TYPE = (
-    "Confirmation(address supplier,string number,address currency,uint256 amount,"
+    "Confirmation(address buyer,address supplier,string number,address currency,uint256 amount,"
     "uint64 dueDate,uint256 nonce,uint256 deadline)"
 )
 CONFIRMATION_TYPEHASH = keccak(text=CONFIRMATION_TYPE)
 #: The same type as ``eth_account``'s typed-data ``types`` (for wallets that sign typed data).
 CONFIRMATION_TYPES = {
     "Confirmation": [
+        {"name": "buyer", "type": "address"},
         {"name": "supplier", "type": "address"},
         {"name": "number", "type": "string"},
         {"name": "currency", "type": "address"},
@@ -88,8 +89,10 @@ class Domain:
 
 @dataclass(frozen=True)
 class Confirmation:
-    """What a buyer signs: amounts in minor units, ``due_date`` the unix time on chain."""
+    """What a buyer signs: amounts in minor units, ``due_date`` the unix time on chain.
+    ``buyer`` is the signer's own address (its wallet's, for an ERC-1271 wallet)."""
 
+    buyer: str
     supplier: str
     number: str
     currency: str
@@ -101,9 +104,10 @@ class Confirmation:
     def struct_hash(self) -> bytes:
         return keccak(
             encode(
-                ["bytes32", "address", "bytes32", "address", "uint256", "uint64", "uint256", "uint256"],
+                ["bytes32", "address", "address", "bytes32", "address", "uint256", "uint64", "uint256", "uint256"],
                 [
                     CONFIRMATION_TYPEHASH,
+                    to_checksum_address(self.buyer),
                     to_checksum_address(self.supplier),
                     keccak(text=self.number),
                     to_checksum_address(self.currency),
@@ -122,6 +126,7 @@ class Confirmation:
     def message(self) -> dict[str, Any]:
         """As typed data's ``message``."""
         return {
+            "buyer": to_checksum_address(self.buyer),
             "supplier": to_checksum_address(self.supplier),
             "number": self.number,
             "currency": to_checksum_address(self.currency),
@@ -134,6 +139,7 @@ class Confirmation:
     def signed(self, signature: bytes) -> tuple[Any, ...]:
         """The contract's ``SignedConfirmation`` tuple."""
         return (
+            to_checksum_address(self.buyer),
             to_checksum_address(self.supplier),
             self.number,
             to_checksum_address(self.currency),
