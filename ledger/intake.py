@@ -528,6 +528,38 @@ class Intake:
             self._write(result, staging, run)
         return run
 
+    def revoke_signatures(self, buyer: LocalAccount, path: Path) -> dict[str, Any]:
+        """Void ``buyer``'s signed confirmations in ``path`` that were not submitted yet:
+        their nonces are revoked on chain, one transaction per bitmap word (256 nonces)."""
+        domain = self.domain()
+        run = RunResult(path)
+        with Staging(self.ledger.settings.home) as staging:
+            signed = list(self._read_signed(path, domain, run, staging))
+            if run.bad_count:
+                raise BadRows(path, run.bad, run.bad_count, "nothing was revoked")
+        mine = [s for s in signed if s.buyer == buyer.address]
+        if len(mine) != len(signed):
+            others = sorted({s.buyer for s in signed} - {buyer.address})
+            raise InputError(
+                f"{path} holds signatures of {', '.join(others)}, not only of {buyer.address}: "
+                "a buyer revokes only its own; nothing was revoked"
+            )
+        used = self._used_nonces(mine)
+        masks: dict[int, int] = {}
+        for s in mine:
+            if (s.buyer, s.conf.nonce) not in used:
+                masks[s.conf.nonce >> 8] = masks.get(s.conf.nonce >> 8, 0) | 1 << (s.conf.nonce & 0xFF)
+        fn = self.ledger.invoices.functions.revokeConfirmationNonces
+        receipts = [self.ledger.sender.transact(fn(word, mask), buyer) for word, mask in sorted(masks.items())]
+        revoked = sum(bin(mask).count("1") for mask in masks.values())
+        return {
+            "file": str(path),
+            "signatures": len(mine),
+            "revoked": revoked,
+            "already_used": len(mine) - revoked,
+            "transactions": [Web3.to_hex(r["transactionHash"]) for r in receipts],
+        }
+
     def _usable(self, signed: list[_Signed], staging: Staging) -> list[_Signed]:
         """Those of ``signed`` that can still confirm their invoice now; the rest are marked
         skipped with why (expired, unknown or changed invoice, not Issued, not the

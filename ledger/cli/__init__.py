@@ -40,7 +40,12 @@ from ledger.cli.deploy import compile_cmd, deploy
 from ledger.cli.events import events_cmd
 from ledger.cli.finance import finance
 from ledger.cli.index import db, index
-from ledger.cli.intake import invoice_approve, invoice_import, invoice_sign_confirmation
+from ledger.cli.intake import (
+    invoice_approve,
+    invoice_import,
+    invoice_revoke_signatures,
+    invoice_sign_confirmation,
+)
 from ledger.cli.invoice import invoice, invoice_withdraw
 from ledger.cli.network import pause_cmd, unpause_cmd
 from ledger.cli.node import node
@@ -91,6 +96,7 @@ invoice.add_command(invoice_withdraw, "withdraw-offer")  # the name users looked
 invoice.add_command(invoice_import)
 invoice.add_command(invoice_approve)
 invoice.add_command(invoice_sign_confirmation)
+invoice.add_command(invoice_revoke_signatures)
 participant.add_command(participant_list)
 for command in (
     status_cmd,

@@ -478,7 +478,13 @@ def sync_option(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, sync_after: bool | None = None, **kwargs: Any) -> Any:
-        result = f(*args, **kwargs)
+        try:
+            result = f(*args, **kwargs)
+        except click.exceptions.Exit:
+            # A bulk command ends with exit 1 when one of its batches failed: the
+            # others were mined, and are indexed all the same.
+            after_change(click.get_current_context(), sync_after)
+            raise
         after_change(click.get_current_context(), sync_after)
         return result
 

@@ -187,3 +187,30 @@ def confirm_signed(ctx: click.Context, signatures: Path, result: Path | None, as
     emit(ctx, run.as_dict(), _summary(run, {"confirmed": "confirmed", "skipped": "skipped", "failed": "failed"}))
     if run.counts.get("failed"):
         ctx.exit(1)
+
+
+@click.command("revoke-signatures")
+@click.argument("signatures", type=_FILE, metavar="FILE")
+@as_option("buyer")
+@sync_option
+@json_option
+@click.pass_context
+def invoice_revoke_signatures(ctx: click.Context, signatures: Path, as_name: str) -> None:
+    """Void the signed confirmations in FILE that were not submitted yet, as
+    their buyer --as: their nonces are revoked on chain, so nobody can submit
+    them any more (those already used are left as they are).
+
+    Example:
+
+    \b
+        scf invoice revoke-signatures signed.jsonl --as buyer
+    """
+    with _intake(ctx) as intake:
+        account = signer(ctx, as_name, intake.ledger.sender.chain_id)
+        result = intake.revoke_signatures(account, signatures)
+    emit(
+        ctx,
+        result,
+        f"revoked {result['revoked']} of {result['signatures']} signed confirmations "
+        f"({result['already_used']} already used)",
+    )
