@@ -18,6 +18,7 @@ rows are reported as failed (a re-run sends them again).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,10 @@ LOG_RANGE = 100_000
 SHOWN_ERRORS = 50
 _ISSUED_TOPIC = "0x" + keccak(text="InvoiceIssued(uint256,address,address,string,address,uint256,uint64,bytes32)").hex()
 _ISSUED_DATA = ["string", "address", "uint256", "uint64", "bytes32"]
+#: The outcomes of a row, per command (a result file's ``status``; ``--json`` counts each).
+IMPORT_STATUSES = ("issued", "already issued", "bad", "failed")
+APPROVE_STATUSES = ("confirmed", "already confirmed", "mismatch", "unknown", "disputed", "cancelled", "bad", "failed")
+SUBMIT_STATUSES = ("confirmed", "skipped", "bad", "failed")
 #: The columns of a result file.
 RESULT_COLUMNS = ("line", "number", "status", "invoice_id", "tx_hash", "block", "note")
 
@@ -111,6 +116,8 @@ class RunResult:
     bad: list[RowError] = field(default_factory=list)
     bad_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    #: The outcomes a row of this command can have (each counted, 0 when none).
+    statuses: tuple[str, ...] = ()
     txs: list[str] = field(default_factory=list)
     result_file: str | None = None
 
@@ -125,8 +132,7 @@ class RunResult:
         return {
             "file": str(self.path),
             "rows": self.rows,
-            "bad": self.bad_count,
-            **self.counts,
+            **{status.replace(" ", "_"): self.counts.get(status, 0) for status in self.statuses},
             "transactions": len(self.txs),
             "result": self.result_file,
             "bad_rows": [{"line": e.line, "reason": e.reason} for e in self.bad[:SHOWN_ERRORS]],
@@ -223,8 +229,8 @@ class Intake:
     ) -> RunResult:
         """Issue every invoice of the export ``path`` that is not on chain yet."""
         self.ledger.require_role(supplier.address, "supplier", "issues invoices")
-        run = RunResult(path)
-        with Staging(self.ledger.settings.home) as staging:
+        run = RunResult(path, statuses=IMPORT_STATUSES)
+        with Staging() as staging:
             self._stage_export(supplier.address, path, staging, run)
             if run.bad_count and not skip_bad:
                 self._write(result, staging, run)
@@ -232,15 +238,42 @@ class Intake:
                     path, run.bad, run.bad_count, "nothing was sent (fix them, or --skip-bad to issue the rest)"
                 )
             self.progress("checking the chain", 0, None)
-            for log in self.issued_logs(supplier=supplier.address):
-                row = staging.get(log.normalised, self.ledger.deployment)
-                if row is not None:
-                    note = _differences(log, row, self.ledger)
-                    staging.set(log.normalised, "already issued", log.invoice_id, log.tx_hash, log.block, note)
+            self._await_pending(supplier.address)
+            self._mark_issued(supplier.address, staging)
             self._send_issues(supplier, staging, run, batch_size)
+            if staging.counts().get("failed"):
+                # A batch that lost a race (another run issued some of its numbers) failed
+                # whole: what is on chain now is reported as issued, the rest stays failed.
+                self._mark_issued(supplier.address, staging, only_failed=True)
             run.counts = staging.counts()
             self._write(result, staging, run)
         return run
+
+    def _mark_issued(self, supplier: str, staging: Staging, only_failed: bool = False) -> None:
+        """Marks the staged rows whose numbers ``supplier`` has issued on chain (already issued)."""
+        for log in self.issued_logs(supplier=supplier):
+            row = staging.get(log.normalised, self.ledger.deployment, "failed" if only_failed else None)
+            if row is not None:
+                note = _differences(log, row, self.ledger)
+                staging.set(log.normalised, "already issued", log.invoice_id, log.tx_hash, log.block, note)
+
+    def _await_pending(self, account: str) -> None:
+        """Waits until ``account`` has no transaction waiting to be mined (an earlier,
+        interrupted run's), so that what is on chain is all there will be: else a
+        re-run would send those rows again, and its batches fail as duplicates."""
+        eth, account = self.ledger.w3.eth, to_checksum_address(account)
+        waited = 0.0
+        while (pending := int(eth.get_transaction_count(account, "pending"))) > (
+            mined := int(eth.get_transaction_count(account, "latest"))
+        ):
+            if waited >= self.ledger.settings.tx_timeout:
+                raise ChainError(
+                    f"{pending - mined} earlier transactions of {_who(self.ledger, account)} are still waiting "
+                    f"to be mined after {waited:.0f} s; run the command again when they are"
+                )
+            self.progress(f"waiting for {pending - mined} earlier transactions", 0, None)
+            time.sleep(0.5)
+            waited += 0.5
 
     def _stage_export(self, supplier: str, path: Path, staging: Staging, run: RunResult) -> None:
         now = self.ledger.chain_time()
@@ -348,8 +381,8 @@ class Intake:
         """Confirm the invoices to ``buyer`` that match its approved-payables file
         exactly (supplier, number, currency, amount, due date); report the rest."""
         self.ledger.require_role(buyer.address, "buyer", "confirms invoices")
-        run = RunResult(path)
-        with Staging(self.ledger.settings.home) as staging:
+        run = RunResult(path, statuses=APPROVE_STATUSES)
+        with Staging() as staging:
             for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", self._context(path)):
                 run.rows += 1
                 if isinstance(item, InvoiceRow):
@@ -362,6 +395,7 @@ class Intake:
                 self._write(result, staging, run)
                 raise BadRows(path, run.bad, run.bad_count, "nothing was confirmed (fix them, or --skip-bad)")
             self.progress("matching", 0, None)
+            self._await_pending(buyer.address)
             matches = self._match(buyer.address, staging)
             if matches:
                 fn = self.ledger.invoices.functions.confirmBatch
@@ -499,8 +533,8 @@ class Intake:
         work (expired, used nonce, changed or unknown invoice, wrong signer) are
         reported and not sent; the rest go in batches."""
         domain = self.domain()
-        run = RunResult(path)
-        with Staging(self.ledger.settings.home) as staging:
+        run = RunResult(path, statuses=SUBMIT_STATUSES)
+        with Staging() as staging:
             signed = list(self._read_signed(path, domain, run, staging))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
@@ -533,7 +567,7 @@ class Intake:
         their nonces are revoked on chain, one transaction per bitmap word (256 nonces)."""
         domain = self.domain()
         run = RunResult(path)
-        with Staging(self.ledger.settings.home) as staging:
+        with Staging() as staging:
             signed = list(self._read_signed(path, domain, run, staging))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was revoked")

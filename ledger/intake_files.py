@@ -20,10 +20,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,17 +256,16 @@ def parse_rows(
 
 
 class Staging:
-    """The rows of one run in an SQLite file on disk (deleted on close): finds
-    duplicates and keeps each row's outcome, in memory flat in the number of rows.
+    """The rows of one run in SQLite's private temporary database (on disk, beyond a
+    small page cache; SQLite deletes it itself, also when the process is killed):
+    finds duplicates and keeps each row's outcome, in memory flat in the number of rows.
 
     A row's ``key`` is what makes it unique in the file (the normalised number
     for an export; supplier and normalised number for a payables file)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
-        handle, name = tempfile.mkstemp(prefix="scf-intake-", suffix=".sqlite", dir=directory)
-        os.close(handle)
-        self.path = Path(name)
-        self.db = sqlite3.connect(self.path)
+    def __init__(self) -> None:
+        # "": a temporary on-disk database that SQLite unlinks as soon as it opens it.
+        self.db = sqlite3.connect("")
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(
@@ -279,7 +276,6 @@ class Staging:
 
     def close(self) -> None:
         self.db.close()
-        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Staging:
         return self
@@ -324,9 +320,11 @@ class Staging:
             (error.line, f"bad:{error.line}", number, error.reason),
         )
 
-    def get(self, key: str, deployment: Deployment) -> InvoiceRow | None:
-        """The staged row with ``key``, or None."""
-        found = self.db.execute("SELECT line, row FROM rows WHERE key = ?", (key,)).fetchone()
+    def get(self, key: str, deployment: Deployment, status: str | None = None) -> InvoiceRow | None:
+        """The staged row with ``key`` (and ``status``, if given), or None."""
+        found = self.db.execute(
+            "SELECT line, row FROM rows WHERE key = ? AND status = coalesce(?, status)", (key, status)
+        ).fetchone()
         return None if found is None else _load(found[1], deployment, int(found[0]))
 
     def rows(self, status: str | None = None, deployment: Deployment | None = None) -> Iterator[dict[str, Any]]:
