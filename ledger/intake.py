@@ -30,7 +30,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger.business_time import business_date
-from ledger.errors import ChainError, InputError, LedgerError, Refused, TransactionReverted
+from ledger.errors import ChainError, InputError, LedgerError, Refused, TransactionReverted, UnknownInvoice
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
@@ -50,7 +50,7 @@ from ledger.intake_files import (
 )
 from ledger.invoice_numbers import normalise_invoice_number
 from ledger.lifecycle import Ledger
-from ledger.names import InvoiceStatus, status_name
+from ledger.names import ROLE_BITS, InvoiceStatus, status_name
 
 #: The share of a block's gas limit one batch may use (the rest leaves room for others).
 BLOCK_SHARE = 0.5
@@ -62,6 +62,8 @@ MAX_BATCH = 200
 SAMPLE = 8
 #: Blocks per eth_getLogs query when reading a party's invoices (shrinks when refused).
 LOG_RANGE = 100_000
+#: Rows not done named in a summary (all of them are in the result file).
+SHOWN_NOTES = 20
 #: Bad rows named in the error (all of them are in the result file).
 SHOWN_ERRORS = 50
 _ISSUED_TOPIC = "0x" + keccak(text="InvoiceIssued(uint256,address,address,string,address,uint256,uint64,bytes32)").hex()
@@ -118,6 +120,8 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
     #: The outcomes a row of this command can have (each counted, 0 when none).
     statuses: tuple[str, ...] = ()
+    #: The first rows not done, as "line N: status: why" (all are in the result file).
+    notes: list[str] = field(default_factory=list)
     txs: list[str] = field(default_factory=list)
     result_file: str | None = None
 
@@ -136,6 +140,7 @@ class RunResult:
             "transactions": len(self.txs),
             "result": self.result_file,
             "bad_rows": [{"line": e.line, "reason": e.reason} for e in self.bad[:SHOWN_ERRORS]],
+            "notes": self.notes,
         }
 
 
@@ -211,6 +216,12 @@ class Intake:
             self._buyers[address] = None if ok else f"{name} is not an active buyer (see `scf participant list`)"
         return self._buyers[address]
 
+    def _require_active(self, address: str, role: str, why: str) -> None:
+        """Refused (exit 1) before the file is read when ``address`` may not act as
+        ``role`` now (the registry's own rule and words: suspended, KYC expired)."""
+        self.ledger.require_role(address, role, why)
+        self.ledger.sender.call(self.ledger.registry.functions.requireActive(address, ROLE_BITS[role]))
+
     def _context(self, path: Path) -> RowContext:
         return RowContext(self.ledger.deployment, lambda text: self.ledger.resolve(text).address, path.parent)
 
@@ -228,11 +239,13 @@ class Intake:
         result: Path | None = None,
     ) -> RunResult:
         """Issue every invoice of the export ``path`` that is not on chain yet."""
-        self.ledger.require_role(supplier.address, "supplier", "issues invoices")
+        self._require_active(supplier.address, "supplier", "issues invoices")
+        _check_writable(result)
         run = RunResult(path, statuses=IMPORT_STATUSES)
         with Staging() as staging:
             self._stage_export(supplier.address, path, staging, run)
             if run.bad_count and not skip_bad:
+                staging.mark_unsent()
                 self._write(result, staging, run)
                 raise BadRows(
                     path, run.bad, run.bad_count, "nothing was sent (fix them, or --skip-bad to issue the rest)"
@@ -369,7 +382,10 @@ class Intake:
                     staging.set(_key(item), "failed", getattr(item, "invoice_id", None), tx, block, why)
 
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
-        """The result file: every row of the file in line order, bad ones too."""
+        """The result file: every row of the file in line order, bad ones too; and the
+        first rows that were not done, with why, for the summary."""
+        done = {"issued", "confirmed", "already confirmed", "bad"}
+        run.notes = staging.notes([s for s in run.statuses if s not in done], SHOWN_NOTES)
         if result is not None:
             write_result(result, staging.rows(), RESULT_COLUMNS)
             run.result_file = str(result)
@@ -380,7 +396,8 @@ class Intake:
     ) -> RunResult:
         """Confirm the invoices to ``buyer`` that match its approved-payables file
         exactly (supplier, number, currency, amount, due date); report the rest."""
-        self.ledger.require_role(buyer.address, "buyer", "confirms invoices")
+        self._require_active(buyer.address, "buyer", "confirms invoices")
+        _check_writable(result)
         run = RunResult(path, statuses=APPROVE_STATUSES)
         with Staging() as staging:
             for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", self._context(path)):
@@ -392,6 +409,7 @@ class Intake:
                     item = RowError(item.line, f"{item.number!r} of this supplier repeats line {earlier}")
                 run.bad_row(item, staging)
             if run.bad_count and not skip_bad:
+                staging.mark_unsent()
                 self._write(result, staging, run)
                 raise BadRows(path, run.bad, run.bad_count, "nothing was confirmed (fix them, or --skip-bad)")
             self.progress("matching", 0, None)
@@ -496,11 +514,16 @@ class Intake:
             return []
         logs = {log.invoice_id: log for log in self.issued_logs(buyer=buyer)}
         states = self.invoice_states([i for i in ids if i in logs])
+        last = int(self.ledger.invoices.functions.nextInvoiceId().call()) - 1
         items: list[tuple[Confirmation, int | None, int | None]] = []
         for invoice_id in ids:
             log = logs.get(invoice_id)
+            if invoice_id > last:
+                raise UnknownInvoice(invoice_id)
             if log is None:
-                raise InputError(f"invoice {invoice_id} is not addressed to {buyer}: nothing was signed")
+                raise InputError(
+                    f"invoice {invoice_id} is not addressed to {_label(self.ledger, buyer)}: nothing was signed"
+                )
             status = states[invoice_id].status
             if status != InvoiceStatus.ISSUED:
                 raise Refused(f"invoice {invoice_id} is {status_name(status)}, not Issued: nothing was signed")
@@ -532,6 +555,7 @@ class Intake:
         """Submit signed confirmations (anyone may): those that can no longer
         work (expired, used nonce, changed or unknown invoice, wrong signer) are
         reported and not sent; the rest go in batches."""
+        _check_writable(result)
         domain = self.domain()
         run = RunResult(path, statuses=SUBMIT_STATUSES)
         with Staging() as staging:
@@ -654,6 +678,8 @@ class Intake:
             return f"no invoice {c.number!r} of {c.supplier}"
         if state.buyer.lower() != s.buyer.lower():
             return f"invoice {invoice_id} is addressed to {state.buyer}, not the signer {s.buyer}"
+        if why := self._active_buyer(to_checksum_address(s.buyer)):
+            return why
         if (state.currency.lower(), state.amount, state.due_ts) != (c.currency.lower(), c.amount, c.due_date):
             return f"invoice {invoice_id} no longer matches what was signed (currency, amount or due date)"
         if state.status != InvoiceStatus.ISSUED:
@@ -770,8 +796,25 @@ def _key(item: Any) -> str:
     return f"{item.line}"
 
 
+def _check_writable(path: Path | None) -> None:
+    """Bad input (exit 2) before anything is read or sent when the result file cannot be written."""
+    if path is None:
+        return
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write the result file {path}: {exc.strerror}") from None
+
+
 def _who(ledger: Ledger, address: str) -> str:
     return ledger.name_of(address) or address
+
+
+def _label(ledger: Ledger, address: str) -> str:
+    """A party as errors name it: "Name (0x...)", or the address of one without a name."""
+    name = ledger.name_of(address)
+    return f"{name} ({address})" if name else address
 
 
 def _payable_key(supplier: str, normalised: str) -> str:

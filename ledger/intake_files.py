@@ -83,7 +83,7 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     with handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1:
-                if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
                     raise InputError(f'{path} is UTF-16 text; save it as UTF-8 ("CSV UTF-8") and run again')
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
             try:
@@ -128,7 +128,8 @@ def read_records(
         seen = True
         yield line, record
     if not seen:
-        raise InputError(f"{path} has no rows: give a file with a header and at least one invoice")
+        shape = "one JSON object per line" if is_json_lines(path) else "a header and at least one row"
+        raise InputError(f"{path} has no rows: give a file with {shape}")
 
 
 def _csv_records(
@@ -144,14 +145,24 @@ def _csv_records(
 
     reader = csv.reader(text())
     header: list[str] | None = None
-    for cells in reader:
+    end = 0  # the line the previous record ended on: a record starts on the next
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise InputError(
+                f"{path} line {end + 1} cannot be read as CSV ({exc}); check for an unclosed quote, "
+                "and save the file with Windows or Unix line ends"
+            ) from None
+        if cells is None:
+            break
+        line, end = end + 1, position["line"]
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
             header = [_header_name(c) for c in cells]
             _check_columns(path, header, columns)
             continue
-        line = position["line"]
         if len(cells) != len(header):
             yield line, RowError(line, f"has {len(cells)} fields, the header has {len(header)}")
             continue
@@ -169,9 +180,12 @@ def _json_records(
             continue
         try:
             # Numbers keep their text: an amount is never a float.
-            obj = json.loads(text, parse_float=str, parse_int=str)
+            obj = json.loads(text.rstrip("\r\n"), parse_float=str, parse_int=str, object_pairs_hook=_no_repeats)
         except json.JSONDecodeError as exc:
             yield line, RowError(line, f"is not a JSON object ({exc.msg} at column {exc.colno})")
+            continue
+        except _RepeatedField as exc:
+            yield line, RowError(line, f"repeats field {exc}")
             continue
         if not isinstance(obj, dict):
             yield line, RowError(line, "is not a JSON object")
@@ -186,6 +200,20 @@ def _json_records(
             yield line, RowError(line, "; ".join(reasons))
             continue
         yield line, {k: ("" if v is None else v.strip()) for k, v in record.items()}
+
+
+class _RepeatedField(ValueError):
+    """A JSON object names a field twice (as a CSV header may not)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        name = _header_name(key)
+        if name in out:
+            raise _RepeatedField(name)
+        out[name] = value
+    return out
 
 
 @dataclass
@@ -319,6 +347,19 @@ class Staging:
             "INSERT OR REPLACE INTO rows (line, key, number, row, status, note) VALUES (?, ?, ?, 'null', 'bad', ?)",
             (error.line, f"bad:{error.line}", number, error.reason),
         )
+
+    def mark_unsent(self) -> None:
+        """Rows still pending when a run stops before sending: ``not sent``."""
+        self.db.execute("UPDATE rows SET status = 'not sent' WHERE status = 'pending'")
+
+    def notes(self, statuses: Sequence[str], limit: int) -> list[str]:
+        """The first ``limit`` rows with one of ``statuses`` and a note, as "line N: note"."""
+        marks = ",".join("?" * len(statuses))
+        cursor = self.db.execute(
+            f"SELECT line, status, note FROM rows WHERE status IN ({marks}) AND note IS NOT NULL ORDER BY line LIMIT ?",
+            (*statuses, limit),
+        )
+        return [f"line {line}: {status}: {note}" for line, status, note in cursor]
 
     def get(self, key: str, deployment: Deployment, status: str | None = None) -> InvoiceRow | None:
         """The staged row with ``key`` (and ``status``, if given), or None."""

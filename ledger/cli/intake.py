@@ -62,6 +62,7 @@ def _summary(run: RunResult, verbs: dict[str, str]) -> str:
         lines.append(f"{len(run.txs)} transactions")
     for error in run.bad[:20]:
         lines.append(f"  {error}")
+    lines += [f"  {note}" for note in run.notes]
     if run.result_file:
         lines.append(f"result: {run.result_file}")
     return "\n".join(lines)
