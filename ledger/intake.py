@@ -18,6 +18,7 @@ rows are reported as failed (a re-run sends them again).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger.business_time import business_date
-from ledger.errors import ChainError, InputError, LedgerError, Refused, TransactionReverted, UnknownInvoice
+from ledger.errors import ChainError, InputError, Refused, UnknownInvoice
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
@@ -48,7 +49,7 @@ from ledger.intake_files import (
     text_lines,
     write_result,
 )
-from ledger.invoice_numbers import normalise_invoice_number
+from ledger.invoice_numbers import normalise_bytes, normalise_invoice_number
 from ledger.lifecycle import Ledger
 from ledger.names import ROLE_BITS, InvoiceStatus, status_name
 
@@ -67,7 +68,8 @@ SHOWN_NOTES = 20
 #: Bad rows named in the error (all of them are in the result file).
 SHOWN_ERRORS = 50
 _ISSUED_TOPIC = "0x" + keccak(text="InvoiceIssued(uint256,address,address,string,address,uint256,uint64,bytes32)").hex()
-_ISSUED_DATA = ["string", "address", "uint256", "uint64", "bytes32"]
+# The number is read as bytes (a string's encoding is the same): it need not be UTF-8.
+_ISSUED_DATA = ["bytes", "address", "uint256", "uint64", "bytes32"]
 #: The outcomes of a row, per command (a result file's ``status``; ``--json`` counts each).
 IMPORT_STATUSES = ("issued", "already issued", "bad", "failed")
 APPROVE_STATUSES = ("confirmed", "already confirmed", "mismatch", "unknown", "disputed", "cancelled", "bad", "failed")
@@ -92,12 +94,13 @@ class BadRows(InputError):
 
 @dataclass(frozen=True)
 class IssuedLog:
-    """One ``InvoiceIssued`` log, decoded."""
+    """One ``InvoiceIssued`` log, decoded. The number is kept as the bytes the supplier
+    sent: the contract takes any bytes from 0x80 up, not only UTF-8."""
 
     invoice_id: int
     supplier: str
     buyer: str
-    number: str
+    raw_number: bytes
     currency: str
     amount: int
     due_ts: int
@@ -105,8 +108,23 @@ class IssuedLog:
     block: int
 
     @property
+    def number(self) -> str:
+        """As text (bytes that are not UTF-8 read as U+FFFD, as the indexer reads them)."""
+        return self.raw_number.decode("utf-8", "replace")
+
+    @property
+    def utf8(self) -> bool:
+        try:
+            self.raw_number.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    @property
     def normalised(self) -> str:
-        return normalise_invoice_number(self.number)
+        """The contract's normal form; bytes that are not UTF-8 stay apart (as surrogates),
+        so such a number never equals one read from a file."""
+        return (normalise_bytes(self.raw_number) or b"").decode("utf-8", "surrogateescape")
 
 
 @dataclass
@@ -126,11 +144,15 @@ class RunResult:
     result_file: str | None = None
 
     def bad_row(self, error: RowError, staging: Staging) -> None:
-        """Count a bad row, keep it for the result file, and the first ones to show."""
+        """Count a bad row that was never staged, and keep it for the result file."""
+        self.count_bad(error)
+        staging.add_bad(error)
+
+    def count_bad(self, error: RowError) -> None:
+        """Count a bad row, keeping the first ones to show."""
         self.bad_count += 1
         if len(self.bad) < SHOWN_ERRORS:
             self.bad.append(error)
-        staging.add_bad(error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -183,7 +205,7 @@ class Intake:
                     int(t[1], 16),
                     to_checksum_address("0x" + t[2][-40:]),
                     to_checksum_address("0x" + t[3][-40:]),
-                    number,
+                    bytes(number),
                     to_checksum_address(currency),
                     int(amount),
                     int(due),
@@ -192,20 +214,23 @@ class Intake:
                 )
             start = end + 1
 
+    def _calls(self, name: str, args: Iterable[list[Any]]) -> Iterator[tuple[list[Any], bytes]]:
+        """The token's view ``name`` on each argument list, in JSON-RPC batches of 500
+        ``eth_call``s: each argument list with the raw answer."""
+        to, token = self.ledger.invoices.address, self.ledger.invoices
+        for part in chunks(args, 500):
+            calls = [("eth_call", [{"to": to, "data": token.encode_abi(name, a)}, "latest"]) for a in part]
+            for a, data in zip(part, self.rpc.batch(calls), strict=True):
+                yield a, bytes.fromhex(data[2:])
+
     def invoice_states(self, ids: Iterable[int]) -> dict[int, ChainInvoice]:
-        """``getInvoice`` of each id, in JSON-RPC batches of calls."""
+        """``getInvoice`` of each id."""
         fn = self.ledger.invoices.get_function_by_name("getInvoice")
         output = "(" + ",".join(o["type"] for o in fn.abi["outputs"][0]["components"]) + ")"
-        to = self.ledger.invoices.address
         states: dict[int, ChainInvoice] = {}
-        for part in chunks(ids, 500):
-            calls = [
-                ("eth_call", [{"to": to, "data": self.ledger.invoices.encode_abi("getInvoice", [i])}, "latest"])
-                for i in part
-            ]
-            for invoice_id, data in zip(part, self.rpc.batch(calls), strict=True):
-                (struct,) = abi_decode([output], bytes.fromhex(data[2:]))
-                states[invoice_id] = ChainInvoice.from_struct(struct)
+        for (invoice_id,), data in self._calls("getInvoice", ([i] for i in ids)):
+            (struct,) = abi_decode([output], data)
+            states[invoice_id] = ChainInvoice.from_struct(struct)
         return states
 
     def _active_buyer(self, address: str) -> str | None:
@@ -243,16 +268,20 @@ class Intake:
         _check_writable(result)
         run = RunResult(path, statuses=IMPORT_STATUSES)
         with Staging() as staging:
-            self._stage_export(supplier.address, path, staging, run)
+            self._stage_export(path, staging, run)
+            self.progress("checking the chain", 0, None)
+            self._await_pending(supplier.address)
+            self._mark_issued(supplier.address, staging)
+            # The contract's rules apply to what is still to send: a row already on chain is
+            # reported as issued even if, say, its due date has passed since.
+            self._check_pending(supplier.address, staging, run)
+            run.bad.sort(key=lambda e: e.line)
             if run.bad_count and not skip_bad:
                 staging.mark_unsent()
                 self._write(result, staging, run)
                 raise BadRows(
                     path, run.bad, run.bad_count, "nothing was sent (fix them, or --skip-bad to issue the rest)"
                 )
-            self.progress("checking the chain", 0, None)
-            self._await_pending(supplier.address)
-            self._mark_issued(supplier.address, staging)
             self._send_issues(supplier, staging, run, batch_size)
             if staging.counts().get("failed"):
                 # A batch that lost a race (another run issued some of its numbers) failed
@@ -288,15 +317,12 @@ class Intake:
             time.sleep(0.5)
             waited += 0.5
 
-    def _stage_export(self, supplier: str, path: Path, staging: Staging, run: RunResult) -> None:
-        now = self.ledger.chain_time()
-        max_tenor = int(self.ledger.invoices.functions.maxTenor().call())
+    def _stage_export(self, path: Path, staging: Staging, run: RunResult) -> None:
+        """Reads the export into ``staging``: each row parsed, a number repeated in the file bad."""
         for item in parse_rows(path, IMPORT_COLUMNS, "buyer", self._context(path)):
             run.rows += 1
             if run.rows % 1000 == 0:
                 self.progress("reading", run.rows, None)
-            if isinstance(item, InvoiceRow):
-                item = self._check_issue(item, supplier, now, max_tenor)
             if isinstance(item, InvoiceRow):
                 earlier = staging.add(item.normalised, item)
                 if earlier is None:
@@ -305,6 +331,17 @@ class Intake:
                     item.line, f"invoice number {item.number!r} repeats line {earlier} (same number once normalised)"
                 )
             run.bad_row(item, staging)
+
+    def _check_pending(self, supplier: str, staging: Staging, run: RunResult) -> None:
+        """The contract's rules on every row still to send; a row that breaks one is bad."""
+        now = self.ledger.chain_time()
+        max_tenor = int(self.ledger.invoices.functions.maxTenor().call())
+        for page in staging.batches("pending", 1000, self.ledger.deployment):
+            for r in page:
+                checked = self._check_issue(r["row"], supplier, now, max_tenor)
+                if isinstance(checked, RowError):
+                    run.count_bad(checked)
+                    staging.set(r["key"], "bad", note=checked.reason)
 
     def _check_issue(self, row: InvoiceRow, supplier: str, now: int, max_tenor: int) -> InvoiceRow | RowError:
         """The contract's rules on one row, checked before anything is sent."""
@@ -322,64 +359,74 @@ class Intake:
         return RowError(row.line, "; ".join(reasons)) if reasons else row
 
     def _send_issues(self, supplier: LocalAccount, staging: Staging, run: RunResult, batch_size: int | None) -> None:
-        pending = [r["row"] for r in staging.rows("pending", self.ledger.deployment)]
-        if not pending:
-            return
         fn = self.ledger.invoices.functions.issueBatch
 
-        def call(rows: list[InvoiceRow]) -> Any:
-            return fn([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in rows])
+        def call(rows: list[dict[str, Any]]) -> Any:
+            items = [r["row"] for r in rows]
+            return fn([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in items])
 
-        size, gas_each = self._batch_size(call, pending[:SAMPLE], supplier.address, batch_size)
-        batches = list(chunks(pending, size))
-        self._send(supplier, [(call(b), b) for b in batches], gas_each, staging, run, "issued", _issued_ids)
+        self._send_staged(supplier, staging, run, "pending", call, batch_size, "issued", from_receipt=True)
 
     def _batch_size(
         self, call: Callable[[list[Any]], Any], sample: list[Any], sender: str, wanted: int | None
     ) -> tuple[int, int]:
         """Items per batch and gas per item, from a simulation of ``sample`` and the block gas limit."""
-        try:
-            gas = int(call(sample).estimate_gas({"from": sender}))
-        except LedgerError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - decoded into the rule that refused it
-            self.ledger.sender._raise_reverted(exc)  # noqa: SLF001
-            raise
+        gas = self.ledger.sender.estimate(call(sample), sender)
         gas_each = int(gas / len(sample) * GAS_MARGIN) + 1
         fits = max(1, int(self._gas_limit() * BLOCK_SHARE) // gas_each)
         return max(1, min(wanted or MAX_BATCH, fits, MAX_BATCH)), gas_each
 
-    def _send(
+    def _send_staged(
         self,
         signer: LocalAccount,
-        batches: list[tuple[Any, list[Any]]],
-        gas_each: int,
         staging: Staging,
         run: RunResult,
+        status: str,
+        call: Callable[[list[dict[str, Any]]], Any],
+        wanted: int | None,
         done: str,
-        ids_of: Callable[[Any, list[Any]], list[int]],
+        from_receipt: bool = False,
     ) -> None:
-        """Send ``batches`` (call, items) pipelined, then settle each item by its receipt."""
-        total = sum(len(items) for _, items in batches)
+        """Send the staged rows with ``status`` in batches, pipelined, marking each row
+        ``sent`` with its transaction as it goes; then settle every row by its receipt
+        (``done``, or ``failed`` with the rule that refused its batch). One batch is in
+        memory at a time. Invoice ids come from the staged rows, or ``from_receipt``
+        (the ``InvoiceIssued`` logs of an issue batch, in the order of its items)."""
+        total = staging.counts().get(status, 0)
+        if not total:
+            return
+        sample = next(staging.batches(status, SAMPLE, self.ledger.deployment))
+        size, gas_each = self._batch_size(call, sample, signer.address, wanted)
         limit = self._gas_limit()
-        calls = ((fn, min(limit, gas_each * len(items) + 60_000)) for fn, items in batches)
-        hashes = []
+        current: list[list[dict[str, Any]]] = [[]]
+
+        def calls() -> Iterator[tuple[Any, int]]:
+            for rows in staging.batches(status, size, self.ledger.deployment):
+                current[0] = rows
+                yield call(rows), min(limit, gas_each * len(rows) + 60_000)
+
+        txs: list[str] = []
         sent = 0
-        for (_fn, items), tx_hash in zip(batches, self.ledger.sender.send_pipelined(calls, signer), strict=False):
-            hashes.append(tx_hash)
-            sent += len(items)
+        for tx_hash in self.ledger.sender.send_pipelined(calls(), signer):
+            tx = str(Web3.to_hex(tx_hash))
+            for r in current[0]:
+                staging.set(r["key"], "sent", r["invoice_id"], tx)
+            txs.append(tx)
+            sent += len(current[0])
             self.progress("sending", sent, total)
-        for (fn, items), tx_hash in zip(batches, hashes, strict=True):
-            receipt = self.ledger.sender.receipt(tx_hash)
-            tx, block = Web3.to_hex(tx_hash), int(receipt["blockNumber"])
+        for tx in txs:
+            receipt = self.ledger.sender.receipt(tx)
+            block = int(receipt["blockNumber"])
             run.txs.append(tx)
+            rows = staging.rows_of(tx)
             if receipt["status"] == 1:
-                for item, invoice_id in zip(items, ids_of(receipt, items), strict=True):
-                    staging.set(_key(item), done, invoice_id, tx, block)
+                ids = _issued_ids(receipt, self.ledger.invoices.address) if from_receipt else None
+                for i, r in enumerate(rows):
+                    staging.set(r["key"], done, ids[i] if ids else r["invoice_id"], tx, block)
             else:
-                why = self.ledger.sender.revert_reason(fn, signer.address, block)
-                for item in items:
-                    staging.set(_key(item), "failed", getattr(item, "invoice_id", None), tx, block, why)
+                why = "its batch failed: " + self.ledger.sender.replay_reason(tx, block)
+                for r in rows:
+                    staging.set(r["key"], "failed", r["invoice_id"], tx, block, why)
 
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
         """The result file: every row of the file in line order, bad ones too; and the
@@ -414,52 +461,38 @@ class Intake:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was confirmed (fix them, or --skip-bad)")
             self.progress("matching", 0, None)
             self._await_pending(buyer.address)
-            matches = self._match(buyer.address, staging)
-            if matches:
-                fn = self.ledger.invoices.functions.confirmBatch
-                size, gas_each = self._batch_size(
-                    lambda ids: fn([m.invoice_id for m in ids]), matches[:SAMPLE], buyer.address, None
-                )
-                batches = [(fn([m.invoice_id for m in b]), b) for b in chunks(matches, size)]
-                self._send(
-                    buyer, batches, gas_each, staging, run, "confirmed", lambda _r, items: [m.invoice_id for m in items]
-                )
+            self._match(buyer.address, staging)
+            fn = self.ledger.invoices.functions.confirmBatch
+            self._send_staged(
+                buyer, staging, run, "matched", lambda rows: fn([r["invoice_id"] for r in rows]), None, "confirmed"
+            )
             run.counts = staging.counts()
             self._write(result, staging, run)
         return run
 
-    def _match(self, buyer: str, staging: Staging) -> list[_Match]:
-        """Marks every staged payable: matched (returned, to confirm) or why not."""
-        found: dict[str, IssuedLog] = {}
-        for issued in self.issued_logs(buyer=buyer):
-            found[_payable_key(issued.supplier, issued.normalised)] = issued
-        wanted = {r["key"]: r["row"] for r in staging.rows("pending", self.ledger.deployment)}
-        hits = {key: found[key] for key in wanted if key in found}
-        states = self.invoice_states(hit.invoice_id for hit in hits.values())
-        matches = []
-        for key, row in wanted.items():
-            log = hits.get(key)
-            if log is None:
-                staging.set(
-                    key,
-                    "unknown",
-                    note=f"no invoice {row.number!r} of {_who(self.ledger, row.party)} is addressed to you",
-                )
-                continue
-            state = states[log.invoice_id]
-            why = _mismatch(row, state, self.ledger)
-            if why:
-                staging.set(key, "mismatch", log.invoice_id, note=why)
-            elif state.status != InvoiceStatus.ISSUED:
-                label = (
-                    "already confirmed"
-                    if state.status != InvoiceStatus.CANCELLED and state.status != InvoiceStatus.DISPUTED
-                    else status_name(state.status).lower()
-                )
-                staging.set(key, label, log.invoice_id, note=f"invoice {log.invoice_id} is {status_name(state.status)}")
-            else:
-                matches.append(_Match(key, log.invoice_id))
-        return matches
+    def _match(self, buyer: str, staging: Staging) -> None:
+        """Marks every staged payable ``matched`` (to confirm) or why not, streaming: the
+        buyer's invoices from the logs, then their states a page at a time."""
+        for log in self.issued_logs(buyer=buyer):
+            staging.set(_payable_key(log.supplier, log.normalised), "found", log.invoice_id, only="pending")
+        deployment = self.ledger.deployment
+        for page in staging.batches("pending", 1000, deployment):
+            for r in page:
+                row = r["row"]
+                note = f"no invoice {row.number!r} of {_who(self.ledger, row.party)} is addressed to you"
+                staging.set(r["key"], "unknown", note=note)
+        for page in staging.batches("found", 500, deployment):
+            states = self.invoice_states(r["invoice_id"] for r in page)
+            for r in page:
+                invoice_id, state = r["invoice_id"], states[r["invoice_id"]]
+                if why := _mismatch(r["row"], state, self.ledger):
+                    staging.set(r["key"], "mismatch", invoice_id, note=why)
+                elif state.status == InvoiceStatus.ISSUED:
+                    staging.set(r["key"], "matched", invoice_id)
+                else:
+                    shown = status_name(state.status)
+                    label = shown.lower() if shown in ("Cancelled", "Disputed") else "already confirmed"
+                    staging.set(r["key"], label, invoice_id, note=f"invoice {invoice_id} is {shown}")
 
     # -- signed confirmations --------------------------------------------------------
     def domain(self) -> Domain:
@@ -527,6 +560,11 @@ class Intake:
             status = states[invoice_id].status
             if status != InvoiceStatus.ISSUED:
                 raise Refused(f"invoice {invoice_id} is {status_name(status)}, not Issued: nothing was signed")
+            if not log.utf8:
+                raise Refused(
+                    f"invoice {invoice_id}'s number is not UTF-8 text, which a signature cannot name; "
+                    f"confirm it with `scf invoice confirm {invoice_id}`: nothing was signed"
+                )
             conf = Confirmation(
                 buyer, log.supplier, log.number, log.currency, log.amount, log.due_ts, next(nonces), deadline
             )
@@ -539,10 +577,14 @@ class Intake:
         """Confirmations of every row of an approved-payables file, as the buyer's file has them."""
         items: list[tuple[Confirmation, int | None, int | None]] = []
         bad: list[RowError] = []
+        seen: dict[str, int] = {}
         for row in parse_rows(payables, PAYABLES_COLUMNS, "supplier", self._context(payables)):
+            if isinstance(row, InvoiceRow) and (earlier := seen.get(_payable_key(row.party, row.normalised))):
+                row = RowError(row.line, f"{row.number!r} of this supplier repeats line {earlier}")
             if isinstance(row, RowError):
                 bad.append(row)
                 continue
+            seen[_payable_key(row.party, row.normalised)] = row.line
             conf = Confirmation(
                 buyer, row.party, row.number, row.currency.address, row.units, row.due_ts, next(nonces), deadline
             )
@@ -564,23 +606,22 @@ class Intake:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
             for s in signed:
                 staging.add(f"{s.line}", s.row(self.ledger.deployment))
-            todo = signed
+            by_line = {s.line: s for s in signed}
             fn = self.ledger.invoices.functions.confirmWithSignatures
+
+            def call(rows: list[dict[str, Any]]) -> Any:
+                return fn([by_line[r["line"]].conf.signed(by_line[r["line"]].signature) for r in rows])
+
+            todo = signed
             # Twice at most: a batch that failed because someone submitted one of its
             # signatures first (all or none) is checked again and the rest resent.
             for _attempt in range(2):
-                ready = self._usable(todo, staging)
-                if not ready:
+                for ready in self._usable(todo, staging):
+                    staging.set(f"{ready.line}", "ready", ready.invoice_id)
+                self._send_staged(relayer, staging, run, "ready", call, None, "confirmed")
+                todo = [by_line[r["line"]] for r in staging.rows("failed")]
+                if not todo:
                     break
-                size, gas_each = self._batch_size(
-                    lambda b: fn([x.conf.signed(x.signature) for x in b]), ready[:SAMPLE], relayer.address, None
-                )
-                batches = [(fn([x.conf.signed(x.signature) for x in b]), b) for b in chunks(ready, size)]
-                self._send(
-                    relayer, batches, gas_each, staging, run, "confirmed", lambda _r, xs: [x.invoice_id for x in xs]
-                )
-                failed = {r["line"] for r in staging.rows("failed")}
-                todo = [s for s in ready if s.line in failed]
             run.rows = len(signed)
             run.counts = staging.counts()
             self._write(result, staging, run)
@@ -626,8 +667,17 @@ class Intake:
         ids = self._ids_of({(s.conf.supplier, normalise_invoice_number(s.conf.number)) for s in signed})
         states = self.invoice_states({i for i in ids.values() if i})
         ready: list[_Signed] = []
+        # A signature twice, or two for one invoice, would fail the whole batch: the first counts.
+        first: dict[Any, int] = {}
         for s in signed:
             invoice_id = ids.get((s.conf.supplier, normalise_invoice_number(s.conf.number)))
+            earlier = first.get((s.buyer, s.conf.nonce)) or first.get(invoice_id)
+            if earlier is not None:
+                staging.set(f"{s.line}", "skipped", invoice_id, note=f"repeats line {earlier} (same invoice or nonce)")
+                continue
+            first.setdefault((s.buyer, s.conf.nonce), s.line)
+            if invoice_id:
+                first.setdefault(invoice_id, s.line)
             why = self._unusable(s, invoice_id, states.get(invoice_id or 0), now)
             if why:
                 staging.set(f"{s.line}", "skipped", invoice_id, note=why)
@@ -650,8 +700,11 @@ class Intake:
             seen = True
             try:
                 s = _Signed.from_record(line, json.loads(text))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                run.bad_row(RowError(line, f"is not a signed confirmation ({exc})"), staging)
+            except json.JSONDecodeError:
+                run.bad_row(RowError(line, "is not JSON (one signed confirmation per line)"), staging)
+                continue
+            except (ValueError, InputError) as exc:
+                run.bad_row(RowError(line, f"is not a signed confirmation: {exc}"), staging)
                 continue
             if (s.chain_id, s.contract.lower()) != (domain.chain_id, domain.contract.lower()):
                 raise InputError(
@@ -694,30 +747,14 @@ class Intake:
         return None
 
     def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:
+        """The (buyer, nonce) of ``ready`` that are used or revoked on chain."""
         words = sorted({(x.buyer, x.conf.nonce >> 8) for x in ready})
-        fn = self.ledger.invoices
-        to = fn.address
+        bits = {(b, w): int.from_bytes(data) for (b, w), data in self._calls("confirmationNonces", map(list, words))}
         used: set[tuple[str, int]] = set()
-        for part in chunks(words, 500):
-            calls = [
-                (
-                    "eth_call",
-                    [{"to": to, "data": fn.encode_abi("confirmationNonces", [to_checksum_address(b), w])}, "latest"],
-                )
-                for b, w in part
-            ]
-            bits = {key: int(v, 16) for key, v in zip(part, self.rpc.batch(calls), strict=True)}
-            for x in ready:
-                word = bits.get((x.buyer, x.conf.nonce >> 8))
-                if word is not None and word >> (x.conf.nonce & 0xFF) & 1:
-                    used.add((x.buyer, x.conf.nonce))
+        for x in ready:
+            if bits[(x.buyer, x.conf.nonce >> 8)] >> (x.conf.nonce & 0xFF) & 1:
+                used.add((x.buyer, x.conf.nonce))
         return used
-
-
-@dataclass(frozen=True)
-class _Match:
-    key: str
-    invoice_id: int
 
 
 @dataclass
@@ -748,24 +785,43 @@ class _Signed:
 
     @classmethod
     def from_record(cls, line: int, r: dict[str, Any]) -> _Signed:
+        """A line of a signatures file; ValueError naming the field that is wrong."""
+        if not isinstance(r, dict):
+            raise ValueError("not a JSON object")
+
+        def get(name: str) -> Any:
+            if name not in r:
+                raise ValueError(f"missing field {name}")
+            return r[name]
+
+        def address(name: str) -> str:
+            try:
+                return to_checksum_address(str(get(name)))
+            except ValueError:
+                raise ValueError(f"{name} is not an address") from None
+
+        def uint(name: str, bits: int = 256) -> int:
+            try:
+                value = int(str(get(name)))
+            except ValueError:
+                raise ValueError(f"{name} is not a whole number") from None
+            if not 0 <= value < 2**bits:
+                raise ValueError(f"{name} is out of range")
+            return value
+
+        number = get("number")
+        if not isinstance(number, str) or not number:
+            raise ValueError("number is not a non-empty string")
+        normalise_invoice_number(number)  # an InputError naming what is wrong with it
+        try:
+            signature = bytes.fromhex(str(get("signature")).removeprefix("0x"))
+        except ValueError:
+            raise ValueError("signature is not hex") from None
         conf = Confirmation(
-            to_checksum_address(r["buyer"]),
-            to_checksum_address(r["supplier"]),
-            str(r["number"]),
-            to_checksum_address(r["currency"]),
-            int(r["amount"]),
-            int(r["due_date"]),
-            int(r["nonce"]),
-            int(r["deadline"]),
-        )
-        return cls(
-            line,
-            conf,
-            bytes.fromhex(str(r["signature"]).removeprefix("0x")),
-            conf.buyer,
-            int(r["chain_id"]),
-            to_checksum_address(r["contract"]),
-        )
+            address("buyer"), address("supplier"), number, address("currency"), uint("amount"),
+            uint("due_date", 64), uint("nonce"), uint("deadline"),
+        )  # fmt: skip
+        return cls(line, conf, signature, conf.buyer, uint("chain_id"), address("contract"))
 
 
 def _signed_record(
@@ -788,23 +844,15 @@ def _signed_record(
     }
 
 
-def _key(item: Any) -> str:
-    if isinstance(item, InvoiceRow):
-        return item.normalised
-    if isinstance(item, _Match):
-        return item.key
-    return f"{item.line}"
-
-
 def _check_writable(path: Path | None) -> None:
-    """Bad input (exit 2) before anything is read or sent when the result file cannot be written."""
+    """Bad input (exit 2) before anything is read or sent when the result file cannot be
+    written (its folder missing or read-only); nothing is created yet."""
     if path is None:
         return
-    try:
-        with path.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise InputError(f"cannot write the result file {path}: {exc.strerror}") from None
+    target = path if path.exists() else path.parent
+    if path.is_dir() or not target.is_dir() and target == path.parent or not os.access(target, os.W_OK):
+        why = "it is a folder" if path.is_dir() else f"cannot write in {target}"
+        raise InputError(f"cannot write the result file {path}: {why}; give another --result path")
 
 
 def _who(ledger: Ledger, address: str) -> str:
@@ -821,12 +869,14 @@ def _payable_key(supplier: str, normalised: str) -> str:
     return f"{supplier.lower()}:{normalised}"
 
 
-def _issued_ids(receipt: Any, items: list[Any]) -> list[int]:
-    """The ids of a batch's invoices: its InvoiceIssued logs, in the order of the requests."""
+def _issued_ids(receipt: Any, token: str) -> list[int]:
+    """The ids of an issue batch's invoices: its InvoiceIssued logs, in the order of its requests."""
     return [
         int(log["topics"][1].hex(), 16)
         for log in receipt["logs"]
-        if log["topics"] and "0x" + log["topics"][0].hex().removeprefix("0x") == _ISSUED_TOPIC
+        if log["address"].lower() == token.lower()
+        and log["topics"]
+        and "0x" + log["topics"][0].hex().removeprefix("0x") == _ISSUED_TOPIC
     ]
 
 
@@ -859,4 +909,4 @@ def _mismatch(row: InvoiceRow, state: ChainInvoice, ledger: Ledger) -> str | Non
     return "; ".join(out) or None
 
 
-__all__ = ["BadRows", "Intake", "RunResult", "TransactionReverted"]
+__all__ = ["BadRows", "Intake", "RunResult"]

@@ -301,6 +301,7 @@ class Staging:
             "row TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', invoice_id INTEGER, tx_hash TEXT, "
             "block INTEGER, note TEXT)"
         )
+        self.db.execute("CREATE INDEX rows_tx ON rows (tx_hash)")
 
     def close(self) -> None:
         self.db.close()
@@ -330,16 +331,46 @@ class Staging:
         tx_hash: str | None = None,
         block: int | None = None,
         note: str | None = None,
-    ) -> int | None:
-        """Record a staged row's outcome; returns its line (None when no row has ``key``)."""
-        found = self.db.execute("SELECT line FROM rows WHERE key = ?", (key,)).fetchone()
-        if found is None:
-            return None
+        only: str | None = None,
+    ) -> None:
+        """Record a staged row's outcome (nothing when no row has ``key``, or when ``only``
+        is given and the row's status is another)."""
         self.db.execute(
-            "UPDATE rows SET status = ?, invoice_id = ?, tx_hash = ?, block = ?, note = ? WHERE line = ?",
-            (status, invoice_id, tx_hash, block, note, found[0]),
+            "UPDATE rows SET status = ?, invoice_id = ?, tx_hash = ?, block = ?, note = ? "
+            "WHERE key = ? AND status = coalesce(?, status)",
+            (status, invoice_id, tx_hash, block, note, key, only),
         )
-        return int(found[0])
+
+    def rows(
+        self, status: str | None = None, deployment: Deployment | None = None, after: int = 0, limit: int = -1
+    ) -> Iterator[dict[str, Any]]:
+        """Staged rows in line order (with ``status`` only, if given; after line ``after``; at
+        most ``limit``): their outcome columns and, with ``deployment``, the row itself as
+        ``row`` (an InvoiceRow)."""
+        cursor = self.db.execute(
+            "SELECT line, key, number, row, status, invoice_id, tx_hash, block, note FROM rows "
+            "WHERE status = coalesce(?, status) AND line > ? ORDER BY line LIMIT ?",
+            (status, after, limit),
+        )
+        for line, key, number, row, st, invoice_id, tx_hash, block, note in cursor.fetchall():
+            out = {"line": line, "key": key, "number": number, "status": st, "invoice_id": invoice_id}
+            out.update({"tx_hash": tx_hash, "block": block, "note": note})
+            if deployment is not None and row != "null":
+                out["row"] = _load(row, deployment, line)
+            yield out
+
+    def batches(self, status: str, size: int, deployment: Deployment | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The rows with ``status`` in pages of ``size``, in line order, read a page at a time
+        (so rows may change status between pages)."""
+        last = 0
+        while page := list(self.rows(status, deployment, after=last, limit=size)):
+            yield page
+            last = page[-1]["line"]
+
+    def rows_of(self, tx_hash: str) -> list[dict[str, Any]]:
+        """The rows sent in transaction ``tx_hash``, in line order (the order of its items)."""
+        cursor = self.db.execute("SELECT line, key, invoice_id FROM rows WHERE tx_hash = ? ORDER BY line", (tx_hash,))
+        return [{"line": line, "key": key, "invoice_id": invoice_id} for line, key, invoice_id in cursor]
 
     def add_bad(self, error: RowError, number: str = "") -> None:
         """Keep a bad row for the result file (status ``bad``); it is never sent."""
@@ -353,7 +384,7 @@ class Staging:
         self.db.execute("UPDATE rows SET status = 'not sent' WHERE status = 'pending'")
 
     def notes(self, statuses: Sequence[str], limit: int) -> list[str]:
-        """The first ``limit`` rows with one of ``statuses`` and a note, as "line N: note"."""
+        """The first ``limit`` rows with one of ``statuses`` and a note, as "line N: status: note"."""
         marks = ",".join("?" * len(statuses))
         cursor = self.db.execute(
             f"SELECT line, status, note FROM rows WHERE status IN ({marks}) AND note IS NOT NULL ORDER BY line LIMIT ?",
@@ -366,23 +397,7 @@ class Staging:
         found = self.db.execute(
             "SELECT line, row FROM rows WHERE key = ? AND status = coalesce(?, status)", (key, status)
         ).fetchone()
-        return None if found is None else _load(found[1], deployment, int(found[0]))
-
-    def rows(self, status: str | None = None, deployment: Deployment | None = None) -> Iterator[dict[str, Any]]:
-        """Staged rows in line order (with ``status`` only, if given): their outcome
-        columns and, with ``deployment``, the row itself as ``row`` (an InvoiceRow)."""
-        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        cursor = self.db.execute(
-            f"SELECT line, key, number, row, status, invoice_id, tx_hash, block, note FROM rows {where} ORDER BY line",
-            params,
-        )
-        for line, key, number, row, st, invoice_id, tx_hash, block, note in cursor:
-            out = {"line": line, "key": key, "number": number, "status": st, "invoice_id": invoice_id}
-            out["tx_hash"] = tx_hash
-            out.update({"block": block, "note": note})
-            if deployment is not None and row != "null":
-                out["row"] = _load(row, deployment, line)
-            yield out
+        return None if found is None or found[1] == "null" else _load(found[1], deployment, int(found[0]))
 
     def counts(self) -> dict[str, int]:
         return {str(s): int(n) for s, n in self.db.execute("SELECT status, count(*) FROM rows GROUP BY status")}

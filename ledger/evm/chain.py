@@ -458,6 +458,29 @@ class Sender:
             raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
         return self.wait(tx_hash, fn, signer.address)
 
+    def estimate(self, fn: Any, sender: str) -> int:
+        """The gas ``fn`` needs from ``sender``; the rule that refuses it, decoded, if it reverts."""
+        try:
+            return int(fn.estimate_gas({"from": sender}))
+        except (ContractCustomError, ContractLogicError) as exc:
+            self._raise_reverted(exc)
+        except Web3RPCError as exc:
+            raise ChainError(f"the node refused to estimate the transaction: {exc.message or exc}") from None
+        raise AssertionError("unreachable")  # pragma: no cover - _raise_reverted always raises
+
+    def replay_reason(self, tx_hash: str, block: int) -> str:
+        """Why mined transaction ``tx_hash`` reverted: replayed on its block's state (a
+        reverted transaction changes nothing), as the rule's sentence."""
+        tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        try:
+            self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}, block)
+        except (ContractCustomError, ContractLogicError) as exc:
+            try:
+                self._raise_reverted(exc)
+            except TransactionReverted as reverted:
+                return str(reverted)
+        return "it ran out of gas, or the state changed in its block"
+
     def send_pipelined(self, calls: Iterable[tuple[Any, int]], signer: LocalAccount) -> Iterator[HexBytes]:
         """Sign and send each (call, gas) with consecutive nonces, without waiting
         for receipts (yields each hash as it is sent): the caller simulated the
@@ -481,15 +504,6 @@ class Sender:
             return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
         except TimeExhausted:
             raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
-
-    def revert_reason(self, fn: Any, sender: str, block: int) -> str:
-        """Why ``fn`` reverted in ``block``: replayed on that block's state (a reverted
-        transaction changes nothing), as the rule's sentence."""
-        try:
-            self.call(fn, sender, block)
-        except TransactionReverted as exc:
-            return str(exc)
-        return "it reverted (out of gas?)"
 
     def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
         try:

@@ -158,8 +158,16 @@ def sign(account: LocalAccount, domain: Domain, confirmation: Confirmation) -> b
     return bytes(signed.signature)
 
 
+#: Half the order of secp256k1: OpenZeppelin's ECDSA refuses a signature with a larger s.
+_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
 def signer_of(domain: Domain, confirmation: Confirmation, signature: bytes) -> str | None:
-    """The account that made ``signature`` (an ECDSA signature), None if it is no signature."""
+    """The account that made ``signature``, None if the contract would not take it as an
+    ECDSA signature at all: as OpenZeppelin's ``ECDSA.tryRecover``, 65 bytes, v 27 or 28,
+    s in the lower half (no malleated twin)."""
+    if len(signature) != 65 or signature[64] not in (27, 28) or int.from_bytes(signature[32:64]) > _HALF_N:
+        return None
     try:
         return str(Account._recover_hash(confirmation.digest(domain), signature=signature))  # noqa: SLF001
     except Exception:  # noqa: BLE001 - a malformed signature recovers no one

@@ -832,8 +832,8 @@ def test_cli_intake_a_garbled_signatures_file_names_each_line(cli, home_copy, tm
     assert (result.exit_code, result.stdout) == (2, ""), result.output
     lines = result.stderr.splitlines()
     assert lines[0] == f"Error: {signed} has 2 bad rows; nothing was sent:"
-    assert [line.split(" (")[0] for line in lines[1:]] == [
-        "  line 1: is not a signed confirmation",
-        "  line 3: is not a signed confirmation",
+    assert lines[1:] == [
+        "  line 1: is not a signed confirmation: missing field number",
+        "  line 3: is not JSON (one signed confirmation per line)",
     ]
     assert chain_head(home_copy) == head

@@ -275,9 +275,10 @@ def test_intake_files_staging_keeps_outcomes_in_line_order(tmp_path: Path) -> No
     with Staging() as staging:
         for row in reversed(rows):
             assert staging.add(row.normalised, row) is None
-        assert staging.set("N2", "issued", 7, "0xabc", 12) == 3
-        assert staging.set("N4", "failed", note="reverted") == 5
-        assert staging.set("NOPE", "issued") is None
+        staging.set("N2", "issued", 7, "0xabc", 12)
+        staging.set("N4", "failed", note="reverted")
+        staging.set("NOPE", "issued")  # no such row: nothing happens
+        staging.set("N1", "issued", only="failed")  # N1 is pending: left as it is
         listed = list(staging.rows(deployment=deployment()))
         assert [r["row"] for r in listed] == rows  # exact round trip: 20-digit units stay integers
         assert [(r["line"], r["status"], r["invoice_id"], r["tx_hash"], r["block"], r["note"]) for r in listed] == [
