@@ -17,10 +17,14 @@ rows are reported as failed (a re-run sends them again).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +35,11 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger.business_time import business_date
-from ledger.errors import ChainError, InputError, Refused, UnknownInvoice
+from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, UnknownInvoice
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
-from ledger.format import amount as amount_text
-from ledger.format import date_text
+from ledger.format import date_text, label, money
 from ledger.intake_files import (
     IMPORT_COLUMNS,
     PAYABLES_COLUMNS,
@@ -63,6 +66,8 @@ MAX_BATCH = 200
 SAMPLE = 8
 #: Blocks per eth_getLogs query when reading a party's invoices (shrinks when refused).
 LOG_RANGE = 100_000
+#: The party of a payables row whose supplier is no participant (followed by the name given).
+_UNKNOWN = "unknown:"
 #: Rows not done named in a summary (all of them are in the result file).
 SHOWN_NOTES = 20
 #: Bad rows named in the error (all of them are in the result file).
@@ -71,6 +76,7 @@ _ISSUED_TOPIC = "0x" + keccak(text="InvoiceIssued(uint256,address,address,string
 # The number is read as bytes (a string's encoding is the same): it need not be UTF-8.
 _ISSUED_DATA = ["bytes", "address", "uint256", "uint64", "bytes32"]
 #: The outcomes of a row, per command (a result file's ``status``; ``--json`` counts each).
+#: A result file may also say ``not sent``: the rows of a run that bad rows stopped.
 IMPORT_STATUSES = ("issued", "already issued", "bad", "failed")
 APPROVE_STATUSES = ("confirmed", "already confirmed", "mismatch", "unknown", "disputed", "cancelled", "bad", "failed")
 SUBMIT_STATUSES = ("confirmed", "skipped", "bad", "failed")
@@ -122,9 +128,9 @@ class IssuedLog:
 
     @property
     def normalised(self) -> str:
-        """The contract's normal form; bytes that are not UTF-8 stay apart (as surrogates),
-        so such a number never equals one read from a file."""
-        return (normalise_bytes(self.raw_number) or b"").decode("utf-8", "surrogateescape")
+        """The contract's normal form; bytes that are not UTF-8 show as ``\\xff``: a normal
+        form of text never holds a backslash, so such a number never equals one from a file."""
+        return (normalise_bytes(self.raw_number) or b"").decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -146,7 +152,7 @@ class RunResult:
     def bad_row(self, error: RowError, staging: Staging) -> None:
         """Count a bad row that was never staged, and keep it for the result file."""
         self.count_bad(error)
-        staging.add_bad(error)
+        staging.add_bad(error, error.number)
 
     def count_bad(self, error: RowError) -> None:
         """Count a bad row, keeping the first ones to show."""
@@ -247,6 +253,17 @@ class Intake:
         self.ledger.require_role(address, role, why)
         self.ledger.sender.call(self.ledger.registry.functions.requireActive(address, ROLE_BITS[role]))
 
+    def _supplier_or_unknown(self, text: str) -> str:
+        """A payables row's supplier: an address, or ``unknown:NAME`` for a name that is
+        no participant (a buyer's ERP knows suppliers that are not on the network: such a
+        row is reported as unknown, not as a bad file)."""
+        try:
+            return self.ledger.resolve(text, "supplier").address
+        except InputError as exc:
+            if str(exc).startswith("unknown supplier"):
+                return f"{_UNKNOWN}{text.strip()}"
+            raise
+
     def _context(self, path: Path) -> RowContext:
         return RowContext(self.ledger.deployment, lambda text: self.ledger.resolve(text).address, path.parent)
 
@@ -267,7 +284,7 @@ class Intake:
         self._require_active(supplier.address, "supplier", "issues invoices")
         _check_writable(result)
         run = RunResult(path, statuses=IMPORT_STATUSES)
-        with Staging() as staging:
+        with self._sending_as(supplier.address), Staging() as staging:
             self._stage_export(path, staging, run)
             self.progress("checking the chain", 0, None)
             self._await_pending(supplier.address)
@@ -299,6 +316,26 @@ class Intake:
                 note = _differences(log, row, self.ledger)
                 staging.set(log.normalised, "already issued", log.invoice_id, log.tx_hash, log.block, note)
 
+    @contextmanager
+    def _sending_as(self, account: str) -> Iterator[None]:
+        """One bulk command at a time per account and node on this machine: two would
+        take the same nonces. An advisory lock in the system's temporary folder (not the
+        data directory, which a refused command leaves as it was), released when the
+        process ends, also by kill -9."""
+        folder = Path(tempfile.gettempdir()) / "scf-ledger-locks"
+        folder.mkdir(exist_ok=True)
+        node = hashlib.sha256(self.ledger.settings.rpc_url.encode()).hexdigest()[:12]
+        name = f"{self.ledger.sender.chain_id}-{node}-{account.lower()}.lock"
+        with (folder / name).open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise EnvironmentProblem(
+                    f"another scf command is sending transactions as {_who(self.ledger, account)} to this node; "
+                    "wait for it to finish and run this one again"
+                ) from None
+            yield
+
     def _await_pending(self, account: str) -> None:
         """Waits until ``account`` has no transaction waiting to be mined (an earlier,
         interrupted run's), so that what is on chain is all there will be: else a
@@ -327,9 +364,8 @@ class Intake:
                 earlier = staging.add(item.normalised, item)
                 if earlier is None:
                     continue
-                item = RowError(
-                    item.line, f"invoice number {item.number!r} repeats line {earlier} (same number once normalised)"
-                )
+                why = f"invoice number {item.number!r} repeats line {earlier} (same number once normalised)"
+                item = RowError(item.line, why, item.number)
             run.bad_row(item, staging)
 
     def _check_pending(self, supplier: str, staging: Staging, run: RunResult) -> None:
@@ -446,14 +482,17 @@ class Intake:
         self._require_active(buyer.address, "buyer", "confirms invoices")
         _check_writable(result)
         run = RunResult(path, statuses=APPROVE_STATUSES)
-        with Staging() as staging:
-            for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", self._context(path)):
+        with self._sending_as(buyer.address), Staging() as staging:
+            context = self._context(path)
+            context.resolve = self._supplier_or_unknown
+            for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", context):
                 run.rows += 1
                 if isinstance(item, InvoiceRow):
                     earlier = staging.add(_payable_key(item.party, item.normalised), item)
                     if earlier is None:
                         continue
-                    item = RowError(item.line, f"{item.number!r} of this supplier repeats line {earlier}")
+                    why = f"{item.number!r} of this supplier repeats line {earlier}"
+                    item = RowError(item.line, why, item.number)
                 run.bad_row(item, staging)
             if run.bad_count and not skip_bad:
                 staging.mark_unsent()
@@ -479,7 +518,11 @@ class Intake:
         for page in staging.batches("pending", 1000, deployment):
             for r in page:
                 row = r["row"]
-                note = f"no invoice {row.number!r} of {_who(self.ledger, row.party)} is addressed to you"
+                if row.party.startswith(_UNKNOWN):
+                    name = row.party.removeprefix(_UNKNOWN)
+                    note = f"no participant is named {name!r}: no invoice of theirs is on chain"
+                else:
+                    note = f"no invoice {row.number!r} of {_who(self.ledger, row.party)} is addressed to you"
                 staging.set(r["key"], "unknown", note=note)
         for page in staging.batches("found", 500, deployment):
             states = self.invoice_states(r["invoice_id"] for r in page)
@@ -600,7 +643,7 @@ class Intake:
         _check_writable(result)
         domain = self.domain()
         run = RunResult(path, statuses=SUBMIT_STATUSES)
-        with Staging() as staging:
+        with self._sending_as(relayer.address), Staging() as staging:
             signed = list(self._read_signed(path, domain, run, staging))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
@@ -856,7 +899,8 @@ def _check_writable(path: Path | None) -> None:
 
 
 def _who(ledger: Ledger, address: str) -> str:
-    return ledger.name_of(address) or address
+    """A party in a sentence: its name, else its address (:func:`ledger.format.label`)."""
+    return label(address, ledger.name_of(address))
 
 
 def _label(ledger: Ledger, address: str) -> str:
@@ -888,8 +932,8 @@ def _differences(log: IssuedLog, row: InvoiceRow, ledger: Ledger) -> str | None:
         out.append(f"issued to {ledger.name_of(log.buyer) or log.buyer}")
     if log.currency.lower() != row.currency.address.lower() or log.amount != row.units:
         have = ledger.deployment.currency_by_address(log.currency)
-        shown = amount_text(log.amount, have.decimals) if have else f"{log.amount} minor units"
-        out.append(f"amount {shown} {have.symbol if have else log.currency} on chain")
+        shown = money(log.amount, have.decimals, have.symbol) if have else f"{log.amount} minor units of {log.currency}"
+        out.append(f"{shown} on chain")
     if log.due_ts != row.due_ts:
         out.append(f"due {date_text(log.due_ts)} on chain")
     return ("the file differs: " + "; ".join(out)) if out else None
@@ -902,8 +946,10 @@ def _mismatch(row: InvoiceRow, state: ChainInvoice, ledger: Ledger) -> str | Non
         have = ledger.deployment.currency_by_address(state.currency)
         out.append(f"currency {have.symbol if have else state.currency} on chain, {row.currency.symbol} approved")
     elif state.amount != row.units:
-        d = row.currency.decimals
-        out.append(f"amount {amount_text(state.amount, d)} on chain, {amount_text(row.units, d)} approved")
+        c = row.currency
+        out.append(
+            f"{money(state.amount, c.decimals, c.symbol)} on chain, {money(row.units, c.decimals, c.symbol)} approved"
+        )
     if state.due_ts != row.due_ts:
         out.append(f"due {date_text(state.due_ts)} on chain, {row.due.isoformat()} approved")
     return "; ".join(out) or None

@@ -48,6 +48,8 @@ class RowError:
 
     line: int
     reason: str
+    #: The row's invoice number as the file gives it (for the result file), if it has one.
+    number: str = ""
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -269,7 +271,7 @@ def parse_row(line: int, record: dict[str, str], party_column: str, ctx: RowCont
     due = field(lambda: parse_date(record.get("due_date", ""), "due date"))
     doc = field(lambda: _document(record.get("document", ""), ctx.base_dir))
     if reasons or party is None or units is None:
-        return RowError(line, "; ".join(reasons))
+        return RowError(line, "; ".join(reasons), number)
     from ledger.business_time import due_timestamp
 
     return InvoiceRow(line, number, normalised, party, units, currency, due, due_timestamp(due), doc)

@@ -33,8 +33,8 @@ pragma solidity ^0.8.24;
 /// are kept as they are: such a number is a different invoice, so those who
 /// match invoices should compare the normalised form, which shows them.
 ///
-/// Pause stops every state change but the revocation of a buyer's signed
-/// confirmations, repayment included (it is the emergency brake); suspension and KYC expiry stop new business (issuing, confirming,
+/// Pause stops every state change, repayment included, except a buyer's
+/// revocation of its signed confirmations (it is the emergency brake); suspension and KYC expiry stop new business (issuing, confirming,
 /// listing, financing, splitting, transferring, extending) but never the
 /// enforcement or settlement of existing terms: a buyer's repayment, raising or
 /// withdrawing a dispute, a credit note, declaring a default, a write-off or a
@@ -317,7 +317,8 @@ interface IInvoiceToken {
     error ConfirmationTermsChanged(uint256 invoiceId, address currency, uint256 amount, uint64 dueDate);
     /// @notice The buyer's nonce was used already, or revoked.
     error ConfirmationNonceUsed(address buyer, uint256 nonce);
-    /// @notice The signature is not the invoice's buyer's (nor accepted by its ERC-1271 wallet).
+    /// @notice The signature is not the invoice's buyer's (nor accepted by its ERC-1271 wallet),
+    /// or it names another buyer than the invoice's.
     error InvalidConfirmationSignature(uint256 invoiceId, address buyer);
 
     /// @notice Emitted when `supplier` issues invoice `invoiceId` with invoice

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli.common import INVOICE_ID, as_option, emit, json_option, open_ledger, signer, sync_option
+from ledger.errors import InputError
 
 if TYPE_CHECKING:
     from ledger.intake import Intake, RunResult
@@ -153,12 +154,21 @@ def invoice_approve(ctx: click.Context, file: Path, skip_bad: bool, result: Path
 @click.argument("invoice_ids", type=INVOICE_ID, nargs=-1, metavar="[ID]...")
 @click.option("--payables", type=_FILE, help="Sign every row of this approved-payables file (see `invoice approve`).")
 @click.option("--out", required=True, type=_OUT, help="The signatures file to write (JSON Lines).")
-@click.option("--valid-days", type=int, default=7, show_default=True, help="Days the signatures stay usable.")
+@click.option(
+    "--valid-days", type=int, default=7, show_default=True, help="Days the signatures stay usable (1 to 365)."
+)
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists (its signatures stay valid: revoke them).")
 @as_option("buyer")
 @json_option
 @click.pass_context
 def invoice_sign_confirmation(
-    ctx: click.Context, invoice_ids: tuple[int, ...], payables: Path | None, out: Path, valid_days: int, as_name: str
+    ctx: click.Context,
+    invoice_ids: tuple[int, ...],
+    payables: Path | None,
+    out: Path,
+    valid_days: int,
+    force: bool,
+    as_name: str,
 ) -> None:
     """Sign confirmations of invoices ID... (or of a --payables file) as buyer
     --as, without sending anything: anyone can submit them later with
@@ -172,6 +182,11 @@ def invoice_sign_confirmation(
         scf invoice sign-confirmation 12 13 14 --as buyer --out signed.jsonl
         scf invoice sign-confirmation --payables approved.csv --as buyer --out signed.jsonl
     """
+    if out.exists() and not force:
+        raise InputError(
+            f"{out} exists: its signatures may still be usable on chain; give another --out, or --force "
+            "(and `scf invoice revoke-signatures` the old file if it must not be used)"
+        )
     with _intake(ctx) as intake:
         account = signer(ctx, as_name, intake.ledger.sender.chain_id)
         result = intake.sign_confirmations(
@@ -213,5 +228,5 @@ def invoice_revoke_signatures(ctx: click.Context, signatures: Path, as_name: str
         ctx,
         result,
         f"revoked {result['revoked']} of {result['signatures']} signed confirmations "
-        f"({result['already_used']} already used)",
+        f"({result['already_used']} were used or revoked already)",
     )

@@ -145,6 +145,8 @@ def invoice_confirm(
         scf invoice confirm 1 2 3 --as buyer
         scf invoice confirm --signatures signed.jsonl --as operator
     """
+    if result is not None and signatures is None:
+        raise InputError("--result goes with --signatures FILE: confirming ids needs no result file")
     if signatures is not None:
         if invoice_ids:
             raise InputError("give invoice ids or --signatures FILE, not both")

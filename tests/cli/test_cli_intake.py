@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -221,12 +221,12 @@ def test_cli_intake_import_finds_numbers_issued_by_hand_in_another_spelling(cli,
     text = _ok(cli("invoice", "import", str(export), "--as", "supplier", "--result", str(out)))
     assert text == (
         f"{export}: 3 rows: 1 issued, 2 already issued\n1 transactions\n"
-        "  line 3: already issued: the file differs: amount 125000.00 HKD on chain; due 2099-01-31 on chain\n"
+        "  line 3: already issued: the file differs: HKD 125,000.00 on chain; due 2099-01-31 on chain\n"
         f"result: {out}\n"
     )
     assert [(r["status"], r["invoice_id"], r["note"]) for r in _result(out)] == [
         ("already issued", str(first), ""),
-        ("already issued", str(second), "the file differs: amount 125000.00 HKD on chain; due 2099-01-31 on chain"),
+        ("already issued", str(second), "the file differs: HKD 125,000.00 on chain; due 2099-01-31 on chain"),
         ("issued", str(second + 1), ""),
     ]
     shown = _json(cli("invoice", "show", str(second), "--json"))
@@ -344,7 +344,7 @@ def test_cli_intake_approve_confirms_only_exact_matches(cli, home_copy, tmp_path
     ]
     # Each row not confirmed says why (the first 20; all are in the result file).
     assert lines[2:5] == [
-        "  line 4: mismatch: amount 300.00 on chain, 300.01 approved",
+        "  line 4: mismatch: HKD 300.00 on chain, HKD 300.01 approved",
         "  line 5: mismatch: due 2099-04-30 on chain, 2099-05-01 approved",
         "  line 6: unknown: no invoice 'U-1' of Kowloon Precision Parts Ltd is addressed to you",
     ]
@@ -363,7 +363,7 @@ def test_cli_intake_approve_confirms_only_exact_matches(cli, home_copy, tmp_path
     assert [(r["line"], r["number"], r["status"], r["invoice_id"], r["note"]) for r in rows] == [
         ("2", "e 1", "confirmed", "1", ""),
         ("3", "E-2", "confirmed", "2", ""),
-        ("4", "D-1", "mismatch", "3", "amount 300.00 on chain, 300.01 approved"),
+        ("4", "D-1", "mismatch", "3", "HKD 300.00 on chain, HKD 300.01 approved"),
         ("5", "D-2", "mismatch", "4", "due 2099-04-30 on chain, 2099-05-01 approved"),
         ("6", "U-1", "unknown", "", f"no invoice 'U-1' of {SUPPLIER} is addressed to you"),
         ("7", "C-1", "already confirmed", "5", "invoice 5 is Confirmed"),
@@ -391,7 +391,9 @@ def test_cli_intake_approve_confirms_only_exact_matches(cli, home_copy, tmp_path
         "bad_rows": [],
         "notes": again["notes"],
     }
-    assert len(again["notes"]) == 6 and again["notes"][0] == "line 4: mismatch: amount 300.00 on chain, 300.01 approved"
+    assert (
+        len(again["notes"]) == 6 and again["notes"][0] == "line 4: mismatch: HKD 300.00 on chain, HKD 300.01 approved"
+    )
     assert chain_head(home_copy) == head
 
 
@@ -405,14 +407,14 @@ def test_cli_intake_approve_with_bad_rows_confirms_nothing(cli, home_copy, tmp_p
     _refused_with_lines(
         cli("invoice", "approve", str(payables), "--as", "buyer"),
         2,
-        f"{payables} has 2 bad rows; nothing was confirmed (fix them, or --skip-bad):\n"
-        "  line 3: unknown participant 'Nobody Ltd': no participant or local account has that name; "
-        "give a registered name, an account name or an address (see `scf participant list`)\n"
+        f"{payables} has 1 bad row; nothing was confirmed (fix them, or --skip-bad):\n"
         "  line 4: 'e 1' of this supplier repeats line 2",
     )
     assert (chain_head(home_copy), _status(cli, 1)) == (head, "Issued")
     text = _ok(cli("invoice", "approve", str(payables), "--as", "buyer", "--skip-bad"))
-    assert text.startswith(f"{payables}: 3 rows: 1 confirmed, 2 bad (skipped)\n"), text
+    # A supplier the network does not know is not a bad file: the row is reported as unknown.
+    assert text.startswith(f"{payables}: 3 rows: 1 confirmed, 1 unknown, 1 bad (skipped)\n"), text
+    assert "  line 3: unknown: no participant is named 'Nobody Ltd': no invoice of theirs is on chain" in text
     assert _status(cli, 1) == "Confirmed"
 
 
@@ -837,3 +839,68 @@ def test_cli_intake_a_garbled_signatures_file_names_each_line(cli, home_copy, tm
         "  line 3: is not JSON (one signed confirmation per line)",
     ]
     assert chain_head(home_copy) == head
+
+
+# -- two runs at once, and numbers that are not UTF-8 -----------------------------------------
+def _ledger(home_copy: Any) -> Any:
+    from ledger.deployment import load_deployment
+    from ledger.evm.chain import connect
+    from ledger.lifecycle import Ledger
+
+    w3 = connect(home_copy.rpc_url)
+    settings = replace(home_copy.settings, rpc_url=home_copy.rpc_url)
+    return Ledger(settings, w3, load_deployment(settings, int(w3.eth.chain_id)))
+
+
+def test_cli_intake_a_second_run_as_the_same_account_is_refused_while_one_sends(cli, home_copy, tmp_path):
+    """Two bulk commands as one account would take the same nonces: while one holds the
+    account (here, in this process), another is refused (exit 3) and sends nothing."""
+    from ledger.intake import Intake
+
+    export = _export(tmp_path, 2)
+    head = chain_head(home_copy)
+    ledger = _ledger(home_copy)
+    with Intake(ledger)._sending_as(ledger.resolve("supplier", account_first=True).address):
+        result = cli("invoice", "import", str(export), "--as", "supplier")
+        assert result.exit_code == 3, result.output
+        assert result.stderr == (
+            "Error: another scf command is sending transactions as Kowloon Precision Parts Ltd to this node; "
+            "wait for it to finish and run this one again\n"
+        )
+        assert chain_head(home_copy) == head
+    # Released with the run that held it: the same command now goes through.
+    assert _json(cli("invoice", "import", str(export), "--as", "supplier", "--json"))["issued"] == 2
+
+
+def test_cli_intake_an_invoice_number_that_is_not_utf8_breaks_no_command(cli, home_copy, tmp_path):
+    """The contract takes any bytes from 0x80 up in a number, not only UTF-8: such an invoice
+    (issued by calling the contract directly) must not break the commands that read the
+    supplier's or the buyer's invoices."""
+    from eth_abi import encode
+
+    from ledger.business_time import due_timestamp
+    from ledger.money import parse_date
+
+    ledger = _ledger(home_copy)
+    supplier = ledger.resolve("supplier", account_first=True).address
+    buyer = ledger.resolve("buyer", account_first=True).address
+    selector = keccak(text="issue(address,string,uint256,address,uint64,bytes32)")[:4]
+    currency = ledger.deployment.currency("HKD").address
+    due = due_timestamp(parse_date("2099-01-31"))
+    data = selector + encode(
+        ["address", "bytes", "uint256", "address", "uint64", "bytes32"],
+        [buyer, b"Z\xff1", 100, currency, due, b"\0" * 32],
+    )
+    w3 = ledger.w3
+    tx = w3.eth.send_transaction({"from": supplier, "to": ledger.invoices.address, "data": data})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    export = _file(tmp_path / "e.csv", EXPORT + f"Z1,{BUYER},1.00,2099-01-31\n")
+    assert _json(cli("invoice", "import", str(export), "--as", "supplier", "--json"))["issued"] == 1
+    payables = _file(tmp_path / "p.csv", PAYABLES + "supplier,Z1,1.00,2099-01-31\n")
+    assert _json(cli("invoice", "approve", str(payables), "--as", "buyer", "--json"))["confirmed"] == 1
+    refused = cli("invoice", "sign-confirmation", "1", "--as", "buyer", "--out", str(tmp_path / "s.jsonl"))
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "Error: invoice 1's number is not UTF-8 text, which a signature cannot name; confirm it with "
+        "`scf invoice confirm 1`: nothing was signed\n",
+    ), refused.output
