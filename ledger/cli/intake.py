@@ -151,7 +151,7 @@ def invoice_approve(ctx: click.Context, file: Path, skip_bad: bool, result: Path
 
 
 @click.command("sign-confirmation")
-@click.argument("invoice_ids", type=INVOICE_ID, nargs=-1, metavar="[ID]...")
+@click.argument("invoice_ids", type=INVOICE_ID, nargs=-1, metavar="ID...")
 @click.option("--payables", type=_FILE, help="Sign every row of this approved-payables file (see `invoice approve`).")
 @click.option("--out", required=True, type=_OUT, help="The signatures file to write (JSON Lines).")
 @click.option(

@@ -117,7 +117,7 @@ def _invoice_tx(
 
 
 @invoice.command("confirm")
-@click.argument("invoice_ids", type=ID, nargs=-1, metavar="[ID]...")
+@click.argument("invoice_ids", type=ID, nargs=-1, metavar="ID...")
 @click.option(
     "--signatures",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),

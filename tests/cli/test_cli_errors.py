@@ -134,7 +134,7 @@ def test_cli_entry_point_bad_option_value(scf):
     result = scf("invoice", "confirm", "zero")
     assert result.returncode == 2
     assert result.stderr == (
-        "Error: Invalid value for 'ID': 'zero' is not a valid integer range. (see `scf invoice confirm --help`)\n"
+        "Error: Invalid value for 'ID...': 'zero' is not a valid integer range. (see `scf invoice confirm --help`)\n"
     )
 
 
