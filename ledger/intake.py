@@ -35,7 +35,8 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from ledger.business_time import business_date
-from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, UnknownInvoice
+from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, TransactionTimeout, UnknownInvoice
+from ledger.evm.abi import Calldata
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
@@ -181,6 +182,13 @@ class Intake:
         self.progress = progress or (lambda _phase, _done, _total: None)
         self._buyers: dict[str, str | None] = {}
         self._wallets: dict[str, bool] = {}
+        self._domain: Domain | None = None
+        abi = ledger.deployment.contracts["InvoiceToken"].abi
+        #: Calldata of the token's bulk functions and views, encoded without web3's per-call ABI checks.
+        self.encode = {
+            name: Calldata(abi, name)
+            for name in ("issueBatch", "confirmBatch", "confirmWithSignatures", "getInvoice", "confirmationNonces")
+        }
 
     # -- reading the chain ----------------------------------------------------------------
     def issued_logs(self, supplier: str | None = None, buyer: str | None = None) -> Iterator[IssuedLog]:
@@ -220,22 +228,19 @@ class Intake:
                 )
             start = end + 1
 
-    def _calls(self, name: str, args: Iterable[list[Any]]) -> Iterator[tuple[list[Any], bytes]]:
+    def _calls(self, name: str, args: Iterable[list[Any]]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
         """The token's view ``name`` on each argument list, in JSON-RPC batches of 500
-        ``eth_call``s: each argument list with the raw answer."""
-        to, token = self.ledger.invoices.address, self.ledger.invoices
+        ``eth_call``s: each argument list with the decoded answer."""
+        to, encode = self.ledger.invoices.address, self.encode[name]
         for part in chunks(args, 500):
-            calls = [("eth_call", [{"to": to, "data": token.encode_abi(name, a)}, "latest"]) for a in part]
+            calls = [("eth_call", [{"to": to, "data": "0x" + encode(*a).hex()}, "latest"]) for a in part]
             for a, data in zip(part, self.rpc.batch(calls), strict=True):
-                yield a, bytes.fromhex(data[2:])
+                yield a, encode.decode(bytes.fromhex(data[2:]))
 
     def invoice_states(self, ids: Iterable[int]) -> dict[int, ChainInvoice]:
         """``getInvoice`` of each id."""
-        fn = self.ledger.invoices.get_function_by_name("getInvoice")
-        output = "(" + ",".join(o["type"] for o in fn.abi["outputs"][0]["components"]) + ")"
         states: dict[int, ChainInvoice] = {}
-        for (invoice_id,), data in self._calls("getInvoice", ([i] for i in ids)):
-            (struct,) = abi_decode([output], data)
+        for (invoice_id,), (struct,) in self._calls("getInvoice", ([i] for i in ids)):
             states[invoice_id] = ChainInvoice.from_struct(struct)
         return states
 
@@ -395,19 +400,19 @@ class Intake:
         return RowError(row.line, "; ".join(reasons)) if reasons else row
 
     def _send_issues(self, supplier: LocalAccount, staging: Staging, run: RunResult, batch_size: int | None) -> None:
-        fn = self.ledger.invoices.functions.issueBatch
+        encode = self.encode["issueBatch"]
 
-        def call(rows: list[dict[str, Any]]) -> Any:
+        def call(rows: list[dict[str, Any]]) -> bytes:
             items = [r["row"] for r in rows]
-            return fn([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in items])
+            return encode([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in items])
 
         self._send_staged(supplier, staging, run, "pending", call, batch_size, "issued", from_receipt=True)
 
     def _batch_size(
-        self, call: Callable[[list[Any]], Any], sample: list[Any], sender: str, wanted: int | None
+        self, call: Callable[[list[Any]], bytes], sample: list[Any], sender: str, wanted: int | None
     ) -> tuple[int, int]:
         """Items per batch and gas per item, from a simulation of ``sample`` and the block gas limit."""
-        gas = self.ledger.sender.estimate(call(sample), sender)
+        gas = self.ledger.sender.estimate(self.ledger.invoices.address, call(sample), sender)
         gas_each = int(gas / len(sample) * GAS_MARGIN) + 1
         fits = max(1, int(self._gas_limit() * BLOCK_SHARE) // gas_each)
         return max(1, min(wanted or MAX_BATCH, fits, MAX_BATCH)), gas_each
@@ -418,7 +423,7 @@ class Intake:
         staging: Staging,
         run: RunResult,
         status: str,
-        call: Callable[[list[dict[str, Any]]], Any],
+        call: Callable[[list[dict[str, Any]]], bytes],
         wanted: int | None,
         done: str,
         from_receipt: bool = False,
@@ -436,26 +441,24 @@ class Intake:
         limit = self._gas_limit()
         current: list[list[dict[str, Any]]] = [[]]
 
-        def calls() -> Iterator[tuple[Any, int]]:
+        def calls() -> Iterator[tuple[bytes, int]]:
             for rows in staging.batches(status, size, self.ledger.deployment):
                 current[0] = rows
                 yield call(rows), min(limit, gas_each * len(rows) + 60_000)
 
         txs: list[str] = []
         sent = 0
-        for tx_hash in self.ledger.sender.send_pipelined(calls(), signer):
-            tx = str(Web3.to_hex(tx_hash))
+        for tx in self.ledger.sender.send_pipelined(self.ledger.invoices.address, calls(), signer):
             for r in current[0]:
                 staging.set(r["key"], "sent", r["invoice_id"], tx)
             txs.append(tx)
             sent += len(current[0])
             self.progress("sending", sent, total)
-        for tx in txs:
-            receipt = self.ledger.sender.receipt(tx)
-            block = int(receipt["blockNumber"])
+        for tx, receipt in zip(txs, self._receipts(txs), strict=True):
+            block = int(receipt["blockNumber"], 16)
             run.txs.append(tx)
             rows = staging.rows_of(tx)
-            if receipt["status"] == 1:
+            if int(receipt["status"], 16) == 1:
                 ids = _issued_ids(receipt, self.ledger.invoices.address) if from_receipt else None
                 for i, r in enumerate(rows):
                     staging.set(r["key"], done, ids[i] if ids else r["invoice_id"], tx, block)
@@ -463,6 +466,27 @@ class Intake:
                 why = "its batch failed: " + self.ledger.sender.replay_reason(tx, block)
                 for r in rows:
                     staging.set(r["key"], "failed", r["invoice_id"], tx, block, why)
+
+    def _receipts(self, txs: list[str]) -> Iterator[dict[str, Any]]:
+        """The receipts of ``txs`` in order, as the node answers them (raw JSON), asked
+        for in JSON-RPC batches until each is mined (TransactionTimeout after the
+        configured wait for one that is not)."""
+        timeout = self.ledger.settings.tx_timeout
+        for part in chunks(txs, 200):
+            found: dict[str, dict[str, Any]] = {}
+            waited = 0.0
+            while len(found) < len(part):
+                missing = [tx for tx in part if tx not in found]
+                for tx, receipt in zip(missing, self.rpc.batch([("eth_getTransactionReceipt", [tx]) for tx in missing]),
+                                       strict=True):  # fmt: skip
+                    if receipt:
+                        found[tx] = receipt
+                if len(found) < len(part):
+                    if waited >= timeout:
+                        raise TransactionTimeout(missing[0], timeout)
+                    time.sleep(0.05)
+                    waited += 0.05
+            yield from (found[tx] for tx in part)
 
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
         """The result file: every row of the file in line order, bad ones too; and the
@@ -501,9 +525,9 @@ class Intake:
             self.progress("matching", 0, None)
             self._await_pending(buyer.address)
             self._match(buyer.address, staging)
-            fn = self.ledger.invoices.functions.confirmBatch
+            encode = self.encode["confirmBatch"]
             self._send_staged(
-                buyer, staging, run, "matched", lambda rows: fn([r["invoice_id"] for r in rows]), None, "confirmed"
+                buyer, staging, run, "matched", lambda rows: encode([r["invoice_id"] for r in rows]), None, "confirmed"
             )
             run.counts = staging.counts()
             self._write(result, staging, run)
@@ -540,8 +564,12 @@ class Intake:
     # -- signed confirmations --------------------------------------------------------
     def domain(self) -> Domain:
         """The token's EIP-712 domain, as the token itself answers it (ERC-5267)."""
-        _fields, name, version, chain_id, contract, _salt, _ext = self.ledger.invoices.functions.eip712Domain().call()
-        return Domain(int(chain_id), str(contract), str(name), str(version))
+        if self._domain is None:
+            _fields, name, version, chain_id, contract, _salt, _ext = (
+                self.ledger.invoices.functions.eip712Domain().call()
+            )
+            self._domain = Domain(int(chain_id), str(contract), str(name), str(version))
+        return self._domain
 
     def sign_confirmations(
         self,
@@ -650,10 +678,10 @@ class Intake:
             for s in signed:
                 staging.add(f"{s.line}", s.row(self.ledger.deployment))
             by_line = {s.line: s for s in signed}
-            fn = self.ledger.invoices.functions.confirmWithSignatures
+            encode = self.encode["confirmWithSignatures"]
 
-            def call(rows: list[dict[str, Any]]) -> Any:
-                return fn([by_line[r["line"]].conf.signed(by_line[r["line"]].signature) for r in rows])
+            def call(rows: list[dict[str, Any]]) -> bytes:
+                return encode([by_line[r["line"]].conf.signed(by_line[r["line"]].signature) for r in rows])
 
             todo = signed
             # Twice at most: a batch that failed because someone submitted one of its
@@ -792,7 +820,7 @@ class Intake:
     def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:
         """The (buyer, nonce) of ``ready`` that are used or revoked on chain."""
         words = sorted({(x.buyer, x.conf.nonce >> 8) for x in ready})
-        bits = {(b, w): int.from_bytes(data) for (b, w), data in self._calls("confirmationNonces", map(list, words))}
+        bits = {(b, w): int(word) for (b, w), (word,) in self._calls("confirmationNonces", map(list, words))}
         used: set[tuple[str, int]] = set()
         for x in ready:
             if bits[(x.buyer, x.conf.nonce >> 8)] >> (x.conf.nonce & 0xFF) & 1:
@@ -913,14 +941,12 @@ def _payable_key(supplier: str, normalised: str) -> str:
     return f"{supplier.lower()}:{normalised}"
 
 
-def _issued_ids(receipt: Any, token: str) -> list[int]:
-    """The ids of an issue batch's invoices: its InvoiceIssued logs, in the order of its requests."""
+def _issued_ids(receipt: dict[str, Any], token: str) -> list[int]:
+    """The ids of an issue batch's invoices: its InvoiceIssued logs (raw JSON), in the order of its requests."""
     return [
-        int(log["topics"][1].hex(), 16)
+        int(log["topics"][1], 16)
         for log in receipt["logs"]
-        if log["address"].lower() == token.lower()
-        and log["topics"]
-        and "0x" + log["topics"][0].hex().removeprefix("0x") == _ISSUED_TOPIC
+        if log["address"].lower() == token.lower() and log["topics"] and log["topics"][0] == _ISSUED_TOPIC
     ]
 
 

@@ -15,7 +15,6 @@ import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
     ContractCustomError,
@@ -458,10 +457,11 @@ class Sender:
             raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
         return self.wait(tx_hash, fn, signer.address)
 
-    def estimate(self, fn: Any, sender: str) -> int:
-        """The gas ``fn`` needs from ``sender``; the rule that refuses it, decoded, if it reverts."""
+    def estimate(self, to: str, data: bytes, sender: str) -> int:
+        """The gas a call of ``data`` to ``to`` needs from ``sender``; the rule that
+        refuses it, decoded, if it reverts."""
         try:
-            return int(fn.estimate_gas({"from": sender}))
+            return int(self.w3.eth.estimate_gas({"from": sender, "to": to, "data": data}))  # type: ignore[typeddict-item]
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
         except Web3RPCError as exc:
@@ -481,29 +481,23 @@ class Sender:
                 return str(reverted)
         return "it ran out of gas, or the state changed in its block"
 
-    def send_pipelined(self, calls: Iterable[tuple[Any, int]], signer: LocalAccount) -> Iterator[HexBytes]:
-        """Sign and send each (call, gas) with consecutive nonces, without waiting
-        for receipts (yields each hash as it is sent): the caller simulated the
-        calls and sets the gas, and collects receipts at the end (:meth:`receipts`)."""
+    def send_pipelined(self, to: str, calls: Iterable[tuple[bytes, int]], signer: LocalAccount) -> Iterator[str]:
+        """Sign and send each (calldata, gas) to ``to`` with consecutive nonces, without
+        waiting for receipts (yields each hash as it is sent): the caller simulated the
+        calls and sets the gas, and collects receipts at the end. Transactions are built
+        here, not by web3's ``build_transaction`` (which checks the ABI again each time)."""
         fees = self._fees()
         nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
-        for fn, gas in calls:
-            tx = fn.build_transaction(
-                {"from": signer.address, "chainId": self.chain_id, "nonce": nonce, "gas": gas, **fees}
-            )
+        to = to_checksum_address(to)
+        for data, gas in calls:
+            tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": nonce, "to": to, "value": 0, "data": data}
+            tx.update(gas=gas, **fees)
             try:
                 tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
             except Web3RPCError as exc:
                 raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
             nonce += 1
-            yield tx_hash
-
-    def receipt(self, tx_hash: Any) -> TxReceipt:
-        """The receipt of a sent transaction, mined or reverted (TransactionTimeout if none comes)."""
-        try:
-            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
-        except TimeExhausted:
-            raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+            yield str(Web3.to_hex(tx_hash))
 
     def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_abi import encode
@@ -62,7 +63,7 @@ class Domain:
     name: str = DOMAIN_NAME
     version: str = DOMAIN_VERSION
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         return keccak(
             encode(
@@ -107,10 +108,10 @@ class Confirmation:
                 ["bytes32", "address", "address", "bytes32", "address", "uint256", "uint64", "uint256", "uint256"],
                 [
                     CONFIRMATION_TYPEHASH,
-                    to_checksum_address(self.buyer),
-                    to_checksum_address(self.supplier),
+                    self.buyer,
+                    self.supplier,
                     keccak(text=self.number),
-                    to_checksum_address(self.currency),
+                    self.currency,
                     self.amount,
                     self.due_date,
                     self.nonce,
@@ -139,10 +140,10 @@ class Confirmation:
     def signed(self, signature: bytes) -> tuple[Any, ...]:
         """The contract's ``SignedConfirmation`` tuple."""
         return (
-            to_checksum_address(self.buyer),
-            to_checksum_address(self.supplier),
+            self.buyer,
+            self.supplier,
             self.number,
-            to_checksum_address(self.currency),
+            self.currency,
             self.amount,
             self.due_date,
             self.nonce,
