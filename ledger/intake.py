@@ -31,12 +31,12 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from web3 import Web3
 
 from ledger.business_time import business_date
 from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, TransactionTimeout, UnknownInvoice
-from ledger.evm.abi import Calldata
+from ledger.evm.abi import Calldata, checksum
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
@@ -217,10 +217,10 @@ class Intake:
                 t = log["topics"]
                 yield IssuedLog(
                     int(t[1], 16),
-                    to_checksum_address("0x" + t[2][-40:]),
-                    to_checksum_address("0x" + t[3][-40:]),
+                    checksum("0x" + t[2][-40:]),
+                    checksum("0x" + t[3][-40:]),
                     bytes(number),
-                    to_checksum_address(currency),
+                    checksum(currency),
                     int(amount),
                     int(due),
                     log["transactionHash"],
@@ -345,10 +345,10 @@ class Intake:
         """Waits until ``account`` has no transaction waiting to be mined (an earlier,
         interrupted run's), so that what is on chain is all there will be: else a
         re-run would send those rows again, and its batches fail as duplicates."""
-        eth, account = self.ledger.w3.eth, to_checksum_address(account)
+        eth, address = self.ledger.w3.eth, Web3.to_checksum_address(account)
         waited = 0.0
-        while (pending := int(eth.get_transaction_count(account, "pending"))) > (
-            mined := int(eth.get_transaction_count(account, "latest"))
+        while (pending := int(eth.get_transaction_count(address, "pending"))) > (
+            mined := int(eth.get_transaction_count(address, "latest"))
         ):
             if waited >= self.ledger.settings.tx_timeout:
                 raise ChainError(
@@ -472,7 +472,8 @@ class Intake:
         for in JSON-RPC batches until each is mined (TransactionTimeout after the
         configured wait for one that is not)."""
         timeout = self.ledger.settings.tx_timeout
-        for part in chunks(txs, 200):
+        # A receipt of an issue batch carries two logs per invoice: ask for a few at a time.
+        for part in chunks(txs, 8):
             found: dict[str, dict[str, Any]] = {}
             waited = 0.0
             while len(found) < len(part):
@@ -802,18 +803,17 @@ class Intake:
             return f"no invoice {c.number!r} of {c.supplier}"
         if state.buyer.lower() != s.buyer.lower():
             return f"invoice {invoice_id} is addressed to {state.buyer}, not the signer {s.buyer}"
-        if why := self._active_buyer(to_checksum_address(s.buyer)):
+        if why := self._active_buyer(checksum(s.buyer)):
             return why
         if (state.currency.lower(), state.amount, state.due_ts) != (c.currency.lower(), c.amount, c.due_date):
             return f"invoice {invoice_id} no longer matches what was signed (currency, amount or due date)"
         if state.status != InvoiceStatus.ISSUED:
             return f"invoice {invoice_id} is {status_name(state.status)}, not Issued"
         if s.buyer not in self._wallets:
-            self._wallets[s.buyer] = bool(self.ledger.w3.eth.get_code(to_checksum_address(s.buyer)))
+            self._wallets[s.buyer] = bool(self.ledger.w3.eth.get_code(Web3.to_checksum_address(s.buyer)))
         # A contract wallet's signature is its own to judge (ERC-1271), on chain.
-        if not self._wallets[s.buyer] and signer_of(
-            Domain(s.chain_id, s.contract), c, s.signature
-        ) != to_checksum_address(s.buyer):
+        # (The file was checked to be for this deployment: its domain is this token's.)
+        if not self._wallets[s.buyer] and signer_of(self.domain(), c, s.signature) != checksum(s.buyer):
             return "the signature is not the buyer's"
         return None
 
@@ -867,7 +867,7 @@ class _Signed:
 
         def address(name: str) -> str:
             try:
-                return to_checksum_address(str(get(name)))
+                return checksum(str(get(name)))
             except ValueError:
                 raise ValueError(f"{name} is not an address") from None
 

@@ -77,6 +77,9 @@ class Calldata:
         self.types = [abi_type(i) for i in item["inputs"]]
         self.outputs = [abi_type(o) for o in item.get("outputs", [])]
         self.selector = _keccak(f"{name}({','.join(self.types)})".encode())[:4]
+        # Answers of static words only (getInvoice's struct, a bitmap word) are read
+        # word by word: eth_abi's decoder takes half a millisecond for a 14-field struct.
+        self._words = _static_words(self.outputs)
 
     def __call__(self, *args: Any) -> bytes:
         from eth_abi import encode
@@ -84,10 +87,66 @@ class Calldata:
         return self.selector + encode(self.types, list(args))
 
     def decode(self, data: bytes) -> tuple[Any, ...]:
-        """The function's return values from an ``eth_call``'s answer."""
+        """The function's return values from an ``eth_call``'s answer (addresses checksummed)."""
+        if self._words is not None:
+            return _read_words(self._words, data)
         from eth_abi import decode
 
         return tuple(decode(self.outputs, data))
+
+
+_WORD = re.compile(r"^(u?int\d*|address|bool|bytes32)$")
+
+
+def _static_words(types: list[str]) -> list[Any] | None:
+    """The layout of outputs made of static one-word types (tuples of them nested), or None."""
+    out: list[Any] = []
+    for t in types:
+        if t.startswith("(") and t.endswith(")"):
+            inner = _static_words(_split(t[1:-1]))
+            if inner is None:
+                return None
+            out.append(inner)
+        elif _WORD.match(t):
+            out.append(t)
+        else:
+            return None
+    return out
+
+
+def _split(inner: str) -> list[str]:
+    """The types of a tuple's inside, split at its top-level commas."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(inner):
+        depth += c == "("
+        depth -= c == ")"
+        if c == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return parts
+
+
+def _read_words(layout: list[Any], data: bytes, at: list[int] | None = None) -> tuple[Any, ...]:
+    at = at if at is not None else [0]
+    values: list[Any] = []
+    for t in layout:
+        if isinstance(t, list):
+            values.append(_read_words(t, data, at))
+            continue
+        word = data[at[0] : at[0] + 32]
+        at[0] += 32
+        if t == "address":
+            values.append(checksum("0x" + word[12:].hex()))
+        elif t == "bool":
+            values.append(word != bytes(32))
+        elif t == "bytes32":
+            values.append(word)
+        elif t.startswith("int"):
+            values.append(int.from_bytes(word, signed=True))
+        else:
+            values.append(int.from_bytes(word))
+    return tuple(values)
 
 
 def event_signature(item: dict[str, Any]) -> str:
