@@ -36,7 +36,7 @@ from web3 import Web3
 
 from ledger.business_time import business_date
 from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, TransactionTimeout, UnknownInvoice
-from ledger.evm.abi import Calldata, checksum
+from ledger.evm.abi import Calldata, checksum, encode_issue_batch
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
@@ -270,7 +270,9 @@ class Intake:
             raise
 
     def _context(self, path: Path) -> RowContext:
-        return RowContext(self.ledger.deployment, lambda text: self.ledger.resolve(text).address, path.parent)
+        """How a file's rows are read: parties resolved once per distinct spelling (a file
+        names few parties, many times), documents relative to the file's folder."""
+        return RowContext(self.ledger.deployment, _cached(lambda text: self.ledger.resolve(text).address), path.parent)
 
     def _gas_limit(self) -> int:
         return int(self.ledger.w3.eth.get_block("latest")["gasLimit"])
@@ -400,11 +402,12 @@ class Intake:
         return RowError(row.line, "; ".join(reasons)) if reasons else row
 
     def _send_issues(self, supplier: LocalAccount, staging: Staging, run: RunResult, batch_size: int | None) -> None:
-        encode = self.encode["issueBatch"]
+        selector = self.encode["issueBatch"].selector
 
         def call(rows: list[dict[str, Any]]) -> bytes:
             items = [r["row"] for r in rows]
-            return encode([(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in items])
+            requests = [(r.party, r.number, r.units, r.currency.address, r.due_ts, r.doc_hash) for r in items]
+            return encode_issue_batch(selector, requests)
 
         self._send_staged(supplier, staging, run, "pending", call, batch_size, "issued", from_receipt=True)
 
@@ -509,7 +512,7 @@ class Intake:
         run = RunResult(path, statuses=APPROVE_STATUSES)
         with self._sending_as(buyer.address), Staging() as staging:
             context = self._context(path)
-            context.resolve = self._supplier_or_unknown
+            context.resolve = _cached(self._supplier_or_unknown)
             for item in parse_rows(path, PAYABLES_COLUMNS, "supplier", context):
                 run.rows += 1
                 if isinstance(item, InvoiceRow):
@@ -913,6 +916,25 @@ def _signed_record(
         "invoice_id": invoice_id,
         "line": line,
     }
+
+
+def _cached(resolve: Callable[[str], str]) -> Callable[[str], str]:
+    """``resolve`` remembering its answers and its refusals (an unknown name is refused
+    on every row that gives it, with the same words)."""
+    answers: dict[str, str | InputError] = {}
+
+    def cached(text: str) -> str:
+        if text not in answers:
+            try:
+                answers[text] = resolve(text)
+            except InputError as exc:
+                answers[text] = exc
+        answer = answers[text]
+        if isinstance(answer, InputError):
+            raise answer
+        return answer
+
+    return cached
 
 
 def _check_writable(path: Path | None) -> None:

@@ -69,6 +69,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_indexer import _children, _vm_hwm_kib  # noqa: E402 - peak memory of a process tree, as measured there
 
 from ledger.evm.rpc import RpcClient  # noqa: E402 - after the path set-up
 
@@ -421,26 +424,6 @@ def _check(what: str, result: Path, status: str, rows: int) -> int:
     if counts.get(status) != rows:
         raise SystemExit(f"{what}: expected {rows} rows {status!r}, the result file has {counts}")
     return txs
-
-
-def _vm_hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(c) for c in task.read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def _rate_line(label: str, rows: int, unit: str, run: dict[str, Any], startup: tuple[float, float]) -> str:

@@ -149,6 +149,46 @@ def _read_words(layout: list[Any], data: bytes, at: list[int] | None = None) -> 
     return tuple(values)
 
 
+def encode_issue_batch(selector: bytes, requests: list[tuple[str, str, int, str, int, bytes]]) -> bytes:
+    """Calldata of ``issueBatch((address,string,uint256,address,uint64,bytes32)[])``, encoded
+    by hand: eth_abi takes 0.13 ms an item, most of a bulk import's own time. Each
+    request is (buyer, number, amount, currency, due date, document hash); the layout is
+    the ABI's (an offset to the array; its length; an offset per tuple; each tuple's six
+    head words, the number's offset among them, then its length and padded bytes). A
+    test holds it to eth_abi's encoding."""
+    heads: list[bytes] = []
+    tails: list[bytes] = []
+    at = 32 * len(requests)
+    for buyer, number, amount, currency, due, doc in requests:
+        raw = number.encode("utf-8")
+        padded = raw + bytes(-len(raw) % 32)
+        if not (0 <= amount < 2**256 and 0 <= due < 2**64 and len(doc) == 32):
+            raise ValueError(f"an issue request out of range: {amount}, {due}, {doc!r}")
+        tuple_ = b"".join(
+            (
+                _address_word(buyer),
+                (6 * 32).to_bytes(32),
+                amount.to_bytes(32),
+                _address_word(currency),
+                due.to_bytes(32),
+                bytes(doc),
+                len(raw).to_bytes(32),
+                padded,
+            )
+        )
+        heads.append(at.to_bytes(32))
+        tails.append(tuple_)
+        at += len(tuple_)
+    return selector + (32).to_bytes(32) + len(requests).to_bytes(32) + b"".join(heads) + b"".join(tails)
+
+
+def _address_word(address: str) -> bytes:
+    raw = bytes.fromhex(address.removeprefix("0x"))
+    if len(raw) != 20:
+        raise ValueError(f"not an address: {address!r}")
+    return bytes(12) + raw
+
+
 def event_signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
 

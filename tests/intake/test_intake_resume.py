@@ -327,13 +327,14 @@ def importer_fixture(home_copy: Any, tmp_path: Path, acct: Any) -> Callable[[int
 def test_intake_resume_killed_at_random_moments_issues_each_number_once(
     ledger: Any, importer: Any, tmp_path: Path
 ) -> None:
-    """600 rows, 20 per batch (30 transactions): the import is SIGKILLed four
+    """600 rows, 5 per batch (120 transactions, so that the sends last long enough to be
+    killed among now that they are pipelined): the import is SIGKILLed four
     times at random moments (each kill in the run started after the previous
     one), then run to completion; after every kill no number is on chain
     twice and every issued invoice is its row of the file, and at the end the
     chain holds what one clean run of the file gives."""
     assert int(ledger.invoices.functions.nextInvoiceId().call()) == 1
-    imp, rows = importer(600, 20)
+    imp, rows = importer(600, 5)
     clean = clean_import(ledger, imp, tmp_path)
     supplier = supplier_of(ledger)
     hkd = ledger.deployment.currency("HKD").address
