@@ -40,7 +40,7 @@ from ledger.evm.abi import Calldata, checksum, encode_issue_batch
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
 from ledger.evm.rpc import RpcClient, is_range_refusal
-from ledger.format import date_text, label, money
+from ledger.format import date_text, iso_time, label, money, party
 from ledger.intake_files import (
     IMPORT_COLUMNS,
     PAYABLES_COLUMNS,
@@ -495,6 +495,7 @@ class Intake:
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:
         """The result file: every row of the file in line order, bad ones too; and the
         first rows that were not done, with why, for the summary."""
+        run.bad.sort(key=lambda e: e.line)
         done = {"issued", "confirmed", "already confirmed", "bad"}
         run.notes = staging.notes([s for s in run.statuses if s not in done], SHOWN_NOTES)
         if result is not None:
@@ -608,8 +609,8 @@ class Intake:
         return {
             "signed": len(items),
             "file": str(out),
-            "deadline": deadline,
-            "buyer": buyer.address,
+            "deadline": iso_time(deadline),
+            "buyer": party(buyer.address, self.ledger.name_of(buyer.address)),
             "chain_id": domain.chain_id,
             "contract": domain.contract,
         }
@@ -803,13 +804,13 @@ class Intake:
         if now > c.deadline:
             return f"expired {date_text(c.deadline)}: ask the buyer to sign again"
         if invoice_id is None or state is None:
-            return f"no invoice {c.number!r} of {c.supplier}"
+            return f"no invoice {c.number!r} of {_who(self.ledger, c.supplier)}"
         if state.buyer.lower() != s.buyer.lower():
             return f"invoice {invoice_id} is addressed to {state.buyer}, not the signer {s.buyer}"
         if why := self._active_buyer(checksum(s.buyer)):
             return why
         if (state.currency.lower(), state.amount, state.due_ts) != (c.currency.lower(), c.amount, c.due_date):
-            return f"invoice {invoice_id} no longer matches what was signed (currency, amount or due date)"
+            return f"invoice {invoice_id} does not match what was signed: {self._signed_differences(state, c)}"
         if state.status != InvoiceStatus.ISSUED:
             return f"invoice {invoice_id} is {status_name(state.status)}, not Issued"
         if s.buyer not in self._wallets:
@@ -819,6 +820,21 @@ class Intake:
         if not self._wallets[s.buyer] and signer_of(self.domain(), c, s.signature) != checksum(s.buyer):
             return "the signature is not the buyer's"
         return None
+
+    def _signed_differences(self, state: ChainInvoice, c: Confirmation) -> str:
+        """How an invoice on chain differs from a signed confirmation of it."""
+        out = []
+        have = self.ledger.deployment.currency_by_address(state.currency)
+        signed = self.ledger.deployment.currency_by_address(c.currency)
+        if state.currency.lower() != c.currency.lower() or have is None or signed is None:
+            out.append(f"currency {have.symbol if have else state.currency} on chain, "
+                       f"{signed.symbol if signed else c.currency} signed")  # fmt: skip
+        elif state.amount != c.amount:
+            out.append(f"{money(state.amount, have.decimals, have.symbol)} on chain, "
+                       f"{money(c.amount, signed.decimals, signed.symbol)} signed")  # fmt: skip
+        if state.due_ts != c.due_date:
+            out.append(f"due {date_text(state.due_ts)} on chain, {date_text(c.due_date)} signed")
+        return "; ".join(out)
 
     def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:
         """The (buyer, nonce) of ``ready`` that are used or revoked on chain."""

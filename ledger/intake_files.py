@@ -110,8 +110,12 @@ def _check_columns(path: Path, found: Sequence[str], columns: tuple[tuple[str, .
             problems.append("unknown column " + ", ".join(repr(c) for c in unknown))
         if duplicated:
             problems.append("repeated column " + ", ".join(duplicated))
+        hint = (
+            "; it looks separated by semicolons: save it as comma-separated CSV" if any(";" in c for c in found) else ""
+        )
         raise InputError(
             f"{path}: {'; '.join(problems)}; the columns are {', '.join(required)} and optionally {', '.join(optional)}"
+            + hint
         )
 
 

@@ -60,7 +60,7 @@ def _summary(run: RunResult, verbs: dict[str, str]) -> str:
         parts.append(f"{run.bad_count} bad (skipped)")
     lines = [f"{run.path}: {run.rows} rows: " + (", ".join(parts) or "nothing to do")]
     if run.txs:
-        lines.append(f"{len(run.txs)} transactions")
+        lines.append(f"{len(run.txs)} transaction{'s' if len(run.txs) != 1 else ''}")
     for error in run.bad[:20]:
         lines.append(f"  {error}")
     lines += [f"  {note}" for note in run.notes]
@@ -92,7 +92,9 @@ def invoice_import(
     first: if any row is bad, every bad row is named and nothing is sent
     (unless --skip-bad). Numbers already issued (in any spelling) are
     reported as such and not sent again, so after an interruption the same
-    command issues exactly what is missing.
+    command issues exactly what is missing. Quote an amount written with
+    thousands separators ("1,234.50"). Exit 0 when every row was issued,
+    already issued or (with --skip-bad) bad; 1 when a batch failed.
 
     Example:
 
@@ -196,7 +198,8 @@ def invoice_sign_confirmation(
 
 
 def confirm_signed(ctx: click.Context, signatures: Path, result: Path | None, as_name: str) -> None:
-    """`scf invoice confirm --signatures FILE`: submit signed confirmations as --as."""
+    """`scf invoice confirm --signatures FILE`: submit signed confirmations as --as
+    (exit 0 when each was confirmed or skipped with its reason; 1 when a batch failed)."""
     with _intake(ctx) as intake:
         account = signer(ctx, as_name, intake.ledger.sender.chain_id)
         run = intake.submit_confirmations(account, signatures, result)
@@ -228,5 +231,5 @@ def invoice_revoke_signatures(ctx: click.Context, signatures: Path, as_name: str
         ctx,
         result,
         f"revoked {result['revoked']} of {result['signatures']} signed confirmations "
-        f"({result['already_used']} were used or revoked already)",
+        f"({result['already_used']} already used or revoked)",
     )

@@ -10,6 +10,7 @@ at the end, checked as tests/cli/test_bad_input_table.py checks its own."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -178,7 +179,7 @@ def test_cli_intake_import_with_bad_rows_names_every_line_and_sends_nothing(cli,
 
     skipped = cli("invoice", "import", str(export), "--as", "supplier", "--skip-bad", "--result", str(out))
     text = _ok(skipped)
-    assert text.startswith(f"{export}: 9 rows: 2 issued, 7 bad (skipped)\n1 transactions\n  line 3: Harbour"), text
+    assert text.startswith(f"{export}: 9 rows: 2 issued, 7 bad (skipped)\n1 transaction\n  line 3: Harbour"), text
     assert [f"  line {n}: " in text for n in (3, 4, 5, 6, 7, 8, 10)] == [True] * 7
     assert chain_head(home_copy) == head + 1
     assert [(r["line"], r["number"], r["status"], r["invoice_id"]) for r in _result(out) if r["status"] != "bad"] == [
@@ -220,7 +221,7 @@ def test_cli_intake_import_finds_numbers_issued_by_hand_in_another_spelling(cli,
     out = tmp_path / "result.csv"
     text = _ok(cli("invoice", "import", str(export), "--as", "supplier", "--result", str(out)))
     assert text == (
-        f"{export}: 3 rows: 1 issued, 2 already issued\n1 transactions\n"
+        f"{export}: 3 rows: 1 issued, 2 already issued\n1 transaction\n"
         "  line 3: already issued: the file differs: HKD 125,000.00 on chain; due 2099-01-31 on chain\n"
         f"result: {out}\n"
     )
@@ -340,7 +341,7 @@ def test_cli_intake_approve_confirms_only_exact_matches(cli, home_copy, tmp_path
     lines = text.splitlines()
     assert lines[:2] == [
         f"{payables}: 9 rows: 2 confirmed, 1 already confirmed, 2 mismatched, 2 unknown, 1 disputed, 1 cancelled",
-        "1 transactions",
+        "1 transaction",
     ]
     # Each row not confirmed says why (the first 20; all are in the result file).
     assert lines[2:5] == [
@@ -425,7 +426,12 @@ def test_cli_intake_signed_confirmations_are_sent_by_anyone_once(cli, home_copy,
     head = chain_head(home_copy)
     made = _json(cli("invoice", "sign-confirmation", "1", "2", "--as", "buyer", "--out", str(signed), "--json"))
     assert chain_head(home_copy) == head  # signing sends nothing
-    assert (made["signed"], made["file"], made["buyer"], made["chain_id"]) == (2, str(signed), BUYER_ADDRESS, 31337)
+    assert (made["signed"], made["file"], made["buyer"], made["chain_id"]) == (
+        2,
+        str(signed),
+        {"address": BUYER_ADDRESS, "name": BUYER},
+        31337,
+    )
     records = [json.loads(line) for line in signed.read_text().splitlines()]
     assert [(r["invoice_id"], r["number"], r["amount"], r["buyer"]) for r in records] == [
         (1, "INV-001", "100150", BUYER_ADDRESS),
@@ -484,7 +490,7 @@ def test_cli_intake_submit_skips_what_changed_since_signing_and_sends_the_rest(c
     out = tmp_path / "result.csv"
     text = _ok(cli("invoice", "confirm", "--signatures", str(signed), "--as", "supplier2", "--result", str(out)))
     assert text == (
-        f"{signed}: 4 rows: 1 confirmed, 3 skipped\n1 transactions\n"
+        f"{signed}: 4 rows: 1 confirmed, 3 skipped\n1 transaction\n"
         "  line 2: skipped: invoice 2 is Confirmed, not Issued\n"
         "  line 3: skipped: invoice 3 is Cancelled, not Issued\n"
         "  line 4: skipped: the signature is not the buyer's\n"
@@ -548,7 +554,7 @@ def test_cli_intake_an_expired_signature_is_skipped(cli, home_copy, tmp_path):
     from ledger.format import date_text
 
     assert [(r["status"], r["note"]) for r in _result(out)] == [
-        ("skipped", f"expired {date_text(made['deadline'])}: ask the buyer to sign again")
+        ("skipped", f"expired {date_text(dt.datetime.fromisoformat(made['deadline']))}: ask the buyer to sign again")
     ]
     assert (chain_head(home_copy), _status(cli, 1)) == (head, "Issued")
 
@@ -599,7 +605,7 @@ def test_cli_intake_sign_confirmation_of_a_payables_file(cli, home_copy, tmp_pat
     _ok(cli("invoice", "confirm", "--signatures", str(signed), "--as", "financier", "--result", str(out)))
     assert [(r["status"], r["invoice_id"], r["note"]) for r in _result(out)] == [
         ("confirmed", "1", ""),
-        ("skipped", "2", "invoice 2 no longer matches what was signed (currency, amount or due date)"),
+        ("skipped", "2", "invoice 2 does not match what was signed: due 2099-03-15 on chain, 2099-03-16 signed"),
     ]
     assert _statuses(cli, 1, 2) == ["Confirmed", "Issued"]
 
