@@ -810,7 +810,8 @@ class Intake:
         if why := self._active_buyer(checksum(s.buyer)):
             return why
         if (state.currency.lower(), state.amount, state.due_ts) != (c.currency.lower(), c.amount, c.due_date):
-            return f"invoice {invoice_id} does not match what was signed: {self._signed_differences(state, c)}"
+            why = _differences_from(state, c.currency, c.amount, c.due_date, "signed", self.ledger)
+            return f"invoice {invoice_id} does not match what was signed: {why}"
         if state.status != InvoiceStatus.ISSUED:
             return f"invoice {invoice_id} is {status_name(state.status)}, not Issued"
         if s.buyer not in self._wallets:
@@ -820,21 +821,6 @@ class Intake:
         if not self._wallets[s.buyer] and signer_of(self.domain(), c, s.signature) != checksum(s.buyer):
             return "the signature is not the buyer's"
         return None
-
-    def _signed_differences(self, state: ChainInvoice, c: Confirmation) -> str:
-        """How an invoice on chain differs from a signed confirmation of it."""
-        out = []
-        have = self.ledger.deployment.currency_by_address(state.currency)
-        signed = self.ledger.deployment.currency_by_address(c.currency)
-        if state.currency.lower() != c.currency.lower() or have is None or signed is None:
-            out.append(f"currency {have.symbol if have else state.currency} on chain, "
-                       f"{signed.symbol if signed else c.currency} signed")  # fmt: skip
-        elif state.amount != c.amount:
-            out.append(f"{money(state.amount, have.decimals, have.symbol)} on chain, "
-                       f"{money(c.amount, signed.decimals, signed.symbol)} signed")  # fmt: skip
-        if state.due_ts != c.due_date:
-            out.append(f"due {date_text(state.due_ts)} on chain, {date_text(c.due_date)} signed")
-        return "; ".join(out)
 
     def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:
         """The (buyer, nonce) of ``ready`` that are used or revoked on chain."""
@@ -1005,18 +991,24 @@ def _differences(log: IssuedLog, row: InvoiceRow, ledger: Ledger) -> str | None:
 
 def _mismatch(row: InvoiceRow, state: ChainInvoice, ledger: Ledger) -> str | None:
     """How an invoice on chain differs from the approved payable, None if it does not."""
+    return _differences_from(state, row.currency.address, row.units, row.due_ts, "approved", ledger) or None
+
+
+def _differences_from(state: ChainInvoice, currency: str, amount: int, due_ts: int, word: str, ledger: Ledger) -> str:
+    """How an invoice on chain differs from the terms a buyer ``word`` (approved, signed):
+    "HKD 300.00 on chain, HKD 300.01 approved; due ..."; empty when it does not."""
     out = []
-    if state.currency.lower() != row.currency.address.lower():
-        have = ledger.deployment.currency_by_address(state.currency)
-        out.append(f"currency {have.symbol if have else state.currency} on chain, {row.currency.symbol} approved")
-    elif state.amount != row.units:
-        c = row.currency
-        out.append(
-            f"{money(state.amount, c.decimals, c.symbol)} on chain, {money(row.units, c.decimals, c.symbol)} approved"
-        )
-    if state.due_ts != row.due_ts:
-        out.append(f"due {date_text(state.due_ts)} on chain, {row.due.isoformat()} approved")
-    return "; ".join(out) or None
+    have = ledger.deployment.currency_by_address(state.currency)
+    given = ledger.deployment.currency_by_address(currency)
+    if state.currency.lower() != currency.lower() or have is None or given is None:
+        out.append(f"currency {have.symbol if have else state.currency} on chain, "
+                   f"{given.symbol if given else currency} {word}")  # fmt: skip
+    elif state.amount != amount:
+        out.append(f"{money(state.amount, have.decimals, have.symbol)} on chain, "
+                   f"{money(amount, given.decimals, given.symbol)} {word}")  # fmt: skip
+    if state.due_ts != due_ts:
+        out.append(f"due {date_text(state.due_ts)} on chain, {date_text(due_ts)} {word}")
+    return "; ".join(out)
 
 
 __all__ = ["BadRows", "Intake", "RunResult"]

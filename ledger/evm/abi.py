@@ -166,10 +166,10 @@ def encode_issue_batch(selector: bytes, requests: list[tuple[str, str, int, str,
             raise ValueError(f"an issue request out of range: {amount}, {due}, {doc!r}")
         tuple_ = b"".join(
             (
-                _address_word(buyer),
+                address_word(buyer),
                 (6 * 32).to_bytes(32),
                 amount.to_bytes(32),
-                _address_word(currency),
+                address_word(currency),
                 due.to_bytes(32),
                 bytes(doc),
                 len(raw).to_bytes(32),
@@ -182,7 +182,8 @@ def encode_issue_batch(selector: bytes, requests: list[tuple[str, str, int, str,
     return selector + (32).to_bytes(32) + len(requests).to_bytes(32) + b"".join(heads) + b"".join(tails)
 
 
-def _address_word(address: str) -> bytes:
+def address_word(address: str) -> bytes:
+    """An address as one ABI word (12 zero bytes, then its 20)."""
     raw = bytes.fromhex(address.removeprefix("0x"))
     if len(raw) != 20:
         raise ValueError(f"not an address: {address!r}")

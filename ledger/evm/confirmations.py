@@ -29,7 +29,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from ledger.evm.abi import checksum
+from ledger.evm.abi import address_word, checksum
 
 #: The EIP-712 domain's name and version (``InvoiceToken``'s constructor).
 DOMAIN_NAME = "SCF Invoice Receivable"
@@ -113,10 +113,10 @@ class Confirmation:
                 raise ValueError(f"{value} does not fit a uint{bits}")
         words = [
             CONFIRMATION_TYPEHASH,
-            _address_word(self.buyer),
-            _address_word(self.supplier),
+            address_word(self.buyer),
+            address_word(self.supplier),
             keccak(text=self.number),
-            _address_word(self.currency),
+            address_word(self.currency),
             self.amount.to_bytes(32),
             self.due_date.to_bytes(32),
             self.nonce.to_bytes(32),
@@ -161,14 +161,6 @@ def sign(account: LocalAccount, domain: Domain, confirmation: Confirmation) -> b
     # unsafe_sign_hash signs a bare digest: safe here, as the digest is EIP-712's own.
     signed = Account.unsafe_sign_hash(confirmation.digest(domain), account.key)
     return bytes(signed.signature)
-
-
-def _address_word(address: str) -> bytes:
-    """An address as one ABI word (12 zero bytes, then its 20)."""
-    raw = bytes.fromhex(address.removeprefix("0x"))
-    if len(raw) != 20:
-        raise ValueError(f"not an address: {address!r}")
-    return bytes(12) + raw
 
 
 #: Half the order of secp256k1: OpenZeppelin's ECDSA refuses a signature with a larger s.
