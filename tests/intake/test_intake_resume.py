@@ -363,6 +363,13 @@ def test_intake_resume_killed_at_random_moments_issues_each_number_once(
             proc.wait(30)
         assert landed, f"round {round_}: the run ended before the kill ({proc.stderr.read() if proc.stderr else ''})"
         assert proc.returncode == -signal.SIGKILL
+        # A transaction the killed run sent may still be mined after the kill: count once the
+        # supplier has nothing pending (as the next run does before it reads the chain).
+        time.sleep(0.2)  # a request in flight at the kill reaches the node first
+        wait_for(
+            lambda e=ledger.w3.eth: e.get_transaction_count(supplier, "pending") == e.get_transaction_count(supplier),
+            30,
+        )
         logs = issued(ledger.invoices, supplier)
         assert_subset_of_file(logs, rows, hkd)
         done_after.append(len(logs))
