@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection
 
 from ledger.business_time import business_date, kyc_last_day
 from ledger.db.models import INCIDENTS, Invoice, Participant
 from ledger.db.scope import grace_period_at
 from ledger.db.session import read_connection as read_connection
 from ledger.errors import InputError
-from ledger.format import date_text, grace_days
+from ledger.format import date_text, grace_days, party
 from ledger.history import invoice_history as invoice_history
 from ledger.history import normalised_number as normalised_number
 from ledger.history import shown_number as shown_number
@@ -195,6 +195,8 @@ class InvoiceFilter:
     due_after: dt.date | None = None
     #: Only open receivables past due on this business date (:func:`is_overdue`).
     overdue_on: dt.date | None = None
+    #: Only ids above this one (keyset pagination: the last id of the page before).
+    after_id: int | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         return (
@@ -208,30 +210,14 @@ class InvoiceFilter:
             and (self.due_after is None or row["due_date"] > self.due_after)
             and (self.number is None or row["number_normalised"] == self.number)
             and (self.overdue_on is None or is_overdue(row, self.overdue_on))
+            and (self.after_id is None or int(row["invoice_id"]) > self.after_id)
         )
 
 
-def _invoice_rows(
-    conn: Connection,
-    scope: Scope,
-    flt: InvoiceFilter,
-    as_of_block: int | None,
-    invoice_ids: Sequence[int] | None = None,
-) -> list[dict[str, Any]]:
-    if invoice_ids is not None:
-        invoice_ids = [i for i in invoice_ids if i <= BIGINT_MAX]  # larger ids are never projected
-    if as_of_block is not None:
-        from ledger.indexer.projections import replay_invoices
-
-        replayed = replay_invoices(
-            conn,
-            scope.chain_id,
-            scope.invoice_contract,
-            to_block=as_of_block,
-            invoice_ids=list(invoice_ids) if invoice_ids is not None else None,
-        )
-        rows = sorted((dict(r) for r in replayed.values() if flt.matches(r)), key=lambda r: int(r["invoice_id"]))
-        return rows[: flt.limit] if flt.limit is not None else rows
+def _invoice_query(
+    scope: Scope, flt: InvoiceFilter, invoice_ids: Sequence[int] | None, where: ColumnElement[bool] | None
+) -> Any:
+    """:func:`_invoice_rows`' SQL on the live projection."""
     query = sa.select(Invoice).where(Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract)
     if invoice_ids is not None:
         query = query.where(Invoice.invoice_id.in_(list(invoice_ids)))
@@ -256,9 +242,41 @@ def _invoice_rows(
         query = query.where(
             Invoice.status.in_(OVERDUE_STATUSES), Invoice.outstanding > 0, Invoice.due_date < flt.overdue_on
         )
+    if flt.after_id is not None:
+        query = query.where(Invoice.invoice_id > flt.after_id)
+    if where is not None:
+        query = query.where(where)
     query = query.order_by(Invoice.invoice_id)
     if flt.limit is not None:
         query = query.limit(min(flt.limit, BIGINT_MAX))
+    return query
+
+
+def _invoice_rows(
+    conn: Connection,
+    scope: Scope,
+    flt: InvoiceFilter,
+    as_of_block: int | None,
+    invoice_ids: Sequence[int] | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows ``flt`` matches, by id; ``where`` (an SQL condition on
+    ``invoices``, the API's visibility) applies to the live projection only."""
+    if invoice_ids is not None:
+        invoice_ids = [i for i in invoice_ids if i <= BIGINT_MAX]  # larger ids are never projected
+    if as_of_block is not None:
+        from ledger.indexer.projections import replay_invoices
+
+        replayed = replay_invoices(
+            conn,
+            scope.chain_id,
+            scope.invoice_contract,
+            to_block=as_of_block,
+            invoice_ids=list(invoice_ids) if invoice_ids is not None else None,
+        )
+        rows = sorted((dict(r) for r in replayed.values() if flt.matches(r)), key=lambda r: int(r["invoice_id"]))
+        return rows[: flt.limit] if flt.limit is not None else rows
+    query = _invoice_query(scope, flt, invoice_ids, where)
     return [dict(r) for r in conn.execute(query).mappings().all()]
 
 
@@ -374,6 +392,21 @@ def lineage(row: Mapping[str, Any]) -> dict[str, int | None]:
     }
 
 
+#: The parties of an :func:`invoice_record`, each a pair of columns (``x`` and ``x_name``).
+INVOICE_PARTIES = ("supplier", "buyer", "holder", "financier", "seller", "offer_to")
+
+
+def party_shaped(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat invoice record (CSV's shape) in JSON's shape: each party one
+    ``{"address", "name"}`` object (None for no one), in place of the pair of
+    columns."""
+    out = {key: value for key, value in row.items() if not any(key == f"{p}_name" for p in INVOICE_PARTIES)}
+    for role in INVOICE_PARTIES:
+        if role in row:
+            out[role] = party(row[role], row.get(f"{role}_name"))
+    return out
+
+
 def list_invoices(
     conn: Connection,
     scope: Scope,
@@ -381,12 +414,17 @@ def list_invoices(
     as_of_block: int | None = None,
     names: Directory | None = None,
     now: dt.datetime | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """The invoices ``flt`` matches, by id; listings judged at :func:`ledger_time`."""
+    """The invoices ``flt`` matches, by id; listings judged at
+    :func:`ledger_time`; ``where``: an SQL condition on ``invoices`` (live
+    projection only: an InputError with ``as_of_block``)."""
     check_block(scope, as_of_block)
+    if where is not None and as_of_block is not None:
+        raise InputError("a past block cannot be read with a visibility condition")
     names = names or directory(conn, scope)
     at = ledger_time(conn, scope, as_of_block, now)
-    return [invoice_record(r, scope, names, at) for r in _invoice_rows(conn, scope, flt, as_of_block)]
+    return [invoice_record(r, scope, names, at) for r in _invoice_rows(conn, scope, flt, as_of_block, where=where)]
 
 
 def currency_address(scope: Scope, symbol: str) -> str:
@@ -431,7 +469,10 @@ def resolve_filter(
     }
     return InvoiceFilter(
         statuses=parse_statuses(statuses) if statuses is not None else (),
-        **parties,
+        supplier=parties["supplier"],
+        buyer=parties["buyer"],
+        holder=parties["holder"],
+        financier=parties["financier"],
         due_before=due_before,
         due_after=due_after,
         currency=currency,

@@ -30,6 +30,24 @@ if [[ -z "${SCF_TEST_PG_URL:-}" ]]; then
         echo "test: PostgreSQL could not be started; its tests will be skipped: $reason" >&2
     fi
 fi
+# Debian's Chromium for the dashboard's browser tests (installed when missing, as
+# PostgreSQL is; Playwright drives it by path and never downloads a browser).
+if [[ -z "${SCF_CHROMIUM:-}" ]]; then
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "test: installing Debian's chromium for the browser tests" >&2
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; then
+            if [[ "${CI:-}" == "true" ]]; then
+                echo "test: CI=true and chromium could not be installed; failing the run" >&2
+                exit 1
+            fi
+            echo "test: chromium could not be installed; the browser tests will be skipped" >&2
+        fi
+    fi
+    if command -v chromium >/dev/null 2>&1; then
+        export SCF_CHROMIUM="$(command -v chromium)"
+    fi
+fi
+
 # Static checks first (seconds): lint, format, types, and the layer rules of .importlinter.
 # SCF_SKIP_STATIC=1 skips them for a quick `./scripts/test.sh -k ...` while editing.
 if [[ "${SCF_SKIP_STATIC:-}" != "1" ]]; then
@@ -45,4 +63,8 @@ fi
 # A partial run (any pytest arguments) prints coverage but is not held to the floor.
 partial=()
 if [[ $# -gt 0 ]]; then partial=(--cov-fail-under=0); fi
-python -m pytest -n 2 --cov=ledger --cov-report=term:skip-covered "${partial[@]}" "$@"
+# The fast profile (CI's) leaves out the tests marked slow (long crash loops, large
+# files, long fuzzing); SCF_LONG=1 ./scripts/test.sh runs everything.
+profile=(-m "not slow")
+if [[ "${SCF_LONG:-}" == "1" ]]; then profile=(); fi
+python -m pytest -n 2 --cov=ledger --cov-report=term:skip-covered "${profile[@]}" "${partial[@]}" "$@"

@@ -27,7 +27,7 @@ from ledger.cli.common import (
     settings_of,
     table_or_csv,
 )
-from ledger.format import money_text, party, text_time
+from ledger.format import money_text, text_time
 
 AS_OF_HELP = "Show the ledger as it was at block N (replayed from the stored events)."
 
@@ -191,7 +191,15 @@ def invoice_list(
         scf invoice list --status Disputed,Defaulted,WrittenOff
         scf invoice list --as-of-block 120
     """
-    from ledger.queries import currency_address, directory, list_invoices, overdue_day, resolve_filter, shown_number
+    from ledger.queries import (
+        currency_address,
+        directory,
+        list_invoices,
+        overdue_day,
+        party_shaped,
+        resolve_filter,
+        shown_number,
+    )
 
     before = parse_date(due_before, "due date") if due_before is not None else None
     after = parse_date(due_after, "due date") if due_after is not None else None
@@ -250,25 +258,11 @@ def invoice_list(
             title=f"{len(data)} invoice{'s' if len(data) != 1 else ''}{_as_of_note(as_of_block)}",
         )
 
-    json_rows = [json_invoice(r) for r in rows] if not as_csv else rows
+    json_rows = [party_shaped(r) for r in rows] if not as_csv else rows
     table_or_csv(ctx, json_rows, rows, as_csv, lambda _data: text(rows), INVOICE_COLUMNS, csv_cells(INVOICE_COLUMNS))
 
 
 #: The parties of a flat invoice row: ``<role>`` holds the address, ``<role>_name`` the name.
-INVOICE_PARTIES = ("supplier", "buyer", "holder", "financier", "seller", "offer_to")
-
-
-def json_invoice(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A flat invoice row (CSV's shape) in JSON's shape: each party one
-    ``{"address", "name"}`` object (None for no one), in place of the pair of
-    columns."""
-    out = {key: value for key, value in row.items() if not any(key == f"{p}_name" for p in INVOICE_PARTIES)}
-    for role in INVOICE_PARTIES:
-        if role in row:
-            out[role] = party(row[role], row.get(f"{role}_name"))
-    return out
-
-
 # -- invoice overdue -----------------------------------------------------------------------------
 OVERDUE_COLUMNS = (
     "as_of",

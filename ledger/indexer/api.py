@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ledger.db.session import get_engine
-from ledger.format import iso_time
+from ledger.indexer.progress import status as status
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -137,42 +137,3 @@ def rebuild(settings: Settings, chain_id: int | None = None) -> int:
             for cursor in load_cursors(conn, chain_id):
                 replayed += projections.rebuild_projections(conn, Scope.of_cursor(cursor))
         return replayed
-
-
-def status(settings: Settings) -> list[dict[str, Any]]:
-    """Every cursor with its event count (database only, no chain access).
-    A reader: it does not wait for SQLite's write lock held by a running
-    `scf index follow`, and never creates a missing database (one on an
-    older schema is migrated first, as by every command)."""
-    from sqlalchemy import func, select
-
-    from ledger.db.engine import database_errors
-    from ledger.db.models import EVENTS
-    from ledger.db.scope import load_cursors
-    from ledger.db.session import read_connection
-
-    with database_errors(settings.database_url), read_connection(settings.database_url) as conn:
-        e = EVENTS
-        rows = []
-        for cursor in load_cursors(conn):
-            count = conn.execute(
-                select(func.count())
-                .select_from(e)
-                .where(e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values())))
-            ).scalar_one()
-            rows.append(
-                {
-                    "chain_id": cursor["chain_id"],
-                    "contracts": cursor["contracts"],
-                    "start_block": cursor["start_block"],
-                    "block": cursor["block_number"],
-                    "block_hash": cursor["block_hash"],
-                    "head": cursor["head_number"],
-                    "behind": None
-                    if cursor["head_number"] is None
-                    else max(0, cursor["head_number"] - cursor["block_number"]),
-                    "events": int(count),
-                    "updated_at": iso_time(cursor["updated_at"]),
-                }
-            )
-        return rows

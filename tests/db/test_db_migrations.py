@@ -58,6 +58,8 @@ def test_indexer_schema_matches_the_models(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import ledger.api.models  # noqa: F401  (the API's table, on the same metadata)
+    import ledger.finance.models  # noqa: F401
     from ledger.db import open_engine
     from ledger.db.models import Base
 

@@ -1,0 +1,48 @@
+"""How far the index is (`scf index status`, the API's ``/api/status``):
+database only, no chain access, so the read side can import it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.config import Settings
+from ledger.format import iso_time
+
+
+def status(settings: Settings) -> list[dict[str, Any]]:
+    """Every cursor with its event count (database only, no chain access).
+    A reader: it does not wait for SQLite's write lock held by a running
+    `scf index follow`, and never creates a missing database (one on an
+    older schema is migrated first, as by every command)."""
+    from sqlalchemy import func, select
+
+    from ledger.db.engine import database_errors
+    from ledger.db.models import EVENTS
+    from ledger.db.scope import load_cursors
+    from ledger.db.session import read_connection
+
+    with database_errors(settings.database_url), read_connection(settings.database_url) as conn:
+        e = EVENTS
+        rows = []
+        for cursor in load_cursors(conn):
+            count = conn.execute(
+                select(func.count())
+                .select_from(e)
+                .where(e.c.chain_id == cursor["chain_id"], e.c.contract.in_(list(cursor["contracts"].values())))
+            ).scalar_one()
+            rows.append(
+                {
+                    "chain_id": cursor["chain_id"],
+                    "contracts": cursor["contracts"],
+                    "start_block": cursor["start_block"],
+                    "block": cursor["block_number"],
+                    "block_hash": cursor["block_hash"],
+                    "head": cursor["head_number"],
+                    "behind": None
+                    if cursor["head_number"] is None
+                    else max(0, cursor["head_number"] - cursor["block_number"]),
+                    "events": int(count),
+                    "updated_at": iso_time(cursor["updated_at"]),
+                }
+            )
+        return rows
