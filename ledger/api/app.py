@@ -16,11 +16,13 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.middleware.sessions import SessionMiddleware
 
-from ledger.api import pages, problems, routes
+from ledger.api import pages, problems, routes, schemas
 from ledger.config import Settings
 from ledger.db.engine import open_engine
 from ledger.errors import ConfigError
@@ -88,4 +90,37 @@ def create_app(settings: Settings, *, relayer: str | None = None, secure_cookies
         app.include_router(relay_router)
     app.include_router(pages.router)
     pages.mount_static(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, made true to what the API does: errors are problem
+    documents (``application/problem+json``; invalid parameters are 400, not
+    422), and every endpoint but ``/api/health`` and the public pages needs an
+    API key (bearer, or the ``X-API-Key`` header)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["ProblemDoc"] = schemas.ProblemDoc.model_json_schema()
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An API key from `scf api-key create`."},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDoc"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = problem
+            if path != "/api/health":
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                responses.setdefault("401", {"description": "Unauthorized", "content": problem})
+            responses.setdefault("400", {"description": "Bad Request", "content": problem})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+    app.openapi_schema = schema
+    return schema

@@ -107,7 +107,7 @@ def me(reader: ReaderDep) -> dict[str, object]:
 
 
 @router.get("/invoices", response_model=schemas.InvoicePage, tags=["invoices"])
-def invoices(  # noqa: PLR0913 - one parameter per filter of `scf invoice list`
+def invoices(
     reader: ReaderDep,
     status: Annotated[str | None, Query(description="Statuses, comma-separated (e.g. Confirmed,Financed).")] = None,
     supplier: Annotated[str | None, Query(description="A participant name or address.")] = None,

@@ -122,6 +122,5 @@ class Confirmations(BaseModel):
     confirmations: list[dict[str, Any]] = Field(min_length=1, max_length=500)
 
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemDoc, "content": {"application/problem+json": {}}} for code in (400, 401, 403, 404, 503)
-}
+#: The error responses every endpoint declares (the app's schema makes them problem+json).
+PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": ProblemDoc} for code in (400, 401, 403, 404, 503)}
