@@ -271,6 +271,61 @@ run report aging --as-of "$(day 100)"
 run report portfolio --as "Harbour Trade Finance Ltd"
 run report tiers
 
+step "HTTP API and dashboard: each party sees its own book (scf serve)"
+BUYER_KEY="$(shown scf api-key create --for "Tsuen Wan Electronics Ltd" >&2; scf api-key create --for "Tsuen Wan Electronics Ltd" 2>/dev/null)"
+SSP_KEY="$(shown scf api-key create --for "Sham Shui Po Textiles Ltd" >&2; scf api-key create --for "Sham Shui Po Textiles Ltd" 2>/dev/null)"
+OPS_KEY="$(shown scf api-key create --operator --label "operations desk" >&2; scf api-key create --operator --label "operations desk" 2>/dev/null)"
+run api-key list
+API_PORT="$(python -c 'from ledger.evm.node import free_port; print(free_port())')"
+shown scf serve --port "$API_PORT" --follow
+scf serve --port "$API_PORT" --follow > "$SCF_HOME/serve.log" 2>&1 &
+SERVE_PID=$!
+trap 'kill -TERM "$SERVE_PID" 2>/dev/null || true; scf node stop >/dev/null 2>&1 || true' EXIT
+# Each request as a client makes it (the key in the Authorization header); a summary of each answer.
+api() {
+    local who="$1" key="$2" path="$3"
+    printf '$ GET %s   (as %s)\n' "$path" "$who"
+    python - "$API_PORT" "$key" "$path" <<'PY'
+import json, sys, time, urllib.error, urllib.request
+port, key, path = sys.argv[1:]
+request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {key}"})
+for _ in range(100):
+    try:
+        with urllib.request.urlopen(request) as r:
+            status, body = r.status, json.load(r)
+        break
+    except urllib.error.HTTPError as e:
+        status, body = e.code, json.load(e)
+        break
+    except urllib.error.URLError:
+        time.sleep(0.1)
+else:
+    sys.exit("demo: scf serve did not answer")
+if status >= 400:
+    print(f"   {status} {body['title']}: {body['detail']}")
+elif "items" in body:
+    for i in body["items"]:
+        print(f"   {i['invoice_id']:>3} {i['number'] or '(part)':<13} {i['status']:<14} {i['currency']} {i['outstanding']:>12} owed by {i['buyer']['name']}")
+    print(f"   ({len(body['items'])} invoices; next page: {body['next_cursor']})")
+elif "history" in body:
+    tree = body["tree"]
+    print(f"   {body['invoice_id']} {body['number'] or '(a part, tier %d)' % (body['depth'] + 1)} {body['status']}: {body['currency']} {body['outstanding']} outstanding,"
+          f" {len(body['history'])} events" + (f", part of a tree of {tree['nodes']} receivables" if tree else ""))
+else:
+    print("   " + json.dumps(body)[:300])
+PY
+}
+api buyer "$BUYER_KEY" "/api/me"
+api buyer "$BUYER_KEY" "/api/invoices?status=Financed,PartiallyPaid&limit=5"
+api buyer "$BUYER_KEY" "/api/invoices/$PART1"
+# Another party's invoice does not exist for this key (404, not 403: ids are not enumerable).
+api "Sham Shui Po Textiles" "$SSP_KEY" "/api/invoices/$INV1"
+api operator "$OPS_KEY" "/api/invoices?overdue=true&limit=5"
+api buyer "$BUYER_KEY" "/api/reports/exposure"
+echo "   dashboard: http://127.0.0.1:$API_PORT/ (log in with a key), API docs: http://127.0.0.1:$API_PORT/docs"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
+echo "   scf serve stopped (SIGTERM to its PID $SERVE_PID)"
+
 step "Done"
 echo "The chain is stopped with its state saved. To bring it back in a new shell, run:"
 printf '  %s\n' "$(shown cd "$ROOT" | cut -c3-) && source .venv/bin/activate && SCF_HOME=$(quote "$SCF_HOME") scf node start"

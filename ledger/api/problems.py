@@ -32,6 +32,7 @@ _KINDS: dict[int, tuple[str, str]] = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     409: ("refused", "Refused by the ledger's rules"),
+    413: ("too-large", "Request body too large"),
     422: ("invalid-parameters", "Invalid parameters"),
     500: ("internal", "Internal error"),
     503: ("unavailable", "The ledger is not available"),

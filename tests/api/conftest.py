@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-
 from ledger.names import DEV_ADDRESSES
 
 #: The parties of the scenario that get a key, by local account name (operator: an operator key).
