@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.sessions import SessionMiddleware
 
 from ledger.api import pages, problems, routes, schemas
+from ledger.api.live import close_streams
 from ledger.config import Settings
 from ledger.db.engine import open_engine
 from ledger.errors import ConfigError
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, relayer: str | None = None, secure_cookies
         try:
             yield
         finally:
+            close_streams(app)  # the dashboard's live streams, and their poller
             engine.dispose()
 
     app = FastAPI(
