@@ -99,6 +99,11 @@ class BadRows(InputError):
         super().__init__(f"{path} has {total} bad row{'s' if total != 1 else ''}; {hint}:\n{shown}{more}")
 
 
+class AccountBusy(EnvironmentProblem):
+    """Another bulk command is sending as the same account to the same node
+    (:meth:`Intake._sending_as`): run this one again when it has finished."""
+
+
 @dataclass(frozen=True)
 class IssuedLog:
     """One ``InvoiceIssued`` log, decoded. The number is kept as the bytes the supplier
@@ -337,7 +342,7 @@ class Intake:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise EnvironmentProblem(
+                raise AccountBusy(
                     f"another scf command is sending transactions as {_who(self.ledger, account)} to this node; "
                     "wait for it to finish and run this one again"
                 ) from None
@@ -669,15 +674,24 @@ class Intake:
             raise BadRows(payables, bad, len(bad), "nothing was signed")
         return items
 
-    def submit_confirmations(self, relayer: LocalAccount, path: Path, result: Path | None = None) -> RunResult:
+    def submit_confirmations(
+        self,
+        relayer: LocalAccount,
+        path: Path,
+        result: Path | None = None,
+        *,
+        lines: Iterable[tuple[int, str]] | None = None,
+    ) -> RunResult:
         """Submit signed confirmations (anyone may): those that can no longer
         work (expired, used nonce, changed or unknown invoice, wrong signer) are
-        reported and not sent; the rest go in batches."""
+        reported and not sent; the rest go in batches. ``lines``: the document's
+        (line number, text) when it was not read from a file (a POST to `scf
+        serve`); ``path`` then only names it in messages."""
         _check_writable(result)
         domain = self.domain()
         run = RunResult(path, statuses=SUBMIT_STATUSES)
         with self._sending_as(relayer.address), Staging() as staging:
-            signed = list(self._read_signed(path, domain, run, staging))
+            signed = list(self._read_signed(path, domain, run, staging, lines))
             if run.bad_count:
                 raise BadRows(path, run.bad, run.bad_count, "nothing was sent")
             for s in signed:
@@ -767,10 +781,18 @@ class Intake:
                 ready.remove(s)
         return ready
 
-    def _read_signed(self, path: Path, domain: Domain, run: RunResult, staging: Staging) -> Iterator[_Signed]:
-        """The signed confirmations of ``path`` (JSON Lines), each checked for this deployment."""
+    def _read_signed(
+        self,
+        path: Path,
+        domain: Domain,
+        run: RunResult,
+        staging: Staging,
+        lines: Iterable[tuple[int, str]] | None = None,
+    ) -> Iterator[_Signed]:
+        """The signed confirmations of ``path`` (JSON Lines; or ``lines``, read already),
+        each checked for this deployment."""
         seen = False
-        for line, text in text_lines(path):
+        for line, text in text_lines(path) if lines is None else lines:
             if not text.strip():
                 continue
             seen = True
@@ -1011,4 +1033,4 @@ def _differences_from(state: ChainInvoice, currency: str, amount: int, due_ts: i
     return "; ".join(out)
 
 
-__all__ = ["BadRows", "Intake", "RunResult"]
+__all__ = ["AccountBusy", "BadRows", "Intake", "RunResult"]

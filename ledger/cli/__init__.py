@@ -26,6 +26,7 @@ code.
       index.py        scf index sync|follow|status|rebuild, scf db upgrade
       finance.py      scf finance quote|execute|auto|list|show|cancel
       report.py       scf report exposure|aging|portfolio|tiers
+      serve.py        scf serve (the HTTP API and dashboard), scf api-key create|list|revoke
       render.py       rich tables and the invoice view
 """
 
@@ -59,6 +60,7 @@ from ledger.cli.query import (
     verify_cmd,
 )
 from ledger.cli.report import report
+from ledger.cli.serve import api_key, serve_cmd
 from ledger.cli.status import status_cmd
 from ledger.cli.token import token
 
@@ -115,6 +117,8 @@ for command in (
     events_cmd,
     finance,
     report,
+    serve_cmd,
+    api_key,
 ):
     main.add_command(command)
 
