@@ -8,6 +8,7 @@ Reads the database only, never web3 (the read side; ``lint-imports`` checks it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import Connection
 
 from ledger.business_time import kyc_last_day
 from ledger.db.models import Cursor, Event, Invoice, Repayment
+from ledger.errors import InputError
 from ledger.format import date_text, grace_text, iso_time, money, text_time
 from ledger.indexer.folds import INVOICE_ID_ARGS
 from ledger.invoice_numbers import InvalidInvoiceNumber, normalise_invoice_number
@@ -578,6 +580,23 @@ def _contracts(conn: Connection, scope: Scope) -> dict[str, str]:
     found.setdefault(scope.invoice_contract, "InvoiceToken")
     found.setdefault(scope.registry_contract, "ParticipantRegistry")
     return found
+
+
+def parse_event_types(given: tuple[str, ...], valid: list[str]) -> list[str]:
+    """``--type`` values (repeatable, comma-separated, any case) as the
+    contracts spell them; an unknown one is an InputError listing the valid
+    names on one line."""
+    known = {name.casefold(): name for name in valid}
+    out: list[str] = []
+    for part in (p for text in given for p in re.split(r"[,\s]+", text.strip()) if p):
+        name = known.get(part.casefold())
+        if name is None:
+            raise InputError(f"unknown event type {part!r}; use one of {', '.join(valid)}")
+        if name not in out:
+            out.append(name)
+    if given and not out:
+        raise InputError(f"no event type given; use one of {', '.join(valid)}")
+    return out
 
 
 def event_types(conn: Connection, scope: Scope, abis: Iterable[Sequence[Mapping[str, Any]]] = ()) -> list[str]:

@@ -149,9 +149,9 @@ def invoices(
     }
 
 
-def _visible(reader: Reader, invoice_id: int) -> None:
+def require_visible(reader: Reader, invoice_id: int) -> None:
     """404, as for an unknown id, unless the key may see the invoice."""
-    if invoice_id > BIGINT_MAX:
+    if not 1 <= invoice_id <= BIGINT_MAX:  # no such id can be stored: as unknown
         raise Problem(404, f"no invoice {invoice_id} that this key may see")
     i = INVOICES.c
     query = sa.select(i.invoice_id).where(
@@ -163,7 +163,7 @@ def _visible(reader: Reader, invoice_id: int) -> None:
         raise Problem(404, f"no invoice {invoice_id} that this key may see")
 
 
-def _tree(reader: Reader, invoice_id: int) -> dict[str, Any] | None:
+def visible_tree(reader: Reader, invoice_id: int) -> dict[str, Any] | None:
     """The invoice's multi-tier tree, None for a lone invoice; nodes the key
     may not see show only their id and place (``hidden``)."""
     tree = invoice_tree(reader.conn, reader.scope, invoice_id)
@@ -183,6 +183,11 @@ def _tree(reader: Reader, invoice_id: int) -> dict[str, Any] | None:
             )
         }
         tree["tree"] = _redact(tree["tree"], seen)
+        if len(seen) < tree["nodes"]:
+            # Totals over the whole tree would tell what is owed on the nodes it may not see.
+            tree |= {"outstanding": None, "open_leaves": None}
+            if tree["root_id"] not in seen:
+                tree["number"] = None
     return tree
 
 
@@ -194,34 +199,31 @@ def _redact(node: dict[str, Any], seen: set[int]) -> dict[str, Any]:
     return {**{k: node[k] for k in keep}, "hidden": True, "children": children}
 
 
-Id = Annotated[int, Query(ge=1)]
-
-
 @router.get("/invoices/{invoice_id}", response_model=schemas.InvoiceDetail, tags=["invoices"])
 def invoice(reader: ReaderDep, invoice_id: int) -> dict[str, Any]:
     """One invoice as `scf invoice show` gives it, with its history (every
     event, described) and its multi-tier tree when it has one."""
-    _visible(reader, invoice_id)
+    require_visible(reader, invoice_id)
     shown = show_invoice(reader.conn, reader.scope, invoice_id)
     return {
         **shown,
         "history": invoice_history(reader.conn, reader.scope, invoice_id),
-        "tree": _tree(reader, invoice_id),
+        "tree": visible_tree(reader, invoice_id),
     }
 
 
 @router.get("/invoices/{invoice_id}/history", response_model=list[dict[str, Any]], tags=["invoices"])
 def invoice_events(reader: ReaderDep, invoice_id: int) -> list[dict[str, Any]]:
     """Every event of one invoice, oldest first (`scf invoice history`)."""
-    _visible(reader, invoice_id)
+    require_visible(reader, invoice_id)
     return invoice_history(reader.conn, reader.scope, invoice_id)
 
 
 @router.get("/invoices/{invoice_id}/tree", response_model=dict[str, Any], tags=["invoices"])
 def tree(reader: ReaderDep, invoice_id: int) -> dict[str, Any]:
     """The multi-tier tree the invoice belongs to (`scf invoice tree`); a lone invoice is a tree of one."""
-    _visible(reader, invoice_id)
-    found = _tree(reader, invoice_id)
+    require_visible(reader, invoice_id)
+    found = visible_tree(reader, invoice_id)
     return found if found is not None else invoice_tree(reader.conn, reader.scope, invoice_id)
 
 
@@ -246,7 +248,7 @@ def decisions(
     reader: ReaderDep,
     financier: Annotated[str | None, Query(description="Only this financier's (name or address).")] = None,
     status: Annotated[str | None, Query(description="approved, declined, executed, expired, failed, cancelled")] = None,
-    invoice_id: Annotated[int | None, Query(ge=1)] = None,
+    invoice_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
     """Financing decisions, newest first, each with every rule's inputs and reasons."""
@@ -275,7 +277,7 @@ def decision(reader: ReaderDep, decision_id: int) -> dict[str, Any]:
 
     own = _financier_scope(reader, "financing decisions")
     try:
-        row = store.get_decision(reader.conn, decision_id) if decision_id <= BIGINT_MAX else None
+        row = store.get_decision(reader.conn, decision_id) if 1 <= decision_id <= BIGINT_MAX else None
     except InputError:
         row = None
     if row is None or (own is not None and row["financier"] != own) or row["chain_id"] != reader.scope.chain_id:
@@ -326,14 +328,29 @@ def portfolio(
 
 
 # -- events ------------------------------------------------------------------------------------------------
+def _event_types(reader: Reader, request: Request, text: str) -> list[str]:
+    """``type`` as `scf events --type` takes it: any case, comma-separated; an
+    unknown name is a 400 naming the known ones."""
+    from ledger.deployment import load_deployment
+    from ledger.errors import DeploymentError
+    from ledger.history import event_types, parse_event_types
+
+    try:
+        abis = load_deployment(settings_of(request), reader.scope.chain_id).abis()
+    except DeploymentError:
+        abis = []
+    return parse_event_types((text,), event_types(reader.conn, reader.scope, abis))
+
+
 @router.get("/events", response_model=list[schemas.EventRecord], tags=["events"])
 def events(
     reader: ReaderDep,
+    request: Request,
     type: Annotated[str | None, Query(description="Event names, comma-separated (e.g. InvoiceFinanced).")] = None,
     invoice_id: Annotated[int | None, Query(ge=1)] = None,
     party: Annotated[str | None, Query(description="Only events naming this party (name or address).")] = None,
-    from_block: Annotated[int | None, Query(ge=0)] = None,
-    to_block: Annotated[int | None, Query(ge=0)] = None,
+    from_block: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
+    to_block: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
     """The audit trail (`scf events`): stored events, oldest first, described.
@@ -341,12 +358,12 @@ def events(
     invoices it may see."""
     who = None if party is None else reader.names.resolve(party, "party")
     if invoice_id is not None:
-        _visible(reader, invoice_id)
+        require_visible(reader, invoice_id)
     elif not reader.viewer.sees_all:
         if who is not None and who != reader.viewer.address:
             raise Problem(403, "this key sees only the events that name its own party; drop `party`")
         who = reader.viewer.address
-    types = [] if type is None else [t.strip() for t in type.split(",") if t.strip()]
+    types = [] if type is None else _event_types(reader, request, type)
     if from_block is not None and to_block is not None and to_block < from_block:
         raise Problem(400, f"to_block {to_block} is before from_block {from_block}; swap them")
     flt = EventFilter(from_block, to_block, types, who, invoice_id, limit)

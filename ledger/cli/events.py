@@ -3,7 +3,6 @@ table (database only: no web3)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 
 from ledger.cli.common import INVOICE_ID, csv_option, json_option, ledger_db, settings_of, table_or_csv
 from ledger.errors import InputError
+from ledger.history import parse_event_types as parse_types
 
 EVENT_COLUMNS = (
     "block",
@@ -26,23 +26,6 @@ EVENT_COLUMNS = (
     "amount",
     "summary",
 )
-
-
-def parse_types(given: tuple[str, ...], valid: list[str]) -> list[str]:
-    """``--type`` values (repeatable, comma-separated, any case) as the
-    contracts spell them; an unknown one is an InputError listing the valid
-    names on one line."""
-    known = {name.casefold(): name for name in valid}
-    out: list[str] = []
-    for part in (p for text in given for p in re.split(r"[,\s]+", text.strip()) if p):
-        name = known.get(part.casefold())
-        if name is None:
-            raise InputError(f"unknown event type {part!r}; use one of {', '.join(valid)}")
-        if name not in out:
-            out.append(name)
-    if given and not out:
-        raise InputError(f"no event type given; use one of {', '.join(valid)}")
-    return out
 
 
 def _abis(ctx: click.Context, chain_id: int) -> list[list[dict[str, Any]]]:
