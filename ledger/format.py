@@ -35,8 +35,14 @@ from ledger.money import format_money, from_minor_units
 
 
 def amount(units: int, decimals: int) -> str:
-    """``12500000, 2`` -> ``"125000.00"`` (exact, any size)."""
-    return str(from_minor_units(int(units), decimals))
+    """``12500000, 2`` -> ``"125000.00"`` (exact, any size): the text of
+    :func:`ledger.money.from_minor_units`, by integer division (every list
+    row formats a dozen amounts; a Decimal context per amount costs more)."""
+    units = int(units)
+    if decimals <= 0:
+        return str(from_minor_units(units, decimals))
+    whole, fraction = divmod(abs(units), 10**decimals)
+    return f"{'-' if units < 0 else ''}{whole}.{fraction:0{decimals}d}"
 
 
 def optional_amount(units: int | None, decimals: int) -> str | None:

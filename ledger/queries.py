@@ -394,13 +394,14 @@ def lineage(row: Mapping[str, Any]) -> dict[str, int | None]:
 
 #: The parties of an :func:`invoice_record`, each a pair of columns (``x`` and ``x_name``).
 INVOICE_PARTIES = ("supplier", "buyer", "holder", "financier", "seller", "offer_to")
+_PARTY_NAME_KEYS = frozenset(f"{p}_name" for p in INVOICE_PARTIES)
 
 
 def party_shaped(row: Mapping[str, Any]) -> dict[str, Any]:
     """A flat invoice record (CSV's shape) in JSON's shape: each party one
     ``{"address", "name"}`` object (None for no one), in place of the pair of
     columns."""
-    out = {key: value for key, value in row.items() if not any(key == f"{p}_name" for p in INVOICE_PARTIES)}
+    out = {key: value for key, value in row.items() if key not in _PARTY_NAME_KEYS}
     for role in INVOICE_PARTIES:
         if role in row:
             out[role] = party(row[role], row.get(f"{role}_name"))
@@ -424,7 +425,8 @@ def list_invoices(
         raise InputError("a past block cannot be read with a visibility condition")
     names = names or directory(conn, scope)
     at = ledger_time(conn, scope, as_of_block, now)
-    return [invoice_record(r, scope, names, at) for r in _invoice_rows(conn, scope, flt, as_of_block, where=where)]
+    rows = _invoice_rows(conn, scope, flt, as_of_block, where=where)
+    return [invoice_record(r, scope, names, at) for r in rows]
 
 
 def currency_address(scope: Scope, symbol: str) -> str:

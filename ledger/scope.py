@@ -77,14 +77,27 @@ class Scope:
         return None if units is None else self.amount(units, currency)
 
 
+#: Deployment records read, by path: (modification time in ns, size, the record).
+_RECORDS: dict[Path, tuple[int, int, Deployment]] = {}
+
+
 def _deployment_record(settings: Settings, chain_id: int) -> Deployment | None:
+    """The data directory's deployment record of ``chain_id`` (None without
+    one); read again only when the file changed (`scf serve` asks at every
+    request)."""
     path = settings.deployments_dir / f"{chain_id}.json"
     try:
-        return Deployment.from_dict(json.loads(path.read_text()))
+        stat = path.stat()
+        cached = _RECORDS.get(path)
+        if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+            return cached[2]
+        record = Deployment.from_dict(json.loads(path.read_text()))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DeploymentError(f"unreadable deployment record {path}: {exc}") from None
+    _RECORDS[path] = (stat.st_mtime_ns, stat.st_size, record)
+    return record
 
 
 def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None) -> Scope:

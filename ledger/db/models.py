@@ -380,12 +380,41 @@ class Invoice(Base):
 
     __tablename__ = "invoices"
     __table_args__ = (
-        Index("ix_invoices_status", "chain_id", "contract", "status"),
+        # The API's keyset pages (WHERE ... AND invoice_id > ? ORDER BY
+        # invoice_id LIMIT ?): invoice_id last, so a page of a status or a
+        # party is read in order, 50 rows for 50 shown (migration 0009).
+        Index("ix_invoices_status", "chain_id", "contract", "status", "invoice_id"),
         # `scf invoice list --number` (and per supplier): the contract's identity key.
         Index("ix_invoices_number", "chain_id", "contract", "number_normalised", "supplier"),
-        Index("ix_invoices_supplier", "chain_id", "supplier"),
-        Index("ix_invoices_buyer", "chain_id", "buyer"),
-        Index("ix_invoices_holder", "chain_id", "holder"),
+        Index("ix_invoices_supplier", "chain_id", "supplier", "invoice_id"),
+        Index("ix_invoices_buyer", "chain_id", "buyer", "invoice_id"),
+        Index("ix_invoices_holder", "chain_id", "holder", "invoice_id"),
+        # Partial: only financed invoices have a seller and a financier, only
+        # listed ones an expiry. With these, every term of a party's
+        # visibility (ledger.api.access) is indexed.
+        Index(
+            "ix_invoices_seller",
+            "chain_id",
+            "seller",
+            "invoice_id",
+            sqlite_where=text("seller IS NOT NULL"),
+            postgresql_where=text("seller IS NOT NULL"),
+        ),
+        Index(
+            "ix_invoices_financier",
+            "chain_id",
+            "financier",
+            "invoice_id",
+            sqlite_where=text("financier IS NOT NULL"),
+            postgresql_where=text("financier IS NOT NULL"),
+        ),
+        Index(
+            "ix_invoices_listed",
+            "chain_id",
+            "offer_expires_at",
+            sqlite_where=text("offer_expires_at IS NOT NULL"),
+            postgresql_where=text("offer_expires_at IS NOT NULL"),
+        ),
         Index("ix_invoices_due_date", "chain_id", "due_date"),
         # `scf invoice tree`, verify and reports: every node of a tree.
         Index("ix_invoices_root", "chain_id", "root_id"),

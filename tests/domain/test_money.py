@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.errors import InputError
 from ledger.money import format_money, from_minor_units, to_minor_units
@@ -71,3 +73,17 @@ def test_money_parse_rate_refusals(text: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_rate(text, "advance rate")
     assert str(caught.value) == message
+
+
+@given(units=st.integers(min_value=-(2**256), max_value=2**256), decimals=st.integers(min_value=0, max_value=24))
+def test_money_amount_text_is_exact_and_never_exponent_form(units: int, decimals: int) -> None:
+    """``format.amount`` (integer division, on every row the API lists) says
+    exactly :func:`from_minor_units`' value, in plain notation with the
+    currency's places: ``Decimal`` alone would print ``0E-18`` for zero of an
+    18-decimal token."""
+    from ledger.format import amount
+
+    text = amount(units, decimals)
+    assert Decimal(text) == from_minor_units(units, decimals)
+    assert "E" not in text.upper()
+    assert len(text.partition(".")[2]) == decimals
