@@ -178,6 +178,11 @@ class RunResult:
         }
 
 
+#: Why a signed confirmation whose signature is not its buyer's is skipped (said
+#: before anything about the invoice it names: see ``Intake._unusable``).
+NOT_THE_BUYERS = "the signature is not the buyer's"
+
+
 class Intake:
     """Bulk issue, approval and signed confirmations over one :class:`Ledger`."""
 
@@ -757,23 +762,24 @@ class Intake:
         ids = self._ids_of({(s.conf.supplier, normalise_invoice_number(s.conf.number)) for s in signed})
         states = self.invoice_states({i for i in ids.values() if i})
         ready: list[_Signed] = []
-        # A signature twice, or two for one invoice, would fail the whole batch: the first counts.
+        # A signature twice, or two for one invoice, would fail the whole batch: the
+        # first usable one counts. (Judged after _unusable, whose first question is
+        # whether the signature is the buyer's: a forger learns nothing from a repeat.)
         first: dict[Any, int] = {}
         for s in signed:
             invoice_id = ids.get((s.conf.supplier, normalise_invoice_number(s.conf.number)))
-            earlier = first.get((s.buyer, s.conf.nonce)) or first.get(invoice_id)
-            if earlier is not None:
-                staging.set(f"{s.line}", "skipped", invoice_id, note=f"repeats line {earlier} (same invoice or nonce)")
-                continue
-            first.setdefault((s.buyer, s.conf.nonce), s.line)
-            if invoice_id:
-                first.setdefault(invoice_id, s.line)
             why = self._unusable(s, invoice_id, states.get(invoice_id or 0), now)
+            earlier = first.get((s.buyer, s.conf.nonce)) or first.get(invoice_id)
+            if not why and earlier is not None:
+                why = f"repeats line {earlier} (same invoice or nonce)"
             if why:
                 staging.set(f"{s.line}", "skipped", invoice_id, note=why)
-            else:
-                s.invoice_id = invoice_id
-                ready.append(s)
+                continue
+            first[(s.buyer, s.conf.nonce)] = s.line
+            if invoice_id:
+                first[invoice_id] = s.line
+            s.invoice_id = invoice_id
+            ready.append(s)
         used = self._used_nonces(ready)
         for s in list(ready):
             if (s.buyer, s.conf.nonce) in used:
@@ -825,6 +831,14 @@ class Intake:
         c = s.conf
         if now > c.deadline:
             return f"expired {date_text(c.deadline)}: ask the buyer to sign again"
+        if s.buyer not in self._wallets:
+            self._wallets[s.buyer] = bool(self.ledger.w3.eth.get_code(Web3.to_checksum_address(s.buyer)))
+        # The signature first: whoever holds no signature of the buyer learns
+        # nothing of its invoices from the reasons (a relay answers anyone).
+        # A contract wallet's signature is its own to judge (ERC-1271), on chain.
+        # (The file was checked to be for this deployment: its domain is this token's.)
+        if not self._wallets[s.buyer] and signer_of(self.domain(), c, s.signature) != checksum(s.buyer):
+            return NOT_THE_BUYERS
         if invoice_id is None or state is None:
             return f"no invoice {c.number!r} of {_who(self.ledger, c.supplier)}"
         if state.buyer.lower() != s.buyer.lower():
@@ -836,12 +850,6 @@ class Intake:
             return f"invoice {invoice_id} does not match what was signed: {why}"
         if state.status != InvoiceStatus.ISSUED:
             return f"invoice {invoice_id} is {status_name(state.status)}, not Issued"
-        if s.buyer not in self._wallets:
-            self._wallets[s.buyer] = bool(self.ledger.w3.eth.get_code(Web3.to_checksum_address(s.buyer)))
-        # A contract wallet's signature is its own to judge (ERC-1271), on chain.
-        # (The file was checked to be for this deployment: its domain is this token's.)
-        if not self._wallets[s.buyer] and signer_of(self.domain(), c, s.signature) != checksum(s.buyer):
-            return "the signature is not the buyer's"
         return None
 
     def _used_nonces(self, ready: list[_Signed]) -> set[tuple[str, int]]:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from ledger.api import pages, problems, routes, schemas
@@ -30,26 +33,37 @@ from ledger.errors import ConfigError
 
 #: Seconds a dashboard session lasts (re-checked against the key at every request).
 SESSION_SECONDS = 8 * 3600
+#: The fewest characters a session key may have (one made here has 43: 256 bits).
+MIN_SECRET = 32
 
 
 def session_secret(home: Path) -> str:
     """The secret that signs dashboard session cookies: ``<home>/api-session.key``,
-    made (mode 0600) the first time; delete it to log every session out."""
+    made (mode 0600) the first time, whole or not at all (written to a private
+    temporary file, then linked into place); a file too short to be one (cut
+    short, edited) is refused, never used. Delete it to log every session out."""
     path = home / "api-session.key"
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    try:
         home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
+        if not path.exists():
+            fd, temporary = tempfile.mkstemp(dir=home, prefix=".api-session.")
+            try:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_urlsafe(32))
+                os.link(temporary, path)  # fails if another server made it first: theirs stands
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
+        secret = path.read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"cannot write the session key {path}: {exc.strerror}; check --home") from None
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+        raise ConfigError(f"cannot make or read the session key {path}: {exc.strerror}; check --home") from None
+    if len(secret) < MIN_SECRET:
+        raise ConfigError(
+            f"the session key {path} holds {len(secret)} characters, fewer than {MIN_SECRET}; delete it "
+            "(a new one is made at the next start, and every dashboard session ends)"
+        )
+    return secret
 
 
 def create_app(settings: Settings, *, relayer: str | None = None, secure_cookies: bool = False) -> FastAPI:
@@ -72,6 +86,8 @@ def create_app(settings: Settings, *, relayer: str | None = None, secure_cookies
         summary="The supply-chain financing ledger, as indexed from the chain",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own loads Swagger UI from a CDN: ours is vendored (below)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -93,6 +109,18 @@ def create_app(settings: Settings, *, relayer: str | None = None, secure_cookies
     app.include_router(pages.router)
     pages.mount_static(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API's docs page: Swagger UI from the pinned npm package, offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="scf-ledger API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-favicon.png",
+        )
+
     return app
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -54,6 +55,14 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 #: Chart.js inside the pinned npm package (package-lock.json).
 CHART_JS = Path("chart.js") / "dist" / "chart.umd.js"
+#: Files served under /static/vendor/, from the pinned npm packages (never a CDN):
+#: Chart.js for the charts, Swagger UI for the API's docs page.
+VENDOR: dict[str, tuple[Path, str]] = {
+    "chart.umd.js": (CHART_JS, "text/javascript"),
+    "swagger-ui-bundle.js": (Path("swagger-ui-dist") / "swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": (Path("swagger-ui-dist") / "swagger-ui.css", "text/css"),
+    "swagger-favicon.png": (Path("swagger-ui-dist") / "favicon-32x32.png", "image/png"),
+}
 #: The session's CSRF token (forms send it back in ``csrf``).
 CSRF_KEY = "csrf"
 #: Days before a KYC expiry the participants page warns of it.
@@ -77,6 +86,11 @@ NAV = (
 )
 
 router = APIRouter(include_in_schema=False)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits, at most 19 (``str.isdigit`` takes "²" and any length, which ``int`` refuses)."""
+    return re.fullmatch(r"[0-9]{1,19}", text) is not None
 
 
 # -- templates -------------------------------------------------------------------------------------------
@@ -278,7 +292,7 @@ _LIMITS = (25, 50, 100, 200, 500)
 
 def _limit(text: str | None) -> int:
     """A page size from the URL: 1 to the API's largest, else the API's default."""
-    if text is None or not text.isdigit() or not 1 <= int(text) <= routes.MAX_LIMIT:
+    if text is None or not _is_number(text) or not 1 <= int(text) <= routes.MAX_LIMIT:
         return routes.DEFAULT_LIMIT
     return int(text)
 
@@ -352,7 +366,7 @@ def invoice_page(request: Request, reader: PageReader, invoice_id: str) -> Respo
 
     shown_id = invoice_id if len(invoice_id) <= 40 else invoice_id[:40] + "..."
     missing = PageError(404, "Not found", f"There is no invoice {shown_id} that you may see.", reader.viewer)
-    if not invoice_id.isdigit() or int(invoice_id) < 1:
+    if not _is_number(invoice_id) or int(invoice_id) < 1:
         raise missing
     number = int(invoice_id)
     try:
@@ -392,7 +406,7 @@ def decision_list(request: Request, reader: PageReader) -> Response:
     error = None
     rows: list[dict[str, Any]] = []
     try:
-        if invoice and (not invoice.isdigit() or not 1 <= int(invoice) <= BIGINT_MAX):
+        if invoice and (not _is_number(invoice) or not 1 <= int(invoice) <= BIGINT_MAX):
             raise Problem(400, f"invoice: {invoice[:40]!r} is not an invoice id")
         rows = routes.decisions(
             reader, financier=None, status=status, invoice_id=int(invoice) if invoice else None, limit=limit
@@ -455,16 +469,19 @@ def _session_active(request: Request) -> bool:
     return key is not None and key.state(dt.datetime.now(dt.UTC)) == "active"
 
 
-@router.get("/static/vendor/chart.umd.js")
-def chart_js(request: Request) -> Response:
-    """Chart.js, from the pinned npm package (never a CDN)."""
-    path = settings_of(request).node_modules / CHART_JS
+@router.get("/static/vendor/{name}")
+def vendor(request: Request, name: str) -> Response:
+    """Chart.js and Swagger UI, from the pinned npm packages (never a CDN)."""
+    if name not in VENDOR:
+        return PlainTextResponse(f"no vendored file {name!r}", status_code=404)
+    relative, media_type = VENDOR[name]
+    path = settings_of(request).node_modules / relative
     if not path.is_file():
         return PlainTextResponse(
-            f"Chart.js is not installed at {path}; run `npm ci` (the pages work without it, as tables)",
+            f"{relative} is not installed at {path}; run `npm ci` (the pages work without it, as tables)",
             status_code=404,
         )
-    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
 
 def mount_static(app: FastAPI) -> None:

@@ -61,8 +61,11 @@ PASSWORD_ENV = "SCF_RELAYER_PASSWORD"
 MAX_BODY = 8 * 1024 * 1024
 #: The deepest JSON nesting taken (a signed confirmation in an array is 2 levels deep).
 MAX_DEPTH = 16
-#: Seconds a request waits for the relayer while another request submits.
-BUSY_WAIT = 30.0
+#: Seconds a request waits for the relayer while another request submits
+#: (then 503 with Retry-After: a waiting request holds a worker thread).
+BUSY_WAIT = 2.0
+#: The most signed confirmations one document may hold (what one CLI batch takes, and more).
+MAX_CONFIRMATIONS = 500
 #: What the messages of a submission call the posted document.
 DOCUMENT = Path("the posted document")
 #: The shapes of a signed confirmation a client posts (as `scf invoice sign-confirmation` writes them).
@@ -247,7 +250,19 @@ async def _body(request: Request) -> str:
 
 def document_lines(text: str) -> list[tuple[int, str]]:
     """The signed confirmations of a posted document as (line, JSON text): the lines of
-    JSON Lines, or the items of a JSON array, or one JSON object as line 1."""
+    JSON Lines, or the items of a JSON array, or one JSON object as line 1; at most
+    :data:`MAX_CONFIRMATIONS` (each supplier named costs the relayer a log scan)."""
+    lines = _document_lines(text)
+    if sum(1 for _, t in lines if t.strip()) > MAX_CONFIRMATIONS:
+        raise Problem(
+            413,
+            f"more than {MAX_CONFIRMATIONS} signed confirmations in one document; post them in parts "
+            "(each part is checked and submitted on its own)",
+        )
+    return lines
+
+
+def _document_lines(text: str) -> list[tuple[int, str]]:
     if not text.strip():
         raise Problem(
             400,
@@ -293,9 +308,15 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
 
 
 def _outcome(row: dict[str, str]) -> dict[str, Any]:
+    """A skipped or failed line as the poster sees it: a signature that is not
+    the buyer's names no invoice (whoever posts it holds no authority of the
+    buyer, and learns nothing of its invoices: not even which id a number has)."""
+    from ledger.intake import NOT_THE_BUYERS
+
+    forged = row["note"] == NOT_THE_BUYERS
     return {
         "line": int(row["line"]),
-        "invoice": int(row["invoice_id"]) if row["invoice_id"] else None,
+        "invoice": int(row["invoice_id"]) if row["invoice_id"] and not forged else None,
         "number": row["number"],
         "reason": row["note"],
     }

@@ -354,8 +354,8 @@ def events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
     """The audit trail (`scf events`): stored events, oldest first, described.
-    A participant's key sees the events that name its party, and those of
-    invoices it may see."""
+    A participant's key sees the events that name its party (with
+    ``invoice_id``: every event of an invoice it may see)."""
     who = None if party is None else reader.names.resolve(party, "party")
     if invoice_id is not None:
         require_visible(reader, invoice_id)

@@ -115,12 +115,5 @@ class EventRecord(_Open):
     event: str | None = None
 
 
-class Confirmations(BaseModel):
-    """Buyer-signed EIP-712 confirmations, as `scf invoice sign-confirmation` writes them."""
-
-    model_config = ConfigDict(extra="allow")
-    confirmations: list[dict[str, Any]] = Field(min_length=1, max_length=500)
-
-
 #: The error responses every endpoint declares (the app's schema makes them problem+json).
 PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": ProblemDoc} for code in (400, 401, 403, 404, 503)}

@@ -7,8 +7,10 @@ and the dashboard are live.
 * The socket is bound before uvicorn starts, so a port in use is one line
   (exit 3), and port 0 picks a free port (the start line says which).
 * SIGINT and SIGTERM stop it gracefully: no new connections, requests in
-  flight get :data:`GRACEFUL_SECONDS` to finish (a dashboard's live stream
-  never ends by itself, so it is cut then), the follower stops after its
+  flight get :data:`GRACEFUL_SECONDS` to finish (the dashboard's live
+  streams are closed as shutdown begins; a relay submission still running
+  then is cut off, its transaction may still be mined: the client retries
+  and the used nonce makes the retry a no-op), the follower stops after its
   current range, and the process exits 0.
 * Logs go to stderr. API keys travel in headers, which uvicorn never logs;
   a key pasted into a URL anyway is masked in every log line
@@ -242,7 +244,7 @@ def open_relayer(settings: Settings, name: str, password: str | None) -> Relayer
 class _Server(uvicorn.Server):
     """uvicorn's server, ending the dashboard's live streams as soon as shutdown
     begins: uvicorn waits for open responses before the app's lifespan ends, and
-    a live stream never ends by itself."""
+    a live stream lasts minutes unless closed."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         from ledger.api.live import close_streams

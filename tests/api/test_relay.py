@@ -184,7 +184,7 @@ def test_relay_sends_the_good_signatures_and_reports_the_skipped(book):
     assert response.status_code == 200, response.text
     assert (response.json()["confirmed"], response.json()["skipped"]) == (
         [good],
-        [{"line": 2, "invoice": forged, "number": "INV-R-2", "reason": "the signature is not the buyer's"}],
+        [{"line": 2, "invoice": None, "number": "INV-R-2", "reason": "the signature is not the buyer's"}],
     )
     assert [book.state(i).status for i in (good, forged)] == [InvoiceStatus.CONFIRMED, InvoiceStatus.ISSUED]
 
@@ -195,9 +195,9 @@ def test_relay_a_forged_signature_is_409_and_the_chain_is_unchanged(book):
     forged = book.signed(invoice_id, "INV-R-1", signer="supplier")  # the supplier signs as if it were the buyer
     head = book.head()
     body = _problem(book.post(forged), 409)
-    assert body["detail"] == f"nothing was confirmed: line 1 (invoice {invoice_id}): the signature is not the buyer's"
+    assert body["detail"] == "nothing was confirmed: line 1: the signature is not the buyer's"
     assert body["skipped"] == [
-        {"line": 1, "invoice": invoice_id, "number": "INV-R-1", "reason": "the signature is not the buyer's"}
+        {"line": 1, "invoice": None, "number": "INV-R-1", "reason": "the signature is not the buyer's"}
     ]
     assert (body["transactions"], body["submitted_by"]) == ([], book.key[4:12])
     assert (book.head(), book.state(invoice_id).status) == (head, InvoiceStatus.ISSUED)
@@ -368,3 +368,33 @@ def test_relay_a_relayer_that_cannot_be_unlocked_is_503(indexed, monkeypatch):
         secret = _key(indexed.settings, "buyer")
         response = client.post("/api/confirmations", json={}, headers={"Authorization": f"Bearer {secret}"})
     assert _problem(response, 503)["detail"] == "the relayer cannot submit: wrong password for account 'relayer'"
+
+
+def test_relay_a_forged_signature_learns_nothing_of_the_invoices_it_names(book):
+    """Whoever posts a signature that is not the buyer's gets the same answer
+    whether the number it names exists or not, and whatever terms it claims:
+    no id, no buyer, no amount, no status (the relay answers any key)."""
+    invoice_id = book.issue("INV-R-1")
+    book.ledger.confirm(book.acct("buyer"), invoice_id)  # Confirmed: a reason of its own, were it told
+    probes = [
+        book.signed(invoice_id, "INV-R-1", signer="supplier"),
+        book.signed(invoice_id, "INV-R-1", signer="supplier", amount="1"),
+        book.signed(invoice_id, "INV-R-404", signer="supplier"),
+        book.signed(invoice_id, "INV-R-1", signer="supplier", buyer=book.acct("buyer2").address),
+    ]
+    head = book.head()
+    body = _problem(book.post(probes), 409)
+    assert [(s["invoice"], s["reason"]) for s in body["skipped"]] == [(None, "the signature is not the buyer's")] * 4
+    assert str(invoice_id) not in body["detail"] and "Confirmed" not in body["detail"]
+    assert book.head() == head
+
+
+def test_relay_more_confirmations_than_one_document_takes_is_413_and_sends_nothing(book):
+    from ledger.api.relay import MAX_CONFIRMATIONS
+
+    invoice_id = book.issue("INV-R-1")
+    one = book.signed(invoice_id, "INV-R-1")
+    head = book.head()
+    problem = _problem(book.post([one] * (MAX_CONFIRMATIONS + 1)), 413)
+    assert problem["detail"].startswith(f"more than {MAX_CONFIRMATIONS} signed confirmations in one document")
+    assert (book.head(), book.state(invoice_id).status) == (head, InvoiceStatus.ISSUED)
