@@ -4,8 +4,29 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Debian's PostgreSQL and Chromium, when missing, are installed in the background
+# (one apt-get: dpkg takes one at a time) while setup.sh builds the venv and runs npm ci.
+apt_missing=()
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null; then
+    apt_missing+=(postgresql)
+fi
+if [[ -z "${SCF_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null 2>&1; then apt_missing+=(chromium); fi
+# setup.sh installs npm with apt-get when it is missing: then everything is installed first.
+if ! command -v npm >/dev/null && [[ ${#apt_missing[@]} -gt 0 ]]; then apt_missing+=(nodejs npm); fi
+apt_pid=""
+apt_log="$(mktemp)"
+if [[ ${#apt_missing[@]} -gt 0 ]] && command -v apt-get >/dev/null && [[ "$(id -u)" == "0" ]]; then
+    echo "test: installing Debian's ${apt_missing[*]} in the background" >&2
+    ( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" ) >"$apt_log" 2>&1 &
+    apt_pid=$!
+    if ! command -v npm >/dev/null; then wait "$apt_pid" || true; apt_pid=""; fi
+fi
 ./scripts/setup.sh
 export PATH="$ROOT/.venv/bin:$PATH"
+if [[ -n "$apt_pid" ]] && ! wait "$apt_pid"; then
+    echo "test: apt-get install ${apt_missing[*]} failed: $(tail -n 3 "$apt_log" | tr '\n' ' ')" >&2
+fi
+rm -f "$apt_log"
 
 # One throw-away PostgreSQL for the database tests (Debian's postgresql is
 # installed first if missing), shared by the pytest workers (each test creates
@@ -30,21 +51,16 @@ if [[ -z "${SCF_TEST_PG_URL:-}" ]]; then
         echo "test: PostgreSQL could not be started; its tests will be skipped: $reason" >&2
     fi
 fi
-# Debian's Chromium for the dashboard's browser tests (installed when missing, as
-# PostgreSQL is; Playwright drives it by path and never downloads a browser).
+# Debian's Chromium for the dashboard's browser tests (installed above when missing;
+# Playwright drives it by path and never downloads a browser).
 if [[ -z "${SCF_CHROMIUM:-}" ]]; then
-    if ! command -v chromium >/dev/null 2>&1; then
-        echo "test: installing Debian's chromium for the browser tests" >&2
-        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; then
-            if [[ "${CI:-}" == "true" ]]; then
-                echo "test: CI=true and chromium could not be installed; failing the run" >&2
-                exit 1
-            fi
-            echo "test: chromium could not be installed; the browser tests will be skipped" >&2
-        fi
-    fi
     if command -v chromium >/dev/null 2>&1; then
         export SCF_CHROMIUM="$(command -v chromium)"
+    elif [[ "${CI:-}" == "true" ]]; then
+        echo "test: CI=true and chromium could not be installed; failing the run" >&2
+        exit 1
+    else
+        echo "test: chromium could not be installed; the browser tests will be skipped" >&2
     fi
 fi
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ledger.api import schemas
 from ledger.api.deps import Reader, open_reader, settings_of
@@ -37,6 +37,10 @@ from ledger.queries import (
 
 router = APIRouter(prefix="/api", responses=schemas.PROBLEMS)
 ReaderDep = Annotated[Reader, Depends(open_reader)]
+#: An invoice id in a path (any integer is taken: one that cannot exist is unknown, 404).
+InvoiceId = Annotated[int, Path(description="The invoice's id (the token id on chain).", examples=[1])]
+#: A decision id in a path.
+DecisionId = Annotated[int, Path(description="The decision's id (`scf finance list`).", examples=[1])]
 
 #: Page sizes of the lists.
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -200,7 +204,7 @@ def _redact(node: dict[str, Any], seen: set[int]) -> dict[str, Any]:
 
 
 @router.get("/invoices/{invoice_id}", response_model=schemas.InvoiceDetail, tags=["invoices"])
-def invoice(reader: ReaderDep, invoice_id: int) -> dict[str, Any]:
+def invoice(reader: ReaderDep, invoice_id: InvoiceId) -> dict[str, Any]:
     """One invoice as `scf invoice show` gives it, with its history (every
     event, described) and its multi-tier tree when it has one."""
     require_visible(reader, invoice_id)
@@ -213,14 +217,14 @@ def invoice(reader: ReaderDep, invoice_id: int) -> dict[str, Any]:
 
 
 @router.get("/invoices/{invoice_id}/history", response_model=list[dict[str, Any]], tags=["invoices"])
-def invoice_events(reader: ReaderDep, invoice_id: int) -> list[dict[str, Any]]:
+def invoice_events(reader: ReaderDep, invoice_id: InvoiceId) -> list[dict[str, Any]]:
     """Every event of one invoice, oldest first (`scf invoice history`)."""
     require_visible(reader, invoice_id)
     return invoice_history(reader.conn, reader.scope, invoice_id)
 
 
 @router.get("/invoices/{invoice_id}/tree", response_model=dict[str, Any], tags=["invoices"])
-def tree(reader: ReaderDep, invoice_id: int) -> dict[str, Any]:
+def tree(reader: ReaderDep, invoice_id: InvoiceId) -> dict[str, Any]:
     """The multi-tier tree the invoice belongs to (`scf invoice tree`); a lone invoice is a tree of one."""
     require_visible(reader, invoice_id)
     found = visible_tree(reader, invoice_id)
@@ -270,7 +274,7 @@ def decisions(
 
 
 @router.get("/decisions/{decision_id}", response_model=schemas.Decision, tags=["decisions"])
-def decision(reader: ReaderDep, decision_id: int) -> dict[str, Any]:
+def decision(reader: ReaderDep, decision_id: DecisionId) -> dict[str, Any]:
     """One financing decision with its rules, inputs and reasons."""
     from ledger.errors import InputError
     from ledger.finance import store
