@@ -77,14 +77,14 @@ def health() -> dict[str, str]:
 
 
 @router.get("/status", response_model=list[schemas.IndexStatus], tags=["status"])
-def index_status(reader: ReaderDep, request: Request) -> list[dict[str, Any]]:
+def index_status(reader: ReaderDep) -> list[dict[str, Any]]:
     """How far the index is: per indexed deployment, the last indexed block
     and its time, the head last seen and how far behind it, seconds since
     the last indexed block, and how many events are stored."""
-    from ledger.indexer.progress import status
+    from ledger.indexer.progress import status_rows
 
     now = dt.datetime.now(dt.UTC)
-    rows = status(settings_of(request))
+    rows = status_rows(reader.conn)  # in the request's snapshot
     out = []
     for row in rows:
         t = _block_time(reader, int(row["chain_id"]), row["block"])
