@@ -59,7 +59,7 @@ def deploy(
     currency_manager: str | None,
     minter: str | None,
 ) -> None:
-    """Compile if needed, deploy all contracts (version 3), and record the
+    """Compile if needed, deploy all contracts (version 5), and record the
     deployment. Each administrative role can go to its own account (an
     address or a local account name); by default the deployer holds them all.
 
