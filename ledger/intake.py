@@ -610,7 +610,7 @@ class Intake:
         try:
             with out.open("w", encoding="utf-8") as handle:
                 for i, (conf, invoice_id, line) in enumerate(items, start=1):
-                    record = _signed_record(domain, conf, sign(buyer, domain, conf), buyer.address, invoice_id, line)
+                    record = signed_record(domain, conf, sign(buyer, domain, conf), buyer.address, invoice_id, line)
                     handle.write(json.dumps(record) + "\n")
                     if i % 500 == 0:
                         self.progress("signing", i, len(items))
@@ -930,9 +930,11 @@ class _Signed:
         return cls(line, conf, signature, conf.buyer, uint("chain_id"), address("contract"))
 
 
-def _signed_record(
+def signed_record(
     domain: Domain, conf: Confirmation, signature: bytes, buyer: str, invoice_id: int | None, line: int | None
 ) -> dict[str, Any]:
+    """A signed confirmation as a line of the signatures file of `scf invoice
+    sign-confirmation` (what ``POST /api/confirmations`` takes)."""
     return {
         "chain_id": domain.chain_id,
         "contract": domain.contract,

@@ -432,21 +432,13 @@ class Overview:
     def financing(self) -> list[dict[str, Any]]:
         """Per currency and business month (the last twelve): the advances paid
         (``financings``) and how many; a financier's view counts its own advances."""
-        f, i = FINANCINGS.c, INVOICES.c
+        f = FINANCINGS.c
         months = month_window(self.day, MONTHS_BEFORE, 0)
-        where: list[ColumnElement[bool]] = [
-            f.chain_id == self.scope.chain_id,
-            f.contract == self.scope.invoice_contract,
-            *_month_range(f.block_time, months, self.zone),
-        ]
-        joined = None
         if self.view.financier is not None:
+            where, joined = self._in_months(FINANCINGS, months, scoped=False)
             where.append(f.financier == self.view.financier)
-        elif self.view.invoices is not None:
-            joined = FINANCINGS.join(
-                INVOICES, sa.and_(i.chain_id == f.chain_id, i.contract == f.contract, i.invoice_id == f.invoice_id)
-            )
-            where.append(self.view.invoices)
+        else:
+            where, joined = self._in_months(FINANCINGS, months)
         month = _month_case(f.block_time, months, self.zone)
         sums = grouped_sums(self.conn, [f.currency, month], {"advance": (None, f.advance)}, where, joined)
         return self._monthly(
@@ -470,17 +462,7 @@ class Overview:
             [*self.where, i.due_date >= first, i.due_date < after, i.status.in_(DUE_STATUSES)],
         )
         paid_months = months[: MONTHS_BEFORE + 1]
-        where: list[ColumnElement[bool]] = [
-            r.chain_id == self.scope.chain_id,
-            r.contract == self.scope.invoice_contract,
-            *_month_range(r.block_time, paid_months, self.zone),
-        ]
-        joined = None
-        if self.view.invoices is not None:
-            joined = REPAYMENTS.join(
-                INVOICES, sa.and_(i.chain_id == r.chain_id, i.contract == r.contract, i.invoice_id == r.invoice_id)
-            )
-            where.append(self.view.invoices)
+        where, joined = self._in_months(REPAYMENTS, paid_months)
         month = _month_case(r.block_time, paid_months, self.zone)
         paid = grouped_sums(self.conn, [r.currency, month], {"paid": (None, r.amount)}, where, joined)
         merged: dict[tuple[Any, ...], dict[str, int]] = defaultdict(dict)
@@ -489,6 +471,25 @@ class Overview:
                 merged[(str(currency).lower(), m)].update(s)
         series = [("due", "due (confirmed receivables)", "bar"), ("paid", "collected (buyers' payments)", "bar")]
         return self._monthly("collections", "Collections against due dates", months, merged, series)
+
+    def _in_months(
+        self, table: Table, months: list[str], *, scoped: bool = True
+    ) -> tuple[list[ColumnElement[bool]], Any]:
+        """The conditions on this deployment's rows of ``table`` (``financings``
+        or ``repayments``) made in ``months``, and with ``scoped`` those of the
+        invoices the view may see (then the join to ``invoices`` they need)."""
+        t, i = table.c, INVOICES.c
+        where: list[ColumnElement[bool]] = [
+            t.chain_id == self.scope.chain_id,
+            t.contract == self.scope.invoice_contract,
+            *_month_range(t.block_time, months, self.zone),
+        ]
+        if not scoped or self.view.invoices is None:
+            return where, None
+        joined = table.join(
+            INVOICES, sa.and_(i.chain_id == t.chain_id, i.contract == t.contract, i.invoice_id == t.invoice_id)
+        )
+        return [*where, self.view.invoices], joined
 
     def _monthly(
         self,

@@ -20,6 +20,7 @@ from ledger.api.access import Viewer, invoice_visibility, viewer_of
 from ledger.api.keys import KeyRow, authenticate, find_key
 from ledger.api.problems import Problem
 from ledger.config import Settings
+from ledger.db.session import snapshot
 from ledger.queries import Directory, Scope, directory, find_scope, ledger_time
 
 #: The session cookie of the dashboard (a signed key id; see ledger.api.pages).
@@ -60,7 +61,11 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def _secret(request: Request) -> str | None:
+def header_key(conn: Connection, request: Request) -> KeyRow | None:
+    """The active key the request's headers carry (``Authorization: Bearer``,
+    else ``X-API-Key``); None when they carry none; a 401 problem for a
+    malformed header or a key that is unknown, expired or revoked."""
+    secret = request.headers.get("x-api-key")
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
@@ -68,39 +73,40 @@ def _secret(request: Request) -> str | None:
             raise Problem(
                 401, "use `Authorization: Bearer <API key>`; make a key with `scf api-key create`", headers=CHALLENGE
             )
-        return value.strip()
-    return request.headers.get("x-api-key")
+        secret = value.strip()
+    if secret is None:
+        return None
+    key = authenticate(conn, secret)
+    if key is None:
+        raise Problem(
+            401, "the API key is unknown, expired or revoked; ask the operator for a new one", headers=CHALLENGE
+        )
+    return key
+
+
+def session_key(conn: Connection, request: Request) -> KeyRow | None:
+    """The active key of the request's dashboard session (None without one; a
+    session of a key since revoked or expired is cleared)."""
+    key_id = request.session.get(SESSION_KEY) if "session" in request.scope else None
+    if not isinstance(key_id, str):
+        return None
+    found = find_key(conn, key_id)
+    if found is not None and found.state(dt.datetime.now(dt.UTC)) == "active":
+        return found
+    request.session.clear()
+    return None
 
 
 def _key(conn: Connection, request: Request) -> KeyRow:
-    secret = _secret(request)
-    if secret is not None:
-        key = authenticate(conn, secret)
-        if key is None:
-            raise Problem(
-                401, "the API key is unknown, expired or revoked; ask the operator for a new one", headers=CHALLENGE
-            )
-        return key
-    key_id = request.session.get(SESSION_KEY) if "session" in request.scope else None
-    if isinstance(key_id, str):
-        found = find_key(conn, key_id)
-        if found is not None and found.state(dt.datetime.now(dt.UTC)) == "active":
-            return found
-        request.session.clear()
-    raise Problem(
-        401,
-        "an API key is needed: send `Authorization: Bearer <key>` (make one with `scf api-key create`)",
-        headers=CHALLENGE,
-    )
+    key = header_key(conn, request) or session_key(conn, request)
+    if key is None:
+        raise Problem(401, NO_KEY, headers=CHALLENGE)
+    return key
 
 
 def open_reader(request: Request) -> Iterator[Reader]:
     """The :class:`Reader` of a request that needs a key (401 without one)."""
-    engine = engine_of(request)
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            key = _key(conn, request)
-            scope = find_scope(conn, settings_of(request))
-            yield Reader(conn, scope, viewer_of(conn, scope, key))
+    with snapshot(engine_of(request)) as conn:
+        key = _key(conn, request)
+        scope = find_scope(conn, settings_of(request))
+        yield Reader(conn, scope, viewer_of(conn, scope, key))

@@ -42,8 +42,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.api import charts, live, routes
 from ledger.api.access import Viewer
-from ledger.api.deps import SESSION_KEY, Reader, engine_of, open_reader, settings_of
-from ledger.api.keys import authenticate, find_key
+from ledger.api.deps import SESSION_KEY, Reader, engine_of, open_reader, session_key, settings_of
+from ledger.api.keys import authenticate
 from ledger.api.problems import Problem, status_of
 from ledger.business_time import business_date
 from ledger.errors import LedgerError
@@ -437,13 +437,19 @@ def decision_list(request: Request, reader: PageReader) -> Response:
 
 @router.get("/participants")
 def participant_list(request: Request, reader: PageReader) -> Response:
-    """The network's participants, KYC expiry highlighted (expired, or within 30 days)."""
+    """The network's participants, KYC expiry highlighted (expired, or within :data:`KYC_WARNING_DAYS`)."""
     today = business_date(reader.at)
     rows = []
     for p in _participant_rows(reader):
         until = dt.date.fromisoformat(p["kyc_until"]) if p["kyc_until"] else None
         days = None if until is None else (until - today).days
-        kyc = "expired" if days is not None and days < 0 else "expiring" if days is not None and days <= 30 else "valid"
+        kyc = (
+            "expired"
+            if days is not None and days < 0
+            else "expiring"
+            if days is not None and days <= KYC_WARNING_DAYS
+            else "valid"
+        )
         rows.append({**p, "kyc": kyc, "kyc_days": days})
     context = {**_base(reader, "participants"), "participants": rows, "today": today.isoformat()}
     return _render(request, "participants.html", context)
@@ -461,12 +467,8 @@ async def live_events(request: Request) -> Response:
 
 
 def _session_active(request: Request) -> bool:
-    key_id = request.session.get(SESSION_KEY)
-    if not isinstance(key_id, str):
-        return False
     with engine_of(request).connect() as conn:
-        key = find_key(conn, key_id)
-    return key is not None and key.state(dt.datetime.now(dt.UTC)) == "active"
+        return session_key(conn, request) is not None
 
 
 @router.get("/static/vendor/{name}")

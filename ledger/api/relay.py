@@ -24,7 +24,6 @@ The one module of :mod:`ledger.api` that signs, so the one that imports web3
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import logging
 import os
@@ -40,8 +39,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api import schemas
-from ledger.api.deps import CHALLENGE, engine_of, settings_of
-from ledger.api.keys import KeyRow, authenticate
+from ledger.api.deps import CHALLENGE, NO_KEY, engine_of, header_key, settings_of
+from ledger.api.keys import KeyRow
 from ledger.api.problems import Problem, problem_response
 from ledger.config import DEV_CHAIN_ID, Settings, env_password
 from ledger.errors import InputError, LedgerError, NodeUnavailable, Refused
@@ -207,26 +206,10 @@ def _submitter(request: Request) -> KeyRow:
     """The API key of the request: a header only (``Authorization: Bearer`` or
     ``X-API-Key``), never the dashboard's cookie, so no page of another site can
     make a browser submit."""
-    header = request.headers.get("authorization")
-    secret = request.headers.get("x-api-key")
-    if header:
-        scheme, _, value = header.partition(" ")
-        secret = value.strip() if scheme.lower() == "bearer" else None
-        if not secret:
-            raise Problem(401, "use `Authorization: Bearer <API key>`; make a key with `scf api-key create`",
-                          headers=CHALLENGE)  # fmt: skip
-    if not secret:
-        raise Problem(
-            401,
-            "an API key is needed: send `Authorization: Bearer <key>` (make one with `scf api-key create`)",
-            headers=CHALLENGE,
-        )
     with engine_of(request).connect() as conn:
-        key = authenticate(conn, secret, dt.datetime.now(dt.UTC))
+        key = header_key(conn, request)
     if key is None:
-        raise Problem(
-            401, "the API key is unknown, expired or revoked; ask the operator for a new one", headers=CHALLENGE
-        )
+        raise Problem(401, NO_KEY, headers=CHALLENGE)
     return key
 
 

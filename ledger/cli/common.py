@@ -471,6 +471,30 @@ def deprecated_as_option(replacement: str) -> Callable[[F], F]:
 
 
 # -- after a transaction ------------------------------------------------------------------
+def follow_options(when: str = "") -> Callable[[F], F]:
+    """``--confirmations`` and ``--poll-interval`` of a command that follows the
+    head (`scf index follow`; `scf serve --follow`, whose help says ``when``)."""
+
+    def said(text: str) -> str:
+        return f"{when}{text[0].lower()}{text[1:]}" if when else text
+
+    def decorate(f: F) -> F:
+        f = click.option(
+            "--poll-interval",
+            type=click.FloatRange(min=0.05),
+            default=1.0,
+            show_default=True,
+            help=said("Seconds between looks at the head once caught up."),
+        )(f)
+        return click.option(
+            "--confirmations",
+            type=click.IntRange(min=0),
+            help=said("Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere)."),
+        )(f)
+
+    return decorate
+
+
 def sync_option(f: F) -> F:
     """`--sync/--no-sync` on a command that changes the chain: afterwards, index
     the change into the database so queries see it at once. Default: on for

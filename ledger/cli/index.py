@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli.common import LedgerGroup, emit, json_option, settings_of
+from ledger.cli.common import LedgerGroup, emit, follow_options, json_option, settings_of
 from ledger.format import text_time
 
 if TYPE_CHECKING:
@@ -143,18 +143,7 @@ def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | No
 
 
 @index.command("follow")
-@click.option(
-    "--confirmations",
-    type=click.IntRange(min=0),
-    help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).",
-)
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=0.05),
-    default=1.0,
-    show_default=True,
-    help="Seconds between looks at the head once caught up.",
-)
+@follow_options()
 @click.pass_context
 def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float) -> None:
     """Catch up, then keep following the head until Ctrl-C (or SIGTERM).

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.cli.common import LedgerGroup, emit, json_option, ledger_db, parse_date, settings_of
+from ledger.cli.common import LedgerGroup, emit, follow_options, json_option, ledger_db, parse_date, settings_of
 from ledger.errors import DatabaseError, InputError
 
 if TYPE_CHECKING:
@@ -33,18 +33,7 @@ MAX_LABEL = 200
 @click.option(
     "--follow", is_flag=True, help="Also run the indexer in this process (`scf index follow`), so the API is live."
 )
-@click.option(
-    "--confirmations",
-    type=click.IntRange(min=0),
-    help="With --follow: stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).",
-)
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=0.05),
-    default=1.0,
-    show_default=True,
-    help="With --follow: seconds between looks at the head once caught up.",
-)
+@follow_options("With --follow: ")
 @click.option(
     "--relayer",
     metavar="ACCOUNT",

@@ -40,15 +40,23 @@ def dispose_engines() -> None:
 
 
 @contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read transaction on ``engine``: several statements, one snapshot
+    (REPEATABLE READ on PostgreSQL; a SQLite transaction is one already)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
 def read_connection(database_url: str) -> Iterator[Connection]:
-    """One read transaction on the ledger database (migrated on first use):
-    several statements, one snapshot (REPEATABLE READ on PostgreSQL)."""
+    """One read transaction (:func:`snapshot`) on the ledger database, migrated
+    on first use, through a short-lived read-only engine."""
     engine = open_engine(database_url, write=False)
     try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn
+        with snapshot(engine) as conn:
+            yield conn
     finally:
         engine.dispose()

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from click.testing import CliRunner
+from support.api import assert_problem, ids
 from support.lifecycle import Lifecycle
 from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index
 
@@ -59,22 +60,6 @@ PARTY: dict[str, tuple[str | None, list[str]]] = {
 SEES_ALL = ("operator", "auditor")
 PARTICIPANTS = [who for who in VISIBLE if who not in SEES_ALL]
 UNKNOWN_ID = 99
-
-
-def ids(response: Any) -> list[int]:
-    assert response.status_code == 200, response.text
-    return [item["invoice_id"] for item in response.json()["items"]]
-
-
-def assert_problem(response: Any, status: int, *needles: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["instance"] == response.request.url.path
-    assert "\n" not in body["detail"] and "Traceback" not in response.text
-    for needle in needles:
-        assert needle in body["detail"], body["detail"]
-    return dict(body)
 
 
 def engine_of(api: Any) -> Any:

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from click.testing import CliRunner
+from support.api import assert_problem, ids
 from support.lifecycle import Lifecycle
 from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index
 
@@ -29,24 +30,6 @@ MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
 OFFSET_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 MONEY_KEYS = ("amount", "paid", "outstanding", "advance", "credited", "written_off", "recovered")
 PARTY_KEYS = ("supplier", "buyer", "holder", "financier", "seller", "offer_to")
-
-
-def ids(response: Any) -> list[int]:
-    assert response.status_code == 200, response.text
-    return [item["invoice_id"] for item in response.json()["items"]]
-
-
-def assert_problem(response: Any, status: int, *needles: str) -> dict[str, Any]:
-    """A problem document of ``status``: one-line detail containing ``needles``, no traceback."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert {"type", "title", "status", "detail", "instance"} <= set(body)
-    assert body["status"] == status and body["instance"] == response.request.url.path
-    assert "\n" not in body["detail"] and "Traceback" not in response.text
-    for needle in needles:
-        assert needle in body["detail"], body["detail"]
-    return dict(body)
 
 
 def walk(api: Any, who: str, **params: Any) -> list[list[int]]:

@@ -51,6 +51,7 @@ class Book:
         signed with ``signer``'s key (the buyer's unless forged), as
         `scf invoice sign-confirmation` writes it."""
         from ledger.evm.confirmations import Confirmation, Domain, sign
+        from ledger.intake import signed_record
 
         state = self.state(invoice_id)
         domain = Domain(int(self.w3.eth.chain_id), self.ledger.invoices.address)
@@ -59,21 +60,7 @@ class Book:
             secrets.randbits(200) if nonce is None else nonce, self.ledger.chain_time() + 7 * 86400,
         )  # fmt: skip
         signature = sign(self.acct(signer), domain, conf)
-        record = {
-            "chain_id": domain.chain_id,
-            "contract": domain.contract,
-            "buyer": conf.buyer,
-            "supplier": conf.supplier,
-            "number": conf.number,
-            "currency": conf.currency,
-            "amount": str(conf.amount),
-            "due_date": conf.due_date,
-            "nonce": str(conf.nonce),
-            "deadline": conf.deadline,
-            "signature": "0x" + signature.hex(),
-            "invoice_id": invoice_id,
-            "line": None,
-        }
+        record = signed_record(domain, conf, signature, conf.buyer, invoice_id, None)
         return record | changes
 
     def post(self, body: Any, key: str | None = "default", content_type: str = "application/json") -> Any:
