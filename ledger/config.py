@@ -8,7 +8,7 @@ Everything scf-ledger keeps lives under one data directory (``--home`` /
     artifacts/           compiled contracts, keyed by content hash
     deployments/         one JSON record per chain id
     keystore/            encrypted account keystores
-    node/                the local Anvil: pid, port, log, persisted state
+    node/                the local node: Anvil's pid, port, log and state; clique/ for a Clique network
     ledger.db            the indexed ledger (SQLite default)
 """
 
@@ -61,6 +61,13 @@ class Settings:
     #: there; a due date is the end of that day (see :mod:`ledger.business_time`).
     #: Changing it needs `scf index rebuild` (the database stores business dates).
     timezone: str = DEFAULT_TIMEZONE
+    #: Blocks the indexer stays behind the head, so a short reorg never reaches
+    #: the database; None: 0 on the local dev chain, 6 elsewhere. A change is
+    #: indexed by `--sync` once it has this many blocks on top of it.
+    confirmations: int | None = None
+    #: Index each change into the database after it is mined (`--sync`); None:
+    #: on for the local dev chain only (elsewhere `scf index follow` does it).
+    sync: bool | None = None
 
     @property
     def artifacts_dir(self) -> Path:
@@ -100,6 +107,8 @@ _ENV = {
     "grace_period_days": "SCF_GRACE_PERIOD_DAYS",
     "admin_delay": "SCF_ADMIN_DELAY",
     "timezone": "SCF_TIMEZONE",
+    "confirmations": "SCF_CONFIRMATIONS",
+    "sync": "SCF_SYNC",
 }
 
 #: The environment variable holding the keystore password (the one place it is read: :func:`env_password`).
@@ -115,6 +124,17 @@ def env_password() -> str | None:
 _EVM_VERSIONS = {"london", "paris", "shanghai", "cancun", "prague"}
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if str(value).strip().lower() not in _FLAGS:
+        raise ValueError(value)
+    return _FLAGS[str(value).strip().lower()]
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
@@ -124,16 +144,25 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "int | None":
+            return None if value in (None, "") else int(value)
+        if kind == "bool | None":
+            return _flag(value)
         return None if value in (None, "") else str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {kind}") from exc
 
 
 def _recorded_node_port(home: Path) -> int | None:
-    try:
-        return int(json.loads((home / "node" / "anvil.json").read_text())["port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The RPC port the data directory's running node recorded, or None: the
+    record of Anvil (``ledger.evm.node``) or of a Clique network's node 1
+    (``ledger.evm.clique``); at most one engine of a data directory runs."""
+    for record in ("anvil.json", "clique/running.json"):
+        try:
+            return int(json.loads((home / "node" / record).read_text())["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _check(settings: Settings) -> None:
@@ -142,6 +171,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"unknown EVM version {settings.evm_version!r}; use one of {', '.join(sorted(_EVM_VERSIONS))}"
         )
+    if settings.confirmations is not None and settings.confirmations < 0:
+        raise ConfigError(f"invalid confirmations {settings.confirmations}: use 0 or more blocks")
     if not 0 <= settings.grace_period_days <= MAX_GRACE_PERIOD_DAYS:
         raise ConfigError(
             f"invalid grace_period_days {settings.grace_period_days}: use 0 to {MAX_GRACE_PERIOD_DAYS} days"

@@ -39,7 +39,7 @@ from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, T
 from ledger.evm.abi import Calldata, checksum, encode_issue_batch
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
-from ledger.evm.rpc import RpcClient, is_range_refusal
+from ledger.evm.rpc import RpcClient, is_range_refusal, topics_match
 from ledger.format import date_text, iso_time, label, money, party
 from ledger.intake_files import (
     IMPORT_COLUMNS,
@@ -223,6 +223,8 @@ class Intake:
                     continue
                 raise
             for log in logs:
+                if not topics_match(log["topics"], topics):
+                    continue  # a node that applies only topic 0 answers a superset
                 number, currency, amount, due, _doc = abi_decode(_ISSUED_DATA, bytes.fromhex(log["data"][2:]))
                 t = log["topics"]
                 yield IssuedLog(

@@ -30,6 +30,7 @@ from ledger.deployment import Currency, Deployment
 from ledger.errors import InputError, Refused, TransactionReverted
 from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.invoice import ChainInvoice
+from ledger.evm.rpc import topics_match
 from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
 from ledger.format import amount as amount_text
 from ledger.format import date_text, grace_days, grace_text, is_nobody, iso_time, money, party, someone, text_time
@@ -392,6 +393,17 @@ class Ledger:
         buyer_party = self.resolve(buyer, "buyer")
         due_ts = due_timestamp(due)
         doc = document_hash(document)
+        # The contract refuses a number used before; judged here too, so a node that
+        # cannot simulate the call (ethereumjs runs calls at time 0, where the due date
+        # fails first) still names this rule before anything is sent.
+        existing = int(self.sender.call(self.invoices.functions.invoiceIdOf(supplier.address, number)))
+        if existing:
+            raise self.sender.decoder.rule(
+                "DuplicateInvoice",
+                supplier=supplier.address,
+                normalisedNumber=normalised.encode(),
+                existingInvoiceId=existing,
+            )
         receipt = self.sender.transact(
             self.invoices.functions.issue(buyer_party.address, number, units, currency.address, due_ts, doc),
             supplier,
@@ -1183,15 +1195,18 @@ class Ledger:
         # One query for the five events (each has the invoice id as its first indexed argument).
         names = ("CreditNoteIssued", "InvoiceDefaulted", "InvoiceRepaid", "InvoiceWrittenOff", "MaturityExtended")
         events = {self.invoices.events[name]().topic: self.invoices.events[name]() for name in names}
+        topics: list[Any] = [list(events), "0x" + invoice_id.to_bytes(32, "big").hex()]
         raw = self.w3.eth.get_logs(
             {
                 "address": self.invoices.address,
                 "fromBlock": self.deployment.contracts["InvoiceToken"].block,
                 "toBlock": "latest",
-                "topics": [list(events), "0x" + invoice_id.to_bytes(32, "big").hex()],
+                "topics": topics,
             }
         )
-        decoded = [events[Web3.to_hex(log["topics"][0])].process_log(log) for log in raw]
+        # A node that applies only topic 0 (ethereumjs) answers every invoice's: keep this one's.
+        hexed = [[Web3.to_hex(t) for t in log["topics"]] for log in raw]
+        decoded = [events[t[0]].process_log(log) for log, t in zip(raw, hexed, strict=True) if topics_match(t, topics)]
 
         def logs(event: str) -> list[Any]:
             return [log for log in decoded if log["event"] == event]

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ledger.cli.common import LedgerGroup, emit, json_option, settings_of
+from ledger.cli.common import LedgerGroup, as_option, emit, json_option, settings_of, signer
 from ledger.config import env_password
 from ledger.errors import InputError
 
@@ -113,3 +113,46 @@ def account_list(ctx: click.Context) -> None:
     for account in found:
         if account.problem:
             click.echo(f"warning: {account.problem}", err=True)
+
+
+@account.command("fund")
+@click.argument("target")
+@click.option(
+    "--amount", required=True, metavar="COINS", help="Native coins to send (exact, up to 18 decimals; e.g. 1.5)."
+)
+@as_option(None, "The account that pays (a keystore account holding native coin).", required=True)
+@json_option
+@click.pass_context
+def account_fund(ctx: click.Context, target: str, amount: str, as_name: str) -> None:
+    """Send the chain's native coin (what gas is paid in) to TARGET, an
+    account name or address, so it can send transactions. Needed on chains
+    with a base fee (a Clique network of `scf node start --engine clique`);
+    the local Anvil charges no gas. Amounts are exact: 1 coin is 10^18 wei.
+
+    Example:
+
+    \b
+        scf account fund kowloon --amount 10 --as bankops
+    """
+    from ledger.evm.chain import ErrorDecoder, Sender, connect
+    from ledger.money import to_minor_units
+    from ledger.names import resolve
+
+    settings = settings_of(ctx)
+    wei = to_minor_units(amount, 18, "amount of native coin")
+    if wei == 0:
+        raise InputError("an amount of 0 sends nothing; give --amount above 0")
+    to = resolve(target, {}, "account", settings.keystore_dir)
+    sender = Sender(connect(settings.rpc_url), ErrorDecoder([]), settings.tx_timeout)
+    payer = signer(ctx, as_name, sender.chain_id)
+    receipt = sender.send_value(to, wei, payer)
+    balance = int(sender.w3.eth.get_balance(to))  # type: ignore[arg-type]
+    data = {
+        "to": to,
+        "amount": amount,
+        "wei": str(wei),
+        "balance_wei": str(balance),
+        "tx_hash": receipt["transactionHash"].to_0x_hex(),
+        "block": int(receipt["blockNumber"]),
+    }
+    emit(ctx, data, f"sent {amount} native coin to {to} (tx {data['tx_hash']}, block {data['block']})")

@@ -489,7 +489,10 @@ def follow_options(when: str = "") -> Callable[[F], F]:
         return click.option(
             "--confirmations",
             type=click.IntRange(min=0),
-            help=said("Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere)."),
+            help=said(
+                "Stay this many blocks behind the head (default: setting `confirmations`, SCF_CONFIRMATIONS; "
+                "else 0 on the dev chain, 6 elsewhere)."
+            ),
         )(f)
 
     return decorate
@@ -498,7 +501,8 @@ def follow_options(when: str = "") -> Callable[[F], F]:
 def sync_option(f: F) -> F:
     """`--sync/--no-sync` on a command that changes the chain: afterwards, index
     the change into the database so queries see it at once. Default: on for
-    the local dev chain (31337), off elsewhere (run `scf index follow` there)."""
+    the local dev chain (31337), off elsewhere (run `scf index follow` there,
+    or set ``sync`` / SCF_SYNC)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, sync_after: bool | None = None, **kwargs: Any) -> Any:
@@ -516,7 +520,10 @@ def sync_option(f: F) -> F:
         "--sync/--no-sync",
         "sync_after",
         default=None,
-        help="Index the change into the database afterwards (default: on for the local dev chain).",
+        help=(
+            "Index the change into the database afterwards, once it has the indexer's confirmations "
+            "(default: on for the local dev chain; setting `sync`, SCF_SYNC)."
+        ),
     )
     return option(wrapper)  # type: ignore[arg-type]
 
@@ -525,6 +532,9 @@ def after_change(ctx: click.Context, sync_after: bool | None) -> None:
     """Index a mined change into the database (see :func:`sync_option`); a
     failure only warns: the transaction stands."""
     ledger = open_ledger(ctx)
+    settings = settings_of(ctx)
+    if sync_after is None:
+        sync_after = settings.sync
     if sync_after is None:
         sync_after = ledger.sender.chain_id == DEV_CHAIN_ID
     if not sync_after:
@@ -532,7 +542,8 @@ def after_change(ctx: click.Context, sync_after: bool | None) -> None:
     from ledger.indexer import sync
 
     try:
-        sync(settings_of(ctx), ledger.deployment)
+        # The change is in the head block or below: index it once it has its confirmations.
+        sync(settings, ledger.deployment, through=int(ledger.w3.eth.block_number))
     except Exception as exc:  # noqa: BLE001 - never report a mined transaction as failed
         # The transaction stands; only the mirror lags. Say so, and how to catch up.
         click.echo(

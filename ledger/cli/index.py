@@ -94,7 +94,10 @@ def index() -> None:
 @click.option(
     "--confirmations",
     type=click.IntRange(min=0),
-    help="Stay this many blocks behind the head (default 0 on the dev chain, 6 elsewhere).",
+    help=(
+        "Stay this many blocks behind the head (default: setting `confirmations`, SCF_CONFIRMATIONS; "
+        "else 0 on the dev chain, 6 elsewhere)."
+    ),
 )
 @click.option("--to-block", type=click.IntRange(min=0), help="Stop at this block instead of the head.")
 @click.option(

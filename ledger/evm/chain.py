@@ -4,26 +4,39 @@ signing, and decoding of reverts into one-line rules.
 Every transaction is simulated (gas estimation) before it is signed, so a
 transaction the contracts would refuse is never sent: the chain stays as it
 was and the user sees the decoded rule.
+
+Nodes differ (README, "Nodes and RPC methods"). Proof-of-authority blocks
+carry 97 bytes of extraData (web3's PoA middleware reads them); a node that
+cannot estimate gas (ethereumjs on Clique) gets the transaction simulated
+with ``eth_call`` and a gas allowance of half a block; a node that answers a
+reverting ``eth_call`` with the revert data as its result has that answer
+turned back into the revert it is (:class:`RevertAsResult`); a node without
+``eth_maxPriorityFeePerGas`` gets a stated tip (:data:`MIN_TIP_WEI`).
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import (
+    BadFunctionCallOutput,
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
-    TimeExhausted,
+    TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import TxReceipt
+from web3.middleware import ExtraDataToPOAMiddleware, Web3Middleware
+from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.errors import (
     ChainError,
@@ -37,6 +50,7 @@ from ledger.errors import (
     TransactionTimeout,
 )
 from ledger.evm.abi import abi_type
+from ledger.evm.rpc import revert_as_error
 from ledger.format import grace_text, text_time
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.names import role_names, status_name
@@ -268,6 +282,7 @@ class ErrorDecoder:
         self.money = money
         self.names = names
         self.errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        self.selectors: dict[str, bytes] = {}
         for abi in abis:
             for item in abi:
                 if item.get("type") != "error":
@@ -276,6 +291,7 @@ class ErrorDecoder:
                 signature = f"{item['name']}({','.join(types)})"
                 arg_names = [i["name"] for i in item["inputs"]]
                 self.errors[keccak(text=signature)[:4]] = (item["name"], arg_names, types)
+                self.selectors[item["name"]] = keccak(text=signature)[:4]
 
     def _format_value(self, name: str, type_: str, value: Any) -> str:
         if name == "status" and isinstance(value, int):
@@ -342,6 +358,17 @@ class ErrorDecoder:
             return RevertedInput(text, name, args)
         return TransactionReverted(text, name, args)
 
+    def rule(self, name: str, **args: Any) -> TransactionReverted:
+        """Custom error ``name`` with ``args``, worded as if the contract had raised
+        it: for a rule the client judges itself, with the contract's own words."""
+        selector = self.selectors[name]
+        _, names, types = self.errors[selector]
+        return self.decode(selector + abi_encode(types, [args[n] for n in names]))
+
+    def with_args(self, refused: TransactionReverted, **changed: Any) -> TransactionReverted:
+        """``refused`` (a decoded custom error) with some arguments changed, worded again."""
+        return self.rule(str(refused.error_name), **{**refused.error_args, **changed})
+
 
 def _revert_data(exc: Exception) -> str | None:
     data = getattr(exc, "data", None)
@@ -354,9 +381,57 @@ def _revert_data(exc: Exception) -> str | None:
     return None
 
 
+#: The tip paid when the node cannot suggest one (no ``eth_maxPriorityFeePerGas``)
+#: on a chain with a base fee: 0.1 gwei, the least an ethereumjs node gossips to
+#: its peers (its transaction pool's ``MIN_GAS_PRICE``).
+MIN_TIP_WEI = 100_000_000
+#: When the node cannot estimate gas, a simulated transaction may use this
+#: share of the latest block's gas limit (unused gas is not paid for).
+FALLBACK_GAS_SHARE = 2
+
+
+#: Rules the contracts judge against ``block.timestamp``: on a node whose
+#: ``eth_call`` does not see the chain's time, a simulation's verdict on them is
+#: not trusted (see :meth:`Sender.calls_see_the_clock`).
+TIME_RULES = frozenset(
+    {
+        "InvalidDueDate",
+        "InvalidKycExpiry",
+        "ParticipantKycExpired",
+        "FinancingDeadlinePassed",
+        "InvoiceMatured",
+        "InvalidOfferExpiry",
+        "DefaultBeforeGrace",
+        "ConfirmationExpired",
+        "InvalidExtension",
+        "AccessControlEnforcedDefaultAdminDelay",
+    }
+)
+#: How nodes say a sender cannot pay for gas (Anvil, Geth, Besu, ethereumjs).
+_NO_GAS_MONEY = re.compile(r"insufficient (?:funds|balance)|not have enough balance", re.IGNORECASE)
+#: Init code that returns ``block.timestamp`` (TIMESTAMP PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN).
+_RETURN_TIMESTAMP = "0x4260005260206000f3"
+#: How far a call's clock may differ from the latest block's and still be the chain's.
+CLOCK_TOLERANCE = 3600
+
+
+class RevertAsResult(Web3Middleware):
+    """Turns an ``eth_call`` answered with revert data *as its result* (as
+    ethereumjs does) back into the revert it is, as Anvil, Geth and Besu
+    answer it (a JSON-RPC error with code 3 and the data), so every caller
+    decodes the contract's rule the same way whatever the node."""
+
+    def response_processor(self, method: RPCEndpoint, response: RPCResponse) -> RPCResponse:
+        return revert_as_error(method, response)  # type: ignore[arg-type, return-value]
+
+
 def connect(url: str, timeout: float = 10.0) -> Web3:
-    """A Web3 on `url`, checked to answer; RpcUnreachable otherwise."""
+    """A Web3 on `url`, checked to answer; RpcUnreachable otherwise. It reads
+    proof-of-authority blocks (97-byte extraData) and reverts answered as
+    results (:class:`RevertAsResult`), so every node looks alike above it."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    w3.middleware_onion.add(RevertAsResult)
     try:
         _ = w3.eth.chain_id
     except (requests.exceptions.RequestException, OSError) as exc:
@@ -412,6 +487,9 @@ class Sender:
         self.decoder = decoder
         self.timeout = timeout
         self.chain_id = int(w3.eth.chain_id)
+        self._clock: bool | None = None
+        #: The time this node's calls run at (0 on ethereumjs), once asked.
+        self._call_time = 0
 
     def _fees(self) -> dict[str, int]:
         block = self.w3.eth.get_block("latest")
@@ -419,8 +497,16 @@ class Sender:
         if base is None:
             return {"gasPrice": int(self.w3.eth.gas_price)}
         # Zero-fee private chains: pay nothing, so fresh accounts can transact.
-        priority = 0 if base == 0 else int(self.w3.eth.max_priority_fee)
+        priority = 0 if base == 0 else self._tip()
         return {"maxFeePerGas": 2 * int(base) + priority, "maxPriorityFeePerGas": priority}
+
+    def _tip(self) -> int:
+        """The node's suggested tip, or :data:`MIN_TIP_WEI` when it has none to give."""
+        reply = self.w3.provider.make_request(RPCEndpoint("eth_maxPriorityFeePerGas"), [])
+        result = reply.get("result")
+        if "error" in reply or not isinstance(result, str):
+            return MIN_TIP_WEI
+        return max(int(result, 16), MIN_TIP_WEI)
 
     def _raise_reverted(self, exc: Exception) -> None:
         data = _revert_data(exc)
@@ -437,25 +523,49 @@ class Sender:
             return fn.call({"from": sender} if sender else {}, block_identifier=block)
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
+        except BadFunctionCallOutput:
+            # Nothing where a value was due: a node that reports a revert with no data at all.
+            raise TransactionReverted("the contract refused the call and the node gave no reason") from None
 
     def transact(self, fn: Any, signer: LocalAccount) -> TxReceipt:
         """Simulate, sign, send and wait; raises TransactionReverted with the rule."""
         params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id, **self._fees()}
         try:
             gas = int(fn.estimate_gas(params))
+            params["gas"] = gas + gas // 5 + 10_000
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
         except Web3RPCError as exc:
-            raise ChainError(f"the node refused to estimate the transaction: {exc.message or exc}") from None
-        params["gas"] = gas + gas // 5 + 10_000
+            # The call as the node would run it (a placeholder gas and nonce keep web3 from asking the node).
+            draft = fn.build_transaction({**params, "gas": 1, "nonce": 0})
+            params["gas"] = self._simulated_gas(draft["data"], draft.get("to") or None, signer.address, exc)
         params["nonce"] = self.w3.eth.get_transaction_count(signer.address, "pending")
         tx = fn.build_transaction(params)
-        signed = signer.sign_transaction(tx)
-        try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Web3RPCError as exc:
-            raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
+        tx_hash = self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address)
         return self.wait(tx_hash, fn, signer.address)
+
+    def send_value(self, to: str, wei: int, signer: LocalAccount) -> TxReceipt:
+        """Send ``wei`` of the chain's native coin (what gas is paid in) from
+        ``signer`` to ``to`` and wait for the receipt. A plain transfer costs
+        21,000 gas on every EVM chain, so nothing is estimated."""
+        tx: dict[str, Any] = {"chainId": self.chain_id, "to": to_checksum_address(to), "value": int(wei)}
+        tx.update(gas=21_000, nonce=int(self.w3.eth.get_transaction_count(signer.address, "pending")), **self._fees())
+        return self.wait(self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address))
+
+    def _send_raw(self, raw: bytes, sender: str) -> Any:
+        """Send a signed transaction; ChainError with the node's reason if it is
+        refused (one that cannot pay for its gas says how to fund the sender)."""
+        try:
+            return self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            reason = str(exc.message or exc)
+            if _NO_GAS_MONEY.search(reason):
+                raise ChainError(
+                    f"{sender} cannot pay for gas: it holds too little of this chain's native coin "
+                    "(the node says: insufficient balance); fund it with `scf account fund ADDRESS "
+                    "--amount 1 --as FUNDED_ACCOUNT`"
+                ) from None
+            raise ChainError(f"the node rejected the transaction: {reason}") from None
 
     def estimate(self, to: str, data: bytes, sender: str) -> int:
         """The gas a call of ``data`` to ``to`` needs from ``sender``; the rule that
@@ -465,8 +575,39 @@ class Sender:
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
         except Web3RPCError as exc:
-            raise ChainError(f"the node refused to estimate the transaction: {exc.message or exc}") from None
+            return self._simulated_gas(data, to, sender, exc)
         raise AssertionError("unreachable")  # pragma: no cover - _raise_reverted always raises
+
+    def _simulated_gas(self, data: bytes | str, to: str | None, sender: str, refusal: Web3RPCError) -> int:
+        """Gas for a call the node would not estimate (``refusal``; ethereumjs on
+        Clique cannot): the call is simulated with ``eth_call`` on the latest
+        state, so a call the contracts refuse is still refused with its rule and
+        nothing is sent; one that passes may use ``1/FALLBACK_GAS_SHARE`` of the
+        block's gas limit (it pays only for the gas it uses)."""
+        if _revert_data(refusal) is not None:
+            self._raise_reverted(refusal)
+        call: dict[str, Any] = {"from": sender, "data": data}
+        if to is not None:  # None: a deployment, simulated as a creation
+            call["to"] = to_checksum_address(to)
+        try:
+            self.w3.eth.call(call, "latest")  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError) as exc:
+            try:
+                self._raise_reverted(exc)
+            except TransactionReverted as refused:
+                if refused.error_name not in TIME_RULES or self.calls_see_the_clock():
+                    raise
+                # A node that simulates at time 0 cannot judge a rule of time: judged again at
+                # the chain's time where the error says enough, else the chain will judge it.
+                again = self._at_chain_time(refused)
+                if again is not None:
+                    raise again from None
+        except Web3RPCError as exc:
+            raise ChainError(
+                f"the node could neither estimate nor simulate the transaction: {refusal.message or refusal}; "
+                f"{exc.message or exc}"
+            ) from None
+        return int(self.w3.eth.get_block("latest")["gasLimit"]) // FALLBACK_GAS_SHARE
 
     def replay_reason(self, tx_hash: str, block: int) -> str:
         """Why mined transaction ``tx_hash`` reverted: replayed on its block's state (a
@@ -492,23 +633,112 @@ class Sender:
         for data, gas in calls:
             tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": nonce, "to": to, "value": 0, "data": data}
             tx.update(gas=gas, **fees)
-            try:
-                tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
-            except Web3RPCError as exc:
-                raise ChainError(f"the node rejected the transaction: {exc.message or exc}") from None
+            tx_hash = self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address)
             nonce += 1
             yield str(Web3.to_hex(tx_hash))
 
     def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
-        except TimeExhausted:
-            raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+        receipt = self._receipt(tx_hash)
         if receipt["status"] != 1:
             # Mined but reverted (state or time changed between simulation and
             # mining): replay it on its own block, whose time and state made it
             # fail (a reverted transaction changes nothing), to name the rule.
             if fn is not None:
-                self.call(fn, sender, receipt["blockNumber"])
-            raise TransactionReverted(f"transaction {Web3.to_hex(tx_hash)} reverted")
+                try:
+                    self.call(fn, sender, receipt["blockNumber"])
+                except TransactionReverted as replayed:
+                    if replayed.error_name is None:
+                        pass  # no rule named: said below
+                    elif replayed.error_name not in TIME_RULES or self.calls_see_the_clock():
+                        raise
+                    elif (again := self._at_chain_time(replayed)) is not None:
+                        raise again from None
+            text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash))
+            if not self.calls_see_the_clock():
+                block = self.w3.eth.get_block(receipt["blockNumber"])
+                text += (
+                    f". This node simulates calls at time 0, so a rule of time cannot be named: check the "
+                    f"dates given (due dates, expiries, deadlines) against the chain time, "
+                    f"{text_time(int(block['timestamp']))} in that block"
+                )
+            raise TransactionReverted(text)
         return receipt
+
+    def _at_chain_time(self, refused: TransactionReverted) -> TransactionReverted | None:
+        """A rule of time that a simulation at the wrong time (see
+        :meth:`calls_see_the_clock`) refused, judged again at the latest
+        block's time from the error's own figures: the refusal worded with the
+        chain's time if it holds, None if it does not or cannot be judged here."""
+        name, args = refused.error_name, refused.error_args
+        then = self._call_time
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        if name == "InvalidDueDate":
+            tenor = int(args["latestDueDate"]) - int(args["nowTimestamp"])  # type: ignore[call-overload]
+            due = int(args["dueDate"])  # type: ignore[call-overload]
+            if due <= now or due > now + tenor:
+                return self.decoder.with_args(refused, nowTimestamp=now, latestDueDate=now + tenor)
+        elif name == "InvalidExtension":
+            tenor = int(args["latestDueDate"]) - then  # type: ignore[call-overload]
+            proposed, due = int(args["proposedDueDate"]), int(args["dueDate"])  # type: ignore[call-overload]
+            if proposed <= due or proposed > now + tenor:
+                return self.decoder.with_args(refused, latestDueDate=now + tenor)
+        elif name == "DefaultBeforeGrace" and now <= int(args["defaultableAfter"]):  # type: ignore[call-overload]
+            return self.decoder.with_args(refused, nowTimestamp=now)
+        return None
+
+    def calls_see_the_clock(self) -> bool:
+        """Whether this node's ``eth_call`` runs at its chain's time. ethereumjs
+        runs every call in an empty block at time 0, where the contracts' rules
+        of time (due dates, KYC expiry, deadlines) judge wrongly: on such a
+        node those rules are left to the chain. Asked once, by a creation call
+        whose code returns ``block.timestamp``."""
+        if self._clock is None:
+            try:
+                raw = self.w3.eth.call({"data": _RETURN_TIMESTAMP})  # type: ignore[typeddict-item]
+                self._call_time = int.from_bytes(bytes(raw), "big")
+                latest = int(self.w3.eth.get_block("latest")["timestamp"])
+                self._clock = abs(self._call_time - latest) <= CLOCK_TOLERANCE
+            except (Web3RPCError, ContractLogicError, ValueError):
+                self._clock = True  # cannot tell: trust the node, as before
+        return self._clock
+
+    def _receipt(self, tx_hash: Any) -> TxReceipt:
+        """The receipt of ``tx_hash`` once mined (TransactionTimeout after the
+        configured wait). A node error while it is not yet mined is a "not yet":
+        ethereumjs answers one ("value ... not found in DB") while it stores
+        the block that holds it."""
+        deadline = time.monotonic() + self.timeout
+        poll = 0.05
+        while True:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except (TransactionNotFound, Web3RPCError):
+                pass
+            if time.monotonic() >= deadline:
+                raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+            time.sleep(poll)
+            poll = min(poll * 2, 0.5)
+
+    def _gas_of(self, tx_hash: Any) -> int | None:
+        try:
+            return int(self.w3.eth.get_transaction(tx_hash)["gas"])
+        except (Web3RPCError, ValueError, KeyError):
+            return None
+
+
+def unexplained_revert(tx_hash: str, receipt: Any, gas_limit: int | None) -> str:
+    """The sentence for a mined transaction that reverted where replaying it names
+    no rule (a node that gives no revert data, or gas running out): what the
+    client checked before sending, and what changed nothing."""
+    used = int(receipt["gasUsed"])
+    block = int(receipt["blockNumber"])
+    if gas_limit is not None and used >= gas_limit:
+        why = f"it ran out of gas (used all {used:,} it was given)"
+    else:
+        why = "the node gave no reason, and replaying it on its block names no rule"
+    return (
+        f"transaction {tx_hash} reverted in block {block}: {why}. Before sending, the CLI checked the "
+        "inputs and simulated the call on the latest state, which passed; the state changed before it "
+        "was mined, or the node refuses what its simulation allows. The revert changed nothing on "
+        "chain; run the command again to see the current rule"
+    )

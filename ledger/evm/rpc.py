@@ -107,6 +107,47 @@ def refusal_limit(exc: Exception) -> RefusalLimit | None:
     return None
 
 
+#: ethereumjs ends an ``eth_getLogs`` answer after the block in which it
+#: reaches 10,000 logs (or 150 MB), without an error: an answer this long may
+#: stop short of the range asked for (see :meth:`RpcClient.logs_through`).
+SILENT_LOG_CAP = 10_000
+
+
+def is_revert_data(data: str) -> bool:
+    """Whether ``data`` (0x-hex returned by ``eth_call``) is revert data rather
+    than a return value: ABI-encoded return values are whole 32-byte words,
+    while an error is a 4-byte selector followed by whole words."""
+    return data.startswith("0x") and (len(data) - 2) % 64 == 8
+
+
+def revert_as_error(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` (one JSON-RPC answer) as Anvil, Geth and Besu give it: an
+    ``eth_call`` answered with revert data *as its result* (ethereumjs does
+    this) becomes the error it is (code 3, the data), so every caller decodes
+    the contract's rule the same way whatever the node."""
+    result = answer.get("result") if method == "eth_call" else None
+    if isinstance(result, str) and is_revert_data(result):
+        error = {"code": 3, "message": "execution reverted", "data": result}
+        return {"jsonrpc": "2.0", "id": answer.get("id", 0), "error": error}
+    return answer
+
+
+def topics_match(topics: Sequence[Any], wanted: Sequence[Any]) -> bool:
+    """Whether a log's ``topics`` meet an ``eth_getLogs`` topic filter ``wanted``
+    (None: any; a list: any of them; hex compared without case). Nodes that
+    apply only the first topic of a filter (ethereumjs) answer a superset:
+    callers that filter past topic 0 check each log again with this."""
+    for i, want in enumerate(wanted):
+        if want is None:
+            continue
+        if i >= len(topics):
+            return False
+        options = want if isinstance(want, (list, tuple)) else [want]
+        if str(topics[i]).lower() not in {str(o).lower() for o in options}:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Header:
     """The parts of a block header the indexer keeps."""
@@ -195,6 +236,7 @@ class RpcClient:
         reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, method)
         if not isinstance(reply, dict):
             raise RpcError(method, None, "unexpected answer")
+        reply = revert_as_error(method, reply)
         if "error" in reply:
             raise _error(method, reply["error"])
         return reply.get("result")
@@ -217,7 +259,10 @@ class RpcClient:
         if not isinstance(reply, list):
             raise RpcError(calls[0][0], None, "unexpected answer to a batch")
         by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
-        return [by_id.get(i) or {"error": {"message": "missing from the batch answer"}} for i in ids]
+        return [
+            revert_as_error(m, by_id.get(i) or {"error": {"message": "missing from the batch answer"}})
+            for i, (m, _) in zip(ids, calls, strict=True)
+        ]
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Several calls in one JSON-RPC batch; results in order. The first
@@ -243,6 +288,24 @@ class RpcClient:
         if not isinstance(logs, list):
             raise RpcError("eth_getLogs", None, f"unexpected answer {str(logs)[:100]}")
         return logs
+
+    def logs_through(
+        self, addresses: Sequence[str], from_block: int, to_block: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The logs of blocks ``from_block``..``to_block``, and the last block
+        they are complete for: ``to_block``, unless the answer holds
+        :data:`SILENT_LOG_CAP` logs or more and ends before it (a node that
+        cut it short, as ethereumjs does without a word). Then the logs of the
+        answer's last block, which may be cut too, are left for the next range
+        (unless it is the first block asked for, which ethereumjs gives whole)."""
+        logs = self.get_logs(addresses, from_block, to_block)
+        if len(logs) < SILENT_LOG_CAP:
+            return logs, to_block
+        last = int(logs[-1]["blockNumber"], 16)
+        if last >= to_block:
+            return logs, to_block
+        through = last - 1 if last > from_block else last
+        return [log for log in logs if int(log["blockNumber"], 16) <= through], through
 
     def headers(self, numbers: Sequence[int], chunk: int = 500) -> dict[int, Header | None]:
         """Block headers by number (None for blocks the node does not have),

@@ -39,6 +39,8 @@ def indexer_for(
         finally:
             rpc.close()
         deployment = load_deployment(settings, chain_id)
+    if confirmations is None:
+        confirmations = settings.confirmations
     return Indexer(get_engine(settings.database_url), settings.rpc_url, deployment, confirmations, **options)
 
 
@@ -48,10 +50,13 @@ def sync(
     confirmations: int | None = None,
     to_block: int | None = None,
     rewind: bool = False,
+    through: int | None = None,
     **options: Any,
 ) -> SyncStats:
     """Index the deployment's contracts up to the head (less ``confirmations``)
-    or ``to_block``, and return what was done. Cheap when there is little to do:
+    or ``to_block``, and return what was done; with ``through``, first wait
+    (up to the settings' ``tx_timeout`` plus a block time per confirmation)
+    until that block has its confirmations. Cheap when there is little to do:
     a few JSON-RPC calls and one transaction per range. A head below the
     indexed block is a lagging node (nothing changes, ``lagging`` is set),
     unless ``rewind``: then the chain lost blocks, and what the database
@@ -61,6 +66,8 @@ def sync(
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
         try:
+            if through is not None:
+                indexer.await_confirmed(through, settings.tx_timeout)
             return indexer.sync(to_block, rewind=rewind)
         finally:
             indexer.close()

@@ -59,7 +59,7 @@ def fetch_ranges(
         if end_before is None:
             raise Restart()
         try:
-            logs = rpc.get_logs(indexer.addresses, start, end)
+            logs, through = rpc.logs_through(indexer.addresses, start, end)
         except (RpcError, ChainError) as exc:
             if not is_range_refusal(exc):
                 raise
@@ -70,6 +70,11 @@ def fetch_ranges(
                 raise failure(f"the node refuses eth_getLogs even for the single block {start}: {exc}") from None
             span = planner.refused(exc, start, end)
             continue
+        if through < end:  # the node cut its answer short: this range ends where its logs are whole
+            end = through
+            end_before = rpc.headers([end])[end]
+            if end_before is None:
+                raise Restart()
         batch = _check_range(rpc, prev, end, end_before, logs, range(max(start, window_floor + 1), end + 1))
         yield indexer.rows_of(batch) if map_rows else batch
         span = planner.next_span(span, end - start + 1, len(logs))

@@ -234,6 +234,21 @@ class Indexer:
     def learned(self, state: Learned) -> None:
         self.planner.learned = state
 
+    def await_confirmed(self, block: int, timeout: float, poll: float = 0.5) -> None:
+        """Wait until ``block`` has :attr:`confirmations` blocks on top of it
+        (at once on the dev chain), polling the head; ChainError if it has
+        not within ``timeout`` seconds plus 5 s per confirmation."""
+        if self.confirmations == 0:
+            return
+        deadline = time.monotonic() + timeout + 5.0 * self.confirmations
+        while (head := self.rpc.block_number()) < block + self.confirmations:
+            if time.monotonic() >= deadline:
+                raise ChainError(
+                    f"block {block} has {max(0, head - block)} of the {self.confirmations} confirmations the "
+                    "indexer waits for; run `scf index sync` once the chain has moved on"
+                )
+            time.sleep(poll)
+
     # -- the run -------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None, rewind: bool = False) -> SyncStats:
         """Catch up to the head (less the confirmations), or ``to_block``, and

@@ -667,7 +667,7 @@ def _chain_event_counts(
     while low <= end:
         high = min(end, low + span - 1)
         try:
-            logs = rpc.get_logs(addresses, low, high)
+            logs, high = rpc.logs_through(addresses, low, high)
         except (RpcError, ChainError) as exc:
             if not is_range_refusal(exc) or high == low:
                 raise
