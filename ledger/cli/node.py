@@ -1,18 +1,39 @@
-"""`scf node ...`: the local Anvil chain."""
+"""`scf node ...`: the data directory's local chain, on Anvil or on a
+Clique network of @ethereumjs/client (:mod:`ledger.evm.clique`)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ledger.cli.common import LedgerGroup, after_change, emit, json_option, settings_of
 from ledger.config import DEV_CHAIN_ID
+from ledger.errors import InputError, Refused
+
+if TYPE_CHECKING:
+    from ledger.config import Settings
+
+
+#: The engines `scf node start` runs; the default is $SCF_ENGINE, else anvil.
+ENGINES = ("anvil", "clique")
+ENGINE_NAMES = {"anvil": "local Anvil", "clique": "Clique network"}
 
 
 @click.group(cls=LedgerGroup)
 def node() -> None:
-    """The local Anvil chain (chain id 31337, state kept in the data
-    directory). Start it before `scf deploy`; a restart keeps all state.
-    For demos, `scf node advance` moves its clock forward.
+    """The data directory's local chain, on one of two engines:
+
+    \b
+      anvil   Anvil, chain id 31337: instant blocks, dev accounts, a clock
+              that `scf node advance` moves (the default)
+      clique  a Clique proof-of-authority network of @ethereumjs/client
+              0.10.2, chain id 123456: a block every 2 s, one or two
+              signers, as a bank's permissioned network runs
+
+    State is kept in the data directory (<home>/node); a restart keeps the
+    chain. `stop` and `status` act on whichever engine runs. Start it before
+    `scf deploy`.
 
     Example:
 
@@ -21,81 +42,194 @@ def node() -> None:
         scf node status
         scf node advance --days 40
         scf node stop
+        SCF_PASSWORD=... scf node start --engine clique --fund bankops
     """
 
 
+def _running(settings: Settings) -> tuple[str, dict[str, Any]] | None:
+    """(engine, info) of the node of this data directory that runs, if any."""
+    from ledger.evm.clique import CliqueNetwork
+    from ledger.evm.node import LocalNode
+
+    anvil = LocalNode(settings).info()
+    if anvil is not None:
+        return "anvil", {"engine": "anvil", "chain_id": DEV_CHAIN_ID, **anvil}
+    clique = CliqueNetwork(settings).info()
+    return ("clique", clique) if clique is not None else None
+
+
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 @node.command("start")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    envvar="SCF_ENGINE",
+    help="anvil (chain 31337) or clique (chain 123456); default $SCF_ENGINE, else the engine running, else anvil.",
+)
+@click.option(
+    "--signers",
+    type=click.IntRange(1, 2),
+    metavar="N",
+    help="Clique only, first start: signing nodes, 1 (default) or 2; later starts keep the genesis's.",
+)
+@click.option(
+    "--fund",
+    "fund",
+    multiple=True,
+    metavar="NAME",
+    help="Clique only, first start: a keystore account or 0x address the genesis gives 1,000,000 ether "
+    "(repeatable; default: every keystore account). The genesis is fixed: a later start with another set "
+    "is refused.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default 8545; env SCF_NODE_PORT).")
 @json_option
 @click.pass_context
-def node_start(ctx: click.Context, port: int | None) -> None:
+def node_start(
+    ctx: click.Context, engine: str | None, signers: int | None, fund: tuple[str, ...], port: int | None
+) -> None:
     """Start the local chain in the background (a restart keeps all state).
-    Does nothing if it already runs.
+    Does nothing if it already runs; refused while the other engine of this
+    data directory runs.
+
+    With --engine clique the first start creates the network under
+    <home>/node/clique: new signer keys, encrypted with $SCF_PASSWORD (which
+    every later start needs too), and a genesis funding the --fund accounts
+    (by default every account of the keystore: create or import the
+    accounts first). Node 1 answers JSON-RPC on --port; it returns once
+    blocks are sealed (a few seconds).
 
     Example:
 
     \b
         scf node start --port 8546
+        scf account new bankops
+        SCF_PASSWORD=... scf node start --engine clique --fund bankops
+        SCF_PASSWORD=... scf node start --engine clique --signers 2 --json
     """
     from dataclasses import replace
-
-    from ledger.evm.node import LocalNode
 
     settings = settings_of(ctx)
     if port is not None:
         settings = replace(settings, node_port=port)
+    running = _running(settings)
+    engine = engine or (running[0] if running else "anvil")
+    if engine != "clique" and (signers is not None or fund):
+        option = "--signers" if signers is not None else "--fund"
+        raise InputError(f"{option} applies to the Clique engine only; add --engine clique")
+    if running is not None and running[0] != engine:
+        other = running[1]
+        raise Refused(
+            f"the {ENGINE_NAMES[running[0]]} of this data directory runs (pid {other['pid']}, port {other['port']}); "
+            f"stop it with `scf node stop` before starting the {ENGINE_NAMES[engine]}"
+        )
+    if engine == "clique":
+        _start_clique(ctx, settings, signers, fund)
+        return
+    from ledger.evm.node import LocalNode
+
     info, started = LocalNode(settings).start()
-    data = {**info, "url": f"http://127.0.0.1:{info['port']}", "started": started, "chain_id": DEV_CHAIN_ID}
+    data = {"engine": "anvil", **info, "url": _url(info["port"]), "started": started, "chain_id": DEV_CHAIN_ID}
     word = "started" if started else "already running"
     emit(ctx, data, f"local chain {word}: pid {info['pid']}, {data['url']}")
+
+
+def _start_clique(ctx: click.Context, settings: Settings, signers: int | None, fund: tuple[str, ...]) -> None:
+    from ledger.evm.clique import CliqueNetwork
+
+    network = CliqueNetwork(settings)
+    created = not network.exists()
+    info, started = network.start(signers, fund)
+    nodes = [_node_view(n) for n in info["nodes"]]
+    data = {**info, "url": _url(info["port"]), "started": started, "created": created, **network.describe()}
+    data["nodes"] = nodes
+    lines = []
+    if created:
+        funded = ", ".join(data["funded"]) or "no account besides the signers"
+        lines.append(f"new Clique network (genesis {data['genesis']}); funded: {funded}")
+    count = len(data["signers"])
+    word = "started" if started else "already running"
+    lines.append(f"Clique network {word}: chain {data['chain_id']}, {count} signer{'s' if count > 1 else ''}")
+    lines += [f"  node {n['node']}: pid {n['pid']}, {n['url']} (signer {n['signer']})" for n in nodes]
+    emit(ctx, data, "\n".join(lines))
+
+
+def _node_view(node_info: dict[str, Any], answering: bool = False) -> dict[str, Any]:
+    """One Clique node as shown: what the record says, its URL, and (for
+    status) whether it answers and its head."""
+    view = {k: node_info[k] for k in ("node", "pid", "port", "p2p_port", "signer", "log", "running")}
+    view["url"] = _url(int(node_info["port"]))
+    if answering:
+        from ledger.evm.clique import block_number
+
+        view["block"] = block_number(view["url"]) if node_info["running"] else None
+        view["answering"] = view["block"] is not None
+    return view
 
 
 @node.command("stop")
 @json_option
 @click.pass_context
 def node_stop(ctx: click.Context) -> None:
-    """Stop the local chain (by its recorded PID; its state is saved for the
-    next `scf node start`).
+    """Stop the local chain, whichever engine runs (by its recorded PIDs; the
+    chain is kept for the next `scf node start`).
 
     Example:
 
     \b
         scf node stop
     """
+    from ledger.evm.clique import CliqueNetwork
     from ledger.evm.node import LocalNode
 
-    stopped = LocalNode(settings_of(ctx)).stop()
-    emit(
-        ctx,
-        {"stopped": stopped},
-        f"local chain stopped (pid {stopped['pid']})" if stopped else "local chain is not running",
-    )
+    settings = settings_of(ctx)
+    stopped = LocalNode(settings).stop()
+    if stopped is not None:
+        emit(ctx, {"stopped": {"engine": "anvil", **stopped}}, f"local chain stopped (pid {stopped['pid']})")
+        return
+    network = CliqueNetwork(settings).stop()
+    if network is None:
+        emit(ctx, {"stopped": None}, "local chain is not running")
+        return
+    pids = ", ".join(str(n["pid"]) for n in network["nodes"] if n["running"])
+    network["nodes"] = [_node_view(n) for n in network["nodes"]]
+    emit(ctx, {"stopped": network}, f"Clique network stopped (pid {pids})")
 
 
 @node.command("status")
 @json_option
 @click.pass_context
 def node_status(ctx: click.Context) -> None:
-    """Whether the local chain runs, where, and whether it answers JSON-RPC.
+    """Whether the local chain runs, on which engine, where, and whether it
+    answers JSON-RPC (for a Clique network: each node and its head).
 
     Example:
 
     \b
         scf node status --json
     """
-    from ledger.evm.node import LocalNode, rpc_ready
+    from ledger.evm.node import rpc_ready
 
-    info = LocalNode(settings_of(ctx)).info()
-    if info is None:
+    running = _running(settings_of(ctx))
+    if running is None:
         emit(ctx, {"running": False}, "local chain is not running; start it with `scf node start`")
         return
-    url = f"http://127.0.0.1:{info['port']}"
-    data = {"running": True, **info, "url": url, "answering": rpc_ready(url, 2.0)}
-    emit(
-        ctx,
-        data,
-        f"local chain running: pid {info['pid']}, {url}" + ("" if data["answering"] else " (not answering JSON-RPC)"),
-    )
+    engine, info = running
+    url = _url(int(info["port"]))
+    if engine == "anvil":
+        data = {"running": True, **info, "url": url, "answering": rpc_ready(url, 2.0)}
+        suffix = "" if data["answering"] else " (not answering JSON-RPC)"
+        emit(ctx, data, f"local chain running: pid {info['pid']}, {url}{suffix}")
+        return
+    nodes = [_node_view(n, answering=True) for n in info["nodes"]]
+    data = {"running": True, **info, "url": url, "answering": nodes[0]["answering"], "nodes": nodes}
+    lines = [f"Clique network running: chain {info['chain_id']}, {len(nodes)} node{'s' if len(nodes) > 1 else ''}"]
+    for n in nodes:
+        state = f"block {n['block']}" if n["answering"] else ("not answering JSON-RPC" if n["running"] else "stopped")
+        lines.append(f"  node {n['node']}: pid {n['pid']}, {n['url']}, {state}")
+    emit(ctx, data, "\n".join(lines))
 
 
 #: The longest single move of the clock (ten years): further is a typo, not a demo.

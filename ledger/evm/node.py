@@ -1,9 +1,12 @@
 """The local Anvil chain: started in the background with its state persisted
 under ``<home>/node``, recorded by PID, and stopped by that PID (SIGTERM, so
-Anvil writes its state; never by process name)."""
+Anvil writes its state; never by process name). Also the process helpers the
+Clique engine (:mod:`ledger.evm.clique`) shares: free ports, JSON-RPC
+readiness, PID liveness and start times, stopping by PID."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +75,23 @@ def process_start_time(pid: int) -> int | None:
             return int(stat.read().rsplit(") ", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+#: Seconds a process has to exit after SIGTERM before :func:`terminate` kills it.
+STOP_GRACE = 5.0
+
+
+def terminate(pids: Sequence[int], grace: float = STOP_GRACE) -> None:
+    """SIGTERM each PID, then SIGKILL those still alive after ``grace``
+    seconds; returns once all are gone (or 5 s after the SIGKILL)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):  # exited in between
+                    os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @dataclass
