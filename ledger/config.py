@@ -135,6 +135,15 @@ def _flag(value: Any) -> bool | None:
     return _FLAGS[str(value).strip().lower()]
 
 
+#: What a value of each kind looks like, in the error that refuses one.
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "int | None": "a whole number, or nothing for the default",
+    "bool | None": "on or off (1/0, true/false, yes/no), or nothing for the default",
+}
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
@@ -150,7 +159,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return _flag(value)
         return None if value in (None, "") else str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {kind}") from exc
+        expected = _EXPECTED.get(str(kind), kind)
+        raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {expected}") from exc
 
 
 def _recorded_node_port(home: Path) -> int | None:

@@ -561,9 +561,9 @@ class Sender:
             reason = str(exc.message or exc)
             if _NO_GAS_MONEY.search(reason):
                 raise ChainError(
-                    f"{sender} cannot pay for gas: it holds too little of this chain's native coin "
-                    "(the node says: insufficient balance); fund it with `scf account fund ADDRESS "
-                    "--amount 1 --as FUNDED_ACCOUNT`"
+                    f"{sender} cannot pay for gas: it holds too little of this chain's native coin for the "
+                    "gas (and any coin sent); fund it with `scf account fund ADDRESS --amount 1 --as "
+                    "FUNDED_ACCOUNT`"
                 ) from None
             raise ChainError(f"the node rejected the transaction: {reason}") from None
 

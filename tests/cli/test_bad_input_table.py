@@ -814,6 +814,23 @@ CASES = [
     case("serve-poll-interval-zero", 2, "serve", "--follow", "--poll-interval", "0"),
     case("serve-host-not-an-address", 2, "serve", "--host", "no such host!", "--port", "0"),
     case("serve-database-unreadable", 3, "--db-url", "sqlite:///{home}/not-a-db.sqlite", "serve", "--port", "0"),
+    # account fund, and the settings of issue 17 (refused before anything is sent)
+    case("account-fund-zero", 2, "account", "fund", "buyer", "--amount", "0", "--as", "operator"),
+    case("account-fund-negative", 2, "account", "fund", "buyer", "--amount", "-1", "--as", "operator"),
+    case(
+        "account-fund-below-a-wei", 2, "account", "fund", "buyer", "--amount", "0." + "0" * 18 + "1", "--as", "operator"
+    ),
+    case("account-fund-not-a-number", 2, "account", "fund", "buyer", "--amount", "ten", "--as", "operator"),
+    case("account-fund-unknown-target", 2, "account", "fund", "nobody-here", "--amount", "1", "--as", "operator"),
+    case("account-fund-bad-checksum", 2, "account", "fund", BAD_CHECKSUM, "--amount", "1", "--as", "operator"),
+    case("account-fund-without-as", 2, "account", "fund", "buyer", "--amount", "1"),
+    case("account-fund-as-unknown", 2, "account", "fund", "buyer", "--amount", "1", "--as", "nobody-here"),
+    case(
+        "account-fund-as-corrupt-keystore", 3, "account", "fund", "buyer", "--amount", "1", "--as", "broken", env=UNLOCK
+    ),
+    case("settings-confirmations-negative", 3, "index", "sync", env={"SCF_CONFIRMATIONS": "-1"}),
+    case("settings-confirmations-not-a-number", 3, "index", "sync", env={"SCF_CONFIRMATIONS": "six"}),
+    case("settings-sync-not-a-flag", 3, "invoice", "confirm", "5", "--as", "buyer", env={"SCF_SYNC": "maybe"}),
     # through the real entry point (stderr and stdout apart)
     case("scf-show-unknown-id", 2, "invoice", "show", "999999", entry_point=True),
     case("scf-node-unreachable", 3, "--rpc-url", DOWN, "token", "balance", "buyer", entry_point=True),
