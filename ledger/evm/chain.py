@@ -488,6 +488,8 @@ class Sender:
         self.timeout = timeout
         self.chain_id = int(w3.eth.chain_id)
         self._clock: bool | None = None
+        #: False once the node failed to estimate gas and a simulation stood in (ethereumjs on Clique).
+        self.node_estimates = True
         #: The time this node's calls run at (0 on ethereumjs), once asked.
         self._call_time = 0
 
@@ -586,6 +588,7 @@ class Sender:
         block's gas limit (it pays only for the gas it uses)."""
         if _revert_data(refusal) is not None:
             self._raise_reverted(refusal)
+        self.node_estimates = False
         call: dict[str, Any] = {"from": sender, "data": data}
         if to is not None:  # None: a deployment, simulated as a creation
             call["to"] = to_checksum_address(to)

@@ -480,3 +480,60 @@ def test_poa_receipts_without_type_are_accepted(chain: Any, proxy: PoaProxy, bas
     invoice_id = ledger.issue(acct("supplier"), BUYER, "POA-RCPT-1", "1000.00", "HKD", DUE)["invoice_id"]
     assert ledger.confirm(acct("buyer"), invoice_id)["status"] == "Confirmed"
     assert "eth_getTransactionReceipt" in proxy.methods()
+
+
+# -- ERP intake without gas estimates --------------------------------------------------------------
+def test_poa_intake_batches_without_estimates_fit_the_costliest_items(
+    proxy: PoaProxy, cli: Any, anvil_w3: Web3, tmp_path: Path
+) -> None:
+    """With no ``eth_estimateGas`` the batches take the stated gas per item
+    (``intake.ITEM_GAS_BOUND``): the costliest items (64-character numbers, the
+    supplier's first invoices) are issued, approved and confirmed on signatures in
+    batches of many, and no item uses more than its bound over the margin."""
+    from ledger.intake import GAS_MARGIN, ITEM_GAS_BOUND
+
+    proxy.quirks = set(CLIQUE)
+    rows = 12
+    numbers = [f"{i:02d}-" + "X" * 61 for i in range(rows)]  # 64 characters, all kept by normalising
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "number,buyer,amount,due_date\n" + "".join(f"{n},{BUYER},{i + 1}00.00,{DUE}\n" for i, n in enumerate(numbers)),
+        encoding="utf-8",
+    )
+    half = rows // 2
+    approved, signed = tmp_path / "approved.csv", tmp_path / "signed.csv"
+    for path, part in ((approved, numbers[:half]), (signed, numbers[half:])):
+        path.write_text(
+            "supplier,number,amount,due_date\n"
+            + "".join(f"supplier2,{n},{numbers.index(n) + 1}00.00,{DUE}\n" for n in part),
+            encoding="utf-8",
+        )
+    head = anvil_w3.eth.block_number
+    ok(cli("invoice", "import", str(export), "--as", "supplier2", "--batch-size", str(rows)))
+    ok(cli("invoice", "approve", str(approved), "--as", "buyer"))
+    ok(
+        cli(
+            "invoice",
+            "sign-confirmation",
+            "--payables",
+            str(signed),
+            "--as",
+            "buyer",
+            "--out",
+            str(tmp_path / "s.jsonl"),
+        )
+    )
+    ok(cli("invoice", "confirm", "--signatures", str(tmp_path / "s.jsonl"), "--as", "operator"))
+    sent = [
+        tx
+        for n in range(head + 1, anvil_w3.eth.block_number + 1)
+        for tx in anvil_w3.eth.get_block(n, full_transactions=True)["transactions"]
+    ]
+    assert len(sent) == 3, [tx["hash"].hex() for tx in sent]  # one batch each: no split for want of gas
+    for tx, name, items in zip(
+        sent, ("issueBatch", "confirmBatch", "confirmWithSignatures"), (rows, half, half), strict=True
+    ):
+        receipt = anvil_w3.eth.get_transaction_receipt(tx["hash"])
+        assert receipt["status"] == 1
+        assert receipt["gasUsed"] / items * GAS_MARGIN <= ITEM_GAS_BOUND[name], (name, receipt["gasUsed"] / items)
+        assert tx["gas"] >= items * ITEM_GAS_BOUND[name]
