@@ -495,7 +495,8 @@ class Intake:
     def _receipts(self, txs: list[str]) -> Iterator[dict[str, Any]]:
         """The receipts of ``txs`` in order, as the node answers them (raw JSON), asked
         for in JSON-RPC batches until each is mined (TransactionTimeout after the
-        configured wait for one that is not)."""
+        configured wait for one that is not). An error in place of a receipt is a "not
+        yet", as in :meth:`Sender.wait`: ethereumjs answers one while it stores the block."""
         timeout = self.ledger.settings.tx_timeout
         # A receipt of an issue batch carries two logs per invoice: ask for a few at a time.
         for part in chunks(txs, 8):
@@ -503,10 +504,10 @@ class Intake:
             waited = 0.0
             while len(found) < len(part):
                 missing = [tx for tx in part if tx not in found]
-                for tx, receipt in zip(missing, self.rpc.batch([("eth_getTransactionReceipt", [tx]) for tx in missing]),
-                                       strict=True):  # fmt: skip
-                    if receipt:
-                        found[tx] = receipt
+                asked = [("eth_getTransactionReceipt", [tx]) for tx in missing]
+                for tx, answer in zip(missing, self.rpc.answers(asked), strict=True):
+                    if answer.get("result"):
+                        found[tx] = answer["result"]
                 if len(found) < len(part):
                     if waited >= timeout:
                         raise TransactionTimeout(missing[0], timeout)

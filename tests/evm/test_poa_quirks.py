@@ -165,6 +165,8 @@ def test_poa_proxy_answers_as_ethereumjs_does_on_clique(proxy: PoaProxy, book: L
     ids = {int(log["topics"][1], 16) for log in rpc_result(proxy, "eth_getLogs", [only_1])}
     assert {1, invoice_id} <= ids
     tx = anvil_w3.eth.get_block("latest")["transactions"][0]
+    not_yet = rpc_error(proxy, "eth_getTransactionReceipt", [Web3.to_hex(tx)])  # type: ignore[arg-type]
+    assert not_yet["code"] == -32603 and "not found in DB" in not_yet["message"]
     receipt = rpc_result(proxy, "eth_getTransactionReceipt", [Web3.to_hex(tx)])  # type: ignore[arg-type]
     assert "type" not in receipt and receipt["status"] == "0x1"
     first = ["eth_maxPriorityFeePerGas", "eth_estimateGas", "eth_getBlockByNumber"]

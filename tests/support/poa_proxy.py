@@ -27,6 +27,10 @@ section 4; the client's ``dist/esm/src/rpc/modules/eth.js`` and
   answer reached :attr:`PoaProxy.logs_cap` logs (the client's
   ``GET_LOGS_LIMIT``, 10,000): no error, the later blocks' logs are missing;
 - ``receipt_no_type``: receipts lack ``type``;
+- ``receipt_not_in_db``: the first ask for each transaction's receipt is an
+  error (-32603 "value for 0x... not found in DB"), as the client answers
+  while it stores the block that holds it (Anvil mines at once, so the proxy
+  makes every transaction meet it once);
 - ``unknown_blocks``: a block above the head, or an unknown hash, is an
   error (-32602) rather than ``null``.
 
@@ -63,6 +67,7 @@ QUIRKS = frozenset(
         "topic0_only",
         "logs_cap",
         "receipt_no_type",
+        "receipt_not_in_db",
         "unknown_blocks",
     }
 )
@@ -125,6 +130,8 @@ class PoaProxy:
         self.range_limit = range_limit
         self.logs_cap = logs_cap
         self.calls: list[Call] = []
+        #: Transactions whose receipt was asked for once (``receipt_not_in_db``).
+        self._receipts_asked: set[str] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._server: ThreadingHTTPServer | None = None
@@ -324,8 +331,14 @@ class PoaProxy:
                     result["baseFeePerGas"] = BASE_FEE
         elif method == "eth_getLogs" and isinstance(result, list) and "logs_cap" in q:
             result = _capped(result, self.logs_cap)
-        elif method == "eth_getTransactionReceipt" and isinstance(result, dict) and "receipt_no_type" in q:
-            result = {k: v for k, v in result.items() if k != "type"}
+        elif method == "eth_getTransactionReceipt" and isinstance(result, dict):
+            tx = str(result.get("transactionHash"))
+            if "receipt_not_in_db" in q and tx not in self._receipts_asked:
+                self._receipts_asked.add(tx)
+                p.record.error = {"code": -32603, "message": f"value for {tx} not found in DB"}
+                return {"error": dict(p.record.error)}
+            if "receipt_no_type" in q:
+                result = {k: v for k, v in result.items() if k != "type"}
         return {"result": result}
 
 
