@@ -39,7 +39,7 @@ from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, T
 from ledger.evm.abi import Calldata, checksum, encode_issue_batch
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
-from ledger.evm.rpc import RpcClient, is_range_refusal, topics_match
+from ledger.evm.rpc import RpcClient
 from ledger.format import date_text, iso_time, label, money, party
 from ledger.intake_files import (
     IMPORT_COLUMNS,
@@ -208,42 +208,27 @@ class Intake:
     # -- reading the chain ----------------------------------------------------------------
     def issued_logs(self, supplier: str | None = None, buyer: str | None = None) -> Iterator[IssuedLog]:
         """``InvoiceIssued`` logs of ``supplier`` (or to ``buyer``), oldest first, read
-        in block ranges that shrink when the node refuses one."""
+        in block ranges that shrink when the node refuses one (:meth:`RpcClient.logs_between`)."""
         token = self.ledger.deployment.contracts["InvoiceToken"]
         topics: list[Any] = [_ISSUED_TOPIC, None, None]
         if supplier:
             topics[2] = "0x" + "0" * 24 + supplier.lower().removeprefix("0x")
         if buyer:
             topics.append("0x" + "0" * 24 + buyer.lower().removeprefix("0x"))
-        head = self.rpc.block_number()
-        start, span = token.block, LOG_RANGE
-        while start <= head:
-            end = min(head, start + span - 1)
-            query = {"address": token.address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}
-            try:
-                logs = self.rpc.call("eth_getLogs", [query])
-            except ChainError as exc:
-                if span > 1 and is_range_refusal(exc):
-                    span = max(1, span // 4)
-                    continue
-                raise
-            for log in logs:
-                if not topics_match(log["topics"], topics):
-                    continue  # a node that applies only topic 0 answers a superset
-                number, currency, amount, due, _doc = abi_decode(_ISSUED_DATA, bytes.fromhex(log["data"][2:]))
-                t = log["topics"]
-                yield IssuedLog(
-                    int(t[1], 16),
-                    checksum("0x" + t[2][-40:]),
-                    checksum("0x" + t[3][-40:]),
-                    bytes(number),
-                    checksum(currency),
-                    int(amount),
-                    int(due),
-                    log["transactionHash"],
-                    int(log["blockNumber"], 16),
-                )
-            start = end + 1
+        for log in self.rpc.logs_between([token.address], token.block, self.rpc.block_number(), topics, LOG_RANGE):
+            number, currency, amount, due, _doc = abi_decode(_ISSUED_DATA, bytes.fromhex(log["data"][2:]))
+            t = log["topics"]
+            yield IssuedLog(
+                int(t[1], 16),
+                checksum("0x" + t[2][-40:]),
+                checksum("0x" + t[3][-40:]),
+                bytes(number),
+                checksum(currency),
+                int(amount),
+                int(due),
+                log["transactionHash"],
+                int(log["blockNumber"], 16),
+            )
 
     def _calls(self, name: str, args: Iterable[list[Any]]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
         """The token's view ``name`` on each argument list, in JSON-RPC batches of 500

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,17 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3._utils.method_formatters import log_entry_formatter  # the formatter web3's get_logs applies
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger.business_time import business_date, due_timestamp, kyc_expiry_timestamp, kyc_last_day
 from ledger.config import Settings
 from ledger.deployment import Currency, Deployment
-from ledger.errors import InputError, Refused, TransactionReverted
+from ledger.errors import ChainError, InputError, Refused, TransactionReverted
 from ledger.evm.chain import ErrorDecoder, Sender
 from ledger.evm.invoice import ChainInvoice
-from ledger.evm.rpc import topics_match
+from ledger.evm.rpc import RpcClient
 from ledger.finance.pricing import QUICK_DAY_COUNT, advance_amount, discounted_advance
 from ledger.format import amount as amount_text
 from ledger.format import date_text, grace_days, grace_text, is_nobody, iso_time, money, party, someone, text_time
@@ -355,15 +357,42 @@ class Ledger:
             **self._tx(receipt),
         }
 
-    def _ensure_allowance(self, owner: LocalAccount, currency: Currency, units: int, fn: Any) -> None:
+    def _send_paying(
+        self, fn: Any, owner: LocalAccount, currency: Currency, units: int, check: Callable[[], None] | None = None
+    ) -> TxReceipt:
+        """Send ``fn``, which draws ``units`` of ``currency`` from ``owner``,
+        approving the invoice contract for exactly that first when a simulation
+        shows the allowance is all it lacks. If ``fn`` then fails after such an
+        approval (a rule the simulation could not see, as on a node whose calls
+        run at time 0), the earlier allowance is restored: nothing is left half-done.
+        ``check`` runs after the simulation and before anything is sent (rules
+        the client judges itself, after those the contract names first)."""
+        earlier = self._ensure_allowance(owner, currency, units, fn, check)
+        try:
+            return self.sender.transact(fn, owner)
+        except (TransactionReverted, ChainError):
+            if earlier is not None:
+                self.sender.transact(self.token(currency).functions.approve(self.invoices.address, earlier), owner)
+            raise
+
+    def _ensure_allowance(
+        self, owner: LocalAccount, currency: Currency, units: int, fn: Any, check: Callable[[], None] | None = None
+    ) -> int | None:
         """Approve the invoice contract to move exactly what `fn` needs, but
-        only after simulating `fn` showed that the allowance is all it lacks."""
+        only after simulating `fn` showed that the allowance is all it lacks
+        (and ``check`` passed); returns the allowance before, if it approved."""
         try:
             self.sender.call(fn, owner.address)
-            return
+            lacks = False
         except TransactionReverted as exc:
-            if exc.error_name not in ("ERC20InsufficientAllowance", "ERC20InsufficientBalance"):
-                raise
+            lacks = exc.error_name in ("ERC20InsufficientAllowance", "ERC20InsufficientBalance")
+            verdict = None if lacks else self.sender.verdict(exc)
+            if verdict is not None:
+                raise verdict from None
+        if check is not None:
+            check()
+        if not lacks:
+            return None
         token = self.token(currency)
         balance = int(token.functions.balanceOf(owner.address).call())
         if balance < units:
@@ -371,7 +400,9 @@ class Ledger:
                 f"{owner.address} has {money(balance, currency.decimals, currency.symbol)} "
                 f"but needs {money(units, currency.decimals, currency.symbol)}"
             )
+        earlier = int(token.functions.allowance(owner.address, self.invoices.address).call())
         self.sender.transact(token.functions.approve(self.invoices.address, units), owner)
+        return earlier
 
     # -- invoices ------------------------------------------------------------
     def issue(
@@ -587,9 +618,27 @@ class Ledger:
             self.grace_period() if grace_seconds is None else grace_seconds,
         )
         fn = self.invoices.functions.finance(invoice_id, terms)
-        self._ensure_allowance(financier, currency, units, fn)
-        receipt = self.sender.transact(fn, financier)
+
+        def times() -> None:
+            if not self.sender.calls_see_the_clock():
+                self._finance_times(invoice_id, state, holder, financier.address)
+
+        receipt = self._send_paying(fn, financier, currency, units, times)
         return self._financed(receipt, invoice_id, currency, units, due_units, outstanding - due_units)
+
+    def _finance_times(self, invoice_id: int, state: ChainInvoice, holder: str, financier: str) -> None:
+        """The contract's rules of time on a financing, judged here at the chain's
+        time for a node whose calls run at time 0 (where a matured invoice or a
+        lapsed or absent listing passes), in the contract's order and words, so
+        nothing is approved or sent for a financing the chain would refuse."""
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        rule = self.sender.decoder.rule
+        if now >= state.due_ts:
+            raise rule("InvoiceMatured", invoiceId=invoice_id, dueDate=state.due_ts)
+        listing = self.sender.call(self.invoices.functions.getListing(invoice_id))
+        taker = str(listing[0])
+        if now > int(listing[1]) or (int(taker, 16) != 0 and taker != financier):
+            raise rule("FinancingNotAuthorized", invoiceId=invoice_id, holder=holder, financier=financier)
 
     def _financed(
         self, receipt: TxReceipt, invoice_id: int, currency: Currency, units: int, due_units: int, reserve: int
@@ -626,8 +675,7 @@ class Ledger:
                 f"(`scf invoice credit-note {invoice_id}`)"
             )
         fn = self.invoices.functions.repay(invoice_id, units)
-        self._ensure_allowance(buyer, currency, units, fn)
-        receipt = self.sender.transact(fn, buyer)
+        receipt = self._send_paying(fn, buyer, currency, units)
         args = self.invoices.events.InvoiceRepaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
         total = int(args["totalPaid"])
         to_holder = int(args["toHolder"])
@@ -663,8 +711,7 @@ class Ledger:
         d = currency.decimals
         units = positive_units(amount, d)
         fn = self.invoices.functions.repayRoot(invoice_id, units)
-        self._ensure_allowance(buyer, currency, units, fn)
-        receipt = self.sender.transact(fn, buyer)
+        receipt = self._send_paying(fn, buyer, currency, units)
         reserves = {
             int(e["args"]["invoiceId"]): (int(e["args"]["amount"]), str(e["args"]["seller"]))
             for e in self.invoices.events.ReserveReleased().process_receipt(receipt, errors=DISCARD)
@@ -906,8 +953,9 @@ class Ledger:
             to_holder = max(0, state.financier_open - (open_ - units))
         if to_holder:
             self._require_funds(creditor.address, currency, to_holder, f"the credit note on invoice {invoice_id}")
-            self._ensure_allowance(creditor, currency, to_holder, fn)
-        receipt = self.sender.transact(fn, creditor)
+        receipt = (
+            self._send_paying(fn, creditor, currency, to_holder) if to_holder else self.sender.transact(fn, creditor)
+        )
         args = self._event(receipt, "CreditNoteIssued")
         new_amount = int(args["newAmount"])
         return {
@@ -1098,9 +1146,8 @@ class Ledger:
         fn = self.invoices.functions.buyBack(invoice_id)
         instead = "" if acting == seller else f"run `scf invoice buy-back {invoice_id}` itself"
         self._require_funds(seller, currency, owed, f"the buy-back of invoice {invoice_id}", instead)
-        if acting == seller:
-            self._ensure_allowance(actor, currency, owed, fn)
-        receipt = self.sender.transact(fn, actor)
+        paying = acting == seller
+        receipt = self._send_paying(fn, actor, currency, owed) if paying else self.sender.transact(fn, actor)
         args = self._event(receipt, "InvoiceBoughtBack")
         return {
             "invoice_id": invoice_id,
@@ -1196,17 +1243,15 @@ class Ledger:
         names = ("CreditNoteIssued", "InvoiceDefaulted", "InvoiceRepaid", "InvoiceWrittenOff", "MaturityExtended")
         events = {self.invoices.events[name]().topic: self.invoices.events[name]() for name in names}
         topics: list[Any] = [list(events), "0x" + invoice_id.to_bytes(32, "big").hex()]
-        raw = self.w3.eth.get_logs(
-            {
-                "address": self.invoices.address,
-                "fromBlock": self.deployment.contracts["InvoiceToken"].block,
-                "toBlock": "latest",
-                "topics": topics,
-            }
-        )
-        # A node that applies only topic 0 (ethereumjs) answers every invoice's: keep this one's.
-        hexed = [[Web3.to_hex(t) for t in log["topics"]] for log in raw]
-        decoded = [events[t[0]].process_log(log) for log, t in zip(raw, hexed, strict=True) if topics_match(t, topics)]
+        # Paged as the node allows (ethereumjs: 2,500 blocks), cut answers continued, and
+        # filtered by invoice here too (ethereumjs applies only topic 0).
+        rpc = RpcClient(self.settings.rpc_url, self.settings.tx_timeout)
+        try:
+            start = self.deployment.contracts["InvoiceToken"].block
+            raw = list(rpc.logs_between([self.invoices.address], start, rpc.block_number(), topics))
+        finally:
+            rpc.close()
+        decoded = [events[log["topics"][0]].process_log(log_entry_formatter(log)) for log in raw]
 
         def logs(event: str) -> list[Any]:
             return [log for log in decoded if log["event"] == event]

@@ -134,7 +134,9 @@ def account_fund(ctx: click.Context, target: str, amount: str, as_name: str) -> 
     \b
         scf account fund kowloon --amount 10 --as bankops
     """
-    from ledger.evm.chain import ErrorDecoder, Sender, connect
+    from ledger.cli.common import open_ledger
+    from ledger.errors import DeploymentError
+    from ledger.evm.chain import ErrorDecoder, Sender, coins, connect
     from ledger.money import to_minor_units
     from ledger.names import resolve
 
@@ -142,17 +144,20 @@ def account_fund(ctx: click.Context, target: str, amount: str, as_name: str) -> 
     wei = to_minor_units(amount, 18, "amount of native coin")
     if wei == 0:
         raise InputError("an amount of 0 sends nothing; give --amount above 0")
-    to = resolve(target, {}, "account", settings.keystore_dir)
+    try:  # a participant's registered name too, where the contracts are deployed
+        to = open_ledger(ctx).resolve(target, "account").address
+    except DeploymentError:
+        to = resolve(target, {}, "account", settings.keystore_dir)
     sender = Sender(connect(settings.rpc_url), ErrorDecoder([]), settings.tx_timeout)
     payer = signer(ctx, as_name, sender.chain_id)
     receipt = sender.send_value(to, wei, payer)
     balance = int(sender.w3.eth.get_balance(to))  # type: ignore[arg-type]
     data = {
         "to": to,
-        "amount": amount,
+        "amount": coins(wei).replace(",", ""),
         "wei": str(wei),
         "balance_wei": str(balance),
         "tx_hash": receipt["transactionHash"].to_0x_hex(),
         "block": int(receipt["blockNumber"]),
     }
-    emit(ctx, data, f"sent {amount} native coin to {to} (tx {data['tx_hash']}, block {data['block']})")
+    emit(ctx, data, f"sent {coins(wei)} native coin to {to} (tx {data['tx_hash']}, block {data['block']})")

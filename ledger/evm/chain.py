@@ -323,7 +323,7 @@ class ErrorDecoder:
     def decode(self, data: str | bytes | None) -> TransactionReverted:
         raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data or b""
         if len(raw) < 4:
-            return TransactionReverted("the contract refused the transaction without a reason")
+            return TransactionReverted("the contract refused the transaction without a reason", NO_REASON)
         selector, body = raw[:4], raw[4:]
         if selector == keccak(text="Error(string)")[:4]:
             (message,) = abi_decode(["string"], body)
@@ -390,6 +390,11 @@ MIN_TIP_WEI = 100_000_000
 FALLBACK_GAS_SHARE = 2
 
 
+#: The ``error_name`` of a refusal that carried no data at all (no rule to name).
+NO_REASON = "(no reason)"
+#: How nodes say they cannot estimate gas at all (not that the call would fail):
+#: ethereumjs on Clique ("extraData must be 97 bytes ..."), or no such method.
+_CANNOT_ESTIMATE = re.compile(r"extraData must be|method not found|not supported|not available", re.IGNORECASE)
 #: Rules the contracts judge against ``block.timestamp``: on a node whose
 #: ``eth_call`` does not see the chain's time, a simulation's verdict on them is
 #: not trusted (see :meth:`Sender.calls_see_the_clock`).
@@ -527,7 +532,7 @@ class Sender:
             self._raise_reverted(exc)
         except BadFunctionCallOutput:
             # Nothing where a value was due: a node that reports a revert with no data at all.
-            raise TransactionReverted("the contract refused the call and the node gave no reason") from None
+            raise TransactionReverted("the contract refused the call and the node gave no reason", NO_REASON) from None
 
     def transact(self, fn: Any, signer: LocalAccount) -> TxReceipt:
         """Simulate, sign, send and wait; raises TransactionReverted with the rule."""
@@ -538,9 +543,12 @@ class Sender:
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
         except Web3RPCError as exc:
+            self._estimate_refused(exc, signer.address)
             # The call as the node would run it (a placeholder gas and nonce keep web3 from asking the node).
             draft = fn.build_transaction({**params, "gas": 1, "nonce": 0})
-            params["gas"] = self._simulated_gas(draft["data"], draft.get("to") or None, signer.address, exc)
+            to = draft.get("to") or None  # None: a deployment, whose simulation answers its code
+            returns = to is None or bool(getattr(fn, "abi", {}).get("outputs"))
+            params["gas"] = self._simulated_gas(draft["data"], to, signer.address, returns)
         params["nonce"] = self.w3.eth.get_transaction_count(signer.address, "pending")
         tx = fn.build_transaction(params)
         tx_hash = self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address)
@@ -549,9 +557,24 @@ class Sender:
     def send_value(self, to: str, wei: int, signer: LocalAccount) -> TxReceipt:
         """Send ``wei`` of the chain's native coin (what gas is paid in) from
         ``signer`` to ``to`` and wait for the receipt. A plain transfer costs
-        21,000 gas on every EVM chain, so nothing is estimated."""
-        tx: dict[str, Any] = {"chainId": self.chain_id, "to": to_checksum_address(to), "value": int(wei)}
-        tx.update(gas=21_000, nonce=int(self.w3.eth.get_transaction_count(signer.address, "pending")), **self._fees())
+        21,000 gas on every EVM chain, so nothing is estimated; a contract at
+        ``to`` (which may refuse coin, or need more gas) is refused as bad
+        input, and so is a payer that cannot cover the coin and the gas."""
+        to = to_checksum_address(to)
+        if not 0 < wei < 2**256:
+            raise InputError(f"cannot send {wei} wei: give an amount above 0 and below 2^256 wei")
+        if self.w3.eth.get_code(to):
+            raise InputError(f"{to} is a contract, not an account: native coin goes to the accounts that sign")
+        fees = self._fees()
+        cost = wei + 21_000 * int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
+        held = int(self.w3.eth.get_balance(signer.address))
+        if held < cost:
+            raise Refused(
+                f"{signer.address} holds {coins(held)} native coin and cannot send {coins(wei)} plus at most "
+                f"{coins(cost - wei)} for gas; send less, or fund it first"
+            )
+        tx: dict[str, Any] = {"chainId": self.chain_id, "to": to, "value": int(wei)}
+        tx.update(gas=21_000, nonce=int(self.w3.eth.get_transaction_count(signer.address, "pending")), **fees)
         return self.wait(self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address))
 
     def _send_raw(self, raw: bytes, sender: str) -> Any:
@@ -562,11 +585,7 @@ class Sender:
         except Web3RPCError as exc:
             reason = str(exc.message or exc)
             if _NO_GAS_MONEY.search(reason):
-                raise ChainError(
-                    f"{sender} cannot pay for gas: it holds too little of this chain's native coin for the "
-                    "gas (and any coin sent); fund it with `scf account fund ADDRESS --amount 1 --as "
-                    "FUNDED_ACCOUNT`"
-                ) from None
+                raise ChainError(_cannot_pay(sender)) from None
             raise ChainError(f"the node rejected the transaction: {reason}") from None
 
     def estimate(self, to: str, data: bytes, sender: str) -> int:
@@ -577,40 +596,59 @@ class Sender:
         except (ContractCustomError, ContractLogicError) as exc:
             self._raise_reverted(exc)
         except Web3RPCError as exc:
-            return self._simulated_gas(data, to, sender, exc)
+            self._estimate_refused(exc, sender)
+            return self._simulated_gas(data, to, sender)
         raise AssertionError("unreachable")  # pragma: no cover - _raise_reverted always raises
 
-    def _simulated_gas(self, data: bytes | str, to: str | None, sender: str, refusal: Web3RPCError) -> int:
-        """Gas for a call the node would not estimate (``refusal``; ethereumjs on
-        Clique cannot): the call is simulated with ``eth_call`` on the latest
-        state, so a call the contracts refuse is still refused with its rule and
-        nothing is sent; one that passes may use ``1/FALLBACK_GAS_SHARE`` of the
-        block's gas limit (it pays only for the gas it uses)."""
-        if _revert_data(refusal) is not None:
-            self._raise_reverted(refusal)
+    def _estimate_refused(self, exc: Web3RPCError, sender: str) -> None:
+        """Returns if the node only cannot estimate gas at all (ethereumjs on
+        Clique), so a simulation stands in; else raises what it said (a revert's
+        rule, a sender that cannot pay, or the node's own reason)."""
+        if _revert_data(exc) is not None:
+            self._raise_reverted(exc)
+        reason = str(exc.message or exc)
+        code = exc.rpc_response.get("error", {}).get("code") if isinstance(exc.rpc_response, dict) else None
+        if code == -32601 or _CANNOT_ESTIMATE.search(reason):
+            return
+        if _NO_GAS_MONEY.search(reason):
+            raise ChainError(_cannot_pay(sender)) from None
+        raise ChainError(f"the node refused to estimate the transaction: {reason}") from None
+
+    def _simulated_gas(self, data: bytes | str, to: str | None, sender: str, returns: bool = False) -> int:
+        """Gas for a call the node cannot estimate (ethereumjs on Clique): the
+        call is simulated with ``eth_call`` on the latest state with the gas it
+        may use, ``1/FALLBACK_GAS_SHARE`` of the block's gas limit (only the gas
+        used is paid). A refusal the contracts give is raised with its rule and
+        nothing is sent; so is an empty answer where a value is due
+        (``returns``: a node that answers a failure as an empty result). A rule
+        of time from a node whose calls run at the wrong time is judged again
+        (:meth:`verdict`)."""
         self.node_estimates = False
-        call: dict[str, Any] = {"from": sender, "data": data}
+        allowance = int(self.w3.eth.get_block("latest")["gasLimit"]) // FALLBACK_GAS_SHARE
+        call: dict[str, Any] = {"from": sender, "data": data, "gas": allowance}
         if to is not None:  # None: a deployment, simulated as a creation
             call["to"] = to_checksum_address(to)
         try:
-            self.w3.eth.call(call, "latest")  # type: ignore[arg-type]
+            answer = bytes(self.w3.eth.call(call, "latest"))  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError) as exc:
             try:
                 self._raise_reverted(exc)
             except TransactionReverted as refused:
-                if refused.error_name not in TIME_RULES or self.calls_see_the_clock():
-                    raise
-                # A node that simulates at time 0 cannot judge a rule of time: judged again at
-                # the chain's time where the error says enough, else the chain will judge it.
-                again = self._at_chain_time(refused)
-                if again is not None:
-                    raise again from None
+                verdict = self.verdict(refused)
+                if verdict is not None:
+                    raise verdict from None
+            return allowance
         except Web3RPCError as exc:
             raise ChainError(
-                f"the node could neither estimate nor simulate the transaction: {refusal.message or refusal}; "
-                f"{exc.message or exc}"
+                f"the node could neither estimate nor simulate the transaction: {exc.message or exc}"
             ) from None
-        return int(self.w3.eth.get_block("latest")["gasLimit"]) // FALLBACK_GAS_SHARE
+        if returns and not answer:
+            raise TransactionReverted(
+                "the contract refused the transaction in its simulation and the node gave no reason (it "
+                "answered nothing where a value was due); nothing was sent",
+                NO_REASON,
+            )
+        return allowance
 
     def replay_reason(self, tx_hash: str, block: int) -> str:
         """Why mined transaction ``tx_hash`` reverted: replayed on its block's state (a
@@ -650,13 +688,10 @@ class Sender:
                 try:
                     self.call(fn, sender, receipt["blockNumber"])
                 except TransactionReverted as replayed:
-                    if replayed.error_name is None:
-                        pass  # no rule named: said below
-                    elif replayed.error_name not in TIME_RULES or self.calls_see_the_clock():
-                        raise
-                    elif (again := self._at_chain_time(replayed)) is not None:
-                        raise again from None
-            text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash))
+                    verdict = None if replayed.error_name == NO_REASON else self.verdict(replayed, receipt)
+                    if verdict is not None:
+                        raise verdict from None
+            text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash), simulated=fn is not None)
             if not self.calls_see_the_clock():
                 block = self.w3.eth.get_block(receipt["blockNumber"])
                 text += (
@@ -667,14 +702,24 @@ class Sender:
             raise TransactionReverted(text)
         return receipt
 
-    def _at_chain_time(self, refused: TransactionReverted) -> TransactionReverted | None:
-        """A rule of time that a simulation at the wrong time (see
-        :meth:`calls_see_the_clock`) refused, judged again at the latest
-        block's time from the error's own figures: the refusal worded with the
-        chain's time if it holds, None if it does not or cannot be judged here."""
+    def verdict(self, refused: TransactionReverted, receipt: Any = None) -> TransactionReverted | None:
+        """The refusal to report for a simulated (or, with its ``receipt``,
+        replayed) call that ``refused``: itself, unless it is a rule of time
+        from a node whose calls run at the wrong time (see
+        :meth:`calls_see_the_clock`); then judged again at the chain's time
+        (:meth:`_at_chain_time`), None when it does not hold or cannot be
+        judged here (the chain judges)."""
+        if refused.error_name not in TIME_RULES or self.calls_see_the_clock():
+            return refused
+        return self._at_chain_time(refused, "latest" if receipt is None else receipt["blockNumber"])
+
+    def _at_chain_time(self, refused: TransactionReverted, block: Any) -> TransactionReverted | None:
+        """A rule of time judged again at ``block``'s time from the error's own
+        figures: the refusal worded with the chain's time if it holds, None if
+        it does not or cannot be judged here."""
         name, args = refused.error_name, refused.error_args
         then = self._call_time
-        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        now = int(self.w3.eth.get_block(block)["timestamp"])
         if name == "InvalidDueDate":
             tenor = int(args["latestDueDate"]) - int(args["nowTimestamp"])  # type: ignore[call-overload]
             due = int(args["dueDate"])  # type: ignore[call-overload]
@@ -697,6 +742,9 @@ class Sender:
         whose code returns ``block.timestamp``."""
         if self._clock is None:
             try:
+                if str(self.w3.client_version).lower().startswith("anvil/"):
+                    self._clock = True  # before its first block a fresh Anvil calls at time 1
+                    return True
                 raw = self.w3.eth.call({"data": _RETURN_TIMESTAMP})  # type: ignore[typeddict-item]
                 self._call_time = int.from_bytes(bytes(raw), "big")
                 latest = int(self.w3.eth.get_block("latest")["timestamp"])
@@ -712,11 +760,19 @@ class Sender:
         the block that holds it."""
         deadline = time.monotonic() + self.timeout
         poll = 0.05
+        error: str | None = None
         while True:
             try:
                 return self.w3.eth.get_transaction_receipt(tx_hash)
-            except (TransactionNotFound, Web3RPCError):
-                pass
+            except TransactionNotFound:
+                error = None
+            except Web3RPCError as exc:
+                error = str(exc.message or exc)
+            if time.monotonic() >= deadline and error is not None:
+                raise ChainError(
+                    f"the node kept answering eth_getTransactionReceipt of {Web3.to_hex(tx_hash)} with an error "
+                    f"for {self.timeout:g}s ({error}); it may still be mined: check with `scf index sync`"
+                ) from None
             if time.monotonic() >= deadline:
                 raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
             time.sleep(poll)
@@ -729,7 +785,20 @@ class Sender:
             return None
 
 
-def unexplained_revert(tx_hash: str, receipt: Any, gas_limit: int | None) -> str:
+def coins(wei: int) -> str:
+    """``wei`` as an exact number of native coins (10^18 wei each), no trailing zeros."""
+    whole, rest = divmod(int(wei), 10**18)
+    return f"{whole:,}" + (f".{rest:018d}".rstrip("0") if rest else "")
+
+
+def _cannot_pay(sender: str) -> str:
+    return (
+        f"{sender} cannot pay for gas: it holds too little of this chain's native coin for the gas (and "
+        "any coin sent); fund it with `scf account fund ADDRESS --amount 1 --as FUNDED_ACCOUNT`"
+    )
+
+
+def unexplained_revert(tx_hash: str, receipt: Any, gas_limit: int | None, simulated: bool = True) -> str:
     """The sentence for a mined transaction that reverted where replaying it names
     no rule (a node that gives no revert data, or gas running out): what the
     client checked before sending, and what changed nothing."""
@@ -739,9 +808,13 @@ def unexplained_revert(tx_hash: str, receipt: Any, gas_limit: int | None) -> str
         why = f"it ran out of gas (used all {used:,} it was given)"
     else:
         why = "the node gave no reason, and replaying it on its block names no rule"
+    checked = (
+        "the CLI checked the inputs and simulated the call on the latest state, which passed; the state "
+        "changed before it was mined, or the node refuses what its simulation allows"
+        if simulated
+        else "the CLI checked the inputs"
+    )
     return (
-        f"transaction {tx_hash} reverted in block {block}: {why}. Before sending, the CLI checked the "
-        "inputs and simulated the call on the latest state, which passed; the state changed before it "
-        "was mined, or the node refuses what its simulation allows. The revert changed nothing on "
-        "chain; run the command again to see the current rule"
+        f"transaction {tx_hash} reverted in block {block}: {why}. Before sending, {checked}. The revert "
+        "changed nothing on chain; run the command again to see the current rule"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,10 +107,15 @@ def refusal_limit(exc: Exception) -> RefusalLimit | None:
     return None
 
 
-#: ethereumjs ends an ``eth_getLogs`` answer after the block in which it
-#: reaches 10,000 logs (or 150 MB), without an error: an answer this long may
-#: stop short of the range asked for (see :meth:`RpcClient.logs_through`).
+#: A node may end an ``eth_getLogs`` answer early without an error: an answer
+#: this long that stops short of the range asked for is taken as whole only up
+#: to the block before its last (see :meth:`RpcClient.logs_through`).
 SILENT_LOG_CAP = 10_000
+#: ``web3_clientVersion`` prefixes of clients that end an ``eth_getLogs``
+#: answer after a whole block without an error: ethereumjs at 10,000 logs or at
+#: 150 MB of its own accounting (which counts each log's block and transaction
+#: too, so a few hundred logs of big batches can reach it).
+CUTS_ANSWERS = ("EthereumJS/",)
 
 
 def is_revert_data(data: str) -> bool:
@@ -184,6 +189,7 @@ class RpcClient:
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json"
         self._ids = itertools.count(1)
+        self._cuts: bool | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -281,31 +287,74 @@ class RpcClient:
     def block_number(self) -> int:
         return int(self.call("eth_blockNumber"), 16)
 
-    def get_logs(self, addresses: Sequence[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
-        logs = self.call(
-            "eth_getLogs", [{"address": list(addresses), "fromBlock": hex(from_block), "toBlock": hex(to_block)}]
-        )
+    def get_logs(
+        self, addresses: Sequence[str], from_block: int, to_block: int, topics: Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"address": list(addresses), "fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        if topics is not None:
+            query["topics"] = list(topics)
+        logs = self.call("eth_getLogs", [query])
         if not isinstance(logs, list):
             raise RpcError("eth_getLogs", None, f"unexpected answer {str(logs)[:100]}")
         return logs
 
+    def cuts_answers(self) -> bool:
+        """Whether the node is a client known to end an ``eth_getLogs`` answer
+        early without a word (:data:`CUTS_ANSWERS`), asked once."""
+        if self._cuts is None:
+            try:
+                version = str(self.call("web3_clientVersion"))
+            except ChainError:
+                version = ""
+            self._cuts = version.startswith(CUTS_ANSWERS)
+        return self._cuts
+
     def logs_through(
-        self, addresses: Sequence[str], from_block: int, to_block: int
+        self, addresses: Sequence[str], from_block: int, to_block: int, topics: Sequence[Any] | None = None
     ) -> tuple[list[dict[str, Any]], int]:
         """The logs of blocks ``from_block``..``to_block``, and the last block
-        they are complete for: ``to_block``, unless the answer holds
-        :data:`SILENT_LOG_CAP` logs or more and ends before it (a node that
-        cut it short, as ethereumjs does without a word). Then the logs of the
-        answer's last block, which may be cut too, are left for the next range
-        (unless it is the first block asked for, which ethereumjs gives whole)."""
-        logs = self.get_logs(addresses, from_block, to_block)
-        if len(logs) < SILENT_LOG_CAP:
-            return logs, to_block
-        last = int(logs[-1]["blockNumber"], 16)
+        they are whole for: ``to_block``, unless the answer may have been cut.
+        A client that cuts answers (ethereumjs: at 10,000 logs or 150 MB of
+        its own accounting, always after a whole block) is trusted only up to
+        the last block it answered for; any other node's answer of
+        :data:`SILENT_LOG_CAP` logs or more that ends early, only up to the
+        block before (which it may have cut within), unless that is the first."""
+        logs = self.get_logs(addresses, from_block, to_block, topics)
+        last = int(logs[-1]["blockNumber"], 16) if logs else to_block
         if last >= to_block:
+            return logs, to_block
+        if self.cuts_answers():
+            return logs, last
+        if len(logs) < SILENT_LOG_CAP:
             return logs, to_block
         through = last - 1 if last > from_block else last
         return [log for log in logs if int(log["blockNumber"], 16) <= through], through
+
+    def logs_between(
+        self,
+        addresses: Sequence[str],
+        start: int,
+        end: int,
+        topics: Sequence[Any] | None = None,
+        span: int = 100_000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every log of blocks ``start``..``end``, oldest first, asked for in
+        ranges of at most ``span`` blocks that shrink to a quarter when the node
+        refuses one, each continued after an answer's last whole block
+        (:meth:`logs_through`); a filter past topic 0 is applied again here
+        (ethereumjs applies only topic 0). For readers of a party's events;
+        the indexer plans its own ranges."""
+        while start <= end:
+            high = min(end, start + span - 1)
+            try:
+                logs, through = self.logs_through(addresses, start, high, topics)
+            except ChainError as exc:
+                if high > start and is_range_refusal(exc):
+                    span = max(1, (high - start + 1) // 4)
+                    continue
+                raise
+            yield from (log for log in logs if topics is None or topics_match(log["topics"], topics))
+            start = through + 1
 
     def headers(self, numbers: Sequence[int], chunk: int = 500) -> dict[int, Header | None]:
         """Block headers by number (None for blocks the node does not have),

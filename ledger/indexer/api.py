@@ -55,8 +55,8 @@ def sync(
 ) -> SyncStats:
     """Index the deployment's contracts up to the head (less ``confirmations``)
     or ``to_block``, and return what was done; with ``through``, first wait
-    (up to the settings' ``tx_timeout`` plus a block time per confirmation)
-    until that block has its confirmations. Cheap when there is little to do:
+    (up to the settings' ``tx_timeout`` plus 5 s per confirmation) until that
+    block has its confirmations. Cheap when there is little to do:
     a few JSON-RPC calls and one transaction per range. A head below the
     indexed block is a lagging node (nothing changes, ``lagging`` is set),
     unless ``rewind``: then the chain lost blocks, and what the database

@@ -5,7 +5,8 @@ A fetch thread asks the node for the next range while the main thread writes
 the previous one; for a big backlog, a forked fetch process instead (its
 thread waits on the node while it decodes and folds, so the writer only
 inserts). Either way each range is checked to be one chain: the range's last
-block has the same hash before and after its logs were fetched, the previous
+block (or, when the node cut its answer short, the block first asked up to)
+has the same hash before and after its logs were fetched, the previous
 range's last block is unchanged, and every log's block hash is the chain's.
 One range is ready while one is written and the next fetched: memory stays
 at a few ranges whatever the backlog.
@@ -70,33 +71,49 @@ def fetch_ranges(
                 raise failure(f"the node refuses eth_getLogs even for the single block {start}: {exc}") from None
             span = planner.refused(exc, start, end)
             continue
+        anchor = None
         if through < end:  # the node cut its answer short: this range ends where its logs are whole
+            # The block asked up to, read before the logs, still anchors the chain: a reorg
+            # at or below `through` during the fetch changes its hash too.
+            anchor = (end, end_before)
             end = through
             end_before = rpc.headers([end])[end]
             if end_before is None:
                 raise Restart()
-        batch = _check_range(rpc, prev, end, end_before, logs, range(max(start, window_floor + 1), end + 1))
+        window = range(max(start, window_floor + 1), end + 1)
+        batch = _check_range(rpc, prev, end, end_before, logs, window, anchor)
         yield indexer.rows_of(batch) if map_rows else batch
         span = planner.next_span(span, end - start + 1, len(logs))
         prev_number, prev = end, (end, batch.end.hash)
 
 
 def _check_range(
-    rpc: RpcClient, prev: tuple[int, str], end: int, end_before: Header, logs: list[dict[str, Any]], window: range
+    rpc: RpcClient,
+    prev: tuple[int, str],
+    end: int,
+    end_before: Header,
+    logs: list[dict[str, Any]],
+    window: range,
+    anchor: tuple[int, Header] | None = None,
 ) -> Batch:
     """The range after ``prev`` up to ``end`` (``end_before``: that block as
-    read before the logs), with the headers of its blocks within the reorg
-    ``window``; raises :class:`Restart` unless the logs and the headers are
-    of one chain, the one ``prev`` is on."""
+    read before the logs, or, for an answer the node cut short, just after:
+    then ``anchor`` is the block first asked up to, as read before the logs),
+    with the headers of its blocks within the reorg ``window``; raises
+    :class:`Restart` unless the logs and the headers are of one chain, the one
+    ``prev`` is on."""
     prev_number, prev_hash = prev
     start = prev_number + 1
     blocks = _log_blocks(logs)
     missing = {int(number_hex, 16) for (number_hex, _), stamped in blocks.items() if not stamped}
-    wanted = [prev_number, end, *window, *sorted(missing)]
+    wanted = [prev_number, end, *window, *sorted(missing), *([anchor[0]] if anchor else [])]
     headers = rpc.headers(wanted)
     before = headers.get(prev_number)
     after = headers.get(end)
     if before is None or before.hash != prev_hash or after is None or after.hash != end_before.hash:
+        raise Restart()
+    anchored = headers.get(anchor[0]) if anchor else None
+    if anchor is not None and (anchored is None or anchored.hash != anchor[1].hash):
         raise Restart()
     # Every log must come from the chain the headers were read from.
     for number_hex, block_hash in blocks:

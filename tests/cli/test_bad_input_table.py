@@ -824,6 +824,8 @@ CASES = [
     case("account-fund-unknown-target", 2, "account", "fund", "nobody-here", "--amount", "1", "--as", "operator"),
     case("account-fund-bad-checksum", 2, "account", "fund", BAD_CHECKSUM, "--amount", "1", "--as", "operator"),
     case("account-fund-without-as", 2, "account", "fund", "buyer", "--amount", "1"),
+    case("account-fund-a-contract", 2, "account", "fund", "{contract}", "--amount", "1", "--as", "operator"),
+    case("account-fund-more-than-held", 1, "account", "fund", "buyer", "--amount", "100000000", "--as", "operator"),
     case("account-fund-as-unknown", 2, "account", "fund", "buyer", "--amount", "1", "--as", "nobody-here"),
     case(
         "account-fund-as-corrupt-keystore", 3, "account", "fund", "buyer", "--amount", "1", "--as", "broken", env=UNLOCK

@@ -272,3 +272,26 @@ def test_cli_account_errors_of_the_user_are_bad_input(cli, home_copy):
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith(f"Error: {start}") and result.stderr.count("\n") == 1, result.output
     assert not (home_copy.home / "keystore" / "badkey.json").exists()
+
+
+def test_cli_account_fund_sends_exact_native_coin_to_a_new_account_or_a_participant(cli, home_copy):
+    """`scf account fund`: the amount arrives to the wei (1.000000000000000001 coins),
+    to a new keystore account or to a participant by its registered name; the
+    payer pays the amount and the gas it used, nothing more."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(home_copy.rpc_url))
+    created = cli("account", "new", "treasury", "--json", env={"SCF_PASSWORD": "pw"})
+    treasury = json.loads(created.stdout)["address"]
+    sent = cli("account", "fund", "treasury", "--amount", "1.000000000000000001", "--as", "operator", "--json")
+    assert sent.exit_code == 0, sent.output
+    data = json.loads(sent.stdout)
+    assert (data["to"], data["amount"], data["wei"]) == (treasury, "1.000000000000000001", str(10**18 + 1))
+    assert w3.eth.get_balance(treasury) == 10**18 + 1
+    receipt = w3.eth.get_transaction_receipt(data["tx_hash"])
+    assert receipt["gasUsed"] == 21_000 and receipt["status"] == 1
+    buyer = w3.eth.get_balance("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")
+    by_name = cli("account", "fund", "Tsuen Wan Electronics Ltd", "--amount", "2", "--as", "operator")
+    assert by_name.exit_code == 0, by_name.output
+    assert by_name.stdout.startswith("sent 2 native coin to 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")
+    assert w3.eth.get_balance("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC") == buyer + 2 * 10**18

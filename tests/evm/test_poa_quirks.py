@@ -379,7 +379,9 @@ def test_poa_index_sync_splits_ranges_the_node_limits(scenario: Any, proxy: PoaP
     assert "mismatch" not in ok(cli("verify")).lower()
 
 
+@pytest.mark.parametrize("known", [False, True], ids=["by-count", "by-client"])
 def test_poa_index_sync_loses_no_event_when_the_node_cuts_answers_short(
+    known: bool,
     scenario: Any,
     proxy: PoaProxy,
     cli: Any,
@@ -388,16 +390,19 @@ def test_poa_index_sync_loses_no_event_when_the_node_cuts_answers_short(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The client's cap is 10,000 logs (``SILENT_LOG_CAP``); here 5, on the
-    scenario's few dozen: an answer that long is taken as whole only up to the
-    block before its last log's, and the next range starts there."""
+    """A node cuts answers after 5 logs here, on the scenario's few dozen.
+    By count: an unknown node's answer of ``SILENT_LOG_CAP`` logs (here 5) that
+    ends early is taken as whole only up to the block before its last log's.
+    By client: ethereumjs also cuts at 150 MB of its own accounting, well under
+    10,000 logs, so its answers are trusted only up to their last block."""
     from support.indexer import snapshot
 
     from ledger.evm import rpc
     from ledger.indexer import dispose_engines, sync
 
-    monkeypatch.setattr(rpc, "SILENT_LOG_CAP", 5)
-    proxy.quirks = {"logs_cap"}
+    if not known:
+        monkeypatch.setattr(rpc, "SILENT_LOG_CAP", 5)
+    proxy.quirks = {"logs_cap", "client_version"} if known else {"logs_cap"}
     proxy.logs_cap = 5
     result = cli("index", "sync")
     assert result.exit_code == 0, result.output
@@ -539,3 +544,57 @@ def test_poa_intake_batches_without_estimates_fit_the_costliest_items(
         assert receipt["status"] == 1
         assert receipt["gasUsed"] / items * GAS_MARGIN <= ITEM_GAS_BOUND[name], (name, receipt["gasUsed"] / items)
         assert tx["gas"] >= items * ITEM_GAS_BOUND[name]
+
+
+# -- calls at time 0 -------------------------------------------------------------------------------
+def test_poa_a_rule_of_time_the_simulation_cannot_see_leaves_nothing_half_done(
+    proxy: PoaProxy, cli: Any, book: Lifecycle, anvil_w3: Web3, db_file: str
+) -> None:
+    """The client runs calls at time 0, where a lapsed KYC has not lapsed: the
+    simulation of ``finance`` shows only the missing allowance, the CLI
+    approves, and the chain refuses the financing. The approval is taken back
+    (the earlier allowance restored) and the message says a rule of time cannot
+    be named here; the database is as it was."""
+    invoice_id = int(book.issue_invoice("POA-KYC-1", "5000.00", DUE)["invoice_id"])
+    book.confirm(invoice_id)
+    book.offer(invoice_id, FINANCIER, "4000.00")
+    registry, financier = book.ledger.registry, book.addr("financier")
+    soon = int(anvil_w3.eth.get_block("latest")["timestamp"]) + 3600
+    book.ledger.sender.transact(registry.functions.updateParticipant(financier, 4, soon), book.acct("operator"))
+    book.travel(2 * 3600)  # the financier's KYC has lapsed
+    ok(cli("index", "sync"))
+    token = book.ledger.token(book.ledger.deployment.currency("HKD"))
+    spender = book.ledger.invoices.address
+    earlier = int(token.functions.allowance(financier, spender).call())
+    proxy.quirks = set(CLIQUE)
+    tables = db_digest(db_file)
+    finance = ("invoice", "finance", str(invoice_id), "--as", "financier", "--advance", "4500.00")
+    line = refused(cli(*finance), 1)
+    assert " reverted in block " in line and "a rule of time cannot be named" in line, line
+    assert int(token.functions.allowance(financier, spender).call()) == earlier
+    assert book.ledger.invoice_state(invoice_id).status_name == "Confirmed"
+    assert db_digest(db_file) == tables
+    proxy.quirks = set()
+    assert "KYC of participant" in refused(cli(*finance), 1)  # where calls see the clock, the rule is named
+
+
+@pytest.mark.parametrize("case", ["matured", "no-listing"])
+def test_poa_finance_judges_its_rules_of_time_before_approving(
+    case: str, proxy: PoaProxy, cli: Any, book: Lifecycle, anvil_w3: Web3
+) -> None:
+    """A matured invoice, or one with no listing for the financier, passes a
+    simulation at time 0; the CLI judges these rules at the chain's time itself,
+    in the contract's words, and sends nothing (no approval either)."""
+    invoice_id = int(
+        book.issue_invoice("POA-FIN-" + case, "5000.00", dt.date.today() + dt.timedelta(days=3))["invoice_id"]
+    )
+    book.confirm(invoice_id)
+    if case == "matured":
+        book.offer(invoice_id, FINANCIER, "4000.00")
+        book.travel(10 * 86400)
+    proxy.quirks = set(CLIQUE)
+    head = anvil_w3.eth.block_number
+    line = refused(cli("invoice", "finance", str(invoice_id), "--as", "financier", "--advance", "4500.00"), 1)
+    expected = "can no longer be financed" if case == "matured" else "has no live listing"
+    assert expected in line, line
+    assert anvil_w3.eth.block_number == head

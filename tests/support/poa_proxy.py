@@ -26,6 +26,9 @@ section 4; the client's ``dist/esm/src/rpc/modules/eth.js`` and
 - ``logs_cap``: ``eth_getLogs`` stops silently after the block in which its
   answer reached :attr:`PoaProxy.logs_cap` logs (the client's
   ``GET_LOGS_LIMIT``, 10,000): no error, the later blocks' logs are missing;
+- ``client_version``: ``web3_clientVersion`` says ``EthereumJS/0.10.2/...``;
+- ``clock_zero``: ``eth_call`` runs at time 0 (Anvil's block override), as the
+  client runs every call in an empty block;
 - ``receipt_no_type``: receipts lack ``type``;
 - ``receipt_not_in_db``: the first ask for each transaction's receipt is an
   error (-32603 "value for 0x... not found in DB"), as the client answers
@@ -68,9 +71,13 @@ QUIRKS = frozenset(
         "logs_cap",
         "receipt_no_type",
         "receipt_not_in_db",
+        "client_version",
+        "clock_zero",
         "unknown_blocks",
     }
 )
+#: What @ethereumjs/client 0.10.2 answers to ``web3_clientVersion`` (under Node.js 20).
+CLIENT_VERSION = "EthereumJS/0.10.2/linux/node20.19.2"
 #: What @ethereumjs/client 0.10.2 on Clique does (no_revert_data is another node's habit).
 CLIQUE = QUIRKS - {"no_revert_data"}
 
@@ -256,6 +263,9 @@ class PoaProxy:
             return self._refuse(p, NO_METHOD)
         if method == "eth_estimateGas" and "no_estimate" in q:
             return self._refuse(p, ESTIMATE_ERROR)
+        if method == "web3_clientVersion" and "client_version" in q:
+            p.answer = {"result": CLIENT_VERSION}
+            return p
         if "tags" in q and method in _BLOCK_PARAM:
             at = _BLOCK_PARAM[method]
             tag = params[at] if len(params) > at else None
@@ -274,6 +284,9 @@ class PoaProxy:
                 first = query["topics"][0]
                 query["topics"] = [first] if first is not None else []
                 params = [query, *params[1:]]
+        if method == "eth_call" and "clock_zero" in q:
+            # The client runs every call in an empty block at time 0: Anvil's block override.
+            params = [params[0], params[1] if len(params) > 1 else "latest", {}, {"time": "0x0"}]
         p.forward = {"jsonrpc": "2.0", "id": call.get("id"), "method": method, "params": params}
         return p
 
