@@ -13,6 +13,7 @@ from ledger.errors import InputError, Refused
 
 if TYPE_CHECKING:
     from ledger.config import Settings
+    from ledger.evm.clique import CliqueNetwork, StartPlan
 
 
 #: The engines `scf node start` runs; the default is $SCF_ENGINE, else anvil.
@@ -58,8 +59,14 @@ def _running(settings: Settings) -> tuple[str, dict[str, Any]] | None:
     return ("clique", clique) if clique is not None else None
 
 
-def _url(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
+def _refuse_other(running: tuple[str, dict[str, Any]] | None, engine: str) -> None:
+    """Refused if the other engine of this data directory runs."""
+    if running is not None and running[0] != engine:
+        other = running[1]
+        raise Refused(
+            f"the {ENGINE_NAMES[running[0]]} of this data directory runs (pid {other['pid']}, port {other['port']}); "
+            f"stop it with `scf node stop` before starting the {ENGINE_NAMES[engine]}"
+        )
 
 
 @node.command("start")
@@ -73,7 +80,8 @@ def _url(port: int) -> str:
     "--signers",
     type=click.IntRange(1, 2),
     metavar="N",
-    help="Clique only, first start: signing nodes, 1 (default) or 2; later starts keep the genesis's.",
+    help="Clique only, first start: signing nodes, 1 (default) or 2; later starts keep the genesis's. "
+    "Two signers peer over P2P ports that listen on all interfaces: firewall them.",
 )
 @click.option(
     "--fund",
@@ -98,8 +106,18 @@ def node_start(
     <home>/node/clique: new signer keys, encrypted with $SCF_PASSWORD (which
     every later start needs too), and a genesis funding the --fund accounts
     (by default every account of the keystore: create or import the
-    accounts first). Node 1 answers JSON-RPC on --port; it returns once
-    blocks are sealed (a few seconds).
+    accounts first; a genesis funding no account is refused). Node 1
+    answers JSON-RPC on --port; it returns once blocks are sealed (a few
+    seconds).
+
+    JSON-RPC listens on 127.0.0.1 only, but each Clique node's P2P port
+    (`scf node status --json`: p2p_port) listens on all interfaces, as the
+    client allows no other. One signer accepts no peer there. Two signers
+    accept any peer, which can then read the whole ledger: on a host
+    reachable from others, firewall their P2P ports.
+
+    One start or stop at a time: another `scf node start|stop` of the same
+    data directory meanwhile is refused (exit 1); try it again.
 
     Example:
 
@@ -111,6 +129,8 @@ def node_start(
     """
     from dataclasses import replace
 
+    from ledger.evm.node import LocalNode, node_lock, url_of
+
     settings = settings_of(ctx)
     if port is not None:
         settings = replace(settings, node_port=port)
@@ -119,31 +139,31 @@ def node_start(
     if engine != "clique" and (signers is not None or fund):
         option = "--signers" if signers is not None else "--fund"
         raise InputError(f"{option} applies to the Clique engine only; add --engine clique")
-    if running is not None and running[0] != engine:
-        other = running[1]
-        raise Refused(
-            f"the {ENGINE_NAMES[running[0]]} of this data directory runs (pid {other['pid']}, port {other['port']}); "
-            f"stop it with `scf node stop` before starting the {ENGINE_NAMES[engine]}"
-        )
+    _refuse_other(running, engine)
+    network = plan = None
     if engine == "clique":
-        _start_clique(ctx, settings, signers, fund)
-        return
-    from ledger.evm.node import LocalNode
+        from ledger.evm.clique import CliqueNetwork
 
-    info, started = LocalNode(settings).start()
-    data = {"engine": "anvil", **info, "url": _url(info["port"]), "started": started, "chain_id": DEV_CHAIN_ID}
+        network = CliqueNetwork(settings)
+        plan = network.prepare(signers, fund)  # checks the input; writes nothing
+    with node_lock(settings.node_dir):
+        _refuse_other(_running(settings), engine)  # again: another start may have run meanwhile
+        if network is not None and plan is not None:
+            _start_clique(ctx, network, plan)
+            return
+        info, started = LocalNode(settings).start()
+    data = {"engine": "anvil", **info, "url": url_of(info["port"]), "started": started, "chain_id": DEV_CHAIN_ID}
     word = "started" if started else "already running"
     emit(ctx, data, f"local chain {word}: pid {info['pid']}, {data['url']}")
 
 
-def _start_clique(ctx: click.Context, settings: Settings, signers: int | None, fund: tuple[str, ...]) -> None:
-    from ledger.evm.clique import CliqueNetwork
+def _start_clique(ctx: click.Context, network: CliqueNetwork, plan: StartPlan) -> None:
+    from ledger.evm.node import url_of
 
-    network = CliqueNetwork(settings)
     created = not network.exists()
-    info, started = network.start(signers, fund)
+    info, started = network.launch(plan)
     nodes = [_node_view(n) for n in info["nodes"]]
-    data = {**info, "url": _url(info["port"]), "started": started, "created": created, **network.describe()}
+    data = {**info, "url": url_of(info["port"]), "started": started, "created": created, **network.describe()}
     data["nodes"] = nodes
     lines = []
     if created:
@@ -159,8 +179,10 @@ def _start_clique(ctx: click.Context, settings: Settings, signers: int | None, f
 def _node_view(node_info: dict[str, Any], answering: bool = False) -> dict[str, Any]:
     """One Clique node as shown: what the record says, its URL, and (for
     status) whether it answers and its head."""
+    from ledger.evm.node import url_of
+
     view = {k: node_info[k] for k in ("node", "pid", "port", "p2p_port", "signer", "log", "running")}
-    view["url"] = _url(int(node_info["port"]))
+    view["url"] = url_of(int(node_info["port"]))
     if answering:
         from ledger.evm.clique import block_number
 
@@ -174,7 +196,8 @@ def _node_view(node_info: dict[str, Any], answering: bool = False) -> dict[str, 
 @click.pass_context
 def node_stop(ctx: click.Context) -> None:
     """Stop the local chain, whichever engine runs (by its recorded PIDs; the
-    chain is kept for the next `scf node start`).
+    chain is kept for the next `scf node start`). Refused (exit 1) while
+    another `scf node start|stop` of this data directory runs.
 
     Example:
 
@@ -182,14 +205,18 @@ def node_stop(ctx: click.Context) -> None:
         scf node stop
     """
     from ledger.evm.clique import CliqueNetwork
-    from ledger.evm.node import LocalNode
+    from ledger.evm.node import LocalNode, node_lock
 
     settings = settings_of(ctx)
-    stopped = LocalNode(settings).stop()
+    if not settings.node_dir.exists():
+        emit(ctx, {"stopped": None}, "local chain is not running")
+        return
+    with node_lock(settings.node_dir):
+        stopped = LocalNode(settings).stop()
+        network = CliqueNetwork(settings).stop() if stopped is None else None
     if stopped is not None:
         emit(ctx, {"stopped": {"engine": "anvil", **stopped}}, f"local chain stopped (pid {stopped['pid']})")
         return
-    network = CliqueNetwork(settings).stop()
     if network is None:
         emit(ctx, {"stopped": None}, "local chain is not running")
         return
@@ -210,14 +237,14 @@ def node_status(ctx: click.Context) -> None:
     \b
         scf node status --json
     """
-    from ledger.evm.node import rpc_ready
+    from ledger.evm.node import rpc_ready, url_of
 
     running = _running(settings_of(ctx))
     if running is None:
         emit(ctx, {"running": False}, "local chain is not running; start it with `scf node start`")
         return
     engine, info = running
-    url = _url(int(info["port"]))
+    url = url_of(int(info["port"]))
     if engine == "anvil":
         data = {"running": True, **info, "url": url, "answering": rpc_ready(url, 2.0)}
         suffix = "" if data["answering"] else " (not answering JSON-RPC)"

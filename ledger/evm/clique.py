@@ -15,13 +15,27 @@ restart keeps the chain.
 
 A signer key is decrypted in this process at each start and written to the
 node's stdin, which the client reads when ``--unlock`` names an address (its
-``inputAccounts``): the plain key is never on disk, nor on a command line.
+``inputAccounts``): the plain key is never on disk, nor on a command line,
+nor in the node's environment (spawned without any ``SCF_*`` variable).
 
-Nodes are recorded by PID and stopped by that PID (SIGTERM, then SIGKILL
-after ``STOP_GRACE`` seconds: the client waits out an 8-second sync
-interval before it exits on SIGTERM; its LevelDB keeps every sealed block
-either way). A second signer starts from a copy of the first node's chain
-after block 1: two fresh nodes would each seal their own block 1 and fork.
+JSON-RPC listens on 127.0.0.1 only. The client's P2P (RLPx) port listens on
+every interface, whatever the options (0.10.2 hard-codes 0.0.0.0 in its
+``rlpxserver``; ``--extIP`` only sets the address it advertises). A single
+signer runs with ``--maxPeers=0``: whoever reaches its port is disconnected
+after the handshake, before any block is exchanged. Two signers must peer,
+so their P2P ports (in ``running.json``, ``p2p_port``) accept any peer that
+reaches them, which can then read the whole ledger: firewall them on any
+host reachable from another.
+
+Every start and stop holds ``<home>/node/.lock`` (:func:`ledger.evm.node.node_lock`),
+so two never race (two first starts would both create a genesis). A node is
+recorded by PID as soon as it is spawned, so a start interrupted before the
+network is ready leaves a record `scf node stop` acts on. Nodes are stopped by
+that PID: SIGTERM, then SIGKILL after :data:`STOP_GRACE` seconds (the client
+waits out an 8-second sync interval before it exits; its LevelDB keeps every
+sealed block either way). A second signer starts from a copy of the first
+node's chain after block 1: two fresh nodes would each seal their own block 1
+and fork.
 
 eth-account and eth-utils are imported where keys and addresses are handled,
 so `scf node status` and `stop` start fast.
@@ -34,16 +48,24 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.config import PASSWORD_ENV, Settings, env_password
 from ledger.errors import InputError, NodeError, Refused
-from ledger.evm.node import free_port, pid_alive, process_start_time, rpc_ready, terminate
+from ledger.evm.node import (
+    free_port,
+    is_recorded_process,
+    node_environment,
+    node_lock,
+    process_start_time,
+    rpc_call,
+    rpc_ready,
+    terminate,
+    url_of,
+)
 
 #: The chain id of the local Clique network.
 CLIQUE_CHAIN_ID = 123456
@@ -63,6 +85,9 @@ FUND_WEI = 10**6 * 10**18
 MAX_SIGNERS = 2
 #: Seconds a start may take (the client answers in ~2 s here, ~12 s cold).
 START_WAIT = 90.0
+#: Seconds a node has to exit after SIGTERM before it is killed: the client
+#: takes ~8 s (it waits out its sync interval).
+STOP_GRACE = 12.0
 #: The forks the client needs at block 0 to run london from genesis.
 FORKS = (
     "homesteadBlock",
@@ -144,15 +169,12 @@ def client_script(node_modules: Path) -> Path:
     return script
 
 
-def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
-    """The result of one JSON-RPC call, or None if the node does not answer it."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read()).get("result")
-    except (OSError, ValueError, AttributeError, urllib.error.URLError):
-        return None
+def node_binary() -> str:
+    """Node.js, which runs the client: a NodeError if it is not on PATH."""
+    found = shutil.which("node")
+    if found is None:
+        raise NodeError("Node.js (`node`) not found on PATH; the Clique network runs on it")
+    return found
 
 
 def block_number(url: str) -> int | None:
@@ -169,8 +191,12 @@ def password() -> str:
     return value
 
 
-def url_of(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
+#: Why a first start that would fund no account is refused.
+NOTHING_FUNDED = (
+    "the keystore has no account for the new Clique network's genesis to fund, and a genesis cannot be "
+    "changed later: create an account first (`scf account new NAME` or `scf account import NAME`) or "
+    "pass --fund NAME|0xADDRESS"
+)
 
 
 @dataclass
@@ -179,6 +205,7 @@ class _Launch:
 
     index: int
     popen: subprocess.Popen[bytes]
+    start_time: int | None
     rpc_port: int
     p2p_port: int
     signer: str
@@ -187,6 +214,46 @@ class _Launch:
     @property
     def url(self) -> str:
         return url_of(self.rpc_port)
+
+    def entry(self) -> dict[str, Any]:
+        """The node as ``running.json`` records it."""
+        return {
+            "node": self.index,
+            "pid": self.popen.pid,
+            "start_time": self.start_time,
+            "port": self.rpc_port,
+            "p2p_port": self.p2p_port,
+            "signer": self.signer,
+            "log": str(self.log),
+        }
+
+
+@dataclass
+class _Run:
+    """One start's nodes: what spawns them, node 1's port, whether they
+    peer, the nodes that already ran and those started (recorded at once)."""
+
+    secret: str
+    node_bin: str
+    script: Path
+    port: int
+    peers: bool
+    alive: list[dict[str, Any]] = field(default_factory=list)
+    started: list[_Launch] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """What :meth:`CliqueNetwork.prepare` checked before a start takes the
+    node lock: the options, the funded addresses, and (unless the network
+    already ran in full) the password, Node.js and the client script."""
+
+    signers: int | None
+    fund: tuple[str, ...]
+    funded: list[str]
+    secret: str | None
+    node_bin: str | None
+    script: Path | None
 
 
 class CliqueNetwork:
@@ -230,9 +297,8 @@ class CliqueNetwork:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for node in nodes:
-            pid, recorded = int(node["pid"]), node.get("start_time")
             # Gone, or the PID now belongs to another process: not ours.
-            node["running"] = pid_alive(pid) and (recorded is None or process_start_time(pid) == recorded)
+            node["running"] = is_recorded_process(int(node["pid"]), node.get("start_time"))
         if not any(n["running"] for n in nodes):
             self.record_file.unlink(missing_ok=True)
             return None
@@ -245,7 +311,11 @@ class CliqueNetwork:
             "nodes": nodes,
         }
 
-    def _write_record(self, port: int, nodes: list[dict[str, Any]]) -> None:
+    def _write_record(self, port: int, nodes: Sequence[dict[str, Any]]) -> None:
+        """Record ``nodes`` (node 1 answering on ``port``); none: remove the record."""
+        if not nodes:
+            self.record_file.unlink(missing_ok=True)
+            return
         keep = ("node", "pid", "start_time", "port", "p2p_port", "signer", "log")
         listed = [{k: n[k] for k in keep} for n in sorted(nodes, key=lambda n: int(n["node"]))]
         record = {"engine": "clique", "chain_id": CLIQUE_CHAIN_ID, "port": port, "nodes": listed}
@@ -304,15 +374,12 @@ class CliqueNetwork:
         return str(Account.from_key(key).address), "0x" + bytes(key).hex()
 
     # -- processes --------------------------------------------------------------------------------
-    def _spawn(self, index: int, secret: str, rpc_port: int, bootnodes: Sequence[str]) -> _Launch:
-        node_bin = shutil.which("node")
-        if node_bin is None:
-            raise NodeError("Node.js (`node`) not found on PATH; the Clique network runs on it")
-        address, key = self.signer_key(index, secret)
+    def _spawn(self, run: _Run, index: int, rpc_port: int, bootnodes: Sequence[str]) -> _Launch:
+        address, key = self.signer_key(index, run.secret)
         p2p_port = free_port()
         args = [
-            node_bin,
-            str(client_script(self.settings.node_modules)),
+            run.node_bin,
+            str(run.script),
             f"--gethGenesis={self.genesis_file.resolve()}",
             f"--dataDir={self.data_dir(index).resolve()}",
             f"--port={p2p_port}",
@@ -326,20 +393,33 @@ class CliqueNetwork:
             # An address, not a file: the client then asks for the key on stdin.
             f"--unlock={address}",
         ]
+        if not run.peers:
+            # The port still listens on 0.0.0.0, but turns away every peer after the handshake.
+            args.append("--maxPeers=0")
         if bootnodes:
             args.append(f"--bootnodes={','.join(bootnodes)}")
         log = self.log_file(index)
         with open(log, "ab") as out:
             popen = subprocess.Popen(
-                args, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True
+                args,
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                start_new_session=True,
+                env=node_environment(),
             )
+        launch = _Launch(index, popen, process_start_time(popen.pid), rpc_port, p2p_port, address, log)
+        # Recorded at once: a start interrupted from here on leaves a record `scf node stop` uses.
+        run.started.append(launch)
+        self._write_record(run.port, [*run.alive, *(x.entry() for x in run.started)])
         assert popen.stdin is not None
         try:
             popen.stdin.write(key.encode() + b"\n")
             popen.stdin.close()
         except BrokenPipeError:
             pass  # it exited already; _wait reports it with its log
-        return _Launch(index, popen, rpc_port, p2p_port, address, log)
+        return launch
 
     def _wait(self, launches: Sequence[_Launch], urls: Sequence[str], deadline: float) -> None:
         """Until every node in ``urls`` is :meth:`_ready`; a NodeError naming
@@ -368,10 +448,9 @@ class CliqueNetwork:
             return False
         return not several or int(rpc_call(url, "net_peerCount") or "0x0", 16) >= 1
 
-    def _launch(self, secret: str, index: int, port: int, bootnodes: Sequence[str], started: list[_Launch]) -> str:
+    def _launch(self, run: _Run, index: int, rpc_port: int, bootnodes: Sequence[str]) -> str:
         """Start node ``index``, wait until it answers; returns its enode."""
-        launch = self._spawn(index, secret, port, bootnodes)
-        started.append(launch)
+        launch = self._spawn(run, index, rpc_port, bootnodes)
         deadline = time.monotonic() + START_WAIT
         while True:
             if launch.popen.poll() is not None:
@@ -384,95 +463,130 @@ class CliqueNetwork:
                 return str(info["enode"])
             if time.monotonic() > deadline:
                 raise NodeError(
-                    f"Clique node {index} did not answer on port {port} within {START_WAIT:g}s; see {launch.log}"
+                    f"Clique node {index} did not answer on port {rpc_port} within {START_WAIT:g}s; see {launch.log}"
                 )
             time.sleep(0.1)
 
-    def _seed_second_node(self, secret: str, port: int) -> None:
+    def _seed_second_node(self, run: _Run) -> None:
         """First start of two signers: node 1 alone seals block 1, stops, and
         node 2's data starts as a copy of node 1's chain."""
-        started: list[_Launch] = []
+        seed = _Run(run.secret, run.node_bin, run.script, run.port, peers=False)
         try:
-            self._launch(secret, 1, port, [], started)
-            self._wait(started, [started[0].url], time.monotonic() + START_WAIT)
+            self._launch(seed, 1, seed.port, [])
+            self._wait(seed.started, [seed.started[0].url], time.monotonic() + START_WAIT)
         finally:
-            terminate([x.popen.pid for x in started])
-            for x in started:
+            terminate([x.popen.pid for x in seed.started], STOP_GRACE)
+            for x in seed.started:
                 x.popen.wait(5)
+            self._write_record(seed.port, [])
         source = self.data_dir(1) / CHAIN_NAME
         target = self.data_dir(2) / CHAIN_NAME
-        target.mkdir(parents=True, exist_ok=True)
+        # Copied aside, then renamed: an interrupted copy is never taken for a seeded node 2.
+        staging = self.data_dir(2) / f".{CHAIN_NAME}.seeding"
+        shutil.rmtree(staging, ignore_errors=True)
         for name in SHARED_DBS:
-            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+            shutil.copytree(source / name, staging / name)
+        shutil.rmtree(target, ignore_errors=True)  # node 2 never ran: nothing of its own there
+        os.replace(staging, target)
 
     def start(self, signers: int | None = None, fund: Sequence[str] = ()) -> tuple[dict[str, Any], bool]:
         """Start the nodes not running, creating the network at the first
-        start, and return (info, started_now) once every node seals blocks.
+        start, and return (info, started_now) once every node seals blocks:
+        :meth:`prepare`, then :meth:`launch`.
 
         ``signers`` (1 or 2, default 1) and ``fund`` (keystore account names
         or addresses; default every keystore account) are for the first
         start: the genesis fixes them, so a later start that gives other
         values is refused."""
+        return self.launch(self.prepare(signers, fund))
+
+    def _count(self, exists: bool, signers: int | None) -> int:
+        return len(genesis_signers(self.read_genesis())) if exists else signers or 1
+
+    @staticmethod
+    def _complete(current: dict[str, Any] | None, count: int) -> bool:
+        """Whether all ``count`` nodes of the record ``current`` run."""
+        return current is not None and len(current["nodes"]) == count and all(n["running"] for n in current["nodes"])
+
+    def prepare(self, signers: int | None = None, fund: Sequence[str] = ()) -> StartPlan:
+        """The checks of a start that need no lock and write nothing: the
+        options against the genesis; unless every node runs, the password,
+        Node.js and the client (before :meth:`create` fixes a genesis that
+        could not start), and that a first start funds some account."""
         exists = self.exists()
         funded = funded_addresses(self.settings, fund) if fund or not exists else []
         if exists:
             self._check_fixed(signers, funded)
-        count = len(genesis_signers(self.read_genesis())) if exists else signers or 1
-        current = self.info()
-        if current is not None and all(n["running"] for n in current["nodes"]) and len(current["nodes"]) == count:
-            return current, False
+        if self._complete(self.info(), self._count(exists, signers)):
+            return StartPlan(signers, tuple(fund), funded, None, None, None)
         secret = password()
-        alive = [n for n in current["nodes"] if n["running"]] if current else []
-        port = int(current["port"]) if current else self.settings.node_port
-        if not any(n["node"] == 1 for n in alive) and rpc_ready(url_of(port)):
-            raise NodeError(
-                f"port {port} already answers JSON-RPC but is not this data directory's node; "
-                "stop that node or set --port / SCF_NODE_PORT"
+        node_bin = node_binary()
+        script = client_script(self.settings.node_modules)
+        if not exists and not funded:
+            raise InputError(NOTHING_FUNDED)
+        return StartPlan(signers, tuple(fund), funded, secret, node_bin, script)
+
+    def launch(self, plan: StartPlan) -> tuple[dict[str, Any], bool]:
+        """Start what :meth:`prepare` planned, holding the node lock (the
+        state is read again under it: another start may have run since)."""
+        with node_lock(self.settings.node_dir):
+            exists = self.exists()
+            if exists:
+                self._check_fixed(plan.signers, plan.funded if plan.fund else [])
+            count = self._count(exists, plan.signers)
+            current = self.info()
+            if current is not None and self._complete(current, count):
+                return current, False
+            run = _Run(
+                plan.secret or password(),
+                plan.node_bin or node_binary(),
+                plan.script or client_script(self.settings.node_modules),
+                int(current["port"]) if current else self.settings.node_port,
+                peers=count > 1,
+                alive=[n for n in current["nodes"] if n["running"]] if current else [],
             )
-        client_script(self.settings.node_modules)
-        if not exists:
-            self.create(count, funded)
-        if count == 2 and not (self.data_dir(2) / CHAIN_NAME / "chain").exists():
-            self._seed_second_node(secret, port)
-        self._start_missing(secret, count, port, alive)
-        info = self.info()
-        assert info is not None
-        return info, True
+            if not exists and not plan.funded:
+                raise InputError(NOTHING_FUNDED)
+            if not any(n["node"] == 1 for n in run.alive) and rpc_ready(url_of(run.port)):
+                raise NodeError(
+                    f"port {run.port} already answers JSON-RPC but is not this data directory's node; "
+                    "stop that node or set --port / SCF_NODE_PORT"
+                )
+            if not exists:
+                self.create(count, plan.funded)
+            if count == 2 and not (self.data_dir(2) / CHAIN_NAME / "chain").exists():
+                if run.alive:
+                    # Node 1 of a first start that was interrupted while seeding: the copy needs it stopped.
+                    terminate([int(n["pid"]) for n in run.alive], STOP_GRACE)
+                    run.alive = []
+                self._seed_second_node(run)
+            self._start_missing(run, count)
+            info = self.info()
+            assert info is not None
+            return info, True
 
     def describe(self) -> dict[str, Any]:
         """What the genesis fixed: its file, the signers and the funded accounts."""
         data = self.read_genesis()
         return {"genesis": str(self.genesis_file), "signers": genesis_signers(data), "funded": genesis_funded(data)}
 
-    def _start_missing(self, secret: str, count: int, port: int, alive: list[dict[str, Any]]) -> None:
-        """Start every node of 1..count not in ``alive``, each bootstrapped
-        from the nodes already up; on failure stop what this call started."""
-        running = {int(n["node"]): n for n in alive}
-        enodes = [e for e in (rpc_call(url_of(int(n["port"])), "admin_nodeInfo") for n in alive) if e]
-        bootnodes = [str(e["enode"]) for e in enodes if isinstance(e, dict)]
-        started: list[_Launch] = []
+    def _start_missing(self, run: _Run, count: int) -> None:
+        """Start every node of 1..count not in ``run.alive``, each
+        bootstrapped from the nodes already up; on failure stop what this
+        call started."""
+        running = {int(n["node"]) for n in run.alive}
+        enodes = [rpc_call(url_of(int(n["port"])), "admin_nodeInfo") for n in run.alive]
+        bootnodes = [str(e["enode"]) for e in enodes if isinstance(e, dict) and e.get("enode")]
         try:
             for index in range(1, count + 1):
                 if index not in running:
-                    bootnodes.append(
-                        self._launch(secret, index, port if index == 1 else free_port(), bootnodes, started)
-                    )
-            urls = [url_of(int(n["port"])) for n in alive] + [x.url for x in started]
-            self._wait(started, urls, time.monotonic() + START_WAIT)
+                    bootnodes.append(self._launch(run, index, run.port if index == 1 else free_port(), bootnodes))
+            urls = [url_of(int(n["port"])) for n in run.alive] + [x.url for x in run.started]
+            self._wait(run.started, urls, time.monotonic() + START_WAIT)
         except BaseException:
-            terminate([x.popen.pid for x in started])
+            terminate([x.popen.pid for x in run.started], STOP_GRACE)
+            self._write_record(run.port, run.alive)
             raise
-        for x in started:
-            running[x.index] = {
-                "node": x.index,
-                "pid": x.popen.pid,
-                "start_time": process_start_time(x.popen.pid),
-                "port": x.rpc_port,
-                "p2p_port": x.p2p_port,
-                "signer": x.signer,
-                "log": str(x.log),
-            }
-        self._write_record(int(running[1]["port"]), list(running.values()))
 
     def _check_fixed(self, signers: int | None, fund: Sequence[str]) -> None:
         """Refused: a later start may not change what the genesis fixed."""
@@ -490,13 +604,17 @@ class CliqueNetwork:
             )
 
     def stop(self) -> dict[str, Any] | None:
-        """Stop every recorded node by PID; returns what was stopped, or None."""
-        current = self.info()
-        if current is None:
-            return None
-        terminate([int(n["pid"]) for n in current["nodes"] if n["running"]])
-        self.record_file.unlink(missing_ok=True)
-        return current
+        """Stop every recorded node by PID, holding the node lock; returns
+        what was stopped, or None."""
+        if not self.dir.exists():
+            return None  # never created: no lock (nor <home>/node) needed
+        with node_lock(self.settings.node_dir):
+            current = self.info()
+            if current is None:
+                return None
+            terminate([int(n["pid"]) for n in current["nodes"] if n["running"]], STOP_GRACE)
+            self.record_file.unlink(missing_ok=True)
+            return current
 
 
 def funded_addresses(settings: Settings, names: Sequence[str]) -> list[str]:

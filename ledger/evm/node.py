@@ -1,12 +1,14 @@
 """The local Anvil chain: started in the background with its state persisted
 under ``<home>/node``, recorded by PID, and stopped by that PID (SIGTERM, so
-Anvil writes its state; never by process name). Also the process helpers the
-Clique engine (:mod:`ledger.evm.clique`) shares: free ports, JSON-RPC
-readiness, PID liveness and start times, stopping by PID."""
+Anvil writes its state; never by process name). Also the helpers the Clique
+engine (:mod:`ledger.evm.clique`) shares: the lock of ``<home>/node`` that
+every start and stop holds, local URLs and JSON-RPC calls, free ports, PID
+liveness and start times, the environment a node runs in, stopping by PID."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -15,12 +17,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ledger.config import DEV_CHAIN_ID, Settings
-from ledger.errors import NodeError
+from ledger.errors import NodeError, Refused
 
 ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64"
 
@@ -40,14 +43,70 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rpc_ready(url: str, timeout: float = 0.5) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+def url_of(port: int) -> str:
+    """The JSON-RPC URL of a local node listening on ``port``."""
+    return f"http://127.0.0.1:{port}"
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
+    """The result of one JSON-RPC call, or None if the node does not answer it."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return "result" in json.loads(response.read())
-    except (OSError, ValueError, urllib.error.URLError):
-        return False
+            return json.loads(response.read()).get("result")
+    except (OSError, ValueError, AttributeError, urllib.error.URLError):
+        return None
+
+
+def rpc_ready(url: str, timeout: float = 0.5) -> bool:
+    """Whether a node answers JSON-RPC at ``url`` (its chain id)."""
+    return rpc_call(url, "eth_chainId", timeout=timeout) is not None
+
+
+#: The one line a start or stop gets while another holds the data directory's node lock.
+NODE_BUSY = "another `scf node` command is starting or stopping this data directory's node; try again"
+_held_locks: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def node_lock(node_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock ``<node_dir>/.lock`` (``flock``) for a start
+    or a stop, of either engine: a second one meanwhile is Refused at once,
+    rather than racing the first (two first starts would both create a
+    genesis). Re-entrant within this process; the lock's descriptor is not
+    inherited by the nodes spawned, and the kernel frees the lock when this
+    process ends, however it ends."""
+    path = node_dir.resolve() / ".lock"
+    if path in _held_locks:
+        _held_locks[path] += 1
+        try:
+            yield
+        finally:
+            _held_locks[path] -= 1
+        return
+    node_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(NODE_BUSY) from None
+        _held_locks[path] = 1
+        try:
+            yield
+        finally:
+            del _held_locks[path]
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def node_environment() -> dict[str, str]:
+    """The environment a node is spawned with: this process's without any
+    ``SCF_*`` variable. So no secret (SCF_PASSWORD, SCF_PRIVATE_KEY, a
+    password in SCF_DB_URL), which anyone able to read /proc/<pid>/environ
+    would see, and no setting of scf, which no node reads."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SCF_")}
 
 
 def pid_alive(pid: int) -> bool:
@@ -77,6 +136,12 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
+def is_recorded_process(pid: int, start_time: int | None) -> bool:
+    """Whether the process recorded as ``pid`` (started at ``start_time``,
+    if recorded) still runs: neither gone nor the PID reused by another."""
+    return pid_alive(pid) and (start_time is None or process_start_time(pid) == start_time)
+
+
 #: Seconds a process has to exit after SIGTERM before :func:`terminate` kills it.
 STOP_GRACE = 5.0
 
@@ -104,7 +169,7 @@ class AnvilProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return url_of(self.port)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM by PID (Anvil then writes its state), SIGKILL if it hangs."""
@@ -132,11 +197,14 @@ def spawn_anvil(
     detach: bool = False,
     wait: float = 20.0,
     chain_id: int = DEV_CHAIN_ID,
+    spawned: Callable[[int], None] | None = None,
 ) -> AnvilProcess:
     """Start Anvil on 127.0.0.1 and wait until it answers JSON-RPC.
 
     Private chains run with a zero base fee, so fees never strand a
     transaction in the pool and new accounts can transact without ether.
+    ``spawned`` is called with the PID as soon as the process exists (to
+    record it before the wait).
     """
     port = port or free_port()
     args = [
@@ -160,12 +228,19 @@ def spawn_anvil(
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     try:
         popen = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+            env=node_environment(),
         )
     finally:
         if log_file:
             out.close()  # type: ignore[union-attr]
     proc = AnvilProcess(popen.pid, port, popen)
+    if spawned is not None:
+        spawned(popen.pid)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if popen.poll() is not None:
@@ -192,44 +267,56 @@ class LocalNode:
         """The recorded process if it is still alive, else None (stale records are removed)."""
         try:
             data = json.loads(self.info_file.read_text())
-        except (OSError, ValueError):
+            pid = int(data["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        pid = int(data["pid"])
-        recorded = data.get("start_time")
-        if not pid_alive(pid) or (recorded is not None and process_start_time(pid) != recorded):
+        if not is_recorded_process(pid, data.get("start_time")):
             # Gone, or the PID now belongs to some other process: a stale record.
             self.info_file.unlink(missing_ok=True)
             return None
         return {"pid": pid, "port": int(data["port"])}
 
     def start(self) -> tuple[dict[str, int], bool]:
-        """Start unless running. Returns (info, started_now)."""
-        current = self.info()
-        if current is not None:
-            return current, False
-        port = self.settings.node_port
-        if rpc_ready(f"http://127.0.0.1:{port}"):
-            raise NodeError(
-                f"port {port} already answers JSON-RPC but is not this data directory's node; "
-                "stop that node or set --port / SCF_NODE_PORT"
-            )
-        self.dir.mkdir(parents=True, exist_ok=True)
-        proc = spawn_anvil(
-            self.settings.node_modules,
-            port=port,
-            state_file=self.state_file,
-            log_file=self.log_file,
-            detach=True,
-        )
-        info = {"pid": proc.pid, "port": proc.port}
-        self.info_file.write_text(json.dumps({**info, "start_time": process_start_time(proc.pid)}))
-        return info, True
+        """Start unless running, under the data directory's node lock.
+        Returns (info, started_now)."""
+        with node_lock(self.dir):
+            current = self.info()
+            if current is not None:
+                return current, False
+            port = self.settings.node_port
+            if rpc_ready(url_of(port)):
+                raise NodeError(
+                    f"port {port} already answers JSON-RPC but is not this data directory's node; "
+                    "stop that node or set --port / SCF_NODE_PORT"
+                )
+
+            def record(pid: int) -> None:
+                # At once, so a start interrupted while Anvil comes up leaves a record `stop` can use.
+                self.info_file.write_text(json.dumps({"pid": pid, "port": port, "start_time": process_start_time(pid)}))
+
+            try:
+                proc = spawn_anvil(
+                    self.settings.node_modules,
+                    port=port,
+                    state_file=self.state_file,
+                    log_file=self.log_file,
+                    detach=True,
+                    spawned=record,
+                )
+            except Exception:
+                self.info_file.unlink(missing_ok=True)  # it exited or was stopped
+                raise
+            return {"pid": proc.pid, "port": proc.port}, True
 
     def stop(self) -> dict[str, int] | None:
-        """Stop by the recorded PID; returns what was stopped, or None."""
-        current = self.info()
-        if current is None:
-            return None
-        AnvilProcess(current["pid"], current["port"]).stop()
-        self.info_file.unlink(missing_ok=True)
-        return current
+        """Stop by the recorded PID, under the node lock; returns what was
+        stopped, or None."""
+        if not self.dir.exists():
+            return None  # nothing ever ran: no lock (nor <home>/node) needed
+        with node_lock(self.dir):
+            current = self.info()
+            if current is None:
+                return None
+            AnvilProcess(current["pid"], current["port"]).stop()
+            self.info_file.unlink(missing_ok=True)
+            return current

@@ -1,14 +1,19 @@
 """`scf node` on the Clique engine (ledger.evm.clique): the genesis it
 writes (no node needed), one single-signer network started, restarted and
-stopped through the real `scf` (CI), the bad input that starts nothing, and
-two sealing nodes on demand (SCF_NETWORK_LONG=1)."""
+stopped through the real `scf` (CI), the bad input that starts nothing, the
+node lock, a start interrupted after the spawn (fake client and fake Anvil),
+and two sealing nodes on demand (SCF_NETWORK_LONG=1)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +28,15 @@ from ledger.evm.clique import (
     CLIQUE_CHAIN_ID,
     FUND_WEI,
     MAX_SIGNERS,
+    NOTHING_FUNDED,
+    STOP_GRACE,
     block_number,
     genesis,
     genesis_funded,
     genesis_signers,
     rpc_call,
 )
-from ledger.evm.node import free_port, pid_alive
+from ledger.evm.node import NODE_BUSY, free_port, pid_alive
 
 SIGNER_A = "0xE870FbCd14142720772B3c6300103c78bf5c7e71"
 SIGNER_B = "0x6BDeAd42aBb25d15eA096C9b6e10E05CcBDCE063"
@@ -145,12 +152,16 @@ def _fake_client(root: Path, version: str = "0.10.2", script: str = "process.exi
     return root
 
 
+def _fake_env(home: Path, modules: Path) -> dict[str, str | None]:
+    env: dict[str, str | None] = {"SCF_HOME": str(home), "SCF_PASSWORD": PASSWORD, "SCF_ENGINE": None}
+    return env | {"SCF_RPC_URL": None, "SCF_NODE_MODULES": str(modules), "SCF_NODE_PORT": str(free_port())}
+
+
 def test_a_node_that_exits_early_is_a_node_error_naming_its_log(tmp_path):
     home = tmp_path / "home"
     modules = _fake_client(tmp_path / "node_modules", script="console.log('boom'); process.exit(1)")
-    env = {"SCF_HOME": str(home), "SCF_PASSWORD": PASSWORD, "SCF_ENGINE": None, "SCF_RPC_URL": None}
-    env |= {"SCF_NODE_MODULES": str(modules), "SCF_NODE_PORT": str(free_port())}
-    result = CliRunner().invoke(main, ["node", "start", "--engine", "clique"], env=env)
+    env = _fake_env(home, modules)
+    result = CliRunner().invoke(main, ["node", "start", "--engine", "clique", "--fund", FUNDED], env=env)
     log = home / "node" / "clique" / "node1.log"
     assert (result.exit_code, result.output) == (
         3,
@@ -158,6 +169,130 @@ def test_a_node_that_exits_early_is_a_node_error_naming_its_log(tmp_path):
     )
     assert log.read_text().startswith("boom")
     assert not (home / "node" / "clique" / "running.json").exists()
+
+
+def test_a_first_start_funding_no_account_creates_nothing(tmp_path):
+    """An empty keystore and no --fund: a genesis funding only the signers
+    could never be changed, so it is not written."""
+    home = tmp_path / "home"
+    env = _fake_env(home, _fake_client(tmp_path / "node_modules"))
+    result = CliRunner().invoke(main, ["node", "start", "--engine", "clique"], env=env)
+    assert (result.exit_code, result.output) == (2, f"Error: {NOTHING_FUNDED}\n")
+    assert "create an account first" in NOTHING_FUNDED and "--fund" in NOTHING_FUNDED
+    assert not (home / "node").exists()
+
+
+def test_no_node_on_path_creates_nothing(tmp_path):
+    home = tmp_path / "home"
+    env = _fake_env(home, _fake_client(tmp_path / "node_modules")) | {"PATH": str(tmp_path)}
+    result = CliRunner().invoke(main, ["node", "start", "--engine", "clique", "--fund", FUNDED], env=env)
+    assert (result.exit_code, result.output) == (
+        3,
+        "Error: Node.js (`node`) not found on PATH; the Clique network runs on it\n",
+    )
+    assert not (home / "node").exists()
+
+
+@contextlib.contextmanager
+def _held_lock(home: Path) -> Iterator[None]:
+    """<home>/node/.lock held, as another `scf node start` would."""
+    (home / "node").mkdir(parents=True, exist_ok=True)
+    with open(home / "node" / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+
+
+@pytest.mark.parametrize("engine", ["clique", "anvil"])
+def test_start_and_stop_are_refused_while_the_node_lock_is_held(tmp_path, engine):
+    home = tmp_path / "home"
+    env = _fake_env(home, _fake_client(tmp_path / "node_modules"))
+    fund = ["--fund", FUNDED] if engine == "clique" else []
+    with _held_lock(home):
+        result = CliRunner().invoke(main, ["node", "start", "--engine", engine, *fund], env=env)
+        assert (result.exit_code, result.output) == (1, f"Error: {NODE_BUSY}\n")
+        assert sorted(p.name for p in (home / "node").iterdir()) == [".lock"]
+        result = CliRunner().invoke(main, ["node", "stop"], env=env)
+        assert (result.exit_code, result.output) == (1, f"Error: {NODE_BUSY}\n")
+    assert NODE_BUSY == ("another `scf node` command is starting or stopping this data directory's node; try again")
+
+
+def _wait_for(path: Path, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(path.read_text())
+        assert time.monotonic() < deadline, f"{path} was not written"
+        time.sleep(0.05)
+
+
+def _kill_scf_then_stop(
+    env: dict[str, str], argv: list[str], record: Path, spawned: Path | None = None
+) -> tuple[int, dict]:
+    """`scf node start` killed (SIGKILL) once it recorded a node that never
+    answers (and that node wrote ``spawned``); then `scf node stop`.
+    Returns (pid, the record)."""
+    scf = subprocess.Popen([SCF, "node", "start", *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        data = _wait_for(record)
+        if spawned is not None:
+            _wait_for(spawned)
+    finally:
+        scf.kill()
+        scf.wait(10)
+    node = data["nodes"][0] if "nodes" in data else data
+    pid = int(node["pid"])
+    assert pid_alive(pid) and node["start_time"]
+    done = _scf(env, "node", "stop")
+    assert done.returncode == 0 and f"stopped (pid {pid})" in done.stdout, done.stderr
+    assert not pid_alive(pid) and not record.exists()
+    return pid, data
+
+
+def test_an_interrupted_clique_start_leaves_a_record_stop_uses(tmp_path):
+    """The node is recorded as soon as it is spawned; it runs without any
+    SCF_* variable, and a single signer accepts no peer (--maxPeers=0)."""
+    home = tmp_path / "home"
+    # Never answers; writes what it was started with, then waits to be stopped.
+    script = (
+        "const fs = require('fs');"
+        "fs.writeFileSync('spawned.json', JSON.stringify({argv: process.argv, env: Object.keys(process.env)}));"
+        "setInterval(() => {}, 1000)"
+    )
+    env = {**os.environ, **_fake_env(home, _fake_client(tmp_path / "node_modules", script=script))}
+    env = {k: v for k, v in env.items() if v is not None} | {"SCF_PRIVATE_KEY": "0x" + "11" * 32}
+    clique = home / "node" / "clique"
+    _kill_scf_then_stop(env, ["--engine", "clique", "--fund", FUNDED], clique / "running.json", clique / "spawned.json")
+    spawned = json.loads((clique / "spawned.json").read_text())
+    assert "--maxPeers=0" in spawned["argv"]
+    assert [k for k in spawned["env"] if k.startswith("SCF_")] == []
+    assert "PATH" in spawned["env"]
+
+
+def test_an_interrupted_anvil_start_leaves_a_record_stop_uses(tmp_path):
+    home = tmp_path / "home"
+    fake = tmp_path / "anvil"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")
+    fake.chmod(0o755)
+    env = {k: v for k, v in {**os.environ, **_fake_env(home, tmp_path)}.items() if v is not None}
+    pid, data = _kill_scf_then_stop(env | {"ANVIL_BINARY": str(fake)}, [], home / "node" / "anvil.json")
+    assert data["port"] == int(env["SCF_NODE_PORT"])
+
+
+def test_node_status_and_stop_import_no_eth_account(tmp_path):
+    code = (
+        "import sys\n"
+        "from ledger.cli import main\n"
+        "for argv in (['node', 'status'], ['node', 'stop']):\n"
+        "    try:\n"
+        "        main(argv, prog_name='scf')\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('eth_account', 'eth_utils', 'web3') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "SCF_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_a_wrong_client_version_or_password_starts_nothing(tmp_path, monkeypatch):
@@ -251,6 +386,10 @@ def test_clique_single_signer_start_status_restart_stop(tmp_path, monkeypatch):
         assert _files_hold(home, [key.hex().encode(), key.hex().upper().encode(), key]) == []
         assert key.hex() not in Path(f"/proc/{pids[0]}/cmdline").read_text()
         assert (clique_dir / "signer1.json").stat().st_mode & 0o077 == 0
+        # Nor is the password in the node's environment; and a single signer takes no peer.
+        environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+        assert [v for v in environ if v.startswith(b"SCF_") or PASSWORD.encode() in v] == []
+        assert "--maxPeers=0" in Path(f"/proc/{pids[0]}/cmdline").read_text().split("\0")
 
         # While it runs: no Anvil, and the genesis is fixed.
         refused = _scf(env, "node", "start", "--engine", "anvil")
@@ -262,9 +401,14 @@ def test_clique_single_signer_start_status_restart_stop(tmp_path, monkeypatch):
         assert other.returncode == 1 and "start it without --fund" in other.stderr
 
         before = block_number(url)
+        began = time.monotonic()
         stopped = _json(_scf(env, "node", "stop", "--json"))["stopped"]
+        took = time.monotonic() - began
         assert stopped["engine"] == "clique" and [n["pid"] for n in stopped["nodes"]] == pids
         assert not any(pid_alive(p) for p in pids)
+        # SIGTERM was enough: the client shut down cleanly (~8 s) within the grace, no SIGKILL.
+        assert took < STOP_GRACE + 2
+        assert (clique_dir / "node1.log").read_text().rstrip().endswith("Exiting."), took
         assert not (clique_dir / "running.json").exists()
         assert _json(_scf(env, "node", "status", "--json")) == {"running": False}
 
