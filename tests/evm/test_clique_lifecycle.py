@@ -59,17 +59,21 @@ def test_lifecycle_indexer_and_verify_on_a_clique_network(clique) -> None:
         assert result.exit_code == 0, result.output
         return str(result.stdout)
 
-    # Accounts pay for gas here (a base fee, unlike the local Anvil): kowloon was not in the genesis.
-    unfunded = run("account", "fund", "tsuenwan", "--amount", "1", "--as", "kowloon")
-    refused(unfunded, 3)
-    assert "cannot pay for gas" in unfunded.stderr and "scf account fund" in unfunded.stderr
-    ok("account", "fund", "kowloon", "--amount", "5", "--as", "ops")
     ok("deploy", "--as", "ops")
     ok("participant", "add", "Kowloon Parts", "--address", "kowloon", "--role", "supplier", "--as", "ops")
     ok("participant", "add", "Tsuen Wan", "--address", "tsuenwan", "--role", "buyer", "--as", "ops")
     ok("participant", "add", "Harbour Finance", "--address", "harbour", "--role", "financier", "--as", "ops")
     ok("token", "mint", "--to", "Harbour Finance", "--amount", "1000000.00", "--as", "ops")
     ok("token", "mint", "--to", "Tsuen Wan", "--amount", "1000000.00", "--as", "ops")
+    # Accounts pay for gas here (a base fee, unlike the local Anvil): kowloon was not in the genesis.
+    unfunded = run("invoice", "issue", "--as", "kowloon", "--buyer", "Tsuen Wan", "--number", "CLQ-0",
+                   "--amount", "1.00", "--due", DUE)  # fmt: skip
+    refused(unfunded, 3)
+    assert "cannot pay for gas" in unfunded.stderr and "scf account fund" in unfunded.stderr
+    too_much = run("account", "fund", "tsuenwan", "--amount", "1", "--as", "kowloon")
+    refused(too_much, 1)
+    assert "holds 0 native coin and cannot send 1 plus" in too_much.stderr
+    ok("account", "fund", "Kowloon Parts", "--amount", "5", "--as", "ops")  # a participant, by its name
     issued = json.loads(
         ok(
             "invoice",

@@ -442,16 +442,21 @@ def _rows(path: Path) -> list[tuple[str, str, str]]:
         return [(r["number"], r["status"], r["invoice_id"]) for r in csv.DictReader(handle)]
 
 
+def _csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
 def test_poa_import_finds_only_its_own_numbers_when_the_node_applies_topic_0_only(
     proxy: PoaProxy, cli: Any, book: Lifecycle, tmp_path: Path
 ) -> None:
     book.issue_invoice("POA-IMP-1", "70.00", DUE, supplier="supplier2")  # another supplier's number
     ours = int(book.issue_invoice("POA-IMP-2", "80.00", DUE)["invoice_id"])
     proxy.quirks = {"topic0_only"}
-    export = tmp_path / "export.csv"
-    export.write_text(
-        f"number,buyer,amount,due_date\nPOA-IMP-1,{BUYER},70.00,{DUE}\nPOA-IMP-2,{BUYER},80.00,{DUE}\n",
-        encoding="utf-8",
+    export = _csv(
+        tmp_path / "export.csv",
+        "number,buyer,amount,due_date",
+        [f"POA-IMP-{i},{BUYER},{60 + 10 * i}.00,{DUE}" for i in (1, 2)],
     )
     out = tmp_path / "import.csv"
     ok(cli("invoice", "import", str(export), "--as", "supplier", "--result", str(out)))
@@ -464,10 +469,10 @@ def test_poa_approve_finds_only_invoices_to_its_buyer_when_the_node_applies_topi
     ours = int(book.issue_invoice("POA-APP-1", "90.00", DUE)["invoice_id"])
     theirs = int(book.issue_invoice("POA-APP-2", "80.00", DUE, buyer="Kwai Chung Logistics Ltd")["invoice_id"])
     proxy.quirks = {"topic0_only"}
-    payables = tmp_path / "payables.csv"
-    payables.write_text(
-        f"supplier,number,amount,due_date\nsupplier,POA-APP-1,90.00,{DUE}\nsupplier,POA-APP-2,80.00,{DUE}\n",
-        encoding="utf-8",
+    payables = _csv(
+        tmp_path / "payables.csv",
+        "supplier,number,amount,due_date",
+        [f"supplier,POA-APP-{i},{10 - i}0.00,{DUE}" for i in (1, 2)],
     )
     out = tmp_path / "approved.csv"
     ok(cli("invoice", "approve", str(payables), "--as", "buyer", "--result", str(out)))

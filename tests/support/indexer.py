@@ -32,6 +32,7 @@ from ledger.business_time import due_timestamp
 from ledger.config import Settings
 from ledger.db.models import Cursor, Event, Financing, Incident, Invoice, Participant, Repayment
 from ledger.format import iso_time
+from support.jsonrpc import send_json
 from support.lifecycle import Lifecycle
 
 #: Long profile of the crash loop (more events, more kills): SCF_INDEXER_LONG=1.
@@ -376,12 +377,7 @@ class RpcProxy:
                 except HttpRefusal as refusal:
                     self.send_error(refusal.status)
                     return
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, reply)
 
         self.handler = Handler
         self.port = 0

@@ -55,6 +55,8 @@ from typing import Any, TypeGuard
 
 import requests
 
+from support.jsonrpc import send_json
+
 #: Every quirk; :data:`CLIQUE` is all of them, as the client shows them together.
 QUIRKS = frozenset(
     {
@@ -160,13 +162,7 @@ class PoaProxy:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                reply = proxy.answer(body)
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, proxy.answer(body))
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
