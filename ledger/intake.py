@@ -486,7 +486,7 @@ class Intake:
         # A receipt of an issue batch carries two logs per invoice: ask for a few at a time.
         for part in chunks(txs, 8):
             found: dict[str, dict[str, Any]] = {}
-            waited = 0.0
+            deadline = time.monotonic() + timeout  # wall time: ethereumjs takes ~1 s per receipt
             while len(found) < len(part):
                 missing = [tx for tx in part if tx not in found]
                 asked = [("eth_getTransactionReceipt", [tx]) for tx in missing]
@@ -494,10 +494,9 @@ class Intake:
                     if answer.get("result"):
                         found[tx] = answer["result"]
                 if len(found) < len(part):
-                    if waited >= timeout:
+                    if time.monotonic() >= deadline:
                         raise TransactionTimeout(missing[0], timeout)
                     time.sleep(0.05)
-                    waited += 0.05
             yield from (found[tx] for tx in part)
 
     def _write(self, result: Path | None, staging: Staging, run: RunResult) -> None:

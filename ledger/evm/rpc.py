@@ -53,6 +53,7 @@ _BLOCK_LIMITS = [
         rf"max(?:imum)? (?:block )?range(?: limit)?(?: of)?\s*[:=]?\s*{_N}",
         rf"exceeds server limit, narrow your filter: {_N}",  # Erigon
         rf"limited to a {_N} (?:blocks? )?range",  # QuickNode
+        rf"block range limit is {_N} blocks",  # ethereumjs: "block range limit is 2500 blocks"
         r"block range|range (?:is )?too (?:large|wide|big)|exceeds? (?:the )?max(?:imum)? (?:block )?range"
         r"|range limit|too many blocks",  # Besu: "Requested range exceeds maximum range limit"
     )

@@ -195,6 +195,7 @@ def test_indexer_range_refusal_messages_are_recognised() -> None:
         "query block range exceeds server limit, narrow your filter: 1000": RefusalLimit("blocks", 1_000),
         "eth_getLogs is limited to a 10,000 blocks range": RefusalLimit("blocks", 10_000),
         "query exceeds max block range 100000": RefusalLimit("blocks", 100_000),
+        "block range limit is 2500 blocks": RefusalLimit("blocks", 2_500),  # @ethereumjs/client 0.10.2
         "logs limit exceeded": RefusalLimit("logs"),
         refusals[6]: None,  # a timeout: could be either
     }
