@@ -140,13 +140,22 @@ class Ledger:
         """Address -> registered name, from the registry's admission events."""
         if self._participant_names is None or refresh:
             start = self.deployment.contracts["ParticipantRegistry"].block
-            logs = [
-                *self.registry.events.ParticipantAdmitted.get_logs(from_block=start),
-                *self.registry.events.ParticipantRenamed.get_logs(from_block=start),
-            ]
-            logs.sort(key=lambda log: (log["blockNumber"], log["logIndex"]))
+            logs = self._events(self.registry, ("ParticipantAdmitted", "ParticipantRenamed"), start)
             self._participant_names = {str(log["args"]["account"]): str(log["args"]["name"]) for log in logs}
         return self._participant_names
+
+    def _events(self, contract: Any, names: tuple[str, ...], start: int, *topics: str) -> list[Any]:
+        """The events ``names`` of ``contract`` from block ``start``, decoded, in
+        chain order, whose next topics are ``topics``: read in ranges the node
+        allows (ethereumjs: 2,500 blocks), cut answers continued, and filtered
+        here too (ethereumjs applies only topic 0); see :meth:`RpcClient.logs_between`."""
+        events = {contract.events[name]().topic.lower(): contract.events[name]() for name in names}
+        rpc = RpcClient(self.settings.rpc_url, self.settings.tx_timeout)
+        try:
+            raw = list(rpc.logs_between([contract.address], start, rpc.block_number(), [list(events), *topics]))
+        finally:
+            rpc.close()
+        return [events[log["topics"][0].lower()].process_log(log_entry_formatter(log)) for log in raw]
 
     def name_of(self, address: str | None) -> str | None:
         if address is None or is_nobody(address):
@@ -365,14 +374,28 @@ class Ledger:
         shows the allowance is all it lacks. If ``fn`` then fails after such an
         approval (a rule the simulation could not see, as on a node whose calls
         run at time 0), the earlier allowance is restored: nothing is left half-done.
+        (A transaction not yet mined when the wait ends is left to be mined: its
+        approval stays with it.)
         ``check`` runs after the simulation and before anything is sent (rules
         the client judges itself, after those the contract names first)."""
         earlier = self._ensure_allowance(owner, currency, units, fn, check)
         try:
             return self.sender.transact(fn, owner)
-        except (TransactionReverted, ChainError):
-            if earlier is not None:
-                self.sender.transact(self.token(currency).functions.approve(self.invoices.address, earlier), owner)
+        except TransactionReverted as failed:
+            if earlier is None:
+                raise
+            # Mined and reverted (or refused before sending): the approval alone stands; take it back.
+            token = self.token(currency)
+            try:
+                self.sender.transact(token.functions.approve(self.invoices.address, earlier), owner)
+            except (Refused, ChainError) as exc:
+                shown = money(units, currency.decimals, currency.symbol)
+                failed.rule = (
+                    f"{failed.rule}; and restoring the earlier allowance failed ({exc}): the invoice contract may "
+                    f"still draw {shown} from {owner.address} until it is spent or approved again"
+                )
+                failed.args = (failed.rule,)
+                raise failed from None
             raise
 
     def _ensure_allowance(
@@ -629,8 +652,9 @@ class Ledger:
     def _finance_times(self, invoice_id: int, state: ChainInvoice, holder: str, financier: str) -> None:
         """The contract's rules of time on a financing, judged here at the chain's
         time for a node whose calls run at time 0 (where a matured invoice or a
-        lapsed or absent listing passes), in the contract's order and words, so
-        nothing is approved or sent for a financing the chain would refuse."""
+        lapsed or absent listing passes), in the contract's words, after the
+        rules the simulation names: nothing is approved or sent for a financing
+        the chain would refuse."""
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         rule = self.sender.decoder.rule
         if now >= state.due_ts:
@@ -1186,12 +1210,9 @@ class Ledger:
 
     def issued_event(self, invoice_id: int) -> dict[str, Any] | None:
         """The InvoiceIssued event of an invoice (its number and document hash live only there)."""
-        logs = self.invoices.events.InvoiceIssued.get_logs(
-            from_block=self.deployment.contracts["InvoiceToken"].block, argument_filters={"invoiceId": invoice_id}
-        )
-        for log in logs:
-            if int(log["args"]["invoiceId"]) == invoice_id:
-                return {**dict(log["args"]), "block": int(log["blockNumber"])}
+        start = self.deployment.contracts["InvoiceToken"].block
+        for log in self._events(self.invoices, ("InvoiceIssued",), start, _word(invoice_id)):
+            return {**dict(log["args"]), "block": int(log["blockNumber"])}
         return None
 
     def show(self, invoice_id: int) -> dict[str, Any]:
@@ -1241,17 +1262,7 @@ class Ledger:
         after which it may be declared (``defaultable_after``)."""
         # One query for the five events (each has the invoice id as its first indexed argument).
         names = ("CreditNoteIssued", "InvoiceDefaulted", "InvoiceRepaid", "InvoiceWrittenOff", "MaturityExtended")
-        events = {self.invoices.events[name]().topic: self.invoices.events[name]() for name in names}
-        topics: list[Any] = [list(events), "0x" + invoice_id.to_bytes(32, "big").hex()]
-        # Paged as the node allows (ethereumjs: 2,500 blocks), cut answers continued, and
-        # filtered by invoice here too (ethereumjs applies only topic 0).
-        rpc = RpcClient(self.settings.rpc_url, self.settings.tx_timeout)
-        try:
-            start = self.deployment.contracts["InvoiceToken"].block
-            raw = list(rpc.logs_between([self.invoices.address], start, rpc.block_number(), topics))
-        finally:
-            rpc.close()
-        decoded = [events[log["topics"][0]].process_log(log_entry_formatter(log)) for log in raw]
+        decoded = self._events(self.invoices, names, self.deployment.contracts["InvoiceToken"].block, _word(invoice_id))
 
         def logs(event: str) -> list[Any]:
             return [log for log in decoded if log["event"] == event]
@@ -1292,3 +1303,8 @@ class Ledger:
         fn = self.invoices.functions.pause if paused else self.invoices.functions.unpause
         receipt = self.sender.transact(fn(), operator)
         return {"paused": paused, **self._tx(receipt)}
+
+
+def _word(value: int) -> str:
+    """``value`` as a 32-byte topic (an indexed ``uint256``)."""
+    return "0x" + value.to_bytes(32, "big").hex()

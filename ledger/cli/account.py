@@ -138,16 +138,20 @@ def account_fund(ctx: click.Context, target: str, amount: str, as_name: str) -> 
     from ledger.errors import DeploymentError
     from ledger.evm.chain import ErrorDecoder, Sender, coins, connect
     from ledger.money import to_minor_units
-    from ledger.names import resolve
+    from ledger.names import account_address, resolve
 
     settings = settings_of(ctx)
     wei = to_minor_units(amount, 18, "amount of native coin")
     if wei == 0:
         raise InputError("an amount of 0 sends nothing; give --amount above 0")
-    try:  # a participant's registered name too, where the contracts are deployed
-        to = open_ledger(ctx).resolve(target, "account").address
-    except DeploymentError:
-        to = resolve(target, {}, "account", settings.keystore_dir)
+    # An address or a local account first (no chain read); else a participant's registered name.
+    if target.strip().lower().startswith("0x") or account_address(target.strip(), settings.keystore_dir):
+        to = resolve(target, {}, "account", settings.keystore_dir, account_first=True)
+    else:
+        try:
+            to = open_ledger(ctx).resolve(target, "account", account_first=True).address
+        except DeploymentError:
+            to = resolve(target, {}, "account", settings.keystore_dir)
     sender = Sender(connect(settings.rpc_url), ErrorDecoder([]), settings.tx_timeout)
     payer = signer(ctx, as_name, sender.chain_id)
     receipt = sender.send_value(to, wei, payer)

@@ -414,6 +414,8 @@ TIME_RULES = frozenset(
 )
 #: How nodes say a sender cannot pay for gas (Anvil, Geth, Besu, ethereumjs).
 _NO_GAS_MONEY = re.compile(r"insufficient (?:funds|balance)|not have enough balance", re.IGNORECASE)
+#: How a node says an estimate ran out of the gas the sender could pay for.
+_BELOW_GAS = re.compile(r"gas required exceeds allowance", re.IGNORECASE)
 #: Init code that returns ``block.timestamp`` (TIMESTAMP PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN).
 _RETURN_TIMESTAMP = "0x4260005260206000f3"
 #: How far a call's clock may differ from the latest block's and still be the chain's.
@@ -610,9 +612,16 @@ class Sender:
         code = exc.rpc_response.get("error", {}).get("code") if isinstance(exc.rpc_response, dict) else None
         if code == -32601 or _CANNOT_ESTIMATE.search(reason):
             return
-        if _NO_GAS_MONEY.search(reason):
+        if _NO_GAS_MONEY.search(reason) or (_BELOW_GAS.search(reason) and self._short_of_gas_money(sender)):
             raise ChainError(_cannot_pay(sender)) from None
         raise ChainError(f"the node refused to estimate the transaction: {reason}") from None
+
+    def _short_of_gas_money(self, sender: str) -> bool:
+        """Whether ``sender`` cannot pay even a plain transfer's gas at today's fees
+        (Anvil estimates for such a sender as 'gas required exceeds allowance: 0')."""
+        fees = self._fees()
+        price = int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
+        return price > 0 and int(self.w3.eth.get_balance(sender)) < 21_000 * price  # type: ignore[arg-type]
 
     def _simulated_gas(self, data: bytes | str, to: str | None, sender: str, returns: bool = False) -> int:
         """Gas for a call the node cannot estimate (ethereumjs on Clique): the
@@ -689,6 +698,10 @@ class Sender:
                     self.call(fn, sender, receipt["blockNumber"])
                 except TransactionReverted as replayed:
                     verdict = None if replayed.error_name == NO_REASON else self.verdict(replayed, receipt)
+                    if verdict is not None and verdict.error_name is None:
+                        # A reason without a rule's name (an unknown error, a panic): say which transaction.
+                        where = f"transaction {Web3.to_hex(tx_hash)} reverted in block {receipt['blockNumber']}: "
+                        raise TransactionReverted(where + verdict.rule) from None
                     if verdict is not None:
                         raise verdict from None
             text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash), simulated=fn is not None)

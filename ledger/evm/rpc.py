@@ -306,7 +306,7 @@ class RpcClient:
             try:
                 version = str(self.call("web3_clientVersion"))
             except ChainError:
-                version = ""
+                return True  # cannot tell now: assume the worst (it costs a query), ask again next time
             self._cuts = version.startswith(CUTS_ANSWERS)
         return self._cuts
 
@@ -351,7 +351,9 @@ class RpcClient:
                 logs, through = self.logs_through(addresses, start, high, topics)
             except ChainError as exc:
                 if high > start and is_range_refusal(exc):
-                    span = max(1, (high - start + 1) // 4)
+                    limit = refusal_limit(exc)
+                    stated = limit.most if limit is not None and limit.unit == "blocks" else None
+                    span = stated if stated else max(1, (high - start + 1) // 4)
                     continue
                 raise
             yield from (log for log in logs if topics is None or topics_match(log["topics"], topics))

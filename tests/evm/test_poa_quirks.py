@@ -603,3 +603,26 @@ def test_poa_finance_judges_its_rules_of_time_before_approving(
     expected = "can no longer be financed" if case == "matured" else "has no live listing"
     assert expected in line, line
     assert anvil_w3.eth.block_number == head
+
+
+def test_poa_show_names_and_fund_read_the_chain_in_ranges_the_node_allows(
+    proxy: PoaProxy, cli: Any, book: Lifecycle, anvil_w3: Web3
+) -> None:
+    """ethereumjs refuses eth_getLogs over 2,500 blocks (here 3): `scf invoice
+    show` (its issue event, its remedies, the parties' names) and `scf account
+    fund` (a participant's name) still read the chain, in ranges it accepts."""
+    invoice_id = int(book.issue_invoice("POA-RANGE-1", "1000.00", DUE)["invoice_id"])
+    book.confirm(invoice_id)
+    book.repay(invoice_id, "10.00")
+    for _ in range(8):  # the deployment lies well over 3 blocks back
+        anvil_w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    proxy.quirks = {"range_limit", "logs_to_head", "client_version"}
+    proxy.range_limit = 3
+    shown = as_json(cli("invoice", "show", str(invoice_id), "--json"))
+    assert (shown["number"], shown["paid"], shown["buyer"]["name"]) == ("POA-RANGE-1", "10.00", BUYER)
+    buyer = book.addr("buyer")
+    before = anvil_w3.eth.get_balance(buyer)  # type: ignore[arg-type]
+    ok(cli("account", "fund", BUYER, "--amount", "1", "--as", "operator"))
+    ok(cli("account", "fund", buyer, "--amount", "1", "--as", "operator"))
+    assert anvil_w3.eth.get_balance(buyer) == before + 2 * 10**18  # type: ignore[arg-type]
+    assert any(c.method == "eth_getLogs" for c in proxy.calls) and proxy.refused
