@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from eth_account import Account
 
 from ledger.cli import main
 from ledger.evm.chain import connect
 from ledger.evm.clique import CLIQUE_CHAIN_ID
-from ledger.evm.node import free_port
+from ledger.evm.node import free_port, pid_alive
 from tests.support.cli import refused
 
 PASSWORD = "clique-test-password"
@@ -43,11 +45,27 @@ def clique(tmp_path_factory: pytest.TempPathFactory):
     funded = ("--fund", "ops", "--fund", "tsuenwan", "--fund", "harbour")
     started = run("node", "start", "--engine", "clique", *funded, "--json")
     assert started.exit_code == 0, started.output
+    info = json.loads(started.stdout)
+    pids = [n["pid"] for n in info["nodes"]]
     try:
-        yield run, json.loads(started.stdout)
+        # The signer key is encrypted: in no file, not on the command line, nor in the node's
+        # environment (no SCF_* variable); and a single signer takes no peer.
+        clique_dir = home / "node" / "clique"
+        key = bytes(Account.decrypt(json.loads((clique_dir / "signer1.json").read_text()), PASSWORD))
+        needles = [key, key.hex().encode(), key.hex().upper().encode(), PASSWORD.encode()]
+        assert [p for p in home.rglob("*") if p.is_file() and any(n in p.read_bytes() for n in needles)] == []
+        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_text().split("\0")
+        assert key.hex() not in " ".join(cmdline) and "--maxPeers=0" in cmdline
+        environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+        assert [v for v in environ if v.startswith(b"SCF_") or PASSWORD.encode() in v] == []
+        yield run, info
     finally:
         stopped = run("node", "stop", "--json")
         assert stopped.exit_code == 0, stopped.output
+    # Stopped by its PID, cleanly (SIGTERM within the grace), and its record gone.
+    assert not any(pid_alive(p) for p in pids)
+    assert (clique_dir / "node1.log").read_text().rstrip().endswith("Exiting.")
+    assert json.loads(run("node", "status", "--json").stdout) == {"running": False}
 
 
 def test_lifecycle_indexer_and_verify_on_a_clique_network(clique) -> None:

@@ -339,6 +339,7 @@ def _files_hold(root: Path, needles: list[bytes]) -> list[str]:
     return [str(p) for p in root.rglob("*") if p.is_file() and any(n in p.read_bytes() for n in needles)]
 
 
+@pytest.mark.slow  # CI starts and stops a real node in tests/evm/test_clique_lifecycle.py, with the same key checks
 def test_clique_single_signer_start_status_restart_stop(tmp_path, monkeypatch):
     home = tmp_path / "home"
     port = free_port()
