@@ -20,7 +20,7 @@ from typing import Any
 from click.testing import CliRunner
 from support.api import assert_problem, ids
 from support.lifecycle import Lifecycle
-from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index
+from support.scenario import BUYER, BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index, split_invoice_2
 
 from ledger.business_time import business_date
 from ledger.cli import main
@@ -279,21 +279,7 @@ def _split_invoice_2(api: Any, ledger: Any, acct: Any) -> tuple[int, int, int]:
     kept by the supplier), 6 (20,000.00 to Sham Shui Po Textiles; financed by
     the financier: advance 19,000.00) and 7 (11,749.50 to Sham Shui Po, passed
     back to the supplier); then 30,000.00 paid across the leaves."""
-    supplier, supplier2 = acct("supplier"), acct("supplier2")
-    first = int(ledger.invoices.functions.nextInvoiceId().call())
-    ledger.split(
-        supplier,
-        2,
-        [
-            (supplier.address, "48250.50", None),
-            (supplier2.address, "20000.00", "PO-7781"),
-            (supplier2.address, "11749.50", None),
-        ],
-    )
-    ledger.transfer_receivable(supplier2, first + 2, supplier.address, "INV-T2-9")
-    ledger.offer(supplier2, first + 1, "financier", "18000", 7)
-    ledger.finance(acct("financier"), first + 1, advance="19000.00", due="19500.00")
-    ledger.repay(acct("buyer2"), 2, "30000.00")
+    first = split_invoice_2(ledger, acct)
     index(api.env.settings)
     return first, first + 1, first + 2
 

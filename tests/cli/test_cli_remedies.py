@@ -17,6 +17,7 @@ import pytest
 from eth_utils import keccak
 from support.cli import SUPPLIER
 from support.cli import refused as _refused
+from support.jsonrpc import send_json
 from web3 import Web3
 
 from ledger.business_time import business_date, due_timestamp
@@ -763,12 +764,7 @@ class _Geth(BaseHTTPRequestHandler):
             reply["result"] = answers[request["method"]]
         else:
             reply["error"] = {"code": -32601, "message": "the method does not exist"}
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, reply)
 
     def log_message(self, *args: object) -> None:
         pass

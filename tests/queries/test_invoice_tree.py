@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.scenario import BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index
+from support.scenario import BUYER2, FINANCIER, SUPPLIER, SUPPLIER2, index, split_invoice_2
 
 from ledger.cli import main
 
@@ -46,21 +46,7 @@ def tree(indexed: Any, ledger: Any, acct: Any) -> dict[str, Any]:
     (11,749.50 to Sham Shui Po, passed back to the supplier with ref
     INV-T2-9); then 30,000.00 paid across the leaves: 5 gets 18,093.94
     (18,093.93 + the leftover unit), 6 7,500.00, 7 4,406.06."""
-    supplier, supplier2 = acct("supplier"), acct("supplier2")
-    first = int(ledger.invoices.functions.nextInvoiceId().call())
-    ledger.split(
-        supplier,
-        2,
-        [
-            (supplier.address, "48250.50", None),
-            (supplier2.address, "20000.00", "PO-7781"),
-            (supplier2.address, "11749.50", None),
-        ],
-    )
-    ledger.transfer_receivable(supplier2, first + 2, supplier.address, "INV-T2-9")
-    ledger.offer(supplier2, first + 1, "financier", "18000", 7)
-    ledger.finance(acct("financier"), first + 1, advance="19000.00", due="19500.00")
-    ledger.repay(acct("buyer2"), 2, "30000.00")
+    first = split_invoice_2(ledger, acct)
     index(indexed.settings)
     return {"ids": (first, first + 1, first + 2), "addresses": {n: acct(n).address for n in ("supplier", "supplier2")}}
 

@@ -66,3 +66,27 @@ def index(settings: Any) -> Any:
     from ledger.indexer import sync
 
     return sync(settings)
+
+
+def split_invoice_2(ledger: Any, acct: Any) -> int:
+    """Invoice 2 of the scenario split into 48,250.50 kept by the supplier,
+    20,000.00 to Sham Shui Po Textiles (ref PO-7781; financed: advance
+    19,000.00, due 19,500.00) and 11,749.50 to Sham Shui Po, passed back to the
+    supplier (ref INV-T2-9); then 30,000.00 paid across the leaves. Returns the
+    first part's id (the others follow it)."""
+    supplier, supplier2 = acct("supplier"), acct("supplier2")
+    first = int(ledger.invoices.functions.nextInvoiceId().call())
+    ledger.split(
+        supplier,
+        2,
+        [
+            (supplier.address, "48250.50", None),
+            (supplier2.address, "20000.00", "PO-7781"),
+            (supplier2.address, "11749.50", None),
+        ],
+    )
+    ledger.transfer_receivable(supplier2, first + 2, supplier.address, "INV-T2-9")
+    ledger.offer(supplier2, first + 1, "financier", "18000", 7)
+    ledger.finance(acct("financier"), first + 1, advance="19000.00", due="19500.00")
+    ledger.repay(acct("buyer2"), 2, "30000.00")
+    return first
