@@ -240,7 +240,7 @@ contract InvoiceToken is
         returns (uint256 rootId, uint256 depth, uint256 partBudget)
     {
         uint256 n = parts.length;
-        uint256 sum;
+        uint256 sum = 0;
         bool bad = n < 2 || n > MAX_PARTS;
         for (uint256 i; i < n && !bad; ++i) {
             uint256 a = parts[i].amount;

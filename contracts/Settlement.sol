@@ -145,8 +145,8 @@ library Settlement {
         uint256 n = tree.length;
         leaves = new uint256[](n);
         uint256[] memory open = new uint256[](n);
-        uint256 count;
-        uint256 total;
+        uint256 count = 0;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             uint256 id = tree[i];
             Record storage leaf = s.records[id];
@@ -187,7 +187,7 @@ library Settlement {
 
         // Dilution is the seller's risk: it pays the financier what the reduced open amount
         // no longer covers of the financier's due.
-        uint256 toHolder;
+        uint256 toHolder = 0;
         if (holder != creditor) {
             uint256 owed = uint256(r.financierDue) - r.financierPaid;
             if (owed > open - credit) toHolder = owed - (open - credit);
