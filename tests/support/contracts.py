@@ -376,7 +376,8 @@ class Net(Lifecycle):
 
 def compile_test_contract(settings: Any, name: str) -> dict[str, Any]:
     """ABI and bytecode of the test contract ``name`` of tests/contracts/ (``name``.sol),
-    compiled with the project's compiler and settings and cached by content hash."""
+    compiled with the project's compiler and settings and cached by content hash. The
+    folder is compiled once for all its contracts (a solc-js run costs seconds)."""
     import os
 
     import solcx
@@ -388,9 +389,9 @@ def compile_test_contract(settings: Any, name: str) -> dict[str, Any]:
     sources = collect_sources(settings, TEST_CONTRACTS_DIR)
     solc_settings = compile_settings(settings)
     key = build_key(sources, version, solc_settings)
-    cache = ARTIFACT_CACHE / f"test-contract-{name}-{key}.json"
+    cache = ARTIFACT_CACHE / f"test-contract-set-{key}.json"
     if cache.exists():
-        return dict(json.loads(cache.read_text()))
+        return dict(json.loads(cache.read_text())[name])
     output = solcx.compile_standard(
         {
             "language": "Solidity",
@@ -400,13 +401,17 @@ def compile_test_contract(settings: Any, name: str) -> dict[str, Any]:
         solc_binary=binary,
         base_path=str(TEST_CONTRACTS_DIR.parent),
     )
-    data = output["contracts"][f"contracts/{name}.sol"][name]
-    artifact = {"abi": data["abi"], "bytecode": "0x" + data["evm"]["bytecode"]["object"]}
+    # Each test contract X is the contract X of contracts/X.sol (a unit name relative to tests/).
+    artifacts = {
+        path.stem: {"abi": data["abi"], "bytecode": "0x" + data["evm"]["bytecode"]["object"]}
+        for path in TEST_CONTRACTS_DIR.glob("*.sol")
+        if (data := output["contracts"].get(f"contracts/{path.name}", {}).get(path.stem))
+    }
     ARTIFACT_CACHE.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(artifact))
+    tmp.write_text(json.dumps(artifacts))
     tmp.replace(cache)
-    return artifact
+    return dict(artifacts[name])
 
 
 def transfer(net: Net, invoice_id: int, frm: str, to: str) -> Any:
