@@ -27,13 +27,16 @@ and exits with the family's :attr:`LedgerError.exit_code`::
         │   ├── MissingContract
         │   └── UnknownCurrency
         ├── DatabaseError               the ledger database
+        ├── AccountBusy                 another scf command sends as the same account
         └── ChainError                  the JSON-RPC endpoint
             ├── RpcError                the node answered with an error
             │   └── RpcBusy             (also NodeUnavailable)
             ├── NodeUnavailable         away for now: retry later
             │   ├── RpcUnreachable
             │   ├── RpcTimeout
-            │   └── RpcBusy
+            │   ├── RpcBusy
+            │   └── NodeLost            ... while a transaction was sent or waited for
+            ├── NonceConflict           another sender took the transaction's nonce
             └── TransactionTimeout
 
 So a script can tell the three apart: 2, fix the command line (an amount, a
@@ -259,10 +262,105 @@ class RpcBusy(RpcError, NodeUnavailable):
 
 
 class TransactionTimeout(ChainError):
-    def __init__(self, tx_hash: str, seconds: float) -> None:
+    """Transaction ``tx_hash`` was not mined within ``seconds``. ``why`` says
+    what was seen (its fee below the base fee; by default: is the node
+    mining?); ``account`` names the local account that sent it, for the
+    `scf tx replace` and `scf tx cancel` the message offers. ``dropped``:
+    the node no longer holds it at all, so nothing of it will be mined.
+    ``held_back``: its nonce is ahead of the account's next nonce on chain, so
+    a higher fee or a cancel at the same nonce would be held back as well."""
+
+    def __init__(
+        self,
+        tx_hash: str,
+        seconds: float,
+        account: str | None = None,
+        why: str | None = None,
+        dropped: bool = False,
+        held_back: bool = False,
+    ) -> None:
         self.tx_hash = tx_hash
         self.seconds = seconds
+        self.account = account
+        self.why = why
+        self.dropped = dropped
+        self.held_back = held_back
+        waited = f"transaction {tx_hash} was not mined within {seconds:g}s"
+        if dropped:
+            super().__init__(
+                f"{waited} and the node no longer holds it ({why or 'dropped from its pool'}): nothing of it "
+                "is on chain; run the command again"
+            )
+            return
+        if held_back:
+            super().__init__(f"{waited}: {why}. See it with `scf tx show {tx_hash}`")
+            return
+        as_ = f"--as {account or 'ACCOUNT'}"
         super().__init__(
-            f"transaction {tx_hash} was not mined within {seconds:g}s; "
-            "check the node is mining, then look the transaction up before sending it again"
+            f"{waited}: {why or 'check the node is mining'}. See it with `scf tx show {tx_hash}`; to stop "
+            f"waiting for it, raise its fee with `scf tx replace {tx_hash} {as_}` or withdraw it with "
+            f"`scf tx cancel {tx_hash} {as_}`" + ("" if account else " (ACCOUNT: the local account that sent it)")
         )
+
+
+class NodeLost(NodeUnavailable):
+    """The node went away (``reason``: connection refused, lost, timed out,
+    an HTTP error from a gateway) while a command sent a transaction or
+    waited for it. ``sent`` says how far it got: False, transaction
+    ``tx_hash`` (or, with None, any) never reached the node; None, it may
+    or may not have; True, the node took it. Whether it is mined is looked
+    up with `scf tx show` once the node is back, before sending it again."""
+
+    def __init__(self, url: str, reason: str, tx_hash: str | None = None, sent: bool | None = False) -> None:
+        self.url = url
+        self.reason = reason
+        self.tx_hash = tx_hash
+        self.sent = sent
+        look = f"once the node is back, see `scf tx show {tx_hash}` before sending it again"
+        if sent is False:
+            what = f"transaction {tx_hash} reached it" if tx_hash else "anything was signed"
+            text = (
+                f"the node at {url} went away before {what} ({reason}): nothing was sent; run the command "
+                "again once the node is back"
+            )
+        elif sent is None:
+            text = (
+                f"the node at {url} went away while transaction {tx_hash} was being sent ({reason}): it may or "
+                f"may not have reached it; {look}"
+            )
+        else:
+            text = (
+                f"transaction {tx_hash} was sent, but the node at {url} went away before it was mined "
+                f"({reason}); it may be mined all the same: {look}"
+            )
+        super().__init__(text)
+
+
+class NonceConflict(ChainError):
+    """The node refused transaction ``tx_hash``: its ``nonce`` of ``who`` was
+    taken by another transaction, mined (``kind`` "used") or waiting in the
+    node's pool ("pending"), sent by something other than this command.
+    Nothing of the command was sent."""
+
+    def __init__(self, tx_hash: str, nonce: int, who: str, kind: str) -> None:
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        self.who = who
+        self.kind = kind
+        if kind == "used":
+            taken = "was used meanwhile by another transaction"
+            then = "run it again"
+        else:
+            taken = "is taken by another transaction waiting in the node's pool"
+            then = "wait for that one to be mined and run it again"
+        super().__init__(
+            f"the node refused transaction {tx_hash}: nonce {nonce} of {who} {taken} (another program, or scf "
+            f"on another machine, sending as this account); nothing of this command was sent: {then}"
+        )
+
+
+class AccountBusy(EnvironmentProblem):
+    """Another scf command (another process, or another thread of this one)
+    is sending transactions as the same account to the same node
+    (:meth:`ledger.evm.chain.Sender.sending_as`): two would take the same
+    nonce. Run this one again when it has finished."""

@@ -17,14 +17,11 @@ rows are reported as failed (a re-run sends them again).
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from ledger.business_time import business_date
-from ledger.errors import ChainError, EnvironmentProblem, InputError, Refused, TransactionTimeout, UnknownInvoice
+from ledger.errors import AccountBusy, ChainError, InputError, Refused, TransactionTimeout, UnknownInvoice
 from ledger.evm.abi import Calldata, checksum, encode_issue_batch
 from ledger.evm.confirmations import Confirmation, Domain, fresh_nonces, sign, signer_of
 from ledger.evm.invoice import ChainInvoice
@@ -102,11 +99,6 @@ class BadRows(InputError):
         shown = "\n".join(f"  {e}" for e in errors[:SHOWN_ERRORS])
         more = f"\n  ... and {total - SHOWN_ERRORS} more" if total > SHOWN_ERRORS else ""
         super().__init__(f"{path} has {total} bad row{'s' if total != 1 else ''}; {hint}:\n{shown}{more}")
-
-
-class AccountBusy(EnvironmentProblem):
-    """Another bulk command is sending as the same account to the same node
-    (:meth:`Intake._sending_as`): run this one again when it has finished."""
 
 
 @dataclass(frozen=True)
@@ -325,25 +317,13 @@ class Intake:
                 note = _differences(log, row, self.ledger)
                 staging.set(log.normalised, "already issued", log.invoice_id, log.tx_hash, log.block, note)
 
-    @contextmanager
-    def _sending_as(self, account: str) -> Iterator[None]:
+    def _sending_as(self, account: str) -> AbstractContextManager[None]:
         """One bulk command at a time per account and node on this machine: two would
-        take the same nonces. An advisory lock in the system's temporary folder (not the
-        data directory, which a refused command leaves as it was), released when the
-        process ends, also by kill -9."""
-        folder = Path(tempfile.gettempdir()) / "scf-ledger-locks"
-        folder.mkdir(exist_ok=True)
-        node = hashlib.sha256(self.ledger.settings.rpc_url.encode()).hexdigest()[:12]
-        name = f"{self.ledger.sender.chain_id}-{node}-{account.lower()}.lock"
-        with (folder / name).open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise AccountBusy(
-                    f"another scf command is sending transactions as {_who(self.ledger, account)} to this node; "
-                    "wait for it to finish and run this one again"
-                ) from None
-            yield
+        take the same nonces. The lock every signing command takes
+        (:meth:`ledger.evm.chain.Sender.sending_as`), held for the whole run; a run that
+        finds it held is refused at once (AccountBusy), not made to wait for another's
+        batches."""
+        return self.ledger.sender.sending_as(account, who=_who(self.ledger, account))
 
     def _await_pending(self, account: str) -> None:
         """Waits until ``account`` has no transaction waiting to be mined (an earlier,
@@ -800,7 +780,8 @@ class Intake:
                 continue
             seen = True
             try:
-                s = _Signed.from_record(line, json.loads(text))
+                # A number past int()'s 4300 digits would fail in the parser: read it as out of range.
+                s = _Signed.from_record(line, json.loads(text, parse_int=lambda t: int(t) if len(t) <= 80 else 2**256))
             except json.JSONDecodeError:
                 run.bad_row(RowError(line, "is not JSON (one signed confirmation per line)"), staging)
                 continue
@@ -898,14 +879,16 @@ class _Signed:
             return r[name]
 
         def address(name: str) -> str:
+            text = str(get(name))  # a missing field is named as missing, not as malformed
             try:
-                return checksum(str(get(name)))
+                return checksum(text)
             except ValueError:
                 raise ValueError(f"{name} is not an address") from None
 
         def uint(name: str, bits: int = 256) -> int:
+            text = str(get(name))
             try:
-                value = int(str(get(name)))
+                value = int(text) if len(text) <= 80 else 2**bits  # 2**256 has 78 digits: longer is out of range
             except ValueError:
                 raise ValueError(f"{name} is not a whole number") from None
             if not 0 <= value < 2**bits:
@@ -916,8 +899,9 @@ class _Signed:
         if not isinstance(number, str) or not number:
             raise ValueError("number is not a non-empty string")
         normalise_invoice_number(number)  # an InputError naming what is wrong with it
+        hex_signature = str(get("signature"))
         try:
-            signature = bytes.fromhex(str(get("signature")).removeprefix("0x"))
+            signature = bytes.fromhex(hex_signature.removeprefix("0x"))
         except ValueError:
             raise ValueError("signature is not hex") from None
         conf = Confirmation(

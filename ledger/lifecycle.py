@@ -107,7 +107,8 @@ class Ledger:
         self.invoices = w3.eth.contract(
             address=to_checksum_address(c["InvoiceToken"].address), abi=c["InvoiceToken"].abi
         )
-        self.sender = Sender(w3, ErrorDecoder(deployment.abis(), self._money_hint, self.name_of), settings.tx_timeout)
+        decoder = ErrorDecoder(deployment.abis(), self._money_hint, self.name_of)
+        self.sender = Sender(w3, decoder, settings.tx_timeout, settings.keystore_dir)
         self._participant_names: dict[str, str] | None = None
 
     # -- helpers -----------------------------------------------------------

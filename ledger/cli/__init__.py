@@ -27,6 +27,7 @@ code.
       finance.py      scf finance quote|execute|auto|list|show|cancel
       report.py       scf report exposure|aging|portfolio|tiers
       serve.py        scf serve (the HTTP API and dashboard), scf api-key create|list|revoke
+      tx.py           scf tx show|replace|cancel: a transaction already sent, by hash
       render.py       rich tables and the invoice view
 """
 
@@ -63,6 +64,7 @@ from ledger.cli.report import report
 from ledger.cli.serve import api_key, serve_cmd
 from ledger.cli.status import status_cmd
 from ledger.cli.token import token
+from ledger.cli.tx import tx
 
 __all__ = ["main"]
 
@@ -119,6 +121,7 @@ for command in (
     report,
     serve_cmd,
     api_key,
+    tx,
 ):
     main.add_command(command)
 

@@ -12,20 +12,36 @@ with ``eth_call`` and a gas allowance of half a block; a node that answers a
 reverting ``eth_call`` with the revert data as its result has that answer
 turned back into the revert it is (:class:`RevertAsResult`); a node without
 ``eth_maxPriorityFeePerGas`` gets a stated tip (:data:`MIN_TIP_WEI`).
+
+Sending is serialised per account and node on this machine
+(:meth:`Sender.sending_as`), so two `scf` processes never take the same
+nonce; a nonce taken by some other sender, a node that goes away before or
+after it took a transaction, and a transaction that is not mined in time
+each end in one line that names the transaction's hash and what to do
+(`scf tx show`, `scf tx replace`, `scf tx cancel`: :mod:`ledger.evm.txs`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import re
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
@@ -38,10 +54,15 @@ from web3.exceptions import (
 from web3.middleware import ExtraDataToPOAMiddleware, Web3Middleware
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
+from ledger.config import DEV_CHAIN_ID
 from ledger.errors import (
+    AccountBusy,
     ChainError,
     InputError,
     InvoiceNotFound,
+    LedgerError,
+    NodeLost,
+    NonceConflict,
     Refused,
     RevertedInput,
     RpcError,
@@ -51,9 +72,9 @@ from ledger.errors import (
 )
 from ledger.evm.abi import abi_type
 from ledger.evm.rpc import revert_as_error
-from ledger.format import grace_text, text_time
+from ledger.format import grace_text, label, text_time
+from ledger.names import DEV_ADDRESSES, keystore_address, role_names, status_name
 from ledger.names import STATUS_NAMES as STATUS_NAMES
-from ledger.names import role_names, status_name
 
 #: Custom errors about a value the caller gave, not about the ledger's state:
 #: bad input (exit 2), the same family as when the client catches it first.
@@ -416,6 +437,55 @@ TIME_RULES = frozenset(
 _NO_GAS_MONEY = re.compile(r"insufficient (?:funds|balance)|not have enough balance", re.IGNORECASE)
 #: How a node says an estimate ran out of the gas the sender could pay for.
 _BELOW_GAS = re.compile(r"gas required exceeds allowance", re.IGNORECASE)
+#: How nodes say a transaction's nonce was used by a mined one (Anvil, Geth, Besu, ethereumjs).
+_NONCE_USED = re.compile(r"nonce too low|nonce_too_low|nonce has already been used", re.IGNORECASE)
+#: How nodes say another transaction with the same nonce waits in their pool, at a fee as high.
+_NONCE_PENDING = re.compile(r"replacement (?:transaction )?underpriced|replacement gas too low", re.IGNORECASE)
+#: How nodes say they hold this very transaction already (it was sent before).
+_ALREADY_KNOWN = re.compile(
+    r"already known|already imported|known transaction|already_known|already in the tx ?pool", re.IGNORECASE
+)
+#: How nodes say a transaction's max fee is below the base fee of the block they are building.
+_FEE_BELOW_BASE = re.compile(
+    r"max fee per gas less than block base fee|fee ?cap (?:is )?(?:less|lower) than|less than the block's "
+    r"basefeepergas|fee_cap_too_low",
+    re.IGNORECASE,
+)
+#: Seconds between tries for another command's lock on an account (:meth:`Sender.sending_as`).
+LOCK_POLL = 0.05
+#: Where the locks of :meth:`Sender.sending_as` live: the system's temporary folder, not
+#: the data directory (which a refused command leaves as it was).
+LOCK_FOLDER = Path(tempfile.gettempdir()) / "scf-ledger-locks"
+#: What web3's HTTP provider raises when the node is away (refused, lost, timed out, a
+#: gateway's HTTP error); none is a JSON-RPC answer.
+NODE_AWAY = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.HTTPError)
+
+
+def away_reason(exc: BaseException) -> tuple[str, bool | None]:
+    """Why the node is away, in a few words, and whether a request it failed may have
+    reached it: False when the connection was refused (nothing reached it), None when
+    it was lost or timed out after the request was written, or a gateway answered."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "timed out connecting", False
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out", None
+    if isinstance(exc, requests.exceptions.HTTPError):
+        status = exc.response.status_code if exc.response is not None else "error"
+        return f"HTTP {status}", None
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, urllib3.exceptions.MaxRetryError) and isinstance(
+        inner.reason, urllib3.exceptions.NewConnectionError
+    ):
+        return "connection refused", False
+    return "connection lost", None
+
+
+def gwei(wei: int) -> str:
+    """A fee per gas in gwei (10^9 wei), exact, no trailing zeros: "1000 gwei", "0.000000001 gwei"."""
+    text = format(Decimal(int(wei)).scaleb(-9).normalize(), "f")
+    return f"{text} gwei"
+
+
 #: Init code that returns ``block.timestamp`` (TIMESTAMP PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN).
 _RETURN_TIMESTAMP = "0x4260005260206000f3"
 #: How far a call's clock may differ from the latest block's and still be the chain's.
@@ -489,11 +559,17 @@ def advance_clock(w3: Web3, seconds: int) -> dict[str, int]:
 class Sender:
     """Signs and sends contract calls, waiting for the receipt."""
 
-    def __init__(self, w3: Web3, decoder: ErrorDecoder, timeout: float = 30.0) -> None:
+    def __init__(
+        self, w3: Web3, decoder: ErrorDecoder, timeout: float = 30.0, keystore_dir: Path | None = None
+    ) -> None:
         self.w3 = w3
         self.decoder = decoder
         self.timeout = timeout
+        #: Where local accounts are, to name the one that sent a transaction in a message.
+        self.keystore_dir = keystore_dir
         self.chain_id = int(w3.eth.chain_id)
+        #: The locks this Sender holds (:meth:`sending_as`), per lock file and thread: how deep.
+        self._held: dict[tuple[Path, int], int] = {}
         self._clock: bool | None = None
         #: False once the node failed to estimate gas and a simulation stood in (ethereumjs on Clique).
         self.node_estimates = True
@@ -537,23 +613,29 @@ class Sender:
             raise TransactionReverted("the contract refused the call and the node gave no reason", NO_REASON) from None
 
     def transact(self, fn: Any, signer: LocalAccount) -> TxReceipt:
-        """Simulate, sign, send and wait; raises TransactionReverted with the rule."""
-        params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id, **self._fees()}
-        try:
-            gas = int(fn.estimate_gas(params))
-            params["gas"] = gas + gas // 5 + 10_000
-        except (ContractCustomError, ContractLogicError) as exc:
-            self._raise_reverted(exc)
-        except Web3RPCError as exc:
-            self._estimate_refused(exc, signer.address)
-            # The call as the node would run it (a placeholder gas and nonce keep web3 from asking the node).
-            draft = fn.build_transaction({**params, "gas": 1, "nonce": 0})
-            to = draft.get("to") or None  # None: a deployment, whose simulation answers its code
-            returns = to is None or bool(getattr(fn, "abi", {}).get("outputs"))
-            params["gas"] = self._simulated_gas(draft["data"], to, signer.address, returns)
-        params["nonce"] = self.w3.eth.get_transaction_count(signer.address, "pending")
-        tx = fn.build_transaction(params)
-        tx_hash = self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address)
+        """Simulate, sign, send and wait; raises TransactionReverted with the rule.
+        The nonce is taken and the transaction sent under the account's lock
+        (:meth:`sending_as`, waiting up to the transaction timeout for another
+        command to finish sending); the receipt is waited for outside it."""
+        with self._before_sending():
+            params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id, **self._fees()}
+            try:
+                gas = int(fn.estimate_gas(params))
+                params["gas"] = gas + gas // 5 + 10_000
+            except (ContractCustomError, ContractLogicError) as exc:
+                self._raise_reverted(exc)
+            except Web3RPCError as exc:
+                self._estimate_refused(exc, signer.address)
+                # The call as the node would run it (a placeholder gas and nonce keep web3 from asking the node).
+                draft = fn.build_transaction({**params, "gas": 1, "nonce": 0})
+                to = draft.get("to") or None  # None: a deployment, whose simulation answers its code
+                returns = to is None or bool(getattr(fn, "abi", {}).get("outputs"))
+                params["gas"] = self._simulated_gas(draft["data"], to, signer.address, returns)
+        with self.sending_as(signer.address, wait=self.timeout):
+            with self._before_sending():
+                params["nonce"] = self.w3.eth.get_transaction_count(signer.address, "pending")
+            tx = fn.build_transaction(params)
+            tx_hash = self.send_raw(signer.sign_transaction(tx).raw_transaction, signer.address, int(params["nonce"]))
         return self.wait(tx_hash, fn, signer.address)
 
     def send_value(self, to: str, wei: int, signer: LocalAccount) -> TxReceipt:
@@ -567,28 +649,154 @@ class Sender:
             raise InputError(f"cannot send {wei} wei: give an amount above 0 and below 2^256 wei")
         if self.w3.eth.get_code(to):
             raise InputError(f"{to} is a contract, not an account: native coin goes to the accounts that sign")
-        fees = self._fees()
-        cost = wei + 21_000 * int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
-        held = int(self.w3.eth.get_balance(signer.address))
+        with self._before_sending():
+            fees = self._fees()
+            cost = wei + 21_000 * int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
+            held = int(self.w3.eth.get_balance(signer.address))
         if held < cost:
             raise Refused(
                 f"{signer.address} holds {coins(held)} native coin and cannot send {coins(wei)} plus at most "
                 f"{coins(cost - wei)} for gas; send less, or fund it first"
             )
-        tx: dict[str, Any] = {"chainId": self.chain_id, "to": to, "value": int(wei)}
-        tx.update(gas=21_000, nonce=int(self.w3.eth.get_transaction_count(signer.address, "pending")), **fees)
-        return self.wait(self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address))
+        tx: dict[str, Any] = {"chainId": self.chain_id, "to": to, "value": int(wei), "gas": 21_000, **fees}
+        with self.sending_as(signer.address, wait=self.timeout):
+            with self._before_sending():
+                tx["nonce"] = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
+            tx_hash = self.send_raw(signer.sign_transaction(tx).raw_transaction, signer.address, tx["nonce"])
+        return self.wait(tx_hash, sender=signer.address)
 
-    def _send_raw(self, raw: bytes, sender: str) -> Any:
-        """Send a signed transaction; ChainError with the node's reason if it is
-        refused (one that cannot pay for its gas says how to fund the sender)."""
+    # -- the account's lock, and what the node says to a signed transaction --------------------
+    @contextmanager
+    def sending_as(self, account: str, who: str | None = None, wait: float = 0.0) -> Iterator[None]:
+        """One sender at a time per account and node on this machine, from taking the
+        nonce to the node holding the transaction: two would take the same nonce. An
+        advisory lock (``flock``) on a file in :data:`LOCK_FOLDER`, released when the
+        block ends or the process does, also by kill -9. This Sender takes it again in
+        the same thread at no cost (a bulk run holds it while it sends through
+        :meth:`transact`); any other holder, another process or another Sender or
+        thread of this one, is waited for up to ``wait`` seconds, then AccountBusy.
+        ``who`` names the account in that message (by default its participant name)."""
+        lock = self._lock_path(account)
+        mine = (lock, threading.get_ident())
+        if mine in self._held:
+            self._held[mine] += 1
+            try:
+                yield
+            finally:
+                self._held[mine] -= 1
+            return
+        LOCK_FOLDER.mkdir(exist_ok=True)
+        with lock.open("w") as handle:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise AccountBusy(
+                            f"another scf command is sending transactions as {who or self.who(account)} to this "
+                            "node; wait for it to finish and run this one again"
+                        ) from None
+                    time.sleep(LOCK_POLL)
+            self._held[mine] = 1
+            try:
+                yield
+            finally:
+                del self._held[mine]  # closing the file releases the lock
+
+    def _lock_path(self, account: str) -> Path:
+        node = hashlib.sha256(str(self.url).encode()).hexdigest()[:12]
+        return LOCK_FOLDER / f"{self.chain_id}-{node}-{account.lower()}.lock"
+
+    @property
+    def url(self) -> str:
+        """The node's JSON-RPC endpoint, as messages name it."""
+        return str(getattr(self.w3.provider, "endpoint_uri", None) or "the node")
+
+    def who(self, address: str) -> str:
+        """A party in a sentence: its participant name, else its address."""
+        return label(address, self.decoder.names(address) if self.decoder.names is not None else None)
+
+    def account_name(self, address: str) -> str | None:
+        """The local account that signs for ``address`` (a keystore file, else a dev
+        account on the dev chain), for the `--as` a message suggests; None if none does."""
+        if self.keystore_dir is not None and self.keystore_dir.is_dir():
+            for path in sorted(self.keystore_dir.glob("*.json")):
+                try:
+                    if keystore_address(self.keystore_dir, path.stem) == to_checksum_address(address):
+                        return path.stem
+                except LedgerError:
+                    continue  # an unreadable file names no one
+        if self.chain_id == DEV_CHAIN_ID:
+            for name, dev in DEV_ADDRESSES.items():
+                if dev.lower() == address.lower():
+                    return name
+        return None
+
+    @contextmanager
+    def _before_sending(self) -> Iterator[None]:
+        """The node going away before a transaction is signed: nothing was sent (NodeLost)."""
         try:
-            return self.w3.eth.send_raw_transaction(raw)
+            yield
+        except NODE_AWAY as exc:
+            raise NodeLost(self.url, away_reason(exc)[0]) from None
+
+    def send_raw(self, raw: bytes, sender: str, nonce: int) -> HexBytes:
+        """Send signed transaction ``raw`` (of ``sender``, at ``nonce``); its hash.
+
+        What the node answers is one line each: a sender that cannot pay for
+        its gas is told how to fund it; a nonce another sender took (a mined
+        transaction, or one waiting in the pool) is a NonceConflict; a fee
+        below the base fee, a ChainError that says nothing was sent; this
+        very transaction already held (sent before), or already mined, is
+        taken as sent. A node that goes away on the way is a NodeLost that
+        names the hash: whether it arrived is looked up with `scf tx show`."""
+        tx_hash = HexBytes(keccak(raw))  # how the node will know it, whatever happens on the way
+        try:
+            return HexBytes(self.w3.eth.send_raw_transaction(raw))
         except Web3RPCError as exc:
             reason = str(exc.message or exc)
-            if _NO_GAS_MONEY.search(reason):
-                raise ChainError(_cannot_pay(sender)) from None
-            raise ChainError(f"the node rejected the transaction: {reason}") from None
+        except NODE_AWAY as exc:
+            why, reached = away_reason(exc)
+            raise NodeLost(self.url, why, tx_hash.to_0x_hex(), reached) from None
+        if _ALREADY_KNOWN.search(reason):
+            return tx_hash
+        if _NO_GAS_MONEY.search(reason):
+            raise ChainError(_cannot_pay(sender)) from None
+        if _NONCE_USED.search(reason) or _NONCE_PENDING.search(reason):
+            if _NONCE_USED.search(reason) and self._mined(tx_hash):
+                return tx_hash  # this very transaction, sent before and mined since
+            kind = "used" if _NONCE_USED.search(reason) else "pending"
+            raise NonceConflict(tx_hash.to_0x_hex(), nonce, self.who(sender), kind) from None
+        if _FEE_BELOW_BASE.search(reason):
+            raise ChainError(
+                f"the node refused transaction {tx_hash.to_0x_hex()}: its max fee per gas is below the base fee "
+                "of the block it would go in (the base fee rose while it was prepared); nothing was sent: run "
+                "the command again"
+            ) from None
+        raise ChainError(f"the node rejected the transaction: {reason}") from None
+
+    def _mined(self, tx_hash: HexBytes) -> bool:
+        try:
+            self.w3.eth.get_transaction_receipt(tx_hash)
+        except (TransactionNotFound, Web3RPCError, *NODE_AWAY):
+            return False
+        return True
+
+    def next_base_fee(self) -> int | None:
+        """The base fee per gas the next block charges: the last entry of
+        ``eth_feeHistory`` (which counts in a fee set for the next block), else the
+        latest block's; None on a chain without base fees."""
+        try:
+            history = self.w3.eth.fee_history(1, "latest")
+            fees = history.get("baseFeePerGas") or []
+            if fees:
+                return int(fees[-1])
+        except (Web3RPCError, ValueError, KeyError):
+            pass  # a node without eth_feeHistory: the latest block says
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        return None if base is None else int(base)
 
     def estimate(self, to: str, data: bytes, sender: str) -> int:
         """The gas a call of ``data`` to ``to`` needs from ``sender``; the rule that
@@ -677,18 +885,23 @@ class Sender:
         waiting for receipts (yields each hash as it is sent): the caller simulated the
         calls and sets the gas, and collects receipts at the end. Transactions are built
         here, not by web3's ``build_transaction`` (which checks the ABI again each time)."""
-        fees = self._fees()
-        nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
-        to = to_checksum_address(to)
-        for data, gas in calls:
-            tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": nonce, "to": to, "value": 0, "data": data}
-            tx.update(gas=gas, **fees)
-            tx_hash = self._send_raw(signer.sign_transaction(tx).raw_transaction, signer.address)
-            nonce += 1
-            yield str(Web3.to_hex(tx_hash))
+        with self.sending_as(signer.address):  # a bulk run holds it already: taken again at no cost
+            with self._before_sending():
+                fees = self._fees()
+                nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
+            to = to_checksum_address(to)
+            for data, gas in calls:
+                tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": nonce, "to": to, "value": 0, "data": data}
+                tx.update(gas=gas, **fees)
+                tx_hash = self.send_raw(signer.sign_transaction(tx).raw_transaction, signer.address, nonce)
+                nonce += 1
+                yield str(Web3.to_hex(tx_hash))
 
     def wait(self, tx_hash: Any, fn: Any = None, sender: str | None = None) -> TxReceipt:
-        receipt = self._receipt(tx_hash)
+        """The receipt of ``tx_hash`` (of ``sender``) once mined; if it reverted, the rule
+        that refused it, from replaying call ``fn`` on its block. TransactionTimeout,
+        or NodeLost when the node went away, if it cannot be had in time."""
+        receipt = self._receipt(tx_hash, sender)
         if receipt["status"] != 1:
             # Mined but reverted (state or time changed between simulation and
             # mining): replay it on its own block, whose time and state made it
@@ -766,30 +979,88 @@ class Sender:
                 self._clock = True  # cannot tell: trust the node, as before
         return self._clock
 
-    def _receipt(self, tx_hash: Any) -> TxReceipt:
+    def _receipt(self, tx_hash: Any, sender: str | None = None) -> TxReceipt:
         """The receipt of ``tx_hash`` once mined (TransactionTimeout after the
-        configured wait). A node error while it is not yet mined is a "not yet":
-        ethereumjs answers one ("value ... not found in DB") while it stores
-        the block that holds it."""
+        configured wait, saying why it may not be: :meth:`_not_mined`). A node
+        error while it is not yet mined is a "not yet": ethereumjs answers one
+        ("value ... not found in DB") while it stores the block that holds it.
+        A node that is away is waited for too (a restart), up to the same
+        wait; then NodeLost names the transaction, sent but not known mined."""
         deadline = time.monotonic() + self.timeout
         poll = 0.05
         error: str | None = None
+        away: str | None = None
         while True:
             try:
                 return self.w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
-                error = None
+                error = away = None
             except Web3RPCError as exc:
-                error = str(exc.message or exc)
+                error, away = str(exc.message or exc), None
+            except NODE_AWAY as exc:
+                error, away = None, away_reason(exc)[0]
+            if time.monotonic() >= deadline and away is not None:
+                raise NodeLost(self.url, away, Web3.to_hex(tx_hash), sent=True) from None
             if time.monotonic() >= deadline and error is not None:
                 raise ChainError(
                     f"the node kept answering eth_getTransactionReceipt of {Web3.to_hex(tx_hash)} with an error "
-                    f"for {self.timeout:g}s ({error}); it may still be mined: check with `scf index sync`"
+                    f"for {self.timeout:g}s ({error}); it may still be mined: check with `scf tx show "
+                    f"{Web3.to_hex(tx_hash)}`"
                 ) from None
             if time.monotonic() >= deadline:
-                raise TransactionTimeout(Web3.to_hex(tx_hash), self.timeout) from None
+                raise self._not_mined(Web3.to_hex(tx_hash), sender) from None
             time.sleep(poll)
             poll = min(poll * 2, 0.5)
+
+    def _not_mined(self, tx_hash: str, sender: str | None) -> TransactionTimeout:
+        """Why ``tx_hash`` is not mined, as far as the node tells: it no longer holds
+        it (dropped from its pool), or its max fee is below the next block's base
+        fee, or (not known) the node may not be mining."""
+        account = self.account_name(sender) if sender else None
+        try:
+            tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return TransactionTimeout(tx_hash, self.timeout, account, dropped=True)
+        except (Web3RPCError, ValueError, *NODE_AWAY):
+            return TransactionTimeout(tx_hash, self.timeout, account)
+        if account is None:
+            account = self.account_name(str(tx["from"]))
+        held = self._held_back(tx)
+        if held:
+            return TransactionTimeout(tx_hash, self.timeout, account, held, held_back=True)
+        try:
+            base = self.next_base_fee()
+        except (Web3RPCError, ValueError, *NODE_AWAY):
+            base = None
+        cap = tx.get("maxFeePerGas", tx.get("gasPrice"))
+        if base is not None and cap is not None and int(cap) < base:
+            why = (
+                f"its max fee of {gwei(int(cap))} per gas is below the next block's base fee of {gwei(base)}, "
+                "so it waits until fees fall"
+            )
+            return TransactionTimeout(tx_hash, self.timeout, account, why)
+        return TransactionTimeout(tx_hash, self.timeout, account)
+
+    def _held_back(self, tx: Any) -> str | None:
+        """Why a pending ``tx`` waits on its nonce, if it does: its nonce is ahead of
+        the sender's next nonce on chain and none of the nonces between is pending.
+        A node that lost blocks (Anvil restarted from an older state) holds such a
+        transaction until something fills the gap; replacing or cancelling it at the
+        same nonce would be held back too."""
+        try:
+            sender = tx["from"]
+            mined = self.w3.eth.get_transaction_count(sender, "latest")
+            pending = self.w3.eth.get_transaction_count(sender, "pending")
+        except (Web3RPCError, ValueError, KeyError, *NODE_AWAY):
+            return None
+        nonce = int(tx["nonce"])
+        if nonce <= mined or pending > mined:
+            return None
+        return (
+            f"its nonce {nonce} is ahead of the next nonce {mined} of {sender} on chain and no transaction "
+            f"with nonce {mined} is waiting, so the node holds it back (did the node lose blocks, e.g. restart "
+            "from an older state?); restart the node to empty its pool, then run the command again"
+        )
 
     def _gas_of(self, tx_hash: Any) -> int | None:
         try:

@@ -146,7 +146,7 @@ def deploy(
     chain_id = int(w3.eth.chain_id)
     if not force:
         _refuse_redeploy(settings, w3, chain_id)
-    sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout)
+    sender = Sender(w3, ErrorDecoder(build.all_abis()), settings.tx_timeout, settings.keystore_dir)
     holders: dict[str, str] = {k: str(signer.address) for k in ("admin", "operator", "currency_manager", "minter")}
     holders.update(roles or {})
     delay = int(settings.admin_delay)

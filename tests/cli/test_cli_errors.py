@@ -191,6 +191,9 @@ def test_cli_transaction_not_mined_in_time(scf, tmp_path):
         proc.stop()
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("Error: transaction 0x")
-    assert result.stderr.endswith(
-        " was not mined within 1s; check the node is mining, then look the transaction up before sending it again\n"
+    tx = result.stderr.split()[2]
+    assert result.stderr == (
+        f"Error: transaction {tx} was not mined within 1s: check the node is mining. See it with `scf tx show {tx}`; "
+        f"to stop waiting for it, raise its fee with `scf tx replace {tx} --as operator` or withdraw it with "
+        f"`scf tx cancel {tx} --as operator`\n"
     )

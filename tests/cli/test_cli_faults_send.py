@@ -1,0 +1,564 @@
+"""Faults on the sending side (issue 18), each through the `scf` command line:
+the node going away before or after it took a signing command's
+transaction; a transaction not mined (a node that does not mine, a fee below
+the base fee) and the way out, `scf tx replace` and `scf tx cancel`; another
+sender taking the nonce; two `scf` processes sending as one account at once.
+
+Every fault ends in one line that names the transaction and what to do (exit
+3, the node's family), and the chain is checked afterwards: the transaction
+mined once, or not at all. Node faults are played by a proxy in front of the
+test chain (support.indexer's RpcProxy, with hooks on chosen calls); a
+transaction is kept waiting by turning the chain's automine off."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from eth_utils import keccak
+from support.bad_input import Guard, save_pristine
+from support.bad_input_tx import TX_BAD_INPUT
+from support.cli import SCF, SUPPLIER, refused
+from support.indexer import RpcProxy, rpc
+from web3 import Web3
+
+from ledger.cli import main
+from ledger.evm.accounts import DEV_NAMES, dev_account
+
+SUPPLIER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+BUYER = "Tsuen Wan Electronics Ltd"
+#: `scf invoice issue` as the supplier, without indexing afterwards (these tests read the chain).
+ISSUE = ("invoice", "issue", "--as", "supplier", "--buyer", "buyer", "--amount", "1000.00", "--due", "2099-01-31")
+ISSUE += ("--no-sync",)
+#: A base fee far above what the test chain (base fee 0) had when a transaction was priced: 1000 gwei.
+HIGH_BASE_FEE = 10**12
+
+
+def scf_in(home: Path, url: str, *args: str, timeout: float | None = None) -> Result:
+    """`scf --home HOME --rpc-url URL ARGS` in-process; ``timeout``: SCF_TX_TIMEOUT."""
+    env = {} if timeout is None else {"SCF_TX_TIMEOUT": f"{timeout:g}"}
+    return CliRunner().invoke(main, ["--home", str(home), "--rpc-url", url, *args], env=env)
+
+
+def issue(home: Path, url: str, number: str, timeout: float | None = None) -> Result:
+    return scf_in(home, url, *ISSUE, "--number", number, timeout=timeout)
+
+
+def hash_of(raw: str) -> str:
+    """The hash of a signed transaction, as sent (0x and hex)."""
+    return "0x" + keccak(hexstr=raw).hex()
+
+
+def named_tx(result: Result, after: str) -> str:
+    """The transaction hash an error line names right after ``after``."""
+    assert after in result.stderr, f"exit {result.exit_code}: {result.output!r}"
+    return str(result.stderr.split(after, 1)[1].split()[0])
+
+
+def nonces(w3: Web3) -> tuple[int, int]:
+    """The supplier's mined and pending transaction counts."""
+    return (
+        int(w3.eth.get_transaction_count(SUPPLIER_ADDRESS, "latest")),
+        int(w3.eth.get_transaction_count(SUPPLIER_ADDRESS, "pending")),
+    )
+
+
+def invoice_id(ledger: Any, number: str) -> int:
+    """The id the supplier's invoice ``number`` has on chain (0: not issued)."""
+    return int(ledger.invoices.functions.invoiceIdOf(SUPPLIER_ADDRESS, number).call())
+
+
+def mine_again(url: str) -> None:
+    """Automine on again: Anvil mines what waits in its pool at once."""
+    rpc(url, "evm_setAutomine", [True])
+
+
+class Node(RpcProxy):
+    """The test chain behind a proxy that runs a hook before or after a chosen
+    call (once): the node going away (:meth:`go_away`, its port closed),
+    another sender, a base fee that rises. Records the raw transactions it
+    forwarded."""
+
+    port_closed = False
+
+    def __init__(self, upstream: str) -> None:
+        self.before: dict[str, Callable[[dict[str, Any]], bool]] = {}
+        self.after: dict[str, Callable[[dict[str, Any]], bool]] = {}
+        self.sent: list[str] = []
+        super().__init__(upstream)
+
+    def handle(self, call: dict[str, Any]) -> dict[str, Any]:
+        method = call["method"]
+        if method in self.before and self.before[method](call):
+            del self.before[method]
+        reply = super().handle(call)
+        if method == "eth_sendRawTransaction":
+            self.sent.append(call["params"][0])
+        if method in self.after and self.after[method](call):
+            del self.after[method]
+        return reply
+
+    def go_away(self, *_call: Any) -> bool:
+        """Close the port: later calls are refused (this one is still answered)."""
+        self.close()
+        self.port_closed = True
+        return True
+
+    def resume(self) -> None:
+        """Listen again on the same port; closing looks for a stop every 50 ms (not 0.5 s)."""
+        self.port_closed = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def mine_each_send(self) -> None:
+        """Mine a block after each transaction forwarded, only then (automine
+        on again would mine what waits in the pool first)."""
+        self.after["eth_sendRawTransaction"] = lambda _call: rpc(self.upstream, "evm_mine") and False
+
+
+@pytest.fixture()
+def node(chain: Any) -> Iterator[Node]:
+    proxy = Node(chain.rpc_url)
+    yield proxy
+    if not proxy.port_closed:
+        proxy.close()
+
+
+@pytest.fixture()
+def held(chain: Any) -> Iterator[str]:
+    """The session chain with automine off: a transaction sent waits in the pool
+    until the test turns it on again. Afterwards the pool is emptied, the chain
+    reverted and the next base fee put back to 0 (a revert keeps a base fee set
+    with anvil_setNextBlockBaseFeePerGas, which would leak into later tests)."""
+    url = chain.rpc_url
+    snapshot = rpc(url, "evm_snapshot")
+    rpc(url, "evm_setAutomine", [False])
+    try:
+        yield url
+    finally:
+        rpc(url, "anvil_dropAllTransactions")
+        rpc(url, "evm_setAutomine", [True])
+        assert rpc(url, "evm_revert", [snapshot]) is True
+        rpc(url, "anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        assert rpc(url, "eth_feeHistory", ["0x1", "latest", []])["baseFeePerGas"] == ["0x0", "0x0"]
+
+
+# -- the node going away ---------------------------------------------------------------------------
+def test_faults_node_gone_after_sending_names_the_transaction_and_it_is_mined_once(
+    home_copy: Any, ledger: Any, node: Node
+) -> None:
+    """The node takes the transaction, then goes away before its receipt: the
+    command names the hash and says to look it up once the node is back; it
+    was mined once, and sending the same invoice again is refused."""
+    before = nonces(ledger.w3)
+    node.after["eth_sendRawTransaction"] = node.go_away
+    result = issue(home_copy.home, node.url, "INV-GONE-1", timeout=1)
+    assert len(node.sent) == 1
+    tx = hash_of(node.sent[0])
+    refused(
+        result,
+        3,
+        f"transaction {tx} was sent, but the node at {node.url} went away before it was mined (connection "
+        f"refused); it may be mined all the same: once the node is back, see `scf tx show {tx}` before "
+        "sending it again",
+    )
+
+    node.resume()
+    shown = scf_in(home_copy.home, node.url, "tx", "show", tx)
+    assert shown.exit_code == 0, shown.output
+    block = int(ledger.w3.eth.get_transaction_receipt(tx)["blockNumber"])
+    assert shown.stdout == (
+        f"transaction {tx}: mined in block {block}, succeeded; nonce {before[0]} of {SUPPLIER_ADDRESS}\n"
+    )
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)  # one transaction, mined once
+    assert invoice_id(ledger, "INV-GONE-1") > 0
+    again = issue(home_copy.home, node.url, "INV-GONE-1")
+    assert refused(again, 1).startswith("Error: duplicate invoice: ")
+
+
+def test_faults_node_back_within_the_wait_the_command_ends_as_usual(home_copy: Any, ledger: Any, node: Node) -> None:
+    """A node that restarts while the command waits for the receipt (here for
+    longer than web3's own retries) is waited for, up to the transaction timeout."""
+    before = nonces(ledger.w3)
+
+    def away_for_a_moment(_call: dict[str, Any]) -> bool:
+        threading.Timer(2.2, node.resume).start()  # longer than web3's own retries (1.9 s)
+        return node.go_away()
+
+    node.after["eth_sendRawTransaction"] = away_for_a_moment
+    result = issue(home_copy.home, node.url, "INV-GONE-3", timeout=10)
+    assert result.exit_code == 0, result.output
+    assert not node.port_closed
+    assert invoice_id(ledger, "INV-GONE-3") > 0
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)
+
+
+def test_faults_node_gone_before_sending_sends_nothing_and_the_command_runs_again(
+    home_copy: Any, ledger: Any, node: Node
+) -> None:
+    """The node goes away after the nonce was read, before the signed
+    transaction reaches it: nothing was sent (the node does not know the
+    hash, the nonce is unused, no invoice), and the same command then works."""
+    before = nonces(ledger.w3)
+    node.after["eth_getTransactionCount"] = lambda call: call["params"][1] == "pending" and node.go_away()
+    result = issue(home_copy.home, node.url, "INV-GONE-2", timeout=1)
+    tx = named_tx(result, "before transaction ")
+    refused(
+        result,
+        3,
+        f"the node at {node.url} went away before transaction {tx} reached it (connection refused): nothing "
+        "was sent; run the command again once the node is back",
+    )
+    assert node.sent == []
+
+    node.resume()
+    shown = json.loads(scf_in(home_copy.home, node.url, "tx", "show", tx, "--json").stdout)
+    assert shown["status"] == "unknown"
+    assert nonces(ledger.w3) == before
+    assert invoice_id(ledger, "INV-GONE-2") == 0
+    assert issue(home_copy.home, node.url, "INV-GONE-2").exit_code == 0
+    assert invoice_id(ledger, "INV-GONE-2") > 0
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)
+
+
+# -- never mined: replace and cancel ---------------------------------------------------------------
+def _not_mined(home: Path, url: str, number: str, why: str = "check the node is mining") -> str:
+    """`scf invoice issue` on a chain that does not mine it: the one line, checked; the hash."""
+    result = issue(home, url, number, timeout=0.5)
+    tx = named_tx(result, "Error: transaction ")
+    refused(
+        result,
+        3,
+        f"transaction {tx} was not mined within 0.5s: {why}. See it with `scf tx show {tx}`; to stop waiting "
+        f"for it, raise its fee with `scf tx replace {tx} --as supplier` or withdraw it with "
+        f"`scf tx cancel {tx} --as supplier`",
+    )
+    return tx
+
+
+def test_tx_replace_gets_a_transaction_not_mined_in_time_mined_once_at_a_higher_fee(
+    home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    w3 = ledger.w3
+    before = nonces(w3)
+    tx = _not_mined(home_copy.home, held, "INV-HELD-1")
+    shown = scf_in(home_copy.home, held, "tx", "show", tx)
+    assert shown.stdout == f"transaction {tx}: pending, nonce {before[0]} of {SUPPLIER_ADDRESS}, not mined yet\n"
+    original = w3.eth.get_transaction(tx)
+
+    node.mine_each_send()
+    done = scf_in(home_copy.home, node.url, "tx", "replace", tx, "--as", "supplier", "--no-sync", "--json")
+    assert done.exit_code == 0, done.output
+    replaced = json.loads(done.stdout)
+    new = replaced["tx_hash"]
+    assert (replaced["replaced"], replaced["nonce"]) == (tx, before[0])
+    assert w3.eth.get_transaction_receipt(new)["status"] == 1
+    sent = w3.eth.get_transaction(new)
+    assert (sent["nonce"], sent["to"], sent["input"]) == (original["nonce"], original["to"], original["input"])
+    # Both fees raised by the default 25%, and by at least 1 wei (they were 0 on this chain).
+    assert sent["maxFeePerGas"] > original["maxFeePerGas"]
+    assert sent["maxPriorityFeePerGas"] > original["maxPriorityFeePerGas"]
+    assert replaced["max_fee_per_gas"] == str(sent["maxFeePerGas"])
+    # Mined once: one nonce used, the original gone, the invoice issued once.
+    assert nonces(w3) == (before[0] + 1, before[0] + 1)
+    assert json.loads(scf_in(home_copy.home, held, "tx", "show", tx, "--json").stdout)["status"] == "unknown"
+    assert invoice_id(ledger, "INV-HELD-1") > 0
+    assert refused(issue(home_copy.home, node.url, "INV-HELD-1"), 1).startswith("Error: duplicate invoice: ")
+
+
+def test_tx_cancel_frees_the_nonce_changes_nothing_and_the_command_runs_again(
+    home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    w3 = ledger.w3
+    before = nonces(w3)
+    head = w3.eth.block_number
+    tx = _not_mined(home_copy.home, held, "INV-HELD-2")
+
+    node.mine_each_send()
+    done = scf_in(home_copy.home, node.url, "tx", "cancel", tx, "--as", "supplier", "--no-sync", "--json")
+    assert done.exit_code == 0, done.output
+    cancelled = json.loads(done.stdout)
+    assert (cancelled["cancelled"], cancelled["nonce"]) == (tx, before[0])
+    sent = w3.eth.get_transaction(cancelled["tx_hash"])
+    assert (sent["from"], sent["to"], sent["value"], sent["input"]) == (
+        SUPPLIER_ADDRESS,
+        SUPPLIER_ADDRESS,
+        0,
+        b"",
+    )
+    assert w3.eth.block_number == head + 1  # the cancellation's block, nothing else
+    assert invoice_id(ledger, "INV-HELD-2") == 0  # the business state is as it was
+    assert nonces(w3) == (before[0] + 1, before[0] + 1)  # the nonce is used, none waits
+
+    assert issue(home_copy.home, node.url, "INV-HELD-2").exit_code == 0  # and the operation can be retried
+    assert invoice_id(ledger, "INV-HELD-2") > 0
+    assert nonces(w3) == (before[0] + 2, before[0] + 2)
+
+
+def test_tx_replace_a_transaction_whose_fee_fell_below_the_base_fee(
+    home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    """Priced at the base fee of its time (0), the transaction waits once the
+    base fee rises above its max fee: the error says so; the replacement pays
+    what the next block charges and is mined once."""
+    w3 = ledger.w3
+    before = nonces(w3)
+    node.after["eth_sendRawTransaction"] = lambda _call: (
+        rpc(held, "anvil_setNextBlockBaseFeePerGas", [hex(HIGH_BASE_FEE)]) or True
+    )
+    below = "its max fee of 0 gwei per gas is below the next block's base fee of 1000 gwei, so it waits until fees fall"
+    tx = _not_mined(home_copy.home, node.url, "INV-FEE-1", why=below)
+    shown = json.loads(scf_in(home_copy.home, held, "tx", "show", tx, "--json").stdout)
+    assert (shown["status"], shown["max_fee_per_gas"], shown["next_base_fee"]) == ("pending", "0", str(HIGH_BASE_FEE))
+    assert shown["note"] == (
+        "its max fee of 0 gwei per gas is below the next block's base fee of 1000 gwei: it waits until fees "
+        "fall; raise its fee with `scf tx replace`"
+    )
+
+    node.mine_each_send()
+    done = scf_in(home_copy.home, node.url, "tx", "replace", tx, "--as", "supplier", "--no-sync", "--json")
+    assert done.exit_code == 0, done.output
+    new = json.loads(done.stdout)["tx_hash"]
+    receipt = w3.eth.get_transaction_receipt(new)
+    assert receipt["status"] == 1
+    assert w3.eth.get_block(receipt["blockNumber"])["baseFeePerGas"] == HIGH_BASE_FEE
+    assert w3.eth.get_transaction(new)["maxFeePerGas"] == 2 * HIGH_BASE_FEE + 1  # twice the base fee plus the tip
+    assert nonces(w3) == (before[0] + 1, before[0] + 1)
+    assert invoice_id(ledger, "INV-FEE-1") > 0
+
+
+def test_faults_fee_below_the_base_fee_refused_by_the_node_sends_nothing(
+    home_copy: Any, ledger: Any, node: Node
+) -> None:
+    """A node that refuses a transaction whose max fee is below the base fee
+    (Anvil does, at once): one line, nothing sent."""
+    before, head = nonces(ledger.w3), ledger.w3.eth.block_number
+    node.before["eth_sendRawTransaction"] = lambda _call: (
+        rpc(home_copy.rpc_url, "anvil_setNextBlockBaseFeePerGas", [hex(HIGH_BASE_FEE)]) or True
+    )
+    try:
+        result = issue(home_copy.home, node.url, "INV-FEE-2")
+        tx = hash_of(node.sent[0])
+        refused(
+            result,
+            3,
+            f"the node refused transaction {tx}: its max fee per gas is below the base fee of the block it "
+            "would go in (the base fee rose while it was prepared); nothing was sent: run the command again",
+        )
+        assert (nonces(ledger.w3), ledger.w3.eth.block_number) == (before, head)
+        assert invoice_id(ledger, "INV-FEE-2") == 0
+    finally:
+        rpc(home_copy.rpc_url, "anvil_setNextBlockBaseFeePerGas", ["0x0"])
+
+
+# -- the nonce: another sender, two scf processes ---------------------------------------------------
+@pytest.mark.parametrize("kind", ["used", "pending"])
+def test_faults_nonce_taken_by_another_sender_is_one_line_and_sends_nothing(
+    kind: str, home_copy: Any, ledger: Any, node: Node, request: pytest.FixtureRequest
+) -> None:
+    """Another program signs as the supplier with the same nonce just before
+    scf's transaction arrives: mined already ("nonce too low") or waiting in
+    the pool ("replacement transaction underpriced"). One line; nothing of
+    the command was sent; once the other is mined the command runs again."""
+    url = request.getfixturevalue("held") if kind == "pending" else home_copy.rpc_url
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    before = nonces(ledger.w3)
+
+    def other_sender(_call: dict[str, Any]) -> bool:
+        tx = {"chainId": 31337, "to": SUPPLIER_ADDRESS, "value": 0, "gas": 21_000, "nonce": before[1]}
+        raw = supplier.sign_transaction({**tx, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}).raw_transaction
+        rpc(url, "eth_sendRawTransaction", [Web3.to_hex(raw)])
+        return True
+
+    node.before["eth_sendRawTransaction"] = other_sender
+    result = issue(home_copy.home, node.url, "INV-NONCE-1")
+    tx = hash_of(node.sent[0])
+    if kind == "used":
+        taken, then = "was used meanwhile by another transaction", "run it again"
+    else:
+        taken = "is taken by another transaction waiting in the node's pool"
+        then = "wait for that one to be mined and run it again"
+    refused(
+        result,
+        3,
+        f"the node refused transaction {tx}: nonce {before[1]} of {SUPPLIER} {taken} (another program, or scf on "
+        f"another machine, sending as this account); nothing of this command was sent: {then}",
+    )
+    assert invoice_id(ledger, "INV-NONCE-1") == 0
+    mine_again(url)
+    rpc(url, "evm_mine")
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)  # the other sender's transaction only
+    assert issue(home_copy.home, node.url, "INV-NONCE-1").exit_code == 0
+    assert invoice_id(ledger, "INV-NONCE-1") > 0
+
+
+def test_faults_the_same_transaction_sent_twice_is_taken_as_sent(ledger: Any, held: str) -> None:
+    """A node that holds this very transaction already ("already known": a resend
+    after a lost answer) has it: the hash, not an error."""
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    tx = {"chainId": 31337, "to": SUPPLIER_ADDRESS, "value": 0, "gas": 21_000, "nonce": nonces(ledger.w3)[1]}
+    raw = supplier.sign_transaction({**tx, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}).raw_transaction
+    first = ledger.sender.send_raw(raw, SUPPLIER_ADDRESS, tx["nonce"])
+    assert ledger.sender.send_raw(raw, SUPPLIER_ADDRESS, tx["nonce"]) == first == keccak(raw)
+
+
+def test_faults_a_command_waits_for_another_sending_as_the_account_then_is_refused(home_copy: Any, ledger: Any) -> None:
+    """Another command holds the supplier's lock (here a Sender of this process):
+    a single-transaction command waits for it up to the transaction timeout,
+    then is refused with one line, having sent nothing; released, it works."""
+    head = ledger.w3.eth.block_number
+    with ledger.sender.sending_as(SUPPLIER_ADDRESS):
+        started = time.monotonic()
+        result = issue(home_copy.home, home_copy.rpc_url, "INV-LOCK-1", timeout=0.3)
+        assert time.monotonic() - started >= 0.3  # it waited
+        refused(
+            result,
+            3,
+            f"another scf command is sending transactions as {SUPPLIER} to this node; wait for it to finish "
+            "and run this one again",
+        )
+        assert ledger.w3.eth.block_number == head
+    assert issue(home_copy.home, home_copy.rpc_url, "INV-LOCK-1").exit_code == 0
+
+
+class Gate(RpcProxy):
+    """Makes two senders race for the nonce if nothing stops them: each ask for
+    the pending nonce is held until a second one comes (two senders between
+    their simulation and sending: both get the same nonce) or until
+    :attr:`GRACE` seconds after both senders' simulation was answered (the
+    other is not asking: it waits for the account's lock). Records how many
+    asks were held at once (``most``)."""
+
+    GRACE = 0.5
+
+    def __init__(self, upstream: str) -> None:
+        self.cond = threading.Condition()
+        self.estimates = 0
+        self.both_simulated: float | None = None
+        self.asking = 0
+        self.most = 0
+        self.sends = 0
+        super().__init__(upstream)
+
+    def _let_go(self) -> bool:
+        late = self.both_simulated is not None and time.monotonic() >= self.both_simulated + self.GRACE
+        return self.most >= 2 or late
+
+    def handle(self, call: dict[str, Any]) -> dict[str, Any]:
+        method = call["method"]
+        if method == "eth_getTransactionCount" and call["params"][1] == "pending":
+            with self.cond:
+                self.asking += 1
+                self.most = max(self.most, self.asking)
+                self.cond.notify_all()
+                deadline = time.monotonic() + 60
+                while not self._let_go() and time.monotonic() < deadline:
+                    self.cond.wait(0.05)
+            try:
+                return super().handle(call)
+            finally:
+                with self.cond:
+                    self.asking -= 1
+        reply = super().handle(call)
+        with self.cond:
+            if method == "eth_estimateGas":
+                self.estimates += 1
+                if self.estimates == 2:
+                    self.both_simulated = time.monotonic()
+            self.sends += method == "eth_sendRawTransaction"
+        return reply
+
+
+def test_faults_two_scf_processes_sending_as_one_account_are_serialised(home_copy: Any, ledger: Any) -> None:
+    """Two real `scf invoice issue --as supplier` at once, made to reach the
+    nonce together (Gate): the account's lock lets one take a nonce and send
+    while the other waits, so both succeed with consecutive nonces, each
+    invoice issued once. Without the lock both read the same nonce and one
+    is refused by the node."""
+    before = nonces(ledger.w3)
+    gate = Gate(home_copy.rpc_url)
+    env = {**os.environ, "SCF_HOME": str(home_copy.home), "SCF_RPC_URL": gate.url}
+    try:
+        procs = [
+            subprocess.Popen(
+                [SCF, *ISSUE, "--number", f"INV-PAR-{i}", "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in (1, 2)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        gate.close()
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert gate.estimates == 2 and gate.sends == 2
+    assert gate.most == 1  # never two senders between reading the nonce and sending
+    ids = sorted(json.loads(out)["invoice_id"] for out, _ in outs)
+    assert ids == sorted({invoice_id(ledger, "INV-PAR-1"), invoice_id(ledger, "INV-PAR-2")}) and 0 not in ids
+    assert nonces(ledger.w3) == (before[0] + 2, before[0] + 2)
+
+
+# -- refusals of `scf tx` -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def door(session_env: Any, base_deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A copy of the session's data directory and a Guard over it and the chain."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("tx-bad-input")
+    home = root / "home"
+    shutil.copytree(session_env.home, home, ignore=shutil.ignore_patterns("ledger.db*"))
+    save_pristine(home, root / "pristine")
+    guard = Guard(Web3(Web3.HTTPProvider(session_env.rpc_url)), home, home / "ledger.db", root / "pristine")
+    return SimpleNamespace(home=home, url=session_env.rpc_url, guard=guard)
+
+
+@pytest.mark.parametrize(("code", "argv", "message"), [c[1:] for c in TX_BAD_INPUT], ids=[c[0] for c in TX_BAD_INPUT])
+def test_tx_bad_input_is_one_line_and_changes_nothing(
+    door: SimpleNamespace, code: int, argv: tuple[str, ...], message: str
+) -> None:
+    with door.guard as before:
+        result = scf_in(door.home, door.url, *argv)
+        after = door.guard.state()
+    refused(result, code, message.format(rpc=door.url))
+    assert after == before
+
+
+def test_tx_replace_and_cancel_refuse_a_mined_transaction_and_another_senders(
+    home_copy: Any, ledger: Any, held: str
+) -> None:
+    """Only a pending transaction can be replaced or cancelled, and only by its
+    sender: a mined one is refused (exit 1), another account's (exit 2); the
+    chain and the pool stay as they were."""
+    w3 = ledger.w3
+    mine_again(held)
+    assert issue(home_copy.home, held, "INV-MINED-1").exit_code == 0
+    mined = w3.eth.get_block("latest")["transactions"][0].to_0x_hex()
+    block = w3.eth.block_number
+    rpc(held, "evm_setAutomine", [False])
+    waiting = _not_mined(home_copy.home, held, "INV-HELD-3")
+    pool = nonces(w3)
+
+    result = scf_in(home_copy.home, held, "tx", "replace", mined, "--as", "supplier")
+    refused(result, 1, f"transaction {mined} is already mined, in block {block}: there is nothing to replace")
+    result = scf_in(home_copy.home, held, "tx", "cancel", waiting, "--as", "buyer")
+    refused(
+        result,
+        2,
+        f"transaction {waiting} was sent by {SUPPLIER}, not by {BUYER}: only its sender can cancel it; give --as "
+        "the account that sent it",
+    )
+    assert (w3.eth.block_number, nonces(w3)) == (block, pool)
