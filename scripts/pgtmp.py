@@ -13,6 +13,7 @@ of ``ledger.evm.node``; tests, ``scripts/test.sh`` and the benchmarks share it:
 From a shell (what ``scripts/test.sh`` does)::
 
     eval "$(python scripts/pgtmp.py start --install)"   # exports SCF_TEST_PG_*
+    eval "$(python scripts/pgtmp.py restart --pid "$SCF_TEST_PG_PID" --dir "$SCF_TEST_PG_DIR")"  # new PID
     python scripts/pgtmp.py stop --pid "$SCF_TEST_PG_PID" --dir "$SCF_TEST_PG_DIR"
 
 The server is a fresh cluster in a temporary directory (``initdb``), listening
@@ -125,6 +126,15 @@ def _postmaster_pid(datadir: Path) -> int | None:
     return int(first) if first.isdigit() else None
 
 
+def _postmaster_port(datadir: Path) -> int | None:
+    """The port the running cluster listens on (line 4 of ``postmaster.pid``)."""
+    try:
+        lines = (datadir / "postmaster.pid").read_text().split("\n")
+    except OSError:
+        return None
+    return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
+
 def stop_server(pid: int, datadir: Path | None = None, timeout: float = 30.0) -> bool:
     """Stop the postmaster with this PID: SIGINT (fast shutdown: ends sessions,
     no waiting for clients), SIGQUIT if it hangs, SIGKILL last. When `datadir`
@@ -164,6 +174,8 @@ class PgServer:
     user: str = SUPERUSER
     #: The watchdog process that stops the server if its owner dies first.
     watchdog: subprocess.Popen[bytes] | None = None
+    #: The process the watchdog watches (None: no watchdog).
+    watch_pid: int | None = None
 
     @property
     def datadir(self) -> Path:
@@ -191,6 +203,20 @@ class PgServer:
                 self.watchdog.wait()
         if remove:
             shutil.rmtree(self.base, ignore_errors=True)
+
+    def start_again(self) -> None:
+        """Start the cluster stopped with ``stop(remove=False)`` again, on the
+        same port (clients reconnect to the same URL); a new PID and watchdog."""
+        self.pid = start_cluster(self.base, self.port)
+        if self.watch_pid is not None:
+            self.watchdog = start_watchdog(self.watch_pid, self)
+
+    def restart(self, down: float = 0.0) -> None:
+        """A real restart: stop by PID (fast shutdown: sessions are ended),
+        stay down ``down`` seconds, start again on the same port."""
+        self.stop(remove=False)
+        time.sleep(down)
+        self.start_again()
 
 
 def _run_as(user: str | None) -> dict[str, object]:
@@ -282,7 +308,7 @@ def start_server(
             )
             pid = _postmaster_pid(datadir)
             if started.returncode == 0 and pid is not None:
-                server = PgServer(base=base, port=port, pid=pid)
+                server = PgServer(base=base, port=port, pid=pid, watch_pid=watch_pid)
                 if watch_pid is not None:
                     server.watchdog = start_watchdog(watch_pid, server)
                 return server
@@ -297,6 +323,36 @@ def start_server(
         if owned:
             shutil.rmtree(base, ignore_errors=True)
         raise
+
+
+def start_cluster(base: Path, port: int) -> int:
+    """Start the stopped cluster under ``base`` (made by :func:`start_server`)
+    on ``port`` with the same settings, as the owner of its directory;
+    returns the postmaster's PID."""
+    bindir = find_bindir()
+    if bindir is None:
+        raise PostgresUnavailable("PostgreSQL is not installed (no initdb under /usr/lib/postgresql or on PATH)")
+    datadir = base / "data"
+    owner = None
+    if os.geteuid() == 0:
+        import pwd
+
+        owner = pwd.getpwuid(datadir.stat().st_uid).pw_name
+    options = {**SERVER_OPTIONS, "port": str(port), "unix_socket_directories": str(base)}
+    opts = " ".join(f"-c {k}={shlex.quote(v)}" for k, v in options.items())
+    log = base / "server.log"
+    started = subprocess.run(
+        [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "-t", "60", "-o", opts, "start"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        **_run_as(owner),  # type: ignore[call-overload]
+    )
+    pid = _postmaster_pid(datadir)
+    if started.returncode != 0 or pid is None:
+        tail = " ".join((started.stderr or started.stdout).split())[-400:]
+        raise PostgresUnavailable(f"PostgreSQL did not start again on port {port}: {tail}")
+    return pid
 
 
 @contextlib.contextmanager
@@ -388,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     stop = sub.add_parser("stop", help="stop a server by its PID and remove its directory")
     stop.add_argument("--pid", type=int, required=True)
     stop.add_argument("--dir", type=Path, required=True)
+    restart = sub.add_parser(
+        "restart", help="stop a server by its PID and start it again on its port; print the new SCF_TEST_PG_PID"
+    )
+    restart.add_argument("--pid", type=int, required=True)
+    restart.add_argument("--dir", type=Path, required=True)
+    restart.add_argument("--down", type=float, default=0.0, help="seconds to stay stopped (default 0)")
     watchdog = sub.add_parser("watch", help="(internal) stop the server when --owner exits")
     watchdog.add_argument("--owner", type=int, required=True)
     watchdog.add_argument("--pid", type=int, required=True)
@@ -416,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export {key}={shlex.quote(value)}")
         return 0
     datadir = args.dir / "data"
+    if args.command == "restart":
+        return _restart(args.pid, args.dir, args.down)
     try:
         stop_server(args.pid, datadir)
     except PostgresUnavailable as exc:
@@ -423,6 +487,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.dir.name.startswith("scf-pg-"):
         shutil.rmtree(args.dir, ignore_errors=True)
+    return 0
+
+
+def _restart(pid: int, base: Path, down: float) -> int:
+    """`pgtmp.py restart`: the same cluster, stopped by PID and started again
+    on its port (a watchdog of the first start, which exits with the old
+    PID, is not carried over)."""
+    datadir = base / "data"
+    port = _postmaster_port(datadir)  # read while it runs: the file goes with the server
+    try:
+        if port is None or _postmaster_pid(datadir) != pid or not stop_server(pid, datadir):
+            raise PostgresUnavailable(f"no server with PID {pid} runs on {datadir}; nothing restarted")
+        time.sleep(down)
+        new_pid = start_cluster(base, port)
+    except PostgresUnavailable as exc:
+        print(f"pgtmp: {exc}", file=sys.stderr)
+        return 3
+    print(f"export SCF_TEST_PG_PID={new_pid}")
     return 0
 
 

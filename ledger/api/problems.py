@@ -5,7 +5,10 @@ problem, under ``/problems/``), ``title`` (that kind in words), ``status``,
 ``detail`` (this occurrence, one line: what was wrong and what to do) and
 ``instance`` (the request path). The ledger's own errors keep their one-line
 messages, by family: bad input 400, an unknown invoice 404, a refusal 409,
-the environment (database away, nothing indexed) 503.
+the environment (database away, nothing indexed) 503. A database that is
+away, locked or full when a request reads it is a 503 too, with the one
+line the CLI would print; any other failure is a 500 whose traceback goes
+to the server log only.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.db.engine import setting_database_error
 from ledger.errors import EnvironmentProblem, InputError, LedgerError, Refused, UnknownInvoice
 
 log = logging.getLogger("ledger.api")
@@ -99,6 +104,16 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else {"location": "request", "message": "invalid"}
         detail = f"{first['location']}: {first['message']}"
         return problem_response(400, _one_line(detail), request.url.path, errors=errors)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # A server restarting or a held lock passes: say so (and log it) in one line, no traceback.
+        found = setting_database_error(request.app.state.settings.database_url, exc)
+        if found is None:
+            return await _unexpected(request, exc)
+        detail = _one_line(str(found))
+        log.warning("%s %s: %s", request.method, request.url.path, detail)
+        return problem_response(503, detail, request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -129,7 +129,22 @@ class LedgerGroup(click.Group):
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - no tracebacks for users
-            raise _internal_error(exc) from None
+            raise _unexpected(ctx, exc) from None
+
+
+def _unexpected(ctx: click.Context, exc: Exception) -> _LedgerClickError:
+    """An error no command turned into a LedgerError: a database that is
+    away, locked by another writer, lost a race or has a full disk, wherever
+    a command met it (not every transaction runs inside ``database_errors``),
+    is the setting's one line (exit 3); anything else is a bug (exit 70)."""
+    errors = sys.modules.get("sqlalchemy.exc")  # not imported: it cannot be a database error
+    if errors is not None and isinstance(exc, errors.SQLAlchemyError):
+        from ledger.db.engine import setting_database_error
+
+        found = setting_database_error(settings_of(ctx).database_url, exc)
+        if found is not None:
+            return _LedgerClickError(str(found), found.exit_code)
+    return _internal_error(exc)
 
 
 def _internal_error(exc: BaseException) -> _LedgerClickError:
@@ -484,7 +499,10 @@ def follow_options(when: str = "") -> Callable[[F], F]:
             type=click.FloatRange(min=0.05),
             default=1.0,
             show_default=True,
-            help=said("Seconds between looks at the head once caught up."),
+            help=said(
+                "Seconds between looks at the head once caught up (sooner when the node announces a block over "
+                "WebSocket)."
+            ),
         )(f)
         return click.option(
             "--confirmations",

@@ -42,6 +42,9 @@ MIGRATION_LOCK_KEY = 0x5CF1ED6E
 SQLITE_PAGE_SIZE = 16384
 #: WAL size at which a SQLite commit checkpoints (when no checkpointer did).
 WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024
+#: Seconds a SQLite writer waits for another's write lock before giving up
+#: (read when a connection opens: the fault tests shorten it).
+SQLITE_BUSY_SECONDS = 60.0
 
 _upgraded: set[str] = set()
 _upgrade_lock = threading.Lock()
@@ -102,7 +105,7 @@ def create_db_engine(url: str, *, write: bool = True, **kwargs: Any) -> Engine:
                         f"cannot create the directory {parent} for the SQLite database: {exc.strerror}; "
                         "check --home or --db-url"
                     ) from None
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", 60)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_SECONDS)
     else:
         # A long-running `scf index follow` outlives server restarts: test a
         # pooled connection before use (one round trip per transaction)
@@ -135,7 +138,7 @@ def _sqlite_setup(engine: Engine, write: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA temp_store=MEMORY")
             if write:
@@ -206,6 +209,14 @@ def _failure(exc: SQLAlchemyError) -> str | None:
     return None
 
 
+def _disk_full(exc: SQLAlchemyError) -> bool:
+    """Whether the database's disk (or quota) is full: SQLITE_FULL, or
+    PostgreSQL's disk_full (53100). Not a passing failure: nothing frees the
+    space by itself, so `follow` stops rather than wait."""
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state == "53100" or "database or disk is full" in _reason(exc)
+
+
 def database_unavailable(url: str, exc: SQLAlchemyError) -> DatabaseError | None:
     """``exc`` as a one-line error if it is a passing failure (see
     :func:`_failure`: a server restarting, failing over or not accepting
@@ -216,23 +227,40 @@ def database_unavailable(url: str, exc: SQLAlchemyError) -> DatabaseError | None
     return DatabaseError(f"the database {describe_url(url)} is unavailable: {_reason(exc)}")
 
 
+def database_error(url: str, exc: SQLAlchemyError) -> DatabaseError:
+    """``exc`` as the one-line DatabaseError that says what to check."""
+    reason = _reason(exc)
+    failure = _failure(exc)
+    if failure == "connection" or "connect" in reason.lower():
+        hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
+    elif failure == "locked":  # SQLite, after the busy timeout (SQLITE_BUSY_SECONDS)
+        hint = "another process (such as `scf index follow`) holds the write lock; retry, or stop that process"
+    elif failure == "race":
+        hint = "another transaction changed the same rows at the same time; run the command again"
+    elif _disk_full(exc):
+        hint = "free space where the database is stored, then run the command again (nothing was half-written)"
+    else:
+        hint = "run `scf index rebuild` if the projections are damaged, or report it"
+    return DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}")
+
+
+def setting_database_error(url: str, exc: BaseException) -> DatabaseError | None:
+    """:func:`database_error` for a failure of the setting met outside
+    :func:`database_errors`: a passing one (a server away, a held lock, a
+    lost race: see :func:`_failure`) or a full disk; None for anything
+    else, which is a bug to report."""
+    if not isinstance(exc, SQLAlchemyError) or (_failure(exc) is None and not _disk_full(exc)):
+        return None
+    return database_error(url, exc)
+
+
 @contextlib.contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Database failures as one-line DatabaseErrors that say what to check."""
     try:
         yield
     except SQLAlchemyError as exc:
-        reason = _reason(exc)
-        failure = _failure(exc)
-        if failure == "connection" or "connect" in reason.lower():
-            hint = "check --db-url / SCF_DB_URL and that the database server accepts connections"
-        elif failure == "locked":  # SQLite, after the 60 s busy timeout
-            hint = "another process (such as `scf index follow`) holds the write lock; retry, or stop that process"
-        elif failure == "race":
-            hint = "another transaction changed the same rows at the same time; run the command again"
-        else:
-            hint = "run `scf index rebuild` if the projections are damaged, or report it"
-        raise DatabaseError(f"database error on {describe_url(url)}: {reason}; {hint}") from None
+        raise database_error(url, exc) from None
 
 
 def _alembic_config(connection: Any) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ledger.db.engine import open_engine
 
@@ -46,8 +47,18 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
+        transaction = conn.begin()
+        try:
             yield conn
+        finally:
+            # A read keeps nothing: rolled back. Ending it is the one step that can fail after the
+            # reads were answered (the API's happens after the response is sent): a server restarted
+            # meanwhile ended the session. Not the reader's error: the pool drops that connection.
+            if transaction.is_active:
+                try:
+                    transaction.rollback()
+                except DBAPIError:
+                    conn.invalidate()
 
 
 @contextmanager
