@@ -256,8 +256,8 @@ def _document_lines(text: str) -> list[tuple[int, str]]:
         raise Problem(400, f"the body nests JSON more than {MAX_DEPTH} levels deep: it holds no signed confirmation")
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
-        return list(enumerate(text.splitlines(), start=1))  # JSON Lines: each line judged on its own
+    except ValueError:  # not one JSON document (or a number too long to read): JSON Lines, each line judged on its own
+        return list(enumerate(text.splitlines(), start=1))
     if isinstance(whole, list):
         if not whole:
             raise Problem(400, "the array is empty: send at least one signed confirmation")

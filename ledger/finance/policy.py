@@ -453,11 +453,11 @@ def load_policy(path: Path | str) -> Policy:
     """Read and validate a policy file."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) dropped
     except FileNotFoundError:
         raise PolicyError(source, "no such policy file; pass --policy FILE (see examples/policy.toml)") from None
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text; save it as UTF-8 and run again"
         raise PolicyError(source, f"cannot read the policy file: {reason}") from None
     return parse_policy(text, source)
 

@@ -17,6 +17,9 @@ from ledger.money import parse_decimal
 
 #: Most decimal places of a rate (as a fraction): decisions store rates as Numeric(30, 12).
 RATE_PLACES = 10
+#: Most digits of an amount before the decimal point, and in all: the desk computes in Decimal's
+#: default context (28 digits), so a larger number would be rounded, or fail to hash.
+AMOUNT_DIGITS, ALL_DIGITS = 18, 28
 
 
 class TomlTable:
@@ -90,7 +93,17 @@ class TomlTable:
         value = parse_decimal(raw, allow_percent=False)
         if value is None or value < 0:
             raise self.error(f"{self.key(name)} must be {expected}, got {show(raw)}")
+        self._fits(self.key(name), value, raw)
         return value
+
+    def _fits(self, key: str, value: Decimal, raw: Any) -> None:
+        """Refuse a number too large for the desk's arithmetic (see :data:`AMOUNT_DIGITS`)."""
+        significant = len("".join(map(str, value.as_tuple().digits)).rstrip("0"))
+        if value.adjusted() >= AMOUNT_DIGITS or significant > ALL_DIGITS:
+            raise self.error(
+                f"{key} must have at most {AMOUNT_DIGITS} digits before the decimal point "
+                f"and {ALL_DIGITS} in all, got {show(raw)}"
+            )
 
     def days(
         self, name: str, *, required: bool = True, default: int | None = None, low: int = 0, high: int | None = None
@@ -127,6 +140,7 @@ class TomlTable:
         value = parse_decimal(raw, allow_percent=False)
         if value is None or value < 0:
             raise self.error(f'{self.key(name)} must be a number of days such as 5 or "2.5", got {show(raw)}')
+        self._fits(self.key(name), value, raw)
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], *, default: str | None = None) -> str:
@@ -164,6 +178,15 @@ class TomlTable:
             if amount is None or amount < 0 or not who.strip():
                 raise self.error(
                     f'{self.key(name)}."{who}" must be an amount in major units such as "5000000.00", got {show(value)}'
+                )
+            self._fits(f'{self.key(name)}."{who}"', amount, value)
+            # Names and addresses match whatever their case (Limits.buyer_line): a second line for
+            # the same one would be silently ignored, the first winning.
+            same = next((k for k, _ in out if k.casefold() == who.strip().casefold()), None)
+            if same is not None:
+                raise self.error(
+                    f'{self.key(name)} gives "{who.strip()}" a second line (the first is "{same}"); '
+                    "give each participant one line"
                 )
             out.append((who.strip(), amount))
         return tuple(out)

@@ -676,10 +676,14 @@ def _issue_to_buyer2(cli: Any) -> int:
 class Case:
     argv: tuple[str, ...]
     code: int
+    says: str = ""  # a text stderr must hold ({tmp}: the folder of FILES)
+    #: Bad rows the error names: a file's bad rows are each named on a line of their own under
+    #: the error's one line (ledger.intake.BadRows), so a user fixes them all in one go.
+    rows: int = 0
 
 
-def case(name: str, code: int, *argv: str) -> Any:
-    return pytest.param(Case(argv, code), id=name)
+def case(name: str, code: int, *argv: str, says: str = "", rows: int = 0) -> Any:
+    return pytest.param(Case(argv, code, says, rows), id=name)
 
 
 GOOD = "{tmp}/good.csv"
@@ -712,6 +716,39 @@ FILES = {
 BINARY_FILES = {
     "utf16.csv": (EXPORT + "A,buyer,1,2099-01-31\n").encode("utf-16"),
     "latin1.csv": (EXPORT + "A,Café Ltd,1,2099-01-31\n").encode("latin-1"),
+    # issue 18: what spreadsheets and ERPs write by mistake
+    "bom-semicolons.csv": ("\ufeff" + EXPORT.replace(",", ";") + "A;buyer;1.00;2099-01-31\n").encode("utf-8"),
+    "cp1252-quotes.csv": (EXPORT + "A,\u201cbuyer\u201d,1.00,2099-01-31\n").encode("cp1252"),
+}
+#: Exports with one bad row each (line 2), for `invoice import` (issue 18).
+ONE_BAD_ROW = {
+    "amount-three-places": "A-1,buyer,1.001,2099-01-31",
+    "amount-negative": "A-1,buyer,-5.00,2099-01-31",
+    "amount-zero": "A-1,buyer,0.00,2099-01-31",
+    "amount-exponent": "A-1,buyer,1e5,2099-01-31",
+    "amount-90-digits": f"A-1,buyer,{'9' * 90},2099-01-31",
+    "due-day-first": "A-1,buyer,1.00,31/01/2099",
+    "due-month-first": "A-1,buyer,1.00,01/31/2099",
+    "due-with-a-time": "A-1,buyer,1.00,2099-01-31T00:00:00",
+    "due-february-30": "A-1,buyer,1.00,2099-02-30",
+    "due-past": "A-1,buyer,1.00,2020-01-31",
+    "buyer-unknown": "A-1,Nobody Ltd,1.00,2099-01-31",
+    "buyer-empty": "A-1,,1.00,2099-01-31",
+    "number-500-chars": f"{'N' * 500},buyer,1.00,2099-01-31",
+    "number-empty": ",buyer,1.00,2099-01-31",
+    "too-few-fields": "A-1,buyer,1.00",
+    "header-again": EXPORT.strip(),
+}
+FILES |= {f"row-{name}.csv": EXPORT + row + "\n" for name, row in ONE_BAD_ROW.items()}
+FILES |= {
+    "tabs.csv": EXPORT.replace(",", "\t") + "A\tbuyer\t1.00\t2099-01-31\n",
+    "no-header.csv": "A-1,buyer,1.00,2099-01-31\n",
+    "repeated-column.csv": "number,buyer,amount,due_date,amount\nA-1,buyer,1.00,2099-01-31,2.00\n",
+    "unclosed-quote.csv": EXPORT + 'A-1,"buyer,1.00,2099-01-31\n',
+    "payables-amount-negative.csv": PAYABLES + "supplier,INV-T-1,-1.00,2099-01-31\n",
+    "payables-semicolons.csv": PAYABLES.replace(",", ";") + "supplier;INV-T-1;1.00;2099-01-31\n",
+    # Past the 4300 digits Python's int() reads from text (a JSON parser's error, not a field's).
+    "chain-id-5000-digits.jsonl": FILES["other-chain.jsonl"].replace('"chain_id": 1,', f'"chain_id": {"9" * 5000},'),
 }
 
 CASES = [
@@ -763,7 +800,50 @@ CASES = [
     case("revoke-as-unknown-account", 2, "invoice", "revoke-signatures", "{tmp}/empty.jsonl", "--as", "mallory"),
     case("confirm-unknown-ids", 2, "invoice", "confirm", "999998", "999999"),
     case("confirm-id-zero-among-others", 2, "invoice", "confirm", "1", "0"),
-]
+    # issue 18: files as spreadsheets and ERPs get them wrong
+    case("import-bom-and-semicolons", 2, "invoice", "import", "{tmp}/bom-semicolons.csv",
+         says="unknown column 'number;buyer;amount;due_date'; the columns are number, buyer, amount, due_date"),
+    case("import-tab-separated", 2, "invoice", "import", "{tmp}/tabs.csv", says="missing column number, buyer"),
+    case("import-no-header", 2, "invoice", "import", "{tmp}/no-header.csv", says="unknown column 'a_1'"),
+    case("import-repeated-column", 2, "invoice", "import", "{tmp}/repeated-column.csv",
+         says="repeated column amount"),
+    case("import-unclosed-quote", 2, "invoice", "import", "{tmp}/unclosed-quote.csv",
+         says="line 2: has 2 fields, the header has 4", rows=1),
+    case("import-windows-1252", 2, "invoice", "import", "{tmp}/cp1252-quotes.csv",
+         says="line 2 is not UTF-8 text (byte 0x93 at column 3)"),
+    *(
+        case(f"import-{name}", 2, "invoice", "import", f"{{tmp}}/row-{name}.csv", says=says, rows=1)
+        for name, says in [
+            ("amount-three-places", "line 2: invalid amount '1.001': at most 2 decimal places"),
+            ("amount-negative", "line 2: invalid amount '-5.00'"),
+            ("amount-zero", "line 2: invalid amount '0.00': must be more than 0"),
+            ("amount-exponent", "line 2: invalid amount '1e5'"),
+            ("amount-90-digits", f"line 2: invalid amount '{'9' * 90}': use a positive decimal number"),
+            ("due-day-first", "line 2: invalid due date '31/01/2099': use YYYY-MM-DD"),
+            ("due-month-first", "line 2: invalid due date '01/31/2099': use YYYY-MM-DD"),
+            ("due-with-a-time", "line 2: invalid due date '2099-01-31T00:00:00'"),
+            ("due-february-30", "line 2: invalid due date '2099-02-30'"),
+            ("due-past", "line 2: due date 2020-01-31 has passed"),
+            ("buyer-unknown", "line 2: unknown participant 'Nobody Ltd'"),
+            ("buyer-empty", "line 2: no buyer"),
+            ("number-500-chars", "line 2: invalid invoice number 'NNN"),
+            ("number-empty", "line 2: invalid invoice number ''"),
+            ("too-few-fields", "line 2: has 3 fields, the header has 4"),
+            ("header-again", "line 2: invalid amount 'amount': use a positive decimal number such as"),
+        ]
+    ),
+    case("approve-bad-row", 2, "invoice", "approve", "{tmp}/payables-amount-negative.csv", "--as", "buyer",
+         says="line 2: invalid amount '-1.00'", rows=1),
+    case("approve-semicolons", 2, "invoice", "approve", "{tmp}/payables-semicolons.csv", "--as", "buyer",
+         says="it looks separated by semicolons"),
+    case("sign-payables-semicolons", 2, *SIGN, "--payables", "{tmp}/payables-semicolons.csv", "--out",
+         "{tmp}/s.jsonl", says="it looks separated by semicolons"),
+    case("confirm-signatures-number-5000-digits", 2, "invoice", "confirm", "--signatures",
+         "{tmp}/chain-id-5000-digits.jsonl", says="line 1: is not a signed confirmation: chain_id is out of range",
+         rows=1),
+    case("revoke-number-5000-digits", 2, "invoice", "revoke-signatures", "{tmp}/chain-id-5000-digits.jsonl",
+         says="line 1: is not a signed confirmation: chain_id is out of range", rows=1),
+]  # fmt: skip
 
 
 @pytest.fixture()
@@ -787,8 +867,13 @@ def test_cli_intake_bad_input_is_one_line_and_changes_nothing(bad: Case, cli, ho
     assert result.exit_code == bad.code, shown
     assert result.stdout == "", shown
     line = result.stderr
-    assert line.startswith("Error: ") and line.endswith("\n") and line.count("\n") == 1, shown
+    assert line.startswith("Error: ") and line.endswith("\n") and line.count("\n") == 1 + bad.rows, shown
+    if bad.rows:  # the one line says how many rows are bad; each is named on a line below it
+        first, *rows = line.splitlines()
+        assert first.endswith(":") and f"has {bad.rows} bad row" in first, shown
+        assert all(row.startswith("  line ") for row in rows), shown
     assert "None" not in line, shown
+    assert bad.says.format(tmp=files) in line, shown
     assert chain_head(home_copy) == head, shown
     assert home_digest(home_copy.home) == home, shown  # no database made, nothing written
     assert home_digest(files) == folder, shown  # no --out or --result file left behind
