@@ -32,6 +32,8 @@ DEV_CHAIN_ID = 31337
 #: The contract's MAX_GRACE_PERIOD, in days.
 MAX_GRACE_PERIOD_DAYS = 365
 DEFAULT_PORT = 8545
+#: The setting ``ws_url`` that turns the new-heads subscription off.
+WS_OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Settings:
     #: Index each change into the database after it is mined (`--sync`); None:
     #: on for the local dev chain only (elsewhere `scf index follow` does it).
     sync: bool | None = None
+    #: Where `scf index follow` (and `scf serve --follow`) subscribes to new
+    #: heads: a ws:// or wss:// URL, or "off" to poll only; None: the RPC URL
+    #: over WebSocket (Anvil and Hardhat serve both on one port), polling
+    #: when the node offers no subscription there.
+    ws_url: str | None = None
 
     @property
     def artifacts_dir(self) -> Path:
@@ -109,6 +116,7 @@ _ENV = {
     "timezone": "SCF_TIMEZONE",
     "confirmations": "SCF_CONFIRMATIONS",
     "sync": "SCF_SYNC",
+    "ws_url": "SCF_WS_URL",
 }
 
 #: The environment variable holding the keystore password (the one place it is read: :func:`env_password`).
@@ -163,6 +171,16 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"invalid value {value!r} for {name} in {source}: expected {expected}") from exc
 
 
+def is_ws_url(value: str) -> bool:
+    """Whether ``value`` may be the setting ``ws_url``: ``off``, or a ws:// or wss:// URL with a host."""
+    from urllib.parse import urlsplit
+
+    if value.strip().lower() == WS_OFF:
+        return True
+    parts = urlsplit(value)
+    return parts.scheme.lower() in ("ws", "wss") and bool(parts.hostname)
+
+
 def _recorded_node_port(home: Path) -> int | None:
     """The RPC port the data directory's running node recorded, or None: the
     record of Anvil (``ledger.evm.node``) or of a Clique network's node 1
@@ -183,6 +201,8 @@ def _check(settings: Settings) -> None:
         )
     if settings.confirmations is not None and settings.confirmations < 0:
         raise ConfigError(f"invalid confirmations {settings.confirmations}: use 0 or more blocks")
+    if settings.ws_url is not None and not is_ws_url(settings.ws_url):
+        raise ConfigError(f"invalid ws_url {settings.ws_url!r}: use a ws:// or wss:// URL, or off")
     if not 0 <= settings.grace_period_days <= MAX_GRACE_PERIOD_DAYS:
         raise ConfigError(
             f"invalid grace_period_days {settings.grace_period_days}: use 0 to {MAX_GRACE_PERIOD_DAYS} days"

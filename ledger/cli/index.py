@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.cli.common import LedgerGroup, emit, follow_options, json_option, settings_of
+from ledger.errors import InputError
 from ledger.format import text_time
 
 if TYPE_CHECKING:
@@ -147,21 +148,35 @@ def index_sync(ctx: click.Context, confirmations: int | None, to_block: int | No
 
 @index.command("follow")
 @follow_options()
+@click.option(
+    "--ws-url",
+    metavar="URL",
+    help="Subscribe to new heads here (ws:// or wss://), or `off` to poll only (default: setting `ws_url`, "
+    "SCF_WS_URL; else the --rpc-url over WebSocket, as Anvil serves both on one port).",
+)
 @click.pass_context
-def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float) -> None:
+def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: float, ws_url: str | None) -> None:
     """Catch up, then keep following the head until Ctrl-C (or SIGTERM).
-    Prints a line whenever new events or a reorg were indexed. A node or
-    database that goes away for a while is waited for (a one-line reason on
-    stderr, retries up to 30 s apart); a refused login or a failing
-    statement stops it.
+    Prints a line whenever new events or a reorg were indexed. A new block
+    is indexed as soon as the node announces it (a new-heads subscription
+    over WebSocket, where the node offers one; one line on stderr says
+    whether it does), and the head is looked at every --poll-interval all
+    the same. A node or database that goes away for a while is waited for
+    (a one-line reason on stderr, retries up to 30 s apart); a refused
+    login or a failing statement stops it.
 
     Example:
 
     \b
-        scf index follow --confirmations 6 --poll-interval 2
+        scf index follow
+        scf index follow --confirmations 6 --ws-url ws://127.0.0.1:8546
+        scf index follow --ws-url off --poll-interval 2
     """
+    from ledger.config import is_ws_url
     from ledger.indexer import follow
 
+    if ws_url is not None and not is_ws_url(ws_url):
+        raise InputError(f"invalid --ws-url {ws_url!r}: give a ws:// or wss:// URL, or off")
     settings = settings_of(ctx)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -181,6 +196,8 @@ def index_follow(ctx: click.Context, confirmations: int | None, poll_interval: f
             stop=stop,
             on_sync=report,
             on_error=retrying,
+            on_notice=lambda line: click.echo(line, err=True),
+            ws_url=ws_url,
         )
     except KeyboardInterrupt:
         pass

@@ -8,7 +8,10 @@ cheap to import for the read-only commands.
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ from ledger.indexer.progress import status as status
 if TYPE_CHECKING:
     from ledger.config import Settings
     from ledger.deployment import Deployment
+    from ledger.evm.heads import NewHeads
     from ledger.indexer.loop import Indexer, SyncStats
 
 
@@ -81,29 +85,41 @@ def follow(
     stop: threading.Event | None = None,
     on_sync: Callable[[SyncStats], None] | None = None,
     on_error: Callable[[Exception, float], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+    ws_url: str | None = None,
     **options: Any,
 ) -> None:
     """Keep the database following the head until ``stop`` is set (or Ctrl-C).
     The backfill and the following are the same cursor-driven loop, so the
-    hand-off between them can neither repeat nor skip a block. A node that
-    stops answering, answers HTTP 429/5xx or closes its port, and a
-    database connection that is lost or refused, are retried
-    (``on_error(exc, seconds)`` is told), with the wait doubling up to 30 s:
-    a range is one transaction, so a retry repeats or loses nothing. A
-    database unreachable at the start is an error, and so is a node when the
-    deployment is read from it (``deployment`` not given, as from the CLI):
-    a wrong URL fails at once instead of being retried."""
+    hand-off between them can neither repeat nor skip a block. Once caught
+    up it looks at the head again when the node announces a block (a
+    ``newHeads`` subscription at ``ws_url``, else the setting ``ws_url``,
+    else the RPC URL over WebSocket; ``off`` for none) and at least every
+    ``poll_interval`` seconds; without a subscription it polls at that
+    interval (see :class:`HeadWaiter`; ``on_notice`` is told which, in one
+    line, whenever that changes). A node that stops answering, answers HTTP
+    429/5xx or closes its port, and a database connection that is lost or
+    refused, are retried (``on_error(exc, seconds)`` is told), with the
+    wait doubling up to 30 s: a range is one transaction, so a retry repeats
+    or loses nothing. A database unreachable at the start is an error, and
+    so is a node when the deployment is read from it (``deployment`` not
+    given, as from the CLI): a wrong URL fails at once instead of being
+    retried."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ledger.db.engine import database_errors, database_unavailable
     from ledger.errors import NodeUnavailable
+    from ledger.evm.heads import ws_url_for
 
     stop = stop or threading.Event()
     with database_errors(settings.database_url):
         indexer = indexer_for(settings, deployment, confirmations, **options)
+        waiter = HeadWaiter(ws_url_for(settings.rpc_url, ws_url or settings.ws_url), stop, poll_interval, on_notice)
         try:
             backoff = poll_interval
             while not stop.is_set():
+                # Announcements so far are answered by this sync's look at the head.
+                waiter.before_sync()
                 try:
                     stats = indexer.sync(stop=stop)
                 except (NodeUnavailable, SQLAlchemyError) as caught:
@@ -123,10 +139,139 @@ def follow(
                 backoff = poll_interval
                 if on_sync is not None:
                     on_sync(stats)
-                if stop.wait(poll_interval if stats.events == 0 or stats.lagging else 0):
+                if waiter.wait(poll_interval if stats.events == 0 or stats.lagging else 0):
                     break
         finally:
-            indexer.close()
+            try:
+                waiter.close()
+            finally:
+                indexer.close()
+
+
+#: Longest a follower waiting on a subscription goes without looking at its
+#: ``stop`` event (a plain Event, set by a signal handler or another thread,
+#: cannot wake a wait on the socket).
+STOP_CHECK_SECONDS = 0.1
+#: Seconds before subscribing again after a refusal or a lost connection,
+#: doubling up to RESUBSCRIBE_MOST (a node without WebSocket costs one
+#: refused handshake a minute).
+RESUBSCRIBE_FIRST = 1.0
+RESUBSCRIBE_MOST = 60.0
+
+
+class HeadWaiter:
+    """How :func:`follow` waits between looks at the head.
+
+    With a ``newHeads`` subscription at ``ws_url`` it wakes as soon as the
+    node announces a block (Anvil: within milliseconds of the receipt), and
+    still looks every ``poll_interval`` seconds when none is announced, so a
+    quiet chain's reorg checks run as often as before; without one (no
+    ``ws_url``, a node that serves no WebSocket there or refuses the
+    subscription, a connection lost) it polls every ``poll_interval`` and
+    tries to subscribe again, RESUBSCRIBE_FIRST to RESUBSCRIBE_MOST seconds
+    apart (never, when the endpoint answered without a WebSocket or refused
+    the subscription before any worked). The subscription only says *when* to look: the head, the reorg
+    checks and the confirmations are read over JSON-RPC as always. ``stop``
+    ends a wait within STOP_CHECK_SECONDS. ``notice`` (else the log
+    ``ledger.indexer``, at INFO) is told in one line when it starts or stops
+    following announcements."""
+
+    def __init__(
+        self,
+        ws_url: str | None,
+        stop: threading.Event,
+        poll_interval: float,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ws_url = ws_url
+        self.stop = stop
+        self.poll_interval = poll_interval
+        self.notice = notice or logging.getLogger("ledger.indexer").info
+        self.heads: NewHeads | None = None
+        self.retry_at = 0.0
+        self.backoff = RESUBSCRIBE_FIRST
+        self.failures = 0
+        #: Once subscribed, a later refusal is taken for a passing one (a node restarting).
+        self.subscribed_once = False
+
+    def _subscribe(self) -> bool:
+        """Try to subscribe (when one is due); whether it worked."""
+        from ledger.evm.heads import HeadsUnavailable, NewHeads, shown
+
+        if self.ws_url is None or time.monotonic() < self.retry_at:
+            return False
+        try:
+            self.heads = NewHeads(self.ws_url)
+        except HeadsUnavailable as exc:
+            if self.failures == 0:
+                self.notice(
+                    f"no new-heads subscription at {shown(self.ws_url)} ({exc}); "
+                    f"polling the head every {self.poll_interval:g}s"
+                )
+            self._retry_later()
+            if exc.lasting and not self.subscribed_once:
+                # The endpoint answered, and not with a subscription: no WebSocket there (an
+                # HTTP-only node such as ethereumjs). Asking again would only cost a handshake.
+                self.retry_at = math.inf
+            return False
+        self.failures, self.backoff, self.subscribed_once = 0, RESUBSCRIBE_FIRST, True
+        self.notice(f"following new heads at {shown(self.ws_url)} (and polling every {self.poll_interval:g}s)")
+        return True
+
+    def _retry_later(self) -> None:
+        self.failures += 1
+        self.retry_at = time.monotonic() + self.backoff
+        self.backoff = min(self.backoff * 2, RESUBSCRIBE_MOST)
+
+    def _lost(self, reason: Exception) -> None:
+        from ledger.evm.heads import shown
+
+        assert self.heads is not None and self.ws_url is not None
+        self.heads.close()
+        self.heads = None
+        self.notice(
+            f"lost the new-heads subscription at {shown(self.ws_url)} ({reason}); "
+            f"polling the head every {self.poll_interval:g}s until it is back"
+        )
+        self._retry_later()
+
+    def before_sync(self) -> None:
+        """Forget the blocks announced so far: the sync about to run reads the head."""
+        from ledger.evm.heads import HeadsUnavailable
+
+        if self.heads is not None:
+            try:
+                self.heads.drain()
+            except HeadsUnavailable as exc:
+                self._lost(exc)
+
+    def wait(self, seconds: float) -> bool:
+        """Until a block is announced, ``seconds`` pass, or ``stop`` is set
+        (then True). Right after subscribing it returns at once: a block may
+        have come since the last look, and none of it was announced."""
+        from ledger.evm.heads import HeadsUnavailable
+
+        if self.heads is None and self._subscribe():
+            return self.stop.is_set()
+        if self.heads is None:
+            return self.stop.wait(seconds)
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                if self.heads.wait(min(left, STOP_CHECK_SECONDS)):
+                    return False
+            except HeadsUnavailable as exc:
+                self._lost(exc)
+                return self.stop.wait(max(0.0, deadline - time.monotonic()))
+        return True
+
+    def close(self) -> None:
+        if self.heads is not None:
+            self.heads.close()
+            self.heads = None
 
 
 def rebuild(settings: Settings, chain_id: int | None = None) -> int:

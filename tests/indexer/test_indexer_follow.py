@@ -239,3 +239,249 @@ def test_database_unavailable_tells_passing_failures_from_permanent_ones(db_url:
         failures.append(refused.value)
     assert database_unavailable(nobody, failures[0]) is not None, failures[0]
     assert database_unavailable(no_database, failures[1]) is None, failures[1]
+
+
+# -- waking on new heads (issue 18) ----------------------------------------------------------------
+class FakeHeads:
+    """A WebSocket JSON-RPC endpoint on loopback (a thread of this test) that
+    answers ``eth_subscribe`` as ``mode`` says: "announce" (a subscription;
+    :meth:`announce` sends a new head to every subscriber), "refuse" (an
+    error, as a node without the method) or "close" (a subscription, then
+    the first connection is closed)."""
+
+    def __init__(self, mode: str) -> None:
+        import threading
+
+        from websockets.sync.server import serve
+
+        self.mode = mode
+        self.subscribers: list[Any] = []
+        self.connections = 0
+        self.subscribed = threading.Event()
+
+        def handler(conn: Any) -> None:
+            self.connections += 1
+            first = self.connections == 1
+            for message in conn:
+                call = json.loads(message)
+                if self.mode == "refuse":
+                    conn.send(json.dumps({"jsonrpc": "2.0", "id": call["id"],
+                                          "error": {"code": -32601, "message": "Method not found"}}))  # fmt: skip
+                    continue
+                conn.send(json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": "0xfeed"}))
+                if self.mode == "close" and first:
+                    conn.close()
+                    return
+                self.subscribers.append(conn)
+                self.subscribed.set()
+
+        self.server = serve(handler, "127.0.0.1", 0)
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def announce(self, number: int = 7) -> None:
+        head = {"number": hex(number), "hash": "0x" + "ab" * 32}
+        note = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": "0xfeed", "result": head}}
+        for conn in self.subscribers:
+            conn.send(json.dumps(note))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+@pytest.fixture(name="fake_heads")
+def fake_heads_fixture(request: pytest.FixtureRequest) -> Any:
+    node = FakeHeads(getattr(request, "param", "announce"))
+    yield node
+    node.close()
+
+
+def _waiting(waiter: Any, seconds: float) -> tuple[Any, list[bool]]:
+    """``waiter.wait(seconds)`` in a thread; the thread and where its answer goes."""
+    import threading
+
+    answer: list[bool] = []
+    thread = threading.Thread(target=lambda: answer.append(waiter.wait(seconds)), daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def test_head_waiter_wakes_on_an_announced_block_long_before_its_poll(fake_heads: FakeHeads) -> None:
+    """Subscribed, a wait of an hour ends when the node announces a block
+    (the thread would still be waiting at the join's limit otherwise)."""
+    import threading
+
+    from ledger.indexer.api import HeadWaiter
+
+    notices: list[str] = []
+    waiter = HeadWaiter(fake_heads.url, threading.Event(), 3600.0, notices.append)
+    try:
+        # Just subscribed: it looks once more at once (a short wait, so that a broken subscription fails fast).
+        assert waiter.wait(0.5) is False and waiter.heads is not None
+        assert fake_heads.subscribed.wait(30)
+        thread, answer = _waiting(waiter, 3600)
+        fake_heads.announce(42)
+        thread.join(30)
+        assert not thread.is_alive(), "an announced block did not end the wait"
+        assert answer == [False]
+        assert waiter.heads is not None and waiter.heads.head == 42
+    finally:
+        waiter.close()
+    assert notices == [f"following new heads at {fake_heads.url} (and polling every 3600s)"]
+
+
+def test_head_waiter_stops_within_a_wait_on_the_subscription(fake_heads: FakeHeads) -> None:
+    """`stop` (set by SIGTERM's handler or another thread) ends a wait on the
+    socket, though nothing is announced."""
+    import threading
+
+    from ledger.indexer.api import HeadWaiter
+
+    stop = threading.Event()
+    waiter = HeadWaiter(fake_heads.url, stop, 3600.0, lambda _line: None)
+    try:
+        waiter.wait(0.5)
+        assert waiter.heads is not None
+        thread, answer = _waiting(waiter, 3600)
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive(), "stop did not end the wait"
+        assert answer == [True]
+    finally:
+        waiter.close()
+
+
+@pytest.mark.parametrize("kind", ["refused", "no websocket", "nothing listening"])
+def test_head_waiter_polls_when_no_subscription_is_offered(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that refuses eth_subscribe, an HTTP-only endpoint (as the test
+    proxy and ethereumjs), or a closed port: follow polls and says so once;
+    it tries to subscribe again later (not at every wait) only where the
+    refusal may pass (a closed port), not where the endpoint answered."""
+    import threading
+
+    from ledger.evm.node import free_port
+    from ledger.indexer import api
+
+    node = FakeHeads("refuse") if kind == "refused" else None
+    proxy = RpcProxy("http://127.0.0.1:1") if kind == "no websocket" else None
+    url = node.url if node else f"ws://127.0.0.1:{proxy.port if proxy else free_port()}"
+    reason = {
+        "refused": "the node refused eth_subscribe newHeads: Method not found",
+        "no websocket": "no WebSocket there: it answered HTTP/1.0 501 Unsupported method ('GET')",
+        "nothing listening": "connection refused",
+    }[kind]
+    attempts: list[str] = []
+    real = api.HeadWaiter._subscribe
+    monkeypatch.setattr(api.HeadWaiter, "_subscribe", lambda self: attempts.append("try") or real(self))
+    notices: list[str] = []
+    stop = threading.Event()
+    waiter = api.HeadWaiter(url, stop, 0.05, notices.append)
+    try:
+        assert waiter.wait(0.05) is False
+        assert waiter.heads is None
+        assert waiter.retry_at > time.monotonic() + 0.5  # not due for a second: the next waits only poll
+        assert waiter.wait(0.05) is False and waiter.wait(0.05) is False
+        stop.set()
+        assert waiter.wait(30) is True  # a poll's wait ends at stop too (at once: it is set)
+    finally:
+        waiter.close()
+        if node:
+            node.close()
+        if proxy:
+            proxy.close()
+    assert notices == [f"no new-heads subscription at {url} ({reason}); polling the head every 0.05s"]
+    assert attempts == ["try", "try", "try", "try"]  # each wait asks; only the first one was due
+    assert waiter.failures == 1
+    assert (waiter.retry_at == float("inf")) == (kind != "nothing listening"), waiter.retry_at
+
+
+@pytest.mark.parametrize("fake_heads", ["close"], indirect=True)
+def test_head_waiter_subscribes_again_after_losing_the_connection(
+    fake_heads: FakeHeads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription whose connection closes: follow says so, polls, and
+    subscribes again once the retry is due; the new one wakes it."""
+    import threading
+
+    from ledger.indexer import api
+
+    notices: list[str] = []
+    waiter = api.HeadWaiter(fake_heads.url, threading.Event(), 0.05, notices.append)
+    try:
+        assert waiter.wait(0.5) is False and waiter.heads is not None
+        # The node closed it right after answering: seen before the next sync, or in the wait.
+        wait_for(lambda: (waiter.before_sync(), waiter.heads is None)[1], 30)
+        assert waiter.wait(0.05) is False and waiter.heads is None  # polled: the retry is 1 s away
+        monkeypatch.setattr(waiter, "retry_at", 0.0)
+        assert waiter.wait(0.5) is False and waiter.heads is not None  # subscribed again
+        assert fake_heads.subscribed.wait(30)
+        thread, answer = _waiting(waiter, 3600)
+        fake_heads.announce()
+        thread.join(30)
+        assert answer == [False], "the new subscription did not wake the wait"
+    finally:
+        waiter.close()
+    assert notices == [
+        f"following new heads at {fake_heads.url} (and polling every 0.05s)",
+        f"lost the new-heads subscription at {fake_heads.url} (the connection closed); "
+        "polling the head every 0.05s until it is back",
+        f"following new heads at {fake_heads.url} (and polling every 0.05s)",
+    ]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_indexer_follow_indexes_a_new_block_without_waiting_for_its_poll(
+    settings: Settings, actions: Actions, chain: Any
+) -> None:
+    """`scf index follow --poll-interval 3600` on Anvil: a new invoice is in
+    the database long before the next poll, because Anvil announces the
+    block over WebSocket on its HTTP port; SIGTERM stops it at once all the
+    same (the test's wait would otherwise run out, not the poll)."""
+    follower = subprocess.Popen(
+        scf("index", "follow", "--poll-interval", "3600", settings=settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    try:
+        wait_for(lambda: (cursor_block(settings.database_url) or -1) >= head(settings.rpc_url), 60)
+        invoice_id = actions.issue()
+        query = select(func.count()).select_from(Event).where(Event.invoice_id == invoice_id)
+        wait_for(lambda: (read_scalar(settings.database_url, query) or 0) > 0 or follower.poll() is not None, 60)
+        assert follower.poll() is None, follower.communicate()
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    assert out.strip().endswith("stopped following"), out
+    assert err == f"following new heads at ws://127.0.0.1:{chain.port} (and polling every 3600s)\n"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("given", "code", "message"),
+    [
+        (["--ws-url", "http://127.0.0.1:8545"], 2,
+         "invalid --ws-url 'http://127.0.0.1:8545': give a ws:// or wss:// URL, or off"),
+        (["env", "ws//127.0.0.1:8546"], 3,
+         "invalid ws_url 'ws//127.0.0.1:8546': use a ws:// or wss:// URL, or off"),
+    ],
+)  # fmt: skip
+def test_indexer_follow_refuses_a_ws_url_that_is_not_one(
+    settings: Settings, chain: Any, given: list[str], code: int, message: str
+) -> None:
+    """One line, the family's exit code, nothing followed, nothing written."""
+    from support.bad_input import db_digest
+
+    env = {**os.environ, "SCF_WS_URL": given[1]} if given[0] == "env" else None
+    options = [] if env else given
+    before = (head(settings.rpc_url), db_digest(settings.database_url))
+    done = subprocess.run(
+        scf("index", "follow", *options, settings=settings),
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (code, "", f"Error: {message}\n")
+    assert (head(settings.rpc_url), db_digest(settings.database_url)) == before
