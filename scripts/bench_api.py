@@ -336,14 +336,18 @@ def write_deployment(home: Path, parties: Parties) -> Path:
     return save_deployment(Settings(home=home), deployment)
 
 
-def fill_ledger(url: str, home: Path, count: int, parties: Parties) -> dict[str, Any]:
+def fill_ledger(
+    url: str, home: Path, count: int, parties: Parties, maker: Any = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """A fresh ledger of ``count`` invoices at ``url`` (migrated, then bulk
-    inserted), its deployment record under ``home``; returns timings."""
+    inserted), its deployment record under ``home``; returns timings. The
+    rows come from ``maker`` (``rows(first, last)``; default an
+    :class:`InvoiceMaker`), the ledger's time is ``now`` (default: now)."""
     from ledger.db import open_engine
     from ledger.db.models import BLOCKS, CURSORS, INVOICES, PARTICIPANTS
     from ledger.indexer.bulk import BulkInsert
 
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
     write_deployment(home, parties)
     began = time.perf_counter()
     engine = open_engine(url)
@@ -397,7 +401,7 @@ def fill_ledger(url: str, home: Path, count: int, parties: Parties) -> dict[str,
                     "timestamp": now,
                 },
             )
-        maker = InvoiceMaker(parties, count, now)
+        maker = maker or InvoiceMaker(parties, count, now)
         bulk = BulkInsert(INVOICES, [c.name for c in INVOICES.columns])
         made = inserted = 0.0
         for first in range(1, count + 1, CHUNK):
