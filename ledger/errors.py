@@ -31,11 +31,11 @@ and exits with the family's :attr:`LedgerError.exit_code`::
         └── ChainError                  the JSON-RPC endpoint
             ├── RpcError                the node answered with an error
             │   └── RpcBusy             (also NodeUnavailable)
-            ├── NodeUnavailable         away for now: retry later
+            ├── NodeUnavailable         away for now: the same read may work later
             │   ├── RpcUnreachable
             │   ├── RpcTimeout
-            │   ├── RpcBusy
-            │   └── NodeLost            ... while a transaction was sent or waited for
+            │   └── RpcBusy
+            ├── NodeLost                away while a transaction was sent or waited for (never retried)
             ├── NonceConflict           another sender took the transaction's nonce
             └── TransactionTimeout
 
@@ -223,7 +223,9 @@ class ChainError(EnvironmentProblem):
 class NodeUnavailable(ChainError):
     """The node is away for now (unreachable, not answering, overloaded or
     restarting): the same call may succeed later, so a long-running process
-    such as `scf index follow` waits and retries."""
+    such as `scf index follow` waits and retries its reads. Never raised for a
+    transaction that may have been sent (that is :class:`NodeLost`, which is
+    not one of these, so no ``except NodeUnavailable`` retries a send)."""
 
 
 class RpcUnreachable(NodeUnavailable):
@@ -266,9 +268,16 @@ class TransactionTimeout(ChainError):
     what was seen (its fee below the base fee; by default: is the node
     mining?); ``account`` names the local account that sent it, for the
     `scf tx replace` and `scf tx cancel` the message offers. ``dropped``:
-    the node no longer holds it at all, so nothing of it will be mined.
+    the node no longer holds it and its sender's nonce is still unused on
+    chain (``why`` says so), so nothing of it is on chain and running the
+    command again takes that nonce (only one of the two can ever be mined).
     ``held_back``: its nonce is ahead of the account's next nonce on chain, so
-    a higher fee or a cancel at the same nonce would be held back as well."""
+    a higher fee or a cancel at the same nonce would be held back as well.
+    ``gone``: the node no longer holds it, but its nonce was used since (by
+    another transaction in its place) or cannot be checked: not provably
+    nothing, and nothing to replace or cancel.
+    Otherwise it may still be mined: running the command again while it
+    waits would send it a second time."""
 
     def __init__(
         self,
@@ -278,6 +287,7 @@ class TransactionTimeout(ChainError):
         why: str | None = None,
         dropped: bool = False,
         held_back: bool = False,
+        gone: bool = False,
     ) -> None:
         self.tx_hash = tx_hash
         self.seconds = seconds
@@ -285,6 +295,7 @@ class TransactionTimeout(ChainError):
         self.why = why
         self.dropped = dropped
         self.held_back = held_back
+        self.gone = gone
         waited = f"transaction {tx_hash} was not mined within {seconds:g}s"
         if dropped:
             super().__init__(
@@ -295,34 +306,55 @@ class TransactionTimeout(ChainError):
         if held_back:
             super().__init__(f"{waited}: {why}. See it with `scf tx show {tx_hash}`")
             return
+        if gone:
+            super().__init__(f"{waited}: {why}. Look it up with `scf tx show {tx_hash}` before sending it again")
+            return
         as_ = f"--as {account or 'ACCOUNT'}"
         super().__init__(
-            f"{waited}: {why or 'check the node is mining'}. See it with `scf tx show {tx_hash}`; to stop "
-            f"waiting for it, raise its fee with `scf tx replace {tx_hash} {as_}` or withdraw it with "
-            f"`scf tx cancel {tx_hash} {as_}`" + ("" if account else " (ACCOUNT: the local account that sent it)")
+            f"{waited}: {why or 'check the node is mining'}. Look it up with `scf tx show {tx_hash}` before "
+            "sending it again: running the command again while it waits sends it a second time, and both "
+            f"would be mined. To stop waiting for it, raise its fee with `scf tx replace {tx_hash} {as_}` or "
+            f"withdraw it with `scf tx cancel {tx_hash} {as_}`"
+            + ("" if account else " (ACCOUNT: the local account that sent it)")
         )
 
 
-class NodeLost(NodeUnavailable):
+def _sent_before(earlier: int) -> str:
+    """What a failed send of a multi-transaction command says of the transactions it sent before."""
+    return f"the {earlier} transaction(s) this command sent before it were sent; running it again skips them"
+
+
+class NodeLost(ChainError):
     """The node went away (``reason``: connection refused, lost, timed out,
     an HTTP error from a gateway) while a command sent a transaction or
     waited for it. ``sent`` says how far it got: False, transaction
-    ``tx_hash`` (or, with None, any) never reached the node; None, it may
-    or may not have; True, the node took it. Whether it is mined is looked
-    up with `scf tx show` once the node is back, before sending it again."""
+    ``tx_hash`` (or, with None, any) never reached the node (proved: the
+    connection was refused and the request was never tried before); None,
+    it may or may not have; True, the node took it. Whether it is mined is
+    looked up with `scf tx show` once the node is back, before sending it
+    again. ``earlier``: how many transactions the same command had sent
+    before this one (a bulk run).
 
-    def __init__(self, url: str, reason: str, tx_hash: str | None = None, sent: bool | None = False) -> None:
+    Not a :class:`NodeUnavailable`: a send that may have reached the node
+    is never retried blindly (the operation would be done twice)."""
+
+    def __init__(
+        self, url: str, reason: str, tx_hash: str | None = None, sent: bool | None = False, earlier: int = 0
+    ) -> None:
         self.url = url
         self.reason = reason
         self.tx_hash = tx_hash
         self.sent = sent
+        self.earlier = earlier
         look = f"once the node is back, see `scf tx show {tx_hash}` before sending it again"
         if sent is False:
             what = f"transaction {tx_hash} reached it" if tx_hash else "anything was signed"
-            text = (
-                f"the node at {url} went away before {what} ({reason}): nothing was sent; run the command "
-                "again once the node is back"
-            )
+            nothing = f"nothing of this batch was sent ({_sent_before(earlier)})" if earlier else "nothing was sent"
+            text = f"the node at {url} went away before {what} ({reason}): {nothing}; "
+            if tx_hash:
+                text += f"once the node is back (`scf tx show {tx_hash}` says unknown), run the command again"
+            else:
+                text += "run the command again once the node is back"
         elif sent is None:
             text = (
                 f"the node at {url} went away while transaction {tx_hash} was being sent ({reason}): it may or "
@@ -340,22 +372,27 @@ class NonceConflict(ChainError):
     """The node refused transaction ``tx_hash``: its ``nonce`` of ``who`` was
     taken by another transaction, mined (``kind`` "used") or waiting in the
     node's pool ("pending"), sent by something other than this command.
-    Nothing of the command was sent."""
+    This transaction was not sent; ``earlier``: how many the same command
+    (a bulk run) had sent before it."""
 
-    def __init__(self, tx_hash: str, nonce: int, who: str, kind: str) -> None:
+    def __init__(self, tx_hash: str, nonce: int, who: str, kind: str, earlier: int = 0) -> None:
         self.tx_hash = tx_hash
         self.nonce = nonce
         self.who = who
         self.kind = kind
+        self.earlier = earlier
         if kind == "used":
             taken = "was used meanwhile by another transaction"
             then = "run it again"
         else:
             taken = "is taken by another transaction waiting in the node's pool"
             then = "wait for that one to be mined and run it again"
+        nothing = "nothing of this command was sent"
+        if earlier:
+            nothing = f"nothing of this batch was sent ({_sent_before(earlier)})"
         super().__init__(
             f"the node refused transaction {tx_hash}: nonce {nonce} of {who} {taken} (another program, or scf "
-            f"on another machine, sending as this account); nothing of this command was sent: {then}"
+            f"on another machine, sending as this account); {nothing}: {then}"
         )
 
 
@@ -364,3 +401,20 @@ class AccountBusy(EnvironmentProblem):
     is sending transactions as the same account to the same node
     (:meth:`ledger.evm.chain.Sender.sending_as`): two would take the same
     nonce. Run this one again when it has finished."""
+
+
+def sent_nothing(exc: LedgerError) -> bool:
+    """Whether a command that failed with ``exc`` provably left nothing that may
+    still be mined: refused or bad input before sending (a revert changes
+    nothing), another command holding the account, a nonce taken by another
+    sender, a node away before the transaction reached it (:class:`NodeLost`
+    with ``sent`` False), or a transaction the node dropped whose nonce is
+    unused (:class:`TransactionTimeout` ``dropped``). Anything else (a node
+    lost after sending, a transaction not mined in time, a node error while
+    waiting) may still be mined, and the operation must not be counted as
+    not done."""
+    if isinstance(exc, NodeLost):
+        return exc.sent is False
+    if isinstance(exc, TransactionTimeout):
+        return exc.dropped
+    return isinstance(exc, InputError | Refused | NonceConflict | AccountBusy)

@@ -6,9 +6,12 @@ problem, under ``/problems/``), ``title`` (that kind in words), ``status``,
 ``instance`` (the request path). The ledger's own errors keep their one-line
 messages, by family: bad input 400, an unknown invoice 404, a refusal 409,
 the environment (database away, nothing indexed) 503. A database that is
-away, locked or full when a request reads it is a 503 too, with the one
-line the CLI would print; any other failure is a 500 whose traceback goes
-to the server log only.
+away, locked or full when a request reads it is a 503 too. What names the
+server's setting (the database's URL or path, the driver's words, the
+node's URL, which may hold a provider's key, and the operator's remedy) goes
+to the server log only: a client, with or without a key, gets a generic
+detail (:data:`DATABASE_AWAY`, :data:`NODE_AWAY`) and a Retry-After. Any
+other failure is a 500 whose traceback goes to the server log only.
 """
 
 from __future__ import annotations
@@ -23,11 +26,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.db.engine import setting_database_error
-from ledger.errors import EnvironmentProblem, InputError, LedgerError, Refused, UnknownInvoice
+from ledger.errors import (
+    ChainError,
+    DatabaseError,
+    EnvironmentProblem,
+    InputError,
+    LedgerError,
+    Refused,
+    UnknownInvoice,
+)
 
 log = logging.getLogger("ledger.api")
 
 MEDIA_TYPE = "application/problem+json"
+#: The detail a client gets when the ledger database is away, locked or full.
+DATABASE_AWAY = "the ledger database is unavailable; retry later"
+#: The detail a client gets when the server's node is away or failed.
+NODE_AWAY = "the ledger's node is unavailable; retry later"
+#: Seconds a client is asked to wait (Retry-After) before trying again.
+RETRY_AFTER = "5"
 
 #: status -> (type slug, title)
 _KINDS: dict[int, tuple[str, str]] = {
@@ -77,6 +94,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def unavailable(request: Request, detail: str, line: str) -> JSONResponse:
+    """A 503 with the generic ``detail`` and a Retry-After for the client; the full
+    ``line`` (the server's setting named, the operator's remedy) to the server log."""
+    log.warning("%s %s: %s", request.method, request.url.path, line)
+    return problem_response(503, detail, request.url.path, {"Retry-After": RETRY_AFTER})
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` with a problem document."""
 
@@ -86,6 +110,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+        private = {DatabaseError: DATABASE_AWAY, ChainError: NODE_AWAY}
+        for kind, generic in private.items():
+            if isinstance(exc, kind):
+                return unavailable(request, generic, _one_line(str(exc)))
         return problem_response(status_of(exc), _one_line(str(exc)), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -111,9 +139,7 @@ def install(app: FastAPI) -> None:
         found = setting_database_error(request.app.state.settings.database_url, exc)
         if found is None:
             return await _unexpected(request, exc)
-        detail = _one_line(str(found))
-        log.warning("%s %s: %s", request.method, request.url.path, detail)
-        return problem_response(503, detail, request.url.path)
+        return unavailable(request, DATABASE_AWAY, _one_line(str(found)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

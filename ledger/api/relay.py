@@ -41,9 +41,9 @@ from starlette.concurrency import run_in_threadpool
 from ledger.api import schemas
 from ledger.api.deps import CHALLENGE, NO_KEY, engine_of, header_key, settings_of
 from ledger.api.keys import KeyRow
-from ledger.api.problems import Problem, problem_response
+from ledger.api.problems import RETRY_AFTER, Problem, problem_response
 from ledger.config import DEV_CHAIN_ID, Settings, env_password
-from ledger.errors import InputError, LedgerError, NodeUnavailable, Refused
+from ledger.errors import ChainError, InputError, LedgerError, NodeUnavailable, Refused, sent_nothing
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -65,6 +65,8 @@ MAX_DEPTH = 16
 BUSY_WAIT = 2.0
 #: The most signed confirmations one document may hold (what one CLI batch takes, and more).
 MAX_CONFIRMATIONS = 500
+#: A client's detail when the node is away and nothing of its document was sent.
+NODE_AWAY_NOTHING_SENT = "the ledger's node is unavailable and nothing was sent; post the document again later"
 #: What the messages of a submission call the posted document.
 DOCUMENT = Path("the posted document")
 #: The shapes of a signed confirmation a client posts (as `scf invoice sign-confirmation` writes them).
@@ -171,7 +173,11 @@ class Relayer:
                 headers={"Retry-After": "5"},
             )
         try:
-            intake = Intake(self.ledger())
+            try:
+                intake = Intake(self.ledger())
+            except NodeUnavailable as exc:  # before anything is signed
+                log.warning("relay: %s", " ".join(str(exc).split()))  # the node's URL: for the log only
+                raise Problem(503, NODE_AWAY_NOTHING_SENT, headers={"Retry-After": RETRY_AFTER}) from None
             with tempfile.TemporaryDirectory(prefix="scf-relay-") as folder:
                 result = Path(folder) / "result.csv"
                 intake.submit_confirmations(self.account, DOCUMENT, result, lines=lines)
@@ -362,9 +368,20 @@ async def post_confirmations(request: Request) -> Any:
         raise Problem(503, f"the relayer cannot submit: {exc}") from None
     except InputError:
         raise
-    except OSError as exc:  # the node went away mid-way (web3's requests)
-        detail = f"the node at {relayer.settings.rpc_url} stopped answering ({type(exc).__name__}); retry later: "
-        raise Problem(503, detail + "what was mined stays confirmed, and no signature is used twice") from None
+    except (ChainError, OSError) as exc:  # the node away or failing, before or while sending
+        # The full line names the node's URL (which may hold a provider's key) and the CLI's
+        # remedies: the server log has it; the client gets what it can do about it.
+        line = " ".join(str(exc).split()) or type(exc).__name__
+        log.warning("POST %s by API key %s through relayer %s: %s", request.url.path, key.key_id, relayer.address, line)
+        if isinstance(exc, LedgerError) and sent_nothing(exc):
+            detail = NODE_AWAY_NOTHING_SENT
+        else:
+            detail = (
+                "the ledger's node stopped answering while the confirmations were being sent: some may be "
+                "confirmed all the same; look the invoices up (GET /api/invoices/{id}) before posting the "
+                "document again (a signature already used is refused, never used twice)"
+            )
+        raise Problem(503, detail, headers={"Retry-After": RETRY_AFTER}) from None
     confirmed = [r for r in rows if r["status"] == "confirmed"]
     skipped = [_outcome(r) for r in rows if r["status"] == "skipped"]
     failed = [_outcome(r) for r in rows if r["status"] == "failed"]

@@ -23,9 +23,14 @@ each end in one line that names the transaction's hash and what to do
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
+import ipaddress
+import os
 import re
+import socket
+import stat
 import tempfile
 import threading
 import time
@@ -34,6 +39,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -52,12 +58,14 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware, Web3Middleware
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration, check_if_retry_on_failure
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.config import DEV_CHAIN_ID
 from ledger.errors import (
     AccountBusy,
     ChainError,
+    ConfigError,
     InputError,
     InvoiceNotFound,
     LedgerError,
@@ -456,6 +464,8 @@ LOCK_POLL = 0.05
 #: Where the locks of :meth:`Sender.sending_as` live: the system's temporary folder, not
 #: the data directory (which a refused command leaves as it was).
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "scf-ledger-locks"
+#: The JSON-RPC method that hands a signed transaction to the node.
+SEND_RAW = "eth_sendRawTransaction"
 #: What web3's HTTP provider raises when the node is away (refused, lost, timed out, a
 #: gateway's HTTP error); none is a JSON-RPC answer.
 NODE_AWAY = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.HTTPError)
@@ -478,6 +488,76 @@ def away_reason(exc: BaseException) -> tuple[str, bool | None]:
     ):
         return "connection refused", False
     return "connection lost", None
+
+
+def node_key(url: str) -> str:
+    """``url`` as the one node it reaches, for lock names: scheme, host, port
+    (the scheme's default if none), and path without a trailing slash. A host
+    that is this machine (localhost, 127.0.0.1, ::1, 0.0.0.0, or a name that
+    resolves only to loopback addresses) is "loopback", so http://localhost:8545
+    and http://127.0.0.1:8545/ are one node. Other names stay names: a
+    provider's name may resolve to a different address at each lookup."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme, 0)
+    except ValueError:
+        return url.strip()  # not a URL a node answers at: as it is
+    host = (parts.hostname or "").lower()
+    return f"{scheme}://{_host_key(host, port)}:{port}{parts.path.rstrip('/')}" + (
+        f"?{parts.query}" if parts.query else ""
+    )
+
+
+def _host_key(host: str, port: int) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        return "loopback" if address.is_loopback or address.is_unspecified else address.compressed
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return host
+    if found and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in found):
+        return "loopback"
+    return host
+
+
+@contextmanager
+def open_lock(path: Path) -> Iterator[Any]:
+    """The lock file ``path`` (in :data:`LOCK_FOLDER`), open for ``flock``, which
+    needs only a read handle: every user's scf takes the same lock for one account
+    and node. The folder is made like /tmp (everyone may add files, each removes
+    only their own: mode 1777); a lock file is readable by everyone (0644). It is
+    opened read-only, never through a symbolic link and never truncated, so a link
+    planted in the shared folder can neither redirect nor empty a file. A folder or
+    file that cannot be used is one line (ConfigError)."""
+    folder = path.parent
+    try:
+        try:
+            folder.mkdir(mode=0o1777)
+            os.chmod(folder, 0o1777)  # mkdir's mode passes through the umask
+        except FileExistsError:
+            found = folder.lstat()
+            if not stat.S_ISDIR(found.st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder (a file or a link is in its place)") from None
+            if found.st_uid == os.geteuid() and stat.S_IMODE(found.st_mode) != 0o1777:
+                os.chmod(folder, 0o1777)  # made by an earlier scf with the umask's mode
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o644)  # readable by every user, whatever the umask
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the lock file {path} that keeps two scf commands from sending as one account at once "
+            f"({exc.strerror or exc}); make {folder} a folder everyone may write to (mode 1777, as /tmp), or "
+            "remove what is in the way"
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        yield handle
 
 
 def gwei(wei: int) -> str:
@@ -506,7 +586,17 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     """A Web3 on `url`, checked to answer; RpcUnreachable otherwise. It reads
     proof-of-authority blocks (97-byte extraData) and reverts answered as
     results (:class:`RevertAsResult`), so every node looks alike above it."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout})
+    # web3 retries its allow-listed methods after a timeout or an HTTP error, sending
+    # eth_sendRawTransaction too: a node that took the transaction and then went away would
+    # leave only the last error (say, "connection refused") to report, which reads as
+    # "nothing was sent". Reads are retried as before; a send is tried once, so what its
+    # failure says is true (Sender.send_raw).
+    provider.exception_retry_configuration = ExceptionRetryConfiguration(
+        errors=(ConnectionError, requests.HTTPError, requests.Timeout),
+        method_allowlist=[m for m in REQUEST_RETRY_ALLOWLIST if m != SEND_RAW],
+    )
+    w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     w3.middleware_onion.add(RevertAsResult)
     try:
@@ -575,6 +665,11 @@ class Sender:
         self.node_estimates = True
         #: The time this node's calls run at (0 on ethereumjs), once asked.
         self._call_time = 0
+        #: The node's address in lock names (:func:`node_key`), once worked out.
+        self._node_key: str | None = None
+        #: Sender and nonce of each transaction this Sender handed to the node, by hash, so
+        #: that one the node no longer holds can be told apart from one that was mined.
+        self._nonces: dict[str, tuple[str, int]] = {}
 
     def _fees(self) -> dict[str, int]:
         block = self.w3.eth.get_block("latest")
@@ -647,7 +742,9 @@ class Sender:
         to = to_checksum_address(to)
         if not 0 < wei < 2**256:
             raise InputError(f"cannot send {wei} wei: give an amount above 0 and below 2^256 wei")
-        if self.w3.eth.get_code(to):
+        with self._before_sending():
+            code = self.w3.eth.get_code(to)
+        if code:
             raise InputError(f"{to} is a contract, not an account: native coin goes to the accounts that sign")
         with self._before_sending():
             fees = self._fees()
@@ -685,8 +782,7 @@ class Sender:
             finally:
                 self._held[mine] -= 1
             return
-        LOCK_FOLDER.mkdir(exist_ok=True)
-        with lock.open("w") as handle:
+        with open_lock(lock) as handle:
             deadline = time.monotonic() + wait
             while True:
                 try:
@@ -706,7 +802,14 @@ class Sender:
                 del self._held[mine]  # closing the file releases the lock
 
     def _lock_path(self, account: str) -> Path:
-        node = hashlib.sha256(str(self.url).encode()).hexdigest()[:12]
+        """The lock file of ``account`` on this node: by chain id, the node's
+        address (:func:`node_key`) and the account, so every spelling of one
+        node's URL takes one lock. Not by the genesis block's hash: two Anvils
+        started in the same second with the same settings (parallel test
+        workers) have the same genesis hash, and would wait on each other."""
+        if self._node_key is None:
+            self._node_key = node_key(self.url)
+        node = hashlib.sha256(self._node_key.encode()).hexdigest()[:12]
         return LOCK_FOLDER / f"{self.chain_id}-{node}-{account.lower()}.lock"
 
     @property
@@ -736,14 +839,22 @@ class Sender:
 
     @contextmanager
     def _before_sending(self) -> Iterator[None]:
-        """The node going away before a transaction is signed: nothing was sent (NodeLost)."""
+        """The node going away (NodeLost) or answering a read with an error
+        (ChainError) before a transaction is signed: nothing was sent, in one line."""
         try:
             yield
         except NODE_AWAY as exc:
             raise NodeLost(self.url, away_reason(exc)[0]) from None
+        except Web3RPCError as exc:
+            raise ChainError(
+                f"the node at {self.url} answered with an error before anything was signed "
+                f"({exc.message or exc}): nothing was sent; run the command again once it answers"
+            ) from None
 
-    def send_raw(self, raw: bytes, sender: str, nonce: int) -> HexBytes:
+    def send_raw(self, raw: bytes, sender: str, nonce: int, earlier: int = 0) -> HexBytes:
         """Send signed transaction ``raw`` (of ``sender``, at ``nonce``); its hash.
+        ``earlier``: how many transactions the same command sent before it (a
+        bulk run), for what its failure says was sent.
 
         What the node answers is one line each: a sender that cannot pay for
         its gas is told how to fund it; a nonce another sender took (a mined
@@ -751,15 +862,21 @@ class Sender:
         below the base fee, a ChainError that says nothing was sent; this
         very transaction already held (sent before), or already mined, is
         taken as sent. A node that goes away on the way is a NodeLost that
-        names the hash: whether it arrived is looked up with `scf tx show`."""
+        names the hash: "nothing was sent" only when that is proved (the
+        connection was refused, and the request was not tried before: see
+        :func:`connect`), otherwise it may have reached the node, and
+        `scf tx show` says whether before anything is sent again."""
         tx_hash = HexBytes(keccak(raw))  # how the node will know it, whatever happens on the way
+        self._nonces[tx_hash.to_0x_hex()] = (sender, nonce)
         try:
             return HexBytes(self.w3.eth.send_raw_transaction(raw))
         except Web3RPCError as exc:
             reason = str(exc.message or exc)
         except NODE_AWAY as exc:
             why, reached = away_reason(exc)
-            raise NodeLost(self.url, why, tx_hash.to_0x_hex(), reached) from None
+            if reached is False and self._sends_retried():
+                reached = None  # refused now, but an earlier try may have reached it
+            raise NodeLost(self.url, why, tx_hash.to_0x_hex(), reached, earlier) from None
         if _ALREADY_KNOWN.search(reason):
             return tx_hash
         if _NO_GAS_MONEY.search(reason):
@@ -768,14 +885,28 @@ class Sender:
             if _NONCE_USED.search(reason) and self._mined(tx_hash):
                 return tx_hash  # this very transaction, sent before and mined since
             kind = "used" if _NONCE_USED.search(reason) else "pending"
-            raise NonceConflict(tx_hash.to_0x_hex(), nonce, self.who(sender), kind) from None
+            raise NonceConflict(tx_hash.to_0x_hex(), nonce, self.who(sender), kind, earlier) from None
         if _FEE_BELOW_BASE.search(reason):
+            nothing = "nothing was sent: run the command again"
+            if earlier:
+                nothing = (
+                    f"it was not sent, but the {earlier} transaction(s) this command sent before it were: run "
+                    "the command again (it skips what they did)"
+                )
             raise ChainError(
                 f"the node refused transaction {tx_hash.to_0x_hex()}: its max fee per gas is below the base fee "
-                "of the block it would go in (the base fee rose while it was prepared); nothing was sent: run "
-                "the command again"
+                f"of the block it would go in (the base fee rose while it was prepared); {nothing}"
             ) from None
         raise ChainError(f"the node rejected the transaction: {reason}") from None
+
+    def _sends_retried(self) -> bool:
+        """Whether this node's provider tries a failed send again (web3's default,
+        for a Web3 not made by :func:`connect`): then a refused connection may
+        follow a try that reached the node."""
+        config = getattr(self.w3.provider, "exception_retry_configuration", None)
+        if config is None:
+            return False
+        return bool(check_if_retry_on_failure(RPCEndpoint(SEND_RAW), config.method_allowlist))
 
     def _mined(self, tx_hash: HexBytes) -> bool:
         try:
@@ -870,14 +1001,17 @@ class Sender:
     def replay_reason(self, tx_hash: str, block: int) -> str:
         """Why mined transaction ``tx_hash`` reverted: replayed on its block's state (a
         reverted transaction changes nothing), as the rule's sentence."""
-        tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         try:
+            tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
             self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}, block)
         except (ContractCustomError, ContractLogicError) as exc:
             try:
                 self._raise_reverted(exc)
             except TransactionReverted as reverted:
                 return str(reverted)
+        except (*NODE_AWAY, Web3RPCError, TransactionNotFound) as exc:
+            why = away_reason(exc)[0] if isinstance(exc, NODE_AWAY) else str(getattr(exc, "message", None) or exc)
+            return f"the node failed while asked why ({why}); it changed nothing"
         return "it ran out of gas, or the state changed in its block"
 
     def send_pipelined(self, to: str, calls: Iterable[tuple[bytes, int]], signer: LocalAccount) -> Iterator[str]:
@@ -890,10 +1024,11 @@ class Sender:
                 fees = self._fees()
                 nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
             to = to_checksum_address(to)
-            for data, gas in calls:
+            for sent, (data, gas) in enumerate(calls):
                 tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": nonce, "to": to, "value": 0, "data": data}
                 tx.update(gas=gas, **fees)
-                tx_hash = self.send_raw(signer.sign_transaction(tx).raw_transaction, signer.address, nonce)
+                # ``sent``: the batches already out, which a failure of this one must not deny.
+                tx_hash = self.send_raw(signer.sign_transaction(tx).raw_transaction, signer.address, nonce, sent)
                 nonce += 1
                 yield str(Web3.to_hex(tx_hash))
 
@@ -903,30 +1038,49 @@ class Sender:
         or NodeLost when the node went away, if it cannot be had in time."""
         receipt = self._receipt(tx_hash, sender)
         if receipt["status"] != 1:
-            # Mined but reverted (state or time changed between simulation and
-            # mining): replay it on its own block, whose time and state made it
-            # fail (a reverted transaction changes nothing), to name the rule.
-            if fn is not None:
-                try:
-                    self.call(fn, sender, receipt["blockNumber"])
-                except TransactionReverted as replayed:
-                    verdict = None if replayed.error_name == NO_REASON else self.verdict(replayed, receipt)
-                    if verdict is not None and verdict.error_name is None:
-                        # A reason without a rule's name (an unknown error, a panic): say which transaction.
-                        where = f"transaction {Web3.to_hex(tx_hash)} reverted in block {receipt['blockNumber']}: "
-                        raise TransactionReverted(where + verdict.rule) from None
-                    if verdict is not None:
-                        raise verdict from None
-            text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash), simulated=fn is not None)
-            if not self.calls_see_the_clock():
-                block = self.w3.eth.get_block(receipt["blockNumber"])
-                text += (
-                    f". This node simulates calls at time 0, so a rule of time cannot be named: check the "
-                    f"dates given (due dates, expiries, deadlines) against the chain time, "
-                    f"{text_time(int(block['timestamp']))} in that block"
-                )
-            raise TransactionReverted(text)
+            with self._after_mining(Web3.to_hex(tx_hash), receipt):
+                self._explain_revert(tx_hash, receipt, fn, sender)
         return receipt
+
+    @contextmanager
+    def _after_mining(self, tx_hash: str, receipt: Any) -> Iterator[None]:
+        """The node going away or failing while a mined, reverted transaction is
+        explained: still the revert it is (which changed nothing), in one line."""
+        try:
+            yield
+        except (*NODE_AWAY, Web3RPCError) as exc:
+            why = away_reason(exc)[0] if isinstance(exc, NODE_AWAY) else str(exc.message or exc)
+            raise TransactionReverted(
+                f"transaction {tx_hash} reverted in block {receipt['blockNumber']}, which changed nothing on chain; "
+                f"the node at {self.url} failed while the CLI asked it why ({why}); run the command again once "
+                "the node answers to see the current rule"
+            ) from None
+
+    def _explain_revert(self, tx_hash: Any, receipt: Any, fn: Any, sender: str | None) -> None:
+        """Raise the reason mined transaction ``tx_hash`` reverted (TransactionReverted)."""
+        # Mined but reverted (state or time changed between simulation and
+        # mining): replay it on its own block, whose time and state made it
+        # fail (a reverted transaction changes nothing), to name the rule.
+        if fn is not None:
+            try:
+                self.call(fn, sender, receipt["blockNumber"])
+            except TransactionReverted as replayed:
+                verdict = None if replayed.error_name == NO_REASON else self.verdict(replayed, receipt)
+                if verdict is not None and verdict.error_name is None:
+                    # A reason without a rule's name (an unknown error, a panic): say which transaction.
+                    where = f"transaction {Web3.to_hex(tx_hash)} reverted in block {receipt['blockNumber']}: "
+                    raise TransactionReverted(where + verdict.rule) from None
+                if verdict is not None:
+                    raise verdict from None
+        text = unexplained_revert(Web3.to_hex(tx_hash), receipt, self._gas_of(tx_hash), simulated=fn is not None)
+        if not self.calls_see_the_clock():
+            block = self.w3.eth.get_block(receipt["blockNumber"])
+            text += (
+                f". This node simulates calls at time 0, so a rule of time cannot be named: check the "
+                f"dates given (due dates, expiries, deadlines) against the chain time, "
+                f"{text_time(int(block['timestamp']))} in that block"
+            )
+        raise TransactionReverted(text)
 
     def verdict(self, refused: TransactionReverted, receipt: Any = None) -> TransactionReverted | None:
         """The refusal to report for a simulated (or, with its ``receipt``,
@@ -1014,18 +1168,21 @@ class Sender:
 
     def _not_mined(self, tx_hash: str, sender: str | None) -> TransactionTimeout:
         """Why ``tx_hash`` is not mined, as far as the node tells: it no longer holds
-        it (dropped from its pool), or its max fee is below the next block's base
-        fee, or (not known) the node may not be mining."""
+        it (dropped from its pool) and its nonce is unused, or its max fee is below
+        the next block's base fee, or its nonce is held back behind a gap, or (not
+        known) the node may not be mining. A transaction the node does not hold
+        whose nonce was used since, or whose nonce is unknown, may have been mined
+        in its place: said so, never "nothing of it is on chain"."""
         account = self.account_name(sender) if sender else None
         try:
             tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
-            return TransactionTimeout(tx_hash, self.timeout, account, dropped=True)
+            return self._not_held(tx_hash, account)
         except (Web3RPCError, ValueError, *NODE_AWAY):
             return TransactionTimeout(tx_hash, self.timeout, account)
         if account is None:
             account = self.account_name(str(tx["from"]))
-        held = self._held_back(tx)
+        held = self._held_back(tx, account)
         if held:
             return TransactionTimeout(tx_hash, self.timeout, account, held, held_back=True)
         try:
@@ -1041,12 +1198,43 @@ class Sender:
             return TransactionTimeout(tx_hash, self.timeout, account, why)
         return TransactionTimeout(tx_hash, self.timeout, account)
 
-    def _held_back(self, tx: Any) -> str | None:
+    def _not_held(self, tx_hash: str, account: str | None) -> TransactionTimeout:
+        """``tx_hash`` not mined and no longer in the node's pool: dropped, with
+        nothing of it on chain, only if its sender's nonce on chain shows that
+        its nonce is still unused (a transaction mined at that nonce, by a node
+        that lost track of this one or by a replacement, would have used it)."""
+        known = self._nonces.get(tx_hash)
+        try:
+            used = None if known is None else int(self.w3.eth.get_transaction_count(known[0], "latest"))  # type: ignore[arg-type]
+        except (Web3RPCError, ValueError, *NODE_AWAY):
+            used = None
+        if known is None or used is None:
+            why = (
+                "the node no longer holds it, and whether its nonce was used since (by it, or by another "
+                "transaction in its place) cannot be told here"
+            )
+            return TransactionTimeout(tx_hash, self.timeout, account, why, gone=True)
+        who, nonce = known
+        if used > nonce:
+            why = (
+                f"the node no longer holds it, and nonce {nonce} of {self.who(who)} was used since by another "
+                "transaction (a replacement, or another program sending as this account), so it will never be "
+                "mined; find out what that one did before running the command again"
+            )
+            return TransactionTimeout(tx_hash, self.timeout, account, why, gone=True)
+        why = f"dropped from its pool; nonce {nonce} of {self.who(who)} is still unused"
+        return TransactionTimeout(tx_hash, self.timeout, account, why, dropped=True)
+
+    def _held_back(self, tx: Any, account: str | None = None) -> str | None:
         """Why a pending ``tx`` waits on its nonce, if it does: its nonce is ahead of
         the sender's next nonce on chain and none of the nonces between is pending.
         A node that lost blocks (Anvil restarted from an older state) holds such a
         transaction until something fills the gap; replacing or cancelling it at the
-        same nonce would be held back too."""
+        same nonce would be held back too. What fills the gap is said exactly: the
+        next transaction of the sender takes the first missing nonce, so running the
+        command again would have both mined once the gap is filled. (A restart does
+        not reliably empty a pool: Geth keeps a journal of it, and a remote
+        provider's pool is not ours to restart.)"""
         try:
             sender = tx["from"]
             mined = self.w3.eth.get_transaction_count(sender, "latest")
@@ -1056,10 +1244,18 @@ class Sender:
         nonce = int(tx["nonce"])
         if nonce <= mined or pending > mined:
             return None
+        who = self.who(str(sender))
+        name = account or "ACCOUNT"
+        gap = f"nonce {mined}" if nonce == mined + 1 else f"nonces {mined} to {nonce - 1}"
         return (
-            f"its nonce {nonce} is ahead of the next nonce {mined} of {sender} on chain and no transaction "
-            f"with nonce {mined} is waiting, so the node holds it back (did the node lose blocks, e.g. restart "
-            "from an older state?); restart the node to empty its pool, then run the command again"
+            f"its nonce {nonce} is ahead of the next nonce {mined} of {who} on chain and no transaction with "
+            f"nonce {mined} is waiting, so the node holds it back (did the node lose blocks, e.g. restart from "
+            f"an older state?). It is mined as soon as transactions of this account fill {gap}: the next "
+            f"command that sends as it takes nonce {mined}, so running this command again would send it a "
+            "second time and, once the gap is filled, both would be mined. To have it mined once, fill the "
+            f"gap with transfers that change nothing, one per missing nonce: `scf account fund {name} --amount "
+            f"0.000000000000000001 --as {name}` sends 1 wei to itself. A replacement or cancellation would "
+            "wait behind the gap as well"
         )
 
     def _gas_of(self, tx_hash: Any) -> int | None:

@@ -18,15 +18,17 @@ it instead). Only the account that sent a transaction can sign either.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 
-from ledger.errors import InputError, NonceConflict, Refused, TransactionReverted
-from ledger.evm.chain import Sender, gwei
+from ledger.errors import InputError, NonceConflict, Refused, RpcError, RpcUnreachable, TransactionReverted
+from ledger.evm.chain import NODE_AWAY, Sender, away_reason, gwei
 
 #: The least raise of both fees, in percent, that every node takes for a replacement.
 FEE_BUMP_MIN = Decimal("12.5")
@@ -91,23 +93,39 @@ def fee_bump_of(text: str | None) -> Decimal:
     return pct
 
 
+@contextmanager
+def _asking(sender: Sender, method: str) -> Iterator[None]:
+    """A read of the node (``method``) that fails: one line, not a crash. Only
+    reads run in it, before anything is sent, so nothing was sent."""
+    try:
+        yield
+    except NODE_AWAY as exc:
+        raise RpcUnreachable(sender.url, away_reason(exc)[0]) from None
+    except Web3RPCError as exc:
+        code = exc.rpc_response.get("error", {}).get("code") if isinstance(exc.rpc_response, dict) else None
+        raise RpcError(method, code, str(exc.message or exc)) from None
+
+
 def look_up(sender: Sender, tx_hash: str) -> TxState:
     """What the node at ``sender`` knows of transaction ``tx_hash``."""
     tx_hash = tx_hash_of(tx_hash)
     eth = sender.w3.eth
-    try:
-        receipt = eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        receipt = None
-    except Web3RPCError:
-        receipt = None  # ethereumjs answers an error while it stores the block: look at the transaction
-    try:
-        tx = eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        tx = None
+    with _asking(sender, "eth_getTransactionReceipt"):
+        try:
+            receipt = eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            receipt = None
+        except Web3RPCError:
+            receipt = None  # ethereumjs answers an error while it stores the block: look at the transaction
+    with _asking(sender, "eth_getTransactionByHash"):
+        try:
+            tx = eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            tx = None
     if tx is None and receipt is None:
         return TxState(tx_hash, "unknown")
-    base = sender.next_base_fee()
+    with _asking(sender, "eth_feeHistory"):
+        base = sender.next_base_fee()
     fees: dict[str, Any] = {}
     if tx is not None:
         fees = {
@@ -124,7 +142,9 @@ def look_up(sender: Sender, tx_hash: str) -> TxState:
             tx_hash, "mined", int(receipt["blockNumber"]), int(receipt["status"]) == 1, next_base_fee=base, **fees
         )
     assert tx is not None
-    return TxState(tx_hash, "pending", next_base_fee=base, note=_why_waiting(sender, fees, base), **fees)
+    with _asking(sender, "eth_getTransactionCount"):
+        note = _why_waiting(sender, fees, base)
+    return TxState(tx_hash, "pending", next_base_fee=base, note=note, **fees)
 
 
 def _why_waiting(sender: Sender, fees: dict[str, Any], base: int | None) -> str | None:
@@ -142,16 +162,38 @@ def _why_waiting(sender: Sender, fees: dict[str, Any], base: int | None) -> str 
     return None
 
 
+def _nonces_of(sender: Sender, address: str) -> tuple[int, int]:
+    """``address``'s transaction count on chain and with its pending ones."""
+    with _asking(sender, "eth_getTransactionCount"):
+        eth = sender.w3.eth
+        return (
+            int(eth.get_transaction_count(address, "latest")),  # type: ignore[arg-type]
+            int(eth.get_transaction_count(address, "pending")),  # type: ignore[arg-type]
+        )
+
+
 def _waiting(sender: Sender, tx_hash: str, signer: LocalAccount, verb: str) -> dict[str, Any]:
     """The pending transaction ``tx_hash`` of ``signer``, as the node holds it; refused
     (saying why) if the node does not know it, it is mined, or another account sent it."""
     state = look_up(sender, tx_hash)
     tx_hash = state.tx_hash
     if state.status == "unknown":
-        raise InputError(
+        mined, pending = _nonces_of(sender, signer.address)
+        who = sender.who(signer.address)
+        head = (
             f"transaction {tx_hash} is unknown to the node at {sender.url}: it never reached it, was dropped "
-            f"from its pool, or another took its place at its nonce, so there is nothing to {verb}; if no "
-            "replacement of it was mined, run the command that sent it again"
+            f"from its pool, or another took its place at its nonce, so there is nothing to {verb}; "
+        )
+        if pending > mined:
+            # One of these may be a replacement of it (`scf tx replace` run elsewhere), not yet mined.
+            raise InputError(
+                head + f"{who} has {pending - mined} transaction(s) waiting in the node's pool (nonces {mined} "
+                f"to {pending - 1}), and one of them may have taken its place: wait until they are mined and look "
+                "at what they did before running the command that sent it again"
+            )
+        raise InputError(
+            head + f"no transaction of {who} waits in the node's pool, so unless one mined in its place did what "
+            "it does (look at the ledger first), run the command that sent it again"
         )
     if state.status == "mined":
         outcome = "" if state.succeeded else " (it reverted, which changed nothing)"
@@ -164,19 +206,29 @@ def _waiting(sender: Sender, tx_hash: str, signer: LocalAccount, verb: str) -> d
             f"transaction {tx_hash} was sent by {sender.who(state.sender)}, not by {sender.who(signer.address)}: "
             f"only its sender can {verb} it; give --as the account that sent it"
         )
-    mined = int(sender.w3.eth.get_transaction_count(signer.address, "latest"))
+    mined = _nonces_of(sender, signer.address)[0]
     if mined > state.nonce:
         raise Refused(
             f"nonce {state.nonce} of {sender.who(signer.address)} is used by another mined transaction: {tx_hash} "
             f"can never be mined, so there is nothing to {verb}"
         )
-    return dict(sender.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+    with _asking(sender, "eth_getTransactionByHash"):
+        try:
+            return dict(sender.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            pass
+    raise Refused(
+        f"transaction {tx_hash} left the node's pool while it was being looked at (mined, dropped or replaced): "
+        f"nothing was sent; see it with `scf tx show {tx_hash}`"
+    )
 
 
 def _raised(old: int, pct: Decimal) -> int:
-    """``old`` raised by ``pct`` percent, rounded up, and by at least 1 wei (0 becomes 1)."""
-    raised = (Decimal(old) * (100 + pct) / 100).to_integral_value(rounding=ROUND_CEILING)
-    return max(int(raised), old + 1)
+    """``old`` raised by ``pct`` percent, rounded up, and by at least 1 wei (0 becomes 1).
+    In integers: a fee may have more digits than Decimal's default precision keeps."""
+    top, bottom = pct.as_integer_ratio()  # pct is finite: fee_bump_of checked it
+    raised = -(-old * (100 * bottom + top) // (100 * bottom))  # the ceiling of old * (100 + pct) / 100
+    return max(raised, old + 1)
 
 
 def raised_fees(sender: Sender, tx: dict[str, Any], pct: Decimal) -> dict[str, int]:
@@ -206,6 +258,8 @@ def replace(sender: Sender, tx_hash: str, signer: LocalAccount, pct: Decimal = F
     try:
         estimate = int(sender.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
         gas = max(gas, estimate + estimate // 5 + 10_000)
+    except NODE_AWAY as exc:
+        raise RpcUnreachable(sender.url, away_reason(exc)[0]) from None
     except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
         try:
             if isinstance(exc, Web3RPCError):
@@ -236,7 +290,8 @@ def _send_instead(
 ) -> dict[str, Any]:
     old_hash = old["hash"].to_0x_hex()
     nonce = int(old["nonce"])
-    fees = raised_fees(sender, old, pct)
+    with _asking(sender, "eth_feeHistory"):
+        fees = raised_fees(sender, old, pct)
     signed = signer.sign_transaction({**tx, **fees, "nonce": nonce, "chainId": sender.chain_id})
     with sender.sending_as(signer.address, wait=sender.timeout):
         try:

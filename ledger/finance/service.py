@@ -19,8 +19,11 @@
   transaction and its InvoiceFinanced event.
 * :func:`auto` quotes every open invoice the holder listed for the financier
   (or for any), soonest due first, and executes the approved ones; an
-  approval it fails to execute is marked ``failed``, so it no longer uses
-  limit headroom.
+  approval it fails to execute, having sent nothing that may still be mined
+  (:func:`ledger.errors.sent_nothing`), is marked ``failed``, so it no longer
+  uses limit headroom. One whose financing may still be mined (the node lost
+  after sending it, not mined in time) stays approved, and the run stops
+  there with that error's line.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from ledger.errors import DatabaseError, DecisionRefused, LedgerError, TransactionReverted
+from ledger.errors import DatabaseError, DecisionRefused, LedgerError, TransactionReverted, sent_nothing
 from ledger.finance import store
 from ledger.finance.facts import Exposure
 from ledger.finance.models import APPROVED, CANCELLED, DECLINED, EXECUTED, EXPIRED, FAILED
@@ -389,7 +392,16 @@ class Desk:
         try:
             executed = self.execute(decision["decision_id"], signer)
         except LedgerError as exc:
-            # A failed execution must not keep using limit headroom until the approval expires.
+            if not sent_nothing(exc):
+                # The financing may still be mined (a node lost after sending, a transaction not
+                # mined in time): the approval keeps its limit headroom, and the run stops here,
+                # as later approvals must not spend headroom this one may be using.
+                exc.args = (
+                    f"finance auto stopped at invoice {invoice_id}: decision {decision['decision_id']} stays "
+                    f"approved (still counted against the limits), as its financing may still be mined: {exc}",
+                )
+                raise
+            # Nothing was sent: a failed execution must not keep using limit headroom until the approval expires.
             with self.engine.begin() as conn:
                 failed = store.mark_failed(conn, decision["decision_id"])
             note = (

@@ -300,12 +300,47 @@ def test_relay_with_the_node_away_is_503(book):
     record = book.signed(invoice_id, "INV-R-1")
     with _app(replace(book.indexed.settings, rpc_url=DOWN)) as client:
         away = client.post("/api/confirmations", json=record, headers={"Authorization": f"Bearer {book.key}"})
-    assert away.status_code == 503, away.text
-    assert away.json()["detail"] == (
-        f"cannot reach the JSON-RPC endpoint {DOWN} (connection refused); start the local chain with "
-        "`scf node start` or pass --rpc-url"
+    # The node's URL (which may hold a provider's key) and the CLI's remedy are for the server log only.
+    assert _problem(away, 503)["detail"] == (
+        "the ledger's node is unavailable and nothing was sent; post the document again later"
     )
+    assert away.headers["retry-after"] == "5" and DOWN not in away.text
     assert book.state(invoice_id).status == InvoiceStatus.ISSUED
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_relay_node_lost_while_sending_tells_the_client_to_look_before_posting_again(
+    book: Book, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node lost while the relayer sends (its confirmation may be mined all the
+    same): a 503 that tells the client to look the invoices up before posting again,
+    without the node's URL (here with a provider's key in it) or the CLI's advice,
+    which go to the server log."""
+    import logging
+
+    from ledger.errors import NodeLost
+    from ledger.intake import Intake
+
+    tx = "0x" + "ef" * 32
+    url = "https://rpc.example.org/v3/SECRET-PROVIDER-KEY"
+
+    def lost(*_args: Any, **_kwargs: Any) -> Any:
+        raise NodeLost(url, "timed out", tx, sent=None)
+
+    monkeypatch.setattr(Intake, "submit_confirmations", lost)
+    with caplog.at_level(logging.WARNING, "ledger.api.relay"):
+        response = book.post({"number": "INV-R-LOST"})  # read by the submission, which is lost here
+    assert _problem(response, 503)["detail"] == (
+        "the ledger's node stopped answering while the confirmations were being sent: some may be confirmed all "
+        "the same; look the invoices up (GET /api/invoices/{id}) before posting the document again (a signature "
+        "already used is refused, never used twice)"
+    )
+    assert response.headers["retry-after"] == "5"
+    assert "SECRET-PROVIDER-KEY" not in response.text and "scf tx show" not in response.text
+    [logged] = caplog.messages
+    assert logged.endswith(f"the node at {url} went away while transaction {tx} was being sent (timed out): it may "
+                           f"or may not have reached it; once the node is back, see `scf tx show {tx}` before "
+                           "sending it again")  # fmt: skip
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -91,9 +91,49 @@ def test_serve_faults_postgres_restarted_under_serve_is_503_then_serves_again(
             served.stdout.close()
 
     for response in down:
-        detail = assert_problem(response, 503, f"database error on {settings.database_url}: ")["detail"]
-        assert detail.endswith("check --db-url / SCF_DB_URL and that the database server accepts connections"), detail
+        # The client learns nothing of the server's setting (URL, driver, remedy): the log has it.
+        assert assert_problem(response, 503)["detail"] == "the ledger database is unavailable; retry later"
+        assert response.headers["retry-after"] == "5"
+    logged = log.read_text()
+    assert f"GET /api/invoices: database error on {settings.database_url}: " in logged, logged
+    assert "check --db-url / SCF_DB_URL and that the database server accepts connections" in logged, logged
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert ids(back) == [1, 2, 3, 4]
     assert stopped == 0
-    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "Traceback" not in logged, logged
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("who", [None, "auditor"], ids=["no key", "a key"])
+def test_serve_faults_database_away_tells_the_client_nothing_of_the_setting(
+    who: str | None, api: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database locked (as by another writer) when a request opens its read,
+    before its key is checked: a 503 with a generic detail and a Retry-After, to
+    a client with a key or without; the line the CLI would print (the database's
+    path, the driver's words, the operator's remedy) goes to the server log only."""
+    import logging
+    import sqlite3
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import OperationalError
+
+    from ledger.api import deps
+
+    @contextmanager
+    def locked(_engine: Any) -> Iterator[Any]:
+        raise OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+        yield  # pragma: no cover - a generator for contextmanager
+
+    monkeypatch.setattr(deps, "snapshot", locked)
+    with caplog.at_level(logging.WARNING, "ledger.api"):
+        response = api.get(who, "/api/invoices")
+    problem = assert_problem(response, 503)
+    assert problem["detail"] == "the ledger database is unavailable; retry later"
+    assert response.headers["retry-after"] == "5"
+    url = api.env.settings.database_url
+    assert url not in response.text and "locked" not in response.text
+    assert caplog.messages == [
+        f"GET /api/invoices: database error on {url}: database is locked; another process (such as `scf index "
+        "follow`) holds the write lock; retry, or stop that process"
+    ]

@@ -193,7 +193,8 @@ def test_cli_transaction_not_mined_in_time(scf, tmp_path):
     assert result.stderr.startswith("Error: transaction 0x")
     tx = result.stderr.split()[2]
     assert result.stderr == (
-        f"Error: transaction {tx} was not mined within 1s: check the node is mining. See it with `scf tx show {tx}`; "
-        f"to stop waiting for it, raise its fee with `scf tx replace {tx} --as operator` or withdraw it with "
-        f"`scf tx cancel {tx} --as operator`\n"
+        f"Error: transaction {tx} was not mined within 1s: check the node is mining. Look it up with `scf tx show "
+        f"{tx}` before sending it again: running the command again while it waits sends it a second time, and both "
+        f"would be mined. To stop waiting for it, raise its fee with `scf tx replace {tx} --as operator` or "
+        f"withdraw it with `scf tx cancel {tx} --as operator`\n"
     )

@@ -34,6 +34,7 @@ from web3 import Web3
 
 from ledger.cli import main
 from ledger.evm.accounts import DEV_NAMES, dev_account
+from ledger.names import DEV_ADDRESSES
 
 SUPPLIER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BUYER = "Tsuen Wan Electronics Ltd"
@@ -219,7 +220,7 @@ def test_faults_node_gone_before_sending_sends_nothing_and_the_command_runs_agai
         result,
         3,
         f"the node at {node.url} went away before transaction {tx} reached it (connection refused): nothing "
-        "was sent; run the command again once the node is back",
+        f"was sent; once the node is back (`scf tx show {tx}` says unknown), run the command again",
     )
     assert node.sent == []
 
@@ -233,6 +234,130 @@ def test_faults_node_gone_before_sending_sends_nothing_and_the_command_runs_agai
     assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)
 
 
+#: The JSON-RPC timeout of the commands in the tests where the node takes a send and never answers.
+RPC_TIMEOUT = 0.5
+
+
+def test_faults_node_takes_the_transaction_times_out_then_refuses_may_have_been_sent(
+    home_copy: Any, ledger: Any, node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node takes the transaction (and mines it) but its answer never comes,
+    then its port is closed. web3 would send it again after the timeout and report
+    only the refusal, which read "nothing was sent; run the command again" (a
+    second run would issue twice): a send is tried once, and the line says it may
+    have reached the node and to look it up first. It was mined once."""
+    from ledger.evm import chain as chain_module
+
+    monkeypatch.setattr(chain_module.connect, "__defaults__", (RPC_TIMEOUT,))
+    before = nonces(ledger.w3)
+    taken: list[str] = []
+    answered = threading.Event()
+
+    def take_then_hang(call: dict[str, Any]) -> bool:
+        rpc(node.upstream, "eth_sendRawTransaction", call["params"])  # the node has it (automine: mined)
+        taken.append(hash_of(call["params"][0]))
+        node.go_away()  # a try after this one is refused
+        time.sleep(RPC_TIMEOUT + 0.5)  # the command gives up waiting for this answer
+        # The proxy forwards the call once the hook returns: make it harmless, as the chain is
+        # reverted after the test (a late second send would be mined in the next test's chain).
+        call.update(method="eth_blockNumber", params=[])
+        answered.set()
+        return True
+
+    node.before["eth_sendRawTransaction"] = take_then_hang
+    result = issue(home_copy.home, node.url, "INV-GONE-4", timeout=1)
+    assert answered.wait(10)
+    [tx] = taken
+    refused(
+        result,
+        3,
+        f"the node at {node.url} went away while transaction {tx} was being sent (timed out): it may or may not "
+        f"have reached it; once the node is back, see `scf tx show {tx}` before sending it again",
+    )
+    node.resume()
+    assert json.loads(scf_in(home_copy.home, node.url, "tx", "show", tx, "--json").stdout)["status"] == "mined"
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)  # one transaction, mined once
+    assert invoice_id(ledger, "INV-GONE-4") > 0
+
+
+def test_faults_a_bulk_send_cut_after_its_first_batch_says_what_was_sent(ledger: Any, node: Node) -> None:
+    """A pipelined run (`scf invoice import` and the like) whose node goes away
+    after its first transaction: the second is not sent, and the line says the
+    first was (a rerun skips what it did), not "nothing was sent"."""
+    from ledger.errors import NodeLost
+    from ledger.evm.chain import Sender, connect
+
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    before = nonces(ledger.w3)
+    sender = Sender(connect(node.url), ledger.sender.decoder, 5)
+    node.after["eth_sendRawTransaction"] = node.go_away
+    sent: list[str] = []
+    with pytest.raises(NodeLost) as lost:
+        sent.extend(sender.send_pipelined(SUPPLIER_ADDRESS, [(b"", 21_000)] * 2, supplier))
+    assert len(sent) == 1 and lost.value.sent is False and lost.value.earlier == 1
+    assert str(lost.value) == (
+        f"the node at {node.url} went away before transaction {lost.value.tx_hash} reached it (connection "
+        "refused): nothing of this batch was sent (the 1 transaction(s) this command sent before it were "
+        f"sent; running it again skips them); once the node is back (`scf tx show {lost.value.tx_hash}` says "
+        "unknown), run the command again"
+    )
+    assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)
+
+
+def test_faults_node_gone_while_a_reverted_transaction_is_explained_is_one_line(
+    ledger: Any, node: Node, acct: Any
+) -> None:
+    """A transaction mined but reverted, and the node gone while the CLI replays it
+    to name the rule: still the revert it is (exit 1, it changed nothing), not a crash."""
+    from ledger.errors import TransactionReverted
+    from ledger.evm.chain import Sender, connect
+
+    supplier = acct("supplier")
+    fn = ledger.invoices.functions.cancel(10**9)  # no such invoice: reverts
+    data = fn._encode_transaction_data()
+    tx = {"chainId": 31337, "to": ledger.invoices.address, "value": 0, "gas": 100_000, "data": data}
+    tx.update(nonce=nonces(ledger.w3)[1], maxFeePerGas=0, maxPriorityFeePerGas=0)
+    tx_hash = ledger.w3.eth.send_raw_transaction(supplier.sign_transaction(tx).raw_transaction)
+    assert ledger.w3.eth.get_transaction_receipt(tx_hash)["status"] == 0
+    sender = Sender(connect(node.url), ledger.sender.decoder, 5)
+    node.after["eth_getTransactionReceipt"] = node.go_away
+    replayed = sender.w3.eth.contract(ledger.invoices.address, abi=ledger.invoices.abi).functions.cancel(10**9)
+    with pytest.raises(TransactionReverted) as reverted:
+        sender.wait(tx_hash, replayed, supplier.address)
+    assert str(reverted.value) == (
+        f"transaction {tx_hash.to_0x_hex()} reverted in block {ledger.w3.eth.block_number}, which changed nothing "
+        f"on chain; the node at {node.url} failed while the CLI asked it why (connection refused); run the "
+        "command again once the node answers to see the current rule"
+    )
+
+
+def test_faults_node_gone_while_a_command_reads_is_one_line(home_copy: Any, ledger: Any, node: Node) -> None:
+    """The node gone between two reads of `scf tx show` (after the receipt, before
+    the transaction) or of `scf account fund` (before anything is signed): one
+    line, exit 3, where a raw connection error ended in "internal error" (70)."""
+    node.after["eth_getTransactionReceipt"] = node.go_away
+    result = scf_in(home_copy.home, node.url, "tx", "show", "0x" + "cd" * 32)
+    refused(
+        result,
+        3,
+        f"cannot reach the JSON-RPC endpoint {node.url} (connection refused); start the local chain with "
+        "`scf node start` or pass --rpc-url",
+    )
+    node.resume()
+    head = ledger.w3.eth.block_number
+    asked: list[str] = []
+    # The fund command asks for the chain id twice (connecting, then its Sender), then eth_getCode.
+    node.after["eth_chainId"] = lambda _call: (asked.append("chain id"), len(asked) == 2 and node.go_away())[1]
+    result = scf_in(home_copy.home, node.url, "account", "fund", SUPPLIER_ADDRESS, "--amount", "1", "--as", "buyer")
+    refused(
+        result,
+        3,
+        f"the node at {node.url} went away before anything was signed (connection refused): nothing was sent; "
+        "run the command again once the node is back",
+    )
+    assert ledger.w3.eth.block_number == head
+
+
 # -- never mined: replace and cancel ---------------------------------------------------------------
 def _not_mined(home: Path, url: str, number: str, why: str = "check the node is mining") -> str:
     """`scf invoice issue` on a chain that does not mine it: the one line, checked; the hash."""
@@ -241,8 +366,9 @@ def _not_mined(home: Path, url: str, number: str, why: str = "check the node is 
     refused(
         result,
         3,
-        f"transaction {tx} was not mined within 0.5s: {why}. See it with `scf tx show {tx}`; to stop waiting "
-        f"for it, raise its fee with `scf tx replace {tx} --as supplier` or withdraw it with "
+        f"transaction {tx} was not mined within 0.5s: {why}. Look it up with `scf tx show {tx}` before sending "
+        "it again: running the command again while it waits sends it a second time, and both would be mined. "
+        f"To stop waiting for it, raise its fee with `scf tx replace {tx} --as supplier` or withdraw it with "
         f"`scf tx cancel {tx} --as supplier`",
     )
     return tx
@@ -363,6 +489,188 @@ def test_faults_fee_below_the_base_fee_refused_by_the_node_sends_nothing(
         rpc(home_copy.rpc_url, "anvil_setNextBlockBaseFeePerGas", ["0x0"])
 
 
+@pytest.mark.parametrize("then", ["nonce unused", "nonce used by another"])
+def test_faults_a_dropped_transaction_is_nothing_on_chain_only_while_its_nonce_is_unused(
+    then: str, home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    """The node drops the transaction from its pool: "nothing of it is on chain;
+    run the command again" holds only while the account's nonce on chain shows its
+    nonce unused (the rerun takes that nonce: one of the two, at most, is mined).
+    If another transaction used the nonce meanwhile (a replacement sent elsewhere),
+    the line says so and asks what that one did, never to simply run it again."""
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    before = nonces(ledger.w3)
+
+    def drop(call: dict[str, Any]) -> bool:
+        rpc(held, "anvil_dropTransaction", [hash_of(call["params"][0])])
+        if then == "nonce used by another":
+            tx = {"chainId": 31337, "to": SUPPLIER_ADDRESS, "value": 0, "gas": 21_000, "nonce": before[0]}
+            raw = supplier.sign_transaction({**tx, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}).raw_transaction
+            rpc(held, "eth_sendRawTransaction", [Web3.to_hex(raw)])
+            rpc(held, "evm_mine")
+        return True
+
+    node.after["eth_sendRawTransaction"] = drop
+    result = issue(home_copy.home, node.url, "INV-DROP-1", timeout=0.2)  # dropped at once: no need to wait long
+    tx = hash_of(node.sent[0])
+    if then == "nonce unused":
+        refused(
+            result,
+            3,
+            f"transaction {tx} was not mined within 0.2s and the node no longer holds it (dropped from its pool; "
+            f"nonce {before[0]} of {SUPPLIER} is still unused): nothing of it is on chain; run the command again",
+        )
+        assert nonces(ledger.w3) == before
+    else:
+        refused(
+            result,
+            3,
+            f"transaction {tx} was not mined within 0.2s: the node no longer holds it, and nonce {before[0]} of "
+            f"{SUPPLIER} was used since by another transaction (a replacement, or another program sending as "
+            "this account), so it will never be mined; find out what that one did before running the command "
+            f"again. Look it up with `scf tx show {tx}` before sending it again",
+        )
+        assert nonces(ledger.w3) == (before[0] + 1, before[0] + 1)
+    assert invoice_id(ledger, "INV-DROP-1") == 0
+
+
+def test_faults_held_back_behind_a_nonce_gap_says_what_fills_it(
+    home_copy: Any, ledger: Any, held: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction sent one nonce ahead of the account's next on chain (a node that
+    lost blocks after the nonce was read) is held back: the line says what fills
+    the gap and that running the command again would have both mined, without
+    promising that a restart empties the pool; and the way out it gives, a
+    transfer of 1 wei to itself, fills the gap and gets the held one mined once."""
+    from web3.eth import Eth
+
+    before = nonces(ledger.w3)
+    read_nonce = Eth.get_transaction_count
+    stale = [before[1] + 1]  # as if the node had lost the block of nonce before[1]
+
+    def read_ahead(self: Any, account: Any, block_identifier: Any = None) -> Any:
+        if (account, block_identifier) == (SUPPLIER_ADDRESS, "pending") and stale:
+            return stale.pop()
+        return read_nonce(self, account, block_identifier)
+
+    monkeypatch.setattr(Eth, "get_transaction_count", read_ahead)
+    result = issue(home_copy.home, held, "INV-GAP-1", timeout=0.5)
+    monkeypatch.undo()
+    tx = named_tx(result, "Error: transaction ")
+    gap = before[1]
+    refused(
+        result,
+        3,
+        f"transaction {tx} was not mined within 0.5s: its nonce {gap + 1} is ahead of the next nonce {gap} of "
+        f"{SUPPLIER} on chain and no transaction with nonce {gap} is waiting, so the node holds it back (did the "
+        "node lose blocks, e.g. restart from an older state?). It is mined as soon as transactions of this "
+        f"account fill nonce {gap}: the next command that sends as it takes nonce {gap}, so running this command "
+        "again would send it a second time and, once the gap is filled, both would be mined. To have it mined "
+        "once, fill the gap with transfers that change nothing, one per missing nonce: `scf account fund "
+        "supplier --amount 0.000000000000000001 --as supplier` sends 1 wei to itself. A replacement or "
+        f"cancellation would wait behind the gap as well. See it with `scf tx show {tx}`",
+    )
+    mine_again(held)
+    one_wei = ("account", "fund", "supplier", "--amount", "0.000000000000000001", "--as", "supplier")
+    filled = scf_in(home_copy.home, held, *one_wei)
+    assert filled.exit_code == 0, filled.output
+    rpc(held, "evm_mine")  # the held transaction, now next in line (Anvil mines it in the next block)
+    assert ledger.w3.eth.get_transaction_receipt(tx)["status"] == 1
+    assert nonces(ledger.w3) == (gap + 2, gap + 2)  # the transfer and the held one, each once
+    assert invoice_id(ledger, "INV-GAP-1") > 0
+
+
+# -- the fees of a replacement --------------------------------------------------------------------------
+def test_tx_fee_bump_raises_each_fee_exactly_in_integer_wei() -> None:
+    """12.5% and 25% of odd fees, rounded up to the wei; fees with more digits than
+    Decimal's default precision (28) keeps come out exact; 0 becomes 1."""
+    from decimal import Decimal
+
+    from ledger.evm.txs import _raised
+
+    assert _raised(1001, Decimal("12.5")) == 1127  # 1126.125 up
+    assert _raised(999, Decimal("25")) == 1249  # 1248.75 up
+    assert _raised(1000, Decimal("12.5")) == 1125  # exact: not a wei more
+    assert _raised(0, Decimal("25")) == 1
+    big = 10**40 + 1
+    assert _raised(big, Decimal("12.5")) == (big * 1125 + 999) // 1000
+    assert _raised(big, Decimal("25")) == (big * 5 + 3) // 4
+    assert _raised(2**255, Decimal("12.5")) == 2**255 + 2**252  # 1/8 more, to the wei
+
+
+def test_tx_fee_bump_boundary_is_what_nodes_take() -> None:
+    from decimal import Decimal
+
+    from ledger.errors import InputError
+    from ledger.evm.txs import fee_bump_of
+
+    assert fee_bump_of("12.5") == Decimal("12.5") and fee_bump_of("500%") == Decimal("500")
+    for below in ("12.49", "12.4999999999999999999999999999999"):
+        with pytest.raises(InputError, match="give a percentage from 12.5 "):
+            fee_bump_of(below)
+
+
+def _waiting_transfer(w3: Web3, nonce: int | None = None, **fees: int) -> str:
+    """A transfer of 0 from the supplier to itself, sent straight to the node with ``fees``
+    (at ``nonce``, by default the next), left waiting."""
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    nonce = nonces(w3)[1] if nonce is None else nonce
+    tx = {"chainId": 31337, "to": SUPPLIER_ADDRESS, "value": 0, "gas": 21_000, "nonce": nonce, **fees}
+    return str(w3.eth.send_raw_transaction(supplier.sign_transaction(tx).raw_transaction).to_0x_hex())
+
+
+@pytest.mark.parametrize(
+    ("fees", "bump", "raised"),
+    [
+        (
+            {"maxFeePerGas": 1001, "maxPriorityFeePerGas": 999},
+            "25",
+            {"maxFeePerGas": 1252, "maxPriorityFeePerGas": 1249},
+        ),
+        # Above the node's suggested gas price (1 gwei on Anvil), which a legacy replacement pays at least.
+        ({"gasPrice": 10**9 + 1}, "12.5", {"gasPrice": 1_125_000_002}),
+    ],
+    ids=["eip1559-25", "legacy-12.5"],
+)
+def test_tx_replace_raises_nonzero_fees_by_the_percent_given(
+    fees: dict[str, int], bump: str, raised: dict[str, int], home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    """A transaction with fees above 0 (EIP-1559, or a legacy gas price) is replaced
+    at exactly those fees raised by the percent, rounded up to the wei, in the same
+    form (a legacy transaction stays legacy); one of the two is mined."""
+    w3 = ledger.w3
+    before = nonces(w3)
+    tx = _waiting_transfer(w3, **fees)
+    node.mine_each_send()
+    args = ("tx", "replace", tx, "--as", "supplier", "--fee-bump", bump, "--no-sync", "--json")
+    done = scf_in(home_copy.home, node.url, *args)
+    assert done.exit_code == 0, done.output
+    new = w3.eth.get_transaction(json.loads(done.stdout)["tx_hash"])
+    assert {k: new.get(k) for k in raised} == raised
+    assert ("gasPrice" in fees) == (new["type"] == 0)
+    assert w3.eth.get_transaction_receipt(new["hash"])["status"] == 1
+    assert nonces(w3) == (before[0] + 1, before[0] + 1)
+
+
+def test_tx_replace_underpriced_asks_for_a_larger_fee_bump(home_copy: Any, ledger: Any, held: str, node: Node) -> None:
+    """A node that will not take the replacement at the fees asked (here another
+    transaction of the account took the nonce at a far higher fee just before):
+    exit 1, "give a larger --fee-bump", nothing else sent."""
+    w3 = ledger.w3
+    before = nonces(w3)
+    tx = _waiting_transfer(w3, maxFeePerGas=1000, maxPriorityFeePerGas=1000)
+    node.before["eth_sendRawTransaction"] = lambda _call: bool(
+        _waiting_transfer(w3, before[0], maxFeePerGas=10**12, maxPriorityFeePerGas=10**12)
+    )
+    result = scf_in(home_copy.home, node.url, "tx", "replace", tx, "--as", "supplier", "--no-sync", timeout=1)
+    refused(
+        result,
+        1,
+        f"the node would not take the transaction in place of {tx} at fees 25% higher: give a larger --fee-bump",
+    )
+    assert nonces(w3) == (before[0], before[0] + 1)  # the one that outbid it waits; nothing else
+
+
 # -- the nonce: another sender, two scf processes ---------------------------------------------------
 @pytest.mark.parametrize("kind", ["used", "pending"])
 def test_faults_nonce_taken_by_another_sender_is_one_line_and_sends_nothing(
@@ -431,6 +739,92 @@ def test_faults_a_command_waits_for_another_sending_as_the_account_then_is_refus
         )
         assert ledger.w3.eth.block_number == head
     assert issue(home_copy.home, home_copy.rpc_url, "INV-LOCK-1").exit_code == 0
+
+
+def test_faults_one_lock_for_every_spelling_of_the_nodes_url(ledger: Any, chain: Any) -> None:
+    """localhost or 127.0.0.1, with or without a trailing slash: one node, one lock
+    per account, so two commands given the node's URL differently still wait for
+    each other; another port is another node."""
+    from ledger.errors import AccountBusy
+    from ledger.evm.chain import Sender, connect
+
+    port = chain.rpc_url.rsplit(":", 1)[1]
+    spellings = [f"http://127.0.0.1:{port}", f"http://localhost:{port}/", f"HTTP://LOCALHOST:{port}"]
+    senders = [Sender(connect(url), ledger.sender.decoder, 0.1) for url in spellings]
+    assert len({s._lock_path(SUPPLIER_ADDRESS) for s in senders}) == 1
+    with senders[0].sending_as(SUPPLIER_ADDRESS), pytest.raises(AccountBusy), senders[1].sending_as(SUPPLIER_ADDRESS):
+        pass
+    from ledger.evm.chain import node_key
+
+    assert node_key(f"http://localhost:{port}") != node_key(f"http://localhost:{int(port) + 1}")
+    assert node_key("https://rpc.example.org/v3/KEY/") == node_key("https://RPC.example.org:443/v3/KEY")
+
+
+@pytest.fixture()
+def lock_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The lock folder in a folder of this test's own (which every user may enter)."""
+    import shutil
+    import tempfile
+
+    from ledger.evm import chain as chain_module
+
+    base = Path(tempfile.mkdtemp(prefix="scf-locks-test-"))
+    base.chmod(0o755)
+    monkeypatch.setattr(chain_module, "LOCK_FOLDER", base / "scf-ledger-locks")
+    yield base / "scf-ledger-locks"
+    shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_faults_the_lock_folder_works_for_every_user(ledger: Any, lock_folder: Path) -> None:
+    """The first user to send makes the lock folder (here with a umask of 077);
+    another user then takes the lock of the same account (its file made by the
+    first) and of another account (a new file): the folder is like /tmp (1777)
+    and lock files are readable by all (0644). Before, the second user's command
+    ended in exit 70 (PermissionError)."""
+    umask = os.umask(0o077)
+    try:
+        with ledger.sender.sending_as(SUPPLIER_ADDRESS):
+            pass
+    finally:
+        os.umask(umask)
+    lock = ledger.sender._lock_path(SUPPLIER_ADDRESS)
+    assert (lock_folder.stat().st_mode & 0o7777, lock.stat().st_mode & 0o777) == (0o1777, 0o644)
+    child = os.fork()
+    if child == 0:  # another user, taking the same lock and a new one
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with ledger.sender.sending_as(SUPPLIER_ADDRESS), ledger.sender.sending_as(DEV_ADDRESSES["buyer"]):
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(child, 0)[1] == 0
+
+
+def test_faults_a_link_in_the_lock_folder_is_one_line_and_truncates_nothing(
+    ledger: Any, lock_folder: Path, tmp_path: Path
+) -> None:
+    """A symbolic link planted where an account's lock file goes (the folder is
+    shared by all users) is refused in one line; the file it points at is left
+    as it was (opened for writing, it was emptied)."""
+    from ledger.errors import ConfigError
+
+    with ledger.sender.sending_as(SUPPLIER_ADDRESS):
+        pass
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    lock = ledger.sender._lock_path(DEV_ADDRESSES["buyer"])
+    lock.symlink_to(victim)
+    with pytest.raises(ConfigError) as refused_, ledger.sender.sending_as(DEV_ADDRESSES["buyer"]):
+        pass
+    assert str(refused_.value) == (
+        f"cannot use the lock file {lock} that keeps two scf commands from sending as one account at once (Too "
+        f"many levels of symbolic links); make {lock_folder} a folder everyone may write to (mode 1777, as /tmp), "
+        "or remove what is in the way"
+    )
+    assert victim.read_text() == "keep me"
 
 
 class Gate(RpcProxy):
@@ -554,6 +948,17 @@ def test_tx_replace_and_cancel_refuse_a_mined_transaction_and_another_senders(
 
     result = scf_in(home_copy.home, held, "tx", "replace", mined, "--as", "supplier")
     refused(result, 1, f"transaction {mined} is already mined, in block {block}: there is nothing to replace")
+    unknown = "0x" + "ab" * 32
+    result = scf_in(home_copy.home, held, "tx", "replace", unknown, "--as", "supplier")
+    refused(
+        result,
+        2,
+        f"transaction {unknown} is unknown to the node at {held}: it never reached it, was dropped from its "
+        f"pool, or another took its place at its nonce, so there is nothing to replace; {SUPPLIER} has 1 "
+        f"transaction(s) waiting in the node's pool (nonces {pool[0]} to {pool[0]}), and one of them may have "
+        "taken its place: wait until they are mined and look at what they did before running the command that "
+        "sent it again",
+    )
     result = scf_in(home_copy.home, held, "tx", "cancel", waiting, "--as", "buyer")
     refused(
         result,

@@ -409,6 +409,74 @@ def test_finance_decisions_auto_marks_a_failed_execution(desk: Any, book: Book, 
     )
 
 
+def test_finance_decisions_only_what_sent_nothing_is_marked_failed() -> None:
+    """What auto marks failed (freeing limit headroom): only an execution that sent
+    nothing that may still be mined."""
+    from ledger.errors import (
+        AccountBusy,
+        ChainError,
+        DecisionRefused,
+        NodeLost,
+        NonceConflict,
+        TransactionReverted,
+        TransactionTimeout,
+        sent_nothing,
+    )
+
+    tx = "0x" + "ab" * 32
+    assert sent_nothing(NodeLost("http://node", "connection refused"))
+    assert sent_nothing(NodeLost("http://node", "connection refused", tx, sent=False))
+    assert not sent_nothing(NodeLost("http://node", "timed out", tx, sent=None))
+    assert not sent_nothing(NodeLost("http://node", "connection lost", tx, sent=True))
+    assert sent_nothing(TransactionTimeout(tx, 30, dropped=True))
+    assert not sent_nothing(TransactionTimeout(tx, 30))
+    assert not sent_nothing(TransactionTimeout(tx, 30, why="its nonce was used since", gone=True))
+    assert not sent_nothing(TransactionTimeout(tx, 30, why="held", held_back=True))
+    assert not sent_nothing(ChainError("the node kept answering eth_getTransactionReceipt with an error"))
+    for nothing in (TransactionReverted("refused"), DecisionRefused("expired"), NonceConflict(tx, 1, "x", "used")):
+        assert sent_nothing(nothing)
+    assert sent_nothing(AccountBusy("another scf command is sending"))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_finance_decisions_auto_never_frees_headroom_a_financing_sent_may_still_use(
+    desk: Any, book: Book, acct: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node goes away while auto executes its first approval (a buyer line that
+    fits one financing), after the financing was sent (here it was even mined): it
+    may still land, so it stays approved, still counted against the line, and the
+    run stops with the one line. It used to be marked failed, and the run approved
+    the next invoice past the line."""
+    from ledger.errors import NodeLost
+    from ledger.finance import store
+
+    policy = tight_policy("150000.00")
+    financier = acct("financier").address
+    first, second = book.issue(days=30), book.issue(days=60)
+    finance = book.ledger.finance
+
+    def node_lost(*args: Any, **kwargs: Any) -> Any:
+        result = finance(*args, **kwargs)  # the node took it and mined it; its answer was lost
+        raise NodeLost("http://node", "timed out", result["tx_hash"], sent=None)
+
+    monkeypatch.setattr(book.ledger, "finance", node_lost)
+    with pytest.raises(NodeLost) as stopped:
+        desk.auto(financier, acct("financier"), policy)
+    with desk.engine.connect() as conn:
+        [decision] = store.list_decisions(conn, desk.scope)
+    assert (decision["invoice_id"], decision["status"]) == (first, "approved")
+    tx = stopped.value.tx_hash
+    assert str(stopped.value) == (
+        f"finance auto stopped at invoice {first}: decision {decision['id']} stays approved (still counted "
+        "against the limits), as its financing may still be mined: the node at http://node went away while "
+        f"transaction {tx} was being sent (timed out): it may or may not have reached it; once the node is "
+        f"back, see `scf tx show {tx}` before sending it again"
+    )
+    assert [book.onchain(i)["status"] for i in (first, second)] == [3, 2]  # the second was never financed
+    again = desk.auto(financier, acct("financier"), policy)  # the line is used: nothing more is financed
+    assert [(r["invoice_id"], r["status"]) for r in again["results"]] == [(second, "declined")]
+
+
 def test_finance_decisions_price_matches_pricing_module(desk: Any, book: Book, acct: Any) -> None:
     """ACT/360 policy: the stored price equals the pure pricing function's."""
     policy = parse_policy(EXAMPLE.read_text().replace('day_count = "ACT/365"', 'day_count = "ACT/360"'), "p.toml")

@@ -17,8 +17,9 @@ UNKNOWN_TX = "0x" + "ab" * 32
 
 _UNKNOWN = (
     f"transaction {UNKNOWN_TX} is unknown to the node at {{{{rpc}}}}: it never reached it, was dropped from "
-    "its pool, or another took its place at its nonce, so there is nothing to {verb}; if no replacement of it "
-    "was mined, run the command that sent it again"
+    "its pool, or another took its place at its nonce, so there is nothing to {verb}; no transaction of "
+    "Kowloon Precision Parts Ltd waits in the node's pool, so unless one mined in its place did what it does "
+    "(look at the ledger first), run the command that sent it again"
 )
 _BUMP = (
     "invalid fee bump {given!r}: give a percentage from 12.5 (the least nodes take for a replacement) to 500, "
