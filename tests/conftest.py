@@ -145,6 +145,9 @@ def home_copy(chain: Env, tmp_path: Path) -> Env:
 #: Per backend: tests that ran on it; and why PostgreSQL was skipped, if it was.
 _BACKENDS: dict[str, int] = {}
 _PG_SKIPPED: list[str] = []
+#: Operations a stateful test ran (its user property "operations"), shown at the end: a worker's
+#: own output is not shown under xdist, and the issue's totals are counted from these lines.
+_OPERATIONS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +237,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Runs in the controller for reports from xdist workers too.
+    if report.when == "call" and "operations" in dict(report.user_properties):
+        _OPERATIONS[report.nodeid] = int(dict(report.user_properties)["operations"])
     backend = dict(report.user_properties).get("db_backend")
     if backend is None:
         return
@@ -246,6 +251,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
+    for nodeid, count in _OPERATIONS.items():
+        terminalreporter.write_line(f"operations: {count} in {nodeid}")  # type: ignore[attr-defined]
     if not _BACKENDS and not _PG_SKIPPED:
         return
     ordered = sorted(_BACKENDS.items(), key=lambda kv: kv[0] != "sqlite")

@@ -696,7 +696,11 @@ LONG = os.environ.get("SCF_LONG") == "1" or os.environ.get("SCF_HYPOTHESIS_PROFI
 
 
 @settings(
-    max_examples=200 if LONG else 25,
+    # CI runs 8 generated examples (it ran 25) plus the 3 explicit ones: tests/contracts/
+    # test_system_state_machine.py drives repay, credit note, default, buy-back, write-off and disputes
+    # through the services in random order, with conservation, financierDue never changed, financierPaid
+    # <= due, the dispute's status and nothing left in the contract checked after every step. Long: unchanged.
+    max_examples=200 if LONG else 8,
     deadline=None,
     derandomize=not LONG,
     phases=[Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if LONG else []),

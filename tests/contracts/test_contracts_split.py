@@ -577,7 +577,11 @@ def _weights_to_units(units: int, weights: list[int]) -> list[int]:
 
 
 @settings(
-    max_examples=200 if LONG else 30,
+    # CI runs 10 examples (it ran 30): tests/contracts/test_system_state_machine.py drives split, transfer,
+    # finance, repay and repayRoot through the services in random order, with the same invariants after
+    # every step (conservation, leaves sum to the root, paid <= amount, financierPaid <= due, depth) and
+    # the database checked against the chain; this keeps a fast, focused tree-only run. Long: unchanged.
+    max_examples=200 if LONG else 10,
     deadline=None,
     derandomize=not LONG,
     phases=[Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if LONG else []),
