@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.business_time import kyc_last_day
-from ledger.db.models import Cursor, Event, Invoice, Repayment
+from ledger.db.tables import CURSORS, EVENTS, INVOICES, REPAYMENTS
 from ledger.errors import InputError
 from ledger.format import date_text, grace_text, iso_time, money, text_time
 from ledger.indexer.folds import INVOICE_ID_ARGS
@@ -458,13 +458,13 @@ def _parties(events: Iterable[Any]) -> set[str]:
 
 
 _COLUMNS = (
-    Event.block_number,
-    Event.block_time,
-    Event.tx_hash,
-    Event.log_index,
-    Event.event,
-    Event.amount,
-    Event.args,
+    EVENTS.c.block_number,
+    EVENTS.c.block_time,
+    EVENTS.c.tx_hash,
+    EVENTS.c.log_index,
+    EVENTS.c.event,
+    EVENTS.c.amount,
+    EVENTS.c.args,
 )
 
 
@@ -473,12 +473,14 @@ def _invoice_events(conn: Connection, scope: Scope, invoice_id: int, as_of_block
     query = (
         sa.select(*_COLUMNS)
         .where(
-            Event.chain_id == scope.chain_id, Event.contract == scope.invoice_contract, Event.invoice_id == invoice_id
+            EVENTS.c.chain_id == scope.chain_id,
+            EVENTS.c.contract == scope.invoice_contract,
+            EVENTS.c.invoice_id == invoice_id,
         )
-        .order_by(Event.block_number, Event.log_index)
+        .order_by(EVENTS.c.block_number, EVENTS.c.log_index)
     )
     if as_of_block is not None:
-        query = query.where(Event.block_number <= as_of_block)
+        query = query.where(EVENTS.c.block_number <= as_of_block)
     return conn.execute(query).all()
 
 
@@ -489,13 +491,13 @@ def _registry_events(conn: Connection, scope: Scope, parties: list[str], to_bloc
     return conn.execute(
         sa.select(*_COLUMNS)
         .where(
-            Event.chain_id == scope.chain_id,
-            Event.contract == scope.registry_contract,
-            Event.account.in_(parties),
-            Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
-            Event.block_number <= to_block,
+            EVENTS.c.chain_id == scope.chain_id,
+            EVENTS.c.contract == scope.registry_contract,
+            EVENTS.c.account.in_(parties),
+            EVENTS.c.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
+            EVENTS.c.block_number <= to_block,
         )
-        .order_by(Event.block_number, Event.log_index)
+        .order_by(EVENTS.c.block_number, EVENTS.c.log_index)
     ).all()
 
 
@@ -572,8 +574,8 @@ def _contracts(conn: Connection, scope: Scope) -> dict[str, str]:
     its indexer cursors."""
     found: dict[str, str] = {}
     for (contracts,) in conn.execute(
-        sa.select(Cursor.contracts).where(
-            Cursor.chain_id == scope.chain_id, Cursor.invoice_contract == scope.invoice_contract
+        sa.select(CURSORS.c.contracts).where(
+            CURSORS.c.chain_id == scope.chain_id, CURSORS.c.invoice_contract == scope.invoice_contract
         )
     ):
         found.update({str(address): str(name) for name, address in dict(contracts).items()})
@@ -605,8 +607,8 @@ def event_types(conn: Connection, scope: Scope, abis: Iterable[Sequence[Mapping[
     scope's contracts, sorted."""
     declared = {str(item["name"]) for abi in abis for item in abi if item.get("type") == "event"}
     stored = conn.execute(
-        sa.select(Event.event)
-        .where(Event.chain_id == scope.chain_id, Event.contract.in_(list(_contracts(conn, scope))))
+        sa.select(EVENTS.c.event)
+        .where(EVENTS.c.chain_id == scope.chain_id, EVENTS.c.contract.in_(list(_contracts(conn, scope))))
         .distinct()
     ).scalars()
     return sorted(declared | {str(name) for name in stored}, key=str.casefold)
@@ -689,32 +691,32 @@ def _name_changes(conn: Connection, scope: Scope, to_block: int) -> Sequence[Any
     return conn.execute(
         sa.select(*_COLUMNS)
         .where(
-            Event.chain_id == scope.chain_id,
-            Event.contract == scope.registry_contract,
-            Event.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
-            Event.block_number <= to_block,
+            EVENTS.c.chain_id == scope.chain_id,
+            EVENTS.c.contract == scope.registry_contract,
+            EVENTS.c.event.in_(["ParticipantAdmitted", "ParticipantRenamed"]),
+            EVENTS.c.block_number <= to_block,
         )
-        .order_by(Event.block_number, Event.log_index)
+        .order_by(EVENTS.c.block_number, EVENTS.c.log_index)
     ).all()
 
 
 def _event_query(scope: Scope, contracts: Sequence[str], flt: EventFilter) -> Any:
-    query = sa.select(*_COLUMNS, Event.contract, Event.invoice_id).where(
-        Event.chain_id == scope.chain_id, Event.contract.in_(list(contracts))
+    query = sa.select(*_COLUMNS, EVENTS.c.contract, EVENTS.c.invoice_id).where(
+        EVENTS.c.chain_id == scope.chain_id, EVENTS.c.contract.in_(list(contracts))
     )
     if flt.from_block is not None:
-        query = query.where(Event.block_number >= flt.from_block)
+        query = query.where(EVENTS.c.block_number >= flt.from_block)
     if flt.to_block is not None:
-        query = query.where(Event.block_number <= flt.to_block)
+        query = query.where(EVENTS.c.block_number <= flt.to_block)
     if flt.types:
-        query = query.where(Event.event.in_(list(flt.types)))
+        query = query.where(EVENTS.c.event.in_(list(flt.types)))
     if flt.invoice_id is not None:
-        query = query.where(Event.contract == scope.invoice_contract, Event.invoice_id == flt.invoice_id)
+        query = query.where(EVENTS.c.contract == scope.invoice_contract, EVENTS.c.invoice_id == flt.invoice_id)
     if flt.party is not None:
         # A coarse cut in SQL (the address anywhere in the stored arguments);
         # the exact test is on the decoded arguments (event_parties).
-        query = query.where(sa.cast(Event.args, sa.Text).contains(flt.party, autoescape=True))
-    query = query.order_by(Event.block_number, Event.log_index)
+        query = query.where(sa.cast(EVENTS.c.args, sa.Text).contains(flt.party, autoescape=True))
+    query = query.order_by(EVENTS.c.block_number, EVENTS.c.log_index)
     if flt.limit is not None and flt.party is None:
         query = query.limit(min(flt.limit, BIGINT_MAX))
     return query
@@ -725,10 +727,10 @@ def _invoice_currencies(conn: Connection, scope: Scope, ids: Iterable[int]) -> d
     if not wanted:
         return {}
     rows = conn.execute(
-        sa.select(Invoice.invoice_id, Invoice.currency).where(
-            Invoice.chain_id == scope.chain_id,
-            Invoice.contract == scope.invoice_contract,
-            Invoice.invoice_id.in_(wanted),
+        sa.select(INVOICES.c.invoice_id, INVOICES.c.currency).where(
+            INVOICES.c.chain_id == scope.chain_id,
+            INVOICES.c.contract == scope.invoice_contract,
+            INVOICES.c.invoice_id.in_(wanted),
         )
     ).all()
     return {int(i): str(c) for i, c in rows}
@@ -742,10 +744,10 @@ def _transfers_after(conn: Connection, scope: Scope, withdrawn: Sequence[Any]) -
         return {}
     rows = conn.execute(
         sa.select(*_COLUMNS).where(
-            Event.chain_id == scope.chain_id,
-            Event.contract == scope.invoice_contract,
-            Event.event.in_(["Transfer", *_CLEARED_BY]),
-            Event.tx_hash.in_(sorted({e.tx_hash for e in withdrawn})),
+            EVENTS.c.chain_id == scope.chain_id,
+            EVENTS.c.contract == scope.invoice_contract,
+            EVENTS.c.event.in_(["Transfer", *_CLEARED_BY]),
+            EVENTS.c.tx_hash.in_(sorted({e.tx_hash for e in withdrawn})),
         )
     ).all()
     return {(r.tx_hash, int(r.log_index)): r for r in rows}
@@ -758,11 +760,11 @@ def _recoveries(conn: Connection, scope: Scope, repaid: Sequence[Any]) -> set[tu
     found: set[tuple[str, int]] = set()
     for start in range(0, len(hashes), 500):  # bounded IN lists (SQLite's variable limit)
         rows = conn.execute(
-            sa.select(Repayment.tx_hash, Repayment.log_index).where(
-                Repayment.chain_id == scope.chain_id,
-                Repayment.contract == scope.invoice_contract,
-                Repayment.recovery.is_(True),
-                Repayment.tx_hash.in_(hashes[start : start + 500]),
+            sa.select(REPAYMENTS.c.tx_hash, REPAYMENTS.c.log_index).where(
+                REPAYMENTS.c.chain_id == scope.chain_id,
+                REPAYMENTS.c.contract == scope.invoice_contract,
+                REPAYMENTS.c.recovery.is_(True),
+                REPAYMENTS.c.tx_hash.in_(hashes[start : start + 500]),
             )
         ).all()
         found.update((str(t), int(i)) for t, i in rows)

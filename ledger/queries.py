@@ -31,9 +31,9 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Connection
 
 from ledger.business_time import business_date, kyc_last_day
-from ledger.db.models import INCIDENTS, Invoice, Participant
 from ledger.db.scope import grace_period_at
 from ledger.db.session import read_connection as read_connection
+from ledger.db.tables import INCIDENTS, INVOICES, PARTICIPANTS
 from ledger.errors import InputError
 from ledger.format import date_text, grace_days, party
 from ledger.history import invoice_history as invoice_history
@@ -75,8 +75,8 @@ def _participant_rows(conn: Connection, scope: Scope, as_of_block: int | None) -
     if as_of_block is None:
         rows = (
             conn.execute(
-                sa.select(Participant).where(
-                    Participant.chain_id == scope.chain_id, Participant.contract == scope.registry_contract
+                sa.select(PARTICIPANTS).where(
+                    PARTICIPANTS.c.chain_id == scope.chain_id, PARTICIPANTS.c.contract == scope.registry_contract
                 )
             )
             .mappings()
@@ -218,35 +218,37 @@ def _invoice_query(
     scope: Scope, flt: InvoiceFilter, invoice_ids: Sequence[int] | None, where: ColumnElement[bool] | None
 ) -> Any:
     """:func:`_invoice_rows`' SQL on the live projection."""
-    query = sa.select(Invoice).where(Invoice.chain_id == scope.chain_id, Invoice.contract == scope.invoice_contract)
+    query = sa.select(INVOICES).where(
+        INVOICES.c.chain_id == scope.chain_id, INVOICES.c.contract == scope.invoice_contract
+    )
     if invoice_ids is not None:
-        query = query.where(Invoice.invoice_id.in_(list(invoice_ids)))
+        query = query.where(INVOICES.c.invoice_id.in_(list(invoice_ids)))
     if flt.number is not None:
-        query = query.where(Invoice.number_normalised == flt.number)
+        query = query.where(INVOICES.c.number_normalised == flt.number)
     if flt.statuses:
-        query = query.where(Invoice.status.in_(list(flt.statuses)))
+        query = query.where(INVOICES.c.status.in_(list(flt.statuses)))
     for column, value in (
-        (Invoice.supplier, flt.supplier),
-        (Invoice.buyer, flt.buyer),
-        (Invoice.holder, flt.holder),
-        (Invoice.financier, flt.financier),
-        (Invoice.currency, flt.currency),
+        (INVOICES.c.supplier, flt.supplier),
+        (INVOICES.c.buyer, flt.buyer),
+        (INVOICES.c.holder, flt.holder),
+        (INVOICES.c.financier, flt.financier),
+        (INVOICES.c.currency, flt.currency),
     ):
         if value is not None:
             query = query.where(column == value)
     if flt.due_before is not None:
-        query = query.where(Invoice.due_date < flt.due_before)
+        query = query.where(INVOICES.c.due_date < flt.due_before)
     if flt.due_after is not None:
-        query = query.where(Invoice.due_date > flt.due_after)
+        query = query.where(INVOICES.c.due_date > flt.due_after)
     if flt.overdue_on is not None:
         query = query.where(
-            Invoice.status.in_(OVERDUE_STATUSES), Invoice.outstanding > 0, Invoice.due_date < flt.overdue_on
+            INVOICES.c.status.in_(OVERDUE_STATUSES), INVOICES.c.outstanding > 0, INVOICES.c.due_date < flt.overdue_on
         )
     if flt.after_id is not None:
-        query = query.where(Invoice.invoice_id > flt.after_id)
+        query = query.where(INVOICES.c.invoice_id > flt.after_id)
     if where is not None:
         query = query.where(where)
-    query = query.order_by(Invoice.invoice_id)
+    query = query.order_by(INVOICES.c.invoice_id)
     if flt.limit is not None:
         query = query.limit(min(flt.limit, BIGINT_MAX))
     return query
@@ -571,10 +573,10 @@ def _root_of(conn: Connection, scope: Scope, invoice_id: int) -> int | None:
     if invoice_id > BIGINT_MAX:
         return None
     found = conn.execute(
-        sa.select(Invoice.root_id).where(
-            Invoice.chain_id == scope.chain_id,
-            Invoice.contract == scope.invoice_contract,
-            Invoice.invoice_id == invoice_id,
+        sa.select(INVOICES.c.root_id).where(
+            INVOICES.c.chain_id == scope.chain_id,
+            INVOICES.c.contract == scope.invoice_contract,
+            INVOICES.c.invoice_id == invoice_id,
         )
     ).scalar()
     return None if found is None else int(found)
@@ -585,10 +587,10 @@ def _tree_rows(conn: Connection, scope: Scope, root_id: int, as_of_block: int | 
     ids = [
         int(i)
         for i in conn.execute(
-            sa.select(Invoice.invoice_id).where(
-                Invoice.chain_id == scope.chain_id,
-                Invoice.contract == scope.invoice_contract,
-                Invoice.root_id == root_id,
+            sa.select(INVOICES.c.invoice_id).where(
+                INVOICES.c.chain_id == scope.chain_id,
+                INVOICES.c.contract == scope.invoice_contract,
+                INVOICES.c.root_id == root_id,
             )
         ).scalars()
     ]
@@ -744,13 +746,13 @@ def incidents(
     never change, except ``seller``, set once by the financing)."""
     flt = flt or IncidentFilter()
     check_block(scope, as_of_block)
-    i, inv = INCIDENTS, Invoice
+    i, inv = INCIDENTS, INVOICES
     columns = [c for c in i.columns if c.name != "id"]
     query = (
-        sa.select(*columns, inv.currency, inv.buyer, inv.supplier, inv.seller)
+        sa.select(*columns, inv.c.currency, inv.c.buyer, inv.c.supplier, inv.c.seller)
         .join(
             inv,
-            sa.and_(inv.chain_id == i.c.chain_id, inv.contract == i.c.contract, inv.invoice_id == i.c.invoice_id),
+            sa.and_(inv.c.chain_id == i.c.chain_id, inv.c.contract == i.c.contract, inv.c.invoice_id == i.c.invoice_id),
         )
         .where(i.c.chain_id == scope.chain_id, i.c.contract == scope.invoice_contract)
         .order_by(i.c.block_number, i.c.log_index)
@@ -759,7 +761,7 @@ def incidents(
         query = query.where(i.c.block_number <= as_of_block)
     if flt.invoice_id is not None:
         query = query.where(i.c.invoice_id == min(flt.invoice_id, BIGINT_MAX))
-    for column, value in ((inv.buyer, flt.buyer), (inv.supplier, flt.supplier), (inv.seller, flt.seller)):
+    for column, value in ((inv.c.buyer, flt.buyer), (inv.c.supplier, flt.supplier), (inv.c.seller, flt.seller)):
         if value is not None:
             query = query.where(column == value)
     if flt.kinds:

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from ledger.config import Settings
-from ledger.db.models import Cursor, Event
 from ledger.db.session import read_connection
+from ledger.db.tables import BLOCKS, CURSORS, EVENTS
 from ledger.deployment import Currency, Deployment
 from ledger.errors import DatabaseError, DeploymentError, InputError, UnknownCurrency, UnknownInvoice
 from ledger.format import amount, iso_time, label, party
@@ -104,9 +104,9 @@ def find_scope(conn: Connection, settings: Settings, chain_id: int | None = None
     """The indexed deployment to query: the one whose InvoiceToken matches a
     deployment record of this data directory (most recently synced first),
     else the most recently synced cursor in the database."""
-    query = sa.select(Cursor)
+    query = sa.select(CURSORS)
     if chain_id is not None:
-        query = query.where(Cursor.chain_id == chain_id)
+        query = query.where(CURSORS.c.chain_id == chain_id)
     cursors = list(conn.execute(query).all())
     if not cursors:
         where = f" for chain {chain_id}" if chain_id is not None else ""
@@ -154,14 +154,14 @@ def check_block(scope: Scope, block: int | None) -> None:
 def block_time(conn: Connection, chain_id: int, block: int) -> dt.datetime | None:
     """Time of `block` from the stored block hashes, else of the last stored
     event at or below it (None if neither has it)."""
-    from ledger.db.models import Block
-
-    found = conn.execute(sa.select(Block.timestamp).where(Block.chain_id == chain_id, Block.number == block)).scalar()
+    found = conn.execute(
+        sa.select(BLOCKS.c.timestamp).where(BLOCKS.c.chain_id == chain_id, BLOCKS.c.number == block)
+    ).scalar()
     if found is None:
         found = conn.execute(
-            sa.select(Event.block_time)
-            .where(Event.chain_id == chain_id, Event.block_number <= block)
-            .order_by(Event.block_number.desc())
+            sa.select(EVENTS.c.block_time)
+            .where(EVENTS.c.chain_id == chain_id, EVENTS.c.block_number <= block)
+            .order_by(EVENTS.c.block_number.desc())
             .limit(1)
         ).scalar()
     return found

@@ -45,8 +45,20 @@ heads, or follow polled) is printed.
 
 The run ends with one `name=value` line per figure.
 
+Every child process runs from cached bytecode, as an installed `scf` does
+(pip compiles it at install): PYTHONDONTWRITEBYTECODE is not passed on (an
+environment that sets it would have every start compile the project's
+modules again), and each command runs once untimed first.
+
+`--only start` measures only the two start-up ratios (and `import
+ledger.cli`'s wall time); `--compare-source DIR` times the same start-ups,
+in the same rounds, with the `ledger` package of DIR (another revision,
+e.g. `git archive HEAD ledger | tar -x -C DIR`), which indexes the chain
+into a database of its own first; those figures end in `_compared`.
+
     .venv/bin/python scripts/bench_latency.py            # 5 rounds, 200 transactions
     .venv/bin/python scripts/bench_latency.py --quick    # 2 rounds, 200 transactions
+    .venv/bin/python scripts/bench_latency.py --only start --rounds 9 --compare-source /tmp/before
 """
 
 from __future__ import annotations
@@ -140,7 +152,8 @@ def set_up(work: Path, url: str) -> Bench:
     ledger.mint(operator, dev_account(DEV_NAMES.index("financier")).address, "100000000.00", "HKD")
     ledger.mint(operator, dev_account(DEV_NAMES.index("buyer")).address, "100000000.00", "HKD")
     sync(settings, deployment)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_")}
+    # Not PYTHONDONTWRITEBYTECODE: start-ups from cached bytecode, as an installed scf (see the docstring).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(SCF_HOME=str(home), SCF_RPC_URL=url, SCF_DB_URL=f"sqlite:///{db_path}")
     return Bench(url, home, db_path, deployment, env)
 
@@ -245,7 +258,8 @@ def cli_finance(bench: Bench, number: str) -> tuple[float, list[float]]:
 # -- start-up ----------------------------------------------------------------------------------
 def python_wall(bench: Bench, code: str) -> float:
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=bench.env, cwd=ROOT)
+    # Not in the repository: `python -c` puts its working directory first on the path.
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=bench.env, cwd=bench.home)
     return time.perf_counter() - began
 
 
@@ -261,6 +275,59 @@ def cold_list(bench: Bench) -> float:
     wall, done = scf(bench, "invoice", "list", "--json")
     json.loads(done.stdout)
     return wall
+
+
+def compared(bench: Bench, source: Path) -> Bench:
+    """The same chain and data directory with the ``ledger`` package of
+    ``source`` (first on the path) and a database it indexed itself (its
+    schema may be another revision's)."""
+    db_path = bench.db_path.with_name("compared.db")
+    env = {**bench.env, "PYTHONPATH": str(source), "SCF_DB_URL": f"sqlite:///{db_path}"}
+    other = Bench(bench.url, bench.home, db_path, bench.deployment, env)
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", "import ledger, sys; sys.stdout.write(ledger.__file__)"],
+        capture_output=True, text=True, env=env, cwd=bench.home, check=True,
+    )  # fmt: skip
+    if not Path(done.stdout).is_relative_to(source.resolve()):
+        raise SystemExit(f"--compare-source {source}: ledger was imported from {done.stdout}, not from there")
+    scf(other, "index", "sync")
+    log(f"compared source: {source} (ledger from {done.stdout}), its database indexed in "
+        f"{time.perf_counter() - began:.1f}s")  # fmt: skip
+    return other
+
+
+def start_round(bench: Bench) -> tuple[float, float, float, float, float]:
+    """One paired round of start-ups: the refused signing command and
+    `import web3`, `scf invoice list --json` and `import sqlalchemy, click`,
+    and `import ledger.cli` alone."""
+    signing, web3 = refused_signing(bench), python_wall(bench, "import web3")
+    listing, base = cold_list(bench), python_wall(bench, "import sqlalchemy, click")
+    return signing, web3, listing, base, python_wall(bench, "import ledger.cli")
+
+
+def start_rounds(benches: dict[str, Bench], rounds: int) -> dict[str, str]:
+    """Only the start-up figures, in ``rounds`` paired rounds of every tree in
+    ``benches`` (by figure suffix: "" for this one, "_compared"), one tree
+    right after the other; each figure the median of its rounds."""
+    for bench in benches.values():  # untimed: the bytecode is cached
+        start_round(bench)
+    seen: dict[str, list[tuple[float, ...]]] = {suffix: [] for suffix in benches}
+    for n in range(1, rounds + 1):
+        for suffix, bench in benches.items():
+            signing, web3, listing, base, cli = start_round(bench)
+            seen[suffix].append((signing / web3, listing / base, cli))
+            log(
+                f"round {n}{suffix}: refused signing command {signing:.3f}s vs import web3 {web3:.3f}s "
+                f"({signing / web3:.2f}); invoice list {listing:.3f}s vs import sqlalchemy, click {base:.3f}s "
+                f"({listing / base:.2f}); import ledger.cli {cli:.3f}s"
+            )
+    figures: dict[str, str] = {}
+    for suffix, values in seen.items():
+        figures[f"cli_start_ratio{suffix}"] = f"{statistics.median(v[0] for v in values):.2f}"
+        figures[f"cold_start_ratio{suffix}"] = f"{statistics.median(v[1] for v in values):.2f}"
+        figures[f"import_cli_s{suffix}"] = f"{statistics.median(v[2] for v in values):.3f}"
+    return figures
 
 
 # -- follow ------------------------------------------------------------------------------------
@@ -360,7 +427,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--txs", type=int, default=200, help="transactions for the follow latency (default 200)")
     parser.add_argument("--quick", action="store_true", help="2 rounds (the follow latency still over --txs)")
-    parser.add_argument("--only", choices=["follow"], help="measure only this")
+    parser.add_argument("--only", choices=["follow", "start"], help="measure only this")
+    parser.add_argument(
+        "--compare-source",
+        type=Path,
+        metavar="DIR",
+        help="with --only start: time the start-ups with the ledger package of DIR too (figures *_compared)",
+    )
     parser.add_argument(
         "--follow-option",
         action="append",
@@ -374,6 +447,8 @@ def main() -> int:
         args.rounds = min(args.rounds, 2)
     if args.rounds < 1 or args.txs < 1:
         parser.error("--rounds and --txs must be at least 1")
+    if args.compare_source is not None and (args.only != "start" or not (args.compare_source / "ledger").is_dir()):
+        parser.error("--compare-source DIR needs --only start and a ledger package in DIR")
 
     from ledger.evm.node import spawn_anvil
 
@@ -388,6 +463,13 @@ def main() -> int:
             f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
         )
         figures: dict[str, str] = {}
+        if args.only == "start":
+            benches = {"": bench}
+            if args.compare_source is not None:
+                benches["_compared"] = compared(bench, args.compare_source)
+            for name, value in start_rounds(benches, args.rounds).items():
+                log(f"{name}={value}")
+            return 0
         if args.only is None:
             figures.update(rounds_of(bench, args.rounds))
         latencies, notes = follow_latencies(bench, args.txs, args.follow_option)
@@ -420,6 +502,7 @@ def rounds_of(bench: Bench, rounds: int) -> dict[str, str]:
     cold: list[float] = []
     # A service process runs warm: the first financing in this one pays for imports and caches.
     log(f"warm-up (not timed): one financing in this process took {in_process_finance(bench, 'TTF-WARM'):.3f}s")
+    start_round(bench)  # not timed either: the child processes' bytecode is cached
     for n in range(1, rounds + 1):
         inproc.append(in_process_finance(bench, f"TTF-P-{n}"))
         total, steps = cli_finance(bench, f"TTF-C-{n}")

@@ -3,10 +3,14 @@
 ``main`` is built here from one module per command group; the groups import
 what they share from :mod:`ledger.cli.common` (the group class, the shared
 options, output, the signer), never from this package, so there is no
-import cycle. Modules that talk to the chain (web3) are imported inside the
-commands that need them, so commands that only read the database start
-fast. Every ``LedgerError`` becomes one line on stderr with a non-zero exit
-code.
+import cycle. The tree is a table of names (:data:`COMMANDS`): a command's
+module is imported when that command runs or its help is shown, and the
+services a command calls (web3, the lifecycle, the database, SQLAlchemy)
+are imported inside it, so `import ledger.cli` imports click and
+:mod:`ledger.cli.common` only, and a command pays for what it uses
+(`scf invoice list` never imports web3 or the SQLAlchemy ORM;
+tests/cli/test_cli_start_up.py checks both). Every ``LedgerError`` becomes
+one line on stderr with a non-zero exit code.
 
     ledger/cli/
       common.py       LedgerGroup, --json/--csv/--as/--sync, emit, write_csv,
@@ -33,40 +37,98 @@ code.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
+
 import click
 
 from ledger import __version__
-from ledger.cli.account import account
 from ledger.cli.common import CONTEXT_SETTINGS, LedgerGroup, global_options
-from ledger.cli.deploy import compile_cmd, deploy
-from ledger.cli.events import events_cmd
-from ledger.cli.finance import finance
-from ledger.cli.index import db, index
-from ledger.cli.intake import (
-    invoice_approve,
-    invoice_import,
-    invoice_revoke_signatures,
-    invoice_sign_confirmation,
-)
-from ledger.cli.invoice import invoice, invoice_withdraw
-from ledger.cli.network import pause_cmd, unpause_cmd
-from ledger.cli.node import node
-from ledger.cli.participant import participant
-from ledger.cli.query import (
-    invoice_history,
-    invoice_list,
-    invoice_overdue,
-    invoice_tree,
-    participant_list,
-    verify_cmd,
-)
-from ledger.cli.report import report
-from ledger.cli.serve import api_key, serve_cmd
-from ledger.cli.status import status_cmd
-from ledger.cli.token import token
-from ledger.cli.tx import tx
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+#: Every command by where it is: (group path, name) -> (module, the command's
+#: name in it); path "" is `scf` itself. Commands made inside a group's
+#: module with ``@group.command()`` come with their group. `scf --help`
+#: lists them by name (click sorts).
+COMMANDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("", "status"): ("ledger.cli.status", "status_cmd"),
+    ("", "compile"): ("ledger.cli.deploy", "compile_cmd"),
+    ("", "deploy"): ("ledger.cli.deploy", "deploy"),
+    ("", "node"): ("ledger.cli.node", "node"),
+    ("", "account"): ("ledger.cli.account", "account"),
+    ("", "participant"): ("ledger.cli.participant", "participant"),
+    ("", "token"): ("ledger.cli.token", "token"),
+    ("", "pause"): ("ledger.cli.network", "pause_cmd"),
+    ("", "unpause"): ("ledger.cli.network", "unpause_cmd"),
+    ("", "invoice"): ("ledger.cli.invoice", "invoice"),
+    ("", "index"): ("ledger.cli.index", "index"),
+    ("", "db"): ("ledger.cli.index", "db"),
+    ("", "verify"): ("ledger.cli.query", "verify_cmd"),
+    ("", "events"): ("ledger.cli.events", "events_cmd"),
+    ("", "finance"): ("ledger.cli.finance", "finance"),
+    ("", "report"): ("ledger.cli.report", "report"),
+    ("", "serve"): ("ledger.cli.serve", "serve_cmd"),
+    ("", "api-key"): ("ledger.cli.serve", "api_key"),
+    ("", "tx"): ("ledger.cli.tx", "tx"),
+    # Commands of a group made in another module.
+    ("invoice", "list"): ("ledger.cli.query", "invoice_list"),
+    ("invoice", "overdue"): ("ledger.cli.query", "invoice_overdue"),
+    ("invoice", "history"): ("ledger.cli.query", "invoice_history"),
+    ("invoice", "tree"): ("ledger.cli.query", "invoice_tree"),
+    ("invoice", "withdraw-offer"): ("ledger.cli.invoice", "invoice_withdraw"),  # the name users looked for (issue 12)
+    ("invoice", "import"): ("ledger.cli.intake", "invoice_import"),
+    ("invoice", "approve"): ("ledger.cli.intake", "invoice_approve"),
+    ("invoice", "sign-confirmation"): ("ledger.cli.intake", "invoice_sign_confirmation"),
+    ("invoice", "revoke-signatures"): ("ledger.cli.intake", "invoice_revoke_signatures"),
+    ("participant", "list"): ("ledger.cli.query", "participant_list"),
+}
+
+
+class _Commands(MutableMapping[str, click.Command]):
+    """A group's commands by name (click's ``Group.commands``), those of
+    :data:`COMMANDS` imported from their module on first use: looking a name
+    up (running it, its help) loads that command only; listing the names
+    loads none; walking the items loads them all."""
+
+    def __init__(self, group: click.Group, path: str, loaded: Mapping[str, click.Command]) -> None:
+        self._group = group
+        self._path = path
+        self._loaded = dict(loaded)
+        self._lazy = {name: where for (parent, name), where in COMMANDS.items() if parent == path}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded and name in self._lazy:
+            module, attribute = self._lazy[name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            if isinstance(command, click.Group):
+                lazy(command, f"{self._path} {name}".strip())
+            self._group.add_command(command, name)  # a LedgerGroup adds the late global options
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._lazy.pop(name, None)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if self._lazy.pop(name, None) is None:
+            del self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._lazy
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*self._loaded, *self._lazy}))
+
+    def __len__(self) -> int:
+        return len({*self._loaded, *self._lazy})
+
+
+def lazy(group: click.Group, path: str) -> click.Group:
+    """``group`` (at ``path`` in :data:`COMMANDS`) with its commands loaded on first use."""
+    if not isinstance(group.commands, _Commands):
+        group.commands = _Commands(group, path, group.commands)
+    return group
 
 
 @click.group(cls=LedgerGroup, context_settings=CONTEXT_SETTINGS)
@@ -91,39 +153,7 @@ def main(home: str | None, rpc_url: str | None, db_url: str | None) -> None:
     """
 
 
-# The order here is the order of `scf --help`'s command list (click sorts by name).
-invoice.add_command(invoice_list)
-invoice.add_command(invoice_overdue)
-invoice.add_command(invoice_history)
-invoice.add_command(invoice_tree)
-invoice.add_command(invoice_withdraw, "withdraw-offer")  # the name users looked for (issue 12)
-invoice.add_command(invoice_import)
-invoice.add_command(invoice_approve)
-invoice.add_command(invoice_sign_confirmation)
-invoice.add_command(invoice_revoke_signatures)
-participant.add_command(participant_list)
-for command in (
-    status_cmd,
-    compile_cmd,
-    deploy,
-    node,
-    account,
-    participant,
-    token,
-    pause_cmd,
-    unpause_cmd,
-    invoice,
-    index,
-    db,
-    verify_cmd,
-    events_cmd,
-    finance,
-    report,
-    serve_cmd,
-    api_key,
-    tx,
-):
-    main.add_command(command)
+lazy(main, "")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,7 +10,6 @@ import click
 
 from ledger.cli.common import INVOICE_ID, csv_option, json_option, ledger_db, settings_of, table_or_csv
 from ledger.errors import InputError
-from ledger.history import parse_event_types as parse_types
 
 EVENT_COLUMNS = (
     "block",
@@ -100,6 +99,7 @@ def events_cmd(
         scf events --invoice 1 --json
     """
     from ledger.history import EventFilter, event_types, ledger_events
+    from ledger.history import parse_event_types as parse_types
     from ledger.queries import directory
 
     if from_block is not None and to_block is not None and from_block > to_block:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.db.models import CURSORS, Event
+from ledger.db.tables import CURSORS, EVENTS
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,16 @@ def grace_period_at(conn: Connection, chain_id: int, invoice_contract: str, bloc
     latest indexed): its last GracePeriodChanged event (the constructor emits
     the first). None for contracts before version 4 (no such event)."""
     query = (
-        select(Event.args)
+        select(EVENTS.c.args)
         .where(
-            Event.chain_id == chain_id,
-            Event.contract == invoice_contract,
-            Event.event == "GracePeriodChanged",
+            EVENTS.c.chain_id == chain_id,
+            EVENTS.c.contract == invoice_contract,
+            EVENTS.c.event == "GracePeriodChanged",
         )
-        .order_by(Event.block_number.desc(), Event.log_index.desc())
+        .order_by(EVENTS.c.block_number.desc(), EVENTS.c.log_index.desc())
         .limit(1)
     )
     if block is not None:
-        query = query.where(Event.block_number <= block)
+        query = query.where(EVENTS.c.block_number <= block)
     args = conn.execute(query).scalar()
     return None if args is None else int(dict(args)["gracePeriod"])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ledger.business_time import business_date
-from ledger.db.models import INCIDENT_KINDS, INVOICES, PARTICIPANTS
+from ledger.db.tables import INCIDENT_KINDS, INVOICES, PARTICIPANTS
 from ledger.db.timestamps import utc_from_timestamp
 from ledger.invoice_numbers import MAX_NUMBER_BYTES, InvalidInvoiceNumber, normalise_invoice_number
 from ledger.names import DEFAULTED_STATUS_NAMES, STATUS_NAMES, ZERO_ADDRESS, status_name

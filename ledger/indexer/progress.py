@@ -27,8 +27,8 @@ def status_rows(conn: Connection) -> list[dict[str, Any]]:
     """:func:`status` in a read transaction the caller holds (the API's request snapshot)."""
     from sqlalchemy import func, select
 
-    from ledger.db.models import EVENTS
     from ledger.db.scope import load_cursors
+    from ledger.db.tables import EVENTS
 
     e = EVENTS
     rows = []
