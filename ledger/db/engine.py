@@ -33,7 +33,7 @@ from ledger.errors import DatabaseError, InputError
 
 #: The newest migration; :func:`upgrade` is skipped when the database has it.
 #: A test checks this equals the head of ``ledger/db/migrations/versions``.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock key that serialises concurrent migrations.
 MIGRATION_LOCK_KEY = 0x5CF1ED6E
