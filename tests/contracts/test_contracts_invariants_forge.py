@@ -118,7 +118,7 @@ def _why(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def test_contracts_invariants_forge_hold_over_random_operation(tmp_path: Path) -> None:
+def test_contracts_invariants_forge_hold_over_random_operation(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Every invariant holds over the profile's random campaigns (each its own campaign),
     forge counted at least MIN_CALLS handler calls, the handler never reverted (every
     refusal is caught and counted, so a revert is a handler or system fault), and every
@@ -153,6 +153,7 @@ def test_contracts_invariants_forge_hold_over_random_operation(tmp_path: Path) -
         f"forge invariants ({PROFILE} profile, seed {seed}): {calls} handler calls over "
         f"{len(stats)} campaigns, run {run_s:.1f} s + compile {compile_s:.1f} s"
     )
+    request.node.user_properties.append(("operations", calls))  # shown at the end of the run (conftest)
     assert calls >= MIN_CALLS, f"{calls} handler calls; the {PROFILE} profile must make at least {MIN_CALLS}"
 
     leak = "invariant_settlement_token_balances_conserved"

@@ -43,6 +43,9 @@ _COMMON: dict[str, Any] = {
 }
 PROFILES: dict[str, dict[str, Any]] = {
     # No shrinking in CI: a failure prints its (unshrunk) steps at once; shrink with the long profile.
+    # CI keeps 6 examples: the policy's limits (book, buyer, supplier, concentration) and the portfolio
+    # report are checked only here (tests/contracts/test_system_state_machine.py finances through the
+    # same desk, but under limits wide enough never to bind).
     "ci": {**_COMMON, "max_examples": 6, "derandomize": True, "phases": [Phase.explicit, Phase.reuse, Phase.generate]},
     "long": {**_COMMON, "max_examples": 60},
 }
