@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Vm, VM_ADDRESS, FuzzSelector, console} from "./utils/Vm.sol";
+import {decimal} from "./utils/Decimal.sol";
 import {SystemHandler} from "./handlers/SystemHandler.sol";
 import {IInvoiceToken} from "../../contracts/interfaces/IInvoiceToken.sol";
 import {ISystemToken, IRegistryAdmin, ISettlementToken} from "./utils/Interfaces.sol";
@@ -224,13 +225,13 @@ contract SystemInvariantsTest {
             revert(
                 string.concat(
                     "transition not allowed: op ",
-                    _str(handler.firstBadOp()),
+                    decimal(handler.firstBadOp()),
                     " moved receivable ",
-                    _str(handler.firstBadId()),
+                    decimal(handler.firstBadId()),
                     " from status ",
-                    _str(handler.firstBadFrom()),
+                    decimal(handler.firstBadFrom()),
                     " to ",
-                    _str(handler.firstBadTo())
+                    decimal(handler.firstBadTo())
                 )
             );
         }
@@ -452,11 +453,11 @@ contract SystemInvariantsTest {
                     "op ",
                     ops[op],
                     ": ",
-                    _str(handler.successes(op)),
+                    decimal(handler.successes(op)),
                     " ok, ",
-                    _str(handler.refusals(op)),
+                    decimal(handler.refusals(op)),
                     " refused, ",
-                    _str(handler.skips(op)),
+                    decimal(handler.skips(op)),
                     " skipped; receivables"
                 ),
                 handler.maxId()
@@ -465,19 +466,6 @@ contract SystemInvariantsTest {
     }
 
     function _msg(string memory what, uint256 value) internal pure returns (string memory) {
-        return string.concat(what, " ", _str(value));
-    }
-
-    function _str(uint256 v) internal pure returns (string memory) {
-        if (v == 0) return "0";
-        uint256 len;
-        for (uint256 t = v; t != 0; t /= 10) {
-            ++len;
-        }
-        bytes memory b = new bytes(len);
-        for (; v != 0; v /= 10) {
-            b[--len] = bytes1(uint8(48 + v % 10));
-        }
-        return string(b);
+        return string.concat(what, " ", decimal(value));
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Vm, VM_ADDRESS} from "../utils/Vm.sol";
+import {decimal} from "../utils/Decimal.sol";
 import {IInvoiceToken} from "../../../contracts/interfaces/IInvoiceToken.sol";
 import {ISystemToken, IRegistryAdmin, ISettlementToken} from "../utils/Interfaces.sol";
 
@@ -70,6 +71,8 @@ contract SystemHandler {
     uint256 internal constant PAYABLE = OPEN | (uint256(1) << DEFAULTED) | (uint256(1) << WRITTEN_OFF);
     uint256 internal constant FINANCEABLE = (uint256(1) << CONFIRMED) | (uint256(1) << PARTIALLY_PAID);
     uint256 internal constant ANY = ((uint256(1) << (WRITTEN_OFF + 1)) - 1) & ~uint256(1);
+    /// @dev Every status, None included (for pickers that ask only something else).
+    uint256 internal constant ALL = type(uint256).max;
 
     // ---- operations (indexes of the stats and of the transition table) ----
     uint8 internal constant OP_ISSUE = 1;
@@ -276,13 +279,11 @@ contract SystemHandler {
     // =====================================================================
 
     function issue(uint256 whoSeed, uint256 buyerSeed, uint256 amountSeed, uint256 dueSeed, uint256 flags) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-            buyerSeed = _rand(buyerSeed, 1);
-            amountSeed = _rand(amountSeed, 2);
-            dueSeed = _rand(dueSeed, 3);
-            flags = _rand(flags, 4);
-        }
+        whoSeed = _mix(whoSeed, 0);
+        buyerSeed = _mix(buyerSeed, 1);
+        amountSeed = _mix(amountSeed, 2);
+        dueSeed = _mix(dueSeed, 3);
+        flags = _mix(flags, 4);
         if (maxId >= MAX_IDS) return _skip(OP_ISSUE);
         IInvoiceToken.IssueRequest[] memory q = new IInvoiceToken.IssueRequest[](1);
         uint256[] memory numbers = new uint256[](1);
@@ -294,9 +295,8 @@ contract SystemHandler {
             q[0].currency = address(usd);
             bits |= 2;
         }
-        Snap memory s = _before(false);
+        Snap memory s = _begin(supplier, false);
         bool ok;
-        vm.prank(supplier);
         try token.issue(q[0].buyer, q[0].number, q[0].amount, q[0].currency, q[0].dueDate, q[0].docHash) returns (
             uint256 id
         ) {
@@ -310,12 +310,10 @@ contract SystemHandler {
 
     /// @notice A supplier's ERP import: one batch of 1 to 4 invoices, all or nothing.
     function importBatch(uint256 whoSeed, uint256 countSeed, uint256 seed, uint256 flags) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-            countSeed = _rand(countSeed, 1);
-            seed = _rand(seed, 2);
-            flags = _rand(flags, 3);
-        }
+        whoSeed = _mix(whoSeed, 0);
+        countSeed = _mix(countSeed, 1);
+        seed = _mix(seed, 2);
+        flags = _mix(flags, 3);
         uint256 n = 1 + countSeed % 4;
         if (maxId + n > MAX_IDS) return _skip(OP_IMPORT);
         address supplier = _who(whoSeed, actors[SUPPLIERS[whoSeed % 5]]);
@@ -326,9 +324,8 @@ contract SystemHandler {
         for (uint256 i; i < n; ++i) {
             bits |= _request(q, numbers, i, supplier, _rand(seed, i), flags);
         }
-        Snap memory s = _before(false);
+        Snap memory s = _begin(supplier, false);
         bool ok;
-        vm.prank(supplier);
         try token.issueBatch(q) returns (uint256 first) {
             ok = true;
             for (uint256 i; i < n; ++i) {
@@ -374,33 +371,23 @@ contract SystemHandler {
     }
 
     function confirm(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pick(idSeed, uint256(1) << ISSUED);
         if (id == 0) return _skip(OP_CONFIRM);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.buyer);
         bool authorised = caller == g.buyer && _active(g.buyer, BUYER);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.confirm(id) {
-            ok = true;
-            if (!_in(id, uint256(1) << ISSUED)) _invalid(OP_CONFIRM);
-        } catch {}
+        (Snap memory s, bool ok) = _call(token.confirm, id, caller, false);
+        if (ok && !_in(id, uint256(1) << ISSUED)) _invalid(OP_CONFIRM);
         _after(OP_CONFIRM, s, ok, authorised);
     }
 
     /// @notice A buyer confirms up to four of its issued invoices in one call.
     function confirmBatch(uint256 idSeed, uint256 whoSeed, uint256 countSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            countSeed = _rand(countSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        countSeed = _mix(countSeed, 2);
         uint256 first = _pick(idSeed, uint256(1) << ISSUED);
         if (first == 0) return _skip(OP_CONFIRM_BATCH);
         address buyer = _g[first].buyer;
@@ -415,12 +402,11 @@ contract SystemHandler {
         }
         address caller = _who(whoSeed, buyer);
         bool authorised = caller == buyer && _active(buyer, BUYER);
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         for (uint256 i; i < k; ++i) {
             _touch(s, ids[i]);
         }
         bool ok;
-        vm.prank(caller);
         try token.confirmBatch(ids) {
             ok = true;
             if (!_in(first, uint256(1) << ISSUED)) _invalid(OP_CONFIRM_BATCH);
@@ -431,12 +417,10 @@ contract SystemHandler {
     /// @notice A buyer's EIP-712 confirmation, relayed by anyone. Sometimes signed by the
     /// wrong key, replayed (a used or revoked nonce), expired, or for changed terms.
     function confirmSigned(uint256 idSeed, uint256 signerSeed, uint256 relayerSeed, uint256 flags) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            signerSeed = _rand(signerSeed, 1);
-            relayerSeed = _rand(relayerSeed, 2);
-            flags = _rand(flags, 3);
-        }
+        idSeed = _mix(idSeed, 0);
+        signerSeed = _mix(signerSeed, 1);
+        relayerSeed = _mix(relayerSeed, 2);
+        flags = _mix(flags, 3);
         uint256 id = _pick(idSeed, uint256(1) << ISSUED);
         if (id == 0) return _skip(OP_CONFIRM_SIGNED);
         Ghost storage g = _g[id];
@@ -446,10 +430,8 @@ contract SystemHandler {
         IInvoiceToken.SignedConfirmation[] memory c = _confirmation(g, f);
         c[0].signature = _sign(keys[signer], c[0]);
         bool authorised = actors[signer] == g.buyer && _active(g.buyer, BUYER) && !_nonceGone[g.buyer][c[0].nonce];
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(actors[relayerSeed % N], false, id);
         bool ok;
-        vm.prank(actors[relayerSeed % N]);
         try token.confirmWithSignatures(c) {
             ok = true;
             // Expired or for changed terms: must be refused.
@@ -481,14 +463,11 @@ contract SystemHandler {
 
     /// @notice A buyer revokes its next nonce (allowed while paused: the emergency brake).
     function revokeNonce(uint256 buyerSeed) external {
-        if (!_verbatim) {
-            buyerSeed = _rand(buyerSeed, 0);
-        }
+        buyerSeed = _mix(buyerSeed, 0);
         address buyer = actors[BUYERS[buyerSeed % 3]];
         uint256 nonce = _nextNonce[buyer]++;
-        Snap memory s = _before(false);
+        Snap memory s = _begin(buyer, false);
         bool ok;
-        vm.prank(buyer);
         try token.revokeConfirmationNonces(nonce >> 8, uint256(1) << (nonce & 0xff)) {
             ok = true;
             _kill(buyer, nonce);
@@ -497,25 +476,18 @@ contract SystemHandler {
     }
 
     function cancel(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pick(idSeed, uint256(1) << ISSUED);
         if (id == 0) return _skip(OP_CANCEL);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.supplier);
         bool authorised = caller == g.supplier && _active(g.supplier, SUPPLIER);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.cancel(id) {
-            ok = true;
+        (Snap memory s, bool ok) = _call(token.cancel, id, caller, false);
+        if (ok) {
             if (!_in(id, uint256(1) << ISSUED)) _invalid(OP_CANCEL);
-            g.owner = address(0);
-            g.approved = address(0);
-        } catch {}
+            _move(g, address(0));
+        }
         _after(OP_CANCEL, s, ok, authorised);
     }
 
@@ -524,13 +496,11 @@ contract SystemHandler {
     // =====================================================================
 
     function offer(uint256 idSeed, uint256 whoSeed, uint256 finSeed, uint256 askSeed, uint256 flags) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            finSeed = _rand(finSeed, 2);
-            askSeed = _rand(askSeed, 3);
-            flags = _rand(flags, 4);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        finSeed = _mix(finSeed, 2);
+        askSeed = _mix(askSeed, 3);
+        flags = _mix(flags, 4);
         // One in four picks a financed one, partly paid (if any): it must be refused, one
         // financing ever.
         uint256 id = flags % 4 == 0 ? _pickFinanced(idSeed) : 0;
@@ -540,10 +510,8 @@ contract SystemHandler {
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.owner);
         bool authorised = caller == g.owner && _active(g.owner, 0);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.offerForFinancing(id, l.financier, l.minAdvance, l.expiry, l.recourse) {
             ok = true;
             if (!valid || g.financeCount != 0 || !_in(id, FINANCEABLE)) _invalid(OP_OFFER);
@@ -568,31 +536,21 @@ contract SystemHandler {
     }
 
     function withdrawOffer(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pickListed(idSeed, false);
         if (id == 0) return _skip(OP_WITHDRAW_OFFER);
         address holder = _g[id].owner;
         address caller = _who(whoSeed, holder);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.withdrawOffer(id) {
-            ok = true;
-        } catch {}
+        (Snap memory s, bool ok) = _call(token.withdrawOffer, id, caller, false);
         _after(OP_WITHDRAW_OFFER, s, ok, caller == holder);
     }
 
     function finance(uint256 idSeed, uint256 whoSeed, uint256 advSeed, uint256 flags) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            advSeed = _rand(advSeed, 2);
-            flags = _rand(flags, 3);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        advSeed = _mix(advSeed, 2);
+        flags = _mix(flags, 3);
         uint256 id = _pickListed(idSeed, true);
         if (id == 0) return _skip(OP_FINANCE);
         Ghost storage g = _g[id];
@@ -607,10 +565,8 @@ contract SystemHandler {
         // The receivable moves from the seller to the financier: both must be active.
         bool authorised = _active(caller, FINANCIER) && _active(g.owner, 0)
             && (l.financier == address(0) || l.financier == caller) && caller != g.owner;
-        Snap memory s = _before(true);
-        _touch(s, id);
+        Snap memory s = _begin(caller, true, id);
         bool ok;
-        vm.prank(caller);
         try token.finance(id, t) {
             ok = true;
             // A wrong seller, stale terms or a passed deadline must be refused.
@@ -656,11 +612,9 @@ contract SystemHandler {
     // =====================================================================
 
     function repay(uint256 idSeed, uint256 whoSeed, uint256 amountSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            amountSeed = _rand(amountSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        amountSeed = _mix(amountSeed, 2);
         uint256 id = _pick(idSeed, PAYABLE);
         if (id == 0) return _skip(OP_REPAY);
         uint256 open = _open(id);
@@ -668,10 +622,8 @@ contract SystemHandler {
             open == 0 ? 1 : amountSeed % 4 == 0 ? open : amountSeed % 16 == 1 ? open + 1 : 1 + (amountSeed >> 8) % open;
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.buyer);
-        Snap memory s = _before(true);
-        _touch(s, id);
+        Snap memory s = _begin(caller, true, id);
         bool ok;
-        vm.prank(caller);
         try token.repay(id, amount) {
             ok = true;
             if (amount > open || !_in(id, PAYABLE)) _invalid(OP_REPAY);
@@ -683,11 +635,9 @@ contract SystemHandler {
     /// @notice The buyer pays a split receivable (the root or a split part) pro rata across its
     /// payable leaves; one call in eight targets an unsplit receivable (paid as one).
     function repayRoot(uint256 idSeed, uint256 whoSeed, uint256 amountSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            amountSeed = _rand(amountSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        amountSeed = _mix(amountSeed, 2);
         uint256 node = whoSeed % 8 == 1 ? _pick(idSeed, PAYABLE) : _pick(idSeed, uint256(1) << SPLIT);
         if (node == 0) return _skip(OP_REPAY_ROOT);
         (uint256[] memory ids, uint256[] memory open, uint256 total) = _tree(node);
@@ -696,12 +646,11 @@ contract SystemHandler {
             : amountSeed % 4 == 0 ? total : amountSeed % 16 == 1 ? total + 1 : 1 + (amountSeed >> 8) % total;
         address buyer = _g[node].buyer;
         address caller = _who(whoSeed, buyer);
-        Snap memory s = _before(true);
+        Snap memory s = _begin(caller, true);
         for (uint256 i; i < ids.length; ++i) {
             _touch(s, ids[i]);
         }
         bool ok;
-        vm.prank(caller);
         try token.repayRoot(node, amount) {
             ok = true;
             if (amount > total || !_in(node, PAYABLE | (uint256(1) << SPLIT))) _invalid(OP_REPAY_ROOT);
@@ -777,12 +726,10 @@ contract SystemHandler {
     // =====================================================================
 
     function split(uint256 idSeed, uint256 whoSeed, uint256 nSeed, uint256 seed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            nSeed = _rand(nSeed, 2);
-            seed = _rand(seed, 3);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        nSeed = _mix(nSeed, 2);
+        seed = _mix(seed, 3);
         // Not yet due, mostly: a matured receivable is collected, not split.
         uint256 id = _pickSplittable(idSeed);
         if (id == 0) id = _pickUnfinanced(idSeed, FINANCEABLE);
@@ -795,10 +742,8 @@ contract SystemHandler {
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.owner);
         bool authorised = bits & 1 == 0 && caller == g.owner && _active(g.owner, 0);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.split(id, parts) returns (uint256 first) {
             ok = true;
             if (bits & 2 != 0 || !_in(id, FINANCEABLE) || g.financeCount != 0) _invalid(OP_SPLIT);
@@ -843,21 +788,17 @@ contract SystemHandler {
     }
 
     function transfer(uint256 idSeed, uint256 whoSeed, uint256 toSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            toSeed = _rand(toSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        toSeed = _mix(toSeed, 2);
         uint256 id = toSeed % 8 == 0 ? _pickOwned(idSeed) : _pick(idSeed, OPEN);
         if (id == 0) return _skip(OP_TRANSFER);
         Ghost storage g = _g[id];
         address to = actors[toSeed % N];
         address caller = _who(whoSeed, g.owner);
         bool authorised = caller == g.owner && _active(g.owner, 0) && _active(to, 0) && _isOpen(g.status);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.transferWithReference(id, to, bytes32(toSeed)) {
             ok = true;
             _move(g, to);
@@ -866,20 +807,16 @@ contract SystemHandler {
     }
 
     function approve(uint256 idSeed, uint256 whoSeed, uint256 spenderSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            spenderSeed = _rand(spenderSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        spenderSeed = _mix(spenderSeed, 2);
         uint256 id = _pickOwned(idSeed);
         if (id == 0) return _skip(OP_APPROVE);
         Ghost storage g = _g[id];
         address spender = actors[spenderSeed % N];
         address caller = _who(whoSeed, g.owner);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.approve(spender, id) {
             ok = true;
             g.approved = spender;
@@ -890,11 +827,9 @@ contract SystemHandler {
     /// @notice ERC-721's own transfer, by the holder or the spender it approved: the same
     /// rules as any transfer of a receivable.
     function transferFrom(uint256 idSeed, uint256 whoSeed, uint256 toSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            toSeed = _rand(toSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        toSeed = _mix(toSeed, 2);
         uint256 id = _pick(idSeed, OPEN);
         if (id == 0) return _skip(OP_TRANSFER_FROM);
         Ghost storage g = _g[id];
@@ -903,11 +838,9 @@ contract SystemHandler {
         address caller = _who(whoSeed, right);
         bool authorised =
             (caller == g.owner || caller == g.approved) && _active(g.owner, 0) && _active(to, 0) && _isOpen(g.status);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
         address holder = g.owner;
-        vm.prank(caller);
+        Snap memory s = _begin(caller, false, id);
+        bool ok;
         try token.transferFrom(holder, to, id) {
             ok = true;
             _move(g, to);
@@ -920,18 +853,14 @@ contract SystemHandler {
     // =====================================================================
 
     function dispute(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pick(idSeed, OPEN);
         if (id == 0) return _skip(OP_DISPUTE);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.buyer);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.dispute(id, bytes32(whoSeed)) {
             ok = true;
             if (!_in(id, OPEN)) _invalid(OP_DISPUTE);
@@ -940,41 +869,29 @@ contract SystemHandler {
     }
 
     function withdrawDispute(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pick(idSeed, uint256(1) << DISPUTED);
         if (id == 0) return _skip(OP_WITHDRAW_DISPUTE);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.buyer);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.withdrawDispute(id) {
-            ok = true;
-            if (!_in(id, uint256(1) << DISPUTED)) _invalid(OP_WITHDRAW_DISPUTE);
-        } catch {}
+        (Snap memory s, bool ok) = _call(token.withdrawDispute, id, caller, false);
+        if (ok && !_in(id, uint256(1) << DISPUTED)) _invalid(OP_WITHDRAW_DISPUTE);
         _after(OP_WITHDRAW_DISPUTE, s, ok, caller == g.buyer);
     }
 
     /// @notice The creditor (the seller of a financed receivable, else its holder) reduces it;
     /// under a financing the seller pays the financier what the reduced amount no longer covers.
     function creditNote(uint256 idSeed, uint256 whoSeed, uint256 creditSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            creditSeed = _rand(creditSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        creditSeed = _mix(creditSeed, 2);
         uint256 id = _pick(idSeed, OPEN | (uint256(1) << DISPUTED));
         if (id == 0) return _skip(OP_CREDIT_NOTE);
         Credit memory c = _credit(id, creditSeed);
         address caller = _who(whoSeed, c.creditor);
-        Snap memory s = _before(true);
-        _touch(s, id);
+        Snap memory s = _begin(caller, true, id);
         bool ok;
-        vm.prank(caller);
         try token.issueCreditNote(id, c.credit, bytes32(creditSeed)) {
             ok = true;
             if (c.credit > c.open || !_in(id, OPEN | (uint256(1) << DISPUTED))) _invalid(OP_CREDIT_NOTE);
@@ -1012,20 +929,16 @@ contract SystemHandler {
     }
 
     function proposeExtension(uint256 idSeed, uint256 whoSeed, uint256 daysSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            daysSeed = _rand(daysSeed, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        daysSeed = _mix(daysSeed, 2);
         uint256 id = _pick(idSeed, OPEN);
         if (id == 0) return _skip(OP_PROPOSE_EXTENSION);
         Ghost storage g = _g[id];
         uint64 newDue = uint64(g.dueDate + 1 days + daysSeed % 60 days);
         address caller = _who(whoSeed, g.buyer);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.proposeExtension(id, newDue) {
             ok = true;
             if (!_in(id, OPEN)) _invalid(OP_PROPOSE_EXTENSION);
@@ -1034,11 +947,9 @@ contract SystemHandler {
     }
 
     function acceptExtension(uint256 idSeed, uint256 whoSeed, uint256 flags) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-            flags = _rand(flags, 2);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
+        flags = _mix(flags, 2);
         uint256 id = _pickProposed(idSeed);
         if (id == 0) return _skip(OP_ACCEPT_EXTENSION);
         Ghost storage g = _g[id];
@@ -1046,10 +957,8 @@ contract SystemHandler {
         uint64 date = flags % 8 == 0 ? proposed + 1 : proposed;
         address caller = _who(whoSeed, g.owner);
         bool authorised = caller == g.owner && _active(g.owner, 0);
-        Snap memory s = _before(false);
-        _touch(s, id);
+        Snap memory s = _begin(caller, false, id);
         bool ok;
-        vm.prank(caller);
         try token.acceptExtension(id, date) {
             ok = true;
             if (date != proposed || !_in(id, OPEN)) _invalid(OP_ACCEPT_EXTENSION);
@@ -1058,52 +967,34 @@ contract SystemHandler {
     }
 
     function declareDefault(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pickOverdue(idSeed);
         if (id == 0) return _skip(OP_DEFAULT);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.owner);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.declareDefault(id) {
-            ok = true;
-            if (!_in(id, OPEN) || block.timestamp <= uint256(_g[id].dueDate) + _g[id].grace) _invalid(OP_DEFAULT);
-        } catch {}
+        (Snap memory s, bool ok) = _call(token.declareDefault, id, caller, false);
+        if (ok && (!_in(id, OPEN) || block.timestamp <= uint256(_g[id].dueDate) + _g[id].grace)) _invalid(OP_DEFAULT);
         _after(OP_DEFAULT, s, ok, caller == g.owner);
     }
 
     function writeOff(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         uint256 id = _pick(idSeed, uint256(1) << DEFAULTED);
         if (id == 0) return _skip(OP_WRITE_OFF);
         Ghost storage g = _g[id];
         address caller = _who(whoSeed, g.owner);
-        Snap memory s = _before(false);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.writeOff(id) {
-            ok = true;
-            if (!_in(id, uint256(1) << DEFAULTED)) _invalid(OP_WRITE_OFF);
-        } catch {}
+        (Snap memory s, bool ok) = _call(token.writeOff, id, caller, false);
+        if (ok && !_in(id, uint256(1) << DEFAULTED)) _invalid(OP_WRITE_OFF);
         _after(OP_WRITE_OFF, s, ok, caller == g.owner);
     }
 
     /// @notice Recourse: the seller buys a defaulted receivable back, paying the holder
     /// what it is still owed (the holder or the seller may call).
     function buyBack(uint256 idSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            idSeed = _rand(idSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        idSeed = _mix(idSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         // A defaulted receivable financed with recourse, if there is one.
         uint256 id = _pickRecourse(idSeed);
         if (id == 0) id = _pick(idSeed, uint256(1) << DEFAULTED);
@@ -1113,17 +1004,13 @@ contract SystemHandler {
         address seller = g.seller;
         address caller = _who(whoSeed, whoSeed % 2 == 0 && seller != address(0) ? seller : holder);
         uint256 owed = _sub(g.due, g.finSide);
-        Snap memory s = _before(true);
-        _touch(s, id);
-        bool ok;
-        vm.prank(caller);
-        try token.buyBack(id) {
-            ok = true;
+        (Snap memory s, bool ok) = _call(token.buyBack, id, caller, true);
+        if (ok) {
             if (!_in(id, uint256(1) << DEFAULTED)) _invalid(OP_BUY_BACK);
             g.finSide += owed;
             _pay(s, seller, holder, owed);
             _move(g, seller);
-        } catch {}
+        }
         _after(OP_BUY_BACK, s, ok, seller != address(0) && (caller == holder || caller == seller));
     }
 
@@ -1134,14 +1021,11 @@ contract SystemHandler {
     /// @notice The operator pauses one call in four (so the network is paused about a
     /// fifth of the time); another actor sometimes tries.
     function pause(uint256 whoSeed) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-        }
+        whoSeed = _mix(whoSeed, 0);
         if (whoSeed % 4 != 0) return _skip(OP_PAUSE);
         address caller = _who(whoSeed >> 8, operator);
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         bool ok;
-        vm.prank(caller);
         try token.pause() {
             ok = true;
             ghostPaused = true;
@@ -1150,13 +1034,10 @@ contract SystemHandler {
     }
 
     function unpause(uint256 whoSeed) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-        }
+        whoSeed = _mix(whoSeed, 0);
         address caller = _who(whoSeed, operator);
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         bool ok;
-        vm.prank(caller);
         try token.unpause() {
             ok = true;
             ghostPaused = false;
@@ -1166,9 +1047,7 @@ contract SystemHandler {
 
     /// @notice Time passes: an hour to two weeks, one jump in eight a month to three.
     function warp(uint256 secondsSeed) external {
-        if (!_verbatim) {
-            secondsSeed = _rand(secondsSeed, 0);
-        }
+        secondsSeed = _mix(secondsSeed, 0);
         uint256 step =
             secondsSeed % 8 == 0 ? 30 days + (secondsSeed >> 8) % 60 days : 1 hours + (secondsSeed >> 8) % 14 days;
         Snap memory s = _before(false);
@@ -1179,12 +1058,10 @@ contract SystemHandler {
     /// @notice The operator changes a participant's roles and KYC expiry (one time in eight to
     /// one that lapses within days, so KYC expiry happens within a run).
     function setParticipant(uint256 whoSeed, uint256 idxSeed, uint256 rolesSeed, uint256 kycSeed) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-            idxSeed = _rand(idxSeed, 1);
-            rolesSeed = _rand(rolesSeed, 2);
-            kycSeed = _rand(kycSeed, 3);
-        }
+        whoSeed = _mix(whoSeed, 0);
+        idxSeed = _mix(idxSeed, 1);
+        rolesSeed = _mix(rolesSeed, 2);
+        kycSeed = _mix(kycSeed, 3);
         uint256 i = idxSeed % OUTSIDER;
         uint8 base = baseRoles[i];
         uint256 pick = rolesSeed % 8;
@@ -1194,9 +1071,8 @@ contract SystemHandler {
                 + (kycSeed % 8 == 0 ? 1 hours + (kycSeed >> 8) % 3 days : 30 days + (kycSeed >> 8) % 365 days)
         );
         address caller = _who(whoSeed, operator);
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         bool ok;
-        vm.prank(caller);
         try registry.updateParticipant(actors[i], newRoles, expiry) {
             ok = true;
             roles[i] = newRoles;
@@ -1208,16 +1084,13 @@ contract SystemHandler {
     /// @notice The operator suspends a participant (one call in six) or reinstates one, so
     /// about a sixth of them are suspended at a time.
     function suspend(uint256 whoSeed, uint256 idxSeed) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-            idxSeed = _rand(idxSeed, 1);
-        }
+        whoSeed = _mix(whoSeed, 0);
+        idxSeed = _mix(idxSeed, 1);
         uint256 i = idxSeed % OUTSIDER;
         bool reinstate = (idxSeed >> 8) % 6 != 0;
         address caller = _who(whoSeed, operator);
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         bool ok;
-        vm.prank(caller);
         if (reinstate) {
             try registry.reinstate(actors[i]) {
                 ok = true;
@@ -1234,17 +1107,14 @@ contract SystemHandler {
 
     /// @notice The minter creates money for a participant (the only way supply grows).
     function fund(uint256 whoSeed, uint256 idxSeed, uint256 amountSeed) external {
-        if (!_verbatim) {
-            whoSeed = _rand(whoSeed, 0);
-            idxSeed = _rand(idxSeed, 1);
-            amountSeed = _rand(amountSeed, 2);
-        }
+        whoSeed = _mix(whoSeed, 0);
+        idxSeed = _mix(idxSeed, 1);
+        amountSeed = _mix(amountSeed, 2);
         address to = actors[idxSeed % N];
         uint256 amount = 1 + amountSeed % 1e10;
         address caller = _who(whoSeed, minter);
-        Snap memory s = _before(true);
+        Snap memory s = _begin(caller, true);
         bool ok;
-        vm.prank(caller);
         try hkd.mint(to, amount) {
             ok = true;
             ghostMinted += amount;
@@ -1256,16 +1126,13 @@ contract SystemHandler {
 
     /// @notice Someone without the role tries a privileged call. Every success is a breach.
     function attack(uint256 kindSeed, uint256 whoSeed) external {
-        if (!_verbatim) {
-            kindSeed = _rand(kindSeed, 0);
-            whoSeed = _rand(whoSeed, 1);
-        }
+        kindSeed = _mix(kindSeed, 0);
+        whoSeed = _mix(whoSeed, 1);
         address caller = actors[whoSeed % N];
         uint256 kind = kindSeed % 10;
         bytes32 operatorRole = token.OPERATOR_ROLE();
-        Snap memory s = _before(false);
+        Snap memory s = _begin(caller, false);
         bool ok;
-        vm.prank(caller);
         if (kind == 0) {
             try token.pause() {
                 ok = true;
@@ -1365,6 +1232,31 @@ contract SystemHandler {
         }
         pausedGlobal = globalHash();
         _pausedCounters = counterHash();
+    }
+
+    /// @dev The "before" of a call `caller` is about to make: the next external call is made
+    /// as `caller` (so nothing may call out between this and the operation's own call).
+    function _begin(address caller, bool money) internal returns (Snap memory s) {
+        s = _before(money);
+        vm.prank(caller);
+    }
+
+    /// @dev {_begin} for a call that acts on the receivable `id`.
+    function _begin(address caller, bool money, uint256 id) internal returns (Snap memory s) {
+        s = _begin(caller, money);
+        _touch(s, id);
+    }
+
+    /// @dev {_begin} and the call `f(id)` itself, for the operations that take only a receivable:
+    /// whether it succeeded (a refusal is counted, never fatal).
+    function _call(function(uint256) external f, uint256 id, address caller, bool money)
+        internal
+        returns (Snap memory s, bool ok)
+    {
+        s = _begin(caller, money, id);
+        try f(id) {
+            ok = true;
+        } catch {}
     }
 
     function _invalid(uint8 op) internal {
@@ -1580,6 +1472,11 @@ contract SystemHandler {
         return uint256(keccak256(abi.encode(seed, salt)));
     }
 
+    /// @dev An operation's argument as it uses it: hashed (see Intake above), or as given in setUp.
+    function _mix(uint256 seed, uint256 salt) internal view returns (uint256) {
+        return _verbatim ? seed : _rand(seed, salt);
+    }
+
     /// @dev The party entitled to act, except one call in six: another actor (any, if there is
     /// no such party).
     function _who(uint256 seed, address right) internal view returns (address) {
@@ -1622,22 +1519,9 @@ contract SystemHandler {
 
     /// @dev INV-n, and spellings that normalise the same: "inv 000n", "Inv/0n".
     function _spell(uint256 n, uint256 how) internal pure returns (string memory) {
-        if (how == 1) return string.concat("inv 000", _str(n));
-        if (how == 2) return string.concat("Inv/0", _str(n));
-        return string.concat("INV-", _str(n));
-    }
-
-    function _str(uint256 v) internal pure returns (string memory) {
-        if (v == 0) return "0";
-        uint256 len;
-        for (uint256 t = v; t != 0; t /= 10) {
-            ++len;
-        }
-        bytes memory b = new bytes(len);
-        for (; v != 0; v /= 10) {
-            b[--len] = bytes1(uint8(48 + v % 10));
-        }
-        return string(b);
+        if (how == 1) return string.concat("inv 000", decimal(n));
+        if (how == 2) return string.concat("Inv/0", decimal(n));
+        return string.concat("INV-", decimal(n));
     }
 
     function _sign(uint256 key, IInvoiceToken.SignedConfirmation memory c) internal view returns (bytes memory) {
@@ -1673,106 +1557,105 @@ contract SystemHandler {
         return _scanFor(seed, mask);
     }
 
-    function _scanFor(uint256 seed, uint256 mask) internal view returns (uint256) {
+    /// @dev The first receivable from a random start (going round) whose status is in `mask`
+    /// and that `also` accepts; 0 if none.
+    function _scanFor(uint256 seed, uint256 mask, function(uint256) internal view returns (bool) also)
+        internal
+        view
+        returns (uint256)
+    {
         uint256 n = maxId;
-        if (n == 0) return 0;
-        uint256 start = seed % n;
+        uint256 start = n == 0 ? 0 : seed % n;
         for (uint256 k; k < n; ++k) {
             uint256 id = (start + k) % n + 1;
-            if ((uint256(1) << _g[id].status) & mask != 0) return id;
+            if (_in(id, mask) && also(id)) return id;
         }
         return 0;
+    }
+
+    function _scanFor(uint256 seed, uint256 mask) internal view returns (uint256) {
+        return _scanFor(seed, mask, _anyOf);
     }
 
     function _pickUnfinanced(uint256 seed, uint256 mask) internal view returns (uint256) {
         if (_rand(seed, 0x5a) % 8 == 0) return _scanFor(seed, ANY & ~mask);
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            if ((uint256(1) << _g[id].status) & mask != 0 && _g[id].financeCount == 0) return id;
-        }
-        return 0;
+        return _scanFor(seed, mask, _unfinanced);
     }
 
     function _pickFinanced(uint256 seed) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            if (_g[id].financeCount != 0 && _in(id, FINANCEABLE) && _g[id].owner != address(0)) return id;
-        }
-        return 0;
+        return _scanFor(seed, FINANCEABLE, _financedHeld);
     }
 
     function _pickSplittable(uint256 seed) internal view returns (uint256) {
         if (_rand(seed, 0x5a) % 8 == 0) return 0;
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            Ghost storage g = _g[id];
-            if (_in(id, FINANCEABLE) && g.financeCount == 0 && g.dueDate > block.timestamp) return id;
-        }
-        return 0;
+        return _scanFor(seed, FINANCEABLE, _unfinancedNotDue);
     }
 
     function _pickRecourse(uint256 seed) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            if (_g[id].recourse && _g[id].status == DEFAULTED) return id;
-        }
-        return 0;
+        return _scanFor(seed, uint256(1) << DEFAULTED, _withRecourse);
     }
 
     function _pickOwned(uint256 seed) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            if (_g[id].owner != address(0)) return id;
-        }
-        return 0;
+        return _scanFor(seed, ALL, _held);
     }
 
     /// @dev A receivable with a listing (`live`: one that has not lapsed, and financeable).
     function _pickListed(uint256 seed, bool live) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            Ghost storage g = _g[id];
-            if (g.listingExpiry == 0 || g.owner == address(0)) continue;
-            if (!live || (g.listingExpiry >= block.timestamp && (uint256(1) << g.status) & FINANCEABLE != 0)) {
-                return id;
-            }
-        }
-        return 0;
+        return live ? _scanFor(seed, FINANCEABLE, _listedLive) : _scanFor(seed, ALL, _listed);
     }
 
     function _pickProposed(uint256 seed) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            if ((uint256(1) << _g[id].status) & OPEN != 0 && _g[id].proposed != 0) return id;
-        }
-        return 0;
+        return _scanFor(seed, OPEN, _proposed);
     }
 
     /// @dev An open receivable past its due date and grace period (else, one time in four, any
     /// open one: refused).
     function _pickOverdue(uint256 seed) internal view returns (uint256) {
-        uint256 n = maxId;
-        uint256 start = n == 0 ? 0 : seed % n;
-        for (uint256 k; k < n; ++k) {
-            uint256 id = (start + k) % n + 1;
-            Ghost storage g = _g[id];
-            if ((uint256(1) << g.status) & OPEN != 0 && block.timestamp > uint256(g.dueDate) + g.grace) return id;
-        }
+        uint256 id = _scanFor(seed, OPEN, _overdue);
+        if (id != 0) return id;
         return seed % 4 == 0 ? _pick(seed, OPEN) : 0;
+    }
+
+    // What the pickers ask of a receivable besides its status.
+
+    function _anyOf(uint256) internal pure returns (bool) {
+        return true;
+    }
+
+    function _unfinanced(uint256 id) internal view returns (bool) {
+        return _g[id].financeCount == 0;
+    }
+
+    function _financedHeld(uint256 id) internal view returns (bool) {
+        return _g[id].financeCount != 0 && _g[id].owner != address(0);
+    }
+
+    function _unfinancedNotDue(uint256 id) internal view returns (bool) {
+        return _g[id].financeCount == 0 && _g[id].dueDate > block.timestamp;
+    }
+
+    function _withRecourse(uint256 id) internal view returns (bool) {
+        return _g[id].recourse;
+    }
+
+    function _held(uint256 id) internal view returns (bool) {
+        return _g[id].owner != address(0);
+    }
+
+    function _listed(uint256 id) internal view returns (bool) {
+        return _g[id].listingExpiry != 0 && _g[id].owner != address(0);
+    }
+
+    function _listedLive(uint256 id) internal view returns (bool) {
+        return _listed(id) && _g[id].listingExpiry >= block.timestamp;
+    }
+
+    function _proposed(uint256 id) internal view returns (bool) {
+        return _g[id].proposed != 0;
+    }
+
+    function _overdue(uint256 id) internal view returns (bool) {
+        return block.timestamp > uint256(_g[id].dueDate) + _g[id].grace;
     }
 
     /// @dev Whether `id` is `ancestor` or lies below it.
