@@ -79,9 +79,14 @@ class InvoiceStatus(IntEnum):
 OPEN_STATUSES = (InvoiceStatus.CONFIRMED, InvoiceStatus.FINANCED, InvoiceStatus.PARTIALLY_PAID)
 #: Statuses after a default: a buyer's payment then is a recovery, and keeps the status until paid in full.
 DEFAULTED_STATUSES = (InvoiceStatus.DEFAULTED, InvoiceStatus.WRITTEN_OFF)
+#: Statuses a receivable can be financed (and so is offered by a listing) in: the contract refuses
+#: ``finance`` in any other. A listing can outlive them in storage (a repayment in full leaves it), so
+#: the read side counts a stored listing as listed only in these.
+FINANCEABLE_STATUSES = (InvoiceStatus.CONFIRMED, InvoiceStatus.PARTIALLY_PAID)
 #: The same, by the names the database and the CLI show.
 OPEN_STATUS_NAMES = tuple(s.label for s in OPEN_STATUSES)
 DEFAULTED_STATUS_NAMES = tuple(s.label for s in DEFAULTED_STATUSES)
+FINANCEABLE_STATUS_NAMES = tuple(s.label for s in FINANCEABLE_STATUSES)
 
 
 def status_name(value: int) -> str:

@@ -40,7 +40,7 @@ from ledger.history import invoice_history as invoice_history
 from ledger.history import normalised_number as normalised_number
 from ledger.history import shown_number as shown_number
 from ledger.invoice_numbers import normalise_invoice_number
-from ledger.names import DEFAULTED_STATUS_NAMES, OPEN_STATUS_NAMES, checksum, role_names
+from ledger.names import DEFAULTED_STATUS_NAMES, FINANCEABLE_STATUS_NAMES, OPEN_STATUS_NAMES, checksum, role_names
 from ledger.names import ROLE_BITS as ROLE_BITS
 from ledger.names import STATUS_NAMES as STATUS_NAMES
 from ledger.scope import BIGINT_MAX as BIGINT_MAX
@@ -300,13 +300,20 @@ def financing_figures(row: Mapping[str, Any]) -> dict[str, int | None]:
 
 def listing_figures(row: Mapping[str, Any], scope: Scope, names: Directory, at: dt.datetime | None) -> dict[str, Any]:
     """The holder's listing of a receivable for financing, as it stands at
-    ``at`` (None: the wall clock): ``listed`` (a listing is stored and the
-    time is at most its expiry, as the contract judges it), and while listed
+    ``at`` (None: the wall clock): ``listed`` (a listing is stored, the
+    time is at most its expiry and the receivable can still be financed, as
+    the contract judges it: a repayment in full leaves the listing stored
+    but ends it for good), and while listed
     to whom (``offer_to`` None: any financier), until when and the minimum
     advance asked; otherwise those are None."""
     expires = row.get("offer_expires_at")
     when = dt.datetime.now(dt.UTC) if at is None else at
-    listed = expires is not None and bool(row.get("offer_min_advance")) and when <= expires
+    listed = (
+        expires is not None
+        and bool(row.get("offer_min_advance"))
+        and when <= expires
+        and row.get("status") in FINANCEABLE_STATUS_NAMES
+    )
     return {
         "listed": listed,
         "offer_to": row["offer_financier"] if listed else None,

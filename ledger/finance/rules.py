@@ -46,7 +46,7 @@ from ledger.finance.numbers import percent_sign as _pct
 from ledger.finance.policy import Policy
 from ledger.finance.pricing import Price, major_to_minor_ceil, major_to_minor_floor, price
 from ledger.format import Money, date_text, grace_days, grace_text, iso_time, text_time
-from ledger.names import ROLE_BITS, role_names
+from ledger.names import FINANCEABLE_STATUS_NAMES, ROLE_BITS, role_names
 
 #: Statuses in which the buyer has confirmed the invoice (a Split one was confirmed, then split;
 #: a Defaulted or WrittenOff one was confirmed, then not paid).
@@ -61,7 +61,7 @@ TROUBLED: dict[str, str] = {
     "Cancelled": "the invoice is cancelled",
 }
 #: Statuses in which a never-financed invoice can be financed (against its open amount).
-FINANCEABLE_STATUSES = frozenset({"Confirmed", "PartiallyPaid"})
+FINANCEABLE_STATUSES = frozenset(FINANCEABLE_STATUS_NAMES)
 
 
 # -- eligibility -------------------------------------------------------------------------------

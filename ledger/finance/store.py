@@ -67,6 +67,7 @@ from ledger.finance.records import (
     mark_failed,
 )
 from ledger.finance.rules import Evaluation, evaluate
+from ledger.names import FINANCEABLE_STATUS_NAMES
 from ledger.queries import Scope, block_time, deployment_grace_period
 
 #: Statuses of a financed receivable with something open (financed itself is ``seller IS NOT NULL``:
@@ -76,7 +77,7 @@ from ledger.queries import Scope, block_time, deployment_grace_period
 #: credit line or the supplier's limit for new financing while the debt is unpaid.
 FINANCED_STATUSES = ("Financed", "PartiallyPaid", "Disputed", "Defaulted", "WrittenOff")
 #: Statuses in which an unfinanced invoice can be financed.
-FINANCEABLE_STATUSES = ("Confirmed", "PartiallyPaid")
+FINANCEABLE_STATUSES = FINANCEABLE_STATUS_NAMES
 #: The invoices table (Core: the indexer's columns seller, financier_due, financier_paid, ...).
 INVOICES = cast(Table, Invoice.__table__)
 

@@ -367,3 +367,28 @@ def test_access_financier_sees_listings_while_they_stand(api: Any, ledger: Any, 
     assert_problem(api.get("financier", "/api/invoices/2"), 404)
     (stored,) = api.get("operator", "/api/invoices", number="INV-Q-2").json()["items"]
     assert (stored["listed"], stored["offer_until"]) == (False, None)
+
+
+def test_access_a_listing_ends_when_the_receivable_is_paid_in_full(api: Any, ledger: Any, acct: Any) -> None:
+    """The contract keeps a listing stored when a repayment pays the receivable in full (finance is refused
+    from then on): the ledger shows it as no longer listed, and the financiers it was open to no longer
+    see the invoice, though the stored columns still equal the chain's."""
+    book = Lifecycle(ledger, acct)
+    book.offer(2, None, "1000.00", 7)
+    index(api.env.settings)
+    assert ids(api.get("financier", "/api/invoices")) == [1, 2]
+    (before,) = api.get("operator", "/api/invoices", number="INV-Q-2").json()["items"]
+    assert (before["status"], before["listed"]) == ("Confirmed", True)
+    book.repay(2, before["outstanding"], buyer="buyer2")
+    index(api.env.settings)
+    (paid,) = api.get("operator", "/api/invoices", number="INV-Q-2").json()["items"]
+    assert (paid["status"], paid["outstanding"]) == ("Paid", "0.00")
+    assert (paid["listed"], paid["offer_to"], paid["offer_until"], paid["offer_asking"]) == (False, None, None, None)
+    assert ids(api.get("financier", "/api/invoices")) == [1]
+    assert_problem(api.get("financier", "/api/invoices/2"), 404)
+    # Still stored on chain, and mirrored as stored: the database equals the chain.
+    from ledger.indexer.verify import verify
+
+    assert ledger.invoices.functions.getListing(2).call()[1] > 0, "the contract keeps the stored listing"
+    report = verify(api.env.settings)
+    assert report.mismatches == [], report.summary()
