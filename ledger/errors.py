@@ -276,6 +276,9 @@ class TransactionTimeout(ChainError):
     ``gone``: the node no longer holds it, but its nonce was used since (by
     another transaction in its place) or cannot be checked: not provably
     nothing, and nothing to replace or cancel.
+    ``replaces``: it was sent by `scf tx replace` or `scf tx cancel` in
+    place of that transaction, at the same nonce, so only one of the two can
+    be mined (raising its fee again is the way out, not a second command).
     Otherwise it may still be mined: running the command again while it
     waits would send it a second time."""
 
@@ -288,6 +291,7 @@ class TransactionTimeout(ChainError):
         dropped: bool = False,
         held_back: bool = False,
         gone: bool = False,
+        replaces: str | None = None,
     ) -> None:
         self.tx_hash = tx_hash
         self.seconds = seconds
@@ -310,6 +314,14 @@ class TransactionTimeout(ChainError):
             super().__init__(f"{waited}: {why}. Look it up with `scf tx show {tx_hash}` before sending it again")
             return
         as_ = f"--as {account or 'ACCOUNT'}"
+        if replaces:
+            super().__init__(
+                f"{waited}: {why or 'check the node is mining'}. It was sent in place of {replaces}, at the same "
+                f"nonce, so only one of the two can be mined: see which with `scf tx show {tx_hash}`. To stop "
+                f"waiting, raise its fee again with `scf tx replace {tx_hash} {as_}` or withdraw it with "
+                f"`scf tx cancel {tx_hash} {as_}`"
+            )
+            return
         super().__init__(
             f"{waited}: {why or 'check the node is mining'}. Look it up with `scf tx show {tx_hash}` before "
             "sending it again: running the command again while it waits sends it a second time, and both "

@@ -156,7 +156,14 @@ def _text(data: dict[str, Any]) -> None:
     else:
         click.echo(f"node        {node['rpc_url']}: UNREACHABLE")
     paused = data["paused"]
-    state = "unknown (node unreachable)" if paused is None else ("PAUSED" if paused else "running (not paused)")
+    if paused is not None:
+        state = "PAUSED" if paused else "running (not paused)"
+    elif not node["reachable"]:
+        state = "unknown (node unreachable)"
+    elif not data["deployments"]:
+        state = "unknown (no contracts deployed on this chain)"
+    else:
+        state = "unknown (the contracts did not answer)"
     click.echo(f"network     {state}")
     if not data["deployments"]:
         click.echo("contracts   none recorded (run `scf deploy`)")

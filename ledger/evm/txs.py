@@ -27,7 +27,15 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 
-from ledger.errors import InputError, NonceConflict, Refused, RpcError, RpcUnreachable, TransactionReverted
+from ledger.errors import (
+    InputError,
+    NonceConflict,
+    Refused,
+    RpcError,
+    RpcUnreachable,
+    TransactionReverted,
+    TransactionTimeout,
+)
 from ledger.evm.chain import NODE_AWAY, Sender, away_reason, gwei
 
 #: The least raise of both fees, in percent, that every node takes for a replacement.
@@ -309,7 +317,13 @@ def _send_instead(
                     "give a larger --fee-bump"
                 ) from None
             raise
-    receipt = sender.wait(new_hash, sender=signer.address)
+    try:
+        receipt = sender.wait(new_hash, sender=signer.address)
+    except TransactionTimeout as exc:
+        if exc.dropped or exc.held_back or exc.gone:
+            raise
+        # Not "running the command again sends it a second time": the two share the nonce.
+        raise TransactionTimeout(exc.tx_hash, exc.seconds, exc.account, exc.why, replaces=old_hash) from None
     old_cap = int(old.get("maxFeePerGas", old.get("gasPrice", 0)))
     new_cap = int(fees.get("maxFeePerGas", fees.get("gasPrice", 0)))
     return {

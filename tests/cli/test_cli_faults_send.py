@@ -404,6 +404,35 @@ def test_tx_replace_gets_a_transaction_not_mined_in_time_mined_once_at_a_higher_
     assert refused(issue(home_copy.home, node.url, "INV-HELD-1"), 1).startswith("Error: duplicate invoice: ")
 
 
+def test_tx_a_replacement_not_mined_either_says_only_one_of_the_two_can_be(
+    home_copy: Any, ledger: Any, held: str, node: Node
+) -> None:
+    """A replacement or a cancellation that waits too long as well: its line names the
+    transaction it stands in for and does not say a second command would be mined too
+    (they share the nonce); raising its fee again gets it mined, once."""
+    w3 = ledger.w3
+    before = nonces(w3)
+    tx = _not_mined(home_copy.home, held, "INV-HELD-3")
+    for verb in ("replace", "cancel"):
+        result = scf_in(home_copy.home, held, "tx", verb, tx, "--as", "supplier", "--no-sync", timeout=0.5)
+        new = named_tx(result, "Error: transaction ")
+        refused(
+            result,
+            3,
+            f"transaction {new} was not mined within 0.5s: check the node is mining. It was sent in place of {tx}, "
+            f"at the same nonce, so only one of the two can be mined: see which with `scf tx show {new}`. To stop "
+            f"waiting, raise its fee again with `scf tx replace {new} --as supplier` or withdraw it with "
+            f"`scf tx cancel {new} --as supplier`",
+        )
+        tx = new  # the next one stands in for the latest
+    assert nonces(w3) == (before[0], before[0] + 1), "one nonce waits, whatever stood in for whom"
+    node.mine_each_send()
+    done = scf_in(home_copy.home, node.url, "tx", "replace", tx, "--as", "supplier", "--no-sync", "--json")
+    assert done.exit_code == 0, done.output
+    assert nonces(w3) == (before[0] + 1, before[0] + 1)
+    assert invoice_id(ledger, "INV-HELD-3") == 0, "the latest stood in for a cancellation: nothing issued"
+
+
 def test_tx_cancel_frees_the_nonce_changes_nothing_and_the_command_runs_again(
     home_copy: Any, ledger: Any, held: str, node: Node
 ) -> None:

@@ -353,6 +353,16 @@ def test_cli_listing_status_without_the_node_prints_the_rest_and_exits_3(db_cli:
     assert parsed["index"][0]["block"] == scenario.end and parsed["index"][0]["head_is_live"] is False
 
 
+def test_cli_listing_status_node_up_nothing_deployed_says_so(home_copy: Any, tmp_path: Any) -> None:
+    """A reachable node and no deployment recorded: the network line says why its state is
+    unknown (not that the node is unreachable, which the line above it contradicts)."""
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "empty"), "--rpc-url", home_copy.rpc_url, "status"])
+    assert "Traceback" not in result.output
+    assert "reachable, chain 31337" in result.stdout, result.output
+    assert "network     unknown (no contracts deployed on this chain)" in result.stdout, result.output
+    assert "node unreachable" not in result.output
+
+
 def test_cli_listing_status_masks_the_database_password(home_copy: Any) -> None:
     url = "postgresql+psycopg://scf:s3cret-pw@127.0.0.1:9/ledger"
     result = CliRunner().invoke(

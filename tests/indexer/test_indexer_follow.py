@@ -353,6 +353,25 @@ def test_head_waiter_stops_within_a_wait_on_the_subscription(fake_heads: FakeHea
         waiter.close()
 
 
+def test_head_waiter_subscription_off_polls_and_says_so_once() -> None:
+    """`--ws-url off` (or an RPC URL with no WebSocket to derive): no subscription is
+    tried, and one notice says that follow polls, as the other ways say theirs."""
+    import threading
+
+    from ledger.evm.heads import ws_url_for
+    from ledger.indexer.api import HeadWaiter
+
+    assert ws_url_for("http://127.0.0.1:8545", "off") is None
+    notices: list[str] = []
+    waiter = HeadWaiter(ws_url_for("http://127.0.0.1:8545", "OFF "), threading.Event(), 0.05, notices.append)
+    try:
+        assert [waiter.wait(0.01) for _ in range(3)] == [False, False, False]
+        assert waiter.heads is None
+    finally:
+        waiter.close()
+    assert notices == ["polling the head every 0.05s (new-heads subscription off)"]
+
+
 @pytest.mark.parametrize("kind", ["refused", "no websocket", "nothing listening"])
 def test_head_waiter_polls_when_no_subscription_is_offered(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A node that refuses eth_subscribe, an HTTP-only endpoint (as the test
