@@ -561,7 +561,11 @@ def open_lock(path: Path) -> Iterator[Any]:
 
 
 def gwei(wei: int) -> str:
-    """A fee per gas in gwei (10^9 wei), exact, no trailing zeros: "1000 gwei", "0.000000001 gwei"."""
+    """A fee per gas, exact, no trailing zeros: in gwei (10^9 wei) from 1 gwei up and at 0
+    ("1000 gwei", "1.5 gwei", "0 gwei"), in wei below it, as on a chain with no base fee
+    ("1 wei", not "0.000000001 gwei")."""
+    if 0 < int(wei) < 10**9:
+        return f"{int(wei)} wei"
     text = format(Decimal(int(wei)).scaleb(-9).normalize(), "f")
     return f"{text} gwei"
 

@@ -397,6 +397,9 @@ def test_tx_replace_gets_a_transaction_not_mined_in_time_mined_once_at_a_higher_
     assert sent["maxFeePerGas"] > original["maxFeePerGas"]
     assert sent["maxPriorityFeePerGas"] > original["maxPriorityFeePerGas"]
     assert replaced["max_fee_per_gas"] == str(sent["maxFeePerGas"])
+    assert replaced["fee"] == f"0 gwei -> {sent['maxFeePerGas']} wei per gas", (
+        "a zero-fee chain: wei, not 0.000000001 gwei"
+    )
     # Mined once: one nonce used, the original gone, the invoice issued once.
     assert nonces(w3) == (before[0] + 1, before[0] + 1)
     assert json.loads(scf_in(home_copy.home, held, "tx", "show", tx, "--json").stdout)["status"] == "unknown"
@@ -625,6 +628,19 @@ def test_tx_fee_bump_raises_each_fee_exactly_in_integer_wei() -> None:
     assert _raised(big, Decimal("12.5")) == (big * 1125 + 999) // 1000
     assert _raised(big, Decimal("25")) == (big * 5 + 3) // 4
     assert _raised(2**255, Decimal("12.5")) == 2**255 + 2**252  # 1/8 more, to the wei
+
+
+def test_tx_fees_read_in_gwei_and_in_wei_below_one_gwei() -> None:
+    from ledger.evm.chain import gwei
+
+    assert [gwei(w) for w in (0, 1, 999_999_999, 10**9, 1_500_000_000, 1000 * 10**9)] == [
+        "0 gwei",
+        "1 wei",
+        "999999999 wei",
+        "1 gwei",
+        "1.5 gwei",
+        "1000 gwei",
+    ]
 
 
 def test_tx_fee_bump_boundary_is_what_nodes_take() -> None:
