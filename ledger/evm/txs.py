@@ -54,7 +54,8 @@ class TxState:
     """What the node knows of one transaction. ``status``: "mined", "pending" or
     "unknown". Fees are per gas in wei (``max_fee_per_gas`` is the gas price of
     a legacy transaction); ``next_base_fee`` is what the next block charges;
-    ``note`` says why a pending one waits, when it can be told."""
+    ``note`` says why a pending one waits, or why a mined one reverted, when it
+    can be told."""
 
     tx_hash: str
     status: str
@@ -146,13 +147,33 @@ def look_up(sender: Sender, tx_hash: str) -> TxState:
             else int(tx["maxPriorityFeePerGas"]),
         }
     if receipt is not None:
-        return TxState(
-            tx_hash, "mined", int(receipt["blockNumber"]), int(receipt["status"]) == 1, next_base_fee=base, **fees
-        )
+        succeeded = int(receipt["status"]) == 1
+        note = None if succeeded or tx is None else _why_reverted(sender, tx, int(receipt["blockNumber"]))
+        return TxState(tx_hash, "mined", int(receipt["blockNumber"]), succeeded, next_base_fee=base, note=note, **fees)
     assert tx is not None
     with _asking(sender, "eth_getTransactionCount"):
         note = _why_waiting(sender, fees, base)
     return TxState(tx_hash, "pending", next_base_fee=base, note=note, **fees)
+
+
+def _why_reverted(sender: Sender, tx: Any, block: int) -> str | None:
+    """The rule a mined transaction that reverted broke, from replaying its call on
+    its block (a reverted transaction changes nothing, so the block's state is the one
+    it met, unless a later transaction in the same block changed it); None when the
+    replay passes or the node cannot replay it (a deployment, a node that fails)."""
+    if tx.get("to") is None:
+        return None
+    call = {"from": tx["from"], "to": tx["to"], "value": int(tx["value"]), "data": bytes(tx["input"])}
+    try:
+        sender.w3.eth.call(call, block_identifier=block)  # type: ignore[arg-type]
+    except (ContractCustomError, ContractLogicError) as exc:
+        try:
+            sender._raise_reverted(exc)
+        except TransactionReverted as refused:
+            return refused.rule
+    except (*NODE_AWAY, Web3RPCError):
+        return None
+    return None
 
 
 def _why_waiting(sender: Sender, fees: dict[str, Any], base: int | None) -> str | None:

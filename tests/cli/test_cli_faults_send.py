@@ -757,6 +757,43 @@ def test_faults_nonce_taken_by_another_sender_is_one_line_and_sends_nothing(
     assert invoice_id(ledger, "INV-NONCE-1") > 0
 
 
+def test_tx_show_names_the_rule_a_mined_transaction_broke(home_copy: Any, ledger: Any) -> None:
+    """A transaction sent without scf's simulation (another program, or a second copy of a
+    command while the first waited) is mined and reverts: `scf tx show` says which rule,
+    replayed on its block, besides that it changed nothing."""
+    supplier = dev_account(DEV_NAMES.index("supplier"))
+    w3 = ledger.w3
+    head = w3.eth.block_number
+    fn = ledger.invoices.functions.pause()  # the operator's alone
+    tx = fn.build_transaction(
+        {
+            "from": supplier.address,
+            "chainId": 31337,
+            "gas": 100_000,
+            "nonce": w3.eth.get_transaction_count(supplier.address),
+            "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
+    sent = rpc(
+        home_copy.rpc_url, "eth_sendRawTransaction", [Web3.to_hex(supplier.sign_transaction(tx).raw_transaction)]
+    )
+    receipt = w3.eth.wait_for_transaction_receipt(sent)
+    assert receipt["status"] == 0 and receipt["blockNumber"] == head + 1
+    shown = scf_in(home_copy.home, home_copy.rpc_url, "tx", "show", sent)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(
+        f"transaction {sent}: mined in block {head + 1}, reverted (which changed nothing); nonce {tx['nonce']} of "
+        f"{supplier.address}; "
+    ), shown.stdout
+    assert "operator" in shown.stdout.split("; ", 2)[2], shown.stdout
+    assert shown.stdout.count("\n") == 1
+    as_json = json.loads(scf_in(home_copy.home, home_copy.rpc_url, "tx", "show", sent, "--json").stdout)
+    assert (as_json["status"], as_json["succeeded"]) == ("mined", False)
+    assert as_json["note"] == shown.stdout.split("; ", 2)[2].rstrip("\n")
+    assert ledger.invoices.functions.paused().call() is False
+
+
 def test_faults_the_same_transaction_sent_twice_is_taken_as_sent(ledger: Any, held: str) -> None:
     """A node that holds this very transaction already ("already known": a resend
     after a lost answer) has it: the hash, not an error."""
