@@ -298,22 +298,33 @@ def financing_figures(row: Mapping[str, Any]) -> dict[str, int | None]:
     }
 
 
+def listing_live(row: Mapping[Any, Any], at: dt.datetime) -> bool:
+    """Whether the listing ``row`` (an invoices row) stores is live at ``at``, as the
+    contract judges it: stored, not expired, and the receivable still financeable (a
+    repayment in full leaves the listing stored but ends it for good).
+    :func:`listing_live_clause` is the same in SQL."""
+    expires = row.get("offer_expires_at")
+    return (
+        expires is not None
+        and bool(row.get("offer_min_advance"))
+        and at <= expires
+        and row.get("status") in FINANCEABLE_STATUS_NAMES
+    )
+
+
+def listing_live_clause(at: dt.datetime) -> ColumnElement[bool]:
+    """:func:`listing_live` as a condition on ``invoices`` rows."""
+    i = INVOICES.c
+    return sa.and_(i.offer_expires_at >= at, i.offer_min_advance > 0, i.status.in_(FINANCEABLE_STATUS_NAMES))
+
+
 def listing_figures(row: Mapping[str, Any], scope: Scope, names: Directory, at: dt.datetime | None) -> dict[str, Any]:
     """The holder's listing of a receivable for financing, as it stands at
-    ``at`` (None: the wall clock): ``listed`` (a listing is stored, the
-    time is at most its expiry and the receivable can still be financed, as
-    the contract judges it: a repayment in full leaves the listing stored
-    but ends it for good), and while listed
+    ``at`` (None: the wall clock): ``listed`` (:func:`listing_live`), and while listed
     to whom (``offer_to`` None: any financier), until when and the minimum
     advance asked; otherwise those are None."""
     expires = row.get("offer_expires_at")
-    when = dt.datetime.now(dt.UTC) if at is None else at
-    listed = (
-        expires is not None
-        and bool(row.get("offer_min_advance"))
-        and when <= expires
-        and row.get("status") in FINANCEABLE_STATUS_NAMES
-    )
+    listed = listing_live(row, dt.datetime.now(dt.UTC) if at is None else at)
     return {
         "listed": listed,
         "offer_to": row["offer_financier"] if listed else None,

@@ -26,7 +26,8 @@ from sqlalchemy import ColumnElement, Connection
 from ledger.api.keys import KeyRow
 from ledger.api.models import OPERATOR
 from ledger.db.models import INVOICES, Participant
-from ledger.names import FINANCEABLE_STATUS_NAMES, role_names
+from ledger.names import role_names
+from ledger.queries import listing_live_clause
 from ledger.scope import Scope
 
 
@@ -90,7 +91,7 @@ def invoice_visibility(viewer: Viewer, at: dt.datetime) -> ColumnElement[bool] |
     if "buyer" in viewer.roles:
         seen.append(i.buyer == me)
     if "financier" in viewer.roles:
-        listed = sa.and_(i.offer_expires_at >= at, i.offer_min_advance > 0, i.status.in_(FINANCEABLE_STATUS_NAMES))
+        listed = listing_live_clause(at)
         seen += [
             i.financier == me,
             sa.and_(i.offer_financier == me, listed),

@@ -69,9 +69,10 @@ def _state_text(state: TxState) -> str:
     if state.status == "mined":
         outcome = "succeeded" if state.succeeded else "reverted (which changed nothing)"
         text = f"transaction {state.tx_hash}: mined in block {state.block}, {outcome}"
-        text = text if state.nonce is None else f"{text}; nonce {state.nonce} of {state.sender}"
-        return f"{text}; {state.note}" if state.note else text
-    text = f"transaction {state.tx_hash}: pending, nonce {state.nonce} of {state.sender}, not mined yet"
+        if state.nonce is not None:
+            text += f"; nonce {state.nonce} of {state.sender}"
+    else:
+        text = f"transaction {state.tx_hash}: pending, nonce {state.nonce} of {state.sender}, not mined yet"
     return f"{text}; {state.note}" if state.note else text
 
 
@@ -81,8 +82,9 @@ def _state_text(state: TxState) -> str:
 @click.pass_context
 def tx_show(ctx: click.Context, tx_hash: str) -> None:
     """Whether transaction HASH is mined (in which block, and whether it
-    succeeded; if it reverted, the rule it broke), pending (waiting in the node's pool; with why, when the node
-    shows it: a fee below the base fee, an earlier nonce not mined), or
+    succeeded; if it reverted, the rule it broke), pending (waiting in the
+    node's pool; with why, when the node shows it: a fee below the base fee,
+    an earlier nonce not mined), or
     unknown to the node (it never reached it, was dropped, or was replaced or
     cancelled: nothing of it is on chain). Read-only: nothing is sent.
 

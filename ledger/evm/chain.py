@@ -692,14 +692,18 @@ class Sender:
             return MIN_TIP_WEI
         return max(int(result, 16), MIN_TIP_WEI)
 
-    def _raise_reverted(self, exc: Exception) -> None:
+    def refusal(self, exc: Exception) -> TransactionReverted:
+        """The contract's rule behind web3's revert ``exc`` (a call's or an estimate's), decoded."""
         data = _revert_data(exc)
         if data is not None:
-            raise self.decoder.decode(data) from None
+            return self.decoder.decode(data)
         if isinstance(exc, ContractPanicError):
-            raise TransactionReverted(f"the contract panicked: {exc}") from None
+            return TransactionReverted(f"the contract panicked: {exc}")
         message = str(getattr(exc, "message", None) or exc)
-        raise TransactionReverted(f"the contract refused the transaction: {message}") from None
+        return TransactionReverted(f"the contract refused the transaction: {message}")
+
+    def _raise_reverted(self, exc: Exception) -> None:
+        raise self.refusal(exc) from None
 
     def call(self, fn: Any, sender: str | None = None, block: Any = "latest") -> Any:
         """A read-only call with reverts decoded."""

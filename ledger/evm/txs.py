@@ -167,10 +167,7 @@ def _why_reverted(sender: Sender, tx: Any, block: int) -> str | None:
     try:
         sender.w3.eth.call(call, block_identifier=block)  # type: ignore[arg-type]
     except (ContractCustomError, ContractLogicError) as exc:
-        try:
-            sender._raise_reverted(exc)
-        except TransactionReverted as refused:
-            return refused.rule
+        return sender.refusal(exc).rule
     except (*NODE_AWAY, Web3RPCError):
         return None
     return None

@@ -60,8 +60,6 @@ TROUBLED: dict[str, str] = {
     "WrittenOff": "the invoice was written off after a default",
     "Cancelled": "the invoice is cancelled",
 }
-#: Statuses in which a never-financed invoice can be financed (against its open amount).
-FINANCEABLE_STATUSES = frozenset(FINANCEABLE_STATUS_NAMES)
 
 
 # -- eligibility -------------------------------------------------------------------------------
@@ -96,12 +94,12 @@ def rule_not_financed(inv: InvoiceFacts) -> RuleResult:
     partly paid with something open: a partly paid invoice is financed
     against its open amount."""
     m = Money(inv.currency, inv.decimals)
-    ok = not inv.financed and inv.status in FINANCEABLE_STATUSES and inv.outstanding > 0
+    ok = not inv.financed and inv.status in FINANCEABLE_STATUS_NAMES and inv.outstanding > 0
     if inv.financed:
         seller = inv.seller_name or inv.seller
         by = f"by {inv.financier_name or inv.financier}" if inv.financier else f"sold by {seller}"
         no = f"the invoice was already financed ({by}): one financing per invoice, ever"
-    elif inv.status == "Paid" or (inv.status in FINANCEABLE_STATUSES and inv.outstanding <= 0):
+    elif inv.status == "Paid" or (inv.status in FINANCEABLE_STATUS_NAMES and inv.outstanding <= 0):
         no = "the invoice is paid: nothing is open to finance"
     else:
         no = f"the invoice is {inv.status}, not open for financing"

@@ -43,6 +43,8 @@ from ledger.finance.policy import Policy
 from ledger.finance.rules import Lines, limit_rules
 from ledger.format import Money, text_time
 from ledger.money import to_minor_units
+from ledger.names import FINANCEABLE_STATUS_NAMES
+from ledger.queries import listing_live
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -295,7 +297,7 @@ class Desk:
                     .where(
                         i.c.chain_id == scope.chain_id,
                         i.c.contract == scope.invoice_contract,
-                        i.c.status.in_(store.FINANCEABLE_STATUSES),
+                        i.c.status.in_(FINANCEABLE_STATUS_NAMES),
                         i.c.seller.is_(None),
                         i.c.outstanding > 0,
                         i.c.due_at > point.time,
@@ -308,9 +310,7 @@ class Desk:
         chosen = [
             int(row["invoice_id"])
             for row in rows
-            if row["offer_expires_at"] is not None
-            and row["offer_expires_at"] >= point.time
-            and bool(row["offer_min_advance"])
+            if listing_live(row, point.time)
             and row["offer_financier"] in (None, financier)
             and row["holder"] != financier
         ]

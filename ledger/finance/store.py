@@ -76,8 +76,6 @@ from ledger.queries import Scope, block_time, deployment_grace_period
 #: (the portfolio report shows it, and what is recovered of it) but must not free the buyer's
 #: credit line or the supplier's limit for new financing while the debt is unpaid.
 FINANCED_STATUSES = ("Financed", "PartiallyPaid", "Disputed", "Defaulted", "WrittenOff")
-#: Statuses in which an unfinanced invoice can be financed.
-FINANCEABLE_STATUSES = FINANCEABLE_STATUS_NAMES
 #: The invoices table (Core: the indexer's columns seller, financier_due, financier_paid, ...).
 INVOICES = cast(Table, Invoice.__table__)
 
@@ -323,7 +321,7 @@ def pending_positions(conn: Connection, scope: LedgerScope, financier: str, as_o
             d.c.contract == scope.invoice_contract,
             d.c.financier == financier,
             or_(and_(d.c.status == APPROVED, d.c.expires_at >= as_of), d.c.status == EXECUTED),
-            i.c.status.in_(FINANCEABLE_STATUSES),
+            i.c.status.in_(FINANCEABLE_STATUS_NAMES),
             i.c.seller.is_(None),
         )
     ).all()

@@ -193,18 +193,14 @@ class HeadWaiter:
         self.failures = 0
         #: Once subscribed, a later refusal is taken for a passing one (a node restarting).
         self.subscribed_once = False
-        self.said_polling = False
+        if ws_url is None:  # which way it follows, as the notices of _subscribe say theirs
+            self.notice(f"polling the head every {poll_interval:g}s (new-heads subscription off)")
 
     def _subscribe(self) -> bool:
         """Try to subscribe (when one is due); whether it worked."""
         from ledger.evm.heads import HeadsUnavailable, NewHeads, shown
 
-        if self.ws_url is None:
-            if not self.said_polling:  # once, like the notices below: which way it follows
-                self.said_polling = True
-                self.notice(f"polling the head every {self.poll_interval:g}s (new-heads subscription off)")
-            return False
-        if time.monotonic() < self.retry_at:
+        if self.ws_url is None or time.monotonic() < self.retry_at:
             return False
         try:
             self.heads = NewHeads(self.ws_url)
