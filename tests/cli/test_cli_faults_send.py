@@ -29,7 +29,7 @@ from eth_utils import keccak
 from support.bad_input import Guard, save_pristine
 from support.bad_input_tx import TX_BAD_INPUT
 from support.cli import SCF, SUPPLIER, refused
-from support.indexer import RpcProxy, rpc
+from support.indexer import RpcProxy, rpc, wait_for
 from web3 import Web3
 
 from ledger.cli import main
@@ -733,7 +733,9 @@ def test_faults_nonce_taken_by_another_sender_is_one_line_and_sends_nothing(
     def other_sender(_call: dict[str, Any]) -> bool:
         tx = {"chainId": 31337, "to": SUPPLIER_ADDRESS, "value": 0, "gas": 21_000, "nonce": before[1]}
         raw = supplier.sign_transaction({**tx, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}).raw_transaction
-        rpc(url, "eth_sendRawTransaction", [Web3.to_hex(raw)])
+        taken = rpc(url, "eth_sendRawTransaction", [Web3.to_hex(raw)])
+        if kind == "used":  # mined before scf's arrives (Anvil mines a moment after the send returns)
+            wait_for(lambda: rpc(url, "eth_getTransactionReceipt", [taken]) is not None, 10)
         return True
 
     node.before["eth_sendRawTransaction"] = other_sender
